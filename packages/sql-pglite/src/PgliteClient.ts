@@ -1,0 +1,232 @@
+/**
+ * An `@effect/sql` client over PGlite, the embedded Postgres compiled to WASM.
+ *
+ * It is shaped like `@effect/sql-pg`'s `PgClient`: the same statement compiler,
+ * the same `SqlClient` and `PgClient` tags, and result values parsed the way
+ * `pg` parses them (`int8` and `numeric` as strings, `timestamptz` as `Date`,
+ * `bytea` as `Buffer`, `json`/`jsonb` as values), so code and tests run
+ * unchanged on both.
+ *
+ * PGlite is a single session. Every statement outside a transaction takes a
+ * one-permit semaphore for its own duration; a transaction holds the permit
+ * for its whole scope, so no other fiber's statement can run inside it.
+ *
+ * @since 0.1.0
+ */
+import { PGlite, types } from "@electric-sql/pglite"
+import type { ParserOptions, Results } from "@electric-sql/pglite"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Client from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Statement from "@effect/sql/Statement"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgliteClientConfig {
+  /**
+   * Directory holding the database files; created and initialised when new.
+   * When omitted the database lives in memory and ends with the layer.
+   */
+  readonly dataDir?: string | undefined
+  /** A snapshot made by `dumpDataDir`, loaded instead of running initdb. */
+  readonly loadDataDir?: Blob | undefined
+  readonly transformResultNames?: ((str: string) => string) | undefined
+  readonly transformQueryNames?: ((str: string) => string) | undefined
+  readonly transformJson?: boolean | undefined
+  readonly spanAttributes?: Record<string, unknown> | undefined
+}
+
+/**
+ * The client, with the underlying `PGlite` instance for what SQL cannot do
+ * (for example `dumpDataDir`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgliteClient extends PgClient.PgClient {
+  readonly pglite: PGlite
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const PgliteClient = Context.GenericTag<PgliteClient>("@lawful/sql-pglite/PgliteClient")
+
+const identity = (value: string) => value
+
+// Parse result values as node-postgres does, so both backends return the same types.
+const pgCompatibleParsers: ParserOptions = {
+  [types.INT8]: identity,
+  [types.NUMERIC]: identity,
+  [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), "hex"),
+  1016: (value: string) => parseTextArray(value),
+  1231: (value: string) => parseTextArray(value),
+  1182: (value: string) => parseTextArray(value)
+}
+
+// A one-dimensional array of unquoted scalar values (int8[], numeric[], date[]), kept as strings like pg does.
+const parseTextArray = (value: string): Array<string | null> => {
+  const inner = value.slice(1, -1)
+  if (inner.length === 0) return []
+  return inner.split(",").map((item) => (item === "NULL" ? null : item.replace(/^"|"$/g, "")))
+}
+
+const toSqlError = (message: string) => (cause: unknown) => new SqlError({ cause, message })
+
+/**
+ * Builds a client over a new PGlite instance, closed with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: PgliteClientConfig = {}
+): Effect.Effect<PgliteClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const db = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          PGlite.create({
+            ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+            ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {}),
+            parsers: pgCompatibleParsers
+          }),
+        catch: toSqlError("PgliteClient: failed to open the database")
+      }),
+      (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
+    )
+    return yield* fromPglite(db, options)
+  })
+
+/**
+ * Builds a client over an existing PGlite instance. The caller owns the
+ * instance and closes it. All access to it must go through this client.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPglite = (
+  db: PGlite,
+  options: Omit<PgliteClientConfig, "dataDir" | "loadDataDir"> = {}
+): Effect.Effect<PgliteClient, never, Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const compiler = PgClient.makeCompiler(options.transformQueryNames, options.transformJson)
+    const transformRows = options.transformResultNames
+      ? Statement.defaultTransforms(options.transformResultNames, options.transformJson).array
+      : undefined
+    const session = yield* Effect.makeSemaphore(1)
+
+    const query = (sql: string, params: ReadonlyArray<unknown>, rowMode: "object" | "array" = "object") =>
+      Effect.tryPromise({
+        try: (): Promise<Results<any> | Array<Results<any>>> =>
+          params.length === 0 && rowMode === "object"
+            ? db.exec(sql)
+            : db.query(sql, params as Array<unknown>, { rowMode }),
+        catch: toSqlError("Failed to execute statement")
+      }).pipe(
+        Effect.map((result) =>
+          Array.isArray(result)
+            ? result.length === 1 ? result[0]!.rows : result.map((r) => r.rows)
+            : result.rows
+        )
+      )
+
+    const queryRaw = (sql: string, params: ReadonlyArray<unknown>) =>
+      Effect.tryPromise({
+        try: () => db.query(sql, params as Array<unknown>),
+        catch: toSqlError("Failed to execute statement")
+      })
+
+    // `guard` is the identity inside a transaction (the permit is already held) and takes
+    // the permit per statement outside one.
+    const makeConnection = (guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+      const run = (
+        sql: string,
+        params: ReadonlyArray<unknown>,
+        transform: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+      ) => guard(transform ? Effect.map(query(sql, params), transform) : query(sql, params))
+      const connection: Connection = {
+        execute: run,
+        executeRaw: (sql, params) => guard(queryRaw(sql, params)),
+        executeWithoutTransform: (sql: string, params: ReadonlyArray<unknown>) => guard(query(sql, params)),
+        executeValues: (sql, params) => guard(query(sql, params, "array")),
+        executeUnprepared: run,
+        executeStream: (sql, params, transform) =>
+          // PGlite has no cursors: the result is read whole, then streamed in chunks.
+          Stream.fromIterableEffect(run(sql, params, transform)).pipe(
+            Stream.rechunk(128),
+            Stream.mapChunks((chunk) => Chunk.fromIterable(chunk))
+          )
+      } as Connection
+      return connection
+    }
+
+    const statementConnection = makeConnection(session.withPermits(1))
+    const transactionConnection = makeConnection((effect) => effect)
+
+    const client = yield* Client.make({
+      acquirer: Effect.succeed(statementConnection),
+      transactionAcquirer: Effect.as(
+        Effect.acquireRelease(session.take(1), () => session.release(1)),
+        transactionConnection
+      ),
+      compiler,
+      spanAttributes: [
+        ...(options.spanAttributes ? Object.entries(options.spanAttributes) : []),
+        ["db.system.name", "postgresql"],
+        ["db.namespace", "pglite"]
+      ],
+      transformRows
+    })
+
+    return Object.assign(client, {
+      [PgClient.TypeId]: PgClient.TypeId,
+      config: { database: "pglite", url: Redacted.make("pglite://memory") },
+      json: (value: unknown) => pgJson(value, undefined, undefined),
+      listen: (channel: string) =>
+        Stream.asyncPush<string, SqlError>((emit) =>
+          Effect.acquireRelease(
+            Effect.tryPromise({
+              try: () => db.listen(channel, (payload) => emit.single(payload)),
+              catch: toSqlError("Failed to listen")
+            }),
+            (unlisten) => Effect.promise(() => unlisten()).pipe(Effect.ignore)
+          )
+        ),
+      notify: (channel: string, payload: string) =>
+        Effect.asVoid(session.withPermits(1)(queryRaw("SELECT pg_notify($1, $2)", [channel, payload]))),
+      pglite: db
+    }) as unknown as PgliteClient
+  })
+
+const pgJson = Statement.custom<PgClient.PgCustom>("PgJson")
+
+/**
+ * A layer providing `PgliteClient`, `PgClient.PgClient` and `SqlClient.SqlClient`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  config: PgliteClientConfig = {}
+): Layer.Layer<PgliteClient | PgClient.PgClient | Client.SqlClient, SqlError> =>
+  Layer.scopedContext(
+    Effect.map(make(config), (client) =>
+      Context.make(PgliteClient, client).pipe(
+        Context.add(PgClient.PgClient, client),
+        Context.add(Client.SqlClient, client)
+      )
+    )
+  ).pipe(Layer.provide(Reactivity.layer))

@@ -1,0 +1,230 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { PgliteClient } from "@lawful/sql-pglite"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { randomUUID } from "node:crypto"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+// The same scenario runs on PGlite and, when TEST_DATABASE_URL is set, on PostgreSQL in a
+// fresh schema. Each scenario asserts its expected values and returns what it observed, so
+// the two backends are also compared with each other.
+
+const migrations = Migrator.fromRecord({
+  "0001_items": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE items (
+      tenant_id text NOT NULL,
+      id int4 NOT NULL,
+      name text NOT NULL,
+      amount int8 NOT NULL,
+      price numeric(12, 2) NOT NULL,
+      at timestamptz NOT NULL,
+      payload jsonb,
+      raw bytea,
+      tags text[] NOT NULL DEFAULT '{}',
+      active boolean NOT NULL DEFAULT true,
+      PRIMARY KEY (tenant_id, id)
+    )`),
+  "0002_events": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE events (tenant_id text NOT NULL, n int4 NOT NULL, PRIMARY KEY (tenant_id, n))`)
+})
+
+const migrate = Migrator.make({})({ loader: migrations, table: "lawful_sqltest_migrations" })
+
+const scenario = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const pg = yield* PgClient.PgClient
+  const tenant = randomUUID()
+  const at = new Date("2026-03-01T10:20:30.123Z")
+
+  const inserted = yield* sql<{ id: number; amount: string }>`INSERT INTO items ${
+    sql.insert([
+      { tenant_id: tenant, id: 1, name: "one", amount: 9007199254740993n, price: "12.50", at, payload: pg.json({ a: [1, "x", null] }), raw: Buffer.from([0, 1, 254, 255]), tags: ["a", "b"] },
+      { tenant_id: tenant, id: 2, name: "two", amount: 2, price: "0.99", at, payload: null, raw: null, tags: [] },
+      { tenant_id: tenant, id: 3, name: "three", amount: -3, price: "100", at, payload: pg.json({ nested: { ok: true } }), raw: null, tags: ["c"] }
+    ])
+  } RETURNING id, amount`
+  assert.deepStrictEqual(inserted.map((r) => [r.id, r.amount]), [[1, "9007199254740993"], [2, "2"], [3, "-3"]])
+
+  const [count] = yield* sql<{ count: string; total: string; small: number }>`
+    SELECT count(*) AS count, sum(amount) AS total, count(*)::int AS small FROM items WHERE tenant_id = ${tenant}`
+  assert.deepStrictEqual(count, { count: "3", total: "9007199254740992", small: 3 })
+
+  const rows = yield* sql`SELECT * FROM items WHERE tenant_id = ${tenant} AND ${sql.in("id", [1, 3])} ORDER BY id`
+  assert.strictEqual(rows.length, 2)
+  const first = rows[0]!
+  assert.instanceOf(first.at, Date)
+  assert.strictEqual((first.at as Date).toISOString(), at.toISOString())
+  assert.deepStrictEqual(first.payload, { a: [1, "x", null] })
+  assert.isTrue(Buffer.isBuffer(first.raw))
+  assert.deepStrictEqual([...(first.raw as Buffer)], [0, 1, 254, 255])
+  assert.deepStrictEqual(first.tags, ["a", "b"])
+  assert.strictEqual(first.price, "12.50")
+  assert.strictEqual(first.active, true)
+
+  const updated = yield* sql`UPDATE items SET ${sql.update({ name: "uno", active: false })}
+    WHERE tenant_id = ${tenant} AND id = 1 RETURNING name, active`
+  assert.deepStrictEqual(updated, [{ name: "uno", active: false }])
+
+  const types = yield* sql`SELECT
+    ${9007199254740993n}::int8 AS big,
+    ${at}::timestamptz AS ts,
+    ${JSON.stringify({ k: "v" })}::jsonb AS doc,
+    '2026-01-02'::date AS day,
+    ARRAY[1, 2]::int8[] AS bigs,
+    ARRAY[1, 2]::int4[] AS ints,
+    NULL::text AS nothing`
+  const row = types[0]!
+  assert.strictEqual(row.big, "9007199254740993")
+  assert.strictEqual((row.ts as Date).toISOString(), at.toISOString())
+  assert.deepStrictEqual(row.doc, { k: "v" })
+  assert.deepStrictEqual(row.bigs, ["1", "2"])
+  assert.deepStrictEqual(row.ints, [1, 2])
+  assert.strictEqual(row.nothing, null)
+
+  const values = yield* sql`SELECT id, name FROM items WHERE tenant_id = ${tenant} ORDER BY id`.values
+  assert.deepStrictEqual(values, [[1, "uno"], [2, "two"], [3, "three"]])
+
+  return {
+    inserted,
+    count,
+    rows: rows.map((r) => ({ ...r, tenant_id: "t", raw: r.raw ? [...(r.raw as Buffer)] : null })),
+    updated,
+    types,
+    values
+  }
+})
+
+const transactions = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const tenant = randomUUID()
+  const insert = (n: number) => sql`INSERT INTO events ${sql.insert({ tenant_id: tenant, n })}`
+  const numbers = Effect.map(
+    sql<{ n: number }>`SELECT n FROM events WHERE tenant_id = ${tenant} ORDER BY n`,
+    (rows) => rows.map((r) => r.n)
+  )
+
+  // An inner transaction that fails rolls back to its savepoint; the outer one commits.
+  yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* insert(1)
+      yield* sql.withTransaction(Effect.zipRight(insert(2), Effect.fail("inner" as const))).pipe(
+        Effect.catchAll(() => Effect.void)
+      )
+      yield* sql.withTransaction(insert(3))
+    })
+  )
+  assert.deepStrictEqual(yield* numbers, [1, 3])
+
+  // A failing transaction leaves nothing behind.
+  const failed = yield* sql.withTransaction(Effect.zipRight(insert(4), Effect.fail("outer" as const))).pipe(Effect.flip)
+  assert.strictEqual(failed, "outer")
+  assert.deepStrictEqual(yield* numbers, [1, 3])
+
+  // A statement from another fiber never sees, nor joins, an open transaction.
+  const inserted = yield* Deferred.make<void>()
+  const proceed = yield* Deferred.make<void>()
+  const writer = yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* insert(5)
+      yield* Deferred.succeed(inserted, undefined)
+      yield* Deferred.await(proceed)
+      return yield* Effect.fail("abort" as const)
+    })
+  ).pipe(Effect.fork)
+  yield* Deferred.await(inserted)
+  const reader = yield* Effect.fork(numbers)
+  const independentWrite = yield* Effect.fork(insert(6))
+  yield* Effect.yieldNow()
+  yield* Deferred.succeed(proceed, undefined)
+  assert.strictEqual(yield* Effect.flip(Fiber.join(writer)), "abort")
+  assert.deepStrictEqual(yield* Fiber.join(reader), [1, 3])
+  yield* Fiber.join(independentWrite)
+  assert.deepStrictEqual(yield* numbers, [1, 3, 6])
+
+  // Many concurrent transactions each see exactly their own writes.
+  const seen = yield* Effect.forEach(
+    Array.from({ length: 40 }, (_, i) => 100 + i),
+    (n) =>
+      sql.withTransaction(
+        Effect.zipRight(insert(n), sql<{ c: number }>`SELECT count(*)::int AS c FROM events WHERE tenant_id = ${tenant} AND n = ${n}`)
+      ),
+    { concurrency: "unbounded" }
+  )
+  assert.isTrue(seen.every((rows) => rows[0]!.c === 1))
+  assert.strictEqual((yield* numbers).length, 43)
+
+  // Streams deliver every row in order.
+  const streamed = yield* sql<{ n: number }>`SELECT generate_series(1, 1000) AS n`.stream.pipe(Stream.runCollect)
+  assert.strictEqual(Chunk.size(streamed), 1000)
+  assert.strictEqual(Chunk.unsafeGet(streamed, 999).n, 1000)
+  return yield* numbers
+})
+
+const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E>) =>
+  layer(Layer.effectDiscard(migrate).pipe(Layer.provideMerge(client)), { timeout: 120_000 })(name, (it) => {
+    it.effect("runs migrations once, recorded in the package's own table", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const again = yield* migrate
+        assert.deepStrictEqual(again, [])
+        const recorded = yield* sql<{ name: string }>`SELECT name FROM lawful_sqltest_migrations ORDER BY migration_id`
+        assert.deepStrictEqual(recorded.map((r) => r.name), ["items", "events"])
+      }))
+
+    it.effect("statements, types and JSON behave as on pg", () =>
+      scenario.pipe(Effect.tap((observed) => results.set(`${name}:scenario`, observed))))
+
+    it.effect("transactions, savepoints, isolation and streams", () =>
+      transactions.pipe(Effect.tap((observed) => results.set(`${name}:transactions`, observed))))
+  })
+
+const results = new Map<string, unknown>()
+
+contract("PGlite in memory", PgliteClient.layer())
+
+const databaseUrl = process.env.TEST_DATABASE_URL
+if (databaseUrl) {
+  const schema = `lawful_sqltest_${randomUUID().replaceAll("-", "")}`
+  const admin = PgClient.layer({ url: Redacted.make(databaseUrl) })
+  const schemaLayer = Layer.scopedDiscard(
+    Effect.acquireRelease(
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE SCHEMA ${schema}`)),
+      () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DROP SCHEMA ${schema} CASCADE`)).pipe(Effect.orDie)
+    )
+  ).pipe(Layer.provide(admin))
+  const url = new URL(databaseUrl)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  contract("PostgreSQL", PgClient.layer({ url: Redacted.make(url.toString()) }).pipe(Layer.provide(schemaLayer)))
+
+  describe("PGlite and PostgreSQL", () => {
+    it("return the same values for the same statements", () => {
+      for (const key of ["scenario", "transactions"]) {
+        assert.deepStrictEqual(results.get(`PGlite in memory:${key}`), results.get(`PostgreSQL:${key}`))
+      }
+    })
+  })
+}
+
+describe("PGlite on disk", () => {
+  it.effect("persists across reopening the same directory", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "lawful-pglite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const write = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')`)
+      const read = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ v: string }>`SELECT v FROM kept`)
+      yield* write.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir })))
+      const rows = yield* read.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir })))
+      assert.deepStrictEqual(rows, [{ v: "still here" }])
+    }).pipe(Effect.scoped))
+})
