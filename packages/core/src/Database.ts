@@ -1,0 +1,121 @@
+/**
+ * The database every Lawful store runs on, chosen by configuration:
+ *
+ * - `DATABASE_URL` set: PostgreSQL through `@effect/sql-pg`
+ *   (`postgres://user:password@host:5432/database`);
+ * - unset: PGlite, the embedded Postgres, persisted in `LAWFUL_DATA_DIR`
+ *   (default `./.lawful`).
+ *
+ * Both provide `SqlClient.SqlClient` and `PgClient.PgClient`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { PgliteClient } from "@lawful/sql-pglite"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+
+/**
+ * The database could not be opened or reached. The message names the host,
+ * never the password.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>()("DatabaseUnavailable", {
+  target: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Cannot open the database at ${this.target}`
+  }
+}
+
+/**
+ * `DATABASE_URL`, when set: a `postgres://` or `postgresql://` URL.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.redacted("DATABASE_URL").pipe(
+    Config.validate({
+      message: "DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@localhost:5432/lawful",
+      validation: (url) => isPostgresUrl(Redacted.value(url))
+    })
+  )
+)
+
+/**
+ * `LAWFUL_DATA_DIR`: where the embedded database keeps its files (default `./.lawful`).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const dataDir: Config.Config<string> = Config.string("LAWFUL_DATA_DIR").pipe(
+  Config.withDefault("./.lawful")
+)
+
+const isPostgresUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value)
+    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname.length > 0
+  } catch {
+    return false
+  }
+}
+
+const describeTarget = (url: string): string => {
+  const parsed = new URL(url)
+  return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
+}
+
+/**
+ * PostgreSQL at the given URL.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (
+  url: Redacted.Redacted<string>
+): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, DatabaseUnavailable> =>
+  PgClient.layer({ url, applicationName: "lawful" }).pipe(
+    Layer.mapError((cause) => new DatabaseUnavailable({ target: describeTarget(Redacted.value(url)), cause }))
+  )
+
+/**
+ * PGlite persisted in `directory`, or in memory when it is omitted.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEmbedded = (
+  directory?: string
+): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, DatabaseUnavailable> =>
+  PgliteClient.layer({ dataDir: directory }).pipe(
+    Layer.mapError((cause) => new DatabaseUnavailable({ target: directory ?? "memory", cause }))
+  )
+
+/**
+ * The database from configuration: PostgreSQL when `DATABASE_URL` is set,
+ * else PGlite in `LAWFUL_DATA_DIR`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  SqlClient.SqlClient | PgClient.PgClient,
+  ConfigError.ConfigError | DatabaseUnavailable
+> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const url = yield* databaseUrl
+    if (Option.isSome(url)) return layerPostgres(url.value)
+    return layerEmbedded(yield* dataDir)
+  })
+)

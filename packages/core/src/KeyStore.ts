@@ -1,0 +1,356 @@
+/**
+ * Where the Vault keeps its wrapped keys: one key per tenant (wrapped by the
+ * master key) and one per subject (wrapped by its tenant's key). A shredded
+ * subject keeps a tombstone without key material: the erasure ledger.
+ *
+ * The keys live in their own tables (`lawful_vault_*`) so that a deployment
+ * can keep them in a database of their own. Nothing here is ever logged.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Migrations from "./Migrations.js"
+import { SubjectId } from "./SubjectId.js"
+import { TenantId } from "./TenantId.js"
+
+/**
+ * A key encrypted under another key, with the id of the key that wraps it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WrappedKey {
+  readonly wrappedBy: string
+  readonly ciphertext: Uint8Array
+}
+
+/**
+ * The stored state of a subject's key: present, or shredded at a time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SubjectKeyState =
+  | { readonly _tag: "Active"; readonly key: WrappedKey }
+  | { readonly _tag: "Shredded"; readonly shreddedAt: Date }
+
+/**
+ * An entry of the erasure ledger.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Erasure extends Schema.Class<Erasure>("@lawful/core/KeyStore/Erasure")({
+  tenantId: TenantId,
+  subjectId: SubjectId,
+  shreddedAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * The key store failed (the database is unreachable, a statement failed).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class KeyStoreError extends Schema.TaggedError<KeyStoreError>()("KeyStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Key store operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
+  readonly tenantKey: (tenant: TenantId) => Effect.Effect<Option.Option<WrappedKey>, KeyStoreError>
+  /** Stores the tenant's key unless one exists; returns the key that is stored. */
+  readonly createTenantKey: (tenant: TenantId, key: WrappedKey) => Effect.Effect<WrappedKey, KeyStoreError>
+  /** Tenant keys not wrapped by `keyId`, a page at a time, for re-wrapping. */
+  readonly tenantKeysNotWrappedBy: (
+    keyId: string,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<readonly [TenantId, WrappedKey]>, KeyStoreError>
+  /** Replaces a tenant key if it is still `previous`; false when it changed meanwhile. */
+  readonly replaceTenantKey: (
+    tenant: TenantId,
+    previous: WrappedKey,
+    next: WrappedKey
+  ) => Effect.Effect<boolean, KeyStoreError>
+  readonly subjectKey: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Option.Option<SubjectKeyState>, KeyStoreError>
+  /** Stores the subject's key unless a key or a tombstone exists; returns what is stored. */
+  readonly createSubjectKey: (
+    tenant: TenantId,
+    subject: SubjectId,
+    key: WrappedKey
+  ) => Effect.Effect<SubjectKeyState, KeyStoreError>
+  /** Destroys the key and leaves a tombstone; true when a key was destroyed or the tombstone is new. */
+  readonly shred: (tenant: TenantId, subject: SubjectId, at: Date) => Effect.Effect<boolean, KeyStoreError>
+  /** The erasure ledger of a tenant in (time, subject) order, a page at a time after a cursor. */
+  readonly erasures: (
+    tenant: TenantId,
+    options: { readonly after?: Erasure | undefined; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Erasure>, KeyStoreError>
+}>() {}
+
+const compareErasures = (a: Erasure, b: Erasure) =>
+  a.shreddedAt.getTime() - b.shreddedAt.getTime() || (a.subjectId < b.subjectId ? -1 : a.subjectId > b.subjectId ? 1 : 0)
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
+
+/**
+ * A key store in memory, for tests and for users who bring no database.
+ * Its keys end with the process, and so does everything sealed with them.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
+  const tenants = new Map<TenantId, WrappedKey>()
+  const subjects = new Map<string, SubjectKeyState>()
+  const ledger: Array<Erasure> = []
+  const subjectKeyOf = (tenant: TenantId, subject: SubjectId) => `${tenant}/${subject}`
+  return {
+    tenantKey: (tenant) => Effect.sync(() => Option.fromNullable(tenants.get(tenant))),
+    createTenantKey: (tenant, key) =>
+      Effect.sync(() => {
+        const existing = tenants.get(tenant)
+        if (existing) return existing
+        tenants.set(tenant, key)
+        return key
+      }),
+    tenantKeysNotWrappedBy: (keyId, limit) =>
+      Effect.sync(() =>
+        [...tenants.entries()].filter(([, key]) => key.wrappedBy !== keyId).slice(0, limit)
+      ),
+    replaceTenantKey: (tenant, previous, next) =>
+      Effect.sync(() => {
+        const current = tenants.get(tenant)
+        if (!current || current.wrappedBy !== previous.wrappedBy || !bytesEqual(current.ciphertext, previous.ciphertext)) {
+          return false
+        }
+        tenants.set(tenant, next)
+        return true
+      }),
+    subjectKey: (tenant, subject) => Effect.sync(() => Option.fromNullable(subjects.get(subjectKeyOf(tenant, subject)))),
+    createSubjectKey: (tenant, subject, key) =>
+      Effect.sync(() => {
+        const id = subjectKeyOf(tenant, subject)
+        const existing = subjects.get(id)
+        if (existing) return existing
+        const state: SubjectKeyState = { _tag: "Active", key }
+        subjects.set(id, state)
+        return state
+      }),
+    shred: (tenant, subject, at) =>
+      Effect.sync(() => {
+        const id = subjectKeyOf(tenant, subject)
+        if (subjects.get(id)?._tag === "Shredded") return false
+        subjects.set(id, { _tag: "Shredded", shreddedAt: at })
+        ledger.push(new Erasure({ tenantId: tenant, subjectId: subject, shreddedAt: at }))
+        return true
+      }),
+    erasures: (tenant, { after, limit }) =>
+      Effect.sync(() =>
+        ledger
+          .filter((e) => e.tenantId === tenant && (after === undefined || compareErasures(e, after) > 0))
+          .sort(compareErasures)
+          .slice(0, limit)
+      )
+  }
+})
+
+const migrations: Record<string, Migrations.Migration> = {
+  "0001_vault_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_vault_tenant_keys (
+        tenant_id uuid PRIMARY KEY,
+        wrapped_by text NOT NULL,
+        ciphertext bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX lawful_vault_tenant_keys_wrapped_by ON lawful_vault_tenant_keys (wrapped_by, tenant_id);
+      CREATE TABLE lawful_vault_subject_keys (
+        tenant_id uuid NOT NULL,
+        subject_id uuid NOT NULL,
+        wrapped_by text,
+        ciphertext bytea,
+        shredded_at timestamptz,
+        PRIMARY KEY (tenant_id, subject_id),
+        CHECK ((ciphertext IS NULL) = (shredded_at IS NOT NULL))
+      );
+      CREATE INDEX lawful_vault_subject_keys_erasures ON lawful_vault_subject_keys (tenant_id, shredded_at)
+        WHERE shredded_at IS NOT NULL;
+    `)
+}
+
+const TenantKeyRow = Schema.Struct({
+  tenant_id: TenantId,
+  wrapped_by: Schema.String,
+  ciphertext: Schema.Uint8ArrayFromSelf
+})
+
+const SubjectKeyRow = Schema.Struct({
+  wrapped_by: Schema.NullOr(Schema.String),
+  ciphertext: Schema.NullOr(Schema.Uint8ArrayFromSelf),
+  shredded_at: Schema.NullOr(Schema.DateFromSelf)
+})
+
+const ErasureRow = Schema.Struct({
+  tenant_id: TenantId,
+  subject_id: SubjectId,
+  shredded_at: Schema.DateFromSelf
+})
+
+const toSubjectState = (row: typeof SubjectKeyRow.Type): SubjectKeyState =>
+  row.shredded_at !== null
+    ? { _tag: "Shredded", shreddedAt: row.shredded_at }
+    : { _tag: "Active", key: { wrappedBy: row.wrapped_by!, ciphertext: row.ciphertext! } }
+
+/**
+ * The key store on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
+  KeyStore,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* Migrations.run("vault", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+
+    const fail = (operation: string) => (cause: unknown) => new KeyStoreError({ operation, cause })
+    const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+
+    const findTenantKey = SqlSchema.findOne({
+      Request: TenantId,
+      Result: TenantKeyRow,
+      execute: (tenant) =>
+        sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys WHERE tenant_id = ${tenant}`
+    })
+
+    const findSubjectKey = SqlSchema.findOne({
+      Request: Schema.Struct({ tenant: TenantId, subject: SubjectId }),
+      Result: SubjectKeyRow,
+      execute: ({ subject, tenant }) =>
+        sql`SELECT wrapped_by, ciphertext, shredded_at FROM lawful_vault_subject_keys
+            WHERE tenant_id = ${tenant} AND subject_id = ${subject}`
+    })
+
+    const insertSubjectKey = SqlSchema.findAll({
+      Request: Schema.Struct({
+        tenant: TenantId,
+        subject: SubjectId,
+        wrappedBy: Schema.String,
+        ciphertext: Schema.Uint8ArrayFromSelf
+      }),
+      Result: SubjectKeyRow,
+      // One statement: the new row, or the row that was there already.
+      execute: ({ ciphertext, subject, tenant, wrappedBy }) =>
+        sql`WITH inserted AS (
+              INSERT INTO lawful_vault_subject_keys (tenant_id, subject_id, wrapped_by, ciphertext)
+              VALUES (${tenant}, ${subject}, ${wrappedBy}, ${bytes(ciphertext)})
+              ON CONFLICT (tenant_id, subject_id) DO NOTHING
+              RETURNING wrapped_by, ciphertext, shredded_at
+            )
+            SELECT * FROM inserted
+            UNION ALL
+            SELECT wrapped_by, ciphertext, shredded_at FROM lawful_vault_subject_keys
+            WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND NOT EXISTS (SELECT 1 FROM inserted)`
+    })
+
+    return KeyStore.of({
+      tenantKey: (tenant) =>
+        findTenantKey(tenant).pipe(
+          Effect.map(Option.map((row) => ({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }))),
+          Effect.mapError(fail("tenantKey"))
+        ),
+      createTenantKey: (tenant, key) =>
+        sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
+            VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
+            ON CONFLICT (tenant_id) DO NOTHING`.pipe(
+          Effect.zipRight(findTenantKey(tenant)),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.dieMessage("tenant key vanished after insert"),
+            onSome: (row) => Effect.succeed({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext })
+          })),
+          Effect.mapError(fail("createTenantKey"))
+        ),
+      tenantKeysNotWrappedBy: (keyId, limit) =>
+        SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: TenantKeyRow,
+          execute: () =>
+            sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
+                WHERE wrapped_by <> ${keyId} ORDER BY tenant_id LIMIT ${limit}`
+        })(undefined).pipe(
+          Effect.map((rows) =>
+            rows.map((row) => [row.tenant_id, { wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }] as const)
+          ),
+          Effect.mapError(fail("tenantKeysNotWrappedBy"))
+        ),
+      replaceTenantKey: (tenant, previous, next) =>
+        sql<{ tenant_id: string }>`UPDATE lawful_vault_tenant_keys
+            SET wrapped_by = ${next.wrappedBy}, ciphertext = ${bytes(next.ciphertext)}
+            WHERE tenant_id = ${tenant} AND wrapped_by = ${previous.wrappedBy} AND ciphertext = ${bytes(previous.ciphertext)}
+            RETURNING tenant_id`.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.mapError(fail("replaceTenantKey"))
+        ),
+      subjectKey: (tenant, subject) =>
+        findSubjectKey({ tenant, subject }).pipe(
+          Effect.map(Option.map(toSubjectState)),
+          Effect.mapError(fail("subjectKey"))
+        ),
+      createSubjectKey: (tenant, subject, key) =>
+        insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
+          Effect.flatMap((rows) =>
+            rows.length > 0
+              ? Effect.succeed(toSubjectState(rows[0]!))
+              // A concurrent insert committed after this statement's snapshot: read it.
+              : Effect.flatMap(findSubjectKey({ tenant, subject }), (row) =>
+                Option.isSome(row) ? Effect.succeed(toSubjectState(row.value)) : Effect.dieMessage("subject key vanished"))
+          ),
+          Effect.mapError(fail("createSubjectKey"))
+        ),
+      shred: (tenant, subject, at) =>
+        sql<{ subject_id: string }>`INSERT INTO lawful_vault_subject_keys (tenant_id, subject_id, shredded_at)
+            VALUES (${tenant}, ${subject}, ${at})
+            ON CONFLICT (tenant_id, subject_id) DO UPDATE
+              SET wrapped_by = NULL, ciphertext = NULL, shredded_at = EXCLUDED.shredded_at
+              WHERE lawful_vault_subject_keys.shredded_at IS NULL
+            RETURNING subject_id`.pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.mapError(fail("shred"))
+        ),
+      erasures: (tenant, { after, limit }) =>
+        SqlSchema.findAll({
+          Request: Schema.Void,
+          Result: ErasureRow,
+          execute: () =>
+            after === undefined
+              ? sql`SELECT tenant_id, subject_id, shredded_at FROM lawful_vault_subject_keys
+                    WHERE tenant_id = ${tenant} AND shredded_at IS NOT NULL
+                    ORDER BY shredded_at, subject_id LIMIT ${limit}`
+              : sql`SELECT tenant_id, subject_id, shredded_at FROM lawful_vault_subject_keys
+                    WHERE tenant_id = ${tenant} AND shredded_at IS NOT NULL
+                      AND (shredded_at, subject_id) > (${after.shreddedAt}, ${after.subjectId})
+                    ORDER BY shredded_at, subject_id LIMIT ${limit}`
+        })(undefined).pipe(
+          Effect.map((rows) =>
+            rows.map((row) => new Erasure({ tenantId: row.tenant_id, subjectId: row.subject_id, shreddedAt: row.shredded_at }))
+          ),
+          Effect.mapError(fail("erasures"))
+        )
+    })
+  })
+)

@@ -1,0 +1,38 @@
+/**
+ * @lawful/core: ids, emails, the Vault, the subject directory, the personal-data registry and the database.
+ *
+ * @since 0.1.0
+ */
+
+/** Tenant ids: the accounts of the platform. */
+export * as TenantId from "./TenantId.js"
+
+/** Subject ids: opaque ids of the people whose data a tenant holds. */
+export * as SubjectId from "./SubjectId.js"
+
+/** Email validation and the normal form subjects are keyed on. */
+export * as Email from "./Email.js"
+
+/** The master key from configuration, and rotation keyrings. */
+export * as MasterKey from "./MasterKey.js"
+
+/** Storage of wrapped tenant and subject keys, and the erasure ledger. */
+export * as KeyStore from "./KeyStore.js"
+
+/** Envelope encryption of personal data, blind indexes and crypto-shredding. */
+export * as Vault from "./Vault.js"
+
+/** The subjects of each tenant, found by their email address through a blind index. */
+export * as SubjectDirectory from "./SubjectDirectory.js"
+
+/** The register of personal-data sources, and export, erasure and rectification across them. */
+export * as PersonalDataRegistry from "./PersonalDataRegistry.js"
+
+/** Per-package migrations in their own tables. */
+export * as Migrations from "./Migrations.js"
+
+/** The database from configuration: PostgreSQL or embedded PGlite. */
+export * as Database from "./Database.js"
+
+/** Start-up failures reported as one clear line. */
+export * as Startup from "./Startup.js"

@@ -1,0 +1,189 @@
+/**
+ * Helpers for testing Lawful stores, for this repository's packages and for
+ * users who write their own stores: run one contract suite on every backend.
+ *
+ * - `memory`: the store's in-memory layer;
+ * - `pglite`: the store's SQL layer on an in-memory PGlite, loaded from a
+ *   snapshot of a fresh database (initdb runs once per machine, not per file);
+ * - `postgres`: the store's SQL layer on PostgreSQL when `TEST_DATABASE_URL`
+ *   is set, in a schema of its own created for the run and dropped after.
+ *
+ * Needs `vitest` and `@effect/vitest` (optional peer dependencies of core).
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { layer as vitestLayer } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import { PgliteClient } from "@lawful/sql-pglite"
+import { PGlite } from "@electric-sql/pglite"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { createHash, randomBytes, randomUUID } from "node:crypto"
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { createRequire } from "node:module"
+import { join } from "node:path"
+
+/**
+ * Where a suite runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Backend = "memory" | "pglite" | "postgres"
+
+/**
+ * The SQL backends a package test can use directly.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SqlBackend = Exclude<Backend, "memory">
+
+/**
+ * The database layers, each providing `SqlClient` and `PgClient`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Database = SqlClient.SqlClient | PgClient.PgClient
+
+/**
+ * The PostgreSQL URL of the test run, from `TEST_DATABASE_URL`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const postgresUrl: string | undefined = process.env.TEST_DATABASE_URL || undefined
+
+/**
+ * The SQL backends available in this run: PGlite always, PostgreSQL when
+ * `TEST_DATABASE_URL` is set.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sqlBackends: ReadonlyArray<SqlBackend> = postgresUrl ? ["pglite", "postgres"] : ["pglite"]
+
+// Keyed by the installed PGlite build, so an upgrade never loads an older snapshot.
+const pgliteBuild = createHash("sha256")
+  .update(createRequire(import.meta.url).resolve("@electric-sql/pglite"))
+  .digest("hex")
+  .slice(0, 16)
+const snapshotPath = join(tmpdir(), `lawful-pglite-${pgliteBuild}-fresh.tar.gz`)
+
+// A fresh database dumped once; each test file loads it instead of running initdb.
+const freshSnapshot = Effect.promise(async () => {
+  if (!existsSync(snapshotPath)) {
+    const db = await PGlite.create()
+    const dump = await db.dumpDataDir("gzip")
+    await db.close()
+    const partial = `${snapshotPath}.${randomUUID()}`
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
+    renameSync(partial, snapshotPath)
+  }
+  return new Blob([readFileSync(snapshotPath)])
+})
+
+/**
+ * An in-memory PGlite database, new for each build of the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const pgliteLayer: Layer.Layer<Database> = Layer.unwrapEffect(
+  Effect.map(freshSnapshot, (loadDataDir) => PgliteClient.layer({ loadDataDir }))
+).pipe(Layer.orDie)
+
+/**
+ * PostgreSQL from `TEST_DATABASE_URL`, in a new schema dropped when the layer
+ * is released. Dies when the variable is not set.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const postgresLayer: Layer.Layer<Database> = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    if (!postgresUrl) return yield* Effect.dieMessage("TEST_DATABASE_URL is not set")
+    const schema = `lawful_test_${randomBytes(8).toString("hex")}`
+    const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(postgresUrl), maxConnections: 1 }))
+    const sql = admin.unsafeMap.get(SqlClient.SqlClient.key) as SqlClient.SqlClient
+    yield* Effect.acquireRelease(
+      sql.unsafe(`CREATE SCHEMA ${schema}`),
+      () => sql.unsafe(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.orDie)
+    )
+    const url = new URL(postgresUrl)
+    url.searchParams.set("options", `-c search_path=${schema}`)
+    return PgClient.layer({ url: Redacted.make(url.toString()), maxConnections: 16 })
+  })
+).pipe(Layer.orDie)
+
+/**
+ * The database layer of a SQL backend.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const databaseLayer = (backend: SqlBackend): Layer.Layer<Database> =>
+  backend === "pglite" ? pgliteLayer : postgresLayer
+
+/**
+ * The layers of a store under test: the in-memory one, and the SQL one that
+ * needs a database.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreLayers<ROut, E> {
+  readonly memory: Layer.Layer<ROut, E>
+  readonly sql: Layer.Layer<ROut, E, Database>
+}
+
+/**
+ * Runs one contract suite on the memory layer, on PGlite, and on PostgreSQL
+ * when `TEST_DATABASE_URL` is set. Each backend builds its layer once and
+ * shares it between the suite's tests, so tests should use their own tenant.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const contractSuite = <ROut, E>(
+  name: string,
+  layers: StoreLayers<ROut, E>,
+  suite: (it: Vitest.MethodsNonLive<ROut>, backend: Backend) => void,
+  options: { readonly timeout?: number } = {}
+): void => {
+  const timeout = options.timeout ?? 120_000
+  vitestLayer(layers.memory, { timeout })(`${name} (memory)`, (it) => suite(it, "memory"))
+  for (const backend of sqlBackends) {
+    vitestLayer(layers.sql.pipe(Layer.provide(databaseLayer(backend))), { timeout })(
+      `${name} (${backend === "pglite" ? "PGlite" : "PostgreSQL"})`,
+      (it) => suite(it, backend)
+    )
+  }
+}
+
+/**
+ * Runs a suite on each SQL backend with the store layer and the database
+ * itself, for tests that need raw SQL (tampering, crash recovery).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sqlSuite = <ROut, E>(
+  name: string,
+  layer: Layer.Layer<ROut, E, Database>,
+  suite: (it: Vitest.MethodsNonLive<ROut | Database>, backend: SqlBackend) => void,
+  options: { readonly timeout?: number } = {}
+): void => {
+  const timeout = options.timeout ?? 120_000
+  for (const backend of sqlBackends) {
+    vitestLayer(layer.pipe(Layer.provideMerge(databaseLayer(backend))), { timeout })(
+      `${name} (${backend === "pglite" ? "PGlite" : "PostgreSQL"})`,
+      (it) => suite(it, backend)
+    )
+  }
+}

@@ -1,0 +1,90 @@
+import { assert } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { KeyStore, layerMemory, layerSql } from "../src/KeyStore.js"
+import * as MasterKey from "../src/MasterKey.js"
+import * as SubjectId from "../src/SubjectId.js"
+import * as TenantId from "../src/TenantId.js"
+import { contractSuite } from "../src/testing.js"
+import * as Vault from "../src/Vault.js"
+import { suite } from "./VaultSuite.js"
+
+const withVault = <E, R>(store: Layer.Layer<KeyStore, E, R>) =>
+  Vault.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(MasterKey.layerRandom))
+
+contractSuite("Vault", { memory: withVault(layerMemory), sql: withVault(layerSql) }, (it) => {
+  suite(it)
+
+})
+
+// Rotation re-wraps every tenant key of the store, so it runs on a store of its own.
+contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql }, (it) => {
+  it.effect("after master-key rotation every ciphertext still opens, and the old key is no longer needed", () =>
+    Effect.gen(function*() {
+      const keyA = MasterKey.generate()
+      const keyB = MasterKey.generate()
+      const store = yield* KeyStore
+      const vaultWith = (...keys: [typeof keyA, ...Array<typeof keyA>]) =>
+        Vault.make().pipe(Effect.provideService(KeyStore, store), Effect.provide(MasterKey.layer(...keys)))
+
+      const before = yield* vaultWith(keyA)
+      const tenants = yield* Effect.all(Array.from({ length: 3 }, () => TenantId.make))
+      const sealed = yield* Effect.forEach(tenants, (tenant) =>
+        Effect.flatMap(SubjectId.make, (subject) =>
+          Effect.map(before.seal(tenant, subject, "p", `secret of ${tenant}`), (s) => [tenant, subject, s] as const)))
+      const index = yield* before.blindIndex(tenants[0]!, "ann@example.com")
+
+      const rotating = yield* vaultWith(keyB, keyA)
+      const { rewrapped } = yield* rotating.rotateMasterKey
+      assert.strictEqual(rewrapped, 3)
+      assert.deepStrictEqual(yield* rotating.rotateMasterKey, { rewrapped: 0 })
+
+      const after = yield* vaultWith(keyB)
+      for (const [tenant, subject, ciphertext] of sealed) {
+        assert.strictEqual(yield* after.openString(tenant, subject, "p", ciphertext), `secret of ${tenant}`)
+      }
+      assert.strictEqual(yield* after.blindIndex(tenants[0]!, "ann@example.com"), index)
+
+      const stale = yield* vaultWith(keyA)
+      const result = yield* Effect.either(stale.openString(sealed[0]![0], sealed[0]![1], "p", sealed[0]![2]))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "KeyUnavailable")
+    }))
+})
+
+contractSuite("Vault erasure ledger", { memory: withVault(layerMemory), sql: withVault(layerSql) }, (it) => {
+
+  it.effect("a restored backup of the key store is shredded again from the erasure ledger", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault.Vault
+      const store = yield* KeyStore
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const sealed = yield* vault.seal(tenant, subject, "p", "erase me")
+
+      // The backup, taken before the erasure.
+      const tenantKey = Option.getOrThrow(yield* store.tenantKey(tenant))
+      const subjectKey = Option.getOrThrow(yield* store.subjectKey(tenant, subject))
+      assert.strictEqual(subjectKey._tag, "Active")
+
+      yield* vault.shred(tenant, subject)
+      const ledger = yield* vault.erasures(tenant)
+      assert.deepStrictEqual(ledger.map((e) => e.subjectId), [subject])
+
+      // Restore the backup into a new store: the erased subject's key is readable again.
+      const restored = yield* Effect.provide(KeyStore, layerMemory)
+      yield* restored.createTenantKey(tenant, tenantKey)
+      if (subjectKey._tag === "Active") yield* restored.createSubjectKey(tenant, subject, subjectKey.key)
+      const restoredVault = yield* Vault.make().pipe(
+        Effect.provideService(KeyStore, restored),
+        Effect.provideService(MasterKey.MasterKeys, yield* MasterKey.MasterKeys)
+      )
+      assert.strictEqual(yield* restoredVault.openString(tenant, subject, "p", sealed), "erase me")
+
+      assert.strictEqual(yield* restoredVault.reapplyErasures(ledger), 1)
+      const result = yield* Effect.either(restoredVault.open(tenant, subject, "p", sealed))
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "SubjectShredded")
+      assert.strictEqual(yield* restoredVault.reapplyErasures(ledger), 0)
+    }))
+})

@@ -1,0 +1,159 @@
+import { assert } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as SubjectId from "../src/SubjectId.js"
+import * as TenantId from "../src/TenantId.js"
+import { Vault } from "../src/Vault.js"
+
+const bytes = FastCheck.uint8Array({ minLength: 0, maxLength: 512 })
+const purpose = FastCheck.stringMatching(/^[a-z]{1,12}(\.[a-z]{1,12}){0,2}$/)
+
+const ids = Effect.all([TenantId.make, SubjectId.make])
+
+/** The Vault's guarantees, on whatever KeyStore backs it. */
+export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
+  it.effect.prop("open(seal(x)) = x for arbitrary bytes", { data: bytes, purpose }, ({ data, purpose }) =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const sealed = yield* vault.seal(tenant, subject, purpose, data)
+      assert.strictEqual(sealed.length, data.length + 29)
+      assert.deepStrictEqual([...(yield* vault.open(tenant, subject, purpose, sealed))], [...data])
+    }), { fastCheck: { numRuns: 50 } })
+
+  it.effect("sealing twice gives different ciphertexts (fresh nonce)", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const a = yield* vault.seal(tenant, subject, "p", "same")
+      const b = yield* vault.seal(tenant, subject, "p", "same")
+      assert.notDeepEqual([...a.subarray(1, 13)], [...b.subarray(1, 13)])
+      assert.strictEqual(yield* vault.openString(tenant, subject, "p", a), "same")
+    }))
+
+  it.effect.prop(
+    "any flipped bit of version, nonce, ciphertext or tag fails",
+    { data: FastCheck.uint8Array({ minLength: 1, maxLength: 64 }), position: FastCheck.nat(), bit: FastCheck.integer({ min: 0, max: 7 }) },
+    ({ bit, data, position }) =>
+      Effect.gen(function*() {
+        const vault = yield* Vault
+        const [tenant, subject] = yield* ids
+        const sealed = yield* vault.seal(tenant, subject, "field", data)
+        const tampered = Uint8Array.from(sealed)
+        const index = position % tampered.length
+        tampered[index] = tampered[index]! ^ (1 << bit)
+        const result = yield* Effect.either(vault.open(tenant, subject, "field", tampered))
+        assert.isTrue(Either.isLeft(result))
+        assert.strictEqual(Either.isLeft(result) && result.left._tag, "SealedValueInvalid")
+      }),
+    { fastCheck: { numRuns: 60 } }
+  )
+
+  it.effect("every single-bit change of one sealed value fails", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const sealed = yield* vault.seal(tenant, subject, "field", "a field of thirty-two characters")
+      for (let index = 0; index < sealed.length; index++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const tampered = Uint8Array.from(sealed)
+          tampered[index] = tampered[index]! ^ (1 << bit)
+          assert.isTrue(Either.isLeft(yield* Effect.either(vault.open(tenant, subject, "field", tampered))))
+        }
+      }
+      assert.isTrue(Either.isLeft(yield* Effect.either(vault.open(tenant, subject, "field", sealed.subarray(0, 28)))))
+      assert.isTrue(Either.isLeft(yield* Effect.either(vault.open(tenant, subject, "field", sealed.subarray(0, sealed.length - 1)))))
+    }))
+
+  it.effect.prop("a ciphertext opened under another subject, tenant or purpose fails", { data: bytes }, ({ data }) =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const [otherTenant, otherSubject] = yield* ids
+      const sealed = yield* vault.seal(tenant, subject, "contact.email", data)
+      yield* vault.seal(tenant, otherSubject, "contact.email", data)
+      yield* vault.seal(otherTenant, subject, "contact.email", data)
+      const attempts = [
+        vault.open(tenant, otherSubject, "contact.email", sealed),
+        vault.open(otherTenant, subject, "contact.email", sealed),
+        vault.open(tenant, subject, "consent.ip", sealed),
+        vault.open(otherTenant, otherSubject, "contact.email", sealed)
+      ]
+      for (const attempt of attempts) {
+        const result = yield* Effect.either(attempt)
+        assert.isTrue(Either.isLeft(result) && result.left._tag === "SealedValueInvalid")
+      }
+    }), { fastCheck: { numRuns: 20 } })
+
+  it.effect.prop(
+    "after shred, every ciphertext of that subject fails and every other subject's still opens",
+    { values: FastCheck.array(FastCheck.string({ maxLength: 40 }), { minLength: 1, maxLength: 6 }), victim: FastCheck.nat() },
+    ({ values, victim }) =>
+      Effect.gen(function*() {
+        const vault = yield* Vault
+        const tenant = yield* TenantId.make
+        const subjects = yield* Effect.all(Array.from({ length: 4 }, () => SubjectId.make))
+        const sealed = yield* Effect.forEach(subjects, (subject) =>
+          Effect.forEach(values, (value) => Effect.map(vault.seal(tenant, subject, "note", value), (s) => [value, s] as const)))
+        const shredded = victim % subjects.length
+        yield* vault.shred(tenant, subjects[shredded]!)
+        assert.isTrue(yield* vault.isShredded(tenant, subjects[shredded]!))
+        for (const [index, subject] of subjects.entries()) {
+          for (const [value, ciphertext] of sealed[index]!) {
+            const result = yield* Effect.either(vault.openString(tenant, subject, "note", ciphertext))
+            if (index === shredded) {
+              assert.isTrue(Either.isLeft(result) && result.left._tag === "SubjectShredded")
+            } else {
+              assert.deepStrictEqual(result, Either.right(value))
+            }
+          }
+        }
+        const again = yield* Effect.either(vault.seal(tenant, subjects[shredded]!, "note", "new"))
+        assert.isTrue(Either.isLeft(again) && again.left._tag === "SubjectShredded")
+      }),
+    { fastCheck: { numRuns: 15 } }
+  )
+
+  it.effect("shred is idempotent and enters the erasure ledger once", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const neverSealed = yield* SubjectId.make
+      yield* vault.seal(tenant, subject, "p", "x")
+      yield* vault.shred(tenant, subject)
+      yield* vault.shred(tenant, subject)
+      yield* vault.shred(tenant, neverSealed)
+      const ledger = yield* vault.erasures(tenant)
+      assert.deepStrictEqual(ledger.map((e) => e.subjectId).sort(), [subject, neverSealed].sort())
+      assert.strictEqual(yield* vault.reapplyErasures(ledger), 0)
+      const sealAfter = yield* Effect.either(vault.seal(tenant, neverSealed, "p", "x"))
+      assert.isTrue(Either.isLeft(sealAfter) && sealAfter.left._tag === "SubjectShredded")
+    }))
+
+  it.effect("blind indexes are deterministic within a tenant and differ across tenants", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant] = yield* ids
+      const [other] = yield* ids
+      const a = yield* vault.blindIndex(tenant, "ann@example.com")
+      assert.match(a, /^[0-9a-f]{64}$/)
+      assert.strictEqual(yield* vault.blindIndex(tenant, "ann@example.com"), a)
+      assert.notStrictEqual(yield* vault.blindIndex(tenant, "bob@example.com"), a)
+      assert.notStrictEqual(yield* vault.blindIndex(other, "ann@example.com"), a)
+    }))
+
+  it.effect("concurrent first seals of one subject agree on one key", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant, subject] = yield* ids
+      const sealed = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => `value ${i}`),
+        (value) => vault.seal(tenant, subject, "p", value),
+        { concurrency: "unbounded" }
+      )
+      const opened = yield* Effect.forEach(sealed, (s) => vault.openString(tenant, subject, "p", s))
+      assert.deepStrictEqual(opened, Array.from({ length: 20 }, (_, i) => `value ${i}`))
+    }))
+}
