@@ -1,0 +1,161 @@
+/**
+ * What a package records when it processes personal data: who did what, why,
+ * to whose data. An event names the subject by its opaque `SubjectId` only;
+ * its details are JSON without personal data (counts, ids, categories).
+ *
+ * @since 0.1.0
+ */
+import { SubjectId } from "@lawful/core/SubjectId"
+import * as Schema from "effect/Schema"
+
+/**
+ * Who acted: the platform itself, a tenant's API key, a member of the
+ * platform's staff (with their staff id), or the subject (named by the
+ * event's `subject`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Actor = Schema.Union(
+  Schema.Struct({
+    kind: Schema.Literal("system", "api-key", "staff"),
+    id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+  }),
+  Schema.Struct({ kind: Schema.Literal("subject") })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Actor = typeof Actor.Type
+
+/**
+ * A dotted action name: `consent.recorded`, `subject.erased`,
+ * `staff.access.granted`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Action = Schema.String.pipe(
+  Schema.pattern(/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/, {
+    message: () => "an action is a dotted lower-case name such as consent.recorded"
+  }),
+  Schema.maxLength(120)
+)
+
+/**
+ * The lawful bases of GDPR Art. 6(1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const LegalBasis = Schema.Literal(
+  "consent",
+  "contract",
+  "legal-obligation",
+  "vital-interests",
+  "public-task",
+  "legitimate-interests"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LegalBasis = typeof LegalBasis.Type
+
+/**
+ * The record an operation touched, by type and id (never by personal data).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Resource = Schema.Struct({
+  type: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
+  id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Resource = typeof Resource.Type
+
+/**
+ * A JSON value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/**
+ * A JSON value (finite numbers only, so its canonical form is defined).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Json: Schema.Schema<Json> = Schema.suspend(() =>
+  Schema.Union(
+    Schema.Null,
+    Schema.Boolean,
+    Schema.Finite,
+    Schema.String,
+    Schema.Array(Json),
+    Schema.Record({ key: Schema.String, value: Json })
+  )
+)
+
+const isJson = (value: unknown, depth: number): boolean => {
+  if (depth > 32) return false
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(value)
+    case "object": {
+      if (value === null) return true
+      if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1))
+      const prototype = Object.getPrototypeOf(value)
+      if (prototype !== Object.prototype && prototype !== null) return false
+      for (const key in value) {
+        if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * Details: a JSON object without personal data, 32 levels deep at most. Checked
+ * by a direct walk rather than a recursive Schema, because every append
+ * decodes one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.declare(
+  (value): value is { readonly [key: string]: Json } =>
+    typeof value === "object" && value !== null && !Array.isArray(value) && isJson(value, 0),
+  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, plain objects)" }
+)
+
+/**
+ * An operation to record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/AuditEvent")({
+  actor: Actor,
+  action: Action,
+  purpose: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
+  legalBasis: Schema.optional(LegalBasis),
+  subject: Schema.optional(SubjectId),
+  resource: Schema.optional(Resource),
+  details: Schema.optional(Details)
+}) {}

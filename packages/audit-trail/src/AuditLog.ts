@@ -1,0 +1,697 @@
+/**
+ * The audit log: one append-only log per tenant, hashed as an RFC 9162
+ * Merkle tree, with inclusion and consistency proofs, signed checkpoints,
+ * proof bundles for offline verification, queries, redaction and de-linking,
+ * and a full verification that recomputes every tree.
+ *
+ * ## Appends
+ *
+ * Concurrent appends are grouped: callers hand their events to one writer
+ * fibre, which appends everything waiting for a tenant in one transaction
+ * (up to `maxBatch` events), then acknowledges each caller. An acknowledged
+ * append is committed. Each entry's time is its caller's `Clock` time, so
+ * entries of one batch may differ in time by the batching delay.
+ *
+ * ## Stored hashes
+ *
+ * The store keeps every leaf hash and the hashes of complete subtrees at
+ * levels 4, 8, 12, ... (one row per 15 leaves); a proof element at another
+ * level is rebuilt from at most 8 stored hashes below it, so a proof reads
+ * O(log n) rows, never every leaf.
+ *
+ * ## Checkpoints
+ *
+ * `checkpoint(tenant)` signs the current size and root (C2SP tlog-checkpoint,
+ * Ed25519) unless the latest checkpoint already covers it; call it per batch
+ * or on a schedule (`checkpointAll`), never per entry. A checkpoint is issued
+ * only if the log is consistent with the previous one (checked with a
+ * consistency proof from stored hashes) and with the last one published; each
+ * is stored and sent to the `CheckpointPublisher`.
+ *
+ * @since 0.1.0
+ */
+import type { SubjectId } from "@lawful/core/SubjectId"
+import type { TenantId } from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import { randomBytes } from "node:crypto"
+import * as AuditEntry from "./AuditEntry.js"
+import { AuditEvent } from "./AuditEvent.js"
+import type { Actor } from "./AuditEvent.js"
+import * as AuditStore from "./AuditStore.js"
+import { AuditEventInvalid, AuditStoreError, AuditTrail } from "./AuditTrail.js"
+import type { Appended } from "./AuditTrail.js"
+import * as Checkpoint from "./Checkpoint.js"
+import * as CheckpointPublisher from "./CheckpointPublisher.js"
+import { equals } from "./internal/bytes.js"
+import * as MerkleProof from "./MerkleProof.js"
+import * as MerkleTree from "./MerkleTree.js"
+import { ProofBundle } from "./ProofBundle.js"
+
+/**
+ * No entry at that index in the tenant's log.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuditEntryNotFound extends Schema.TaggedError<AuditEntryNotFound>()("AuditEntryNotFound", {
+  tenantId: Schema.String,
+  index: Schema.Number
+}) {
+  override get message(): string {
+    return `No audit entry ${this.index} in the log of tenant ${this.tenantId}`
+  }
+}
+
+/**
+ * A proof was asked for sizes the log does not have (beyond its size, or
+ * `size1 > size2`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TreeSizeInvalid extends Schema.TaggedError<TreeSizeInvalid>()("TreeSizeInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * The log is not consistent with a checkpoint issued or published earlier:
+ * it was rewritten or cut. No checkpoint is issued; investigate with `verify`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CheckpointRefused extends Schema.TaggedError<CheckpointRefused>()("CheckpointRefused", {
+  tenantId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Checkpoint refused for tenant ${this.tenantId}: ${this.reason}`
+  }
+}
+
+/**
+ * What a full verification of one tenant's log found.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VerificationReport {
+  readonly tenant: TenantId
+  readonly size: number
+  readonly entriesChecked: number
+  readonly checkpointsChecked: number
+  readonly ok: boolean
+  /** The first index whose entry, leaf hash or subtree hashes are wrong, or where the log stops short. */
+  readonly firstBadIndex: Option.Option<number>
+  readonly problems: ReadonlyArray<string>
+}
+
+/**
+ * A page of entries and the cursor of the next page.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EntryPage {
+  readonly entries: ReadonlyArray<AuditEntry.AuditEntry>
+  readonly next: Option.Option<number>
+}
+
+/**
+ * Filters of a query; all optional, combined with AND.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Query {
+  readonly subject?: SubjectId | undefined
+  readonly actor?: Actor | undefined
+  readonly actionPrefix?: string | undefined
+  readonly from?: Date | undefined
+  readonly to?: Date | undefined
+  /** The `next` cursor of the previous page. */
+  readonly after?: number | undefined
+  /** Page size, 1 to 1000 (default 100). */
+  readonly limit?: number | undefined
+}
+
+/**
+ * The key that signs checkpoints.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class AuditSigner extends Context.Tag("@lawful/audit-trail/AuditSigner")<AuditSigner, Checkpoint.CheckpointSigner>() {
+  /** The signer from `LAWFUL_AUDIT_SIGNING_KEY`, its key named by `LAWFUL_AUDIT_ORIGIN` (default `lawful/audit`). */
+  static readonly layerConfig = Layer.effect(
+    AuditSigner,
+    Effect.flatMap(
+      Config.string("LAWFUL_AUDIT_ORIGIN").pipe(Config.withDefault("lawful/audit")),
+      (name) => Checkpoint.signerConfig(name)
+    )
+  )
+  /** A signer with a new random key: for tests and throw-away logs. */
+  static readonly layerRandom = Layer.effect(
+    AuditSigner,
+    Effect.suspend(() => Checkpoint.makeSigner("lawful/audit", new Uint8Array(randomBytes(32)))).pipe(Effect.orDie)
+  )
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditLog, {
+  readonly append: (tenant: TenantId, event: AuditEvent) => Effect.Effect<Appended, AuditEventInvalid | AuditStoreError>
+  readonly appendAll: (
+    tenant: TenantId,
+    events: ReadonlyArray<AuditEvent>
+  ) => Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError>
+  readonly size: (tenant: TenantId) => Effect.Effect<number, AuditStoreError>
+  /** The root of the tenant's tree at `size` (default: now). */
+  readonly root: (tenant: TenantId, size?: number) => Effect.Effect<Uint8Array, TreeSizeInvalid | AuditStoreError>
+  readonly entry: (tenant: TenantId, index: number) => Effect.Effect<AuditEntry.AuditEntry, AuditEntryNotFound | AuditStoreError>
+  readonly query: (tenant: TenantId, query: Query) => Effect.Effect<EntryPage, AuditStoreError>
+  readonly inclusionProof: (
+    tenant: TenantId,
+    index: number,
+    size: number
+  ) => Effect.Effect<ReadonlyArray<Uint8Array>, TreeSizeInvalid | AuditStoreError>
+  readonly consistencyProof: (
+    tenant: TenantId,
+    size1: number,
+    size2: number
+  ) => Effect.Effect<ReadonlyArray<Uint8Array>, TreeSizeInvalid | AuditStoreError>
+  /** The latest checkpoint, signed now if the log grew since the last one. */
+  readonly checkpoint: (
+    tenant: TenantId
+  ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>
+  /** Signs a checkpoint for every tenant whose log grew; returns how many were signed. Refusals are logged and counted out. */
+  readonly checkpointAll: Effect.Effect<number, AuditStoreError>
+  /** The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`. */
+  readonly proofBundle: (
+    tenant: TenantId,
+    index: number
+  ) => Effect.Effect<
+    ProofBundle,
+    AuditEntryNotFound | CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError
+  >
+  /** Removes the details of entries older than `before`; the leaf hashes stay, and the redaction is itself an entry. */
+  readonly redactDetails: (
+    tenant: TenantId,
+    options: { readonly before: Date; readonly actionPrefix?: string | undefined; readonly limit: number; readonly actor: Actor }
+  ) => Effect.Effect<ReadonlyArray<number>, AuditEventInvalid | AuditStoreError>
+  /** Removes the link between the subject and its entries (after erasure); the log stays verifiable. */
+  readonly delinkSubject: (
+    tenant: TenantId,
+    subject: SubjectId,
+    actor: Actor
+  ) => Effect.Effect<number, AuditEventInvalid | AuditStoreError>
+  /** Recomputes the tenant's whole tree from its entries and checks it against stored hashes and every checkpoint. */
+  readonly verify: (tenant: TenantId) => Effect.Effect<VerificationReport, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
+  readonly verifyAll: Effect.Effect<ReadonlyArray<VerificationReport>, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
+  /** The verifier key string that checks this log's checkpoints and bundles. */
+  readonly verifierKey: string
+  /** The origin line of a tenant's checkpoints. */
+  readonly origin: (tenant: TenantId) => string
+}>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuditLogOptions {
+  /** Most events appended in one transaction (default 1000). */
+  readonly maxBatch?: number
+}
+
+/** Levels whose complete subtree hashes are stored besides the leaves. */
+const isStoredLevel = (level: number) => level > 0 && level % 4 === 0
+
+const nodeKey = (level: number, index: number) => `${level}/${index}`
+
+interface Pending {
+  readonly tenant: TenantId
+  readonly events: ReadonlyArray<AuditEvent>
+  readonly time: Date
+  readonly done: Deferred.Deferred<ReadonlyArray<Appended>, AuditStoreError>
+}
+
+const validate = (event: AuditEvent): Option.Option<string> => {
+  if (event.actor.kind === "subject" && event.subject === undefined) {
+    return Option.some("an event whose actor is the subject names the subject")
+  }
+  if (event.details !== undefined && JSON.stringify(event.details).includes("\\u0000")) {
+    return Option.some("details must not contain NUL characters")
+  }
+  return Option.none()
+}
+
+/**
+ * Builds the log over the `AuditStore`, `AuditSigner` and `CheckpointPublisher`
+ * in context; its writer fibre lives in the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: AuditLogOptions = {}) =>
+  Effect.gen(function*() {
+    const store = yield* AuditStore.AuditStore
+    const signer = yield* AuditSigner
+    const publisher = yield* CheckpointPublisher.CheckpointPublisher
+    const maxBatch = options.maxBatch ?? 1000
+    const origin = (tenant: TenantId) => `${signer.name}/${tenant}`
+
+    // ---- appends -------------------------------------------------------------
+
+    const appendNow = (tenant: TenantId, pending: ReadonlyArray<Pending>) =>
+      store.append(tenant, (state) => {
+        let frontier = state.frontier
+        const entries: Array<AuditEntry.AuditEntry> = []
+        const nodes: Array<MerkleTree.NodeHash> = []
+        const results: Array<Array<Appended>> = []
+        for (const item of pending) {
+          const appended: Array<Appended> = []
+          for (const event of item.events) {
+            const entry = AuditEntry.make(tenant, frontier.size, item.time, event)
+            const next = MerkleTree.append(frontier, entry.leafHash)
+            frontier = next.frontier
+            for (const node of next.nodes) if (isStoredLevel(node.level)) nodes.push(node)
+            entries.push(entry)
+            appended.push({ index: entry.index, time: entry.time, leafHash: entry.leafHash })
+          }
+          results.push(appended)
+        }
+        return { entries, nodes, state: { frontier, root: MerkleTree.frontierRoot(frontier) }, result: results }
+      })
+
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Pending>(), Queue.shutdown)
+
+    const writeBatch = (tenant: TenantId, batch: ReadonlyArray<Pending>) =>
+      appendNow(tenant, batch).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.forEach(batch, (item, i) =>
+            Deferred.done(item.done, Exit.map(exit, (results) => results[i]!)), { discard: true })
+        )
+      )
+
+    const writer = Effect.gen(function*() {
+      const first = yield* Queue.take(queue)
+      const rest = yield* Queue.takeAll(queue)
+      const byTenant = new Map<TenantId, Array<Array<Pending>>>()
+      for (const item of [first, ...rest]) {
+        const batches = byTenant.get(item.tenant) ?? []
+        const last = batches[batches.length - 1]
+        const size = last?.reduce((n, p) => n + p.events.length, 0) ?? 0
+        if (last && size + item.events.length <= maxBatch) last.push(item)
+        else batches.push([item])
+        byTenant.set(item.tenant, batches)
+      }
+      yield* Effect.forEach(
+        byTenant,
+        ([tenant, batches]) => Effect.forEach(batches, (batch) => writeBatch(tenant, batch), { discard: true }),
+        { concurrency: 4, discard: true }
+      )
+    }).pipe(Effect.forever, Effect.interruptible)
+    yield* Effect.forkScoped(writer)
+
+    const appendAll = (tenant: TenantId, events: ReadonlyArray<AuditEvent>) =>
+      Effect.gen(function*() {
+        for (const event of events) {
+          const problem = validate(event)
+          if (Option.isSome(problem)) return yield* new AuditEventInvalid({ reason: problem.value })
+        }
+        if (events.length === 0) return []
+        const time = new Date(yield* Clock.currentTimeMillis)
+        const done = yield* Deferred.make<ReadonlyArray<Appended>, AuditStoreError>()
+        yield* Queue.offer(queue, { tenant, events, time, done })
+        return yield* Deferred.await(done)
+      })
+
+    // ---- reading hashes ------------------------------------------------------
+
+    // The hashes of complete nodes, each from the stored hash at its level or
+    // rebuilt from the stored hashes (or leaves) at the stored level below it.
+    const nodeHashes = (tenant: TenantId, nodes: ReadonlyArray<MerkleTree.NodeId>) =>
+      Effect.gen(function*() {
+        const leaves = new Set<number>()
+        const stored = new Map<string, MerkleTree.NodeId>()
+        const plans = nodes.map((node) => {
+          const base = node.level - (node.level % 4)
+          const width = 2 ** (node.level - base)
+          const children = Array.from({ length: width }, (_, i) => node.index * width + i)
+          for (const index of children) {
+            if (base === 0) leaves.add(index)
+            else stored.set(nodeKey(base, index), { level: base, index })
+          }
+          return { base, children }
+        })
+        const leafHashes = yield* store.leafHashes(tenant, [...leaves])
+        const storedHashes = yield* store.nodeHashes(tenant, [...stored.values()])
+        return plans.map(({ base, children }, position) => {
+          const hashes = children.map((index) => base === 0 ? leafHashes.get(index) : storedHashes.get(nodeKey(base, index)))
+          if (hashes.some((hash) => hash === undefined)) {
+            const node = nodes[position]!
+            throw new Error(`stored hashes of node ${node.level}/${node.index} are missing`)
+          }
+          return MerkleTree.rootOf(hashes as Array<Uint8Array>)
+        })
+      }).pipe(
+        Effect.catchAllDefect((cause) => Effect.fail(new AuditStoreError({ operation: "read hashes", cause })))
+      )
+
+    const sizeOf = (tenant: TenantId) => Effect.map(store.state(tenant), (state) => state.frontier.size)
+
+    const checkSize = (tenant: TenantId, size: number) =>
+      Effect.flatMap(sizeOf(tenant), (current) =>
+        Number.isSafeInteger(size) && size >= 0 && size <= current
+          ? Effect.void
+          : Effect.fail(new TreeSizeInvalid({ reason: `size ${size} is not between 0 and the log's size ${current}` })))
+
+    const rootAt = (tenant: TenantId, size: number) =>
+      Effect.map(nodeHashes(tenant, MerkleTree.frontierNodes(size)), (hashes) =>
+        MerkleTree.frontierRoot(MerkleTree.makeFrontier(size, hashes)))
+
+    const inclusionProof = (tenant: TenantId, index: number, size: number) =>
+      Effect.gen(function*() {
+        yield* checkSize(tenant, size)
+        if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+          return yield* new TreeSizeInvalid({ reason: `index ${index} is not below size ${size}` })
+        }
+        const plan = MerkleTree.inclusionProofNodes(index, size)
+        return MerkleTree.proofFromNodes(plan, yield* nodeHashes(tenant, plan.nodes))
+      }).pipe(Effect.withSpan("AuditLog.inclusionProof"))
+
+    const consistencyProof = (tenant: TenantId, size1: number, size2: number) =>
+      Effect.gen(function*() {
+        yield* checkSize(tenant, size2)
+        if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
+          return yield* new TreeSizeInvalid({ reason: `size1 ${size1} is not between 0 and size2 ${size2}` })
+        }
+        const plan = MerkleTree.consistencyProofNodes(size1, size2)
+        return MerkleTree.proofFromNodes(plan, yield* nodeHashes(tenant, plan.nodes))
+      }).pipe(Effect.withSpan("AuditLog.consistencyProof"))
+
+    // ---- checkpoints ---------------------------------------------------------
+
+    const isConsistent = (tenant: TenantId, earlier: { size: number; root: Uint8Array }, size: number, root: Uint8Array) =>
+      earlier.size > size
+        ? Effect.succeed(false)
+        : consistencyProof(tenant, earlier.size, size).pipe(
+          Effect.flatMap((proof) =>
+            MerkleProof.verifyConsistency({ size1: earlier.size, size2: size, root1: earlier.root, root2: root, proof })
+          ),
+          Effect.as(true),
+          Effect.catchTags({ InvalidProof: () => Effect.succeed(false), TreeSizeInvalid: () => Effect.succeed(false) })
+        )
+
+    const published = (tenant: TenantId) =>
+      Effect.flatMap(publisher.latest(tenant), Option.match({
+        onNone: () => Effect.succeed(Option.none<{ size: number; root: Uint8Array }>()),
+        onSome: (note) =>
+          Checkpoint.verify(note, signer.verifierKey).pipe(
+            Effect.map((checkpoint) => Option.some({ size: checkpoint.treeSize, root: checkpoint.rootHash as Uint8Array })),
+            Effect.catchAll(() => Effect.succeed(Option.some({ size: Number.MAX_SAFE_INTEGER, root: MerkleTree.emptyRoot })))
+          )
+      }))
+
+    const checkpoint = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const state = yield* store.state(tenant)
+        const size = state.frontier.size
+        const root = state.root
+        const issued = yield* store.checkpoints(tenant)
+        const last = issued[issued.length - 1]
+        if (last && last.size === size && equals(last.root, root)) return last
+        const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
+        if (!equals(MerkleTree.frontierRoot(state.frontier), root)) return yield* refuse("the stored root does not match the frontier")
+        if (last && !(yield* isConsistent(tenant, last, size, root))) {
+          return yield* refuse(`the log does not extend the checkpoint of size ${last.size}`)
+        }
+        const outside = yield* published(tenant)
+        if (Option.isSome(outside) && !(yield* isConsistent(tenant, outside.value, size, root))) {
+          return yield* refuse(`the log does not extend the published checkpoint of size ${outside.value.size}`)
+        }
+        const note = Checkpoint.sign(
+          new Checkpoint.Checkpoint({ origin: origin(tenant), treeSize: size, rootHash: root }),
+          signer
+        )
+        const stored = { size, root, note }
+        yield* store.saveCheckpoint(tenant, stored)
+        yield* publisher.publish(tenant, { size, note })
+        return stored
+      }).pipe(Effect.withSpan("AuditLog.checkpoint"))
+
+    const proofBundle = (tenant: TenantId, index: number) =>
+      Effect.gen(function*() {
+        const entry = yield* store.entry(tenant, index)
+        if (Option.isNone(entry)) return yield* new AuditEntryNotFound({ tenantId: tenant, index })
+        const issued = yield* store.checkpoints(tenant)
+        const covering = issued.find((c) => c.size > index) ?? (yield* checkpoint(tenant))
+        const proof = yield* inclusionProof(tenant, index, covering.size).pipe(
+          Effect.catchTag("TreeSizeInvalid", (cause) => Effect.fail(new AuditStoreError({ operation: "proofBundle", cause })))
+        )
+        return new ProofBundle({
+          version: 1,
+          origin: origin(tenant),
+          entry: entry.value.leaf,
+          leafIndex: index,
+          treeSize: covering.size,
+          inclusionProof: proof,
+          checkpoint: covering.note
+        })
+      }).pipe(Effect.withSpan("AuditLog.proofBundle"))
+
+    // ---- verification --------------------------------------------------------
+
+    const verifyPage = 1000
+
+    const verify = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const state = yield* store.state(tenant)
+        const checkpoints = yield* store.checkpoints(tenant)
+        const outside = yield* publisher.latest(tenant)
+        const problems: Array<string> = []
+        let firstBad: number | undefined
+        const bad = (index: number | undefined, problem: string) => {
+          if (index !== undefined && (firstBad === undefined || index < firstBad)) firstBad = index
+          if (problems.length < 20) problems.push(problem)
+        }
+
+        // Checkpoints to meet on the way: stored ones, and the published one.
+        const expectations: Array<{ size: number; root: Uint8Array; what: string }> = []
+        for (const stored of checkpoints) {
+          const verified = yield* Effect.either(Checkpoint.verify(stored.note, signer.verifierKey))
+          if (verified._tag === "Left") {
+            bad(undefined, `stored checkpoint of size ${stored.size} does not verify: ${verified.left.message}`)
+          } else if (
+            verified.right.treeSize !== stored.size || !equals(verified.right.rootHash, stored.root) ||
+            verified.right.origin !== origin(tenant)
+          ) {
+            bad(undefined, `stored checkpoint of size ${stored.size} differs from its signed note`)
+          } else {
+            expectations.push({ size: stored.size, root: stored.root, what: `stored checkpoint of size ${stored.size}` })
+          }
+        }
+        if (Option.isSome(outside)) {
+          const verified = yield* Effect.either(Checkpoint.verify(outside.value, signer.verifierKey))
+          if (verified._tag === "Left" || verified.right.origin !== origin(tenant)) {
+            bad(undefined, "the published checkpoint does not verify")
+          } else {
+            expectations.push({
+              size: verified.right.treeSize,
+              root: verified.right.rootHash,
+              what: `published checkpoint of size ${verified.right.treeSize}`
+            })
+          }
+        }
+        const rootsToCheck = new Map<number, Array<{ root: Uint8Array; what: string }>>()
+        for (const e of expectations) rootsToCheck.set(e.size, [...(rootsToCheck.get(e.size) ?? []), e])
+        const checkRootsAt = (frontier: MerkleTree.Frontier) => {
+          for (const expected of rootsToCheck.get(frontier.size) ?? []) {
+            if (!equals(MerkleTree.frontierRoot(frontier), expected.root)) {
+              bad(frontier.size - 1, `the log's root at size ${frontier.size} differs from the ${expected.what}`)
+            }
+          }
+        }
+        checkRootsAt(MerkleTree.emptyFrontier)
+
+        let frontier = MerkleTree.emptyFrontier
+        let position = 0
+        while (true) {
+          const page = yield* store.scan(tenant, position, verifyPage)
+          if (page.length === 0) break
+          const computed: Array<MerkleTree.NodeHash> = []
+          for (const entry of page) {
+            if (entry.index !== position) {
+              bad(position, entry.index > position ? `entry ${position} is missing` : `entry ${entry.index} is duplicated`)
+              break
+            }
+            const problem = AuditEntry.check(entry, { tenant, index: position })
+            if (Option.isSome(problem)) bad(position, `entry ${position}: ${problem.value}`)
+            const next = MerkleTree.append(frontier, MerkleTree.hashLeaf(entry.leaf))
+            frontier = next.frontier
+            for (const node of next.nodes) if (isStoredLevel(node.level)) computed.push(node)
+            position++
+            checkRootsAt(frontier)
+          }
+          if (firstBad !== undefined) break
+          // Compare the subtree hashes this page completed with the stored ones.
+          const stored = yield* store.nodeHashes(tenant, computed)
+          for (const node of computed) {
+            const hash = stored.get(nodeKey(node.level, node.index))
+            if (hash === undefined || !equals(hash, node.hash)) {
+              bad(MerkleTree.coverage(node).begin, `stored hash of subtree ${node.level}/${node.index} is wrong or missing`)
+            }
+          }
+          if (firstBad !== undefined || page.length < verifyPage) break
+        }
+        const count = position
+        if (firstBad === undefined) {
+          if (count !== state.frontier.size) {
+            bad(Math.min(count, state.frontier.size), `the log's size is ${state.frontier.size} but ${count} entries are stored`)
+          } else if (
+            !equals(MerkleTree.frontierRoot(frontier), state.root) ||
+            frontier.hashes.length !== state.frontier.hashes.length ||
+            frontier.hashes.some((hash, i) => !equals(hash, state.frontier.hashes[i]!))
+          ) {
+            bad(count > 0 ? count - 1 : 0, "the stored state (frontier or root) differs from the entries")
+          }
+          for (const expected of expectations) {
+            if (expected.size > count) bad(count, `the log has ${count} entries, fewer than the ${expected.what}`)
+          }
+        }
+        return {
+          tenant,
+          size: state.frontier.size,
+          entriesChecked: count,
+          checkpointsChecked: expectations.length,
+          ok: problems.length === 0 && firstBad === undefined,
+          firstBadIndex: Option.fromNullable(firstBad),
+          problems
+        } satisfies VerificationReport
+      }).pipe(Effect.withSpan("AuditLog.verify"))
+
+    const service: Context.Tag.Service<typeof AuditLog> = {
+      append: (tenant, event) => Effect.map(appendAll(tenant, [event]), (appended) => appended[0]!),
+      appendAll,
+      size: sizeOf,
+      root: (tenant, size) =>
+        size === undefined
+          ? Effect.map(store.state(tenant), (state) => state.root)
+          : Effect.zipRight(checkSize(tenant, size), rootAt(tenant, size)),
+      entry: (tenant, index) =>
+        Effect.flatMap(store.entry(tenant, index), Option.match({
+          onNone: () => Effect.fail(new AuditEntryNotFound({ tenantId: tenant, index })),
+          onSome: Effect.succeed
+        })),
+      query: (tenant, query) => {
+        const limit = Math.max(1, Math.min(1000, query.limit ?? 100))
+        return Effect.map(store.entries(tenant, { ...query, limit }), (entries) => ({
+          entries,
+          next: entries.length === limit ? Option.some(entries[entries.length - 1]!.index) : Option.none()
+        })).pipe(Effect.withSpan("AuditLog.query"))
+      },
+      inclusionProof,
+      consistencyProof,
+      checkpoint,
+      checkpointAll: Effect.gen(function*() {
+        let signed = 0
+        for (const tenant of yield* store.tenants) {
+          const state = yield* store.state(tenant)
+          const issued = yield* store.checkpoints(tenant)
+          if (issued[issued.length - 1]?.size === state.frontier.size) continue
+          const result = yield* Effect.either(checkpoint(tenant))
+          if (result._tag === "Right") signed++
+          else yield* Effect.logWarning("Audit checkpoint not issued", result.left.message)
+        }
+        return signed
+      }).pipe(Effect.withSpan("AuditLog.checkpointAll")),
+      proofBundle,
+      redactDetails: (tenant, { actionPrefix, actor, before, limit }) =>
+        Effect.gen(function*() {
+          const redacted = yield* store.redactDetails(tenant, { before, actionPrefix, limit })
+          if (redacted.length > 0) {
+            yield* appendAll(tenant, [
+              new AuditEvent({
+                actor,
+                action: "audit.details.redacted",
+                purpose: "retention",
+                details: {
+                  count: redacted.length,
+                  firstIndex: redacted[0]!,
+                  lastIndex: redacted[redacted.length - 1]!,
+                  before: before.toISOString()
+                }
+              })
+            ])
+          }
+          return redacted
+        }).pipe(Effect.withSpan("AuditLog.redactDetails")),
+      delinkSubject: (tenant, subject, actor) =>
+        Effect.gen(function*() {
+          const count = yield* store.delinkSubject(tenant, subject)
+          yield* appendAll(tenant, [
+            new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })
+          ])
+          return count
+        }).pipe(Effect.withSpan("AuditLog.delinkSubject")),
+      verify,
+      verifyAll: Effect.flatMap(store.tenants, (tenants) => Effect.forEach(tenants, verify)),
+      verifierKey: signer.verifierKey,
+      origin
+    }
+    return service
+  })
+
+/**
+ * The log over the store, signer and publisher provided to it, and the
+ * `AuditTrail` interface over the same log.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: AuditLogOptions = {}
+): Layer.Layer<
+  AuditLog | AuditTrail,
+  never,
+  AuditStore.AuditStore | AuditSigner | CheckpointPublisher.CheckpointPublisher
+> =>
+  Layer.scopedContext(
+    Effect.map(make(options), (log) =>
+      Context.make(AuditLog, log).pipe(
+        Context.add(AuditTrail, { append: log.append, appendAll: log.appendAll })
+      ))
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = layerWith()
+
+/**
+ * A complete log in memory, with a random signing key and an in-memory
+ * publisher: for tests and for packages that need an `AuditTrail` in theirs.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<AuditLog | AuditTrail> = layer.pipe(
+  Layer.provide(Layer.mergeAll(AuditStore.layerMemory, AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+)

@@ -1,0 +1,551 @@
+/**
+ * Where audit logs are kept: entries, the hashes of complete subtrees, each
+ * log's state (size and frontier), and signed checkpoints. The store only
+ * keeps; `AuditLog` computes hashes and proofs.
+ *
+ * Appends are serialised per tenant on the log's state row (`SELECT ... FOR
+ * UPDATE`), so several processes sharing one PostgreSQL append safely and
+ * indices stay contiguous from 0, with no sequence.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Migrations from "@lawful/core/Migrations"
+import { SubjectId } from "@lawful/core/SubjectId"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { AuditEntry } from "./AuditEntry.js"
+import { decodeLeaf } from "./AuditEntry.js"
+import type { Actor, Json } from "./AuditEvent.js"
+import { AuditStoreError } from "./AuditTrail.js"
+import * as MerkleTree from "./MerkleTree.js"
+
+/**
+ * The state of a tenant's log: its size and the frontier of its tree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogState {
+  readonly frontier: MerkleTree.Frontier
+  readonly root: Uint8Array
+}
+
+/**
+ * A signed checkpoint as stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredCheckpoint {
+  readonly size: number
+  readonly root: Uint8Array
+  readonly note: string
+}
+
+/**
+ * What one append writes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppendBatch<A> {
+  readonly entries: ReadonlyArray<AuditEntry>
+  readonly nodes: ReadonlyArray<MerkleTree.NodeHash>
+  readonly state: LogState
+  readonly result: A
+}
+
+/**
+ * A page of entries matching every given filter, in index order after `after`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EntryQuery {
+  readonly subject?: SubjectId | undefined
+  readonly actor?: Actor | undefined
+  readonly actionPrefix?: string | undefined
+  readonly from?: Date | undefined
+  readonly to?: Date | undefined
+  readonly after?: number | undefined
+  readonly limit: number
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<AuditStore, {
+  /** Locks the tenant's log, builds the batch from its state, writes it: one transaction. */
+  readonly append: <A>(tenant: TenantId, build: (state: LogState) => AppendBatch<A>) => Effect.Effect<A, AuditStoreError>
+  readonly state: (tenant: TenantId) => Effect.Effect<LogState, AuditStoreError>
+  readonly leafHashes: (tenant: TenantId, indices: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, Uint8Array>, AuditStoreError>
+  /** Stored node hashes by `${level}/${index}`. */
+  readonly nodeHashes: (
+    tenant: TenantId,
+    nodes: ReadonlyArray<MerkleTree.NodeId>
+  ) => Effect.Effect<ReadonlyMap<string, Uint8Array>, AuditStoreError>
+  /** Stored nodes of a level in `[from, to)`, for verification. */
+  readonly nodesOfLevel: (
+    tenant: TenantId,
+    level: number,
+    from: number,
+    to: number
+  ) => Effect.Effect<ReadonlyArray<MerkleTree.NodeHash>, AuditStoreError>
+  readonly entry: (tenant: TenantId, index: number) => Effect.Effect<Option.Option<AuditEntry>, AuditStoreError>
+  readonly entries: (tenant: TenantId, query: EntryQuery) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
+  /** Entries in stored order from index `from`, as stored (gaps and all), for verification. */
+  readonly scan: (tenant: TenantId, from: number, limit: number) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
+  /** Removes details (and their salt) of entries older than `before`, up to `limit`; returns their indices. */
+  readonly redactDetails: (
+    tenant: TenantId,
+    options: { readonly before: Date; readonly actionPrefix?: string | undefined; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<number>, AuditStoreError>
+  /** Removes the subject id (and its salt) from every entry of the subject; returns how many. */
+  readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
+  /** Stores a checkpoint unless one of that size exists. */
+  readonly saveCheckpoint: (tenant: TenantId, checkpoint: StoredCheckpoint) => Effect.Effect<void, AuditStoreError>
+  readonly checkpoints: (tenant: TenantId) => Effect.Effect<ReadonlyArray<StoredCheckpoint>, AuditStoreError>
+  readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, AuditStoreError>
+}>() {}
+
+const nodeKey = (level: number, index: number) => `${level}/${index}`
+
+const emptyState: LogState = { frontier: MerkleTree.emptyFrontier, root: MerkleTree.emptyRoot }
+
+const matches = (entry: AuditEntry, query: EntryQuery): boolean =>
+  (query.after === undefined || entry.index > query.after) &&
+  (query.subject === undefined || (Option.isSome(entry.subject) && entry.subject.value.id === query.subject)) &&
+  (query.actor === undefined ||
+    (entry.actor.kind === query.actor.kind &&
+      ("id" in query.actor ? "id" in entry.actor && entry.actor.id === query.actor.id : true))) &&
+  (query.actionPrefix === undefined || entry.action.startsWith(query.actionPrefix)) &&
+  (query.from === undefined || entry.time.getTime() >= query.from.getTime()) &&
+  (query.to === undefined || entry.time.getTime() < query.to.getTime())
+
+/**
+ * Audit logs in memory, for tests and programs without a database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () => {
+  interface Log {
+    state: LogState
+    entries: Array<AuditEntry>
+    nodes: Map<string, Uint8Array>
+    checkpoints: Array<StoredCheckpoint>
+  }
+  const logs = new Map<TenantId, Log>()
+  const logOf = (tenant: TenantId): Log => {
+    let log = logs.get(tenant)
+    if (!log) {
+      log = { state: emptyState, entries: [], nodes: new Map(), checkpoints: [] }
+      logs.set(tenant, log)
+    }
+    return log
+  }
+  return AuditStore.of({
+    append: (tenant, build) =>
+      Effect.sync(() => {
+        const log = logOf(tenant)
+        const batch = build(log.state)
+        for (const entry of batch.entries) log.entries.push(entry)
+        for (const node of batch.nodes) log.nodes.set(nodeKey(node.level, node.index), node.hash)
+        log.state = batch.state
+        return batch.result
+      }),
+    state: (tenant) => Effect.sync(() => logs.get(tenant)?.state ?? emptyState),
+    leafHashes: (tenant, indices) =>
+      Effect.sync(() => {
+        const entries = logs.get(tenant)?.entries ?? []
+        const found = new Map<number, Uint8Array>()
+        for (const index of indices) {
+          const entry = entries[index]
+          if (entry) found.set(index, entry.leafHash)
+        }
+        return found
+      }),
+    nodeHashes: (tenant, nodes) =>
+      Effect.sync(() => {
+        const stored = logs.get(tenant)?.nodes ?? new Map<string, Uint8Array>()
+        const found = new Map<string, Uint8Array>()
+        for (const node of nodes) {
+          const hash = stored.get(nodeKey(node.level, node.index))
+          if (hash) found.set(nodeKey(node.level, node.index), hash)
+        }
+        return found
+      }),
+    nodesOfLevel: (tenant, level, from, to) =>
+      Effect.sync(() => {
+        const stored = logs.get(tenant)?.nodes ?? new Map<string, Uint8Array>()
+        const found: Array<MerkleTree.NodeHash> = []
+        for (let index = from; index < to; index++) {
+          const hash = stored.get(nodeKey(level, index))
+          if (hash) found.push({ level, index, hash })
+        }
+        return found
+      }),
+    entry: (tenant, index) => Effect.sync(() => Option.fromNullable(logs.get(tenant)?.entries[index])),
+    entries: (tenant, query) =>
+      Effect.sync(() => (logs.get(tenant)?.entries ?? []).filter((entry) => matches(entry, query)).slice(0, query.limit)),
+    scan: (tenant, from, limit) => Effect.sync(() => (logs.get(tenant)?.entries ?? []).slice(from, from + limit)),
+    redactDetails: (tenant, { actionPrefix, before, limit }) =>
+      Effect.sync(() => {
+        const log = logs.get(tenant)
+        if (!log) return []
+        const redacted: Array<number> = []
+        for (const [position, entry] of log.entries.entries()) {
+          if (redacted.length >= limit) break
+          if (
+            Option.isSome(entry.details) && entry.time.getTime() < before.getTime() &&
+            (actionPrefix === undefined || entry.action.startsWith(actionPrefix))
+          ) {
+            log.entries[position] = { ...entry, details: Option.none() }
+            redacted.push(entry.index)
+          }
+        }
+        return redacted
+      }),
+    delinkSubject: (tenant, subject) =>
+      Effect.sync(() => {
+        const log = logs.get(tenant)
+        if (!log) return 0
+        let count = 0
+        for (const [position, entry] of log.entries.entries()) {
+          if (Option.isSome(entry.subject) && entry.subject.value.id === subject) {
+            log.entries[position] = { ...entry, subject: Option.none() }
+            count++
+          }
+        }
+        return count
+      }),
+    saveCheckpoint: (tenant, checkpoint) =>
+      Effect.sync(() => {
+        const log = logOf(tenant)
+        if (!log.checkpoints.some((c) => c.size === checkpoint.size)) {
+          log.checkpoints.push(checkpoint)
+          log.checkpoints.sort((a, b) => a.size - b.size)
+        }
+      }),
+    checkpoints: (tenant) => Effect.sync(() => [...(logs.get(tenant)?.checkpoints ?? [])]),
+    tenants: Effect.sync(() => [...logs.keys()])
+  })
+})
+
+const migrations: Record<string, Migrations.Migration> = {
+  "0001_audit_logs": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_audit_logs (
+        tenant_id uuid PRIMARY KEY,
+        size bigint NOT NULL,
+        frontier bytea NOT NULL,
+        root bytea NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE lawful_audit_entries (
+        tenant_id uuid NOT NULL,
+        idx bigint NOT NULL,
+        time timestamptz NOT NULL,
+        actor_kind text NOT NULL,
+        actor_id text,
+        action text NOT NULL,
+        subject_id uuid,
+        subject_salt bytea,
+        details jsonb,
+        details_salt bytea,
+        leaf bytea NOT NULL,
+        leaf_hash bytea NOT NULL,
+        PRIMARY KEY (tenant_id, idx)
+      );
+      CREATE INDEX lawful_audit_entries_subject ON lawful_audit_entries (tenant_id, subject_id, idx)
+        WHERE subject_id IS NOT NULL;
+      CREATE INDEX lawful_audit_entries_action ON lawful_audit_entries (tenant_id, action text_pattern_ops, idx);
+      CREATE INDEX lawful_audit_entries_actor ON lawful_audit_entries (tenant_id, actor_kind, actor_id, idx);
+      CREATE INDEX lawful_audit_entries_time ON lawful_audit_entries (tenant_id, time);
+      CREATE TABLE lawful_audit_nodes (
+        tenant_id uuid NOT NULL,
+        level smallint NOT NULL,
+        idx bigint NOT NULL,
+        hash bytea NOT NULL,
+        PRIMARY KEY (tenant_id, level, idx)
+      );
+      CREATE TABLE lawful_audit_checkpoints (
+        tenant_id uuid NOT NULL,
+        size bigint NOT NULL,
+        root bytea NOT NULL,
+        note text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant_id, size)
+      );
+    `)
+}
+
+const EntryRow = Schema.Struct({
+  tenant_id: TenantId,
+  idx: Schema.Union(Schema.NumberFromString, Schema.Number),
+  time: Schema.DateFromSelf,
+  actor_kind: Schema.Literal("system", "api-key", "staff", "subject"),
+  actor_id: Schema.NullOr(Schema.String),
+  action: Schema.String,
+  subject_id: Schema.NullOr(SubjectId),
+  subject_salt: Schema.NullOr(Schema.Uint8ArrayFromSelf),
+  details: Schema.NullOr(Schema.Unknown),
+  details_salt: Schema.NullOr(Schema.Uint8ArrayFromSelf),
+  leaf: Schema.Uint8ArrayFromSelf,
+  leaf_hash: Schema.Uint8ArrayFromSelf
+})
+
+const decodeEntryRows = Schema.decodeUnknown(Schema.Array(EntryRow))
+
+// Purpose, basis, resource and which commitments exist are read from the hashed leaf,
+// so they are stored once.
+const toEntry = (row: typeof EntryRow.Type): AuditEntry => {
+  const leaf = new Uint8Array(row.leaf)
+  const hashed = Option.getOrUndefined(decodeLeaf(leaf))
+  return {
+    tenant: row.tenant_id,
+    index: row.idx,
+    time: row.time,
+    actor: row.actor_kind === "subject"
+      ? { kind: "subject" }
+      : { kind: row.actor_kind, id: row.actor_id ?? "" },
+    action: row.action,
+    purpose: hashed?.purpose,
+    legalBasis: hashed?.legalBasis,
+    resource: hashed?.resource,
+    leaf,
+    leafHash: new Uint8Array(row.leaf_hash),
+    subject: row.subject_id !== null && row.subject_salt !== null
+      ? Option.some({ id: row.subject_id, salt: new Uint8Array(row.subject_salt) })
+      : Option.none(),
+    details: row.details !== null && row.details_salt !== null
+      ? Option.some({ value: row.details as Record<string, Json>, salt: new Uint8Array(row.details_salt) })
+      : Option.none(),
+    hadSubject: hashed?.subject !== undefined,
+    hadDetails: hashed?.details !== undefined
+  }
+}
+
+const leafText = new TextDecoder("utf-8", { fatal: true })
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
+const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+const concat = (hashes: ReadonlyArray<Uint8Array>) => Buffer.concat(hashes.map(buffer))
+const split = (bytes: Uint8Array): Array<Uint8Array> => {
+  const hashes: Array<Uint8Array> = []
+  for (let offset = 0; offset < bytes.length; offset += 32) hashes.push(new Uint8Array(bytes.subarray(offset, offset + 32)))
+  return hashes
+}
+
+const entryColumns =
+  `tenant_id, idx, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash`
+
+/**
+ * Audit logs on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
+  AuditStore,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* Migrations.run("audit-trail", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    const fail = (operation: string) => (cause: unknown) => new AuditStoreError({ operation, cause })
+
+    const readState = (rows: ReadonlyArray<{ readonly size: unknown; readonly frontier: Uint8Array; readonly root: Uint8Array }>) => {
+      const row = rows[0]
+      if (!row) return emptyState
+      return {
+        frontier: MerkleTree.makeFrontier(Number(row.size), split(row.frontier)),
+        root: new Uint8Array(row.root)
+      }
+    }
+
+    const selectEntries = (where: ReturnType<typeof sql.and>, limit: number) =>
+      sql`SELECT ${sql.literal(entryColumns)} FROM lawful_audit_entries WHERE ${where} ORDER BY idx LIMIT ${limit}`.pipe(
+        Effect.flatMap(decodeEntryRows),
+        Effect.map((rows) => rows.map(toEntry))
+      )
+
+    interface KnownState {
+      readonly exists: boolean
+      readonly state: LogState
+    }
+    // The state each tenant's log had after this process's last write: usually still current.
+    const knownStates = new Map<TenantId, KnownState>()
+
+    const readKnownState = (tenant: TenantId) =>
+      Effect.map(
+        sql<{ size: string; frontier: Uint8Array; root: Uint8Array }>`
+          SELECT size, frontier, root FROM lawful_audit_logs WHERE tenant_id = ${tenant}`,
+        (rows): KnownState => ({ exists: rows.length > 0, state: readState(rows) })
+      )
+
+    const writeBatch = <A>(tenant: TenantId, known: KnownState, batch: AppendBatch<A>) => {
+      const entries = JSON.stringify(batch.entries.map((e) => ({
+        i: e.index,
+        t: e.time.toISOString(),
+        ak: e.actor.kind,
+        ai: "id" in e.actor ? e.actor.id : null,
+        a: e.action,
+        s: Option.isSome(e.subject) ? e.subject.value.id : null,
+        ss: Option.isSome(e.subject) ? hex(e.subject.value.salt) : null,
+        d: Option.isSome(e.details) ? e.details.value.value : null,
+        ds: Option.isSome(e.details) ? hex(e.details.value.salt) : null,
+        l: leafText.decode(e.leaf),
+        h: hex(e.leafHash)
+      })))
+      const nodes = JSON.stringify(batch.nodes.map((n) => ({ l: n.level, i: n.index, h: hex(n.hash) })))
+      const size = batch.state.frontier.size
+      const frontier = concat(batch.state.frontier.hashes)
+      const root = buffer(batch.state.root)
+      const state = known.exists
+        ? sql`UPDATE lawful_audit_logs SET size = ${size}, frontier = ${frontier}, root = ${root}, updated_at = now()
+              WHERE tenant_id = ${tenant} AND size = ${known.state.frontier.size} RETURNING 1 AS ok`
+        : sql`INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (${tenant}, ${size}, ${frontier}, ${root})
+              ON CONFLICT (tenant_id) DO NOTHING RETURNING 1 AS ok`
+      // One statement, so one transaction: the entries and nodes are written only when the state moved.
+      return sql<{ ok: number }>`
+        WITH state AS (${state}),
+        entries AS (
+          INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
+          SELECT ${tenant}::uuid, i, t, ak, ai, a, s, decode(ss, 'hex'), d, decode(ds, 'hex'),
+            convert_to(l, 'UTF8'), decode(h, 'hex')
+          FROM jsonb_to_recordset(${entries}::jsonb)
+            AS x(i bigint, t timestamptz, ak text, ai text, a text, s uuid, ss text, d jsonb, ds text, l text, h text),
+            state
+        ),
+        nodes AS (
+          INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
+          SELECT ${tenant}::uuid, l, i, decode(h, 'hex')
+          FROM jsonb_to_recordset(${nodes}::jsonb) AS x(l smallint, i bigint, h text), state
+        )
+        SELECT ok FROM state`.pipe(Effect.map((rows) => rows.length === 1))
+    }
+
+    return AuditStore.of({
+      append: (tenant, build) => {
+        // Optimistic: build on the last known state and write everything in one statement that
+        // applies only if the state row still has that size (the row lock serialises writers);
+        // otherwise re-read the state and build again.
+        const attempt = (known: KnownState) =>
+          Effect.gen(function*() {
+            const batch = build(known.state)
+            const written = yield* writeBatch(tenant, known, batch)
+            if (!written) return Option.none()
+            knownStates.set(tenant, { exists: true, state: batch.state })
+            return Option.some(batch.result)
+          })
+        const loop = (known: KnownState): Effect.Effect<any, SqlError> =>
+          Effect.flatMap(attempt(known), Option.match({
+            onSome: Effect.succeed,
+            onNone: () => Effect.flatMap(readKnownState(tenant), loop)
+          }))
+        const cached = knownStates.get(tenant)
+        return (cached ? loop(cached) : Effect.flatMap(readKnownState(tenant), loop)).pipe(
+          Effect.tapError(() => Effect.sync(() => knownStates.delete(tenant))),
+          Effect.mapError(fail("append"))
+        )
+      },
+      state: (tenant) =>
+        sql<{ size: string; frontier: Uint8Array; root: Uint8Array }>`
+          SELECT size, frontier, root FROM lawful_audit_logs WHERE tenant_id = ${tenant}`.pipe(
+          Effect.map(readState),
+          Effect.mapError(fail("state"))
+        ),
+      leafHashes: (tenant, indices) =>
+        indices.length === 0 ? Effect.succeed(new Map()) : sql<{ idx: string; leaf_hash: Uint8Array }>`
+          SELECT idx, leaf_hash FROM lawful_audit_entries
+          WHERE tenant_id = ${tenant} AND idx = ANY(${indices.map(String)}::bigint[])`.pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [Number(row.idx), new Uint8Array(row.leaf_hash)]))),
+          Effect.mapError(fail("leafHashes"))
+        ),
+      nodeHashes: (tenant, nodes) =>
+        nodes.length === 0 ? Effect.succeed(new Map()) : sql<{ level: number; idx: string; hash: Uint8Array }>`
+          SELECT n.level, n.idx, n.hash FROM lawful_audit_nodes n
+          JOIN unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => String(n.index))}::bigint[])
+            AS wanted(level, idx) ON n.level = wanted.level AND n.idx = wanted.idx
+          WHERE n.tenant_id = ${tenant}`.pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [nodeKey(row.level, Number(row.idx)), new Uint8Array(row.hash)]))),
+          Effect.mapError(fail("nodeHashes"))
+        ),
+      nodesOfLevel: (tenant, level, from, to) =>
+        sql<{ idx: string; hash: Uint8Array }>`
+          SELECT idx, hash FROM lawful_audit_nodes
+          WHERE tenant_id = ${tenant} AND level = ${level} AND idx >= ${from} AND idx < ${to} ORDER BY idx`.pipe(
+          Effect.map((rows) => rows.map((row) => ({ level, index: Number(row.idx), hash: new Uint8Array(row.hash) }))),
+          Effect.mapError(fail("nodesOfLevel"))
+        ),
+      entry: (tenant, index) =>
+        selectEntries(sql.and([sql`tenant_id = ${tenant}`, sql`idx = ${index}`]), 1).pipe(
+          Effect.map((entries) => Option.fromNullable(entries[0])),
+          Effect.mapError(fail("entry"))
+        ),
+      entries: (tenant, query) =>
+        selectEntries(
+          sql.and([
+            sql`tenant_id = ${tenant}`,
+            ...(query.after !== undefined ? [sql`idx > ${query.after}`] : []),
+            ...(query.subject !== undefined ? [sql`subject_id = ${query.subject}`] : []),
+            ...(query.actor !== undefined ? [sql`actor_kind = ${query.actor.kind}`] : []),
+            ...(query.actor !== undefined && "id" in query.actor ? [sql`actor_id = ${query.actor.id}`] : []),
+            ...(query.actionPrefix !== undefined
+              ? [sql`action LIKE ${query.actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}`]
+              : []),
+            ...(query.from !== undefined ? [sql`time >= ${query.from}`] : []),
+            ...(query.to !== undefined ? [sql`time < ${query.to}`] : [])
+          ]),
+          query.limit
+        ).pipe(Effect.mapError(fail("entries"))),
+      scan: (tenant, from, limit) =>
+        selectEntries(sql.and([sql`tenant_id = ${tenant}`, sql`idx >= ${from}`]), limit).pipe(
+          Effect.mapError(fail("scan"))
+        ),
+      redactDetails: (tenant, { actionPrefix, before, limit }) =>
+        sql<{ idx: string }>`
+          UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
+          WHERE tenant_id = ${tenant} AND idx IN (
+            SELECT idx FROM lawful_audit_entries
+            WHERE tenant_id = ${tenant} AND details IS NOT NULL AND time < ${before}
+              ${actionPrefix !== undefined ? sql`AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}` : sql``}
+            ORDER BY idx LIMIT ${limit}
+          )
+          RETURNING idx`.pipe(
+          Effect.map((rows) => rows.map((row) => Number(row.idx)).sort((a, b) => a - b)),
+          Effect.mapError(fail("redactDetails"))
+        ),
+      delinkSubject: (tenant, subject) =>
+        sql<{ idx: string }>`
+          UPDATE lawful_audit_entries SET subject_id = NULL, subject_salt = NULL
+          WHERE tenant_id = ${tenant} AND subject_id = ${subject}
+          RETURNING idx`.pipe(
+          Effect.map((rows) => rows.length),
+          Effect.mapError(fail("delinkSubject"))
+        ),
+      saveCheckpoint: (tenant, checkpoint) =>
+        sql`INSERT INTO lawful_audit_checkpoints (tenant_id, size, root, note)
+          VALUES (${tenant}, ${checkpoint.size}, ${buffer(checkpoint.root)}, ${checkpoint.note})
+          ON CONFLICT (tenant_id, size) DO NOTHING`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("saveCheckpoint"))
+        ),
+      checkpoints: (tenant) =>
+        sql<{ size: string; root: Uint8Array; note: string }>`
+          SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} ORDER BY size`.pipe(
+          Effect.map((rows) => rows.map((row) => ({ size: Number(row.size), root: new Uint8Array(row.root), note: row.note }))),
+          Effect.mapError(fail("checkpoints"))
+        ),
+      tenants: sql<{ tenant_id: TenantId }>`SELECT tenant_id FROM lawful_audit_logs ORDER BY tenant_id`.pipe(
+        Effect.map((rows) => rows.map((row) => row.tenant_id)),
+        Effect.mapError(fail("tenants"))
+      )
+    })
+  })
+)

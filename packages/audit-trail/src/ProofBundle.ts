@@ -1,0 +1,191 @@
+/**
+ * Proof bundles: one audit entry with everything a third party needs to check
+ * offline, with nothing but the log's verifier key, that the entry is in the
+ * log: its inclusion proof and a signed checkpoint.
+ *
+ * The JSON format, version 1:
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "origin": "lawful.example/audit/tenant-42",
+ *   "entry": "<base64 of the entry's canonical bytes>",
+ *   "leafIndex": 17,
+ *   "treeSize": 1234,
+ *   "inclusionProof": ["<base64 of a 32-byte hash>", "..."],
+ *   "checkpoint": "lawful.example/audit/tenant-42\n1234\n<base64 root>\n\n— lawful.example/audit/tenant-42 <base64 signature>\n"
+ * }
+ * ```
+ *
+ * - `version`: the format version, `1`.
+ * - `origin`: the log's origin; it must be the checkpoint's.
+ * - `entry`: the entry's canonical bytes (their encoding is the audit trail's
+ *   concern), standard padded base64. Its leaf hash is
+ *   `SHA-256(0x00 || entry)`.
+ * - `leafIndex`: the entry's position in the log, from 0.
+ * - `treeSize`: the size of the tree the proof is for; it must be the
+ *   checkpoint's.
+ * - `inclusionProof`: the RFC 9162 inclusion proof of the leaf in that tree,
+ *   from the leaf up, each hash in standard padded base64.
+ * - `checkpoint`: the signed checkpoint (C2SP tlog-checkpoint in a C2SP signed
+ *   note) of that tree.
+ *
+ * Base64 must be canonical (RFC 4648 §4 with padding, no whitespace), so each
+ * value has exactly one encoding.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Checkpoint from "./Checkpoint.js"
+import { decodeBase64, encodeBase64 } from "./internal/bytes.js"
+import * as MerkleProof from "./MerkleProof.js"
+import * as MerkleTree from "./MerkleTree.js"
+
+/**
+ * A bundle that does not prove its entry: malformed, signed by another key,
+ * for another log, or with a proof that does not hold.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProofBundleInvalid extends Schema.TaggedError<ProofBundleInvalid>()("ProofBundleInvalid", {
+  reason: Schema.String
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const Base64Bytes = Schema.transformOrFail(Schema.String, Schema.Uint8ArrayFromSelf, {
+  strict: true,
+  decode: (text, _, ast) => {
+    const bytes = decodeBase64(text)
+    return bytes === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, text, "expected canonical padded base64"))
+      : ParseResult.succeed(bytes)
+  },
+  encode: (bytes) => ParseResult.succeed(encodeBase64(bytes))
+}).annotations({ identifier: "Base64Bytes" })
+
+const Base64Hash = Base64Bytes.pipe(
+  Schema.filter((bytes) => bytes.length === MerkleTree.hashSize, {
+    message: () => `expected a ${MerkleTree.hashSize}-byte hash`
+  })
+)
+
+/**
+ * A proof bundle. Its encoded form is the JSON format above.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ProofBundle extends Schema.Class<ProofBundle>("@lawful/audit-trail/ProofBundle")({
+  version: Schema.Literal(1),
+  origin: Schema.NonEmptyString,
+  entry: Base64Bytes,
+  leafIndex: Schema.NonNegativeInt,
+  treeSize: Schema.NonNegativeInt,
+  inclusionProof: Schema.Array(Base64Hash),
+  checkpoint: Schema.String
+}) {}
+
+/**
+ * The JSON form of a bundle.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProofBundleJson = typeof ProofBundle.Encoded
+
+const invalid = (reason: string) => new ProofBundleInvalid({ reason })
+
+/**
+ * The JSON value of a bundle.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (bundle: ProofBundle): ProofBundleJson => Schema.encodeSync(ProofBundle)(bundle)
+
+/**
+ * The JSON text of a bundle, indented for people to read.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const toJson = (bundle: ProofBundle): string => JSON.stringify(encode(bundle), null, 2)
+
+/**
+ * Decodes a bundle from its JSON value.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const decode = (json: unknown): Effect.Effect<ProofBundle, ProofBundleInvalid> =>
+  Schema.decodeUnknown(ProofBundle)(json, { onExcessProperty: "error" }).pipe(
+    Effect.mapError((error) => invalid(`malformed bundle: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+  )
+
+/**
+ * Decodes a bundle from its JSON text.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const fromJson = (text: string): Effect.Effect<ProofBundle, ProofBundleInvalid> =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: () => invalid("a bundle must be JSON")
+  }).pipe(Effect.flatMap(decode))
+
+/**
+ * Verifies a bundle offline and returns the checkpoint it is proven against:
+ * the checkpoint must be signed by `verifierKey`, be for the bundle's origin
+ * and tree size, and the inclusion proof must lead from the entry's leaf hash
+ * to the checkpoint's root hash.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const verify = (
+  bundle: ProofBundle,
+  verifierKey: Checkpoint.VerifierKey | string
+): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
+  Effect.gen(function*() {
+    const checkpoint = yield* Checkpoint.verify(bundle.checkpoint, verifierKey).pipe(
+      Effect.mapError((error) =>
+        invalid(error._tag === "CheckpointKeyInvalid" ? error.reason : `checkpoint: ${error.reason}`)
+      )
+    )
+    if (checkpoint.origin !== bundle.origin) {
+      return yield* invalid(`the checkpoint is for ${checkpoint.origin}, not ${bundle.origin}`)
+    }
+    if (checkpoint.treeSize !== bundle.treeSize) {
+      return yield* invalid(`the checkpoint is for size ${checkpoint.treeSize}, not ${bundle.treeSize}`)
+    }
+    yield* MerkleProof.verifyInclusion({
+      leafIndex: bundle.leafIndex,
+      treeSize: bundle.treeSize,
+      leafHash: MerkleTree.hashLeaf(bundle.entry),
+      proof: bundle.inclusionProof,
+      root: checkpoint.rootHash
+    }).pipe(Effect.mapError((error) => invalid(`inclusion proof: ${error.reason}`)))
+    return checkpoint
+  }).pipe(Effect.withSpan("ProofBundle.verify"))
+
+/**
+ * Decodes a bundle from its JSON text and verifies it; see {@link verify}.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const verifyJson = (
+  text: string,
+  verifierKey: Checkpoint.VerifierKey | string
+): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
+  Effect.flatMap(fromJson(text), (bundle) => verify(bundle, verifierKey))

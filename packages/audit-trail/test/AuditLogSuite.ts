@@ -1,0 +1,185 @@
+import { assert } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import * as SubjectId from "@lawful/core/SubjectId"
+import * as TenantId from "@lawful/core/TenantId"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { AuditLog } from "../src/AuditLog.js"
+import { AuditEvent } from "../src/AuditEvent.js"
+import * as Checkpoint from "../src/Checkpoint.js"
+import * as MerkleProof from "../src/MerkleProof.js"
+import * as MerkleTree from "../src/MerkleTree.js"
+import * as ProofBundle from "../src/ProofBundle.js"
+
+export const event = (n: number, extra: Partial<ConstructorParameters<typeof AuditEvent>[0]> = {}) =>
+  new AuditEvent({
+    actor: { kind: "api-key", id: `key-${n % 3}` },
+    action: n % 2 === 0 ? "consent.recorded" : "subject.exported",
+    purpose: "newsletter",
+    legalBasis: "consent",
+    resource: { type: "event", id: `e-${n}` },
+    details: { n, list: ["a", n] },
+    ...extra
+  })
+
+/** The contract of the audit log, on whatever store backs it. */
+export const suite = (it: Vitest.MethodsNonLive<AuditLog>) => {
+  it.effect("indices are contiguous from 0 under concurrent appends, per tenant", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      const appended = yield* Effect.forEach(
+        Array.from({ length: 120 }, (_, i) => i),
+        (i) => log.append(i % 3 === 0 ? b : a, event(i)),
+        { concurrency: "unbounded" }
+      )
+      const forA = appended.filter((_, i) => i % 3 !== 0).map((x) => x.index).sort((x, y) => x - y)
+      const forB = appended.filter((_, i) => i % 3 === 0).map((x) => x.index).sort((x, y) => x - y)
+      assert.deepStrictEqual(forA, Array.from({ length: 80 }, (_, i) => i))
+      assert.deepStrictEqual(forB, Array.from({ length: 40 }, (_, i) => i))
+      assert.strictEqual(yield* log.size(a), 80)
+      const batch = yield* log.appendAll(a, [event(1), event(2), event(3)])
+      assert.deepStrictEqual(batch.map((x) => x.index), [80, 81, 82])
+      assert.isTrue((yield* log.verify(a)).ok)
+    }))
+
+  it.effect("roots and proofs from stored hashes match the in-memory tree", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const appended = yield* log.appendAll(tenant, Array.from({ length: 70 }, (_, i) => event(i)))
+      const leaves = appended.map((x) => x.leafHash)
+      assert.deepStrictEqual(yield* log.root(tenant), MerkleTree.rootOf(leaves))
+      for (const size of [1, 2, 5, 16, 17, 33, 64, 70]) {
+        const root = yield* log.root(tenant, size)
+        assert.deepStrictEqual(root, MerkleTree.rootOf(leaves.slice(0, size)))
+        for (const index of [0, size - 1, Math.floor(size / 2)]) {
+          const proof = yield* log.inclusionProof(tenant, index, size)
+          assert.deepStrictEqual(proof, MerkleProof.inclusionProof(leaves, index, size))
+          yield* MerkleProof.verifyInclusion({ leafIndex: index, treeSize: size, leafHash: leaves[index]!, proof, root })
+        }
+        for (const size1 of [0, 1, 3, 16, size]) {
+          if (size1 > size) continue
+          const proof = yield* log.consistencyProof(tenant, size1, size)
+          assert.deepStrictEqual(proof, MerkleProof.consistencyProof(leaves, size1, size))
+          yield* MerkleProof.verifyConsistency({
+            size1, size2: size, root1: MerkleTree.rootOf(leaves.slice(0, size1)), root2: root, proof
+          })
+        }
+      }
+      const beyond = yield* Effect.either(log.inclusionProof(tenant, 70, 70))
+      assert.isTrue(Either.isLeft(beyond) && beyond.left._tag === "TreeSizeInvalid")
+      const tooBig = yield* Effect.either(log.consistencyProof(tenant, 1, 71))
+      assert.isTrue(Either.isLeft(tooBig) && tooBig.left._tag === "TreeSizeInvalid")
+    }))
+
+  it.effect("checkpoints are signed, consistent with each other, and cover every acknowledged append", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const empty = yield* log.checkpoint(tenant)
+      assert.strictEqual(empty.size, 0)
+      yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, i) => event(i)))
+      const first = yield* log.checkpoint(tenant)
+      assert.strictEqual((yield* log.checkpoint(tenant)).note, first.note)
+      const acknowledged = yield* log.append(tenant, event(99))
+      const second = yield* log.checkpoint(tenant)
+      assert.isAbove(second.size, acknowledged.index)
+      const parsed = yield* Checkpoint.verify(second.note, log.verifierKey)
+      assert.strictEqual(parsed.origin, log.origin(tenant))
+      assert.strictEqual(parsed.treeSize, 6)
+      const proof = yield* log.consistencyProof(tenant, first.size, second.size)
+      yield* MerkleProof.verifyConsistency({ size1: first.size, size2: second.size, root1: first.root, root2: second.root, proof })
+      assert.isAtLeast(yield* log.checkpointAll, 0)
+    }))
+
+  it.effect("a proof bundle verifies offline with the public key only", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* log.appendAll(tenant, Array.from({ length: 9 }, (_, i) => event(i)))
+      const target = yield* log.append(tenant, event(100, { subject, actor: { kind: "subject" } }))
+      yield* log.append(tenant, event(101))
+      const bundle = yield* log.proofBundle(tenant, target.index)
+      const json = ProofBundle.toJson(bundle)
+      const checkpoint = yield* ProofBundle.verifyJson(json, log.verifierKey)
+      assert.isAbove(checkpoint.treeSize, target.index)
+      const text = new TextDecoder().decode(bundle.entry)
+      assert.include(text, "\"action\":\"consent.recorded\"")
+      assert.notInclude(text, subject)
+      const missing = yield* Effect.either(log.proofBundle(tenant, 1000))
+      assert.isTrue(Either.isLeft(missing) && missing.left._tag === "AuditEntryNotFound")
+    }))
+
+  it.effect("queries by subject, actor, action prefix and time range, paginated", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* TestClock.setTime(Date.UTC(2026, 5, 1))
+      yield* log.appendAll(tenant, Array.from({ length: 10 }, (_, i) => event(i, i % 4 === 0 ? { subject } : {})))
+      yield* TestClock.adjust("1 day")
+      yield* log.appendAll(tenant, Array.from({ length: 10 }, (_, i) => event(10 + i, { action: "staff.access.granted", actor: { kind: "staff", id: "s-1" } })))
+      const bySubject = yield* log.query(tenant, { subject })
+      assert.deepStrictEqual(bySubject.entries.map((e) => e.index), [0, 4, 8])
+      const byActor = yield* log.query(tenant, { actor: { kind: "api-key", id: "key-1" } })
+      assert.deepStrictEqual(byActor.entries.map((e) => e.index), [1, 4, 7])
+      const staff = yield* log.query(tenant, { actionPrefix: "staff." })
+      assert.strictEqual(staff.entries.length, 10)
+      const likeEscape = yield* log.query(tenant, { actionPrefix: "staff_" })
+      assert.strictEqual(likeEscape.entries.length, 0)
+      const dayOne = yield* log.query(tenant, { from: new Date(Date.UTC(2026, 5, 1)), to: new Date(Date.UTC(2026, 5, 2)) })
+      assert.strictEqual(dayOne.entries.length, 10)
+      const pages: Array<number> = []
+      let after: number | undefined
+      while (true) {
+        const page = yield* log.query(tenant, { limit: 7, ...(after !== undefined ? { after } : {}) })
+        pages.push(...page.entries.map((e) => e.index))
+        if (Option.isNone(page.next)) break
+        after = page.next.value
+      }
+      assert.deepStrictEqual(pages, Array.from({ length: 20 }, (_, i) => i))
+      const other = yield* TenantId.make
+      assert.strictEqual((yield* log.query(other, { subject })).entries.length, 0)
+    }))
+
+  it.effect("redacted details and de-linked subjects leave every proof and the full verification intact", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      yield* log.appendAll(tenant, Array.from({ length: 20 }, (_, i) => event(i, { subject })))
+      const before = yield* log.checkpoint(tenant)
+      yield* TestClock.adjust("30 days")
+      const redacted = yield* log.redactDetails(tenant, { before: new Date(Date.UTC(2026, 0, 15)), limit: 15, actor: { kind: "system", id: "retention" } })
+      assert.strictEqual(redacted.length, 15)
+      const entry = yield* log.entry(tenant, 3)
+      assert.isTrue(Option.isNone(entry.details) && entry.hadDetails)
+      const receipt = yield* log.query(tenant, { actionPrefix: "audit.details.redacted" })
+      assert.strictEqual(receipt.entries.length, 1)
+      assert.strictEqual(yield* log.delinkSubject(tenant, subject, { kind: "system", id: "erasure" }), 20)
+      assert.strictEqual((yield* log.query(tenant, { subject })).entries.length, 0)
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+      const bundle = yield* log.proofBundle(tenant, 3)
+      yield* ProofBundle.verify(bundle, log.verifierKey)
+      const after = yield* log.checkpoint(tenant)
+      const proof = yield* log.consistencyProof(tenant, before.size, after.size)
+      yield* MerkleProof.verifyConsistency({ size1: before.size, size2: after.size, root1: before.root, root2: after.root, proof })
+    }))
+
+  it.effect("an invalid event is refused and nothing is appended", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.append(tenant, event(0))
+      const refused = yield* Effect.either(log.appendAll(tenant, [event(1), new AuditEvent({ actor: { kind: "subject" }, action: "consent.withdrawn" })]))
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "AuditEventInvalid")
+      assert.strictEqual(yield* log.size(tenant), 1)
+      assert.throws(() => new AuditEvent({ actor: { kind: "system", id: "x" }, action: "NotDotted" }))
+    }))
+}

@@ -1,0 +1,184 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SubjectId from "@lawful/core/SubjectId"
+import * as TenantId from "@lawful/core/TenantId"
+import { sqlSuite } from "@lawful/core/testing"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as fc from "fast-check"
+import * as AuditLog from "../src/AuditLog.js"
+import * as AuditStore from "../src/AuditStore.js"
+import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import * as MerkleTree from "../src/MerkleTree.js"
+import * as ProofBundle from "../src/ProofBundle.js"
+import { event } from "./AuditLogSuite.js"
+
+const layer = AuditLog.layer.pipe(
+  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+)
+
+type Tamper =
+  | { readonly kind: "flip-entry-byte"; readonly at: number; readonly byte: number }
+  | { readonly kind: "flip-leaf-hash"; readonly at: number; readonly byte: number }
+  | { readonly kind: "flip-node-hash"; readonly at: number; readonly byte: number }
+  | { readonly kind: "edit-details"; readonly at: number }
+  | { readonly kind: "relink-subject"; readonly at: number }
+  | { readonly kind: "delete-entry"; readonly at: number }
+  | { readonly kind: "swap-entries"; readonly at: number; readonly other: number }
+  | { readonly kind: "insert-entry"; readonly at: number }
+  | { readonly kind: "cut-tail"; readonly at: number }
+  | { readonly kind: "rewrite-checkpoint"; readonly byte: number }
+  | { readonly kind: "rewrite-checkpoint-root"; readonly byte: number }
+
+const tamperArbitrary: fc.Arbitrary<Tamper> = fc.oneof(
+  fc.record({ kind: fc.constant("flip-entry-byte" as const), at: fc.nat(), byte: fc.nat() }),
+  fc.record({ kind: fc.constant("flip-leaf-hash" as const), at: fc.nat(), byte: fc.nat({ max: 31 }) }),
+  fc.record({ kind: fc.constant("flip-node-hash" as const), at: fc.nat(), byte: fc.nat({ max: 31 }) }),
+  fc.record({ kind: fc.constant("edit-details" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("relink-subject" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("delete-entry" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("swap-entries" as const), at: fc.nat(), other: fc.nat() }),
+  fc.record({ kind: fc.constant("insert-entry" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("cut-tail" as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant("rewrite-checkpoint" as const), byte: fc.nat() }),
+  fc.record({ kind: fc.constant("rewrite-checkpoint-root" as const), byte: fc.nat({ max: 31 }) })
+)
+
+// Applies the tampering through raw SQL; returns the indices whose proofs must now fail
+// (or be refused), or undefined when the tampering cannot be applied to a log this small.
+const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArray<Uint8Array>, tamper: Tamper) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const i = "at" in tamper ? tamper.at % size : 0
+    switch (tamper.kind) {
+      case "flip-entry-byte": {
+        yield* sql`UPDATE lawful_audit_entries
+          SET leaf = set_byte(leaf, ${tamper.byte} % length(leaf), get_byte(leaf, ${tamper.byte} % length(leaf)) # 1)
+          WHERE tenant_id = ${tenant} AND idx = ${i}`
+        return [i]
+      }
+      case "flip-leaf-hash": {
+        yield* sql`UPDATE lawful_audit_entries
+          SET leaf_hash = set_byte(leaf_hash, ${tamper.byte}, get_byte(leaf_hash, ${tamper.byte}) # 1)
+          WHERE tenant_id = ${tenant} AND idx = ${i}`
+        // The sibling's proof holds this leaf hash; otherwise leaf 0's holds the right border built from it.
+        return size > 1 ? [(i ^ 1) < size ? i ^ 1 : 0] : []
+      }
+      case "flip-node-hash": {
+        const nodes = yield* sql<{ level: number; idx: string }>`SELECT level, idx FROM lawful_audit_nodes
+          WHERE tenant_id = ${tenant} ORDER BY level, idx`
+        if (nodes.length === 0) return undefined
+        const node = nodes[i % nodes.length]!
+        yield* sql`UPDATE lawful_audit_nodes SET hash = set_byte(hash, ${tamper.byte}, get_byte(hash, ${tamper.byte}) # 1)
+          WHERE tenant_id = ${tenant} AND level = ${node.level} AND idx = ${node.idx}`
+        // A leaf under the sibling subtree uses this node in its proof, when that sibling is complete.
+        const width = 2 ** node.level
+        const sibling = Number(node.idx) ^ 1
+        return (sibling + 1) * width <= size ? [sibling * width] : []
+      }
+      case "edit-details": {
+        yield* sql`UPDATE lawful_audit_entries SET details = jsonb_set(details, '{n}', '-1')
+          WHERE tenant_id = ${tenant} AND idx = ${i}`
+        return []
+      }
+      case "relink-subject": {
+        const other = yield* SubjectId.make
+        yield* sql`UPDATE lawful_audit_entries SET subject_id = ${other}
+          WHERE tenant_id = ${tenant} AND idx = ${i}`
+        return []
+      }
+      case "delete-entry": {
+        yield* sql`DELETE FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx = ${i}`
+        return [i]
+      }
+      case "swap-entries": {
+        const j = tamper.other % size
+        if (j === i) return undefined
+        yield* sql`UPDATE lawful_audit_entries SET idx = -1 WHERE tenant_id = ${tenant} AND idx = ${i}`
+        yield* sql`UPDATE lawful_audit_entries SET idx = ${i} WHERE tenant_id = ${tenant} AND idx = ${j}`
+        yield* sql`UPDATE lawful_audit_entries SET idx = ${j} WHERE tenant_id = ${tenant} AND idx = -1`
+        return [i, j]
+      }
+      case "insert-entry": {
+        yield* sql`INSERT INTO lawful_audit_entries
+          SELECT tenant_id, ${size}, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt,
+            leaf, leaf_hash
+          FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx = ${i}`
+        return []
+      }
+      case "cut-tail": {
+        // A thorough rewrite: entries, subtree hashes, state and stored checkpoints all agree on a shorter log.
+        const keep = i
+        const frontier = MerkleTree.appendAll(MerkleTree.emptyFrontier, leaves.slice(0, keep)).frontier
+        yield* sql`DELETE FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx >= ${keep}`
+        yield* sql`DELETE FROM lawful_audit_nodes WHERE tenant_id = ${tenant} AND (idx + 1) * (2 ^ level)::bigint > ${keep}`
+        yield* sql`DELETE FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} AND size > ${keep}`
+        yield* sql`UPDATE lawful_audit_logs SET size = ${keep},
+            frontier = ${Buffer.concat(frontier.hashes.map((h) => Buffer.from(h)))},
+            root = ${Buffer.from(MerkleTree.frontierRoot(frontier))}
+          WHERE tenant_id = ${tenant}`
+        return [size - 1]
+      }
+      case "rewrite-checkpoint": {
+        yield* sql`UPDATE lawful_audit_checkpoints
+          SET note = overlay(note placing chr(ascii(substr(note, ${1 + (tamper.byte % 60)}, 1)) # 1) from ${1 + (tamper.byte % 60)} for 1)
+          WHERE tenant_id = ${tenant}`
+        return [0]
+      }
+      case "rewrite-checkpoint-root": {
+        yield* sql`UPDATE lawful_audit_checkpoints SET root = set_byte(root, ${tamper.byte}, get_byte(root, ${tamper.byte}) # 1)
+          WHERE tenant_id = ${tenant}`
+        return []
+      }
+    }
+  })
+
+const proofFails = (tenant: TenantId.TenantId, index: number) =>
+  Effect.gen(function*() {
+    const log = yield* AuditLog.AuditLog
+    const result = yield* Effect.either(
+      Effect.flatMap(log.proofBundle(tenant, index), (bundle) => ProofBundle.verify(bundle, log.verifierKey))
+    )
+    return Either.isLeft(result)
+  })
+
+sqlSuite("AuditLog tampering", layer, (it) => {
+  it.effect("full verification and proof checks detect every tampering of a log of 1 to 2,000 entries", () =>
+    Effect.gen(function*() {
+      const run = Runtime.runPromise(yield* Effect.runtime<AuditLog.AuditLog | SqlClient.SqlClient>())
+      const subject = yield* SubjectId.make
+      const scenario = (size: number, tamper: Tamper) =>
+        Effect.gen(function*() {
+          const log = yield* AuditLog.AuditLog
+          const tenant = yield* TenantId.make
+          const appended = yield* log.appendAll(tenant, Array.from({ length: size }, (_, n) => event(n, { subject })))
+          yield* log.checkpoint(tenant)
+          const clean = yield* log.verify(tenant)
+          assert.isTrue(clean.ok, clean.problems.join("; "))
+          const mustFail = yield* tamperWith(tenant, size, appended.map((a) => a.leafHash), tamper)
+          if (mustFail === undefined) return
+          const report = yield* log.verify(tenant)
+          assert.isFalse(report.ok, `${tamper.kind} on a log of ${size} went unnoticed`)
+          assert.isTrue(report.problems.length > 0 || Option.isSome(report.firstBadIndex))
+          for (const index of mustFail) {
+            assert.isTrue(yield* proofFails(tenant, index), `${tamper.kind}: the proof of ${index} still verifies`)
+          }
+        })
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), tamperArbitrary, (size, tamper) => run(scenario(size, tamper))),
+          { numRuns: 25 }
+        )
+      )
+      // Small logs, every kind of tampering.
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 40 }), tamperArbitrary, (size, tamper) => run(scenario(size, tamper))),
+          { numRuns: 60 }
+        )
+      )
+    }), { timeout: 600_000 })
+})

@@ -1,0 +1,370 @@
+/**
+ * The register of every place that holds personal data, and the fan-out that
+ * exports, erases or rectifies a subject's data across all of them.
+ *
+ * Each package that stores personal data registers a `PersonalDataSource`
+ * with `register` (a layer). `subject-rights` works through the registry and
+ * never imports the packages; `retention` enumerates categories from it.
+ *
+ * ## The contract of a source
+ *
+ * - `name`: unique in the registry (a second registration under the same name
+ *   fails with `SourceAlreadyRegistered`); short and stable, e.g.
+ *   `"consent-proof"`, because reports and receipts name sources by it.
+ * - `categories`: the data categories the source holds, as
+ *   `"<area>.<field>"` (`"contact.email"`, `"consent.ip"`,
+ *   `"message.preview"`). Every `SourceRecord` it exports has one of them.
+ * - `purposes`: why it holds them (`"consent-proof"`, `"marketing"`...).
+ * - `retentionCategories`: the ids of the retention categories its records
+ *   fall under, when retention purges them.
+ * - `export(tenant, subject)` returns EVERYTHING the source holds about the
+ *   subject, decrypted, as JSON values (`fields` holds strings, numbers,
+ *   booleans, null, and arrays and objects of these; times as ISO 8601
+ *   strings). A subject the source does not know, or whose data is no longer
+ *   readable (erased, shredded), exports no records.
+ * - `erase(tenant, subject)` leaves nothing readable about the subject in the
+ *   source and touches no other subject, nor another tenant; it returns how
+ *   many records it removed or made unreadable.
+ * - `rectify(tenant, subject, changes)`: `changes` maps field names, as they
+ *   appear in the source's exported `fields`, to their new values. The same
+ *   changes go to every source: a source applies the fields it holds, ignores
+ *   the others, and returns how many records it changed.
+ * - All three are idempotent: running one twice gives the same state, and a
+ *   second `erase` reports `{ erased: 0 }`.
+ * - Failures are `PersonalDataSourceError`s; their `cause` carries the typed
+ *   reason (for example a source's own `...NotFound`), and never personal
+ *   data in a message. The registry also reports a source that dies, as a
+ *   failure whose cause is the defect.
+ * - The Effects of a source need nothing from the context: a source captures
+ *   its services when it is built (`register` accepts an Effect that builds
+ *   it).
+ *
+ * ## Reports
+ *
+ * `exportAll`, `eraseAll` and `rectifyAll` run every source concurrently and
+ * never fail: each returns a `Report` with one outcome per source, in
+ * registration order, succeeded with its result or failed with its error. A
+ * failing source never hides nor stops the others; `allSucceeded` says
+ * whether the operation is complete.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { SubjectId } from "./SubjectId.js"
+import type { TenantId } from "./TenantId.js"
+
+/**
+ * What a source was asked to do.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Operation = Schema.Literal("export", "erase", "rectify")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation = typeof Operation.Type
+
+/**
+ * A source could not export, erase or rectify. `cause` holds the source's own
+ * error (or the defect, when the source died).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSourceError>()(
+  "PersonalDataSourceError",
+  {
+    source: Schema.String,
+    operation: Operation,
+    cause: Schema.Defect
+  }
+) {
+  override get message(): string {
+    const reason = causeTag(this.cause)
+    return `Personal-data source ${this.source} failed to ${this.operation}${reason ? `: ${reason}` : ""}`
+  }
+}
+
+const causeTag = (cause: unknown): string | undefined =>
+  typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
+    ? cause._tag
+    : undefined
+
+/**
+ * A source with this name is already registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SourceAlreadyRegistered extends Schema.TaggedError<SourceAlreadyRegistered>()(
+  "SourceAlreadyRegistered",
+  { source: Schema.String }
+) {
+  override get message(): string {
+    return `A personal-data source named ${this.source} is already registered`
+  }
+}
+
+/**
+ * One record a source holds about a subject: its data category, its fields
+ * as JSON values, and when it was recorded (ISO 8601), when the source knows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SourceRecord = Schema.Struct({
+  category: Schema.String,
+  fields: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  recordedAt: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SourceRecord = typeof SourceRecord.Type
+
+/**
+ * Everything a source holds about one subject.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SourceExport = Schema.Struct({
+  records: Schema.Array(SourceRecord)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SourceExport = typeof SourceExport.Type
+
+/**
+ * How many records an erasure removed or made unreadable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Erased = Schema.Struct({ erased: Schema.NonNegativeInt })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Erased = typeof Erased.Type
+
+/**
+ * How many records a rectification changed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Rectified = Schema.Struct({ rectified: Schema.NonNegativeInt })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Rectified = typeof Rectified.Type
+
+/**
+ * New values of a subject's fields, by field name (as in `SourceRecord.fields`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Changes = Readonly<Record<string, unknown>>
+
+/**
+ * A place that holds personal data, as the registry sees it. See the module
+ * documentation for what each member must guarantee.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PersonalDataSource {
+  readonly name: string
+  readonly description: string
+  readonly categories: ReadonlyArray<string>
+  readonly purposes: ReadonlyArray<string>
+  readonly retentionCategories?: ReadonlyArray<string> | undefined
+  readonly export: (tenant: TenantId, subject: SubjectId) => Effect.Effect<SourceExport, PersonalDataSourceError>
+  readonly erase: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Erased, PersonalDataSourceError>
+  readonly rectify: (
+    tenant: TenantId,
+    subject: SubjectId,
+    changes: Changes
+  ) => Effect.Effect<Rectified, PersonalDataSourceError>
+}
+
+/**
+ * A source did what it was asked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SourceSucceeded<A> {
+  readonly _tag: "SourceSucceeded"
+  readonly source: string
+  readonly result: A
+}
+
+/**
+ * A source failed (or died); the error says why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SourceFailed {
+  readonly _tag: "SourceFailed"
+  readonly source: string
+  readonly error: PersonalDataSourceError
+}
+
+/**
+ * The outcome of one source.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SourceOutcome<A> = SourceSucceeded<A> | SourceFailed
+
+/**
+ * The outcome of every registered source, in registration order.
+ * `allSucceeded` is true when no source failed (and so when none is registered).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Report<A> {
+  readonly outcomes: ReadonlyArray<SourceOutcome<A>>
+  readonly failures: ReadonlyArray<SourceFailed>
+  readonly allSucceeded: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalDataRegistry")<PersonalDataRegistry, {
+  /** The registered sources, in registration order. */
+  readonly sources: Effect.Effect<ReadonlyArray<PersonalDataSource>>
+  /** Adds a source for the life of the scope; a second source with the same name is refused. */
+  readonly register: (source: PersonalDataSource) => Effect.Effect<void, SourceAlreadyRegistered, Scope.Scope>
+  readonly exportAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<SourceExport>>
+  readonly eraseAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<Erased>>
+  readonly rectifyAll: (tenant: TenantId, subject: SubjectId, changes: Changes) => Effect.Effect<Report<Rectified>>
+}>() {}
+
+/**
+ * A function for `Effect.mapError` in a source: wraps any cause into a
+ * `PersonalDataSourceError` of that source and operation.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sourceError = (source: string, operation: Operation) => (cause: unknown): PersonalDataSourceError =>
+  new PersonalDataSourceError({ source, operation, cause })
+
+const attempt = <A>(
+  source: PersonalDataSource,
+  operation: Operation,
+  run: Effect.Effect<A, PersonalDataSourceError>
+): Effect.Effect<SourceOutcome<A>> =>
+  run.pipe(
+    Effect.catchAllDefect((defect) => Effect.fail(sourceError(source.name, operation)(defect))),
+    Effect.match({
+      onFailure: (error): SourceOutcome<A> => ({ _tag: "SourceFailed", source: source.name, error }),
+      onSuccess: (result): SourceOutcome<A> => ({ _tag: "SourceSucceeded", source: source.name, result })
+    }),
+    Effect.withSpan("PersonalDataSource.run", { attributes: { source: source.name, operation } })
+  )
+
+const toReport = <A>(outcomes: ReadonlyArray<SourceOutcome<A>>): Report<A> => {
+  const failures = outcomes.filter((outcome): outcome is SourceFailed => outcome._tag === "SourceFailed")
+  return { outcomes, failures, allSucceeded: failures.length === 0 }
+}
+
+/**
+ * A new, empty registry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry>> = Effect.sync(() => {
+  const registered = new Map<string, PersonalDataSource>()
+
+  const fanOut = <A>(
+    operation: Operation,
+    run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
+  ): Effect.Effect<Report<A>> =>
+    Effect.suspend(() =>
+      Effect.forEach([...registered.values()], (source) => attempt(source, operation, run(source)), {
+        concurrency: "unbounded"
+      })
+    ).pipe(Effect.map(toReport))
+
+  return PersonalDataRegistry.of({
+    sources: Effect.sync(() => [...registered.values()]),
+    register: (source) =>
+      Effect.acquireRelease(
+        Effect.suspend(() => {
+          if (registered.has(source.name)) return Effect.fail(new SourceAlreadyRegistered({ source: source.name }))
+          registered.set(source.name, source)
+          return Effect.void
+        }),
+        () => Effect.sync(() => registered.delete(source.name))
+      ),
+    exportAll: (tenant, subject) =>
+      fanOut("export", (source) => source.export(tenant, subject)).pipe(
+        Effect.withSpan("PersonalDataRegistry.exportAll", { attributes: { tenant, subject } })
+      ),
+    eraseAll: (tenant, subject) =>
+      fanOut("erase", (source) => source.erase(tenant, subject)).pipe(
+        Effect.withSpan("PersonalDataRegistry.eraseAll", { attributes: { tenant, subject } })
+      ),
+    rectifyAll: (tenant, subject, changes) =>
+      fanOut("rectify", (source) => source.rectify(tenant, subject, changes)).pipe(
+        Effect.withSpan("PersonalDataRegistry.rectifyAll", { attributes: { tenant, subject } })
+      )
+  })
+})
+
+/**
+ * The registry, empty until `register` layers add sources to it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<PersonalDataRegistry> = Layer.effect(PersonalDataRegistry, make)
+
+/**
+ * A layer that adds a source to the registry while it is built, and removes
+ * it when released. Pass the source, or an Effect that builds it from its
+ * services. A second source with the same name fails the layer with
+ * `SourceAlreadyRegistered`: two packages claiming one name is a
+ * configuration error that start-up must report, not a silent override.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const register = <E = never, R = never>(
+  source: PersonalDataSource | Effect.Effect<PersonalDataSource, E, R>
+): Layer.Layer<never, E | SourceAlreadyRegistered, PersonalDataRegistry | Exclude<R, Scope.Scope>> =>
+  Layer.scopedDiscard(
+    Effect.gen(function*() {
+      const registry = yield* PersonalDataRegistry
+      const built: PersonalDataSource = Effect.isEffect(source)
+        ? yield* (source as Effect.Effect<PersonalDataSource, E, R>)
+        : source as PersonalDataSource
+      yield* registry.register(built)
+    })
+  )

@@ -1,0 +1,509 @@
+/**
+ * The subject directory: a tenant's subjects, each found by its email address.
+ *
+ * An address is normalised first (see `Email` for the rule), then:
+ *
+ * - found through a blind index, `Vault.blindIndex(tenant, address)`: an
+ *   HMAC-SHA-256 under a key of the tenant, so one address gives a different
+ *   index in each tenant and the index reveals nothing without the key;
+ * - stored sealed by the Vault for its subject (purpose `"subject.email"`), so
+ *   shredding the subject's key leaves the stored address unreadable.
+ *
+ * `resolve` returns the subject of an address and creates it when the address
+ * is new; concurrent resolves of one address in one tenant agree on a single
+ * subject. `forget` removes a subject's entry (erasure); `changeEmail`
+ * rectifies its address. Errors and spans never carry the address.
+ *
+ * Backends: `layerMemory`, and `layerSql` on the table `lawful_subjects`
+ * (migrated in `lawful_subjects_migrations`). `personalDataSource` registers
+ * the directory in the `PersonalDataRegistry`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlSchema from "@effect/sql/SqlSchema"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Email from "./Email.js"
+import * as Migrations from "./Migrations.js"
+import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
+import * as SubjectId from "./SubjectId.js"
+import { TenantId } from "./TenantId.js"
+import * as Vault from "./Vault.js"
+
+/**
+ * The Vault purpose an address is sealed under.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const purpose: Vault.Purpose = "subject.email"
+
+/**
+ * A subject of the directory, its address decrypted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class SubjectEntry extends Schema.Class<SubjectEntry>("@lawful/core/SubjectDirectory/SubjectEntry")({
+  subjectId: SubjectId.SubjectId,
+  email: Email.Email,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * The tenant's directory has no such subject (never created, or forgotten).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SubjectNotFound extends Schema.TaggedError<SubjectNotFound>()("SubjectNotFound", {
+  tenantId: Schema.String,
+  subjectId: Schema.String
+}) {
+  override get message(): string {
+    return `Subject ${this.subjectId} is not in the directory of tenant ${this.tenantId}`
+  }
+}
+
+/**
+ * The new address of a subject already belongs to another subject of the
+ * tenant. Neither subject changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EmailAlreadyInUse extends Schema.TaggedError<EmailAlreadyInUse>()("EmailAlreadyInUse", {
+  tenantId: Schema.String,
+  subjectId: Schema.String
+}) {
+  override get message(): string {
+    return `The new address of subject ${this.subjectId} belongs to another subject`
+  }
+}
+
+/**
+ * The directory's storage failed (the database is unreachable, a statement failed).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SubjectDirectoryError extends Schema.TaggedError<SubjectDirectoryError>()("SubjectDirectoryError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Subject directory operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory")<SubjectDirectory, {
+  /** The subject of an address, created when the address is new. Invalid input writes nothing. */
+  readonly resolve: (
+    tenant: TenantId,
+    email: string
+  ) => Effect.Effect<SubjectId.SubjectId, Email.InvalidEmail | Vault.VaultError | SubjectDirectoryError>
+  /** The subject of an address, if the directory has it. */
+  readonly find: (
+    tenant: TenantId,
+    email: string
+  ) => Effect.Effect<Option.Option<SubjectId.SubjectId>, Email.InvalidEmail | Vault.VaultError | SubjectDirectoryError>
+  /** The subject's entry, its address decrypted. */
+  readonly entryOf: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId
+  ) => Effect.Effect<
+    SubjectEntry,
+    SubjectNotFound | Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError | SubjectDirectoryError
+  >
+  /** The subject's normalised address, decrypted. */
+  readonly emailOf: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId
+  ) => Effect.Effect<
+    Email.Email,
+    SubjectNotFound | Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError | SubjectDirectoryError
+  >
+  /** Removes the subject's entry; true when there was one. Idempotent. */
+  readonly forget: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
+  /** Replaces the subject's address, re-sealed and re-indexed. */
+  readonly changeEmail: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId,
+    email: string
+  ) => Effect.Effect<
+    void,
+    | Email.InvalidEmail
+    | SubjectNotFound
+    | EmailAlreadyInUse
+    | Vault.SubjectShredded
+    | Vault.VaultError
+    | SubjectDirectoryError
+  >
+}>() {}
+
+interface StoredEntry {
+  readonly sealed: Uint8Array
+  readonly createdAt: Date
+}
+
+// What a backend stores: blind index, sealed address and creation time per subject.
+interface DirectoryStore {
+  readonly findByIndex: (
+    tenant: TenantId,
+    index: string
+  ) => Effect.Effect<Option.Option<SubjectId.SubjectId>, SubjectDirectoryError>
+  /** False when another subject holds the index. */
+  readonly insert: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId,
+    index: string,
+    sealed: Uint8Array,
+    createdAt: Date
+  ) => Effect.Effect<boolean, SubjectDirectoryError>
+  readonly entry: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId
+  ) => Effect.Effect<Option.Option<StoredEntry>, SubjectDirectoryError>
+  readonly remove: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
+  readonly replace: (
+    tenant: TenantId,
+    subject: SubjectId.SubjectId,
+    index: string,
+    sealed: Uint8Array
+  ) => Effect.Effect<"replaced" | "not-found" | "taken", SubjectDirectoryError>
+}
+
+// How many times `resolve` tries again when the subject that won a race for an
+// address is forgotten before it could be read.
+const resolveAttempts = 5
+
+const make = (store: DirectoryStore) =>
+  Effect.map(Vault.Vault, (vault) => {
+    const locate = (tenant: TenantId, input: string) =>
+      Effect.flatMap(
+        Email.normalize(input),
+        (email) => Effect.map(vault.blindIndex(tenant, email), (index) => ({ email, index }))
+      )
+
+    const create = (
+      tenant: TenantId,
+      email: Email.Email,
+      index: string,
+      attempts: number
+    ): Effect.Effect<SubjectId.SubjectId, Vault.VaultError | SubjectDirectoryError> =>
+      Effect.gen(function*() {
+        const subject = yield* SubjectId.make
+        // A new subject id has never been shredded.
+        const sealed = yield* vault.seal(tenant, subject, purpose, email).pipe(
+          Effect.catchTag("SubjectShredded", Effect.die)
+        )
+        const now = yield* Clock.currentTimeMillis
+        if (yield* store.insert(tenant, subject, index, sealed, new Date(now))) return subject
+        // A concurrent resolve of the same address won: its subject is the answer.
+        const winner = yield* store.findByIndex(tenant, index)
+        if (Option.isSome(winner)) return winner.value
+        if (attempts <= 1) {
+          return yield* new SubjectDirectoryError({ operation: "resolve", cause: "the address kept changing owner" })
+        }
+        return yield* create(tenant, email, index, attempts - 1)
+      })
+
+    const entryOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
+      Effect.gen(function*() {
+        const stored = yield* store.entry(tenant, subject)
+        if (Option.isNone(stored)) return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+        const email = yield* vault.openString(tenant, subject, purpose, stored.value.sealed)
+        return new SubjectEntry({ subjectId: subject, email: Email.Email.make(email), createdAt: stored.value.createdAt })
+      })
+
+    return SubjectDirectory.of({
+      resolve: (tenant, input) =>
+        Effect.gen(function*() {
+          const { email, index } = yield* locate(tenant, input)
+          const existing = yield* store.findByIndex(tenant, index)
+          if (Option.isSome(existing)) return existing.value
+          return yield* create(tenant, email, index, resolveAttempts)
+        }).pipe(Effect.withSpan("SubjectDirectory.resolve", { attributes: { tenant } })),
+      find: (tenant, input) =>
+        Effect.flatMap(locate(tenant, input), ({ index }) => store.findByIndex(tenant, index)).pipe(
+          Effect.withSpan("SubjectDirectory.find", { attributes: { tenant } })
+        ),
+      entryOf: (tenant, subject) =>
+        entryOf(tenant, subject).pipe(Effect.withSpan("SubjectDirectory.entryOf", { attributes: { tenant, subject } })),
+      emailOf: (tenant, subject) =>
+        Effect.map(entryOf(tenant, subject), (entry) => entry.email).pipe(
+          Effect.withSpan("SubjectDirectory.emailOf", { attributes: { tenant, subject } })
+        ),
+      forget: (tenant, subject) =>
+        store.remove(tenant, subject).pipe(
+          Effect.withSpan("SubjectDirectory.forget", { attributes: { tenant, subject } })
+        ),
+      changeEmail: (tenant, subject, input) =>
+        Effect.gen(function*() {
+          const { email, index } = yield* locate(tenant, input)
+          // Checked first, so that sealing never creates a key for an unknown subject.
+          if (Option.isNone(yield* store.entry(tenant, subject))) {
+            return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+          }
+          const sealed = yield* vault.seal(tenant, subject, purpose, email)
+          const outcome = yield* store.replace(tenant, subject, index, sealed)
+          if (outcome === "not-found") return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+          if (outcome === "taken") return yield* new EmailAlreadyInUse({ tenantId: tenant, subjectId: subject })
+        }).pipe(Effect.withSpan("SubjectDirectory.changeEmail", { attributes: { tenant, subject } }))
+    })
+  })
+
+// Each operation yields first, as a database round trip would, so that concurrent
+// callers interleave here as they do on SQL.
+const atomically = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
+
+const memoryStore = (): DirectoryStore => {
+  const byIndex = new Map<string, SubjectId.SubjectId>()
+  const entries = new Map<string, StoredEntry & { readonly index: string }>()
+  const indexKey = (tenant: TenantId, index: string) => `${tenant}/${index}`
+  const entryKey = (tenant: TenantId, subject: SubjectId.SubjectId) => `${tenant}/${subject}`
+  return {
+    findByIndex: (tenant, index) => atomically(() => Option.fromNullable(byIndex.get(indexKey(tenant, index)))),
+    insert: (tenant, subject, index, sealed, createdAt) =>
+      atomically(() => {
+        if (byIndex.has(indexKey(tenant, index))) return false
+        byIndex.set(indexKey(tenant, index), subject)
+        entries.set(entryKey(tenant, subject), { index, sealed, createdAt })
+        return true
+      }),
+    entry: (tenant, subject) => atomically(() => Option.fromNullable(entries.get(entryKey(tenant, subject)))),
+    remove: (tenant, subject) =>
+      atomically(() => {
+        const entry = entries.get(entryKey(tenant, subject))
+        if (!entry) return false
+        entries.delete(entryKey(tenant, subject))
+        byIndex.delete(indexKey(tenant, entry.index))
+        return true
+      }),
+    replace: (tenant, subject, index, sealed) =>
+      atomically(() => {
+        const entry = entries.get(entryKey(tenant, subject))
+        if (!entry) return "not-found"
+        const holder = byIndex.get(indexKey(tenant, index))
+        if (holder !== undefined && holder !== subject) return "taken"
+        byIndex.delete(indexKey(tenant, entry.index))
+        byIndex.set(indexKey(tenant, index), subject)
+        entries.set(entryKey(tenant, subject), { index, sealed, createdAt: entry.createdAt })
+        return "replaced"
+      })
+  }
+}
+
+/**
+ * The directory in memory, for tests and for users who bring no database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<SubjectDirectory, never, Vault.Vault> = Layer.effect(
+  SubjectDirectory,
+  Effect.suspend(() => make(memoryStore()))
+)
+
+const migrations: Record<string, Migrations.Migration> = {
+  "0001_subjects": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_subjects (
+        tenant_id uuid NOT NULL,
+        subject_id uuid NOT NULL,
+        email_index text NOT NULL,
+        email_sealed bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, subject_id),
+        UNIQUE (tenant_id, email_index)
+      )
+    `)
+}
+
+const TenantAndIndex = Schema.Struct({ tenant: TenantId, index: Schema.String })
+const TenantAndSubject = Schema.Struct({ tenant: TenantId, subject: SubjectId.SubjectId })
+const SubjectRow = Schema.Struct({ subject_id: SubjectId.SubjectId })
+const EntryRow = Schema.Struct({ email_sealed: Schema.Uint8ArrayFromSelf, created_at: Schema.DateFromSelf })
+const NewEntry = Schema.Struct({
+  tenant: TenantId,
+  subject: SubjectId.SubjectId,
+  index: Schema.String,
+  sealed: Schema.Uint8ArrayFromSelf,
+  createdAt: Schema.DateFromSelf
+})
+
+// node-postgres sends a Buffer as bytea, but a plain Uint8Array as JSON.
+const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+
+const uniqueViolation = "23505"
+const isUniqueViolation = (error: SqlError): boolean =>
+  typeof error.cause === "object" && error.cause !== null && "code" in error.cause &&
+  error.cause.code === uniqueViolation
+
+const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlClient.SqlClient> = Effect.gen(
+  function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* Migrations.run("subjects", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+
+    const fail = (operation: string) => (cause: unknown) => new SubjectDirectoryError({ operation, cause })
+
+    const findByIndex = SqlSchema.findOne({
+      Request: TenantAndIndex,
+      Result: SubjectRow,
+      execute: ({ index, tenant }) =>
+        sql`SELECT subject_id FROM lawful_subjects WHERE tenant_id = ${tenant} AND email_index = ${index}`
+    })
+
+    const insert = SqlSchema.findAll({
+      Request: NewEntry,
+      Result: SubjectRow,
+      execute: ({ createdAt, index, sealed, subject, tenant }) =>
+        sql`INSERT INTO lawful_subjects (tenant_id, subject_id, email_index, email_sealed, created_at)
+            VALUES (${tenant}, ${subject}, ${index}, ${bytes(sealed)}, ${createdAt})
+            ON CONFLICT (tenant_id, email_index) DO NOTHING
+            RETURNING subject_id`
+    })
+
+    const findEntry = SqlSchema.findOne({
+      Request: TenantAndSubject,
+      Result: EntryRow,
+      execute: ({ subject, tenant }) =>
+        sql`SELECT email_sealed, created_at FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject}`
+    })
+
+    const remove = SqlSchema.findAll({
+      Request: TenantAndSubject,
+      Result: SubjectRow,
+      execute: ({ subject, tenant }) =>
+        sql`DELETE FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject} RETURNING subject_id`
+    })
+
+    return {
+      findByIndex: (tenant, index) =>
+        findByIndex({ tenant, index }).pipe(
+          Effect.map(Option.map((row) => row.subject_id)),
+          Effect.mapError(fail("findByIndex"))
+        ),
+      insert: (tenant, subject, index, sealed, createdAt) =>
+        insert({ tenant, subject, index, sealed, createdAt }).pipe(
+          Effect.map((rows) => rows.length === 1),
+          Effect.mapError(fail("insert"))
+        ),
+      entry: (tenant, subject) =>
+        findEntry({ tenant, subject }).pipe(
+          Effect.map(Option.map((row) => ({ sealed: row.email_sealed, createdAt: row.created_at }))),
+          Effect.mapError(fail("entry"))
+        ),
+      remove: (tenant, subject) =>
+        remove({ tenant, subject }).pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.mapError(fail("remove"))
+        ),
+      replace: (tenant, subject, index, sealed) =>
+        sql<{ subject_id: string }>`UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
+            WHERE tenant_id = ${tenant} AND subject_id = ${subject}
+            RETURNING subject_id`.pipe(
+          Effect.map((rows) => (rows.length === 1 ? "replaced" as const : "not-found" as const)),
+          Effect.catchIf(isUniqueViolation, () => Effect.succeed("taken" as const)),
+          Effect.mapError(fail("replace"))
+        )
+    } satisfies DirectoryStore
+  }
+)
+
+/**
+ * The directory on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  SubjectDirectory,
+  Migrations.MigrationFailed,
+  Vault.Vault | SqlClient.SqlClient
+> = Layer.effect(SubjectDirectory, Effect.flatMap(sqlStore, make))
+
+/**
+ * The name of the directory's personal-data source.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sourceName = "subject-directory"
+
+const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
+
+/**
+ * The directory as a personal-data source (category `"contact.email"`):
+ * export gives the subject's address (`{ email }`), erase forgets the subject,
+ * and rectify with `{ email: "new address" }` re-seals and re-indexes it,
+ * failing with `EmailAlreadyInUse` as cause when the address belongs to
+ * another subject. A subject the directory does not know, or whose key was
+ * shredded, exports nothing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSource = (
+  directory: Context.Tag.Service<typeof SubjectDirectory>
+): PersonalDataRegistry.PersonalDataSource => {
+  const fail = (operation: PersonalDataRegistry.Operation) => PersonalDataRegistry.sourceError(sourceName, operation)
+  return {
+    name: sourceName,
+    description: "Each subject's email address, sealed by the Vault, and the blind index that finds it",
+    categories: ["contact.email"],
+    purposes: ["subject-identification"],
+    export: (tenant, subject) =>
+      directory.entryOf(tenant, subject).pipe(
+        Effect.map((entry): PersonalDataRegistry.SourceExport => ({
+          records: [{
+            category: "contact.email",
+            fields: { email: entry.email },
+            recordedAt: entry.createdAt.toISOString()
+          }]
+        })),
+        Effect.catchTags({
+          SubjectNotFound: () => Effect.succeed(noRecords),
+          SubjectShredded: () => Effect.succeed(noRecords)
+        }),
+        Effect.mapError(fail("export"))
+      ),
+    erase: (tenant, subject) =>
+      directory.forget(tenant, subject).pipe(
+        Effect.map((removed) => ({ erased: removed ? 1 : 0 })),
+        Effect.mapError(fail("erase"))
+      ),
+    rectify: (tenant, subject, changes) => {
+      const email = changes.email
+      if (email === undefined) return Effect.succeed({ rectified: 0 })
+      if (typeof email !== "string") return Effect.dieMessage("The email of a rectification must be a string")
+      return directory.changeEmail(tenant, subject, email).pipe(
+        Effect.as({ rectified: 1 }),
+        Effect.catchTag("SubjectNotFound", () => Effect.succeed({ rectified: 0 })),
+        Effect.mapError(fail("rectify"))
+      )
+    }
+  }
+}
+
+/**
+ * Registers the directory in the `PersonalDataRegistry` (see `makeSource`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const personalDataSource: Layer.Layer<
+  never,
+  PersonalDataRegistry.SourceAlreadyRegistered,
+  PersonalDataRegistry.PersonalDataRegistry | SubjectDirectory
+> = PersonalDataRegistry.register(Effect.map(SubjectDirectory, makeSource))

@@ -1,0 +1,107 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as KeyStore from "../src/KeyStore.js"
+import * as MasterKey from "../src/MasterKey.js"
+import * as SubjectDirectory from "../src/SubjectDirectory.js"
+import * as TenantId from "../src/TenantId.js"
+import { contractSuite, sqlSuite } from "../src/testing.js"
+import * as Vault from "../src/Vault.js"
+import { suite } from "./SubjectDirectorySuite.js"
+
+const withVault = <E1, R1, E2, R2>(
+  directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, R1 | Vault.Vault>,
+  store: Layer.Layer<KeyStore.KeyStore, E2, R2>
+) =>
+  directory.pipe(
+    Layer.provideMerge(Vault.layer),
+    Layer.provide(store),
+    Layer.provide(MasterKey.layerRandom)
+  )
+
+const layers = {
+  memory: withVault(SubjectDirectory.layerMemory, KeyStore.layerMemory),
+  sql: withVault(SubjectDirectory.layerSql, KeyStore.layerSql)
+}
+
+contractSuite("SubjectDirectory", layers, suite)
+
+// What the SQL layer leaves in its tables.
+sqlSuite("SubjectDirectory storage", layers.sql, (it) => {
+  const rowsOf = (tenant: TenantId.TenantId) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ subject_id: string; email_index: string; email_sealed: Uint8Array }>`
+        SELECT subject_id, email_index, email_sealed FROM lawful_subjects WHERE tenant_id = ${tenant}`)
+
+  const countsOf = (tenant: TenantId.TenantId) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      sql<{ subjects: number; tenant_keys: number; subject_keys: number }>`SELECT
+        (SELECT count(*)::int FROM lawful_subjects WHERE tenant_id = ${tenant}) AS subjects,
+        (SELECT count(*)::int FROM lawful_vault_tenant_keys WHERE tenant_id = ${tenant}) AS tenant_keys,
+        (SELECT count(*)::int FROM lawful_vault_subject_keys WHERE tenant_id = ${tenant}) AS subject_keys`.pipe(
+        Effect.map((rows) => rows[0]!)
+      ))
+
+  it.effect("a row holds the tenant's blind index and the sealed address, never the address", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const vault = yield* Vault.Vault
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      const inA = yield* directory.resolve(a, "Kim.Stored@example.com")
+      const inB = yield* directory.resolve(b, "kim.stored@example.com")
+
+      const [rowA] = yield* rowsOf(a)
+      const [rowB] = yield* rowsOf(b)
+      assert.strictEqual(rowA!.subject_id, inA)
+      assert.strictEqual(rowB!.subject_id, inB)
+      assert.strictEqual(rowA!.email_index, yield* vault.blindIndex(a, "kim.stored@example.com"))
+      assert.strictEqual(rowB!.email_index, yield* vault.blindIndex(b, "kim.stored@example.com"))
+      assert.notStrictEqual(rowA!.email_index, rowB!.email_index)
+      for (const row of [rowA!, rowB!]) {
+        assert.notInclude(Buffer.from(row.email_sealed).toString("latin1").toLowerCase(), "kim.stored")
+        assert.notInclude(row.email_index, "kim")
+      }
+      assert.strictEqual(
+        yield* vault.openString(a, inA, SubjectDirectory.purpose, rowA!.email_sealed),
+        "kim.stored@example.com"
+      )
+    }))
+
+  it.effect("an invalid address writes nothing, not even a key", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      for (const input of ["", "no-at.example.com", "two words@example.com", "x@y"]) {
+        assert.strictEqual((yield* Effect.flip(directory.resolve(tenant, input)))._tag, "InvalidEmail")
+        assert.strictEqual((yield* Effect.flip(directory.find(tenant, input)))._tag, "InvalidEmail")
+      }
+      assert.deepStrictEqual(yield* countsOf(tenant), { subjects: 0, tenant_keys: 0, subject_keys: 0 })
+    }))
+
+  it.effect("concurrent resolves of one address store one row", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      const subjects = yield* Effect.forEach(
+        Array.from({ length: 20 }, () => "lou@example.com"),
+        (email) => directory.resolve(tenant, email),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(new Set(subjects).size, 1)
+      const rows = yield* rowsOf(tenant)
+      assert.deepStrictEqual(rows.map((row) => row.subject_id), [subjects[0]!])
+    }))
+
+  it.effect("forget deletes the row", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      const subject = yield* directory.resolve(tenant, "mia@example.com")
+      yield* directory.resolve(tenant, "ned@example.com")
+      yield* directory.forget(tenant, subject)
+      const rows = yield* rowsOf(tenant)
+      assert.strictEqual(rows.length, 1)
+      assert.notStrictEqual(rows[0]!.subject_id, subject)
+    }))
+})
