@@ -3,7 +3,7 @@
  *
  * An address is normalised first (see `Email` for the rule), then:
  *
- * - found through a blind index, `Vault.blindIndex(tenant, address)`: an
+ * - found through a blind index, `Vault.blindIndex(tenant, "subject.email", address)`: an
  *   HMAC-SHA-256 under a key of the tenant, so one address gives a different
  *   index in each tenant and the index reveals nothing without the key;
  * - stored sealed by the Vault for its subject (purpose `"subject.email"`), so
@@ -192,7 +192,7 @@ const make = (store: DirectoryStore) =>
     const locate = (tenant: TenantId, input: string) =>
       Effect.flatMap(
         Email.normalize(input),
-        (email) => Effect.map(vault.blindIndex(tenant, email), (index) => ({ email, index }))
+        (email) => Effect.map(vault.blindIndex(tenant, purpose, email), (index) => ({ email, index }))
       )
 
     const create = (

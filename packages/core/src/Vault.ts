@@ -159,8 +159,12 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /** Destroys the subject's key; idempotent. */
   readonly shred: (tenant: TenantId, subject: SubjectId) => Effect.Effect<void, KeyStoreError>
   readonly isShredded: (tenant: TenantId, subject: SubjectId) => Effect.Effect<boolean, KeyStoreError>
-  /** HMAC-SHA-256 of `value` under the tenant's blind-index key, hex: equal values give equal indexes within a tenant only. */
-  readonly blindIndex: (tenant: TenantId, value: string) => Effect.Effect<string, VaultError>
+  /**
+   * HMAC-SHA-256 of `domain \0 value` under the tenant's blind-index key, hex: equal values give
+   * equal indexes within one tenant and domain only, so two tables indexing the same address
+   * (the directory, a suppression list) cannot be joined on it.
+   */
+  readonly blindIndex: (tenant: TenantId, domain: string, value: string) => Effect.Effect<string, VaultError>
   /** Re-wraps every tenant key under the current master key; subject keys and data are untouched. */
   readonly rotateMasterKey: Effect.Effect<{ readonly rewrapped: number }, VaultError>
   /** The tenant's erasure ledger, oldest first. */
@@ -301,15 +305,13 @@ export const make = (options: VaultOptions = {}) =>
         if (cached && cached.expires > now) return Effect.succeed(cached.key)
         return Effect.gen(function*() {
           const keys = yield* tenantKeys(tenant)
-          const stored = yield* store.subjectKey(tenant, subject)
-          const state = Option.isSome(stored)
-            ? stored.value
-            : create
+          // Creating returns the stored key when there is one: one round trip either way.
+          const state = create
             ? yield* store.createSubjectKey(tenant, subject, {
               wrappedBy: "tenant",
               ciphertext: encrypt(keys.wrapping, randomBytes(32), subjectKeyAad(tenant, subject))
             })
-            : undefined
+            : Option.getOrUndefined(yield* store.subjectKey(tenant, subject))
           // A subject that never had a key has nothing sealed: the value cannot be theirs.
           if (state === undefined) return yield* new SealedValueInvalid({ reason: "authentication-failed" })
           if (state._tag === "Shredded") {
@@ -367,10 +369,10 @@ export const make = (options: VaultOptions = {}) =>
         ),
       isShredded: (tenant, subject) =>
         Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
-      blindIndex: (tenant, value) =>
+      blindIndex: (tenant, domain, value) =>
         Effect.map(
           tenantKeys(tenant),
-          (keys) => createHmac("sha256", keys.blindIndex).update(value, "utf8").digest("hex")
+          (keys) => createHmac("sha256", keys.blindIndex).update(`${domain}\0${value}`, "utf8").digest("hex")
         ).pipe(Effect.withSpan("Vault.blindIndex")),
       rotateMasterKey: Effect.gen(function*() {
         let rewrapped = 0

@@ -55,8 +55,8 @@ sqlSuite("SubjectDirectory storage", layers.sql, (it) => {
       const [rowB] = yield* rowsOf(b)
       assert.strictEqual(rowA!.subject_id, inA)
       assert.strictEqual(rowB!.subject_id, inB)
-      assert.strictEqual(rowA!.email_index, yield* vault.blindIndex(a, "kim.stored@example.com"))
-      assert.strictEqual(rowB!.email_index, yield* vault.blindIndex(b, "kim.stored@example.com"))
+      assert.strictEqual(rowA!.email_index, yield* vault.blindIndex(a, SubjectDirectory.purpose, "kim.stored@example.com"))
+      assert.strictEqual(rowB!.email_index, yield* vault.blindIndex(b, SubjectDirectory.purpose, "kim.stored@example.com"))
       assert.notStrictEqual(rowA!.email_index, rowB!.email_index)
       for (const row of [rowA!, rowB!]) {
         assert.notInclude(Buffer.from(row.email_sealed).toString("latin1").toLowerCase(), "kim.stored")

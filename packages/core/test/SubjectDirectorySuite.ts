@@ -125,7 +125,7 @@ export const suite = (it: Vitest.MethodsNonLive<SubjectDirectory | Vault>, backe
       const inA = yield* directory.resolve(a, "Carla@Example.com")
       const inB = yield* directory.resolve(b, "carla@example.com")
       assert.notStrictEqual(inA, inB)
-      assert.notStrictEqual(yield* vault.blindIndex(a, "carla@example.com"), yield* vault.blindIndex(b, "carla@example.com"))
+      assert.notStrictEqual(yield* vault.blindIndex(a, "subject.email", "carla@example.com"), yield* vault.blindIndex(b, "subject.email", "carla@example.com"))
 
       // Each tenant sees only its own subject.
       assert.deepStrictEqual(yield* directory.find(a, "carla@example.com"), Option.some(inA))

@@ -34,7 +34,7 @@ contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql 
       const sealed = yield* Effect.forEach(tenants, (tenant) =>
         Effect.flatMap(SubjectId.make, (subject) =>
           Effect.map(before.seal(tenant, subject, "p", `secret of ${tenant}`), (s) => [tenant, subject, s] as const)))
-      const index = yield* before.blindIndex(tenants[0]!, "ann@example.com")
+      const index = yield* before.blindIndex(tenants[0]!, "test", "ann@example.com")
 
       const rotating = yield* vaultWith(keyB, keyA)
       const { rewrapped } = yield* rotating.rotateMasterKey
@@ -45,7 +45,7 @@ contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql 
       for (const [tenant, subject, ciphertext] of sealed) {
         assert.strictEqual(yield* after.openString(tenant, subject, "p", ciphertext), `secret of ${tenant}`)
       }
-      assert.strictEqual(yield* after.blindIndex(tenants[0]!, "ann@example.com"), index)
+      assert.strictEqual(yield* after.blindIndex(tenants[0]!, "test", "ann@example.com"), index)
 
       const stale = yield* vaultWith(keyA)
       const result = yield* Effect.either(stale.openString(sealed[0]![0], sealed[0]![1], "p", sealed[0]![2]))

@@ -132,16 +132,17 @@ export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
       assert.isTrue(Either.isLeft(sealAfter) && sealAfter.left._tag === "SubjectShredded")
     }))
 
-  it.effect("blind indexes are deterministic within a tenant and differ across tenants", () =>
+  it.effect("blind indexes are deterministic within a tenant and domain, and differ across tenants and domains", () =>
     Effect.gen(function*() {
       const vault = yield* Vault
       const [tenant] = yield* ids
       const [other] = yield* ids
-      const a = yield* vault.blindIndex(tenant, "ann@example.com")
+      const a = yield* vault.blindIndex(tenant, "test", "ann@example.com")
       assert.match(a, /^[0-9a-f]{64}$/)
-      assert.strictEqual(yield* vault.blindIndex(tenant, "ann@example.com"), a)
-      assert.notStrictEqual(yield* vault.blindIndex(tenant, "bob@example.com"), a)
-      assert.notStrictEqual(yield* vault.blindIndex(other, "ann@example.com"), a)
+      assert.strictEqual(yield* vault.blindIndex(tenant, "test", "ann@example.com"), a)
+      assert.notStrictEqual(yield* vault.blindIndex(tenant, "test", "bob@example.com"), a)
+      assert.notStrictEqual(yield* vault.blindIndex(other, "test", "ann@example.com"), a)
+      assert.notStrictEqual(yield* vault.blindIndex(tenant, "suppression", "ann@example.com"), a)
     }))
 
   it.effect("concurrent first seals of one subject agree on one key", () =>

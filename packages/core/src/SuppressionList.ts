@@ -1,0 +1,222 @@
+/**
+ * A tenant's suppression list: addresses that must never be mailed or
+ * imported again (erased subjects, hard bounces, complaints, unsubscribes
+ * from everything).
+ *
+ * Addresses are kept only as a keyed hash (`Vault.blindIndex` in the
+ * `"suppression"` domain, under the tenant's key): the list recognises an
+ * address when it comes back, yet holds no address, and its hashes cannot be
+ * joined with the subject directory's.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Email from "./Email.js"
+import * as Migrations from "./Migrations.js"
+import type { TenantId } from "./TenantId.js"
+import * as Vault from "./Vault.js"
+
+/**
+ * Why an address is suppressed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Reason = Schema.Literal("erasure", "unsubscribe", "bounce", "complaint", "manual")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Reason = typeof Reason.Type
+
+/**
+ * The blind-index domain of suppression hashes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const domain = "suppression"
+
+/**
+ * The suppression list could not be read or written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SuppressionListError extends Schema.TaggedError<SuppressionListError>()("SuppressionListError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Suppression list operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class SuppressionList extends Context.Tag("@lawful/core/SuppressionList")<SuppressionList, {
+  /** Suppresses the address; the first reason is kept. */
+  readonly add: (
+    tenant: TenantId,
+    email: string,
+    reason: Reason
+  ) => Effect.Effect<void, Email.InvalidEmail | SuppressionListError | Vault.VaultError>
+  /** Why the address is suppressed, if it is. */
+  readonly reasonFor: (
+    tenant: TenantId,
+    email: string
+  ) => Effect.Effect<Option.Option<Reason>, Email.InvalidEmail | SuppressionListError | Vault.VaultError>
+  /** Which of the (already normalised) addresses are suppressed: one query for a whole batch. */
+  readonly suppressed: (
+    tenant: TenantId,
+    emails: ReadonlyArray<Email.Email>
+  ) => Effect.Effect<ReadonlySet<Email.Email>, SuppressionListError | Vault.VaultError>
+  /** Lifts a suppression (for example after a new, confirmed subscription); erasures cannot be lifted. */
+  readonly remove: (
+    tenant: TenantId,
+    email: string
+  ) => Effect.Effect<boolean, Email.InvalidEmail | SuppressionListError | Vault.VaultError>
+  readonly count: (tenant: TenantId) => Effect.Effect<number, SuppressionListError>
+}>() {}
+
+interface Store {
+  readonly insert: (tenant: TenantId, hash: string, reason: Reason, at: Date) => Effect.Effect<void, SuppressionListError>
+  readonly reasons: (tenant: TenantId, hashes: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Reason>, SuppressionListError>
+  readonly removeUnlessErased: (tenant: TenantId, hash: string) => Effect.Effect<boolean, SuppressionListError>
+  readonly count: (tenant: TenantId) => Effect.Effect<number, SuppressionListError>
+}
+
+const make = (store: Store) =>
+  Effect.gen(function*() {
+    const vault = yield* Vault.Vault
+    const hashOf = (tenant: TenantId, email: Email.Email) => vault.blindIndex(tenant, domain, email)
+    const normalizedHash = (tenant: TenantId, email: string) =>
+      Effect.flatMap(Email.normalize(email), (normalized) => hashOf(tenant, normalized))
+    return SuppressionList.of({
+      add: (tenant, email, reason) =>
+        Effect.gen(function*() {
+          const hash = yield* normalizedHash(tenant, email)
+          yield* store.insert(tenant, hash, reason, new Date(yield* Clock.currentTimeMillis))
+        }).pipe(Effect.withSpan("SuppressionList.add", { attributes: { reason } })),
+      reasonFor: (tenant, email) =>
+        Effect.gen(function*() {
+          const hash = yield* normalizedHash(tenant, email)
+          return Option.fromNullable((yield* store.reasons(tenant, [hash])).get(hash))
+        }).pipe(Effect.withSpan("SuppressionList.reasonFor")),
+      suppressed: (tenant, emails) =>
+        Effect.gen(function*() {
+          if (emails.length === 0) return new Set<Email.Email>()
+          const hashes = yield* Effect.forEach(emails, (email) => Effect.map(hashOf(tenant, email), (hash) => [email, hash] as const))
+          const found = yield* store.reasons(tenant, hashes.map(([, hash]) => hash))
+          return new Set(hashes.filter(([, hash]) => found.has(hash)).map(([email]) => email))
+        }).pipe(Effect.withSpan("SuppressionList.suppressed", { attributes: { count: emails.length } })),
+      remove: (tenant, email) =>
+        Effect.flatMap(normalizedHash(tenant, email), (hash) => store.removeUnlessErased(tenant, hash)).pipe(
+          Effect.withSpan("SuppressionList.remove")
+        ),
+      count: store.count
+    })
+  })
+
+/**
+ * The suppression list in memory.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<SuppressionList, never, Vault.Vault> = Layer.effect(
+  SuppressionList,
+  Effect.suspend(() => {
+    const entries = new Map<string, Reason>()
+    const key = (tenant: TenantId, hash: string) => `${tenant}/${hash}`
+    return make({
+      insert: (tenant, hash, reason) =>
+        Effect.sync(() => {
+          if (!entries.has(key(tenant, hash))) entries.set(key(tenant, hash), reason)
+        }),
+      reasons: (tenant, hashes) =>
+        Effect.sync(() => {
+          const found = new Map<string, Reason>()
+          for (const hash of hashes) {
+            const reason = entries.get(key(tenant, hash))
+            if (reason) found.set(hash, reason)
+          }
+          return found
+        }),
+      removeUnlessErased: (tenant, hash) =>
+        Effect.sync(() => {
+          const reason = entries.get(key(tenant, hash))
+          if (reason === undefined || reason === "erasure") return false
+          entries.delete(key(tenant, hash))
+          return true
+        }),
+      count: (tenant) => Effect.sync(() => [...entries.keys()].filter((k) => k.startsWith(`${tenant}/`)).length)
+    })
+  })
+)
+
+const migrations: Record<string, Migrations.Migration> = {
+  "0001_suppression_list": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE lawful_suppression_list (
+      tenant_id uuid NOT NULL,
+      address_hash text NOT NULL,
+      reason text NOT NULL,
+      created_at timestamptz NOT NULL,
+      PRIMARY KEY (tenant_id, address_hash)
+    )`)
+}
+
+/**
+ * The suppression list on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  SuppressionList,
+  Migrations.MigrationFailed,
+  Vault.Vault | SqlClient.SqlClient
+> = Layer.effect(
+  SuppressionList,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* Migrations.run("suppression", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    const fail = (operation: string) => (cause: unknown) => new SuppressionListError({ operation, cause })
+    return yield* make({
+      insert: (tenant, hash, reason, at) =>
+        sql`INSERT INTO lawful_suppression_list (tenant_id, address_hash, reason, created_at)
+            VALUES (${tenant}, ${hash}, ${reason}, ${at}) ON CONFLICT DO NOTHING`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("add"))
+        ),
+      reasons: (tenant, hashes) =>
+        sql<{ address_hash: string; reason: Reason }>`
+          SELECT address_hash, reason FROM lawful_suppression_list
+          WHERE tenant_id = ${tenant} AND address_hash = ANY(${hashes}::text[])`.pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [row.address_hash, row.reason]))),
+          Effect.mapError(fail("lookup"))
+        ),
+      removeUnlessErased: (tenant, hash) =>
+        sql`DELETE FROM lawful_suppression_list
+            WHERE tenant_id = ${tenant} AND address_hash = ${hash} AND reason <> 'erasure'
+            RETURNING address_hash`.pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.mapError(fail("remove"))
+        ),
+      count: (tenant) =>
+        sql<{ n: number }>`SELECT count(*)::int AS n FROM lawful_suppression_list WHERE tenant_id = ${tenant}`.pipe(
+          Effect.map((rows) => rows[0]?.n ?? 0),
+          Effect.mapError(fail("count"))
+        )
+    })
+  })
+)
