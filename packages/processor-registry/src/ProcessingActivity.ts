@@ -1,0 +1,94 @@
+/**
+ * A processing activity of the platform, one line of the record of processing
+ * activities (Art. 30): as controller (its own staff and account data) or as
+ * processor (on behalf of its tenants), with purposes, categories, and the
+ * processors and other recipients that receive the data.
+ *
+ * Retention is looked up per data category through `RetentionPeriods`;
+ * `retention` states it for categories no policy covers.
+ *
+ * @since 0.1.0
+ */
+import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import * as Schema from "effect/Schema"
+import { ProcessorId } from "./Processor.js"
+
+const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500))
+const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
+
+/**
+ * The id of an activity, chosen by whoever records it (`"newsletter-delivery"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ActivityId = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an activity id is lower-case letters, digits, dots, dashes and underscores" }),
+  Schema.maxLength(64)
+)
+
+/**
+ * Whether the platform acts as controller or as processor in the activity.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ActingAs = Schema.Literal("controller", "processor")
+
+/**
+ * An activity to record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ActivityInput = Schema.Struct({
+  id: ActivityId,
+  name: Text,
+  actingAs: ActingAs,
+  /** For an activity as processor: the controllers, e.g. "each tenant, for its contacts". */
+  controllers: Schema.optional(Text),
+  purposes: Names,
+  legalBasis: Schema.optional(LegalBasis),
+  subjectCategories: Names,
+  dataCategories: Names,
+  /** The registered processors that receive the data (their sub-processors follow). */
+  processors: Schema.Array(ProcessorId),
+  /** Other recipients, by category ("tax authorities"). */
+  otherRecipients: Schema.Array(Text),
+  /** Retention in words, for categories no retention policy covers. */
+  retention: Schema.optional(Text)
+}).pipe(
+  Schema.filter((input) =>
+    input.actingAs === "controller" || input.controllers !== undefined ||
+    "an activity as processor names its controllers"
+  )
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ActivityInput = typeof ActivityInput.Type
+
+/**
+ * A recorded activity.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ProcessingActivity extends Schema.Class<ProcessingActivity>(
+  "@lawful/processor-registry/ProcessingActivity"
+)({
+  id: ActivityId,
+  name: Text,
+  actingAs: ActingAs,
+  controllers: Schema.optional(Text),
+  purposes: Names,
+  legalBasis: Schema.optional(LegalBasis),
+  subjectCategories: Names,
+  dataCategories: Names,
+  processors: Schema.Array(ProcessorId),
+  otherRecipients: Schema.Array(Text),
+  retention: Schema.optional(Text),
+  updatedAt: Schema.Date
+}) {}

@@ -1,0 +1,220 @@
+/**
+ * A processor the platform engages: who it is, what it does with which
+ * personal data, where, under which transfer mechanism, and where it stands
+ * (candidate, under review, approved, suspended, terminated).
+ *
+ * A processor that `servesTenants` processes the tenants' personal data: for
+ * the tenants it is a sub-processor of the platform, so adding or replacing it
+ * is announced to them (`ChangeNotice`) and it appears in the DPA annex. A
+ * processor can itself be a sub-processor of another processor (`role`).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Country, isEea } from "./Country.js"
+import { uuidPattern, uuidV7 } from "./internal/uuid.js"
+import { TransferMechanism } from "./TransferMechanism.js"
+
+/**
+ * The id of a processor: a lower-case UUID, time-ordered when made here.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProcessorId = Schema.String.pipe(
+  Schema.pattern(uuidPattern, { message: () => "a processor id is a lower-case UUID" }),
+  Schema.brand("@lawful/processor-registry/ProcessorId")
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessorId = typeof ProcessorId.Type
+
+/**
+ * A new time-ordered processor id, its time read from `Clock`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeId: Effect.Effect<ProcessorId> = Effect.map(uuidV7, (id) => ProcessorId.make(id))
+
+const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500))
+const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
+
+/**
+ * How to reach the processor about data protection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Contact = Schema.Struct({
+  name: Text,
+  email: Schema.optional(
+    Schema.Trim.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "a contact email looks like name@example.com" }))
+  ),
+  phone: Schema.optional(Text),
+  address: Schema.optional(Text)
+})
+
+/**
+ * A processor of the platform, or a sub-processor of another processor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Role = Schema.Union(
+  Schema.TaggedStruct("Processor", {}),
+  Schema.TaggedStruct("SubProcessor", { of: ProcessorId })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Role = typeof Role.Type
+
+/**
+ * A country where the processor processes or stores data, and the transfer
+ * mechanism when it is outside the EEA.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Location = Schema.Struct({
+  country: Country,
+  /** What happens there, e.g. "primary data centre" or "support staff". */
+  description: Schema.optional(Text),
+  mechanism: Schema.optional(TransferMechanism)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Location = typeof Location.Type
+
+/**
+ * The description of a processor, as registered or updated.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProcessorInput = Schema.Struct({
+  legalName: Text.pipe(Schema.maxLength(200)),
+  contact: Contact,
+  services: Names,
+  role: Role,
+  servesTenants: Schema.Boolean,
+  purposes: Names,
+  dataCategories: Names,
+  subjectCategories: Names,
+  locations: Schema.NonEmptyArray(Location).pipe(
+    Schema.filter((locations) => {
+      const countries = locations.map((location) => location.country)
+      const duplicate = countries.find((country, i) => countries.indexOf(country) !== i)
+      return duplicate === undefined || `${duplicate} is listed twice: one location per country`
+    })
+  )
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessorInput = typeof ProcessorInput.Type
+
+/**
+ * What becomes of the data when a processor is terminated: returned, deleted,
+ * none was ever held, or still pending confirmation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DataDisposition = Schema.Literal("returned", "deleted", "none-held", "pending")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DataDisposition = typeof DataDisposition.Type
+
+/**
+ * Where a processor stands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Status = Schema.Union(
+  Schema.TaggedStruct("Candidate", {}),
+  Schema.TaggedStruct("UnderReview", { since: Schema.Date }),
+  Schema.TaggedStruct("Approved", { since: Schema.Date }),
+  Schema.TaggedStruct("Suspended", { since: Schema.Date, reason: Text }),
+  Schema.TaggedStruct("Terminated", {
+    since: Schema.Date,
+    reason: Text,
+    dataDisposition: DataDisposition,
+    dispositionConfirmedAt: Schema.optional(Schema.Date)
+  })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = typeof Status.Type
+
+/**
+ * The name of a status, as tables show it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StatusName = Status["_tag"]
+
+/**
+ * A registered processor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Processor extends Schema.Class<Processor>("@lawful/processor-registry/Processor")({
+  id: ProcessorId,
+  ...ProcessorInput.fields,
+  status: Status,
+  registeredAt: Schema.Date,
+  updatedAt: Schema.Date,
+  /** Increases with every change. */
+  revision: Schema.Int.pipe(Schema.positive())
+}) {
+  /** The locations outside the EEA. */
+  get thirdCountryLocations(): ReadonlyArray<Location> {
+    return this.locations.filter((location) => !isEea(location.country))
+  }
+}
+
+/**
+ * The statuses a processor may move to from each status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const transitions: Record<StatusName, ReadonlyArray<StatusName>> = {
+  Candidate: ["UnderReview", "Terminated"],
+  UnderReview: ["Approved", "Terminated"],
+  Approved: ["Suspended", "Terminated"],
+  Suspended: ["Approved", "Terminated"],
+  Terminated: []
+}
+
+/**
+ * Whether a processor is engaged (approved or suspended): it may hold data,
+ * so its DPA, mechanisms and reviews are watched.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isEngaged = (processor: Processor): boolean =>
+  processor.status._tag === "Approved" || processor.status._tag === "Suspended"

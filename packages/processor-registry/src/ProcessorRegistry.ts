@@ -1,0 +1,1135 @@
+/**
+ * The register of the platform's processors: the service that registers
+ * them, records their DPAs and assessments, moves them through their
+ * statuses, announces changes of sub-processor to tenants, and produces the
+ * record of processing activities, the DPA annex and the findings.
+ *
+ * Every change is checked first and written whole or not at all: an
+ * operation that fails with one of the errors below writes nothing. Each
+ * change is appended to the platform's audit log (`platformTenant`) before it
+ * is stored, so no stored change lacks its entry; notices and objections are
+ * also appended to the log of each tenant concerned. Changes are made one at a
+ * time (a semaphore), and on SQL a change made meanwhile by another replica
+ * makes the commit fail rather than be overwritten.
+ *
+ * Backends: `layerMemory`, and `layerSql` (migrated in
+ * `lawful_processor_registry_migrations`). Both need an `AuditTrail` and a
+ * `TenantNotifier`; both read `AdequacyDecisions` and `RetentionPeriods`
+ * when they are built (defaults: the shipped list, and "not set").
+ *
+ * @since 0.1.0
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { type Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
+import { AuditTrail, type AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import type * as Migrations from "@lawful/core/Migrations"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { AdequacyDecisions } from "./AdequacyDecisions.js"
+import * as Approval from "./Approval.js"
+import * as Assessment from "./Assessment.js"
+import * as ChangeNotice from "./ChangeNotice.js"
+import * as Dpa from "./Dpa.js"
+import * as DpaAnnex from "./DpaAnnex.js"
+import * as Finding from "./Finding.js"
+import { addDays, dayMillis } from "./internal/dates.js"
+import { sqlStore } from "./internal/sqlStore.js"
+import { type Change, memoryStore, type RegistryStore } from "./internal/store.js"
+import * as ProcessingActivity from "./ProcessingActivity.js"
+import * as ProcessingRecord from "./ProcessingRecord.js"
+import * as Processor from "./Processor.js"
+import * as Questionnaire from "./Questionnaire.js"
+import { RetentionPeriods } from "./RetentionPeriods.js"
+import { TenantNotifier } from "./TenantNotifier.js"
+
+/**
+ * The tenant id under which the platform keeps its own audit log: registry
+ * changes are appended there. A fixed UUID (version 7 layout, all zero time
+ * and randomness) that `TenantId.make` never produces.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const platformTenant: TenantId = TenantId.make("00000000-0000-7000-8000-000000000000")
+
+/**
+ * An input did not decode: `what` names it, `issues` says what is wrong,
+ * one issue per line. Nothing was written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  what: Schema.String,
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Invalid ${this.what}: ${this.issues.join("; ")}`
+  }
+}
+
+/**
+ * No processor has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessorNotFound extends Schema.TaggedError<ProcessorNotFound>()("ProcessorNotFound", {
+  processorId: Schema.String
+}) {
+  override get message(): string {
+    return `No processor ${this.processorId} is registered`
+  }
+}
+
+/**
+ * The processor is terminated: it can no longer change.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessorTerminated extends Schema.TaggedError<ProcessorTerminated>()("ProcessorTerminated", {
+  processorId: Schema.String
+}) {
+  override get message(): string {
+    return `Processor ${this.processorId} is terminated`
+  }
+}
+
+/**
+ * The processor cannot move from its status to the one asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StatusTransitionInvalid extends Schema.TaggedError<StatusTransitionInvalid>()("StatusTransitionInvalid", {
+  processorId: Schema.String,
+  from: Schema.String,
+  to: Schema.String
+}) {
+  override get message(): string {
+    return `Processor ${this.processorId} cannot move from ${this.from} to ${this.to}`
+  }
+}
+
+const listMissing = (missing: ReadonlyArray<Approval.Requirement>) => missing.map(Approval.describe).join(", ")
+
+/**
+ * Approval (or reinstatement) refused: `missing` lists every requirement not
+ * met, e.g. "no signed DPA, no satisfactory assessment, no valid mechanism
+ * for location US".
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ApprovalRefused extends Schema.TaggedError<ApprovalRefused>()("ApprovalRefused", {
+  processorId: Schema.String,
+  missing: Schema.NonEmptyArray(Approval.Requirement)
+}) {
+  override get message(): string {
+    return `Processor ${this.processorId} cannot be approved: ${listMissing(this.missing)}`
+  }
+}
+
+/**
+ * A change to an approved processor refused: it would leave the processor
+ * short of requirements it meets now (`missing` lists them).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChangeRefused extends Schema.TaggedError<ChangeRefused>()("ChangeRefused", {
+  processorId: Schema.String,
+  missing: Schema.NonEmptyArray(Approval.Requirement)
+}) {
+  override get message(): string {
+    return `The change would leave approved processor ${this.processorId} with ${listMissing(this.missing)}`
+  }
+}
+
+/**
+ * The processor already has a DPA of this version.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DpaVersionExists extends Schema.TaggedError<DpaVersionExists>()("DpaVersionExists", {
+  processorId: Schema.String,
+  version: Schema.String
+}) {
+  override get message(): string {
+    return `Processor ${this.processorId} already has DPA version ${this.version}`
+  }
+}
+
+/**
+ * No questionnaire has this id and version.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QuestionnaireNotFound extends Schema.TaggedError<QuestionnaireNotFound>()("QuestionnaireNotFound", {
+  questionnaireId: Schema.String,
+  version: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    return `No questionnaire ${this.questionnaireId}${this.version === undefined ? "" : ` version ${this.version}`} is published`
+  }
+}
+
+/**
+ * This questionnaire version is published already; a published version never changes.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QuestionnaireVersionExists
+  extends Schema.TaggedError<QuestionnaireVersionExists>()("QuestionnaireVersionExists", {
+    questionnaireId: Schema.String,
+    version: Schema.Number
+  })
+{
+  override get message(): string {
+    return `Questionnaire ${this.questionnaireId} version ${this.version} is already published`
+  }
+}
+
+/**
+ * No assessment has this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AssessmentNotFound extends Schema.TaggedError<AssessmentNotFound>()("AssessmentNotFound", {
+  assessmentId: Schema.String
+}) {
+  override get message(): string {
+    return `No assessment ${this.assessmentId} exists`
+  }
+}
+
+/**
+ * The assessment has a decision already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AssessmentAlreadyDecided extends Schema.TaggedError<AssessmentAlreadyDecided>()(
+  "AssessmentAlreadyDecided",
+  { assessmentId: Schema.String }
+) {
+  override get message(): string {
+    return `Assessment ${this.assessmentId} is already decided`
+  }
+}
+
+/**
+ * A satisfactory decision on answers that fail the scoring rules.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AssessmentBelowPassMark extends Schema.TaggedError<AssessmentBelowPassMark>()("AssessmentBelowPassMark", {
+  assessmentId: Schema.String,
+  ratio: Schema.Number,
+  passMark: Schema.Number,
+  criticalFailures: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Assessment ${this.assessmentId} scores ${this.ratio.toFixed(2)} against a pass mark of ${this.passMark}${
+      this.criticalFailures.length > 0 ? ` and fails critical questions ${this.criticalFailures.join(", ")}` : ""
+    }: it cannot be decided satisfactory`
+  }
+}
+
+/**
+ * No notice has this id, or the tenant did not receive it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoticeNotFound extends Schema.TaggedError<NoticeNotFound>()("NoticeNotFound", {
+  noticeId: Schema.String
+}) {
+  override get message(): string {
+    return `No notice ${this.noticeId} was sent to this tenant`
+  }
+}
+
+/**
+ * The notice's objection period has ended.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ObjectionPeriodClosed extends Schema.TaggedError<ObjectionPeriodClosed>()("ObjectionPeriodClosed", {
+  noticeId: Schema.String,
+  closedAt: Schema.Date
+}) {
+  override get message(): string {
+    return `The objection period of notice ${this.noticeId} ended at ${this.closedAt.toISOString()}`
+  }
+}
+
+/**
+ * The tenant has objected to this notice already.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ObjectionAlreadyRecorded extends Schema.TaggedError<ObjectionAlreadyRecorded>()(
+  "ObjectionAlreadyRecorded",
+  { noticeId: Schema.String, tenantId: Schema.String }
+) {
+  override get message(): string {
+    return `Tenant ${this.tenantId} has already objected to notice ${this.noticeId}`
+  }
+}
+
+/**
+ * The processor is not terminated with its data disposition pending.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DataDispositionNotPending extends Schema.TaggedError<DataDispositionNotPending>()(
+  "DataDispositionNotPending",
+  { processorId: Schema.String }
+) {
+  override get message(): string {
+    return `Processor ${this.processorId} has no data disposition pending`
+  }
+}
+
+/**
+ * The registry's storage failed (the database is unreachable, a statement
+ * failed, or another replica changed the same record meanwhile).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RegistryStoreError extends Schema.TaggedError<RegistryStoreError>()("RegistryStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Processor registry operation ${this.operation} failed`
+  }
+}
+
+/**
+ * How a termination is given: why, and what became of the data. Without a
+ * disposition, an engaged processor's is "pending" (until confirmed) and
+ * another's is "none-held".
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TerminationInput = Schema.Struct({
+  reason: Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)),
+  dataDisposition: Schema.optional(Processor.DataDisposition)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TerminationInput = typeof TerminationInput.Type
+
+/**
+ * The outcome of a decision: the assessment, and the processor (terminated
+ * when the decision is unsatisfactory).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decided {
+  readonly assessment: Assessment.Assessment
+  readonly processor: Processor.Processor
+}
+
+type Failures = RegistryStoreError | AuditStoreError
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/ProcessorRegistry")<ProcessorRegistry, {
+  /** Registers a processor as a candidate. */
+  readonly register: (
+    by: Actor,
+    input: typeof Processor.ProcessorInput.Encoded
+  ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | Failures>
+  /** Replaces a processor's description; an approved processor must keep meeting its requirements. */
+  readonly update: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    input: typeof Processor.ProcessorInput.Encoded
+  ) => Effect.Effect<
+    Processor.Processor,
+    InvalidInput | ProcessorNotFound | ProcessorTerminated | ChangeRefused | Failures
+  >
+  readonly processor: (id: Processor.ProcessorId) => Effect.Effect<Processor.Processor, ProcessorNotFound | RegistryStoreError>
+  readonly processors: Effect.Effect<ReadonlyArray<Processor.Processor>, RegistryStoreError>
+  /** What approving the processor still needs, now; empty when it can be approved. */
+  readonly requirements: (
+    id: Processor.ProcessorId
+  ) => Effect.Effect<ReadonlyArray<Approval.Requirement>, ProcessorNotFound | RegistryStoreError>
+  /** Candidate -> under review. */
+  readonly startReview: (
+    by: Actor,
+    id: Processor.ProcessorId
+  ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | Failures>
+  /** Under review -> approved, or suspended -> approved (reinstated), when every requirement is met. */
+  readonly approve: (
+    by: Actor,
+    id: Processor.ProcessorId
+  ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | ApprovalRefused | Failures>
+  /** Approved -> suspended. */
+  readonly suspend: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    reason: string
+  ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | StatusTransitionInvalid | Failures>
+  /** Any status but terminated -> terminated. */
+  readonly terminate: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    input: typeof TerminationInput.Encoded
+  ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | StatusTransitionInvalid | Failures>
+  /** Confirms that a terminated processor returned or deleted the data. */
+  readonly confirmDataDisposition: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    disposition: "returned" | "deleted"
+  ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | DataDispositionNotPending | Failures>
+  /** Records a signed DPA. */
+  readonly recordDpa: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    input: typeof Dpa.DpaInput.Encoded
+  ) => Effect.Effect<
+    Dpa.Dpa,
+    InvalidInput | ProcessorNotFound | ProcessorTerminated | DpaVersionExists | ChangeRefused | Failures
+  >
+  readonly dpas: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Dpa.Dpa>, RegistryStoreError>
+  /** Publishes a questionnaire version. */
+  readonly publishQuestionnaire: (
+    by: Actor,
+    input: typeof Questionnaire.QuestionnaireInput.Encoded
+  ) => Effect.Effect<Questionnaire.Questionnaire, InvalidInput | QuestionnaireVersionExists | Failures>
+  /** A questionnaire version, or its latest version. */
+  readonly questionnaire: (
+    id: string,
+    version?: number
+  ) => Effect.Effect<Questionnaire.Questionnaire, QuestionnaireNotFound | RegistryStoreError>
+  /** Submits a processor's answers; they are checked and scored. */
+  readonly submitAssessment: (
+    by: Actor,
+    id: Processor.ProcessorId,
+    input: typeof Assessment.SubmissionInput.Encoded
+  ) => Effect.Effect<
+    Assessment.Assessment,
+    InvalidInput | ProcessorNotFound | ProcessorTerminated | QuestionnaireNotFound | Failures
+  >
+  /** The reviewer's decision; an unsatisfactory one terminates the processor. */
+  readonly decideAssessment: (
+    by: Actor,
+    id: Assessment.AssessmentId,
+    input: typeof Assessment.DecisionInput.Encoded
+  ) => Effect.Effect<
+    Decided,
+    InvalidInput | AssessmentNotFound | AssessmentAlreadyDecided | AssessmentBelowPassMark | Failures
+  >
+  readonly assessments: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Assessment.Assessment>, RegistryStoreError>
+  /** Announces an addition or replacement of a sub-processor to the tenants, and notifies them. */
+  readonly announce: (
+    by: Actor,
+    input: typeof ChangeNotice.AnnouncementInput.Encoded
+  ) => Effect.Effect<ChangeNotice.Announcement, InvalidInput | ProcessorNotFound | ProcessorTerminated | Failures>
+  /** All notices, or a processor's. */
+  readonly notices: (id?: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
+  /** The notices a tenant received. */
+  readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
+  /** Records a tenant's objection while the notice's objection period runs. */
+  readonly object: (
+    by: Actor,
+    tenant: TenantId,
+    notice: ChangeNotice.NoticeId,
+    input: typeof ChangeNotice.ObjectionInput.Encoded
+  ) => Effect.Effect<
+    ChangeNotice.Objection,
+    InvalidInput | NoticeNotFound | ObjectionPeriodClosed | ObjectionAlreadyRecorded | Failures
+  >
+  readonly objections: (
+    notice: ChangeNotice.NoticeId
+  ) => Effect.Effect<ReadonlyArray<ChangeNotice.Objection>, RegistryStoreError>
+  /** Records a processing activity, or replaces the one with the same id. */
+  readonly recordActivity: (
+    by: Actor,
+    input: typeof ProcessingActivity.ActivityInput.Encoded
+  ) => Effect.Effect<ProcessingActivity.ProcessingActivity, InvalidInput | ProcessorNotFound | Failures>
+  readonly activities: Effect.Effect<ReadonlyArray<ProcessingActivity.ProcessingActivity>, RegistryStoreError>
+  /** The record of processing activities, now. */
+  readonly record: (
+    owner: typeof ProcessingRecord.RecordOwner.Encoded
+  ) => Effect.Effect<ProcessingRecord.ProcessingRecord, InvalidInput | RegistryStoreError>
+  /** The DPA annex, now. */
+  readonly annex: (
+    owner: typeof ProcessingRecord.RecordOwner.Encoded
+  ) => Effect.Effect<DpaAnnex.DpaAnnex, InvalidInput | RegistryStoreError>
+  /** The findings, now. */
+  readonly findings: Effect.Effect<ReadonlyArray<Finding.Finding>, RegistryStoreError>
+}>() {}
+
+const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unknown): Effect.Effect<A, InvalidInput> =>
+  Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
+    Effect.mapError((error) =>
+      new InvalidInput({
+        what,
+        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+          issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`
+        )
+      })
+    )
+  )
+
+const requirementKey = (requirement: Approval.Requirement) =>
+  requirement._tag === "ValidMechanism" ? `${requirement._tag}/${requirement.country}` : requirement._tag
+
+type Audited = ReadonlyArray<readonly [TenantId, AuditEvent]>
+
+interface Plan<A> {
+  readonly result: A
+  readonly changes: ReadonlyArray<Change>
+  readonly audit: Audited
+}
+
+const make = (store: RegistryStore<RegistryStoreError>) =>
+  Effect.gen(function*() {
+    const trail = yield* AuditTrail
+    const notifier = yield* TenantNotifier
+    const decisions = yield* AdequacyDecisions
+    const retention = yield* RetentionPeriods
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
+
+    const event = (
+      by: Actor,
+      action: string,
+      resource: { readonly type: string; readonly id: string },
+      details: Record<string, string | number | boolean | null | ReadonlyArray<string>>
+    ) =>
+      new AuditEvent({
+        actor: by,
+        action: `processor-registry.${action}`,
+        purpose: "processor-oversight",
+        legalBasis: "legal-obligation",
+        resource,
+        details
+      })
+
+    const onPlatform = (e: AuditEvent) => [[platformTenant, e] as const]
+
+    // Audit first, then store: a stored change always has its entry. An invalid
+    // event is a bug of this module, hence a defect.
+    const run = <A, E, R>(plan: Effect.Effect<Plan<A>, E, R>): Effect.Effect<A, E | Failures, R> =>
+      lock.withPermits(1)(
+        Effect.gen(function*() {
+          const { audit, changes, result } = yield* plan
+          const tenants = [...new Set(audit.map(([tenant]) => tenant))]
+          yield* Effect.forEach(
+            tenants,
+            (tenant) =>
+              trail.appendAll(tenant, audit.filter(([t]) => t === tenant).map(([, e]) => e)).pipe(
+                Effect.catchTag("AuditEventInvalid", Effect.die)
+              ),
+            { discard: true, concurrency: 8 }
+          )
+          yield* store.commit(changes)
+          return result
+        })
+      )
+
+    const existing = (id: Processor.ProcessorId) =>
+      Effect.flatMap(store.processor(id), Option.match({
+        onNone: () => Effect.fail(new ProcessorNotFound({ processorId: id })),
+        onSome: Effect.succeed
+      }))
+
+    const live = (id: Processor.ProcessorId) =>
+      Effect.flatMap(existing(id), (processor) =>
+        processor.status._tag === "Terminated"
+          ? Effect.fail(new ProcessorTerminated({ processorId: id }))
+          : Effect.succeed(processor))
+
+    const evidence = (processor: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
+      Effect.map(
+        Effect.all([store.dpas(processor.id), store.assessments(processor.id), store.notices(processor.id)]),
+        ([dpas, assessments, notices]): Approval.Evidence => ({
+          processor,
+          dpas: extra.dpa ? [...dpas, extra.dpa] : dpas,
+          assessments,
+          notices,
+          decisions,
+          at
+        })
+      )
+
+    // A change to an approved processor may not add a requirement it does not meet now.
+    const keepsApproval = (before: Processor.Processor, after: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
+      Effect.gen(function*() {
+        if (before.status._tag !== "Approved") return
+        const already = new Set(Approval.unmet(yield* evidence(before, at)).map(requirementKey))
+        const added = Approval.unmet(yield* evidence(after, at, extra)).filter((r) => !already.has(requirementKey(r)))
+        if (added.length > 0) {
+          return yield* new ChangeRefused({ processorId: before.id, missing: [added[0]!, ...added.slice(1)] })
+        }
+      })
+
+    // The new parent must exist and must not lead back to the processor itself.
+    const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
+      Effect.gen(function*() {
+        if (role._tag !== "SubProcessor") return
+        let parent = yield* existing(role.of)
+        const seen = new Set<string>()
+        while (true) {
+          if (parent.id === id) {
+            return yield* new InvalidInput({ what: "processor", issues: ["role: a processor cannot be its own sub-processor"] })
+          }
+          if (parent.role._tag !== "SubProcessor" || seen.has(parent.id)) return
+          seen.add(parent.id)
+          parent = yield* existing(parent.role.of)
+        }
+      })
+
+    const withStatus = (processor: Processor.Processor, status: Processor.Status, at: Date) =>
+      new Processor.Processor({ ...processor, status, updatedAt: at, revision: processor.revision + 1 })
+
+    const transition = (processor: Processor.Processor, to: Processor.StatusName) =>
+      Processor.transitions[processor.status._tag].includes(to)
+        ? Effect.void
+        : Effect.fail(new StatusTransitionInvalid({ processorId: processor.id, from: processor.status._tag, to }))
+
+    const resource = (processor: Processor.Processor) => ({ type: "processor", id: processor.id })
+
+    const terminated = (
+      processor: Processor.Processor,
+      reason: string,
+      disposition: Processor.DataDisposition | undefined,
+      at: Date
+    ) =>
+      withStatus(processor, {
+        _tag: "Terminated",
+        since: at,
+        reason,
+        dataDisposition: disposition ?? (Processor.isEngaged(processor) ? "pending" : "none-held"),
+        ...(disposition === "returned" || disposition === "deleted" ? { dispositionConfirmedAt: at } : {})
+      }, at)
+
+    const register = Effect.fn("ProcessorRegistry.register")(function*(by: Actor, raw: typeof Processor.ProcessorInput.Encoded) {
+      const input = yield* decode("processor", Processor.ProcessorInput)(raw)
+      yield* checkRole(undefined, input.role)
+      const at = yield* now
+      const processor = new Processor.Processor({
+        id: yield* Processor.makeId,
+        ...input,
+        status: { _tag: "Candidate" },
+        registeredAt: at,
+        updatedAt: at,
+        revision: 1
+      })
+      return yield* run(Effect.succeed({
+        result: processor,
+        changes: [{ _tag: "InsertProcessor", processor }],
+        audit: onPlatform(event(by, "processor.registered", resource(processor), {
+          legalName: processor.legalName,
+          servesTenants: processor.servesTenants,
+          countries: processor.locations.map((location) => location.country)
+        }))
+      }))
+    })
+
+    const update = Effect.fn("ProcessorRegistry.update")(
+      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
+        const input = yield* decode("processor", Processor.ProcessorInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          const before = yield* live(id)
+          yield* checkRole(id, input.role)
+          const at = yield* now
+          const after = new Processor.Processor({ ...before, ...input, updatedAt: at, revision: before.revision + 1 })
+          yield* keepsApproval(before, after, at)
+          return {
+            result: after,
+            changes: [{ _tag: "UpdateProcessor", processor: after }],
+            audit: onPlatform(event(by, "processor.updated", resource(after), {
+              legalName: after.legalName,
+              servesTenants: after.servesTenants,
+              countries: after.locations.map((location) => location.country),
+              revision: after.revision
+            }))
+          } satisfies Plan<Processor.Processor>
+        }))
+      }
+    )
+
+    const requirements = Effect.fn("ProcessorRegistry.requirements")(function*(id: Processor.ProcessorId) {
+      const processor = yield* existing(id)
+      return Approval.unmet(yield* evidence(processor, yield* now))
+    })
+
+    const startReview = Effect.fn("ProcessorRegistry.startReview")(function*(by: Actor, id: Processor.ProcessorId) {
+      return yield* run(Effect.gen(function*() {
+        const processor = yield* existing(id)
+        yield* transition(processor, "UnderReview")
+        const at = yield* now
+        const after = withStatus(processor, { _tag: "UnderReview", since: at }, at)
+        return {
+          result: after,
+          changes: [{ _tag: "UpdateProcessor", processor: after }],
+          audit: onPlatform(event(by, "processor.review-started", resource(after), { from: processor.status._tag }))
+        } satisfies Plan<Processor.Processor>
+      }))
+    })
+
+    const approve = Effect.fn("ProcessorRegistry.approve")(function*(by: Actor, id: Processor.ProcessorId) {
+      return yield* run(Effect.gen(function*() {
+        const processor = yield* existing(id)
+        yield* transition(processor, "Approved")
+        const at = yield* now
+        const missing = Approval.unmet(yield* evidence(processor, at))
+        if (missing.length > 0) {
+          return yield* new ApprovalRefused({ processorId: id, missing: [missing[0]!, ...missing.slice(1)] })
+        }
+        const after = withStatus(processor, { _tag: "Approved", since: at }, at)
+        const action = processor.status._tag === "Suspended" ? "processor.reinstated" : "processor.approved"
+        return {
+          result: after,
+          changes: [{ _tag: "UpdateProcessor", processor: after }],
+          audit: onPlatform(event(by, action, resource(after), { from: processor.status._tag }))
+        } satisfies Plan<Processor.Processor>
+      }))
+    })
+
+    const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, id: Processor.ProcessorId, rawReason: string) {
+      const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
+      return yield* run(Effect.gen(function*() {
+        const processor = yield* existing(id)
+        yield* transition(processor, "Suspended")
+        const at = yield* now
+        const after = withStatus(processor, { _tag: "Suspended", since: at, reason }, at)
+        return {
+          result: after,
+          changes: [{ _tag: "UpdateProcessor", processor: after }],
+          audit: onPlatform(event(by, "processor.suspended", resource(after), { from: processor.status._tag, reason }))
+        } satisfies Plan<Processor.Processor>
+      }))
+    })
+
+    const terminate = Effect.fn("ProcessorRegistry.terminate")(
+      function*(by: Actor, id: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
+        const input = yield* decode("termination", TerminationInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          const processor = yield* existing(id)
+          yield* transition(processor, "Terminated")
+          const at = yield* now
+          const after = terminated(processor, input.reason, input.dataDisposition, at)
+          return {
+            result: after,
+            changes: [{ _tag: "UpdateProcessor", processor: after }],
+            audit: onPlatform(event(by, "processor.terminated", resource(after), {
+              from: processor.status._tag,
+              reason: input.reason,
+              dataDisposition: after.status._tag === "Terminated" ? after.status.dataDisposition : null
+            }))
+          } satisfies Plan<Processor.Processor>
+        }))
+      }
+    )
+
+    const confirmDataDisposition = Effect.fn("ProcessorRegistry.confirmDataDisposition")(
+      function*(by: Actor, id: Processor.ProcessorId, rawDisposition: "returned" | "deleted") {
+        const disposition = yield* decode("data disposition", Schema.Literal("returned", "deleted"))(rawDisposition)
+        return yield* run(Effect.gen(function*() {
+          const processor = yield* existing(id)
+          const status = processor.status
+          if (status._tag !== "Terminated" || status.dataDisposition !== "pending") {
+            return yield* new DataDispositionNotPending({ processorId: id })
+          }
+          const at = yield* now
+          const after = withStatus(processor, { ...status, dataDisposition: disposition, dispositionConfirmedAt: at }, at)
+          return {
+            result: after,
+            changes: [{ _tag: "UpdateProcessor", processor: after }],
+            audit: onPlatform(event(by, "processor.data-disposition-confirmed", resource(after), { disposition }))
+          } satisfies Plan<Processor.Processor>
+        }))
+      }
+    )
+
+    const recordDpa = Effect.fn("ProcessorRegistry.recordDpa")(
+      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Dpa.DpaInput.Encoded) {
+        const input = yield* decode("DPA", Dpa.DpaInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          const processor = yield* live(id)
+          const at = yield* now
+          if (input.signedOn.getTime() > at.getTime()) {
+            return yield* new InvalidInput({ what: "DPA", issues: ["signedOn: the signature date is in the future"] })
+          }
+          const dpas = yield* store.dpas(id)
+          if (dpas.some((dpa) => dpa.version === input.version)) {
+            return yield* new DpaVersionExists({ processorId: id, version: input.version })
+          }
+          const dpa = new Dpa.Dpa({ id: yield* Dpa.makeId, processorId: id, ...input, recordedAt: at })
+          yield* keepsApproval(processor, processor, at, { dpa })
+          return {
+            result: dpa,
+            changes: [{ _tag: "InsertDpa", dpa }],
+            audit: onPlatform(event(by, "dpa.recorded", { type: "dpa", id: dpa.id }, {
+              processorId: id,
+              version: dpa.version,
+              documentSha256: dpa.documentSha256
+            }))
+          } satisfies Plan<Dpa.Dpa>
+        }))
+      }
+    )
+
+    const publishQuestionnaire = Effect.fn("ProcessorRegistry.publishQuestionnaire")(
+      function*(by: Actor, raw: typeof Questionnaire.QuestionnaireInput.Encoded) {
+        const input = yield* decode("questionnaire", Questionnaire.QuestionnaireInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          if (Option.isSome(yield* store.questionnaire(input.id, input.version))) {
+            return yield* new QuestionnaireVersionExists({ questionnaireId: input.id, version: input.version })
+          }
+          const questionnaire = new Questionnaire.Questionnaire({ ...input, publishedAt: yield* now })
+          return {
+            result: questionnaire,
+            changes: [{ _tag: "InsertQuestionnaire", questionnaire }],
+            audit: onPlatform(event(by, "questionnaire.published", {
+              type: "questionnaire",
+              id: `${questionnaire.id}@${questionnaire.version}`
+            }, { questions: questionnaire.questions.length, passMark: questionnaire.passMark }))
+          } satisfies Plan<Questionnaire.Questionnaire>
+        }))
+      }
+    )
+
+    const questionnaire = Effect.fn("ProcessorRegistry.questionnaire")(function*(id: string, version?: number) {
+      if (version !== undefined) {
+        const found = yield* store.questionnaire(id, version)
+        if (Option.isSome(found)) return found.value
+        return yield* new QuestionnaireNotFound({ questionnaireId: id, version })
+      }
+      const versions = (yield* store.questionnaires).filter((q) => q.id === id)
+      const latest = versions[versions.length - 1]
+      if (latest === undefined) return yield* new QuestionnaireNotFound({ questionnaireId: id })
+      return latest
+    })
+
+    const submitAssessment = Effect.fn("ProcessorRegistry.submitAssessment")(
+      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Assessment.SubmissionInput.Encoded) {
+        const input = yield* decode("assessment", Assessment.SubmissionInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          yield* live(id)
+          const found = yield* store.questionnaire(input.questionnaireId, input.questionnaireVersion)
+          if (Option.isNone(found)) {
+            return yield* new QuestionnaireNotFound({
+              questionnaireId: input.questionnaireId,
+              version: input.questionnaireVersion
+            })
+          }
+          const checked = Questionnaire.checkAnswers(found.value, input.answers)
+          if (Either.isLeft(checked)) return yield* new InvalidInput({ what: "answers", issues: checked.left })
+          const assessment = new Assessment.Assessment({
+            id: yield* Assessment.makeId,
+            processorId: id,
+            questionnaireId: input.questionnaireId,
+            questionnaireVersion: input.questionnaireVersion,
+            answers: input.answers,
+            score: Questionnaire.score(found.value, input.answers),
+            submittedAt: yield* now
+          })
+          return {
+            result: assessment,
+            changes: [{ _tag: "InsertAssessment", assessment }],
+            audit: onPlatform(event(by, "assessment.submitted", { type: "assessment", id: assessment.id }, {
+              processorId: id,
+              questionnaire: `${assessment.questionnaireId}@${assessment.questionnaireVersion}`,
+              ratio: assessment.score.ratio,
+              passes: assessment.score.passes
+            }))
+          } satisfies Plan<Assessment.Assessment>
+        }))
+      }
+    )
+
+    const decideAssessment = Effect.fn("ProcessorRegistry.decideAssessment")(
+      function*(by: Actor, id: Assessment.AssessmentId, raw: typeof Assessment.DecisionInput.Encoded) {
+        const input = yield* decode("decision", Assessment.DecisionInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          const found = yield* store.assessment(id)
+          if (Option.isNone(found)) return yield* new AssessmentNotFound({ assessmentId: id })
+          const assessment = found.value
+          if (assessment.decision !== undefined) return yield* new AssessmentAlreadyDecided({ assessmentId: id })
+          if (input.outcome === "satisfactory" && !assessment.score.passes) {
+            const questionnaire = yield* store.questionnaire(assessment.questionnaireId, assessment.questionnaireVersion)
+            return yield* new AssessmentBelowPassMark({
+              assessmentId: id,
+              ratio: assessment.score.ratio,
+              passMark: Option.match(questionnaire, { onNone: () => 1, onSome: (q) => q.passMark }),
+              criticalFailures: assessment.score.criticalFailures
+            })
+          }
+          const at = yield* now
+          const nextReviewDue = input.nextReviewDue ?? addDays(at, Assessment.defaultReviewIntervalDays)
+          if (nextReviewDue.getTime() < at.getTime() - dayMillis) {
+            return yield* new InvalidInput({ what: "decision", issues: ["nextReviewDue: the next review is in the past"] })
+          }
+          const decided = new Assessment.Assessment({
+            ...assessment,
+            decision: {
+              outcome: input.outcome,
+              reviewer: by.kind === "subject" ? "subject" : `${by.kind}:${by.id}`,
+              notes: input.notes,
+              decidedAt: at,
+              nextReviewDue
+            }
+          })
+          // An assessment always belongs to a registered processor.
+          const processor = yield* existing(assessment.processorId).pipe(Effect.catchTag("ProcessorNotFound", Effect.die))
+          const ends = input.outcome === "unsatisfactory" && processor.status._tag !== "Terminated"
+          const after = ends ? terminated(processor, `assessment ${id} was decided unsatisfactory`, undefined, at) : processor
+          const decisionEvent = event(by, "assessment.decided", { type: "assessment", id }, {
+            processorId: processor.id,
+            outcome: input.outcome
+          })
+          return {
+            result: { assessment: decided, processor: after },
+            changes: [
+              { _tag: "DecideAssessment", assessment: decided },
+              ...(ends ? [{ _tag: "UpdateProcessor", processor: after } as const] : [])
+            ],
+            audit: [
+              ...onPlatform(decisionEvent),
+              ...(ends
+                ? onPlatform(event(by, "processor.terminated", resource(after), {
+                  from: processor.status._tag,
+                  reason: "assessment-unsatisfactory",
+                  dataDisposition: after.status._tag === "Terminated" ? after.status.dataDisposition : null
+                }))
+                : [])
+            ]
+          } satisfies Plan<Decided>
+        }))
+      }
+    )
+
+    const announce = Effect.fn("ProcessorRegistry.announce")(
+      function*(by: Actor, raw: typeof ChangeNotice.AnnouncementInput.Encoded) {
+        const input = yield* decode("announcement", ChangeNotice.AnnouncementInput)(raw)
+        const announced = yield* run(Effect.gen(function*() {
+          const processor = yield* live(input.processorId)
+          if (!processor.servesTenants) {
+            return yield* new InvalidInput({
+              what: "announcement",
+              issues: [`processorId: processor ${processor.id} does not process tenants' data; there is nothing to announce`]
+            })
+          }
+          const replaced = input.replaces === undefined ? undefined : yield* existing(input.replaces)
+          const at = yield* now
+          const audience = [...new Set(input.audience)]
+          const notice = new ChangeNotice.ChangeNotice({
+            id: yield* ChangeNotice.makeId,
+            kind: replaced ? "replacement" : "addition",
+            processorId: processor.id,
+            processorName: processor.legalName,
+            services: processor.services,
+            locations: processor.locations.map((location) => location.country),
+            ...(replaced ? { replaces: { processorId: replaced.id, processorName: replaced.legalName } } : {}),
+            description: input.description ?? (replaced
+              ? `${processor.legalName} replaces ${replaced.legalName} for: ${processor.services.join(", ")}`
+              : `${processor.legalName} is added as a sub-processor for: ${processor.services.join(", ")}`),
+            publishedAt: at,
+            objectionDeadline: addDays(at, input.objectionPeriodDays)
+          })
+          const noticeResource = { type: "change-notice", id: notice.id }
+          const details = {
+            kind: notice.kind,
+            processorId: processor.id,
+            objectionDeadline: notice.objectionDeadline.toISOString()
+          }
+          return {
+            result: { notice, audience },
+            changes: [{ _tag: "InsertNotice", notice, audience }],
+            audit: [
+              [platformTenant, event(by, "notice.published", noticeResource, { ...details, audience: audience.length })],
+              ...audience.map((tenant) => [tenant, event(by, "notice.received", noticeResource, details)] as const)
+            ]
+          } satisfies Plan<{ readonly notice: ChangeNotice.ChangeNotice; readonly audience: ReadonlyArray<TenantId> }>
+        }))
+        const outcomes = yield* Effect.forEach(
+          announced.audience,
+          (tenant) => Effect.either(notifier.notify(tenant, announced.notice)).pipe(Effect.map((outcome) => [tenant, outcome] as const)),
+          { concurrency: 8 }
+        )
+        const undelivered = outcomes.filter(([, outcome]) => Either.isLeft(outcome)).map(([tenant]) => tenant)
+        if (undelivered.length > 0) {
+          yield* Effect.logWarning("Change notice not delivered to every tenant").pipe(
+            Effect.annotateLogs({ notice: announced.notice.id, undelivered: undelivered.length })
+          )
+        }
+        return {
+          notice: announced.notice,
+          notified: outcomes.filter(([, outcome]) => Either.isRight(outcome)).map(([tenant]) => tenant),
+          undelivered
+        } satisfies ChangeNotice.Announcement
+      }
+    )
+
+    const object = Effect.fn("ProcessorRegistry.object")(
+      function*(by: Actor, tenant: TenantId, noticeId: ChangeNotice.NoticeId, raw: typeof ChangeNotice.ObjectionInput.Encoded) {
+        const input = yield* decode("objection", ChangeNotice.ObjectionInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          const found = yield* store.notice(noticeId)
+          if (Option.isNone(found) || !(yield* store.isRecipient(tenant, noticeId))) {
+            return yield* new NoticeNotFound({ noticeId })
+          }
+          const at = yield* now
+          if (!ChangeNotice.isOpen(found.value, at)) {
+            return yield* new ObjectionPeriodClosed({ noticeId, closedAt: found.value.objectionDeadline })
+          }
+          if (Option.isSome(yield* store.objection(tenant, noticeId))) {
+            return yield* new ObjectionAlreadyRecorded({ noticeId, tenantId: tenant })
+          }
+          const objection = new ChangeNotice.Objection({ tenantId: tenant, noticeId, reason: input.reason, objectedAt: at })
+          const objected = event(by, "objection.recorded", { type: "change-notice", id: noticeId }, {
+            tenantId: tenant,
+            processorId: found.value.processorId
+          })
+          return {
+            result: objection,
+            changes: [{ _tag: "InsertObjection", objection }],
+            audit: [[tenant, objected], [platformTenant, objected]]
+          } satisfies Plan<ChangeNotice.Objection>
+        }))
+      }
+    )
+
+    const recordActivity = Effect.fn("ProcessorRegistry.recordActivity")(
+      function*(by: Actor, raw: typeof ProcessingActivity.ActivityInput.Encoded) {
+        const input = yield* decode("processing activity", ProcessingActivity.ActivityInput)(raw)
+        return yield* run(Effect.gen(function*() {
+          yield* Effect.forEach(input.processors, existing, { discard: true })
+          const previous = (yield* store.activities).find((activity) => activity.id === input.id)
+          const activity = new ProcessingActivity.ProcessingActivity({ ...input, updatedAt: yield* now })
+          return {
+            result: activity,
+            changes: [{ _tag: "PutActivity", activity }],
+            audit: onPlatform(event(by, "activity.recorded", { type: "processing-activity", id: activity.id }, {
+              actingAs: activity.actingAs,
+              replaced: previous !== undefined,
+              processors: activity.processors
+            }))
+          } satisfies Plan<ProcessingActivity.ProcessingActivity>
+        }))
+      }
+    )
+
+    const record = Effect.fn("ProcessorRegistry.record")(function*(raw: typeof ProcessingRecord.RecordOwner.Encoded) {
+      const owner = yield* decode("record owner", ProcessingRecord.RecordOwner)(raw)
+      const [activities, processors, at] = yield* Effect.all([store.activities, store.processors, now])
+      const categories = [...new Set(activities.flatMap((activity) => activity.dataCategories))]
+      const periods = new Map(
+        yield* Effect.forEach(categories, (category) =>
+          Effect.map(retention.periodOf(category), (period) => [category, Option.getOrUndefined(period)] as const))
+      )
+      return ProcessingRecord.make({
+        owner,
+        activities,
+        processors,
+        decisions,
+        retention: (category) => periods.get(category),
+        at
+      })
+    })
+
+    const annex = Effect.fn("ProcessorRegistry.annex")(function*(raw: typeof ProcessingRecord.RecordOwner.Encoded) {
+      const owner = yield* decode("record owner", ProcessingRecord.RecordOwner)(raw)
+      const [processors, at] = yield* Effect.all([store.processors, now])
+      return DpaAnnex.make({ owner, processors, at })
+    })
+
+    const findings = Effect.gen(function*() {
+      const [processors, dpas, assessments, at] = yield* Effect.all([
+        store.processors,
+        store.dpas(),
+        store.assessments(),
+        now
+      ])
+      return Finding.compute({ processors, dpas, assessments, decisions, at })
+    }).pipe(Effect.withSpan("ProcessorRegistry.findings"))
+
+    return ProcessorRegistry.of({
+      register,
+      update,
+      processor: (id) => existing(id).pipe(Effect.withSpan("ProcessorRegistry.processor", { attributes: { id } })),
+      processors: store.processors.pipe(Effect.withSpan("ProcessorRegistry.processors")),
+      requirements,
+      startReview,
+      approve,
+      suspend,
+      terminate,
+      confirmDataDisposition,
+      recordDpa,
+      dpas: (id) => store.dpas(id).pipe(Effect.withSpan("ProcessorRegistry.dpas", { attributes: { id } })),
+      publishQuestionnaire,
+      questionnaire,
+      submitAssessment,
+      decideAssessment,
+      assessments: (id) => store.assessments(id).pipe(Effect.withSpan("ProcessorRegistry.assessments", { attributes: { id } })),
+      announce,
+      notices: (id) => store.notices(id).pipe(Effect.withSpan("ProcessorRegistry.notices")),
+      noticesFor: (tenant) => store.noticesFor(tenant).pipe(Effect.withSpan("ProcessorRegistry.noticesFor", { attributes: { tenant } })),
+      object,
+      objections: (notice) => store.objections(notice).pipe(Effect.withSpan("ProcessorRegistry.objections")),
+      recordActivity,
+      activities: store.activities.pipe(Effect.withSpan("ProcessorRegistry.activities")),
+      record,
+      annex,
+      findings
+    })
+  })
+
+const fail = (operation: string) => (cause: unknown) => new RegistryStoreError({ operation, cause })
+
+/**
+ * The registry in memory, for tests and for apps without a database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<ProcessorRegistry, never, AuditTrail | TenantNotifier> = Layer.effect(
+  ProcessorRegistry,
+  Effect.suspend(() => make(memoryStore(fail)))
+)
+
+/**
+ * The registry on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  ProcessorRegistry,
+  Migrations.MigrationFailed,
+  AuditTrail | TenantNotifier | SqlClient.SqlClient
+> = Layer.effect(ProcessorRegistry, Effect.flatMap(sqlStore(fail), make))

@@ -1,0 +1,239 @@
+/**
+ * Questionnaires: versioned sets of questions sent to a processor, and the
+ * scoring rules that turn answers into a score.
+ *
+ * - a yes/no question scores its `weight` when the answer is the `expected` one;
+ * - a choice question scores the `points` of the chosen option;
+ * - a text question is read by the reviewer and scores nothing;
+ * - a `critical` question answered the wrong way (or, for a choice, with
+ *   fewer than the best option's points) fails the questionnaire whatever the
+ *   score.
+ *
+ * Answers pass when they score at least `passMark` (a fraction of the points
+ * available) and fail no critical question. A published version never
+ * changes: a new version is a new questionnaire.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+
+const Slug = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
+  Schema.maxLength(64)
+)
+const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))
+const Points = Schema.Int.pipe(Schema.nonNegative())
+const Critical = Schema.optionalWith(Schema.Boolean, { default: () => false })
+
+/**
+ * A question answered yes (`true`) or no (`false`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const YesNoQuestion = Schema.TaggedStruct("YesNo", {
+  id: Slug,
+  text: Text,
+  weight: Points,
+  expected: Schema.Boolean,
+  critical: Critical
+})
+
+/**
+ * A question answered by one option's `value`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ChoiceQuestion = Schema.TaggedStruct("Choice", {
+  id: Slug,
+  text: Text,
+  options: Schema.NonEmptyArray(Schema.Struct({ value: Slug, label: Text, points: Points })),
+  critical: Critical
+})
+
+/**
+ * A question answered in words, for the reviewer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TextQuestion = Schema.TaggedStruct("Text", {
+  id: Slug,
+  text: Text,
+  required: Schema.Boolean
+})
+
+/**
+ * A question.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Question = Schema.Union(YesNoQuestion, ChoiceQuestion, TextQuestion)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Question = typeof Question.Type
+
+/**
+ * A questionnaire to publish.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const QuestionnaireInput = Schema.Struct({
+  id: Slug,
+  version: Schema.Int.pipe(Schema.positive()),
+  title: Text,
+  /** The fraction of the available points that passes, from 0 to 1. */
+  passMark: Schema.Number.pipe(Schema.between(0, 1)),
+  questions: Schema.NonEmptyArray(Question)
+}).pipe(
+  Schema.filter((input) => {
+    const ids = input.questions.map((question) => question.id)
+    const repeated = ids.find((id, i) => ids.indexOf(id) !== i)
+    if (repeated !== undefined) return `question ${repeated} appears twice`
+    for (const question of input.questions) {
+      if (question._tag !== "Choice") continue
+      const values = question.options.map((option) => option.value)
+      const value = values.find((v, i) => values.indexOf(v) !== i)
+      if (value !== undefined) return `question ${question.id} offers option ${value} twice`
+    }
+    return true
+  })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type QuestionnaireInput = typeof QuestionnaireInput.Type
+
+/**
+ * A published questionnaire.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processor-registry/Questionnaire")({
+  id: Slug,
+  version: Schema.Int.pipe(Schema.positive()),
+  title: Text,
+  passMark: Schema.Number.pipe(Schema.between(0, 1)),
+  questions: Schema.NonEmptyArray(Question),
+  publishedAt: Schema.Date
+}) {}
+
+/**
+ * Answers by question id: a boolean for yes/no, an option value for a
+ * choice, text for a text question.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Answers = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Boolean, Schema.String) })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Answers = typeof Answers.Type
+
+/**
+ * What the scoring rules make of a set of answers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Score = Schema.Struct({
+  points: Points,
+  maxPoints: Points,
+  /** `points / maxPoints`, or 1 when no question scores. */
+  ratio: Schema.Number,
+  /** The critical questions answered the wrong way. */
+  criticalFailures: Schema.Array(Slug),
+  passes: Schema.Boolean
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Score = typeof Score.Type
+
+/**
+ * Checks answers against the questions: every question answered with the
+ * right kind of answer (an optional text question may be left out), no
+ * answer to a question that is not there. Returns the problems, if any.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const checkAnswers = (questionnaire: Questionnaire, answers: Answers): Either.Either<Answers, ReadonlyArray<string>> => {
+  const problems: Array<string> = []
+  const ids = new Set(questionnaire.questions.map((question) => question.id))
+  for (const key of Object.keys(answers)) {
+    if (!ids.has(key)) problems.push(`${key} is not a question of ${questionnaire.id} version ${questionnaire.version}`)
+  }
+  for (const question of questionnaire.questions) {
+    const answer = answers[question.id]
+    switch (question._tag) {
+      case "YesNo":
+        if (typeof answer !== "boolean") problems.push(`${question.id} needs a yes/no (boolean) answer`)
+        break
+      case "Choice":
+        if (typeof answer !== "string" || !question.options.some((option) => option.value === answer)) {
+          problems.push(
+            `${question.id} needs one of: ${question.options.map((option) => option.value).join(", ")}`
+          )
+        }
+        break
+      case "Text":
+        if (answer === undefined ? question.required : typeof answer !== "string" || (question.required && answer.trim() === "")) {
+          problems.push(`${question.id} needs a text answer`)
+        }
+        break
+    }
+  }
+  return problems.length === 0 ? Either.right(answers) : Either.left(problems)
+}
+
+/**
+ * Scores answers that passed `checkAnswers`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const score = (questionnaire: Questionnaire, answers: Answers): Score => {
+  let points = 0
+  let maxPoints = 0
+  const criticalFailures: Array<string> = []
+  for (const question of questionnaire.questions) {
+    const answer = answers[question.id]
+    switch (question._tag) {
+      case "YesNo": {
+        maxPoints += question.weight
+        const right = answer === question.expected
+        if (right) points += question.weight
+        if (question.critical && !right) criticalFailures.push(question.id)
+        break
+      }
+      case "Choice": {
+        const best = Math.max(...question.options.map((option) => option.points))
+        const chosen = question.options.find((option) => option.value === answer)?.points ?? 0
+        maxPoints += best
+        points += chosen
+        if (question.critical && chosen < best) criticalFailures.push(question.id)
+        break
+      }
+      case "Text":
+        break
+    }
+  }
+  const ratio = maxPoints === 0 ? 1 : points / maxPoints
+  return { points, maxPoints, ratio, criticalFailures, passes: ratio >= questionnaire.passMark && criticalFailures.length === 0 }
+}

@@ -1,0 +1,289 @@
+/**
+ * The legal mechanism of a transfer to a third country (GDPR Chapter V), and
+ * whether it holds at a given time.
+ *
+ * - `Adequacy`: the country has an adequacy decision in force (see
+ *   `AdequacyDecisions`). Not enough for the United States, whose decision
+ *   covers only organisations certified under the Data Privacy Framework.
+ * - `StandardContractualClauses`: the 2021 SCCs (Implementing Decision (EU)
+ *   2021/914), with their module and a transfer impact assessment reference.
+ *   Modules 2 (controller to processor) and 3 (processor to processor) are the
+ *   ones for a processor; modules 1 and 4 are flagged.
+ * - `BindingCorporateRules`: approved BCRs (Art. 47).
+ * - `DpfCertification`: the recipient's certification under the EU-US Data
+ *   Privacy Framework, with its status and recertification date; it lapses
+ *   when inactive or after the due date.
+ * - `Derogation`: an Art. 49 derogation, with the ground and a justification.
+ * - `PrivacyShield`: accepted as input only to be flagged: the Court of
+ *   Justice invalidated it on 16 July 2020 (Schrems II, C-311/18).
+ *
+ * @since 0.1.0
+ */
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as AdequacyDecisions from "./AdequacyDecisions.js"
+import * as Country from "./Country.js"
+import { dayHasPassed, isoDate } from "./internal/dates.js"
+
+/**
+ * Reliance on an adequacy decision for the location's country.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Adequacy extends Schema.TaggedClass<Adequacy>()("Adequacy", {}) {}
+
+/**
+ * The modules of the 2021 standard contractual clauses: 1 controller to
+ * controller, 2 controller to processor, 3 processor to processor, 4
+ * processor to controller.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SccModule = Schema.Literal(1, 2, 3, 4)
+
+/**
+ * The 2021 standard contractual clauses (Implementing Decision (EU) 2021/914).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class StandardContractualClauses
+  extends Schema.TaggedClass<StandardContractualClauses>()("StandardContractualClauses", {
+    module: SccModule,
+    signedOn: Schema.Date,
+    /** Where the transfer impact assessment is kept (a document id or URL). */
+    transferImpactAssessment: Schema.NonEmptyTrimmedString
+  })
+{}
+
+/**
+ * Binding corporate rules approved under Art. 47.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class BindingCorporateRules extends Schema.TaggedClass<BindingCorporateRules>()("BindingCorporateRules", {
+  /** The supervisory authority that approved them. */
+  approvedBy: Schema.NonEmptyTrimmedString,
+  reference: Schema.NonEmptyTrimmedString,
+  approvedOn: Schema.Date
+}) {}
+
+/**
+ * A certification under the EU-US Data Privacy Framework, as the DPF list shows it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class DpfCertification extends Schema.TaggedClass<DpfCertification>()("DpfCertification", {
+  status: Schema.Literal("active", "inactive"),
+  certifiedOn: Schema.Date,
+  /** The last day before the organisation must recertify. */
+  recertificationDue: Schema.Date
+}) {}
+
+/**
+ * The grounds of Art. 49(1): points (a) to (g), and the compelling legitimate
+ * interests of its second subparagraph.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DerogationGround = Schema.Literal(
+  "explicit-consent",
+  "contract-with-subject",
+  "contract-in-subject-interest",
+  "public-interest",
+  "legal-claims",
+  "vital-interests",
+  "public-register",
+  "compelling-legitimate-interests"
+)
+
+/**
+ * A derogation for specific situations (Art. 49).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Derogation extends Schema.TaggedClass<Derogation>()("Derogation", {
+  ground: DerogationGround,
+  justification: Schema.NonEmptyTrimmedString
+}) {}
+
+/**
+ * A Privacy Shield self-certification: accepted only so that it can be flagged invalid.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class PrivacyShield extends Schema.TaggedClass<PrivacyShield>()("PrivacyShield", {
+  certifiedOn: Schema.optional(Schema.Date)
+}) {}
+
+/**
+ * A transfer mechanism.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TransferMechanism = Schema.Union(
+  Adequacy,
+  StandardContractualClauses,
+  BindingCorporateRules,
+  DpfCertification,
+  Derogation,
+  PrivacyShield
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TransferMechanism = typeof TransferMechanism.Type
+
+/**
+ * Why a mechanism does not hold.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InvalidReason = Schema.Literal(
+  "mechanism-missing",
+  "privacy-shield-invalidated",
+  "no-adequacy-decision",
+  "adequacy-needs-dpf-certification",
+  "dpf-outside-united-states",
+  "dpf-decision-not-in-force",
+  "dpf-certification-lapsed",
+  "scc-module-not-for-processors"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidReason = typeof InvalidReason.Type
+
+/**
+ * Whether a location's transfer mechanism holds at a time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Verdict =
+  | { readonly _tag: "NotATransfer" }
+  | { readonly _tag: "Valid"; readonly basis: string }
+  | { readonly _tag: "Invalid"; readonly reason: InvalidReason; readonly detail: string }
+
+const invalid = (reason: InvalidReason, detail: string): Verdict => ({ _tag: "Invalid", reason, detail })
+
+const derogationPoint: Record<typeof DerogationGround.Type, string> = {
+  "explicit-consent": "Art. 49(1)(a), explicit consent",
+  "contract-with-subject": "Art. 49(1)(b), contract with the data subject",
+  "contract-in-subject-interest": "Art. 49(1)(c), contract in the data subject's interest",
+  "public-interest": "Art. 49(1)(d), important reasons of public interest",
+  "legal-claims": "Art. 49(1)(e), legal claims",
+  "vital-interests": "Art. 49(1)(f), vital interests",
+  "public-register": "Art. 49(1)(g), public register",
+  "compelling-legitimate-interests": "Art. 49(1), second subparagraph, compelling legitimate interests"
+}
+
+/**
+ * A one-line description of a mechanism, for records and annexes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const describe = (mechanism: TransferMechanism): string => {
+  switch (mechanism._tag) {
+    case "Adequacy":
+      return "Adequacy decision (Art. 45)"
+    case "StandardContractualClauses":
+      return `Standard contractual clauses 2021/914, module ${mechanism.module}, signed ${
+        isoDate(mechanism.signedOn)
+      }; transfer impact assessment ${mechanism.transferImpactAssessment}`
+    case "BindingCorporateRules":
+      return `Binding corporate rules approved by ${mechanism.approvedBy} on ${
+        isoDate(mechanism.approvedOn)
+      } (${mechanism.reference})`
+    case "DpfCertification":
+      return `EU-US Data Privacy Framework certification (${mechanism.status}, certified ${
+        isoDate(mechanism.certifiedOn)
+      }, recertification due ${isoDate(mechanism.recertificationDue)})`
+    case "Derogation":
+      return `Derogation under ${derogationPoint[mechanism.ground]}: ${mechanism.justification}`
+    case "PrivacyShield":
+      return "EU-US Privacy Shield (invalid since 16 July 2020)"
+  }
+}
+
+/**
+ * Whether the mechanism of a location holds at `at`, given the adequacy
+ * decisions. A location in the EEA is no transfer at all.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const evaluate = (
+  country: Country.Country,
+  mechanism: TransferMechanism | undefined,
+  at: Date,
+  decisions: ReadonlyArray<AdequacyDecisions.AdequacyDecision>
+): Verdict => {
+  if (Country.isEea(country)) return { _tag: "NotATransfer" }
+  if (mechanism === undefined) {
+    return invalid("mechanism-missing", `no transfer mechanism is recorded for ${country}`)
+  }
+  switch (mechanism._tag) {
+    case "Adequacy": {
+      const decision = AdequacyDecisions.forCountry(decisions, country, at)
+      if (Option.isNone(decision)) {
+        return invalid("no-adequacy-decision", `no adequacy decision is in force for ${country}`)
+      }
+      if (decision.value.coversOnly === "dpf-certified-organisations") {
+        return invalid(
+          "adequacy-needs-dpf-certification",
+          `the adequacy decision for ${country} covers only organisations certified under the Data Privacy Framework: record the certification`
+        )
+      }
+      return { _tag: "Valid", basis: `Adequacy decision: ${decision.value.act}` }
+    }
+    case "DpfCertification": {
+      if (country !== "US") {
+        return invalid("dpf-outside-united-states", `a Data Privacy Framework certification covers only the US, not ${country}`)
+      }
+      const decision = AdequacyDecisions.forCountry(decisions, country, at)
+      if (Option.isNone(decision) || decision.value.coversOnly !== "dpf-certified-organisations") {
+        return invalid("dpf-decision-not-in-force", "no Data Privacy Framework adequacy decision is in force")
+      }
+      if (mechanism.status !== "active") {
+        return invalid("dpf-certification-lapsed", "the Data Privacy Framework certification is inactive")
+      }
+      if (dayHasPassed(mechanism.recertificationDue, at)) {
+        return invalid(
+          "dpf-certification-lapsed",
+          `the Data Privacy Framework certification was due for recertification on ${isoDate(mechanism.recertificationDue)}`
+        )
+      }
+      return { _tag: "Valid", basis: `${describe(mechanism)}; ${decision.value.act}` }
+    }
+    case "StandardContractualClauses":
+      return mechanism.module === 2 || mechanism.module === 3
+        ? { _tag: "Valid", basis: describe(mechanism) }
+        : invalid(
+          "scc-module-not-for-processors",
+          `SCC module ${mechanism.module} is not for a transfer to a processor: use module 2 or 3`
+        )
+    case "BindingCorporateRules":
+    case "Derogation":
+      return { _tag: "Valid", basis: describe(mechanism) }
+    case "PrivacyShield":
+      return invalid(
+        "privacy-shield-invalidated",
+        `the Privacy Shield was invalidated on 16 July 2020 (${AdequacyDecisions.privacyShield.judgment})`
+      )
+  }
+}

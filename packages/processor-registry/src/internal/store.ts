@@ -1,0 +1,200 @@
+import type { TenantId } from "@lawful/core/TenantId"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { Assessment, AssessmentId } from "../Assessment.js"
+import type { ChangeNotice, NoticeId, Objection } from "../ChangeNotice.js"
+import type { Dpa } from "../Dpa.js"
+import type { ProcessingActivity } from "../ProcessingActivity.js"
+import type { Processor, ProcessorId } from "../Processor.js"
+import type { Questionnaire } from "../Questionnaire.js"
+
+/** @internal A write, applied with the others of its commit or not at all. */
+export type Change =
+  | { readonly _tag: "InsertProcessor"; readonly processor: Processor }
+  /** Applies only over the revision before `processor.revision`. */
+  | { readonly _tag: "UpdateProcessor"; readonly processor: Processor }
+  | { readonly _tag: "InsertDpa"; readonly dpa: Dpa }
+  | { readonly _tag: "InsertQuestionnaire"; readonly questionnaire: Questionnaire }
+  | { readonly _tag: "InsertAssessment"; readonly assessment: Assessment }
+  /** Applies only over an undecided assessment. */
+  | { readonly _tag: "DecideAssessment"; readonly assessment: Assessment }
+  | { readonly _tag: "PutActivity"; readonly activity: ProcessingActivity }
+  | { readonly _tag: "InsertNotice"; readonly notice: ChangeNotice; readonly audience: ReadonlyArray<TenantId> }
+  | { readonly _tag: "InsertObjection"; readonly objection: Objection }
+
+/**
+ * @internal What a backend keeps. Lists come in a stable order: processors by
+ * registration, DPAs by signature, assessments by submission, notices by
+ * publication, activities by id, objections by time.
+ */
+export interface RegistryStore<E> {
+  readonly processor: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
+  readonly processors: Effect.Effect<ReadonlyArray<Processor>, E>
+  readonly dpas: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Dpa>, E>
+  readonly questionnaire: (id: string, version: number) => Effect.Effect<Option.Option<Questionnaire>, E>
+  readonly questionnaires: Effect.Effect<ReadonlyArray<Questionnaire>, E>
+  readonly assessment: (id: AssessmentId) => Effect.Effect<Option.Option<Assessment>, E>
+  readonly assessments: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Assessment>, E>
+  readonly activities: Effect.Effect<ReadonlyArray<ProcessingActivity>, E>
+  readonly notice: (id: NoticeId) => Effect.Effect<Option.Option<ChangeNotice>, E>
+  readonly notices: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
+  readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
+  readonly isRecipient: (tenant: TenantId, notice: NoticeId) => Effect.Effect<boolean, E>
+  readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
+  readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
+  /** Applies every change or none; fails when a precondition no longer holds (a concurrent writer). */
+  readonly commit: (changes: ReadonlyArray<Change>) => Effect.Effect<void, E>
+}
+
+const byTimeThenId = <A>(time: (a: A) => Date, id: (a: A) => string) => (a: A, b: A) =>
+  time(a).getTime() - time(b).getTime() || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0)
+
+/** @internal */
+export const sortProcessors = byTimeThenId<Processor>((p) => p.registeredAt, (p) => p.id)
+/** @internal */
+export const sortDpas = byTimeThenId<Dpa>((d) => d.signedOn, (d) => `${d.recordedAt.toISOString()}/${d.id}`)
+/** @internal */
+export const sortAssessments = byTimeThenId<Assessment>((a) => a.submittedAt, (a) => a.id)
+/** @internal */
+export const sortNotices = byTimeThenId<ChangeNotice>((n) => n.publishedAt, (n) => n.id)
+/** @internal */
+export const sortObjections = byTimeThenId<Objection>((o) => o.objectedAt, (o) => o.tenantId)
+
+/** @internal A conflict found while committing: a concurrent writer got there first. */
+export class CommitConflict {
+  readonly _tag = "CommitConflict"
+  constructor(readonly detail: string) {}
+  toString() {
+    return `Commit conflict: ${this.detail}`
+  }
+}
+
+/** @internal The store in memory. Each read and commit yields first, as a database round trip would. */
+export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => E): RegistryStore<E> => {
+  const processors = new Map<string, Processor>()
+  const dpas = new Map<string, Dpa>()
+  const questionnaires = new Map<string, Questionnaire>()
+  const assessments = new Map<string, Assessment>()
+  const activities = new Map<string, ProcessingActivity>()
+  const notices = new Map<string, ChangeNotice>()
+  const recipients = new Set<string>()
+  const objections = new Map<string, Objection>()
+  const pair = (tenant: string, notice: string) => `${tenant}/${notice}`
+  const read = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
+
+  // Checks every precondition before the first write, so a failed commit writes nothing.
+  const conflictOf = (changes: ReadonlyArray<Change>): string | undefined => {
+    for (const change of changes) {
+      switch (change._tag) {
+        case "InsertProcessor":
+          if (processors.has(change.processor.id)) return `processor ${change.processor.id} exists`
+          break
+        case "UpdateProcessor": {
+          const current = processors.get(change.processor.id)
+          if (current?.revision !== change.processor.revision - 1) {
+            return `processor ${change.processor.id} changed concurrently`
+          }
+          break
+        }
+        case "InsertDpa":
+          if ([...dpas.values()].some((d) => d.processorId === change.dpa.processorId && d.version === change.dpa.version)) {
+            return `DPA version ${change.dpa.version} exists`
+          }
+          break
+        case "InsertQuestionnaire":
+          if (questionnaires.has(`${change.questionnaire.id}@${change.questionnaire.version}`)) {
+            return `questionnaire ${change.questionnaire.id} version ${change.questionnaire.version} exists`
+          }
+          break
+        case "InsertAssessment":
+          if (assessments.has(change.assessment.id)) return `assessment ${change.assessment.id} exists`
+          break
+        case "DecideAssessment":
+          if (assessments.get(change.assessment.id)?.decision !== undefined) {
+            return `assessment ${change.assessment.id} was decided concurrently`
+          }
+          break
+        case "PutActivity":
+          break
+        case "InsertNotice":
+          if (notices.has(change.notice.id)) return `notice ${change.notice.id} exists`
+          break
+        case "InsertObjection":
+          if (objections.has(pair(change.objection.tenantId, change.objection.noticeId))) {
+            return "the objection exists"
+          }
+          break
+      }
+    }
+    return undefined
+  }
+
+  const apply = (change: Change) => {
+    switch (change._tag) {
+      case "InsertProcessor":
+      case "UpdateProcessor":
+        processors.set(change.processor.id, change.processor)
+        break
+      case "InsertDpa":
+        dpas.set(change.dpa.id, change.dpa)
+        break
+      case "InsertQuestionnaire":
+        questionnaires.set(`${change.questionnaire.id}@${change.questionnaire.version}`, change.questionnaire)
+        break
+      case "InsertAssessment":
+      case "DecideAssessment":
+        assessments.set(change.assessment.id, change.assessment)
+        break
+      case "PutActivity":
+        activities.set(change.activity.id, change.activity)
+        break
+      case "InsertNotice":
+        notices.set(change.notice.id, change.notice)
+        for (const tenant of change.audience) recipients.add(pair(tenant, change.notice.id))
+        break
+      case "InsertObjection":
+        objections.set(pair(change.objection.tenantId, change.objection.noticeId), change.objection)
+        break
+    }
+  }
+
+  return {
+    processor: (id) => read(() => Option.fromNullable(processors.get(id))),
+    processors: read(() => [...processors.values()].sort(sortProcessors)),
+    dpas: (processor) =>
+      read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
+    questionnaire: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
+    questionnaires: read(() =>
+      [...questionnaires.values()].sort((a, b) => a.id.localeCompare(b.id) || a.version - b.version)
+    ),
+    assessment: (id) => read(() => Option.fromNullable(assessments.get(id))),
+    assessments: (processor) =>
+      read(() =>
+        [...assessments.values()].filter((a) => processor === undefined || a.processorId === processor).sort(
+          sortAssessments
+        )
+      ),
+    activities: read(() => [...activities.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
+    notice: (id) => read(() => Option.fromNullable(notices.get(id))),
+    notices: (processor) =>
+      read(() =>
+        [...notices.values()].filter((n) => processor === undefined || n.processorId === processor).sort(sortNotices)
+      ),
+    noticesFor: (tenant) =>
+      read(() => [...notices.values()].filter((n) => recipients.has(pair(tenant, n.id))).sort(sortNotices)),
+    isRecipient: (tenant, notice) => read(() => recipients.has(pair(tenant, notice))),
+    objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
+    objections: (notice) =>
+      read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
+    commit: (changes) =>
+      Effect.zipRight(
+        Effect.yieldNow(),
+        Effect.suspend(() => {
+          const conflict = conflictOf(changes)
+          if (conflict !== undefined) return Effect.fail(fail("commit")(new CommitConflict(conflict)))
+          changes.forEach(apply)
+          return Effect.void
+        })
+      )
+  }
+}

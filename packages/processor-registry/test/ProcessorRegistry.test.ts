@@ -1,0 +1,76 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as TenantId from "@lawful/core/TenantId"
+import { contractSuite, sqlSuite } from "@lawful/core/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
+import * as TenantNotifier from "../src/TenantNotifier.js"
+import * as AuditRecorder from "./AuditRecorder.js"
+import { approvedProcessor, atStart, failingAnswers, processorInput, publishQuestionnaire, staff, tenantKey } from "./fixtures.js"
+import { suite } from "./ProcessorRegistrySuite.js"
+
+// The audit log is the test double until the real AuditLog layers are wired in.
+const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
+
+const layers = {
+  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(support)),
+  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(support))
+}
+
+contractSuite("ProcessorRegistry", layers, suite)
+
+// What the SQL layer leaves in its tables.
+sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
+  it.effect("the registry's tables are platform-wide; notices received and objections lead with tenant_id", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const sql = yield* SqlClient.SqlClient
+      const registry = yield* ProcessorRegistry
+      const tenant = yield* TenantId.make
+      const processor = yield* registry.register(staff, processorInput({ servesTenants: true }))
+      const { notice } = yield* registry.announce(staff, { processorId: processor.id, audience: [tenant] })
+      yield* registry.object(tenantKey, tenant, notice.id, { reason: "We need to review this first" })
+
+      const keys = yield* sql<{ table_name: string; column_name: string }>`
+        SELECT c.relname AS table_name, a.attname AS column_name
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+        WHERE i.indisprimary AND c.relname IN ('lawful_processor_notice_recipients', 'lawful_processor_objections')
+        ORDER BY c.relname`
+      assert.deepStrictEqual(keys.map((k) => [k.table_name, k.column_name]), [
+        ["lawful_processor_notice_recipients", "tenant_id"],
+        ["lawful_processor_objections", "tenant_id"]
+      ])
+      const rows = yield* sql<{ tenant_id: string; reason: string }>`
+        SELECT tenant_id, reason FROM lawful_processor_objections WHERE tenant_id = ${tenant}`
+      assert.deepStrictEqual(rows.map((r) => [r.tenant_id, r.reason]), [[tenant, "We need to review this first"]])
+      const migrations = yield* sql<{ name: string }>`SELECT name FROM lawful_processor_registry_migrations`
+      assert.deepStrictEqual(migrations.map((m) => m.name), ["registry"])
+      // The platform's log id is no id `TenantId.make` gives.
+      assert.notStrictEqual(tenant, platformTenant)
+    }))
+
+  it.effect("a commit that meets a concurrent change writes none of its changes", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const sql = yield* SqlClient.SqlClient
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      const questionnaire = yield* publishQuestionnaire
+      const assessment = yield* registry.submitAssessment(staff, approved.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: failingAnswers
+      })
+      // Another replica changes the processor meanwhile.
+      yield* sql`UPDATE lawful_processors SET revision = revision + 1 WHERE processor_id = ${approved.id}`
+      const error = yield* Effect.flip(registry.decideAssessment(staff, assessment.id, { outcome: "unsatisfactory", notes: "no" }))
+      assert.strictEqual(error._tag, "RegistryStoreError")
+      assert.include(String(error._tag === "RegistryStoreError" && error.cause), "changed concurrently")
+      assert.isUndefined((yield* registry.assessments(approved.id)).find((a) => a.id === assessment.id)?.decision)
+      assert.strictEqual((yield* registry.processor(approved.id)).status._tag, "Approved")
+    }))
+})

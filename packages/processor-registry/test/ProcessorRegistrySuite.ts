@@ -1,0 +1,610 @@
+import { assert } from "@effect/vitest"
+import type { Vitest } from "@effect/vitest"
+import type { AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import * as TenantId from "@lawful/core/TenantId"
+import type { Backend } from "@lawful/core/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import * as DpaAnnex from "../src/DpaAnnex.js"
+import type * as Finding from "../src/Finding.js"
+import * as Processor from "../src/Processor.js"
+import * as ProcessingRecord from "../src/ProcessingRecord.js"
+import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import { Outbox, type TenantNotifier } from "../src/TenantNotifier.js"
+import { AuditRecorder } from "./AuditRecorder.js"
+import {
+  approvedProcessor,
+  approveFully,
+  atStart,
+  dayOf,
+  dpaInput,
+  failingAnswers,
+  owner,
+  passingAnswers,
+  processorInput,
+  publishQuestionnaire,
+  questionnaireInput,
+  staff,
+  tenantKey,
+  uniqueId
+} from "./fixtures.js"
+
+export type Services = ProcessorRegistry | AuditTrail | AuditRecorder | TenantNotifier | Outbox
+
+const actionsAbout = (tenant: TenantId.TenantId, id: string) =>
+  Effect.map(Effect.flatMap(AuditRecorder, (r) => r.about(tenant, id)), (events) => events.map((e) => e.action))
+
+const findingsOf = (id: Processor.ProcessorId) =>
+  Effect.map(
+    Effect.flatMap(ProcessorRegistry, (registry) => registry.findings),
+    (findings) => findings.filter((finding) => finding.processorId === id)
+  )
+
+const tags = (items: ReadonlyArray<{ readonly _tag: string }>) => items.map((item) => item._tag)
+
+const usWithDpf = (recertificationDue: string, status: "active" | "inactive" = "active") => ({
+  country: "US",
+  description: "support",
+  mechanism: { _tag: "DpfCertification" as const, status, certifiedOn: dayOf(-200), recertificationDue }
+})
+
+export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) => {
+  it.effect("registers a candidate, and appends the change to the platform's log", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput({ legalName: "Candidate Ltd" }))
+      assert.strictEqual(processor.status._tag, "Candidate")
+      assert.strictEqual(processor.revision, 1)
+      assert.strictEqual(processor.registeredAt.getTime(), Date.UTC(2026, 0, 15, 9))
+      assert.deepStrictEqual(yield* registry.processor(processor.id), processor)
+      assert.isTrue((yield* registry.processors).some((p) => p.id === processor.id))
+
+      const [entry] = yield* Effect.flatMap(AuditRecorder, (r) => r.about(platformTenant, processor.id))
+      assert.strictEqual(entry?.action, "processor-registry.processor.registered")
+      assert.deepStrictEqual(entry?.actor, staff)
+      assert.deepStrictEqual(entry?.details, { legalName: "Candidate Ltd", servesTenants: false, countries: ["DE"] })
+      // The contact person is personal data: never in the log.
+      assert.notInclude(JSON.stringify(entry), "privacy@mailhost.example")
+    }))
+
+  it.effect("invalid input fails with InvalidInput naming each problem, and writes nothing", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      const cases = [
+        processorInput({ locations: [{ country: "XX" }] }),
+        processorInput({ locations: [{ country: "us" }] }),
+        processorInput({ locations: [{ country: "US" }, { country: "US" }] }),
+        processorInput({ services: [] as unknown as [string] }),
+        processorInput({ legalName: "   " }),
+        { ...processorInput(), website: "https://example.com" } as typeof Processor.ProcessorInput.Encoded,
+        processorInput({
+          locations: [{ country: "US", mechanism: { _tag: "StandardContractualClauses", module: 5 as 2, signedOn: dayOf(0), transferImpactAssessment: "TIA-1" } }]
+        })
+      ]
+      for (const input of cases) {
+        const error = yield* Effect.flip(registry.register(staff, input))
+        assert.strictEqual(error._tag, "InvalidInput")
+        assert.isAbove(error._tag === "InvalidInput" ? error.issues.length : 0, 0)
+      }
+      const unknownCountry = yield* Effect.flip(registry.register(staff, cases[0]!))
+      assert.include(unknownCountry.message, "\"XX\" is not an ISO 3166-1 alpha-2 country code")
+      const twice = yield* Effect.flip(registry.register(staff, cases[2]!))
+      assert.include(twice.message, "US is listed twice")
+      const extra = yield* Effect.flip(registry.register(staff, cases[5]!))
+      assert.include(extra.message, "website")
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+    }))
+
+  it.effect("approval is refused with every missing requirement named, and nothing changes", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput({
+        locations: [{ country: "DE" }, { country: "US", mechanism: { _tag: "PrivacyShield", certifiedOn: "2019-05-01" } }]
+      }))
+      const early = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(early._tag, "StatusTransitionInvalid")
+      yield* registry.startReview(staff, processor.id)
+
+      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+      if (refused._tag !== "ApprovalRefused") return
+      assert.deepStrictEqual(tags(refused.missing), ["SignedDpa", "SatisfactoryAssessment", "ValidMechanism"])
+      assert.deepStrictEqual(refused.missing[2], {
+        _tag: "ValidMechanism",
+        country: "US",
+        reason: "privacy-shield-invalidated",
+        detail: "the Privacy Shield was invalidated on 16 July 2020 (Judgment of the Court of Justice of 16 July 2020, Schrems II, C-311/18)"
+      } as typeof refused.missing[2])
+      for (const part of ["no signed DPA", "no satisfactory assessment", "no valid mechanism for location US"]) {
+        assert.include(refused.message, part)
+      }
+      assert.deepStrictEqual(tags(yield* registry.requirements(processor.id)), tags(refused.missing))
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, processor.id), [
+        "processor-registry.processor.registered",
+        "processor-registry.processor.review-started"
+      ])
+    }))
+
+  it.effect("a processor with a signed DPA, a satisfactory assessment and valid mechanisms is approved", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput({
+        locations: [
+          { country: "IE" },
+          usWithDpf(dayOf(200)),
+          { country: "JP", mechanism: { _tag: "Adequacy" } },
+          {
+            country: "IN",
+            mechanism: { _tag: "StandardContractualClauses", module: 3, signedOn: dayOf(-10), transferImpactAssessment: "TIA-2026-004" }
+          },
+          { country: "BR", mechanism: { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-P-17", approvedOn: "2021-03-01" } }
+        ]
+      }))
+      const approved = yield* approveFully(processor.id)
+      assert.strictEqual(approved.status._tag, "Approved")
+      assert.strictEqual(approved.revision, 3)
+      assert.deepStrictEqual(yield* registry.requirements(processor.id), [])
+      assert.deepStrictEqual(yield* findingsOf(processor.id), [])
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, processor.id), [
+        "processor-registry.processor.registered",
+        "processor-registry.processor.review-started",
+        "processor-registry.processor.approved"
+      ])
+      const dpas = yield* registry.dpas(processor.id)
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, dpas[0]!.id), ["processor-registry.dpa.recorded"])
+      const [assessment] = yield* registry.assessments(processor.id)
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, assessment!.id), [
+        "processor-registry.assessment.submitted",
+        "processor-registry.assessment.decided"
+      ])
+      assert.strictEqual(assessment?.decision?.reviewer, "staff:staff-ada")
+      assert.strictEqual(assessment?.decision?.nextReviewDue.toISOString(), "2027-01-15T09:00:00.000Z")
+    }))
+
+  it.effect("Privacy Shield is accepted as input and flagged invalid; adequacy for the US needs the DPF", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const shield = yield* registry.register(staff, processorInput({
+        locations: [{ country: "US", mechanism: { _tag: "PrivacyShield" } }]
+      }))
+      const adequacy = yield* registry.register(staff, processorInput({
+        locations: [{ country: "US", mechanism: { _tag: "Adequacy" } }, { country: "CN", mechanism: { _tag: "Adequacy" } }]
+      }))
+      const missing = (yield* registry.requirements(shield.id)).filter((r) => r._tag === "ValidMechanism")
+      assert.deepStrictEqual(missing.map((r) => r._tag === "ValidMechanism" && r.reason), ["privacy-shield-invalidated"])
+      const reasons = (yield* registry.requirements(adequacy.id)).flatMap((r) => r._tag === "ValidMechanism" ? [[r.country, r.reason]] : [])
+      assert.deepStrictEqual(reasons, [["US", "adequacy-needs-dpf-certification"], ["CN", "no-adequacy-decision"]])
+    }))
+
+  it.effect("statuses move only along the allowed transitions; termination is final", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      assert.strictEqual((yield* Effect.flip(registry.startReview(staff, approved.id)))._tag, "StatusTransitionInvalid")
+      const suspended = yield* registry.suspend(staff, approved.id, "Security incident under investigation")
+      assert.deepStrictEqual(suspended.status, { _tag: "Suspended", since: new Date(start()), reason: "Security incident under investigation" })
+      assert.strictEqual((yield* Effect.flip(registry.suspend(staff, approved.id, "again")))._tag, "StatusTransitionInvalid")
+      assert.strictEqual((yield* registry.approve(staff, approved.id)).status._tag, "Approved")
+
+      const ended = yield* registry.terminate(staff, approved.id, { reason: "Contract ended" })
+      assert.deepStrictEqual(ended.status, {
+        _tag: "Terminated",
+        since: new Date(start()),
+        reason: "Contract ended",
+        dataDisposition: "pending"
+      })
+      const error = yield* Effect.flip(registry.approve(staff, approved.id))
+      assert.deepStrictEqual(
+        [error._tag, error._tag === "StatusTransitionInvalid" && error.from, error._tag === "StatusTransitionInvalid" && error.to],
+        ["StatusTransitionInvalid", "Terminated", "Approved"]
+      )
+      assert.strictEqual((yield* Effect.flip(registry.update(staff, approved.id, processorInput())))._tag, "ProcessorTerminated")
+      assert.strictEqual((yield* Effect.flip(registry.recordDpa(staff, approved.id, dpaInput({ version: "v9" }))))._tag, "ProcessorTerminated")
+      assert.strictEqual((yield* Effect.flip(registry.terminate(staff, approved.id, { reason: "twice" })))._tag, "StatusTransitionInvalid")
+      assert.deepStrictEqual(tags(yield* findingsOf(approved.id)), ["DataDispositionUnconfirmed"])
+
+      const confirmed = yield* registry.confirmDataDisposition(staff, approved.id, "deleted")
+      assert.strictEqual(confirmed.status._tag === "Terminated" && confirmed.status.dataDisposition, "deleted")
+      assert.deepStrictEqual(yield* findingsOf(approved.id), [])
+      assert.strictEqual((yield* Effect.flip(registry.confirmDataDisposition(staff, approved.id, "returned")))._tag, "DataDispositionNotPending")
+      assert.deepStrictEqual((yield* actionsAbout(platformTenant, approved.id)).slice(3), [
+        "processor-registry.processor.suspended",
+        "processor-registry.processor.reinstated",
+        "processor-registry.processor.terminated",
+        "processor-registry.processor.data-disposition-confirmed"
+      ])
+
+      // A candidate that never held data needs no confirmation.
+      const candidate = yield* registry.register(staff, processorInput())
+      const rejected = yield* registry.terminate(staff, candidate.id, { reason: "Not pursued" })
+      assert.strictEqual(rejected.status._tag === "Terminated" && rejected.status.dataDisposition, "none-held")
+      assert.deepStrictEqual(yield* findingsOf(candidate.id), [])
+    }))
+
+  it.effect("an unsatisfactory assessment terminates the processor", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      const questionnaire = yield* publishQuestionnaire
+      const assessment = yield* registry.submitAssessment(staff, approved.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: failingAnswers
+      })
+      assert.deepStrictEqual(assessment.score, {
+        points: 5,
+        maxPoints: 8,
+        ratio: 5 / 8,
+        criticalFailures: ["encryption-at-rest"],
+        passes: false
+      })
+      const { processor } = yield* registry.decideAssessment(staff, assessment.id, {
+        outcome: "unsatisfactory",
+        notes: "No encryption at rest"
+      })
+      assert.strictEqual(processor.status._tag, "Terminated")
+      assert.strictEqual(processor.status._tag === "Terminated" && processor.status.dataDisposition, "pending")
+      assert.deepStrictEqual(yield* registry.processor(approved.id), processor)
+      assert.deepStrictEqual((yield* actionsAbout(platformTenant, approved.id)).at(-1), "processor-registry.processor.terminated")
+    }))
+
+  it.effect("a satisfactory decision on failing answers is refused; a decision is given once", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      const assessment = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: failingAnswers
+      })
+      const refused = yield* Effect.flip(registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "fine" }))
+      assert.strictEqual(refused._tag, "AssessmentBelowPassMark")
+      assert.include(refused.message, "fails critical questions encryption-at-rest")
+      assert.isUndefined((yield* registry.assessments(processor.id))[0]?.decision)
+
+      // A reviewer may find passing answers unsatisfactory.
+      const passing = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: passingAnswers
+      })
+      assert.isTrue(passing.score.passes)
+      yield* registry.decideAssessment(staff, passing.id, { outcome: "unsatisfactory", notes: "References did not check out" })
+      const again = yield* Effect.flip(registry.decideAssessment(staff, passing.id, { outcome: "satisfactory", notes: "x" }))
+      assert.strictEqual(again._tag, "AssessmentAlreadyDecided")
+      const missing = yield* Effect.flip(registry.decideAssessment(staff, processor.id as never, { outcome: "satisfactory", notes: "x" }))
+      assert.strictEqual(missing._tag, "AssessmentNotFound")
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "Terminated")
+    }))
+
+  it.effect("answers are checked against the questionnaire version; published versions never change", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      const submit = (answers: Record<string, boolean | string>, version = 1) =>
+        Effect.flip(registry.submitAssessment(staff, processor.id, {
+          questionnaireId: questionnaire.id,
+          questionnaireVersion: version,
+          answers
+        }))
+      const wrong = yield* submit({ "encryption-at-rest": "yes", iso27001: true, "breach-notice": "never", extra: true })
+      assert.strictEqual(wrong._tag, "InvalidInput")
+      assert.deepStrictEqual(wrong._tag === "InvalidInput" && wrong.issues, [
+        `extra is not a question of ${questionnaire.id} version 1`,
+        "encryption-at-rest needs a yes/no (boolean) answer",
+        "breach-notice needs one of: 24h, 72h, later",
+        "sub-processors needs a text answer"
+      ])
+      assert.strictEqual((yield* submit(passingAnswers, 2))._tag, "QuestionnaireNotFound")
+      assert.deepStrictEqual(yield* registry.assessments(processor.id), [])
+
+      const republish = yield* Effect.flip(registry.publishQuestionnaire(staff, questionnaireInput(questionnaire.id)))
+      assert.strictEqual(republish._tag, "QuestionnaireVersionExists")
+      const v2 = yield* registry.publishQuestionnaire(staff, { ...questionnaireInput(questionnaire.id, 2), passMark: 0.9 })
+      assert.deepStrictEqual(yield* registry.questionnaire(questionnaire.id), v2)
+      assert.deepStrictEqual(yield* registry.questionnaire(questionnaire.id, 1), questionnaire)
+      assert.strictEqual((yield* Effect.flip(registry.questionnaire(uniqueId("none"))))._tag, "QuestionnaireNotFound")
+
+      const duplicate = yield* Effect.flip(registry.publishQuestionnaire(staff, {
+        ...questionnaireInput(uniqueId("dup")),
+        questions: [
+          { _tag: "Text", id: "same", text: "One", required: false },
+          { _tag: "Text", id: "same", text: "Two", required: false }
+        ]
+      }))
+      assert.include(duplicate.message, "question same appears twice")
+    }))
+
+  it.effect("DPA versions are unique, a future signature is refused, and the latest signed one governs", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      const first = yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "v1", signedOn: dayOf(-400), reviewDue: dayOf(-35) }))
+      assert.strictEqual(first.documentSha256.length, 64)
+      assert.strictEqual((yield* Effect.flip(registry.recordDpa(staff, processor.id, dpaInput({ version: "v1" }))))._tag, "DpaVersionExists")
+      const future = yield* Effect.flip(registry.recordDpa(staff, processor.id, dpaInput({ version: "v2", signedOn: dayOf(3) })))
+      assert.include(future.message, "the signature date is in the future")
+      const badHash = yield* Effect.flip(registry.recordDpa(staff, processor.id, dpaInput({ version: "v2", documentSha256: "ABC" })))
+      assert.include(badHash.message, "64 lower-case hex digits")
+      const backwards = yield* Effect.flip(registry.recordDpa(staff, processor.id, dpaInput({ version: "v2", reviewDue: dayOf(-30) })))
+      assert.include(backwards.message, "the review date is before the signature date")
+      const unknown = yield* Effect.flip(registry.recordDpa(staff, yield* Processor.makeId, dpaInput()))
+      assert.strictEqual(unknown._tag, "ProcessorNotFound")
+      assert.deepStrictEqual((yield* registry.dpas(processor.id)).map((dpa) => dpa.version), ["v1"])
+      yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "v2" }))
+      assert.deepStrictEqual((yield* registry.dpas(processor.id)).map((dpa) => dpa.version), ["v1", "v2"])
+    }))
+
+  it.effect("a change to an approved processor cannot break its approval", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      const refused = yield* Effect.flip(registry.update(staff, approved.id, processorInput({
+        locations: [{ country: "DE" }, { country: "CN", description: "support staff" }]
+      })))
+      assert.strictEqual(refused._tag, "ChangeRefused")
+      assert.include(refused.message, "no valid mechanism for location CN")
+      assert.deepStrictEqual(yield* registry.processor(approved.id), approved)
+
+      const updated = yield* registry.update(staff, approved.id, processorInput({
+        locations: [
+          { country: "DE" },
+          {
+            country: "CN",
+            description: "support staff",
+            mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(-3), transferImpactAssessment: "TIA-CN-1" }
+          }
+        ]
+      }))
+      assert.strictEqual(updated.revision, approved.revision + 1)
+      assert.strictEqual(updated.status._tag, "Approved")
+
+      const expired = yield* Effect.flip(registry.recordDpa(staff, approved.id, dpaInput({
+        version: "2026-expired",
+        signedOn: dayOf(-1),
+        expiresOn: dayOf(-1)
+      })))
+      assert.strictEqual(expired._tag, "ChangeRefused")
+      assert.strictEqual((yield* registry.dpas(approved.id)).length, 1)
+
+      const cycle = yield* Effect.flip(registry.update(staff, approved.id, processorInput({ role: { _tag: "SubProcessor", of: approved.id } })))
+      assert.include(cycle.message, "a processor cannot be its own sub-processor")
+    }))
+
+  it.effect("time passing turns expiries and lapses into findings", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const approved = yield* approvedProcessor(
+        { locations: [{ country: "DE" }, usWithDpf(dayOf(30))] },
+        { dpa: { reviewDue: dayOf(60), expiresOn: dayOf(90) } }
+      )
+      assert.deepStrictEqual(yield* findingsOf(approved.id), [])
+
+      yield* TestClock.adjust("30 days")
+      assert.deepStrictEqual(yield* findingsOf(approved.id), [], "the recertification day itself is still covered")
+      yield* TestClock.adjust("1 day")
+      const lapsed = yield* findingsOf(approved.id)
+      assert.deepStrictEqual(tags(lapsed), ["DpfCertificationLapsed"])
+      assert.deepStrictEqual(lapsed.map((f) => "country" in f && `${f.country}`), ["US"])
+
+      yield* TestClock.adjust("30 days")
+      assert.deepStrictEqual(tags(yield* findingsOf(approved.id)), ["ReviewOverdue", "DpfCertificationLapsed"])
+      yield* TestClock.adjust("30 days")
+      const late = yield* findingsOf(approved.id)
+      assert.deepStrictEqual(tags(late), ["DpaExpired", "ReviewOverdue", "DpfCertificationLapsed"])
+      assert.strictEqual((late[0] as Finding.DpaExpired).expiredOn.toISOString().slice(0, 10), dayOf(90))
+
+      yield* TestClock.adjust("300 days")
+      const year = yield* findingsOf(approved.id)
+      assert.deepStrictEqual(
+        year.map((f) => f._tag === "ReviewOverdue" ? `ReviewOverdue:${f.of}` : f._tag),
+        ["DpaExpired", "ReviewOverdue:dpa", "ReviewOverdue:assessment", "DpfCertificationLapsed"]
+      )
+      // The processor stays approved: findings report, they do not act.
+      const registry = yield* ProcessorRegistry
+      assert.strictEqual((yield* registry.processor(approved.id)).status._tag, "Approved")
+    }))
+
+  it.effect("change notices reach the tenants, objections are recorded within the period, and approval waits for it", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const outbox = yield* Outbox
+      const [a, b, c] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      const incumbent = yield* approvedProcessor({ legalName: "Old Mail Inc", servesTenants: true })
+      yield* atStart
+      const processor = yield* registry.register(staff, processorInput({ legalName: "New Mail SA", servesTenants: true }))
+      const questionnaire = yield* publishQuestionnaire
+      yield* registry.startReview(staff, processor.id)
+      yield* registry.recordDpa(staff, processor.id, dpaInput())
+      const assessment = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: passingAnswers
+      })
+      yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "ok" })
+      const unannounced = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.deepStrictEqual(unannounced._tag === "ApprovalRefused" && tags(unannounced.missing), ["ChangeAnnounced"])
+
+      const { notice, notified, undelivered } = yield* registry.announce(staff, {
+        processorId: processor.id,
+        replaces: incumbent.id,
+        audience: [a, b, a]
+      })
+      assert.strictEqual(notice.kind, "replacement")
+      assert.deepStrictEqual(notice.replaces, { processorId: incumbent.id, processorName: "Old Mail Inc" })
+      assert.strictEqual(notice.description, "New Mail SA replaces Old Mail Inc for: email delivery")
+      assert.strictEqual(notice.objectionDeadline.toISOString(), "2026-02-14T09:00:00.000Z")
+      assert.deepStrictEqual([notified, undelivered], [[a, b], []])
+      const sent = (yield* outbox.sent).filter((s) => s.notice.id === notice.id)
+      assert.deepStrictEqual(sent.map((s) => s.tenant), [a, b])
+      assert.deepStrictEqual(yield* registry.noticesFor(a), [notice])
+      assert.deepStrictEqual(yield* registry.noticesFor(c), [])
+      assert.deepStrictEqual(yield* registry.notices(processor.id), [notice])
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, notice.id), ["processor-registry.notice.published"])
+      assert.deepStrictEqual(yield* actionsAbout(a, notice.id), ["processor-registry.notice.received"])
+
+      const open = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.deepStrictEqual(open._tag === "ApprovalRefused" && tags(open.missing), ["ObjectionPeriodEnded"])
+
+      yield* TestClock.adjust("10 days")
+      const objection = yield* registry.object(tenantKey, a, notice.id, { reason: "Our customers require EU-only support" })
+      assert.strictEqual(objection.objectedAt.toISOString(), "2026-01-25T09:00:00.000Z")
+      assert.deepStrictEqual(yield* actionsAbout(a, notice.id), [
+        "processor-registry.notice.received",
+        "processor-registry.objection.recorded"
+      ])
+      assert.deepStrictEqual((yield* actionsAbout(platformTenant, notice.id)).at(-1), "processor-registry.objection.recorded")
+      assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, a, notice.id, { reason: "again" })))._tag, "ObjectionAlreadyRecorded")
+      assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, c, notice.id, { reason: "not mine" })))._tag, "NoticeNotFound")
+      assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, b, notice.id, { reason: " " })))._tag, "InvalidInput")
+
+      yield* TestClock.adjust("20 days")
+      const closed = yield* Effect.flip(registry.object(tenantKey, b, notice.id, { reason: "too late" }))
+      assert.strictEqual(closed._tag, "ObjectionPeriodClosed")
+      assert.deepStrictEqual(yield* registry.objections(notice.id), [objection])
+      assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
+    }))
+
+  it.effect("only a live processor that serves tenants is announced", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const internal = yield* registry.register(staff, processorInput({ servesTenants: false }))
+      const refused = yield* Effect.flip(registry.announce(staff, { processorId: internal.id, audience: [] }))
+      assert.include(refused.message, "does not process tenants' data")
+      const serving = yield* registry.register(staff, processorInput({ servesTenants: true }))
+      const self = yield* Effect.flip(registry.announce(staff, { processorId: serving.id, replaces: serving.id, audience: [] }))
+      assert.include(self.message, "a processor cannot replace itself")
+      const period = yield* Effect.flip(registry.announce(staff, { processorId: serving.id, objectionPeriodDays: 0, audience: [] }))
+      assert.strictEqual(period._tag, "InvalidInput")
+      yield* registry.terminate(staff, serving.id, { reason: "dropped" })
+      assert.strictEqual((yield* Effect.flip(registry.announce(staff, { processorId: serving.id, audience: [] })))._tag, "ProcessorTerminated")
+      assert.deepStrictEqual(yield* registry.notices(serving.id), [])
+    }))
+
+  it.effect("the record of processing activities lists recipients, sub-processors, transfers and retention", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const name = uniqueId("Mailhost")
+      const mail = yield* approvedProcessor({
+        legalName: name,
+        servesTenants: true,
+        locations: [{ country: "DE" }, usWithDpf(dayOf(400))]
+      })
+      const cloud = yield* approvedProcessor({
+        legalName: `${name} Cloud`,
+        role: { _tag: "SubProcessor", of: mail.id },
+        locations: [{ country: "IE" }]
+      })
+      const candidate = yield* registry.register(staff, processorInput({ legalName: `${name} Candidate` }))
+      const activityId = uniqueId("newsletter")
+      yield* registry.recordActivity(staff, {
+        id: activityId,
+        name: "Newsletter delivery",
+        actingAs: "processor",
+        controllers: "each tenant, for its contacts",
+        purposes: ["sending the tenants' email"],
+        subjectCategories: ["tenants' contacts"],
+        dataCategories: ["contact.email", "message.preview"],
+        processors: [mail.id, candidate.id],
+        otherRecipients: [],
+        retention: "as the tenant's retention policy sets"
+      })
+      const missing = yield* Effect.flip(registry.recordActivity(staff, {
+        id: uniqueId("x"),
+        name: "x",
+        actingAs: "controller",
+        purposes: ["x"],
+        subjectCategories: ["x"],
+        dataCategories: ["x"],
+        processors: [yield* Processor.makeId],
+        otherRecipients: []
+      }))
+      assert.strictEqual(missing._tag, "ProcessorNotFound")
+      const noControllers = yield* Effect.flip(registry.recordActivity(staff, {
+        id: uniqueId("y"),
+        name: "y",
+        actingAs: "processor",
+        purposes: ["y"],
+        subjectCategories: ["y"],
+        dataCategories: ["y"],
+        processors: [],
+        otherRecipients: []
+      }))
+      assert.include(noControllers.message, "an activity as processor names its controllers")
+
+      const record = yield* registry.record(owner)
+      const entry = record.asProcessor.find((e) => e.activityId === activityId)!
+      assert.deepStrictEqual(entry.recipients, [
+        { name, kind: "processor", processorId: mail.id },
+        { name: `${name} Cloud`, kind: "sub-processor", processorId: cloud.id, engagedBy: name }
+      ])
+      assert.deepStrictEqual(entry.transfers.map((t) => [t.recipient, t.country, t.valid]), [[name, "US", true]])
+      assert.include(entry.transfers[0]!.detail, "Commission Implementing Decision (EU) 2023/1795")
+      assert.deepStrictEqual(entry.retention, [
+        { category: "contact.email", period: "as the tenant's retention policy sets", source: "stated" },
+        { category: "message.preview", period: "as the tenant's retention policy sets", source: "stated" }
+      ])
+      assert.deepStrictEqual(record.owner.name, "Lawful Platform Ltd")
+      assert.strictEqual(record.securityMeasures.length, 2)
+      assert.include(ProcessingRecord.toCsv(record), "Newsletter delivery")
+      assert.deepStrictEqual(yield* actionsAbout(platformTenant, activityId), ["processor-registry.activity.recorded"])
+
+      const annex = yield* registry.annex(owner)
+      const listed = annex.subProcessors.filter((s) => s.name.startsWith(name)).map((s) => s.name)
+      assert.deepStrictEqual(listed, [name], "only approved processors that serve tenants")
+      assert.include(DpaAnnex.toMarkdown(annex), name)
+
+      const invalidOwner = yield* Effect.flip(registry.record({ ...owner, measures: [] as never }))
+      assert.strictEqual(invalidOwner._tag, "InvalidInput")
+    }))
+
+  it.effect("concurrent changes to one processor are applied one after another", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      yield* Effect.forEach(
+        Array.from({ length: 12 }, (_, i) => i),
+        (i) => registry.update(staff, processor.id, processorInput({ legalName: `Name ${i}` })),
+        { concurrency: "unbounded" }
+      )
+      const after = yield* registry.processor(processor.id)
+      assert.strictEqual(after.revision, 13)
+      assert.strictEqual((yield* actionsAbout(platformTenant, processor.id)).length, 13)
+    }))
+
+  it.effect("when the audit log cannot be written, nothing is stored", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const processor = yield* registry.register(staff, processorInput())
+      yield* recorder.setFailing(true)
+      const error = yield* Effect.flip(registry.startReview(staff, processor.id)).pipe(
+        Effect.ensuring(recorder.setFailing(false))
+      )
+      assert.strictEqual(error._tag, "AuditStoreError")
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "Candidate")
+    }))
+}
+
+const start = () => Date.UTC(2026, 0, 15, 9)

@@ -1,0 +1,75 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Schema from "effect/Schema"
+import * as AdequacyDecisions from "../src/AdequacyDecisions.js"
+import * as Country from "../src/Country.js"
+import * as TransferMechanism from "../src/TransferMechanism.js"
+
+const decode = Schema.decodeUnknownSync(TransferMechanism.TransferMechanism)
+const at = new Date("2026-03-01T10:00:00Z")
+const verdict = (country: string, mechanism: unknown, when = at, decisions = AdequacyDecisions.shipped) =>
+  TransferMechanism.evaluate(Country.Country.make(country), mechanism === undefined ? undefined : decode(mechanism), when, decisions)
+const reason = (v: TransferMechanism.Verdict) => (v._tag === "Invalid" ? v.reason : v._tag)
+
+const dpf = (status: string, recertificationDue: string) => ({
+  _tag: "DpfCertification",
+  status,
+  certifiedOn: "2025-04-01",
+  recertificationDue
+})
+const scc = (module: number) => ({ _tag: "StandardContractualClauses", module, signedOn: "2025-09-01", transferImpactAssessment: "TIA-7" })
+
+describe("TransferMechanism", () => {
+  it("a location in the EEA is no transfer", () => {
+    assert.strictEqual(reason(verdict("DE", undefined)), "NotATransfer")
+    assert.strictEqual(reason(verdict("NO", { _tag: "PrivacyShield" })), "NotATransfer")
+  })
+
+  it("judges each mechanism", () => {
+    const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+      ["US", undefined, "mechanism-missing"],
+      ["US", { _tag: "PrivacyShield", certifiedOn: "2018-05-25" }, "privacy-shield-invalidated"],
+      ["US", { _tag: "Adequacy" }, "adequacy-needs-dpf-certification"],
+      ["US", dpf("active", "2026-09-30"), "Valid"],
+      ["US", dpf("inactive", "2026-09-30"), "dpf-certification-lapsed"],
+      ["CA", dpf("active", "2026-09-30"), "dpf-outside-united-states"],
+      ["JP", { _tag: "Adequacy" }, "Valid"],
+      ["CN", { _tag: "Adequacy" }, "no-adequacy-decision"],
+      ["IN", scc(2), "Valid"],
+      ["IN", scc(3), "Valid"],
+      ["IN", scc(1), "scc-module-not-for-processors"],
+      ["IN", scc(4), "scc-module-not-for-processors"],
+      ["SG", { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-1", approvedOn: "2022-02-02" }, "Valid"],
+      ["BR", { _tag: "Derogation", ground: "explicit-consent", justification: "single transfer on request" }, "Valid"]
+    ]
+    for (const [country, mechanism, expected] of cases) {
+      assert.strictEqual(reason(verdict(country, mechanism)), expected, `${country} ${JSON.stringify(mechanism)}`)
+    }
+  })
+
+  it("a DPF certification lapses the day after its recertification date, and needs the DPF decision in force", () => {
+    const certification = dpf("active", "2026-03-01")
+    assert.strictEqual(reason(verdict("US", certification, new Date("2026-03-01T23:59:59Z"))), "Valid")
+    assert.strictEqual(reason(verdict("US", certification, new Date("2026-03-02T00:00:00Z"))), "dpf-certification-lapsed")
+    assert.strictEqual(reason(verdict("US", dpf("active", "2024-01-01"), new Date("2023-06-30T00:00:00Z"))), "dpf-decision-not-in-force")
+  })
+
+  it("the adequacy list can be replaced", () => {
+    assert.strictEqual(reason(verdict("JP", { _tag: "Adequacy" }, at, [])), "no-adequacy-decision")
+  })
+
+  it("refuses malformed mechanisms at the edge", () => {
+    assert.throws(() => decode(scc(5)))
+    assert.throws(() => decode({ ...scc(2), transferImpactAssessment: " " }))
+    assert.throws(() => decode({ _tag: "Derogation", ground: "convenience", justification: "x" }))
+    assert.throws(() => decode({ _tag: "SafeHarbour" }))
+  })
+
+  it("describes mechanisms for records", () => {
+    assert.strictEqual(
+      TransferMechanism.describe(decode(scc(3))),
+      "Standard contractual clauses 2021/914, module 3, signed 2025-09-01; transfer impact assessment TIA-7"
+    )
+    assert.strictEqual(TransferMechanism.describe(decode({ _tag: "PrivacyShield" })), "EU-US Privacy Shield (invalid since 16 July 2020)")
+    assert.include(TransferMechanism.describe(decode({ _tag: "Derogation", ground: "legal-claims", justification: "court case" })), "Art. 49(1)(e)")
+  })
+})

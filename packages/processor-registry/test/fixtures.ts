@@ -1,0 +1,132 @@
+import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
+import { randomUUID } from "node:crypto"
+import * as Dpa from "../src/Dpa.js"
+import type * as Processor from "../src/Processor.js"
+import type * as ProcessingRecord from "../src/ProcessingRecord.js"
+import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import type * as Questionnaire from "../src/Questionnaire.js"
+
+export const staff: Actor = { kind: "staff", id: "staff-ada" }
+export const tenantKey: Actor = { kind: "api-key", id: "key-1" }
+
+/** 15 January 2026, 09:00 UTC: every test starts here. */
+export const start = Date.UTC(2026, 0, 15, 9, 0, 0)
+const dayMillis = 24 * 60 * 60 * 1000
+
+export const atStart = TestClock.setTime(start)
+
+/** The date `offset` days from the start, as `YYYY-MM-DD`. */
+export const dayOf = (offset: number): string => new Date(start + offset * dayMillis).toISOString().slice(0, 10)
+
+export const processorInput = (
+  overrides: Partial<typeof Processor.ProcessorInput.Encoded> = {}
+): typeof Processor.ProcessorInput.Encoded => ({
+  legalName: "Mailhost GmbH",
+  contact: { name: "Privacy Team", email: "privacy@mailhost.example" },
+  services: ["email delivery"],
+  role: { _tag: "Processor" },
+  servesTenants: false,
+  purposes: ["delivering email"],
+  dataCategories: ["contact.email"],
+  subjectCategories: ["contacts"],
+  locations: [{ country: "DE", description: "primary data centre" }],
+  ...overrides
+})
+
+export const dpaInput = (overrides: Partial<typeof Dpa.DpaInput.Encoded> = {}): typeof Dpa.DpaInput.Encoded => ({
+  version: "2026-01",
+  parties: ["Lawful Platform Ltd", "Mailhost GmbH"],
+  signedOn: dayOf(-1),
+  documentSha256: Dpa.hashDocument(new TextEncoder().encode("the signed agreement")),
+  reviewDue: dayOf(365),
+  ...overrides
+})
+
+export const questionnaireInput = (id: string, version = 1): typeof Questionnaire.QuestionnaireInput.Encoded => ({
+  id,
+  version,
+  title: "Processor security questionnaire",
+  passMark: 0.7,
+  questions: [
+    {
+      _tag: "YesNo",
+      id: "encryption-at-rest",
+      text: "Is personal data encrypted at rest?",
+      weight: 3,
+      expected: true,
+      critical: true
+    },
+    { _tag: "YesNo", id: "iso27001", text: "Do you hold an ISO/IEC 27001 certification?", weight: 2, expected: true },
+    {
+      _tag: "Choice",
+      id: "breach-notice",
+      text: "How soon do you notify us of a personal data breach?",
+      options: [
+        { value: "24h", label: "Within 24 hours", points: 3 },
+        { value: "72h", label: "Within 72 hours", points: 2 },
+        { value: "later", label: "Later", points: 0 }
+      ]
+    },
+    { _tag: "Text", id: "sub-processors", text: "Which sub-processors do you use?", required: true }
+  ]
+})
+
+export const passingAnswers = { "encryption-at-rest": true, iso27001: true, "breach-notice": "72h", "sub-processors": "none" }
+/** Fails the critical question, whatever the score. */
+export const failingAnswers = { "encryption-at-rest": false, iso27001: true, "breach-notice": "24h", "sub-processors": "none" }
+
+export const owner: typeof ProcessingRecord.RecordOwner.Encoded = {
+  name: "Lawful Platform Ltd",
+  address: "1 Example Street, Dublin, Ireland",
+  contact: "privacy@lawful.example",
+  dataProtectionOfficer: "dpo@lawful.example",
+  measures: [
+    { area: "Encryption", description: "Personal data sealed with AES-256-GCM under a key per subject" },
+    { area: "Access control", description: "Staff access to tenant data needs a time-limited, logged grant" }
+  ]
+}
+
+export const uniqueId = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`
+
+/** A questionnaire of its own for a test, published. */
+export const publishQuestionnaire = Effect.gen(function*() {
+  const registry = yield* ProcessorRegistry
+  return yield* registry.publishQuestionnaire(staff, questionnaireInput(uniqueId("security")))
+})
+
+/** Takes a registered processor through review, DPA, assessment (and notice) to approval. */
+export const approveFully = (
+  id: Processor.ProcessorId,
+  options: { readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
+) =>
+  Effect.gen(function*() {
+    const registry = yield* ProcessorRegistry
+    const questionnaire = yield* publishQuestionnaire
+    yield* registry.startReview(staff, id)
+    yield* registry.recordDpa(staff, id, dpaInput(options.dpa))
+    const assessment = yield* registry.submitAssessment(staff, id, {
+      questionnaireId: questionnaire.id,
+      questionnaireVersion: questionnaire.version,
+      answers: passingAnswers
+    })
+    yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
+    const processor = yield* registry.processor(id)
+    if (processor.servesTenants) {
+      yield* registry.announce(staff, { processorId: id, audience: [] })
+      yield* TestClock.adjust("30 days")
+    }
+    return yield* registry.approve(staff, id)
+  })
+
+/** Registers and approves a processor. */
+export const approvedProcessor = (
+  overrides: Partial<typeof Processor.ProcessorInput.Encoded> = {},
+  options: { readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
+) =>
+  Effect.gen(function*() {
+    const registry = yield* ProcessorRegistry
+    const processor = yield* registry.register(staff, processorInput(overrides))
+    return yield* approveFully(processor.id, options)
+  })
