@@ -93,6 +93,11 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
     subject: SubjectId,
     key: WrappedKey
   ) => Effect.Effect<SubjectKeyState, KeyStoreError>
+  /** `createSubjectKey` for many subjects of one tenant in one statement; the state stored for each. */
+  readonly createSubjectKeys: (
+    tenant: TenantId,
+    keys: ReadonlyArray<readonly [SubjectId, WrappedKey]>
+  ) => Effect.Effect<ReadonlyMap<SubjectId, SubjectKeyState>, KeyStoreError>
   /** Destroys the key and leaves a tombstone; true when a key was destroyed or the tombstone is new. */
   readonly shred: (tenant: TenantId, subject: SubjectId, at: Date) => Effect.Effect<boolean, KeyStoreError>
   /** The erasure ledger of a tenant in (time, subject) order, a page at a time after a cursor. */
@@ -150,6 +155,17 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
         const state: SubjectKeyState = { _tag: "Active", key }
         subjects.set(id, state)
         return state
+      }),
+    createSubjectKeys: (tenant, keys) =>
+      Effect.sync(() => {
+        const states = new Map<SubjectId, SubjectKeyState>()
+        for (const [subject, key] of keys) {
+          const id = subjectKeyOf(tenant, subject)
+          const state = subjects.get(id) ?? { _tag: "Active", key }
+          subjects.set(id, state)
+          states.set(subject, state)
+        }
+        return states
       }),
     shred: (tenant, subject, at) =>
       Effect.sync(() => {
@@ -322,6 +338,41 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           ),
           Effect.mapError(fail("createSubjectKey"))
         ),
+      createSubjectKeys: (tenant, keys) =>
+        Effect.gen(function*() {
+          const states = new Map<SubjectId, SubjectKeyState>()
+          if (keys.length === 0) return states
+          const input = JSON.stringify(keys.map(([subject, key]) => ({
+            s: subject,
+            w: key.wrappedBy,
+            c: Buffer.from(key.ciphertext).toString("hex")
+          })))
+          const rows = yield* sql<{ subject_id: SubjectId } & typeof SubjectKeyRow.Encoded>`
+            WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(s uuid, w text, c text)),
+            inserted AS (
+              INSERT INTO lawful_vault_subject_keys (tenant_id, subject_id, wrapped_by, ciphertext)
+              SELECT ${tenant}::uuid, s, w, decode(c, 'hex') FROM input
+              ON CONFLICT (tenant_id, subject_id) DO NOTHING
+              RETURNING subject_id, wrapped_by, ciphertext, shredded_at
+            )
+            SELECT * FROM inserted
+            UNION ALL
+            SELECT k.subject_id, k.wrapped_by, k.ciphertext, k.shredded_at
+            FROM lawful_vault_subject_keys k
+            WHERE k.tenant_id = ${tenant} AND k.subject_id = ANY(${keys.map(([subject]) => subject)}::uuid[])
+              AND k.subject_id NOT IN (SELECT subject_id FROM inserted)`
+          for (const row of rows) {
+            states.set(row.subject_id, toSubjectState(yield* Schema.decodeUnknown(SubjectKeyRow)(row)))
+          }
+          // Keys inserted concurrently after this statement's snapshot: read them one by one.
+          for (const [subject] of keys) {
+            if (states.has(subject)) continue
+            const row = yield* findSubjectKey({ tenant, subject })
+            if (Option.isNone(row)) return yield* Effect.dieMessage("subject key vanished")
+            states.set(subject, toSubjectState(row.value))
+          }
+          return states
+        }).pipe(Effect.mapError(fail("createSubjectKeys"))),
       shred: (tenant, subject, at) =>
         sql<{ subject_id: string }>`INSERT INTO lawful_vault_subject_keys (tenant_id, subject_id, shredded_at)
             VALUES (${tenant}, ${subject}, ${at})

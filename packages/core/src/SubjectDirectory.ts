@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Batcher from "./Batcher.js"
 import * as Email from "./Email.js"
 import * as Migrations from "./Migrations.js"
 import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
@@ -156,20 +157,22 @@ interface StoredEntry {
   readonly createdAt: Date
 }
 
+interface NewStoredEntry extends StoredEntry {
+  readonly subject: SubjectId.SubjectId
+  readonly index: string
+}
+
 // What a backend stores: blind index, sealed address and creation time per subject.
 interface DirectoryStore {
-  readonly findByIndex: (
+  readonly findByIndexes: (
     tenant: TenantId,
-    index: string
-  ) => Effect.Effect<Option.Option<SubjectId.SubjectId>, SubjectDirectoryError>
-  /** False when another subject holds the index. */
-  readonly insert: (
+    indexes: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, SubjectId.SubjectId>, SubjectDirectoryError>
+  /** Inserts the entries whose index no subject holds yet; returns the indexes inserted. */
+  readonly insertMany: (
     tenant: TenantId,
-    subject: SubjectId.SubjectId,
-    index: string,
-    sealed: Uint8Array,
-    createdAt: Date
-  ) => Effect.Effect<boolean, SubjectDirectoryError>
+    entries: ReadonlyArray<NewStoredEntry>
+  ) => Effect.Effect<ReadonlySet<string>, SubjectDirectoryError>
   readonly entry: (
     tenant: TenantId,
     subject: SubjectId.SubjectId
@@ -188,35 +191,57 @@ interface DirectoryStore {
 const resolveAttempts = 5
 
 const make = (store: DirectoryStore) =>
-  Effect.map(Vault.Vault, (vault) => {
+  Effect.gen(function*() {
+    const vault = yield* Vault.Vault
     const locate = (tenant: TenantId, input: string) =>
       Effect.flatMap(
         Email.normalize(input),
         (email) => Effect.map(vault.blindIndex(tenant, purpose, email), (index) => ({ email, index }))
       )
 
-    const create = (
+    // Resolves addresses of one tenant together: one lookup, one key-store call and one
+    // insert for the whole batch, however many callers it serves.
+    const resolveBatch = (
       tenant: TenantId,
-      email: Email.Email,
-      index: string,
+      wanted: ReadonlyArray<{ readonly email: Email.Email; readonly index: string }>,
       attempts: number
-    ): Effect.Effect<SubjectId.SubjectId, Vault.VaultError | SubjectDirectoryError> =>
+    ): Effect.Effect<ReadonlyMap<string, SubjectId.SubjectId>, Vault.VaultError | SubjectDirectoryError> =>
       Effect.gen(function*() {
-        const subject = yield* SubjectId.make
-        // A new subject id has never been shredded.
-        const sealed = yield* vault.seal(tenant, subject, purpose, email).pipe(
-          Effect.catchTag("SubjectShredded", Effect.die)
+        const unique = [...new Map(wanted.map((w) => [w.index, w])).values()]
+        const found = new Map(yield* store.findByIndexes(tenant, unique.map((w) => w.index)))
+        const missing = unique.filter((w) => !found.has(w.index))
+        if (missing.length === 0) return found
+        const subjects = yield* Effect.all(missing.map(() => vault.newSubject(tenant)))
+        // New subject ids have never been shredded.
+        const sealed = yield* vault.sealAll(
+          tenant,
+          missing.map((w, i) => ({ subject: subjects[i]!, purpose, plaintext: w.email }))
+        ).pipe(Effect.catchTag("SubjectShredded", Effect.die))
+        const createdAt = new Date(yield* Clock.currentTimeMillis)
+        const inserted = yield* store.insertMany(
+          tenant,
+          missing.map((w, i) => ({ subject: subjects[i]!, index: w.index, sealed: sealed[i]!, createdAt }))
         )
-        const now = yield* Clock.currentTimeMillis
-        if (yield* store.insert(tenant, subject, index, sealed, new Date(now))) return subject
-        // A concurrent resolve of the same address won: its subject is the answer.
-        const winner = yield* store.findByIndex(tenant, index)
-        if (Option.isSome(winner)) return winner.value
+        missing.forEach((w, i) => {
+          if (inserted.has(w.index)) found.set(w.index, subjects[i]!)
+        })
+        // Addresses another process created meanwhile: their subject is the answer.
+        const lost = missing.filter((w) => !inserted.has(w.index))
+        if (lost.length === 0) return found
         if (attempts <= 1) {
           return yield* new SubjectDirectoryError({ operation: "resolve", cause: "the address kept changing owner" })
         }
-        return yield* create(tenant, email, index, attempts - 1)
+        for (const [index, subject] of yield* resolveBatch(tenant, lost, attempts - 1)) found.set(index, subject)
+        return found
       })
+
+    const resolveInBatch = yield* Batcher.make({
+      concurrency: 2,
+      key: (item: { readonly tenant: TenantId; readonly email: Email.Email; readonly index: string }) => item.tenant,
+      run: (items) =>
+        Effect.map(resolveBatch(items[0]!.tenant, items, resolveAttempts), (subjects) =>
+          items.map((item) => subjects.get(item.index)!))
+    })
 
     const entryOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
       Effect.gen(function*() {
@@ -230,12 +255,13 @@ const make = (store: DirectoryStore) =>
       resolve: (tenant, input) =>
         Effect.gen(function*() {
           const { email, index } = yield* locate(tenant, input)
-          const existing = yield* store.findByIndex(tenant, index)
-          if (Option.isSome(existing)) return existing.value
-          return yield* create(tenant, email, index, resolveAttempts)
+          return yield* resolveInBatch({ tenant, email, index })
         }).pipe(Effect.withSpan("SubjectDirectory.resolve", { attributes: { tenant } })),
       find: (tenant, input) =>
-        Effect.flatMap(locate(tenant, input), ({ index }) => store.findByIndex(tenant, index)).pipe(
+        Effect.flatMap(
+          locate(tenant, input),
+          ({ index }) => Effect.map(store.findByIndexes(tenant, [index]), (found) => Option.fromNullable(found.get(index)))
+        ).pipe(
           Effect.withSpan("SubjectDirectory.find", { attributes: { tenant } })
         ),
       entryOf: (tenant, subject) =>
@@ -273,13 +299,25 @@ const memoryStore = (): DirectoryStore => {
   const indexKey = (tenant: TenantId, index: string) => `${tenant}/${index}`
   const entryKey = (tenant: TenantId, subject: SubjectId.SubjectId) => `${tenant}/${subject}`
   return {
-    findByIndex: (tenant, index) => atomically(() => Option.fromNullable(byIndex.get(indexKey(tenant, index)))),
-    insert: (tenant, subject, index, sealed, createdAt) =>
+    findByIndexes: (tenant, indexes) =>
       atomically(() => {
-        if (byIndex.has(indexKey(tenant, index))) return false
-        byIndex.set(indexKey(tenant, index), subject)
-        entries.set(entryKey(tenant, subject), { index, sealed, createdAt })
-        return true
+        const found = new Map<string, SubjectId.SubjectId>()
+        for (const index of indexes) {
+          const subject = byIndex.get(indexKey(tenant, index))
+          if (subject !== undefined) found.set(index, subject)
+        }
+        return found
+      }),
+    insertMany: (tenant, newEntries) =>
+      atomically(() => {
+        const inserted = new Set<string>()
+        for (const { createdAt, index, sealed, subject } of newEntries) {
+          if (byIndex.has(indexKey(tenant, index))) continue
+          byIndex.set(indexKey(tenant, index), subject)
+          entries.set(entryKey(tenant, subject), { index, sealed, createdAt })
+          inserted.add(index)
+        }
+        return inserted
       }),
     entry: (tenant, subject) => atomically(() => Option.fromNullable(entries.get(entryKey(tenant, subject)))),
     remove: (tenant, subject) =>
@@ -310,7 +348,7 @@ const memoryStore = (): DirectoryStore => {
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<SubjectDirectory, never, Vault.Vault> = Layer.effect(
+export const layerMemory: Layer.Layer<SubjectDirectory, never, Vault.Vault> = Layer.scoped(
   SubjectDirectory,
   Effect.suspend(() => make(memoryStore()))
 )
@@ -330,18 +368,9 @@ const migrations: Record<string, Migrations.Migration> = {
     `)
 }
 
-const TenantAndIndex = Schema.Struct({ tenant: TenantId, index: Schema.String })
 const TenantAndSubject = Schema.Struct({ tenant: TenantId, subject: SubjectId.SubjectId })
 const SubjectRow = Schema.Struct({ subject_id: SubjectId.SubjectId })
 const EntryRow = Schema.Struct({ email_sealed: Schema.Uint8ArrayFromSelf, created_at: Schema.DateFromSelf })
-const NewEntry = Schema.Struct({
-  tenant: TenantId,
-  subject: SubjectId.SubjectId,
-  index: Schema.String,
-  sealed: Schema.Uint8ArrayFromSelf,
-  createdAt: Schema.DateFromSelf
-})
-
 // node-postgres sends a Buffer as bytea, but a plain Uint8Array as JSON.
 const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 
@@ -357,21 +386,12 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
 
     const fail = (operation: string) => (cause: unknown) => new SubjectDirectoryError({ operation, cause })
 
-    const findByIndex = SqlSchema.findOne({
-      Request: TenantAndIndex,
-      Result: SubjectRow,
-      execute: ({ index, tenant }) =>
-        sql`SELECT subject_id FROM lawful_subjects WHERE tenant_id = ${tenant} AND email_index = ${index}`
-    })
-
-    const insert = SqlSchema.findAll({
-      Request: NewEntry,
-      Result: SubjectRow,
-      execute: ({ createdAt, index, sealed, subject, tenant }) =>
-        sql`INSERT INTO lawful_subjects (tenant_id, subject_id, email_index, email_sealed, created_at)
-            VALUES (${tenant}, ${subject}, ${index}, ${bytes(sealed)}, ${createdAt})
-            ON CONFLICT (tenant_id, email_index) DO NOTHING
-            RETURNING subject_id`
+    const findByIndexes = SqlSchema.findAll({
+      Request: Schema.Struct({ tenant: TenantId, indexes: Schema.Array(Schema.String) }),
+      Result: Schema.Struct({ subject_id: SubjectId.SubjectId, email_index: Schema.String }),
+      execute: ({ indexes, tenant }) =>
+        sql`SELECT subject_id, email_index FROM lawful_subjects
+            WHERE tenant_id = ${tenant} AND email_index = ANY(${indexes}::text[])`
     })
 
     const findEntry = SqlSchema.findOne({
@@ -389,16 +409,28 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
     })
 
     return {
-      findByIndex: (tenant, index) =>
-        findByIndex({ tenant, index }).pipe(
-          Effect.map(Option.map((row) => row.subject_id)),
-          Effect.mapError(fail("findByIndex"))
+      findByIndexes: (tenant, indexes) =>
+        indexes.length === 0 ? Effect.succeed(new Map()) : findByIndexes({ tenant, indexes }).pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [row.email_index, row.subject_id]))),
+          Effect.mapError(fail("findByIndexes"))
         ),
-      insert: (tenant, subject, index, sealed, createdAt) =>
-        insert({ tenant, subject, index, sealed, createdAt }).pipe(
-          Effect.map((rows) => rows.length === 1),
-          Effect.mapError(fail("insert"))
-        ),
+      insertMany: (tenant, entries) => {
+        const rows = JSON.stringify(entries.map((e) => ({
+          s: e.subject,
+          i: e.index,
+          e: Buffer.from(e.sealed).toString("hex"),
+          c: e.createdAt.toISOString()
+        })))
+        return sql<{ email_index: string }>`
+          INSERT INTO lawful_subjects (tenant_id, subject_id, email_index, email_sealed, created_at)
+          SELECT ${tenant}::uuid, s, i, decode(e, 'hex'), c
+          FROM jsonb_to_recordset(${rows}::jsonb) AS x(s uuid, i text, e text, c timestamptz)
+          ON CONFLICT (tenant_id, email_index) DO NOTHING
+          RETURNING email_index`.pipe(
+          Effect.map((inserted) => new Set(inserted.map((row) => row.email_index))),
+          Effect.mapError(fail("insertMany"))
+        )
+      },
       entry: (tenant, subject) =>
         findEntry({ tenant, subject }).pipe(
           Effect.map(Option.map((row) => ({ sealed: row.email_sealed, createdAt: row.created_at }))),
@@ -431,7 +463,7 @@ export const layerSql: Layer.Layer<
   SubjectDirectory,
   Migrations.MigrationFailed,
   Vault.Vault | SqlClient.SqlClient
-> = Layer.effect(SubjectDirectory, Effect.flatMap(sqlStore, make))
+> = Layer.scoped(SubjectDirectory, Effect.flatMap(sqlStore, make))
 
 /**
  * The name of the directory's personal-data source.

@@ -43,6 +43,7 @@ import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
 import type { WrappedKey } from "./KeyStore.js"
 import { MasterKeys } from "./MasterKey.js"
 import type { MasterKey } from "./MasterKey.js"
+import * as SubjectIds from "./SubjectId.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
 
@@ -156,6 +157,21 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
     purpose: Purpose,
     sealed: Uint8Array
   ) => Effect.Effect<string, SubjectShredded | SealedValueInvalid | VaultError>
+  /**
+   * Seals fields of many subjects of one tenant, creating their missing keys in
+   * one key-store call: the path of batched writes (new contacts, imports).
+   */
+  readonly sealAll: (
+    tenant: TenantId,
+    items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly plaintext: Uint8Array | string }>
+  ) => Effect.Effect<ReadonlyArray<Sealed>, SubjectShredded | VaultError>
+  /**
+   * A new subject id whose key already exists: keys are made ahead, a pool at
+   * a time in one key-store call, so creating a subject costs no round trip of
+   * its own. A key made ahead and never handed out (the process stopped)
+   * protects nothing and can stay.
+   */
+  readonly newSubject: (tenant: TenantId) => Effect.Effect<SubjectId, VaultError>
   /** Destroys the subject's key; idempotent. */
   readonly shred: (tenant: TenantId, subject: SubjectId) => Effect.Effect<void, KeyStoreError>
   readonly isShredded: (tenant: TenantId, subject: SubjectId) => Effect.Effect<boolean, KeyStoreError>
@@ -182,6 +198,8 @@ export interface VaultOptions {
   readonly cacheTtl?: Duration.DurationInput
   /** How many unwrapped subject keys stay cached at most. Default 100,000. */
   readonly cacheSize?: number
+  /** How many subject keys `newSubject` makes ahead per tenant. Default 64. */
+  readonly subjectPoolSize?: number
 }
 
 const VERSION = 0x01
@@ -338,18 +356,92 @@ export const make = (options: VaultOptions = {}) =>
 
     const rewrapBatch = 500
 
+    const poolSize = options.subjectPoolSize ?? 64
+    const pools = new Map<TenantId, Array<readonly [SubjectId, KeyObject]>>()
+    const refilling = yield* Effect.makeSemaphore(1)
+    const refill = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        if ((pools.get(tenant)?.length ?? 0) > 0) return
+        const keys = yield* tenantKeys(tenant)
+        const subjects = yield* Effect.all(Array.from({ length: poolSize }, () => SubjectIds.make))
+        const raw = subjects.map(() => randomBytes(32))
+        const wrapped = subjects.map((subject, i) => encrypt(keys.wrapping, raw[i]!, subjectKeyAad(tenant, subject)))
+        const states = yield* store.createSubjectKeys(
+          tenant,
+          subjects.map((subject, i) => [subject, { wrappedBy: "tenant", ciphertext: wrapped[i]! }] as const)
+        )
+        const pool: Array<readonly [SubjectId, KeyObject]> = []
+        subjects.forEach((subject, i) => {
+          // Only keys this call stored are handed out (a random id colliding with a stored one is not).
+          const state = states.get(subject)
+          if (state?._tag === "Active" && Buffer.compare(state.key.ciphertext, wrapped[i]!) === 0) {
+            pool.push([subject, createSecretKey(raw[i]!)])
+          }
+        })
+        pools.set(tenant, pool)
+      })
+    const newSubject = (tenant: TenantId): Effect.Effect<SubjectId, VaultError> =>
+      Effect.suspend(() => {
+        const taken = pools.get(tenant)?.shift()
+        if (taken) {
+          return Effect.map(Clock.currentTimeMillis, (now) => {
+            remember(cacheKey(tenant, taken[0]), taken[1], now)
+            return taken[0]
+          })
+        }
+        return Effect.zipRight(refilling.withPermits(1)(refill(tenant)), newSubject(tenant))
+      })
+
+    const sealWith = (key: KeyObject, tenant: TenantId, subject: SubjectId, purpose: Purpose, plaintext: Uint8Array | string) =>
+      Sealed.make(encrypt(
+        key,
+        typeof plaintext === "string" ? encoder.encode(plaintext) : plaintext,
+        fieldAad(tenant, subject, purpose)
+      ))
+
+    const sealAll = (
+      tenant: TenantId,
+      items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly plaintext: Uint8Array | string }>
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const keys = new Map<SubjectId, KeyObject>()
+        const missing: Array<readonly [SubjectId, WrappedKey]> = []
+        let tenantKeysOf: TenantKeys | undefined
+        for (const { subject } of items) {
+          if (keys.has(subject) || missing.some(([s]) => s === subject)) continue
+          const cached = subjectCache.get(cacheKey(tenant, subject))
+          if (cached && cached.expires > now) {
+            keys.set(subject, cached.key)
+            continue
+          }
+          tenantKeysOf ??= yield* tenantKeys(tenant)
+          missing.push([subject, {
+            wrappedBy: "tenant",
+            ciphertext: encrypt(tenantKeysOf.wrapping, randomBytes(32), subjectKeyAad(tenant, subject))
+          }])
+        }
+        if (missing.length > 0) {
+          const states = yield* store.createSubjectKeys(tenant, missing)
+          for (const [subject] of missing) {
+            const state = states.get(subject)!
+            if (state._tag === "Shredded") return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
+            const raw = decrypt(tenantKeysOf!.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
+            if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
+            keys.set(subject, remember(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now))
+          }
+        }
+        return items.map(({ plaintext, purpose, subject }) => sealWith(keys.get(subject)!, tenant, subject, purpose, plaintext))
+      }).pipe(Effect.withSpan("Vault.sealAll", { attributes: { count: items.length } }))
+
     return Vault.of({
       seal: (tenant, subject, purpose, plaintext) =>
         subjectKey(tenant, subject, true).pipe(
           Effect.catchTag("SealedValueInvalid", Effect.die),
-          Effect.map((key) =>
-            Sealed.make(encrypt(
-              key,
-              typeof plaintext === "string" ? encoder.encode(plaintext) : plaintext,
-              fieldAad(tenant, subject, purpose)
-            ))
-          ),
+          Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
+      sealAll,
+      newSubject: (tenant) => newSubject(tenant).pipe(Effect.withSpan("Vault.newSubject")),
       open,
       openString: (tenant, subject, purpose, sealed) =>
         open(tenant, subject, purpose, sealed).pipe(

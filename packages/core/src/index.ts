@@ -39,3 +39,6 @@ export * as Database from "./Database.js"
 
 /** Start-up failures reported as one clear line. */
 export * as Startup from "./Startup.js"
+
+/** Groups concurrent calls into batches: many callers' writes as one statement and one commit. */
+export * as Batcher from "./Batcher.js"

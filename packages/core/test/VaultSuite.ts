@@ -157,4 +157,19 @@ export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
       const opened = yield* Effect.forEach(sealed, (s) => vault.openString(tenant, subject, "p", s))
       assert.deepStrictEqual(opened, Array.from({ length: 20 }, (_, i) => `value ${i}`))
     }))
+
+  it.effect("newSubject hands out distinct subjects whose keys already exist, and sealAll seals for many at once", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const tenant = yield* TenantId.make
+      const subjects = yield* Effect.all(Array.from({ length: 150 }, () => vault.newSubject(tenant)), { concurrency: 10 })
+      assert.strictEqual(new Set(subjects).size, 150)
+      const others = yield* Effect.all(Array.from({ length: 3 }, () => SubjectId.make))
+      const sealed = yield* vault.sealAll(tenant, [...subjects, ...others].map((subject, i) => ({ subject, purpose: "p", plaintext: `v${i}` })))
+      const opened = yield* Effect.forEach([...subjects, ...others], (subject, i) => vault.openString(tenant, subject, "p", sealed[i]!))
+      assert.deepStrictEqual(opened, [...subjects, ...others].map((_, i) => `v${i}`))
+      yield* vault.shred(tenant, others[0]!)
+      const refused = yield* Effect.either(vault.sealAll(tenant, [{ subject: others[0]!, purpose: "p", plaintext: "x" }]))
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "SubjectShredded")
+    }))
 }
