@@ -22,6 +22,10 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@lawful/source"] } },
   test: {
     projects,
+    // CI asks for a JSON report beside the usual output, to print its summary line.
+    ...(process.env.LAWFUL_TEST_REPORT
+      ? { reporters: ["default", "json"], outputFile: { json: process.env.LAWFUL_TEST_REPORT } }
+      : {}),
     testTimeout: 60_000,
     hookTimeout: 120_000
   }
