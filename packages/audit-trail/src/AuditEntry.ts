@@ -17,8 +17,8 @@
  * Optional members are omitted when absent. The subject id and the details
  * are not in the hashed bytes: their **commitments** are,
  *
- * - `subject` = hex SHA-256(`"lawful/audit/v1/subject\0"` || subjectSalt || subject id),
- * - `details` = hex SHA-256(`"lawful/audit/v1/details\0"` || detailsSalt || RFC 8785 bytes of details),
+ * - `subject` = hex SHA-256 of the UTF-8 text `lawful/audit/v1/subject \0 <hex subjectSalt> \0 <subject id>`,
+ * - `details` = hex SHA-256 of the UTF-8 text `lawful/audit/v1/details \0 <hex detailsSalt> \0 <RFC 8785 JSON of details>`,
  *
  * each with 16 random bytes of salt stored beside the entry. So the log can
  * drop an entry's details (retention) or its link to a subject (erasure:
@@ -31,7 +31,7 @@ import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { Actor, AuditEvent, Json, LegalBasis, Resource } from "./AuditEvent.js"
 import { canonicalJson } from "./internal/canonical.js"
 import { randomSalt } from "./internal/random.js"
@@ -91,6 +91,7 @@ export const Leaf = Schema.Struct({
 export type Leaf = typeof Leaf.Type
 
 const encoder = new TextEncoder()
+const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
 
 /**
  * The commitment to a subject id.
@@ -99,7 +100,7 @@ const encoder = new TextEncoder()
  * @category encoding
  */
 export const subjectCommitment = (salt: Uint8Array, subject: SubjectId): string =>
-  createHash("sha256").update("lawful/audit/v1/subject\0").update(salt).update(subject, "utf8").digest("hex")
+  hash("sha256", `lawful/audit/v1/subject\0${hex(salt)}\0${subject}`, "hex")
 
 /**
  * The commitment to an entry's details.
@@ -108,9 +109,7 @@ export const subjectCommitment = (salt: Uint8Array, subject: SubjectId): string 
  * @category encoding
  */
 export const detailsCommitment = (salt: Uint8Array, details: Record<string, Json>): string =>
-  createHash("sha256").update("lawful/audit/v1/details\0").update(salt).update(canonicalJson(details), "utf8").digest(
-    "hex"
-  )
+  hash("sha256", `lawful/audit/v1/details\0${hex(salt)}\0${canonicalJson(details)}`, "hex")
 
 /**
  * The canonical bytes of a leaf document.
@@ -167,7 +166,8 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
   const details = event.details === undefined
     ? Option.none()
     : Option.some({ value: event.details, salt: randomSalt(16) })
-  const leaf = encoder.encode(leafText({
+  // The leaf prefix 0x00 and the leaf in one buffer: one encoding, one hash call.
+  const prefixed = Buffer.from(`\0${leafText({
     tenant,
     index,
     time: time.toISOString(),
@@ -178,7 +178,9 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
     resource: event.resource,
     subject: Option.isSome(subject) ? subjectCommitment(subject.value.salt, subject.value.id) : undefined,
     details: Option.isSome(details) ? detailsCommitment(details.value.salt, details.value.value) : undefined
-  }))
+  })}`, "utf8")
+  const leaf = new Uint8Array(prefixed.buffer, prefixed.byteOffset + 1, prefixed.byteLength - 1)
+  const leafHash = new Uint8Array(hash("sha256", prefixed, "buffer"))
   return {
     tenant,
     index,
@@ -189,7 +191,7 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
     legalBasis: event.legalBasis,
     resource: event.resource,
     leaf,
-    leafHash: MerkleTree.hashLeaf(leaf),
+    leafHash,
     subject,
     details,
     hadSubject: Option.isSome(subject),

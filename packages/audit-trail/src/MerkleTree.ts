@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
+import { createHash, hash } from "node:crypto"
 import * as Option from "effect/Option"
 import * as Bits from "./internal/bits.js"
 import { toUint8Array } from "./internal/bytes.js"
@@ -44,8 +44,11 @@ nodeInput[0] = 0x01
  * @since 0.1.0
  * @category hashing
  */
-export const hashLeaf = (entry: Uint8Array): Uint8Array =>
-  toUint8Array(createHash("sha256").update(leafPrefix).update(entry).digest())
+export const hashLeaf = (entry: Uint8Array): Uint8Array => {
+  const input = new Uint8Array(entry.length + 1)
+  input.set(entry, 1)
+  return new Uint8Array(hash("sha256", input, "buffer"))
+}
 
 /**
  * The hash of an interior node: `SHA-256(0x01 || left || right)`.
@@ -57,7 +60,7 @@ export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array =>
   if (left.length === hashSize && right.length === hashSize) {
     nodeInput.set(left, 1)
     nodeInput.set(right, 1 + hashSize)
-    return toUint8Array(createHash("sha256").update(nodeInput).digest())
+    return new Uint8Array(hash("sha256", nodeInput, "buffer"))
   }
   return toUint8Array(createHash("sha256").update(nodePrefix).update(left).update(right).digest())
 }
