@@ -28,6 +28,9 @@ export * as SubjectDirectory from "./SubjectDirectory.js"
 /** The register of personal-data sources, and export, erasure and rectification across them. */
 export * as PersonalDataRegistry from "./PersonalDataRegistry.js"
 
+/** Retention categories: the contract of purgeable records, and the registry packages add theirs to. */
+export * as RetentionTarget from "./RetentionTarget.js"
+
 /** A tenant's suppression list, kept as keyed hashes of addresses. */
 export * as SuppressionList from "./SuppressionList.js"
 

@@ -1,0 +1,611 @@
+/**
+ * Retention categories: the contract between the packages that keep records
+ * and `@lawful/retention`, which purges them when their period ends.
+ *
+ * A package that stores records with a retention period registers one
+ * `RetentionTarget` per category with `register` (a layer), the way sources
+ * join the `PersonalDataRegistry`; it never imports `@lawful/retention`.
+ * Retention enumerates the registered targets through `RetentionTargets`,
+ * applies each tenant's policy, legal holds and the platform bounds, and
+ * calls the target to count and purge.
+ *
+ * ## The contract of a target
+ *
+ * - `id`: `"<area>.<kind>"`, unique in the registry, short and stable
+ *   (`"mailer.transactional-log"`, `"mailer.message-preview"`,
+ *   `"consent.withdrawn-proof"`, `"subject-rights.closed-request"`,
+ *   `"audit.entry-details"`, `"archive.legal"`); policies, holds, reports
+ *   and audit receipts name the category by it.
+ * - `action`: `"delete"` removes a record; `"redact"` removes its personal
+ *   or payload fields and keeps the rest (an audit entry keeps its leaf hash).
+ * - Periods: `defaultPeriod` (the platform default a tenant gets until it
+ *   sets its own), `minPeriod` (a legal minimum, zero when there is none) and
+ *   `maxPeriod` (the platform bound no tenant may exceed). `Duration.infinity`
+ *   means "keep forever", allowed as a period only when `allowForever` is true.
+ * - `parent`: the category a record of this one may not outlive, e.g. the
+ *   message preview (`"mailer.message-preview"`) and its transactional log
+ *   (`"mailer.transactional-log"`). Retention refuses any policy under which
+ *   a child's period exceeds its parent's. For the rule to hold record by
+ *   record, a child record's time must be the same event as its parent's
+ *   (both timed from the message's sending, say).
+ * - Time: every record has the time its retention period starts from (sent,
+ *   withdrawn, closed, archived). A record is **expired** at `T` under a
+ *   period `p` when its time is strictly before `cutoff = T - p`.
+ * - Subjects: when `linksSubjects` is true, records carry the `SubjectId`
+ *   they are about (or none), and every operation that takes
+ *   `excludeSubjects` must leave the records of those subjects alone: that is
+ *   how legal holds on a subject reach the category. A target whose records
+ *   name no subject sets it to false and may ignore `excludeSubjects`.
+ * - `purgeBatch(tenant, { cutoff, limit, excludeSubjects })` purges at most
+ *   `limit` records of the tenant that are expired at `cutoff`, not yet
+ *   purged (a redacted record is purged), and not of an excluded subject;
+ *   oldest first is preferred. It commits what it purged before returning
+ *   (one short transaction per batch: no long locks), and returns how many
+ *   it purged and whether more may remain (`more` may be true when none
+ *   remain; it must not be false while some do). Never a record of another
+ *   tenant, never a record at or after `cutoff`.
+ * - Idempotent and resumable: a purged record is never counted again, so a
+ *   sweep that died halfway and runs again at the same cut-off ends in the
+ *   same state as one that ran through, and its counts add up.
+ * - `count(tenant, { cutoff, excludeSubjects })`: exactly the records
+ *   `purgeBatch` would purge with those arguments (dry runs and reports).
+ * - `oldest(tenant, { excludeSubjects })`: the time of the oldest record not
+ *   yet purged, for reports.
+ * - `tenants`: every tenant that may have records not yet purged (a tenant
+ *   without any may appear).
+ * - `partitions` (optional, `"delete"` targets whose table is partitioned by
+ *   time): lists the partitions entirely before a time, counts each tenant's
+ *   records in one, and drops one whole (`DROP TABLE`, never left detached).
+ *   Retention drops a partition only when every record in it is expired
+ *   under its tenant's policy and none is held; otherwise it purges rows.
+ * - Failures are `RetentionTargetError`s (`targetError` builds them), never
+ *   with personal data in a message. The Effects need nothing from the
+ *   context: a target captures its services when built (`register` accepts
+ *   an Effect that builds it).
+ *
+ * `sqlTable` implements `tenants`, `purgeBatch`, `count`, `oldest` (and
+ * optionally `partitions`) for the common case of one SQL table whose rows
+ * carry `tenant_id`, a time column and optionally a subject column.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { SubjectId } from "./SubjectId.js"
+import type { TenantId } from "./TenantId.js"
+
+/**
+ * A category id: `"<area>.<kind>"`, dotted lower-case words.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const TargetId = Schema.String.pipe(
+  Schema.pattern(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, {
+    message: () => "a retention category id is a dotted lower-case name such as mailer.transactional-log"
+  }),
+  Schema.maxLength(100)
+)
+
+/**
+ * What purging does to a record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Action = Schema.Literal("delete", "redact")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Action = typeof Action.Type
+
+/**
+ * A target could not list, count or purge its records.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetentionTargetError extends Schema.TaggedError<RetentionTargetError>()("RetentionTargetError", {
+  target: Schema.String,
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Retention category ${this.target} failed to ${this.operation}`
+  }
+}
+
+/**
+ * A target's declaration is inconsistent (a default outside its bounds, a
+ * parent cycle, a default longer than its parent's...). Nothing was registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetentionTargetInvalid extends Schema.TaggedError<RetentionTargetInvalid>()("RetentionTargetInvalid", {
+  target: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Retention category ${this.target} is invalid: ${this.reason}`
+  }
+}
+
+/**
+ * A category with this id is already registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TargetAlreadyRegistered extends Schema.TaggedError<TargetAlreadyRegistered>()("TargetAlreadyRegistered", {
+  target: Schema.String
+}) {
+  override get message(): string {
+    return `A retention category ${this.target} is already registered`
+  }
+}
+
+/**
+ * Which records `count` and `purgeBatch` select: expired at `cutoff`, and
+ * not of an excluded (held) subject.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Selection {
+  readonly cutoff: Date
+  readonly excludeSubjects: ReadonlySet<SubjectId>
+}
+
+/**
+ * One batch of a purge.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PurgeBatch extends Selection {
+  readonly limit: number
+}
+
+/**
+ * What one batch purged, and whether more may remain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Purged {
+  readonly purged: number
+  readonly more: boolean
+}
+
+/**
+ * A time partition of a target's table: every record in it has
+ * `from <= time < to`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TimePartition {
+  readonly name: string
+  readonly from: Date
+  readonly to: Date
+}
+
+/**
+ * A tenant's records in a partition.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PartitionCensus {
+  readonly tenant: TenantId
+  readonly records: number
+}
+
+/**
+ * Dropping whole time partitions, for high-volume `"delete"` targets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Partitions {
+  /** The partitions whose `to` is at or before `before`, oldest first. */
+  readonly endingBefore: (before: Date) => Effect.Effect<ReadonlyArray<TimePartition>, RetentionTargetError>
+  /** Each tenant with records in the partition, and how many: exact. */
+  readonly census: (partition: TimePartition) => Effect.Effect<ReadonlyArray<PartitionCensus>, RetentionTargetError>
+  /** Drops the partition and its records (`DROP TABLE`); a partition already gone is no error. */
+  readonly drop: (partition: TimePartition) => Effect.Effect<void, RetentionTargetError>
+}
+
+/**
+ * How a category's records are found and purged: the part of a target that
+ * touches storage (`sqlTable` builds it for a SQL table).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TargetStorage {
+  readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, RetentionTargetError>
+  readonly purgeBatch: (tenant: TenantId, batch: PurgeBatch) => Effect.Effect<Purged, RetentionTargetError>
+  readonly count: (tenant: TenantId, selection: Selection) => Effect.Effect<number, RetentionTargetError>
+  readonly oldest: (
+    tenant: TenantId,
+    options: { readonly excludeSubjects: ReadonlySet<SubjectId> }
+  ) => Effect.Effect<Option.Option<Date>, RetentionTargetError>
+  readonly partitions?: Partitions | undefined
+}
+
+/**
+ * A retention category as a package declares it. See the module
+ * documentation for what each member must guarantee.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetentionTarget extends TargetStorage {
+  readonly id: string
+  readonly description: string
+  readonly action: Action
+  readonly allowForever: boolean
+  readonly defaultPeriod: Duration.Duration
+  readonly minPeriod?: Duration.Duration | undefined
+  readonly maxPeriod: Duration.Duration
+  readonly parent?: string | undefined
+  readonly linksSubjects: boolean
+}
+
+/**
+ * The legal minimum of a target (zero when it declares none).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const minPeriodOf = (target: RetentionTarget): Duration.Duration => target.minPeriod ?? Duration.zero
+
+/**
+ * A function for `Effect.mapError` in a target: wraps any cause into a
+ * `RetentionTargetError` of that target and operation.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const targetError = (target: string, operation: string) => (cause: unknown): RetentionTargetError =>
+  new RetentionTargetError({ target, operation, cause })
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class RetentionTargets extends Context.Tag("@lawful/core/RetentionTargets")<RetentionTargets, {
+  /** The registered targets, in registration order. */
+  readonly targets: Effect.Effect<ReadonlyArray<RetentionTarget>>
+  readonly get: (id: string) => Effect.Effect<Option.Option<RetentionTarget>>
+  /** Adds a target for the life of the scope, after checking its declaration against the registered ones. */
+  readonly register: (
+    target: RetentionTarget
+  ) => Effect.Effect<void, RetentionTargetInvalid | TargetAlreadyRegistered, Scope.Scope>
+}>() {}
+
+const isTargetId = Schema.is(TargetId)
+
+const describe = (period: Duration.Duration) =>
+  Duration.isFinite(period) ? Duration.format(period) : "forever"
+
+/** Why a declaration is inconsistent with itself or the registered targets, if it is. */
+const problemOf = (
+  target: RetentionTarget,
+  registered: ReadonlyMap<string, RetentionTarget>
+): Option.Option<string> => {
+  const min = minPeriodOf(target)
+  if (!isTargetId(target.id)) return Option.some("the id is not a dotted lower-case name")
+  if (Duration.greaterThan(min, target.maxPeriod)) return Option.some("its minimum period exceeds its maximum")
+  if (Duration.lessThan(target.defaultPeriod, min) || Duration.greaterThan(target.defaultPeriod, target.maxPeriod)) {
+    return Option.some(`its default period ${describe(target.defaultPeriod)} is outside its bounds`)
+  }
+  if (!target.allowForever && !Duration.isFinite(target.defaultPeriod)) {
+    return Option.some("its default keeps records forever, which it does not allow")
+  }
+  if (target.partitions !== undefined && target.action !== "delete") {
+    return Option.some("only a delete category can drop partitions")
+  }
+  if (target.parent !== undefined) {
+    if (target.parent === target.id) return Option.some("it is its own parent")
+    const seen = new Set([target.id])
+    for (let id: string | undefined = target.parent; id !== undefined; id = registered.get(id)?.parent) {
+      if (seen.has(id)) return Option.some("its parents form a cycle")
+      seen.add(id)
+    }
+    const parent = registered.get(target.parent)
+    if (parent !== undefined && Duration.greaterThan(target.defaultPeriod, parent.defaultPeriod)) {
+      return Option.some(`its default period outlives the default of its parent ${parent.id}`)
+    }
+  }
+  for (const child of registered.values()) {
+    if (child.parent === target.id && Duration.greaterThan(child.defaultPeriod, target.defaultPeriod)) {
+      return Option.some(`the default of its child ${child.id} outlives its default`)
+    }
+  }
+  return Option.none()
+}
+
+/**
+ * A new, empty registry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Context.Tag.Service<typeof RetentionTargets>> = Effect.sync(() => {
+  const registered = new Map<string, RetentionTarget>()
+  return RetentionTargets.of({
+    targets: Effect.sync(() => [...registered.values()]),
+    get: (id) => Effect.sync(() => Option.fromNullable(registered.get(id))),
+    register: (target) =>
+      Effect.acquireRelease(
+        Effect.suspend((): Effect.Effect<void, RetentionTargetInvalid | TargetAlreadyRegistered> => {
+          if (registered.has(target.id)) return Effect.fail(new TargetAlreadyRegistered({ target: target.id }))
+          const problem = problemOf(target, registered)
+          if (Option.isSome(problem)) return Effect.fail(new RetentionTargetInvalid({ target: target.id, reason: problem.value }))
+          registered.set(target.id, target)
+          return Effect.void
+        }),
+        () => Effect.sync(() => registered.delete(target.id))
+      )
+  })
+})
+
+/**
+ * The registry, empty until `register` layers add targets to it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<RetentionTargets> = Layer.effect(RetentionTargets, make)
+
+/**
+ * A layer that adds a target to the registry while it is built, and removes
+ * it when released. Pass the target, or an Effect that builds it from its
+ * services. A duplicate id or an inconsistent declaration fails the layer:
+ * start-up must report it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const register = <E = never, R = never>(
+  target: RetentionTarget | Effect.Effect<RetentionTarget, E, R>
+): Layer.Layer<
+  never,
+  E | RetentionTargetInvalid | TargetAlreadyRegistered,
+  RetentionTargets | Exclude<R, Scope.Scope>
+> =>
+  Layer.scopedDiscard(
+    Effect.gen(function*() {
+      const registry = yield* RetentionTargets
+      const built: RetentionTarget = Effect.isEffect(target)
+        ? yield* (target as Effect.Effect<RetentionTarget, E, R>)
+        : target as RetentionTarget
+      yield* registry.register(built)
+    })
+  )
+
+/**
+ * Where a category's records live in a SQL table.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqlTableOptions {
+  /** The table, optionally schema-qualified (`"lawful_archive.archives"`). */
+  readonly table: string
+  /** The `timestamptz` column the retention period starts from. */
+  readonly time: string
+  /** The tenant column (default `"tenant_id"`). */
+  readonly tenant?: string | undefined
+  /** The `uuid` column naming the subject of a record (nullable), when records link to subjects. */
+  readonly subject?: string | undefined
+  /** Equalities that select this category's rows, when the table holds several. */
+  readonly match?: Readonly<Record<string, string | number | boolean>> | undefined
+  /** Redact instead of delete: these columns are set to NULL; a row with all of them NULL is purged. */
+  readonly redact?: ReadonlyArray<string> | undefined
+  /**
+   * The table is partitioned by range of `time`, one partition per UTC day
+   * named `<table>_pYYYYMMDD` (`ensureDayPartitions` creates them). Other
+   * partitions (a default one, say) are never dropped.
+   */
+  readonly dayPartitions?: boolean | undefined
+}
+
+const dayMillis = 24 * 60 * 60 * 1000
+
+const bareName = (table: string) => table.includes(".") ? table.slice(table.lastIndexOf(".") + 1) : table
+
+const partitionName = (table: string, day: Date) =>
+  `${table}_p${day.toISOString().slice(0, 10).replaceAll("-", "")}`
+
+const qualified = (table: string, partition: string) =>
+  table.includes(".") ? `${table.slice(0, table.lastIndexOf("."))}.${partition}` : partition
+
+const partitionDay = (table: string, name: string): Option.Option<Date> => {
+  const prefix = `${bareName(table)}_p`
+  if (!name.startsWith(prefix)) return Option.none()
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(name.slice(prefix.length))
+  if (!match) return Option.none()
+  const day = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])))
+  return partitionName(bareName(table), day) === name ? Option.some(day) : Option.none()
+}
+
+/**
+ * Creates the day partitions of a table partitioned by range of its time
+ * column, for every UTC day from `from` to `to` (inclusive) that has none,
+ * and returns their names. The table's owner calls it ahead of writes (on
+ * start-up and daily); rows of a day without a partition fail to insert,
+ * unless the table has a default partition.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ensureDayPartitions = (
+  table: string,
+  from: Date,
+  to: Date
+): Effect.Effect<ReadonlyArray<string>, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const names: Array<string> = []
+    for (let day = Math.floor(from.getTime() / dayMillis) * dayMillis; day <= to.getTime(); day += dayMillis) {
+      const name = partitionName(table, new Date(day))
+      // DDL takes no parameters: the bounds are ISO strings made here.
+      const bound = (time: number) => sql.literal(`'${new Date(time).toISOString()}'`)
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(name)} PARTITION OF ${sql(table)}
+        FOR VALUES FROM (${bound(day)}) TO (${bound(day + dayMillis)})`
+      names.push(name)
+    }
+    return names
+  }).pipe(Effect.withSpan("RetentionTarget.ensureDayPartitions", { attributes: { table } }))
+
+/**
+ * The storage half of a target over one SQL table (PostgreSQL or PGlite):
+ * tenants by a loose index scan of an index leading with the tenant column
+ * (the primary key), batches as one `DELETE` (or `UPDATE ... SET column =
+ * NULL`) of the oldest expired rows by their row address, exact counts, and
+ * day partitions when the table has them. Index the table on
+ * `(tenant, time)`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sqlTable = (
+  target: string,
+  options: SqlTableOptions
+): Effect.Effect<TargetStorage, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const table = sql(options.table)
+    const tenantColumn = sql(options.tenant ?? "tenant_id")
+    const time = sql(options.time)
+    const redact = options.redact ?? []
+    const fail = (operation: string) => targetError(target, operation)
+
+    const matching = Object.entries(options.match ?? {}).map(([column, value]) => sql`${sql(column)} = ${value}`)
+    const notPurged = redact.length > 0 ? [sql`(${sql.or(redact.map((column) => sql`${sql(column)} IS NOT NULL`))})`] : []
+    const notExcluded = (excluded: ReadonlySet<SubjectId>) =>
+      options.subject === undefined || excluded.size === 0
+        ? []
+        : [sql`(${sql(options.subject)} IS NULL OR ${sql(options.subject)} <> ALL(${[...excluded]}::uuid[]))`]
+    const where = (tenant: TenantId, selection: { readonly cutoff?: Date; readonly excludeSubjects: ReadonlySet<SubjectId> }) =>
+      sql.and([
+        sql`${tenantColumn} = ${tenant}`,
+        ...(selection.cutoff !== undefined ? [sql`${time} < ${selection.cutoff}`] : []),
+        ...matching,
+        ...notPurged,
+        ...notExcluded(selection.excludeSubjects)
+      ])
+
+    // One statement on one table: the oldest `limit` selected rows, found through the
+    // (tenant, time) index and purged by their row address (a TID scan). The conditions are
+    // checked again on each row, so a row another transaction changed meanwhile waits for a
+    // later batch.
+    const purgeIn = (relation: ReturnType<typeof sql>, tenant: TenantId, request: PurgeBatch) => {
+      const chosen = sql`ctid = ANY(ARRAY(
+        SELECT ctid FROM ${relation} WHERE ${where(tenant, request)} ORDER BY ${time} LIMIT ${request.limit}))`
+      const statement = redact.length > 0
+        ? sql<{ n: string | number }>`WITH purged AS (
+            UPDATE ${relation} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
+            WHERE ${chosen} AND ${where(tenant, request)} RETURNING 1
+          ) SELECT count(*) AS n FROM purged`
+        : sql<{ n: string | number }>`WITH purged AS (
+            DELETE FROM ${relation} WHERE ${chosen} AND ${where(tenant, request)} RETURNING 1
+          ) SELECT count(*) AS n FROM purged`
+      return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
+    }
+
+    // Row addresses are per partition: a batch of a partitioned table works in the
+    // partition of the oldest selected row.
+    const oldestPartition = (tenant: TenantId, request: PurgeBatch) =>
+      sql<{ schema: string; name: string }>`
+        SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = (SELECT tableoid FROM ${table} WHERE ${where(tenant, request)} ORDER BY ${time} LIMIT 1)`
+
+    const purgeBatch = (tenant: TenantId, request: PurgeBatch) =>
+      (options.dayPartitions === true
+        ? Effect.flatMap(oldestPartition(tenant, request), ([partition]) =>
+          partition === undefined
+            ? Effect.succeed({ purged: 0, more: false })
+            : Effect.map(
+              purgeIn(sql(`${partition.schema}.${partition.name}`), tenant, request),
+              (purged) => ({ purged, more: purged > 0 })
+            ))
+        : Effect.map(purgeIn(table, tenant, request), (purged) => ({ purged, more: purged >= request.limit }))).pipe(
+          Effect.mapError(fail("purge")),
+          Effect.withSpan("RetentionTarget.purgeBatch", { attributes: { target, tenant, limit: request.limit } })
+        )
+
+    const partitions: Partitions | undefined = options.dayPartitions !== true ? undefined : {
+      endingBefore: (before) =>
+        sql<{ name: string }>`
+          SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = ${options.table}::regclass ORDER BY c.relname`.pipe(
+          Effect.map((rows) =>
+            rows.flatMap((row): Array<TimePartition> =>
+              Option.match(partitionDay(options.table, row.name), {
+                onNone: () => [],
+                onSome: (from) => {
+                  const to = new Date(from.getTime() + dayMillis)
+                  return to.getTime() <= before.getTime() ? [{ name: row.name, from, to }] : []
+                }
+              })
+            )
+          ),
+          Effect.mapError(fail("list partitions"))
+        ),
+      census: (partition) =>
+        sql<{ tenant: TenantId; records: string | number }>`
+          SELECT ${tenantColumn} AS tenant, count(*) AS records FROM ${sql(qualified(options.table, partition.name))}
+          ${matching.length > 0 ? sql`WHERE ${sql.and(matching)}` : sql``}
+          GROUP BY ${tenantColumn}`.pipe(
+          Effect.map((rows) => rows.map((row) => ({ tenant: row.tenant, records: Number(row.records) }))),
+          Effect.mapError(fail("count a partition"))
+        ),
+      drop: (partition) =>
+        sql`DROP TABLE IF EXISTS ${sql(qualified(options.table, partition.name))}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("drop a partition")),
+          Effect.withSpan("RetentionTarget.dropPartition", { attributes: { target, partition: partition.name } })
+        )
+    }
+
+    return {
+      tenants: sql<{ tenant: TenantId }>`
+        WITH RECURSIVE tenants AS (
+          (SELECT ${tenantColumn} AS tenant FROM ${table} ORDER BY ${tenantColumn} LIMIT 1)
+          UNION ALL
+          SELECT (SELECT ${tenantColumn} FROM ${table} WHERE ${tenantColumn} > tenants.tenant ORDER BY ${tenantColumn} LIMIT 1)
+          FROM tenants WHERE tenants.tenant IS NOT NULL
+        )
+        SELECT tenant FROM tenants WHERE tenant IS NOT NULL`.pipe(
+        Effect.map((rows) => rows.map((row) => row.tenant)),
+        Effect.mapError(fail("list tenants"))
+      ),
+      purgeBatch,
+      count: (tenant, selection) =>
+        sql<{ n: string | number }>`SELECT count(*) AS n FROM ${table} WHERE ${where(tenant, selection)}`.pipe(
+          Effect.map(([row]) => Number(row?.n ?? 0)),
+          Effect.mapError(fail("count"))
+        ),
+      oldest: (tenant, { excludeSubjects }) =>
+        sql<{ time: Date }>`SELECT ${time} AS time FROM ${table} WHERE ${where(tenant, { excludeSubjects })}
+          ORDER BY ${time} LIMIT 1`.pipe(
+          Effect.map(([row]) => Option.fromNullable(row?.time)),
+          Effect.mapError(fail("find the oldest record"))
+        ),
+      partitions
+    } satisfies TargetStorage
+  })

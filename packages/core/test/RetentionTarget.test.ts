@@ -1,0 +1,204 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import {
+  RetentionTargets,
+  ensureDayPartitions,
+  layer as registryLayer,
+  register,
+  sqlTable
+} from "../src/RetentionTarget.js"
+import type { RetentionTarget, TargetStorage } from "../src/RetentionTarget.js"
+import * as SubjectId from "../src/SubjectId.js"
+import * as TenantId from "../src/TenantId.js"
+import { sqlSuite } from "../src/testing.js"
+
+const noStorage: TargetStorage = {
+  tenants: Effect.succeed([]),
+  purgeBatch: () => Effect.succeed({ purged: 0, more: false }),
+  count: () => Effect.succeed(0),
+  oldest: () => Effect.succeed(Option.none())
+}
+
+const target = (id: string, overrides: Partial<RetentionTarget> = {}): RetentionTarget => ({
+  ...noStorage,
+  id,
+  description: `${id}, for tests`,
+  action: "delete",
+  allowForever: false,
+  defaultPeriod: Duration.days(30),
+  maxPeriod: Duration.days(365),
+  linksSubjects: true,
+  ...overrides
+})
+
+const registerAll = (...targets: ReadonlyArray<RetentionTarget>) =>
+  Effect.forEach(targets, (t) => Effect.flatMap(RetentionTargets, (registry) => registry.register(t)), { discard: true })
+
+describe("RetentionTargets", () => {
+  it.scoped("lists registered targets in order and finds them by id", () =>
+    Effect.gen(function*() {
+      yield* registerAll(target("mailer.transactional-log"), target("mailer.message-preview", { parent: "mailer.transactional-log" }))
+      const registry = yield* RetentionTargets
+      assert.deepStrictEqual((yield* registry.targets).map((t) => t.id), ["mailer.transactional-log", "mailer.message-preview"])
+      assert.isTrue(Option.isSome(yield* registry.get("mailer.message-preview")))
+      assert.isTrue(Option.isNone(yield* registry.get("mailer.nothing")))
+    }).pipe(Effect.provide(registryLayer)))
+
+  it.scoped("refuses a second target with the same id", () =>
+    Effect.gen(function*() {
+      yield* registerAll(target("consent.withdrawn-proof"))
+      const second = yield* Effect.either(registerAll(target("consent.withdrawn-proof")))
+      assert.isTrue(Either.isLeft(second) && second.left._tag === "TargetAlreadyRegistered")
+    }).pipe(Effect.provide(registryLayer)))
+
+  it.scoped("refuses inconsistent declarations and registers nothing", () =>
+    Effect.gen(function*() {
+      const refused = [
+        target("Not An Id"),
+        target("a.default-over-bound", { defaultPeriod: Duration.days(400) }),
+        target("a.default-under-minimum", { minPeriod: Duration.days(60) }),
+        target("a.minimum-over-maximum", { minPeriod: Duration.days(400), defaultPeriod: Duration.days(400) }),
+        target("a.forever-not-allowed", { defaultPeriod: Duration.infinity, maxPeriod: Duration.infinity }),
+        target("a.own-parent", { parent: "a.own-parent" }),
+        target("a.redacting-partitions", { action: "redact", partitions: { endingBefore: () => Effect.succeed([]), census: () => Effect.succeed([]), drop: () => Effect.void } })
+      ]
+      for (const t of refused) {
+        const result = yield* Effect.either(registerAll(t))
+        assert.isTrue(Either.isLeft(result) && result.left._tag === "RetentionTargetInvalid", t.id)
+      }
+      assert.deepStrictEqual(yield* Effect.flatMap(RetentionTargets, (r) => r.targets), [])
+    }).pipe(Effect.provide(registryLayer)))
+
+  it.scoped("a child's default never outlives its parent's, whichever registers first", () =>
+    Effect.gen(function*() {
+      yield* registerAll(target("mailer.transactional-log", { defaultPeriod: Duration.days(10) }))
+      const child = yield* Effect.either(registerAll(target("mailer.message-preview", { parent: "mailer.transactional-log" })))
+      assert.isTrue(Either.isLeft(child) && child.left._tag === "RetentionTargetInvalid")
+      yield* registerAll(target("b.preview", { parent: "b.log", defaultPeriod: Duration.days(20) }))
+      const parent = yield* Effect.either(registerAll(target("b.log", { defaultPeriod: Duration.days(10) })))
+      assert.isTrue(Either.isLeft(parent) && parent.left._tag === "RetentionTargetInvalid")
+      yield* registerAll(target("b.log", { defaultPeriod: Duration.days(20) }))
+    }).pipe(Effect.provide(registryLayer)))
+
+  it.scoped("refuses a parent cycle", () =>
+    Effect.gen(function*() {
+      yield* registerAll(target("c.one", { parent: "c.two" }))
+      const cycle = yield* Effect.either(registerAll(target("c.two", { parent: "c.one" })))
+      assert.isTrue(Either.isLeft(cycle) && cycle.left._tag === "RetentionTargetInvalid")
+    }).pipe(Effect.provide(registryLayer)))
+
+  it.effect("register layers add targets for the life of the layer", () =>
+    Effect.gen(function*() {
+      const registry = yield* RetentionTargets
+      const seen = yield* Effect.scoped(
+        Effect.flatMap(Layer.build(register(Effect.succeed(target("d.records")))), () => registry.targets)
+      )
+      assert.deepStrictEqual(seen.map((t) => t.id), ["d.records"])
+      assert.deepStrictEqual(yield* registry.targets, [])
+    }).pipe(Effect.provide(registryLayer)))
+})
+
+const day = 24 * 60 * 60 * 1000
+const t0 = Date.UTC(2026, 0, 1)
+
+const createTables = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS rt_records (
+    tenant_id uuid NOT NULL, id integer NOT NULL, subject_id uuid, kind text NOT NULL,
+    recorded_at timestamptz NOT NULL, preview text, PRIMARY KEY (tenant_id, id))`
+  yield* sql`CREATE INDEX IF NOT EXISTS rt_records_time ON rt_records (tenant_id, recorded_at)`
+  yield* sql`CREATE TABLE IF NOT EXISTS rt_parted (
+    tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, id, recorded_at)) PARTITION BY RANGE (recorded_at)`
+})
+
+const insert = (tenant: TenantId.TenantId, rows: ReadonlyArray<{ id: number; subject?: SubjectId.SubjectId; kind?: string; at: number }>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.forEach(rows, (row) =>
+      sql`INSERT INTO rt_records (tenant_id, id, subject_id, kind, recorded_at, preview)
+        VALUES (${tenant}, ${row.id}, ${row.subject ?? null}, ${row.kind ?? "log"}, ${new Date(row.at)}, ${"text"})`, { discard: true }))
+
+const ids = (tenant: TenantId.TenantId) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ id: number; preview: string | null }>`SELECT id, preview FROM rt_records WHERE tenant_id = ${tenant} ORDER BY id`)
+
+sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
+  it.effect("purges expired rows of one tenant in batches, oldest first, sparing held subjects", () =>
+    Effect.gen(function*() {
+      yield* createTables
+      const [tenant, other] = yield* Effect.all([TenantId.make, TenantId.make])
+      const [held, free] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      yield* insert(tenant, [
+        { id: 1, at: t0, subject: held },
+        { id: 2, at: t0 + 1, subject: free },
+        { id: 3, at: t0 + 2 },
+        { id: 4, at: t0 + 3, subject: free },
+        { id: 5, at: t0 + 10 * day, subject: free }
+      ])
+      yield* insert(other, [{ id: 1, at: t0 }])
+      const storage = yield* sqlTable("rt.log", { table: "rt_records", time: "recorded_at", subject: "subject_id" })
+      const selection = { cutoff: new Date(t0 + day), excludeSubjects: new Set([held]) }
+      assert.strictEqual(yield* storage.count(tenant, selection), 3)
+      assert.deepStrictEqual(yield* storage.oldest(tenant, { excludeSubjects: new Set([held]) }), Option.some(new Date(t0 + 1)))
+      const first = yield* storage.purgeBatch(tenant, { ...selection, limit: 2 })
+      assert.deepStrictEqual(first, { purged: 2, more: true })
+      assert.deepStrictEqual((yield* ids(tenant)).map((r) => r.id), [1, 4, 5])
+      const second = yield* storage.purgeBatch(tenant, { ...selection, limit: 2 })
+      assert.deepStrictEqual(second, { purged: 1, more: false })
+      // Idempotent: nothing left to purge at this cut-off.
+      assert.deepStrictEqual(yield* storage.purgeBatch(tenant, { ...selection, limit: 2 }), { purged: 0, more: false })
+      assert.deepStrictEqual((yield* ids(tenant)).map((r) => r.id), [1, 5])
+      assert.deepStrictEqual((yield* ids(other)).map((r) => r.id), [1])
+      const tenants = yield* storage.tenants
+      assert.includeMembers([...tenants], [tenant, other])
+    }))
+
+  it.effect("redacts instead of deleting, and a redacted row is purged", () =>
+    Effect.gen(function*() {
+      yield* createTables
+      const tenant = yield* TenantId.make
+      yield* insert(tenant, [{ id: 1, at: t0, kind: "preview" }, { id: 2, at: t0, kind: "log" }, { id: 3, at: t0 + 5 * day, kind: "preview" }])
+      const storage = yield* sqlTable("rt.preview", {
+        table: "rt_records", time: "recorded_at", match: { kind: "preview" }, redact: ["preview"]
+      })
+      const selection = { cutoff: new Date(t0 + day), excludeSubjects: new Set<SubjectId.SubjectId>() }
+      assert.strictEqual(yield* storage.count(tenant, selection), 1)
+      assert.deepStrictEqual(yield* storage.purgeBatch(tenant, { ...selection, limit: 10 }), { purged: 1, more: false })
+      assert.deepStrictEqual(yield* ids(tenant), [{ id: 1, preview: null }, { id: 2, preview: "text" }, { id: 3, preview: "text" }])
+      assert.strictEqual(yield* storage.count(tenant, selection), 0)
+      assert.deepStrictEqual(yield* storage.oldest(tenant, { excludeSubjects: new Set() }), Option.some(new Date(t0 + 5 * day)))
+    }))
+
+  it.effect("lists, counts and drops whole day partitions", () =>
+    Effect.gen(function*() {
+      yield* createTables
+      const sql = yield* SqlClient.SqlClient
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      const names = yield* ensureDayPartitions("rt_parted", new Date(t0), new Date(t0 + 2 * day))
+      assert.deepStrictEqual(names, ["rt_parted_p20260101", "rt_parted_p20260102", "rt_parted_p20260103"])
+      yield* ensureDayPartitions("rt_parted", new Date(t0), new Date(t0 + day))
+      yield* sql`INSERT INTO rt_parted VALUES (${a}, 1, ${new Date(t0 + 5)}), (${a}, 2, ${new Date(t0 + 6)}),
+        (${b}, 3, ${new Date(t0 + 7)}), (${a}, 4, ${new Date(t0 + day + 1)})`
+      const storage = yield* sqlTable("rt.parted", { table: "rt_parted", time: "recorded_at", dayPartitions: true })
+      const partitions = storage.partitions!
+      const expired = yield* partitions.endingBefore(new Date(t0 + 2 * day - 1))
+      assert.deepStrictEqual(expired, [{ name: "rt_parted_p20260101", from: new Date(t0), to: new Date(t0 + day) }])
+      const census = yield* partitions.census(expired[0]!)
+      assert.deepStrictEqual(
+        [...census].sort((x, y) => x.records - y.records),
+        [{ tenant: b, records: 1 }, { tenant: a, records: 2 }]
+      )
+      yield* partitions.drop(expired[0]!)
+      yield* partitions.drop(expired[0]!)
+      const left = yield* sql<{ id: number }>`SELECT id FROM rt_parted ORDER BY id`
+      assert.deepStrictEqual(left.map((r) => r.id), [4])
+      const tables = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_class WHERE relname = 'rt_parted_p20260101'`
+      assert.strictEqual(Number(tables[0]!.n), 0)
+      assert.deepStrictEqual((yield* partitions.endingBefore(new Date(t0 + 2 * day))).map((p) => p.name), ["rt_parted_p20260102"])
+    }))
+})

@@ -1,0 +1,365 @@
+/**
+ * Legal archives: records a tenant must keep for a legal period (invoices,
+ * proofs, correspondence), stored apart from the working data and sealed.
+ *
+ * An archived record holds a payload sealed by the `Vault` for its subject
+ * (`Vault.Sealed`: the store never sees plaintext), its kind, and the time
+ * its legal period starts. Shredding the subject's key makes the payload
+ * unreadable here too.
+ *
+ * The archive lives in its own schema (`lawful_archive`) of the main
+ * database, or in a database of its own when `ARCHIVE_DATABASE_URL` is set
+ * (`layerConfig`); the SQL layers take their own client, so the archive's
+ * connections, credentials and backups can differ from the main database's.
+ *
+ * The store is the `"archive.legal"` retention category (`target`,
+ * `registerTarget`): the sweeper deletes an archived record when its legal
+ * period, the tenant's policy for the category, ends.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Migrations from "@lawful/core/Migrations"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
+import { SubjectId } from "@lawful/core/SubjectId"
+import { TenantId } from "@lawful/core/TenantId"
+import { Sealed } from "@lawful/core/Vault"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { randomUUID } from "node:crypto"
+
+/**
+ * The id of the archive's retention category.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const targetId = "archive.legal"
+
+/**
+ * An archived record.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ArchivedRecord extends Schema.Class<ArchivedRecord>("@lawful/retention/ArchiveStore/ArchivedRecord")({
+  archiveId: Schema.UUID,
+  tenantId: TenantId,
+  subjectId: Schema.optional(SubjectId),
+  kind: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
+  sealed: Sealed,
+  archivedAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * What to archive: a payload sealed by the Vault, its kind (`"invoice"`,
+ * `"consent-proof"`), its subject, and when its legal period starts (default
+ * now).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ArchiveRequest {
+  readonly kind: string
+  readonly sealed: Sealed
+  readonly subject?: SubjectId | undefined
+  readonly archivedAt?: Date | undefined
+}
+
+/**
+ * The archive could not be read or written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ArchiveStoreError extends Schema.TaggedError<ArchiveStoreError>()("ArchiveStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Archive store operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class ArchiveStore extends Context.Tag("@lawful/retention/ArchiveStore")<ArchiveStore, {
+  readonly put: (tenant: TenantId, request: ArchiveRequest) => Effect.Effect<ArchivedRecord, ArchiveStoreError>
+  readonly get: (tenant: TenantId, archiveId: string) => Effect.Effect<Option.Option<ArchivedRecord>, ArchiveStoreError>
+  /** A tenant's archived records, oldest first, optionally of one subject. */
+  readonly list: (
+    tenant: TenantId,
+    options?: { readonly subject?: SubjectId | undefined; readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<ArchivedRecord>, ArchiveStoreError>
+  /** How the sweeper finds and deletes expired records. */
+  readonly storage: RetentionTarget.TargetStorage
+}>() {}
+
+/**
+ * The archive's retention category, over the `ArchiveStore` in context:
+ * delete, never forever; by default ten years, at most thirty.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const target = (
+  options: {
+    readonly defaultPeriod?: Duration.DurationInput
+    readonly minPeriod?: Duration.DurationInput
+    readonly maxPeriod?: Duration.DurationInput
+  } = {}
+): Effect.Effect<RetentionTarget.RetentionTarget, never, ArchiveStore> =>
+  Effect.map(ArchiveStore, (store) => ({
+    ...store.storage,
+    id: targetId,
+    description: "Legal archives: sealed records kept for a legal period, then deleted",
+    action: "delete",
+    allowForever: false,
+    defaultPeriod: Duration.decode(options.defaultPeriod ?? Duration.days(3653)),
+    minPeriod: Duration.decode(options.minPeriod ?? Duration.zero),
+    maxPeriod: Duration.decode(options.maxPeriod ?? Duration.days(30 * 366)),
+    linksSubjects: true
+  }))
+
+/**
+ * Registers `target(options)` in core's `RetentionTargets`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const registerTarget = (options: Parameters<typeof target>[0] = {}) =>
+  RetentionTarget.register(target(options))
+
+const makeRecord = (tenant: TenantId, request: ArchiveRequest, now: number) =>
+  new ArchivedRecord({
+    archiveId: randomUUID(),
+    tenantId: tenant,
+    ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
+    kind: request.kind,
+    sealed: request.sealed,
+    archivedAt: request.archivedAt ?? new Date(now)
+  })
+
+/**
+ * An archive in memory, for tests.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, () => {
+  const records = new Map<string, ArchivedRecord>()
+  const key = (tenant: TenantId, id: string) => `${tenant}/${id}`
+  const of = (tenant: TenantId) =>
+    [...records.values()]
+      .filter((record) => record.tenantId === tenant)
+      .sort((a, b) => a.archivedAt.getTime() - b.archivedAt.getTime())
+  const selected = (tenant: TenantId, selection: { cutoff?: Date; excludeSubjects: ReadonlySet<SubjectId> }) =>
+    of(tenant).filter((record) =>
+      (selection.cutoff === undefined || record.archivedAt.getTime() < selection.cutoff.getTime()) &&
+      (record.subjectId === undefined || !selection.excludeSubjects.has(record.subjectId))
+    )
+  return ArchiveStore.of({
+    put: (tenant, request) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const record = makeRecord(tenant, request, now)
+        records.set(key(tenant, record.archiveId), record)
+        return record
+      }),
+    get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
+    list: (tenant, options = {}) =>
+      Effect.sync(() =>
+        of(tenant)
+          .filter((record) => options.subject === undefined || record.subjectId === options.subject)
+          .slice(0, options.limit ?? 1000)
+      ),
+    storage: {
+      tenants: Effect.sync(() => [...new Set([...records.values()].map((record) => record.tenantId))]),
+      purgeBatch: (tenant, batch) =>
+        Effect.sync(() => {
+          const chosen = selected(tenant, batch).slice(0, batch.limit)
+          for (const record of chosen) records.delete(key(tenant, record.archiveId))
+          return { purged: chosen.length, more: chosen.length >= batch.limit }
+        }),
+      count: (tenant, selection) => Effect.sync(() => selected(tenant, selection).length),
+      oldest: (tenant, { excludeSubjects }) =>
+        Effect.sync(() => Option.fromNullable(selected(tenant, { excludeSubjects })[0]?.archivedAt))
+    }
+  })
+})
+
+const RecordRow = Schema.Struct({
+  archive_id: Schema.String,
+  tenant_id: TenantId,
+  subject_id: Schema.NullOr(SubjectId),
+  kind: Schema.String,
+  sealed: Schema.Uint8ArrayFromSelf,
+  archived_at: Schema.DateFromSelf
+})
+
+const decodeRows = Schema.decodeUnknown(Schema.Array(RecordRow))
+
+const toRecord = (row: typeof RecordRow.Type) =>
+  new ArchivedRecord({
+    archiveId: row.archive_id,
+    tenantId: row.tenant_id,
+    ...(row.subject_id !== null ? { subjectId: row.subject_id } : {}),
+    kind: row.kind,
+    sealed: Sealed.make(new Uint8Array(row.sealed)),
+    archivedAt: row.archived_at
+  })
+
+/**
+ * Where the SQL archive keeps its table.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqlOptions {
+  /** The schema of the archive's table (default `"lawful_archive"`). */
+  readonly schema?: string | undefined
+}
+
+/**
+ * The archive on the SQL client given (its own database, or the main one),
+ * in the table `<schema>.archives`, migrated on start-up in
+ * `lawful_retention_archive_migrations`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSql = (
+  client: SqlClient.SqlClient,
+  options: SqlOptions = {}
+): Effect.Effect<Context.Tag.Service<typeof ArchiveStore>, Migrations.MigrationFailed> =>
+  Effect.gen(function*() {
+    const sql = client.withoutTransforms()
+    const schema = options.schema ?? "lawful_archive"
+    const table = `${schema}.archives`
+    yield* Migrations.run("retention-archive", {
+      "0001_archives": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        Effect.all([
+          sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`,
+          sql`CREATE TABLE ${sql(table)} (
+            tenant_id uuid NOT NULL,
+            archive_id uuid NOT NULL,
+            subject_id uuid,
+            kind text NOT NULL,
+            sealed bytea NOT NULL,
+            archived_at timestamptz NOT NULL,
+            PRIMARY KEY (tenant_id, archive_id)
+          )`,
+          // Index names take the table's schema.
+          sql`CREATE INDEX archives_time ON ${sql(table)} (tenant_id, archived_at)`,
+          sql`CREATE INDEX archives_subject ON ${sql(table)} (tenant_id, subject_id, archived_at)
+            WHERE subject_id IS NOT NULL`
+        ], { discard: true }))
+    }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    const fail = (operation: string) => (cause: unknown) => new ArchiveStoreError({ operation, cause })
+    const columns = sql.literal("archive_id, tenant_id, subject_id, kind, sealed, archived_at")
+    const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
+      Effect.map(Effect.flatMap(statement, decodeRows), (decoded) => decoded.map(toRecord))
+    const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    const storage = yield* RetentionTarget.sqlTable(targetId, {
+      table,
+      time: "archived_at",
+      subject: "subject_id"
+    }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+
+    return ArchiveStore.of({
+      put: (tenant, request) =>
+        Effect.gen(function*() {
+          const record = makeRecord(tenant, request, yield* Clock.currentTimeMillis)
+          yield* sql`INSERT INTO ${sql(table)} (tenant_id, archive_id, subject_id, kind, sealed, archived_at)
+            VALUES (${tenant}, ${record.archiveId}, ${record.subjectId ?? null}, ${record.kind}, ${bytes(record.sealed)},
+              ${record.archivedAt})`
+          return record
+        }).pipe(Effect.mapError(fail("put")), Effect.withSpan("ArchiveStore.put", { attributes: { tenant } })),
+      get: (tenant, archiveId) =>
+        Schema.is(Schema.UUID)(archiveId)
+          ? rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant} AND archive_id = ${archiveId}`).pipe(
+            Effect.map((found) => Option.fromNullable(found[0])),
+            Effect.mapError(fail("get"))
+          )
+          : Effect.succeed(Option.none()),
+      list: (tenant, options = {}) =>
+        rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
+          ${options.subject !== undefined ? sql`AND subject_id = ${options.subject}` : sql``}
+          ORDER BY archived_at, archive_id LIMIT ${options.limit ?? 1000}`).pipe(Effect.mapError(fail("list"))),
+      storage
+    })
+  })
+
+/**
+ * The archive in the main database's `SqlClient`, in its own schema.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (
+  options: SqlOptions = {}
+): Layer.Layer<ArchiveStore, Migrations.MigrationFailed, SqlClient.SqlClient> =>
+  Layer.effect(ArchiveStore, Effect.flatMap(SqlClient.SqlClient, (client) => makeSql(client, options)))
+
+/**
+ * The archive on a database of its own, through the client layer given
+ * (kept private to the archive: it does not replace the main `SqlClient`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = <E>(
+  client: Layer.Layer<SqlClient.SqlClient, E>,
+  options: SqlOptions = {}
+): Layer.Layer<ArchiveStore, E | Migrations.MigrationFailed> =>
+  Layer.scoped(
+    ArchiveStore,
+    Effect.gen(function*() {
+      const context = yield* Layer.build(client)
+      return yield* makeSql(Context.get(context, SqlClient.SqlClient), options)
+    })
+  )
+
+/**
+ * `ARCHIVE_DATABASE_URL`, when set: the PostgreSQL database of the archive.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const archiveDatabaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.redacted("ARCHIVE_DATABASE_URL")
+)
+
+/**
+ * The archive from configuration: its own PostgreSQL database when
+ * `ARCHIVE_DATABASE_URL` is set, else the `lawful_archive` schema of the main
+ * database (the `SqlClient` in context).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<
+  ArchiveStore,
+  ConfigError.ConfigError | Migrations.MigrationFailed | ArchiveStoreError,
+  SqlClient.SqlClient
+> = Layer.unwrapEffect(
+  Effect.map(archiveDatabaseUrl, Option.match({
+    onNone: () => layerSql(),
+    onSome: (url) =>
+      layerClient(
+        PgClient.layer({ url, applicationName: "lawful-archive" }).pipe(
+          Layer.mapError((cause) => new ArchiveStoreError({ operation: "connect", cause }))
+        )
+      )
+  }))
+)

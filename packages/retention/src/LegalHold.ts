@@ -1,0 +1,416 @@
+/**
+ * Legal holds: records a tenant must keep whatever their policy says, for
+ * litigation, an investigation or a regulator.
+ *
+ * A hold has a scope within its tenant: everything (no subject, no
+ * category), one category, one subject (in every category), or one subject
+ * in one category. It carries its reason and who placed it. The sweeper never
+ * purges a record a hold covers; once the hold is released, the next sweep
+ * purges what has expired meanwhile.
+ *
+ * A hold on a category also keeps its parent categories (a hold on message
+ * previews keeps their transactional log), so a child record never outlives
+ * its parent. Placing and releasing are appended to the tenant's audit log
+ * (`retention.hold.placed`, `retention.hold.released`, with the hold id, its
+ * category and subject; the free-text reason stays in the hold, out of the
+ * log); if the append fails the change is undone and the error returned.
+ *
+ * Backends: `layerMemory`, and `layerSql` on `lawful_retention_holds`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
+import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import type * as Migrations from "@lawful/core/Migrations"
+import { RetentionTargets } from "@lawful/core/RetentionTarget"
+import type { RetentionTarget } from "@lawful/core/RetentionTarget"
+import { SubjectId } from "@lawful/core/SubjectId"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { randomUUID } from "node:crypto"
+import { decodeActor, encodeActor } from "./internal/encoding.js"
+import { migrate } from "./internal/migrations.js"
+import { RetentionCategoryNotFound, RetentionStoreError } from "./RetentionPolicy.js"
+
+/**
+ * A legal hold. Without `subjectId` it holds every subject; without
+ * `category`, every category.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class LegalHold extends Schema.Class<LegalHold>("@lawful/retention/LegalHold/LegalHold")({
+  holdId: Schema.UUID,
+  tenantId: TenantId,
+  subjectId: Schema.optional(SubjectId),
+  category: Schema.optional(Schema.String),
+  reason: Schema.String,
+  placedAt: Schema.DateFromSelf,
+  placedBy: Actor,
+  releasedAt: Schema.optional(Schema.DateFromSelf),
+  releasedBy: Schema.optional(Actor)
+}) {
+  /** True until the hold is released. */
+  get active(): boolean {
+    return this.releasedAt === undefined
+  }
+}
+
+/**
+ * What a hold covers and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HoldRequest {
+  readonly subject?: SubjectId | undefined
+  readonly category?: string | undefined
+  /** Why the records must be kept (a case or matter reference): 1 to 1000 characters. */
+  readonly reason: string
+}
+
+/**
+ * The hold was refused as given (an empty or overlong reason). Nothing was
+ * placed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LegalHoldInvalid extends Schema.TaggedError<LegalHoldInvalid>()("LegalHoldInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Legal hold refused: ${this.reason}`
+  }
+}
+
+/**
+ * The tenant has no hold with this id.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LegalHoldNotFound extends Schema.TaggedError<LegalHoldNotFound>()("LegalHoldNotFound", {
+  tenantId: Schema.String,
+  holdId: Schema.String
+}) {
+  override get message(): string {
+    return `No legal hold ${this.holdId} for tenant ${this.tenantId}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<LegalHolds, {
+  readonly place: (
+    tenant: TenantId,
+    request: HoldRequest,
+    actor: Actor
+  ) => Effect.Effect<
+    LegalHold,
+    LegalHoldInvalid | RetentionCategoryNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError
+  >
+  /** Releases the hold; releasing a released hold returns it unchanged. */
+  readonly release: (
+    tenant: TenantId,
+    holdId: string,
+    actor: Actor
+  ) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError>
+  readonly get: (tenant: TenantId, holdId: string) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError>
+  /** The tenant's holds in force, oldest first. */
+  readonly active: (tenant: TenantId) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  /** `active` for many tenants in one read (the sweeper's). */
+  readonly activeOf: (
+    tenants: ReadonlyArray<TenantId>
+  ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
+  /** Every hold of the tenant, released ones included, oldest first. */
+  readonly list: (tenant: TenantId) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+}>() {}
+
+/**
+ * What the holds keep of one category: all of it (`whole`), or the records
+ * of some subjects.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HeldScope {
+  readonly whole: boolean
+  readonly subjects: ReadonlySet<SubjectId>
+}
+
+/**
+ * What active holds keep of a category: a hold covers its own category and
+ * that category's ancestors, or every category when it names none.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const scopeOf = (
+  holds: ReadonlyArray<LegalHold>,
+  category: string,
+  targets: ReadonlyArray<RetentionTarget>
+): HeldScope => {
+  const parentOf = new Map(targets.map((target) => [target.id, target.parent]))
+  const covers = (held: string): boolean => {
+    const seen = new Set<string>()
+    for (let id: string | undefined = held; id !== undefined && !seen.has(id); id = parentOf.get(id)) {
+      if (id === category) return true
+      seen.add(id)
+    }
+    return false
+  }
+  let whole = false
+  const subjects = new Set<SubjectId>()
+  for (const hold of holds) {
+    if (!hold.active || (hold.category !== undefined && !covers(hold.category))) continue
+    if (hold.subjectId === undefined) whole = true
+    else subjects.add(hold.subjectId)
+  }
+  return { whole, subjects }
+}
+
+// What a backend stores.
+interface HoldStore {
+  readonly insert: (hold: LegalHold) => Effect.Effect<void, RetentionStoreError>
+  readonly remove: (tenant: TenantId, holdId: string) => Effect.Effect<void, RetentionStoreError>
+  readonly find: (tenant: TenantId, holdId: string) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
+  /** Marks the hold released unless it is; the released hold, or none when it was released already or is unknown. */
+  readonly release: (
+    tenant: TenantId,
+    holdId: string,
+    at: Date,
+    by: Actor
+  ) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
+  readonly unrelease: (tenant: TenantId, holdId: string) => Effect.Effect<void, RetentionStoreError>
+  readonly list: (tenant: TenantId, activeOnly: boolean) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  readonly activeOf: (tenants: ReadonlyArray<TenantId>) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+}
+
+const auditEvent = (hold: LegalHold, action: "retention.hold.placed" | "retention.hold.released", actor: Actor) =>
+  new AuditEvent({
+    actor,
+    action,
+    purpose: "legal-hold",
+    ...(hold.subjectId !== undefined ? { subject: hold.subjectId } : {}),
+    resource: { type: "legal-hold", id: hold.holdId },
+    details: {
+      holdId: hold.holdId,
+      category: hold.category ?? null,
+      scope: hold.subjectId === undefined
+        ? (hold.category === undefined ? "tenant" : "category")
+        : (hold.category === undefined ? "subject" : "subject-category")
+    }
+  })
+
+const make = (store: HoldStore) =>
+  Effect.gen(function*() {
+    const registry = yield* RetentionTargets
+    const audit = yield* AuditTrail
+
+    const get = (tenant: TenantId, holdId: string) =>
+      Effect.flatMap(store.find(tenant, holdId), Option.match({
+        onNone: () => Effect.fail(new LegalHoldNotFound({ tenantId: tenant, holdId })),
+        onSome: Effect.succeed
+      }))
+
+    return LegalHolds.of({
+      place: (tenant, request, actor) =>
+        Effect.gen(function*() {
+          const reason = request.reason.trim()
+          if (reason.length === 0 || reason.length > 1000) {
+            return yield* new LegalHoldInvalid({ reason: "a hold needs a reason of 1 to 1000 characters" })
+          }
+          if (request.category !== undefined && Option.isNone(yield* registry.get(request.category))) {
+            return yield* new RetentionCategoryNotFound({ category: request.category })
+          }
+          const hold = new LegalHold({
+            holdId: randomUUID(),
+            tenantId: tenant,
+            ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
+            ...(request.category !== undefined ? { category: request.category } : {}),
+            reason,
+            placedAt: new Date(yield* Clock.currentTimeMillis),
+            placedBy: actor
+          })
+          yield* store.insert(hold)
+          yield* audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)).pipe(
+            Effect.tapError(() => Effect.ignore(store.remove(tenant, hold.holdId)))
+          )
+          return hold
+        }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
+      release: (tenant, holdId, actor) =>
+        Effect.gen(function*() {
+          const at = new Date(yield* Clock.currentTimeMillis)
+          const released = yield* store.release(tenant, holdId, at, actor)
+          if (Option.isNone(released)) return yield* get(tenant, holdId)
+          yield* audit.append(tenant, auditEvent(released.value, "retention.hold.released", actor)).pipe(
+            Effect.tapError(() => Effect.ignore(store.unrelease(tenant, holdId)))
+          )
+          return released.value
+        }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
+      get,
+      active: (tenant) => store.list(tenant, true),
+      activeOf: (tenants) =>
+        tenants.length === 0 ? Effect.succeed(new Map()) : Effect.map(store.activeOf(tenants), (active) => {
+          const byTenant = new Map<TenantId, Array<LegalHold>>(tenants.map((tenant) => [tenant, []]))
+          for (const hold of active) byTenant.get(hold.tenantId)?.push(hold)
+          return byTenant
+        }),
+      list: (tenant) => store.list(tenant, false)
+    })
+  })
+
+/**
+ * Holds in memory, for tests and programs without a database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | AuditTrail> = Layer.effect(
+  LegalHolds,
+  Effect.suspend(() => {
+    const holds = new Map<string, LegalHold>()
+    const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId}`
+    return make({
+      insert: (hold) => Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold)),
+      remove: (tenant, holdId) => Effect.sync(() => void holds.delete(key(tenant, holdId))),
+      find: (tenant, holdId) => Effect.sync(() => Option.fromNullable(holds.get(key(tenant, holdId)))),
+      release: (tenant, holdId, at, by) =>
+        Effect.sync(() => {
+          const hold = holds.get(key(tenant, holdId))
+          if (!hold || !hold.active) return Option.none()
+          const released = new LegalHold({ ...hold, releasedAt: at, releasedBy: by })
+          holds.set(key(tenant, holdId), released)
+          return Option.some(released)
+        }),
+      unrelease: (tenant, holdId) =>
+        Effect.sync(() => {
+          const hold = holds.get(key(tenant, holdId))
+          if (hold) {
+            const { releasedAt: _at, releasedBy: _by, ...rest } = hold
+            holds.set(key(tenant, holdId), new LegalHold(rest))
+          }
+        }),
+      list: (tenant, activeOnly) =>
+        Effect.sync(() =>
+          [...holds.values()]
+            .filter((hold) => hold.tenantId === tenant && (!activeOnly || hold.active))
+            .sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime())
+        ),
+      activeOf: (tenants) =>
+        Effect.sync(() => {
+          const wanted = new Set(tenants)
+          return [...holds.values()]
+            .filter((hold) => wanted.has(hold.tenantId) && hold.active)
+            .sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime())
+        })
+    })
+  })
+)
+
+const HoldRow = Schema.Struct({
+  hold_id: Schema.String,
+  tenant_id: TenantId,
+  subject_id: Schema.NullOr(SubjectId),
+  category: Schema.NullOr(Schema.String),
+  reason: Schema.String,
+  placed_at: Schema.DateFromSelf,
+  placed_by: Schema.String,
+  released_at: Schema.NullOr(Schema.DateFromSelf),
+  released_by: Schema.NullOr(Schema.String)
+})
+
+const decodeHoldRows = Schema.decodeUnknown(Schema.Array(HoldRow))
+
+const toHold = (row: typeof HoldRow.Type): LegalHold =>
+  new LegalHold({
+    holdId: row.hold_id,
+    tenantId: row.tenant_id,
+    ...(row.subject_id !== null ? { subjectId: row.subject_id } : {}),
+    ...(row.category !== null ? { category: row.category } : {}),
+    reason: row.reason,
+    placedAt: row.placed_at,
+    placedBy: decodeActor(row.placed_by),
+    ...(row.released_at !== null ? { releasedAt: row.released_at } : {}),
+    ...(row.released_by !== null ? { releasedBy: decodeActor(row.released_by) } : {})
+  })
+
+const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at, placed_by, released_at, released_by"
+
+/**
+ * Holds on SQL (PostgreSQL or PGlite), in `lawful_retention_holds`, migrated
+ * on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  LegalHolds,
+  Migrations.MigrationFailed,
+  RetentionTargets | AuditTrail | SqlClient.SqlClient
+> = Layer.effect(
+  LegalHolds,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* migrate(sql)
+    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
+      Effect.map(Effect.flatMap(statement, decodeHoldRows), (decoded) => decoded.map(toHold))
+
+    return yield* make({
+      insert: (hold) =>
+        sql`INSERT INTO lawful_retention_holds (tenant_id, hold_id, subject_id, category, reason, placed_at, placed_by)
+          VALUES (${hold.tenantId}, ${hold.holdId}, ${hold.subjectId ?? null}, ${hold.category ?? null}, ${hold.reason},
+            ${hold.placedAt}, ${encodeActor(hold.placedBy)})`.pipe(Effect.asVoid, Effect.mapError(fail("place"))),
+      remove: (tenant, holdId) =>
+        sql`DELETE FROM lawful_retention_holds WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("remove"))
+        ),
+      find: (tenant, holdId) =>
+        // An id that is not a UUID names no hold.
+        Schema.is(Schema.UUID)(holdId)
+          ? rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+              WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`).pipe(
+              Effect.map((found) => Option.fromNullable(found[0])),
+              Effect.mapError(fail("find"))
+            )
+          : Effect.succeed(Option.none()),
+      release: (tenant, holdId, at, by) =>
+        Schema.is(Schema.UUID)(holdId)
+          ? rows(sql`UPDATE lawful_retention_holds SET released_at = ${at}, released_by = ${encodeActor(by)}
+              WHERE tenant_id = ${tenant} AND hold_id = ${holdId} AND released_at IS NULL
+              RETURNING ${sql.literal(holdColumns)}`).pipe(
+              Effect.map((found) => Option.fromNullable(found[0])),
+              Effect.mapError(fail("release"))
+            )
+          : Effect.succeed(Option.none()),
+      unrelease: (tenant, holdId) =>
+        sql`UPDATE lawful_retention_holds SET released_at = NULL, released_by = NULL
+          WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`.pipe(Effect.asVoid, Effect.mapError(fail("unrelease"))),
+      list: (tenant, activeOnly) =>
+        rows(
+          activeOnly
+            ? sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+                WHERE tenant_id = ${tenant} AND released_at IS NULL ORDER BY placed_at, hold_id`
+            : sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+                WHERE tenant_id = ${tenant} ORDER BY placed_at, hold_id`
+        ).pipe(Effect.mapError(fail("list"))),
+      activeOf: (tenants) =>
+        rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+          WHERE tenant_id = ANY(${tenants}::uuid[]) AND released_at IS NULL ORDER BY placed_at, hold_id`).pipe(
+          Effect.mapError(fail("activeOf"))
+        )
+    })
+  })
+)

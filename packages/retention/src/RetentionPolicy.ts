@@ -1,0 +1,564 @@
+/**
+ * Retention policies: how long each tenant keeps the records of each
+ * category.
+ *
+ * Every category (a `RetentionTarget` registered in core's
+ * `RetentionTargets`) brings a platform default and bounds; a tenant
+ * overrides the default within the bounds (`set`), or returns to it
+ * (`"default"`). A policy is a `Duration`; `Duration.infinity` (`forever`)
+ * keeps records forever, where the category allows it.
+ *
+ * Rules a change must keep, or it is refused with `RetentionPolicyInvalid`
+ * and nothing changes:
+ *
+ * - a period is a non-negative duration (`"-1 days"` is `negative`);
+ * - within the category's bounds (`below-minimum`, `over-bound`), and
+ *   forever only where allowed (`forever-not-allowed`);
+ * - a category never keeps records longer than its parent
+ *   (`outlives-parent`): previews no longer than their log. Change both in
+ *   one `set` to shorten a parent below its child's current period.
+ *
+ * A policy applies to records already stored: the sweeper reads it at each
+ * run and purges whatever it makes expired. Every change is appended to the
+ * tenant's audit log (`retention.policy.changed`, with the category and the
+ * old and new periods); if that append fails, the change is undone and the
+ * error returned.
+ *
+ * Policies are read with the bounds and parents of today's registrations: a
+ * stored period outside new bounds is clamped to them, and a child is
+ * clamped to its parent, so a deployment that tightens a bound never keeps
+ * records longer than it allows.
+ *
+ * Backends: `layerMemory`, and `layerSql` on `lawful_retention_policies`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
+import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import type * as Migrations from "@lawful/core/Migrations"
+import { RetentionTargets, minPeriodOf } from "@lawful/core/RetentionTarget"
+import type { RetentionTarget } from "@lawful/core/RetentionTarget"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis } from "./internal/encoding.js"
+import { migrate } from "./internal/migrations.js"
+
+/**
+ * The period that keeps records forever.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const forever: Duration.Duration = Duration.infinity
+
+/**
+ * A period as callers give it: a duration (`"90 days"`, `Duration.days(90)`,
+ * milliseconds) or `"forever"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PeriodInput = Duration.DurationInput | "forever"
+
+/**
+ * Changes to a tenant's policies: a period per category, or `"default"` to
+ * return to the platform default. Applied together, or not at all.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PolicyChanges = Readonly<Record<string, PeriodInput | "default">>
+
+/**
+ * Why a policy was refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InvalidReason = Schema.Literal(
+  "not-a-period",
+  "negative",
+  "below-minimum",
+  "over-bound",
+  "forever-not-allowed",
+  "outlives-parent"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidReason = typeof InvalidReason.Type
+
+/**
+ * A policy change breaks a rule (see the module documentation). Nothing
+ * changed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetentionPolicyInvalid extends Schema.TaggedError<RetentionPolicyInvalid>()("RetentionPolicyInvalid", {
+  tenantId: Schema.String,
+  category: Schema.String,
+  reason: InvalidReason,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `Retention policy for ${this.category} refused: ${this.detail}`
+  }
+}
+
+/**
+ * No retention category with this id is registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetentionCategoryNotFound extends Schema.TaggedError<RetentionCategoryNotFound>()(
+  "RetentionCategoryNotFound",
+  { category: Schema.String }
+) {
+  override get message(): string {
+    return `No retention category ${this.category} is registered`
+  }
+}
+
+/**
+ * A retention store (policies, holds, the sweep journal) failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetentionStoreError extends Schema.TaggedError<RetentionStoreError>()("RetentionStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Retention store operation ${this.operation} failed`
+  }
+}
+
+/**
+ * The policy in force for a tenant and category: the tenant's own
+ * (`source: "tenant"`, with when and by whom it was set) or the platform
+ * default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Policy extends Schema.Class<Policy>("@lawful/retention/RetentionPolicy/Policy")({
+  tenantId: TenantId,
+  category: Schema.String,
+  period: Schema.DurationFromSelf,
+  source: Schema.Literal("platform", "tenant"),
+  setAt: Schema.optional(Schema.DateFromSelf),
+  setBy: Schema.optional(Actor)
+}) {
+  /** True when records of the category are kept forever. */
+  get keepsForever(): boolean {
+    return !Duration.isFinite(this.period)
+  }
+}
+
+/**
+ * A tenant's own period for a category, as stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Override {
+  readonly period: Duration.Duration
+  readonly setAt: Date
+  readonly setBy: Actor
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionPolicies")<RetentionPolicies, {
+  readonly get: (tenant: TenantId, category: string) => Effect.Effect<Policy, RetentionCategoryNotFound | RetentionStoreError>
+  /** The policy of every registered category, in registration order. */
+  readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<Policy>, RetentionStoreError>
+  /** `all` for many tenants in one read (the sweeper's). */
+  readonly allOf: (
+    tenants: ReadonlyArray<TenantId>
+  ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<Policy>>, RetentionStoreError>
+  /** Applies the changes together, audited; returns the policies of the changed categories. */
+  readonly set: (
+    tenant: TenantId,
+    changes: PolicyChanges,
+    actor: Actor
+  ) => Effect.Effect<
+    ReadonlyArray<Policy>,
+    RetentionPolicyInvalid | RetentionCategoryNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError
+  >
+}>() {}
+
+/**
+ * The policies in force for every registered target, given a tenant's
+ * overrides: each clamped to its bounds, then to its parent's.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolve = (
+  tenant: TenantId,
+  targets: ReadonlyArray<RetentionTarget>,
+  overrides: ReadonlyMap<string, Override>
+): ReadonlyMap<string, Policy> => {
+  const byId = new Map(targets.map((target) => [target.id, target]))
+  const resolved = new Map<string, Policy>()
+  const bounded = (target: RetentionTarget): Duration.Duration => {
+    const period = overrides.get(target.id)?.period ?? target.defaultPeriod
+    if (!Duration.isFinite(period)) return target.allowForever ? period : target.maxPeriod
+    return Duration.clamp(period, { minimum: minPeriodOf(target), maximum: target.maxPeriod })
+  }
+  const policyOf = (target: RetentionTarget, depth: number): Policy => {
+    const known = resolved.get(target.id)
+    if (known) return known
+    const parent = target.parent === undefined ? undefined : byId.get(target.parent)
+    const own = bounded(target)
+    const period = parent !== undefined && depth < byId.size
+      ? Duration.min(own, policyOf(parent, depth + 1).period)
+      : own
+    const override = overrides.get(target.id)
+    const policy = new Policy({
+      tenantId: tenant,
+      category: target.id,
+      period,
+      source: override ? "tenant" : "platform",
+      ...(override ? { setAt: override.setAt, setBy: override.setBy } : {})
+    })
+    resolved.set(target.id, policy)
+    return policy
+  }
+  for (const target of targets) policyOf(target, 0)
+  return resolved
+}
+
+const durationPattern = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
+
+type Parsed =
+  | { readonly ok: Duration.Duration; readonly error?: undefined }
+  | { readonly ok?: undefined; readonly error: { readonly reason: InvalidReason; readonly detail: string } }
+
+/** A period from what a caller gave, or why it is not one (Duration silently makes negatives zero). */
+const parsePeriod = (input: PeriodInput): Parsed => {
+  if (input === "forever") return { ok: Duration.infinity }
+  if (Duration.isDuration(input)) return { ok: input }
+  if (typeof input === "number") {
+    if (Number.isNaN(input)) return { error: { reason: "not-a-period", detail: "NaN is not a period" } }
+    if (input < 0) return { error: { reason: "negative", detail: `a period cannot be negative (${input} ms)` } }
+    return { ok: Duration.millis(input) }
+  }
+  if (typeof input === "bigint") {
+    return input < 0n
+      ? { error: { reason: "negative", detail: "a period cannot be negative" } }
+      : { ok: Duration.nanos(input) }
+  }
+  if (typeof input === "string") {
+    const match = durationPattern.exec(input)
+    if (!match) return { error: { reason: "not-a-period", detail: `"${input}" is not a period such as "90 days"` } }
+    if (Number(match[1]) < 0) return { error: { reason: "negative", detail: `a period cannot be negative (${input})` } }
+    return { ok: Duration.decode(input) }
+  }
+  if (Array.isArray(input) && input.length === 2) {
+    const [seconds, nanos] = input as readonly [number, number]
+    if (Number.isNaN(seconds) || Number.isNaN(nanos)) return { error: { reason: "not-a-period", detail: "NaN is not a period" } }
+    if (seconds < 0 || nanos < 0) return { error: { reason: "negative", detail: "a period cannot be negative" } }
+    return { ok: Duration.decode(input) }
+  }
+  return { error: { reason: "not-a-period", detail: "not a period" } }
+}
+
+/** Why a period breaks its category's bounds, if it does. */
+const boundsProblem = (
+  target: RetentionTarget,
+  period: Duration.Duration
+): Option.Option<{ reason: InvalidReason; detail: string }> => {
+  if (!Duration.isFinite(period)) {
+    return target.allowForever
+      ? Option.none()
+      : Option.some({ reason: "forever-not-allowed", detail: `${target.id} cannot be kept forever` })
+  }
+  if (Duration.lessThan(period, minPeriodOf(target))) {
+    return Option.some({
+      reason: "below-minimum",
+      detail: `${describePeriod(period)} is below the minimum of ${describePeriod(minPeriodOf(target))}`
+    })
+  }
+  if (Duration.greaterThan(period, target.maxPeriod)) {
+    return Option.some({
+      reason: "over-bound",
+      detail: `${describePeriod(period)} exceeds the platform bound of ${describePeriod(target.maxPeriod)}`
+    })
+  }
+  return Option.none()
+}
+
+/**
+ * The overrides after `changes`, or the first rule they break. Only pairs
+ * of parent and child that the changes touch are checked.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const validate = (
+  tenant: TenantId,
+  targets: ReadonlyArray<RetentionTarget>,
+  current: ReadonlyMap<string, Override>,
+  changes: PolicyChanges,
+  stamp: { readonly at: Date; readonly by: Actor }
+): Effect.Effect<ReadonlyMap<string, Override | null>, Refused> =>
+  Effect.suspend((): Effect.Effect<ReadonlyMap<string, Override | null>, Refused> => {
+    const byId = new Map(targets.map((target) => [target.id, target]))
+    const writes = new Map<string, Override | null>()
+    const refuse = (category: string, problem: { reason: InvalidReason; detail: string }) =>
+      Effect.fail(new RetentionPolicyInvalid({ tenantId: tenant, category, ...problem }))
+    for (const [category, input] of Object.entries(changes)) {
+      const target = byId.get(category)
+      if (!target) return Effect.fail(new RetentionCategoryNotFound({ category }))
+      if (input === "default") {
+        writes.set(category, null)
+        continue
+      }
+      const parsed = parsePeriod(input)
+      if (parsed.error) return refuse(category, parsed.error)
+      const problem = boundsProblem(target, parsed.ok)
+      if (Option.isSome(problem)) return refuse(category, problem.value)
+      writes.set(category, { period: parsed.ok, setAt: stamp.at, setBy: stamp.by })
+    }
+    const next = new Map(current)
+    for (const [category, write] of writes) {
+      if (write === null) next.delete(category)
+      else next.set(category, write)
+    }
+    const periodOf = (target: RetentionTarget) => next.get(target.id)?.period ?? target.defaultPeriod
+    for (const category of writes.keys()) {
+      const target = byId.get(category)!
+      const parent = target.parent === undefined ? undefined : byId.get(target.parent)
+      if (parent && Duration.greaterThan(periodOf(target), periodOf(parent))) {
+        return refuse(category, {
+          reason: "outlives-parent",
+          detail: `${describePeriod(periodOf(target))} outlives its parent ${parent.id} (${describePeriod(periodOf(parent))})`
+        })
+      }
+      for (const child of targets) {
+        if (child.parent === category && Duration.greaterThan(periodOf(child), periodOf(target))) {
+          return refuse(category, {
+            reason: "outlives-parent",
+            detail: `its child ${child.id} (${describePeriod(periodOf(child))}) would outlive it (${
+              describePeriod(periodOf(target))
+            }); change both together`
+          })
+        }
+      }
+    }
+    return Effect.succeed(writes)
+  })
+
+// What a backend stores: each tenant's overrides.
+interface PolicyStore {
+  readonly overrides: (tenant: TenantId) => Effect.Effect<ReadonlyMap<string, Override>, RetentionStoreError>
+  readonly overridesOf: (
+    tenants: ReadonlyArray<TenantId>
+  ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyMap<string, Override>>, RetentionStoreError>
+  /** Decides the writes from the current overrides under the tenant's lock, writes them; returns the overrides before. */
+  readonly update: (
+    tenant: TenantId,
+    decide: (current: ReadonlyMap<string, Override>) => Effect.Effect<ReadonlyMap<string, Override | null>, Refused>
+  ) => Effect.Effect<ReadonlyMap<string, Override>, Refused | RetentionStoreError>
+}
+
+type Refused = RetentionPolicyInvalid | RetentionCategoryNotFound
+
+const make = (store: PolicyStore) =>
+  Effect.gen(function*() {
+    const registry = yield* RetentionTargets
+    const audit = yield* AuditTrail
+
+    const all = (tenant: TenantId) =>
+      Effect.gen(function*() {
+        const targets = yield* registry.targets
+        const resolved = resolve(tenant, targets, yield* store.overrides(tenant))
+        return targets.map((target) => resolved.get(target.id)!)
+      }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant } }))
+
+    const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
+      Effect.gen(function*() {
+        const targets = yield* registry.targets
+        const at = new Date(yield* Clock.currentTimeMillis)
+        const previous = yield* store.update(tenant, (current) => validate(tenant, targets, current, changes, { at, by: actor }))
+        const before = resolve(tenant, targets, previous)
+        const after = resolve(tenant, targets, yield* store.overrides(tenant))
+        const changed = Object.keys(changes)
+        const events = changed.map((category) =>
+          new AuditEvent({
+            actor,
+            action: "retention.policy.changed",
+            purpose: "retention",
+            resource: { type: "retention-category", id: category },
+            details: {
+              category,
+              period: describePeriod(after.get(category)!.period),
+              previous: describePeriod(before.get(category)!.period),
+              source: after.get(category)!.source
+            }
+          })
+        )
+        yield* audit.appendAll(tenant, events).pipe(
+          Effect.tapError(() =>
+            store.update(tenant, () =>
+              Effect.succeed(new Map(changed.map((category) => [category, previous.get(category) ?? null])))
+            ).pipe(Effect.ignore)
+          )
+        )
+        return changed.map((category) => after.get(category)!)
+      }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant } }))
+
+    const allOf = (tenants: ReadonlyArray<TenantId>) =>
+      Effect.gen(function*() {
+        const targets = yield* registry.targets
+        const overrides = tenants.length === 0 ? new Map() : yield* store.overridesOf(tenants)
+        return new Map(tenants.map((tenant) => {
+          const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
+          return [tenant, targets.map((target) => resolved.get(target.id)!)] as const
+        }))
+      }).pipe(Effect.withSpan("RetentionPolicies.allOf", { attributes: { tenants: tenants.length } }))
+
+    return RetentionPolicies.of({
+      allOf,
+      get: (tenant, category) =>
+        Effect.flatMap(all(tenant), (policies) => {
+          const policy = policies.find((p) => p.category === category)
+          return policy ? Effect.succeed(policy) : Effect.fail(new RetentionCategoryNotFound({ category }))
+        }),
+      all,
+      set
+    })
+  })
+
+/**
+ * Policies in memory, for tests and programs without a database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<RetentionPolicies, never, RetentionTargets | AuditTrail> = Layer.effect(
+  RetentionPolicies,
+  Effect.gen(function*() {
+    const tenants = new Map<TenantId, Map<string, Override>>()
+    const lock = yield* Effect.makeSemaphore(1)
+    return yield* make({
+      overrides: (tenant) => Effect.sync(() => new Map(tenants.get(tenant) ?? [])),
+      overridesOf: (wanted) => Effect.sync(() => new Map(wanted.map((tenant) => [tenant, new Map(tenants.get(tenant) ?? [])]))),
+      update: (tenant, decide) =>
+        lock.withPermits(1)(
+          Effect.gen(function*() {
+            const current = new Map(tenants.get(tenant) ?? [])
+            const writes = yield* decide(current)
+            const next = new Map(current)
+            for (const [category, write] of writes) {
+              if (write === null) next.delete(category)
+              else next.set(category, write)
+            }
+            tenants.set(tenant, next)
+            return current
+          })
+        )
+    })
+  })
+)
+
+const OverrideRow = Schema.Struct({
+  tenant_id: TenantId,
+  category: Schema.String,
+  period_ms: Schema.NullOr(Schema.Union(Schema.Number, Schema.String)),
+  set_at: Schema.DateFromSelf,
+  set_by: Schema.String
+})
+
+/**
+ * Policies on SQL (PostgreSQL or PGlite), in `lawful_retention_policies`,
+ * migrated on start-up. Changes of one tenant are serialised by an advisory
+ * transaction lock, so concurrent changes are validated one after the other.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  RetentionPolicies,
+  Migrations.MigrationFailed,
+  RetentionTargets | AuditTrail | SqlClient.SqlClient
+> = Layer.effect(
+  RetentionPolicies,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* migrate(sql)
+    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const decodeRows = Schema.decodeUnknown(Schema.Array(OverrideRow))
+
+    const toOverride = (row: typeof OverrideRow.Type): Override => ({
+      period: periodFromMillis(row.period_ms),
+      setAt: row.set_at,
+      setBy: decodeActor(row.set_by)
+    })
+
+    const read = (tenant: TenantId) =>
+      sql`SELECT tenant_id, category, period_ms, set_at, set_by FROM lawful_retention_policies WHERE tenant_id = ${tenant}`.pipe(
+        Effect.flatMap(decodeRows),
+        Effect.map((rows) => new Map(rows.map((row) => [row.category, toOverride(row)])))
+      )
+
+    return yield* make({
+      overrides: (tenant) => read(tenant).pipe(Effect.mapError(fail("overrides"))),
+      overridesOf: (tenants) =>
+        sql`SELECT tenant_id, category, period_ms, set_at, set_by FROM lawful_retention_policies
+          WHERE tenant_id = ANY(${tenants}::uuid[])`.pipe(
+          Effect.flatMap(decodeRows),
+          Effect.map((rows) => {
+            const found = new Map<TenantId, Map<string, Override>>()
+            for (const row of rows) {
+              const overrides = found.get(row.tenant_id) ?? new Map<string, Override>()
+              overrides.set(row.category, toOverride(row))
+              found.set(row.tenant_id, overrides)
+            }
+            return found
+          }),
+          Effect.mapError(fail("overridesOf"))
+        ),
+      update: (tenant, decide) =>
+        Effect.gen(function*() {
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`lawful_retention_policies/${tenant}`}))`
+          const current = yield* read(tenant)
+          const writes = yield* decide(current)
+          for (const [category, write] of writes) {
+            if (write === null) {
+              yield* sql`DELETE FROM lawful_retention_policies WHERE tenant_id = ${tenant} AND category = ${category}`
+            } else {
+              yield* sql`INSERT INTO lawful_retention_policies (tenant_id, category, period_ms, set_at, set_by)
+                VALUES (${tenant}, ${category}, ${periodToMillis(write.period)}, ${write.setAt}, ${encodeActor(write.setBy)})
+                ON CONFLICT (tenant_id, category) DO UPDATE
+                  SET period_ms = EXCLUDED.period_ms, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`
+            }
+          }
+          return current
+        }).pipe(
+          sql.withTransaction,
+          Effect.catchTags({
+            SqlError: (cause) => Effect.fail(fail("update")(cause)),
+            ParseError: (cause) => Effect.fail(fail("update")(cause))
+          })
+        )
+    })
+  })
+)

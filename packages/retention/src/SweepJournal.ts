@@ -1,0 +1,311 @@
+/**
+ * The sweep journal: what each sweep did to each tenant's category, batch by
+ * batch, and the lock that lets one process sweep at a time.
+ *
+ * A sweep records each committed batch (and each dropped partition) in an
+ * entry per tenant, category and run (`record`), appends its audit receipts,
+ * then closes the entries (`close`). An entry left open was cut short (the
+ * process died, a receipt could not be appended): the next sweep appends its
+ * receipt with what it recorded, marked incomplete, and closes it. The count
+ * of a batch committed in the instant before a crash, before `record` noted
+ * it, is the one thing such a receipt can miss. Closing also forgets the
+ * tenant's entries older than the journal's retention.
+ *
+ * On SQL, journal writes commit asynchronously (`synchronous_commit = off`),
+ * so a sweep does not wait for a WAL flush per batch: they survive the
+ * process; a crash of the database server itself may lose the last of them,
+ * and a receipt then misses those counts, or repeats one already appended.
+ * Purges and receipts are never affected.
+ *
+ * `lock` takes the sweep lock for a scope: an in-process flag, and on
+ * PostgreSQL a session advisory lock (`pg_try_advisory_lock`, keyed by the
+ * schema) held on a connection reserved for the scope, so a process that dies
+ * releases it with its connection. PGlite is embedded in one process: the
+ * in-process flag is its whole lock.
+ *
+ * Backends: `layerMemory`, and `layerSql` on `lawful_retention_sweeps`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Migrations from "@lawful/core/Migrations"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { migrate } from "./internal/migrations.js"
+import { RetentionStoreError } from "./RetentionPolicy.js"
+
+/**
+ * What one sweep did to one tenant's category.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class SweepEntry extends Schema.Class<SweepEntry>("@lawful/retention/SweepJournal/SweepEntry")({
+  runId: Schema.String,
+  tenantId: TenantId,
+  category: Schema.String,
+  cutoff: Schema.DateFromSelf,
+  startedAt: Schema.DateFromSelf,
+  purged: Schema.NonNegativeInt,
+  partitions: Schema.NonNegativeInt,
+  finishedAt: Schema.optional(Schema.DateFromSelf),
+  complete: Schema.optional(Schema.Boolean)
+}) {}
+
+/**
+ * An entry's key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EntryKey {
+  readonly runId: string
+  readonly tenant: TenantId
+  readonly category: string
+}
+
+/**
+ * Work a sweep committed for one tenant's category.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Work {
+  readonly key: EntryKey
+  readonly cutoff: Date
+  readonly startedAt: Date
+  readonly purged: number
+  readonly partitions: number
+}
+
+/**
+ * The end of a run's work on one category.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Closing {
+  readonly runId: string
+  readonly category: string
+  /** The tenants whose entries close, and whether their purge completed. */
+  readonly outcomes: ReadonlyArray<{ readonly tenant: TenantId; readonly complete: boolean }>
+  readonly at: Date
+  /** Finished entries of these tenants' category that started before this are forgotten. */
+  readonly forgetBefore: Date
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<SweepJournal, {
+  /** Takes the sweep lock for the scope; false when another sweep holds it. */
+  readonly lock: Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
+  /** Adds committed work to open entries, opening those that are new: one statement. */
+  readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
+  /** Closes a run's entries of one category: one statement. */
+  readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
+  /** Entries left open by sweeps that were cut short, in every tenant. */
+  readonly unfinished: Effect.Effect<ReadonlyArray<SweepEntry>, RetentionStoreError>
+  /** The latest finished entry of a tenant's category: its last sweep that purged something. */
+  readonly last: (tenant: TenantId, category: string) => Effect.Effect<Option.Option<SweepEntry>, RetentionStoreError>
+}>() {}
+
+const localLock = (flag: Ref.Ref<boolean>) =>
+  Effect.acquireRelease(
+    Ref.modify(flag, (held) => [!held, true] as const),
+    (taken) => taken ? Ref.set(flag, false) : Effect.void
+  )
+
+const entryKey = (key: EntryKey) => `${key.tenant}/${key.category}/${key.runId}`
+
+/**
+ * A journal in memory, for tests and programs without a database; its lock
+ * is this process's alone.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
+  SweepJournal,
+  Effect.gen(function*() {
+    const flag = yield* Ref.make(false)
+    const entries = new Map<string, SweepEntry>()
+    const ofCategory = (tenant: TenantId, category: string) =>
+      [...entries.values()].filter((e) => e.tenantId === tenant && e.category === category)
+    return SweepJournal.of({
+      lock: localLock(flag),
+      record: (work) =>
+        Effect.sync(() => {
+          for (const { cutoff, key, partitions, purged, startedAt } of work) {
+            const entry = entries.get(entryKey(key))
+            if (entry === undefined) {
+              entries.set(
+                entryKey(key),
+                new SweepEntry({ runId: key.runId, tenantId: key.tenant, category: key.category, cutoff, startedAt, purged, partitions })
+              )
+            } else if (entry.finishedAt === undefined) {
+              entries.set(
+                entryKey(key),
+                new SweepEntry({ ...entry, purged: entry.purged + purged, partitions: entry.partitions + partitions })
+              )
+            }
+          }
+        }),
+      close: ({ at, category, forgetBefore, outcomes, runId }) =>
+        Effect.sync(() => {
+          for (const { complete, tenant } of outcomes) {
+            const entry = entries.get(entryKey({ runId, tenant, category }))
+            if (entry && entry.finishedAt === undefined) {
+              entries.set(entryKey({ runId, tenant, category }), new SweepEntry({ ...entry, finishedAt: at, complete }))
+            }
+            for (const old of ofCategory(tenant, category)) {
+              if (old.finishedAt !== undefined && old.startedAt < forgetBefore) {
+                entries.delete(entryKey({ runId: old.runId, tenant, category }))
+              }
+            }
+          }
+        }),
+      unfinished: Effect.sync(() => [...entries.values()].filter((e) => e.finishedAt === undefined)),
+      last: (tenant, category) =>
+        Effect.sync(() =>
+          Option.fromNullable(
+            ofCategory(tenant, category)
+              .filter((e) => e.finishedAt !== undefined)
+              .reduce<SweepEntry | undefined>(
+                (latest, e) => latest === undefined || e.startedAt >= latest.startedAt ? e : latest,
+                undefined
+              )
+          )
+        )
+    })
+  })
+)
+
+const EntryRow = Schema.Struct({
+  run_id: Schema.String,
+  tenant_id: TenantId,
+  category: Schema.String,
+  cutoff: Schema.DateFromSelf,
+  started_at: Schema.DateFromSelf,
+  purged: Schema.Union(Schema.Number, Schema.NumberFromString),
+  partitions: Schema.Number,
+  finished_at: Schema.NullOr(Schema.DateFromSelf),
+  complete: Schema.NullOr(Schema.Boolean)
+})
+
+const decodeEntryRows = Schema.decodeUnknown(Schema.Array(EntryRow))
+
+const toEntry = (row: typeof EntryRow.Type) =>
+  new SweepEntry({
+    runId: row.run_id,
+    tenantId: row.tenant_id,
+    category: row.category,
+    cutoff: row.cutoff,
+    startedAt: row.started_at,
+    purged: row.purged,
+    partitions: row.partitions,
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    ...(row.complete !== null ? { complete: row.complete } : {})
+  })
+
+const entryColumns = "run_id, tenant_id, category, cutoff, started_at, purged, partitions, finished_at, complete"
+
+/**
+ * The journal on SQL (PostgreSQL or PGlite), in `lawful_retention_sweeps`,
+ * migrated on start-up. Its lock is a session advisory lock, so one process
+ * per database schema sweeps at a time.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
+  SweepJournal,
+  Effect.gen(function*() {
+    const client = yield* SqlClient.SqlClient
+    const sql = client.withoutTransforms()
+    yield* migrate(sql)
+    // PGlite (`@lawful/sql-pglite`, which exposes its instance as `pglite`) is one session in one
+    // process: the in-process lock is the whole lock, and a reserved connection would hold its only session.
+    const embedded = typeof (client as { readonly pglite?: unknown }).pglite === "object"
+    const flag = yield* Ref.make(false)
+    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
+      Effect.map(Effect.flatMap(statement, decodeEntryRows), (decoded) => decoded.map(toEntry))
+    const lockKey = "hashtext('lawful_retention_sweep/' || current_schema())"
+    // Joined into a statement, makes its transaction commit without waiting for the WAL flush.
+    const asynchronous = sql`(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`
+
+    // The advisory lock belongs to a session: take and release it on one reserved connection.
+    const advisoryLock = Effect.gen(function*() {
+      const connection = yield* sql.reserve
+      const [row] = yield* connection.execute(`SELECT pg_try_advisory_lock(${lockKey}) AS locked`, [], undefined)
+      const locked = row?.locked === true
+      if (locked) {
+        yield* Effect.addFinalizer(() =>
+          connection.execute(`SELECT pg_advisory_unlock(${lockKey})`, [], undefined).pipe(Effect.ignore)
+        )
+      }
+      return locked
+    })
+
+    return SweepJournal.of({
+      lock: Effect.gen(function*() {
+        if (!(yield* localLock(flag))) return false
+        return embedded ? true : yield* advisoryLock
+      }).pipe(Effect.mapError(fail("lock"))),
+      record: (work) =>
+        work.length === 0 ? Effect.void : sql`
+          INSERT INTO lawful_retention_sweeps (tenant_id, category, run_id, cutoff, started_at, purged, partitions)
+          SELECT t, c, r, cutoff, started, purged, partitions
+          FROM ${asynchronous}, jsonb_to_recordset(${JSON.stringify(work.map((w) => ({
+            t: w.key.tenant,
+            c: w.key.category,
+            r: w.key.runId,
+            cutoff: w.cutoff.toISOString(),
+            started: w.startedAt.toISOString(),
+            purged: w.purged,
+            partitions: w.partitions
+          })))}::jsonb) AS x(t uuid, c text, r uuid, cutoff timestamptz, started timestamptz, purged bigint, partitions integer)
+          ON CONFLICT (tenant_id, category, run_id) DO UPDATE
+            SET purged = lawful_retention_sweeps.purged + EXCLUDED.purged,
+                partitions = lawful_retention_sweeps.partitions + EXCLUDED.partitions
+            WHERE lawful_retention_sweeps.finished_at IS NULL`.pipe(Effect.asVoid, Effect.mapError(fail("record"))),
+      close: ({ at, category, forgetBefore, outcomes, runId }) =>
+        outcomes.length === 0 ? Effect.void : sql`
+          WITH closed AS (
+            UPDATE lawful_retention_sweeps s SET finished_at = ${at}, complete = x.complete
+            FROM ${asynchronous}, jsonb_to_recordset(
+              ${JSON.stringify(outcomes.map((o) => ({ t: o.tenant, complete: o.complete })))}::jsonb
+            ) AS x(t uuid, complete boolean)
+            WHERE s.tenant_id = x.t AND s.category = ${category} AND s.run_id = ${runId} AND s.finished_at IS NULL
+            RETURNING 1
+          ), forgotten AS (
+            DELETE FROM lawful_retention_sweeps
+            WHERE tenant_id = ANY(${outcomes.map((o) => o.tenant)}::uuid[]) AND category = ${category}
+              AND started_at < ${forgetBefore} AND finished_at IS NOT NULL
+            RETURNING 1
+          )
+          SELECT (SELECT count(*) FROM closed) AS closed, (SELECT count(*) FROM forgotten) AS forgotten`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("close"))
+        ),
+      // Across tenants, through the small partial index of open entries: recovery is platform work.
+      unfinished: rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
+        WHERE finished_at IS NULL ORDER BY started_at`).pipe(Effect.mapError(fail("unfinished"))),
+      last: (tenant, category) =>
+        rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
+          WHERE tenant_id = ${tenant} AND category = ${category} AND finished_at IS NOT NULL
+          ORDER BY started_at DESC LIMIT 1`).pipe(
+          Effect.map((found) => Option.fromNullable(found[0])),
+          Effect.mapError(fail("last"))
+        )
+    })
+  })
+)

@@ -1,0 +1,52 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Migrations from "@lawful/core/Migrations"
+import * as Effect from "effect/Effect"
+
+/** Every table of the package, migrated in `lawful_retention_migrations` by whichever SQL layer starts first. */
+export const migrations: Record<string, Migrations.Migration> = {
+  "0001_retention": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_retention_policies (
+        tenant_id uuid NOT NULL,
+        category text NOT NULL,
+        period_ms bigint,
+        set_at timestamptz NOT NULL,
+        set_by text NOT NULL,
+        PRIMARY KEY (tenant_id, category),
+        CHECK (period_ms IS NULL OR period_ms >= 0)
+      );
+      CREATE TABLE lawful_retention_holds (
+        tenant_id uuid NOT NULL,
+        hold_id uuid NOT NULL,
+        subject_id uuid,
+        category text,
+        reason text NOT NULL,
+        placed_at timestamptz NOT NULL,
+        placed_by text NOT NULL,
+        released_at timestamptz,
+        released_by text,
+        PRIMARY KEY (tenant_id, hold_id)
+      );
+      CREATE INDEX lawful_retention_holds_active ON lawful_retention_holds (tenant_id, placed_at)
+        WHERE released_at IS NULL;
+      CREATE TABLE lawful_retention_sweeps (
+        tenant_id uuid NOT NULL,
+        category text NOT NULL,
+        run_id uuid NOT NULL,
+        cutoff timestamptz NOT NULL,
+        started_at timestamptz NOT NULL,
+        purged bigint NOT NULL DEFAULT 0,
+        partitions integer NOT NULL DEFAULT 0,
+        finished_at timestamptz,
+        complete boolean,
+        PRIMARY KEY (tenant_id, category, run_id)
+      );
+      CREATE INDEX lawful_retention_sweeps_latest ON lawful_retention_sweeps (tenant_id, category, started_at);
+      CREATE INDEX lawful_retention_sweeps_unfinished ON lawful_retention_sweeps (tenant_id, category)
+        WHERE finished_at IS NULL;
+    `)
+}
+
+/** Runs the package's migrations with the client given, untransformed. */
+export const migrate = (sql: SqlClient.SqlClient) =>
+  Migrations.run("retention", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))

@@ -1,0 +1,120 @@
+import { assert, describe, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import * as KeyStore from "@lawful/core/KeyStore"
+import * as MasterKey from "@lawful/core/MasterKey"
+import * as SubjectId from "@lawful/core/SubjectId"
+import * as TenantId from "@lawful/core/TenantId"
+import { contractSuite, pgliteLayer } from "@lawful/core/testing"
+import * as Vault from "@lawful/core/Vault"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as ArchiveStore from "../src/ArchiveStore.js"
+import { LegalHolds } from "../src/LegalHold.js"
+import { RetentionPolicies } from "../src/RetentionPolicy.js"
+import { Sweeper } from "../src/Sweeper.js"
+import { memoryStack, sqlStack } from "./fixtures.js"
+
+const staff: Actor = { kind: "staff", id: "staff-1" }
+
+const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
+
+// On PostgreSQL, the archive's schema is the test run's own, dropped after it.
+const archiveInTestSchema = Layer.unwrapEffect(
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
+    ([row]) => ArchiveStore.layerSql({ schema: row!.schema })
+  )
+).pipe(Layer.orDie)
+
+const withArchive = <E, R>(stack: Layer.Layer<any, E, R>, archive: Layer.Layer<ArchiveStore.ArchiveStore, never, any>) =>
+  ArchiveStore.registerTarget().pipe(Layer.orDie, Layer.provideMerge(archive), Layer.provideMerge(stack), Layer.merge(vault))
+
+contractSuite("ArchiveStore", {
+  memory: withArchive(memoryStack, ArchiveStore.layerMemory),
+  sql: withArchive(sqlStack, archiveInTestSchema)
+}, (it) => {
+  it.effect("keeps sealed payloads per tenant and subject; shredding the subject leaves them unreadable", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const [tenant, other] = yield* Effect.all([TenantId.make, TenantId.make])
+      const subject = yield* SubjectId.make
+      const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "Invoice 2026-001 for Ann")
+      const invoice = yield* archive.put(tenant, { kind: "invoice", subject, sealed })
+      yield* TestClock.adjust("1 hour")
+      yield* archive.put(tenant, { kind: "contract", sealed: yield* seal.seal(tenant, subject, "archive.contract", "c") })
+      const found = yield* archive.get(tenant, invoice.archiveId)
+      assert.isTrue(Option.isSome(found))
+      const payload = yield* seal.openString(tenant, subject, "archive.invoice", Option.getOrThrow(found).sealed)
+      assert.strictEqual(payload, "Invoice 2026-001 for Ann")
+      assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.kind), ["invoice", "contract"])
+      assert.deepStrictEqual((yield* archive.list(tenant, { subject })).length, 1)
+      assert.isTrue(Option.isNone(yield* archive.get(other, invoice.archiveId)))
+      assert.isTrue(Option.isNone(yield* archive.get(tenant, "not-an-id")))
+      yield* seal.shred(tenant, subject)
+      const shredded = yield* Effect.either(seal.open(tenant, subject, "archive.invoice", Option.getOrThrow(found).sealed))
+      assert.isTrue(shredded._tag === "Left" && shredded.left._tag === "SubjectShredded")
+    }))
+
+  it.effect("archives are deleted when their legal period ends, not before, and held ones stay", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const policies = yield* RetentionPolicies
+      const sweeper = yield* Sweeper
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const [ann, bob] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      yield* TestClock.setTime(Date.UTC(2040, 0, 1))
+      const payload = (subject: SubjectId.SubjectId) => seal.seal(tenant, subject, "archive.invoice", "x")
+      const old = yield* archive.put(tenant, { kind: "invoice", subject: ann, sealed: yield* payload(ann), archivedAt: new Date(Date.UTC(2033, 0, 1)) })
+      const recent = yield* archive.put(tenant, { kind: "invoice", subject: ann, sealed: yield* payload(ann), archivedAt: new Date(Date.UTC(2035, 0, 1)) })
+      const held = yield* archive.put(tenant, { kind: "invoice", subject: bob, sealed: yield* payload(bob), archivedAt: new Date(Date.UTC(2032, 0, 1)) })
+      yield* policies.set(tenant, { [ArchiveStore.targetId]: Duration.days(6 * 365) }, staff)
+      const dry = yield* sweeper.dryRun({ tenants: [tenant], categories: [ArchiveStore.targetId] })
+      assert.strictEqual(dry.categories[0]!.purged, 2)
+      yield* Effect.flatMap(LegalHolds, (holds) =>
+        holds.place(tenant, { subject: bob, category: ArchiveStore.targetId, reason: "tax audit" }, staff))
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [ArchiveStore.targetId] })
+      assert.strictEqual(result.categories[0]!.purged, 1)
+      const left = (yield* archive.list(tenant)).map((r) => r.archiveId)
+      assert.deepStrictEqual(left.sort(), [recent.archiveId, held.archiveId].sort())
+      assert.notInclude(left, old.archiveId)
+    }))
+})
+
+describe("ArchiveStore in a database of its own", () => {
+  const main = pgliteLayer
+  const separate = ArchiveStore.layerClient(pgliteLayer).pipe(Layer.orDie)
+  layer(Layer.merge(main, separate), { timeout: 120_000 })((it) => {
+    it.effect("the archive's tables are in the archive database, none in the main one", () =>
+      Effect.gen(function*() {
+        const archive = yield* ArchiveStore.ArchiveStore
+        const sql = yield* SqlClient.SqlClient
+        const tenant = yield* TenantId.make
+        const record = yield* archive.put(tenant, { kind: "invoice", sealed: Vault.Sealed.make(new Uint8Array([1, 2, 3])) })
+        assert.isTrue(Option.isSome(yield* archive.get(tenant, record.archiveId)))
+        const schemas = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'lawful_archive'`
+        assert.strictEqual(Number(schemas[0]!.n), 0)
+      }))
+  })
+
+  const fromConfig = ArchiveStore.layerConfig.pipe(
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))),
+    Layer.orDie
+  )
+  layer(fromConfig.pipe(Layer.provideMerge(pgliteLayer)), { timeout: 120_000 })((it) => {
+    it.effect("without ARCHIVE_DATABASE_URL the archive is the lawful_archive schema of the main database", () =>
+      Effect.gen(function*() {
+        const archive = yield* ArchiveStore.ArchiveStore
+        const sql = yield* SqlClient.SqlClient
+        yield* archive.put(yield* TenantId.make, { kind: "invoice", sealed: Vault.Sealed.make(new Uint8Array([1])) })
+        const rows = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM lawful_archive.archives`
+        assert.strictEqual(Number(rows[0]!.n), 1)
+      }))
+  })
+})

@@ -1,0 +1,345 @@
+import { assert, describe, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import { AuditLog } from "@lawful/audit-trail/AuditLog"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
+import * as SubjectId from "@lawful/core/SubjectId"
+import * as TenantId from "@lawful/core/TenantId"
+import { contractSuite, postgresLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as TestClock from "effect/TestClock"
+import { LegalHolds } from "../src/LegalHold.js"
+import { RetentionPolicies } from "../src/RetentionPolicy.js"
+import * as Sweeper from "../src/Sweeper.js"
+import * as SweepJournal from "../src/SweepJournal.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, memoryStack, recordId, sqlStack } from "./fixtures.js"
+import type { Category } from "./fixtures.js"
+
+const hour = 60 * 60 * 1000
+const staff: Actor = { kind: "staff", id: "staff-1" }
+
+const write = (tenant: TenantId.TenantId, category: Category, hoursAgo: number, subject?: SubjectId.SubjectId) =>
+  Effect.gen(function*() {
+    const records = yield* TestRecords
+    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    const id = recordId()
+    yield* records.write(tenant, { id, category, subject, at: now - hoursAgo * hour })
+    return id
+  })
+
+const liveIds = (tenant: TenantId.TenantId) =>
+  Effect.flatMap(TestRecords, (records) => Effect.map(records.live(tenant), (live) => live.map((r) => r.id)))
+
+const receipts = (tenant: TenantId.TenantId) =>
+  Effect.flatMap(AuditLog, (log) =>
+    Effect.map(log.query(tenant, { actionPrefix: "retention.purged", limit: 1000 }), (page) => page.entries))
+
+const detailsOf = (entry: { readonly details: Option.Option<{ readonly value: Record<string, unknown> }> }) =>
+  Option.getOrThrow(entry.details).value
+
+contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) => {
+  it.effect("purges what outlived its policy, keeps the rest, and appends one receipt per category and run", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* TestClock.adjust(Duration.days(3))
+      const oldLog = yield* write(tenant, LOG, 11, subject)
+      const freshLog = yield* write(tenant, LOG, 9, subject)
+      const oldPreview = yield* write(tenant, PREVIEW, 6, subject)
+      const freshPreview = yield* write(tenant, PREVIEW, 4)
+      const oldEvent = yield* write(tenant, EVENTS, 49)
+      const result = yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(result.failures, [])
+      assert.deepStrictEqual(
+        result.categories.map((c) => [c.category, c.purged]),
+        [[LOG, 1], [PREVIEW, 1], [EVENTS, 1]]
+      )
+      const live = yield* liveIds(tenant)
+      assert.includeMembers(live, [freshLog, freshPreview])
+      for (const gone of [oldLog, oldPreview, oldEvent]) assert.notInclude(live, gone)
+
+      const entries = yield* receipts(tenant)
+      assert.strictEqual(entries.length, 3)
+      const at = result.at.getTime()
+      assert.deepStrictEqual(entries.map((e) => detailsOf(e)), [
+        {
+          category: LOG, count: 1, cutoff: new Date(at - 10 * hour).toISOString(), runId: result.runId, action: "delete",
+          period: "10h", partitionsDropped: 0, heldWhole: false, heldSubjects: 0, complete: true
+        },
+        {
+          category: PREVIEW, count: 1, cutoff: new Date(at - 5 * hour).toISOString(), runId: result.runId,
+          action: "redact", period: "5h", partitionsDropped: 0, heldWhole: false, heldSubjects: 0, complete: true
+        },
+        {
+          category: EVENTS, count: 1, cutoff: new Date(at - 48 * hour).toISOString(), runId: result.runId,
+          action: "delete", period: "2d", heldWhole: false, heldSubjects: 0, complete: true,
+          // On SQL the event's whole day has expired: its partition is dropped.
+          partitionsDropped: backend === "memory" ? 0 : 1
+        }
+      ])
+      for (const entry of entries) {
+        assert.isTrue(Option.isNone(entry.subject), "a receipt names no subject")
+        assert.deepStrictEqual(entry.actor, Sweeper.systemActor)
+        assert.strictEqual(entry.resource?.type, "retention-category")
+      }
+      // Idempotent: the next run purges nothing and says so.
+      const again = yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(again.categories.map((c) => c.purged), [0, 0, 0])
+      assert.strictEqual((yield* receipts(tenant)).length, 6)
+    }))
+
+  it.effect("a policy change applies to records already stored", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      const log = yield* write(tenant, LOG, 3)
+      yield* sweeper.sweep({ tenants: [tenant] })
+      assert.include(yield* liveIds(tenant), log)
+      yield* policies.set(tenant, { [LOG]: "2 hours", [PREVIEW]: "1 hours" }, staff)
+      yield* sweeper.sweep({ tenants: [tenant] })
+      assert.notInclude(yield* liveIds(tenant), log)
+    }))
+
+  it.effect("held records stay until the hold is released, and a dry run counts them", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const [held, free] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      yield* TestClock.adjust(Duration.days(1))
+      const heldLog = yield* write(tenant, LOG, 12, held)
+      const freeLog = yield* write(tenant, LOG, 12, free)
+      const anonymousLog = yield* write(tenant, LOG, 12)
+      const preview = yield* write(tenant, PREVIEW, 12, free)
+      const subjectHold = yield* holds.place(tenant, { subject: held, reason: "case 1" }, staff)
+      const categoryHold = yield* holds.place(tenant, { category: PREVIEW, reason: "case 2" }, staff)
+
+      const dry = yield* sweeper.dryRun({ tenants: [tenant] })
+      const byCategory = new Map(dry.categories.map((c) => [c.category, c]))
+      // The preview hold keeps the preview and, as its parent, the log.
+      assert.deepStrictEqual([byCategory.get(LOG)!.purged, byCategory.get(LOG)!.held], [0, 3])
+      assert.deepStrictEqual([byCategory.get(PREVIEW)!.purged, byCategory.get(PREVIEW)!.held], [0, 1])
+      assert.isTrue(byCategory.get(LOG)!.heldWhole)
+      assert.strictEqual((yield* liveIds(tenant)).length, 4, "a dry run changes nothing")
+      assert.strictEqual((yield* receipts(tenant)).length, 0, "a dry run appends no receipt")
+
+      yield* sweeper.sweep({ tenants: [tenant] })
+      assert.includeMembers(yield* liveIds(tenant), [heldLog, freeLog, anonymousLog, preview])
+
+      yield* holds.release(tenant, categoryHold.holdId, staff)
+      const dryAfter = yield* sweeper.dryRun({ tenants: [tenant] })
+      const log = dryAfter.categories.find((c) => c.category === LOG)!
+      assert.deepStrictEqual([log.purged, log.held], [2, 1])
+      yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual((yield* liveIds(tenant)).sort(), [heldLog])
+
+      yield* holds.release(tenant, subjectHold.holdId, staff)
+      yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(yield* liveIds(tenant), [])
+    }))
+
+  it.effect("categories kept forever are never swept nor receipted", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      const tenant = yield* TenantId.make
+      yield* policies.set(tenant, { [LOG]: "forever" }, staff)
+      yield* TestClock.adjust(Duration.days(400))
+      const log = yield* write(tenant, LOG, 24 * 365)
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [LOG] })
+      const swept = result.categories.find((c) => c.category === LOG)!
+      assert.strictEqual(swept.cutoff, undefined)
+      assert.include(yield* liveIds(tenant), log)
+      assert.strictEqual((yield* receipts(tenant)).length, 0)
+    }))
+
+  it.effect("a sweep killed halfway is resumed: its receipt is recovered, and the next sweep finishes", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const records = yield* TestRecords
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      for (let i = 0; i < 10; i++) yield* write(tenant, LOG, 11 + i)
+      const keep = yield* write(tenant, LOG, 1)
+      const reached = yield* Deferred.make<void>()
+      let batches = 0
+      records.faults.afterBatch = Effect.suspend(() =>
+        ++batches === 2 ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
+      )
+      const fiber = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [LOG] }))
+      yield* Deferred.await(reached)
+      yield* Fiber.interrupt(fiber)
+      records.faults.afterBatch = Effect.void
+      // Two batches of three were committed before the kill.
+      assert.strictEqual((yield* liveIds(tenant)).length, 5)
+
+      const next = yield* sweeper.sweep({ tenants: [tenant], categories: [LOG] })
+      assert.strictEqual(next.recovered.length, 1)
+      assert.deepStrictEqual(yield* liveIds(tenant), [keep])
+      const entries = (yield* receipts(tenant)).map(detailsOf)
+      assert.deepStrictEqual(entries.map((d) => [d.count, d.complete, d.recovered]), [
+        [3, false, true], // the first batch was journalled; the second was committed as the process died
+        [4, true, undefined]
+      ])
+    }))
+
+  it.effect("a failing category is reported and does not stop the others", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const registry = yield* RetentionTarget.RetentionTargets
+      const tenant = yield* TenantId.make
+      yield* registry.register({
+        id: "test.broken",
+        description: "always fails",
+        action: "delete",
+        allowForever: false,
+        defaultPeriod: Duration.hours(1),
+        maxPeriod: Duration.hours(2),
+        linksSubjects: false,
+        tenants: Effect.succeed([tenant]),
+        purgeBatch: () => Effect.fail(new RetentionTarget.RetentionTargetError({ target: "test.broken", operation: "purge", cause: "down" })),
+        count: () => Effect.succeed(0),
+        oldest: () => Effect.succeed(Option.none())
+      })
+      yield* TestClock.adjust(Duration.days(1))
+      const old = yield* write(tenant, EVENTS, 50)
+      const result = yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(result.failures.map((f) => [f.category, f.error._tag]), [["test.broken", "RetentionTargetError"]])
+      assert.notInclude(yield* liveIds(tenant), old)
+      const broken = (yield* receipts(tenant)).map(detailsOf).find((d) => d.category === "test.broken")!
+      assert.deepStrictEqual([broken.count, broken.complete], [0, false])
+    })))
+
+  it.effect("only one sweep runs at a time", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const records = yield* TestRecords
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      yield* write(tenant, LOG, 20)
+      const reached = yield* Deferred.make<void>()
+      const go = yield* Deferred.make<void>()
+      records.faults.afterBatch = Effect.zipRight(Deferred.succeed(reached, undefined), Deferred.await(go))
+      const first = yield* Effect.fork(sweeper.sweep({ tenants: [tenant] }))
+      yield* Deferred.await(reached)
+      const second = yield* Effect.either(sweeper.sweep({ tenants: [tenant] }))
+      assert.isTrue(Either.isLeft(second) && second.left._tag === "SweepAlreadyRunning")
+      // A dry run takes no lock.
+      yield* sweeper.dryRun({ tenants: [tenant] })
+      records.faults.afterBatch = Effect.void
+      yield* Deferred.succeed(go, undefined)
+      yield* Fiber.join(first)
+      yield* sweeper.sweep({ tenants: [tenant] })
+    }))
+
+})
+
+sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
+  it.effect("drops a whole day partition when every record in it is expired and none is held", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const sql = yield* SqlClient.SqlClient
+      const tenant = yield* TenantId.make
+      // Days of their own: 2030-01-10 and 2030-01-11 (UTC).
+      yield* TestClock.setTime(Date.UTC(2030, 0, 10, 6))
+      for (let i = 0; i < 5; i++) yield* write(tenant, EVENTS, 0)
+      yield* TestClock.setTime(Date.UTC(2030, 0, 11, 6))
+      const nextDay = yield* write(tenant, EVENTS, 0)
+      yield* TestClock.setTime(Date.UTC(2030, 0, 13, 1))
+      const partitions = () =>
+        Effect.map(
+          sql<{ name: string }>`SELECT relname AS name FROM pg_class WHERE relname LIKE 'test_events_p2030011%' AND relkind = 'r' ORDER BY 1`,
+          (rows) => rows.map((r) => r.name)
+        )
+      assert.deepStrictEqual(yield* partitions(), ["test_events_p20300110", "test_events_p20300111"])
+
+      // A hold on one subject of the tenant keeps the partition: its rows are purged one by one.
+      const hold = yield* holds.place(tenant, { subject: yield* SubjectId.make, reason: "r" }, staff)
+      const held = yield* sweeper.sweep({ tenants: [tenant], categories: [EVENTS] })
+      assert.deepStrictEqual(held.categories.map((c) => [c.purged, c.partitionsDropped]), [[5, 0]])
+      assert.deepStrictEqual(yield* partitions(), ["test_events_p20300110", "test_events_p20300111"])
+      yield* holds.release(tenant, hold.holdId, staff)
+
+      yield* write(tenant, EVENTS, 60) // back into 2030-01-10
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [EVENTS] })
+      assert.deepStrictEqual(result.categories.map((c) => [c.purged, c.partitionsDropped]), [[1, 1]])
+      assert.deepStrictEqual(yield* partitions(), ["test_events_p20300111"])
+      assert.deepStrictEqual(yield* liveIds(tenant), [nextDay])
+      const receipt = (yield* receipts(tenant)).map(detailsOf).at(-1)!
+      assert.deepStrictEqual([receipt.count, receipt.partitionsDropped], [1, 1])
+    }))
+})
+
+describe("Sweeper.schedule", () => {
+  layer(memoryStack)((it) => {
+    it.effect("sweeps every tenant on the schedule", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+        yield* TestClock.adjust(Duration.days(1))
+        const first = yield* write(a, LOG, 9)
+        const second = yield* write(b, LOG, 9)
+        yield* Effect.forkScoped(Sweeper.schedule(Schedule.spaced(Duration.hours(1))))
+        yield* TestClock.adjust(Duration.minutes(1))
+        assert.include(yield* liveIds(a), first)
+        yield* TestClock.adjust(Duration.hours(1))
+        yield* TestClock.adjust(Duration.hours(1))
+        assert.notInclude(yield* liveIds(a), first)
+        assert.notInclude(yield* liveIds(b), second)
+        assert.isAtLeast((yield* receipts(a)).length, 2)
+      }).pipe(Effect.scoped))
+  })
+})
+
+// Two processes on one PostgreSQL schema: two journals over two connection pools.
+if (postgresUrl) {
+  const baseUrl = postgresUrl
+  class SecondJournal extends Context.Tag("test/SecondJournal")<
+    SecondJournal,
+    Context.Tag.Service<typeof SweepJournal.SweepJournal>
+  >() {}
+  const twoProcesses = Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const [row] = yield* sql<{ search_path: string }>`SHOW search_path`
+      const url = new URL(baseUrl)
+      url.searchParams.set("options", `-c search_path=${row!.search_path}`)
+      const second = Layer.effect(SecondJournal, SweepJournal.SweepJournal).pipe(
+        Layer.provide(SweepJournal.layerSql),
+        Layer.provide(PgClient.layer({ url: Redacted.make(url.toString()) })),
+        Layer.orDie
+      )
+      return Layer.merge(SweepJournal.layerSql, second)
+    })
+  ).pipe(Layer.provideMerge(postgresLayer), Layer.orDie)
+
+  describe("SweepJournal lock across processes (PostgreSQL)", () => {
+    layer(twoProcesses, { timeout: 120_000 })((it) => {
+      it.effect("one process sweeps at a time; the lock is free once the holder's scope ends", () =>
+        Effect.gen(function*() {
+          const first = yield* SweepJournal.SweepJournal
+          const second = yield* SecondJournal
+          const held = yield* Effect.scoped(Effect.gen(function*() {
+            assert.isTrue(yield* first.lock)
+            return yield* Effect.scoped(second.lock)
+          }))
+          assert.isFalse(held)
+          assert.isTrue(yield* Effect.scoped(second.lock))
+          assert.isTrue(yield* Effect.scoped(first.lock))
+        }))
+    })
+  })
+}

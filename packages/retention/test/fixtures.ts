@@ -1,0 +1,248 @@
+/**
+ * Test categories over real records: a map in memory, tables on SQL.
+ *
+ * - `test.log`: deleted; 10 h by default, at most 48 h, forever allowed.
+ * - `test.preview`: child of the log, redacted; 5 h, at most 24 h.
+ * - `test.events`: deleted, at least 1 h, 48 h by default, at most 10 days;
+ *   on SQL a table partitioned by day, so whole days are dropped.
+ *
+ * `faults.failAfter` makes purges fail after that many successful batches.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as AuditLog from "@lawful/audit-trail/AuditLog"
+import * as AuditStore from "@lawful/audit-trail/AuditStore"
+import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
+import type { SubjectId } from "@lawful/core/SubjectId"
+import type { TenantId } from "@lawful/core/TenantId"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Retention from "../src/Retention.js"
+
+export const LOG = "test.log"
+export const PREVIEW = "test.preview"
+export const EVENTS = "test.events"
+export const categories = [LOG, PREVIEW, EVENTS] as const
+export type Category = typeof categories[number]
+
+export interface Declared {
+  readonly action: "delete" | "redact"
+  readonly allowForever: boolean
+  readonly defaultPeriod: Duration.Duration
+  readonly minPeriod: Duration.Duration
+  readonly maxPeriod: Duration.Duration
+  readonly parent?: Category
+}
+
+export const declared: Record<Category, Declared> = {
+  [LOG]: {
+    action: "delete",
+    allowForever: true,
+    defaultPeriod: Duration.hours(10),
+    minPeriod: Duration.zero,
+    maxPeriod: Duration.hours(48)
+  },
+  [PREVIEW]: {
+    action: "redact",
+    allowForever: false,
+    defaultPeriod: Duration.hours(5),
+    minPeriod: Duration.zero,
+    maxPeriod: Duration.hours(24),
+    parent: LOG
+  },
+  [EVENTS]: {
+    action: "delete",
+    allowForever: false,
+    defaultPeriod: Duration.hours(48),
+    minPeriod: Duration.hours(1),
+    maxPeriod: Duration.days(10)
+  }
+}
+
+export interface StoredRecord {
+  readonly id: number
+  readonly category: Category
+  readonly subject: SubjectId | undefined
+  readonly at: number
+}
+
+export interface Faults {
+  /** Purges fail once this many batches succeeded (counted from when it is set). */
+  failAfter: number | undefined
+  batches: number
+  /** Called after each successful batch. */
+  afterBatch: Effect.Effect<void>
+}
+
+export class TestRecords extends Context.Tag("test/TestRecords")<TestRecords, {
+  readonly write: (tenant: TenantId, record: StoredRecord) => Effect.Effect<void>
+  /** The records not yet purged (a redacted preview is purged). */
+  readonly live: (tenant: TenantId) => Effect.Effect<ReadonlyArray<StoredRecord>>
+  readonly faults: Faults
+}>() {}
+
+const newFaults = (): Faults => ({ failAfter: undefined, batches: 0, afterBatch: Effect.void })
+
+const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => ({
+  ...storage,
+  purgeBatch: (tenant, batch) =>
+    Effect.suspend(() => {
+      if (faults.failAfter !== undefined && faults.batches >= faults.failAfter) {
+        return Effect.fail(new RetentionTarget.RetentionTargetError({ target: id, operation: "purge", cause: "injected" }))
+      }
+      return storage.purgeBatch(tenant, batch).pipe(
+        Effect.tap(() => Effect.sync(() => faults.batches++)),
+        Effect.tap(() => faults.afterBatch)
+      )
+    })
+})
+
+const toTarget = (id: Category, storage: RetentionTarget.TargetStorage): RetentionTarget.RetentionTarget => {
+  const { parent, ...declaration } = declared[id]
+  return {
+    ...storage,
+    ...declaration,
+    ...(parent !== undefined ? { parent } : {}),
+    id,
+    description: `${id}, for tests`,
+    linksSubjects: true
+  }
+}
+
+const registerAll = (targets: ReadonlyArray<RetentionTarget.RetentionTarget>) =>
+  Effect.flatMap(RetentionTarget.RetentionTargets, (registry) =>
+    Effect.forEach(targets, (target) => registry.register(target), { discard: true })).pipe(Effect.orDie)
+
+/** The test categories over a map, registered for the life of the layer. */
+export const recordsMemory: Layer.Layer<TestRecords, never, RetentionTarget.RetentionTargets> = Layer.scoped(
+  TestRecords,
+  Effect.gen(function*() {
+    const faults = newFaults()
+    const records = new Map<string, StoredRecord & { readonly tenant: TenantId; purged: boolean }>()
+    const selected = (tenant: TenantId, category: Category, selection: { cutoff?: Date; excludeSubjects: ReadonlySet<SubjectId> }) =>
+      [...records.values()]
+        .filter((r) =>
+          r.tenant === tenant && r.category === category && !r.purged &&
+          (selection.cutoff === undefined || r.at < selection.cutoff.getTime()) &&
+          (r.subject === undefined || !selection.excludeSubjects.has(r.subject))
+        )
+        .sort((a, b) => a.at - b.at)
+    const storage = (category: Category): RetentionTarget.TargetStorage => ({
+      tenants: Effect.sync(() => [...new Set([...records.values()].filter((r) => r.category === category).map((r) => r.tenant))]),
+      purgeBatch: (tenant, batch) =>
+        Effect.sync(() => {
+          const chosen = selected(tenant, category, batch).slice(0, batch.limit)
+          for (const record of chosen) {
+            if (declared[category].action === "redact") record.purged = true
+            else records.delete(`${tenant}/${record.id}`)
+          }
+          return { purged: chosen.length, more: chosen.length >= batch.limit }
+        }),
+      count: (tenant, selection) => Effect.sync(() => selected(tenant, category, selection).length),
+      oldest: (tenant, { excludeSubjects }) =>
+        Effect.sync(() => Option.fromNullable(selected(tenant, category, { excludeSubjects })[0]).pipe(Option.map((r) => new Date(r.at))))
+    })
+    yield* registerAll(categories.map((id) => toTarget(id, withFaults(id, faults, storage(id)))))
+    return TestRecords.of({
+      write: (tenant, record) => Effect.sync(() => void records.set(`${tenant}/${record.id}`, { ...record, tenant, purged: false })),
+      live: (tenant) =>
+        Effect.sync(() =>
+          [...records.values()]
+            .filter((r) => r.tenant === tenant && !r.purged)
+            .map(({ at, category, id, subject }) => ({ id, category, subject, at }))
+            .sort((a, b) => a.id - b.id)
+        ),
+      faults
+    })
+  })
+)
+
+/** The test categories over two tables (events partitioned by day), registered for the life of the layer. */
+export const recordsSql: Layer.Layer<TestRecords, never, RetentionTarget.RetentionTargets | SqlClient.SqlClient> = Layer.scoped(
+  TestRecords,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const faults = newFaults()
+    yield* sql`CREATE TABLE IF NOT EXISTS test_records (
+      tenant_id uuid NOT NULL, id bigint NOT NULL, category text NOT NULL, subject_id uuid,
+      recorded_at timestamptz NOT NULL, body text, PRIMARY KEY (tenant_id, id))`.pipe(Effect.orDie)
+    yield* sql`CREATE INDEX IF NOT EXISTS test_records_time ON test_records (tenant_id, recorded_at)`.pipe(Effect.orDie)
+    yield* sql`CREATE TABLE IF NOT EXISTS test_events (
+      tenant_id uuid NOT NULL, id bigint NOT NULL, subject_id uuid, recorded_at timestamptz NOT NULL,
+      PRIMARY KEY (tenant_id, id, recorded_at)) PARTITION BY RANGE (recorded_at)`.pipe(Effect.orDie)
+    yield* sql`CREATE INDEX IF NOT EXISTS test_events_time ON test_events (tenant_id, recorded_at)`.pipe(Effect.orDie)
+    const log = yield* RetentionTarget.sqlTable(LOG, {
+      table: "test_records", time: "recorded_at", subject: "subject_id", match: { category: LOG }
+    })
+    const preview = yield* RetentionTarget.sqlTable(PREVIEW, {
+      table: "test_records", time: "recorded_at", subject: "subject_id", match: { category: PREVIEW },
+      redact: ["body"]
+    })
+    const events = yield* RetentionTarget.sqlTable(EVENTS, {
+      table: "test_events", time: "recorded_at", subject: "subject_id", dayPartitions: true
+    })
+    yield* registerAll([
+      toTarget(LOG, withFaults(LOG, faults, log)),
+      toTarget(PREVIEW, withFaults(PREVIEW, faults, preview)),
+      toTarget(EVENTS, withFaults(EVENTS, faults, events))
+    ])
+    return TestRecords.of({
+      write: (tenant, record) =>
+        (record.category === EVENTS
+          ? RetentionTarget.ensureDayPartitions("test_events", new Date(record.at), new Date(record.at)).pipe(
+            Effect.provideService(SqlClient.SqlClient, sql),
+            Effect.zipRight(sql`INSERT INTO test_events (tenant_id, id, subject_id, recorded_at)
+              VALUES (${tenant}, ${record.id}, ${record.subject ?? null}, ${new Date(record.at)})`)
+          )
+          : sql`INSERT INTO test_records (tenant_id, id, category, subject_id, recorded_at, body)
+              VALUES (${tenant}, ${record.id}, ${record.category}, ${record.subject ?? null}, ${new Date(record.at)}, 'text')`)
+          .pipe(Effect.asVoid, Effect.orDie),
+      live: (tenant) =>
+        sql<{ id: string | number; category: Category; subject_id: SubjectId | null; recorded_at: Date }>`
+          SELECT id, category, subject_id, recorded_at FROM test_records
+          WHERE tenant_id = ${tenant} AND (category <> ${PREVIEW} OR body IS NOT NULL)
+          UNION ALL
+          SELECT id, ${EVENTS} AS category, subject_id, recorded_at FROM test_events WHERE tenant_id = ${tenant}
+          ORDER BY id`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              id: Number(row.id),
+              category: row.category,
+              subject: row.subject_id ?? undefined,
+              at: row.recorded_at.getTime()
+            }))
+          ),
+          Effect.orDie
+        ),
+      faults
+    })
+  })
+)
+
+/** A full audit log (with its store exposed, for `AuditEntryDetails`) over the store given. */
+export const auditOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
+  AuditLog.layer.pipe(
+    Layer.provideMerge(store),
+    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+  )
+
+export const batchSize = 3
+
+/** Retention, the test categories and an audit log, in memory. */
+export const memoryStack = Layer.mergeAll(Retention.layerMemory({ batchSize }), recordsMemory).pipe(
+  Layer.provideMerge(RetentionTarget.layer),
+  Layer.provideMerge(auditOver(AuditStore.layerMemory))
+)
+
+/** Retention, the test categories and an audit log, on the SQL database provided. */
+export const sqlStack = Layer.mergeAll(Retention.layerSql({ batchSize }), recordsSql).pipe(
+  Layer.provideMerge(RetentionTarget.layer),
+  Layer.provideMerge(auditOver(AuditStore.layerSql))
+)
+
+let nextId = 1
+/** A fresh record id, unique within the test process. */
+export const recordId = () => nextId++
