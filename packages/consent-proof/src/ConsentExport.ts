@@ -1,0 +1,311 @@
+/**
+ * Exports of consent events, per subject or for a whole tenant, as JSON
+ * (field names of ISO/IEC TS 27560 consent records) and as CSV (one row per
+ * event, RFC 4180). Both are streams read a page of events at a time
+ * (1,000 by default): the table is never held in memory, whatever its size.
+ *
+ * IP addresses and user agents are decrypted unless `disclose` is false; a
+ * subject whose key was shredded exports its events with those fields empty.
+ *
+ * ## CSV columns
+ *
+ * | column | content |
+ * |---|---|
+ * | `record_id` | the event id |
+ * | `tenant_id` | the tenant (the controller) |
+ * | `subject_id` | the subject (the PII principal) |
+ * | `event_type` | `consent_given`, `consent_confirmed` or `consent_withdrawn` |
+ * | `event_time` | ISO 8601, UTC, milliseconds |
+ * | `lists` | the list ids, separated by spaces |
+ * | `awaiting_confirmation` | the lists of a grant pending double opt-in, separated by spaces |
+ * | `lawful_basis` | `consent`, `contract`, ... (GDPR Art. 6(1)) |
+ * | `source_type` | `form`, `import`, `api`, `preference-centre`, `unsubscribe-link` |
+ * | `form_id`, `form_version` | for forms |
+ * | `import_id`, `attestation_sha256`, `collected_at` | for imports |
+ * | `notice_text_sha256`, `notice_labels_sha256`, `privacy_policy_sha256` | the notice shown (see `ConsentNotice`) |
+ * | `language` | BCP 47 |
+ * | `ip_address`, `user_agent` | decrypted, or empty |
+ * | `confirms` | the grants a confirmation confirms, separated by spaces |
+ * | `withdrawal_reason` | for withdrawals |
+ * | `audit_index` | the index of the event's audit entry |
+ * | `event_sha256` | the hash of the event's canonical bytes |
+ *
+ * The first line holds the column names; lines end with CRLF; a field with a
+ * comma, a double quote, CR or LF is quoted and its quotes doubled. Values
+ * are written as recorded: a spreadsheet may read a user agent starting with
+ * `=` as a formula.
+ *
+ * @since 0.1.0
+ */
+import type { Json } from "@lawful/audit-trail/AuditEvent"
+import type { SubjectId } from "@lawful/core/SubjectId"
+import type { TenantId } from "@lawful/core/TenantId"
+import type { VaultError } from "@lawful/core/Vault"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { ConsentEvent } from "./ConsentEvent.js"
+import { ConsentLedger } from "./ConsentLedger.js"
+import type { Disclosed } from "./ConsentLedger.js"
+import { ConsentLists } from "./ConsentLists.js"
+import type { ConsentList, ConsentListsError } from "./ConsentLists.js"
+import type { ConsentStoreError, StoredEvent } from "./ConsentStore.js"
+import { csvRecord } from "./internal/csv.js"
+
+/**
+ * What to export.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExportOptions {
+  /** One subject's events only. */
+  readonly subject?: SubjectId | undefined
+  /** Decrypt IP addresses and user agents (default true). */
+  readonly disclose?: boolean | undefined
+  /** Events read per page (default 1,000). */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * An event with its decrypted fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExportedEvent {
+  readonly stored: StoredEvent
+  readonly ip: string | undefined
+  readonly userAgent: string | undefined
+}
+
+/**
+ * The `event_type` of an event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const eventType = (event: ConsentEvent): string =>
+  event.kind === "granted" ? "consent_given" : event.kind === "confirmed" ? "consent_confirmed" : "consent_withdrawn"
+
+/**
+ * The `event_state` of an event: `pending` for a grant whose every list
+ * awaits confirmation, `given` for other grants and confirmations,
+ * `withdrawn` for withdrawals.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const eventState = (event: ConsentEvent): string =>
+  event.kind === "withdrawn"
+    ? "withdrawn"
+    : event.kind === "granted" && event.awaitingConfirmation.length === event.lists.length
+    ? "pending"
+    : "given"
+
+const noFields = (): Disclosed => ({})
+
+/**
+ * A tenant's events (or one subject's) in recording order, with their
+ * decrypted fields, a page at a time.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const events = (
+  tenant: TenantId,
+  options: ExportOptions = {}
+): Stream.Stream<ExportedEvent, ConsentStoreError | VaultError, ConsentLedger> =>
+  Stream.unwrap(Effect.map(ConsentLedger, (ledger) => {
+    const limit = options.pageSize ?? 1000
+    const disclose = options.disclose ?? true
+    const open = (stored: StoredEvent) =>
+      !disclose || (stored.ipSealed === undefined && stored.userAgentSealed === undefined)
+        ? Effect.succeed(noFields())
+        : ledger.disclose(stored).pipe(
+          Effect.catchTags({ SubjectShredded: () => Effect.succeed(noFields()), SealedValueInvalid: () => Effect.succeed(noFields()) })
+        )
+    return Stream.paginateChunkEffect(undefined as number | undefined, (after) =>
+      ledger.events(tenant, { subject: options.subject, after, limit }).pipe(
+        Effect.flatMap((rows) =>
+          Effect.map(
+            Effect.forEach(rows, (stored) =>
+              Effect.map(open(stored), (fields): ExportedEvent => ({
+                stored,
+                ip: fields.ip?.value,
+                userAgent: fields.userAgent?.value
+              })), { concurrency: 16 }),
+            (exported) =>
+              [
+                Chunk.unsafeFromArray(exported),
+                rows.length < limit ? Option.none<number | undefined>() : Option.some(rows[rows.length - 1]!.seq)
+              ] as const
+          )
+        )
+      ))
+  })).pipe(Stream.withSpan("ConsentExport.events", { attributes: { tenant } }))
+
+/**
+ * The CSV columns, in order (see the module documentation).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const csvColumns: ReadonlyArray<string> = [
+  "record_id",
+  "tenant_id",
+  "subject_id",
+  "event_type",
+  "event_time",
+  "lists",
+  "awaiting_confirmation",
+  "lawful_basis",
+  "source_type",
+  "form_id",
+  "form_version",
+  "import_id",
+  "attestation_sha256",
+  "collected_at",
+  "notice_text_sha256",
+  "notice_labels_sha256",
+  "privacy_policy_sha256",
+  "language",
+  "ip_address",
+  "user_agent",
+  "confirms",
+  "withdrawal_reason",
+  "audit_index",
+  "event_sha256"
+]
+
+/**
+ * One CSV record (a line ending in CRLF) of an exported event.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
+  const event = stored.event
+  const source = event.source
+  return csvRecord([
+    event.id,
+    event.tenant,
+    event.subject,
+    eventType(event),
+    event.time.toISOString(),
+    event.lists.join(" "),
+    event.awaitingConfirmation.join(" "),
+    event.lawfulBasis,
+    source.type,
+    source.type === "form" ? source.formId : "",
+    source.type === "form" ? String(source.formVersion) : "",
+    source.type === "import" ? source.importId : "",
+    source.type === "import" ? source.attestation : "",
+    event.collectedAt?.toISOString() ?? "",
+    event.notice?.text ?? "",
+    event.notice?.labels ?? "",
+    event.notice?.privacyPolicy ?? "",
+    event.language ?? "",
+    ip ?? "",
+    userAgent ?? "",
+    event.confirms.join(" "),
+    event.reason ?? "",
+    String(stored.auditIndex),
+    stored.hash
+  ])
+}
+
+/**
+ * The CSV export: the header line, then one line per event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const csv = (
+  tenant: TenantId,
+  options: ExportOptions = {}
+): Stream.Stream<string, ConsentStoreError | VaultError, ConsentLedger> =>
+  Stream.concat(
+    Stream.succeed(csvRecord(csvColumns)),
+    events(tenant, options).pipe(Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, csvRow), ""))))
+  )
+
+/**
+ * The ISO/IEC TS 27560 consent record of an exported event. `lists` gives
+ * the names and purposes of the tenant's lists (ids alone otherwise).
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const toRecord = (
+  { ip, stored, userAgent }: ExportedEvent,
+  lists: ReadonlyMap<string, ConsentList> = new Map()
+): { readonly [key: string]: Json } => {
+  const event = stored.event
+  const source = event.source
+  return {
+    schema_version: "lawful-consent-record-1",
+    record_id: event.id,
+    pii_principal_id: event.subject,
+    pii_controllers: [{ pii_controller_id: event.tenant }],
+    notice: event.notice === undefined ? null : {
+      text_sha256: event.notice.text,
+      labels_sha256: event.notice.labels,
+      privacy_policy_sha256: event.notice.privacyPolicy
+    },
+    language: event.language ?? null,
+    purposes: event.lists.map((list) => ({
+      purpose_id: list,
+      purpose_name: lists.get(list)?.name ?? null,
+      purpose: lists.get(list)?.purpose ?? null,
+      lawful_basis: event.lawfulBasis,
+      awaiting_confirmation: event.awaitingConfirmation.includes(list)
+    })),
+    collection_method: {
+      source: source.type,
+      imported: source.type === "import",
+      ...(source.type === "form" ? { form_id: source.formId, form_version: source.formVersion } : {}),
+      ...(source.type === "import" ? { import_id: source.importId, attestation_sha256: source.attestation } : {})
+    },
+    event: [{ event_time: event.time.toISOString(), event_type: eventType(event), event_state: eventState(event) }],
+    evidence: {
+      ip_address: ip ?? null,
+      user_agent: userAgent ?? null,
+      confirms: [...event.confirms],
+      withdrawal_reason: event.reason ?? null,
+      collected_at: event.collectedAt?.toISOString() ?? null,
+      audit_index: stored.auditIndex,
+      event_sha256: stored.hash
+    }
+  }
+}
+
+/**
+ * The JSON export: an array of ISO/IEC TS 27560 consent records (see
+ * `toRecord`), written a page at a time.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const json = (
+  tenant: TenantId,
+  options: ExportOptions = {}
+): Stream.Stream<
+  string,
+  ConsentStoreError | ConsentListsError | VaultError,
+  ConsentLedger | ConsentLists
+> =>
+  Stream.unwrap(Effect.map(
+    Effect.flatMap(ConsentLists, (lists) => lists.all(tenant)),
+    (declared) => {
+      const byId = new Map(declared.map((list) => [list.id as string, list]))
+      const body = events(tenant, options).pipe(
+        Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, (e) => JSON.stringify(toRecord(e, byId))), ",\n"))),
+        Stream.filter((text) => text.length > 0),
+        Stream.zipWithIndex,
+        Stream.map(([text, i]) => (i === 0 ? text : `,\n${text}`))
+      )
+      return Stream.concat(Stream.concat(Stream.succeed("[\n"), body), Stream.succeed("\n]\n"))
+    }
+  ))

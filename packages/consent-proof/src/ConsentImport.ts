@@ -1,0 +1,195 @@
+/**
+ * Imports of contacts whose consent was collected elsewhere, with an
+ * attestation: where, when and how consent was collected, and who attests
+ * it. Each imported contact becomes a `granted` event whose source is
+ * `{ "type": "import", "importId", "attestation": <hash> }`, so every
+ * imported consent is marked as such and commits to its attestation;
+ * `collectedAt` carries the original time when the file has one.
+ *
+ * Imported grants never wait for confirmation: the attestation states how
+ * consent was collected (double opt-in or not) and the importer answers for it.
+ *
+ * Rows are refused, with a count and their row numbers (never their
+ * addresses) in the report, when the address is invalid, the IP address is
+ * malformed, the address is on the tenant's suppression list, or the address
+ * repeats an earlier row of the same batch. An import whose lists are not
+ * all declared records nothing (`UnknownList`).
+ *
+ * The bulk path is batched (1,000 rows by default): one suppression query,
+ * one directory batch, one Vault key-store call, one audit `appendAll` and
+ * one statement of events per batch; two batches are in flight at a time.
+ *
+ * The attestation hash is the hex SHA-256 of the RFC 8785 form of the
+ * encoded attestation (its JSON value, times as ISO 8601 strings).
+ *
+ * @since 0.1.0
+ */
+import { Actor, LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import type { Json } from "@lawful/audit-trail/AuditEvent"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import { Language } from "./ConsentEvent.js"
+import { sha256Hex } from "./internal/bytes.js"
+import { canonicalJson } from "./internal/canonical.js"
+
+const Text = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+
+/**
+ * Who attests an import's consents.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Attester = Schema.Struct({
+  name: Text(200),
+  role: Text(200),
+  organisation: Schema.optional(Text(200))
+})
+
+/**
+ * The declared source of an import: where consent was collected (a site, a
+ * shop, an event), when (a period), how (the mechanism and wording, double
+ * opt-in or not), and who attests it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Attestation extends Schema.Class<Attestation>("@lawful/consent-proof/Attestation")({
+  where: Text(1000),
+  how: Text(2000),
+  collectedFrom: Schema.Date,
+  collectedTo: Schema.Date,
+  attestedBy: Attester
+}) {}
+
+/**
+ * The JSON value of an attestation.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const attestationJson = (attestation: Attestation): Json =>
+  Schema.encodeSync(Attestation)(attestation) as unknown as Json
+
+/**
+ * The hash imported events commit to.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const attestationHash = (attestation: Attestation): string => sha256Hex(canonicalJson(attestationJson(attestation)))
+
+/**
+ * One contact of an import.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportContact {
+  readonly email: string
+  /** When the contact consented, as the source system recorded it. */
+  readonly consentedAt?: Date | undefined
+  readonly ip?: string | undefined
+  readonly userAgent?: string | undefined
+}
+
+/**
+ * What to import.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportRequest<E = never> {
+  readonly attestation: typeof Attestation.Encoded
+  readonly lists: ReadonlyArray<string>
+  readonly lawfulBasis?: LegalBasis | undefined
+  readonly language?: string | undefined
+  /** Who runs the import, for the audit log. */
+  readonly actor: Actor
+  readonly contacts: Iterable<ImportContact> | Stream.Stream<ImportContact, E>
+  /** Rows per batch (default 1,000). */
+  readonly batchSize?: number | undefined
+}
+
+/**
+ * The options of an import, decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ImportOptions = Schema.Struct({
+  attestation: Attestation,
+  lists: Schema.NonEmptyArray(Schema.String),
+  lawfulBasis: Schema.optionalWith(LegalBasis, { default: () => "consent" as const }),
+  language: Schema.optional(Language),
+  actor: Actor,
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 1000 })
+})
+
+/**
+ * Why a row was refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RejectionReason = Schema.Literal("invalid-email", "invalid-ip", "suppressed", "duplicate")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RejectionReason = typeof RejectionReason.Type
+
+/**
+ * A refused row: its number in the input (from 1) and why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Rejection {
+  readonly row: number
+  readonly reason: RejectionReason
+}
+
+/**
+ * How many rows were received, recorded and refused (by reason), and the
+ * first refused rows (at most `maxListedRejections`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportReport {
+  readonly importId: string
+  readonly received: number
+  readonly recorded: number
+  readonly suppressed: number
+  readonly invalidEmail: number
+  readonly invalidIp: number
+  readonly duplicates: number
+  readonly rejections: ReadonlyArray<Rejection>
+}
+
+/**
+ * How many refused rows a report lists.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxListedRejections = 1000
+
+/**
+ * The JSON value of a report.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const reportJson = (report: ImportReport): Json => ({
+  importId: report.importId,
+  received: report.received,
+  recorded: report.recorded,
+  suppressed: report.suppressed,
+  invalidEmail: report.invalidEmail,
+  invalidIp: report.invalidIp,
+  duplicates: report.duplicates,
+  rejections: report.rejections.map((r) => ({ row: r.row, reason: r.reason }))
+})

@@ -1,0 +1,1010 @@
+/**
+ * The consent ledger: records consent events, answers who may receive
+ * marketing, imports attested contacts, and proves any event to a third party.
+ *
+ * ```ts
+ * const ledger = yield* ConsentLedger
+ * const { event } = yield* ledger.record(tenant, {
+ *   kind: "granted",
+ *   email: "ada@example.com",
+ *   lists: ["newsletter"],
+ *   source: { type: "form", formId: "signup", formVersion: 3 },
+ *   notice: ConsentNotice.hash({ text, labels, privacyPolicyUrl }),
+ *   language: "en",
+ *   ip: "203.0.113.7",
+ *   userAgent: "Mozilla/5.0 ...",
+ *   actor: { kind: "subject" }
+ * })
+ * ```
+ *
+ * ## Recording
+ *
+ * `record` decodes its request, checks it (known lists, a source, a well-formed
+ * IP address, a notice for grants from a form) **before anything is
+ * written**, finds or creates the subject of the address, seals the IP
+ * address and user agent with the Vault, and hands the event to a writer
+ * that groups concurrent records per tenant: one audit `appendAll` (each
+ * event gets its audit entry, whose details commit to the event hash) and
+ * one store statement (events and projection) per group. An acknowledged
+ * record is committed. If the store fails after the audit append, the audit
+ * log keeps entries whose events were not stored; they prove nothing, as no
+ * event has their hash.
+ *
+ * A confirmation (`confirmed`) must name lists that are pending for the
+ * subject (`ConsentNotPending` otherwise, nothing recorded), and confirms
+ * the grants that made them pending.
+ *
+ * ## Erasure and retention
+ *
+ * `personalDataSource` registers the ledger in the `PersonalDataRegistry`:
+ * export gives every event with its IP address and user agent decrypted;
+ * erasure removes the subject's events and states (their audit entries stay;
+ * subject rights de-link them); rectification changes nothing, as events
+ * are evidence of what happened. `withdrawnProofRetention` registers the
+ * retention category `"consent.withdrawn-proof"`: the consent history of a
+ * subject whose every list is withdrawn, kept from the last withdrawal for
+ * the period of legal claims, then purged.
+ *
+ * @since 0.1.0
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { AuditEvent, LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import * as AuditLog from "@lawful/audit-trail/AuditLog"
+import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import type { CheckpointPublishError } from "@lawful/audit-trail/CheckpointPublisher"
+import * as Email from "@lawful/core/Email"
+import type * as Migrations from "@lawful/core/Migrations"
+import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
+import * as SubjectDirectory from "@lawful/core/SubjectDirectory"
+import { SubjectId } from "@lawful/core/SubjectId"
+import * as SuppressionList from "@lawful/core/SuppressionList"
+import type { TenantId } from "@lawful/core/TenantId"
+import * as Vault from "@lawful/core/Vault"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { isIP } from "node:net"
+import * as ConsentEvent from "./ConsentEvent.js"
+import * as ConsentImport from "./ConsentImport.js"
+import * as ConsentLists from "./ConsentLists.js"
+import { NoticeHashes } from "./ConsentNotice.js"
+import * as ConsentProof from "./ConsentProof.js"
+import * as ConsentState from "./ConsentState.js"
+import * as ConsentStore from "./ConsentStore.js"
+import { uuidV7At } from "./internal/uuid.js"
+import * as Writer from "./internal/writer.js"
+
+// ---- requests and errors -----------------------------------------------------------
+
+/**
+ * The sources `record` accepts (imports go through `importContacts`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RecordSource = Schema.Union(
+  Schema.Struct({
+    type: Schema.Literal("form"),
+    formId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    formVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
+  }),
+  Schema.Struct({ type: Schema.Literal("api", "preference-centre", "unsubscribe-link") })
+)
+
+/**
+ * What `record` is asked to record. Name the subject by `email` (found, or
+ * created for grants and withdrawals; a confirmation never creates one) or
+ * by `subject` id (taken as given, from a signed link say), not both.
+ * `lawfulBasis` defaults to `"consent"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const RecordRequest = Schema.Struct({
+  kind: ConsentEvent.Kind,
+  email: Schema.optional(Schema.String),
+  subject: Schema.optional(SubjectId),
+  lists: Schema.NonEmptyArray(Schema.String),
+  lawfulBasis: Schema.optionalWith(LegalBasis, { default: () => "consent" as const }),
+  source: RecordSource,
+  actor: Schema.Union(
+    Schema.Struct({
+      kind: Schema.Literal("system", "api-key", "staff"),
+      id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+    }),
+    Schema.Struct({ kind: Schema.Literal("subject") })
+  ),
+  ip: Schema.optional(Schema.String),
+  userAgent: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
+  notice: Schema.optional(NoticeHashes),
+  language: Schema.optional(ConsentEvent.Language),
+  reason: Schema.optional(ConsentEvent.WithdrawalReason)
+})
+
+/**
+ * A request as callers write it (the encoded side of `RecordRequest`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RecordRequest = typeof RecordRequest.Encoded
+
+/**
+ * The request is not recordable: each issue names a field and what is
+ * wrong with it, never its value. Nothing was recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentRequestInvalid extends Schema.TaggedError<ConsentRequestInvalid>()("ConsentRequestInvalid", {
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Consent request invalid: ${this.issues.join("; ")}`
+  }
+}
+
+/**
+ * The IP address is not a well-formed IPv4 or IPv6 address. The address is
+ * not carried. Nothing was recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IpAddressInvalid extends Schema.TaggedError<IpAddressInvalid>()("IpAddressInvalid", {}) {
+  override get message(): string {
+    return "The IP address is not a well-formed IPv4 or IPv6 address"
+  }
+}
+
+/**
+ * A confirmation names lists that are not pending for the subject (never
+ * granted, already confirmed, or withdrawn). Nothing was recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentNotPending extends Schema.TaggedError<ConsentNotPending>()("ConsentNotPending", {
+  tenantId: Schema.String,
+  subjectId: Schema.optional(Schema.String),
+  lists: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Nothing to confirm on the lists ${this.lists.join(", ")}`
+  }
+}
+
+/**
+ * No event with that id in the tenant's ledger.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentEventNotFound extends Schema.TaggedError<ConsentEventNotFound>()("ConsentEventNotFound", {
+  tenantId: Schema.String,
+  eventId: Schema.String
+}) {
+  override get message(): string {
+    return `No consent event ${this.eventId} for tenant ${this.tenantId}`
+  }
+}
+
+/**
+ * The proof of an event can no longer be built from the audit log (its
+ * entry's details were redacted, or the entry is missing). Proofs exported
+ * before stay valid.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentProofUnavailable extends Schema.TaggedError<ConsentProofUnavailable>()("ConsentProofUnavailable", {
+  tenantId: Schema.String,
+  eventId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `No proof of consent event ${this.eventId}: ${this.reason}`
+  }
+}
+
+/**
+ * What `record` may fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RecordError =
+  | ConsentRequestInvalid
+  | IpAddressInvalid
+  | ConsentLists.UnknownList
+  | ConsentLists.ConsentListsError
+  | ConsentNotPending
+  | Email.InvalidEmail
+  | SubjectDirectory.SubjectDirectoryError
+  | Vault.SubjectShredded
+  | Vault.VaultError
+  | AuditStoreError
+  | ConsentStore.ConsentStoreError
+
+/**
+ * What an import may fail with (besides the failures of its contact stream).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ImportError =
+  | ConsentRequestInvalid
+  | ConsentLists.UnknownList
+  | ConsentLists.ConsentListsError
+  | SuppressionList.SuppressionListError
+  | SubjectDirectory.SubjectDirectoryError
+  | Vault.SubjectShredded
+  | Vault.VaultError
+  | AuditStoreError
+  | ConsentStore.ConsentStoreError
+
+/**
+ * What building a proof may fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProofError =
+  | ConsentEventNotFound
+  | ConsentProofUnavailable
+  | AuditLog.CheckpointRefused
+  | AuditStoreError
+  | CheckpointPublishError
+  | Vault.SubjectShredded
+  | Vault.SealedValueInvalid
+  | Vault.VaultError
+  | ConsentStore.ConsentStoreError
+
+/**
+ * The decrypted IP address and user agent of an event, with their salts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Disclosed = ConsentProof.Disclosures
+
+// ---- the service -------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLedger")<ConsentLedger, {
+  /** Records one event; invalid input records nothing. */
+  readonly record: (tenant: TenantId, request: RecordRequest) => Effect.Effect<ConsentEvent.Recorded, RecordError>
+  /** Imports attested contacts in batches; see `ConsentImport`. */
+  readonly importContacts: <E = never>(
+    tenant: TenantId,
+    request: ConsentImport.ImportRequest<E>
+  ) => Effect.Effect<ConsentImport.ImportReport, ImportError | E>
+  /** The subject's current state on each list it has one for, in list order. */
+  readonly stateOf: (
+    tenant: TenantId,
+    subject: SubjectId
+  ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStore.ConsentStoreError>
+  /** The subject's state at a past time: the replay of its events recorded at or before `at`. */
+  readonly stateAt: (
+    tenant: TenantId,
+    subject: SubjectId,
+    at: Date
+  ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStore.ConsentStoreError>
+  readonly mayReceiveMarketing: (
+    tenant: TenantId,
+    subject: SubjectId,
+    list: string
+  ) => Effect.Effect<boolean, ConsentStore.ConsentStoreError>
+  /** The subjects who may receive marketing on a list, in subject-id order, read a page at a time. */
+  readonly recipients: (
+    tenant: TenantId,
+    list: string
+  ) => Stream.Stream<SubjectId, ConsentLists.UnknownList | ConsentLists.ConsentListsError | ConsentStore.ConsentStoreError>
+  /** A page of the tenant's events in recording order (optionally one subject's). */
+  readonly events: (
+    tenant: TenantId,
+    query: ConsentStore.EventQuery
+  ) => Effect.Effect<ReadonlyArray<ConsentStore.StoredEvent>, ConsentStore.ConsentStoreError>
+  readonly event: (
+    tenant: TenantId,
+    id: string
+  ) => Effect.Effect<ConsentStore.StoredEvent, ConsentEventNotFound | ConsentStore.ConsentStoreError>
+  /** Decrypts an event's IP address and user agent (with the salts of their commitments). */
+  readonly disclose: (
+    recorded: ConsentEvent.Recorded
+  ) => Effect.Effect<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError>
+  /** The proof of an event, verifiable offline; with its IP address and user agent when `disclose` is set. */
+  readonly proof: (
+    tenant: TenantId,
+    id: string,
+    options?: { readonly disclose?: boolean | undefined }
+  ) => Effect.Effect<ConsentProof.ConsentProof, ProofError>
+  /** Recomputes the tenant's projection from its events; returns how many states it holds. */
+  readonly rebuildProjection: (tenant: TenantId) => Effect.Effect<number, ConsentStore.ConsentStoreError>
+  /** Removes the subject's events and states (erasure); returns how many events were removed. */
+  readonly erase: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, ConsentStore.ConsentStoreError>
+  /** The audit log's verifier key, for `ConsentProof.verify`. */
+  readonly verifierKey: string
+}>() {}
+
+interface Draft {
+  readonly tenant: TenantId
+  readonly actor: Actor
+  readonly event: ConsentEvent.ConsentEvent
+  readonly bytes: Uint8Array
+  readonly hash: string
+  readonly ipSealed: Uint8Array | undefined
+  readonly userAgentSealed: Uint8Array | undefined
+}
+
+const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
+  const path = issue.path.length === 0 ? "request" : issue.path.join(".")
+  switch (issue._tag) {
+    case "Missing":
+      return `${path}: missing`
+    case "Unexpected":
+      return `${path}: not allowed`
+    default:
+      return `${path}: invalid`
+  }
+}
+
+const decodeRequest = Schema.decodeUnknown(RecordRequest, { errors: "all", onExcessProperty: "error" })
+
+const requestInvalid = (...issues: ReadonlyArray<string>) => new ConsentRequestInvalid({ issues })
+
+const parseIssues = (error: ParseResult.ParseError) =>
+  requestInvalid(...new Set(ParseResult.ArrayFormatter.formatErrorSync(error).map(describeIssue)))
+
+/** The checks of a decoded request that the schema does not express. */
+const checkRequest = (request: typeof RecordRequest.Type): Effect.Effect<void, ConsentRequestInvalid | IpAddressInvalid> => {
+  const issues: Array<string> = []
+  if ((request.email === undefined) === (request.subject === undefined)) {
+    issues.push("email: give either an email or a subject id")
+  }
+  if (request.kind === "granted" && request.source.type === "form" && request.notice === undefined) {
+    issues.push("notice: missing (a grant from a form records the notice shown)")
+  }
+  if (request.reason !== undefined && request.kind !== "withdrawn") issues.push("reason: only a withdrawal has a reason")
+  if (issues.length > 0) return Effect.fail(requestInvalid(...issues))
+  if (request.ip !== undefined && isIP(request.ip) === 0) return Effect.fail(new IpAddressInvalid())
+  return Effect.void
+}
+
+const auditEventOf = (draft: Draft): AuditEvent =>
+  new AuditEvent({
+    actor: draft.actor,
+    action: `consent.${draft.event.kind}`,
+    purpose: "consent-management",
+    legalBasis: draft.event.lawfulBasis,
+    subject: draft.event.subject,
+    resource: ConsentProof.auditResourceOf(draft.event),
+    details: ConsentProof.auditDetailsOf(draft.hash)
+  }, { disableValidation: true })
+
+const toDraft = (
+  tenant: TenantId,
+  actor: Actor,
+  event: ConsentEvent.ConsentEvent,
+  ipSealed: Uint8Array | undefined,
+  userAgentSealed: Uint8Array | undefined
+): Draft => {
+  const bytes = ConsentEvent.canonicalBytes(event)
+  return { tenant, actor, event, bytes, hash: ConsentEvent.hashOf(bytes), ipSealed, userAgentSealed }
+}
+
+/** What to seal for an event: the commitments go into the event, the plaintexts to the Vault. */
+const commitments = (fields: { readonly ip?: string | undefined; readonly userAgent?: string | undefined }) => ({
+  ip: fields.ip === undefined ? undefined : ConsentEvent.commit("ip", fields.ip),
+  userAgent: fields.userAgent === undefined ? undefined : ConsentEvent.commit("userAgent", fields.userAgent)
+})
+
+const page = 1000
+
+/**
+ * Builds the ledger over the services in context; its writer fibre lives in the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.gen(function*() {
+  const store = yield* ConsentStore.ConsentStore
+  const lists = yield* ConsentLists.ConsentLists
+  const directory = yield* SubjectDirectory.SubjectDirectory
+  const suppression = yield* SuppressionList.SuppressionList
+  const vault = yield* Vault.Vault
+  const log = yield* AuditLog.AuditLog
+
+  const commit = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
+    Effect.gen(function*() {
+      const appended = yield* log.appendAll(tenant, drafts.map(auditEventOf)).pipe(
+        Effect.catchTag("AuditEventInvalid", Effect.die)
+      )
+      const recorded = drafts.map((draft, i): ConsentEvent.Recorded => ({
+        event: draft.event,
+        bytes: draft.bytes,
+        hash: draft.hash,
+        auditIndex: appended[i]!.index,
+        ipSealed: draft.ipSealed,
+        userAgentSealed: draft.userAgentSealed
+      }))
+      yield* store.append(tenant, recorded)
+      return recorded
+    }).pipe(Effect.withSpan("ConsentLedger.commit", { attributes: { tenant, count: drafts.length } }))
+
+  // Records of one tenant: each caller's audit append is grouped by the audit log, then
+  // the events are grouped here into one store statement per round.
+  const storeEvents = yield* Writer.make({
+    key: (recorded: ConsentEvent.Recorded) => recorded.event.tenant,
+    run: (tenant, recorded) => Effect.as(store.append(tenant as TenantId, recorded), recorded),
+    maxBatch: 1000
+  })
+
+  const submit = (draft: Draft) =>
+    log.append(draft.tenant, auditEventOf(draft)).pipe(
+      Effect.catchTag("AuditEventInvalid", Effect.die),
+      Effect.flatMap((appended) =>
+        storeEvents({
+          event: draft.event,
+          bytes: draft.bytes,
+          hash: draft.hash,
+          auditIndex: appended.index,
+          ipSealed: draft.ipSealed,
+          userAgentSealed: draft.userAgentSealed
+        })
+      )
+    )
+
+  const sealFor = (
+    tenant: TenantId,
+    items: ReadonlyArray<{ readonly subject: SubjectId; readonly field: ConsentEvent.SealedField; readonly plaintext: Uint8Array }>
+  ) =>
+    items.length === 0
+      ? Effect.succeed([] as ReadonlyArray<Vault.Sealed>)
+      : vault.sealAll(
+        tenant,
+        items.map((item) => ({
+          subject: item.subject,
+          purpose: ConsentEvent.sealedPurposes[item.field],
+          plaintext: item.plaintext
+        }))
+      )
+
+  const pendingGrants = (tenant: TenantId, subject: SubjectId, wanted: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const states = new Map((yield* store.states(tenant, subject)).map((state) => [state.list as string, state]))
+      const notPending = wanted.filter((list) => states.get(list)?.status !== "pending")
+      if (notPending.length > 0) {
+        return yield* new ConsentNotPending({ tenantId: tenant, subjectId: subject, lists: notPending })
+      }
+      return ConsentEvent.normalizeLists(wanted.map((list) => states.get(list)!.eventId))
+    })
+
+  const record = Effect.fn("ConsentLedger.record")(function*(tenant: TenantId, input: RecordRequest) {
+    const request = yield* decodeRequest(input).pipe(Effect.mapError(parseIssues))
+    yield* checkRequest(request)
+    const wanted = ConsentEvent.normalizeLists(request.lists)
+    const declared = yield* lists.require(tenant, wanted)
+    const listIds = declared.map((list) => list.id)
+
+    let subject: SubjectId
+    if (request.subject !== undefined) {
+      subject = request.subject
+    } else if (request.kind === "confirmed") {
+      // A confirmation never creates a subject.
+      const found = yield* directory.find(tenant, request.email!)
+      if (Option.isNone(found)) return yield* new ConsentNotPending({ tenantId: tenant, lists: wanted })
+      subject = found.value
+    } else {
+      subject = yield* directory.resolve(tenant, request.email!)
+    }
+    const confirms = request.kind === "confirmed" ? yield* pendingGrants(tenant, subject, listIds) : []
+
+    const committed = commitments(request)
+    const sealItems = [
+      ...(committed.ip ? [{ subject, field: "ip" as const, plaintext: committed.ip.plaintext }] : []),
+      ...(committed.userAgent ? [{ subject, field: "userAgent" as const, plaintext: committed.userAgent.plaintext }] : [])
+    ]
+    const sealed = yield* sealFor(tenant, sealItems)
+    const ipSealed = committed.ip ? sealed[0] : undefined
+    const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
+
+    const now = yield* Clock.currentTimeMillis
+    const event = new ConsentEvent.ConsentEvent({
+      id: ConsentEvent.EventId.make(uuidV7At(now)),
+      tenant,
+      subject,
+      kind: request.kind,
+      time: new Date(now),
+      lists: listIds as unknown as readonly [ConsentLists.ListId, ...Array<ConsentLists.ListId>],
+      awaitingConfirmation: request.kind === "granted" ? declared.filter((list) => list.doubleOptIn).map((list) => list.id) : [],
+      lawfulBasis: request.lawfulBasis,
+      source: request.source,
+      ...(request.notice !== undefined ? { notice: request.notice } : {}),
+      ...(request.language !== undefined ? { language: request.language } : {}),
+      ...(committed.ip ? { ip: committed.ip.commitment } : {}),
+      ...(committed.userAgent ? { userAgent: committed.userAgent.commitment } : {}),
+      confirms: confirms as ReadonlyArray<ConsentEvent.EventId>,
+      ...(request.reason !== undefined ? { reason: request.reason } : {})
+    })
+    return yield* submit(toDraft(tenant, request.actor, event, ipSealed, userAgentSealed))
+  })
+
+  // ---- imports ---------------------------------------------------------------
+
+  interface Totals {
+    received: number
+    recorded: number
+    suppressed: number
+    invalidEmail: number
+    invalidIp: number
+    duplicates: number
+    rejections: Array<ConsentImport.Rejection>
+  }
+
+  const importBatch = (
+    tenant: TenantId,
+    options: typeof ConsentImport.ImportOptions.Type,
+    source: ConsentEvent.Source,
+    listIds: ReadonlyArray<ConsentLists.ListId>,
+    rows: Chunk.Chunk<readonly [ConsentImport.ImportContact, number]>
+  ) =>
+    Effect.gen(function*() {
+      const totals: Totals = {
+        received: Chunk.size(rows),
+        recorded: 0,
+        suppressed: 0,
+        invalidEmail: 0,
+        invalidIp: 0,
+        duplicates: 0,
+        rejections: []
+      }
+      const reject = (row: number, reason: ConsentImport.RejectionReason) => {
+        totals.rejections.push({ row, reason })
+        if (reason === "invalid-email") totals.invalidEmail++
+        else if (reason === "invalid-ip") totals.invalidIp++
+        else if (reason === "duplicate") totals.duplicates++
+        else totals.suppressed++
+      }
+      const valid: Array<{ readonly row: number; readonly email: Email.Email; readonly contact: ConsentImport.ImportContact }> =
+        []
+      const seen = new Set<string>()
+      for (const [contact, index] of rows) {
+        const row = index + 1
+        const email = yield* Effect.option(Email.normalize(contact.email))
+        if (Option.isNone(email)) {
+          reject(row, "invalid-email")
+        } else if (contact.ip !== undefined && isIP(contact.ip) === 0) {
+          reject(row, "invalid-ip")
+        } else if (seen.has(email.value)) {
+          reject(row, "duplicate")
+        } else {
+          seen.add(email.value)
+          valid.push({ row, email: email.value, contact })
+        }
+      }
+      const suppressed = yield* suppression.suppressed(tenant, valid.map((v) => v.email))
+      const kept = valid.filter((v) => {
+        if (!suppressed.has(v.email)) return true
+        reject(v.row, "suppressed")
+        return false
+      })
+      if (kept.length === 0) return totals
+      const subjects = yield* Effect.forEach(kept, (v) => directory.resolve(tenant, v.email), {
+        concurrency: "unbounded"
+      }).pipe(Effect.catchTag("InvalidEmail", Effect.die))
+
+      const committed = kept.map((v) => commitments(v.contact))
+      const sealItems = kept.flatMap((_, i) => {
+        const c = committed[i]!
+        return [
+          ...(c.ip ? [{ subject: subjects[i]!, field: "ip" as const, plaintext: c.ip.plaintext }] : []),
+          ...(c.userAgent ? [{ subject: subjects[i]!, field: "userAgent" as const, plaintext: c.userAgent.plaintext }] : [])
+        ]
+      })
+      const sealed = yield* sealFor(tenant, sealItems)
+      const now = yield* Clock.currentTimeMillis
+      let position = 0
+      const drafts = kept.map((v, i) => {
+        const c = committed[i]!
+        const ipSealed = c.ip ? sealed[position++] : undefined
+        const userAgentSealed = c.userAgent ? sealed[position++] : undefined
+        const event = new ConsentEvent.ConsentEvent({
+          id: ConsentEvent.EventId.make(uuidV7At(now)),
+          tenant,
+          subject: subjects[i]!,
+          kind: "granted",
+          time: new Date(now),
+          lists: listIds as unknown as readonly [ConsentLists.ListId, ...Array<ConsentLists.ListId>],
+          awaitingConfirmation: [],
+          lawfulBasis: options.lawfulBasis,
+          source,
+          ...(options.language !== undefined ? { language: options.language } : {}),
+          ...(c.ip ? { ip: c.ip.commitment } : {}),
+          ...(c.userAgent ? { userAgent: c.userAgent.commitment } : {}),
+          confirms: [],
+          ...(v.contact.consentedAt !== undefined ? { collectedAt: v.contact.consentedAt } : {})
+        }, { disableValidation: true })
+        return toDraft(tenant, options.actor, event, ipSealed, userAgentSealed)
+      })
+      yield* commit(tenant, drafts)
+      totals.recorded = drafts.length
+      return totals
+    }).pipe(Effect.withSpan("ConsentLedger.importBatch", { attributes: { tenant, rows: Chunk.size(rows) } }))
+
+  const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
+    Effect.gen(function*() {
+      const { contacts, ...rest } = request
+      const options = yield* Schema.decodeUnknown(ConsentImport.ImportOptions, { errors: "all", onExcessProperty: "error" })(
+        rest
+      ).pipe(Effect.mapError(parseIssues))
+      const wanted = ConsentEvent.normalizeLists(options.lists)
+      const listIds = (yield* lists.require(tenant, wanted)).map((list) => list.id)
+      const now = yield* Clock.currentTimeMillis
+      const importId = uuidV7At(now)
+      const attestation = ConsentImport.attestationHash(options.attestation)
+      yield* store.saveImport(tenant, {
+        importId,
+        attestation: ConsentImport.attestationJson(options.attestation),
+        attestationHash: attestation,
+        startedAt: new Date(now),
+        report: Option.none()
+      })
+      const audit = (action: string, details: Record<string, string | number | ReadonlyArray<string>>) =>
+        log.append(
+          tenant,
+          new AuditEvent({
+            actor: options.actor,
+            action,
+            purpose: "consent-management",
+            legalBasis: options.lawfulBasis,
+            resource: { type: "consent-import", id: importId },
+            details
+          })
+        ).pipe(Effect.catchTag("AuditEventInvalid", Effect.die))
+      yield* audit("consent.import.started", { importId, attestationSha256: attestation, lists: listIds })
+
+      const source: ConsentEvent.Source = { type: "import", importId, attestation }
+      const stream: Stream.Stream<ConsentImport.ImportContact, E> = Stream.StreamTypeId in contacts
+        ? contacts as Stream.Stream<ConsentImport.ImportContact, E>
+        : Stream.fromIterable(contacts as Iterable<ConsentImport.ImportContact>)
+      const totals = yield* stream.pipe(
+        Stream.zipWithIndex,
+        Stream.grouped(options.batchSize),
+        Stream.mapEffect((rows) => importBatch(tenant, options, source, listIds, rows), { concurrency: 2 }),
+        Stream.runFold(
+          {
+            received: 0,
+            recorded: 0,
+            suppressed: 0,
+            invalidEmail: 0,
+            invalidIp: 0,
+            duplicates: 0,
+            rejections: []
+          } as Totals,
+          (all, batch) => ({
+            received: all.received + batch.received,
+            recorded: all.recorded + batch.recorded,
+            suppressed: all.suppressed + batch.suppressed,
+            invalidEmail: all.invalidEmail + batch.invalidEmail,
+            invalidIp: all.invalidIp + batch.invalidIp,
+            duplicates: all.duplicates + batch.duplicates,
+            rejections: all.rejections.length >= ConsentImport.maxListedRejections
+              ? all.rejections
+              : [...all.rejections, ...batch.rejections].slice(0, ConsentImport.maxListedRejections)
+          })
+        )
+      )
+      const report: ConsentImport.ImportReport = {
+        importId,
+        ...totals,
+        rejections: [...totals.rejections].sort((a, b) => a.row - b.row)
+      }
+      yield* store.completeImport(tenant, importId, ConsentImport.reportJson(report))
+      yield* audit("consent.import.completed", {
+        importId,
+        received: report.received,
+        recorded: report.recorded,
+        suppressed: report.suppressed,
+        invalidEmail: report.invalidEmail,
+        invalidIp: report.invalidIp,
+        duplicates: report.duplicates
+      })
+      return report
+    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { attributes: { tenant } }))
+
+  // ---- reading -----------------------------------------------------------------
+
+  const eventOf = (tenant: TenantId, id: string) =>
+    Effect.flatMap(
+      Schema.is(ConsentEvent.EventId)(id) ? store.event(tenant, id) : Effect.succeed(Option.none()),
+      Option.match({
+        onNone: () => Effect.fail(new ConsentEventNotFound({ tenantId: tenant, eventId: id })),
+        onSome: Effect.succeed
+      })
+    )
+
+  const subjectEvents = (tenant: TenantId, subject: SubjectId) =>
+    Effect.gen(function*() {
+      const all: Array<ConsentStore.StoredEvent> = []
+      let after: number | undefined
+      while (true) {
+        const rows = yield* store.events(tenant, { subject, after, limit: page })
+        all.push(...rows)
+        if (rows.length < page) return all
+        after = rows[rows.length - 1]!.seq
+      }
+    })
+
+  const openField = (recorded: ConsentEvent.Recorded, field: ConsentEvent.SealedField) => {
+    const sealed = field === "ip" ? recorded.ipSealed : recorded.userAgentSealed
+    if (sealed === undefined) return Effect.succeed(undefined)
+    const { subject, tenant } = recorded.event
+    return vault.open(tenant, subject, ConsentEvent.sealedPurposes[field], sealed).pipe(
+      Effect.flatMap((opened) =>
+        Option.match(ConsentEvent.splitOpened(opened), {
+          onNone: () => Effect.fail(new Vault.SealedValueInvalid({ reason: "malformed" })),
+          onSome: (split) => Effect.succeed({ value: split.value, salt: split.salt })
+        })
+      )
+    )
+  }
+
+  const disclose = (recorded: ConsentEvent.Recorded) =>
+    Effect.map(
+      Effect.all([openField(recorded, "ip"), openField(recorded, "userAgent")]),
+      ([ip, userAgent]): Disclosed => ({
+        ...(ip !== undefined ? { ip } : {}),
+        ...(userAgent !== undefined ? { userAgent } : {})
+      })
+    )
+
+  const proof = (tenant: TenantId, id: string, options?: { readonly disclose?: boolean | undefined }) =>
+    Effect.gen(function*() {
+      const stored = yield* eventOf(tenant, id)
+      const unavailable = (reason: string) => new ConsentProofUnavailable({ tenantId: tenant, eventId: id, reason })
+      const entry = yield* log.entry(tenant, stored.auditIndex).pipe(
+        Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
+      )
+      if (Option.isNone(entry.details)) return yield* unavailable("the details of its audit entry were redacted")
+      const bundle = yield* log.proofBundle(tenant, stored.auditIndex).pipe(
+        Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
+      )
+      const disclosures = options?.disclose === true ? yield* disclose(stored) : undefined
+      return new ConsentProof.ConsentProof({
+        version: 1,
+        event: stored.bytes,
+        auditDetails: entry.details.value.value,
+        auditDetailsSalt: entry.details.value.salt,
+        audit: bundle,
+        ...(disclosures !== undefined ? { disclosures } : {})
+      })
+    }).pipe(Effect.withSpan("ConsentLedger.proof", { attributes: { tenant } }))
+
+  return ConsentLedger.of({
+    record,
+    importContacts,
+    stateOf: (tenant, subject) =>
+      store.states(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { attributes: { tenant, subject } })),
+    stateAt: (tenant, subject, at) =>
+      Effect.map(subjectEvents(tenant, subject), (events) => ConsentState.replay(events.map((s) => s.event), at)).pipe(
+        Effect.withSpan("ConsentLedger.stateAt", { attributes: { tenant, subject } })
+      ),
+    mayReceiveMarketing: (tenant, subject, list) =>
+      Effect.map(store.states(tenant, subject), (states) =>
+        ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { attributes: { tenant, subject, list } })
+        ),
+    recipients: (tenant, list) =>
+      Stream.unwrap(
+        Effect.map(lists.require(tenant, [list]), ([declared]) =>
+          Stream.paginateChunkEffect(undefined as SubjectId | undefined, (after) =>
+            Effect.map(store.recipients(tenant, declared!.id, after, page), (subjects) => [
+              Chunk.unsafeFromArray(subjects as Array<SubjectId>),
+              subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
+            ])))
+      ).pipe(Stream.withSpan("ConsentLedger.recipients", { attributes: { tenant, list } })),
+    events: (tenant, query) => store.events(tenant, query).pipe(Effect.withSpan("ConsentLedger.events", { attributes: { tenant } })),
+    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { attributes: { tenant } })),
+    disclose: (recorded) => disclose(recorded).pipe(Effect.withSpan("ConsentLedger.disclose")),
+    proof,
+    rebuildProjection: (tenant) =>
+      store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { attributes: { tenant } })),
+    erase: (tenant, subject) =>
+      store.eraseSubject(tenant, subject).pipe(Effect.withSpan("ConsentLedger.erase", { attributes: { tenant, subject } })),
+    verifierKey: log.verifierKey
+  })
+})
+
+/**
+ * The ledger over the stores, lists, directory, suppression list, Vault and
+ * audit log provided to it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  ConsentLedger,
+  never,
+  | ConsentStore.ConsentStore
+  | ConsentLists.ConsentLists
+  | SubjectDirectory.SubjectDirectory
+  | SuppressionList.SuppressionList
+  | Vault.Vault
+  | AuditLog.AuditLog
+> = Layer.scoped(ConsentLedger, make)
+
+/**
+ * The ledger with its store and lists in memory (both also provided).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<
+  ConsentLedger | ConsentStore.ConsentStore | ConsentLists.ConsentLists,
+  never,
+  SubjectDirectory.SubjectDirectory | SuppressionList.SuppressionList | Vault.Vault | AuditLog.AuditLog
+> = layer.pipe(Layer.provideMerge(Layer.merge(ConsentStore.layerMemory, ConsentLists.layerMemory)))
+
+/**
+ * The ledger with its store and lists on SQL (both also provided), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<
+  ConsentLedger | ConsentStore.ConsentStore | ConsentLists.ConsentLists,
+  Migrations.MigrationFailed,
+  | SqlClient.SqlClient
+  | SubjectDirectory.SubjectDirectory
+  | SuppressionList.SuppressionList
+  | Vault.Vault
+  | AuditLog.AuditLog
+> = layer.pipe(Layer.provideMerge(Layer.merge(ConsentStore.layerSql, ConsentLists.layerSql)))
+
+// ---- registrations ----------------------------------------------------------------
+
+/**
+ * The name of the ledger's personal-data source.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sourceName = "consent-proof"
+
+/**
+ * The retention category of withdrawn-consent proofs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const withdrawnProofCategory = "consent.withdrawn-proof"
+
+const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
+
+/**
+ * The ledger as a personal-data source (see the module documentation).
+ * Each event exports as one record of category `"consent.event"` whose
+ * fields are the event's (IP address and user agent decrypted). A subject
+ * whose key was shredded exports nothing.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSource = (
+  ledger: Context.Tag.Service<typeof ConsentLedger>,
+  vault: Context.Tag.Service<typeof Vault.Vault>
+): PersonalDataRegistry.PersonalDataSource => {
+  const fail = (operation: PersonalDataRegistry.Operation) => PersonalDataRegistry.sourceError(sourceName, operation)
+  const all = (tenant: TenantId, subject: SubjectId) =>
+    Effect.gen(function*() {
+      const events: Array<ConsentStore.StoredEvent> = []
+      let after: number | undefined
+      while (true) {
+        const rows = yield* ledger.events(tenant, { subject, after, limit: page })
+        events.push(...rows)
+        if (rows.length < page) return events
+        after = rows[rows.length - 1]!.seq
+      }
+    })
+  return {
+    name: sourceName,
+    description: "Consent events (grants, confirmations, withdrawals) with their sealed IP address and user agent",
+    categories: ["consent.event", "consent.ip", "consent.user-agent"],
+    purposes: ["consent-proof", "marketing"],
+    retentionCategories: [withdrawnProofCategory],
+    export: (tenant, subject) =>
+      Effect.gen(function*() {
+        if (yield* vault.isShredded(tenant, subject)) return noRecords
+        const events = yield* all(tenant, subject)
+        const records = yield* Effect.forEach(events, (stored) =>
+          Effect.map(ledger.disclose(stored), (disclosed): PersonalDataRegistry.SourceRecord => ({
+            category: "consent.event",
+            fields: {
+              ...ConsentEvent.toDocument(stored.event),
+              ip: disclosed.ip?.value ?? null,
+              userAgent: disclosed.userAgent?.value ?? null,
+              auditIndex: stored.auditIndex,
+              eventSha256: stored.hash
+            },
+            recordedAt: stored.event.time.toISOString()
+          })))
+        return { records }
+      }).pipe(
+        Effect.catchTag("SubjectShredded", () => Effect.succeed(noRecords)),
+        Effect.mapError(fail("export"))
+      ),
+    erase: (tenant, subject) =>
+      ledger.erase(tenant, subject).pipe(Effect.map((erased) => ({ erased })), Effect.mapError(fail("erase"))),
+    rectify: () => Effect.succeed({ rectified: 0 })
+  }
+}
+
+/**
+ * Registers the ledger in the `PersonalDataRegistry` (see `makeSource`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const personalDataSource: Layer.Layer<
+  never,
+  PersonalDataRegistry.SourceAlreadyRegistered,
+  PersonalDataRegistry.PersonalDataRegistry | ConsentLedger | Vault.Vault
+> = PersonalDataRegistry.register(Effect.zipWith(ConsentLedger, Vault.Vault, makeSource))
+
+/**
+ * The retention category `"consent.withdrawn-proof"` over a store: a record
+ * is the consent history (events and states) of a subject whose every list
+ * is withdrawn, timed from its last withdrawal. Default period 3 years,
+ * at most 10; deleted when purged.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRetentionTarget = (
+  store: Context.Tag.Service<typeof ConsentStore.ConsentStore>
+): RetentionTarget.RetentionTarget => {
+  const fail = (operation: string) => RetentionTarget.targetError(withdrawnProofCategory, operation)
+  return {
+    id: withdrawnProofCategory,
+    description: "Proof of consent of subjects who withdrew from every list, kept for legal claims",
+    action: "delete",
+    allowForever: false,
+    defaultPeriod: Duration.days(3 * 365),
+    maxPeriod: Duration.days(10 * 365),
+    linksSubjects: true,
+    tenants: store.tenants.pipe(Effect.mapError(fail("list tenants"))),
+    purgeBatch: (tenant, batch) =>
+      store.purgeWithdrawn(tenant, batch).pipe(
+        Effect.map((purged) => ({ purged, more: purged >= batch.limit })),
+        Effect.mapError(fail("purge"))
+      ),
+    count: (tenant, selection) => store.countWithdrawn(tenant, selection).pipe(Effect.mapError(fail("count"))),
+    oldest: (tenant, { excludeSubjects }) =>
+      store.oldestWithdrawn(tenant, excludeSubjects).pipe(Effect.mapError(fail("find the oldest record")))
+  }
+}
+
+/**
+ * Registers `"consent.withdrawn-proof"` in the `RetentionTargets` registry.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const withdrawnProofRetention: Layer.Layer<
+  never,
+  RetentionTarget.RetentionTargetInvalid | RetentionTarget.TargetAlreadyRegistered,
+  RetentionTarget.RetentionTargets | ConsentStore.ConsentStore
+> = RetentionTarget.register(Effect.map(ConsentStore.ConsentStore, makeRetentionTarget))

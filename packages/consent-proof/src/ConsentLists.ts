@@ -1,0 +1,223 @@
+/**
+ * The lists (or purposes) a tenant collects consent for. A tenant declares
+ * each list before any consent is recorded for it; recording consent for a
+ * list the tenant has not declared fails with `UnknownList`, and nothing is
+ * recorded.
+ *
+ * A list says whether it needs double opt-in: a grant for it stays pending
+ * until the person confirms (the confirmation click), and only then may the
+ * person receive marketing on it. Whether a grant awaited confirmation is
+ * written into the event itself, so changing the declaration later never
+ * changes the meaning of events already recorded.
+ *
+ * `require` trusts a declaration it has read for 10 seconds: a list declared
+ * by another process is found at once (a list not in the cache is looked
+ * up), a changed declaration is seen within that time.
+ *
+ * Backends: `layerMemory`, and `layerSql` on the table `lawful_consent_lists`
+ * (migrated in `lawful_consent_proof_migrations`, with the rest of the package).
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlSchema from "@effect/sql/SqlSchema"
+import type * as Migrations from "@lawful/core/Migrations"
+import type { TenantId } from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import { migrate } from "./internal/migrations.js"
+
+/**
+ * A list id: lower-case letters, digits, `.`, `_` and `-`, 1 to 64
+ * characters, starting with a letter or digit (`"newsletter"`,
+ * `"offers.partners"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ListId = Schema.String.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+    message: () => "a list id is 1 to 64 lower-case letters, digits, '.', '_' or '-'"
+  }),
+  Schema.brand("@lawful/consent-proof/ListId")
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ListId = typeof ListId.Type
+
+/**
+ * A list as a tenant declares it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ConsentList extends Schema.Class<ConsentList>("@lawful/consent-proof/ConsentList")({
+  id: ListId,
+  /** The name people see ("Weekly digest"). */
+  name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  /** What the list is for, as the notice states it ("A weekly email with our new articles"). */
+  purpose: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+  /** Whether a grant stays pending until the person confirms it. */
+  doubleOptIn: Schema.Boolean
+}) {}
+
+/**
+ * Some lists are not declared by the tenant. Nothing was recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList", {
+  tenantId: Schema.String,
+  lists: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Tenant ${this.tenantId} has not declared the lists ${this.lists.join(", ")}`
+  }
+}
+
+/**
+ * The lists could not be read or written.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentListsError extends Schema.TaggedError<ConsentListsError>()("ConsentListsError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Consent lists operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class ConsentLists extends Context.Tag("@lawful/consent-proof/ConsentLists")<ConsentLists, {
+  /** Declares a list, or replaces the declaration of a list with the same id. */
+  readonly declare: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListsError>
+  /** The tenant's lists, by id. */
+  readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ConsentList>, ConsentListsError>
+  /** The declarations of the given lists, in the order given; `UnknownList` names those not declared. */
+  readonly require: (
+    tenant: TenantId,
+    lists: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<ConsentList>, UnknownList | ConsentListsError>
+}>() {}
+
+interface ListsStore {
+  readonly upsert: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListsError>
+  readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ConsentList>, ConsentListsError>
+  readonly some: (tenant: TenantId, ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<ConsentList>, ConsentListsError>
+}
+
+// How long `require` trusts a declaration it read: every record checks its lists.
+const cacheMillis = 10_000
+
+const make = (store: ListsStore) => {
+  const cache = new Map<string, { readonly list: ConsentList; readonly expires: number }>()
+  const cacheKey = (tenant: TenantId, id: string) => `${tenant}/${id}`
+  return ConsentLists.of({
+    declare: (tenant, list) =>
+      store.upsert(tenant, list).pipe(
+        Effect.ensuring(Effect.sync(() => cache.delete(cacheKey(tenant, list.id)))),
+        Effect.withSpan("ConsentLists.declare", { attributes: { tenant, list: list.id } })
+      ),
+    all: (tenant) => store.all(tenant).pipe(Effect.withSpan("ConsentLists.all", { attributes: { tenant } })),
+    require: (tenant, ids) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const cached = ids.map((id) => cache.get(cacheKey(tenant, id)))
+        if (cached.every((entry) => entry !== undefined && entry.expires > now)) return cached.map((entry) => entry!.list)
+        const found = new Map((yield* store.some(tenant, ids)).map((list) => [list.id as string, list]))
+        for (const list of found.values()) cache.set(cacheKey(tenant, list.id), { list, expires: now + cacheMillis })
+        const missing = [...new Set(ids)].filter((id) => !found.has(id))
+        if (missing.length > 0) return yield* new UnknownList({ tenantId: tenant, lists: missing })
+        return ids.map((id) => found.get(id)!)
+      }).pipe(Effect.withSpan("ConsentLists.require", { attributes: { tenant } }))
+  })
+}
+
+const byId = (a: ConsentList, b: ConsentList) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * Lists in memory.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<ConsentLists> = Layer.sync(ConsentLists, () => {
+  const lists = new Map<TenantId, Map<string, ConsentList>>()
+  const of = (tenant: TenantId) => lists.get(tenant) ?? new Map<string, ConsentList>()
+  return make({
+    upsert: (tenant, list) => Effect.sync(() => void lists.set(tenant, of(tenant).set(list.id, list))),
+    all: (tenant) => Effect.sync(() => [...of(tenant).values()].sort(byId)),
+    some: (tenant, ids) =>
+      Effect.sync(() => ids.flatMap((id) => {
+        const list = of(tenant).get(id)
+        return list ? [list] : []
+      }))
+  })
+})
+
+const ListRow = Schema.Struct({
+  list_id: ListId,
+  name: Schema.String,
+  purpose: Schema.String,
+  double_opt_in: Schema.Boolean
+})
+
+const toList = (row: typeof ListRow.Type) =>
+  new ConsentList({ id: row.list_id, name: row.name, purpose: row.purpose, doubleOptIn: row.double_opt_in })
+
+/**
+ * Lists on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<ConsentLists, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
+  ConsentLists,
+  Effect.gen(function*() {
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    yield* migrate(sql)
+    const fail = (operation: string) => (cause: unknown) => new ConsentListsError({ operation, cause })
+    const all = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: ListRow,
+      execute: (tenant) =>
+        sql`SELECT list_id, name, purpose, double_opt_in FROM lawful_consent_lists
+            WHERE tenant_id = ${tenant} ORDER BY list_id`
+    })
+    const some = SqlSchema.findAll({
+      Request: Schema.Struct({ tenant: Schema.String, ids: Schema.Array(Schema.String) }),
+      Result: ListRow,
+      execute: ({ ids, tenant }) =>
+        sql`SELECT list_id, name, purpose, double_opt_in FROM lawful_consent_lists
+            WHERE tenant_id = ${tenant} AND list_id = ANY(${ids}::text[])`
+    })
+    return make({
+      upsert: (tenant, list) =>
+        sql`INSERT INTO lawful_consent_lists (tenant_id, list_id, name, purpose, double_opt_in)
+            VALUES (${tenant}, ${list.id}, ${list.name}, ${list.purpose}, ${list.doubleOptIn})
+            ON CONFLICT (tenant_id, list_id) DO UPDATE
+            SET name = excluded.name, purpose = excluded.purpose, double_opt_in = excluded.double_opt_in`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("declare"))
+        ),
+      all: (tenant) => all(tenant).pipe(Effect.map((rows) => rows.map(toList)), Effect.mapError(fail("all"))),
+      some: (tenant, ids) =>
+        ids.length === 0
+          ? Effect.succeed([])
+          : some({ tenant, ids }).pipe(Effect.map((rows) => rows.map(toList)), Effect.mapError(fail("require")))
+    })
+  })
+)

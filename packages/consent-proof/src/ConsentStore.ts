@@ -1,0 +1,655 @@
+/**
+ * Where consent events, the current-state projection and import records are
+ * kept. The store only keeps; `ConsentLedger` validates, seals and audits.
+ *
+ * ## Appends
+ *
+ * `append` writes a batch of events and applies them to the projection in
+ * one statement (so one transaction): each tenant has a counter row whose
+ * lock orders its writers and numbers its events (`seq`, from 0, in
+ * recording order); each (subject, list) the batch touches is moved by the
+ * batch's combined effect from whatever state it is in when the statement
+ * gets its row (`ConsentState.effectOf`). Appends of one tenant may run
+ * concurrently (from one process or several): rows a concurrent append
+ * changed are re-read before they are updated, and a statement that loses a
+ * race (a key inserted meanwhile, a deadlock) is run again, so the
+ * projection always equals the replay of the events in `seq` order.
+ *
+ * ## Tables
+ *
+ * `lawful_consent_events` (canonical bytes, sealed IP and user agent, audit
+ * index), `lawful_consent_state` (the projection), `lawful_consent_tenants`
+ * (the counters), `lawful_consent_imports` (attestations and reports), and
+ * `lawful_consent_lists` (see `ConsentLists`); migrated in
+ * `lawful_consent_proof_migrations`.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { Json } from "@lawful/audit-trail/AuditEvent"
+import type * as Migrations from "@lawful/core/Migrations"
+import { SubjectId } from "@lawful/core/SubjectId"
+import { TenantId } from "@lawful/core/TenantId"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { Recorded } from "./ConsentEvent.js"
+import * as ConsentEvent from "./ConsentEvent.js"
+import type { ListId } from "./ConsentLists.js"
+import * as ConsentState from "./ConsentState.js"
+import { toBuffer } from "./internal/bytes.js"
+import { migrate } from "./internal/migrations.js"
+
+/**
+ * An event as stored, with its sequence number in the tenant's events.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredEvent extends Recorded {
+  readonly seq: number
+}
+
+/**
+ * A page of a tenant's events in recording order, optionally of one subject.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventQuery {
+  readonly subject?: SubjectId | undefined
+  /** The `seq` of the last event of the previous page. */
+  readonly after?: number | undefined
+  readonly limit: number
+}
+
+/**
+ * An import as stored: its attestation (JSON), the hash events commit to,
+ * when it started, and its report once complete.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportRecord {
+  readonly importId: string
+  readonly attestation: Json
+  readonly attestationHash: string
+  readonly startedAt: Date
+  readonly report: Option.Option<Json>
+}
+
+/**
+ * Which withdrawn-consent proofs retention selects: subjects whose every
+ * list is withdrawn, the last withdrawal strictly before `cutoff`, and not
+ * excluded (held).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WithdrawnSelection {
+  readonly cutoff: Date
+  readonly excludeSubjects: ReadonlySet<SubjectId>
+}
+
+/**
+ * The store failed (the database is unreachable, a statement failed).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConsentStoreError extends Schema.TaggedError<ConsentStoreError>()("ConsentStoreError", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  override get message(): string {
+    return `Consent store operation ${this.operation} failed`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStore")<ConsentStore, {
+  /** Appends the events, in order, and applies them to the projection: all or none. */
+  readonly append: (tenant: TenantId, events: ReadonlyArray<Recorded>) => Effect.Effect<void, ConsentStoreError>
+  readonly events: (tenant: TenantId, query: EventQuery) => Effect.Effect<ReadonlyArray<StoredEvent>, ConsentStoreError>
+  readonly event: (
+    tenant: TenantId,
+    id: ConsentEvent.EventId
+  ) => Effect.Effect<Option.Option<StoredEvent>, ConsentStoreError>
+  /** The subject's current states (the projection), in list order. */
+  readonly states: (
+    tenant: TenantId,
+    subject: SubjectId
+  ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStoreError>
+  /** Subjects granted on the list, in subject-id order, after a cursor. */
+  readonly recipients: (
+    tenant: TenantId,
+    list: ListId,
+    after: SubjectId | undefined,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<SubjectId>, ConsentStoreError>
+  /** The tenant's projection in (subject, list) order, after a cursor. */
+  readonly projection: (
+    tenant: TenantId,
+    after: { readonly subject: SubjectId; readonly list: ListId } | undefined,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<ConsentState.SubjectListState>, ConsentStoreError>
+  /** Recomputes the tenant's projection from its events; returns the number of states. */
+  readonly rebuildProjection: (tenant: TenantId) => Effect.Effect<number, ConsentStoreError>
+  /** Removes the subject's events and states; returns how many events were removed. */
+  readonly eraseSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, ConsentStoreError>
+  readonly saveImport: (tenant: TenantId, record: ImportRecord) => Effect.Effect<void, ConsentStoreError>
+  readonly completeImport: (tenant: TenantId, importId: string, report: Json) => Effect.Effect<void, ConsentStoreError>
+  readonly importOf: (tenant: TenantId, importId: string) => Effect.Effect<Option.Option<ImportRecord>, ConsentStoreError>
+  /** Tenants that have recorded events. */
+  readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, ConsentStoreError>
+  /** Removes the withdrawn-consent proofs selected (events and states of those subjects), oldest first. */
+  readonly purgeWithdrawn: (
+    tenant: TenantId,
+    selection: WithdrawnSelection & { readonly limit: number }
+  ) => Effect.Effect<number, ConsentStoreError>
+  readonly countWithdrawn: (tenant: TenantId, selection: WithdrawnSelection) => Effect.Effect<number, ConsentStoreError>
+  /** The time of the oldest withdrawn-consent proof (its last withdrawal). */
+  readonly oldestWithdrawn: (
+    tenant: TenantId,
+    excludeSubjects: ReadonlySet<SubjectId>
+  ) => Effect.Effect<Option.Option<Date>, ConsentStoreError>
+}>() {}
+
+type Service = Context.Tag.Service<typeof ConsentStore>
+
+/** The combined effect of a batch on each (subject, list) it touches. */
+const outcomesOf = (events: ReadonlyArray<Recorded>) => {
+  const bySubject = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
+  for (const { event } of events) {
+    const lists = bySubject.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
+    for (const list of event.lists) lists.set(list, [...(lists.get(list) ?? []), event])
+    bySubject.set(event.subject, lists)
+  }
+  const outcomes: Array<{ subject: SubjectId; list: ListId; outcome: ConsentState.Outcome }> = []
+  for (const [subject, lists] of bySubject) {
+    for (const [list, listEvents] of lists) outcomes.push({ subject, list, outcome: ConsentState.effectOf(list, listEvents) })
+  }
+  return outcomes
+}
+
+/** Withdrawn-consent proofs of one subject's states: the last withdrawal when every list is withdrawn. */
+const withdrawnSince = (states: Iterable<ConsentState.ListState>): Date | undefined => {
+  let latest: Date | undefined
+  for (const state of states) {
+    if (state.status !== "withdrawn") return undefined
+    if (latest === undefined || state.since > latest) latest = state.since
+  }
+  return latest
+}
+
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+// ---- memory ------------------------------------------------------------------
+
+const makeMemory = (): Service => {
+  const events = new Map<TenantId, Array<StoredEvent>>()
+  const states = new Map<TenantId, Map<SubjectId, Map<ListId, ConsentState.ListState>>>()
+  const imports = new Map<string, ImportRecord>()
+  const counters = new Map<TenantId, number>()
+  const eventsOf = (tenant: TenantId) => events.get(tenant) ?? []
+  const statesOf = (tenant: TenantId) => {
+    const found = states.get(tenant)
+    if (found) return found
+    const created = new Map<SubjectId, Map<ListId, ConsentState.ListState>>()
+    states.set(tenant, created)
+    return created
+  }
+  const subjectStates = (tenant: TenantId, subject: SubjectId) => {
+    const all = statesOf(tenant)
+    const found = all.get(subject)
+    if (found) return found
+    const created = new Map<ListId, ConsentState.ListState>()
+    all.set(subject, created)
+    return created
+  }
+  // Each operation yields first, as a database round trip would, so concurrent callers interleave.
+  const atomically = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
+
+  const withdrawnCandidates = (
+    tenant: TenantId,
+    selection: { readonly cutoff?: Date | undefined; readonly excludeSubjects: ReadonlySet<SubjectId> }
+  ) =>
+    [...statesOf(tenant)].flatMap(([subject, lists]) => {
+      if (selection.excludeSubjects.has(subject)) return []
+      const since = withdrawnSince(lists.values())
+      return since !== undefined && (selection.cutoff === undefined || since.getTime() < selection.cutoff.getTime())
+        ? [{ subject, since }]
+        : []
+    }).sort((a, b) => a.since.getTime() - b.since.getTime() || compareStrings(a.subject, b.subject))
+
+  const remove = (tenant: TenantId, subjects: ReadonlySet<SubjectId>) => {
+    const before = eventsOf(tenant)
+    const kept = before.filter((stored) => !subjects.has(stored.event.subject))
+    events.set(tenant, kept)
+    for (const subject of subjects) statesOf(tenant).delete(subject)
+    return before.length - kept.length
+  }
+
+  return {
+    append: (tenant, batch) =>
+      atomically(() => {
+        const list = eventsOf(tenant)
+        let seq = counters.get(tenant) ?? 0
+        for (const recorded of batch) {
+          list.push({ ...recorded, seq: seq++ })
+          ConsentState.applyTo(subjectStates(tenant, recorded.event.subject), recorded.event)
+        }
+        counters.set(tenant, seq)
+        events.set(tenant, list)
+      }),
+    events: (tenant, query) =>
+      atomically(() => {
+        const after = query.after ?? -1
+        const page: Array<StoredEvent> = []
+        for (const stored of eventsOf(tenant)) {
+          if (stored.seq <= after) continue
+          if (query.subject !== undefined && stored.event.subject !== query.subject) continue
+          page.push(stored)
+          if (page.length >= query.limit) break
+        }
+        return page
+      }),
+    event: (tenant, id) => atomically(() => Option.fromNullable(eventsOf(tenant).find((stored) => stored.event.id === id))),
+    states: (tenant, subject) =>
+      atomically(() => ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])])),
+    recipients: (tenant, list, after, limit) =>
+      atomically(() =>
+        [...statesOf(tenant)]
+          .filter(([subject, lists]) => (after === undefined || subject > after) && lists.get(list)?.status === "granted")
+          .map(([subject]) => subject)
+          .sort(compareStrings)
+          .slice(0, limit)
+      ),
+    projection: (tenant, after, limit) =>
+      atomically(() =>
+        [...statesOf(tenant)]
+          .flatMap(([subject, lists]) => [...lists.values()].map((state) => ({ ...state, subject })))
+          .sort((a, b) => compareStrings(a.subject, b.subject) || compareStrings(a.list, b.list))
+          .filter((state) =>
+            after === undefined || state.subject > after.subject || (state.subject === after.subject && state.list > after.list)
+          )
+          .slice(0, limit)
+      ),
+    rebuildProjection: (tenant) =>
+      atomically(() => {
+        states.delete(tenant)
+        for (const stored of eventsOf(tenant)) {
+          ConsentState.applyTo(subjectStates(tenant, stored.event.subject), stored.event)
+        }
+        return [...statesOf(tenant).values()].reduce((n, lists) => n + lists.size, 0)
+      }),
+    eraseSubject: (tenant, subject) => atomically(() => remove(tenant, new Set([subject]))),
+    saveImport: (tenant, record) => atomically(() => void imports.set(`${tenant}/${record.importId}`, record)),
+    completeImport: (tenant, importId, report) =>
+      atomically(() => {
+        const record = imports.get(`${tenant}/${importId}`)
+        if (record) imports.set(`${tenant}/${importId}`, { ...record, report: Option.some(report) })
+      }),
+    importOf: (tenant, importId) => atomically(() => Option.fromNullable(imports.get(`${tenant}/${importId}`))),
+    tenants: atomically(() => [...events.keys()]),
+    purgeWithdrawn: (tenant, selection) =>
+      atomically(() => {
+        const chosen = withdrawnCandidates(tenant, selection).slice(0, selection.limit)
+        remove(tenant, new Set(chosen.map((c) => c.subject)))
+        return chosen.length
+      }),
+    countWithdrawn: (tenant, selection) => atomically(() => withdrawnCandidates(tenant, selection).length),
+    oldestWithdrawn: (tenant, excludeSubjects) =>
+      atomically(() =>
+        Option.fromNullable(
+          withdrawnCandidates(tenant, { excludeSubjects })[0]?.since
+        )
+      )
+  }
+}
+
+/**
+ * The store in memory, for tests and for users who bring no database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<ConsentStore> = Layer.sync(ConsentStore, makeMemory)
+
+// ---- SQL ---------------------------------------------------------------------
+
+const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? null : toBuffer(bytes).toString("hex"))
+const decoder = new TextDecoder()
+
+const EventRow = Schema.Struct({
+  seq: Schema.Union(Schema.String, Schema.Number),
+  body: Schema.Uint8ArrayFromSelf,
+  audit_index: Schema.Union(Schema.String, Schema.Number),
+  ip_sealed: Schema.NullOr(Schema.Uint8ArrayFromSelf),
+  user_agent_sealed: Schema.NullOr(Schema.Uint8ArrayFromSelf)
+})
+
+const eventColumns = "seq, body, audit_index, ip_sealed, user_agent_sealed"
+
+const toStored = (row: typeof EventRow.Type): StoredEvent => {
+  const bytes = new Uint8Array(row.body)
+  return {
+    seq: Number(row.seq),
+    event: ConsentEvent.fromStoredBytes(bytes),
+    bytes,
+    hash: ConsentEvent.hashOf(bytes),
+    auditIndex: Number(row.audit_index),
+    ipSealed: row.ip_sealed === null ? undefined : new Uint8Array(row.ip_sealed),
+    userAgentSealed: row.user_agent_sealed === null ? undefined : new Uint8Array(row.user_agent_sealed)
+  }
+}
+
+const StateRow = Schema.Struct({
+  subject_id: SubjectId,
+  list_id: Schema.String,
+  status: ConsentState.Status,
+  since: Schema.DateFromSelf,
+  event_id: ConsentEvent.EventId
+})
+
+const toState = (row: typeof StateRow.Type): ConsentState.SubjectListState => ({
+  subject: row.subject_id,
+  list: row.list_id as ListId,
+  status: row.status,
+  since: row.since,
+  eventId: row.event_id
+})
+
+const isRace = (error: SqlError): boolean => {
+  const cause = error.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+  // unique_violation (a key inserted by a concurrent writer) and deadlock_detected.
+  return code === "23505" || code === "40P01"
+}
+
+// The writer that lost has waited for the winner to finish, so trying again at once succeeds.
+const retryRaces = <A, R>(effect: Effect.Effect<A, SqlError, R>) => Effect.retry(effect, { while: isRace, times: 10 })
+
+const makeSql = Effect.gen(function*() {
+  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  yield* migrate(sql)
+  const fail = (operation: string) => (cause: unknown) => new ConsentStoreError({ operation, cause })
+
+  const appendStatement = (tenant: TenantId, batch: ReadonlyArray<Recorded>) => {
+    const events = JSON.stringify(batch.map((recorded, o) => ({
+      o,
+      e: recorded.event.id,
+      s: recorded.event.subject,
+      k: recorded.event.kind,
+      t: recorded.event.time.toISOString(),
+      b: decoder.decode(recorded.bytes),
+      a: recorded.auditIndex,
+      ip: hex(recorded.ipSealed),
+      ua: hex(recorded.userAgentSealed)
+    })))
+    const column = (state: ConsentState.ListState | undefined) =>
+      state === undefined ? [null, null, null] : [state.status, state.since.toISOString(), state.eventId]
+    const outcomes = JSON.stringify(outcomesOf(batch).map(({ list, outcome, subject }) => {
+      const [n, ns, ne] = column(outcome.none)
+      const [p, ps, pe] = column(outcome.pending)
+      const [g, gs, ge] = column(outcome.granted)
+      const [w, ws, we] = column(outcome.withdrawn)
+      return { s: subject, l: list, n, ns, ne, p, ps, pe, g, gs, ge, w, ws, we }
+    }))
+    const size = batch.length
+    const pick = (prefix: "" | "s" | "e") =>
+      sql.literal(`CASE st.status WHEN 'pending' THEN m.p${prefix} WHEN 'granted' THEN m.g${prefix} ELSE m.w${prefix} END`)
+    return sql`
+      WITH counter AS (
+        INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (${tenant}, ${size})
+        ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq + excluded.next_seq
+        RETURNING c.next_seq - ${size} AS base
+      ),
+      inserted AS (
+        INSERT INTO lawful_consent_events
+          (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed)
+        SELECT ${tenant}::uuid, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
+          decode(x.ip, 'hex'), decode(x.ua, 'hex')
+        FROM counter, jsonb_to_recordset(${events}::jsonb)
+          AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text)
+      ),
+      m AS (
+        SELECT * FROM jsonb_to_recordset(${outcomes}::jsonb) AS m(
+          s uuid, l text,
+          n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
+          g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
+      ),
+      updated AS (
+        UPDATE lawful_consent_state st SET status = ${pick("")}, since = ${pick("s")}, event_id = ${pick("e")}
+        FROM m
+        WHERE st.tenant_id = ${tenant} AND st.subject_id = m.s AND st.list_id = m.l AND ${pick("")} IS NOT NULL
+      )
+      INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+      SELECT ${tenant}::uuid, m.s, m.l, m.n, m.ns, m.ne FROM m
+      WHERE m.n IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM lawful_consent_state st
+        WHERE st.tenant_id = ${tenant} AND st.subject_id = m.s AND st.list_id = m.l
+      )`
+  }
+
+  // Statements that must not interleave with a tenant's appends hold its counter row.
+  const lockTenant = (tenant: TenantId) =>
+    sql`SELECT 1 FROM lawful_consent_tenants WHERE tenant_id = ${tenant} FOR UPDATE`
+
+  // Subjects whose every list is withdrawn, the last withdrawal before the cutoff (if any), oldest first.
+  const withdrawnCandidates = (
+    tenant: TenantId,
+    selection: { readonly cutoff?: Date | undefined; readonly excludeSubjects: ReadonlySet<SubjectId> },
+    limit?: number
+  ) => {
+    const excluded = [...selection.excludeSubjects]
+    const cutoff = selection.cutoff
+    return sql`
+      SELECT st.subject_id, max(st.since) AS last_withdrawn FROM lawful_consent_state st
+      WHERE st.tenant_id = ${tenant} AND st.status = 'withdrawn'
+        ${cutoff !== undefined ? sql`AND st.since < ${cutoff}` : sql``}
+        AND NOT EXISTS (
+          SELECT 1 FROM lawful_consent_state o
+          WHERE o.tenant_id = ${tenant} AND o.subject_id = st.subject_id
+            AND (o.status <> 'withdrawn' ${cutoff !== undefined ? sql`OR o.since >= ${cutoff}` : sql``})
+        )
+        ${excluded.length > 0 ? sql`AND st.subject_id <> ALL(${excluded}::uuid[])` : sql``}
+      GROUP BY st.subject_id
+      ORDER BY last_withdrawn, st.subject_id
+      ${limit !== undefined ? sql`LIMIT ${limit}` : sql``}`
+  }
+
+  const rebuildPage = 1000
+
+  const rebuild = (tenant: TenantId) =>
+    Effect.gen(function*() {
+      yield* lockTenant(tenant)
+      yield* sql`DELETE FROM lawful_consent_state WHERE tenant_id = ${tenant}`
+      let count = 0
+      let cursor: { subject: SubjectId; seq: number } | undefined
+      let current: { subject: SubjectId; states: Map<ListId, ConsentState.ListState> } | undefined
+      const pending: Array<ConsentState.SubjectListState> = []
+      const flush = Effect.suspend(() => {
+        if (pending.length === 0) return Effect.void
+        const rows = JSON.stringify(pending.splice(0).map((state) => ({
+          s: state.subject,
+          l: state.list,
+          st: state.status,
+          t: state.since.toISOString(),
+          e: state.eventId
+        })))
+        return sql`INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+          SELECT ${tenant}::uuid, s, l, st, t, e
+          FROM jsonb_to_recordset(${rows}::jsonb) AS x(s uuid, l text, st text, t timestamptz, e uuid)`.pipe(Effect.asVoid)
+      })
+      const finish = () => {
+        if (current === undefined) return
+        for (const state of current.states.values()) pending.push({ ...state, subject: current.subject })
+        count += current.states.size
+      }
+      while (true) {
+        const rows = yield* sql<typeof EventRow.Type & { subject_id: SubjectId }>`
+          SELECT subject_id, ${sql.literal(eventColumns)} FROM lawful_consent_events
+          WHERE tenant_id = ${tenant}
+            ${cursor ? sql`AND (subject_id, seq) > (${cursor.subject}::uuid, ${cursor.seq})` : sql``}
+          ORDER BY subject_id, seq LIMIT ${rebuildPage}`
+        for (const row of rows) {
+          const stored = toStored(row)
+          if (current === undefined || current.subject !== row.subject_id) {
+            finish()
+            current = { subject: row.subject_id, states: new Map() }
+          }
+          ConsentState.applyTo(current.states, stored.event)
+          cursor = { subject: row.subject_id, seq: stored.seq }
+        }
+        if (pending.length >= rebuildPage) yield* flush
+        if (rows.length < rebuildPage) break
+      }
+      finish()
+      yield* flush
+      return count
+    }).pipe(sql.withTransaction)
+
+  return {
+    append: (tenant, batch) =>
+      batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch)).pipe(
+        retryRaces,
+        Effect.asVoid,
+        Effect.mapError(fail("append"))
+      ),
+    events: (tenant, query) =>
+      sql<typeof EventRow.Type>`
+        SELECT ${sql.literal(eventColumns)} FROM lawful_consent_events
+        WHERE tenant_id = ${tenant}
+          ${query.subject !== undefined ? sql`AND subject_id = ${query.subject}` : sql``}
+          ${query.after !== undefined ? sql`AND seq > ${query.after}` : sql``}
+        ORDER BY seq LIMIT ${query.limit}`.pipe(
+        Effect.map((rows) => rows.map(toStored)),
+        Effect.mapError(fail("events"))
+      ),
+    event: (tenant, id) =>
+      sql<typeof EventRow.Type>`
+        SELECT ${sql.literal(eventColumns)} FROM lawful_consent_events
+        WHERE tenant_id = ${tenant} AND event_id = ${id}`.pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toStored)),
+        Effect.mapError(fail("event"))
+      ),
+    states: (tenant, subject) =>
+      sql`SELECT subject_id, list_id, status, since, event_id FROM lawful_consent_state
+          WHERE tenant_id = ${tenant} AND subject_id = ${subject}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
+        Effect.map((rows) => ConsentState.sortByList(rows.map(toState)).map(({ subject: _, ...state }) => state)),
+        Effect.mapError(fail("states"))
+      ),
+    recipients: (tenant, list, after, limit) =>
+      sql<{ subject_id: SubjectId }>`
+        SELECT subject_id FROM lawful_consent_state
+        WHERE tenant_id = ${tenant} AND list_id = ${list} AND status = 'granted'
+          ${after !== undefined ? sql`AND subject_id > ${after}` : sql``}
+        ORDER BY subject_id LIMIT ${limit}`.pipe(
+        Effect.map((rows) => rows.map((row) => row.subject_id)),
+        Effect.mapError(fail("recipients"))
+      ),
+    projection: (tenant, after, limit) =>
+      sql`SELECT subject_id, list_id, status, since, event_id FROM lawful_consent_state
+          WHERE tenant_id = ${tenant}
+            ${
+        after !== undefined
+          ? sql`AND (subject_id > ${after.subject} OR (subject_id = ${after.subject} AND list_id COLLATE "C" > ${after.list}))`
+          : sql``
+      }
+          ORDER BY subject_id, list_id COLLATE "C" LIMIT ${limit}`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
+        Effect.map((rows) => rows.map(toState)),
+        Effect.mapError(fail("projection"))
+      ),
+    rebuildProjection: (tenant) => rebuild(tenant).pipe(retryRaces, Effect.mapError(fail("rebuildProjection"))),
+    eraseSubject: (tenant, subject) =>
+      Effect.gen(function*() {
+        yield* lockTenant(tenant)
+        const [row] = yield* sql<{ n: number }>`
+          WITH erased AS (
+            DELETE FROM lawful_consent_events WHERE tenant_id = ${tenant} AND subject_id = ${subject} RETURNING 1
+          ),
+          states AS (DELETE FROM lawful_consent_state WHERE tenant_id = ${tenant} AND subject_id = ${subject})
+          SELECT count(*)::int AS n FROM erased`
+        return row?.n ?? 0
+      }).pipe(sql.withTransaction, retryRaces, Effect.mapError(fail("eraseSubject"))),
+    saveImport: (tenant, record) =>
+      sql`INSERT INTO lawful_consent_imports (tenant_id, import_id, attestation, attestation_sha256, started_at)
+          VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb,
+            ${record.attestationHash}, ${record.startedAt})`.pipe(Effect.asVoid, Effect.mapError(fail("saveImport"))),
+    completeImport: (tenant, importId, report) =>
+      sql`UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb
+          WHERE tenant_id = ${tenant} AND import_id = ${importId}`.pipe(
+        Effect.asVoid,
+        Effect.mapError(fail("completeImport"))
+      ),
+    importOf: (tenant, importId) =>
+      sql<{ attestation: unknown; attestation_sha256: string; started_at: Date; report: unknown }>`
+        SELECT attestation, attestation_sha256, started_at, report FROM lawful_consent_imports
+        WHERE tenant_id = ${tenant} AND import_id = ${importId}`.pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (row): ImportRecord => ({
+            importId,
+            attestation: (typeof row.attestation === "string" ? JSON.parse(row.attestation) : row.attestation) as Json,
+            attestationHash: row.attestation_sha256,
+            startedAt: row.started_at,
+            report: Option.map(
+              Option.fromNullable(row.report),
+              (report) => (typeof report === "string" ? JSON.parse(report) : report) as Json
+            )
+          }))
+        ),
+        Effect.mapError(fail("importOf"))
+      ),
+    tenants: sql<{ tenant_id: TenantId }>`SELECT tenant_id FROM lawful_consent_tenants ORDER BY tenant_id`.pipe(
+      Effect.map((rows) => rows.map((row) => row.tenant_id)),
+      Effect.mapError(fail("tenants"))
+    ),
+    purgeWithdrawn: (tenant, selection) =>
+      Effect.gen(function*() {
+        yield* lockTenant(tenant)
+        const [row] = yield* sql<{ n: number }>`
+          WITH chosen AS (${withdrawnCandidates(tenant, selection, selection.limit)}),
+          events AS (
+            DELETE FROM lawful_consent_events e USING chosen
+            WHERE e.tenant_id = ${tenant} AND e.subject_id = chosen.subject_id
+          ),
+          states AS (
+            DELETE FROM lawful_consent_state st USING chosen
+            WHERE st.tenant_id = ${tenant} AND st.subject_id = chosen.subject_id
+          )
+          SELECT count(*)::int AS n FROM chosen`
+        return row?.n ?? 0
+      }).pipe(sql.withTransaction, retryRaces, Effect.mapError(fail("purgeWithdrawn"))),
+    countWithdrawn: (tenant, selection) =>
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM (${withdrawnCandidates(tenant, selection)}) AS c`.pipe(
+        Effect.map(([row]) => row?.n ?? 0),
+        Effect.mapError(fail("countWithdrawn"))
+      ),
+    oldestWithdrawn: (tenant, excludeSubjects) =>
+      sql<{ last_withdrawn: Date }>`
+        ${withdrawnCandidates(tenant, { excludeSubjects }, 1)}`.pipe(
+        Effect.map((rows) => Option.fromNullable(rows[0]?.last_withdrawn)),
+        Effect.mapError(fail("oldestWithdrawn"))
+      )
+  } satisfies Service
+})
+
+/**
+ * The store on SQL (PostgreSQL or PGlite), migrated on start-up.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<ConsentStore, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
+  ConsentStore,
+  makeSql
+)

@@ -1,0 +1,111 @@
+import { assert, describe, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { SubjectId } from "@lawful/core/SubjectId"
+import * as TenantId from "@lawful/core/TenantId"
+import { postgresLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as fc from "fast-check"
+import * as ConsentEvent from "../src/ConsentEvent.js"
+import { ConsentLedger } from "../src/ConsentLedger.js"
+import { ListId } from "../src/ConsentLists.js"
+import * as ConsentState from "../src/ConsentState.js"
+import * as ConsentStore from "../src/ConsentStore.js"
+import { uuidV7At } from "../src/internal/uuid.js"
+import { grant, tenantWithLists } from "./fixtures.js"
+import { sql } from "./layers.js"
+
+sqlSuite("ConsentLedger storage", sql, (it) => {
+  it.effect("no address, IP address or user agent is stored in clear", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      yield* ledger.record(tenant, grant("secret.person@example.com", ["news"], { ip: "192.0.2.77", userAgent: "SecretBrowser/9" }))
+      const client = yield* SqlClient.SqlClient
+      const rows = yield* client<{ row: string }>`
+        SELECT row_to_json(e)::text AS row FROM lawful_consent_events e WHERE tenant_id = ${tenant}
+        UNION ALL SELECT row_to_json(s)::text FROM lawful_consent_state s WHERE tenant_id = ${tenant}`
+      assert.strictEqual(rows.length, 2)
+      const [bytes] = yield* client<{ body: Uint8Array; ip_sealed: Uint8Array; user_agent_sealed: Uint8Array }>`
+        SELECT body, ip_sealed, user_agent_sealed FROM lawful_consent_events WHERE tenant_id = ${tenant}`
+      const all = [...rows.map((r) => r.row), ...Object.values(bytes!).map((b) => Buffer.from(b).toString("latin1"))].join("\n")
+      for (const secret of ["secret.person", "192.0.2.77", "SecretBrowser"]) assert.notInclude(all, secret)
+    }))
+})
+
+class SecondStore extends Context.Tag("test/SecondStore")<SecondStore, Context.Tag.Service<typeof ConsentStore.ConsentStore>>() {}
+
+const lists = [ListId.make("a"), ListId.make("b"), ListId.make("c")]
+
+const randomEvent = (tenant: TenantId.TenantId, subjects: ReadonlyArray<SubjectId>, time: number) =>
+  fc.record({
+    subject: fc.constantFrom(...subjects),
+    kind: fc.constantFrom("granted" as const, "confirmed" as const, "withdrawn" as const),
+    lists: fc.subarray(lists, { minLength: 1 }),
+    pending: fc.boolean()
+  }).map((pick): ConsentEvent.Recorded => {
+    const event = new ConsentEvent.ConsentEvent({
+      id: ConsentEvent.EventId.make(uuidV7At(time)),
+      tenant,
+      subject: pick.subject,
+      kind: pick.kind,
+      time: new Date(time),
+      lists: pick.lists as [ListId, ...Array<ListId>],
+      awaitingConfirmation: pick.kind === "granted" && pick.pending ? pick.lists : [],
+      lawfulBasis: "consent",
+      source: { type: "api" },
+      confirms: []
+    })
+    const bytes = ConsentEvent.canonicalBytes(event)
+    return { event, bytes, hash: ConsentEvent.hashOf(bytes), auditIndex: 0, ipSealed: undefined, userAgentSealed: undefined }
+  })
+
+// Two processes on one PostgreSQL: two stores over two connection pools, one schema.
+if (postgresUrl) {
+  const baseUrl = postgresUrl
+  const twoStores = Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const client = yield* SqlClient.SqlClient
+      const [row] = yield* client<{ search_path: string }>`SHOW search_path`
+      const url = new URL(baseUrl)
+      url.searchParams.set("options", `-c search_path=${row!.search_path}`)
+      const second = Layer.effect(SecondStore, ConsentStore.ConsentStore).pipe(
+        Layer.provide(ConsentStore.layerSql),
+        Layer.provide(PgClient.layer({ url: Redacted.make(url.toString()) })),
+        Layer.orDie
+      )
+      return Layer.merge(ConsentStore.layerSql, second)
+    })
+  ).pipe(Layer.provideMerge(postgresLayer))
+
+  describe("ConsentStore appends from two PostgreSQL clients", () => {
+    layer(twoStores, { timeout: 120_000 })((it) => {
+      it.effect("concurrent appends on the same subjects: seq is 0..n-1 and the projection equals the replay", () =>
+        Effect.gen(function*() {
+          const first = yield* ConsentStore.ConsentStore
+          const second = yield* SecondStore
+          const tenant = yield* TenantId.make
+          const subjects = ["0190a5d0-0000-7000-8000-000000000001", "0190a5d0-0000-7000-8000-000000000002"].map((s) =>
+            SubjectId.make(s)
+          )
+          let time = 1_000_000
+          for (let round = 0; round < 40; round++) {
+            const batches = fc.sample(fc.array(randomEvent(tenant, subjects, time++), { minLength: 1, maxLength: 8 }), 4)
+            yield* Effect.all(batches.map((batch, i) => (i % 2 === 0 ? first : second).append(tenant, batch)), {
+              concurrency: "unbounded"
+            })
+          }
+          const events = yield* first.events(tenant, { limit: 100_000 })
+          assert.deepStrictEqual(events.map((e) => e.seq), events.map((_, i) => i))
+          const replayed = subjects.flatMap((subject) =>
+            ConsentState.replay(events.filter((e) => e.event.subject === subject).map((e) => e.event)).map((s) => ({ ...s, subject }))
+          )
+          const projection = yield* first.projection(tenant, undefined, 100)
+          assert.deepStrictEqual(projection, replayed)
+        }), { timeout: 120_000 })
+    })
+  })
+}

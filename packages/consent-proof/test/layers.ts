@@ -1,0 +1,60 @@
+import * as AuditLog from "@lawful/audit-trail/AuditLog"
+import * as AuditStore from "@lawful/audit-trail/AuditStore"
+import type { AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
+import * as KeyStore from "@lawful/core/KeyStore"
+import * as MasterKey from "@lawful/core/MasterKey"
+import type * as Migrations from "@lawful/core/Migrations"
+import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
+import * as SubjectDirectory from "@lawful/core/SubjectDirectory"
+import * as SuppressionList from "@lawful/core/SuppressionList"
+import type { Database } from "@lawful/core/testing"
+import * as Vault from "@lawful/core/Vault"
+import * as Layer from "effect/Layer"
+import * as ConsentLedger from "../src/ConsentLedger.js"
+import type * as ConsentLists from "../src/ConsentLists.js"
+import type * as ConsentStore from "../src/ConsentStore.js"
+
+/** Everything a consent test reaches. */
+export type Services =
+  | ConsentLedger.ConsentLedger
+  | ConsentStore.ConsentStore
+  | ConsentLists.ConsentLists
+  | SubjectDirectory.SubjectDirectory
+  | SuppressionList.SuppressionList
+  | Vault.Vault
+  | AuditLog.AuditLog
+  | AuditTrail
+  | PersonalDataRegistry.PersonalDataRegistry
+  | RetentionTarget.RetentionTargets
+
+const registrations = Layer.mergeAll(ConsentLedger.personalDataSource, ConsentLedger.withdrawnProofRetention).pipe(
+  Layer.provideMerge(Layer.merge(PersonalDataRegistry.layer, RetentionTarget.layer))
+)
+
+const memoryCore = Layer.mergeAll(SubjectDirectory.layerMemory, SuppressionList.layerMemory).pipe(
+  Layer.provideMerge(Vault.layer),
+  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
+)
+
+const sqlCore = Layer.mergeAll(SubjectDirectory.layerSql, SuppressionList.layerSql).pipe(
+  Layer.provideMerge(Vault.layer),
+  Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom))
+)
+
+const sqlAudit = AuditLog.layer.pipe(
+  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+)
+
+/** The ledger and everything under it, in memory. */
+export const memory: Layer.Layer<Services, unknown> = registrations.pipe(
+  Layer.provideMerge(ConsentLedger.layerMemory),
+  Layer.provideMerge(Layer.merge(memoryCore, AuditLog.layerMemory))
+)
+
+/** The ledger and everything under it, on the database provided. */
+export const sql: Layer.Layer<Services, Migrations.MigrationFailed | unknown, Database> = registrations.pipe(
+  Layer.provideMerge(ConsentLedger.layerSql),
+  Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
+)
