@@ -56,7 +56,7 @@ import { ListId } from "./ConsentLists.js"
 import { NoticeHashes, Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
 import { canonicalJson } from "./internal/canonical.js"
-import { uuidPattern } from "./internal/uuid.js"
+import { pattern as uuidPattern } from "@lawful/core/Uuid"
 
 /**
  * An event id: a lower-case UUID, time-ordered (version 7).

@@ -80,7 +80,7 @@ import { NoticeHashes } from "./ConsentNotice.js"
 import * as ConsentProof from "./ConsentProof.js"
 import * as ConsentState from "./ConsentState.js"
 import * as ConsentStore from "./ConsentStore.js"
-import { uuidV7At } from "./internal/uuid.js"
+import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 import * as Writer from "./internal/writer.js"
 
 // ---- requests and errors -----------------------------------------------------------

@@ -14,7 +14,7 @@ import { ConsentLedger } from "../src/ConsentLedger.js"
 import { ListId } from "../src/ConsentLists.js"
 import * as ConsentState from "../src/ConsentState.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { uuidV7At } from "../src/internal/uuid.js"
+import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 import { grant, tenantWithLists } from "./fixtures.js"
 import { sql } from "./layers.js"
 

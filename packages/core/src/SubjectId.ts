@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { uuidPattern, uuidV7 } from "./internal/uuid.js"
+import { make as uuidV7, pattern as uuidPattern } from "./Uuid.js"
 
 /**
  * A subject id: a lower-case UUID, time-ordered (version 7) when Lawful makes it.

@@ -4,6 +4,9 @@
  * @since 0.1.0
  */
 
+/** Time-ordered UUIDs (version 7) from `Clock`, for every package's ids. */
+export * as Uuid from "./Uuid.js"
+
 /** Tenant ids: the accounts of the platform. */
 export * as TenantId from "./TenantId.js"
 

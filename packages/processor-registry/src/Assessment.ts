@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { dayHasPassed } from "./internal/dates.js"
-import { uuidPattern, uuidV7 } from "./internal/uuid.js"
+import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 import { Answers, Score } from "./Questionnaire.js"
 

@@ -13,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
-import { uuidPattern, uuidV7 } from "./internal/uuid.js"
+import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { TransferMechanism } from "./TransferMechanism.js"
 
 /**
