@@ -419,8 +419,10 @@ const makeSql = Effect.gen(function*() {
         FROM counter, jsonb_to_recordset(${events}::jsonb)
           AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text)
       ),
+      -- Reading the counter first makes every state change wait for the tenant's counter row:
+      -- writers change states in the order of their seq, so the projection equals the replay.
       m AS (
-        SELECT * FROM jsonb_to_recordset(${outcomes}::jsonb) AS m(
+        SELECT m.* FROM counter, jsonb_to_recordset(${outcomes}::jsonb) AS m(
           s uuid, l text,
           n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
           g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
