@@ -520,7 +520,17 @@ const makeSql = Effect.gen(function*() {
 
   return {
     append: (tenant, batch) =>
-      batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch)).pipe(
+      batch.length === 0 ? Effect.void : Effect.suspend(() =>
+        // The tenant's counter row is locked before the statement starts, so the statement's
+        // snapshot holds every earlier writer's state changes (another process's included).
+        Effect.zipRight(
+          Effect.zipRight(
+            sql`INSERT INTO lawful_consent_tenants (tenant_id, next_seq) VALUES (${tenant}, 0) ON CONFLICT DO NOTHING`,
+            lockTenant(tenant)
+          ),
+          appendStatement(tenant, batch)
+        ).pipe(sql.withTransaction)
+      ).pipe(
         retryRaces,
         Effect.asVoid,
         Effect.mapError(fail("append"))
