@@ -61,7 +61,14 @@ export class ProofBundleInvalid extends Schema.TaggedError<ProofBundleInvalid>()
   }
 }
 
-const Base64Bytes = Schema.transformOrFail(Schema.String, Schema.Uint8ArrayFromSelf, {
+/**
+ * Bytes as canonical padded base64 text (RFC 4648 §4): any other spelling of
+ * the same bytes is refused, so one value has one encoding.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Base64Bytes: Schema.Schema<Uint8Array, string> = Schema.transformOrFail(Schema.String, Schema.Uint8ArrayFromSelf, {
   strict: true,
   decode: (text, _, ast) => {
     const bytes = decodeBase64(text)

@@ -53,7 +53,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ConsentEvent from "./ConsentEvent.js"
-import { decodeBase64, encodeBase64, sha256Hex } from "./internal/bytes.js"
+import { sha256Hex } from "./internal/bytes.js"
 
 /**
  * The proof does not prove its event: malformed, tampered with, or signed by
@@ -70,16 +70,7 @@ export class ConsentProofInvalid extends Schema.TaggedError<ConsentProofInvalid>
   }
 }
 
-const Base64Bytes = Schema.transformOrFail(Schema.String, Schema.Uint8ArrayFromSelf, {
-  strict: true,
-  decode: (text, _, ast) => {
-    const bytes = decodeBase64(text)
-    return bytes === undefined
-      ? ParseResult.fail(new ParseResult.Type(ast, text, "expected canonical padded base64"))
-      : ParseResult.succeed(bytes)
-  },
-  encode: (bytes) => ParseResult.succeed(encodeBase64(bytes))
-}).annotations({ identifier: "Base64Bytes" })
+const Base64Bytes = ProofBundle.Base64Bytes
 
 const Salt = Base64Bytes.pipe(
   Schema.filter((bytes) => bytes.length === ConsentEvent.saltLength, {
