@@ -60,5 +60,5 @@ export const run = (
     ], { discard: true }).pipe(sql.withTransaction, Effect.provideService(SqlClient.SqlClient, sql))
   }).pipe(
     Effect.mapError((cause) => new MigrationFailed({ packageName, cause })),
-    Effect.withSpan("Migrations.run", { attributes: { package: packageName } })
+    Effect.withSpan("Migrations.run", { captureStackTrace: false, attributes: { package: packageName } })
   )

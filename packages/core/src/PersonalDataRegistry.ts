@@ -285,7 +285,7 @@ const attempt = <A>(
       onFailure: (error): SourceOutcome<A> => ({ _tag: "SourceFailed", source: source.name, error }),
       onSuccess: (result): SourceOutcome<A> => ({ _tag: "SourceSucceeded", source: source.name, result })
     }),
-    Effect.withSpan("PersonalDataSource.run", { attributes: { source: source.name, operation } })
+    Effect.withSpan("PersonalDataSource.run", { captureStackTrace: false, attributes: { source: source.name, operation } })
   )
 
 const toReport = <A>(outcomes: ReadonlyArray<SourceOutcome<A>>): Report<A> => {
@@ -325,15 +325,15 @@ export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry
       ),
     exportAll: (tenant, subject) =>
       fanOut("export", (source) => source.export(tenant, subject)).pipe(
-        Effect.withSpan("PersonalDataRegistry.exportAll", { attributes: { tenant, subject } })
+        Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
       ),
     eraseAll: (tenant, subject) =>
       fanOut("erase", (source) => source.erase(tenant, subject)).pipe(
-        Effect.withSpan("PersonalDataRegistry.eraseAll", { attributes: { tenant, subject } })
+        Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
       ),
     rectifyAll: (tenant, subject, changes) =>
       fanOut("rectify", (source) => source.rectify(tenant, subject, changes)).pipe(
-        Effect.withSpan("PersonalDataRegistry.rectifyAll", { attributes: { tenant, subject } })
+        Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
       )
   })
 })

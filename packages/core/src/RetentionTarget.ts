@@ -469,7 +469,7 @@ export const ensureDayPartitions = (
       names.push(name)
     }
     return names
-  }).pipe(Effect.withSpan("RetentionTarget.ensureDayPartitions", { attributes: { table } }))
+  }).pipe(Effect.withSpan("RetentionTarget.ensureDayPartitions", { captureStackTrace: false, attributes: { table } }))
 
 /**
  * The storage half of a target over one SQL table (PostgreSQL or PGlite):
@@ -545,7 +545,7 @@ export const sqlTable = (
             ))
         : Effect.map(purgeIn(table, tenant, request), (purged) => ({ purged, more: purged >= request.limit }))).pipe(
           Effect.mapError(fail("purge")),
-          Effect.withSpan("RetentionTarget.purgeBatch", { attributes: { target, tenant, limit: request.limit } })
+          Effect.withSpan("RetentionTarget.purgeBatch", { captureStackTrace: false, attributes: { target, tenant, limit: request.limit } })
         )
 
     const partitions: Partitions | undefined = options.dayPartitions !== true ? undefined : {
@@ -578,7 +578,7 @@ export const sqlTable = (
         sql`DROP TABLE IF EXISTS ${sql(qualified(options.table, partition.name))}`.pipe(
           Effect.asVoid,
           Effect.mapError(fail("drop a partition")),
-          Effect.withSpan("RetentionTarget.dropPartition", { attributes: { target, partition: partition.name } })
+          Effect.withSpan("RetentionTarget.dropPartition", { captureStackTrace: false, attributes: { target, partition: partition.name } })
         )
     }
 

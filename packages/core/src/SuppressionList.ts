@@ -106,22 +106,22 @@ const make = (store: Store) =>
         Effect.gen(function*() {
           const hash = yield* normalizedHash(tenant, email)
           yield* store.insert(tenant, hash, reason, new Date(yield* Clock.currentTimeMillis))
-        }).pipe(Effect.withSpan("SuppressionList.add", { attributes: { reason } })),
+        }).pipe(Effect.withSpan("SuppressionList.add", { captureStackTrace: false, attributes: { reason } })),
       reasonFor: (tenant, email) =>
         Effect.gen(function*() {
           const hash = yield* normalizedHash(tenant, email)
           return Option.fromNullable((yield* store.reasons(tenant, [hash])).get(hash))
-        }).pipe(Effect.withSpan("SuppressionList.reasonFor")),
+        }).pipe(Effect.withSpan("SuppressionList.reasonFor", { captureStackTrace: false })),
       suppressed: (tenant, emails) =>
         Effect.gen(function*() {
           if (emails.length === 0) return new Set<Email.Email>()
           const hashes = yield* Effect.forEach(emails, (email) => Effect.map(hashOf(tenant, email), (hash) => [email, hash] as const))
           const found = yield* store.reasons(tenant, hashes.map(([, hash]) => hash))
           return new Set(hashes.filter(([, hash]) => found.has(hash)).map(([email]) => email))
-        }).pipe(Effect.withSpan("SuppressionList.suppressed", { attributes: { count: emails.length } })),
+        }).pipe(Effect.withSpan("SuppressionList.suppressed", { captureStackTrace: false, attributes: { count: emails.length } })),
       remove: (tenant, email) =>
         Effect.flatMap(normalizedHash(tenant, email), (hash) => store.removeUnlessErased(tenant, hash)).pipe(
-          Effect.withSpan("SuppressionList.remove")
+          Effect.withSpan("SuppressionList.remove", { captureStackTrace: false })
         ),
       count: store.count
     })

@@ -20,9 +20,13 @@
  * ledger kept elsewhere (the audit log's `subject.erased` entries, say)
  * destroys the keys again.
  *
- * `seal` and `open` cost a few microseconds of CPU, less than a tracing span
- * would: they carry no span of their own and show inside the span of the
- * operation that calls them. The operations that reach the key store do.
+ * `seal`, `open`, `blindIndex` and `newSubject` cost a few microseconds of
+ * CPU, less than a tracing span would: they carry no span of their own and
+ * show inside the span of the operation that calls them (their key-store
+ * statements, when a key is not cached, have their `sql.execute` spans). The
+ * operations that always reach the key store (`shred`, `sealAll`, rotation)
+ * have spans. No span of the library captures a stack trace: that costs a
+ * `new Error()` per call and points into library internals anyway.
  *
  * Unwrapped subject keys are cached in memory (as `KeyObject`s) for
  * `cacheTtl` (default 30 s). A shred in this process evicts at once; a shred
@@ -37,8 +41,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync } from "node:crypto"
 import type { KeyObject } from "node:crypto"
+import { randomBytes } from "./internal/random.js"
 import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
 import type { WrappedKey } from "./KeyStore.js"
 import { MasterKeys } from "./MasterKey.js"
@@ -172,6 +177,16 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * protects nothing and can stay.
    */
   readonly newSubject: (tenant: TenantId) => Effect.Effect<SubjectId, VaultError>
+  /** `count` new subjects as `newSubject` makes them, at most one key-store call for all. */
+  readonly newSubjects: (tenant: TenantId, count: number) => Effect.Effect<ReadonlyArray<SubjectId>, VaultError>
+  /**
+   * Gives back subjects from `newSubject(s)` that nothing refers to (nothing
+   * sealed for them was stored, their id was never written): they return to
+   * the pool and are handed out again. The path of writers that seal before
+   * they know whether a subject is new, such as the directory's one-statement
+   * resolve. A subject whose key is no longer cached simply stays unused.
+   */
+  readonly releaseSubjects: (tenant: TenantId, subjects: Iterable<SubjectId>) => Effect.Effect<void>
   /** Destroys the subject's key; idempotent. */
   readonly shred: (tenant: TenantId, subject: SubjectId) => Effect.Effect<void, KeyStoreError>
   readonly isShredded: (tenant: TenantId, subject: SubjectId) => Effect.Effect<boolean, KeyStoreError>
@@ -359,18 +374,19 @@ export const make = (options: VaultOptions = {}) =>
     const poolSize = options.subjectPoolSize ?? 64
     const pools = new Map<TenantId, Array<readonly [SubjectId, KeyObject]>>()
     const refilling = yield* Effect.makeSemaphore(1)
-    const refill = (tenant: TenantId) =>
+    // Makes keys until the pool holds `wanted` plus a pool's worth ahead, in one key-store call.
+    const refill = (tenant: TenantId, wanted: number) =>
       Effect.gen(function*() {
-        if ((pools.get(tenant)?.length ?? 0) > 0) return
+        const pool = pools.get(tenant) ?? []
+        if (pool.length >= wanted) return
         const keys = yield* tenantKeys(tenant)
-        const subjects = yield* Effect.all(Array.from({ length: poolSize }, () => SubjectIds.make))
+        const subjects = yield* Effect.all(Array.from({ length: wanted - pool.length + poolSize }, () => SubjectIds.make))
         const raw = subjects.map(() => randomBytes(32))
         const wrapped = subjects.map((subject, i) => encrypt(keys.wrapping, raw[i]!, subjectKeyAad(tenant, subject)))
         const states = yield* store.createSubjectKeys(
           tenant,
           subjects.map((subject, i) => [subject, { wrappedBy: "tenant", ciphertext: wrapped[i]! }] as const)
         )
-        const pool: Array<readonly [SubjectId, KeyObject]> = []
         subjects.forEach((subject, i) => {
           // Only keys this call stored are handed out (a random id colliding with a stored one is not).
           const state = states.get(subject)
@@ -380,16 +396,27 @@ export const make = (options: VaultOptions = {}) =>
         })
         pools.set(tenant, pool)
       })
-    const newSubject = (tenant: TenantId): Effect.Effect<SubjectId, VaultError> =>
+    const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
-        const taken = pools.get(tenant)?.shift()
-        if (taken) {
-          return Effect.map(Clock.currentTimeMillis, (now) => {
-            remember(cacheKey(tenant, taken[0]), taken[1], now)
-            return taken[0]
-          })
+        const pool = pools.get(tenant)
+        if (pool !== undefined && pool.length >= count) {
+          const taken = pool.splice(0, count)
+          return Effect.map(Clock.currentTimeMillis, (now) =>
+            taken.map(([subject, key]) => {
+              remember(cacheKey(tenant, subject), key, now)
+              return subject
+            }))
         }
-        return Effect.zipRight(refilling.withPermits(1)(refill(tenant)), newSubject(tenant))
+        return Effect.zipRight(refilling.withPermits(1)(refill(tenant, count)), newSubjects(tenant, count))
+      })
+    const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const pool = pools.get(tenant) ?? []
+        for (const subject of subjects) {
+          const cached = subjectCache.get(cacheKey(tenant, subject))
+          if (cached && cached.expires > now) pool.unshift([subject, cached.key])
+        }
+        pools.set(tenant, pool)
       })
 
     const sealWith = (key: KeyObject, tenant: TenantId, subject: SubjectId, purpose: Purpose, plaintext: Uint8Array | string) =>
@@ -406,24 +433,24 @@ export const make = (options: VaultOptions = {}) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const keys = new Map<SubjectId, KeyObject>()
-        const missing: Array<readonly [SubjectId, WrappedKey]> = []
+        const missing = new Map<SubjectId, WrappedKey>()
         let tenantKeysOf: TenantKeys | undefined
         for (const { subject } of items) {
-          if (keys.has(subject) || missing.some(([s]) => s === subject)) continue
+          if (keys.has(subject) || missing.has(subject)) continue
           const cached = subjectCache.get(cacheKey(tenant, subject))
           if (cached && cached.expires > now) {
             keys.set(subject, cached.key)
             continue
           }
           tenantKeysOf ??= yield* tenantKeys(tenant)
-          missing.push([subject, {
+          missing.set(subject, {
             wrappedBy: "tenant",
             ciphertext: encrypt(tenantKeysOf.wrapping, randomBytes(32), subjectKeyAad(tenant, subject))
-          }])
+          })
         }
-        if (missing.length > 0) {
-          const states = yield* store.createSubjectKeys(tenant, missing)
-          for (const [subject] of missing) {
+        if (missing.size > 0) {
+          const states = yield* store.createSubjectKeys(tenant, [...missing])
+          for (const subject of missing.keys()) {
             const state = states.get(subject)!
             if (state._tag === "Shredded") return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
             const raw = decrypt(tenantKeysOf!.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
@@ -432,7 +459,7 @@ export const make = (options: VaultOptions = {}) =>
           }
         }
         return items.map(({ plaintext, purpose, subject }) => sealWith(keys.get(subject)!, tenant, subject, purpose, plaintext))
-      }).pipe(Effect.withSpan("Vault.sealAll", { attributes: { count: items.length } }))
+      }).pipe(Effect.withSpan("Vault.sealAll", { captureStackTrace: false, attributes: { count: items.length } }))
 
     return Vault.of({
       seal: (tenant, subject, purpose, plaintext) =>
@@ -441,7 +468,9 @@ export const make = (options: VaultOptions = {}) =>
           Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
       sealAll,
-      newSubject: (tenant) => newSubject(tenant).pipe(Effect.withSpan("Vault.newSubject")),
+      newSubject: (tenant) => Effect.map(newSubjects(tenant, 1), (subjects) => subjects[0]!),
+      newSubjects,
+      releaseSubjects,
       open,
       openString: (tenant, subject, purpose, sealed) =>
         open(tenant, subject, purpose, sealed).pipe(
@@ -457,7 +486,7 @@ export const make = (options: VaultOptions = {}) =>
           Effect.flatMap((now) => store.shred(tenant, subject, new Date(now))),
           Effect.ensuring(Effect.sync(() => subjectCache.delete(cacheKey(tenant, subject)))),
           Effect.asVoid,
-          Effect.withSpan("Vault.shred")
+          Effect.withSpan("Vault.shred", { captureStackTrace: false })
         ),
       isShredded: (tenant, subject) =>
         Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
@@ -465,7 +494,7 @@ export const make = (options: VaultOptions = {}) =>
         Effect.map(
           tenantKeys(tenant),
           (keys) => createHmac("sha256", keys.blindIndex).update(`${domain}\0${value}`, "utf8").digest("hex")
-        ).pipe(Effect.withSpan("Vault.blindIndex")),
+        ),
       rotateMasterKey: Effect.gen(function*() {
         let rewrapped = 0
         while (true) {
@@ -476,7 +505,7 @@ export const make = (options: VaultOptions = {}) =>
             if (yield* store.replaceTenantKey(tenant, wrapped, wrapTenantRoot(tenant, root))) rewrapped++
           }
         }
-      }).pipe(Effect.withSpan("Vault.rotateMasterKey")),
+      }).pipe(Effect.withSpan("Vault.rotateMasterKey", { captureStackTrace: false })),
       erasures: (tenant) =>
         Effect.gen(function*() {
           const all: Array<Erasure> = []
@@ -493,7 +522,7 @@ export const make = (options: VaultOptions = {}) =>
           store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
             Effect.tap(() => subjectCache.delete(cacheKey(erasure.tenantId, erasure.subjectId))),
             Effect.map((changed) => (changed ? count + 1 : count))
-          )).pipe(Effect.withSpan("Vault.reapplyErasures"))
+          )).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
     })
   })
 

@@ -186,6 +186,51 @@ export const suite = (it: Vitest.MethodsNonLive<SubjectDirectory | Vault>, backe
       assert.deepStrictEqual(emails, addresses)
     }))
 
+  it.effect("resolveAll answers in order, agrees with resolve, and creates each new address once", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory
+      const vault = yield* Vault
+      const tenant = yield* TenantId.make
+      const known = yield* directory.resolve(tenant, "known@example.com")
+      // More than one statement's worth, with case variants, repeats and a known address.
+      const inputs = [
+        ...Array.from({ length: 1100 }, (_, i) => `person${i}@example.com`),
+        "PERSON7@example.com",
+        " known@Example.com ",
+        "person1099@example.com"
+      ]
+      const subjects = yield* directory.resolveAll(tenant, inputs)
+      assert.strictEqual(subjects.length, inputs.length)
+      assert.strictEqual(subjects[1100], subjects[7])
+      assert.strictEqual(subjects[1101], known)
+      assert.strictEqual(subjects[1102], subjects[1099])
+      assert.strictEqual(new Set(subjects).size, 1101)
+      for (const i of [0, 999, 1000, 1099]) {
+        assert.strictEqual(yield* directory.resolve(tenant, `person${i}@example.com`), subjects[i])
+        assert.strictEqual(yield* directory.emailOf(tenant, subjects[i]!), `person${i}@example.com`)
+      }
+      // The subjects made ahead for addresses that were known went back to the pool: the
+      // next new subjects come from it, and none of them is already in the directory.
+      const again = yield* directory.resolveAll(tenant, inputs)
+      assert.deepStrictEqual(again, subjects)
+      const fresh = yield* vault.newSubjects(tenant, 50)
+      for (const subject of fresh) {
+        const entry = yield* Effect.flip(directory.entryOf(tenant, subject))
+        assert.strictEqual(entry._tag, "SubjectNotFound")
+      }
+    }))
+
+  it.effect("resolveAll with one invalid address fails with InvalidEmail and creates nothing", () =>
+    Effect.gen(function*() {
+      const directory = yield* SubjectDirectory
+      const tenant = yield* TenantId.make
+      const failed = yield* Effect.flip(directory.resolveAll(tenant, ["a@example.com", "not an address", "b@example.com"]))
+      assert.strictEqual(failed._tag, "InvalidEmail")
+      assert.notInclude(failed.message, "not an address")
+      assert.isTrue(Option.isNone(yield* directory.find(tenant, "a@example.com")))
+      assert.isTrue(Option.isNone(yield* directory.find(tenant, "b@example.com")))
+    }))
+
   it.effect("an invalid address fails with InvalidEmail and creates no subject", () =>
     Effect.gen(function*() {
       const directory = yield* SubjectDirectory

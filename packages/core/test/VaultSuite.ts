@@ -158,6 +158,26 @@ export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
       assert.deepStrictEqual(opened, Array.from({ length: 20 }, (_, i) => `value ${i}`))
     }))
 
+  it.effect("newSubjects hands out many at once; released subjects are handed out again, never twice at once", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const tenant = yield* TenantId.make
+      const first = yield* vault.newSubjects(tenant, 300)
+      assert.strictEqual(new Set(first).size, 300)
+      const sealed = yield* vault.seal(tenant, first[0]!, "p", "kept")
+      yield* vault.releaseSubjects(tenant, first.slice(1, 11))
+      const next = yield* vault.newSubjects(tenant, 20)
+      assert.strictEqual(new Set(next).size, 20)
+      // The ten released come back first; the rest are new; none is the one kept.
+      assert.sameMembers(next.slice(0, 10), first.slice(1, 11))
+      assert.notInclude(next, first[0])
+      assert.isTrue(next.slice(10).every((subject) => !first.includes(subject)))
+      // A released subject's key still opens what it sealed, and seals again.
+      assert.strictEqual(yield* vault.openString(tenant, first[0]!, "p", sealed), "kept")
+      const again = yield* vault.seal(tenant, next[0]!, "p", "reused")
+      assert.strictEqual(yield* vault.openString(tenant, next[0]!, "p", again), "reused")
+    }))
+
   it.effect("newSubject hands out distinct subjects whose keys already exist, and sealAll seals for many at once", () =>
     Effect.gen(function*() {
       const vault = yield* Vault
