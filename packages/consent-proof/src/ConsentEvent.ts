@@ -51,7 +51,7 @@ import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { randomBytes } from "node:crypto"
+import { randomBytes } from "@lawful/core/Random"
 import { ListId } from "./ConsentLists.js"
 import { NoticeHashes, Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
@@ -233,7 +233,7 @@ export const commitment = (field: SealedField, salt: Uint8Array, value: string):
  * @category encoding
  */
 export const commit = (field: SealedField, value: string): { readonly plaintext: Uint8Array; readonly commitment: string } => {
-  const salt = new Uint8Array(randomBytes(saltLength))
+  const salt = randomBytes(saltLength)
   const bytes = encoder.encode(value)
   const plaintext = new Uint8Array(saltLength + bytes.length)
   plaintext.set(salt, 0)

@@ -144,7 +144,7 @@ export const events = (
           )
         )
       ))
-  })).pipe(Stream.withSpan("ConsentExport.events", { attributes: { tenant } }))
+  })).pipe(Stream.withSpan("ConsentExport.events", { captureStackTrace: false, attributes: { tenant } }))
 
 /**
  * The CSV columns, in order (see the module documentation).

@@ -442,7 +442,7 @@ export const make = Effect.gen(function*() {
       }))
       yield* store.append(tenant, recorded)
       return recorded
-    }).pipe(Effect.withSpan("ConsentLedger.commit", { attributes: { tenant, count: drafts.length } }))
+    }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
 
   // Records of one tenant: each caller's audit append is grouped by the audit log, then
   // the events are grouped here into one store statement per round.
@@ -492,7 +492,8 @@ export const make = Effect.gen(function*() {
       return ConsentEvent.normalizeLists(wanted.map((list) => states.get(list)!.eventId))
     })
 
-  const record = Effect.fn("ConsentLedger.record")(function*(tenant: TenantId, input: RecordRequest) {
+  // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
+  const record = (tenant: TenantId, input: RecordRequest) => Effect.gen(function*() {
     const request = yield* decodeRequest(input).pipe(Effect.mapError(parseIssues))
     yield* checkRequest(request)
     const wanted = ConsentEvent.normalizeLists(request.lists)
@@ -538,9 +539,11 @@ export const make = Effect.gen(function*() {
       ...(committed.userAgent ? { userAgent: committed.userAgent.commitment } : {}),
       confirms: confirms as ReadonlyArray<ConsentEvent.EventId>,
       ...(request.reason !== undefined ? { reason: request.reason } : {})
-    })
+      // Every field comes from the decoded request or from values made here: checking them
+      // again would cost more than the rest of the event.
+    }, { disableValidation: true })
     return yield* submit(toDraft(tenant, request.actor, event, ipSealed, userAgentSealed))
-  })
+  }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant } }))
 
   // ---- imports ---------------------------------------------------------------
 
@@ -602,9 +605,9 @@ export const make = Effect.gen(function*() {
         return false
       })
       if (kept.length === 0) return totals
-      const subjects = yield* Effect.forEach(kept, (v) => directory.resolve(tenant, v.email), {
-        concurrency: "unbounded"
-      }).pipe(Effect.catchTag("InvalidEmail", Effect.die))
+      const subjects = yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
+        Effect.catchTag("InvalidEmail", Effect.die)
+      )
 
       const committed = kept.map((v) => commitments(v.contact))
       const sealItems = kept.flatMap((_, i) => {
@@ -642,7 +645,7 @@ export const make = Effect.gen(function*() {
       yield* commit(tenant, drafts)
       totals.recorded = drafts.length
       return totals
-    }).pipe(Effect.withSpan("ConsentLedger.importBatch", { attributes: { tenant, rows: Chunk.size(rows) } }))
+    }).pipe(Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: Chunk.size(rows) } }))
 
   const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
     Effect.gen(function*() {
@@ -723,7 +726,7 @@ export const make = Effect.gen(function*() {
         duplicates: report.duplicates
       })
       return report
-    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { attributes: { tenant } }))
+    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant } }))
 
   // ---- reading -----------------------------------------------------------------
 
@@ -791,21 +794,21 @@ export const make = Effect.gen(function*() {
         audit: bundle,
         ...(disclosures !== undefined ? { disclosures } : {})
       })
-    }).pipe(Effect.withSpan("ConsentLedger.proof", { attributes: { tenant } }))
+    }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant } }))
 
   return ConsentLedger.of({
     record,
     importContacts,
     stateOf: (tenant, subject) =>
-      store.states(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { attributes: { tenant, subject } })),
+      store.states(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant, subject } })),
     stateAt: (tenant, subject, at) =>
       Effect.map(subjectEvents(tenant, subject), (events) => ConsentState.replay(events.map((s) => s.event), at)).pipe(
-        Effect.withSpan("ConsentLedger.stateAt", { attributes: { tenant, subject } })
+        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant, subject } })
       ),
     mayReceiveMarketing: (tenant, subject, list) =>
       Effect.map(store.states(tenant, subject), (states) =>
         ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
-          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { attributes: { tenant, subject, list } })
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject, list } })
         ),
     recipients: (tenant, list) =>
       Stream.unwrap(
@@ -815,15 +818,15 @@ export const make = Effect.gen(function*() {
               Chunk.unsafeFromArray(subjects as Array<SubjectId>),
               subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
             ])))
-      ).pipe(Stream.withSpan("ConsentLedger.recipients", { attributes: { tenant, list } })),
-    events: (tenant, query) => store.events(tenant, query).pipe(Effect.withSpan("ConsentLedger.events", { attributes: { tenant } })),
-    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { attributes: { tenant } })),
-    disclose: (recorded) => disclose(recorded).pipe(Effect.withSpan("ConsentLedger.disclose")),
+      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant, list } })),
+    events: (tenant, query) => store.events(tenant, query).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
+    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant } })),
+    disclose: (recorded) => disclose(recorded).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
     proof,
     rebuildProjection: (tenant) =>
-      store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { attributes: { tenant } })),
+      store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant } })),
     erase: (tenant, subject) =>
-      store.eraseSubject(tenant, subject).pipe(Effect.withSpan("ConsentLedger.erase", { attributes: { tenant, subject } })),
+      store.eraseSubject(tenant, subject).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant, subject } })),
     verifierKey: log.verifierKey
   })
 })

@@ -129,9 +129,9 @@ const make = (store: ListsStore) => {
     declare: (tenant, list) =>
       store.upsert(tenant, list).pipe(
         Effect.ensuring(Effect.sync(() => cache.delete(cacheKey(tenant, list.id)))),
-        Effect.withSpan("ConsentLists.declare", { attributes: { tenant, list: list.id } })
+        Effect.withSpan("ConsentLists.declare", { captureStackTrace: false, attributes: { tenant, list: list.id } })
       ),
-    all: (tenant) => store.all(tenant).pipe(Effect.withSpan("ConsentLists.all", { attributes: { tenant } })),
+    all: (tenant) => store.all(tenant).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant } })),
     require: (tenant, ids) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -142,7 +142,7 @@ const make = (store: ListsStore) => {
         const missing = [...new Set(ids)].filter((id) => !found.has(id))
         if (missing.length > 0) return yield* new UnknownList({ tenantId: tenant, lists: missing })
         return ids.map((id) => found.get(id)!)
-      }).pipe(Effect.withSpan("ConsentLists.require", { attributes: { tenant } }))
+      }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant } }))
   })
 }
 

@@ -256,7 +256,7 @@ export const verify = (
     const ip = yield* checkDisclosure("ip", event.value.ip, proof.disclosures?.ip)
     const userAgent = yield* checkDisclosure("userAgent", event.value.userAgent, proof.disclosures?.userAgent)
     return { event: event.value, auditIndex: proof.audit.leafIndex, checkpoint, ip, userAgent }
-  }).pipe(Effect.withSpan("ConsentProof.verify"))
+  }).pipe(Effect.withSpan("ConsentProof.verify", { captureStackTrace: false }))
 
 /**
  * Decodes a proof from its JSON text and verifies it; see {@link verify}.

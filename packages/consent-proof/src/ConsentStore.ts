@@ -5,7 +5,8 @@
  * ## Appends
  *
  * `append` writes a batch of events and applies them to the projection in
- * one statement (so one transaction): each tenant has a counter row whose
+ * one call of the PL/pgSQL function `lawful_consent_append` (one round trip,
+ * one transaction, plans kept per session): each tenant has a counter row whose
  * lock orders its writers and numbers its events (`seq`, from 0, in
  * recording order); each (subject, list) the batch touches is moved by the
  * batch's combined effect from whatever state it is in when the statement
@@ -402,42 +403,8 @@ const makeSql = Effect.gen(function*() {
       const [w, ws, we] = column(outcome.withdrawn)
       return { s: subject, l: list, n, ns, ne, p, ps, pe, g, gs, ge, w, ws, we }
     }))
-    const size = batch.length
-    const pick = (prefix: "" | "s" | "e") =>
-      sql.literal(`CASE st.status WHEN 'pending' THEN m.p${prefix} WHEN 'granted' THEN m.g${prefix} ELSE m.w${prefix} END`)
-    return sql`
-      WITH counter AS (
-        INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (${tenant}, ${size})
-        ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq + excluded.next_seq
-        RETURNING c.next_seq - ${size} AS base
-      ),
-      inserted AS (
-        INSERT INTO lawful_consent_events
-          (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed)
-        SELECT ${tenant}::uuid, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
-          decode(x.ip, 'hex'), decode(x.ua, 'hex')
-        FROM counter, jsonb_to_recordset(${events}::jsonb)
-          AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text)
-      ),
-      -- Reading the counter first makes every state change wait for the tenant's counter row:
-      -- writers change states in the order of their seq, so the projection equals the replay.
-      m AS (
-        SELECT m.* FROM counter, jsonb_to_recordset(${outcomes}::jsonb) AS m(
-          s uuid, l text,
-          n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
-          g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
-      ),
-      updated AS (
-        UPDATE lawful_consent_state st SET status = ${pick("")}, since = ${pick("s")}, event_id = ${pick("e")}
-        FROM m
-        WHERE st.tenant_id = ${tenant} AND st.subject_id = m.s AND st.list_id = m.l AND ${pick("")} IS NOT NULL
-      )
-      INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
-      SELECT ${tenant}::uuid, m.s, m.l, m.n, m.ns, m.ne FROM m
-      WHERE m.n IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM lawful_consent_state st
-        WHERE st.tenant_id = ${tenant} AND st.subject_id = m.s AND st.list_id = m.l
-      )`
+    // See migration 0002: the lock, the events and the projection in one call.
+    return sql`SELECT lawful_consent_append(${tenant}, ${batch.length}, ${events}::jsonb, ${outcomes}::jsonb)`
   }
 
   // Statements that must not interleave with a tenant's appends hold its counter row.
@@ -520,17 +487,7 @@ const makeSql = Effect.gen(function*() {
 
   return {
     append: (tenant, batch) =>
-      batch.length === 0 ? Effect.void : Effect.suspend(() =>
-        // The tenant's counter row is locked before the statement starts, so the statement's
-        // snapshot holds every earlier writer's state changes (another process's included).
-        Effect.zipRight(
-          Effect.zipRight(
-            sql`INSERT INTO lawful_consent_tenants (tenant_id, next_seq) VALUES (${tenant}, 0) ON CONFLICT DO NOTHING`,
-            lockTenant(tenant)
-          ),
-          appendStatement(tenant, batch)
-        ).pipe(sql.withTransaction)
-      ).pipe(
+      batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch)).pipe(
         retryRaces,
         Effect.asVoid,
         Effect.mapError(fail("append"))

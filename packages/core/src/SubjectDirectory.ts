@@ -400,6 +400,31 @@ const migrations: Record<string, Migrations.Migration> = {
         PRIMARY KEY (tenant_id, subject_id),
         UNIQUE (tenant_id, email_index)
       )
+    `),
+  // Resolving a batch is one statement; as a PL/pgSQL function its plan is made once per
+  // session instead of once per call (planning the statement cost more than running it).
+  // The final SELECT reads the snapshot its statement started with: it sees the entries that
+  // existed before, never the ones the statement inserts (those come from RETURNING).
+  "0002_insert_or_find": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_subjects_insert_or_find(p_tenant uuid, p_entries jsonb, p_indexes text[])
+      RETURNS TABLE (out_subject uuid, out_index text)
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        RETURN QUERY
+        WITH inserted AS (
+          INSERT INTO lawful_subjects AS t (tenant_id, subject_id, email_index, email_sealed, created_at)
+          SELECT p_tenant, x.s, x.i, decode(x.e, 'hex'), x.c
+          FROM jsonb_to_recordset(p_entries) AS x(s uuid, i text, e text, c timestamptz)
+          ON CONFLICT (tenant_id, email_index) DO NOTHING
+          RETURNING t.subject_id, t.email_index
+        )
+        SELECT n.subject_id, n.email_index FROM inserted n
+        UNION ALL
+        SELECT l.subject_id, l.email_index FROM lawful_subjects l
+        WHERE l.tenant_id = p_tenant AND l.email_index = ANY(p_indexes);
+      END
+      $$
     `)
 }
 
@@ -456,21 +481,9 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
           e: Buffer.from(e.sealed).toString("hex"),
           c: e.createdAt.toISOString()
         })))
-        // The final SELECT reads the snapshot the statement started with: it sees the entries that
-        // existed before, never the ones this statement inserts (those come from RETURNING).
         return sql<{ subject_id: SubjectId.SubjectId; email_index: string }>`
-          WITH input AS (
-            SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(s uuid, i text, e text, c timestamptz)
-          ), inserted AS (
-            INSERT INTO lawful_subjects (tenant_id, subject_id, email_index, email_sealed, created_at)
-            SELECT ${tenant}::uuid, s, i, decode(e, 'hex'), c FROM input
-            ON CONFLICT (tenant_id, email_index) DO NOTHING
-            RETURNING subject_id, email_index
-          )
-          SELECT subject_id, email_index FROM inserted
-          UNION ALL
-          SELECT subject_id, email_index FROM lawful_subjects
-          WHERE tenant_id = ${tenant} AND email_index IN (SELECT i FROM input)`.pipe(
+          SELECT out_subject AS subject_id, out_index AS email_index
+          FROM lawful_subjects_insert_or_find(${tenant}, ${rows}::jsonb, ${entries.map((e) => e.index)}::text[])`.pipe(
           Effect.map((found) => new Map(found.map((row) => [row.email_index, row.subject_id]))),
           Effect.mapError(fail("insertOrFind"))
         )

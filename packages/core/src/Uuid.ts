@@ -7,7 +7,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { randomBytes } from "./internal/random.js"
+import { randomBytes } from "./Random.js"
 
 /**
  * A version-7 UUID for the given Unix time in milliseconds.

@@ -48,3 +48,6 @@ export * as Startup from "./Startup.js"
 
 /** Groups concurrent calls into batches: many callers' writes as one statement and one commit. */
 export * as Batcher from "./Batcher.js"
+
+/** Random bytes from a pooled CSPRNG: nonces, salts, keys and ids without a system call each. */
+export * as Random from "./Random.js"

@@ -65,7 +65,58 @@ const migrations: Record<string, Migrations.Migration> = {
         report jsonb,
         PRIMARY KEY (tenant_id, import_id)
       )`
-    ], { discard: true }))
+    ], { discard: true })),
+  // An append as one call: the tenant's counter row is locked (created if need be) by a first
+  // statement, so the second statement's snapshot, taken after the lock, holds every earlier
+  // writer's state changes (another process's included). One round trip in autocommit instead
+  // of four (BEGIN, lock, append, COMMIT), and PL/pgSQL keeps the plans for the session instead
+  // of planning the large statement on every call.
+  "0002_append_function": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_consent_append(p_tenant uuid, p_size bigint, p_events jsonb, p_outcomes jsonb)
+      RETURNS void
+      LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (p_tenant, 0)
+        ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq;
+
+        WITH counter AS (
+          UPDATE lawful_consent_tenants SET next_seq = next_seq + p_size
+          WHERE tenant_id = p_tenant
+          RETURNING next_seq - p_size AS base
+        ),
+        inserted AS (
+          INSERT INTO lawful_consent_events
+            (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed)
+          SELECT p_tenant, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
+            decode(x.ip, 'hex'), decode(x.ua, 'hex')
+          FROM counter, jsonb_to_recordset(p_events)
+            AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text)
+        ),
+        m AS (
+          SELECT m.* FROM counter, jsonb_to_recordset(p_outcomes) AS m(
+            s uuid, l text,
+            n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
+            g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
+        ),
+        updated AS (
+          UPDATE lawful_consent_state st
+          SET status = CASE st.status WHEN 'pending' THEN m.p WHEN 'granted' THEN m.g ELSE m.w END,
+            since = CASE st.status WHEN 'pending' THEN m.ps WHEN 'granted' THEN m.gs ELSE m.ws END,
+            event_id = CASE st.status WHEN 'pending' THEN m.pe WHEN 'granted' THEN m.ge ELSE m.we END
+          FROM m
+          WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+            AND (CASE st.status WHEN 'pending' THEN m.p WHEN 'granted' THEN m.g ELSE m.w END) IS NOT NULL
+        )
+        INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+        SELECT p_tenant, m.s, m.l, m.n, m.ns, m.ne FROM m
+        WHERE m.n IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM lawful_consent_state st
+          WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+        );
+      END
+      $$
+    `)
 }
 
 /** Runs the package's migrations with the given client. @internal */

@@ -5,9 +5,11 @@
  * microseconds, more than the AES-GCM that consumes its 12 bytes. The pool
  * draws 4 KiB from the same CSPRNG at once and hands out fresh copies, as
  * `crypto.randomUUID` does for its own entropy. Bytes are never handed out
- * twice: the pool is refilled before it is read again.
+ * twice: each copy is zeroed in the pool, and the pool is refilled before
+ * it is read again. Every package of Lawful draws its nonces, salts, keys
+ * and ids here.
  *
- * @internal
+ * @since 0.1.0
  */
 import { randomFillSync } from "node:crypto"
 
@@ -15,7 +17,12 @@ const size = 4096
 const pool = Buffer.allocUnsafe(size)
 let offset = size
 
-/** `n` fresh random bytes in a Buffer of their own (n at most 4096). */
+/**
+ * `n` fresh bytes from the CSPRNG, in a Buffer of their own.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const randomBytes = (n: number): Buffer => {
   if (n > size) return randomFillSync(Buffer.allocUnsafe(n))
   if (offset + n > size) {
