@@ -53,6 +53,7 @@ import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type { CheckpointPublishError } from "@lawful/audit-trail/CheckpointPublisher"
+import * as Batcher from "@lawful/core/Batcher"
 import * as Email from "@lawful/core/Email"
 import type * as Migrations from "@lawful/core/Migrations"
 import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
@@ -67,6 +68,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -492,44 +494,30 @@ export const make = Effect.gen(function*() {
       return ConsentEvent.normalizeLists(wanted.map((list) => states.get(list)!.eventId))
     })
 
-  // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
-  const record = (tenant: TenantId, input: RecordRequest) => Effect.gen(function*() {
-    const request = yield* decodeRequest(input).pipe(Effect.mapError(parseIssues))
-    yield* checkRequest(request)
-    const wanted = ConsentEvent.normalizeLists(request.lists)
-    const declared = yield* lists.require(tenant, wanted)
-    const listIds = declared.map((list) => list.id)
+  // What a caller hands to the record batch: a checked request whose address (if any) is
+  // normalised, and its declared lists.
+  interface Prepared {
+    readonly tenant: TenantId
+    readonly request: typeof RecordRequest.Type
+    readonly email: Email.Email | undefined
+    readonly declared: ReadonlyArray<ConsentLists.ConsentList>
+  }
 
-    let subject: SubjectId
-    if (request.subject !== undefined) {
-      subject = request.subject
-    } else if (request.kind === "confirmed") {
-      // A confirmation never creates a subject.
-      const found = yield* directory.find(tenant, request.email!)
-      if (Option.isNone(found)) return yield* new ConsentNotPending({ tenantId: tenant, lists: wanted })
-      subject = found.value
-    } else {
-      subject = yield* directory.resolve(tenant, request.email!)
-    }
-    const confirms = request.kind === "confirmed" ? yield* pendingGrants(tenant, subject, listIds) : []
-
-    const committed = commitments(request)
-    const sealItems = [
-      ...(committed.ip ? [{ subject, field: "ip" as const, plaintext: committed.ip.plaintext }] : []),
-      ...(committed.userAgent ? [{ subject, field: "userAgent" as const, plaintext: committed.userAgent.plaintext }] : [])
-    ]
-    const sealed = yield* sealFor(tenant, sealItems)
-    const ipSealed = committed.ip ? sealed[0] : undefined
-    const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
-
-    const now = yield* Clock.currentTimeMillis
-    const event = new ConsentEvent.ConsentEvent({
+  const buildEvent = (
+    prepared: Prepared,
+    subject: SubjectId,
+    committed: ReturnType<typeof commitments>,
+    confirms: ReadonlyArray<string>,
+    now: number
+  ) => {
+    const { declared, request, tenant } = prepared
+    return new ConsentEvent.ConsentEvent({
       id: ConsentEvent.EventId.make(uuidV7At(now)),
       tenant,
       subject,
       kind: request.kind,
       time: new Date(now),
-      lists: listIds as unknown as readonly [ConsentLists.ListId, ...Array<ConsentLists.ListId>],
+      lists: declared.map((list) => list.id) as unknown as readonly [ConsentLists.ListId, ...Array<ConsentLists.ListId>],
       awaitingConfirmation: request.kind === "granted" ? declared.filter((list) => list.doubleOptIn).map((list) => list.id) : [],
       lawfulBasis: request.lawfulBasis,
       source: request.source,
@@ -542,8 +530,105 @@ export const make = Effect.gen(function*() {
       // Every field comes from the decoded request or from values made here: checking them
       // again would cost more than the rest of the event.
     }, { disableValidation: true })
-    return yield* submit(toDraft(tenant, request.actor, event, ipSealed, userAgentSealed))
-  }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant } }))
+  }
+
+  const sealItemsOf = (subject: SubjectId, committed: ReturnType<typeof commitments>) => [
+    ...(committed.ip ? [{ subject, field: "ip" as const, plaintext: committed.ip.plaintext }] : []),
+    ...(committed.userAgent ? [{ subject, field: "userAgent" as const, plaintext: committed.userAgent.plaintext }] : [])
+  ]
+
+  // Grants and withdrawals of one tenant, recorded together: one `resolveAll` for the
+  // addresses, one `sealAll`, one audit `appendAll` and one store append for the whole
+  // batch, however many callers it serves. A subject named by id whose key was shredded
+  // fails its own caller only.
+  const recordBatch = (items: ReadonlyArray<Prepared>) =>
+    Effect.gen(function*() {
+      const tenant = items[0]!.tenant
+      const named = items.flatMap((item, i) => (item.email !== undefined ? [i] : []))
+      const resolved = named.length === 0
+        ? []
+        : yield* directory.resolveAll(tenant, named.map((i) => items[i]!.email!)).pipe(
+          // The addresses were normalised by each caller.
+          Effect.catchTag("InvalidEmail", Effect.die)
+        )
+      const subjects = items.map((item) => item.request.subject as SubjectId | undefined)
+      named.forEach((i, k) => {
+        subjects[i] = resolved[k]!
+      })
+      const committed = items.map((item) => commitments(item.request))
+      const wanted = items.map((_, i) => sealItemsOf(subjects[i]!, committed[i]!))
+      const sealed = yield* sealFor(tenant, wanted.flat()).pipe(
+        Effect.map((all) => {
+          let position = 0
+          return wanted.map((w) => Either.right(all.slice(position, (position += w.length))))
+        }),
+        // Only a subject named by id can be shredded: find whose, item by item.
+        Effect.catchTag("SubjectShredded", () =>
+          Effect.forEach(wanted, (w) =>
+            sealFor(tenant, w).pipe(
+              Effect.map(Either.right),
+              Effect.catchTag("SubjectShredded", (shredded) => Effect.succeed(Either.left(shredded)))
+            )))
+      )
+      const now = yield* Clock.currentTimeMillis
+      const drafts: Array<Draft> = []
+      const outcome = items.map((item, i): Either.Either<number, Vault.SubjectShredded> => {
+        const seals = sealed[i]!
+        if (Either.isLeft(seals)) return Either.left(seals.left)
+        const c = committed[i]!
+        const ipSealed = c.ip ? seals.right[0] : undefined
+        const userAgentSealed = c.userAgent ? seals.right[c.ip ? 1 : 0] : undefined
+        drafts.push(toDraft(tenant, item.request.actor, buildEvent(item, subjects[i]!, c, [], now), ipSealed, userAgentSealed))
+        return Either.right(drafts.length - 1)
+      })
+      const recorded = drafts.length === 0 ? [] : yield* commit(tenant, drafts)
+      return outcome.map(Either.map((k) => recorded[k]!))
+    })
+
+  const recordInBatch = yield* Batcher.make({
+    concurrency: 2,
+    key: (prepared: Prepared) => prepared.tenant,
+    run: recordBatch
+  })
+
+  // A confirmation reads the subject's pending grants first: it is recorded on its own.
+  const recordConfirmation = (prepared: Prepared) =>
+    Effect.gen(function*() {
+      const { declared, request, tenant } = prepared
+      let subject: SubjectId
+      if (request.subject !== undefined) {
+        subject = request.subject
+      } else {
+        // A confirmation never creates a subject.
+        const found = yield* directory.find(tenant, prepared.email!)
+        if (Option.isNone(found)) {
+          return yield* new ConsentNotPending({ tenantId: tenant, lists: declared.map((list) => list.id) })
+        }
+        subject = found.value
+      }
+      const confirms = yield* pendingGrants(tenant, subject, declared.map((list) => list.id))
+      const committed = commitments(request)
+      const sealed = yield* sealFor(tenant, sealItemsOf(subject, committed))
+      const ipSealed = committed.ip ? sealed[0] : undefined
+      const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
+      const now = yield* Clock.currentTimeMillis
+      return yield* submit(
+        toDraft(tenant, request.actor, buildEvent(prepared, subject, committed, confirms, now), ipSealed, userAgentSealed)
+      )
+    })
+
+  // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
+  const record = (tenant: TenantId, input: RecordRequest) =>
+    Effect.gen(function*() {
+      const request = yield* decodeRequest(input).pipe(Effect.mapError(parseIssues))
+      yield* checkRequest(request)
+      const email = request.email === undefined ? undefined : yield* Email.normalize(request.email)
+      const declared = yield* lists.require(tenant, ConsentEvent.normalizeLists(request.lists))
+      const prepared: Prepared = { tenant, request, email, declared }
+      if (request.kind === "confirmed") return yield* recordConfirmation(prepared)
+      const recorded = yield* recordInBatch(prepared)
+      return yield* recorded
+    }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant } }))
 
   // ---- imports ---------------------------------------------------------------
 
