@@ -231,13 +231,15 @@ export const resolve = (
       ? Duration.min(own, policyOf(parent, depth + 1).period)
       : own
     const override = overrides.get(target.id)
+    // From a registered target and a stored override, both checked already: every sweep
+    // resolves each tenant's policies, so they are not validated again.
     const policy = new Policy({
       tenantId: tenant,
       category: target.id,
       period,
       source: override ? "tenant" : "platform",
       ...(override ? { setAt: override.setAt, setBy: override.setBy } : {})
-    })
+    }, true)
     resolved.set(target.id, policy)
     return policy
   }
@@ -433,7 +435,7 @@ const make = (store: PolicyStore) =>
           const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
           return [tenant, targets.map((target) => resolved.get(target.id)!)] as const
         }))
-      }).pipe(Effect.withSpan("RetentionPolicies.allOf", { attributes: { tenants: tenants.length } }))
+      }).pipe(Effect.withSpan("RetentionPolicies.allOf", { captureStackTrace: false, attributes: { tenants: tenants.length } }))
 
     return RetentionPolicies.of({
       allOf,

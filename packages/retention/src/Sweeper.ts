@@ -16,7 +16,9 @@
  * - **Bounded batches.** Records go `batchSize` at a time (default 1000),
  *   each batch its own short transaction in the target. Between batches the
  *   sweeper rests (`pace`, by default as long as the batch took), so writes
- *   beside a long purge keep their latency.
+ *   beside a long purge keep their latency. The tenants of a category take
+ *   turns, one batch each, oldest records first: consecutive batches work on
+ *   rows written in the same period, not on the whole table once per tenant.
  * - **Partitions.** A category whose table is partitioned by day drops a
  *   whole partition when every record in it is expired under its tenant's
  *   policy and no hold touches any of its tenants; otherwise its rows are
@@ -28,7 +30,8 @@
  *   sweep cut short (a crash, an interruption, a failing target) leaves its
  *   batches committed and its journal entries open. The next sweep appends
  *   the receipts of those entries (marked incomplete and recovered, with the
- *   run id of the sweep that was cut short) and purges the rest, ending where
+ *   run id of the sweep that was cut short; in each tenant's log before any
+ *   receipt of its own) and purges the rest, ending where
  *   one uninterrupted sweep would have. A process that died between appending
  *   a receipt and closing its entry leaves two receipts with one run id: the
  *   later, marked recovered, repeats the earlier.
@@ -55,6 +58,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -191,6 +195,18 @@ interface TenantState {
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
+const groupBy = <A, K>(items: ReadonlyArray<A>, key: (item: A) => K): Map<K, Array<A>> => {
+  const groups = new Map<K, Array<A>>()
+  for (const item of items) {
+    const group = groups.get(key(item))
+    if (group === undefined) groups.set(key(item), [item])
+    else group.push(item)
+  }
+  return groups
+}
+
+// The actor is validated once, when the sweeper is built; every other field is a constant, a
+// registered category id, a count, a date or a run id, so a receipt is not validated again.
 const receipt = (
   actor: Actor,
   entry: { readonly category: string; readonly runId: string; readonly cutoff: Date; readonly count: number },
@@ -209,7 +225,7 @@ const receipt = (
       runId: entry.runId,
       ...extra
     }
-  })
+  }, true)
 
 /**
  * Builds the sweeper over the registry, policies, holds, journal and audit
@@ -226,7 +242,7 @@ export const make = (options: SweeperOptions = {}) =>
     const journal = yield* SweepJournal
     const audit = yield* AuditTrail
     const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000))
-    const actor = options.actor ?? systemActor
+    const actor = yield* Effect.orDie(Schema.validate(Actor)(options.actor ?? systemActor))
     const journalRetention = Duration.decode(options.journalRetention ?? Duration.days(400))
     const pace = Math.min(1, Math.max(0.01, options.pace ?? 0.5))
     // Rests after a batch that took `took` ms, so that batches fill `pace` of the time.
@@ -234,33 +250,55 @@ export const make = (options: SweeperOptions = {}) =>
 
     const forgetBefore = (now: number) => new Date(now - Duration.toMillis(journalRetention))
 
-    const recover = Effect.gen(function*() {
-      const recovered: Array<SweepEntry> = []
-      const failures: Array<SweepFailure> = []
-      for (const entry of yield* journal.unfinished) {
-        const done = yield* audit.append(
-          entry.tenantId,
-          receipt(actor, { ...entry, count: entry.purged }, {
-            partitionsDropped: entry.partitions,
-            complete: false,
-            recovered: true
-          })
-        ).pipe(
-          Effect.zipRight(Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    // Entries left open by sweeps cut short, given what `journal.unfinished` read: their
+    // receipts, one append per tenant, then one journal statement per run and category closing them.
+    const recover = (unfinished: ReadonlyArray<SweepEntry>) =>
+      Effect.gen(function*() {
+        const recovered: Array<SweepEntry> = []
+        const failures: Array<SweepFailure> = []
+        if (unfinished.length === 0) return { recovered, failures }
+        const failed = (entries: ReadonlyArray<SweepEntry>, error: SweepFailure["error"]) => {
+          for (const entry of entries) failures.push({ category: entry.category, tenant: entry.tenantId, error })
+        }
+        const appended = yield* Effect.forEach(
+          groupBy(unfinished, (entry) => entry.tenantId),
+          ([tenant, entries]) =>
+            audit.appendAll(
+              tenant,
+              entries.map((entry) =>
+                receipt(actor, { ...entry, count: entry.purged }, {
+                  partitionsDropped: entry.partitions,
+                  complete: false,
+                  recovered: true
+                })
+              )
+            ).pipe(Effect.either, Effect.map((done) => [entries, done] as const)),
+          { concurrency: 16 }
+        )
+        const receipted: Array<SweepEntry> = []
+        for (const [entries, done] of appended) {
+          if (done._tag === "Right") receipted.push(...entries)
+          else failed(entries, done.left)
+        }
+        const now = yield* Clock.currentTimeMillis
+        const closed = yield* Effect.forEach(
+          groupBy(receipted, (entry) => `${entry.runId}/${entry.category}`),
+          ([, entries]) =>
             journal.close({
-              runId: entry.runId,
-              category: entry.category,
-              outcomes: [{ tenant: entry.tenantId, complete: false }],
+              runId: entries[0]!.runId,
+              category: entries[0]!.category,
+              outcomes: entries.map((entry) => ({ tenant: entry.tenantId, complete: false })),
               at: new Date(now),
               forgetBefore: forgetBefore(now)
-            }))),
-          Effect.either
+            }).pipe(Effect.either, Effect.map((done) => [entries, done] as const)),
+          { concurrency: 4 }
         )
-        if (done._tag === "Right") recovered.push(entry)
-        else failures.push({ category: entry.category, tenant: entry.tenantId, error: done.left })
-      }
-      return { recovered, failures }
-    })
+        for (const [entries, done] of closed) {
+          if (done._tag === "Right") recovered.push(...entries)
+          else failed(entries, done.left)
+        }
+        return { recovered, failures }
+      })
 
     const sweep = (sweepOptions: SweepOptions = {}) =>
       Effect.gen(function*() {
@@ -275,8 +313,27 @@ export const make = (options: SweeperOptions = {}) =>
         const failures: Array<SweepFailure> = []
         const results: Array<CategorySweep> = []
 
-        const { recovered, failures: recoveryFailures } = dryRun ? { recovered: [], failures: [] } : yield* recover
-        failures.push(...recoveryFailures)
+        // Recovery runs beside the first reads of the sweep: the entries left open are read before
+        // the sweep writes anything (a failure to read them fails the sweep, as it always did), and
+        // their receipts are appended before any receipt of this run.
+        const unfinished = dryRun ? undefined : yield* Effect.fork(journal.unfinished)
+        const recovery = unfinished === undefined
+          ? undefined
+          : yield* Effect.fork(Effect.flatMap(Fiber.join(unfinished), recover))
+        const ready: Effect.Effect<void, RetentionStoreError> = unfinished === undefined
+          ? Effect.void
+          : Effect.asVoid(Fiber.join(unfinished))
+        const recovered: Array<SweepEntry> = []
+        let recoveryJoined = recovery === undefined
+        const recoveredFirst: Effect.Effect<void, RetentionStoreError> = Effect.suspend(() => {
+          if (recoveryJoined) return Effect.void
+          return Effect.map(Fiber.join(recovery!), (done) => {
+            if (recoveryJoined) return
+            recoveryJoined = true
+            recovered.push(...done.recovered)
+            failures.push(...done.failures)
+          })
+        })
 
         // Each tenant's policies and holds, read once per run, many tenants a read.
         const states = new Map<TenantId, TenantState>()
@@ -311,11 +368,14 @@ export const make = (options: SweeperOptions = {}) =>
             load,
             stateOf,
             cutoffOf,
-            allTargets
+            allTargets,
+            ready,
+            recoveredFirst
           })
           results.push(...swept.results)
           failures.push(...swept.failures)
         }
+        yield* recoveredFirst
         return { runId, at, dryRun, categories: results, recovered, failures } satisfies SweepResult
       })
 
@@ -328,6 +388,10 @@ export const make = (options: SweeperOptions = {}) =>
       readonly stateOf: (tenant: TenantId) => Effect.Effect<TenantState, RetentionStoreError>
       readonly cutoffOf: (policy: Policy) => Date | undefined
       readonly allTargets: ReadonlyArray<RetentionTarget>
+      /** Waits for the journal's open entries to be read: before the run's first write. */
+      readonly ready: Effect.Effect<void, RetentionStoreError>
+      /** Waits for the receipts of those entries: before the run's first receipt. */
+      readonly recoveredFirst: Effect.Effect<void, RetentionStoreError>
     }
 
     interface Outcome {
@@ -341,7 +405,7 @@ export const make = (options: SweeperOptions = {}) =>
       readonly failure?: RetentionTargetError | RetentionStoreError | undefined
     }
 
-    // A run's work on one category: whole partitions first, then each tenant's batches,
+    // A run's work on one category: whole partitions first, then the tenants' batches in turn,
     // then the receipts (appended together) and one journal statement closing them.
     const sweepCategory = (target: RetentionTarget, run: Run) =>
       Effect.gen(function*() {
@@ -364,13 +428,37 @@ export const make = (options: SweeperOptions = {}) =>
             return true
           })
 
+        // A partition's journal entry is written beside the work that follows its drop: a receipt
+        // may then be appended before the entry commits, which recovery handles either way (no
+        // entry: the receipt stands; an open entry: it is receipted again, marked recovered).
+        // Every entry is written before the category's entries close.
+        const recording: Array<Fiber.Fiber<void, RetentionStoreError>> = []
+        const recorded = Effect.gen(function*() {
+          for (const fiber of recording.splice(0)) {
+            const done = yield* Effect.either(Fiber.join(fiber))
+            if (done._tag === "Left") failures.push({ category: target.id, error: done.left })
+          }
+        })
+
+        // Census, holds and policies first; then the partition goes whole, or not at all. A
+        // failure stops the category's drops (its rows are still purged in batches).
+        const failed = (error: SweepFailure["error"]) => Effect.sync(() => void failures.push({ category: target.id, error }))
         const dropPartitions = (partitions: NonNullable<RetentionTarget["partitions"]>) =>
           Effect.gen(function*() {
-            for (const partition of yield* partitions.endingBefore(run.at)) {
-              const census = yield* partitions.census(partition)
-              yield* run.load(census.map((c) => c.tenant))
-              if (!(yield* droppable(partition, census.map((c) => c.tenant)))) continue
-              yield* partitions.drop(partition)
+            const expired = yield* Effect.either(partitions.endingBefore(run.at))
+            if (expired._tag === "Left") return yield* failed(expired.left)
+            for (const partition of expired.right) {
+              const planned = yield* Effect.either(Effect.gen(function*() {
+                const census = yield* partitions.census(partition)
+                yield* run.load(census.map((c) => c.tenant))
+                return (yield* droppable(partition, census.map((c) => c.tenant))) ? census : undefined
+              }))
+              if (planned._tag === "Left") return yield* failed(planned.left)
+              const census = planned.right
+              if (census === undefined) continue
+              yield* run.ready
+              const drop = yield* Effect.either(partitions.drop(partition))
+              if (drop._tag === "Left") return yield* failed(drop.left)
               const work = yield* Effect.forEach(census, ({ records, tenant }) =>
                 Effect.map(run.stateOf(tenant), (state) => ({
                   key: keyOf(tenant),
@@ -379,7 +467,7 @@ export const make = (options: SweeperOptions = {}) =>
                   purged: records,
                   partitions: 1
                 })))
-              yield* journal.record(work)
+              recording.push(yield* Effect.fork(journal.record(work)))
               for (const { records, tenant } of census) {
                 const done = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
                 dropped.set(tenant, { purged: done.purged + records, partitions: done.partitions + 1 })
@@ -387,36 +475,39 @@ export const make = (options: SweeperOptions = {}) =>
             }
           })
 
-        if (!run.dryRun && target.partitions !== undefined) {
-          const result = yield* Effect.either(dropPartitions(target.partitions))
-          if (result._tag === "Left") failures.push({ category: target.id, error: result.left })
-        }
+        if (!run.dryRun && target.partitions !== undefined) yield* dropPartitions(target.partitions)
 
-        const listed = yield* Effect.either(run.wanted !== undefined ? Effect.succeed([...run.wanted]) : target.tenants)
+        // The tenants with records, and their policies and holds.
+        const listed = yield* Effect.either(
+          Effect.tap(run.wanted !== undefined ? Effect.succeed([...run.wanted]) : target.tenants, run.load)
+        )
         if (listed._tag === "Left") {
           failures.push({ category: target.id, error: listed.left })
+          yield* recorded
           return { results: [], failures }
         }
         const withRecords = new Set(listed.right)
-        const loaded = yield* Effect.either(run.load(listed.right))
-        if (loaded._tag === "Left") {
-          failures.push({ category: target.id, error: loaded.left })
-          return { results: [], failures }
-        }
+        if (!run.dryRun) yield* run.ready
         const outcomes: Array<Outcome> = []
         for (const tenant of [...new Set([...listed.right, ...dropped.keys()])]) {
           const outcome = yield* Effect.either(
-            sweepTenant(target, tenant, run, dropped.get(tenant) ?? { purged: 0, partitions: 0 }, withRecords.has(tenant))
+            planTenant(target, tenant, run, dropped.get(tenant) ?? { purged: 0, partitions: 0 })
           )
           if (outcome._tag === "Left") failures.push({ category: target.id, tenant, error: outcome.left })
-          else {
-            outcomes.push(outcome.right)
-            if (outcome.right.failure) failures.push({ category: target.id, tenant, error: outcome.right.failure })
-          }
+          else outcomes.push(outcome.right)
+        }
+        if (!run.dryRun) {
+          const purging = outcomes.filter((o) => o.cutoff !== undefined && !o.held.whole && withRecords.has(o.tenant))
+          const purged = yield* purgeInTurns(target, run, purging)
+          for (const [i, outcome] of outcomes.entries()) outcomes[i] = purged.get(outcome.tenant) ?? outcome
+        }
+        for (const outcome of outcomes) {
+          if (outcome.failure) failures.push({ category: target.id, tenant: outcome.tenant, error: outcome.failure })
         }
 
         const receipted: Array<Outcome> = []
         if (!run.dryRun) {
+          yield* run.recoveredFirst
           const appended = yield* Effect.forEach(
             outcomes.filter((outcome) => outcome.cutoff !== undefined),
             (outcome) =>
@@ -437,6 +528,7 @@ export const make = (options: SweeperOptions = {}) =>
             if (done._tag === "Right") receipted.push(outcome)
             else failures.push({ category: target.id, tenant: outcome.tenant, error: done.left })
           }
+          yield* recorded
           const now = yield* Clock.currentTimeMillis
           const closed = yield* Effect.either(journal.close({
             runId: run.runId,
@@ -448,6 +540,7 @@ export const make = (options: SweeperOptions = {}) =>
           if (closed._tag === "Left") failures.push({ category: target.id, error: closed.left })
         }
 
+        // Built from values typed and checked above: no need to validate them again.
         const results = outcomes.map((outcome) =>
           new CategorySweep({
             tenantId: outcome.tenant,
@@ -460,17 +553,18 @@ export const make = (options: SweeperOptions = {}) =>
             heldWhole: outcome.held.whole,
             ...(outcome.heldCount !== undefined ? { held: outcome.heldCount } : {}),
             complete: outcome.failure === undefined
-          })
+          }, true)
         )
         return { results, failures }
-      }).pipe(Effect.withSpan("Sweeper.sweepCategory", { attributes: { category: target.id, dryRun: run.dryRun } }))
+      }).pipe(Effect.withSpan("Sweeper.sweepCategory", { captureStackTrace: false, attributes: { category: target.id, dryRun: run.dryRun } }))
 
-    const sweepTenant = (
+    // A tenant's policy, cut-off and holds for the category; in a dry run, what a sweep would
+    // purge now and what holds keep.
+    const planTenant = (
       target: RetentionTarget,
       tenant: TenantId,
       run: Run,
-      dropped: { readonly purged: number; readonly partitions: number },
-      hasRecords: boolean
+      dropped: { readonly purged: number; readonly partitions: number }
     ) =>
       Effect.gen(function*(): Effect.fn.Return<Outcome, RetentionTargetError | RetentionStoreError> {
         const state = yield* run.stateOf(tenant)
@@ -478,41 +572,63 @@ export const make = (options: SweeperOptions = {}) =>
         const cutoff = run.cutoffOf(policy)
         const held = scopeOf(state.holds, target.id, run.allTargets)
         const base = { tenant, policy, cutoff, held, purged: dropped.purged, partitions: dropped.partitions }
-        if (cutoff === undefined) return base
-
-        if (run.dryRun) {
-          const everything = yield* target.count(tenant, { cutoff, excludeSubjects: new Set<SubjectId>() })
-          const purgeable = held.whole
-            ? 0
-            : held.subjects.size === 0
-            ? everything
-            : yield* target.count(tenant, { cutoff, excludeSubjects: held.subjects })
-          return { ...base, purged: purgeable, heldCount: everything - purgeable }
-        }
-
-        let purged = dropped.purged
-        if (held.whole || !hasRecords) return { ...base, purged }
-        const batches = Effect.gen(function*() {
-          while (true) {
-            const started = yield* Clock.currentTimeMillis
-            const batch = yield* target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: held.subjects })
-            if (batch.purged > 0) {
-              yield* journal.record([{
-                key: { runId: run.runId, tenant, category: target.id },
-                cutoff,
-                startedAt: run.at,
-                purged: batch.purged,
-                partitions: 0
-              }])
-            }
-            purged += batch.purged
-            if (!batch.more) return
-            yield* rest((yield* Clock.currentTimeMillis) - started)
-          }
+        if (cutoff === undefined || !run.dryRun) return base
+        const everything = yield* target.count(tenant, { cutoff, excludeSubjects: new Set<SubjectId>() })
+        const purgeable = held.whole
+          ? 0
+          : held.subjects.size === 0
+          ? everything
+          : yield* target.count(tenant, { cutoff, excludeSubjects: held.subjects })
+        return { ...base, purged: purgeable, heldCount: everything - purgeable }
+      }).pipe(
+        Effect.withSpan("Sweeper.planTenant", {
+          captureStackTrace: false,
+          attributes: { tenant, category: target.id, dryRun: run.dryRun }
         })
-        const done = yield* Effect.either(batches)
-        return { ...base, purged, failure: done._tag === "Left" ? done.left : undefined }
-      }).pipe(Effect.withSpan("Sweeper.sweepTenant", { attributes: { tenant, category: target.id, dryRun: run.dryRun } }))
+      )
+
+    // The tenants' expired records, one batch per tenant in turn: every tenant's oldest rows
+    // go first, so consecutive batches work on the same stretch of the table (rows written in
+    // the same period) instead of walking the whole table once per tenant. Each committed
+    // batch is journalled before the next starts; a tenant whose batch fails stops there.
+    const purgeInTurns = (target: RetentionTarget, run: Run, planned: ReadonlyArray<Outcome>) =>
+      Effect.gen(function*() {
+        const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
+        let turn = planned
+        while (turn.length > 0) {
+          const next: Array<Outcome> = []
+          for (const [i, outcome] of turn.entries()) {
+            const { cutoff, held, tenant } = outcome
+            const started = yield* Clock.currentTimeMillis
+            const batch = yield* Effect.either(Effect.tap(
+              target.purgeBatch(tenant, { cutoff: cutoff!, limit: batchSize, excludeSubjects: held.subjects }),
+              (batch) =>
+                batch.purged === 0 ? Effect.void : journal.record([{
+                  key: { runId: run.runId, tenant, category: target.id },
+                  cutoff: cutoff!,
+                  startedAt: run.at,
+                  purged: batch.purged,
+                  partitions: 0
+                }])
+            ))
+            if (batch._tag === "Left") {
+              outcomes.set(tenant, { ...outcome, failure: batch.left })
+              continue
+            }
+            const done = { ...outcome, purged: outcome.purged + batch.right.purged }
+            outcomes.set(tenant, done)
+            if (batch.right.more) next.push(done)
+            if (next.length > 0 || i < turn.length - 1) yield* rest((yield* Clock.currentTimeMillis) - started)
+          }
+          turn = next
+        }
+        return outcomes
+      }).pipe(
+        Effect.withSpan("Sweeper.purgeInTurns", {
+          captureStackTrace: false,
+          attributes: { category: target.id, tenants: planned.length }
+        })
+      )
 
     return Sweeper.of({
       sweep: (sweepOptions = {}) =>
@@ -521,9 +637,9 @@ export const make = (options: SweeperOptions = {}) =>
           : Effect.scoped(Effect.gen(function*() {
             if (!(yield* journal.lock)) return yield* new SweepAlreadyRunning()
             return yield* sweep(sweepOptions)
-          }))).pipe(Effect.withSpan("Sweeper.sweep", { attributes: { dryRun: sweepOptions.dryRun === true } })),
+          }))).pipe(Effect.withSpan("Sweeper.sweep", { captureStackTrace: false, attributes: { dryRun: sweepOptions.dryRun === true } })),
       dryRun: (sweepOptions = {}) =>
-        sweep({ ...sweepOptions, dryRun: true }).pipe(Effect.withSpan("Sweeper.dryRun"))
+        sweep({ ...sweepOptions, dryRun: true }).pipe(Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false }))
     })
   })
 

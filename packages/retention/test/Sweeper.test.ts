@@ -196,6 +196,70 @@ contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) =
       ])
     }))
 
+  it.effect("tenants purged a batch each in turn keep their own policy, holds and receipt", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      const holds = yield* LegalHolds
+      const [a, b, c] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      const held = yield* SubjectId.make
+      yield* TestClock.adjust(Duration.days(1))
+      // a: seven expired logs (three batches) and a fresh one; b: a longer policy keeps two of
+      // its four; c: a hold on one subject keeps two of its five.
+      for (let i = 0; i < 7; i++) yield* write(a, LOG, 11 + i)
+      const aFresh = yield* write(a, LOG, 1)
+      yield* policies.set(b, { [LOG]: "13 hours" }, staff)
+      for (const hoursAgo of [11, 12, 14, 15]) yield* write(b, LOG, hoursAgo)
+      const bKept = (yield* liveIds(b)).slice(0, 2)
+      const cHeld = [yield* write(c, LOG, 11, held), yield* write(c, LOG, 12, held)]
+      for (let i = 0; i < 3; i++) yield* write(c, LOG, 13 + i)
+      yield* holds.place(c, { subject: held, reason: "case 3" }, staff)
+
+      const result = yield* sweeper.sweep({ tenants: [a, b, c], categories: [LOG] })
+      assert.deepStrictEqual(result.failures, [])
+      assert.deepStrictEqual(
+        result.categories.map((swept) => [swept.tenantId, swept.purged, swept.complete]),
+        [[a, 7, true], [b, 2, true], [c, 3, true]]
+      )
+      assert.deepStrictEqual(yield* liveIds(a), [aFresh])
+      assert.deepStrictEqual(yield* liveIds(b), bKept)
+      assert.deepStrictEqual(yield* liveIds(c), cHeld)
+      for (const [tenant, count] of [[a, 7], [b, 2], [c, 3]] as const) {
+        const entries = (yield* receipts(tenant)).map(detailsOf)
+        assert.deepStrictEqual(entries.map((d) => [d.count, d.runId, d.complete]), [[count, result.runId, true]])
+      }
+    }))
+
+  it.effect("a sweep of several tenants killed halfway is resumed: each tenant's receipt is recovered", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const records = yield* TestRecords
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* TestClock.adjust(Duration.days(1))
+      for (const tenant of [a, b]) for (let i = 0; i < 5; i++) yield* write(tenant, LOG, 11 + i)
+      const reached = yield* Deferred.make<void>()
+      let batches = 0
+      // The first turn purges a batch of each tenant; the kill comes in the second.
+      records.faults.afterBatch = Effect.suspend(() =>
+        ++batches === 3 ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
+      )
+      const fiber = yield* Effect.fork(sweeper.sweep({ tenants: [a, b], categories: [LOG] }))
+      yield* Deferred.await(reached)
+      yield* Fiber.interrupt(fiber)
+      records.faults.afterBatch = Effect.void
+
+      const next = yield* sweeper.sweep({ tenants: [a, b], categories: [LOG] })
+      assert.deepStrictEqual(next.recovered.map((entry) => [entry.tenantId, entry.purged]).sort(), [[a, 3], [b, 3]].sort())
+      assert.deepStrictEqual(next.failures, [])
+      for (const tenant of [a, b]) {
+        assert.deepStrictEqual(yield* liveIds(tenant), [])
+        const entries = (yield* receipts(tenant)).map(detailsOf)
+        assert.deepStrictEqual(entries.map((d) => [d.recovered, d.complete]), [[true, false], [undefined, true]])
+        assert.strictEqual(entries[1]!.runId, next.runId)
+      }
+      assert.strictEqual((yield* sweeper.sweep({ tenants: [a, b], categories: [LOG] })).recovered.length, 0)
+    }))
+
   it.effect("a failing category is reported and does not stop the others", () =>
     Effect.scoped(Effect.gen(function*() {
       const sweeper = yield* Sweeper.Sweeper
