@@ -153,6 +153,20 @@ const leafText = (leaf: LeafFields): string => {
   return `${text},"tenant":${quote(leaf.tenant)},"time":${quote(leaf.time)},"v":1}`
 }
 
+// The entries of a batch share their time: its text is computed once.
+let lastTime: Date | undefined
+let lastMillis = Number.NaN
+let lastTimeText = ""
+const isoTime = (time: Date): string => {
+  const millis = time.getTime()
+  if (time !== lastTime || millis !== lastMillis) {
+    lastTimeText = time.toISOString()
+    lastTime = time
+    lastMillis = millis
+  }
+  return lastTimeText
+}
+
 /**
  * Makes the entry an event becomes at `index` and `time`, with fresh salts.
  *
@@ -170,7 +184,7 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
   const prefixed = Buffer.from(`\0${leafText({
     tenant,
     index,
-    time: time.toISOString(),
+    time: isoTime(time),
     actor: event.actor,
     action: event.action,
     purpose: event.purpose,
@@ -180,7 +194,8 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
     details: Option.isSome(details) ? detailsCommitment(details.value.salt, details.value.value) : undefined
   })}`, "utf8")
   const leaf = new Uint8Array(prefixed.buffer, prefixed.byteOffset + 1, prefixed.byteLength - 1)
-  const leafHash = new Uint8Array(hash("sha256", prefixed, "buffer"))
+  const hashed = hash("sha256", prefixed, "buffer")
+  const leafHash = new Uint8Array(hashed.buffer, hashed.byteOffset, hashed.byteLength)
   return {
     tenant,
     index,

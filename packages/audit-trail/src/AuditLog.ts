@@ -8,8 +8,9 @@
  *
  * Concurrent appends are grouped: callers hand their events to one writer
  * fibre, which appends everything waiting for a tenant in one transaction
- * (up to `maxBatch` events), then acknowledges each caller. An acknowledged
- * append is committed. Each entry's time is its caller's `Clock` time, so
+ * (up to `maxBatch` events), then acknowledges each caller. A caller alone
+ * (nothing waiting, nothing being written) writes its own events, and callers
+ * arriving meanwhile are grouped after it. An acknowledged append is committed. Each entry's time is its caller's `Clock` time, so
  * entries of one batch may differ in time by the batching delay.
  *
  * ## Stored hashes
@@ -277,57 +278,118 @@ export const make = (options: AuditLogOptions = {}) =>
 
     // ---- appends -------------------------------------------------------------
 
-    const appendNow = (tenant: TenantId, pending: ReadonlyArray<Pending>) =>
+    // Appends on a working copy of the frontier; only the nodes of stored levels are kept.
+    const appendNow = (tenant: TenantId, pending: ReadonlyArray<Omit<Pending, "tenant" | "done">>) =>
       store.append(tenant, (state) => {
-        let frontier = state.frontier
+        const hashes = state.frontier.hashes.slice()
+        let size = state.frontier.size
         const entries: Array<AuditEntry.AuditEntry> = []
         const nodes: Array<MerkleTree.NodeHash> = []
         const results: Array<Array<Appended>> = []
         for (const item of pending) {
           const appended: Array<Appended> = []
           for (const event of item.events) {
-            const entry = AuditEntry.make(tenant, frontier.size, item.time, event)
-            const next = MerkleTree.append(frontier, entry.leafHash)
-            frontier = next.frontier
-            for (const node of next.nodes) if (isStoredLevel(node.level)) nodes.push(node)
+            const entry = AuditEntry.make(tenant, size, item.time, event)
+            let hash = entry.leafHash
+            let level = 0
+            for (let index = size; index % 2 === 1; index = (index - 1) / 2) {
+              hash = MerkleTree.hashChildren(hashes.pop()!, hash)
+              level++
+              if (isStoredLevel(level)) nodes.push({ level, index: (index - 1) / 2, hash })
+            }
+            hashes.push(hash)
+            size++
             entries.push(entry)
             appended.push({ index: entry.index, time: entry.time, leafHash: entry.leafHash })
           }
           results.push(appended)
         }
+        const frontier = MerkleTree.makeFrontier(size, hashes)
         return { entries, nodes, state: { frontier, root: MerkleTree.frontierRoot(frontier) }, result: results }
       })
 
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Pending>(), Queue.shutdown)
 
     const writeBatch = (tenant: TenantId, batch: ReadonlyArray<Pending>) =>
-      appendNow(tenant, batch).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
-          Effect.forEach(batch, (item, i) =>
-            Deferred.done(item.done, Exit.map(exit, (results) => results[i]!)), { discard: true })
-        )
-      )
+      Effect.flatMap(Effect.exit(appendNow(tenant, batch)), (exit) =>
+        Effect.sync(() => {
+          for (let i = 0; i < batch.length; i++) {
+            Deferred.unsafeDone(batch[i]!.done, Exit.map(exit, (results) => results[i]!))
+          }
+        }))
 
-    const writer = Effect.gen(function*() {
-      const first = yield* Queue.take(queue)
-      const rest = yield* Queue.takeAll(queue)
-      const byTenant = new Map<TenantId, Array<Array<Pending>>>()
-      for (const item of [first, ...rest]) {
-        const batches = byTenant.get(item.tenant) ?? []
+    // What is waiting, per tenant, in order, cut into batches of at most `maxBatch` events.
+    const group = (items: Iterable<Pending>) => {
+      const byTenant = new Map<TenantId, Array<{ readonly items: Array<Pending>; size: number }>>()
+      for (const item of items) {
+        let batches = byTenant.get(item.tenant)
+        if (batches === undefined) {
+          batches = []
+          byTenant.set(item.tenant, batches)
+        }
         const last = batches[batches.length - 1]
-        const size = last?.reduce((n, p) => n + p.events.length, 0) ?? 0
-        if (last && size + item.events.length <= maxBatch) last.push(item)
-        else batches.push([item])
-        byTenant.set(item.tenant, batches)
+        if (last !== undefined && last.size + item.events.length <= maxBatch) {
+          last.items.push(item)
+          last.size += item.events.length
+        } else {
+          batches.push({ items: [item], size: item.events.length })
+        }
       }
-      yield* Effect.forEach(
-        byTenant,
-        ([tenant, batches]) => Effect.forEach(batches, (batch) => writeBatch(tenant, batch), { discard: true }),
-        { concurrency: 4, discard: true }
-      )
-    }).pipe(Effect.forever, Effect.interruptible)
+      return byTenant
+    }
+
+    const writeTenant = (tenant: TenantId, batches: ReadonlyArray<{ readonly items: ReadonlyArray<Pending> }>) =>
+      batches.length === 1
+        ? writeBatch(tenant, batches[0]!.items)
+        : Effect.forEach(batches, (batch) => writeBatch(tenant, batch.items), { discard: true })
+
+    // One round of writes at a time in this process: the writer's, or a lone caller's.
+    const writing = yield* Effect.makeSemaphore(1)
+    // Appends asked for and not yet returned to their caller.
+    let unacknowledged = 0
+
+    const writeRound = (items: Iterable<Pending>) => {
+      const byTenant = group(items)
+      // One tenant (the usual case) needs no fibres forked.
+      if (byTenant.size === 1) {
+        const [tenant, batches] = byTenant.entries().next().value!
+        return writeTenant(tenant, batches)
+      }
+      return Effect.forEach(byTenant, ([tenant, batches]) => writeTenant(tenant, batches), { concurrency: 4, discard: true })
+    }
+
+    const writer = Queue.take(queue).pipe(
+      Effect.flatMap((first) =>
+        writing.withPermits(1)(Effect.flatMap(Queue.takeAll(queue), (rest) => writeRound([first, ...rest])))
+      ),
+      Effect.forever,
+      Effect.interruptible
+    )
     yield* Effect.forkScoped(writer)
+
+    const enqueue = (tenant: TenantId, events: ReadonlyArray<AuditEvent>, time: Date) =>
+      Effect.flatMap(Deferred.make<ReadonlyArray<Appended>, AuditStoreError>(), (done) =>
+        Effect.zipRight(Queue.offer(queue, { tenant, events, time, done }), Deferred.await(done)))
+
+    // A caller alone (nothing waiting, nothing being written) writes its events itself instead of
+    // handing them to the writer fibre; whoever comes meanwhile queues and is grouped after it.
+    // It first yields once, so that callers ready in the same tick (fibres resumed together, or
+    // started together) queue first and it joins their group instead of writing alone.
+    // Like a queued append, the write completes even if the caller is interrupted.
+    const appendAlone = (tenant: TenantId, events: ReadonlyArray<AuditEvent>, time: Date) =>
+      Effect.flatMap(
+        Effect.zipRight(
+          Effect.yieldNow(),
+          Effect.suspend(() =>
+            unacknowledged === 1
+              ? writing.withPermitsIfAvailable(1)(
+                Effect.uninterruptible(Effect.map(appendNow(tenant, [{ events, time }]), (results) => results[0]!))
+              )
+              : Effect.succeedNone
+          )
+        ),
+        Option.match({ onNone: () => enqueue(tenant, events, time), onSome: Effect.succeed })
+      )
 
     const appendAll = (tenant: TenantId, events: ReadonlyArray<AuditEvent>) =>
       Effect.gen(function*() {
@@ -337,9 +399,13 @@ export const make = (options: AuditLogOptions = {}) =>
         }
         if (events.length === 0) return []
         const time = new Date(yield* Clock.currentTimeMillis)
-        const done = yield* Deferred.make<ReadonlyArray<Appended>, AuditStoreError>()
-        yield* Queue.offer(queue, { tenant, events, time, done })
-        return yield* Deferred.await(done)
+        unacknowledged++
+        return yield* Effect.ensuring(
+          unacknowledged === 1 ? appendAlone(tenant, events, time) : enqueue(tenant, events, time),
+          Effect.sync(() => {
+            unacknowledged--
+          })
+        )
       })
 
     // ---- reading hashes ------------------------------------------------------

@@ -3,9 +3,10 @@
  * log's state (size and frontier), and signed checkpoints. The store only
  * keeps; `AuditLog` computes hashes and proofs.
  *
- * Appends are serialised per tenant on the log's state row (`SELECT ... FOR
- * UPDATE`), so several processes sharing one PostgreSQL append safely and
- * indices stay contiguous from 0, with no sequence.
+ * Appends are serialised per tenant on the log's state row (each batch is one
+ * statement whose `UPDATE` of that row applies only if the log still has the
+ * size the batch was built on), so several processes sharing one PostgreSQL
+ * append safely and indices stay contiguous from 0, with no sequence.
  *
  * @since 0.1.0
  */
@@ -333,8 +334,6 @@ const toEntry = (row: typeof EntryRow.Type): AuditEntry => {
   }
 }
 
-const leafText = new TextDecoder("utf-8", { fatal: true })
-const hex = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
 const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 const concat = (hashes: ReadonlyArray<Uint8Array>) => Buffer.concat(hashes.map(buffer))
 const split = (bytes: Uint8Array): Array<Uint8Array> => {
@@ -388,21 +387,80 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         (rows): KnownState => ({ exists: rows.length > 0, state: readState(rows) })
       )
 
+    // A lone entry goes as plain parameters: the statement is cheaper to plan than unnest's.
+    const insertEntry = (tenant: TenantId, e: AuditEntry) =>
+      sql`INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
+        SELECT ${tenant}::uuid, ${e.index}::bigint, ${e.time.toISOString()}::timestamptz, ${e.actor.kind}::text,
+          ${"id" in e.actor ? e.actor.id : null}::text, ${e.action}::text,
+          ${Option.isSome(e.subject) ? e.subject.value.id : null}::uuid,
+          ${Option.isSome(e.subject) ? buffer(e.subject.value.salt) : null}::bytea,
+          ${Option.isSome(e.details) ? JSON.stringify(e.details.value.value) : null}::jsonb,
+          ${Option.isSome(e.details) ? buffer(e.details.value.salt) : null}::bytea,
+          ${buffer(e.leaf)}::bytea, ${buffer(e.leafHash)}::bytea
+        FROM state`
+
+    // More entries go as one array per column (unnest). The leaves and leaf hashes, most of the
+    // bytes, go as one binary parameter each, cut by offset: no hex or JSON text per entry.
+    const insertEntries = (tenant: TenantId, entries: ReadonlyArray<AuditEntry>) => {
+      const count = entries.length
+      const indices = new Array<number>(count)
+      const times = new Array<string>(count)
+      const actorKinds = new Array<string>(count)
+      const actorIds = new Array<string | null>(count)
+      const actions = new Array<string>(count)
+      const subjects = new Array<string | null>(count)
+      const subjectSalts = new Array<Buffer | null>(count)
+      const details = new Array<string | null>(count)
+      const detailsSalts = new Array<Buffer | null>(count)
+      const leafStarts = new Array<number>(count)
+      const leafLengths = new Array<number>(count)
+      const leaves = new Array<Uint8Array>(count)
+      const leafHashes = new Array<Uint8Array>(count)
+      let leafBytes = 0
+      let lastTime: Date | undefined
+      let lastTimeText = ""
+      for (let i = 0; i < count; i++) {
+        const e = entries[i]!
+        if (e.time !== lastTime) {
+          lastTime = e.time
+          lastTimeText = e.time.toISOString()
+        }
+        indices[i] = e.index
+        times[i] = lastTimeText
+        actorKinds[i] = e.actor.kind
+        actorIds[i] = "id" in e.actor ? e.actor.id : null
+        actions[i] = e.action
+        subjects[i] = Option.isSome(e.subject) ? e.subject.value.id : null
+        subjectSalts[i] = Option.isSome(e.subject) ? buffer(e.subject.value.salt) : null
+        details[i] = Option.isSome(e.details) ? JSON.stringify(e.details.value.value) : null
+        detailsSalts[i] = Option.isSome(e.details) ? buffer(e.details.value.salt) : null
+        leafStarts[i] = leafBytes
+        leafLengths[i] = e.leaf.length
+        leafBytes += e.leaf.length
+        leaves[i] = e.leaf
+        leafHashes[i] = e.leafHash
+      }
+      return sql`INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
+        SELECT ${tenant}::uuid, x.idx, x.time, x.actor_kind, x.actor_id, x.action, x.subject_id, x.subject_salt,
+          x.details, x.details_salt,
+          substring(${Buffer.concat(leaves, leafBytes)}::bytea FROM x.leaf_start + 1 FOR x.leaf_length),
+          substring(${Buffer.concat(leafHashes, count * MerkleTree.hashSize)}::bytea FROM x.n::int * 32 - 31 FOR 32)
+        FROM unnest(${indices}::bigint[], ${times}::timestamptz[], ${actorKinds}::text[], ${actorIds}::text[],
+          ${actions}::text[], ${subjects}::uuid[], ${subjectSalts}::bytea[], ${details}::jsonb[], ${detailsSalts}::bytea[],
+          ${leafStarts}::int[], ${leafLengths}::int[])
+          WITH ORDINALITY AS x(idx, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt,
+            leaf_start, leaf_length, n),
+          state`
+    }
+
+    const insertNodes = (tenant: TenantId, nodes: ReadonlyArray<MerkleTree.NodeHash>) =>
+      sql`INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
+        SELECT ${tenant}::uuid, x.level, x.idx, substring(${concat(nodes.map((n) => n.hash))}::bytea FROM x.n::int * 32 - 31 FOR 32)
+        FROM unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => n.index)}::bigint[])
+          WITH ORDINALITY AS x(level, idx, n),
+          state`
+
     const writeBatch = <A>(tenant: TenantId, known: KnownState, batch: AppendBatch<A>) => {
-      const entries = JSON.stringify(batch.entries.map((e) => ({
-        i: e.index,
-        t: e.time.toISOString(),
-        ak: e.actor.kind,
-        ai: "id" in e.actor ? e.actor.id : null,
-        a: e.action,
-        s: Option.isSome(e.subject) ? e.subject.value.id : null,
-        ss: Option.isSome(e.subject) ? hex(e.subject.value.salt) : null,
-        d: Option.isSome(e.details) ? e.details.value.value : null,
-        ds: Option.isSome(e.details) ? hex(e.details.value.salt) : null,
-        l: leafText.decode(e.leaf),
-        h: hex(e.leafHash)
-      })))
-      const nodes = JSON.stringify(batch.nodes.map((n) => ({ l: n.level, i: n.index, h: hex(n.hash) })))
       const size = batch.state.frontier.size
       const frontier = concat(batch.state.frontier.hashes)
       const root = buffer(batch.state.root)
@@ -411,23 +469,14 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
               WHERE tenant_id = ${tenant} AND size = ${known.state.frontier.size} RETURNING 1 AS ok`
         : sql`INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (${tenant}, ${size}, ${frontier}, ${root})
               ON CONFLICT (tenant_id) DO NOTHING RETURNING 1 AS ok`
+      const entries = batch.entries.length === 1
+        ? insertEntry(tenant, batch.entries[0]!)
+        : insertEntries(tenant, batch.entries)
+      const nodes = batch.nodes.length > 0 ? sql`, nodes AS (${insertNodes(tenant, batch.nodes)})` : sql``
       // One statement, so one transaction: the entries and nodes are written only when the state moved.
-      return sql<{ ok: number }>`
-        WITH state AS (${state}),
-        entries AS (
-          INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
-          SELECT ${tenant}::uuid, i, t, ak, ai, a, s, decode(ss, 'hex'), d, decode(ds, 'hex'),
-            convert_to(l, 'UTF8'), decode(h, 'hex')
-          FROM jsonb_to_recordset(${entries}::jsonb)
-            AS x(i bigint, t timestamptz, ak text, ai text, a text, s uuid, ss text, d jsonb, ds text, l text, h text),
-            state
-        ),
-        nodes AS (
-          INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
-          SELECT ${tenant}::uuid, l, i, decode(h, 'hex')
-          FROM jsonb_to_recordset(${nodes}::jsonb) AS x(l smallint, i bigint, h text), state
-        )
-        SELECT ok FROM state`.pipe(Effect.map((rows) => rows.length === 1))
+      return sql<{ ok: number }>`WITH state AS (${state}), entries AS (${entries})${nodes} SELECT ok FROM state`.pipe(
+        Effect.map((rows) => rows.length === 1)
+      )
     }
 
     return AuditStore.of({

@@ -47,7 +47,7 @@ nodeInput[0] = 0x01
 export const hashLeaf = (entry: Uint8Array): Uint8Array => {
   const input = new Uint8Array(entry.length + 1)
   input.set(entry, 1)
-  return new Uint8Array(hash("sha256", input, "buffer"))
+  return toUint8Array(hash("sha256", input, "buffer"))
 }
 
 /**
@@ -60,7 +60,7 @@ export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array =>
   if (left.length === hashSize && right.length === hashSize) {
     nodeInput.set(left, 1)
     nodeInput.set(right, 1 + hashSize)
-    return new Uint8Array(hash("sha256", nodeInput, "buffer"))
+    return toUint8Array(hash("sha256", nodeInput, "buffer"))
   }
   return toUint8Array(createHash("sha256").update(nodePrefix).update(left).update(right).digest())
 }
