@@ -47,6 +47,12 @@
  * - Idempotent and resumable: a purged record is never counted again, so a
  *   sweep that died halfway and runs again at the same cut-off ends in the
  *   same state as one that ran through, and its counts add up.
+ * - `purgeTenants(tenants, limit)` (optional): `purgeBatch` for several
+ *   tenants at once, each at its own cut-off, none with excluded subjects:
+ *   at most `limit` records in all, oldest first, one short transaction;
+ *   how many of each tenant it purged, and whether more may remain (the
+ *   same rule as `purgeBatch`). It lets a sweep of many tenants purge as a
+ *   plain batched `DELETE` by time would, instead of tenant by tenant.
  * - `count(tenant, { cutoff, excludeSubjects })`: exactly the records
  *   `purgeBatch` would purge with those arguments (dry runs and reports).
  * - `oldest(tenant, { excludeSubjects })`: the time of the oldest record not
@@ -188,6 +194,29 @@ export interface Purged {
 }
 
 /**
+ * One tenant of a purge of several tenants at once, and its cut-off.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TenantCutoff {
+  readonly tenant: TenantId
+  readonly cutoff: Date
+}
+
+/**
+ * What one batch of a purge of several tenants purged, per tenant (tenants
+ * it purged nothing of may be missing), and whether more may remain.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PurgedTenants {
+  readonly purged: ReadonlyMap<TenantId, number>
+  readonly more: boolean
+}
+
+/**
  * A time partition of a target's table: every record in it has
  * `from <= time < to`.
  *
@@ -236,6 +265,9 @@ export interface Partitions {
 export interface TargetStorage {
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, RetentionTargetError>
   readonly purgeBatch: (tenant: TenantId, batch: PurgeBatch) => Effect.Effect<Purged, RetentionTargetError>
+  readonly purgeTenants?:
+    | ((tenants: ReadonlyArray<TenantCutoff>, limit: number) => Effect.Effect<PurgedTenants, RetentionTargetError>)
+    | undefined
   readonly count: (tenant: TenantId, selection: Selection) => Effect.Effect<number, RetentionTargetError>
   readonly oldest: (
     tenant: TenantId,
@@ -527,6 +559,50 @@ export const sqlTable = (
       return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
     }
 
+    // Several tenants at once, as a plain batched DELETE by time would: the oldest `limit`
+    // rows expired at their tenant's cut-off, through the time index, purged by row address.
+    // Only for tables without partitions (row addresses are per partition).
+    const purgeTenants = options.dayPartitions === true ? undefined : (
+      tenants: ReadonlyArray<TenantCutoff>,
+      limit: number
+    ): Effect.Effect<PurgedTenants, RetentionTargetError> => {
+      if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false })
+      const cutoffs = sql`SELECT * FROM unnest(
+        ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
+      ) AS c(lawful_tenant, lawful_cutoff)`
+      const expired = sql.and([
+        sql`EXISTS (SELECT 1 FROM (${cutoffs}) c WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
+        ...matching,
+        ...notPurged
+      ])
+      const chosen = sql`ctid = ANY(ARRAY(
+        SELECT ${table}.ctid FROM ${table} JOIN (${cutoffs}) c
+          ON ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff
+        ${matching.length + notPurged.length > 0 ? sql`WHERE ${sql.and([...matching, ...notPurged])}` : sql``}
+        ORDER BY ${time} LIMIT ${limit}))`
+      const statement = redact.length > 0
+        ? sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
+            UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
+            WHERE ${chosen} AND ${expired} RETURNING ${tenantColumn} AS tenant
+          ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
+        : sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
+            DELETE FROM ${table} WHERE ${chosen} AND ${expired} RETURNING ${tenantColumn} AS tenant
+          ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
+      return statement.pipe(
+        Effect.map((rows) => {
+          const purged = new Map(rows.map((row) => [row.tenant, Number(row.n)]))
+          let total = 0
+          for (const n of purged.values()) total += n
+          return { purged, more: total >= limit }
+        }),
+        Effect.mapError(fail("purge")),
+        Effect.withSpan("RetentionTarget.purgeTenants", {
+          captureStackTrace: false,
+          attributes: { target, tenants: tenants.length, limit }
+        })
+      )
+    }
+
     // Row addresses are per partition: a batch of a partitioned table works in the
     // partition of the oldest selected row.
     const oldestPartition = (tenant: TenantId, request: PurgeBatch) =>
@@ -595,6 +671,7 @@ export const sqlTable = (
         Effect.mapError(fail("list tenants"))
       ),
       purgeBatch,
+      purgeTenants,
       count: (tenant, selection) =>
         sql<{ n: string | number }>`SELECT count(*) AS n FROM ${table} WHERE ${where(tenant, selection)}`.pipe(
           Effect.map(([row]) => Number(row?.n ?? 0)),

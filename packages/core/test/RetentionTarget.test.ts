@@ -158,6 +158,29 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       assert.includeMembers([...tenants], [tenant, other])
     }))
 
+  it.effect("purgeTenants purges several tenants at their own cut-offs, oldest first, and no one else", () =>
+    Effect.gen(function*() {
+      yield* createTables
+      const [a, b, outsider] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      yield* insert(a, [{ id: 1, at: t0 }, { id: 2, at: t0 + 2 * day }, { id: 3, at: t0 + 4 * day }, { id: 4, at: t0 + 9 * day }])
+      yield* insert(b, [{ id: 1, at: t0 + day }, { id: 2, at: t0 + 3 * day }, { id: 3, at: t0 + 5 * day }])
+      yield* insert(outsider, [{ id: 1, at: t0 }])
+      const storage = yield* sqlTable("rt.log", { table: "rt_records", time: "recorded_at", match: { kind: "log" } })
+      const purgeTenants = storage.purgeTenants!
+      // a keeps what is 5 days old or newer at its cut-off, b what is 3 days old or newer.
+      const tenants = [{ tenant: a, cutoff: new Date(t0 + 5 * day) }, { tenant: b, cutoff: new Date(t0 + 3 * day) }]
+      const first = yield* purgeTenants(tenants, 2)
+      // The two oldest expired rows of both: a's at t0 and b's at t0 + 1 day.
+      assert.deepStrictEqual(first, { purged: new Map([[a, 1], [b, 1]]), more: true })
+      const second = yield* purgeTenants(tenants, 2)
+      assert.deepStrictEqual(second, { purged: new Map([[a, 2]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(tenants, 2), { purged: new Map(), more: false })
+      assert.deepStrictEqual((yield* ids(a)).map((r) => r.id), [4])
+      assert.deepStrictEqual((yield* ids(b)).map((r) => r.id), [2, 3])
+      assert.deepStrictEqual((yield* ids(outsider)).map((r) => r.id), [1])
+      assert.deepStrictEqual(yield* purgeTenants([], 10), { purged: new Map(), more: false })
+    }))
+
   it.effect("redacts instead of deleting, and a redacted row is purged", () =>
     Effect.gen(function*() {
       yield* createTables

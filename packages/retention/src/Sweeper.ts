@@ -591,10 +591,47 @@ export const make = (options: SweeperOptions = {}) =>
     // go first, so consecutive batches work on the same stretch of the table (rows written in
     // the same period) instead of walking the whole table once per tenant. Each committed
     // batch is journalled before the next starts; a tenant whose batch fails stops there.
+    //
+    // Tenants none of whose subjects is held go together when the target can (`purgeTenants`):
+    // one statement takes the oldest expired rows of all of them at their own cut-offs, as a
+    // plain batched DELETE by time would, and each tenant's share is journalled.
     const purgeInTurns = (target: RetentionTarget, run: Run, planned: ReadonlyArray<Outcome>) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
-        let turn = planned
+        const together = target.purgeTenants !== undefined
+          ? planned.filter((outcome) => outcome.held.subjects.size === 0)
+          : []
+        if (together.length >= 2) {
+          while (true) {
+            const started = yield* Clock.currentTimeMillis
+            const batch = yield* Effect.either(Effect.tap(
+              target.purgeTenants!(together.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), batchSize),
+              (batch) =>
+                batch.purged.size === 0 ? Effect.void : journal.record(together.flatMap(({ cutoff, tenant }) => {
+                  const purged = batch.purged.get(tenant) ?? 0
+                  return purged === 0 ? [] : [{
+                    key: { runId: run.runId, tenant, category: target.id },
+                    cutoff: cutoff!,
+                    startedAt: run.at,
+                    purged,
+                    partitions: 0
+                  }]
+                }))
+            ))
+            if (batch._tag === "Left") {
+              for (const outcome of together) outcomes.set(outcome.tenant, { ...outcomes.get(outcome.tenant)!, failure: batch.left })
+              break
+            }
+            for (const [tenant, purged] of batch.right.purged) {
+              const outcome = outcomes.get(tenant)
+              if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
+            }
+            if (!batch.right.more) break
+            yield* rest((yield* Clock.currentTimeMillis) - started)
+          }
+        }
+        const alone = together.length >= 2 ? planned.filter((outcome) => !together.includes(outcome)) : planned
+        let turn = alone.map((outcome) => outcomes.get(outcome.tenant)!)
         while (turn.length > 0) {
           const next: Array<Outcome> = []
           for (const [i, outcome] of turn.entries()) {

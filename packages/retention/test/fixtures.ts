@@ -86,19 +86,25 @@ export class TestRecords extends Context.Tag("test/TestRecords")<TestRecords, {
 
 const newFaults = (): Faults => ({ failAfter: undefined, batches: 0, afterBatch: Effect.void })
 
-const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => ({
-  ...storage,
-  purgeBatch: (tenant, batch) =>
+const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => {
+  // Every purge statement, of one tenant or of several, counts as a batch and can be made to fail.
+  const faulty = <A>(purge: Effect.Effect<A, RetentionTarget.RetentionTargetError>) =>
     Effect.suspend(() => {
       if (faults.failAfter !== undefined && faults.batches >= faults.failAfter) {
         return Effect.fail(new RetentionTarget.RetentionTargetError({ target: id, operation: "purge", cause: "injected" }))
       }
-      return storage.purgeBatch(tenant, batch).pipe(
+      return purge.pipe(
         Effect.tap(() => Effect.sync(() => faults.batches++)),
         Effect.tap(() => faults.afterBatch)
       )
     })
-})
+  const purgeTenants = storage.purgeTenants
+  return {
+    ...storage,
+    purgeBatch: (tenant, batch) => faulty(storage.purgeBatch(tenant, batch)),
+    purgeTenants: purgeTenants === undefined ? undefined : (tenants, limit) => faulty(purgeTenants(tenants, limit))
+  }
+}
 
 const toTarget = (id: Category, storage: RetentionTarget.TargetStorage): RetentionTarget.RetentionTarget => {
   const { parent, ...declaration } = declared[id]
