@@ -10,8 +10,9 @@
  * fibre, which appends everything waiting for a tenant in one transaction
  * (up to `maxBatch` events), then acknowledges each caller. A caller alone
  * (nothing waiting, nothing being written) writes its own events, and callers
- * arriving meanwhile are grouped after it. An acknowledged append is committed. Each entry's time is its caller's `Clock` time, so
- * entries of one batch may differ in time by the batching delay.
+ * arriving meanwhile are grouped after it. An acknowledged append is
+ * committed. Each entry's time is its caller's `Clock` time, so entries of
+ * one batch may differ in time by the batching delay.
  *
  * ## Stored hashes
  *
