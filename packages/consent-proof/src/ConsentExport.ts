@@ -43,6 +43,7 @@ import type { TenantId } from "@lawful/core/TenantId"
 import type { VaultError } from "@lawful/core/Vault"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { ConsentEvent } from "./ConsentEvent.js"
@@ -120,22 +121,22 @@ export const events = (
   Stream.unwrap(Effect.map(ConsentLedger, (ledger) => {
     const limit = options.pageSize ?? 1000
     const disclose = options.disclose ?? true
-    const open = (stored: StoredEvent) =>
-      !disclose || (stored.ipSealed === undefined && stored.userAgentSealed === undefined)
-        ? Effect.succeed(noFields())
-        : ledger.disclose(stored).pipe(
-          Effect.catchTags({ SubjectShredded: () => Effect.succeed(noFields()), SealedValueInvalid: () => Effect.succeed(noFields()) })
-        )
+    // A page's fields open together (one key-store read for the keys not cached); a field
+    // that does not open (its subject shredded) is left empty.
+    const open = (rows: ReadonlyArray<StoredEvent>) =>
+      !disclose
+        ? Effect.succeed(rows.map(noFields))
+        : Effect.map(ledger.discloseAll(tenant, rows), (outcomes) => outcomes.map(Either.getOrElse(noFields)))
     return Stream.paginateChunkEffect(undefined as number | undefined, (after) =>
       ledger.events(tenant, { subject: options.subject, after, limit }).pipe(
         Effect.flatMap((rows) =>
           Effect.map(
-            Effect.forEach(rows, (stored) =>
-              Effect.map(open(stored), (fields): ExportedEvent => ({
+            Effect.map(open(rows), (opened) =>
+              rows.map((stored, i): ExportedEvent => ({
                 stored,
-                ip: fields.ip?.value,
-                userAgent: fields.userAgent?.value
-              })), { concurrency: 16 }),
+                ip: opened[i]!.ip?.value,
+                userAgent: opened[i]!.userAgent?.value
+              }))),
             (exported) =>
               [
                 Chunk.unsafeFromArray(exported),

@@ -327,6 +327,14 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
   readonly disclose: (
     recorded: ConsentEvent.Recorded
   ) => Effect.Effect<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError>
+  /**
+   * `disclose` for many events of one tenant, the subject keys not cached read
+   * in one key-store call (exports); each event has its own outcome.
+   */
+  readonly discloseAll: (
+    tenant: TenantId,
+    recorded: ReadonlyArray<ConsentEvent.Recorded>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid>>, Vault.VaultError>
   /** The proof of an event, verifiable offline; with its IP address and user agent when `disclose` is set. */
   readonly proof: (
     tenant: TenantId,
@@ -859,6 +867,38 @@ export const make = Effect.gen(function*() {
       })
     )
 
+  const discloseAll = (tenant: TenantId, events: ReadonlyArray<ConsentEvent.Recorded>) =>
+    Effect.gen(function*() {
+      const fields = ["ip", "userAgent"] as const
+      const items: Array<{ readonly subject: SubjectId; readonly purpose: Vault.Purpose; readonly sealed: Uint8Array }> = []
+      for (const recorded of events) {
+        for (const field of fields) {
+          const sealed = field === "ip" ? recorded.ipSealed : recorded.userAgentSealed
+          if (sealed !== undefined) {
+            items.push({ subject: recorded.event.subject, purpose: ConsentEvent.sealedPurposes[field], sealed })
+          }
+        }
+      }
+      const opened = yield* vault.openAll(tenant, items)
+      let position = 0
+      return events.map((recorded): Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid> => {
+        const disclosed: { ip?: Disclosed["ip"]; userAgent?: Disclosed["userAgent"] } = {}
+        let failure: Vault.SubjectShredded | Vault.SealedValueInvalid | undefined
+        for (const field of fields) {
+          if ((field === "ip" ? recorded.ipSealed : recorded.userAgentSealed) === undefined) continue
+          const result = opened[position++]!
+          if (Either.isLeft(result)) {
+            failure ??= result.left
+            continue
+          }
+          const split = ConsentEvent.splitOpened(result.right)
+          if (Option.isNone(split)) failure ??= new Vault.SealedValueInvalid({ reason: "malformed" })
+          else disclosed[field] = { value: split.value.value, salt: split.value.salt }
+        }
+        return failure !== undefined ? Either.left(failure) : Either.right(disclosed as Disclosed)
+      })
+    })
+
   const proof = (tenant: TenantId, id: string, options?: { readonly disclose?: boolean | undefined }) =>
     Effect.gen(function*() {
       const stored = yield* eventOf(tenant, id)
@@ -907,6 +947,10 @@ export const make = Effect.gen(function*() {
     events: (tenant, query) => store.events(tenant, query).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
     event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant } })),
     disclose: (recorded) => disclose(recorded).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
+    discloseAll: (tenant, recorded) =>
+      discloseAll(tenant, recorded).pipe(
+        Effect.withSpan("ConsentLedger.discloseAll", { captureStackTrace: false, attributes: { tenant, count: recorded.length } })
+      ),
     proof,
     rebuildProjection: (tenant) =>
       store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant } })),

@@ -87,6 +87,11 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
     next: WrappedKey
   ) => Effect.Effect<boolean, KeyStoreError>
   readonly subjectKey: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Option.Option<SubjectKeyState>, KeyStoreError>
+  /** `subjectKey` for many subjects of one tenant in one statement; subjects without a key are missing. */
+  readonly subjectKeys: (
+    tenant: TenantId,
+    subjects: ReadonlyArray<SubjectId>
+  ) => Effect.Effect<ReadonlyMap<SubjectId, SubjectKeyState>, KeyStoreError>
   /** Stores the subject's key unless a key or a tombstone exists; returns what is stored. */
   readonly createSubjectKey: (
     tenant: TenantId,
@@ -147,6 +152,15 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
         return true
       }),
     subjectKey: (tenant, subject) => Effect.sync(() => Option.fromNullable(subjects.get(subjectKeyOf(tenant, subject)))),
+    subjectKeys: (tenant, wanted) =>
+      Effect.sync(() => {
+        const states = new Map<SubjectId, SubjectKeyState>()
+        for (const subject of wanted) {
+          const state = subjects.get(subjectKeyOf(tenant, subject))
+          if (state) states.set(subject, state)
+        }
+        return states
+      }),
     createSubjectKey: (tenant, subject, key) =>
       Effect.sync(() => {
         const id = subjectKeyOf(tenant, subject)
@@ -327,6 +341,17 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.map(Option.map(toSubjectState)),
           Effect.mapError(fail("subjectKey"))
         ),
+      subjectKeys: (tenant, subjects) =>
+        subjects.length === 0 ? Effect.succeed(new Map()) : Effect.gen(function*() {
+          const rows = yield* sql<{ subject_id: SubjectId } & typeof SubjectKeyRow.Encoded>`
+            SELECT subject_id, wrapped_by, ciphertext, shredded_at FROM lawful_vault_subject_keys
+            WHERE tenant_id = ${tenant} AND subject_id = ANY(${[...new Set(subjects)]}::uuid[])`
+          const states = new Map<SubjectId, SubjectKeyState>()
+          for (const row of rows) {
+            states.set(row.subject_id, toSubjectState(yield* Schema.decodeUnknown(SubjectKeyRow)(row)))
+          }
+          return states
+        }).pipe(Effect.mapError(fail("subjectKeys"))),
       createSubjectKey: (tenant, subject, key) =>
         insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
           Effect.flatMap((rows) =>

@@ -38,6 +38,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -162,6 +163,16 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
     purpose: Purpose,
     sealed: Uint8Array
   ) => Effect.Effect<string, SubjectShredded | SealedValueInvalid | VaultError>
+  /**
+   * Opens many sealed values of one tenant, loading the subject keys not
+   * cached in one key-store call: the path of exports. Each item has its own
+   * outcome (`SubjectShredded`, `SealedValueInvalid`); only a storage or key
+   * failure fails the whole call.
+   */
+  readonly openAll: (
+    tenant: TenantId,
+    items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly sealed: Uint8Array }>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<Uint8Array, SubjectShredded | SealedValueInvalid>>, VaultError>
   /**
    * Seals fields of many subjects of one tenant, creating their missing keys in
    * one key-store call: the path of batched writes (new contacts, imports).
@@ -369,6 +380,47 @@ export const make = (options: VaultOptions = {}) =>
         })
       )
 
+    const openAll = (
+      tenant: TenantId,
+      items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly sealed: Uint8Array }>
+    ) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const keys = new Map<SubjectId, Either.Either<KeyObject, SubjectShredded | SealedValueInvalid>>()
+        const missing = new Set<SubjectId>()
+        for (const { subject } of items) {
+          if (keys.has(subject) || missing.has(subject)) continue
+          const cached = subjectCache.get(cacheKey(tenant, subject))
+          if (cached && cached.expires > now) keys.set(subject, Either.right(cached.key))
+          else missing.add(subject)
+        }
+        if (missing.size > 0) {
+          const { wrapping } = yield* tenantKeys(tenant)
+          const states = yield* store.subjectKeys(tenant, [...missing])
+          for (const subject of missing) {
+            const state = states.get(subject)
+            // A subject that never had a key has nothing sealed: the value cannot be theirs.
+            if (state === undefined) {
+              keys.set(subject, Either.left(new SealedValueInvalid({ reason: "authentication-failed" })))
+            } else if (state._tag === "Shredded") {
+              keys.set(subject, Either.left(new SubjectShredded({ tenantId: tenant, subjectId: subject })))
+            } else {
+              const raw = decrypt(wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
+              if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
+              keys.set(subject, Either.right(remember(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now)))
+            }
+          }
+        }
+        return items.map(({ purpose, sealed, subject }) =>
+          Either.flatMap(keys.get(subject)!, (key): Either.Either<Uint8Array, SealedValueInvalid> => {
+            const result = decrypt(key, sealed, fieldAad(tenant, subject, purpose))
+            return typeof result === "string"
+              ? Either.left(new SealedValueInvalid({ reason: result }))
+              : Either.right(result)
+          })
+        )
+      }).pipe(Effect.withSpan("Vault.openAll", { captureStackTrace: false, attributes: { count: items.length } }))
+
     const rewrapBatch = 500
 
     const poolSize = options.subjectPoolSize ?? 64
@@ -468,6 +520,7 @@ export const make = (options: VaultOptions = {}) =>
           Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
       sealAll,
+      openAll,
       newSubject: (tenant) => Effect.map(newSubjects(tenant, 1), (subjects) => subjects[0]!),
       newSubjects,
       releaseSubjects,

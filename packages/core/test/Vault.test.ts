@@ -19,6 +19,53 @@ contractSuite("Vault", { memory: withVault(layerMemory), sql: withVault(layerSql
 
 })
 
+contractSuite("Vault.openAll", { memory: layerMemory, sql: layerSql }, (it) => {
+  it.effect("opens many values with one key-store read, each item with its own outcome", () =>
+    Effect.gen(function*() {
+      const store = yield* KeyStore
+      const master = MasterKey.generate()
+      const vaultOf = Vault.make().pipe(Effect.provideService(KeyStore, store), Effect.provide(MasterKey.layer(master)))
+      const writer = yield* vaultOf
+      const tenant = yield* TenantId.make
+      const subjects = yield* Effect.all(Array.from({ length: 5 }, () => SubjectId.make))
+      const sealed = yield* Effect.forEach(subjects, (subject, i) => writer.seal(tenant, subject, "p", `value ${i}`))
+      yield* writer.shred(tenant, subjects[3]!)
+      const stranger = yield* SubjectId.make
+      const tampered = Uint8Array.from(sealed[4]!)
+      tampered[tampered.length - 1]! ^= 1
+
+      const keys = yield* store.subjectKeys(tenant, [...subjects, stranger])
+      assert.deepStrictEqual([...keys.keys()].sort(), [...subjects].sort())
+      assert.strictEqual(keys.get(subjects[3]!)?._tag, "Shredded")
+
+      // A reader with an empty cache, as an export in another process would be.
+      const reader = yield* vaultOf
+      const opened = yield* reader.openAll(tenant, [
+        { subject: subjects[0]!, purpose: "p", sealed: sealed[0]! },
+        { subject: subjects[1]!, purpose: "p", sealed: sealed[1]! },
+        { subject: subjects[0]!, purpose: "p", sealed: sealed[0]! },
+        { subject: subjects[2]!, purpose: "other", sealed: sealed[2]! },
+        { subject: subjects[3]!, purpose: "p", sealed: sealed[3]! },
+        { subject: subjects[4]!, purpose: "p", sealed: tampered },
+        { subject: stranger, purpose: "p", sealed: sealed[1]! }
+      ])
+      const outcome = opened.map(Either.match({
+        onLeft: (error) => error._tag,
+        onRight: (bytes) => new TextDecoder().decode(bytes)
+      }))
+      assert.deepStrictEqual(outcome, [
+        "value 0",
+        "value 1",
+        "value 0",
+        "SealedValueInvalid",
+        "SubjectShredded",
+        "SealedValueInvalid",
+        "SealedValueInvalid"
+      ])
+      assert.deepStrictEqual(yield* reader.openAll(tenant, []), [])
+    }))
+})
+
 // Rotation re-wraps every tenant key of the store, so it runs on a store of its own.
 contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql }, (it) => {
   it.effect("after master-key rotation every ciphertext still opens, and the old key is no longer needed", () =>
