@@ -76,6 +76,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -567,19 +568,34 @@ export const sqlTable = (
       limit: number
     ): Effect.Effect<PurgedTenants, RetentionTargetError> => {
       if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false })
-      const cutoffs = sql`SELECT * FROM unnest(
-        ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
-      ) AS c(lawful_tenant, lawful_cutoff)`
-      const expired = sql.and([
-        sql`EXISTS (SELECT 1 FROM (${cutoffs}) c WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
-        ...matching,
-        ...notPurged
-      ])
-      const chosen = sql`ctid = ANY(ARRAY(
-        SELECT ${table}.ctid FROM ${table} JOIN (${cutoffs}) c
-          ON ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff
-        ${matching.length + notPurged.length > 0 ? sql`WHERE ${sql.and([...matching, ...notPurged])}` : sql``}
-        ORDER BY ${time} LIMIT ${limit}))`
+      const cutoff = tenants[0]!.cutoff.getTime()
+      let expired: Statement.Fragment
+      let chosen: Statement.Fragment
+      if (tenants.every((t) => t.cutoff.getTime() === cutoff)) {
+        // One cut-off for all (tenants on the same policy): exactly the plan of a plain batched
+        // DELETE by time, the tenants a filter on the way.
+        expired = sql.and([
+          sql`${time} < ${new Date(cutoff)}`,
+          sql`${tenantColumn} = ANY(${tenants.map((t) => t.tenant)}::uuid[])`,
+          ...matching,
+          ...notPurged
+        ])
+        chosen = sql`ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${expired} ORDER BY ${time} LIMIT ${limit}))`
+      } else {
+        const cutoffs = sql`SELECT * FROM unnest(
+          ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
+        ) AS c(lawful_tenant, lawful_cutoff)`
+        expired = sql.and([
+          sql`EXISTS (SELECT 1 FROM (${cutoffs}) c WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
+          ...matching,
+          ...notPurged
+        ])
+        chosen = sql`ctid = ANY(ARRAY(
+          SELECT ${table}.ctid FROM ${table} JOIN (${cutoffs}) c
+            ON ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff
+          ${matching.length + notPurged.length > 0 ? sql`WHERE ${sql.and([...matching, ...notPurged])}` : sql``}
+          ORDER BY ${time} LIMIT ${limit}))`
+      }
       const statement = redact.length > 0
         ? sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
             UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}

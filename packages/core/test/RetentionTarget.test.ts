@@ -179,6 +179,17 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       assert.deepStrictEqual((yield* ids(b)).map((r) => r.id), [2, 3])
       assert.deepStrictEqual((yield* ids(outsider)).map((r) => r.id), [1])
       assert.deepStrictEqual(yield* purgeTenants([], 10), { purged: new Map(), more: false })
+
+      // One cut-off for all: the plain DELETE-by-time form, same guarantees.
+      const [c, d] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* insert(c, [{ id: 1, at: t0 }, { id: 2, at: t0 + 2 * day }, { id: 3, at: t0 + 6 * day }])
+      yield* insert(d, [{ id: 1, at: t0 + day }, { id: 2, at: t0 + 7 * day }])
+      const same = [{ tenant: c, cutoff: new Date(t0 + 5 * day) }, { tenant: d, cutoff: new Date(t0 + 5 * day) }]
+      assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map([[c, 1], [d, 1]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map([[c, 1]]), more: false })
+      assert.deepStrictEqual((yield* ids(c)).map((r) => r.id), [3])
+      assert.deepStrictEqual((yield* ids(d)).map((r) => r.id), [2])
+      assert.deepStrictEqual((yield* ids(outsider)).map((r) => r.id), [1])
     }))
 
   it.effect("redacts instead of deleting, and a redacted row is purged", () =>
