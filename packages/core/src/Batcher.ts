@@ -7,9 +7,11 @@
  * (for example the tenant), starts each group as one batch of at most
  * `maxBatch` items, and answers every caller with its own result. A lone call
  * runs at once, as a batch of one: batching never waits for company. Up to
- * `concurrency` batches are in flight at once, so their commits overlap (the
- * database flushes them together) while the next batch fills; batches are
- * therefore not ordered with each other.
+ * `concurrency` batches of one key are in flight at once, so their commits
+ * overlap (the database flushes them together) while the next batch fills;
+ * batches are therefore not ordered with each other. Keys do not wait for
+ * each other: a key with its batches in flight leaves its new items waiting
+ * while other keys' items start, up to `maxInFlight` batches in all.
  *
  * A batch that fails fails each of its callers with the same error; report
  * per-item outcomes in the result type (an `Either`) when items can fail on
@@ -33,8 +35,10 @@ export interface BatcherOptions<I, O, E> {
   readonly key?: ((item: I) => string) | undefined
   /** Most items in one batch (default 1000). */
   readonly maxBatch?: number | undefined
-  /** How many batches run at once (default 4). */
+  /** How many batches of one key run at once (default 4). */
   readonly concurrency?: number | undefined
+  /** How many batches run at once in all, whatever their key (default 64). */
+  readonly maxInFlight?: number | undefined
 }
 
 interface Pending<I, O, E> {
@@ -83,26 +87,47 @@ export const make = <I, O, E>(
         Effect.onExit((exit) => Effect.sync(() => answer(batch, exit)))
       )
 
-    const takeAll = Effect.async<Array<Pending<I, O, E>>>((resume) => {
-      const take = () => {
+    const perKey = options.concurrency ?? 4
+    const maxInFlight = options.maxInFlight ?? 64
+    const active = new Map<string, number>()
+    let inFlight = 0
+    const mayStart = (key: string) => inFlight < maxInFlight && (active.get(key) ?? 0) < perKey
+
+    // The waiting items whose key may start a batch now; the others stay waiting. Sleeps
+    // (woken by a new item or a finished batch) while there is none.
+    const takeReady = Effect.async<Array<Pending<I, O, E>>>((resume) => {
+      const attempt = () => {
+        const ready: Array<Pending<I, O, E>> = []
+        const rest: Array<Pending<I, O, E>> = []
+        for (const pending of waiting) (mayStart(keyOf(pending.item)) ? ready : rest).push(pending)
+        if (ready.length === 0) {
+          wake = attempt
+          return
+        }
         wake = undefined
-        const all = waiting
-        waiting = []
-        resume(Effect.succeed(all))
+        waiting = rest
+        resume(Effect.succeed(ready))
       }
-      if (waiting.length > 0) take()
-      else wake = take
+      attempt()
       return Effect.sync(() => {
         wake = undefined
       })
     })
 
-    const inFlight = yield* Effect.makeSemaphore(options.concurrency ?? 4)
+    const finished = (key: string) =>
+      Effect.sync(() => {
+        inFlight--
+        const left = active.get(key)! - 1
+        if (left === 0) active.delete(key)
+        else active.set(key, left)
+        wake?.()
+      })
+
     const running = yield* FiberSet.make()
     const worker = Effect.gen(function*() {
-      const all = yield* takeAll
+      const ready = yield* takeReady
       const groups = new Map<string, Array<Array<Pending<I, O, E>>>>()
-      for (const pending of all) {
+      for (const pending of ready) {
         const key = keyOf(pending.item)
         const batches = groups.get(key) ?? []
         const last = batches[batches.length - 1]
@@ -110,12 +135,20 @@ export const make = <I, O, E>(
         else batches.push([pending])
         groups.set(key, batches)
       }
-      for (const batches of groups.values()) {
+      const later: Array<Pending<I, O, E>> = []
+      for (const [key, batches] of groups) {
         for (const batch of batches) {
-          yield* inFlight.take(1)
-          yield* FiberSet.run(running, Effect.ensuring(runBatch(batch), inFlight.release(1)))
+          if (!mayStart(key)) {
+            later.push(...batch)
+            continue
+          }
+          inFlight++
+          active.set(key, (active.get(key) ?? 0) + 1)
+          yield* FiberSet.run(running, Effect.ensuring(runBatch(batch), finished(key)))
         }
       }
+      // Items of keys that reached their limit wait, ahead of those that came since.
+      if (later.length > 0) waiting = [...later, ...waiting]
     }).pipe(Effect.forever, Effect.interruptible)
     yield* Effect.forkScoped(worker)
     yield* Effect.addFinalizer(() =>

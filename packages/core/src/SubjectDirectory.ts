@@ -254,8 +254,8 @@ const make = (store: DirectoryStore) =>
       })
 
     const resolveInBatch = yield* Batcher.make({
-      // Measured with 8 callers on PostgreSQL: two batches in flight beat one (commits overlap)
-      // and four or eight (batches too small to pay for their statement).
+      // Measured with 8 callers on PostgreSQL: two batches of a tenant in flight beat one
+      // (commits overlap) and three, four or eight (batches too small to pay for their statement).
       concurrency: 2,
       key: (item: { readonly tenant: TenantId; readonly email: Email.Email; readonly index: string }) => item.tenant,
       run: (items) =>

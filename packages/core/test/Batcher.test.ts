@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
 import * as Batcher from "../src/Batcher.js"
 
@@ -23,6 +25,39 @@ describe("Batcher", () => {
       assert.isTrue(batches.every((batch) => new Set(batch.map((item) => item[0])).size === 1))
       assert.isBelow(batches.length, items.length)
       assert.deepStrictEqual(batches.flat().sort(), [...items].sort())
+    }))
+
+  it.scoped("a key with its batches in flight does not hold up other keys, and never runs more than its limit", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const running = new Map<string, number>()
+      let most = 0
+      const submit = yield* Batcher.make({
+        concurrency: 1,
+        key: (item: string) => item.split(":")[0]!,
+        run: (items: ReadonlyArray<string>) =>
+          Effect.gen(function*() {
+            const key = items[0]!.split(":")[0]!
+            running.set(key, (running.get(key) ?? 0) + 1)
+            most = Math.max(most, running.get(key)!)
+            if (key === "slow") yield* Deferred.await(release)
+            yield* Effect.yieldNow()
+            running.set(key, running.get(key)! - 1)
+            return items.map((item) => item.toUpperCase())
+          })
+      })
+      // The slow key's first batch blocks; its later items wait behind it.
+      const slow = yield* Effect.fork(Effect.forEach(["slow:1", "slow:2", "slow:3"], submit, { concurrency: "unbounded" }))
+      yield* Effect.yieldNow()
+      // Meanwhile another key's calls, even in several rounds, are answered.
+      for (let round = 0; round < 3; round++) {
+        const fast = yield* Effect.forEach([`fast:${round}a`, `fast:${round}b`], submit, { concurrency: "unbounded" })
+        assert.deepStrictEqual(fast, [`FAST:${round}A`, `FAST:${round}B`])
+      }
+      assert.isNull(slow.unsafePoll())
+      yield* Deferred.succeed(release, undefined)
+      assert.deepStrictEqual(yield* Fiber.join(slow), ["SLOW:1", "SLOW:2", "SLOW:3"])
+      assert.strictEqual(most, 1)
     }))
 
   it.scoped("a failing batch fails each of its callers, and later batches still run", () =>
