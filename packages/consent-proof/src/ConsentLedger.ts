@@ -83,7 +83,6 @@ import * as ConsentProof from "./ConsentProof.js"
 import * as ConsentState from "./ConsentState.js"
 import * as ConsentStore from "./ConsentStore.js"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
-import * as Writer from "./internal/writer.js"
 
 // ---- requests and errors -----------------------------------------------------------
 
@@ -423,6 +422,21 @@ const commitments = (fields: { readonly ip?: string | undefined; readonly userAg
 
 const page = 1000
 
+/** Every event a paged query gives, a page of `page` at a time. */
+const allEvents = <E>(
+  pageAfter: (after: number | undefined) => Effect.Effect<ReadonlyArray<ConsentStore.StoredEvent>, E>
+): Effect.Effect<ReadonlyArray<ConsentStore.StoredEvent>, E> =>
+  Effect.gen(function*() {
+    const events: Array<ConsentStore.StoredEvent> = []
+    let after: number | undefined
+    while (true) {
+      const rows = yield* pageAfter(after)
+      events.push(...rows)
+      if (rows.length < page) return events
+      after = rows[rows.length - 1]!.seq
+    }
+  })
+
 /**
  * Builds the ledger over the services in context; its writer fibre lives in the scope.
  *
@@ -454,28 +468,13 @@ export const make = Effect.gen(function*() {
       return recorded
     }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
 
-  // Records of one tenant: each caller's audit append is grouped by the audit log, then
-  // the events are grouped here into one store statement per round.
-  const storeEvents = yield* Writer.make({
-    key: (recorded: ConsentEvent.Recorded) => recorded.event.tenant,
-    run: (tenant, recorded) => Effect.as(store.append(tenant as TenantId, recorded), recorded),
-    maxBatch: 1000
+  // Confirmations, recorded apart (they read the subject's state first), are still grouped:
+  // one audit append and one store append per batch of a tenant's drafts.
+  const submit = yield* Batcher.make({
+    concurrency: 1,
+    key: (draft: Draft) => draft.tenant,
+    run: (drafts) => commit(drafts[0]!.tenant, drafts)
   })
-
-  const submit = (draft: Draft) =>
-    log.append(draft.tenant, auditEventOf(draft)).pipe(
-      Effect.catchTag("AuditEventInvalid", Effect.die),
-      Effect.flatMap((appended) =>
-        storeEvents({
-          event: draft.event,
-          bytes: draft.bytes,
-          hash: draft.hash,
-          auditIndex: appended.index,
-          ipSealed: draft.ipSealed,
-          userAgentSealed: draft.userAgentSealed
-        })
-      )
-    )
 
   const sealFor = (
     tenant: TenantId,
@@ -833,39 +832,7 @@ export const make = Effect.gen(function*() {
     )
 
   const subjectEvents = (tenant: TenantId, subject: SubjectId) =>
-    Effect.gen(function*() {
-      const all: Array<ConsentStore.StoredEvent> = []
-      let after: number | undefined
-      while (true) {
-        const rows = yield* store.events(tenant, { subject, after, limit: page })
-        all.push(...rows)
-        if (rows.length < page) return all
-        after = rows[rows.length - 1]!.seq
-      }
-    })
-
-  const openField = (recorded: ConsentEvent.Recorded, field: ConsentEvent.SealedField) => {
-    const sealed = field === "ip" ? recorded.ipSealed : recorded.userAgentSealed
-    if (sealed === undefined) return Effect.succeed(undefined)
-    const { subject, tenant } = recorded.event
-    return vault.open(tenant, subject, ConsentEvent.sealedPurposes[field], sealed).pipe(
-      Effect.flatMap((opened) =>
-        Option.match(ConsentEvent.splitOpened(opened), {
-          onNone: () => Effect.fail(new Vault.SealedValueInvalid({ reason: "malformed" })),
-          onSome: (split) => Effect.succeed({ value: split.value, salt: split.salt })
-        })
-      )
-    )
-  }
-
-  const disclose = (recorded: ConsentEvent.Recorded) =>
-    Effect.map(
-      Effect.all([openField(recorded, "ip"), openField(recorded, "userAgent")]),
-      ([ip, userAgent]): Disclosed => ({
-        ...(ip !== undefined ? { ip } : {}),
-        ...(userAgent !== undefined ? { userAgent } : {})
-      })
-    )
+    allEvents((after) => store.events(tenant, { subject, after, limit: page }))
 
   const discloseAll = (tenant: TenantId, events: ReadonlyArray<ConsentEvent.Recorded>) =>
     Effect.gen(function*() {
@@ -898,6 +865,9 @@ export const make = Effect.gen(function*() {
         return failure !== undefined ? Either.left(failure) : Either.right(disclosed as Disclosed)
       })
     })
+
+  const disclose = (recorded: ConsentEvent.Recorded) =>
+    Effect.flatMap(discloseAll(recorded.event.tenant, [recorded]), ([disclosed]) => disclosed!)
 
   const proof = (tenant: TenantId, id: string, options?: { readonly disclose?: boolean | undefined }) =>
     Effect.gen(function*() {
@@ -1040,17 +1010,6 @@ export const makeSource = (
   vault: Context.Tag.Service<typeof Vault.Vault>
 ): PersonalDataRegistry.PersonalDataSource => {
   const fail = (operation: PersonalDataRegistry.Operation) => PersonalDataRegistry.sourceError(sourceName, operation)
-  const all = (tenant: TenantId, subject: SubjectId) =>
-    Effect.gen(function*() {
-      const events: Array<ConsentStore.StoredEvent> = []
-      let after: number | undefined
-      while (true) {
-        const rows = yield* ledger.events(tenant, { subject, after, limit: page })
-        events.push(...rows)
-        if (rows.length < page) return events
-        after = rows[rows.length - 1]!.seq
-      }
-    })
   return {
     name: sourceName,
     description: "Consent events (grants, confirmations, withdrawals) with their sealed IP address and user agent",
@@ -1060,9 +1019,11 @@ export const makeSource = (
     export: (tenant, subject) =>
       Effect.gen(function*() {
         if (yield* vault.isShredded(tenant, subject)) return noRecords
-        const events = yield* all(tenant, subject)
-        const records = yield* Effect.forEach(events, (stored) =>
-          Effect.map(ledger.disclose(stored), (disclosed): PersonalDataRegistry.SourceRecord => ({
+        const events = yield* allEvents((after) => ledger.events(tenant, { subject, after, limit: page }))
+        // Every field opens with one key-store read; a shredded subject exports nothing.
+        const opened = yield* ledger.discloseAll(tenant, events)
+        const records = yield* Effect.forEach(events, (stored, i) =>
+          Effect.map(opened[i]!, (disclosed): PersonalDataRegistry.SourceRecord => ({
             category: "consent.event",
             fields: {
               ...ConsentEvent.toDocument(stored.event),
