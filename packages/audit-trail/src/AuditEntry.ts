@@ -34,7 +34,7 @@ import * as Schema from "effect/Schema"
 import { hash } from "node:crypto"
 import { Actor, AuditEvent, Json, LegalBasis, Resource } from "./AuditEvent.js"
 import { canonicalJson } from "./internal/canonical.js"
-import { randomSalt } from "./internal/random.js"
+import { randomBytes } from "@lawful/core/Random"
 import * as MerkleTree from "./MerkleTree.js"
 
 /**
@@ -176,10 +176,10 @@ const isoTime = (time: Date): string => {
 export const make = (tenant: TenantId, index: number, time: Date, event: AuditEvent): AuditEntry => {
   const subject = event.subject === undefined
     ? Option.none()
-    : Option.some({ id: event.subject, salt: randomSalt(16) })
+    : Option.some({ id: event.subject, salt: randomBytes(16) })
   const details = event.details === undefined
     ? Option.none()
-    : Option.some({ value: event.details, salt: randomSalt(16) })
+    : Option.some({ value: event.details, salt: randomBytes(16) })
   // The leaf prefix 0x00 and the leaf in one buffer: one encoding, one hash call.
   const prefixed = Buffer.from(`\0${leafText({
     tenant,
