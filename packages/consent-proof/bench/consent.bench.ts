@@ -91,6 +91,12 @@ export default async (context: BenchContext) => {
   await raw.query(rawIndex)
   let rawSeq = 0
   const rawTenant = randomUUID()
+  // The baseline of recording: one event-shaped row, one statement, one commit.
+  const insertRawEvent = (worker: number) =>
+    clients[worker]!.query(
+      `INSERT INTO bench_raw_consent VALUES ($1, $2, $3, $4, 'granted', now(), $5, $6, $7, $8)`,
+      [rawTenant, rawSeq++, randomUUID(), randomUUID(), randomBytes(bodyBytes), rawSeq, randomBytes(sealedIp), randomBytes(sealedUa)]
+    )
   const results: Array<Result> = []
 
   // ---- 1. Recording from 8 concurrent callers --------------------------------------------
@@ -106,10 +112,7 @@ export default async (context: BenchContext) => {
       name: "pg single-row INSERT of an event-shaped row, 8 clients",
       run: () =>
         concurrently(8, records, async (worker) => {
-          await clients[worker]!.query(
-            `INSERT INTO bench_raw_consent VALUES ($1, $2, $3, $4, 'granted', now(), $5, $6, $7, $8)`,
-            [rawTenant, rawSeq++, randomUUID(), randomUUID(), randomBytes(bodyBytes), rawSeq, randomBytes(sealedIp), randomBytes(sealedUa)]
-          )
+          await insertRawEvent(worker)
         }, rawLatencies)
     },
     library: {
@@ -176,10 +179,7 @@ export default async (context: BenchContext) => {
         name: "pg single-row INSERT of an event-shaped row, 8 clients",
         run: () =>
           concurrently(8, records, async (worker) => {
-            await clients[worker]!.query(
-              `INSERT INTO bench_raw_consent VALUES ($1, $2, $3, $4, 'granted', now(), $5, $6, $7, $8)`,
-              [rawTenant, rawSeq++, randomUUID(), randomUUID(), randomBytes(bodyBytes), rawSeq, randomBytes(sealedIp), randomBytes(sealedUa)]
-            )
+            await insertRawEvent(worker)
           })
       },
       library: {

@@ -598,6 +598,14 @@ export const make = (options: SweeperOptions = {}) =>
     const purgeInTurns = (target: RetentionTarget, run: Run, planned: ReadonlyArray<Outcome>) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
+        // What a committed batch adds to a tenant's journal entry.
+        const journalled = ({ cutoff, tenant }: Outcome, purged: number) => ({
+          key: { runId: run.runId, tenant, category: target.id },
+          cutoff: cutoff!,
+          startedAt: run.at,
+          purged,
+          partitions: 0
+        })
         const together = target.purgeTenants !== undefined
           ? planned.filter((outcome) => outcome.held.subjects.size === 0)
           : []
@@ -607,15 +615,9 @@ export const make = (options: SweeperOptions = {}) =>
             const batch = yield* Effect.either(Effect.tap(
               target.purgeTenants!(together.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), batchSize),
               (batch) =>
-                batch.purged.size === 0 ? Effect.void : journal.record(together.flatMap(({ cutoff, tenant }) => {
-                  const purged = batch.purged.get(tenant) ?? 0
-                  return purged === 0 ? [] : [{
-                    key: { runId: run.runId, tenant, category: target.id },
-                    cutoff: cutoff!,
-                    startedAt: run.at,
-                    purged,
-                    partitions: 0
-                  }]
+                batch.purged.size === 0 ? Effect.void : journal.record(together.flatMap((outcome) => {
+                  const purged = batch.purged.get(outcome.tenant) ?? 0
+                  return purged === 0 ? [] : [journalled(outcome, purged)]
                 }))
             ))
             if (batch._tag === "Left") {
@@ -640,13 +642,7 @@ export const make = (options: SweeperOptions = {}) =>
             const batch = yield* Effect.either(Effect.tap(
               target.purgeBatch(tenant, { cutoff: cutoff!, limit: batchSize, excludeSubjects: held.subjects }),
               (batch) =>
-                batch.purged === 0 ? Effect.void : journal.record([{
-                  key: { runId: run.runId, tenant, category: target.id },
-                  cutoff: cutoff!,
-                  startedAt: run.at,
-                  purged: batch.purged,
-                  partitions: 0
-                }])
+                batch.purged === 0 ? Effect.void : journal.record([journalled(outcome, batch.purged)])
             ))
             if (batch._tag === "Left") {
               outcomes.set(tenant, { ...outcome, failure: batch.left })
