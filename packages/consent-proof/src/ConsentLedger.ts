@@ -19,13 +19,15 @@
  *
  * ## Recording
  *
- * `record` decodes its request, checks it (known lists, a source, a well-formed
- * IP address, a notice for grants from a form) **before anything is
- * written**, finds or creates the subject of the address, seals the IP
- * address and user agent with the Vault, and hands the event to a writer
- * that groups concurrent records per tenant: one audit `appendAll` (each
- * event gets its audit entry, whose details commit to the event hash) and
- * one store statement (events and projection) per group. An acknowledged
+ * `record` decodes its request and checks it (known lists, a source, a
+ * well-formed IP address and address, a notice for grants from a form)
+ * **before anything is written**, then hands it to a batch of the tenant's
+ * concurrent records (core's `Batcher`): one `resolveAll` finds or creates
+ * the subjects, one `sealAll` seals the IP addresses and user agents, one
+ * audit `appendAll` gives each event its audit entry (whose details commit
+ * to the event hash), and one store statement writes the events and the
+ * projection. Confirmations read the subject's pending grants first and go
+ * in batches of their own. An acknowledged
  * record is committed. If the store fails after the audit append, the audit
  * log keeps entries whose events were not stored; they prove nothing, as no
  * event has their hash.
@@ -438,7 +440,7 @@ const allEvents = <E>(
   })
 
 /**
- * Builds the ledger over the services in context; its writer fibre lives in the scope.
+ * Builds the ledger over the services in context; its batching fibres live in the scope.
  *
  * @since 0.1.0
  * @category constructors
