@@ -2,6 +2,7 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { randomBytes, randomUUID } from "node:crypto"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
@@ -104,4 +105,51 @@ sqlSuite("SubjectDirectory storage", layers.sql, (it) => {
       assert.strictEqual(rows.length, 1)
       assert.notStrictEqual(rows[0]!.subject_id, subject)
     }))
+})
+
+// A tenant that the planner's statistics have not seen yet (new since the last ANALYZE) is
+// estimated at one row: planned for that estimate, a lookup of a few addresses scanned every
+// row of the tenant. The count of index entries the lookups read shows which plan ran.
+sqlSuite("SubjectDirectory plans", layers.sql, (it) => {
+  it.effect("looking up addresses reads their entries only, in a tenant the statistics have not seen", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      // One connection, so every statistic counted below is its own and flushed on demand.
+      const connection = yield* sql.reserve
+      const run = (text: string, params: ReadonlyArray<unknown> = []) => connection.execute(text, params, undefined)
+      const insertOrFind = (tenant: string, entries: ReadonlyArray<string>, indexes: ReadonlyArray<string>) =>
+        run(
+          `SELECT out_subject FROM lawful_subjects_insert_or_find($1, $2::jsonb, $3::text[])`,
+          [
+            tenant,
+            JSON.stringify(entries.map((i) => ({ s: randomUUID(), i, e: randomBytes(40).toString("hex"), c: new Date() }))),
+            indexes
+          ]
+        )
+      const indexEntriesRead = Effect.gen(function*() {
+        yield* run(`SELECT pg_stat_force_next_flush()`)
+        const [row] = yield* run(
+          `SELECT coalesce(sum(idx_tup_read), 0)::int AS n FROM pg_stat_user_indexes
+           WHERE schemaname = current_schema() AND relname = 'lawful_subjects'`
+        )
+        return row.n as number
+      })
+      const addresses = (n: number) => Array.from({ length: n }, () => randomBytes(32).toString("hex"))
+
+      const seen = randomUUID()
+      yield* insertOrFind(seen, addresses(200), [])
+      yield* run(`ANALYZE lawful_subjects`)
+      const tenant = randomUUID()
+      const known = addresses(3000)
+      yield* insertOrFind(tenant, known, [])
+
+      const before = yield* indexEntriesRead
+      for (let call = 0; call < 10; call++) {
+        const found = yield* insertOrFind(tenant, [], known.slice(call * 3, call * 3 + 3))
+        assert.strictEqual(found.length, 3)
+      }
+      const read = (yield* indexEntriesRead) - before
+      // 30 entries asked for; a scan of the tenant would read 3,000 a call.
+      assert.isAtMost(read, 100, `index entries read: ${read}`)
+    })))
 })
