@@ -39,6 +39,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -184,8 +185,10 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /**
    * A new subject id whose key already exists: keys are made ahead, a pool at
    * a time in one key-store call, so creating a subject costs no round trip of
-   * its own. A key made ahead and never handed out (the process stopped)
-   * protects nothing and can stay.
+   * its own. A pool that falls below its size is refilled in the background
+   * (in the Vault's scope); a writer waits for keys only when it takes more
+   * than the pool holds. A key made ahead and never handed out (the process
+   * stopped) protects nothing and can stay.
    */
   readonly newSubject: (tenant: TenantId) => Effect.Effect<SubjectId, VaultError>
   /** `count` new subjects as `newSubject` makes them, at most one key-store call for all. */
@@ -277,7 +280,8 @@ const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
 }
 
 /**
- * The Vault over the `KeyStore` and `MasterKeys` in context.
+ * The Vault over the `KeyStore` and `MasterKeys` in context. Its background work (keys
+ * made ahead for new subjects) lives in the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -425,11 +429,19 @@ export const make = (options: VaultOptions = {}) =>
 
     const poolSize = options.subjectPoolSize ?? 64
     const pools = new Map<TenantId, Array<readonly [SubjectId, KeyObject]>>()
+    const poolOf = (tenant: TenantId) => {
+      let pool = pools.get(tenant)
+      if (pool === undefined) {
+        pool = []
+        pools.set(tenant, pool)
+      }
+      return pool
+    }
     const refilling = yield* Effect.makeSemaphore(1)
     // Makes keys until the pool holds `wanted` plus a pool's worth ahead, in one key-store call.
     const refill = (tenant: TenantId, wanted: number) =>
       Effect.gen(function*() {
-        const pool = pools.get(tenant) ?? []
+        const pool = poolOf(tenant)
         if (pool.length >= wanted) return
         const keys = yield* tenantKeys(tenant)
         const subjects = yield* Effect.all(Array.from({ length: wanted - pool.length + poolSize }, () => SubjectIds.make))
@@ -446,29 +458,44 @@ export const make = (options: VaultOptions = {}) =>
             pool.push([subject, createSecretKey(raw[i]!)])
           }
         })
-        pools.set(tenant, pool)
+      })
+    // A pool that falls below its size is refilled in the background, so that a writer rarely
+    // waits for keys (the wait showed in the tail latency of every writer that makes subjects).
+    // A background refill that fails changes nothing: the next writer refills in its own path.
+    const refillsAhead = yield* FiberSet.make()
+    const refillingAhead = new Set<TenantId>()
+    const refillAhead = (tenant: TenantId) =>
+      refillingAhead.has(tenant) ? Effect.void : Effect.suspend(() => {
+        refillingAhead.add(tenant)
+        return FiberSet.run(
+          refillsAhead,
+          refilling.withPermits(1)(refill(tenant, poolSize)).pipe(
+            Effect.ignore,
+            Effect.ensuring(Effect.sync(() => refillingAhead.delete(tenant)))
+          )
+        )
       })
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
-        const pool = pools.get(tenant)
-        if (pool !== undefined && pool.length >= count) {
+        const pool = poolOf(tenant)
+        if (pool.length >= count) {
           const taken = pool.splice(0, count)
-          return Effect.map(Clock.currentTimeMillis, (now) =>
+          const handOut = Effect.map(Clock.currentTimeMillis, (now) =>
             taken.map(([subject, key]) => {
               remember(cacheKey(tenant, subject), key, now)
               return subject
             }))
+          return pool.length < poolSize ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
         }
         return Effect.zipRight(refilling.withPermits(1)(refill(tenant, count)), newSubjects(tenant, count))
       })
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const pool = pools.get(tenant) ?? []
+        const pool = poolOf(tenant)
         for (const subject of subjects) {
           const cached = subjectCache.get(cacheKey(tenant, subject))
           if (cached && cached.expires > now) pool.unshift([subject, cached.key])
         }
-        pools.set(tenant, pool)
       })
 
     const sealWith = (key: KeyObject, tenant: TenantId, subject: SubjectId, purpose: Purpose, plaintext: Uint8Array | string) =>
@@ -586,7 +613,7 @@ export const make = (options: VaultOptions = {}) =>
  * @category layers
  */
 export const layerWith = (options: VaultOptions = {}): Layer.Layer<Vault, never, KeyStore | MasterKeys> =>
-  Layer.effect(Vault, make(options))
+  Layer.scoped(Vault, make(options))
 
 /**
  * The Vault with default options.

@@ -1,8 +1,10 @@
 import { assert } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TestServices from "effect/TestServices"
 import { KeyStore, layerMemory, layerSql } from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
 import * as SubjectId from "../src/SubjectId.js"
@@ -20,7 +22,7 @@ contractSuite("Vault", { memory: withVault(layerMemory), sql: withVault(layerSql
 })
 
 contractSuite("Vault.openAll", { memory: layerMemory, sql: layerSql }, (it) => {
-  it.effect("opens many values with one key-store read, each item with its own outcome", () =>
+  it.scoped("opens many values with one key-store read, each item with its own outcome", () =>
     Effect.gen(function*() {
       const store = yield* KeyStore
       const master = MasterKey.generate()
@@ -68,7 +70,7 @@ contractSuite("Vault.openAll", { memory: layerMemory, sql: layerSql }, (it) => {
 
 // Rotation re-wraps every tenant key of the store, so it runs on a store of its own.
 contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql }, (it) => {
-  it.effect("after master-key rotation every ciphertext still opens, and the old key is no longer needed", () =>
+  it.scoped("after master-key rotation every ciphertext still opens, and the old key is no longer needed", () =>
     Effect.gen(function*() {
       const keyA = MasterKey.generate()
       const keyB = MasterKey.generate()
@@ -102,7 +104,7 @@ contractSuite("Vault master-key rotation", { memory: layerMemory, sql: layerSql 
 
 contractSuite("Vault erasure ledger", { memory: withVault(layerMemory), sql: withVault(layerSql) }, (it) => {
 
-  it.effect("a restored backup of the key store is shredded again from the erasure ledger", () =>
+  it.scoped("a restored backup of the key store is shredded again from the erasure ledger", () =>
     Effect.gen(function*() {
       const vault = yield* Vault.Vault
       const store = yield* KeyStore
@@ -133,5 +135,50 @@ contractSuite("Vault erasure ledger", { memory: withVault(layerMemory), sql: wit
       const result = yield* Effect.either(restoredVault.open(tenant, subject, "p", sealed))
       assert.isTrue(Either.isLeft(result) && result.left._tag === "SubjectShredded")
       assert.strictEqual(yield* restoredVault.reapplyErasures(ledger), 0)
+    }))
+})
+
+contractSuite("Vault subjects made ahead", { memory: layerMemory, sql: layerSql }, (it) => {
+  it.scoped("a pool below its size is refilled in the background, so the next writer does not wait for keys", () =>
+    Effect.gen(function*() {
+      const inner = yield* KeyStore
+      let calls = 0
+      const refilledAhead = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // The second call is the refill ahead; from the third on, the store waits until
+      // released: a writer that needed a key-store call of its own would wait with it.
+      const store = KeyStore.of({
+        ...inner,
+        createSubjectKeys: (tenant, keys) =>
+          Effect.suspend(() => {
+            const call = ++calls
+            return (call >= 3 ? Deferred.await(release) : Effect.void).pipe(
+              Effect.zipRight(inner.createSubjectKeys(tenant, keys)),
+              Effect.tap(() => call === 2 ? Deferred.succeed(refilledAhead, undefined) : Effect.void)
+            )
+          })
+      })
+      const vault = yield* Vault.make({ subjectPoolSize: 8 }).pipe(
+        Effect.provideService(KeyStore, store),
+        Effect.provide(MasterKey.layerRandom)
+      )
+      const tenant = yield* TenantId.make
+
+      // The first subject waits for the first pool, made with a pool's worth ahead (8 left).
+      const first = yield* vault.newSubject(tenant)
+      assert.strictEqual(calls, 1)
+      // The second leaves 7, below the pool's size: 9 more are made in the background.
+      const second = yield* vault.newSubject(tenant)
+      yield* TestServices.provideLive(Effect.timeout(Deferred.await(refilledAhead), "10 seconds"))
+
+      // All 16 are handed out without a call: the store, blocked from now on, is not waited for.
+      const next = yield* TestServices.provideLive(Effect.timeout(vault.newSubjects(tenant, 16), "10 seconds"))
+      const all = new Set([first, second, ...next])
+      assert.strictEqual(all.size, 18)
+      yield* Deferred.succeed(release, undefined)
+      for (const subject of all) {
+        const sealed = yield* vault.seal(tenant, subject, "p", "made ahead")
+        assert.strictEqual(yield* vault.openString(tenant, subject, "p", sealed), "made ahead")
+      }
     }))
 })
