@@ -542,20 +542,26 @@ export const sqlTable = (
         ...notExcluded(selection.excludeSubjects)
       ])
 
+    // The conditions of a batch, checked again on each row it purges (a row another transaction
+    // changed meanwhile waits for a later batch) but never used to find the rows: as a plain
+    // condition, a tenant newer than the table's statistics (estimated at one row) made the
+    // planner scan every expired row of the tenant through the (tenant, time) index, filtering on
+    // the row address, instead of fetching the chosen rows by address: a batch's cost grew with
+    // the tenant and a purge with its square. `IS TRUE` is not an index condition.
+    const recheck = (condition: Statement.Fragment) => sql`(${condition}) IS TRUE`
+
     // One statement on one table: the oldest `limit` selected rows, found through the
-    // (tenant, time) index and purged by their row address (a TID scan). The conditions are
-    // checked again on each row, so a row another transaction changed meanwhile waits for a
-    // later batch.
+    // (tenant, time) index and purged by their row address (a TID scan).
     const purgeIn = (relation: ReturnType<typeof sql>, tenant: TenantId, request: PurgeBatch) => {
       const chosen = sql`ctid = ANY(ARRAY(
         SELECT ctid FROM ${relation} WHERE ${where(tenant, request)} ORDER BY ${time} LIMIT ${request.limit}))`
       const statement = redact.length > 0
         ? sql<{ n: string | number }>`WITH purged AS (
             UPDATE ${relation} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
-            WHERE ${chosen} AND ${where(tenant, request)} RETURNING 1
+            WHERE ${chosen} AND ${recheck(where(tenant, request))} RETURNING 1
           ) SELECT count(*) AS n FROM purged`
         : sql<{ n: string | number }>`WITH purged AS (
-            DELETE FROM ${relation} WHERE ${chosen} AND ${where(tenant, request)} RETURNING 1
+            DELETE FROM ${relation} WHERE ${chosen} AND ${recheck(where(tenant, request))} RETURNING 1
           ) SELECT count(*) AS n FROM purged`
       return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
     }
@@ -599,10 +605,10 @@ export const sqlTable = (
       const statement = redact.length > 0
         ? sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
             UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
-            WHERE ${chosen} AND ${expired} RETURNING ${tenantColumn} AS tenant
+            WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant
           ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
         : sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
-            DELETE FROM ${table} WHERE ${chosen} AND ${expired} RETURNING ${tenantColumn} AS tenant
+            DELETE FROM ${table} WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant
           ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
       return statement.pipe(
         Effect.map((rows) => {

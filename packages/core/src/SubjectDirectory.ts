@@ -428,15 +428,37 @@ const migrations: Record<string, Migrations.Migration> = {
       END
       $$
     `),
-  // A tenant created since the table's last ANALYZE is missing from its statistics, and a plan
-  // made for its actual id expects it to hold one row: the lookup then scanned every row of
-  // the tenant (by the primary key's tenant prefix) instead of the few asked for, a cost that
-  // grew with the tenant. The generic plan is made for an average tenant and looks the
-  // addresses up in the (tenant, index) key, whatever the statistics know of this one.
-  "0003_insert_or_find_generic_plan": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  // Known addresses looked up one at a time by the (tenant, index) key. As one condition
+  // (`= ANY`), the lookup was planned for the tenant the statistics describe: a tenant created
+  // since the last ANALYZE (or a table never analysed) is estimated at a handful of rows, and
+  // the plan read every row of the tenant by the primary key's tenant prefix, a cost that grew
+  // with the tenant. A subquery kept per address (`OFFSET 0`) can only be a probe of the key.
+  "0003_insert_or_find_per_key_lookups": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`
-      ALTER FUNCTION lawful_subjects_insert_or_find(uuid, jsonb, text[])
+      CREATE OR REPLACE FUNCTION lawful_subjects_insert_or_find(p_tenant uuid, p_entries jsonb, p_indexes text[])
+      RETURNS TABLE (out_subject uuid, out_index text)
+      LANGUAGE plpgsql
       SET plan_cache_mode = force_generic_plan
+      AS $$
+      BEGIN
+        RETURN QUERY
+        WITH inserted AS (
+          INSERT INTO lawful_subjects AS t (tenant_id, subject_id, email_index, email_sealed, created_at)
+          SELECT p_tenant, x.s, x.i, decode(x.e, 'hex'), x.c
+          FROM jsonb_to_recordset(p_entries) AS x(s uuid, i text, e text, c timestamptz)
+          ON CONFLICT (tenant_id, email_index) DO NOTHING
+          RETURNING t.subject_id, t.email_index
+        )
+        SELECT n.subject_id, n.email_index FROM inserted n
+        UNION ALL
+        SELECT l.subject_id, l.email_index FROM unnest(p_indexes) AS wanted(i)
+        CROSS JOIN LATERAL (
+          SELECT s.subject_id, s.email_index FROM lawful_subjects s
+          WHERE s.tenant_id = p_tenant AND s.email_index = wanted.i
+          OFFSET 0
+        ) l;
+      END
+      $$
     `)
 }
 

@@ -236,3 +236,49 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       assert.deepStrictEqual((yield* partitions.endingBefore(new Date(t0 + 2 * day))).map((p) => p.name), ["rt_parted_p20260102"])
     }))
 })
+
+// A tenant newer than the table's statistics is estimated at one row. With a batch's conditions
+// usable as index conditions, the planner then found the chosen rows by scanning every expired
+// row of the tenant through the (tenant, time) index instead of by their address: each batch
+// cost grew with the tenant. The rows a transaction read show which plan ran.
+sqlSuite("RetentionTarget.sqlTable plans", Layer.empty, (it) => {
+  it.effect("a batch reads the rows it purges, not the whole tenant, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE rt_plans (
+        tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
+      yield* sql`CREATE INDEX rt_plans_time ON rt_plans (tenant_id, recorded_at)`
+      yield* sql`CREATE INDEX rt_plans_at ON rt_plans (recorded_at)`
+      const fill = (tenant: TenantId.TenantId, rows: number) =>
+        sql`INSERT INTO rt_plans SELECT ${tenant}::uuid, g, ${new Date(t0)}::timestamptz + g * interval '1 second'
+          FROM generate_series(1, ${rows}::int) g`
+      const [seen, other, tenant] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      yield* fill(seen, 2000)
+      yield* fill(other, 2000)
+      yield* sql`ANALYZE rt_plans`
+      yield* fill(tenant, 3000)
+      const storage = yield* sqlTable("rt.plans", { table: "rt_plans", time: "recorded_at" })
+      const cutoff = new Date(t0 + day)
+
+      // Rows read by index and sequential scans (a row fetched by its address counts in neither).
+      const rowsRead = Effect.map(
+        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'rt_plans'`,
+        ([row]) => row!.n
+      )
+      // One transaction: one connection, whose own counts the view reports.
+      const read = yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        for (let batch = 0; batch < 3; batch++) {
+          assert.deepStrictEqual(yield* storage.purgeBatch(tenant, { cutoff, limit: 100, excludeSubjects: new Set() }), {
+            purged: 100,
+            more: true
+          })
+        }
+        return (yield* rowsRead) - before
+      }))
+      assert.strictEqual(yield* storage.count(tenant, { cutoff, excludeSubjects: new Set() }), 3000 - 300)
+      // 300 rows purged; a scan of the tenant's expired rows would read about 3,000 a batch.
+      assert.isAtMost(read, 1000, `rows read: ${read}`)
+    }))
+})

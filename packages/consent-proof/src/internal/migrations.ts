@@ -117,17 +117,71 @@ const migrations: Record<string, Migrations.Migration> = {
       END
       $$
     `),
-  // A tenant created since the last ANALYZE is missing from the statistics, and a plan made
-  // for its actual id expects it to hold one row: the projection's update and insert then
-  // hashed every state row of the tenant on each append, a cost that grew with the tenant.
-  // The generic plan is made for an average tenant, and without hash or merge joins each
-  // subject of the batch is looked up by the primary key, however large the tenant is.
-  "0003_append_plans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  // The projection's rows, looked up by key, one subject at a time. As joins, the update and
+  // the insert were planned for the tenant the statistics describe: a tenant created since
+  // the last ANALYZE (or a table never analysed) is estimated at a handful of rows, and every
+  // state row of the tenant was read on each append, a cost that grew with the tenant. Each
+  // lookup is now a subquery kept per row (`OFFSET 0`), which can only be a primary-key probe;
+  // the update reaches the rows found by their address. The tenant's counter row, locked
+  // first, keeps every other writer of the projection out (they all lock it), so an address
+  // read by the statement stays the row's until it commits.
+  "0003_append_per_key_lookups": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`
-      ALTER FUNCTION lawful_consent_append(uuid, bigint, jsonb, jsonb)
+      CREATE OR REPLACE FUNCTION lawful_consent_append(p_tenant uuid, p_size bigint, p_events jsonb, p_outcomes jsonb)
+      RETURNS void
+      LANGUAGE plpgsql
       SET plan_cache_mode = force_generic_plan
       SET enable_hashjoin = off
       SET enable_mergejoin = off
+      AS $$
+      BEGIN
+        INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (p_tenant, 0)
+        ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq;
+
+        WITH counter AS (
+          UPDATE lawful_consent_tenants SET next_seq = next_seq + p_size
+          WHERE tenant_id = p_tenant
+          RETURNING next_seq - p_size AS base
+        ),
+        inserted AS (
+          INSERT INTO lawful_consent_events
+            (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed)
+          SELECT p_tenant, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
+            decode(x.ip, 'hex'), decode(x.ua, 'hex')
+          FROM counter, jsonb_to_recordset(p_events)
+            AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text)
+        ),
+        m AS (
+          SELECT m.* FROM counter, jsonb_to_recordset(p_outcomes) AS m(
+            s uuid, l text,
+            n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
+            g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
+        ),
+        found AS (
+          SELECT m.*, x.row_id FROM m CROSS JOIN LATERAL (
+            SELECT st.ctid AS row_id FROM lawful_consent_state st
+            WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+            OFFSET 0
+          ) x
+        ),
+        updated AS (
+          UPDATE lawful_consent_state st
+          SET status = CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END,
+            since = CASE st.status WHEN 'pending' THEN f.ps WHEN 'granted' THEN f.gs ELSE f.ws END,
+            event_id = CASE st.status WHEN 'pending' THEN f.pe WHEN 'granted' THEN f.ge ELSE f.we END
+          FROM found f
+          WHERE st.ctid = f.row_id
+            AND (CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END) IS NOT NULL
+        )
+        INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+        SELECT p_tenant, m.s, m.l, m.n, m.ns, m.ne FROM m
+        WHERE m.n IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM lawful_consent_state st
+          WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+          OFFSET 0
+        );
+      END
+      $$
     `)
 }
 
