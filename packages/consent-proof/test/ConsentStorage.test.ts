@@ -3,7 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
-import { postgresLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
+import { postgresLayer, postgresUrl, readCounter, sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -118,10 +118,8 @@ if (postgresUrl) {
 sqlSuite("ConsentStore plans", sql, (it) => {
   it.effect("an append reads the state rows of its own subjects only, in a tenant the statistics have not seen", () =>
     Effect.scoped(Effect.gen(function*() {
-      const client = yield* SqlClient.SqlClient
-      // One connection, so every statistic counted below is its own and flushed on demand.
-      const connection = yield* client.reserve
-      const run = (text: string, params: ReadonlyArray<unknown> = []) => connection.execute(text, params, undefined)
+      // One connection, so every statistic counted below is its own.
+      const { indexEntriesRead, run } = yield* readCounter
       const states = (tenant: string, n: number) =>
         run(
           `INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
@@ -129,15 +127,6 @@ sqlSuite("ConsentStore plans", sql, (it) => {
            RETURNING subject_id`,
           [tenant, n]
         ).pipe(Effect.map((rows) => rows.map((row) => row.subject_id as string)))
-      const indexEntriesRead = Effect.gen(function*() {
-        yield* run(`SELECT pg_stat_force_next_flush()`)
-        const [row] = yield* run(
-          `SELECT coalesce(sum(idx_tup_read), 0)::int AS n FROM pg_stat_user_indexes
-           WHERE schemaname = current_schema() AND relname = 'lawful_consent_state'`
-        )
-        return row.n as number
-      })
-
       let audit = 0
       // Ten appends of six events: three subjects withdraw, three new ones grant.
       const appendTo = (tenant: string, granted: ReadonlyArray<string>) =>
@@ -172,9 +161,9 @@ sqlSuite("ConsentStore plans", sql, (it) => {
       // 60 subjects looked up; a scan of the tenant would read 3,000 rows a call or more.
       const appendsRead = (tenant: string, granted: ReadonlyArray<string>) =>
         Effect.gen(function*() {
-          const before = yield* indexEntriesRead
+          const before = yield* indexEntriesRead("lawful_consent_state")
           yield* appendTo(tenant, granted)
-          const read = (yield* indexEntriesRead) - before
+          const read = (yield* indexEntriesRead("lawful_consent_state")) - before
           assert.isAtMost(read, 200, `index entries read: ${read}`)
           const [counts] = yield* run(
             `SELECT count(*) FILTER (WHERE status = 'withdrawn')::int AS withdrawn, count(*)::int AS total

@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { layer as vitestLayer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
@@ -21,6 +22,7 @@ import { PGlite } from "@electric-sql/pglite"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import { createHash, randomBytes, randomUUID } from "node:crypto"
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -187,3 +189,39 @@ export const sqlSuite = <ROut, E>(
     )
   }
 }
+
+/**
+ * A connection of the test's own, to count what statements read: a plan that
+ * scans where it should probe a key reads far more index entries, whatever
+ * the time it takes. Every statement that should be counted runs through
+ * `run`; `indexEntriesRead(table)` flushes this connection's statistics and
+ * returns the index entries read in the table (in the current schema) so
+ * far, on PostgreSQL and PGlite alike. Compare two readings around the
+ * statements under test.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const readCounter: Effect.Effect<
+  {
+    readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
+    readonly indexEntriesRead: (table: string) => Effect.Effect<number, SqlError>
+  },
+  SqlError,
+  SqlClient.SqlClient | Scope.Scope
+> = Effect.gen(function*() {
+  const connection = yield* (yield* SqlClient.SqlClient).reserve
+  const run = (text: string, params: ReadonlyArray<unknown> = []) => connection.execute(text, params, undefined)
+  const indexEntriesRead = (table: string) =>
+    Effect.gen(function*() {
+      // Pending counts are flushed when the connection next goes idle: after this statement.
+      yield* run(`SELECT pg_stat_force_next_flush()`)
+      const [row] = yield* run(
+        `SELECT coalesce(sum(idx_tup_read), 0)::int AS n FROM pg_stat_user_indexes
+         WHERE schemaname = current_schema() AND relname = $1`,
+        [table]
+      )
+      return row.n as number
+    })
+  return { run, indexEntriesRead }
+})
