@@ -1,0 +1,41 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as TenantId from "@lawful/core/TenantId"
+import { sqlSuite } from "@lawful/core/testing"
+import * as Effect from "effect/Effect"
+import * as AuditStore from "../src/AuditStore.js"
+
+// A tenant newer than the table's statistics is estimated at a handful of rows. Planned for
+// that, a proof's lookup of its stored nodes read every node of the tenant, where a proof must
+// cost O(log n) reads. The rows a transaction fetched show which plan ran.
+sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
+  it.effect("a proof's nodes are read by key, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const fill = (tenant: TenantId.TenantId) =>
+        sql`INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
+          SELECT ${tenant}::uuid, l, g, sha256(g::text::bytea)
+          FROM generate_series(1, 8) l, generate_series(0, 2999) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen)
+      yield* sql`ANALYZE lawful_audit_nodes`
+      yield* fill(tenant)
+
+      const wanted = Array.from({ length: 8 }, (_, i) => ({ level: i + 1, index: 100 * (i + 1) }))
+      const rowsRead = Effect.map(
+        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_nodes'`,
+        ([row]) => row!.n
+      )
+      // One transaction: one connection, whose own counts the view reports.
+      const [found, read] = yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        const found = yield* store.nodeHashes(tenant, wanted)
+        return [found, (yield* rowsRead) - before] as const
+      }))
+      assert.strictEqual(found.size, 8)
+      // 8 nodes asked for; a scan of the tenant would read 24,000.
+      assert.isAtMost(read, 50, `rows read: ${read}`)
+    }))
+})
