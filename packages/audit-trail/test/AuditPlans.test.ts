@@ -38,4 +38,34 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       // 8 nodes asked for; a scan of the tenant would read 24,000.
       assert.isAtMost(read, 50, `rows read: ${read}`)
     }))
+
+  it.effect("a proof's leaves are read by key, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const fill = (tenant: TenantId.TenantId) =>
+        sql`INSERT INTO lawful_audit_entries
+            (tenant_id, idx, time, actor_kind, action, leaf, leaf_hash)
+          SELECT ${tenant}::uuid, g, now(), 'system', 'test.filled', g::text::bytea, sha256(g::text::bytea)
+          FROM generate_series(0, 19999) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen)
+      yield* sql`ANALYZE lawful_audit_entries`
+      yield* fill(tenant)
+
+      const wanted = [3, 700, 1500, 9000, 19999]
+      const rowsRead = Effect.map(
+        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_entries'`,
+        ([row]) => row!.n
+      )
+      const [found, read] = yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        const found = yield* store.leafHashes(tenant, wanted)
+        return [found, (yield* rowsRead) - before] as const
+      }))
+      assert.deepStrictEqual([...found.keys()].sort((a, b) => a - b), wanted)
+      // 5 leaves asked for; a scan of the tenant would read 20,000.
+      assert.isAtMost(read, 50, `rows read: ${read}`)
+    }))
 })

@@ -2,6 +2,7 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { randomBytes, randomUUID } from "node:crypto"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
@@ -154,4 +155,32 @@ sqlSuite("SubjectDirectory plans", layers.sql, (it) => {
       yield* insertOrFind(tenant, known, [])
       yield* lookUp(tenant, known)
     })))
+
+  it.effect("find reads the entries of its address only, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      const fill = (tenant: TenantId.TenantId, prefix: string, n: number) =>
+        directory.resolveAll(tenant, Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`))
+      yield* fill(seen, "seen", 200)
+      yield* sql`ANALYZE lawful_subjects`
+      yield* fill(tenant, "person", 3000)
+
+      const rowsRead = Effect.map(
+        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_subjects'`,
+        ([row]) => row!.n
+      )
+      // One transaction: one connection, whose own counts the view reports.
+      const read = yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        for (let i = 0; i < 10; i++) {
+          assert.isTrue(Option.isSome(yield* directory.find(tenant, `person${i * 100}@example.com`)))
+        }
+        return (yield* rowsRead) - before
+      }))
+      // 10 addresses looked up; a scan of the tenant would read 3,000 rows each time.
+      assert.isAtMost(read, 100, `rows read: ${read}`)
+    }))
 })
