@@ -1,8 +1,10 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as AuditStore from "../src/AuditStore.js"
 
 // A tenant newer than the table's statistics is estimated at a handful of rows. Planned for
@@ -67,5 +69,40 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       assert.deepStrictEqual([...found.keys()].sort((a, b) => a - b), wanted)
       // 5 leaves asked for; a scan of the tenant would read 20,000.
       assert.isAtMost(read, 50, `rows read: ${read}`)
+    }))
+
+  it.effect("an entry, and a subject's entries, are read by key, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const subject = yield* SubjectId.make
+      // Every hundredth entry is about the subject.
+      const fill = (tenant: TenantId.TenantId) =>
+        sql`INSERT INTO lawful_audit_entries
+            (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, leaf, leaf_hash)
+          SELECT ${tenant}::uuid, g, now(), 'system', 'test.filled',
+            CASE WHEN g % 100 = 0 THEN ${subject}::uuid END, CASE WHEN g % 100 = 0 THEN '\\x00'::bytea END,
+            g::text::bytea, sha256(g::text::bytea)
+          FROM generate_series(0, 19999) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen)
+      yield* sql`ANALYZE lawful_audit_entries`
+      yield* fill(tenant)
+
+      const rowsRead = Effect.map(
+        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_entries'`,
+        ([row]) => row!.n
+      )
+      const [entry, entries, read] = yield* sql.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        const entry = yield* store.entry(tenant, 12345)
+        const entries = yield* store.entries(tenant, { subject, limit: 50 })
+        return [entry, entries, (yield* rowsRead) - before] as const
+      }))
+      assert.strictEqual(Option.getOrThrow(entry).index, 12345)
+      assert.strictEqual(entries.length, 50)
+      // 51 entries read; a scan of the tenant would read 20,000.
+      assert.isAtMost(read, 200, `rows read: ${read}`)
     }))
 })
