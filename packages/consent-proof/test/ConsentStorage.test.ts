@@ -7,6 +7,7 @@ import { postgresLayer, postgresUrl, readCounter, sqlSuite } from "@lawful/core/
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fc from "fast-check"
 import { randomUUID } from "node:crypto"
@@ -16,7 +17,7 @@ import { ListId } from "../src/ConsentLists.js"
 import * as ConsentState from "../src/ConsentState.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
-import { grant, tenantWithLists } from "./fixtures.js"
+import { attestation, grant, tenantWithLists } from "./fixtures.js"
 import { sql } from "./layers.js"
 
 sqlSuite("ConsentLedger storage", sql, (it) => {
@@ -184,4 +185,40 @@ sqlSuite("ConsentStore plans", sql, (it) => {
       const tenant = randomUUID()
       yield* appendsRead(tenant, yield* states(tenant, 3000))
     })))
+
+  it.effect("a subject's events and an event by id are read by key, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const client = yield* SqlClient.SqlClient
+      const ledger = yield* ConsentLedger
+      const store = yield* ConsentStore.ConsentStore
+      const importInto = (tenant: TenantId.TenantId, prefix: string, n: number) =>
+        ledger.importContacts(tenant, {
+          attestation,
+          lists: ["news"],
+          actor: { kind: "api-key", id: "key-1" },
+          contacts: Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.com` }))
+        })
+      yield* importInto(yield* tenantWithLists, "seen", 200)
+      yield* client`ANALYZE lawful_consent_events`
+      const tenant = yield* tenantWithLists
+      yield* importInto(tenant, "reader", 3000)
+      const [some] = yield* store.events(tenant, { after: 1500, limit: 1 })
+
+      const rowsRead = Effect.map(
+        client<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_consent_events'`,
+        ([row]) => row!.n
+      )
+      // One transaction: one connection, whose own counts the view reports.
+      const [byId, ofSubject, read] = yield* client.withTransaction(Effect.gen(function*() {
+        const before = yield* rowsRead
+        const byId = yield* store.event(tenant, some!.event.id)
+        const ofSubject = yield* store.events(tenant, { subject: some!.event.subject, limit: 10 })
+        return [byId, ofSubject, (yield* rowsRead) - before] as const
+      }))
+      assert.strictEqual(Option.getOrThrow(byId).event.id, some!.event.id)
+      assert.deepStrictEqual(ofSubject.map((stored) => stored.event.id), [some!.event.id])
+      // Two events read; a scan of the tenant would read 3,000 rows for each.
+      assert.isAtMost(read, 50, `rows read: ${read}`)
+    }))
 })
