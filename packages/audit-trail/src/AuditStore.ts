@@ -370,7 +370,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     // The tenant as a subquery: a plan made for the actual id estimates a tenant newer than the
     // table's statistics at a handful of rows, and reading all of it through any of the
     // tenant's indexes then looked as cheap as the right one (a tenant's whole log read for one
-    // entry, or for a subject's). Planned for an average tenant, the lookup takes its index.
+    // entry, a subject's, or a proof's nodes). Planned for an average tenant, each lookup takes
+    // its index.
     const ofTenant = (tenant: TenantId) => sql`tenant_id = (SELECT ${tenant}::uuid)`
 
     const selectEntries = (where: ReturnType<typeof sql.and>, limit: number) =>
@@ -515,23 +516,20 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.map(readState),
           Effect.mapError(fail("state"))
         ),
-      // Each leaf probed by its key, as the nodes below.
+      // Each leaf and node probed by its key, in a subquery kept per key (`OFFSET 0`): as a join,
+      // every node of a tenant was read for a proof (50,000 for 8 wanted), where a proof must
+      // cost O(log n).
       leafHashes: (tenant, indices) =>
         indices.length === 0 ? Effect.succeed(new Map()) : sql<{ idx: string; leaf_hash: Uint8Array }>`
           SELECT e.idx, e.leaf_hash FROM unnest(${indices.map(String)}::bigint[]) AS wanted(idx)
           CROSS JOIN LATERAL (
             SELECT idx, leaf_hash FROM lawful_audit_entries
-            WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx = wanted.idx
+            WHERE ${ofTenant(tenant)} AND idx = wanted.idx
             OFFSET 0
           ) e`.pipe(
           Effect.map((rows) => new Map(rows.map((row) => [Number(row.idx), new Uint8Array(row.leaf_hash)]))),
           Effect.mapError(fail("leafHashes"))
         ),
-      // Each node probed by its key, in a subquery kept per node (`OFFSET 0`). Planned for the
-      // actual tenant id, a tenant newer than the table's statistics is estimated at a handful
-      // of rows, and reading all of it looked as cheap as probing: as a join, every node of
-      // the tenant was read for each proof (50,000 for 8 wanted), where a proof must cost
-      // O(log n). The tenant comes from a subquery, so the plan is made for an average tenant.
       nodeHashes: (tenant, nodes) =>
         nodes.length === 0 ? Effect.succeed(new Map()) : sql<{ level: number; idx: string; hash: Uint8Array }>`
           SELECT n.level, n.idx, n.hash
@@ -539,7 +537,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             AS wanted(level, idx)
           CROSS JOIN LATERAL (
             SELECT level, idx, hash FROM lawful_audit_nodes
-            WHERE tenant_id = (SELECT ${tenant}::uuid) AND level = wanted.level AND idx = wanted.idx
+            WHERE ${ofTenant(tenant)} AND level = wanted.level AND idx = wanted.idx
             OFFSET 0
           ) n`.pipe(
           Effect.map((rows) => new Map(rows.map((row) => [nodeKey(row.level, Number(row.idx)), new Uint8Array(row.hash)]))),
