@@ -2,7 +2,7 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
-import { sqlSuite } from "@lawful/core/testing"
+import { rowsReadBy, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as AuditStore from "../src/AuditStore.js"
@@ -25,17 +25,7 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       yield* fill(tenant)
 
       const wanted = Array.from({ length: 8 }, (_, i) => ({ level: i + 1, index: 100 * (i + 1) }))
-      const rowsRead = Effect.map(
-        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_nodes'`,
-        ([row]) => row!.n
-      )
-      // One transaction: one connection, whose own counts the view reports.
-      const [found, read] = yield* sql.withTransaction(Effect.gen(function*() {
-        const before = yield* rowsRead
-        const found = yield* store.nodeHashes(tenant, wanted)
-        return [found, (yield* rowsRead) - before] as const
-      }))
+      const [found, read] = yield* rowsReadBy("lawful_audit_nodes", store.nodeHashes(tenant, wanted))
       assert.strictEqual(found.size, 8)
       // 8 nodes asked for; a scan of the tenant would read 24,000.
       assert.isAtMost(read, 50, `rows read: ${read}`)
@@ -56,16 +46,7 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       yield* fill(tenant)
 
       const wanted = [3, 700, 1500, 9000, 19999]
-      const rowsRead = Effect.map(
-        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_entries'`,
-        ([row]) => row!.n
-      )
-      const [found, read] = yield* sql.withTransaction(Effect.gen(function*() {
-        const before = yield* rowsRead
-        const found = yield* store.leafHashes(tenant, wanted)
-        return [found, (yield* rowsRead) - before] as const
-      }))
+      const [found, read] = yield* rowsReadBy("lawful_audit_entries", store.leafHashes(tenant, wanted))
       assert.deepStrictEqual([...found.keys()].sort((a, b) => a - b), wanted)
       // 5 leaves asked for; a scan of the tenant would read 20,000.
       assert.isAtMost(read, 50, `rows read: ${read}`)
@@ -89,16 +70,10 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       yield* sql`ANALYZE lawful_audit_entries`
       yield* fill(tenant)
 
-      const rowsRead = Effect.map(
-        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_audit_entries'`,
-        ([row]) => row!.n
-      )
-      const [entry, entries, read] = yield* sql.withTransaction(Effect.gen(function*() {
-        const before = yield* rowsRead
+      const [[entry, entries], read] = yield* rowsReadBy("lawful_audit_entries", Effect.gen(function*() {
         const entry = yield* store.entry(tenant, 12345)
         const entries = yield* store.entries(tenant, { subject, limit: 50 })
-        return [entry, entries, (yield* rowsRead) - before] as const
+        return [entry, entries] as const
       }))
       assert.strictEqual(Option.getOrThrow(entry).index, 12345)
       assert.strictEqual(entries.length, 50)

@@ -3,7 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
-import { postgresLayer, postgresUrl, readCounter, sqlSuite } from "@lawful/core/testing"
+import { postgresLayer, postgresUrl, readCounter, rowsReadBy, sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -204,17 +204,10 @@ sqlSuite("ConsentStore plans", sql, (it) => {
       yield* importInto(tenant, "reader", 3000)
       const [some] = yield* store.events(tenant, { after: 1500, limit: 1 })
 
-      const rowsRead = Effect.map(
-        client<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-          FROM pg_stat_xact_user_tables WHERE relname = 'lawful_consent_events'`,
-        ([row]) => row!.n
-      )
-      // One transaction: one connection, whose own counts the view reports.
-      const [byId, ofSubject, read] = yield* client.withTransaction(Effect.gen(function*() {
-        const before = yield* rowsRead
+      const [[byId, ofSubject], read] = yield* rowsReadBy("lawful_consent_events", Effect.gen(function*() {
         const byId = yield* store.event(tenant, some!.event.id)
         const ofSubject = yield* store.events(tenant, { subject: some!.event.subject, limit: 10 })
-        return [byId, ofSubject, (yield* rowsRead) - before] as const
+        return [byId, ofSubject] as const
       }))
       assert.strictEqual(Option.getOrThrow(byId).event.id, some!.event.id)
       assert.deepStrictEqual(ofSubject.map((stored) => stored.event.id), [some!.event.id])

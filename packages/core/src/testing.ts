@@ -225,3 +225,30 @@ export const readCounter: Effect.Effect<
     })
   return { run, indexEntriesRead }
 })
+
+/**
+ * Runs `effect` in one transaction and returns its result with the rows it
+ * read from `table` by index and sequential scans (`pg_stat_xact_user_tables`:
+ * the transaction's own counts, on PostgreSQL and PGlite alike). A row fetched
+ * by its address counts in neither. The statements under test must use the
+ * `SqlClient` in context, so that they join the transaction.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rowsReadBy = <A, E, R>(
+  table: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<readonly [A, number], E | SqlError, R | SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
+    const rowsRead = Effect.map(
+      sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
+        FROM pg_stat_xact_user_tables WHERE relname = ${table}`,
+      ([row]) => row?.n ?? 0
+    )
+    return sql.withTransaction(Effect.gen(function*() {
+      const before = yield* rowsRead
+      const result = yield* effect
+      return [result, (yield* rowsRead) - before] as const
+    }))
+  })

@@ -15,7 +15,7 @@ import {
 import type { RetentionTarget, TargetStorage } from "../src/RetentionTarget.js"
 import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
-import { sqlSuite } from "../src/testing.js"
+import { rowsReadBy, sqlSuite } from "../src/testing.js"
 
 const noStorage: TargetStorage = {
   tenants: Effect.succeed([]),
@@ -260,22 +260,13 @@ sqlSuite("RetentionTarget.sqlTable plans", Layer.empty, (it) => {
       const storage = yield* sqlTable("rt.plans", { table: "rt_plans", time: "recorded_at" })
       const cutoff = new Date(t0 + day)
 
-      // Rows read by index and sequential scans (a row fetched by its address counts in neither).
-      const rowsRead = Effect.map(
-        sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-          FROM pg_stat_xact_user_tables WHERE relname = 'rt_plans'`,
-        ([row]) => row!.n
-      )
-      // One transaction: one connection, whose own counts the view reports.
-      const read = yield* sql.withTransaction(Effect.gen(function*() {
-        const before = yield* rowsRead
+      const [, read] = yield* rowsReadBy("rt_plans", Effect.gen(function*() {
         for (let batch = 0; batch < 3; batch++) {
           assert.deepStrictEqual(yield* storage.purgeBatch(tenant, { cutoff, limit: 100, excludeSubjects: new Set() }), {
             purged: 100,
             more: true
           })
         }
-        return (yield* rowsRead) - before
       }))
       assert.strictEqual(yield* storage.count(tenant, { cutoff, excludeSubjects: new Set() }), 3000 - 300)
       // 300 rows purged; a scan of the tenant's expired rows would read about 3,000 a batch.
