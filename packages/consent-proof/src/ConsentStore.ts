@@ -530,15 +530,13 @@ const makeSql = Effect.gen(function*() {
         Effect.map((rows) => rows.map((row) => row.subject_id)),
         Effect.mapError(fail("recipients"))
       ),
+    // `list_id` compares byte by byte (migration 0004): the primary key is the page's order, and
+    // the cursor a range of it.
     projection: (tenant, after, limit) =>
       sql`SELECT subject_id, list_id, status, since, event_id FROM lawful_consent_state
-          WHERE tenant_id = ${tenant}
-            ${
-        after !== undefined
-          ? sql`AND (subject_id > ${after.subject} OR (subject_id = ${after.subject} AND list_id COLLATE "C" > ${after.list}))`
-          : sql``
-      }
-          ORDER BY subject_id, list_id COLLATE "C" LIMIT ${limit}`.pipe(
+          WHERE tenant_id = (SELECT ${tenant}::uuid)
+            ${after !== undefined ? sql`AND (subject_id, list_id) > (${after.subject}::uuid, ${after.list})` : sql``}
+          ORDER BY subject_id, list_id LIMIT ${limit}`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
         Effect.map((rows) => rows.map(toState)),
         Effect.mapError(fail("projection"))

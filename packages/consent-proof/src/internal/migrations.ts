@@ -182,7 +182,13 @@ const migrations: Record<string, Migrations.Migration> = {
         );
       END
       $$
-    `)
+    `),
+  // The projection is paged in (subject, list) order, lists compared byte by byte as the memory
+  // store compares them. Under the database's collation the primary key was in another order,
+  // so each page sorted every row of the tenant after its cursor; with the column in "C" the
+  // primary key gives the order and a page reads its own rows only.
+  "0004_state_list_collation": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`ALTER TABLE lawful_consent_state ALTER COLUMN list_id TYPE text COLLATE "C"`)
 }
 
 /** Runs the package's migrations with the given client. @internal */
