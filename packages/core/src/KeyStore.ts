@@ -220,6 +220,15 @@ const migrations: Record<string, Migrations.Migration> = {
       );
       CREATE INDEX lawful_vault_subject_keys_erasures ON lawful_vault_subject_keys (tenant_id, shredded_at)
         WHERE shredded_at IS NOT NULL;
+    `),
+  // The ledger is paged in (shredded_at, subject_id) order: with the subject in the index, a page
+  // is a range of it. Without, each page read every erasure after its cursor, and sorted them,
+  // when the planner did not know the tenant (1,500 rows read for a page of ten in the test).
+  "0002_erasures_in_order": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE INDEX lawful_vault_subject_keys_ledger ON lawful_vault_subject_keys (tenant_id, shredded_at, subject_id)
+        WHERE shredded_at IS NOT NULL;
+      DROP INDEX lawful_vault_subject_keys_erasures;
     `)
 }
 
@@ -408,6 +417,8 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.map((rows) => rows.length === 1),
           Effect.mapError(fail("shred"))
         ),
+      // The tenant as a subquery: planned for the actual id, a tenant newer than the statistics
+      // looked small enough to read all its erasures after the cursor and sort them.
       erasures: (tenant, { after, limit }) =>
         SqlSchema.findAll({
           Request: Schema.Void,
@@ -415,10 +426,10 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           execute: () =>
             after === undefined
               ? sql`SELECT tenant_id, subject_id, shredded_at FROM lawful_vault_subject_keys
-                    WHERE tenant_id = ${tenant} AND shredded_at IS NOT NULL
+                    WHERE tenant_id = (SELECT ${tenant}::uuid) AND shredded_at IS NOT NULL
                     ORDER BY shredded_at, subject_id LIMIT ${limit}`
               : sql`SELECT tenant_id, subject_id, shredded_at FROM lawful_vault_subject_keys
-                    WHERE tenant_id = ${tenant} AND shredded_at IS NOT NULL
+                    WHERE tenant_id = (SELECT ${tenant}::uuid) AND shredded_at IS NOT NULL
                       AND (shredded_at, subject_id) > (${after.shreddedAt}, ${after.subjectId})
                     ORDER BY shredded_at, subject_id LIMIT ${limit}`
         })(undefined).pipe(

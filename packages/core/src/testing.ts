@@ -229,7 +229,8 @@ export const readCounter: Effect.Effect<
 /**
  * Runs `effect` in one transaction and returns its result with the rows it
  * read from `table` by index and sequential scans (`pg_stat_xact_user_tables`:
- * the transaction's own counts, on PostgreSQL and PGlite alike). A row fetched
+ * the transaction's own counts, on PostgreSQL and PGlite alike), the table
+ * being the one of that name in the current schema. A row fetched
  * by its address counts in neither. The statements under test must use the
  * `SqlClient` in context, so that they join the transaction.
  *
@@ -243,7 +244,7 @@ export const rowsReadBy = <A, E, R>(
   Effect.flatMap(SqlClient.SqlClient, (sql) => {
     const rowsRead = Effect.map(
       sql<{ n: number }>`SELECT (coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0))::int AS n
-        FROM pg_stat_xact_user_tables WHERE relname = ${table}`,
+        FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = ${table}`,
       ([row]) => row?.n ?? 0
     )
     return sql.withTransaction(Effect.gen(function*() {
