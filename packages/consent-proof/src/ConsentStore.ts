@@ -149,7 +149,12 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   readonly importOf: (tenant: TenantId, importId: string) => Effect.Effect<Option.Option<ImportRecord>, ConsentStoreError>
   /** Tenants that have recorded events. */
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, ConsentStoreError>
-  /** Removes the withdrawn-consent proofs selected (events and states of those subjects), oldest first. */
+  /**
+   * Removes the withdrawn-consent proofs selected (events and states of those subjects), at
+   * most `limit` subjects, in the order of their first withdrawal (then subject id); returns how
+   * many subjects were purged. A batch reads the rows of the subjects it purges, not every
+   * withdrawn subject of the tenant.
+   */
   readonly purgeWithdrawn: (
     tenant: TenantId,
     selection: WithdrawnSelection & { readonly limit: number }
@@ -190,6 +195,16 @@ const withdrawnSince = (states: Iterable<ConsentState.ListState>): Date | undefi
 }
 
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+// The first withdrawal of a subject whose every list is withdrawn (the order purges take).
+const firstWithdrawn = (states: Iterable<ConsentState.ListState>): Date | undefined => {
+  let earliest: Date | undefined
+  for (const state of states) {
+    if (state.status !== "withdrawn") return undefined
+    if (earliest === undefined || state.since < earliest) earliest = state.since
+  }
+  return earliest
+}
 
 // ---- memory ------------------------------------------------------------------
 
@@ -301,7 +316,11 @@ const makeMemory = (): Service => {
     tenants: atomically(() => [...events.keys()]),
     purgeWithdrawn: (tenant, selection) =>
       atomically(() => {
-        const chosen = withdrawnCandidates(tenant, selection).slice(0, selection.limit)
+        const lists = statesOf(tenant)
+        const chosen = withdrawnCandidates(tenant, selection)
+          .map((c) => ({ subject: c.subject, first: firstWithdrawn(lists.get(c.subject)!.values())! }))
+          .sort((a, b) => a.first.getTime() - b.first.getTime() || compareStrings(a.subject, b.subject))
+          .slice(0, selection.limit)
         remove(tenant, new Set(chosen.map((c) => c.subject)))
         return chosen.length
       }),
@@ -419,20 +438,68 @@ const makeSql = Effect.gen(function*() {
   ) => {
     const excluded = [...selection.excludeSubjects]
     const cutoff = selection.cutoff
+    // The tenant as a subquery and the check kept a probe per state (`OFFSET 0`): planned for a
+    // tenant newer than the statistics, the check was a join that read the tenant's states for
+    // each withdrawn state (9.4 million rows for 3,000 subjects in the test).
     return sql`
       SELECT st.subject_id, max(st.since) AS last_withdrawn FROM lawful_consent_state st
-      WHERE st.tenant_id = ${tenant} AND st.status = 'withdrawn'
+      WHERE st.tenant_id = (SELECT ${tenant}::uuid) AND st.status = 'withdrawn'
         ${cutoff !== undefined ? sql`AND st.since < ${cutoff}` : sql``}
         AND NOT EXISTS (
           SELECT 1 FROM lawful_consent_state o
-          WHERE o.tenant_id = ${tenant} AND o.subject_id = st.subject_id
+          WHERE o.tenant_id = (SELECT ${tenant}::uuid) AND o.subject_id = st.subject_id
             AND (o.status <> 'withdrawn' ${cutoff !== undefined ? sql`OR o.since >= ${cutoff}` : sql``})
+          OFFSET 0
         )
         ${excluded.length > 0 ? sql`AND st.subject_id <> ALL(${excluded}::uuid[])` : sql``}
       GROUP BY st.subject_id
       ORDER BY last_withdrawn, st.subject_id
       ${limit !== undefined ? sql`LIMIT ${limit}` : sql``}`
   }
+
+  // The subjects a purge batch takes: withdrawn states read oldest first, a page at a time, each
+  // kept if its subject qualifies (every list withdrawn, before the cut-off), until `limit`
+  // subjects. The index is in this order (migration 0005), and each state is checked by a probe
+  // of its subject's states (`OFFSET 0` keeps the check from becoming a join that reads the
+  // whole tenant): a batch reads about the rows of the subjects it purges. Grouping every withdrawn state of the tenant by subject, as
+  // `withdrawnCandidates` does, read them all on each batch, with the tenant's appends waiting.
+  const firstWithdrawnSubjects = (
+    tenant: TenantId,
+    selection: WithdrawnSelection & { readonly limit: number }
+  ) =>
+    Effect.gen(function*() {
+      const excluded = [...selection.excludeSubjects]
+      const { cutoff, limit } = selection
+      const pageSize = Math.min(Math.max(limit, 100), 10_000)
+      const chosen = new Set<SubjectId>()
+      let after: { readonly since: Date; readonly subject: SubjectId; readonly list: string } | undefined
+      while (chosen.size < limit) {
+        const rows = yield* sql<{ subject_id: SubjectId; since: Date; list_id: string }>`
+          SELECT st.subject_id, st.since, st.list_id FROM lawful_consent_state st
+          WHERE st.tenant_id = (SELECT ${tenant}::uuid) AND st.status = 'withdrawn' AND st.since < ${cutoff}
+            ${
+          after !== undefined
+            ? sql`AND (st.since, st.subject_id, st.list_id) > (${after.since}, ${after.subject}::uuid, ${after.list})`
+            : sql``
+        }
+            AND NOT EXISTS (
+              SELECT 1 FROM lawful_consent_state o
+              WHERE o.tenant_id = (SELECT ${tenant}::uuid) AND o.subject_id = st.subject_id
+                AND (o.status <> 'withdrawn' OR o.since >= ${cutoff})
+              OFFSET 0
+            )
+            ${excluded.length > 0 ? sql`AND st.subject_id <> ALL(${excluded}::uuid[])` : sql``}
+          ORDER BY st.since, st.subject_id, st.list_id LIMIT ${pageSize}`
+        for (const row of rows) {
+          chosen.add(row.subject_id)
+          if (chosen.size === limit) break
+        }
+        if (rows.length < pageSize) break
+        const last = rows[rows.length - 1]!
+        after = { since: last.since, subject: last.subject_id, list: last.list_id }
+      }
+      return [...chosen]
+    })
 
   const rebuildPage = 1000
 
@@ -588,18 +655,20 @@ const makeSql = Effect.gen(function*() {
     purgeWithdrawn: (tenant, selection) =>
       Effect.gen(function*() {
         yield* lockTenant(tenant)
-        const [row] = yield* sql<{ n: number }>`
-          WITH chosen AS (${withdrawnCandidates(tenant, selection, selection.limit)}),
-          events AS (
-            DELETE FROM lawful_consent_events e USING chosen
-            WHERE e.tenant_id = ${tenant} AND e.subject_id = chosen.subject_id
-          ),
-          states AS (
-            DELETE FROM lawful_consent_state st USING chosen
-            WHERE st.tenant_id = ${tenant} AND st.subject_id = chosen.subject_id
+        // The page must come from the index in order: a tenant larger than the statistics'
+        // average looked cheap enough to read whole (bitmap scan) and sort.
+        yield* sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`
+        const chosen = yield* firstWithdrawnSubjects(tenant, selection)
+        if (chosen.length === 0) return 0
+        // Each subject probed by its index (a join with the list could hash the whole tenant).
+        yield* sql`
+          WITH events AS (
+            DELETE FROM lawful_consent_events
+            WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = ANY(${chosen}::uuid[])
           )
-          SELECT count(*)::int AS n FROM chosen`
-        return row?.n ?? 0
+          DELETE FROM lawful_consent_state
+          WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = ANY(${chosen}::uuid[])`
+        return chosen.length
       }).pipe(sql.withTransaction, retryRaces, Effect.mapError(fail("purgeWithdrawn"))),
     countWithdrawn: (tenant, selection) =>
       sql<{ n: number }>`SELECT count(*)::int AS n FROM (${withdrawnCandidates(tenant, selection)}) AS c`.pipe(

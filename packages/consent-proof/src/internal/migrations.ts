@@ -188,7 +188,15 @@ const migrations: Record<string, Migrations.Migration> = {
   // so each page sorted every row of the tenant after its cursor; with the column in "C" the
   // primary key gives the order and a page reads its own rows only.
   "0004_state_list_collation": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`ALTER TABLE lawful_consent_state ALTER COLUMN list_id TYPE text COLLATE "C"`)
+    sql`ALTER TABLE lawful_consent_state ALTER COLUMN list_id TYPE text COLLATE "C"`),
+  // A purge of withdrawn-consent proofs reads withdrawn states oldest first, a page at a time
+  // after a cursor of (since, subject, list): the index now holds that whole order.
+  "0005_withdrawn_in_order": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE INDEX lawful_consent_state_withdrawn_order ON lawful_consent_state (tenant_id, since, subject_id, list_id)
+        WHERE status = 'withdrawn';
+      DROP INDEX lawful_consent_state_withdrawn;
+    `)
 }
 
 /** Runs the package's migrations with the given client. @internal */
