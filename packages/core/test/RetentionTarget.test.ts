@@ -65,7 +65,7 @@ describe("RetentionTargets", () => {
         target("a.minimum-over-maximum", { minPeriod: Duration.days(400), defaultPeriod: Duration.days(400) }),
         target("a.forever-not-allowed", { defaultPeriod: Duration.infinity, maxPeriod: Duration.infinity }),
         target("a.own-parent", { parent: "a.own-parent" }),
-        target("a.redacting-partitions", { action: "redact", partitions: { endingBefore: () => Effect.succeed([]), census: () => Effect.succeed([]), drop: () => Effect.void } })
+        target("a.redacting-partitions", { action: "redact", partitions: { endingBefore: () => Effect.succeed([]), dropIfOnly: () => Effect.succeedNone } })
       ]
       for (const t of refused) {
         const result = yield* Effect.either(registerAll(t))
@@ -208,7 +208,7 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       assert.deepStrictEqual(yield* storage.oldest(tenant, { excludeSubjects: new Set() }), Option.some(new Date(t0 + 5 * day)))
     }))
 
-  it.effect("lists, counts and drops whole day partitions", () =>
+  it.effect("lists day partitions, and drops one whole only when it holds the given tenants' records only", () =>
     Effect.gen(function*() {
       yield* createTables
       const sql = yield* SqlClient.SqlClient
@@ -220,20 +220,50 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
         (${b}, 3, ${new Date(t0 + 7)}), (${a}, 4, ${new Date(t0 + day + 1)})`
       const storage = yield* sqlTable("rt.parted", { table: "rt_parted", time: "recorded_at", dayPartitions: true })
       const partitions = storage.partitions!
+      const left = () => Effect.map(sql<{ id: number }>`SELECT id FROM rt_parted ORDER BY id`, (rows) => rows.map((r) => r.id))
       const expired = yield* partitions.endingBefore(new Date(t0 + 2 * day - 1))
       assert.deepStrictEqual(expired, [{ name: "rt_parted_p20260101", from: new Date(t0), to: new Date(t0 + day) }])
-      const census = yield* partitions.census(expired[0]!)
+
+      // A record of a tenant not given keeps the partition whole.
+      assert.deepStrictEqual(yield* partitions.dropIfOnly(expired[0]!, new Set([a])), Option.none())
+      assert.deepStrictEqual(yield* left(), [1, 2, 3, 4])
+
+      const census = yield* partitions.dropIfOnly(expired[0]!, new Set([a, b]))
       assert.deepStrictEqual(
-        [...census].sort((x, y) => x.records - y.records),
-        [{ tenant: b, records: 1 }, { tenant: a, records: 2 }]
+        Option.map(census, (tenants) => [...tenants].sort((x, y) => x.records - y.records)),
+        Option.some([{ tenant: b, records: 1, elsewhere: false }, { tenant: a, records: 2, elsewhere: true }])
       )
-      yield* partitions.drop(expired[0]!)
-      yield* partitions.drop(expired[0]!)
-      const left = yield* sql<{ id: number }>`SELECT id FROM rt_parted ORDER BY id`
-      assert.deepStrictEqual(left.map((r) => r.id), [4])
+      assert.deepStrictEqual(yield* partitions.dropIfOnly(expired[0]!, new Set([a, b])), Option.none())
+      assert.deepStrictEqual(yield* left(), [4])
       const tables = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_class WHERE relname = 'rt_parted_p20260101'`
       assert.strictEqual(Number(tables[0]!.n), 0)
       assert.deepStrictEqual((yield* partitions.endingBefore(new Date(t0 + 2 * day))).map((p) => p.name), ["rt_parted_p20260102"])
+      // An empty partition holds no other tenant's record.
+      const [kept, empty] = yield* partitions.endingBefore(new Date(t0 + 3 * day))
+      assert.deepStrictEqual(yield* partitions.dropIfOnly(kept!, new Set()), Option.none())
+      assert.deepStrictEqual(yield* partitions.dropIfOnly(empty!, new Set()), Option.some([]))
+      assert.deepStrictEqual(yield* left(), [4])
+    }))
+
+  it.effect("never drops a partition shared with rows of another category", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE rt_shared (
+        tenant_id uuid NOT NULL, id integer NOT NULL, kind text, recorded_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id, recorded_at)) PARTITION BY RANGE (recorded_at)`
+      yield* ensureDayPartitions("rt_shared", new Date(t0), new Date(t0))
+      const tenant = yield* TenantId.make
+      yield* sql`INSERT INTO rt_shared VALUES (${tenant}, 1, 'it''s', ${new Date(t0 + 5)}), (${tenant}, 2, NULL, ${new Date(t0 + 6)})`
+      const storage = yield* sqlTable("rt.shared", {
+        table: "rt_shared", time: "recorded_at", match: { kind: "it's" }, dayPartitions: true
+      })
+      const [partition] = yield* storage.partitions!.endingBefore(new Date(t0 + day))
+      assert.deepStrictEqual(yield* storage.partitions!.dropIfOnly(partition!, new Set([tenant])), Option.none())
+      yield* sql`DELETE FROM rt_shared WHERE kind IS NULL`
+      assert.deepStrictEqual(
+        yield* storage.partitions!.dropIfOnly(partition!, new Set([tenant])),
+        Option.some([{ tenant, records: 1, elsewhere: false }])
+      )
     }))
 })
 

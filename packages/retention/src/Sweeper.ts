@@ -22,7 +22,9 @@
  * - **Partitions.** A category whose table is partitioned by day drops a
  *   whole partition when every record in it is expired under its tenant's
  *   policy and no hold touches any of its tenants; otherwise its rows are
- *   purged in batches like any others.
+ *   purged in batches like any others. The target checks the partition's
+ *   tenants, counts them and drops it in one statement and one transaction:
+ *   a receipt counts exactly what was dropped.
  * - **Receipts.** One audit entry per tenant, category and run
  *   (`retention.purged`: category, action, count, cut-off, period, run id;
  *   no personal data), unless the category is kept forever.
@@ -37,7 +39,8 @@
  *   later, marked recovered, repeats the earlier.
  * - **One at a time.** A sweep takes the journal's lock (on PostgreSQL an
  *   advisory lock), and fails with `SweepAlreadyRunning` when another
- *   process holds it.
+ *   process holds it. Its first reads (tenants, policies, holds, partitions)
+ *   run while the lock is taken; nothing is written before it is held.
  * - **Failures stay local.** A failing category or tenant is reported in
  *   `failures` and the sweep goes on with the others.
  * - **Dry runs** (`dryRun`) take no lock and change nothing: they count, per
@@ -58,8 +61,10 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
@@ -300,9 +305,11 @@ export const make = (options: SweeperOptions = {}) =>
         return { recovered, failures }
       })
 
-    const sweep = (sweepOptions: SweepOptions = {}) =>
+    // `locked` (absent in a dry run) is the sweep lock being taken: the sweep's first reads run
+    // beside it, and nothing is written before it is held.
+    const sweep = <E = never>(sweepOptions: SweepOptions, locked: Effect.Effect<void, E> | undefined) =>
       Effect.gen(function*() {
-        const dryRun = sweepOptions.dryRun === true
+        const dryRun = locked === undefined
         const runId = randomUUID()
         const at = new Date(yield* Clock.currentTimeMillis)
         const allTargets = yield* registry.targets
@@ -313,19 +320,20 @@ export const make = (options: SweeperOptions = {}) =>
         const failures: Array<SweepFailure> = []
         const results: Array<CategorySweep> = []
 
-        // Recovery runs beside the first reads of the sweep: the entries left open are read before
-        // the sweep writes anything (a failure to read them fails the sweep, as it always did), and
-        // their receipts are appended before any receipt of this run.
-        const unfinished = dryRun ? undefined : yield* Effect.fork(journal.unfinished)
+        // The lock, then recovery, run beside the first reads of the sweep: the entries left open
+        // are read once the lock is held (before, they may be those of the sweep holding it) and
+        // before the sweep writes anything (a failure to read them fails the sweep, as it always
+        // did), and their receipts are appended before any receipt of this run.
+        const unfinished = locked === undefined ? undefined : yield* Effect.fork(Effect.zipRight(locked, journal.unfinished))
         const recovery = unfinished === undefined
           ? undefined
           : yield* Effect.fork(Effect.flatMap(Fiber.join(unfinished), recover))
-        const ready: Effect.Effect<void, RetentionStoreError> = unfinished === undefined
+        const ready: Effect.Effect<void, E | RetentionStoreError> = unfinished === undefined
           ? Effect.void
           : Effect.asVoid(Fiber.join(unfinished))
         const recovered: Array<SweepEntry> = []
         let recoveryJoined = recovery === undefined
-        const recoveredFirst: Effect.Effect<void, RetentionStoreError> = Effect.suspend(() => {
+        const recoveredFirst: Effect.Effect<void, E | RetentionStoreError> = Effect.suspend(() => {
           if (recoveryJoined) return Effect.void
           return Effect.map(Fiber.join(recovery!), (done) => {
             if (recoveryJoined) return
@@ -379,7 +387,7 @@ export const make = (options: SweeperOptions = {}) =>
         return { runId, at, dryRun, categories: results, recovered, failures } satisfies SweepResult
       })
 
-    interface Run {
+    interface Run<E = unknown> {
       readonly dryRun: boolean
       readonly at: Date
       readonly runId: string
@@ -388,10 +396,10 @@ export const make = (options: SweeperOptions = {}) =>
       readonly stateOf: (tenant: TenantId) => Effect.Effect<TenantState, RetentionStoreError>
       readonly cutoffOf: (policy: Policy) => Date | undefined
       readonly allTargets: ReadonlyArray<RetentionTarget>
-      /** Waits for the journal's open entries to be read: before the run's first write. */
-      readonly ready: Effect.Effect<void, RetentionStoreError>
+      /** Waits for the lock and the journal's open entries: before the run's first write. */
+      readonly ready: Effect.Effect<void, E | RetentionStoreError>
       /** Waits for the receipts of those entries: before the run's first receipt. */
-      readonly recoveredFirst: Effect.Effect<void, RetentionStoreError>
+      readonly recoveredFirst: Effect.Effect<void, E | RetentionStoreError>
     }
 
     interface Outcome {
@@ -407,25 +415,28 @@ export const make = (options: SweeperOptions = {}) =>
 
     // A run's work on one category: whole partitions first, then the tenants' batches in turn,
     // then the receipts (appended together) and one journal statement closing them.
-    const sweepCategory = (target: RetentionTarget, run: Run) =>
+    const sweepCategory = <E>(target: RetentionTarget, run: Run<E>) =>
       Effect.gen(function*() {
         const failures: Array<SweepFailure> = []
         const keyOf = (tenant: TenantId): EntryKey => ({ runId: run.runId, tenant, category: target.id })
         const dropped = new Map<TenantId, { purged: number; partitions: number }>()
+        // Tenants whose every record was in the partitions dropped: nothing left to purge.
+        const droppedWhole = new Set<TenantId>()
 
-        // Every tenant of the partition is swept by this run, has a finite policy whose
-        // cut-off the whole partition is before, and no hold on this category.
-        const droppable = (partition: TimePartition, tenants: ReadonlyArray<TenantId>) =>
+        // The tenants that may lose a partition whole: swept by this run, with a finite policy
+        // whose cut-off the whole partition is before, and no hold on this category.
+        const droppableBy = (partition: TimePartition, tenants: ReadonlyArray<TenantId>) =>
           Effect.gen(function*() {
+            const droppable = new Set<TenantId>()
             for (const tenant of tenants) {
-              if (run.wanted !== undefined && !run.wanted.has(tenant)) return false
+              if (run.wanted !== undefined && !run.wanted.has(tenant)) continue
               const state = yield* run.stateOf(tenant)
               const cutoff = run.cutoffOf(state.policies.get(target.id)!)
-              if (cutoff === undefined || cutoff.getTime() < partition.to.getTime()) return false
+              if (cutoff === undefined || cutoff.getTime() < partition.to.getTime()) continue
               const held = scopeOf(state.holds, target.id, run.allTargets)
-              if (held.whole || held.subjects.size > 0) return false
+              if (!held.whole && held.subjects.size === 0) droppable.add(tenant)
             }
-            return true
+            return droppable
           })
 
         // A partition's journal entry is written beside the work that follows its drop: a receipt
@@ -440,25 +451,23 @@ export const make = (options: SweeperOptions = {}) =>
           }
         })
 
-        // Census, holds and policies first; then the partition goes whole, or not at all. A
-        // failure stops the category's drops (its rows are still purged in batches).
+        // Each expired partition goes whole if it holds records of droppable tenants only: the
+        // target checks and counts them in the transaction that drops it, one statement. A failure
+        // stops the category's drops (its rows are still purged in batches).
         const failed = (error: SweepFailure["error"]) => Effect.sync(() => void failures.push({ category: target.id, error }))
-        const dropPartitions = (partitions: NonNullable<RetentionTarget["partitions"]>) =>
+        const dropPartitions = (
+          partitions: NonNullable<RetentionTarget["partitions"]>,
+          expired: ReadonlyArray<TimePartition>,
+          tenants: ReadonlyArray<TenantId>
+        ) =>
           Effect.gen(function*() {
-            const expired = yield* Effect.either(partitions.endingBefore(run.at))
-            if (expired._tag === "Left") return yield* failed(expired.left)
-            for (const partition of expired.right) {
-              const planned = yield* Effect.either(Effect.gen(function*() {
-                const census = yield* partitions.census(partition)
-                yield* run.load(census.map((c) => c.tenant))
-                return (yield* droppable(partition, census.map((c) => c.tenant))) ? census : undefined
-              }))
-              if (planned._tag === "Left") return yield* failed(planned.left)
-              const census = planned.right
-              if (census === undefined) continue
+            for (const partition of expired) {
+              const droppable = yield* droppableBy(partition, tenants)
               yield* run.ready
-              const drop = yield* Effect.either(partitions.drop(partition))
+              const drop = yield* Effect.either(partitions.dropIfOnly(partition, droppable))
               if (drop._tag === "Left") return yield* failed(drop.left)
+              if (Option.isNone(drop.right)) continue
+              const census = drop.right.value
               const work = yield* Effect.forEach(census, ({ records, tenant }) =>
                 Effect.map(run.stateOf(tenant), (state) => ({
                   key: keyOf(tenant),
@@ -468,19 +477,33 @@ export const make = (options: SweeperOptions = {}) =>
                   partitions: 1
                 })))
               recording.push(yield* Effect.fork(journal.record(work)))
-              for (const { records, tenant } of census) {
+              for (const { elsewhere, records, tenant } of census) {
                 const done = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
                 dropped.set(tenant, { purged: done.purged + records, partitions: done.partitions + 1 })
+                if (elsewhere) droppedWhole.delete(tenant)
+                else droppedWhole.add(tenant)
               }
             }
           })
 
-        if (!run.dryRun && target.partitions !== undefined) yield* dropPartitions(target.partitions)
-
-        // The tenants with records, and their policies and holds.
-        const listed = yield* Effect.either(
+        // The tenants with records, and their policies and holds. A category with partitions
+        // lists them beside its partitions and decides its drops from them; a tenant whose every
+        // record was dropped has nothing left to purge.
+        const listTenants = Effect.either(
           Effect.tap(run.wanted !== undefined ? Effect.succeed([...run.wanted]) : target.tenants, run.load)
         )
+        const listed = yield* (run.dryRun || target.partitions === undefined
+          ? listTenants
+          : Effect.gen(function*() {
+            const partitions = target.partitions!
+            const [expired, before] = yield* Effect.all([Effect.either(partitions.endingBefore(run.at)), listTenants], {
+              concurrency: 2
+            })
+            if (before._tag === "Left") return before
+            if (expired._tag === "Left") yield* failed(expired.left)
+            else yield* dropPartitions(partitions, expired.right, before.right)
+            return Either.right(before.right.filter((tenant) => !droppedWhole.has(tenant)))
+          }))
         if (listed._tag === "Left") {
           failures.push({ category: target.id, error: listed.left })
           yield* recorded
@@ -666,13 +689,16 @@ export const make = (options: SweeperOptions = {}) =>
     return Sweeper.of({
       sweep: (sweepOptions = {}) =>
         (sweepOptions.dryRun === true
-          ? sweep(sweepOptions)
+          ? sweep(sweepOptions, undefined)
           : Effect.scoped(Effect.gen(function*() {
-            if (!(yield* journal.lock)) return yield* new SweepAlreadyRunning()
-            return yield* sweep(sweepOptions)
+            // Taken in a fibre of its own, released when the sweep's scope closes (after the
+            // fibre is done, whatever becomes of the sweep).
+            const locking = yield* Effect.fork(journal.lock)
+            const locked = Effect.flatMap(Fiber.join(locking), (taken) => taken ? Effect.void : new SweepAlreadyRunning())
+            return yield* Effect.ensuring(sweep(sweepOptions, locked), Fiber.await(locking))
           }))).pipe(Effect.withSpan("Sweeper.sweep", { captureStackTrace: false, attributes: { dryRun: sweepOptions.dryRun === true } })),
       dryRun: (sweepOptions = {}) =>
-        sweep({ ...sweepOptions, dryRun: true }).pipe(Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false }))
+        sweep({ ...sweepOptions, dryRun: true }, undefined).pipe(Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false }))
     })
   })
 

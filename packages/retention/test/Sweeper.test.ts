@@ -346,6 +346,25 @@ sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
       const receipt = (yield* receipts(tenant)).map(detailsOf).at(-1)!
       assert.deepStrictEqual([receipt.count, receipt.partitionsDropped], [1, 1])
     }))
+
+  it.effect("drops the expired day, purges the tenant's other expired records in batches, and counts both", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const tenant = yield* TenantId.make
+      // Days of their own: 2031-02-10 goes whole; of 2031-02-11, what is before the cut-off.
+      yield* TestClock.setTime(Date.UTC(2031, 1, 10, 6))
+      for (let i = 0; i < 4; i++) yield* write(tenant, EVENTS, 0)
+      yield* TestClock.setTime(Date.UTC(2031, 1, 11, 6))
+      for (let i = 0; i < 5; i++) yield* write(tenant, EVENTS, 0)
+      const kept = yield* write(tenant, EVENTS, -14)
+      yield* TestClock.setTime(Date.UTC(2031, 1, 13, 12)) // cut-off (48 h): 2031-02-11 12:00
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [EVENTS] })
+      assert.deepStrictEqual(result.failures, [])
+      assert.deepStrictEqual(result.categories.map((c) => [c.purged, c.partitionsDropped]), [[9, 1]])
+      assert.deepStrictEqual(yield* liveIds(tenant), [kept])
+      const receipt = (yield* receipts(tenant)).map(detailsOf).at(-1)!
+      assert.deepStrictEqual([receipt.count, receipt.partitionsDropped, receipt.complete], [9, 1, true])
+    }))
 })
 
 describe("Sweeper.schedule", () => {
