@@ -378,35 +378,34 @@ export const make = (options: AuditLogOptions = {}) =>
     // started together) queue first and it joins their group instead of writing alone.
     // Like a queued append, the write completes even if the caller is interrupted.
     const appendAlone = (tenant: TenantId, events: ReadonlyArray<AuditEvent>, time: Date) =>
-      Effect.flatMap(
-        Effect.zipRight(
-          Effect.yieldNow(),
-          Effect.suspend(() =>
-            unacknowledged === 1
-              ? writing.withPermitsIfAvailable(1)(
-                Effect.uninterruptible(Effect.map(appendNow(tenant, [{ events, time }]), (results) => results[0]!))
-              )
-              : Effect.succeedNone
+      Effect.flatMap(Effect.yieldNow(), () =>
+        unacknowledged === 1
+          ? Effect.flatMap(
+            writing.withPermitsIfAvailable(1)(Effect.uninterruptible(appendNow(tenant, [{ events, time }]))),
+            Option.match({ onNone: () => enqueue(tenant, events, time), onSome: (results) => Effect.succeed(results[0]!) })
           )
-        ),
-        Option.match({ onNone: () => enqueue(tenant, events, time), onSome: Effect.succeed })
-      )
+          : enqueue(tenant, events, time))
 
-    const appendAll = (tenant: TenantId, events: ReadonlyArray<AuditEvent>) =>
-      Effect.gen(function*() {
+    const appendAll = (
+      tenant: TenantId,
+      events: ReadonlyArray<AuditEvent>
+    ): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> =>
+      Effect.suspend((): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> => {
         for (const event of events) {
           const problem = validate(event)
-          if (Option.isSome(problem)) return yield* new AuditEventInvalid({ reason: problem.value })
+          if (Option.isSome(problem)) return Effect.fail(new AuditEventInvalid({ reason: problem.value }))
         }
-        if (events.length === 0) return []
-        const time = new Date(yield* Clock.currentTimeMillis)
-        unacknowledged++
-        return yield* Effect.ensuring(
-          unacknowledged === 1 ? appendAlone(tenant, events, time) : enqueue(tenant, events, time),
-          Effect.sync(() => {
-            unacknowledged--
-          })
-        )
+        if (events.length === 0) return Effect.succeed([])
+        return Effect.flatMap(Clock.currentTimeMillis, (millis) => {
+          const time = new Date(millis)
+          unacknowledged++
+          return Effect.ensuring(
+            unacknowledged === 1 ? appendAlone(tenant, events, time) : enqueue(tenant, events, time),
+            Effect.sync(() => {
+              unacknowledged--
+            })
+          )
+        })
       })
 
     // ---- reading hashes ------------------------------------------------------

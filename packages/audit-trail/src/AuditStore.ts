@@ -5,8 +5,10 @@
  *
  * Appends are serialised per tenant on the log's state row (each batch is one
  * statement whose `UPDATE` of that row applies only if the log still has the
- * size the batch was built on), so several processes sharing one PostgreSQL
- * append safely and indices stay contiguous from 0, with no sequence.
+ * size the batch was built on; a lone entry is one call of the PL/pgSQL
+ * function `lawful_audit_append_entry`, which does the same), so several
+ * processes sharing one PostgreSQL append safely and indices stay contiguous
+ * from 0, with no sequence.
  *
  * @since 0.1.0
  */
@@ -285,6 +287,48 @@ const migrations: Record<string, Migrations.Migration> = {
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (tenant_id, size)
       );
+    `),
+  // A lone entry's append as one call. As one statement (the batch's, with plain parameters) it
+  // was parsed and planned on every append, which took about as long as running it; PL/pgSQL
+  // keeps the plans of its statements for the session. As in the batch statement, the state row
+  // moves only if the log still has the size the entry was built on (no row yet: `p_known_size`
+  // is null), and the entry and nodes are written only then, in the same transaction.
+  "0002_append_entry_function": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_audit_append_entry(
+        p_tenant uuid, p_known_size bigint, p_size bigint, p_frontier bytea, p_root bytea,
+        p_idx bigint, p_time timestamptz, p_actor_kind text, p_actor_id text, p_action text,
+        p_subject_id uuid, p_subject_salt bytea, p_details jsonb, p_details_salt bytea,
+        p_leaf bytea, p_leaf_hash bytea,
+        p_node_levels smallint[], p_node_indices bigint[], p_node_hashes bytea
+      )
+      RETURNS boolean
+      LANGUAGE plpgsql
+      SET plan_cache_mode = force_generic_plan
+      AS $$
+      BEGIN
+        IF p_known_size IS NULL THEN
+          INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (p_tenant, p_size, p_frontier, p_root)
+          ON CONFLICT (tenant_id) DO NOTHING;
+        ELSE
+          UPDATE lawful_audit_logs SET size = p_size, frontier = p_frontier, root = p_root, updated_at = now()
+          WHERE tenant_id = p_tenant AND size = p_known_size;
+        END IF;
+        IF NOT FOUND THEN
+          RETURN false;
+        END IF;
+        INSERT INTO lawful_audit_entries
+          (tenant_id, idx, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
+        VALUES (p_tenant, p_idx, p_time, p_actor_kind, p_actor_id, p_action, p_subject_id, p_subject_salt, p_details,
+          p_details_salt, p_leaf, p_leaf_hash);
+        IF p_node_levels IS NOT NULL THEN
+          INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
+          SELECT p_tenant, x.level, x.idx, substring(p_node_hashes FROM x.n::int * 32 - 31 FOR 32)
+          FROM unnest(p_node_levels, p_node_indices) WITH ORDINALITY AS x(level, idx, n);
+        END IF;
+        RETURN true;
+      END
+      $$
     `)
 }
 
@@ -394,17 +438,29 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         (rows): KnownState => ({ exists: rows.length > 0, state: readState(rows) })
       )
 
-    // A lone entry goes as plain parameters: the statement is cheaper to plan than unnest's.
-    const insertEntry = (tenant: TenantId, e: AuditEntry) =>
-      sql`INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
-        SELECT ${tenant}::uuid, ${e.index}::bigint, ${e.time.toISOString()}::timestamptz, ${e.actor.kind}::text,
-          ${"id" in e.actor ? e.actor.id : null}::text, ${e.action}::text,
-          ${Option.isSome(e.subject) ? e.subject.value.id : null}::uuid,
-          ${Option.isSome(e.subject) ? buffer(e.subject.value.salt) : null}::bytea,
-          ${Option.isSome(e.details) ? JSON.stringify(e.details.value.value) : null}::jsonb,
-          ${Option.isSome(e.details) ? buffer(e.details.value.salt) : null}::bytea,
-          ${buffer(e.leaf)}::bytea, ${buffer(e.leafHash)}::bytea
-        FROM state`
+    // A lone entry: one call of the append function (migration 0002), whose plans the session keeps.
+    const appendEntry = (
+      tenant: TenantId,
+      known: KnownState,
+      state: LogState,
+      e: AuditEntry,
+      nodes: ReadonlyArray<MerkleTree.NodeHash>
+    ) =>
+      sql<{ ok: boolean }>`SELECT lawful_audit_append_entry(${tenant}::uuid,
+        ${known.exists ? known.state.frontier.size : null}::bigint, ${state.frontier.size}::bigint,
+        ${concat(state.frontier.hashes)}::bytea, ${buffer(state.root)}::bytea,
+        ${e.index}::bigint, ${e.time.toISOString()}::timestamptz, ${e.actor.kind}::text,
+        ${"id" in e.actor ? e.actor.id : null}::text, ${e.action}::text,
+        ${Option.isSome(e.subject) ? e.subject.value.id : null}::uuid,
+        ${Option.isSome(e.subject) ? buffer(e.subject.value.salt) : null}::bytea,
+        ${Option.isSome(e.details) ? JSON.stringify(e.details.value.value) : null}::jsonb,
+        ${Option.isSome(e.details) ? buffer(e.details.value.salt) : null}::bytea,
+        ${buffer(e.leaf)}::bytea, ${buffer(e.leafHash)}::bytea,
+        ${nodes.length > 0 ? nodes.map((n) => n.level) : null}::smallint[],
+        ${nodes.length > 0 ? nodes.map((n) => n.index) : null}::bigint[],
+        ${nodes.length > 0 ? concat(nodes.map((n) => n.hash)) : null}::bytea) AS ok`.pipe(
+        Effect.map((rows) => rows[0]?.ok === true)
+      )
 
     // More entries go as one array per column (unnest). The leaves and leaf hashes, most of the
     // bytes, go as one binary parameter each, cut by offset: no hex or JSON text per entry.
@@ -468,6 +524,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           state`
 
     const writeBatch = <A>(tenant: TenantId, known: KnownState, batch: AppendBatch<A>) => {
+      if (batch.entries.length === 1) return appendEntry(tenant, known, batch.state, batch.entries[0]!, batch.nodes)
       const size = batch.state.frontier.size
       const frontier = concat(batch.state.frontier.hashes)
       const root = buffer(batch.state.root)
@@ -476,9 +533,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
               WHERE tenant_id = ${tenant} AND size = ${known.state.frontier.size} RETURNING 1 AS ok`
         : sql`INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (${tenant}, ${size}, ${frontier}, ${root})
               ON CONFLICT (tenant_id) DO NOTHING RETURNING 1 AS ok`
-      const entries = batch.entries.length === 1
-        ? insertEntry(tenant, batch.entries[0]!)
-        : insertEntries(tenant, batch.entries)
+      const entries = insertEntries(tenant, batch.entries)
       const nodes = batch.nodes.length > 0 ? sql`, nodes AS (${insertNodes(tenant, batch.nodes)})` : sql``
       // One statement, so one transaction: the entries and nodes are written only when the state moved.
       return sql<{ ok: number }>`WITH state AS (${state}), entries AS (${entries})${nodes} SELECT ok FROM state`.pipe(
@@ -487,27 +542,25 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     }
 
     return AuditStore.of({
-      append: (tenant, build) => {
+      append: <A>(tenant: TenantId, build: (state: LogState) => AppendBatch<A>) => {
         // Optimistic: build on the last known state and write everything in one statement that
         // applies only if the state row still has that size (the row lock serialises writers);
         // otherwise re-read the state and build again.
-        const attempt = (known: KnownState) =>
-          Effect.gen(function*() {
+        const attempt = (known: KnownState): Effect.Effect<A, SqlError> =>
+          Effect.suspend(() => {
             const batch = build(known.state)
-            const written = yield* writeBatch(tenant, known, batch)
-            if (!written) return Option.none()
-            knownStates.set(tenant, { exists: true, state: batch.state })
-            return Option.some(batch.result)
+            return Effect.flatMap(writeBatch(tenant, known, batch), (written) => {
+              if (!written) return Effect.flatMap(readKnownState(tenant), attempt)
+              knownStates.set(tenant, { exists: true, state: batch.state })
+              return Effect.succeed(batch.result)
+            })
           })
-        const loop = (known: KnownState): Effect.Effect<any, SqlError> =>
-          Effect.flatMap(attempt(known), Option.match({
-            onSome: Effect.succeed,
-            onNone: () => Effect.flatMap(readKnownState(tenant), loop)
-          }))
         const cached = knownStates.get(tenant)
-        return (cached ? loop(cached) : Effect.flatMap(readKnownState(tenant), loop)).pipe(
-          Effect.tapError(() => Effect.sync(() => knownStates.delete(tenant))),
-          Effect.mapError(fail("append"))
+        return (cached ? attempt(cached) : Effect.flatMap(readKnownState(tenant), attempt)).pipe(
+          Effect.catchAll((cause) => {
+            knownStates.delete(tenant)
+            return Effect.fail(new AuditStoreError({ operation: "append", cause }))
+          })
         )
       },
       state: (tenant) =>

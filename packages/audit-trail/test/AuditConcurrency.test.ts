@@ -141,6 +141,20 @@ if (postgresUrl) {
           const second = yield* SecondLog
           yield* modelRun([first, second], 20)
         }), { timeout: 300_000 })
+
+      it.effect("two clients starting one tenant's log at once both append, at indices 0 and 1", () =>
+        Effect.gen(function*() {
+          const first = yield* AuditLog.AuditLog
+          const second = yield* SecondLog
+          for (let i = 0; i < 20; i++) {
+            const tenant = yield* TenantId.make
+            const appended = yield* Effect.all([first.append(tenant, event(0)), second.append(tenant, event(1))], {
+              concurrency: 2
+            })
+            assert.deepStrictEqual(appended.map((a) => a.index).sort(), [0, 1])
+            assert.isTrue((yield* second.verify(tenant)).ok)
+          }
+        }))
     })
   })
 }
