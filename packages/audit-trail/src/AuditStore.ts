@@ -105,7 +105,11 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   readonly entries: (tenant: TenantId, query: EntryQuery) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
   /** Entries in stored order from index `from`, as stored (gaps and all), for verification. */
   readonly scan: (tenant: TenantId, from: number, limit: number) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
-  /** Removes details (and their salt) of entries older than `before`, up to `limit`; returns their indices. */
+  /**
+   * Removes details (and their salt) of entries older than `before`, up to `limit`, oldest first
+   * (by time, then index); returns their indices. A batch reads the entries it redacts, not
+   * those redacted before.
+   */
   readonly redactDetails: (
     tenant: TenantId,
     options: { readonly before: Date; readonly actionPrefix?: string | undefined; readonly limit: number }
@@ -203,18 +207,18 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
       Effect.sync(() => {
         const log = logs.get(tenant)
         if (!log) return []
-        const redacted: Array<number> = []
-        for (const [position, entry] of log.entries.entries()) {
-          if (redacted.length >= limit) break
-          if (
+        // Oldest first, by time then index, as the SQL store takes them.
+        const chosen = log.entries
+          .flatMap((entry, position) =>
             Option.isSome(entry.details) && entry.time.getTime() < before.getTime() &&
-            (actionPrefix === undefined || entry.action.startsWith(actionPrefix))
-          ) {
-            log.entries[position] = { ...entry, details: Option.none() }
-            redacted.push(entry.index)
-          }
-        }
-        return redacted
+              (actionPrefix === undefined || entry.action.startsWith(actionPrefix))
+              ? [{ entry, position }]
+              : []
+          )
+          .sort((a, b) => a.entry.time.getTime() - b.entry.time.getTime() || a.entry.index - b.entry.index)
+          .slice(0, limit)
+        for (const { entry, position } of chosen) log.entries[position] = { ...entry, details: Option.none() }
+        return chosen.map(({ entry }) => entry.index).sort((a, b) => a - b)
       }),
     delinkSubject: (tenant, subject) =>
       Effect.sync(() => {
@@ -329,7 +333,14 @@ const migrations: Record<string, Migrations.Migration> = {
         RETURN true;
       END
       $$
-    `)
+    `),
+  // Entries whose details are still there, oldest first: a redaction batch reads the entries it
+  // redacts. Through the primary key it started at the log's first entry every time, past every
+  // entry redacted before: each batch of a long redaction, and each daily sweep, read the
+  // tenant's redacted history again.
+  "0003_entries_with_details": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX lawful_audit_entries_details ON lawful_audit_entries (tenant_id, time, idx)
+      WHERE details IS NOT NULL`)
 }
 
 const EntryRow = Schema.Struct({
@@ -628,16 +639,23 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         selectEntries(sql.and([sql`tenant_id = ${tenant}`, sql`idx >= ${from}`]), limit).pipe(
           Effect.mapError(fail("scan"))
         ),
+      // The oldest entries with details, through the index of those (migration 0003), in its
+      // order; the planner is kept to it (a tenant larger than the statistics' average looked
+      // cheap to read whole and sort), and each entry is then updated by its key.
       redactDetails: (tenant, { actionPrefix, before, limit }) =>
-        sql<{ idx: string }>`
-          UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
-          WHERE tenant_id = ${tenant} AND idx IN (
-            SELECT idx FROM lawful_audit_entries
-            WHERE tenant_id = ${tenant} AND details IS NOT NULL AND time < ${before}
-              ${actionPrefix !== undefined ? sql`AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}` : sql``}
-            ORDER BY idx LIMIT ${limit}
-          )
-          RETURNING idx`.pipe(
+        Effect.zipRight(
+          sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`,
+          sql<{ idx: string }>`
+            UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
+            WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx = ANY(ARRAY(
+              SELECT idx FROM lawful_audit_entries
+              WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND time < ${before}
+                ${actionPrefix !== undefined ? sql`AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}` : sql``}
+              ORDER BY time, idx LIMIT ${limit}
+            ))
+            RETURNING idx`
+        ).pipe(
+          sql.withTransaction,
           Effect.map((rows) => rows.map((row) => Number(row.idx)).sort((a, b) => a - b)),
           Effect.mapError(fail("redactDetails"))
         ),
