@@ -334,13 +334,16 @@ const migrations: Record<string, Migrations.Migration> = {
       END
       $$
     `),
-  // Entries whose details are still there, oldest first: a redaction batch reads the entries it
-  // redacts. Through the primary key it started at the log's first entry every time, past every
-  // entry redacted before: each batch of a long redaction, and each daily sweep, read the
-  // tenant's redacted history again.
-  "0003_entries_with_details": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`CREATE INDEX lawful_audit_entries_details ON lawful_audit_entries (tenant_id, time, idx)
-      WHERE details IS NOT NULL`)
+  // How far back every entry's details are gone (redactions without an action prefix): a
+  // redaction batch reads the time index from there, not from the log's first entry. Without it
+  // each batch, and each daily sweep, read the tenant's redacted history again. A watermark costs
+  // appends nothing, where an index of the entries that still have details cost batched appends
+  // about a tenth of their throughput.
+  "0003_redaction_watermark": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE lawful_audit_redactions (
+      tenant_id uuid PRIMARY KEY,
+      redacted_before timestamptz NOT NULL
+    )`)
 }
 
 const EntryRow = Schema.Struct({
@@ -639,26 +642,40 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         selectEntries(sql.and([sql`tenant_id = ${tenant}`, sql`idx >= ${from}`]), limit).pipe(
           Effect.mapError(fail("scan"))
         ),
-      // The oldest entries with details, through the index of those (migration 0003), in its
-      // order; the planner is kept to it (a tenant larger than the statistics' average looked
-      // cheap to read whole and sort), and each entry is then updated by its key.
+      // The oldest entries with details, through the time index from the tenant's watermark
+      // (migration 0003): every entry before it has none. Bitmap scans are off in the transaction
+      // (a tenant larger than the statistics' average looked cheap to read whole and sort), and
+      // each entry is updated by its key. After a batch without a prefix, every entry before the
+      // last one it redacted has none (they go oldest first), or, when it found fewer than
+      // `limit`, every entry before `before`: the watermark moves there. An entry is timed when
+      // appended, so none arrives behind a watermark, which trails the present by the retention
+      // period.
       redactDetails: (tenant, { actionPrefix, before, limit }) =>
-        Effect.zipRight(
-          sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`,
-          sql<{ idx: string }>`
+        Effect.gen(function*() {
+          const [mark] = actionPrefix !== undefined
+            ? []
+            : yield* sql<{ redacted_before: Date }>`
+              SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant}`
+          yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
+          const rows = yield* sql<{ idx: string; time: Date }>`
             UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
             WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx = ANY(ARRAY(
               SELECT idx FROM lawful_audit_entries
               WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND time < ${before}
+                ${mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``}
                 ${actionPrefix !== undefined ? sql`AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}` : sql``}
               ORDER BY time, idx LIMIT ${limit}
             ))
-            RETURNING idx`
-        ).pipe(
-          sql.withTransaction,
-          Effect.map((rows) => rows.map((row) => Number(row.idx)).sort((a, b) => a - b)),
-          Effect.mapError(fail("redactDetails"))
-        ),
+            RETURNING idx, time`
+          if (actionPrefix === undefined && (rows.length > 0 || mark === undefined)) {
+            const reached = rows.length < limit ? before : new Date(Math.max(...rows.map((row) => row.time.getTime())))
+            yield* sql`
+              INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
+              ON CONFLICT (tenant_id) DO UPDATE
+              SET redacted_before = greatest(lawful_audit_redactions.redacted_before, EXCLUDED.redacted_before)`
+          }
+          return rows.map((row) => Number(row.idx)).sort((a, b) => a - b)
+        }).pipe(sql.withTransaction, Effect.mapError(fail("redactDetails"))),
       delinkSubject: (tenant, subject) =>
         sql<{ idx: string }>`
           UPDATE lawful_audit_entries SET subject_id = NULL, subject_salt = NULL

@@ -97,8 +97,10 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       yield* sql`ANALYZE lawful_audit_entries`
       yield* fill(tenant)
       const before = new Date(Date.UTC(2026, 0, 1, 0, 0, 15))
-      // A sweep that has redacted the oldest 10,000 already.
-      yield* sql`UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL WHERE tenant_id = ${tenant} AND idx < 10000`
+      // Batches of a sweep that have redacted the oldest 10,000 already.
+      for (let i = 0; i < 10; i++) {
+        assert.strictEqual((yield* store.redactDetails(tenant, { before, limit: 1000 })).length, 1000)
+      }
 
       const [redacted, read] = yield* rowsReadBy("lawful_audit_entries", store.redactDetails(tenant, { before, limit: 10 }))
       assert.deepStrictEqual(redacted, Array.from({ length: 10 }, (_, i) => 10000 + i))
@@ -109,5 +111,12 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       const last = yield* store.redactDetails(tenant, { before, limit: 10_000 })
       assert.strictEqual(last.length, 15_000 - 10_010)
       assert.deepStrictEqual(yield* store.redactDetails(tenant, { before, limit: 10 }), [])
+      // A later cut-off, a day later: the batch starts where the last one ended.
+      const [next, nextRead] = yield* rowsReadBy(
+        "lawful_audit_entries",
+        store.redactDetails(tenant, { before: new Date(before.getTime() + 10), limit: 10 })
+      )
+      assert.deepStrictEqual(next, Array.from({ length: 10 }, (_, i) => 15_000 + i))
+      assert.isAtMost(nextRead, 100, `rows read: ${nextRead}`)
     }))
 })
