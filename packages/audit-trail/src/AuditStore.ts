@@ -667,7 +667,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
               ORDER BY time, idx LIMIT ${limit}
             ))
             RETURNING idx, time`
-          if (actionPrefix === undefined && (rows.length > 0 || mark === undefined)) {
+          if (actionPrefix === undefined) {
             const reached = rows.length < limit ? before : new Date(Math.max(...rows.map((row) => row.time.getTime())))
             yield* sql`
               INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
