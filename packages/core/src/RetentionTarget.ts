@@ -48,11 +48,14 @@
  *   sweep that died halfway and runs again at the same cut-off ends in the
  *   same state as one that ran through, and its counts add up.
  * - `purgeTenants(tenants, limit)` (optional): `purgeBatch` for several
- *   tenants at once, each at its own cut-off, none with excluded subjects:
- *   at most `limit` records in all, oldest first, one short transaction;
- *   how many of each tenant it purged, and whether more may remain (the
- *   same rule as `purgeBatch`). It lets a sweep of many tenants purge as a
- *   plain batched `DELETE` by time would, instead of tenant by tenant.
+ *   tenants at once, each at its own cut-off, none with excluded subjects,
+ *   in one short transaction: an equal share of `limit` of each tenant's
+ *   oldest records (at least one each, so at most `limit` records in all
+ *   when there are no more tenants than `limit`); how many of each tenant it
+ *   purged, and whether more may remain (the same rule as `purgeBatch`). It
+ *   lets a sweep of many tenants purge in batches of `limit` instead of
+ *   tenant by tenant. Its cost must follow the records it purges, not the
+ *   tenants' other records nor those of tenants outside the batch.
  * - `count(tenant, { cutoff, excludeSubjects })`: exactly the records
  *   `purgeBatch` would purge with those arguments (dry runs and reports).
  * - `oldest(tenant, { excludeSubjects })`: the time of the oldest record not
@@ -663,42 +666,44 @@ export const sqlTable = (
       return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
     }
 
-    // Several tenants at once, as a plain batched DELETE by time would: the oldest `limit`
-    // rows expired at their tenant's cut-off, through the time index, purged by row address.
-    // Only for tables without partitions (row addresses are per partition).
+    // Several tenants at once: an equal share of `limit` of each tenant's oldest expired rows,
+    // purged by row address, each share read from the tenant's range of the (tenant, time) index
+    // by a query of its own. One ordered scan for all of them, by time or by
+    // tenant and then sorted, read on every batch the older rows of tenants outside the batch (one
+    // that keeps its records forever) or every expired row of those in it: a purge grew with the
+    // square of the rows it passed. Only for tables without partitions (row addresses are per
+    // partition).
     const purgeTenants = options.dayPartitions === true ? undefined : (
       tenants: ReadonlyArray<TenantCutoff>,
       limit: number
     ): Effect.Effect<PurgedTenants, RetentionTargetError> => {
       if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false })
-      const cutoff = tenants[0]!.cutoff.getTime()
-      let expired: Statement.Fragment
-      let chosen: Statement.Fragment
-      if (tenants.every((t) => t.cutoff.getTime() === cutoff)) {
-        // One cut-off for all (tenants on the same policy): exactly the plan of a plain batched
-        // DELETE by time, the tenants a filter on the way.
-        expired = sql.and([
-          sql`${time} < ${new Date(cutoff)}`,
-          sql`${tenantColumn} = ANY(${tenants.map((t) => t.tenant)}::uuid[])`,
-          ...matching,
-          ...notPurged
-        ])
-        chosen = sql`ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${expired} ORDER BY ${time} LIMIT ${limit}))`
-      } else {
-        const cutoffs = sql`SELECT * FROM unnest(
-          ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
-        ) AS c(lawful_tenant, lawful_cutoff)`
-        expired = sql.and([
-          sql`EXISTS (SELECT 1 FROM (${cutoffs}) c WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
-          ...matching,
-          ...notPurged
-        ])
-        chosen = sql`ctid = ANY(ARRAY(
-          SELECT ${table}.ctid FROM ${table} JOIN (${cutoffs}) c
-            ON ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff
-          ${matching.length + notPurged.length > 0 ? sql`WHERE ${sql.and([...matching, ...notPurged])}` : sql``}
-          ORDER BY ${time} LIMIT ${limit}))`
-      }
+      const share = Math.max(1, Math.floor(limit / tenants.length))
+      const cutoffs = sql`unnest(
+        ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
+      ) AS c(lawful_tenant, lawful_cutoff)`
+      const expired = sql.and([
+        sql`EXISTS (SELECT 1 FROM ${cutoffs} WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
+        ...matching,
+        ...notPurged
+      ])
+      // The tenant as a range, and the order of the (tenant, time) index: an equality would make
+      // the tenant a constant of the order, and a time index with the tenant as a filter then looked
+      // as good (and read the older rows of every other tenant, each batch).
+      const shares = tenants.map(({ cutoff, tenant }) =>
+        sql`(SELECT ctid FROM ${table}
+          WHERE ${
+          sql.and([
+            sql`${tenantColumn} >= ${tenant}::uuid`,
+            sql`${tenantColumn} <= ${tenant}::uuid`,
+            sql`${time} < ${cutoff}`,
+            ...matching,
+            ...notPurged
+          ])
+        }
+          ORDER BY ${tenantColumn}, ${time} LIMIT ${share})`
+      )
+      const chosen = sql`ctid = ANY(ARRAY(${sql.join(" UNION ALL ", false)(shares)}))`
       const statement = redact.length > 0
         ? sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
             UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
@@ -707,12 +712,15 @@ export const sqlTable = (
         : sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
             DELETE FROM ${table} WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant
           ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
-      return statement.pipe(
+      // Bitmap scans and sorts off for the transaction: either reads a tenant's every expired row.
+      return sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`.pipe(
+        Effect.zipRight(statement),
+        sql.withTransaction,
         Effect.map((rows) => {
           const purged = new Map(rows.map((row) => [row.tenant, Number(row.n)]))
-          let total = 0
-          for (const n of purged.values()) total += n
-          return { purged, more: total >= limit }
+          let more = false
+          for (const n of purged.values()) more ||= n >= share
+          return { purged, more }
         }),
         Effect.mapError(fail("purge")),
         Effect.withSpan("RetentionTarget.purgeTenants", {

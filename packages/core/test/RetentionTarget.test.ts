@@ -158,7 +158,7 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       assert.includeMembers([...tenants], [tenant, other])
     }))
 
-  it.effect("purgeTenants purges several tenants at their own cut-offs, oldest first, and no one else", () =>
+  it.effect("purgeTenants purges several tenants at their own cut-offs, an equal share of each one's oldest, and no one else", () =>
     Effect.gen(function*() {
       yield* createTables
       const [a, b, outsider] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
@@ -169,24 +169,34 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
       const purgeTenants = storage.purgeTenants!
       // a keeps what is 5 days old or newer at its cut-off, b what is 3 days old or newer.
       const tenants = [{ tenant: a, cutoff: new Date(t0 + 5 * day) }, { tenant: b, cutoff: new Date(t0 + 3 * day) }]
-      const first = yield* purgeTenants(tenants, 2)
-      // The two oldest expired rows of both: a's at t0 and b's at t0 + 1 day.
-      assert.deepStrictEqual(first, { purged: new Map([[a, 1], [b, 1]]), more: true })
-      const second = yield* purgeTenants(tenants, 2)
-      assert.deepStrictEqual(second, { purged: new Map([[a, 2]]), more: true })
+      // A share of one row each: the oldest expired row of both, a's at t0 and b's at t0 + 1 day.
+      assert.deepStrictEqual(yield* purgeTenants(tenants, 2), { purged: new Map([[a, 1], [b, 1]]), more: true })
+      // b has nothing more expired; a fills its share, so more may remain.
+      assert.deepStrictEqual(yield* purgeTenants(tenants, 2), { purged: new Map([[a, 1]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(tenants, 2), { purged: new Map([[a, 1]]), more: true })
       assert.deepStrictEqual(yield* purgeTenants(tenants, 2), { purged: new Map(), more: false })
       assert.deepStrictEqual((yield* ids(a)).map((r) => r.id), [4])
       assert.deepStrictEqual((yield* ids(b)).map((r) => r.id), [2, 3])
       assert.deepStrictEqual((yield* ids(outsider)).map((r) => r.id), [1])
       assert.deepStrictEqual(yield* purgeTenants([], 10), { purged: new Map(), more: false })
 
-      // One cut-off for all: the plain DELETE-by-time form, same guarantees.
+      // One cut-off for all: same guarantees.
       const [c, d] = yield* Effect.all([TenantId.make, TenantId.make])
       yield* insert(c, [{ id: 1, at: t0 }, { id: 2, at: t0 + 2 * day }, { id: 3, at: t0 + 6 * day }])
       yield* insert(d, [{ id: 1, at: t0 + day }, { id: 2, at: t0 + 7 * day }])
       const same = [{ tenant: c, cutoff: new Date(t0 + 5 * day) }, { tenant: d, cutoff: new Date(t0 + 5 * day) }]
       assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map([[c, 1], [d, 1]]), more: true })
-      assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map([[c, 1]]), more: false })
+      assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map([[c, 1]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(same, 2), { purged: new Map(), more: false })
+      // More tenants than the limit: one row of each.
+      const [e, f, g] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      yield* insert(e, [{ id: 1, at: t0 }, { id: 2, at: t0 + day }])
+      yield* insert(f, [{ id: 1, at: t0 }])
+      yield* insert(g, [{ id: 1, at: t0 }])
+      const many = [e, f, g].map((tenant) => ({ tenant, cutoff: new Date(t0 + 5 * day) }))
+      assert.deepStrictEqual(yield* purgeTenants(many, 2), { purged: new Map([[e, 1], [f, 1], [g, 1]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(many, 2), { purged: new Map([[e, 1]]), more: true })
+      assert.deepStrictEqual(yield* purgeTenants(many, 2), { purged: new Map(), more: false })
       assert.deepStrictEqual((yield* ids(c)).map((r) => r.id), [3])
       assert.deepStrictEqual((yield* ids(d)).map((r) => r.id), [2])
       assert.deepStrictEqual((yield* ids(outsider)).map((r) => r.id), [1])
@@ -301,5 +311,53 @@ sqlSuite("RetentionTarget.sqlTable plans", Layer.empty, (it) => {
       assert.strictEqual(yield* storage.count(tenant, { cutoff, excludeSubjects: new Set() }), 3000 - 300)
       // 300 rows purged; a scan of the tenant's expired rows would read about 3,000 a batch.
       assert.isAtMost(read, 1000, `rows read: ${read}`)
+    }))
+
+  // Several tenants at once: a batch took the oldest expired rows of all of them in one ordered
+  // scan, by time (reading past every older row of tenants outside the batch, such as one that
+  // keeps its records forever, again on each batch) or by tenant and then sorted (reading every
+  // expired row of the batch's tenants, again on each batch). Either way a purge grew with the
+  // square of the rows it passed. Each tenant's share is now read from its own index range.
+  it.effect("purgeTenants reads the rows it purges, not older rows of other tenants nor the tenants' whole history", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE rt_many (
+        tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
+      yield* sql`CREATE INDEX rt_many_time ON rt_many (tenant_id, recorded_at)`
+      yield* sql`CREATE INDEX rt_many_at ON rt_many (recorded_at)`
+      const fill = (tenant: TenantId.TenantId, rows: number, from: number) =>
+        sql`INSERT INTO rt_many SELECT ${tenant}::uuid, g, ${new Date(from)}::timestamptz + g * interval '1 second'
+          FROM generate_series(1, ${rows}::int) g`
+      const [forever, a, b, c] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make, TenantId.make])
+      // A tenant outside the batch (its records kept forever) holds the oldest rows; a is a third of
+      // the table in its statistics, b and c are newer than them.
+      yield* fill(forever, 6000, t0 - day)
+      yield* fill(a, 3000, t0)
+      yield* sql`ANALYZE rt_many`
+      yield* fill(b, 3000, t0)
+      yield* fill(c, 3000, t0)
+      const storage = yield* sqlTable("rt.many", { table: "rt_many", time: "recorded_at" })
+      const purgeTenants = storage.purgeTenants!
+      const cutoff = new Date(t0 + day)
+      const shared = [{ tenant: a, cutoff }, { tenant: b, cutoff }]
+      const own = [{ tenant: a, cutoff }, { tenant: b, cutoff: new Date(t0 + 2 * day) }, { tenant: c, cutoff }]
+
+      const [, read] = yield* rowsReadBy("rt_many", Effect.gen(function*() {
+        for (let batch = 0; batch < 3; batch++) {
+          const { more, purged } = yield* purgeTenants(shared, 100)
+          assert.isTrue(more)
+          assert.strictEqual([...purged.values()].reduce((n, k) => n + k, 0), 100)
+        }
+        for (let batch = 0; batch < 3; batch++) {
+          const { more, purged } = yield* purgeTenants(own, 99)
+          assert.isTrue(more)
+          assert.strictEqual([...purged.values()].reduce((n, k) => n + k, 0), 99)
+        }
+      }))
+      const left = (tenant: TenantId.TenantId) => storage.count(tenant, { cutoff, excludeSubjects: new Set() })
+      assert.strictEqual((yield* left(a)) + (yield* left(b)) + (yield* left(c)), 9000 - 300 - 297)
+      assert.strictEqual(yield* left(forever), 6000)
+      // 597 rows purged; either old plan read thousands a batch.
+      assert.isAtMost(read, 1500, `rows read: ${read}`)
     }))
 })

@@ -230,6 +230,24 @@ contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) =
       }
     }))
 
+  it.effect("tenants purged together: one with nothing left leaves the group and the others' share grows", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const records = yield* TestRecords
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* TestClock.adjust(Duration.days(1))
+      yield* write(a, LOG, 11)
+      for (let i = 0; i < 7; i++) yield* write(b, LOG, 11 + i)
+      records.faults.batches = 0
+      const result = yield* sweeper.sweep({ tenants: [a, b], categories: [LOG] })
+      assert.deepStrictEqual(result.failures, [])
+      assert.deepStrictEqual(result.categories.map((c) => [c.tenantId, c.purged]).sort(), [[a, 1], [b, 7]].sort())
+      assert.deepStrictEqual([...(yield* liveIds(a)), ...(yield* liveIds(b))], [])
+      // Batches of 3. Together: {a 1, b 1}, {b 1} (a is done and leaves), then b alone {3}, {2};
+      // had b kept a share of one, seven. In turns: a {1}, b {3}, {3}, {1}.
+      assert.strictEqual(records.faults.batches, 4)
+    }))
+
   it.effect("a sweep of several tenants killed halfway is resumed: each tenant's receipt is recovered", () =>
     Effect.gen(function*() {
       const sweeper = yield* Sweeper.Sweeper
@@ -239,9 +257,13 @@ contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) =
       for (const tenant of [a, b]) for (let i = 0; i < 5; i++) yield* write(tenant, LOG, 11 + i)
       const reached = yield* Deferred.make<void>()
       let batches = 0
-      // The first turn purges a batch of each tenant; the kill comes in the second.
+      // Three records of each tenant are journalled before the kill: in turns (a batch of one
+      // tenant, three records), the first turn; together (`purgeTenants`: a batch shares its three
+      // records between the two tenants, one each), the first three batches.
+      const target = yield* Effect.flatMap(RetentionTarget.RetentionTargets, (registry) => registry.get(LOG))
+      const killedIn = Option.getOrThrow(target).purgeTenants === undefined ? 3 : 4
       records.faults.afterBatch = Effect.suspend(() =>
-        ++batches === 3 ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
+        ++batches === killedIn ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never) : Effect.void
       )
       const fiber = yield* Effect.fork(sweeper.sweep({ tenants: [a, b], categories: [LOG] }))
       yield* Deferred.await(reached)
