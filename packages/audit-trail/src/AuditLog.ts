@@ -211,10 +211,19 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
     ProofBundle,
     AuditEntryNotFound | CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError
   >
-  /** Removes the details of entries older than `before`; the leaf hashes stay, and the redaction is itself an entry. */
+  /**
+   * Removes the details of entries older than `before`, but those of `excludeSubjects` (held
+   * subjects); the leaf hashes stay, and the redaction is itself an entry.
+   */
   readonly redactDetails: (
     tenant: TenantId,
-    options: { readonly before: Date; readonly actionPrefix?: string | undefined; readonly limit: number; readonly actor: Actor }
+    options: {
+      readonly before: Date
+      readonly actionPrefix?: string | undefined
+      readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined
+      readonly limit: number
+      readonly actor: Actor
+    }
   ) => Effect.Effect<ReadonlyArray<number>, AuditEventInvalid | AuditStoreError>
   /** Removes the link between the subject and its entries (after erasure); the log stays verifiable. */
   readonly delinkSubject: (
@@ -688,9 +697,9 @@ export const make = (options: AuditLogOptions = {}) =>
         return signed
       }).pipe(Effect.withSpan("AuditLog.checkpointAll")),
       proofBundle,
-      redactDetails: (tenant, { actionPrefix, actor, before, limit }) =>
+      redactDetails: (tenant, { actionPrefix, actor, before, excludeSubjects, limit }) =>
         Effect.gen(function*() {
-          const redacted = yield* store.redactDetails(tenant, { before, actionPrefix, limit })
+          const redacted = yield* store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit })
           if (redacted.length > 0) {
             yield* appendAll(tenant, [
               new AuditEvent({

@@ -14,6 +14,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
@@ -107,12 +108,18 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   readonly scan: (tenant: TenantId, from: number, limit: number) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
   /**
    * Removes details (and their salt) of entries older than `before`, up to `limit`, oldest first
-   * (by time, then index); returns their indices. A batch reads the entries it redacts, not
-   * those redacted before.
+   * (by time, then index); returns their indices. Entries of `excludeSubjects` keep theirs (a
+   * later call without them redacts them). A batch reads the entries it redacts, not those
+   * redacted before.
    */
   readonly redactDetails: (
     tenant: TenantId,
-    options: { readonly before: Date; readonly actionPrefix?: string | undefined; readonly limit: number }
+    options: {
+      readonly before: Date
+      readonly actionPrefix?: string | undefined
+      readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined
+      readonly limit: number
+    }
   ) => Effect.Effect<ReadonlyArray<number>, AuditStoreError>
   /** Removes the subject id (and its salt) from every entry of the subject; returns how many. */
   readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
@@ -203,7 +210,7 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
     entries: (tenant, query) =>
       Effect.sync(() => (logs.get(tenant)?.entries ?? []).filter((entry) => matches(entry, query)).slice(0, query.limit)),
     scan: (tenant, from, limit) => Effect.sync(() => (logs.get(tenant)?.entries ?? []).slice(from, from + limit)),
-    redactDetails: (tenant, { actionPrefix, before, limit }) =>
+    redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
       Effect.sync(() => {
         const log = logs.get(tenant)
         if (!log) return []
@@ -211,7 +218,8 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         const chosen = log.entries
           .flatMap((entry, position) =>
             Option.isSome(entry.details) && entry.time.getTime() < before.getTime() &&
-              (actionPrefix === undefined || entry.action.startsWith(actionPrefix))
+              (actionPrefix === undefined || entry.action.startsWith(actionPrefix)) &&
+              !(Option.isSome(entry.subject) && excludeSubjects?.has(entry.subject.value.id))
               ? [{ entry, position }]
               : []
           )
@@ -343,6 +351,15 @@ const migrations: Record<string, Migrations.Migration> = {
     sql`CREATE TABLE lawful_audit_redactions (
       tenant_id uuid PRIMARY KEY,
       redacted_before timestamptz NOT NULL
+    )`),
+  // The subjects whose entries kept their details behind the watermark because a redaction
+  // excluded them (a legal hold): the watermark moves past them, so a batch does not read them
+  // again, and once they are no longer excluded a batch finds them by the subject index.
+  "0004_redaction_skipped_subjects": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE lawful_audit_redactions_skipped (
+      tenant_id uuid NOT NULL,
+      subject_id uuid NOT NULL,
+      PRIMARY KEY (tenant_id, subject_id)
     )`)
 }
 
@@ -643,47 +660,116 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.mapError(fail("scan"))
         ),
       // The oldest entries with details, through the time index from the tenant's watermark
-      // (migration 0003): every entry before it has none. Bitmap scans are off in the transaction
-      // (a tenant larger than the statistics' average looked cheap to read whole and sort), and
-      // each entry is updated by its key. After a batch without a prefix, every entry before the
-      // last one it redacted has none (they go oldest first), or, when it found fewer than
-      // `limit`, every entry before `before`: the watermark moves there. An entry is timed when
-      // appended, so none arrives behind a watermark, which trails the present by the retention
-      // period.
-      redactDetails: (tenant, { actionPrefix, before, limit }) =>
+      // (migration 0003): every entry before it has none, but for the subjects recorded in
+      // `lawful_audit_redactions_skipped` (migration 0004), which a batch excluded. A batch without
+      // a prefix first redacts the entries behind the watermark of those no longer excluded,
+      // through the subject index, then goes on from the watermark, skipping excluded subjects and
+      // recording those it passed. Bitmap scans are off in the transaction (a tenant larger than
+      // the statistics' average looked cheap to read whole and sort), and each entry is updated by
+      // its key. After a batch without a prefix, every entry before the last one it redacted has
+      // none (they go oldest first), or, when it found fewer than `limit`, every entry before
+      // `before`: the watermark moves there. An entry is timed when appended, so none arrives
+      // behind a watermark, which trails the present by the retention period. The watermark's row
+      // is locked first: a tenant's batches run one at a time.
+      redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
         Effect.gen(function*() {
-          const [mark] = actionPrefix !== undefined
-            ? []
-            : yield* sql<{ redacted_before: Date }>`
-              SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant}`
-          yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
-          const rows = yield* sql<{ idx: string; time: Date }>`
-            UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
-            WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx = ANY(ARRAY(
-              SELECT idx FROM lawful_audit_entries
-              WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND time < ${before}
-                ${mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``}
-                ${actionPrefix !== undefined ? sql`AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}` : sql``}
-              ORDER BY time, idx LIMIT ${limit}
+          const excluded = [...(excludeSubjects ?? [])]
+          const notExcluded = excluded.length > 0
+            ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))`
+            : sql``
+          // Redacts the entries `chosen` selects by index, each updated by its key.
+          const redact = (chosen: Statement.Fragment) =>
+            sql<{ idx: string; time: Date }>`
+              UPDATE lawful_audit_entries SET details = NULL, details_salt = NULL
+              WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx = ANY(ARRAY(${chosen}))
+              RETURNING idx, time`
+          const oldest = (where: Statement.Fragment, count: number) =>
+            sql`SELECT idx FROM lawful_audit_entries
+              WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND ${where}
+              ORDER BY time, idx LIMIT ${count}`
+          const indices = (rows: ReadonlyArray<{ readonly idx: string }>) =>
+            rows.map((row) => Number(row.idx)).sort((a, b) => a - b)
+          if (actionPrefix !== undefined) {
+            yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
+            const rows = yield* redact(oldest(
+              sql`time < ${before} AND action LIKE ${actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"} ${notExcluded}`,
+              limit
             ))
-            RETURNING idx, time`
-          if (actionPrefix === undefined) {
-            const reached = rows.length < limit ? before : new Date(Math.max(...rows.map((row) => row.time.getTime())))
-            yield* sql`
-              INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
-              ON CONFLICT (tenant_id) DO UPDATE
-              SET redacted_before = greatest(lawful_audit_redactions.redacted_before, EXCLUDED.redacted_before)`
+            return indices(rows)
           }
-          return rows.map((row) => Number(row.idx)).sort((a, b) => a - b)
+          const [mark] = yield* sql<{ redacted_before: Date; skipped: ReadonlyArray<SubjectId> }>`
+            SELECT redacted_before,
+              ARRAY(SELECT subject_id FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant}) AS skipped
+            FROM lawful_audit_redactions WHERE tenant_id = ${tenant} FOR UPDATE`
+          yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
+          const released = mark?.skipped.filter((subject) => !excludeSubjects?.has(subject)) ?? []
+          // Each subject's entries through the subject index, a subquery per subject (`OFFSET 0`):
+          // taken together in time order, the time index could look cheaper, and it reads the
+          // tenant's log from its first entry.
+          const behind = mark !== undefined && released.length > 0
+            ? yield* redact(sql`
+              SELECT e.idx FROM unnest(${released}::uuid[]) AS s(subject_id)
+              CROSS JOIN LATERAL (
+                SELECT idx, time FROM lawful_audit_entries
+                WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = s.subject_id AND details IS NOT NULL
+                  AND time < ${new Date(Math.min(before.getTime(), mark.redacted_before.getTime()))}
+                OFFSET 0
+              ) e
+              ORDER BY e.time, e.idx LIMIT ${limit}`)
+            : []
+          if (mark !== undefined && released.length > 0 && behind.length < limit && before >= mark.redacted_before) {
+            yield* sql`
+              DELETE FROM lawful_audit_redactions_skipped
+              WHERE tenant_id = ${tenant} AND subject_id = ANY(${released}::uuid[])`
+          }
+          const remaining = limit - behind.length
+          if (remaining === 0) return indices(behind)
+          const from = mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``
+          const rows = yield* redact(oldest(sql`time < ${before} ${from} ${notExcluded}`, remaining))
+          const reached = rows.length < remaining ? before : new Date(Math.max(...rows.map((row) => row.time.getTime())))
+          yield* sql`
+            INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
+            ON CONFLICT (tenant_id) DO UPDATE
+            SET redacted_before = greatest(lawful_audit_redactions.redacted_before, EXCLUDED.redacted_before)`
+          if (excluded.length > 0 && (mark === undefined || reached > mark.redacted_before)) {
+            // The entries the batch passed, read again through the time index (`OFFSET 0` keeps the
+            // subject test out of the scan, so the subject index, which would read each excluded
+            // subject's whole history, is not a choice).
+            yield* sql`
+              INSERT INTO lawful_audit_redactions_skipped (tenant_id, subject_id)
+              SELECT DISTINCT ${tenant}::uuid, subject_id FROM (
+                SELECT subject_id FROM lawful_audit_entries
+                WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND time < ${reached} ${from}
+                ORDER BY time
+                OFFSET 0
+              ) passed
+              WHERE subject_id = ANY(${excluded}::uuid[])
+              ON CONFLICT DO NOTHING`
+          }
+          return indices([...behind, ...rows])
         }).pipe(sql.withTransaction, Effect.mapError(fail("redactDetails"))),
+      // Entries left behind the redaction watermark with their details (migration 0004) cannot be
+      // found by subject once de-linked: the watermark moves back to the first of them. Its row is
+      // locked first, so no redaction batch passes the subject's entries meanwhile.
       delinkSubject: (tenant, subject) =>
-        sql<{ idx: string }>`
-          UPDATE lawful_audit_entries SET subject_id = NULL, subject_salt = NULL
-          WHERE tenant_id = ${tenant} AND subject_id = ${subject}
-          RETURNING idx`.pipe(
-          Effect.map((rows) => rows.length),
-          Effect.mapError(fail("delinkSubject"))
-        ),
+        Effect.gen(function*() {
+          yield* sql`SELECT 1 FROM lawful_audit_redactions WHERE tenant_id = ${tenant} FOR UPDATE`
+          yield* sql`
+            WITH skipped AS (
+              DELETE FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant} AND subject_id = ${subject}
+              RETURNING 1
+            )
+            UPDATE lawful_audit_redactions SET redacted_before = least(redacted_before, (
+              SELECT min(time) FROM lawful_audit_entries
+              WHERE ${ofTenant(tenant)} AND subject_id = ${subject} AND details IS NOT NULL
+            ))
+            WHERE tenant_id = ${tenant} AND EXISTS (SELECT 1 FROM skipped)`
+          const rows = yield* sql<{ idx: string }>`
+            UPDATE lawful_audit_entries SET subject_id = NULL, subject_salt = NULL
+            WHERE tenant_id = ${tenant} AND subject_id = ${subject}
+            RETURNING idx`
+          return rows.length
+        }).pipe(sql.withTransaction, Effect.mapError(fail("delinkSubject"))),
       saveCheckpoint: (tenant, checkpoint) =>
         sql`INSERT INTO lawful_audit_checkpoints (tenant_id, size, root, note)
           VALUES (${tenant}, ${checkpoint.size}, ${buffer(checkpoint.root)}, ${checkpoint.note})

@@ -172,6 +172,86 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog>) => {
       yield* MerkleProof.verifyConsistency({ size1: before.size, size2: after.size, root1: before.root, root2: after.root, proof })
     }))
 
+  it.effect("an excluded subject's entries keep their details, everyone else's are redacted, and a later redaction without the exclusion reaches them", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const [held, free] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      const actor = { kind: "system", id: "retention" } as const
+      // An entry an hour, from 2026-01-01: the held subject's, the free one's, one without a subject.
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      for (let i = 0; i < 30; i++) {
+        yield* log.append(tenant, event(i, i % 3 === 0 ? { subject: held } : i % 3 === 1 ? { subject: free } : {}))
+        yield* TestClock.adjust("1 hour")
+      }
+      const checkpoint = yield* log.checkpoint(tenant)
+      yield* TestClock.adjust("30 days")
+      const before = new Date(Date.UTC(2026, 0, 15))
+      const redactAll = (options: { readonly excludeSubjects?: ReadonlySet<SubjectId.SubjectId>; readonly limit: number }) =>
+        Effect.gen(function*() {
+          const redacted: Array<number> = []
+          while (true) {
+            const batch = yield* log.redactDetails(tenant, { before, actor, ...options })
+            assert.isAtMost(batch.length, options.limit)
+            redacted.push(...batch)
+            if (batch.length < options.limit) return redacted.sort((a, b) => a - b)
+          }
+        })
+      const withDetails = () =>
+        Effect.map(
+          log.query(tenant, { to: before }),
+          (page) => page.entries.filter((e) => Option.isSome(e.details)).map((e) => e.index)
+        )
+      const heldEntries = Array.from({ length: 10 }, (_, i) => 3 * i)
+
+      // Batches of four: each one passes some of the held subject's entries.
+      const first = yield* redactAll({ excludeSubjects: new Set([held]), limit: 4 })
+      assert.deepStrictEqual(first, Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 3 !== 0))
+      assert.deepStrictEqual(yield* withDetails(), heldEntries)
+      assert.deepStrictEqual(yield* redactAll({ excludeSubjects: new Set([held]), limit: 4 }), [])
+      const receipts = (yield* log.query(tenant, { actionPrefix: "audit.details.redacted" })).entries
+      for (const receipt of receipts) {
+        const text = JSON.stringify(Option.getOrThrow(receipt.details).value)
+        assert.notInclude(text, held)
+        assert.notInclude(text, free)
+      }
+
+      // The hold is over: batches of three take the held subject's entries, oldest first.
+      const second = yield* log.redactDetails(tenant, { before, actor, limit: 3 })
+      assert.deepStrictEqual(second, [0, 3, 6])
+      assert.deepStrictEqual(yield* redactAll({ limit: 3 }), heldEntries.slice(3))
+      assert.deepStrictEqual(yield* withDetails(), [])
+      assert.deepStrictEqual(yield* redactAll({ limit: 3 }), [])
+
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+      for (const index of [0, 1, 27]) yield* ProofBundle.verify(yield* log.proofBundle(tenant, index), log.verifierKey)
+      const now = yield* log.checkpoint(tenant)
+      const proof = yield* log.consistencyProof(tenant, checkpoint.size, now.size)
+      yield* MerkleProof.verifyConsistency({ size1: checkpoint.size, size2: now.size, root1: checkpoint.root, root2: now.root, proof })
+    }))
+
+  it.effect("an excluded subject's entries left with their details are redacted after the subject is de-linked", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const held = yield* SubjectId.make
+      const actor = { kind: "system", id: "retention" } as const
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      for (let i = 0; i < 6; i++) {
+        yield* log.append(tenant, event(i, i % 2 === 0 ? { subject: held } : {}))
+        yield* TestClock.adjust("1 hour")
+      }
+      yield* TestClock.adjust("30 days")
+      const before = new Date(Date.UTC(2026, 0, 15))
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, excludeSubjects: new Set([held]), limit: 10 }), [1, 3, 5])
+      assert.strictEqual(yield* log.delinkSubject(tenant, held, { kind: "system", id: "erasure" }), 3)
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0, 2, 4])
+      const page = yield* log.query(tenant, { to: before })
+      assert.isTrue(page.entries.every((e) => Option.isNone(e.details)))
+      assert.isTrue((yield* log.verify(tenant)).ok)
+    }))
+
   it.effect("an invalid event is refused and nothing is appended", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

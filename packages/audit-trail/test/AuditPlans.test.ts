@@ -1,5 +1,6 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { rowsReadBy, sqlSuite } from "@lawful/core/testing"
@@ -118,5 +119,60 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       )
       assert.deepStrictEqual(next, Array.from({ length: 10 }, (_, i) => 15_000 + i))
       assert.isAtMost(nextRead, 100, `rows read: ${nextRead}`)
+    }))
+
+  it.effect("a redaction batch excluding a held subject reads neither the redacted history nor the subject's", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const held = yield* SubjectId.make
+      // 5,000 entries, a millisecond apart, the oldest first; every tenth is the held subject's, which
+      // has details from the 2,000th on (the others all have details).
+      // In the tenant the statistics have seen, every tenth entry is another subject's.
+      const fill = (tenant: TenantId.TenantId, subject: Statement.Fragment) =>
+        sql`INSERT INTO lawful_audit_entries
+            (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
+          SELECT ${tenant}::uuid, g, timestamptz '2026-01-01' + g * interval '1 millisecond', 'system', 'test.filled',
+            CASE WHEN g % 10 = 0 THEN ${subject} END, CASE WHEN g % 10 = 0 THEN '\\x00'::bytea END,
+            CASE WHEN g % 10 <> 0 OR g >= 2000 THEN '{"n":1}'::jsonb END,
+            CASE WHEN g % 10 <> 0 OR g >= 2000 THEN '\\x00'::bytea END, g::text::bytea, sha256(g::text::bytea)
+          FROM generate_series(0, 4999) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen, sql`md5(g::text)::uuid`)
+      yield* sql`ANALYZE lawful_audit_entries`
+      yield* fill(tenant, sql`${held}::uuid`)
+      const before = new Date(Date.UTC(2026, 0, 1, 0, 0, 4))
+      const excludeSubjects = new Set([held])
+      // Batches of a sweep that have redacted the oldest 2,000 of the other entries.
+      for (let i = 0; i < 2; i++) {
+        assert.strictEqual((yield* store.redactDetails(tenant, { before, excludeSubjects, limit: 1000 })).length, 1000)
+      }
+
+      const [redacted, read] = yield* rowsReadBy(
+        "lawful_audit_entries",
+        store.redactDetails(tenant, { before, excludeSubjects, limit: 10 })
+      )
+      // The next ten entries that are not the held subject's: 2,223 to 2,233 but 2,230.
+      assert.deepStrictEqual(redacted, [2223, 2224, 2225, 2226, 2227, 2228, 2229, 2231, 2232, 2233])
+      // The 2,223 entries behind the watermark, 223 of them the held subject's, are not read again.
+      assert.isAtMost(read, 100, `rows read: ${read}`)
+      const rest = yield* store.redactDetails(tenant, { before, excludeSubjects, limit: 10_000 })
+      assert.strictEqual(rest.length, 3600 - 2010)
+
+      // The hold is over: a batch reads the subject's 500 entries through its index, not the
+      // tenant's 2,000 entries before the subject's first with details.
+      const [released, releasedRead] = yield* rowsReadBy(
+        "lawful_audit_entries",
+        store.redactDetails(tenant, { before, limit: 10 })
+      )
+      assert.deepStrictEqual(released, Array.from({ length: 10 }, (_, i) => 2000 + 10 * i))
+      assert.isAtMost(releasedRead, 500 + 100, `rows read: ${releasedRead}`)
+      assert.strictEqual((yield* store.redactDetails(tenant, { before, limit: 10_000 })).length, 200 - 10)
+      const [after, afterRead] = yield* rowsReadBy(
+        "lawful_audit_entries",
+        store.redactDetails(tenant, { before, limit: 10 })
+      )
+      assert.deepStrictEqual(after, [])
+      assert.isAtMost(afterRead, 100, `rows read: ${afterRead}`)
     }))
 })

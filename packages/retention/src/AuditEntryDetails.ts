@@ -4,12 +4,11 @@
  * tree stay, so the log still verifies; `AuditLog.redactDetails` appends an
  * `audit.details.redacted` entry per batch.
  *
- * Holds on subjects: `AuditLog.redactDetails` selects by time only, so while
- * a held subject has an entry with details older than the cut-off, entries
- * from that entry's time on wait for the hold's release (the purge cut-off
- * is pulled back to it). Counts and the oldest entry are found by paging
- * through the tenant's log, a thousand entries a page: fine for reports and
- * dry runs, slow on very long logs.
+ * Holds on subjects: the held subjects go to `AuditLog.redactDetails` as
+ * `excludeSubjects`, so their entries keep their details until the hold is
+ * released and every other subject's are redacted on time. Counts and the
+ * oldest entry are found by paging through the tenant's log, a thousand
+ * entries a page: fine for reports and dry runs, slow on very long logs.
  *
  * @since 0.1.0
  */
@@ -72,30 +71,13 @@ export const target = (
       })
 
     const excluded = (entry: AuditEntry, subjects: ReadonlySet<SubjectId>) =>
-      Option.isSome(entry.subject) && subjects.has(entry.subject.value.id as SubjectId)
-
-    // The cut-off pulled back to the first entry with details of a held subject.
-    const effectiveCutoff = (tenant: TenantId, cutoff: Date, subjects: ReadonlySet<SubjectId>) =>
-      Effect.gen(function*() {
-        let before = cutoff
-        for (const subject of subjects) {
-          const entries = yield* store.entries(tenant, { subject, to: before, limit: page })
-          const first = entries.find((entry) => Option.isSome(entry.details))
-          if (first) before = first.time
-          else if (entries.length === page) {
-            // Rare: a held subject with a thousand redacted entries; take the earliest checked.
-            before = new Date(Math.min(before.getTime(), entries[0]!.time.getTime()))
-          }
-        }
-        return before
-      })
+      Option.isSome(entry.subject) && subjects.has(entry.subject.value.id)
 
     const count = (tenant: TenantId, selection: RetentionTarget.Selection) =>
       Effect.gen(function*() {
-        const before = yield* effectiveCutoff(tenant, selection.cutoff, selection.excludeSubjects)
         let counted = 0
-        yield* scan(tenant, before, (entry) => {
-          if (Option.isSome(entry.details)) counted++
+        yield* scan(tenant, selection.cutoff, (entry) => {
+          if (Option.isSome(entry.details) && !excluded(entry, selection.excludeSubjects)) counted++
           return true
         })
         return counted
@@ -112,8 +94,12 @@ export const target = (
       tenants: store.tenants.pipe(Effect.mapError(fail("list tenants"))),
       purgeBatch: (tenant, batch) =>
         Effect.gen(function*() {
-          const before = yield* effectiveCutoff(tenant, batch.cutoff, batch.excludeSubjects)
-          const redacted = yield* log.redactDetails(tenant, { before, limit: batch.limit, actor })
+          const redacted = yield* log.redactDetails(tenant, {
+            before: batch.cutoff,
+            excludeSubjects: batch.excludeSubjects,
+            limit: batch.limit,
+            actor
+          })
           return { purged: redacted.length, more: redacted.length >= batch.limit }
         }).pipe(Effect.mapError(fail("purge"))),
       count: (tenant, selection) => count(tenant, selection).pipe(Effect.mapError(fail("count"))),

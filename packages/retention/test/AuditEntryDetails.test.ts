@@ -53,7 +53,7 @@ contractSuite("AuditEntryDetails", { memory: withDetails(memoryStack), sql: with
       assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 0)
     }))
 
-  it.effect("a held subject's entries keep their details, and later ones wait for the release", () =>
+  it.effect("a held subject's entries keep their details, other subjects' are redacted on time, and the held ones after the release", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog
       const sweeper = yield* Sweeper
@@ -69,15 +69,55 @@ contractSuite("AuditEntryDetails", { memory: withDetails(memoryStack), sql: with
       yield* TestClock.adjust(Duration.days(10))
       yield* policies.set(tenant, { [category]: "5 days" }, staff)
       const hold = yield* holds.place(tenant, { subject: held, reason: "case" }, staff)
+      assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 2)
       const result = yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
-      assert.strictEqual(result.categories[0]!.purged, 1)
+      assert.strictEqual(result.categories[0]!.purged, 2)
       const details = () =>
         Effect.map(log.query(tenant, { actionPrefix: "consent." }), (page) => page.entries.map((e) => Option.isSome(e.details)))
-      assert.deepStrictEqual(yield* details(), [false, true, true])
+      assert.deepStrictEqual(yield* details(), [false, true, false])
+      assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 0)
       yield* holds.release(tenant, hold.holdId, staff)
-      yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
+      assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 1)
+      const released = yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
+      assert.strictEqual(released.categories[0]!.purged, 1)
       assert.deepStrictEqual(yield* details(), [false, false, false])
       const report = yield* Effect.flatMap(AuditLog, (l) => l.verify(tenant))
       assert.isTrue(report.ok)
+    }))
+
+  it.effect("a long hold on one subject does not keep the details of the tenant's other subjects past their period", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const sweeper = yield* Sweeper
+      const policies = yield* RetentionPolicies
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const [held, a, b] = yield* Effect.all([SubjectId.make, SubjectId.make, SubjectId.make])
+      // Twelve entries an hour apart, the held subject's every fourth from the first, over batches of three.
+      for (let i = 0; i < 12; i++) {
+        yield* log.append(tenant, recorded(i, i % 4 === 0 ? held : i % 4 === 1 ? a : i % 4 === 2 ? b : undefined))
+        yield* TestClock.adjust(Duration.hours(1))
+      }
+      yield* TestClock.adjust(Duration.days(10))
+      yield* policies.set(tenant, { [category]: "5 days" }, staff)
+      const hold = yield* holds.place(tenant, { subject: held, reason: "case" }, staff)
+      const details = () =>
+        Effect.map(log.query(tenant, { actionPrefix: "consent." }), (page) => page.entries.map((e) => Option.isSome(e.details)))
+      const keptForHeld = Array.from({ length: 12 }, (_, i) => i % 4 === 0)
+      for (let day = 0; day < 30; day++) {
+        yield* TestClock.adjust(Duration.days(1))
+        yield* log.append(tenant, recorded(100 + day, a))
+        yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
+        // The held subject's entries stay; each day's entry is redacted once more than five days old.
+        const expected = [...keptForHeld, ...Array.from({ length: day + 1 }, (_, d) => day - d <= 5)]
+        assert.deepStrictEqual(yield* details(), expected)
+      }
+      assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 0)
+      yield* holds.release(tenant, hold.holdId, staff)
+      // The held subject's three, and the entry of the hold's placement, which is about the subject.
+      assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 4)
+      assert.strictEqual((yield* sweeper.sweep({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 4)
+      assert.isTrue((yield* details()).slice(0, 12).every((kept) => !kept))
+      assert.isTrue((yield* log.verify(tenant)).ok)
     }))
 })
