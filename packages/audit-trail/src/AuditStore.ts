@@ -121,6 +121,26 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
       readonly limit: number
     }
   ) => Effect.Effect<ReadonlyArray<number>, AuditStoreError>
+  /**
+   * How many entries older than `before` still have details, not counting those of
+   * `excludeSubjects`: what redactions without a prefix down to `before` would redact. Reads the
+   * entries after the redaction watermark and those left behind it, not the redacted history.
+   */
+  readonly countDetails: (
+    tenant: TenantId,
+    options: {
+      readonly before: Date
+      readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined
+    }
+  ) => Effect.Effect<number, AuditStoreError>
+  /**
+   * The time of the oldest entry that still has details, not of `excludeSubjects`; read as
+   * `countDetails` reads.
+   */
+  readonly oldestDetails: (
+    tenant: TenantId,
+    options: { readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined }
+  ) => Effect.Effect<Option.Option<Date>, AuditStoreError>
   /** Removes the subject id (and its salt) from every entry of the subject; returns how many. */
   readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
   /** Stores a checkpoint unless one of that size exists. */
@@ -142,6 +162,9 @@ const matches = (entry: AuditEntry, query: EntryQuery): boolean =>
   (query.actionPrefix === undefined || entry.action.startsWith(query.actionPrefix)) &&
   (query.from === undefined || entry.time.getTime() >= query.from.getTime()) &&
   (query.to === undefined || entry.time.getTime() < query.to.getTime())
+
+const hasDetails = (entry: AuditEntry, excludeSubjects: ReadonlySet<SubjectId> | undefined): boolean =>
+  Option.isSome(entry.details) && !(Option.isSome(entry.subject) && excludeSubjects?.has(entry.subject.value.id))
 
 /**
  * Audit logs in memory, for tests and programs without a database.
@@ -217,9 +240,8 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         // Oldest first, by time then index, as the SQL store takes them.
         const chosen = log.entries
           .flatMap((entry, position) =>
-            Option.isSome(entry.details) && entry.time.getTime() < before.getTime() &&
-              (actionPrefix === undefined || entry.action.startsWith(actionPrefix)) &&
-              !(Option.isSome(entry.subject) && excludeSubjects?.has(entry.subject.value.id))
+            hasDetails(entry, excludeSubjects) && entry.time.getTime() < before.getTime() &&
+              (actionPrefix === undefined || entry.action.startsWith(actionPrefix))
               ? [{ entry, position }]
               : []
           )
@@ -227,6 +249,20 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
           .slice(0, limit)
         for (const { entry, position } of chosen) log.entries[position] = { ...entry, details: Option.none() }
         return chosen.map(({ entry }) => entry.index).sort((a, b) => a - b)
+      }),
+    countDetails: (tenant, { before, excludeSubjects }) =>
+      Effect.sync(() =>
+        (logs.get(tenant)?.entries ?? []).filter((entry) =>
+          hasDetails(entry, excludeSubjects) && entry.time.getTime() < before.getTime()
+        ).length
+      ),
+    oldestDetails: (tenant, { excludeSubjects }) =>
+      Effect.sync(() => {
+        let oldest: Date | undefined
+        for (const entry of logs.get(tenant)?.entries ?? []) {
+          if (hasDetails(entry, excludeSubjects) && (oldest === undefined || entry.time < oldest)) oldest = entry.time
+        }
+        return Option.fromNullable(oldest)
       }),
     delinkSubject: (tenant, subject) =>
       Effect.sync(() => {
@@ -454,6 +490,35 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         Effect.flatMap(decodeEntryRows),
         Effect.map((rows) => rows.map(toEntry))
       )
+
+    // The tenant's redaction watermark (migration 0003), null before its first redaction without a
+    // prefix.
+    const watermark = (tenant: TenantId) =>
+      sql`(SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant})`
+
+    // The entries that have details and are not of `excludeSubjects`, in two parts, each read
+    // through its index: from the watermark on, a range of the time index; and, before `until`,
+    // those left behind it (migration 0004), in a subquery per subject (`OFFSET 0`), so the
+    // subject index is taken, not the time index from the log's first entry. Both parts go in one
+    // statement, so they see the same watermark.
+    const withDetails = (tenant: TenantId, excludeSubjects: ReadonlySet<SubjectId> | undefined) => {
+      const excluded = [...(excludeSubjects ?? [])]
+      return {
+        fromWatermark: sql`tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL
+          AND time >= coalesce(${watermark(tenant)}, '-infinity'::timestamptz)
+          ${excluded.length > 0 ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))` : sql``}`,
+        behind: (until: Statement.Fragment) =>
+          sql`lawful_audit_redactions_skipped s
+            CROSS JOIN LATERAL (
+              SELECT time FROM lawful_audit_entries
+              WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = s.subject_id AND details IS NOT NULL
+                AND time < ${until}
+              OFFSET 0
+            ) e
+            WHERE s.tenant_id = ${tenant}
+            ${excluded.length > 0 ? sql`AND s.subject_id <> ALL(${excluded}::uuid[])` : sql``}`
+      }
+    }
 
     interface KnownState {
       readonly exists: boolean
@@ -748,6 +813,31 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           }
           return indices([...behind, ...rows])
         }).pipe(sql.withTransaction, Effect.mapError(fail("redactDetails"))),
+      // As a redaction without a prefix finds them: through the time index from the watermark, and
+      // the entries left behind it of the subjects no longer excluded, through the subject index.
+      countDetails: (tenant, { before, excludeSubjects }) => {
+        const { behind, fromWatermark } = withDetails(tenant, excludeSubjects)
+        return sql<{ n: string | number }>`
+          SELECT (
+            SELECT count(*) FROM lawful_audit_entries WHERE ${fromWatermark} AND time < ${before}::timestamptz
+          ) + (
+            SELECT count(*) FROM ${behind(sql`least(${before}::timestamptz, ${watermark(tenant)})`)}
+          ) AS n`.pipe(
+          Effect.map(([row]) => Number(row?.n ?? 0)),
+          Effect.mapError(fail("countDetails"))
+        )
+      },
+      oldestDetails: (tenant, { excludeSubjects }) => {
+        const { behind, fromWatermark } = withDetails(tenant, excludeSubjects)
+        return sql<{ oldest: Date | null }>`
+          SELECT least(
+            (SELECT time FROM lawful_audit_entries WHERE ${fromWatermark} ORDER BY time LIMIT 1),
+            (SELECT min(e.time) FROM ${behind(watermark(tenant))})
+          ) AS oldest`.pipe(
+          Effect.map(([row]) => Option.fromNullable(row?.oldest)),
+          Effect.mapError(fail("oldestDetails"))
+        )
+      },
       // Entries left behind the redaction watermark with their details (migration 0004) cannot be
       // found by subject once de-linked: the watermark moves back to the first of them. Its row is
       // locked first, so no redaction batch passes the subject's entries meanwhile.

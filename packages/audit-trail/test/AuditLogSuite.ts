@@ -8,6 +8,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { AuditLog } from "../src/AuditLog.js"
 import { AuditEvent } from "../src/AuditEvent.js"
+import { AuditStore } from "../src/AuditStore.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as MerkleTree from "../src/MerkleTree.js"
@@ -25,7 +26,7 @@ export const event = (n: number, extra: Partial<ConstructorParameters<typeof Aud
   })
 
 /** The contract of the audit log, on whatever store backs it. */
-export const suite = (it: Vitest.MethodsNonLive<AuditLog>) => {
+export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
   it.effect("indices are contiguous from 0 under concurrent appends, per tenant", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog
@@ -250,6 +251,66 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog>) => {
       const page = yield* log.query(tenant, { to: before })
       assert.isTrue(page.entries.every((e) => Option.isNone(e.details)))
       assert.isTrue((yield* log.verify(tenant)).ok)
+    }))
+
+  it.effect("the entries counted with details, and the oldest, are those redactions would redact, before and after the watermark moves past a held subject", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const tenant = yield* TenantId.make
+      const [held, free] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      const actor = { kind: "system", id: "retention" } as const
+      const hour = (h: number) => new Date(Date.UTC(2026, 0, 1, h))
+      // An entry an hour, from 2026-01-01: the held subject's, the free one's, one without a subject.
+      yield* TestClock.setTime(hour(0).getTime())
+      for (let i = 0; i < 30; i++) {
+        yield* log.append(tenant, event(i, i % 3 === 0 ? { subject: held } : i % 3 === 1 ? { subject: free } : {}))
+        yield* TestClock.adjust("1 hour")
+      }
+      // The redactions' own entries come a month later.
+      yield* TestClock.adjust("30 days")
+      const hold = new Set([held])
+      const counts = (before: Date) =>
+        Effect.all([store.countDetails(tenant, { before }), store.countDetails(tenant, { before, excludeSubjects: hold })])
+      const oldest = Effect.all([store.oldestDetails(tenant, {}), store.oldestDetails(tenant, { excludeSubjects: hold })])
+      const redactAll = (before: Date, excludeSubjects?: ReadonlySet<SubjectId.SubjectId>) =>
+        Effect.gen(function*() {
+          let redacted = 0
+          while (true) {
+            const batch = yield* log.redactDetails(tenant, { before, excludeSubjects, limit: 4, actor })
+            redacted += batch.length
+            if (batch.length < 4) return redacted
+          }
+        })
+
+      // No redaction yet: the whole log, 7 of the first 20 entries the held subject's.
+      assert.deepStrictEqual(yield* counts(hour(20)), [20, 13])
+      assert.deepStrictEqual(yield* counts(hour(30)), [30, 20])
+      assert.deepStrictEqual(yield* oldest, [Option.some(hour(0)), Option.some(hour(1))])
+      const other = yield* TenantId.make
+      assert.strictEqual(yield* store.countDetails(other, { before: hour(30) }), 0)
+      assert.deepStrictEqual(yield* store.oldestDetails(other, {}), Option.none())
+
+      // Redacted up to hour 20 but the held subject's: the watermark passes 7 of its entries.
+      assert.strictEqual(yield* redactAll(hour(20), hold), 13)
+      assert.deepStrictEqual(yield* counts(hour(20)), [7, 0])
+      assert.deepStrictEqual(yield* counts(hour(10)), [4, 0])
+      // From hour 20, 3 of 10 are the held subject's.
+      assert.deepStrictEqual(yield* counts(hour(30)), [17, 7])
+      assert.deepStrictEqual(yield* oldest, [Option.some(hour(0)), Option.some(hour(20))])
+
+      // The hold is over: what redactions take behind the watermark is what was counted.
+      assert.strictEqual(yield* redactAll(hour(10)), 4)
+      assert.deepStrictEqual(yield* counts(hour(20)), [3, 0])
+      assert.deepStrictEqual(yield* oldest, [Option.some(hour(12)), Option.some(hour(20))])
+      assert.strictEqual(yield* redactAll(hour(25)), 8)
+      assert.deepStrictEqual(yield* counts(hour(30)), [5, 4])
+      assert.deepStrictEqual(yield* oldest, [Option.some(hour(25)), Option.some(hour(25))])
+      assert.strictEqual(yield* redactAll(hour(30)), 5)
+      assert.deepStrictEqual(yield* counts(hour(30)), [0, 0])
+      // Only the redactions' own entries keep details.
+      const receipts = (yield* log.query(tenant, { actionPrefix: "audit.details.redacted" })).entries
+      assert.deepStrictEqual(yield* oldest, [Option.some(receipts[0]!.time), Option.some(receipts[0]!.time)])
     }))
 
   it.effect("an invalid event is refused and nothing is appended", () =>

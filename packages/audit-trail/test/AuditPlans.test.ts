@@ -175,4 +175,43 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       assert.deepStrictEqual(after, [])
       assert.isAtMost(afterRead, 100, `rows read: ${afterRead}`)
     }))
+
+  it.effect("counting the entries with details, and finding the oldest, read the entries from the watermark and those left behind it, not the redacted history", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const held = yield* SubjectId.make
+      // 20,000 entries with details, a millisecond apart, the oldest first; every thousandth is the
+      // held subject's. In the tenant the statistics have seen, every thousandth is another subject's.
+      const fill = (tenant: TenantId.TenantId, subject: Statement.Fragment) =>
+        sql`INSERT INTO lawful_audit_entries
+            (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
+          SELECT ${tenant}::uuid, g, timestamptz '2026-01-01' + g * interval '1 millisecond', 'system', 'test.filled',
+            CASE WHEN g % 1000 = 0 THEN ${subject} END, CASE WHEN g % 1000 = 0 THEN '\\x00'::bytea END,
+            '{"n":1}'::jsonb, '\\x00'::bytea, g::text::bytea, sha256(g::text::bytea)
+          FROM generate_series(0, 19999) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen, sql`md5(g::text)::uuid`)
+      yield* sql`ANALYZE lawful_audit_entries`
+      yield* fill(tenant, sql`${held}::uuid`)
+      const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms)
+      const excludeSubjects = new Set([held])
+      // Redacted up to 19,000 but the held subject's: the watermark passes 19 of its entries.
+      assert.strictEqual((yield* store.redactDetails(tenant, { before: at(19_000), excludeSubjects, limit: 20_000 })).length, 18_981)
+
+      const [counted, countRead] = yield* rowsReadBy("lawful_audit_entries", Effect.all([
+        store.countDetails(tenant, { before: at(19_500) }),
+        store.countDetails(tenant, { before: at(19_500), excludeSubjects })
+      ]))
+      // 500 entries from the watermark, read twice, and the held subject's 20 once.
+      assert.deepStrictEqual(counted, [519, 499])
+      assert.isAtMost(countRead, 2 * 500 + 100, `rows read: ${countRead}`)
+      const [oldest, oldestRead] = yield* rowsReadBy("lawful_audit_entries", Effect.all([
+        store.oldestDetails(tenant, {}),
+        store.oldestDetails(tenant, { excludeSubjects })
+      ]))
+      // The held subject's first entry, and the first from the watermark that is not the held subject's.
+      assert.deepStrictEqual(oldest, [Option.some(at(0)), Option.some(at(19_001))])
+      assert.isAtMost(oldestRead, 100, `rows read: ${oldestRead}`)
+    }))
 })

@@ -5,6 +5,7 @@ import { AuditLog } from "@lawful/audit-trail/AuditLog"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -13,6 +14,7 @@ import * as TestClock from "effect/TestClock"
 import * as AuditEntryDetails from "../src/AuditEntryDetails.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
+import { RetentionReport } from "../src/RetentionReport.js"
 import { Sweeper } from "../src/Sweeper.js"
 import { memoryStack, sqlStack } from "./fixtures.js"
 
@@ -59,8 +61,10 @@ contractSuite("AuditEntryDetails", { memory: withDetails(memoryStack), sql: with
       const sweeper = yield* Sweeper
       const policies = yield* RetentionPolicies
       const holds = yield* LegalHolds
+      const reports = yield* RetentionReport
       const tenant = yield* TenantId.make
       const [held, free] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      const start = yield* Clock.currentTimeMillis
       yield* log.append(tenant, recorded(1, free))
       yield* TestClock.adjust(Duration.hours(1))
       yield* log.append(tenant, recorded(2, held))
@@ -76,6 +80,13 @@ contractSuite("AuditEntryDetails", { memory: withDetails(memoryStack), sql: with
         Effect.map(log.query(tenant, { actionPrefix: "consent." }), (page) => page.entries.map((e) => Option.isSome(e.details)))
       assert.deepStrictEqual(yield* details(), [false, true, false])
       assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 0)
+      // The held entry is the oldest with details, and held; the next purge is that of the
+      // entries written since (the policy, the hold, the receipts).
+      const audit = (yield* reports.report(tenant)).find((r) => r.category === category)!
+      assert.deepStrictEqual(audit.oldestRecordAt, Option.some(new Date(start + Duration.toMillis(Duration.hours(1)))))
+      const now = yield* Clock.currentTimeMillis
+      assert.deepStrictEqual(audit.nextPurgeAt, Option.some(new Date(now + Duration.toMillis(Duration.days(5)))))
+      assert.deepStrictEqual([audit.expired, audit.held], [0, 1])
       yield* holds.release(tenant, hold.holdId, staff)
       assert.strictEqual((yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })).categories[0]!.purged, 1)
       const released = yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
