@@ -47,15 +47,16 @@
  * - Idempotent and resumable: a purged record is never counted again, so a
  *   sweep that died halfway and runs again at the same cut-off ends in the
  *   same state as one that ran through, and its counts add up.
- * - `purgeTenants(tenants, limit)` (optional): `purgeBatch` for several
- *   tenants at once, each at its own cut-off, none with excluded subjects,
- *   in one short transaction: an equal share of `limit` of each tenant's
- *   oldest records (at least one each, so at most `limit` records in all
- *   when there are no more tenants than `limit`); how many of each tenant it
- *   purged, and whether more may remain (the same rule as `purgeBatch`). It
- *   lets a sweep of many tenants purge in batches of `limit` instead of
- *   tenant by tenant. Its cost must follow the records it purges, not the
- *   tenants' other records nor those of tenants outside the batch.
+ * - `purgeTenants(tenants, { limit, after })` (optional): `purgeBatch` for
+ *   several tenants at once, each at its own cut-off, none with excluded
+ *   subjects: at most `limit` records in all, in one short transaction; how
+ *   many of each tenant it purged, whether more may remain (the same rule as
+ *   `purgeBatch`), the tenants known to have nothing left (`exhausted`), and
+ *   where it stopped (`reached`), which the next batch of the same purge gets
+ *   as `after`. Its cost must follow the records it purges and passes once,
+ *   not grow batch after batch with records it passed before (another
+ *   tenant's, or those of tenants not yet expired). It lets a sweep of many
+ *   tenants purge as a plain batched `DELETE` by time would.
  * - `count(tenant, { cutoff, excludeSubjects })`: exactly the records
  *   `purgeBatch` would purge with those arguments (dry runs and reports).
  * - `oldest(tenant, { excludeSubjects })`: the time of the oldest record not
@@ -213,6 +214,9 @@ export interface TenantCutoff {
 /**
  * What one batch of a purge of several tenants purged, per tenant (tenants
  * it purged nothing of may be missing), and whether more may remain.
+ * `exhausted` are tenants known to have nothing left (the next batch may leave
+ * them out); `reached`, when present, is passed as `after` to the next batch of
+ * the same tenants and cut-offs.
  *
  * @since 0.1.0
  * @category models
@@ -220,6 +224,20 @@ export interface TenantCutoff {
 export interface PurgedTenants {
   readonly purged: ReadonlyMap<TenantId, number>
   readonly more: boolean
+  readonly exhausted: ReadonlySet<TenantId>
+  readonly reached?: Date | undefined
+}
+
+/**
+ * A batch of a purge of several tenants: at most `limit` records; `after` is
+ * the previous batch's `reached`, for a purge that goes on where it stopped.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PurgeTenantsBatch {
+  readonly limit: number
+  readonly after?: Date | undefined
 }
 
 /**
@@ -281,7 +299,7 @@ export interface TargetStorage {
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, RetentionTargetError>
   readonly purgeBatch: (tenant: TenantId, batch: PurgeBatch) => Effect.Effect<Purged, RetentionTargetError>
   readonly purgeTenants?:
-    | ((tenants: ReadonlyArray<TenantCutoff>, limit: number) => Effect.Effect<PurgedTenants, RetentionTargetError>)
+    | ((tenants: ReadonlyArray<TenantCutoff>, batch: PurgeTenantsBatch) => Effect.Effect<PurgedTenants, RetentionTargetError>)
     | undefined
   readonly count: (tenant: TenantId, selection: Selection) => Effect.Effect<number, RetentionTargetError>
   readonly oldest: (
@@ -666,62 +684,83 @@ export const sqlTable = (
       return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
     }
 
-    // Several tenants at once: an equal share of `limit` of each tenant's oldest expired rows,
-    // purged by row address, each share read from the tenant's range of the (tenant, time) index
-    // by a query of its own. One ordered scan for all of them, by time or by
-    // tenant and then sorted, read on every batch the older rows of tenants outside the batch (one
-    // that keeps its records forever) or every expired row of those in it: a purge grew with the
-    // square of the rows it passed. Only for tables without partitions (row addresses are per
-    // partition).
+    // Whether an index leads with the time column: purging several tenants at once reads it.
+    let timeIndexed: boolean | undefined
+    const hasTimeIndex = Effect.suspend(() =>
+      timeIndexed !== undefined ? Effect.succeed(timeIndexed) : sql<{ indexed: boolean }>`
+        SELECT EXISTS (
+          SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+          WHERE i.indrelid = to_regclass(${identifier(options.table)}) AND a.attname = ${options.time}
+        ) AS indexed`.pipe(Effect.map(([row]) => (timeIndexed = row?.indexed === true)))
+    )
+
+    // Several tenants at once, as a plain batched DELETE by time would: the oldest `limit` rows
+    // expired at their tenant's cut-off, through the time index, purged by row address. Each batch
+    // starts where the previous one stopped (`after`): from the first row, each batch read again
+    // the older rows of tenants outside it (one keeping its records forever), a purge growing with
+    // the square of the rows it passed. Bitmap scans and sorts are off in its transaction: either
+    // reads every expired row of tenants the statistics underestimate, again each batch. Without a
+    // time index, the tenants go one at a time through the (tenant, time) index. Only for tables
+    // without partitions (row addresses are per partition).
     const purgeTenants = options.dayPartitions === true ? undefined : (
       tenants: ReadonlyArray<TenantCutoff>,
-      limit: number
+      { after, limit }: PurgeTenantsBatch
     ): Effect.Effect<PurgedTenants, RetentionTargetError> => {
-      if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false })
-      const share = Math.max(1, Math.floor(limit / tenants.length))
-      const cutoffs = sql`unnest(
-        ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
-      ) AS c(lawful_tenant, lawful_cutoff)`
-      const expired = sql.and([
-        sql`EXISTS (SELECT 1 FROM ${cutoffs} WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`,
-        ...matching,
-        ...notPurged
-      ])
-      // The tenant as a range, and the order of the (tenant, time) index: an equality would make
-      // the tenant a constant of the order, and a time index with the tenant as a filter then looked
-      // as good (and read the older rows of every other tenant, each batch).
-      const shares = tenants.map(({ cutoff, tenant }) =>
-        sql`(SELECT ctid FROM ${table}
-          WHERE ${
-          sql.and([
-            sql`${tenantColumn} >= ${tenant}::uuid`,
-            sql`${tenantColumn} <= ${tenant}::uuid`,
-            sql`${time} < ${cutoff}`,
-            ...matching,
-            ...notPurged
-          ])
+      if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false, exhausted: new Set() })
+      return Effect.flatMap(hasTimeIndex, (indexed): Effect.Effect<PurgedTenants, SqlError> => {
+        if (!indexed) {
+          const [first] = tenants
+          return Effect.map(
+            purgeIn(table, first!.tenant, { cutoff: first!.cutoff, limit, excludeSubjects: new Set() }),
+            (purged) => ({
+              purged: new Map(purged > 0 ? [[first!.tenant, purged]] : []),
+              more: purged >= limit || tenants.length > 1,
+              exhausted: new Set(purged >= limit ? [] : [first!.tenant])
+            })
+          )
         }
-          ORDER BY ${tenantColumn}, ${time} LIMIT ${share})`
-      )
-      const chosen = sql`ctid = ANY(ARRAY(${sql.join(" UNION ALL ", false)(shares)}))`
-      const statement = redact.length > 0
-        ? sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
-            UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
-            WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant
-          ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
-        : sql<{ tenant: TenantId; n: string | number }>`WITH purged AS (
-            DELETE FROM ${table} WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant
-          ) SELECT tenant, count(*) AS n FROM purged GROUP BY tenant`
-      // Bitmap scans and sorts off for the transaction: either reads a tenant's every expired row.
-      return sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`.pipe(
-        Effect.zipRight(statement),
-        sql.withTransaction,
-        Effect.map((rows) => {
-          const purged = new Map(rows.map((row) => [row.tenant, Number(row.n)]))
-          let more = false
-          for (const n of purged.values()) more ||= n >= share
-          return { purged, more }
-        }),
+        const latest = Math.max(...tenants.map((t) => t.cutoff.getTime()))
+        const sameCutoff = tenants.every((t) => t.cutoff.getTime() === latest)
+        const expired = sql.and([
+          sql`${time} < ${new Date(latest)}`,
+          ...(after !== undefined ? [sql`${time} >= ${after}`] : []),
+          sql`${tenantColumn} = ANY(${tenants.map((t) => t.tenant)}::uuid[])`,
+          ...(sameCutoff ? [] : [sql`EXISTS (SELECT 1 FROM unnest(
+            ${tenants.map((t) => t.tenant)}::uuid[], ${tenants.map((t) => t.cutoff.toISOString())}::timestamptz[]
+          ) AS c(lawful_tenant, lawful_cutoff) WHERE ${tenantColumn} = c.lawful_tenant AND ${time} < c.lawful_cutoff)`]),
+          ...matching,
+          ...notPurged
+        ])
+        const chosen = sql`ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${expired} ORDER BY ${time} LIMIT ${limit}))`
+        const statement = redact.length > 0
+          ? sql<{ tenant: TenantId; n: string | number; reached: Date }>`WITH purged AS (
+              UPDATE ${table} SET ${sql.csv(redact.map((column) => sql`${sql(column)} = NULL`))}
+              WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant, ${time} AS time
+            ) SELECT tenant, count(*) AS n, max(time) AS reached FROM purged GROUP BY tenant`
+          : sql<{ tenant: TenantId; n: string | number; reached: Date }>`WITH purged AS (
+              DELETE FROM ${table} WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant, ${time} AS time
+            ) SELECT tenant, count(*) AS n, max(time) AS reached FROM purged GROUP BY tenant`
+        return sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`.pipe(
+          Effect.zipRight(statement),
+          sql.withTransaction,
+          Effect.map((rows) => {
+            const purged = new Map(rows.map((row) => [row.tenant, Number(row.n)]))
+            let total = 0
+            let reached: Date | undefined
+            for (const row of rows) {
+              total += Number(row.n)
+              if (reached === undefined || row.reached.getTime() > reached.getTime()) reached = row.reached
+            }
+            const more = total >= limit
+            return {
+              purged,
+              more,
+              exhausted: new Set(more ? [] : tenants.map((t) => t.tenant)),
+              reached: reached ?? after
+            }
+          })
+        )
+      }).pipe(
         Effect.mapError(fail("purge")),
         Effect.withSpan("RetentionTarget.purgeTenants", {
           captureStackTrace: false,

@@ -197,9 +197,6 @@ interface TenantState {
   readonly holds: ReadonlyArray<LegalHold>
 }
 
-// Tenants purged together by one statement at most: it has a query per tenant.
-const maxTenantsTogether = 64
-
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
@@ -618,9 +615,10 @@ export const make = (options: SweeperOptions = {}) =>
     // the same period) instead of walking the whole table once per tenant. Each committed
     // batch is journalled before the next starts; a tenant whose batch fails stops there.
     //
-    // Tenants none of whose subjects is held go together when the target can (`purgeTenants`),
-    // up to `maxTenantsTogether` (and `batchSize`) at a time: one statement takes an equal share
-    // of the oldest expired rows of each at its own cut-off, and each tenant's share is journalled.
+    // Tenants none of whose subjects is held go together when the target can (`purgeTenants`):
+    // one statement takes the oldest expired rows of all of them at their own cut-offs, as a
+    // plain batched DELETE by time would, each batch from where the previous one stopped, and
+    // each tenant's share is journalled.
     const purgeInTurns = (target: RetentionTarget, run: Run, planned: ReadonlyArray<Outcome>) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
@@ -636,32 +634,31 @@ export const make = (options: SweeperOptions = {}) =>
           ? planned.filter((outcome) => outcome.held.subjects.size === 0)
           : []
         if (together.length >= 2) {
-          // A group's batch takes an equal share of each tenant still in it; a tenant that did not
-          // fill its share has nothing left and leaves the group, so the others' shares grow.
-          for (const group of chunks(together, Math.min(batchSize, maxTenantsTogether))) {
-            let active = group
-            while (active.length > 0) {
-              const share = Math.max(1, Math.floor(batchSize / active.length))
-              const started = yield* Clock.currentTimeMillis
-              const batch = yield* Effect.either(Effect.tap(
-                target.purgeTenants!(active.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), batchSize),
-                (batch) =>
-                  batch.purged.size === 0 ? Effect.void : journal.record(active.flatMap((outcome) => {
-                    const purged = batch.purged.get(outcome.tenant) ?? 0
-                    return purged === 0 ? [] : [journalled(outcome, purged)]
-                  }))
-              ))
-              if (batch._tag === "Left") {
-                for (const outcome of active) outcomes.set(outcome.tenant, { ...outcomes.get(outcome.tenant)!, failure: batch.left })
-                break
-              }
-              for (const [tenant, purged] of batch.right.purged) {
-                const outcome = outcomes.get(tenant)
-                if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
-              }
-              active = batch.right.more ? active.filter(({ tenant }) => (batch.right.purged.get(tenant) ?? 0) >= share) : []
-              if (active.length > 0) yield* rest((yield* Clock.currentTimeMillis) - started)
+          // Each batch goes on where the previous one stopped; a tenant with nothing left leaves.
+          let active = together
+          let after: Date | undefined
+          while (active.length > 0) {
+            const started = yield* Clock.currentTimeMillis
+            const batch = yield* Effect.either(Effect.tap(
+              target.purgeTenants!(active.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
+              (batch) =>
+                batch.purged.size === 0 ? Effect.void : journal.record(active.flatMap((outcome) => {
+                  const purged = batch.purged.get(outcome.tenant) ?? 0
+                  return purged === 0 ? [] : [journalled(outcome, purged)]
+                }))
+            ))
+            if (batch._tag === "Left") {
+              for (const outcome of active) outcomes.set(outcome.tenant, { ...outcomes.get(outcome.tenant)!, failure: batch.left })
+              break
             }
+            for (const [tenant, purged] of batch.right.purged) {
+              const outcome = outcomes.get(tenant)
+              if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
+            }
+            if (!batch.right.more) break
+            active = active.filter(({ tenant }) => !batch.right.exhausted.has(tenant))
+            after = batch.right.reached
+            if (active.length > 0) yield* rest((yield* Clock.currentTimeMillis) - started)
           }
         }
         const alone = together.length >= 2 ? planned.filter((outcome) => !together.includes(outcome)) : planned

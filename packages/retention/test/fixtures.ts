@@ -102,7 +102,7 @@ const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetS
   return {
     ...storage,
     purgeBatch: (tenant, batch) => faulty(storage.purgeBatch(tenant, batch)),
-    purgeTenants: purgeTenants === undefined ? undefined : (tenants, limit) => faulty(purgeTenants(tenants, limit))
+    purgeTenants: purgeTenants === undefined ? undefined : (tenants, batch) => faulty(purgeTenants(tenants, batch))
   }
 }
 
