@@ -8,6 +8,22 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as AuditStore from "../src/AuditStore.js"
 
+// `count` entries of a tenant, a millisecond apart from 2026-01-01, the oldest first: every
+// `every`-th is `subject`'s, and an entry has details where `details` (of the index `g`) holds.
+const fillEntries = (
+  tenant: TenantId.TenantId,
+  options: { readonly count: number; readonly every: number; readonly subject: Statement.Fragment; readonly details: Statement.Fragment }
+) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO lawful_audit_entries
+        (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
+      SELECT ${tenant}::uuid, g, timestamptz '2026-01-01' + g * interval '1 millisecond', 'system', 'test.filled',
+        CASE WHEN g % ${options.every} = 0 THEN ${options.subject} END,
+        CASE WHEN g % ${options.every} = 0 THEN '\\x00'::bytea END,
+        CASE WHEN ${options.details} THEN '{"n":1}'::jsonb END,
+        CASE WHEN ${options.details} THEN '\\x00'::bytea END, g::text::bytea, sha256(g::text::bytea)
+      FROM generate_series(0, ${options.count - 1}) g`)
+
 // A tenant newer than the table's statistics is estimated at a handful of rows. Planned for
 // that, a proof's lookup of its stored nodes read every node of the tenant, where a proof must
 // cost O(log n) reads. The rows a transaction fetched show which plan ran.
@@ -130,13 +146,7 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       // has details from the 2,000th on (the others all have details).
       // In the tenant the statistics have seen, every tenth entry is another subject's.
       const fill = (tenant: TenantId.TenantId, subject: Statement.Fragment) =>
-        sql`INSERT INTO lawful_audit_entries
-            (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
-          SELECT ${tenant}::uuid, g, timestamptz '2026-01-01' + g * interval '1 millisecond', 'system', 'test.filled',
-            CASE WHEN g % 10 = 0 THEN ${subject} END, CASE WHEN g % 10 = 0 THEN '\\x00'::bytea END,
-            CASE WHEN g % 10 <> 0 OR g >= 2000 THEN '{"n":1}'::jsonb END,
-            CASE WHEN g % 10 <> 0 OR g >= 2000 THEN '\\x00'::bytea END, g::text::bytea, sha256(g::text::bytea)
-          FROM generate_series(0, 4999) g`
+        fillEntries(tenant, { count: 5000, every: 10, subject, details: sql`g % 10 <> 0 OR g >= 2000` })
       const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
       yield* fill(seen, sql`md5(g::text)::uuid`)
       yield* sql`ANALYZE lawful_audit_entries`
@@ -184,12 +194,7 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       // 20,000 entries with details, a millisecond apart, the oldest first; every thousandth is the
       // held subject's. In the tenant the statistics have seen, every thousandth is another subject's.
       const fill = (tenant: TenantId.TenantId, subject: Statement.Fragment) =>
-        sql`INSERT INTO lawful_audit_entries
-            (tenant_id, idx, time, actor_kind, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
-          SELECT ${tenant}::uuid, g, timestamptz '2026-01-01' + g * interval '1 millisecond', 'system', 'test.filled',
-            CASE WHEN g % 1000 = 0 THEN ${subject} END, CASE WHEN g % 1000 = 0 THEN '\\x00'::bytea END,
-            '{"n":1}'::jsonb, '\\x00'::bytea, g::text::bytea, sha256(g::text::bytea)
-          FROM generate_series(0, 19999) g`
+        fillEntries(tenant, { count: 20_000, every: 1000, subject, details: sql`true` })
       const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
       yield* fill(seen, sql`md5(g::text)::uuid`)
       yield* sql`ANALYZE lawful_audit_entries`
