@@ -627,7 +627,9 @@ export const ensureDayPartitions = (
  * (the primary key), batches as one `DELETE` (or `UPDATE ... SET column =
  * NULL`) of the oldest expired rows by their row address, exact counts, and
  * day partitions when the table has them. Index the table on
- * `(tenant, time)`.
+ * `(tenant, time)`, and on `(time)` for `purgeTenants` to purge many tenants
+ * together as one batched `DELETE` by time (without it, it takes them one
+ * after the other).
  *
  * @since 0.1.0
  * @category constructors
