@@ -686,16 +686,6 @@ export const sqlTable = (
       return Effect.map(statement, ([row]) => Number(row?.n ?? 0))
     }
 
-    // Whether an index leads with the time column: purging several tenants at once reads it.
-    let timeIndexed: boolean | undefined
-    const hasTimeIndex = Effect.suspend(() =>
-      timeIndexed !== undefined ? Effect.succeed(timeIndexed) : sql<{ indexed: boolean }>`
-        SELECT EXISTS (
-          SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-          WHERE i.indrelid = to_regclass(${identifier(options.table)}) AND a.attname = ${options.time}
-        ) AS indexed`.pipe(Effect.map(([row]) => (timeIndexed = row?.indexed === true)))
-    )
-
     // Several tenants at once, as a plain batched DELETE by time would: the oldest `limit` rows
     // expired at their tenant's cut-off, through the time index, purged by row address. Each batch
     // starts where the previous one stopped (`after`): from the first row, each batch read again
@@ -709,8 +699,15 @@ export const sqlTable = (
       { after, limit }: PurgeTenantsBatch
     ): Effect.Effect<PurgedTenants, RetentionTargetError> => {
       if (tenants.length === 0) return Effect.succeed({ purged: new Map(), more: false, exhausted: new Set() })
-      return Effect.flatMap(hasTimeIndex, (indexed): Effect.Effect<PurgedTenants, SqlError> => {
-        if (!indexed) {
+      // In the batch's transaction: the planner settings, and whether an index leads with the time
+      // column (read each batch: an index made while the process runs is used from then on).
+      const prepared = sql<{ indexed: boolean }>`
+        SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), EXISTS (
+          SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+          WHERE i.indrelid = to_regclass(${identifier(options.table)}) AND a.attname = ${options.time}
+        ) AS indexed`
+      return Effect.flatMap(prepared, ([row]): Effect.Effect<PurgedTenants, SqlError> => {
+        if (row?.indexed !== true) {
           const [first] = tenants
           return Effect.map(
             purgeIn(table, first!.tenant, { cutoff: first!.cutoff, limit, excludeSubjects: new Set() }),
@@ -742,9 +739,7 @@ export const sqlTable = (
           : sql<{ tenant: TenantId; n: string | number; reached: Date }>`WITH purged AS (
               DELETE FROM ${table} WHERE ${chosen} AND ${recheck(expired)} RETURNING ${tenantColumn} AS tenant, ${time} AS time
             ) SELECT tenant, count(*) AS n, max(time) AS reached FROM purged GROUP BY tenant`
-        return sql`SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true)`.pipe(
-          Effect.zipRight(statement),
-          sql.withTransaction,
+        return statement.pipe(
           Effect.map((rows) => {
             const purged = new Map(rows.map((row) => [row.tenant, Number(row.n)]))
             let total = 0
@@ -763,6 +758,7 @@ export const sqlTable = (
           })
         )
       }).pipe(
+        sql.withTransaction,
         Effect.mapError(fail("purge")),
         Effect.withSpan("RetentionTarget.purgeTenants", {
           captureStackTrace: false,

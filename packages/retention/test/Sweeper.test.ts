@@ -332,6 +332,45 @@ contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) =
 
 })
 
+sqlSuite("Sweeper with a time index", sqlStack, (it) => {
+  it.effect("tenants purged together through a time index lose every expired record, each batch going on from the last", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      // An index on the time column: purgeTenants goes by time, each batch from where the last stopped.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE INDEX test_records_at ON test_records (recorded_at)`
+      yield* Effect.gen(function*() {
+        const [a, b, c, forever] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make, TenantId.make])
+        yield* TestClock.adjust(Duration.days(1))
+        yield* policies.set(b, { [LOG]: "13 hours" }, staff)
+        yield* policies.set(forever, { [LOG]: "forever" }, staff)
+        // Interleaved in time: a, c and the tenant keeping everything from 11 hours back, b from
+        // 11.5 hours back (expired from 13 hours back only).
+        const kept = { b: [] as Array<number>, forever: [] as Array<number> }
+        for (let i = 0; i < 7; i++) {
+          yield* write(a, LOG, 11 + i)
+          yield* write(c, LOG, 11.25 + i)
+          kept.forever.push(yield* write(forever, LOG, 11.75 + i))
+          const id = yield* write(b, LOG, 11.5 + i)
+          if (11.5 + i < 13) kept.b.push(id)
+        }
+        const result = yield* sweeper.sweep({ categories: [LOG], tenants: [a, b, c, forever] })
+        assert.deepStrictEqual(result.failures, [])
+        const purged = new Map(result.categories.map((sweep) => [sweep.tenantId, sweep.purged]))
+        assert.deepStrictEqual([purged.get(a), purged.get(b), purged.get(c), purged.get(forever)], [7, 5, 7, 0])
+        assert.deepStrictEqual(yield* liveIds(a), [])
+        assert.deepStrictEqual(yield* liveIds(c), [])
+        assert.sameMembers([...yield* liveIds(b)], kept.b)
+        assert.sameMembers([...yield* liveIds(forever)], kept.forever)
+        for (const tenant of [a, b, c]) {
+          const [receipt] = (yield* receipts(tenant)).map(detailsOf)
+          assert.strictEqual(receipt!.count, purged.get(tenant))
+        }
+      }).pipe(Effect.ensuring(Effect.orDie(sql`DROP INDEX test_records_at`)))
+    }))
+})
+
 sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
   it.effect("drops a whole day partition when every record in it is expired and none is held", () =>
     Effect.gen(function*() {
