@@ -16,9 +16,12 @@
  * - **Bounded batches.** Records go `batchSize` at a time (default 1000),
  *   each batch its own short transaction in the target. Between batches the
  *   sweeper rests (`pace`, by default as long as the batch took), so writes
- *   beside a long purge keep their latency. The tenants of a category take
- *   turns, one batch each, oldest records first: consecutive batches work on
- *   rows written in the same period, not on the whole table once per tenant.
+ *   beside a long purge keep their latency. Tenants none of whose subjects
+ *   is held go together when the target offers `purgeTenants`: each batch
+ *   takes the oldest expired records of all of them, from where the previous
+ *   batch stopped. The others take turns, one batch each, oldest records
+ *   first: consecutive batches work on rows written in the same period, not
+ *   on the whole table once per tenant.
  * - **Partitions.** A category whose table is partitioned by day drops a
  *   whole partition when every record in it is expired under its tenant's
  *   policy and no hold touches any of its tenants; otherwise its rows are
