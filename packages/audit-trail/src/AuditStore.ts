@@ -496,6 +496,10 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     const watermark = (tenant: TenantId) =>
       sql`(SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant})`
 
+    // An entry not of the excluded subjects (entries without a subject included).
+    const notOf = (excluded: ReadonlyArray<SubjectId>) =>
+      excluded.length > 0 ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))` : sql``
+
     // The entries that have details and are not of `excludeSubjects`, in two parts, each read
     // through its index: from the watermark on, a range of the time index; and, before `until`,
     // those left behind it (migration 0004), in a subquery per subject (`OFFSET 0`), so the
@@ -506,7 +510,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       return {
         fromWatermark: sql`tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL
           AND time >= coalesce(${watermark(tenant)}, '-infinity'::timestamptz)
-          ${excluded.length > 0 ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))` : sql``}`,
+          ${notOf(excluded)}`,
         behind: (until: Statement.Fragment) =>
           sql`lawful_audit_redactions_skipped s
             CROSS JOIN LATERAL (
@@ -739,9 +743,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
         Effect.gen(function*() {
           const excluded = [...(excludeSubjects ?? [])]
-          const notExcluded = excluded.length > 0
-            ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))`
-            : sql``
+          const notExcluded = notOf(excluded)
           // Redacts the entries `chosen` selects by index, each updated by its key.
           const redact = (chosen: Statement.Fragment) =>
             sql<{ idx: string; time: Date }>`

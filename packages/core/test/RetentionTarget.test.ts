@@ -307,6 +307,20 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
     }))
 })
 
+// A log table indexed on (tenant, time) and on time; `fill` writes a tenant's rows a second apart
+// after `from`.
+const planTable = (name: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE ${sql(name)} (
+      tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
+    yield* sql`CREATE INDEX ${sql(`${name}_time`)} ON ${sql(name)} (tenant_id, recorded_at)`
+    yield* sql`CREATE INDEX ${sql(`${name}_at`)} ON ${sql(name)} (recorded_at)`
+    return (tenant: TenantId.TenantId, rows: number, from: number = t0) =>
+      sql`INSERT INTO ${sql(name)} SELECT ${tenant}::uuid, g, ${new Date(from)}::timestamptz + g * interval '1 second'
+        FROM generate_series(1, ${rows}::int) g`
+  })
+
 // A tenant newer than the table's statistics is estimated at one row. With a batch's conditions
 // usable as index conditions, the planner then found the chosen rows by scanning every expired
 // row of the tenant through the (tenant, time) index instead of by their address: each batch
@@ -315,13 +329,7 @@ sqlSuite("RetentionTarget.sqlTable plans", Layer.empty, (it) => {
   it.effect("a batch reads the rows it purges, not the whole tenant, in a tenant the statistics have not seen", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`CREATE TABLE rt_plans (
-        tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
-      yield* sql`CREATE INDEX rt_plans_time ON rt_plans (tenant_id, recorded_at)`
-      yield* sql`CREATE INDEX rt_plans_at ON rt_plans (recorded_at)`
-      const fill = (tenant: TenantId.TenantId, rows: number) =>
-        sql`INSERT INTO rt_plans SELECT ${tenant}::uuid, g, ${new Date(t0)}::timestamptz + g * interval '1 second'
-          FROM generate_series(1, ${rows}::int) g`
+      const fill = yield* planTable("rt_plans")
       const [seen, other, tenant] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
       yield* fill(seen, 2000)
       yield* fill(other, 2000)
@@ -351,13 +359,7 @@ sqlSuite("RetentionTarget.sqlTable plans", Layer.empty, (it) => {
   it.effect("purgeTenants reads the rows it purges once, not again each batch the older rows of other tenants", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`CREATE TABLE rt_many (
-        tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
-      yield* sql`CREATE INDEX rt_many_time ON rt_many (tenant_id, recorded_at)`
-      yield* sql`CREATE INDEX rt_many_at ON rt_many (recorded_at)`
-      const fill = (tenant: TenantId.TenantId, rows: number, from: number) =>
-        sql`INSERT INTO rt_many SELECT ${tenant}::uuid, g, ${new Date(from)}::timestamptz + g * interval '1 second'
-          FROM generate_series(1, ${rows}::int) g`
+      const fill = yield* planTable("rt_many")
       const [forever, a, b, c] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make, TenantId.make])
       // A tenant outside the batch (its records kept forever) holds the oldest rows; a is a third of
       // the table in its statistics, b and c are newer than them.
