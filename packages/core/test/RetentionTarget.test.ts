@@ -5,6 +5,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as fc from "fast-check"
 import {
   RetentionTargets,
   ensureDayPartitions,
@@ -305,6 +307,76 @@ sqlSuite("RetentionTarget.sqlTable", Layer.empty, (it) => {
         Option.some([{ tenant, records: 1, elsewhere: false }])
       )
     }))
+})
+
+// purgeTenants as the sweeper drives it (each batch from where the last stopped, exhausted tenants
+// left out), for any rows, cut-offs and batch size, with and without a time index: every row
+// expired for its tenant goes, nothing else, no batch over `limit`, and the counts add up.
+sqlSuite("RetentionTarget.sqlTable purgeTenants", Layer.empty, (it) => {
+  it.effect("purges exactly the expired rows of the tenants given, whatever the rows, cut-offs and batches", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE rt_prop (
+        tenant_id uuid NOT NULL, id integer NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
+      yield* sql`CREATE INDEX rt_prop_time ON rt_prop (tenant_id, recorded_at)`
+      const storage = yield* sqlTable("rt.prop", { table: "rt_prop", time: "recorded_at" })
+      const purgeTenants = storage.purgeTenants!
+      const minute = 60_000
+      const tenantCase = fc.record({
+        // Minutes after t0, ties allowed.
+        rows: fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 25 }),
+        cutoff: fc.integer({ min: 0, max: 45 })
+      })
+      const scenario = (indexed: boolean, cases: ReadonlyArray<{ rows: ReadonlyArray<number>; cutoff: number }>, limit: number) =>
+        Effect.gen(function*() {
+          yield* indexed
+            ? sql`CREATE INDEX IF NOT EXISTS rt_prop_at ON rt_prop (recorded_at)`
+            : sql`DROP INDEX IF EXISTS rt_prop_at`
+          // The last case is a tenant outside the purge.
+          const tenants = yield* Effect.all(cases.map(() => TenantId.make))
+          for (const [i, { rows }] of cases.entries()) {
+            for (const [id, at] of rows.entries()) {
+              yield* sql`INSERT INTO rt_prop VALUES (${tenants[i]!}, ${id}, ${new Date(t0 + at * minute)})`
+            }
+          }
+          const given = cases.slice(0, -1).map(({ cutoff }, i) => ({ tenant: tenants[i]!, cutoff: new Date(t0 + cutoff * minute) }))
+          const purged = new Map<TenantId.TenantId, number>()
+          let active = given
+          let after: Date | undefined
+          for (let batch = 0; active.length > 0; batch++) {
+            assert.isBelow(batch, 500, "the purge does not end")
+            const result = yield* purgeTenants(active, { limit, after })
+            let total = 0
+            for (const [tenant, n] of result.purged) {
+              total += n
+              purged.set(tenant, (purged.get(tenant) ?? 0) + n)
+            }
+            assert.isAtMost(total, limit)
+            if (!result.more) break
+            active = active.filter(({ tenant }) => !result.exhausted.has(tenant))
+            after = result.reached
+          }
+          for (const [i, { cutoff, rows }] of cases.entries()) {
+            const outside = i === cases.length - 1
+            const kept = rows.filter((at) => outside || at >= cutoff).length
+            const [left] = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM rt_prop WHERE tenant_id = ${tenants[i]!}`
+            assert.strictEqual(Number(left!.n), kept, `tenant ${i}${indexed ? ", time index" : ""}`)
+            assert.strictEqual(purged.get(tenants[i]!) ?? 0, rows.length - kept)
+          }
+        })
+      const run = Runtime.runPromise(yield* Effect.runtime<SqlClient.SqlClient>())
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(
+            fc.boolean(),
+            fc.array(tenantCase, { minLength: 2, maxLength: 5 }),
+            fc.integer({ min: 1, max: 8 }),
+            (indexed, cases, limit) => run(scenario(indexed, cases, limit))
+          ),
+          { numRuns: 40 }
+        )
+      )
+    }), { timeout: 120_000 })
 })
 
 // A log table indexed on (tenant, time) and on time; `fill` writes a tenant's rows a second apart
