@@ -496,6 +496,13 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     const watermark = (tenant: TenantId) =>
       sql`(SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant})`
 
+    // The tenant's redactions without a prefix and its de-links take turns, on a transaction lock
+    // of their own: before the tenant's first redaction commits there is no watermark row to lock,
+    // and a subject de-linked while that batch passes its entries would be recorded as left
+    // behind under an id its entries no longer carry, their details never redacted.
+    const lockRedactions = (tenant: TenantId) =>
+      sql`SELECT pg_advisory_xact_lock(hashtext('lawful_audit_redactions'), hashtext(${tenant}::text))`
+
     // An entry not of the excluded subjects (entries without a subject included).
     const notOf = (excluded: ReadonlyArray<SubjectId>) =>
       excluded.length > 0 ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))` : sql``
@@ -738,8 +745,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // its key. After a batch without a prefix, every entry before the last one it redacted has
       // none (they go oldest first), or, when it found fewer than `limit`, every entry before
       // `before`: the watermark moves there. An entry is timed when appended, so none arrives
-      // behind a watermark, which trails the present by the retention period. The watermark's row
-      // is locked first: a tenant's batches run one at a time.
+      // behind a watermark, which trails the present by the retention period. The tenant's
+      // redactions are locked first (`lockRedactions`): its batches run one at a time.
       redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
         Effect.gen(function*() {
           const excluded = [...(excludeSubjects ?? [])]
@@ -764,10 +771,11 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             ))
             return indices(rows)
           }
+          yield* lockRedactions(tenant)
           const [mark] = yield* sql<{ redacted_before: Date; skipped: ReadonlyArray<SubjectId> }>`
             SELECT redacted_before,
               ARRAY(SELECT subject_id FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant}) AS skipped
-            FROM lawful_audit_redactions WHERE tenant_id = ${tenant} FOR UPDATE`
+            FROM lawful_audit_redactions WHERE tenant_id = ${tenant}`
           yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
           const released = mark?.skipped.filter((subject) => !excludeSubjects?.has(subject)) ?? []
           // Each subject's entries through the subject index, a subquery per subject (`OFFSET 0`):
@@ -841,11 +849,12 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         )
       },
       // Entries left behind the redaction watermark with their details (migration 0004) cannot be
-      // found by subject once de-linked: the watermark moves back to the first of them. Its row is
-      // locked first, so no redaction batch passes the subject's entries meanwhile.
+      // found by subject once de-linked: the watermark moves back to the first of them. The
+      // tenant's redactions are locked first, so no redaction batch passes the subject's entries
+      // meanwhile.
       delinkSubject: (tenant, subject) =>
         Effect.gen(function*() {
-          yield* sql`SELECT 1 FROM lawful_audit_redactions WHERE tenant_id = ${tenant} FOR UPDATE`
+          yield* lockRedactions(tenant)
           yield* sql`
             WITH skipped AS (
               DELETE FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant} AND subject_id = ${subject}

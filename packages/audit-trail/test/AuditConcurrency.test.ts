@@ -1,13 +1,17 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, postgresLayer, postgresUrl } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
@@ -155,6 +159,82 @@ if (postgresUrl) {
             assert.isTrue((yield* second.verify(tenant)).ok)
           }
         }))
+    })
+  })
+}
+
+// A subject de-linked while a tenant's very first redaction batch passes its entries: before that
+// batch commits there is no watermark row to lock, so both must wait on something else.
+if (postgresUrl) {
+  const logAndDatabase = logOver(AuditStore.layerSql).pipe(Layer.provideMerge(postgresLayer))
+  const pause = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
+
+  describe("AuditLog redaction racing a de-link on PostgreSQL", () => {
+    layer(logAndDatabase, { timeout: 60_000 })((it) => {
+      it.effect("a subject de-linked during the tenant's first redaction has its details redacted afterwards", () =>
+        Effect.scoped(Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const log = yield* AuditLog.AuditLog
+          const tenant = yield* TenantId.make
+          const held = yield* SubjectId.make
+          const actor = { kind: "system", id: "retention" } as const
+          yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+          for (let i = 0; i < 6; i++) {
+            yield* log.append(tenant, event(i, i % 2 === 0 ? { subject: held } : {}))
+            yield* TestClock.adjust("1 hour")
+          }
+          yield* TestClock.adjust("30 days")
+          const before = new Date(Date.UTC(2026, 0, 15))
+
+          // Another transaction holds the row the redaction will record the held subject in, so
+          // the redaction stops there, after passing the subject's entries, until it rolls back.
+          const blocker = yield* sql.reserve
+          const [backend] = yield* blocker.execute("SELECT pg_backend_pid() AS pid", [], undefined)
+          const pid = Number(backend.pid)
+          yield* blocker.executeRaw("BEGIN", [])
+          yield* blocker.execute(
+            "INSERT INTO lawful_audit_redactions_skipped (tenant_id, subject_id) VALUES ($1, $2)",
+            [tenant, held],
+            undefined
+          )
+          const blockedBy = (pids: ReadonlyArray<number>) =>
+            Effect.map(
+              sql<{ pid: number }>`
+                SELECT pid FROM pg_stat_activity
+                WHERE pg_blocking_pids(pid) && ${pids}::int[]`,
+              (rows) => rows.map((row) => row.pid)
+            )
+          const waitFor = <A>(effect: Effect.Effect<Option.Option<A>, unknown>) =>
+            Effect.gen(function*() {
+              for (let i = 0; i < 500; i++) {
+                const found = yield* effect
+                if (Option.isSome(found)) return found.value
+                yield* pause(10)
+              }
+              return yield* Effect.dieMessage("timed out")
+            })
+
+          const redaction = yield* Effect.fork(
+            log.redactDetails(tenant, { before, actor, excludeSubjects: new Set([held]), limit: 10 })
+          )
+          const [redacting] = yield* waitFor(
+            Effect.map(blockedBy([pid]), (pids) => pids.length > 0 ? Option.some(pids) : Option.none())
+          )
+          // The de-link either waits for the redaction or, without a lock between them, finishes.
+          const delink = yield* Effect.fork(log.delinkSubject(tenant, held, { kind: "system", id: "erasure" }))
+          yield* waitFor(Effect.gen(function*() {
+            if (Option.isSome(yield* Fiber.poll(delink))) return Option.some(true)
+            return (yield* blockedBy([redacting!])).length > 0 ? Option.some(true) : Option.none()
+          }))
+          yield* blocker.executeRaw("ROLLBACK", [])
+
+          assert.deepStrictEqual(yield* Fiber.join(redaction), [1, 3, 5])
+          assert.strictEqual(yield* Fiber.join(delink), 3)
+          assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0, 2, 4])
+          const page = yield* log.query(tenant, { to: before })
+          assert.strictEqual(page.entries.length, 6)
+          assert.isTrue(page.entries.every((e) => Option.isNone(e.details)))
+        })))
     })
   })
 }
