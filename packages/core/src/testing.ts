@@ -253,3 +253,41 @@ export const rowsReadBy = <A, E, R>(
       return [result, (yield* rowsRead) - before] as const
     }))
   })
+
+/**
+ * The text of a test between the lines `// readme:start <name>` and
+ * `// readme:end <name>`, and whether it appears in one of the README's
+ * `ts` code blocks: so a package's README shows its example exactly as a
+ * test runs it. Both are compared line by line, each line without its
+ * indentation and trailing spaces, blank lines dropped.
+ *
+ * Fails with a message naming what is missing: the markers in the test, or
+ * the first line of the region the README does not show in that order.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const readmeShows = (
+  readme: URL,
+  test: URL,
+  name: string
+): { readonly ok: true } | { readonly ok: false; readonly reason: string } => {
+  const lines = (text: string) => text.split("\n").map((line) => line.trim()).filter((line) => line.length > 0)
+  const source = readFileSync(test, "utf8").split("\n")
+  const start = source.findIndex((line) => line.trim() === `// readme:start ${name}`)
+  const end = source.findIndex((line, i) => i > start && line.trim() === `// readme:end ${name}`)
+  if (start < 0 || end < 0) return { ok: false, reason: `no region "${name}" in ${test.pathname}` }
+  const region = lines(source.slice(start + 1, end).join("\n"))
+  if (region.length === 0) return { ok: false, reason: `the region "${name}" is empty` }
+  const blocks = [...readFileSync(readme, "utf8").matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((match) => lines(match[1]!))
+  let best = { matched: -1, line: region[0]! }
+  for (const block of blocks) {
+    for (let from = 0; from < block.length; from++) {
+      let matched = 0
+      while (matched < region.length && block[from + matched] === region[matched]) matched++
+      if (matched === region.length) return { ok: true }
+      if (matched > best.matched) best = { matched, line: region[matched]! }
+    }
+  }
+  return { ok: false, reason: `the README does not show this line of "${name}" where the test has it: ${best.line}` }
+}
