@@ -1,13 +1,11 @@
 // The README's example, run against the real in-memory audit log, at a fixed time.
 import { assert, it } from "@effect/vitest"
-import * as AuditLog from "@lawful/audit-trail/AuditLog"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import { readmeShows } from "@lawful/core/testing"
 import * as TestClock from "effect/TestClock"
-import * as Dpa from "../src/Dpa.js"
-import * as ProcessingRecord from "../src/ProcessingRecord.js"
-import * as ProcessorRegistry from "../src/ProcessorRegistry.js"
-import * as TenantNotifier from "../src/TenantNotifier.js"
+// readme:start example
+import { AuditLog } from "@lawful/audit-trail"
+import { Dpa, ProcessingRecord, ProcessorRegistry, TenantNotifier } from "@lawful/processor-registry"
+import { Effect, Layer } from "effect"
 
 const staff = { kind: "staff", id: "staff-ada" } as const
 
@@ -113,6 +111,7 @@ const program = (signedAgreement: Uint8Array) =>
 const RegistryLive = ProcessorRegistry.layerMemory.pipe( // or layerSql with Database.layer
   Layer.provide(Layer.mergeAll(AuditLog.layerMemory, TenantNotifier.layerMemory))
 )
+// readme:end example
 
 it.effect("the README's example registers, assesses and approves a processor and exports the record", () =>
   Effect.gen(function*() {
@@ -134,3 +133,10 @@ it.effect("the README's example registers, assesses and approves a processor and
       ["ReviewOverdue:dpa", "ReviewOverdue:assessment", "DpfCertificationLapsed"]
     )
   }).pipe(Effect.provide(RegistryLive)))
+
+it("the README shows the example as the test runs it", () => {
+  assert.deepStrictEqual(
+    readmeShows(new URL("../README.md", import.meta.url), new URL(import.meta.url), "example"),
+    { ok: true }
+  )
+})
