@@ -289,5 +289,6 @@ export const readmeShows = (
       if (matched > best.matched) best = { matched, line: region[matched]! }
     }
   }
-  return { ok: false, reason: `the README does not show this line of "${name}" where the test has it: ${best.line}` }
+  const document = readme.pathname.split("/").pop()
+  return { ok: false, reason: `${document} does not show this line of "${name}" where the test has it: ${best.line}` }
 }
