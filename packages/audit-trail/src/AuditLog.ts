@@ -14,6 +14,15 @@
  * committed. Each entry's time is its caller's `Clock` time, so entries of
  * one batch may differ in time by the batching delay.
  *
+ * An append made inside an open `@effect/sql` transaction (`sql.withTransaction`)
+ * joins it: the caller writes its own events on the transaction's connection,
+ * without waiting for the writer fibre, so the entries commit or roll back
+ * with the caller's other writes, and two appends in one transaction cannot
+ * wait on each other (on PGlite, a single session, a writer outside the
+ * transaction would wait for it to end). The store must then be on the
+ * transaction's database: `@effect/sql` runs every statement of a fibre inside
+ * its open transaction on that transaction's connection.
+ *
  * ## Stored hashes
  *
  * The store keeps every leaf hash and the hashes of complete subtrees at
@@ -28,10 +37,13 @@
  * or on a schedule (`checkpointAll`), never per entry. A checkpoint is issued
  * only if the log is consistent with the previous one (checked with a
  * consistency proof from stored hashes) and with the last one published; each
- * is stored and sent to the `CheckpointPublisher`.
+ * is stored and sent to the `CheckpointPublisher`. Inside a transaction a new
+ * checkpoint is refused (`CheckpointRefused`): it could cover entries that
+ * the transaction then rolls back.
  *
  * @since 0.1.0
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
@@ -288,6 +300,9 @@ export const make = (options: AuditLogOptions = {}) =>
 
     // ---- appends -------------------------------------------------------------
 
+    // Whether the calling fibre has an `@effect/sql` transaction open.
+    const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), Option.isSome)
+
     // Appends on a working copy of the frontier; only the nodes of stored levels are kept.
     const appendNow = (tenant: TenantId, pending: ReadonlyArray<Omit<Pending, "tenant" | "done">>) =>
       store.append(tenant, (state) => {
@@ -405,8 +420,10 @@ export const make = (options: AuditLogOptions = {}) =>
           if (Option.isSome(problem)) return Effect.fail(new AuditEventInvalid({ reason: problem.value }))
         }
         if (events.length === 0) return Effect.succeed([])
-        return Effect.flatMap(Clock.currentTimeMillis, (millis) => {
+        return Effect.flatMap(Effect.zip(Clock.currentTimeMillis, inTransaction), ([millis, joined]) => {
           const time = new Date(millis)
+          // Inside a transaction: on its connection, now, so that it commits or rolls back with it.
+          if (joined) return Effect.map(appendNow(tenant, [{ events, time }]), (results) => results[0]!)
           unacknowledged++
           return Effect.ensuring(
             unacknowledged === 1 ? appendAlone(tenant, events, time) : enqueue(tenant, events, time),
@@ -513,6 +530,7 @@ export const make = (options: AuditLogOptions = {}) =>
         const last = issued[issued.length - 1]
         if (last && last.size === size && equals(last.root, root)) return last
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
+        if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
         if (!equals(MerkleTree.frontierRoot(state.frontier), root)) return yield* refuse("the stored root does not match the frontier")
         if (last && !(yield* isConsistent(tenant, last, size, root))) {
           return yield* refuse(`the log does not extend the checkpoint of size ${last.size}`)

@@ -1,0 +1,94 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as TenantId from "@lawful/core/TenantId"
+import { sqlSuite } from "@lawful/core/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as AuditLog from "../src/AuditLog.js"
+import * as AuditStore from "../src/AuditStore.js"
+import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import { event } from "./AuditLogSuite.js"
+
+class Abort {
+  readonly _tag = "Abort"
+}
+
+const log = AuditLog.layer.pipe(
+  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+)
+
+sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
+  it.effect("commit with the transaction's other writes, and roll back with them", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      yield* sql`CREATE TABLE IF NOT EXISTS audited_things (tenant_id uuid NOT NULL, n int NOT NULL)`
+      yield* audit.append(tenant, event(0))
+
+      // Rolled back: neither the row nor the entries stay, and the next append takes index 1.
+      const aborted = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO audited_things VALUES (${tenant}, 1)`
+        // Appends at once: none is handed to the writer fibre, outside the transaction.
+        const appended = yield* Effect.all([audit.appendAll(tenant, [event(1), event(2)]), audit.append(tenant, event(3))], {
+          concurrency: 2
+        })
+        assert.deepStrictEqual(appended.flat().map((a) => a.index).sort(), [1, 2, 3])
+        return yield* Effect.fail(new Abort())
+      })).pipe(Effect.flip)
+      assert.strictEqual(aborted._tag, "Abort")
+      assert.strictEqual(yield* audit.size(tenant), 1)
+      assert.strictEqual((yield* audit.append(tenant, event(5))).index, 1)
+
+      // Committed: both.
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`INSERT INTO audited_things VALUES (${tenant}, 2)`
+        yield* audit.append(tenant, event(4))
+      }))
+      const rows = yield* sql<{ n: number }>`SELECT n FROM audited_things WHERE tenant_id = ${tenant}`
+      assert.deepStrictEqual(rows.map((row) => row.n), [2])
+      assert.strictEqual(yield* audit.size(tenant), 3)
+      const checkpoint = yield* audit.checkpoint(tenant)
+      assert.strictEqual(checkpoint.size, 3)
+      assert.isTrue((yield* audit.verify(tenant)).ok)
+    }))
+
+  it.effect("appends inside transactions and outside, all at once, get indices 0..n-1 and none waits forever", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      // Two appends at once in each transaction: on PGlite, one handed to the writer fibre would
+      // wait for the transaction that waits for it.
+      const inside = Effect.forEach(Array.from({ length: 4 }, (_, t) => t), (t) =>
+        sql.withTransaction(
+          Effect.all([audit.append(tenant, event(2 * t)), audit.append(tenant, event(2 * t + 1))], { concurrency: 2 })
+        ), { concurrency: 2 })
+      const outside = Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) => audit.append(tenant, event(100 + i)), {
+        concurrency: 4
+      })
+      const [transactions, alone] = yield* Effect.all([inside, outside], { concurrency: 2 }).pipe(
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("appends waited on each other") })
+      )
+      const indices = [...transactions.flat(), ...alone].map((a) => a.index).sort((a, b) => a - b)
+      assert.deepStrictEqual(indices, Array.from({ length: 20 }, (_, i) => i))
+      assert.isTrue((yield* audit.verify(tenant)).ok)
+    }))
+
+  it.effect("no checkpoint is signed inside a transaction: it could cover what the transaction rolls back", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      yield* audit.append(tenant, event(0))
+      const signed = yield* audit.checkpoint(tenant)
+      const refused = yield* sql.withTransaction(Effect.gen(function*() {
+        // The latest checkpoint still covers the log: it is returned as it is.
+        assert.deepStrictEqual(yield* audit.checkpoint(tenant), signed)
+        yield* audit.append(tenant, event(1))
+        return yield* Effect.flip(audit.checkpoint(tenant))
+      }))
+      assert.strictEqual(refused._tag, "CheckpointRefused")
+      assert.strictEqual((yield* audit.checkpoint(tenant)).size, 2)
+    }))
+})
