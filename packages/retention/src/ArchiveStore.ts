@@ -311,9 +311,31 @@ export const layerSql = (
 ): Layer.Layer<ArchiveStore, Migrations.MigrationFailed, SqlClient.SqlClient> =>
   Layer.effect(ArchiveStore, Effect.flatMap(SqlClient.SqlClient, (client) => makeSql(client, options)))
 
+// Runs without the caller's open transaction: `@effect/sql` keeps one transaction connection per
+// fibre for every client, so a statement of the archive's own client made inside a transaction of
+// the main database would run on that connection, in the main database.
+const apart = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.mapInputContext(effect, Context.omit(SqlClient.TransactionConnection))
+
+const storageApart = (storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => ({
+  tenants: apart(storage.tenants),
+  purgeBatch: (tenant, batch) => apart(storage.purgeBatch(tenant, batch)),
+  purgeTenants: storage.purgeTenants === undefined
+    ? undefined
+    : (tenants, batch) => apart(storage.purgeTenants!(tenants, batch)),
+  count: (tenant, selection) => apart(storage.count(tenant, selection)),
+  oldest: (tenant, options) => apart(storage.oldest(tenant, options)),
+  partitions: storage.partitions === undefined ? undefined : {
+    endingBefore: (before) => apart(storage.partitions!.endingBefore(before)),
+    dropIfOnly: (partition, tenants) => apart(storage.partitions!.dropIfOnly(partition, tenants))
+  }
+})
+
 /**
  * The archive on a database of its own, through the client layer given
  * (kept private to the archive: it does not replace the main `SqlClient`).
+ * Its statements never join a transaction the caller has open on another
+ * database: called inside one, they still run on the archive's database.
  *
  * @since 0.1.0
  * @category layers
@@ -326,7 +348,13 @@ export const layerClient = <E>(
     ArchiveStore,
     Effect.gen(function*() {
       const context = yield* Layer.build(client)
-      return yield* makeSql(Context.get(context, SqlClient.SqlClient), options)
+      const store = yield* makeSql(Context.get(context, SqlClient.SqlClient), options)
+      return ArchiveStore.of({
+        put: (tenant, request) => apart(store.put(tenant, request)),
+        get: (tenant, archiveId) => apart(store.get(tenant, archiveId)),
+        list: (tenant, options) => apart(store.list(tenant, options)),
+        storage: storageApart(store.storage)
+      })
     })
   )
 

@@ -101,6 +101,24 @@ describe("ArchiveStore in a database of its own", () => {
         const schemas = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'lawful_archive'`
         assert.strictEqual(Number(schemas[0]!.n), 0)
       }))
+
+    it.effect("called inside a transaction of the main database, the archive still writes and reads its own", () =>
+      Effect.gen(function*() {
+        const archive = yield* ArchiveStore.ArchiveStore
+        const sql = yield* SqlClient.SqlClient
+        const tenant = yield* TenantId.make
+        // `@effect/sql` hands every client the fibre's open transaction: without care, the archive's
+        // statements would run on the main database's connection.
+        const record = yield* sql.withTransaction(Effect.gen(function*() {
+          const put = yield* archive.put(tenant, { kind: "invoice", sealed: Vault.Sealed.make(new Uint8Array([4, 5])) })
+          assert.isTrue(Option.isSome(yield* archive.get(tenant, put.archiveId)))
+          assert.strictEqual(yield* archive.storage.count(tenant, { cutoff: new Date("3000-01-01T00:00:00Z"), excludeSubjects: new Set() }), 1)
+          return put
+        }))
+        assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.archiveId), [record.archiveId])
+        const schemas = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'lawful_archive'`
+        assert.strictEqual(Number(schemas[0]!.n), 0)
+      }))
   })
 
   const fromConfig = ArchiveStore.layerConfig.pipe(
