@@ -15,6 +15,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { PgliteClient } from "@lawful/sql-pglite"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -119,3 +120,21 @@ export const layer: Layer.Layer<
     return layerEmbedded(yield* dataDir)
   })
 )
+
+/**
+ * Runs `effect` (a store operation, needing nothing from the context)
+ * without the transaction the calling fibre may have open.
+ * `@effect/sql` keeps an open transaction's connection in the fibre's
+ * context for every `SqlClient`, so a statement of a store on another
+ * database, called inside `sql.withTransaction` of the main one, would run
+ * on the main database's connection. A store built on a client of its own
+ * (`KeyStore.layerClient`, the archive's `layerClient`) wraps its operations
+ * in this. Never for a store that shares the caller's database: on PGlite, a
+ * single session, its statement would wait for the transaction it was
+ * called from.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const outsideTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.mapInputContext(effect, (context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context))

@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { outsideTransaction } from "./Database.js"
 import * as Migrations from "./Migrations.js"
 import { SubjectId } from "./SubjectId.js"
 import { TenantId } from "./TenantId.js"
@@ -441,3 +442,35 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     })
   })
 )
+
+/**
+ * The key store on a database of its own, through the client layer given
+ * (kept private to the key store: it does not replace the main `SqlClient`).
+ * Its operations never join a transaction the caller has open on another
+ * database: called inside one, they still run on the keys' database.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient = <E>(
+  client: Layer.Layer<SqlClient.SqlClient, E>
+): Layer.Layer<KeyStore, E | Migrations.MigrationFailed> =>
+  Layer.scoped(
+    KeyStore,
+    Effect.gen(function*() {
+      const store = yield* Layer.build(layerSql.pipe(Layer.provide(client))).pipe(Effect.map(Context.get(KeyStore)))
+      const apart = outsideTransaction
+      return KeyStore.of({
+        tenantKey: (tenant) => apart(store.tenantKey(tenant)),
+        createTenantKey: (tenant, key) => apart(store.createTenantKey(tenant, key)),
+        tenantKeysNotWrappedBy: (...args) => apart(store.tenantKeysNotWrappedBy(...args)),
+        replaceTenantKey: (...args) => apart(store.replaceTenantKey(...args)),
+        subjectKey: (tenant, subject) => apart(store.subjectKey(tenant, subject)),
+        subjectKeys: (...args) => apart(store.subjectKeys(...args)),
+        createSubjectKey: (...args) => apart(store.createSubjectKey(...args)),
+        createSubjectKeys: (...args) => apart(store.createSubjectKeys(...args)),
+        shred: (tenant, subject, at) => apart(store.shred(tenant, subject, at)),
+        erasures: (...args) => apart(store.erasures(...args))
+      })
+    })
+  )

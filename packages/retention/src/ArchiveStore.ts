@@ -20,6 +20,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Database from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import { SubjectId } from "@lawful/core/SubjectId"
@@ -311,11 +312,9 @@ export const layerSql = (
 ): Layer.Layer<ArchiveStore, Migrations.MigrationFailed, SqlClient.SqlClient> =>
   Layer.effect(ArchiveStore, Effect.flatMap(SqlClient.SqlClient, (client) => makeSql(client, options)))
 
-// Runs without the caller's open transaction: `@effect/sql` keeps one transaction connection per
-// fibre for every client, so a statement of the archive's own client made inside a transaction of
-// the main database would run on that connection, in the main database.
-const apart = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.mapInputContext(effect, Context.omit(SqlClient.TransactionConnection))
+// Without the caller's open transaction: a statement of the archive's own client made inside a
+// transaction of the main database would otherwise run there (`Database.outsideTransaction`).
+const apart = Database.outsideTransaction
 
 const storageApart = (storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => ({
   tenants: apart(storage.tenants),
