@@ -1,7 +1,6 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, postgresLayer, postgresUrl } from "@lawful/core/testing"
 import * as Context from "effect/Context"
@@ -11,13 +10,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
-import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
-import { event } from "./AuditLogSuite.js"
+import { event, heldSubjectHistory } from "./AuditLogSuite.js"
 
 type Log = Context.Tag.Service<typeof AuditLog.AuditLog>
 
@@ -174,17 +172,7 @@ if (postgresUrl) {
       it.effect("a subject de-linked during the tenant's first redaction has its details redacted afterwards", () =>
         Effect.scoped(Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
-          const log = yield* AuditLog.AuditLog
-          const tenant = yield* TenantId.make
-          const held = yield* SubjectId.make
-          const actor = { kind: "system", id: "retention" } as const
-          yield* TestClock.setTime(Date.UTC(2026, 0, 1))
-          for (let i = 0; i < 6; i++) {
-            yield* log.append(tenant, event(i, i % 2 === 0 ? { subject: held } : {}))
-            yield* TestClock.adjust("1 hour")
-          }
-          yield* TestClock.adjust("30 days")
-          const before = new Date(Date.UTC(2026, 0, 15))
+          const { actor, before, held, log, tenant } = yield* heldSubjectHistory
 
           // Another transaction holds the row the redaction will record the held subject in, so
           // the redaction stops there, after passing the subject's entries, until it rolls back.

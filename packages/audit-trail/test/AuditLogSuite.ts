@@ -25,6 +25,24 @@ export const event = (n: number, extra: Partial<ConstructorParameters<typeof Aud
     ...extra
   })
 
+/**
+ * A tenant's log of six entries an hour apart from 2026-01-01, the even ones of `held`, and a
+ * clock 30 days on: redactions `before` 2026-01-15 reach them all.
+ */
+export const heldSubjectHistory = Effect.gen(function*() {
+  const log = yield* AuditLog
+  const tenant = yield* TenantId.make
+  const held = yield* SubjectId.make
+  yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+  for (let i = 0; i < 6; i++) {
+    yield* log.append(tenant, event(i, i % 2 === 0 ? { subject: held } : {}))
+    yield* TestClock.adjust("1 hour")
+  }
+  yield* TestClock.adjust("30 days")
+  const actor = { kind: "system", id: "retention" } as const
+  return { log, tenant, held, actor, before: new Date(Date.UTC(2026, 0, 15)) }
+})
+
 /** The contract of the audit log, on whatever store backs it. */
 export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
   it.effect("indices are contiguous from 0 under concurrent appends, per tenant", () =>
@@ -234,17 +252,7 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
 
   it.effect("an excluded subject's entries left with their details are redacted after the subject is de-linked", () =>
     Effect.gen(function*() {
-      const log = yield* AuditLog
-      const tenant = yield* TenantId.make
-      const held = yield* SubjectId.make
-      const actor = { kind: "system", id: "retention" } as const
-      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
-      for (let i = 0; i < 6; i++) {
-        yield* log.append(tenant, event(i, i % 2 === 0 ? { subject: held } : {}))
-        yield* TestClock.adjust("1 hour")
-      }
-      yield* TestClock.adjust("30 days")
-      const before = new Date(Date.UTC(2026, 0, 15))
+      const { actor, before, held, log, tenant } = yield* heldSubjectHistory
       assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, excludeSubjects: new Set([held]), limit: 10 }), [1, 3, 5])
       assert.strictEqual(yield* log.delinkSubject(tenant, held, { kind: "system", id: "erasure" }), 3)
       assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0, 2, 4])
