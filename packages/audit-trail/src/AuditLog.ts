@@ -189,7 +189,9 @@ export class AuditSigner extends Context.Tag("@lawful/audit-trail/AuditSigner")<
  * @category services
  */
 export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditLog, {
+  /** Appends one event; inside an open SQL transaction, in that transaction (see the module doc). */
   readonly append: (tenant: TenantId, event: AuditEvent) => Effect.Effect<Appended, AuditEventInvalid | AuditStoreError>
+  /** Appends the events in order, all or none; inside an open SQL transaction, in that transaction. */
   readonly appendAll: (
     tenant: TenantId,
     events: ReadonlyArray<AuditEvent>
@@ -209,7 +211,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
     size1: number,
     size2: number
   ) => Effect.Effect<ReadonlyArray<Uint8Array>, TreeSizeInvalid | AuditStoreError>
-  /** The latest checkpoint, signed now if the log grew since the last one. */
+  /**
+   * The latest checkpoint, signed now if the log grew since the last one. Inside an open SQL
+   * transaction a new one is refused (`CheckpointRefused`): it could cover entries the
+   * transaction then rolls back.
+   */
   readonly checkpoint: (
     tenant: TenantId
   ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>

@@ -71,8 +71,12 @@ export class AuditStoreError extends Schema.TaggedError<AuditStoreError>()("Audi
  * @category services
  */
 export class AuditTrail extends Context.Tag("@lawful/audit-trail/AuditTrail")<AuditTrail, {
+  /**
+   * Records one processing operation. Called inside an open SQL transaction (the audit store on
+   * its database), the entry commits or rolls back with that transaction.
+   */
   readonly append: (tenant: TenantId, event: AuditEvent) => Effect.Effect<Appended, AuditEventInvalid | AuditStoreError>
-  /** Appends the events in order, in one transaction: all or none. */
+  /** Appends the events in order, in one transaction (the caller's, if one is open): all or none. */
   readonly appendAll: (
     tenant: TenantId,
     events: ReadonlyArray<AuditEvent>
