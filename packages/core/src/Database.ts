@@ -122,6 +122,17 @@ export const layer: Layer.Layer<
 )
 
 /**
+ * Whether the calling fibre has an `@effect/sql` transaction open.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const inTransaction: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(SqlClient.TransactionConnection),
+  Option.isSome
+)
+
+/**
  * Runs `effect` (a store operation, needing nothing from the context)
  * without the transaction the calling fibre may have open.
  * `@effect/sql` keeps an open transaction's connection in the fibre's

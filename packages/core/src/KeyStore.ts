@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { outsideTransaction } from "./Database.js"
+import { inTransaction, outsideTransaction } from "./Database.js"
 import * as Migrations from "./Migrations.js"
 import { SubjectId } from "./SubjectId.js"
 import { TenantId } from "./TenantId.js"
@@ -308,6 +308,25 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
             WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND NOT EXISTS (SELECT 1 FROM inserted)`
     })
 
+    // A key created in a caller's transaction would vanish if it rolled back, while the Vault
+    // already holds it in memory and seals with it: data sealed meanwhile and kept elsewhere, or
+    // sealed after, would never open again. Keys are created outside transactions, or on a
+    // database of their own (`layerClient`, whose statements leave the caller's transaction out).
+    const outsideOnly = <A>(operation: string, create: Effect.Effect<A, KeyStoreError>) =>
+      Effect.flatMap(inTransaction, (joined) =>
+        joined
+          ? Effect.fail(
+            new KeyStoreError({
+              operation,
+              cause: new Error(
+                "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
+                  "create the subject (SubjectDirectory.resolve) or first seal for the tenant before it, " +
+                  "or keep the keys in a database of their own (KeyStore.layerClient)"
+              )
+            })
+          )
+          : create)
+
     return KeyStore.of({
       tenantKey: (tenant) =>
         findTenantKey(tenant).pipe(
@@ -315,7 +334,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.mapError(fail("tenantKey"))
         ),
       createTenantKey: (tenant, key) =>
-        sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
+        outsideOnly("createTenantKey", sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
             VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
             ON CONFLICT (tenant_id) DO NOTHING`.pipe(
           Effect.zipRight(findTenantKey(tenant)),
@@ -324,7 +343,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
             onSome: (row) => Effect.succeed({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext })
           })),
           Effect.mapError(fail("createTenantKey"))
-        ),
+        )),
       tenantKeysNotWrappedBy: (keyId, limit) =>
         SqlSchema.findAll({
           Request: Schema.Void,
@@ -363,7 +382,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           return states
         }).pipe(Effect.mapError(fail("subjectKeys"))),
       createSubjectKey: (tenant, subject, key) =>
-        insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
+        outsideOnly("createSubjectKey", insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
           Effect.flatMap((rows) =>
             rows.length > 0
               ? Effect.succeed(toSubjectState(rows[0]!))
@@ -372,9 +391,9 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
                 Option.isSome(row) ? Effect.succeed(toSubjectState(row.value)) : Effect.dieMessage("subject key vanished"))
           ),
           Effect.mapError(fail("createSubjectKey"))
-        ),
+        )),
       createSubjectKeys: (tenant, keys) =>
-        Effect.gen(function*() {
+        outsideOnly("createSubjectKeys", Effect.gen(function*() {
           const states = new Map<SubjectId, SubjectKeyState>()
           if (keys.length === 0) return states
           const input = JSON.stringify(keys.map(([subject, key]) => ({
@@ -407,7 +426,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
             states.set(subject, toSubjectState(row.value))
           }
           return states
-        }).pipe(Effect.mapError(fail("createSubjectKeys"))),
+        }).pipe(Effect.mapError(fail("createSubjectKeys")))),
       shred: (tenant, subject, at) =>
         sql<{ subject_id: string }>`INSERT INTO lawful_vault_subject_keys (tenant_id, subject_id, shredded_at)
             VALUES (${tenant}, ${subject}, ${at})

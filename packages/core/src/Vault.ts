@@ -45,6 +45,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync } from "node:crypto"
 import type { KeyObject } from "node:crypto"
+import { inTransaction, outsideTransaction } from "./Database.js"
 import { randomBytes } from "./Random.js"
 import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
 import type { WrappedKey } from "./KeyStore.js"
@@ -467,12 +468,14 @@ export const make = (options: VaultOptions = {}) =>
     const refillAhead = (tenant: TenantId) =>
       refillingAhead.has(tenant) ? Effect.void : Effect.suspend(() => {
         refillingAhead.add(tenant)
+        // Not in the transaction its caller may have open: the fibre would run on that
+        // transaction's connection, perhaps after it ended, and keys are not created in one.
         return FiberSet.run(
           refillsAhead,
-          refilling.withPermits(1)(refill(tenant, poolSize)).pipe(
+          outsideTransaction(refilling.withPermits(1)(refill(tenant, poolSize)).pipe(
             Effect.ignore,
             Effect.ensuring(Effect.sync(() => refillingAhead.delete(tenant)))
-          )
+          ))
         )
       })
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
@@ -487,7 +490,14 @@ export const make = (options: VaultOptions = {}) =>
             }))
           return pool.length < poolSize ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
         }
-        return Effect.zipRight(refilling.withPermits(1)(refill(tenant, count)), newSubjects(tenant, count))
+        // Inside a transaction the key store refuses to create keys (unless it keeps them in a
+        // database of its own): try at once, without waiting for a background refill, which on
+        // PGlite waits for that transaction to end.
+        return Effect.flatMap(inTransaction, (joined) =>
+          Effect.zipRight(
+            joined ? refill(tenant, count) : refilling.withPermits(1)(refill(tenant, count)),
+            newSubjects(tenant, count)
+          ))
       })
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
