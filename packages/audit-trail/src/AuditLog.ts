@@ -43,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import { inTransaction } from "@lawful/core/Database"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
@@ -305,9 +305,6 @@ export const make = (options: AuditLogOptions = {}) =>
     const origin = (tenant: TenantId) => `${signer.name}/${tenant}`
 
     // ---- appends -------------------------------------------------------------
-
-    // Whether the calling fibre has an `@effect/sql` transaction open.
-    const inTransaction = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), Option.isSome)
 
     // Appends on a working copy of the frontier; only the nodes of stored levels are kept.
     const appendNow = (tenant: TenantId, pending: ReadonlyArray<Omit<Pending, "tenant" | "done">>) =>
