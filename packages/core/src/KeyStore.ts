@@ -312,29 +312,60 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     // already holds it in memory and seals with it: data sealed meanwhile and kept elsewhere, or
     // sealed after, would never open again. Keys are created outside transactions, or on a
     // database of their own (`layerClient`, whose statements leave the caller's transaction out).
-    const outsideOnly = <A>(operation: string, create: Effect.Effect<A, KeyStoreError>) =>
+    const readTenantKey = (tenant: TenantId) =>
+      findTenantKey(tenant).pipe(
+        Effect.map(Option.map((row): WrappedKey => ({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }))),
+        Effect.mapError(fail("tenantKey"))
+      )
+    const readSubjectKey = (tenant: TenantId, subject: SubjectId) =>
+      findSubjectKey({ tenant, subject }).pipe(
+        Effect.map(Option.map(toSubjectState)),
+        Effect.mapError(fail("subjectKey"))
+      )
+    const subjectKeysOf = (tenant: TenantId, subjects: ReadonlyArray<SubjectId>) =>
+      subjects.length === 0 ? Effect.succeed(new Map<SubjectId, SubjectKeyState>()) : Effect.gen(function*() {
+        const rows = yield* sql<{ subject_id: SubjectId } & typeof SubjectKeyRow.Encoded>`
+          SELECT subject_id, wrapped_by, ciphertext, shredded_at FROM lawful_vault_subject_keys
+          WHERE tenant_id = ${tenant} AND subject_id = ANY(${[...new Set(subjects)]}::uuid[])`
+        const states = new Map<SubjectId, SubjectKeyState>()
+        for (const row of rows) {
+          states.set(row.subject_id, toSubjectState(yield* Schema.decodeUnknown(SubjectKeyRow)(row)))
+        }
+        return states
+      }).pipe(Effect.mapError(fail("subjectKeys")))
+    // Every one of the subjects' keys, when all exist.
+    const readSubjectKeys = (tenant: TenantId, subjects: ReadonlyArray<SubjectId>) =>
+      Effect.map(subjectKeysOf(tenant, subjects), (states) =>
+        subjects.every((subject) => states.has(subject)) ? Option.some(states) : Option.none())
+
+    // Inside a transaction, keys that exist already are returned; only a creation is refused.
+    const outsideOnly = <A>(
+      operation: string,
+      existing: Effect.Effect<Option.Option<A>, KeyStoreError>,
+      create: Effect.Effect<A, KeyStoreError>
+    ) =>
       Effect.flatMap(inTransaction, (joined) =>
         joined
-          ? Effect.fail(
-            new KeyStoreError({
-              operation,
-              cause: new Error(
-                "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
-                  "create the subject (SubjectDirectory.resolve) or first seal for the tenant before it, " +
-                  "or keep the keys in a database of their own (KeyStore.layerClient)"
+          ? Effect.flatMap(existing, Option.match({
+            onSome: Effect.succeed,
+            onNone: () =>
+              Effect.fail(
+                new KeyStoreError({
+                  operation,
+                  cause: new Error(
+                    "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
+                      "create the subject (SubjectDirectory.resolve) or first seal for the tenant before it, " +
+                      "or keep the keys in a database of their own (KeyStore.layerClient)"
+                  )
+                })
               )
-            })
-          )
+          }))
           : create)
 
     return KeyStore.of({
-      tenantKey: (tenant) =>
-        findTenantKey(tenant).pipe(
-          Effect.map(Option.map((row) => ({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }))),
-          Effect.mapError(fail("tenantKey"))
-        ),
+      tenantKey: readTenantKey,
       createTenantKey: (tenant, key) =>
-        outsideOnly("createTenantKey", sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
+        outsideOnly("createTenantKey", readTenantKey(tenant), sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
             VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
             ON CONFLICT (tenant_id) DO NOTHING`.pipe(
           Effect.zipRight(findTenantKey(tenant)),
@@ -365,24 +396,10 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.map((rows) => rows.length === 1),
           Effect.mapError(fail("replaceTenantKey"))
         ),
-      subjectKey: (tenant, subject) =>
-        findSubjectKey({ tenant, subject }).pipe(
-          Effect.map(Option.map(toSubjectState)),
-          Effect.mapError(fail("subjectKey"))
-        ),
-      subjectKeys: (tenant, subjects) =>
-        subjects.length === 0 ? Effect.succeed(new Map()) : Effect.gen(function*() {
-          const rows = yield* sql<{ subject_id: SubjectId } & typeof SubjectKeyRow.Encoded>`
-            SELECT subject_id, wrapped_by, ciphertext, shredded_at FROM lawful_vault_subject_keys
-            WHERE tenant_id = ${tenant} AND subject_id = ANY(${[...new Set(subjects)]}::uuid[])`
-          const states = new Map<SubjectId, SubjectKeyState>()
-          for (const row of rows) {
-            states.set(row.subject_id, toSubjectState(yield* Schema.decodeUnknown(SubjectKeyRow)(row)))
-          }
-          return states
-        }).pipe(Effect.mapError(fail("subjectKeys"))),
+      subjectKey: readSubjectKey,
+      subjectKeys: subjectKeysOf,
       createSubjectKey: (tenant, subject, key) =>
-        outsideOnly("createSubjectKey", insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
+        outsideOnly("createSubjectKey", readSubjectKey(tenant, subject), insertSubjectKey({ tenant, subject, wrappedBy: key.wrappedBy, ciphertext: key.ciphertext }).pipe(
           Effect.flatMap((rows) =>
             rows.length > 0
               ? Effect.succeed(toSubjectState(rows[0]!))
@@ -393,7 +410,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.mapError(fail("createSubjectKey"))
         )),
       createSubjectKeys: (tenant, keys) =>
-        outsideOnly("createSubjectKeys", Effect.gen(function*() {
+        outsideOnly("createSubjectKeys", readSubjectKeys(tenant, keys.map(([subject]) => subject)), Effect.gen(function*() {
           const states = new Map<SubjectId, SubjectKeyState>()
           if (keys.length === 0) return states
           const input = JSON.stringify(keys.map(([subject, key]) => ({

@@ -43,6 +43,15 @@ sqlSuite("Vault inside a SQL transaction", vault, (it) => {
       }))
       const other = yield* restarted
       assert.strictEqual(yield* other.openString(tenant, known, "test.field", sealed), "kept")
+      // With nothing in memory, the keys that exist are read inside a transaction, not created.
+      const [again, many] = yield* sql.withTransaction(Effect.all([
+        other.seal(tenant, known, "test.field", "again"),
+        other.sealAll(tenant, ahead.map((subject) => ({ subject, purpose: "test.field", plaintext: "many" })))
+      ]))
+      assert.strictEqual(yield* vault.openString(tenant, known, "test.field", again), "again")
+      for (const [i, subject] of ahead.entries()) {
+        assert.strictEqual(yield* vault.openString(tenant, subject, "test.field", many[i]!), "many")
+      }
       for (const subject of ahead) {
         const value = yield* other.seal(tenant, subject, "test.field", subject)
         assert.strictEqual(yield* vault.openString(tenant, subject, "test.field", value), subject)
