@@ -149,3 +149,29 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
  */
 export const outsideTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.mapInputContext(effect, (context: Context.Context<never>) => Context.omit(SqlClient.TransactionConnection)(context))
+
+/**
+ * A store's service with every operation run by `outsideTransaction`: each
+ * Effect member, each function returning an Effect, and the same within
+ * nested objects (a retention target's storage). For a store built on a
+ * client of its own.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const outsideTransactionAll = <S extends object>(service: S): S => {
+  const wrap = (value: unknown): unknown => {
+    if (Effect.isEffect(value)) return outsideTransaction(value as Effect.Effect<unknown, unknown>)
+    if (typeof value === "function") {
+      return (...args: Array<unknown>) => {
+        const result = (value as (...args: Array<unknown>) => unknown)(...args)
+        return Effect.isEffect(result) ? outsideTransaction(result as Effect.Effect<unknown, unknown>) : result
+      }
+    }
+    if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, wrap(member)]))
+    }
+    return value
+  }
+  return wrap(service) as S
+}

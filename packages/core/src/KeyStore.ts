@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { inTransaction, outsideTransaction } from "./Database.js"
+import { inTransaction, outsideTransactionAll } from "./Database.js"
 import * as Migrations from "./Migrations.js"
 import { SubjectId } from "./SubjectId.js"
 import { TenantId } from "./TenantId.js"
@@ -495,18 +495,6 @@ export const layerClient = <E>(
     KeyStore,
     Effect.gen(function*() {
       const store = yield* Layer.build(layerSql.pipe(Layer.provide(client))).pipe(Effect.map(Context.get(KeyStore)))
-      const apart = outsideTransaction
-      return KeyStore.of({
-        tenantKey: (tenant) => apart(store.tenantKey(tenant)),
-        createTenantKey: (tenant, key) => apart(store.createTenantKey(tenant, key)),
-        tenantKeysNotWrappedBy: (...args) => apart(store.tenantKeysNotWrappedBy(...args)),
-        replaceTenantKey: (...args) => apart(store.replaceTenantKey(...args)),
-        subjectKey: (tenant, subject) => apart(store.subjectKey(tenant, subject)),
-        subjectKeys: (...args) => apart(store.subjectKeys(...args)),
-        createSubjectKey: (...args) => apart(store.createSubjectKey(...args)),
-        createSubjectKeys: (...args) => apart(store.createSubjectKeys(...args)),
-        shred: (tenant, subject, at) => apart(store.shred(tenant, subject, at)),
-        erasures: (...args) => apart(store.erasures(...args))
-      })
+      return outsideTransactionAll(store)
     })
   )

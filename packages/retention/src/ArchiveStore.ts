@@ -312,24 +312,6 @@ export const layerSql = (
 ): Layer.Layer<ArchiveStore, Migrations.MigrationFailed, SqlClient.SqlClient> =>
   Layer.effect(ArchiveStore, Effect.flatMap(SqlClient.SqlClient, (client) => makeSql(client, options)))
 
-// Without the caller's open transaction: a statement of the archive's own client made inside a
-// transaction of the main database would otherwise run there (`Database.outsideTransaction`).
-const apart = Database.outsideTransaction
-
-const storageApart = (storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => ({
-  tenants: apart(storage.tenants),
-  purgeBatch: (tenant, batch) => apart(storage.purgeBatch(tenant, batch)),
-  purgeTenants: storage.purgeTenants === undefined
-    ? undefined
-    : (tenants, batch) => apart(storage.purgeTenants!(tenants, batch)),
-  count: (tenant, selection) => apart(storage.count(tenant, selection)),
-  oldest: (tenant, options) => apart(storage.oldest(tenant, options)),
-  partitions: storage.partitions === undefined ? undefined : {
-    endingBefore: (before) => apart(storage.partitions!.endingBefore(before)),
-    dropIfOnly: (partition, tenants) => apart(storage.partitions!.dropIfOnly(partition, tenants))
-  }
-})
-
 /**
  * The archive on a database of its own, through the client layer given
  * (kept private to the archive: it does not replace the main `SqlClient`).
@@ -347,13 +329,9 @@ export const layerClient = <E>(
     ArchiveStore,
     Effect.gen(function*() {
       const context = yield* Layer.build(client)
-      const store = yield* makeSql(Context.get(context, SqlClient.SqlClient), options)
-      return ArchiveStore.of({
-        put: (tenant, request) => apart(store.put(tenant, request)),
-        get: (tenant, archiveId) => apart(store.get(tenant, archiveId)),
-        list: (tenant, options) => apart(store.list(tenant, options)),
-        storage: storageApart(store.storage)
-      })
+      // A statement of the archive's own client made inside a transaction of the main database
+      // would otherwise run there.
+      return Database.outsideTransactionAll(yield* makeSql(Context.get(context, SqlClient.SqlClient), options))
     })
   )
 
