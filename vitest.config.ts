@@ -1,4 +1,5 @@
 import { readdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 // Every package and app with a test/ folder is one project. Workspace packages resolve
@@ -26,6 +27,8 @@ export default defineConfig({
     ...(process.env.LAWFUL_TEST_REPORT
       ? { reporters: ["default", "json"], outputFile: { json: process.env.LAWFUL_TEST_REPORT } }
       : {}),
+    // Makes chai's deep equality tell Option.some(x) from Option.none() (see the file).
+    setupFiles: [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))],
     testTimeout: 60_000,
     hookTimeout: 120_000
   }
