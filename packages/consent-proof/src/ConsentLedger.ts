@@ -28,7 +28,11 @@
  * to the event hash), and one store statement writes the events and the
  * projection. Confirmations read the subject's pending grants first and go
  * in batches of their own. An acknowledged
- * record is committed. If the store fails after the audit append, the audit
+ * record is committed. A record made inside a SQL transaction is not
+ * batched: it runs in that transaction, and its subject, event and audit
+ * entry commit or roll back with the caller's other writes (call
+ * `Vault.prepare` for the tenant before the transaction: no key is created
+ * inside one). If the store fails after the audit append, the audit
  * log keeps entries whose events were not stored; they prove nothing, as no
  * event has their hash.
  *

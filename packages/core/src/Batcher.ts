@@ -17,12 +17,20 @@
  * per-item outcomes in the result type (an `Either`) when items can fail on
  * their own.
  *
+ * A call made inside an open SQL transaction (`sql.withTransaction` of
+ * `@effect/sql`) is not batched: its item runs alone, as a batch of one, in
+ * the caller's fibre, so its statements run on the transaction's connection
+ * and commit or roll back with it. On the batcher's own fibre they would
+ * commit apart (PostgreSQL), or wait for the transaction to end, for ever
+ * (PGlite, a single session).
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
+import { inTransaction } from "./Database.js"
 
 /**
  * @since 0.1.0
@@ -160,10 +168,21 @@ export const make = <I, O, E>(
       })
     )
 
-    return (item: I) =>
+    const enqueue = (item: I) =>
       Effect.async<O, E>((resume) => {
         if (closed) return resume(Effect.interrupt)
         waiting.push({ item, resume })
         wake?.()
       })
+    // Inside the caller's transaction: alone, in the caller's fibre.
+    const runAlone = (item: I) =>
+      Effect.flatMap(
+        options.run([item]),
+        (results) =>
+          results.length === 1
+            ? Effect.succeed(results[0]!)
+            : Effect.dieMessage(`a batch of 1 returned ${results.length} results`)
+      )
+
+    return (item: I) => Effect.flatMap(inTransaction, (joined) => joined ? runAlone(item) : enqueue(item))
   })

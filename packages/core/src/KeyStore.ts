@@ -354,7 +354,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
                   operation,
                   cause: new Error(
                     "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
-                      "create the subject (SubjectDirectory.resolve) or first seal for the tenant before it, " +
+                      "make them before it (Vault.prepare for the tenant and its new subjects), " +
                       "or keep the keys in a database of their own (KeyStore.layerClient)"
                   )
                 })

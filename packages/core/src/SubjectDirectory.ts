@@ -108,7 +108,12 @@ export class SubjectDirectoryError extends Schema.TaggedError<SubjectDirectoryEr
  * @category services
  */
 export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory")<SubjectDirectory, {
-  /** The subject of an address, created when the address is new. Invalid input writes nothing. */
+  /**
+   * The subject of an address, created when the address is new. Invalid input writes nothing.
+   * Concurrent calls of a tenant share one statement; a call inside a SQL transaction runs
+   * alone in it, and the subject it creates commits or rolls back with it (call
+   * `Vault.prepare` before the transaction, which creates no key).
+   */
   readonly resolve: (
     tenant: TenantId,
     email: string

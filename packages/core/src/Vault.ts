@@ -202,6 +202,17 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * resolve. A subject whose key is no longer cached simply stays unused.
    */
   readonly releaseSubjects: (tenant: TenantId, subjects: Iterable<SubjectId>) => Effect.Effect<void>
+  /**
+   * Makes the tenant's keys, and subject keys ahead for at least `subjects`
+   * new subjects (default: the pool size), before a transaction: inside one
+   * no key is created, so a transaction that makes subjects
+   * (`SubjectDirectory.resolve` of new addresses, `ConsentLedger.record`)
+   * needs them made first. The pool is shared by every writer of the tenant:
+   * ask for what the transaction will use, plus what runs beside it. Called
+   * inside a transaction it creates nothing, and fails with `KeyStoreError`
+   * when the keys are not there already.
+   */
+  readonly prepare: (tenant: TenantId, subjects?: number) => Effect.Effect<void, VaultError>
   /** Destroys the subject's key; idempotent. */
   readonly shred: (tenant: TenantId, subject: SubjectId) => Effect.Effect<void, KeyStoreError>
   readonly isShredded: (tenant: TenantId, subject: SubjectId) => Effect.Effect<boolean, KeyStoreError>
@@ -499,6 +510,12 @@ export const make = (options: VaultOptions = {}) =>
             newSubjects(tenant, count)
           ))
       })
+    const prepare = (tenant: TenantId, subjects?: number) =>
+      Effect.flatMap(inTransaction, (joined) => {
+        const wanted = subjects ?? poolSize
+        const made = Effect.zipRight(tenantKeys(tenant), refill(tenant, wanted))
+        return joined ? made : refilling.withPermits(1)(made)
+      }).pipe(Effect.withSpan("Vault.prepare", { captureStackTrace: false, attributes: { tenant, subjects } }))
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const pool = poolOf(tenant)
@@ -561,6 +578,7 @@ export const make = (options: VaultOptions = {}) =>
       newSubject: (tenant) => Effect.map(newSubjects(tenant, 1), (subjects) => subjects[0]!),
       newSubjects,
       releaseSubjects,
+      prepare,
       open,
       openString: (tenant, subject, purpose, sealed) =>
         open(tenant, subject, purpose, sealed).pipe(

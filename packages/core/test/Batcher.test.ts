@@ -3,6 +3,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Either from "effect/Either"
+import * as Context from "effect/Context"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Batcher from "../src/Batcher.js"
 
 describe("Batcher", () => {
@@ -69,5 +71,29 @@ describe("Batcher", () => {
       const failed = yield* Effect.either(submit(13))
       assert.deepStrictEqual(failed, Either.left("unlucky"))
       assert.strictEqual(yield* submit(21), 42)
+    }))
+
+  it.scoped("a call inside a SQL transaction runs alone, in the caller's fibre, where the transaction's connection is", () =>
+    Effect.gen(function*() {
+      class Caller extends Context.Tag("test/Caller")<Caller, string>() {}
+      const batches: Array<ReadonlyArray<string>> = []
+      const submit = yield* Batcher.make({
+        run: (items: ReadonlyArray<string>) =>
+          Effect.map(Effect.serviceOption(Caller), (caller) => {
+            batches.push(items)
+            return items.map((item) => `${item} by ${caller._tag === "Some" ? caller.value : "the batcher"}`)
+          })
+      })
+      // What `sql.withTransaction` leaves in the fibre's context (the connection is not used here).
+      const inTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.provideService(effect, SqlClient.TransactionConnection, [{} as Context.Tag.Service<typeof SqlClient.TransactionConnection>[0], 0])
+      const results = yield* Effect.all([
+        inTransaction(submit("a")).pipe(Effect.provideService(Caller, "tx-1")),
+        inTransaction(submit("b")).pipe(Effect.provideService(Caller, "tx-2")),
+        submit("c").pipe(Effect.provideService(Caller, "outside")),
+        submit("d").pipe(Effect.provideService(Caller, "outside"))
+      ], { concurrency: "unbounded" })
+      assert.deepStrictEqual(results, ["a by tx-1", "b by tx-2", "c by the batcher", "d by the batcher"])
+      assert.deepStrictEqual(batches.filter((batch) => batch.includes("a") || batch.includes("b")), [["a"], ["b"]])
     }))
 })

@@ -1,0 +1,86 @@
+import { assert } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as KeyStore from "../src/KeyStore.js"
+import * as MasterKey from "../src/MasterKey.js"
+import * as SubjectDirectory from "../src/SubjectDirectory.js"
+import * as TenantId from "../src/TenantId.js"
+import { sqlSuite } from "../src/testing.js"
+import * as Vault from "../src/Vault.js"
+
+const layer = SubjectDirectory.layerSql.pipe(
+  Layer.provideMerge(Vault.layerWith({ subjectPoolSize: 4 })),
+  Layer.provide(KeyStore.layerSql),
+  Layer.provide(MasterKey.layerRandom)
+)
+
+// Without the fix these waited for ever on PGlite: fail rather than hang.
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutFail(effect, { duration: "30 seconds", onTimeout: () => new Error("waited for the transaction to end") })
+
+sqlSuite("SubjectDirectory inside a SQL transaction", layer, (it) => {
+  it.scoped("resolve joins the caller's transaction: its subject commits with it, and a rollback leaves none", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const vault = yield* Vault.Vault
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      yield* vault.prepare(tenant, 8)
+
+      const [kept, again, other] = yield* within(sql.withTransaction(Effect.all([
+        directory.resolve(tenant, "kept@example.com"),
+        directory.resolve(tenant, " Kept@Example.com "),
+        directory.resolve(tenant, "other@example.com")
+      ])))
+      assert.strictEqual(again, kept)
+      assert.notStrictEqual(other, kept)
+      assert.deepStrictEqual(yield* directory.find(tenant, "kept@example.com"), Option.some(kept))
+      assert.strictEqual(yield* directory.emailOf(tenant, other), "other@example.com")
+
+      const rolledBack = yield* within(sql.withTransaction(Effect.gen(function*() {
+        const subject = yield* directory.resolve(tenant, "gone@example.com")
+        // Seen inside the transaction, by the statement's own connection.
+        assert.deepStrictEqual(yield* directory.find(tenant, "gone@example.com"), Option.some(subject))
+        return yield* Effect.fail("roll back" as const)
+      })).pipe(Effect.flip))
+      assert.strictEqual(rolledBack, "roll back")
+      assert.deepStrictEqual(yield* directory.find(tenant, "gone@example.com"), Option.none())
+      // Made again outside, it is a new subject, whose address opens.
+      const made = yield* directory.resolve(tenant, "gone@example.com")
+      assert.strictEqual(yield* directory.emailOf(tenant, made), "gone@example.com")
+    }))
+
+  it.scoped("without keys made before it, a transaction's first resolve fails at once, and a prepared one succeeds", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const vault = yield* Vault.Vault
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      const refused = yield* within(sql.withTransaction(directory.resolve(tenant, "first@example.com"))).pipe(Effect.flip)
+      assert.propertyVal(refused, "_tag", "KeyStoreError")
+      assert.deepStrictEqual(yield* directory.find(tenant, "first@example.com"), Option.none())
+      yield* vault.prepare(tenant, 10)
+      // More subjects than the pool's size of 4, all made ahead by `prepare`.
+      const addresses = Array.from({ length: 10 }, (_, i) => `reader${i}@example.com`)
+      const subjects = yield* within(sql.withTransaction(
+        Effect.forEach(addresses, (address) => directory.resolve(tenant, address))
+      ))
+      assert.strictEqual(new Set(subjects).size, 10)
+      for (const [i, address] of addresses.entries()) {
+        assert.deepStrictEqual(yield* directory.find(tenant, address), Option.some(subjects[i]!))
+      }
+    }))
+
+  it.scoped("prepare inside a transaction reads the keys that exist and creates none", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const vault = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const refused = yield* within(sql.withTransaction(vault.prepare(tenant, 1))).pipe(Effect.flip)
+      assert.propertyVal(refused, "_tag", "KeyStoreError")
+      yield* vault.prepare(tenant, 2)
+      yield* within(sql.withTransaction(vault.prepare(tenant, 2)))
+    }))
+})
