@@ -12,12 +12,14 @@ const bin = "/usr/lib/postgresql/15/bin"
 
 export interface Postgres {
   readonly url: string
+  /** A throw-away cluster, where each benchmark file gets a database of its own. */
+  readonly throwAway: boolean
   readonly stop: () => void
 }
 
 export const startPostgres = (): Postgres => {
   const given = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL
-  if (given) return { url: given, stop: () => {} }
+  if (given) return { url: given, throwAway: false, stop: () => {} }
   if (!existsSync(`${bin}/initdb`)) {
     throw new Error("Set BENCH_DATABASE_URL, or install PostgreSQL 15 (apt-get install -y postgresql)")
   }
@@ -37,6 +39,7 @@ export const startPostgres = (): Postgres => {
   ])
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    throwAway: true,
     stop: () => {
       try {
         run(`${bin}/pg_ctl`, ["-D", `${dir}/data`, "-m", "fast", "stop"])

@@ -29,7 +29,7 @@ const rawTable = `CREATE TABLE IF NOT EXISTS bench_raw_audit (
   details jsonb, leaf bytea NOT NULL, leaf_hash bytea NOT NULL, PRIMARY KEY (tenant_id, idx))`
 
 export default async (context: BenchContext) => {
-  const url = context.postgres().url
+  const url = (await context.postgres()).url
   const runtime = ManagedRuntime.make(
     AuditLog.layer.pipe(
       Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),

@@ -49,7 +49,7 @@ const format = (n: number) => Math.round(n).toLocaleString("en-US")
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
 export default async (context: BenchContext) => {
-  const url = context.postgres().url
+  const url = (await context.postgres()).url
   const core = Layer.mergeAll(SubjectDirectory.layerSql, SuppressionList.layerSql).pipe(
     Layer.provideMerge(Vault.layer),
     Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom))

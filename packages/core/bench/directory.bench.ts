@@ -9,7 +9,7 @@ import type { BenchContext } from "../../../bench/run.js"
 import { Database, KeyStore, MasterKey, SubjectDirectory, TenantId, Vault } from "../src/index.js"
 
 export default async (context: BenchContext) => {
-  const url = context.postgres().url
+  const url = (await context.postgres()).url
   const runtime = ManagedRuntime.make(
     SubjectDirectory.layerSql.pipe(
       Layer.provideMerge(Vault.layer),

@@ -113,4 +113,4 @@ const shredBench = async (url: string) => {
   return result
 }
 
-export default async (context: BenchContext) => [await sealBench(), await shredBench(context.postgres().url)]
+export default async (context: BenchContext) => [await sealBench(), await shredBench((await context.postgres()).url)]

@@ -78,7 +78,7 @@ const target = (id: string, storage: RetentionTarget.TargetStorage): RetentionTa
 })
 
 export default async (context: BenchContext): Promise<ReadonlyArray<Result>> => {
-  const base = context.postgres().url
+  const base = (await context.postgres()).url
   const schema = `bench_retention_${randomBytes(4).toString("hex")}`
   const admin = new pg.Client({ connectionString: base })
   await admin.connect()
