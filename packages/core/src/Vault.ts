@@ -209,8 +209,10 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * (`SubjectDirectory.resolve` of new addresses, `ConsentLedger.record`)
    * needs them made first. The pool is shared by every writer of the tenant:
    * ask for what the transaction will use, plus what runs beside it. Called
-   * inside a transaction it creates nothing, and fails with `KeyStoreError`
-   * when the keys are not there already.
+   * inside a transaction it creates nothing (unless the keys are on a
+   * database of their own, `KeyStore.layerClient`), and fails with
+   * `KeyStoreError` when the keys are not there already. `subjects` is a
+   * count: anything but a non-negative integer is a defect.
    */
   readonly prepare: (tenant: TenantId, subjects?: number) => Effect.Effect<void, VaultError>
   /** Destroys the subject's key; idempotent. */
@@ -511,10 +513,12 @@ export const make = (options: VaultOptions = {}) =>
           ))
       })
     const prepare = (tenant: TenantId, subjects?: number) =>
-      Effect.flatMap(inTransaction, (joined) => {
-        const wanted = subjects ?? poolSize
-        const made = Effect.zipRight(tenantKeys(tenant), refill(tenant, wanted))
-        return joined ? made : refilling.withPermits(1)(made)
+      Effect.suspend(() => {
+        if (subjects !== undefined && !(Number.isSafeInteger(subjects) && subjects >= 0)) {
+          return Effect.dieMessage(`Vault.prepare: subjects must be a non-negative integer, got ${subjects}`)
+        }
+        const made = Effect.zipRight(tenantKeys(tenant), refill(tenant, subjects ?? poolSize))
+        return Effect.flatMap(inTransaction, (joined) => joined ? made : refilling.withPermits(1)(made))
       }).pipe(Effect.withSpan("Vault.prepare", { captureStackTrace: false, attributes: { tenant, subjects } }))
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

@@ -1,6 +1,8 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyStore from "../src/KeyStore.js"
@@ -82,5 +84,9 @@ sqlSuite("SubjectDirectory inside a SQL transaction", layer, (it) => {
       assert.propertyVal(refused, "_tag", "KeyStoreError")
       yield* vault.prepare(tenant, 2)
       yield* within(sql.withTransaction(vault.prepare(tenant, 2)))
+      for (const wrong of [-1, 1.5, Number.NaN]) {
+        const exit = yield* Effect.exit(vault.prepare(tenant, wrong))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), `prepare(${wrong}) should be a defect`)
+      }
     }))
 })
