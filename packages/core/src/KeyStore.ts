@@ -312,9 +312,13 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     // already holds it in memory and seals with it: data sealed meanwhile and kept elsewhere, or
     // sealed after, would never open again. Keys are created outside transactions, or on a
     // database of their own (`layerClient`, whose statements leave the caller's transaction out).
+    const toWrappedKey = (row: { readonly wrapped_by: string; readonly ciphertext: Uint8Array }): WrappedKey => ({
+      wrappedBy: row.wrapped_by,
+      ciphertext: row.ciphertext
+    })
     const readTenantKey = (tenant: TenantId) =>
       findTenantKey(tenant).pipe(
-        Effect.map(Option.map((row): WrappedKey => ({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }))),
+        Effect.map(Option.map(toWrappedKey)),
         Effect.mapError(fail("tenantKey"))
       )
     const readSubjectKey = (tenant: TenantId, subject: SubjectId) =>
@@ -371,7 +375,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.zipRight(findTenantKey(tenant)),
           Effect.flatMap(Option.match({
             onNone: () => Effect.dieMessage("tenant key vanished after insert"),
-            onSome: (row) => Effect.succeed({ wrappedBy: row.wrapped_by, ciphertext: row.ciphertext })
+            onSome: (row) => Effect.succeed(toWrappedKey(row))
           })),
           Effect.mapError(fail("createTenantKey"))
         )),
@@ -384,7 +388,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
                 WHERE wrapped_by <> ${keyId} ORDER BY tenant_id LIMIT ${limit}`
         })(undefined).pipe(
           Effect.map((rows) =>
-            rows.map((row) => [row.tenant_id, { wrappedBy: row.wrapped_by, ciphertext: row.ciphertext }] as const)
+            rows.map((row) => [row.tenant_id, toWrappedKey(row)] as const)
           ),
           Effect.mapError(fail("tenantKeysNotWrappedBy"))
         ),

@@ -491,6 +491,14 @@ export const make = (options: VaultOptions = {}) =>
           ))
         )
       })
+    // A refill the caller waits for. Inside a transaction the key store refuses to create keys
+    // (unless it keeps them in a database of its own): try at once, without waiting for a
+    // background refill, which on PGlite waits for that transaction to end.
+    const refillNow = (tenant: TenantId, wanted: number, keys: Effect.Effect<unknown, VaultError> = Effect.void) =>
+      Effect.flatMap(inTransaction, (joined) => {
+        const made = Effect.zipRight(keys, refill(tenant, wanted))
+        return joined ? made : refilling.withPermits(1)(made)
+      })
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
         const pool = poolOf(tenant)
@@ -503,22 +511,15 @@ export const make = (options: VaultOptions = {}) =>
             }))
           return pool.length < poolSize ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
         }
-        // Inside a transaction the key store refuses to create keys (unless it keeps them in a
-        // database of its own): try at once, without waiting for a background refill, which on
-        // PGlite waits for that transaction to end.
-        return Effect.flatMap(inTransaction, (joined) =>
-          Effect.zipRight(
-            joined ? refill(tenant, count) : refilling.withPermits(1)(refill(tenant, count)),
-            newSubjects(tenant, count)
-          ))
+        return Effect.zipRight(refillNow(tenant, count), newSubjects(tenant, count))
       })
     const prepare = (tenant: TenantId, subjects?: number) =>
       Effect.suspend(() => {
         if (subjects !== undefined && !(Number.isSafeInteger(subjects) && subjects >= 0)) {
           return Effect.dieMessage(`Vault.prepare: subjects must be a non-negative integer, got ${subjects}`)
         }
-        const made = Effect.zipRight(tenantKeys(tenant), refill(tenant, subjects ?? poolSize))
-        return Effect.flatMap(inTransaction, (joined) => joined ? made : refilling.withPermits(1)(made))
+        // The tenant's keys too, when no subject key is wanted.
+        return refillNow(tenant, subjects ?? poolSize, tenantKeys(tenant))
       }).pipe(Effect.withSpan("Vault.prepare", { captureStackTrace: false, attributes: { tenant, subjects } }))
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
