@@ -7,10 +7,10 @@ import * as Vault from "@lawful/core/Vault"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { ConsentLedger } from "../src/ConsentLedger.js"
-import { confirm, grant, tenantWithLists } from "./fixtures.js"
+import { attestation, confirm, grant, tenantWithLists } from "./fixtures.js"
 import { sql } from "./layers.js"
 
-// Before records joined the caller's transaction, these waited for ever on PGlite: fail rather than hang.
+// Before records joined the caller's transaction, they waited for ever on PGlite: fail rather than hang.
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "30 seconds", onTimeout: () => new Error("waited for the transaction to end") })
 
@@ -52,5 +52,38 @@ sqlSuite("ConsentLedger inside a SQL transaction", sql, (it) => {
       // Outside a transaction, records go on as before, from the index the rollback left free.
       const after = yield* ledger.record(tenant, grant("gone@example.com", ["news"]))
       assert.strictEqual(after.auditIndex, before + 2)
+    }))
+
+  it.effect("an import inside a transaction commits with it, or leaves nothing when it rolls back", () =>
+    Effect.gen(function*() {
+      const client = yield* SqlClient.SqlClient
+      const ledger = yield* ConsentLedger
+      const log = yield* AuditLog.AuditLog
+      const vault = yield* Vault.Vault
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* tenantWithLists
+      yield* vault.prepare(tenant, 60)
+      const request = (prefix: string) => ({
+        attestation,
+        lists: ["news"],
+        actor: { kind: "api-key" as const, id: "import-key" },
+        batchSize: 5,
+        contacts: Array.from({ length: 23 }, (_, i) => ({ email: `${prefix}${i}@example.com` }))
+      })
+      const before = yield* log.size(tenant)
+
+      const report = yield* within(client.withTransaction(ledger.importContacts(tenant, request("kept"))))
+      assert.strictEqual(report.recorded, 23)
+      const size = yield* log.size(tenant)
+      assert.isAbove(size, before + 23)
+      assert.isTrue(Option.isSome(yield* directory.find(tenant, "kept22@example.com")))
+
+      const failed = yield* within(client.withTransaction(
+        Effect.zipRight(ledger.importContacts(tenant, request("gone")), Effect.fail("roll back" as const))
+      )).pipe(Effect.flip)
+      assert.strictEqual(failed, "roll back")
+      assert.strictEqual(yield* log.size(tenant), size)
+      assert.deepStrictEqual(yield* directory.find(tenant, "gone0@example.com"), Option.none())
+      assert.strictEqual((yield* ledger.events(tenant, { limit: 100 })).length, 23)
     }))
 })
