@@ -13,13 +13,11 @@ import * as Option from "effect/Option"
 import { chai } from "vitest"
 
 const optionsAgree = (actual: unknown, expected: unknown, seen: Set<unknown>): boolean => {
-  const isOption = [Option.isOption(actual), Option.isOption(expected)]
-  if (isOption[0] && isOption[1]) {
-    const [a, b] = [actual as Option.Option<unknown>, expected as Option.Option<unknown>]
-    if (a._tag !== b._tag) return false
-    return Option.isNone(a) || optionsAgree(a.value, (b as Option.Some<unknown>).value, seen)
+  if (Option.isOption(actual) && Option.isOption(expected)) {
+    if (actual._tag !== expected._tag) return false
+    return Option.isNone(actual) || optionsAgree(actual.value, (expected as Option.Some<unknown>).value, seen)
   }
-  if (isOption[0] || isOption[1]) return true // an Option against another kind of value: chai's call
+  if (Option.isOption(actual) || Option.isOption(expected)) return true // an Option against another kind of value: chai's call
   if (typeof actual !== "object" || actual === null || typeof expected !== "object" || expected === null) return true
   if (seen.has(actual)) return true
   seen.add(actual)

@@ -1,8 +1,6 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyStore from "../src/KeyStore.js"
@@ -72,21 +70,6 @@ sqlSuite("SubjectDirectory inside a SQL transaction", layer, (it) => {
       assert.strictEqual(new Set(subjects).size, 10)
       for (const [i, address] of addresses.entries()) {
         assert.deepStrictEqual(yield* directory.find(tenant, address), Option.some(subjects[i]!))
-      }
-    }))
-
-  it.scoped("prepare inside a transaction reads the keys that exist and creates none", () =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const vault = yield* Vault.Vault
-      const tenant = yield* TenantId.make
-      const refused = yield* within(sql.withTransaction(vault.prepare(tenant, 1))).pipe(Effect.flip)
-      assert.propertyVal(refused, "_tag", "KeyStoreError")
-      yield* vault.prepare(tenant, 2)
-      yield* within(sql.withTransaction(vault.prepare(tenant, 2)))
-      for (const wrong of [-1, 1.5, Number.NaN]) {
-        const exit = yield* Effect.exit(vault.prepare(tenant, wrong))
-        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), `prepare(${wrong}) should be a defect`)
       }
     }))
 })

@@ -1,6 +1,8 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
@@ -70,5 +72,23 @@ sqlSuite("Vault inside a SQL transaction", vault, (it) => {
       )
       assert.strictEqual(refused._tag, "KeyStoreError")
       assert.strictEqual((yield* vault.newSubjects(tenant, 500)).length, 500)
+    }))
+
+  it.scoped("prepare inside a transaction reads the keys that exist and creates none", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const vault = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const refused = yield* sql.withTransaction(vault.prepare(tenant, 1)).pipe(
+        Effect.flip,
+        Effect.timeoutFail({ duration: "30 seconds", onTimeout: () => new Error("waited for the transaction to end") })
+      )
+      assert.propertyVal(refused, "_tag", "KeyStoreError")
+      yield* vault.prepare(tenant, 2)
+      yield* sql.withTransaction(vault.prepare(tenant, 2))
+      for (const wrong of [-1, 1.5, Number.NaN]) {
+        const exit = yield* Effect.exit(vault.prepare(tenant, wrong))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), `prepare(${wrong}) should be a defect`)
+      }
     }))
 })
