@@ -46,6 +46,7 @@ import * as Schema from "effect/Schema"
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync } from "node:crypto"
 import type { KeyObject } from "node:crypto"
 import { inTransaction, outsideTransaction } from "./Database.js"
+import * as BoundedCache from "./internal/boundedCache.js"
 import { randomBytes } from "./Random.js"
 import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
 import type { WrappedKey } from "./KeyStore.js"
@@ -239,7 +240,10 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
 export interface VaultOptions {
   /** How long an unwrapped subject key stays cached. Default 30 seconds. */
   readonly cacheTtl?: Duration.DurationInput
-  /** How many unwrapped subject keys stay cached at most. Default 100,000. */
+  /**
+   * How many unwrapped subject keys stay cached at most (at least one). Default 100,000. A
+   * full cache forgets its oldest hundredth at once; a forgotten key is read and unwrapped again.
+   */
   readonly cacheSize?: number
   /** How many subject keys `newSubject` makes ahead per tenant. Default 64. */
   readonly subjectPoolSize?: number
@@ -305,10 +309,11 @@ export const make = (options: VaultOptions = {}) =>
     const store = yield* KeyStore
     const masters = yield* MasterKeys
     const ttl = Duration.toMillis(options.cacheTtl ?? Duration.seconds(30))
-    const cacheSize = options.cacheSize ?? 100_000
+    // A cache of fewer than one key is one key: `newSubjects` hands its keys over through it.
+    const cacheSize = Math.max(1, Math.floor(options.cacheSize ?? 100_000))
 
     const tenantCache = new Map<TenantId, TenantKeys>()
-    const subjectCache = new Map<string, { readonly key: KeyObject; readonly expires: number }>()
+    const subjectCache = BoundedCache.make<string, { readonly key: KeyObject; readonly expires: number }>(cacheSize)
     const cacheKey = (tenant: TenantId, subject: SubjectId) => `${tenant}/${subject}`
 
     const masterById = (id: string): MasterKey | undefined =>
@@ -348,10 +353,6 @@ export const make = (options: VaultOptions = {}) =>
     const subjectKeyAad = (tenant: TenantId, subject: SubjectId) => associatedData("subject-key", tenant, subject)
 
     const remember = (id: string, key: KeyObject, now: number) => {
-      if (subjectCache.size >= cacheSize) {
-        const oldest = subjectCache.keys().next()
-        if (!oldest.done) subjectCache.delete(oldest.value)
-      }
       subjectCache.set(id, { key, expires: now + ttl })
       return key
     }

@@ -18,7 +18,38 @@ const withVault = <E, R>(store: Layer.Layer<KeyStore, E, R>) =>
 
 contractSuite("Vault", { memory: withVault(layerMemory), sql: withVault(layerSql) }, (it) => {
   suite(it)
+})
 
+const withSmallCache = <E, R>(store: Layer.Layer<KeyStore, E, R>) =>
+  Vault.layerWith({ cacheSize: 3, subjectPoolSize: 4 }).pipe(Layer.provideMerge(store), Layer.provideMerge(MasterKey.layerRandom))
+
+contractSuite("Vault with a key cache smaller than its work", {
+  memory: withSmallCache(layerMemory),
+  sql: withSmallCache(layerSql)
+}, (it) => {
+  it.effect("seals for new subjects, opens and shreds when the cache keeps only the last keys", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      // Ten keys handed out through a cache of three: seven are forgotten before they seal.
+      const subjects = yield* vault.newSubjects(tenant, 10)
+      const sealed = [
+        ...yield* vault.sealAll(tenant, subjects.map((subject, i) => ({ subject, purpose: "p", plaintext: `value ${i}` })))
+      ]
+      const more = yield* SubjectId.make
+      sealed.push(yield* vault.seal(tenant, more, "p", "value 10"))
+      const all = [...subjects, more]
+      yield* vault.shred(tenant, all[4]!)
+      const opened = yield* Effect.forEach(all, (subject, i) =>
+        Effect.either(Effect.map(vault.open(tenant, subject, "p", sealed[i]!), (bytes) => new TextDecoder().decode(bytes))))
+      assert.deepStrictEqual(
+        opened.map(Either.match({ onLeft: (error) => error._tag, onRight: (text) => text })),
+        all.map((_, i) => (i === 4 ? "SubjectShredded" : `value ${i}`))
+      )
+      // Each subject has the one key it sealed with: opened again, through the cache or not.
+      const again = yield* vault.openAll(tenant, all.map((subject, i) => ({ subject, purpose: "p", sealed: sealed[i]! })))
+      assert.deepStrictEqual(again.map(Either.isRight), all.map((_, i) => i !== 4))
+    }))
 })
 
 contractSuite("Vault.openAll", { memory: layerMemory, sql: layerSql }, (it) => {
