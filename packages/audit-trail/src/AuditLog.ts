@@ -529,8 +529,7 @@ export const make = (options: AuditLogOptions = {}) =>
         const state = yield* store.state(tenant)
         const size = state.frontier.size
         const root = state.root
-        const issued = yield* store.checkpoints(tenant)
-        const last = issued[issued.length - 1]
+        const last = Option.getOrUndefined(yield* store.latestCheckpoint(tenant))
         if (last && last.size === size && equals(last.root, root)) return last
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
         if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
@@ -556,8 +555,8 @@ export const make = (options: AuditLogOptions = {}) =>
       Effect.gen(function*() {
         const entry = yield* store.entry(tenant, index)
         if (Option.isNone(entry)) return yield* new AuditEntryNotFound({ tenantId: tenant, index })
-        const issued = yield* store.checkpoints(tenant)
-        const covering = issued.find((c) => c.size > index) ?? (yield* checkpoint(tenant))
+        const covering = Option.getOrUndefined(yield* store.checkpointCovering(tenant, index)) ??
+          (yield* checkpoint(tenant))
         const proof = yield* inclusionProof(tenant, index, covering.size).pipe(
           Effect.catchTag("TreeSizeInvalid", (cause) => Effect.fail(new AuditStoreError({ operation: "proofBundle", cause })))
         )
@@ -709,8 +708,8 @@ export const make = (options: AuditLogOptions = {}) =>
         let signed = 0
         for (const tenant of yield* store.tenants) {
           const state = yield* store.state(tenant)
-          const issued = yield* store.checkpoints(tenant)
-          if (issued[issued.length - 1]?.size === state.frontier.size) continue
+          const last = yield* store.latestCheckpoint(tenant)
+          if (Option.isSome(last) && last.value.size === state.frontier.size) continue
           const result = yield* Effect.either(checkpoint(tenant))
           if (result._tag === "Right") signed++
           else yield* Effect.logWarning("Audit checkpoint not issued", result.left.message)

@@ -145,11 +145,34 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
   /** Stores a checkpoint unless one of that size exists. */
   readonly saveCheckpoint: (tenant: TenantId, checkpoint: StoredCheckpoint) => Effect.Effect<void, AuditStoreError>
+  /** Every checkpoint of the tenant, smallest first: for verification, which checks them all. */
   readonly checkpoints: (tenant: TenantId) => Effect.Effect<ReadonlyArray<StoredCheckpoint>, AuditStoreError>
+  /**
+   * The largest checkpoint. Read by key: a log signed on a schedule gathers checkpoints for
+   * ever, and signing a new one must not read them all.
+   */
+  readonly latestCheckpoint: (tenant: TenantId) => Effect.Effect<Option.Option<StoredCheckpoint>, AuditStoreError>
+  /** The smallest checkpoint whose tree holds the entry at `index` (its size is over `index`), read by key. */
+  readonly checkpointCovering: (
+    tenant: TenantId,
+    index: number
+  ) => Effect.Effect<Option.Option<StoredCheckpoint>, AuditStoreError>
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, AuditStoreError>
 }>() {}
 
 const nodeKey = (level: number, index: number) => `${level}/${index}`
+
+interface CheckpointRow {
+  readonly size: string
+  readonly root: Uint8Array
+  readonly note: string
+}
+
+const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
+  size: Number(row.size),
+  root: new Uint8Array(row.root),
+  note: row.note
+})
 
 const emptyState: LogState = { frontier: MerkleTree.emptyFrontier, root: MerkleTree.emptyRoot }
 
@@ -286,6 +309,9 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         }
       }),
     checkpoints: (tenant) => Effect.sync(() => [...(logs.get(tenant)?.checkpoints ?? [])]),
+    latestCheckpoint: (tenant) => Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.at(-1))),
+    checkpointCovering: (tenant, index) =>
+      Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.find((c) => c.size > index))),
     tenants: Effect.sync(() => [...logs.keys()])
   })
 })
@@ -879,10 +905,25 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.mapError(fail("saveCheckpoint"))
         ),
       checkpoints: (tenant) =>
-        sql<{ size: string; root: Uint8Array; note: string }>`
+        sql<CheckpointRow>`
           SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} ORDER BY size`.pipe(
-          Effect.map((rows) => rows.map((row) => ({ size: Number(row.size), root: new Uint8Array(row.root), note: row.note }))),
+          Effect.map((rows) => rows.map(toCheckpoint)),
           Effect.mapError(fail("checkpoints"))
+        ),
+      // Both read one row of the (tenant_id, size) key, from its end or from `index` on.
+      latestCheckpoint: (tenant) =>
+        sql<CheckpointRow>`
+          SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant}
+          ORDER BY size DESC LIMIT 1`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCheckpoint)),
+          Effect.mapError(fail("latestCheckpoint"))
+        ),
+      checkpointCovering: (tenant, index) =>
+        sql<CheckpointRow>`
+          SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} AND size > ${index}
+          ORDER BY size LIMIT 1`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCheckpoint)),
+          Effect.mapError(fail("checkpointCovering"))
         ),
       tenants: sql<{ tenant_id: TenantId }>`SELECT tenant_id FROM lawful_audit_logs ORDER BY tenant_id`.pipe(
         Effect.map((rows) => rows.map((row) => row.tenant_id)),

@@ -114,6 +114,40 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.isAtLeast(yield* log.checkpointAll, 0)
     }))
 
+  it.effect("a proof bundle carries the first checkpoint that covers its entry; a new checkpoint extends the latest", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const tenant = yield* TenantId.make
+      assert.isTrue(Option.isNone(yield* store.latestCheckpoint(tenant)))
+      assert.isTrue(Option.isNone(yield* store.checkpointCovering(tenant, 0)))
+      // Checkpoints at sizes 3, 5 and 8.
+      const sizes: Array<number> = []
+      for (const count of [3, 2, 3]) {
+        yield* log.appendAll(tenant, Array.from({ length: count }, (_, i) => event(i)))
+        sizes.push((yield* log.checkpoint(tenant)).size)
+      }
+      assert.deepStrictEqual(sizes, [3, 5, 8])
+      assert.deepStrictEqual(Option.map(yield* store.latestCheckpoint(tenant), (c) => c.size), Option.some(8))
+      const covering = (index: number) => Effect.map(store.checkpointCovering(tenant, index), Option.map((c) => c.size))
+      assert.deepStrictEqual(yield* covering(0), Option.some(3))
+      assert.deepStrictEqual(yield* covering(2), Option.some(3))
+      assert.deepStrictEqual(yield* covering(3), Option.some(5))
+      assert.deepStrictEqual(yield* covering(7), Option.some(8))
+      assert.isTrue(Option.isNone(yield* covering(8)))
+      // Bundles: entry 4 under the checkpoint of size 5; entry 8, past every checkpoint, under a new one.
+      assert.strictEqual((yield* log.proofBundle(tenant, 4)).treeSize, 5)
+      yield* log.appendAll(tenant, [event(8), event(9)])
+      const past = yield* log.proofBundle(tenant, 8)
+      assert.strictEqual(past.treeSize, 10)
+      assert.deepStrictEqual(Option.map(yield* store.latestCheckpoint(tenant), (c) => c.size), Option.some(10))
+      assert.deepStrictEqual((yield* store.checkpoints(tenant)).map((c) => c.size), [3, 5, 8, 10])
+      // Nothing appended since: the latest is returned, not signed again.
+      assert.strictEqual((yield* log.checkpoint(tenant)).note, past.checkpoint)
+      yield* log.checkpointAll
+      assert.strictEqual((yield* store.checkpoints(tenant)).length, 4)
+    }))
+
   it.effect("a proof bundle verifies offline with the public key only", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

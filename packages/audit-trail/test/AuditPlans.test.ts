@@ -5,8 +5,12 @@ import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { rowsReadBy, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as AuditLog from "../src/AuditLog.js"
+import { AuditEvent } from "../src/AuditEvent.js"
 import * as AuditStore from "../src/AuditStore.js"
+import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 
 // `count` entries of a tenant, a millisecond apart from 2026-01-01, the oldest first: every
 // `every`-th is `subject`'s, and an entry has details where `details` (of the index `g`) holds.
@@ -218,5 +222,52 @@ sqlSuite("AuditStore plans", AuditStore.layerSql, (it) => {
       // The held subject's first entry, and the first from the watermark that is not the held subject's.
       assert.deepStrictEqual(oldest, [Option.some(at(0)), Option.some(at(19_001))])
       assert.isAtMost(oldestRead, 100, `rows read: ${oldestRead}`)
+    }))
+  // A log signed on a schedule gathers checkpoints for ever: signing the next one and making a
+  // proof bundle read one checkpoint each, not all of them.
+  it.effect("the latest checkpoint and the one covering an entry are read by key, among thousands", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* AuditStore.AuditStore
+      const fill = (tenant: TenantId.TenantId) =>
+        sql`INSERT INTO lawful_audit_checkpoints (tenant_id, size, root, note)
+          SELECT ${tenant}::uuid, g * 10, sha256(g::text::bytea), 'checkpoint ' || g
+          FROM generate_series(1, 5000) g`
+      const [seen, tenant] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* fill(seen)
+      yield* sql`ANALYZE lawful_audit_checkpoints`
+      yield* fill(tenant)
+
+      const [latest, latestRead] = yield* rowsReadBy("lawful_audit_checkpoints", store.latestCheckpoint(tenant))
+      assert.deepStrictEqual(Option.map(latest, (c) => [c.size, c.note]), Option.some([50_000, "checkpoint 5000"]))
+      assert.isAtMost(latestRead, 5, `rows read: ${latestRead}`)
+      const [covering, coveringRead] = yield* rowsReadBy("lawful_audit_checkpoints", store.checkpointCovering(tenant, 12_345))
+      assert.deepStrictEqual(Option.map(covering, (c) => c.size), Option.some(12_350))
+      assert.isAtMost(coveringRead, 5, `rows read: ${coveringRead}`)
+      // All of them, for verification: 5,000 rows.
+      const [all, allRead] = yield* rowsReadBy("lawful_audit_checkpoints", store.checkpoints(tenant))
+      assert.strictEqual(all.length, 5000)
+      assert.isAtLeast(allRead, 5000)
+    }))
+  it.scoped("the latest checkpoint and a proof bundle's read one checkpoint, not all", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog.make().pipe(
+        Effect.provide(Layer.merge(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+      )
+      const tenant = yield* TenantId.make
+      const event = new AuditEvent({ actor: { kind: "system", id: "plans" }, action: "test.appended" })
+      // 200 checkpoints, one after each append, as a schedule would sign them.
+      for (let i = 0; i < 200; i++) {
+        yield* log.append(tenant, event)
+        yield* log.checkpoint(tenant)
+      }
+      // The latest is what a new checkpoint is checked against (signing refuses to run inside
+      // the transaction that counts the rows read; the read is the same).
+      const [latest, latestRead] = yield* rowsReadBy("lawful_audit_checkpoints", log.checkpoint(tenant))
+      assert.strictEqual(latest.size, 200)
+      assert.isAtMost(latestRead, 5, `rows read: ${latestRead}`)
+      const [bundle, bundleRead] = yield* rowsReadBy("lawful_audit_checkpoints", log.proofBundle(tenant, 7))
+      assert.strictEqual(bundle.treeSize, 8)
+      assert.isAtMost(bundleRead, 5, `rows read: ${bundleRead}`)
     }))
 })
