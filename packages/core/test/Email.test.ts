@@ -38,6 +38,7 @@ describe("Email", () => {
     ["ann@localhost", "domain-invalid"],
     ["ann@-example.com", "domain-invalid"],
     ["ann@example..com", "domain-invalid"],
+    ["ann@XN--a.com", "domain-invalid"],
     ["ann@[192.0.2.1]", "domain-invalid"],
     ["ann@192.0.2.1", "domain-invalid"],
     [`ann@${"a".repeat(250)}.com`, "too-long"]
@@ -65,7 +66,11 @@ describe("Email", () => {
     "case and surrounding-whitespace variants normalise to one address",
     {
       local: FastCheck.stringMatching(/^[a-zA-Z0-9_+-]{1,20}(\.[a-zA-Z0-9_+-]{1,10}){0,2}$/),
-      domain: FastCheck.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,15}[a-zA-Z0-9]\.[a-zA-Z]{2,6}$/),
+      // Not a label starting "xn--": that is an IDNA A-label, and most such strings are not
+      // valid Punycode (refused as domain-invalid, tested above).
+      domain: FastCheck.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,15}[a-zA-Z0-9]\.[a-zA-Z]{2,6}$/).filter(
+        (domain) => !/^xn--/i.test(domain)
+      ),
       padding: FastCheck.constantFrom("", " ", "\t", "\n ", "\u00a0")
     },
     ({ domain, local, padding }) => {
