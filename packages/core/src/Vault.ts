@@ -187,10 +187,12 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /**
    * A new subject id whose key already exists: keys are made ahead, a pool at
    * a time in one key-store call, so creating a subject costs no round trip of
-   * its own. A pool that falls below its size is refilled in the background
-   * (in the Vault's scope); a writer waits for keys only when it takes more
-   * than the pool holds. A key made ahead and never handed out (the process
-   * stopped) protects nothing and can stay.
+   * its own. A tenant's pool is small at first (4 keys ahead) and grows while
+   * the tenant makes subjects fast (doubling at each refill within a second of
+   * the last, up to `subjectPoolSize`); a pool that falls below it is refilled
+   * in the background (in the Vault's scope), and a writer waits for keys only
+   * when it takes more than the pool holds. A key made ahead and never handed
+   * out (the process stopped) protects nothing and can stay.
    */
   readonly newSubject: (tenant: TenantId) => Effect.Effect<SubjectId, VaultError>
   /** `count` new subjects as `newSubject` makes them, at most one key-store call for all. */
@@ -245,7 +247,10 @@ export interface VaultOptions {
    * full cache forgets its oldest hundredth at once; a forgotten key is read and unwrapped again.
    */
   readonly cacheSize?: number
-  /** How many subject keys `newSubject` makes ahead per tenant. Default 64. */
+  /**
+   * The most subject keys a tenant's refill makes ahead (at least one). Default 64. A tenant
+   * starts at 4 and doubles while it makes subjects fast; a quiet minute halves it.
+   */
   readonly subjectPoolSize?: number
 }
 
@@ -442,7 +447,7 @@ export const make = (options: VaultOptions = {}) =>
 
     const rewrapBatch = 500
 
-    const poolSize = options.subjectPoolSize ?? 64
+    const poolSize = Math.max(1, Math.floor(options.subjectPoolSize ?? 64))
     const pools = new Map<TenantId, Array<readonly [SubjectId, KeyObject]>>()
     const poolOf = (tenant: TenantId) => {
       let pool = pools.get(tenant)
@@ -452,14 +457,35 @@ export const make = (options: VaultOptions = {}) =>
       }
       return pool
     }
+    // How many keys a tenant's refills make ahead: a few at first, twice as many at each refill
+    // that comes within a second of the previous one (a tenant making subjects fast), up to
+    // `poolSize`; half as many after a quiet minute. A tenant that makes a subject now and then
+    // keeps a few keys in memory, and leaves a few unused in the key store when the process
+    // stops, instead of a pool's worth each.
+    const firstAhead = Math.min(4, poolSize)
+    const paces = new Map<TenantId, { ahead: number; refilledAt: number }>()
+    const aheadOf = (tenant: TenantId) => paces.get(tenant)?.ahead ?? firstAhead
+    const paceRefill = (tenant: TenantId, now: number) => {
+      const pace = paces.get(tenant)
+      if (pace === undefined) {
+        paces.set(tenant, { ahead: firstAhead, refilledAt: now })
+        return firstAhead
+      }
+      const since = now - pace.refilledAt
+      if (since < 1000) pace.ahead = Math.min(poolSize, pace.ahead * 2)
+      else if (since > 60_000) pace.ahead = Math.max(firstAhead, Math.floor(pace.ahead / 2))
+      pace.refilledAt = now
+      return pace.ahead
+    }
     const refilling = yield* Effect.makeSemaphore(1)
-    // Makes keys until the pool holds `wanted` plus a pool's worth ahead, in one key-store call.
+    // Makes keys until the pool holds `wanted` plus the tenant's keys ahead, in one key-store call.
     const refill = (tenant: TenantId, wanted: number) =>
       Effect.gen(function*() {
         const pool = poolOf(tenant)
         if (pool.length >= wanted) return
         const keys = yield* tenantKeys(tenant)
-        const subjects = yield* Effect.all(Array.from({ length: wanted - pool.length + poolSize }, () => SubjectIds.make))
+        const ahead = paceRefill(tenant, yield* Clock.currentTimeMillis)
+        const subjects = yield* Effect.all(Array.from({ length: wanted - pool.length + ahead }, () => SubjectIds.make))
         const raw = subjects.map(() => randomBytes(32))
         const wrapped = subjects.map((subject, i) => encrypt(keys.wrapping, raw[i]!, subjectKeyAad(tenant, subject)))
         const states = yield* store.createSubjectKeys(
@@ -474,9 +500,10 @@ export const make = (options: VaultOptions = {}) =>
           }
         })
       })
-    // A pool that falls below its size is refilled in the background, so that a writer rarely
-    // waits for keys (the wait showed in the tail latency of every writer that makes subjects).
-    // A background refill that fails changes nothing: the next writer refills in its own path.
+    // A pool that falls below the tenant's keys ahead is refilled in the background, so that a
+    // writer rarely waits for keys (the wait showed in the tail latency of every writer that
+    // makes subjects). A background refill that fails changes nothing: the next writer refills
+    // in its own path.
     const refillsAhead = yield* FiberSet.make()
     const refillingAhead = new Set<TenantId>()
     const refillAhead = (tenant: TenantId) =>
@@ -486,7 +513,7 @@ export const make = (options: VaultOptions = {}) =>
         // transaction's connection, perhaps after it ended, and keys are not created in one.
         return FiberSet.run(
           refillsAhead,
-          outsideTransaction(refilling.withPermits(1)(refill(tenant, poolSize)).pipe(
+          outsideTransaction(refilling.withPermits(1)(Effect.suspend(() => refill(tenant, aheadOf(tenant)))).pipe(
             Effect.ignore,
             Effect.ensuring(Effect.sync(() => refillingAhead.delete(tenant)))
           ))
@@ -510,7 +537,7 @@ export const make = (options: VaultOptions = {}) =>
               remember(cacheKey(tenant, subject), key, now)
               return subject
             }))
-          return pool.length < poolSize ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
+          return pool.length < aheadOf(tenant) ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
         }
         return Effect.zipRight(refillNow(tenant, count), newSubjects(tenant, count))
       })

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import { KeyStore, layerMemory, layerSql } from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
@@ -170,7 +171,7 @@ contractSuite("Vault erasure ledger", { memory: withVault(layerMemory), sql: wit
 })
 
 contractSuite("Vault subjects made ahead", { memory: layerMemory, sql: layerSql }, (it) => {
-  it.scoped("a pool below its size is refilled in the background, so the next writer does not wait for keys", () =>
+  it.scoped("a pool below its keys ahead is refilled in the background, so the next writer does not wait for keys", () =>
     Effect.gen(function*() {
       const inner = yield* KeyStore
       let calls = 0
@@ -195,21 +196,58 @@ contractSuite("Vault subjects made ahead", { memory: layerMemory, sql: layerSql 
       )
       const tenant = yield* TenantId.make
 
-      // The first subject waits for the first pool, made with a pool's worth ahead (8 left).
+      // The first subject waits for the first pool: its own key and 4 ahead.
       const first = yield* vault.newSubject(tenant)
       assert.strictEqual(calls, 1)
-      // The second leaves 7, below the pool's size: 9 more are made in the background.
+      // The second leaves 3, below the 4 ahead: a refill in the background, within a second of
+      // the first, tops the pool up to 4 and makes twice as many ahead: 9 more, 12 in all.
       const second = yield* vault.newSubject(tenant)
       yield* TestServices.provideLive(Effect.timeout(Deferred.await(refilledAhead), "10 seconds"))
 
-      // All 16 are handed out without a call: the store, blocked from now on, is not waited for.
-      const next = yield* TestServices.provideLive(Effect.timeout(vault.newSubjects(tenant, 16), "10 seconds"))
+      // All 12 are handed out without a call: the store, blocked from now on, is not waited for.
+      const next = yield* TestServices.provideLive(Effect.timeout(vault.newSubjects(tenant, 12), "10 seconds"))
       const all = new Set([first, second, ...next])
-      assert.strictEqual(all.size, 18)
+      assert.strictEqual(all.size, 14)
       yield* Deferred.succeed(release, undefined)
       for (const subject of all) {
         const sealed = yield* vault.seal(tenant, subject, "p", "made ahead")
         assert.strictEqual(yield* vault.openString(tenant, subject, "p", sealed), "made ahead")
       }
+    }))
+
+  it.scoped("a tenant making subjects now and then keeps a few keys ahead; a busy one, up to the pool size", () =>
+    Effect.gen(function*() {
+      const inner = yield* KeyStore
+      const made: Array<number> = []
+      const store = KeyStore.of({
+        ...inner,
+        createSubjectKeys: (tenant, keys) =>
+          Effect.suspend(() => {
+            made.push(keys.length)
+            return inner.createSubjectKeys(tenant, keys)
+          })
+      })
+      const vault = yield* Vault.make({ subjectPoolSize: 64 }).pipe(
+        Effect.provideService(KeyStore, store),
+        Effect.provide(MasterKey.layerRandom)
+      )
+      const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
+
+      // A subject an hour: each refill makes the few keys it takes to stay 4 ahead.
+      const quiet = yield* TenantId.make
+      for (let hour = 0; hour < 10; hour++) {
+        yield* vault.newSubject(quiet)
+        yield* TestClock.adjust("1 hour")
+      }
+      assert.isAtMost(Math.max(...made), 5, `keys made per call: ${made.join(", ")}`)
+      // Every key made was handed out, or is one of at most 8 left in the pool.
+      assert.isAtMost(sum(made), 10 + 8, `keys made per call: ${made.join(", ")}`)
+
+      // 500 subjects, one at a time, no time passing: the keys ahead double up to 64.
+      made.length = 0
+      const busy = yield* TenantId.make
+      for (let i = 0; i < 500; i++) yield* vault.newSubject(busy)
+      assert.isAtLeast(Math.max(...made), 64, `keys made per call: ${made.join(", ")}`)
+      assert.isAtMost(sum(made), 500 + 2 * 64, `keys made per call: ${made.join(", ")}`)
     }))
 })
