@@ -448,44 +448,44 @@ export const make = (options: VaultOptions = {}) =>
     const rewrapBatch = 500
 
     const poolSize = Math.max(1, Math.floor(options.subjectPoolSize ?? 64))
-    const pools = new Map<TenantId, Array<readonly [SubjectId, KeyObject]>>()
+    // A tenant's keys made ahead, and how many its refills make ahead: a few at first, twice as
+    // many at each refill that comes within a second of the previous one (a tenant making
+    // subjects fast), up to `poolSize`; half as many after a quiet minute. A tenant that makes a
+    // subject now and then keeps a few keys in memory, and leaves a few unused in the key store
+    // when the process stops, instead of a pool's worth each.
+    interface Pool {
+      readonly keys: Array<readonly [SubjectId, KeyObject]>
+      ahead: number
+      refilledAt: number | undefined
+    }
+    const firstAhead = Math.min(4, poolSize)
+    const pools = new Map<TenantId, Pool>()
     const poolOf = (tenant: TenantId) => {
       let pool = pools.get(tenant)
       if (pool === undefined) {
-        pool = []
+        pool = { keys: [], ahead: firstAhead, refilledAt: undefined }
         pools.set(tenant, pool)
       }
       return pool
     }
-    // How many keys a tenant's refills make ahead: a few at first, twice as many at each refill
-    // that comes within a second of the previous one (a tenant making subjects fast), up to
-    // `poolSize`; half as many after a quiet minute. A tenant that makes a subject now and then
-    // keeps a few keys in memory, and leaves a few unused in the key store when the process
-    // stops, instead of a pool's worth each.
-    const firstAhead = Math.min(4, poolSize)
-    const paces = new Map<TenantId, { ahead: number; refilledAt: number }>()
-    const aheadOf = (tenant: TenantId) => paces.get(tenant)?.ahead ?? firstAhead
-    const paceRefill = (tenant: TenantId, now: number) => {
-      const pace = paces.get(tenant)
-      if (pace === undefined) {
-        paces.set(tenant, { ahead: firstAhead, refilledAt: now })
-        return firstAhead
+    const paceRefill = (pool: Pool, now: number) => {
+      if (pool.refilledAt !== undefined) {
+        const since = now - pool.refilledAt
+        if (since < 1000) pool.ahead = Math.min(poolSize, pool.ahead * 2)
+        else if (since > 60_000) pool.ahead = Math.max(firstAhead, Math.floor(pool.ahead / 2))
       }
-      const since = now - pace.refilledAt
-      if (since < 1000) pace.ahead = Math.min(poolSize, pace.ahead * 2)
-      else if (since > 60_000) pace.ahead = Math.max(firstAhead, Math.floor(pace.ahead / 2))
-      pace.refilledAt = now
-      return pace.ahead
+      pool.refilledAt = now
+      return pool.ahead
     }
     const refilling = yield* Effect.makeSemaphore(1)
     // Makes keys until the pool holds `wanted` plus the tenant's keys ahead, in one key-store call.
     const refill = (tenant: TenantId, wanted: number) =>
       Effect.gen(function*() {
         const pool = poolOf(tenant)
-        if (pool.length >= wanted) return
+        if (pool.keys.length >= wanted) return
         const keys = yield* tenantKeys(tenant)
-        const ahead = paceRefill(tenant, yield* Clock.currentTimeMillis)
-        const subjects = yield* Effect.all(Array.from({ length: wanted - pool.length + ahead }, () => SubjectIds.make))
+        const ahead = paceRefill(pool, yield* Clock.currentTimeMillis)
+        const subjects = yield* Effect.all(Array.from({ length: wanted - pool.keys.length + ahead }, () => SubjectIds.make))
         const raw = subjects.map(() => randomBytes(32))
         const wrapped = subjects.map((subject, i) => encrypt(keys.wrapping, raw[i]!, subjectKeyAad(tenant, subject)))
         const states = yield* store.createSubjectKeys(
@@ -496,7 +496,7 @@ export const make = (options: VaultOptions = {}) =>
           // Only keys this call stored are handed out (a random id colliding with a stored one is not).
           const state = states.get(subject)
           if (state?._tag === "Active" && Buffer.compare(state.key.ciphertext, wrapped[i]!) === 0) {
-            pool.push([subject, createSecretKey(raw[i]!)])
+            pool.keys.push([subject, createSecretKey(raw[i]!)])
           }
         })
       })
@@ -513,7 +513,7 @@ export const make = (options: VaultOptions = {}) =>
         // transaction's connection, perhaps after it ended, and keys are not created in one.
         return FiberSet.run(
           refillsAhead,
-          outsideTransaction(refilling.withPermits(1)(Effect.suspend(() => refill(tenant, aheadOf(tenant)))).pipe(
+          outsideTransaction(refilling.withPermits(1)(Effect.suspend(() => refill(tenant, poolOf(tenant).ahead))).pipe(
             Effect.ignore,
             Effect.ensuring(Effect.sync(() => refillingAhead.delete(tenant)))
           ))
@@ -530,14 +530,14 @@ export const make = (options: VaultOptions = {}) =>
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
         const pool = poolOf(tenant)
-        if (pool.length >= count) {
-          const taken = pool.splice(0, count)
+        if (pool.keys.length >= count) {
+          const taken = pool.keys.splice(0, count)
           const handOut = Effect.map(Clock.currentTimeMillis, (now) =>
             taken.map(([subject, key]) => {
               remember(cacheKey(tenant, subject), key, now)
               return subject
             }))
-          return pool.length < aheadOf(tenant) ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
+          return pool.keys.length < pool.ahead ? Effect.zipLeft(handOut, refillAhead(tenant)) : handOut
         }
         return Effect.zipRight(refillNow(tenant, count), newSubjects(tenant, count))
       })
@@ -554,7 +554,7 @@ export const make = (options: VaultOptions = {}) =>
         const pool = poolOf(tenant)
         for (const subject of subjects) {
           const cached = subjectCache.get(cacheKey(tenant, subject))
-          if (cached && cached.expires > now) pool.unshift([subject, cached.key])
+          if (cached && cached.expires > now) pool.keys.unshift([subject, cached.key])
         }
       })
 
