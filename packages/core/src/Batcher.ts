@@ -84,13 +84,15 @@ export const make = <I, O, E>(
       }
     }
 
+    // One result per item, or a defect.
+    const run = (items: ReadonlyArray<I>) =>
+      Effect.flatMap(options.run(items), (results) =>
+        results.length === items.length
+          ? Effect.succeed(results)
+          : Effect.dieMessage(`a batch of ${items.length} returned ${results.length} results`))
+
     const runBatch = (batch: ReadonlyArray<Pending<I, O, E>>) =>
-      options.run(batch.map((pending) => pending.item)).pipe(
-        Effect.flatMap((results) =>
-          results.length === batch.length
-            ? Effect.succeed(results)
-            : Effect.dieMessage(`a batch of ${batch.length} returned ${results.length} results`)
-        ),
+      run(batch.map((pending) => pending.item)).pipe(
         // Interrupted with its scope, the batch still answers (interrupts) its callers.
         Effect.onExit((exit) => Effect.sync(() => answer(batch, exit)))
       )
@@ -175,14 +177,7 @@ export const make = <I, O, E>(
         wake?.()
       })
     // Inside the caller's transaction: alone, in the caller's fibre.
-    const runAlone = (item: I) =>
-      Effect.flatMap(
-        options.run([item]),
-        (results) =>
-          results.length === 1
-            ? Effect.succeed(results[0]!)
-            : Effect.dieMessage(`a batch of 1 returned ${results.length} results`)
-      )
+    const runAlone = (item: I) => Effect.map(run([item]), (results) => results[0]!)
 
     return (item: I) => Effect.flatMap(inTransaction, (joined) => joined ? runAlone(item) : enqueue(item))
   })
