@@ -14,17 +14,25 @@ import { sql } from "./layers.js"
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "30 seconds", onTimeout: () => new Error("waited for the transaction to end") })
 
+// The services the tests use, and a tenant with lists whose keys, and `subjects` new subjects'
+// keys, are made before the transaction: none is made inside one.
+const prepared = (subjects: number) =>
+  Effect.gen(function*() {
+    const tenant = yield* tenantWithLists
+    yield* Effect.flatMap(Vault.Vault, (vault) => vault.prepare(tenant, subjects))
+    return {
+      client: yield* SqlClient.SqlClient,
+      ledger: yield* ConsentLedger,
+      log: yield* AuditLog.AuditLog,
+      directory: yield* SubjectDirectory.SubjectDirectory,
+      tenant
+    }
+  })
+
 sqlSuite("ConsentLedger inside a SQL transaction", sql, (it) => {
   it.effect("a record joins the caller's transaction: event, audit entry and subject commit or roll back with it", () =>
     Effect.gen(function*() {
-      const client = yield* SqlClient.SqlClient
-      const ledger = yield* ConsentLedger
-      const log = yield* AuditLog.AuditLog
-      const vault = yield* Vault.Vault
-      const directory = yield* SubjectDirectory.SubjectDirectory
-      const tenant = yield* tenantWithLists
-      // The tenant's keys and new subjects' keys, made before: none is made inside a transaction.
-      yield* vault.prepare(tenant, 4)
+      const { client, directory, ledger, log, tenant } = yield* prepared(4)
       const before = yield* log.size(tenant)
 
       const kept = yield* within(client.withTransaction(Effect.gen(function*() {
@@ -56,13 +64,7 @@ sqlSuite("ConsentLedger inside a SQL transaction", sql, (it) => {
 
   it.effect("an import inside a transaction commits with it, or leaves nothing when it rolls back", () =>
     Effect.gen(function*() {
-      const client = yield* SqlClient.SqlClient
-      const ledger = yield* ConsentLedger
-      const log = yield* AuditLog.AuditLog
-      const vault = yield* Vault.Vault
-      const directory = yield* SubjectDirectory.SubjectDirectory
-      const tenant = yield* tenantWithLists
-      yield* vault.prepare(tenant, 60)
+      const { client, directory, ledger, log, tenant } = yield* prepared(60)
       const request = (prefix: string) => ({
         attestation,
         lists: ["news"],
