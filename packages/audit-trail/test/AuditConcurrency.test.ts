@@ -52,6 +52,30 @@ class Append implements fc.AsyncCommand<Model, Real> {
   toString = () => `append(${this.count} concurrently, client ${this.client})`
 }
 
+// Batches of up to 600 events from every client at once: each batch is
+// written whole, its indices contiguous, whichever client's batch moves the log first.
+class AppendBatches implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly sizes: ReadonlyArray<number>) {}
+  check = () => true
+  async run(model: Model, real: Real) {
+    const batches = await real.run(
+      Effect.forEach(this.sizes, (size, b) => {
+        const log = real.clients[b % real.clients.length]!
+        return log.appendAll(real.tenant, Array.from({ length: size }, (_, i) => event(i)))
+      }, { concurrency: "unbounded" })
+    )
+    for (const batch of batches) {
+      for (const [i, { index }] of batch.entries()) {
+        assert.strictEqual(index, batch[0]!.index + i, "a batch's indices are contiguous")
+        assert.isFalse(model.acknowledged.has(index), `index ${index} acknowledged twice`)
+        model.acknowledged.add(index)
+      }
+    }
+    model.count += this.sizes.reduce((sum, size) => sum + size, 0)
+  }
+  toString = () => `appendAll(${this.sizes.join(", ")} at once)`
+}
+
 class TakeCheckpoint implements fc.AsyncCommand<Model, Real> {
   constructor(readonly client: number) {}
   check = () => true
@@ -82,6 +106,7 @@ class CheckIndices implements fc.AsyncCommand<Model, Real> {
 
 const commands = (clients: number) => [
   fc.tuple(fc.nat({ max: clients - 1 }), fc.integer({ min: 1, max: 25 })).map(([c, n]) => new Append(c, n)),
+  fc.array(fc.integer({ min: 1, max: 600 }), { minLength: 1, maxLength: 2 }).map((sizes) => new AppendBatches(sizes)),
   fc.nat({ max: clients - 1 }).map((c) => new TakeCheckpoint(c)),
   fc.constant(new CheckIndices())
 ]

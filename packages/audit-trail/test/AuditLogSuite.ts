@@ -94,6 +94,37 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.isTrue(Either.isLeft(tooBig) && tooBig.left._tag === "TreeSizeInvalid")
     }))
 
+  it.effect("large batches are appended whole, in order, each contiguous, after what came before", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const first = yield* log.appendAll(tenant, Array.from({ length: 3 }, (_, i) => event(i)))
+      // A batch of 613, then two at once.
+      const big = yield* log.appendAll(tenant, Array.from({ length: 613 }, (_, i) => event(3 + i)))
+      assert.deepStrictEqual(big.map((x) => x.index), Array.from({ length: 613 }, (_, i) => 3 + i))
+      const both = yield* Effect.all([
+        log.appendAll(tenant, Array.from({ length: 260 }, (_, i) => event(616 + i))),
+        log.appendAll(tenant, Array.from({ length: 501 }, (_, i) => event(876 + i)))
+      ], { concurrency: 2 })
+      const indices = both.flat().map((x) => x.index).sort((a, b) => a - b)
+      assert.deepStrictEqual(indices, Array.from({ length: 761 }, (_, i) => 616 + i))
+      for (const batch of both) {
+        assert.deepStrictEqual(batch.map((x) => x.index), batch.map((_, i) => batch[0]!.index + i))
+      }
+      const leaves = [...first, ...big, ...both.flat()].sort((a, b) => a.index - b.index).map((x) => x.leafHash)
+      assert.strictEqual(yield* log.size(tenant), 1377)
+      assert.deepStrictEqual(yield* log.root(tenant), MerkleTree.rootOf(leaves))
+      for (const [index, size] of [[0, 1377], [249, 616], [250, 616], [615, 1377], [1376, 1377]] as const) {
+        const proof = yield* log.inclusionProof(tenant, index, size)
+        assert.deepStrictEqual(proof, MerkleProof.inclusionProof(leaves, index, size))
+      }
+      assert.deepStrictEqual(
+        yield* log.consistencyProof(tenant, 616, 1377),
+        MerkleProof.consistencyProof(leaves, 616, 1377)
+      )
+      assert.isTrue((yield* log.verify(tenant)).ok)
+    }))
+
   it.effect("checkpoints are signed, consistent with each other, and cover every acknowledged append", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

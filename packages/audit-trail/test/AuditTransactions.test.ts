@@ -53,6 +53,50 @@ sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
       assert.isTrue((yield* audit.verify(tenant)).ok)
     }))
 
+  it.effect("a batch is one transaction: an entry that fails leaves none of the batch written", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      yield* audit.append(tenant, event(0))
+      // The entry at index 401, deep in the batch, cannot be written.
+      yield* sql.unsafe(`
+        CREATE FUNCTION refuse_entry_${tenant.replaceAll("-", "")}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'entry refused'; END $$;
+        CREATE TRIGGER refuse_entry_${tenant.replaceAll("-", "")} BEFORE INSERT ON lawful_audit_entries FOR EACH ROW
+        WHEN (NEW.tenant_id = '${tenant}' AND NEW.idx = 401) EXECUTE FUNCTION refuse_entry_${tenant.replaceAll("-", "")}()`)
+      const failed = yield* Effect.flip(audit.appendAll(tenant, Array.from({ length: 600 }, (_, i) => event(1 + i))))
+      assert.strictEqual(failed._tag, "AuditStoreError")
+      yield* sql.unsafe(`DROP TRIGGER refuse_entry_${tenant.replaceAll("-", "")} ON lawful_audit_entries`)
+      const [stored] = yield* sql<{ entries: number; nodes: number }>`
+        SELECT (SELECT count(*)::int FROM lawful_audit_entries WHERE tenant_id = ${tenant}) AS entries,
+               (SELECT count(*)::int FROM lawful_audit_nodes WHERE tenant_id = ${tenant}) AS nodes`
+      assert.deepStrictEqual(stored, { entries: 1, nodes: 0 })
+      assert.strictEqual(yield* audit.size(tenant), 1)
+
+      // The same batch, once the entry can be written: whole, from index 1.
+      const appended = yield* audit.appendAll(tenant, Array.from({ length: 600 }, (_, i) => event(1 + i)))
+      assert.deepStrictEqual(appended.map((a) => a.index), Array.from({ length: 600 }, (_, i) => 1 + i))
+      assert.isTrue((yield* audit.verify(tenant)).ok)
+    }))
+
+  it.effect("a large batch commits with the caller's transaction and rolls back with it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      const aborted = yield* sql.withTransaction(Effect.gen(function*() {
+        const appended = yield* audit.appendAll(tenant, Array.from({ length: 520 }, (_, i) => event(i)))
+        assert.deepStrictEqual(appended.map((a) => a.index), Array.from({ length: 520 }, (_, i) => i))
+        return yield* Effect.fail(new Abort())
+      })).pipe(Effect.flip)
+      assert.strictEqual(aborted._tag, "Abort")
+      assert.strictEqual(yield* audit.size(tenant), 0)
+      yield* sql.withTransaction(audit.appendAll(tenant, Array.from({ length: 520 }, (_, i) => event(i))))
+      assert.strictEqual((yield* audit.append(tenant, event(520))).index, 520)
+      assert.isTrue((yield* audit.verify(tenant)).ok)
+    }))
+
   it.effect("appends inside transactions and outside, all at once, get indices 0..n-1 and none waits forever", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
