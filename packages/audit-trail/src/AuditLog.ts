@@ -574,11 +574,11 @@ export const make = (options: AuditLogOptions = {}) =>
     // ---- verification --------------------------------------------------------
 
     const verifyPage = 1000
+    const checkpointPage = 1000
 
     const verify = (tenant: TenantId) =>
       Effect.gen(function*() {
         const state = yield* store.state(tenant)
-        const checkpoints = yield* store.checkpoints(tenant)
         const outside = yield* publisher.latest(tenant)
         const problems: Array<string> = []
         let firstBad: number | undefined
@@ -587,42 +587,67 @@ export const make = (options: AuditLogOptions = {}) =>
           if (problems.length < 20) problems.push(problem)
         }
 
-        // Checkpoints to meet on the way: stored ones, and the published one.
-        const expectations: Array<{ size: number; root: Uint8Array; what: string }> = []
-        for (const stored of checkpoints) {
-          const verified = yield* Effect.either(Checkpoint.verify(stored.note, signer.verifierKey))
-          if (verified._tag === "Left") {
-            bad(undefined, `stored checkpoint of size ${stored.size} does not verify: ${verified.left.message}`)
-          } else if (
-            verified.right.treeSize !== stored.size || !equals(verified.right.rootHash, stored.root) ||
-            verified.right.origin !== origin(tenant)
-          ) {
-            bad(undefined, `stored checkpoint of size ${stored.size} differs from its signed note`)
-          } else {
-            expectations.push({ size: stored.size, root: stored.root, what: `stored checkpoint of size ${stored.size}` })
-          }
+        // Roots the log must have on the way: the published checkpoint's and the stored ones',
+        // each once its signed note is checked.
+        interface Expected {
+          readonly size: number
+          readonly root: Uint8Array
+          readonly what: string
         }
+        let checkpointsChecked = 0
+        // The checkpoint a note signs, if it verifies under the log's key and names its origin.
+        const signed = (note: string, what: string) =>
+          Effect.map(Effect.option(Checkpoint.verify(note, signer.verifierKey)), (checkpoint) => {
+            if (Option.isSome(checkpoint) && checkpoint.value.origin === origin(tenant)) return checkpoint
+            bad(undefined, `${what} does not verify`)
+            return Option.none<Checkpoint.Checkpoint>()
+          })
+        const published: Array<Expected> = []
         if (Option.isSome(outside)) {
-          const verified = yield* Effect.either(Checkpoint.verify(outside.value, signer.verifierKey))
-          if (verified._tag === "Left" || verified.right.origin !== origin(tenant)) {
-            bad(undefined, "the published checkpoint does not verify")
-          } else {
-            expectations.push({
-              size: verified.right.treeSize,
-              root: verified.right.rootHash,
-              what: `published checkpoint of size ${verified.right.treeSize}`
-            })
+          const checkpoint = yield* signed(outside.value, "the published checkpoint")
+          if (Option.isSome(checkpoint)) {
+            const { rootHash, treeSize } = checkpoint.value
+            published.push({ size: treeSize, root: rootHash, what: `published checkpoint of size ${treeSize}` })
+            checkpointsChecked++
           }
         }
-        const rootsToCheck = new Map<number, Array<{ root: Uint8Array; what: string }>>()
-        for (const e of expectations) rootsToCheck.set(e.size, [...(rootsToCheck.get(e.size) ?? []), e])
-        const checkRootsAt = (frontier: MerkleTree.Frontier) => {
-          for (const expected of rootsToCheck.get(frontier.size) ?? []) {
-            if (!equals(MerkleTree.frontierRoot(frontier), expected.root)) {
-              bad(frontier.size - 1, `the log's root at size ${frontier.size} differs from the ${expected.what}`)
+        // The stored checkpoints, a page at a time as the scan reaches them (`stored` from `next`
+        // on): a log signed on a schedule has one a minute, and verification holds a page of them.
+        let stored: Array<Expected> = []
+        let next = 0
+        let storedFrom = 0
+        let storedLeft = true
+        const readStored = Effect.gen(function*() {
+          const page = yield* store.checkpoints(tenant, { from: storedFrom, limit: checkpointPage })
+          storedLeft = page.length === checkpointPage
+          stored = stored.slice(next)
+          next = 0
+          for (const checkpoint of page) {
+            storedFrom = checkpoint.size + 1
+            const what = `stored checkpoint of size ${checkpoint.size}`
+            const note = yield* signed(checkpoint.note, what)
+            if (Option.isNone(note)) continue
+            if (note.value.treeSize !== checkpoint.size || !equals(note.value.rootHash, checkpoint.root)) {
+              bad(undefined, `${what} differs from its signed note`)
+              continue
             }
+            stored.push({ size: checkpoint.size, root: checkpoint.root, what })
+            checkpointsChecked++
+          }
+        })
+        // Reads the stored checkpoints up to `size`.
+        const readStoredUpTo = (size: number) =>
+          Effect.whileLoop({ while: () => storedLeft && storedFrom <= size, body: () => readStored, step: () => {} })
+        const checkRoot = (frontier: MerkleTree.Frontier, expected: Expected) => {
+          if (expected.size === frontier.size && !equals(MerkleTree.frontierRoot(frontier), expected.root)) {
+            bad(frontier.size - 1, `the log's root at size ${frontier.size} differs from the ${expected.what}`)
           }
         }
+        const checkRootsAt = (frontier: MerkleTree.Frontier) => {
+          for (; next < stored.length && stored[next]!.size <= frontier.size; next++) checkRoot(frontier, stored[next]!)
+          for (const expected of published) checkRoot(frontier, expected)
+        }
+        yield* readStoredUpTo(0)
         checkRootsAt(MerkleTree.emptyFrontier)
 
         let frontier = MerkleTree.emptyFrontier
@@ -630,6 +655,7 @@ export const make = (options: AuditLogOptions = {}) =>
         while (true) {
           const page = yield* store.scan(tenant, position, verifyPage)
           if (page.length === 0) break
+          yield* readStoredUpTo(position + page.length)
           const computed: Array<MerkleTree.NodeHash> = []
           for (const entry of page) {
             if (entry.index !== position) {
@@ -666,7 +692,9 @@ export const make = (options: AuditLogOptions = {}) =>
           ) {
             bad(count > 0 ? count - 1 : 0, "the stored state (frontier or root) differs from the entries")
           }
-          for (const expected of expectations) {
+          // Checkpoints past the last entry: the log lost entries they cover.
+          yield* readStoredUpTo(count + 1)
+          for (const expected of [...published, ...stored.slice(next)]) {
             if (expected.size > count) bad(count, `the log has ${count} entries, fewer than the ${expected.what}`)
           }
         }
@@ -674,7 +702,7 @@ export const make = (options: AuditLogOptions = {}) =>
           tenant,
           size: state.frontier.size,
           entriesChecked: count,
-          checkpointsChecked: expectations.length,
+          checkpointsChecked,
           ok: problems.length === 0 && firstBad === undefined,
           firstBadIndex: Option.fromNullable(firstBad),
           problems

@@ -145,8 +145,14 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
   /** Stores a checkpoint unless one of that size exists. */
   readonly saveCheckpoint: (tenant: TenantId, checkpoint: StoredCheckpoint) => Effect.Effect<void, AuditStoreError>
-  /** Every checkpoint of the tenant, smallest first: for verification, which checks them all. */
-  readonly checkpoints: (tenant: TenantId) => Effect.Effect<ReadonlyArray<StoredCheckpoint>, AuditStoreError>
+  /**
+   * A page of the tenant's checkpoints, smallest first: those of size `from` or more, at most
+   * `limit`. For verification, which checks them all a page at a time.
+   */
+  readonly checkpoints: (
+    tenant: TenantId,
+    page: { readonly from: number; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<StoredCheckpoint>, AuditStoreError>
   /**
    * The largest checkpoint. Read by key: a log signed on a schedule gathers checkpoints for
    * ever, and signing a new one must not read them all.
@@ -308,7 +314,8 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
           log.checkpoints.sort((a, b) => a.size - b.size)
         }
       }),
-    checkpoints: (tenant) => Effect.sync(() => [...(logs.get(tenant)?.checkpoints ?? [])]),
+    checkpoints: (tenant, { from, limit }) =>
+      Effect.sync(() => (logs.get(tenant)?.checkpoints ?? []).filter((c) => c.size >= from).slice(0, limit)),
     latestCheckpoint: (tenant) => Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.at(-1))),
     checkpointCovering: (tenant, index) =>
       Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.find((c) => c.size > index))),
@@ -904,13 +911,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.asVoid,
           Effect.mapError(fail("saveCheckpoint"))
         ),
-      checkpoints: (tenant) =>
+      // Each reads the (tenant_id, size) key: a page from `from` on, or one row from its end or from
+      // `index` on.
+      checkpoints: (tenant, { from, limit }) =>
         sql<CheckpointRow>`
-          SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} ORDER BY size`.pipe(
+          SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant} AND size >= ${from}
+          ORDER BY size LIMIT ${limit}`.pipe(
           Effect.map((rows) => rows.map(toCheckpoint)),
           Effect.mapError(fail("checkpoints"))
         ),
-      // Both read one row of the (tenant_id, size) key, from its end or from `index` on.
       latestCheckpoint: (tenant) =>
         sql<CheckpointRow>`
           SELECT size, root, note FROM lawful_audit_checkpoints WHERE tenant_id = ${tenant}

@@ -6,10 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { AuditLog } from "../src/AuditLog.js"
+import { AuditLog, AuditSigner, make as makeLog } from "../src/AuditLog.js"
 import { AuditEvent } from "../src/AuditEvent.js"
 import { AuditStore } from "../src/AuditStore.js"
 import * as Checkpoint from "../src/Checkpoint.js"
+import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as MerkleTree from "../src/MerkleTree.js"
 import * as ProofBundle from "../src/ProofBundle.js"
@@ -172,12 +173,58 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       const past = yield* log.proofBundle(tenant, 8)
       assert.strictEqual(past.treeSize, 10)
       assert.deepStrictEqual(Option.map(yield* store.latestCheckpoint(tenant), (c) => c.size), Option.some(10))
-      assert.deepStrictEqual((yield* store.checkpoints(tenant)).map((c) => c.size), [3, 5, 8, 10])
+      assert.deepStrictEqual((yield* store.checkpoints(tenant, { from: 0, limit: 10 })).map((c) => c.size), [3, 5, 8, 10])
+      assert.deepStrictEqual((yield* store.checkpoints(tenant, { from: 5, limit: 2 })).map((c) => c.size), [5, 8])
+      assert.deepStrictEqual((yield* store.checkpoints(tenant, { from: 6, limit: 10 })).map((c) => c.size), [8, 10])
+      assert.deepStrictEqual(yield* store.checkpoints(tenant, { from: 11, limit: 10 }), [])
       // Nothing appended since: the latest is returned, not signed again.
       assert.strictEqual((yield* log.checkpoint(tenant)).note, past.checkpoint)
       yield* log.checkpointAll
-      assert.strictEqual((yield* store.checkpoints(tenant)).length, 4)
+      assert.strictEqual((yield* store.checkpoints(tenant, { from: 0, limit: 10 })).length, 4)
     }))
+
+  it.effect("verification reads the checkpoints a page at a time and checks every one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* AuditStore
+      const signer = yield* Effect.orDie(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(7)))
+      // The pages the log asks for.
+      const limits: Array<number> = []
+      const counting = AuditStore.of({
+        ...store,
+        checkpoints: (tenant, page) => Effect.zipRight(Effect.sync(() => limits.push(page.limit)), store.checkpoints(tenant, page))
+      })
+      const log = yield* makeLog().pipe(
+        Effect.provideService(AuditSigner, signer),
+        Effect.provideService(AuditStore, counting),
+        Effect.provide(CheckpointPublisher.layerMemory)
+      )
+      const tenant = yield* TenantId.make
+      const appended = yield* log.appendAll(tenant, Array.from({ length: 1100 }, (_, i) => event(i)))
+      // A checkpoint at every size but 1,077, as one signed each minute would leave them.
+      const signedAt = (size: number, root: Uint8Array) =>
+        store.saveCheckpoint(tenant, {
+          size,
+          root,
+          note: Checkpoint.sign(new Checkpoint.Checkpoint({ origin: `lawful/audit/${tenant}`, treeSize: size, rootHash: root }), signer)
+        })
+      let frontier = MerkleTree.emptyFrontier
+      for (const { leafHash } of appended) {
+        frontier = MerkleTree.append(frontier, leafHash).frontier
+        if (frontier.size !== 1077) yield* signedAt(frontier.size, MerkleTree.frontierRoot(frontier))
+      }
+      const clean = yield* log.verify(tenant)
+      assert.isTrue(clean.ok, clean.problems.join("; "))
+      assert.strictEqual(clean.checkpointsChecked, 1099)
+      assert.isAtLeast(limits.length, 2)
+      for (const limit of limits) assert.isAtMost(limit, 1000)
+
+      // A checkpoint signed for a root the log never had at its size, in the second page: found.
+      yield* signedAt(1077, MerkleTree.rootOf(appended.slice(0, 1076).map((a) => a.leafHash)))
+      const report = yield* log.verify(tenant)
+      assert.isFalse(report.ok)
+      assert.deepStrictEqual(report.firstBadIndex, Option.some(1076))
+      assert.include(report.problems.join("; "), "root at size 1077 differs from the stored checkpoint of size 1077")
+    })), { timeout: 60_000 })
 
   it.effect("a proof bundle verifies offline with the public key only", () =>
     Effect.gen(function*() {
