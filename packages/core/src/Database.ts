@@ -162,6 +162,8 @@ export const outsideTransaction = <A, E>(effect: Effect.Effect<A, E>): Effect.Ef
 export const outsideTransactionAll = <S extends object>(service: S): S => {
   const wrap = (value: unknown): unknown => {
     if (Effect.isEffect(value)) return outsideTransaction(value as Effect.Effect<unknown, unknown>)
+    // The store's own client (a target's `client`), kept as it is.
+    if (typeof value === "function" && SqlClient.TypeId in value) return value
     if (typeof value === "function") {
       return (...args: Array<unknown>) => {
         const result = (value as (...args: Array<unknown>) => unknown)(...args)

@@ -70,6 +70,12 @@
  *   drops it. Retention gives the tenants whose records in the partition are
  *   all expired under their policy and none held; the rows of a partition
  *   kept whole are purged in batches.
+ * - `client` (optional): the SQL client the target's statements run on. When
+ *   it is the client of retention's sweep journal, a sweep runs each batch
+ *   and each partition drop in a transaction that also records it, so a
+ *   crash cannot leave a purge committed and unrecorded. A target on a
+ *   database of its own leaves it unset (its statements must then also leave
+ *   a caller's transaction out: `Database.outsideTransaction`).
  * - Failures are `RetentionTargetError`s (`targetError` builds them), never
  *   with personal data in a message. The Effects need nothing from the
  *   context: a target captures its services when built (`register` accepts
@@ -307,6 +313,11 @@ export interface TargetStorage {
     options: { readonly excludeSubjects: ReadonlySet<SubjectId> }
   ) => Effect.Effect<Option.Option<Date>, RetentionTargetError>
   readonly partitions?: Partitions | undefined
+  /**
+   * The SQL client the storage runs on (`sqlTable` sets it). A sweep whose journal runs on the
+   * same client records each batch and each dropped partition in the transaction that purges it.
+   */
+  readonly client?: SqlClient.SqlClient | undefined
 }
 
 /**
@@ -639,7 +650,8 @@ export const sqlTable = (
   options: SqlTableOptions
 ): Effect.Effect<TargetStorage, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const client = yield* SqlClient.SqlClient
+    const sql = client.withoutTransforms()
     const table = sql(options.table)
     const tenantColumn = sql(options.tenant ?? "tenant_id")
     const time = sql(options.time)
@@ -838,6 +850,7 @@ export const sqlTable = (
     }
 
     return {
+      client,
       tenants: sql<{ tenant: TenantId }>`
         WITH RECURSIVE tenants AS (
           (SELECT ${tenantColumn} AS tenant FROM ${table} ORDER BY ${tenantColumn} LIMIT 1)

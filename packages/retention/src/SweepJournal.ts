@@ -2,20 +2,29 @@
  * The sweep journal: what each sweep did to each tenant's category, batch by
  * batch, and the lock that lets one process sweep at a time.
  *
- * A sweep records each committed batch (and each dropped partition) in an
+ * A sweep records each batch it purges (and each partition it drops) in an
  * entry per tenant, category and run (`record`), appends its audit receipts,
  * then closes the entries (`close`). An entry left open was cut short (the
  * process died, a receipt could not be appended): the next sweep appends its
- * receipt with what it recorded, marked incomplete, and closes it. The count
- * of a batch committed in the instant before a crash, before `record` noted
- * it, is the one thing such a receipt can miss. Closing also forgets the
- * tenant's entries older than the journal's retention.
+ * receipt with what it recorded, marked incomplete, and closes it. Closing
+ * also forgets the tenant's entries older than the journal's retention.
+ *
+ * A target whose storage is on the journal's database (its `client` is the
+ * journal's) purges each batch, and drops each partition, in a transaction
+ * that also records it (`transactionWith`): the purge and its record commit
+ * together or not at all, and a receipt recovered after a crash counts
+ * everything purged. A target on another database commits its batch first
+ * and the record follows: the count of a batch committed in the instant
+ * before a crash, before `record` noted it, is then what a receipt can miss.
  *
  * On SQL, journal writes commit asynchronously (`synchronous_commit = off`),
- * so a sweep does not wait for a WAL flush per batch: they survive the
- * process; a crash of the database server itself may lose the last of them,
- * and a receipt then misses those counts, or repeats one already appended.
- * Purges and receipts are never affected.
+ * so a sweep does not wait for a WAL flush per batch, and so do the batches
+ * recorded in the same transaction. They survive the process; a crash of the
+ * database server itself may undo the last of them, each purge with its
+ * record (its records are then purged again by the next sweep), or lose a
+ * `close`, and a receipt then repeats one already appended. A receipt, whose
+ * commit is synchronous, is never lost, nor is any purge it reports (its
+ * commit flushes the log up to it).
  *
  * `lock` takes the sweep lock for a scope: an in-process flag, and on
  * PostgreSQL a session advisory lock (`pg_try_advisory_lock`, keyed by the
@@ -28,6 +37,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
@@ -109,6 +119,15 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
   readonly lock: Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
   /** Adds committed work to open entries, opening those that are new: one statement. */
   readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
+  /**
+   * A transaction on the journal's SQL client, when `client` (a target's) is that client: a purge
+   * run in it, with the `record` of what it purged, commits or rolls back as one, so a crash
+   * cannot leave a purge committed and unrecorded. `undefined` when the target's storage is
+   * elsewhere, or the journal in memory: the record then follows the purge's commit.
+   */
+  readonly transactionWith: (
+    client: SqlClient.SqlClient | undefined
+  ) => (<A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | RetentionStoreError>) | undefined
   /** Closes a run's entries of one category: one statement. */
   readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
   /** Entries left open by sweeps that were cut short, in every tenant. */
@@ -139,25 +158,28 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
     const entries = new Map<string, SweepEntry>()
     const ofCategory = (tenant: TenantId, category: string) =>
       [...entries.values()].filter((e) => e.tenantId === tenant && e.category === category)
+    const record = (work: ReadonlyArray<Work>) =>
+      Effect.sync(() => {
+        for (const { cutoff, key, partitions, purged, startedAt } of work) {
+          const entry = entries.get(entryKey(key))
+          if (entry === undefined) {
+            entries.set(
+              entryKey(key),
+              new SweepEntry({ runId: key.runId, tenantId: key.tenant, category: key.category, cutoff, startedAt, purged, partitions })
+            )
+          } else if (entry.finishedAt === undefined) {
+            entries.set(
+              entryKey(key),
+              new SweepEntry({ ...entry, purged: entry.purged + purged, partitions: entry.partitions + partitions })
+            )
+          }
+        }
+      })
+
     return SweepJournal.of({
       lock: localLock(flag),
-      record: (work) =>
-        Effect.sync(() => {
-          for (const { cutoff, key, partitions, purged, startedAt } of work) {
-            const entry = entries.get(entryKey(key))
-            if (entry === undefined) {
-              entries.set(
-                entryKey(key),
-                new SweepEntry({ runId: key.runId, tenantId: key.tenant, category: key.category, cutoff, startedAt, purged, partitions })
-              )
-            } else if (entry.finishedAt === undefined) {
-              entries.set(
-                entryKey(key),
-                new SweepEntry({ ...entry, purged: entry.purged + purged, partitions: entry.partitions + partitions })
-              )
-            }
-          }
-        }),
+      record,
+      transactionWith: () => undefined,
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
         Effect.sync(() => {
           for (const { complete, tenant } of outcomes) {
@@ -242,6 +264,24 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
     // Joined into a statement, makes its transaction commit without waiting for the WAL flush.
     const asynchronous = sql`(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`
 
+    const record = (work: ReadonlyArray<Work>) =>
+      work.length === 0 ? Effect.void : sql`
+        INSERT INTO lawful_retention_sweeps (tenant_id, category, run_id, cutoff, started_at, purged, partitions)
+        SELECT t, c, r, cutoff, started, purged, partitions
+        FROM ${asynchronous}, jsonb_to_recordset(${JSON.stringify(work.map((w) => ({
+          t: w.key.tenant,
+          c: w.key.category,
+          r: w.key.runId,
+          cutoff: w.cutoff.toISOString(),
+          started: w.startedAt.toISOString(),
+          purged: w.purged,
+          partitions: w.partitions
+        })))}::jsonb) AS x(t uuid, c text, r uuid, cutoff timestamptz, started timestamptz, purged bigint, partitions integer)
+        ON CONFLICT (tenant_id, category, run_id) DO UPDATE
+          SET purged = lawful_retention_sweeps.purged + EXCLUDED.purged,
+              partitions = lawful_retention_sweeps.partitions + EXCLUDED.partitions
+          WHERE lawful_retention_sweeps.finished_at IS NULL`.pipe(Effect.asVoid, Effect.mapError(fail("record")))
+
     // The advisory lock belongs to a session: take and release it on one reserved connection.
     const advisoryLock = Effect.gen(function*() {
       const connection = yield* sql.reserve
@@ -260,23 +300,15 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
         if (!(yield* localLock(flag))) return false
         return embedded ? true : yield* advisoryLock
       }).pipe(Effect.mapError(fail("lock"))),
-      record: (work) =>
-        work.length === 0 ? Effect.void : sql`
-          INSERT INTO lawful_retention_sweeps (tenant_id, category, run_id, cutoff, started_at, purged, partitions)
-          SELECT t, c, r, cutoff, started, purged, partitions
-          FROM ${asynchronous}, jsonb_to_recordset(${JSON.stringify(work.map((w) => ({
-            t: w.key.tenant,
-            c: w.key.category,
-            r: w.key.runId,
-            cutoff: w.cutoff.toISOString(),
-            started: w.startedAt.toISOString(),
-            purged: w.purged,
-            partitions: w.partitions
-          })))}::jsonb) AS x(t uuid, c text, r uuid, cutoff timestamptz, started timestamptz, purged bigint, partitions integer)
-          ON CONFLICT (tenant_id, category, run_id) DO UPDATE
-            SET purged = lawful_retention_sweeps.purged + EXCLUDED.purged,
-                partitions = lawful_retention_sweeps.partitions + EXCLUDED.partitions
-            WHERE lawful_retention_sweeps.finished_at IS NULL`.pipe(Effect.asVoid, Effect.mapError(fail("record"))),
+      record,
+      // On the journal's client, the purge's statements join the transaction. Its commit is then
+      // asynchronous too (the record's `synchronous_commit = off` is the transaction's): a crash
+      // of the database server may undo a purge and its record together, never one alone.
+      transactionWith: (on) =>
+        on !== client ? undefined : <A, E>(effect: Effect.Effect<A, E>) =>
+          sql.withTransaction(effect).pipe(
+            Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(fail("transaction")(error)))
+          ),
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
         outcomes.length === 0 ? Effect.void : sql`
           WITH closed AS (

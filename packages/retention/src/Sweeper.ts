@@ -27,7 +27,9 @@
  *   policy and no hold touches any of its tenants; otherwise its rows are
  *   purged in batches like any others. The target checks the partition's
  *   tenants, counts them and drops it in one statement and one transaction:
- *   a receipt counts exactly what was dropped.
+ *   a receipt counts exactly what was dropped. On the journal's database that
+ *   transaction, and each batch's, also records the work in the journal
+ *   (`SweepJournal.transactionWith`).
  * - **Receipts.** One audit entry per tenant, category and run
  *   (`retention.purged`: category, action, count, cut-off, period, run id;
  *   no personal data), unless the category is kept forever.
@@ -57,7 +59,7 @@ import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import { Action, RetentionTargets } from "@lawful/core/RetentionTarget"
-import type { RetentionTarget, RetentionTargetError, TimePartition } from "@lawful/core/RetentionTarget"
+import type { PartitionCensus, RetentionTarget, RetentionTargetError, TimePartition } from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
@@ -426,37 +428,31 @@ export const make = (options: SweeperOptions = {}) =>
         // Tenants whose every record was in the partitions dropped: nothing left to purge.
         const droppedWhole = new Set<TenantId>()
 
-        // The tenants that may lose a partition whole: swept by this run, with a finite policy
-        // whose cut-off the whole partition is before, and no hold on this category.
+        // A purge and the journal's record of it, in one transaction when the target's storage is
+        // on the journal's database; otherwise the record follows the purge's commit.
+        const together = journal.transactionWith(target.client)
+
+        // The tenants that may lose a partition whole, with their cut-offs: swept by this run, with
+        // a finite policy whose cut-off the whole partition is before, and no hold on this category.
         const droppableBy = (partition: TimePartition, tenants: ReadonlyArray<TenantId>) =>
           Effect.gen(function*() {
-            const droppable = new Set<TenantId>()
+            const droppable = new Map<TenantId, Date>()
             for (const tenant of tenants) {
               if (run.wanted !== undefined && !run.wanted.has(tenant)) continue
               const state = yield* run.stateOf(tenant)
               const cutoff = run.cutoffOf(state.policies.get(target.id)!)
               if (cutoff === undefined || cutoff.getTime() < partition.to.getTime()) continue
               const held = scopeOf(state.holds, target.id, run.allTargets)
-              if (!held.whole && held.subjects.size === 0) droppable.add(tenant)
+              if (!held.whole && held.subjects.size === 0) droppable.set(tenant, cutoff)
             }
             return droppable
           })
 
-        // A partition's journal entry is written beside the work that follows its drop: a receipt
-        // may then be appended before the entry commits, which recovery handles either way (no
-        // entry: the receipt stands; an open entry: it is receipted again, marked recovered).
-        // Every entry is written before the category's entries close.
-        const recording: Array<Fiber.Fiber<void, RetentionStoreError>> = []
-        const recorded = Effect.gen(function*() {
-          for (const fiber of recording.splice(0)) {
-            const done = yield* Effect.either(Fiber.join(fiber))
-            if (done._tag === "Left") failures.push({ category: target.id, error: done.left })
-          }
-        })
-
         // Each expired partition goes whole if it holds records of droppable tenants only: the
-        // target checks and counts them in the transaction that drops it, one statement. A failure
-        // stops the category's drops (its rows are still purged in batches).
+        // target checks and counts them in the transaction that drops it, one statement, and the
+        // journal records the drop in that transaction too when it can (`together`). A failure
+        // stops the category's drops (its rows are still purged in batches); a record that fails
+        // after its drop committed is reported, and the drop still counted in the receipts.
         const failed = (error: SweepFailure["error"]) => Effect.sync(() => void failures.push({ category: target.id, error }))
         const dropPartitions = (
           partitions: NonNullable<RetentionTarget["partitions"]>,
@@ -467,22 +463,28 @@ export const make = (options: SweeperOptions = {}) =>
             for (const partition of expired) {
               const droppable = yield* droppableBy(partition, tenants)
               yield* run.ready
-              const drop = yield* Effect.either(partitions.dropIfOnly(partition, droppable))
-              if (drop._tag === "Left") return yield* failed(drop.left)
-              if (Option.isNone(drop.right)) continue
-              const census = drop.right.value
-              const work = yield* Effect.forEach(census, ({ records, tenant }) =>
-                Effect.map(run.stateOf(tenant), (state) => ({
+              const recordOf = (census: ReadonlyArray<PartitionCensus>) =>
+                journal.record(census.map(({ records, tenant }) => ({
                   key: keyOf(tenant),
-                  cutoff: run.cutoffOf(state.policies.get(target.id)!)!,
+                  cutoff: droppable.get(tenant)!,
                   startedAt: run.at,
                   purged: records,
                   partitions: 1
                 })))
-              recording.push(yield* Effect.fork(journal.record(work)))
-              for (const { elsewhere, records, tenant } of census) {
-                const done = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
-                dropped.set(tenant, { purged: done.purged + records, partitions: done.partitions + 1 })
+              const drop = partitions.dropIfOnly(partition, new Set(droppable.keys()))
+              const done = yield* Effect.either(
+                together !== undefined
+                  ? together(Effect.tap(drop, Option.match({ onNone: () => Effect.void, onSome: recordOf })))
+                  : Effect.tap(drop, Option.match({
+                    onNone: () => Effect.void,
+                    onSome: (census: ReadonlyArray<PartitionCensus>) => Effect.catchAll(recordOf(census), failed)
+                  }))
+              )
+              if (done._tag === "Left") return yield* failed(done.left)
+              if (Option.isNone(done.right)) continue
+              for (const { elsewhere, records, tenant } of done.right.value) {
+                const counted = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
+                dropped.set(tenant, { purged: counted.purged + records, partitions: counted.partitions + 1 })
                 if (elsewhere) droppedWhole.delete(tenant)
                 else droppedWhole.add(tenant)
               }
@@ -509,7 +511,6 @@ export const make = (options: SweeperOptions = {}) =>
           }))
         if (listed._tag === "Left") {
           failures.push({ category: target.id, error: listed.left })
-          yield* recorded
           return { results: [], failures }
         }
         const withRecords = new Set(listed.right)
@@ -554,7 +555,6 @@ export const make = (options: SweeperOptions = {}) =>
             if (done._tag === "Right") receipted.push(outcome)
             else failures.push({ category: target.id, tenant: outcome.tenant, error: done.left })
           }
-          yield* recorded
           const now = yield* Clock.currentTimeMillis
           const closed = yield* Effect.either(journal.close({
             runId: run.runId,
@@ -633,6 +633,10 @@ export const make = (options: SweeperOptions = {}) =>
           purged,
           partitions: 0
         })
+        // Each batch and its record in one transaction when the target's storage is on the
+        // journal's database (a batch whose record fails is then undone); otherwise the record
+        // follows the batch's commit.
+        const inJournal = journal.transactionWith(target.client) ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
         const together = target.purgeTenants !== undefined
           ? planned.filter((outcome) => outcome.held.subjects.size === 0)
           : []
@@ -642,14 +646,14 @@ export const make = (options: SweeperOptions = {}) =>
           let after: Date | undefined
           while (active.length > 0) {
             const started = yield* Clock.currentTimeMillis
-            const batch = yield* Effect.either(Effect.tap(
+            const batch = yield* Effect.either(inJournal(Effect.tap(
               target.purgeTenants!(active.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
               (batch) =>
                 batch.purged.size === 0 ? Effect.void : journal.record(active.flatMap((outcome) => {
                   const purged = batch.purged.get(outcome.tenant) ?? 0
                   return purged === 0 ? [] : [journalled(outcome, purged)]
                 }))
-            ))
+            )))
             if (batch._tag === "Left") {
               for (const outcome of active) outcomes.set(outcome.tenant, { ...outcomes.get(outcome.tenant)!, failure: batch.left })
               break
@@ -671,11 +675,11 @@ export const make = (options: SweeperOptions = {}) =>
           for (const [i, outcome] of turn.entries()) {
             const { cutoff, held, tenant } = outcome
             const started = yield* Clock.currentTimeMillis
-            const batch = yield* Effect.either(Effect.tap(
+            const batch = yield* Effect.either(inJournal(Effect.tap(
               target.purgeBatch(tenant, { cutoff: cutoff!, limit: batchSize, excludeSubjects: held.subjects }),
               (batch) =>
                 batch.purged === 0 ? Effect.void : journal.record([journalled(outcome, batch.purged)])
-            ))
+            )))
             if (batch._tag === "Left") {
               outcomes.set(tenant, { ...outcome, failure: batch.left })
               continue
