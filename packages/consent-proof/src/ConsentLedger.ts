@@ -1092,7 +1092,8 @@ export const makeRetentionTarget = (
       ),
     count: (tenant, selection) => store.countWithdrawn(tenant, selection).pipe(Effect.mapError(fail("count"))),
     oldest: (tenant, { excludeSubjects }) =>
-      store.oldestWithdrawn(tenant, excludeSubjects).pipe(Effect.mapError(fail("find the oldest record")))
+      store.oldestWithdrawn(tenant, excludeSubjects).pipe(Effect.mapError(fail("find the oldest record"))),
+    client: store.client
   }
 }
 

@@ -165,6 +165,11 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
     tenant: TenantId,
     excludeSubjects: ReadonlySet<SubjectId>
   ) => Effect.Effect<Option.Option<Date>, ConsentStoreError>
+  /**
+   * The SQL client the store runs on (`layerSql`), which the withdrawn-proof retention target
+   * declares: a sweep then purges each batch in the transaction that records it.
+   */
+  readonly client?: SqlClient.SqlClient | undefined
 }>() {}
 
 type Service = Context.Tag.Service<typeof ConsentStore>
@@ -397,7 +402,8 @@ const isRace = (error: SqlError): boolean => {
 const retryRaces = <A, R>(effect: Effect.Effect<A, SqlError, R>) => Effect.retry(effect, { while: isRace, times: 10 })
 
 const makeSql = Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+  const client = yield* SqlClient.SqlClient
+  const sql = client.withoutTransforms()
   yield* migrate(sql)
   const fail = (operation: string) => (cause: unknown) => new ConsentStoreError({ operation, cause })
 
@@ -552,6 +558,7 @@ const makeSql = Effect.gen(function*() {
     }).pipe(sql.withTransaction)
 
   return {
+    client,
     append: (tenant, batch) =>
       batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch)).pipe(
         retryRaces,

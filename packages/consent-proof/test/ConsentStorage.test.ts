@@ -1,6 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { postgresLayer, postgresUrl, readCounter, rowsReadBy, sqlSuite } from "@lawful/core/testing"
@@ -17,7 +18,7 @@ import { ListId } from "../src/ConsentLists.js"
 import * as ConsentState from "../src/ConsentState.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
-import { attestation, grant, tenantWithLists } from "./fixtures.js"
+import { attestation, grant, tenantWithLists, withdraw } from "./fixtures.js"
 import { sql } from "./layers.js"
 
 sqlSuite("ConsentLedger storage", sql, (it) => {
@@ -35,6 +36,29 @@ sqlSuite("ConsentLedger storage", sql, (it) => {
         SELECT body, ip_sealed, user_agent_sealed FROM lawful_consent_events WHERE tenant_id = ${tenant}`
       const all = [...rows.map((r) => r.row), ...Object.values(bytes!).map((b) => Buffer.from(b).toString("latin1"))].join("\n")
       for (const secret of ["secret.person", "192.0.2.77", "SecretBrowser"]) assert.notInclude(all, secret)
+    }))
+
+  // Retention's sweeper runs a batch and its journal record in one transaction of the target's
+  // client: the withdrawn-proof target declares the store's, and its purge joins that transaction.
+  it.effect("the withdrawn-proof target declares the store's client, and its purge rolls back with that client's transaction", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const sql = yield* SqlClient.SqlClient
+      const targets = yield* RetentionTarget.RetentionTargets
+      const target = Option.getOrThrow(yield* targets.get("consent.withdrawn-proof"))
+      assert.strictEqual(target.client, sql)
+      const tenant = yield* tenantWithLists
+      const granted = yield* ledger.record(tenant, grant("kim@example.com", ["news"]))
+      yield* ledger.record(tenant, withdraw("kim@example.com", ["news"]))
+      const batch = { cutoff: new Date(Date.now() + 60_000), limit: 10, excludeSubjects: new Set<never>() }
+      const rolledBack = yield* sql.withTransaction(Effect.gen(function*() {
+        assert.deepStrictEqual(yield* target.purgeBatch(tenant, batch), { purged: 1, more: false })
+        return yield* Effect.fail("abort" as const)
+      })).pipe(Effect.flip)
+      assert.strictEqual(rolledBack, "abort")
+      assert.strictEqual((yield* ledger.events(tenant, { subject: granted.event.subject, limit: 10 })).length, 2)
+      yield* sql.withTransaction(target.purgeBatch(tenant, batch))
+      assert.deepStrictEqual(yield* ledger.events(tenant, { subject: granted.event.subject, limit: 10 }), [])
     }))
 })
 
