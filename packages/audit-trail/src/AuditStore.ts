@@ -180,6 +180,18 @@ const toCheckpoint = (row: CheckpointRow): StoredCheckpoint => ({
   note: row.note
 })
 
+// The position of the first checkpoint larger than `size`, in checkpoints kept by size.
+const firstOver = (checkpoints: ReadonlyArray<StoredCheckpoint>, size: number): number => {
+  let low = 0
+  let high = checkpoints.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (checkpoints[middle]!.size > size) high = middle
+    else low = middle + 1
+  }
+  return low
+}
+
 const emptyState: LogState = { frontier: MerkleTree.emptyFrontier, root: MerkleTree.emptyRoot }
 
 const matches = (entry: AuditEntry, query: EntryQuery): boolean =>
@@ -308,17 +320,22 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
       }),
     saveCheckpoint: (tenant, checkpoint) =>
       Effect.sync(() => {
-        const log = logOf(tenant)
-        if (!log.checkpoints.some((c) => c.size === checkpoint.size)) {
-          log.checkpoints.push(checkpoint)
-          log.checkpoints.sort((a, b) => a.size - b.size)
-        }
+        const { checkpoints } = logOf(tenant)
+        const at = firstOver(checkpoints, checkpoint.size - 1)
+        if (checkpoints[at]?.size !== checkpoint.size) checkpoints.splice(at, 0, checkpoint)
       }),
     checkpoints: (tenant, { from, limit }) =>
-      Effect.sync(() => (logs.get(tenant)?.checkpoints ?? []).filter((c) => c.size >= from).slice(0, limit)),
+      Effect.sync(() => {
+        const checkpoints = logs.get(tenant)?.checkpoints ?? []
+        const at = firstOver(checkpoints, from - 1)
+        return checkpoints.slice(at, at + limit)
+      }),
     latestCheckpoint: (tenant) => Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.at(-1))),
     checkpointCovering: (tenant, index) =>
-      Effect.sync(() => Option.fromNullable(logs.get(tenant)?.checkpoints.find((c) => c.size > index))),
+      Effect.sync(() => {
+        const checkpoints = logs.get(tenant)?.checkpoints ?? []
+        return Option.fromNullable(checkpoints[firstOver(checkpoints, index)])
+      }),
     tenants: Effect.sync(() => [...logs.keys()])
   })
 })
