@@ -429,8 +429,9 @@ export const make = (options: SweeperOptions = {}) =>
         const droppedWhole = new Set<TenantId>()
 
         // A purge and the journal's record of it, in one transaction when the target's storage is
-        // on the journal's database; otherwise the record follows the purge's commit.
-        const together = journal.transactionWith(target.client)
+        // on the journal's database (for its drops here and its batches in `purgeInTurns`);
+        // otherwise the record follows the purge's commit.
+        const recordedWith = journal.transactionWith(target.client)
 
         // The tenants that may lose a partition whole, with their cut-offs: swept by this run, with
         // a finite policy whose cut-off the whole partition is before, and no hold on this category.
@@ -450,7 +451,7 @@ export const make = (options: SweeperOptions = {}) =>
 
         // Each expired partition goes whole if it holds records of droppable tenants only: the
         // target checks and counts them in the transaction that drops it, one statement, and the
-        // journal records the drop in that transaction too when it can (`together`). A failure
+        // journal records the drop in that transaction too when it can (`recordedWith`). A failure
         // stops the category's drops (its rows are still purged in batches); a record that fails
         // after its drop committed is reported, and the drop still counted in the receipts.
         const failed = (error: SweepFailure["error"]) => Effect.sync(() => void failures.push({ category: target.id, error }))
@@ -473,8 +474,8 @@ export const make = (options: SweeperOptions = {}) =>
                 })))
               const drop = partitions.dropIfOnly(partition, new Set(droppable.keys()))
               const done = yield* Effect.either(
-                together !== undefined
-                  ? together(Effect.tap(drop, Option.match({ onNone: () => Effect.void, onSome: recordOf })))
+                recordedWith !== undefined
+                  ? recordedWith(Effect.tap(drop, Option.match({ onNone: () => Effect.void, onSome: recordOf })))
                   : Effect.tap(drop, Option.match({
                     onNone: () => Effect.void,
                     onSome: (census: ReadonlyArray<PartitionCensus>) => Effect.catchAll(recordOf(census), failed)
@@ -525,7 +526,7 @@ export const make = (options: SweeperOptions = {}) =>
         }
         if (!run.dryRun) {
           const purging = outcomes.filter((o) => o.cutoff !== undefined && !o.held.whole && withRecords.has(o.tenant))
-          const purged = yield* purgeInTurns(target, run, purging)
+          const purged = yield* purgeInTurns(target, run, purging, recordedWith)
           for (const [i, outcome] of outcomes.entries()) outcomes[i] = purged.get(outcome.tenant) ?? outcome
         }
         for (const outcome of outcomes) {
@@ -622,7 +623,12 @@ export const make = (options: SweeperOptions = {}) =>
     // one statement takes the oldest expired rows of all of them at their own cut-offs, as a
     // plain batched DELETE by time would, each batch from where the previous one stopped, and
     // each tenant's share is journalled.
-    const purgeInTurns = (target: RetentionTarget, run: Run, planned: ReadonlyArray<Outcome>) =>
+    const purgeInTurns = (
+      target: RetentionTarget,
+      run: Run,
+      planned: ReadonlyArray<Outcome>,
+      recordedWith: ReturnType<typeof journal.transactionWith>
+    ) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
         // What a committed batch adds to a tenant's journal entry.
@@ -636,7 +642,7 @@ export const make = (options: SweeperOptions = {}) =>
         // Each batch and its record in one transaction when the target's storage is on the
         // journal's database (a batch whose record fails is then undone); otherwise the record
         // follows the batch's commit.
-        const inJournal = journal.transactionWith(target.client) ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
+        const inJournal = recordedWith ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
         const together = target.purgeTenants !== undefined
           ? planned.filter((outcome) => outcome.held.subjects.size === 0)
           : []
