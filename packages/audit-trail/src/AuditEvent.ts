@@ -8,6 +8,16 @@
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as Schema from "effect/Schema"
 
+// What PostgreSQL cannot store (its text and jsonb refuse NUL, jsonb an unpaired surrogate)
+// and RFC 8785 leaves undefined: refused when the event is made, so every store keeps what
+// the memory store keeps, and an append never fails at the database on the event's text.
+const unstorable = /[\0\p{Cs}]/u
+const isStorable = (text: string) => !unstorable.test(text)
+const StorableString = Schema.String.pipe(
+  Schema.filter(isStorable, { message: () => "text must not contain NUL characters or unpaired surrogates" })
+)
+const Text = (maxLength: number) => StorableString.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
+
 /**
  * Who acted: the platform itself, a tenant's API key, a member of the
  * platform's staff (with their staff id), or the subject (named by the
@@ -19,7 +29,7 @@ import * as Schema from "effect/Schema"
 export const Actor = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("system", "api-key", "staff"),
-    id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+    id: Text(200)
   }),
   Schema.Struct({ kind: Schema.Literal("subject") })
 )
@@ -72,8 +82,8 @@ export type LegalBasis = typeof LegalBasis.Type
  * @category models
  */
 export const Resource = Schema.Struct({
-  type: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
-  id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+  type: Text(100),
+  id: Text(200)
 })
 
 /**
@@ -91,7 +101,9 @@ export type Resource = typeof Resource.Type
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
 /**
- * A JSON value (finite numbers only, so its canonical form is defined).
+ * A JSON value (finite numbers only, so its canonical form is defined; strings
+ * and member names without NUL characters or unpaired surrogates, which
+ * PostgreSQL's `jsonb` refuses).
  *
  * @since 0.1.0
  * @category models
@@ -101,9 +113,9 @@ export const Json: Schema.Schema<Json> = Schema.suspend(() =>
     Schema.Null,
     Schema.Boolean,
     Schema.Finite,
-    Schema.String,
+    StorableString,
     Schema.Array(Json),
-    Schema.Record({ key: Schema.String, value: Json })
+    Schema.Record({ key: StorableString, value: Json })
   )
 )
 
@@ -111,6 +123,7 @@ const isJson = (value: unknown, depth: number): boolean => {
   if (depth > 32) return false
   switch (typeof value) {
     case "string":
+      return isStorable(value)
     case "boolean":
       return true
     case "number":
@@ -121,7 +134,7 @@ const isJson = (value: unknown, depth: number): boolean => {
       const prototype = Object.getPrototypeOf(value)
       if (prototype !== Object.prototype && prototype !== null) return false
       for (const key in value) {
-        if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false
+        if (!isStorable(key) || !isJson((value as Record<string, unknown>)[key], depth + 1)) return false
       }
       return true
     }
@@ -131,7 +144,8 @@ const isJson = (value: unknown, depth: number): boolean => {
 }
 
 /**
- * Details: a JSON object without personal data, 32 levels deep at most. Checked
+ * Details: a JSON object without personal data, 32 levels deep at most, its
+ * strings and member names without NUL characters or unpaired surrogates. Checked
  * by a direct walk rather than a recursive Schema, because every append
  * decodes one.
  *
@@ -141,7 +155,7 @@ const isJson = (value: unknown, depth: number): boolean => {
 export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.declare(
   (value): value is { readonly [key: string]: Json } =>
     typeof value === "object" && value !== null && !Array.isArray(value) && isJson(value, 0),
-  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, plain objects)" }
+  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, plain objects, no NUL or unpaired surrogates)" }
 )
 
 /**
@@ -153,7 +167,7 @@ export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.d
 export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/AuditEvent")({
   actor: Actor,
   action: Action,
-  purpose: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))),
+  purpose: Schema.optional(Text(200)),
   legalBasis: Schema.optional(LegalBasis),
   subject: Schema.optional(SubjectId),
   resource: Schema.optional(Resource),

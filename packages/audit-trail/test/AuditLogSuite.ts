@@ -6,14 +6,17 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import * as fc from "fast-check"
+import * as AuditEntry from "../src/AuditEntry.js"
 import { AuditLog, AuditSigner, make as makeLog } from "../src/AuditLog.js"
-import { AuditEvent } from "../src/AuditEvent.js"
+import { AuditEvent, type Json } from "../src/AuditEvent.js"
 import { AuditStore } from "../src/AuditStore.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as MerkleTree from "../src/MerkleTree.js"
 import * as ProofBundle from "../src/ProofBundle.js"
+import { canonicalJson } from "../src/internal/canonical.js"
 
 export const event = (n: number, extra: Partial<ConstructorParameters<typeof AuditEvent>[0]> = {}) =>
   new AuditEvent({
@@ -431,6 +434,63 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       // Only the redactions' own entries keep details.
       const receipts = (yield* log.query(tenant, { actionPrefix: "audit.details.redacted" })).entries
       assert.deepStrictEqual(yield* oldest, [Option.some(receipts[0]!.time), Option.some(receipts[0]!.time)])
+    }))
+
+  it.effect("text a database cannot store is refused when the event is made; any other details are read back as appended", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const base = { actor: { kind: "system" as const, id: "checker" }, action: "data.checked" }
+      const refused: ReadonlyArray<Partial<ConstructorParameters<typeof AuditEvent>[0]>> = [
+        { actor: { kind: "staff", id: "a\u0000b" } },
+        { purpose: "nul\u0000" },
+        { resource: { type: "t", id: "\ud800" } },
+        { details: { note: "nul \u0000 inside" } },
+        { details: { deep: [{ "key\u0000": 1 }] } },
+        { details: { lone: "\udc00 low half" } }
+      ]
+      for (const fields of refused) assert.throws(() => new AuditEvent({ ...base, ...fields }))
+
+      // Any other JSON (full Unicode with astral characters, quotes and backslashes, numbers of
+      // every size, nesting), some events without details or with a subject, at several times
+      // in one batch: each entry reads back with its time, subject and details as appended.
+      const samples = fc.sample(
+        fc.dictionary(fc.string({ unit: "grapheme" }), fc.jsonValue({ stringUnit: "grapheme", maxDepth: 4 })),
+        { seed: 20261130, numRuns: 150 }
+      ).filter((details) => !/\\u(0000|d[89a-f])/.test(JSON.stringify(details)))
+      assert.isAbove(samples.length, 100)
+      const events = samples.map((details, i) =>
+        new AuditEvent({
+          ...base,
+          ...(i % 5 === 4 ? {} : { details: details as { readonly [key: string]: Json } }),
+          ...(i % 3 === 0 ? { subject } : {})
+        })
+      )
+      const times = [Date.UTC(2026, 10, 30, 9), Date.UTC(2026, 10, 30, 10), Date.UTC(2026, 10, 30, 9)].map((t) => new Date(t))
+      const timeOf = (i: number) => times[Math.min(2, Math.floor((3 * i) / events.length))]!
+      yield* store.append(tenant, (state) => {
+        const entries = events.map((e, i) => AuditEntry.make(tenant, state.frontier.size + i, timeOf(i), e))
+        const grown = MerkleTree.appendAll(state.frontier, entries.map((entry) => entry.leafHash))
+        return {
+          entries,
+          nodes: grown.nodes.filter((node) => node.level > 0 && node.level % 4 === 0),
+          state: { frontier: grown.frontier, root: MerkleTree.frontierRoot(grown.frontier) },
+          result: undefined
+        }
+      })
+      const stored = yield* store.scan(tenant, 0, 1000)
+      assert.strictEqual(stored.length, events.length)
+      stored.forEach((entry, i) => {
+        assert.strictEqual(entry.index, i)
+        assert.strictEqual(entry.time.getTime(), timeOf(i).getTime())
+        assert.strictEqual(Option.getOrUndefined(entry.subject)?.id, events[i]!.subject)
+        const details = Option.map(entry.details, (d) => canonicalJson(d.value))
+        assert.deepStrictEqual(details, events[i]!.details === undefined ? Option.none() : Option.some(canonicalJson(events[i]!.details!)))
+      })
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
     }))
 
   it.effect("an invalid event is refused and nothing is appended", () =>
