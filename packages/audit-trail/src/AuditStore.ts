@@ -620,17 +620,21 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       )
 
     // More entries go as one array per column (unnest). The leaves and leaf hashes, most of the
-    // bytes, go as one binary parameter each, cut by offset: no hex or JSON text per entry.
+    // bytes, go as one binary parameter each, cut by offset: no hex or JSON text per entry. The
+    // details go as one JSON array, parsed once, not as a `jsonb[]` literal whose every element
+    // is unescaped and parsed apart; the times, shared by the entries of one caller, as the
+    // distinct times and each entry's place among them.
     const insertEntries = (tenant: TenantId, entries: ReadonlyArray<AuditEntry>) => {
       const count = entries.length
       const indices = new Array<number>(count)
-      const times = new Array<string>(count)
+      const times: Array<string> = []
+      const timeRefs = new Array<number>(count)
       const actorKinds = new Array<string>(count)
       const actorIds = new Array<string | null>(count)
       const actions = new Array<string>(count)
       const subjects = new Array<string | null>(count)
       const subjectSalts = new Array<Buffer | null>(count)
-      const details = new Array<string | null>(count)
+      const details = new Array<Json>(count)
       const detailsSalts = new Array<Buffer | null>(count)
       const leafStarts = new Array<number>(count)
       const leafLengths = new Array<number>(count)
@@ -638,21 +642,20 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       const leafHashes = new Array<Uint8Array>(count)
       let leafBytes = 0
       let lastTime: Date | undefined
-      let lastTimeText = ""
       for (let i = 0; i < count; i++) {
         const e = entries[i]!
         if (e.time !== lastTime) {
           lastTime = e.time
-          lastTimeText = e.time.toISOString()
+          times.push(e.time.toISOString())
         }
         indices[i] = e.index
-        times[i] = lastTimeText
+        timeRefs[i] = times.length
         actorKinds[i] = e.actor.kind
         actorIds[i] = "id" in e.actor ? e.actor.id : null
         actions[i] = e.action
         subjects[i] = Option.isSome(e.subject) ? e.subject.value.id : null
         subjectSalts[i] = Option.isSome(e.subject) ? buffer(e.subject.value.salt) : null
-        details[i] = Option.isSome(e.details) ? JSON.stringify(e.details.value.value) : null
+        details[i] = Option.isSome(e.details) ? e.details.value.value : null
         detailsSalts[i] = Option.isSome(e.details) ? buffer(e.details.value.salt) : null
         leafStarts[i] = leafBytes
         leafLengths[i] = e.leaf.length
@@ -661,14 +664,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         leafHashes[i] = e.leafHash
       }
       return sql`INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
-        SELECT ${tenant}::uuid, x.idx, x.time, x.actor_kind, x.actor_id, x.action, x.subject_id, x.subject_salt,
-          x.details, x.details_salt,
+        SELECT ${tenant}::uuid, x.idx, (${times}::timestamptz[])[x.time_ref], x.actor_kind, x.actor_id, x.action,
+          x.subject_id, x.subject_salt, nullif((${JSON.stringify(details)}::jsonb) -> (x.n::int - 1), 'null'::jsonb),
+          x.details_salt,
           substring(${Buffer.concat(leaves, leafBytes)}::bytea FROM x.leaf_start + 1 FOR x.leaf_length),
           substring(${Buffer.concat(leafHashes, count * MerkleTree.hashSize)}::bytea FROM x.n::int * 32 - 31 FOR 32)
-        FROM unnest(${indices}::bigint[], ${times}::timestamptz[], ${actorKinds}::text[], ${actorIds}::text[],
-          ${actions}::text[], ${subjects}::uuid[], ${subjectSalts}::bytea[], ${details}::jsonb[], ${detailsSalts}::bytea[],
+        FROM unnest(${indices}::bigint[], ${timeRefs}::int[], ${actorKinds}::text[], ${actorIds}::text[],
+          ${actions}::text[], ${subjects}::uuid[], ${subjectSalts}::bytea[], ${detailsSalts}::bytea[],
           ${leafStarts}::int[], ${leafLengths}::int[])
-          WITH ORDINALITY AS x(idx, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt,
+          WITH ORDINALITY AS x(idx, time_ref, actor_kind, actor_id, action, subject_id, subject_salt, details_salt,
             leaf_start, leaf_length, n),
           state`
     }
