@@ -621,9 +621,11 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
 
     // More entries go as one array per column (unnest). The leaves and leaf hashes, most of the
     // bytes, go as one binary parameter each, cut by offset: no hex or JSON text per entry. The
-    // details go as one JSON array, parsed once, not as a `jsonb[]` literal whose every element
-    // is unescaped and parsed apart; the times, shared by the entries of one caller, as the
-    // distinct times and each entry's place among them.
+    // details go as one JSON array (`json`, checked in one pass, then each element made `jsonb`),
+    // side by side with the arrays (`ROWS FROM`): a `jsonb[]` literal, every element unescaped
+    // and parsed apart, cost about 15 ms of the server's time a batch of 1,000, one `jsonb`
+    // array about 4 ms, this about 1.7 ms. The times, shared by the entries of one caller, go
+    // as the distinct times and each entry's place among them.
     const insertEntries = (tenant: TenantId, entries: ReadonlyArray<AuditEntry>) => {
       const count = entries.length
       const indices = new Array<number>(count)
@@ -665,15 +667,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       }
       return sql`INSERT INTO lawful_audit_entries (${sql.literal(entryColumns)})
         SELECT ${tenant}::uuid, x.idx, (${times}::timestamptz[])[x.time_ref], x.actor_kind, x.actor_id, x.action,
-          x.subject_id, x.subject_salt, nullif((${JSON.stringify(details)}::jsonb) -> (x.n::int - 1), 'null'::jsonb),
-          x.details_salt,
+          x.subject_id, x.subject_salt, nullif(x.details::jsonb, 'null'::jsonb), x.details_salt,
           substring(${Buffer.concat(leaves, leafBytes)}::bytea FROM x.leaf_start + 1 FOR x.leaf_length),
           substring(${Buffer.concat(leafHashes, count * MerkleTree.hashSize)}::bytea FROM x.n::int * 32 - 31 FOR 32)
-        FROM unnest(${indices}::bigint[], ${timeRefs}::int[], ${actorKinds}::text[], ${actorIds}::text[],
-          ${actions}::text[], ${subjects}::uuid[], ${subjectSalts}::bytea[], ${detailsSalts}::bytea[],
-          ${leafStarts}::int[], ${leafLengths}::int[])
-          WITH ORDINALITY AS x(idx, time_ref, actor_kind, actor_id, action, subject_id, subject_salt, details_salt,
-            leaf_start, leaf_length, n),
+        FROM ROWS FROM (unnest(${indices}::bigint[]), unnest(${timeRefs}::int[]), unnest(${actorKinds}::text[]),
+          unnest(${actorIds}::text[]), unnest(${actions}::text[]), unnest(${subjects}::uuid[]),
+          unnest(${subjectSalts}::bytea[]), json_array_elements(${JSON.stringify(details)}::json),
+          unnest(${detailsSalts}::bytea[]), unnest(${leafStarts}::int[]), unnest(${leafLengths}::int[]))
+          WITH ORDINALITY AS x(idx, time_ref, actor_kind, actor_id, action, subject_id, subject_salt, details,
+            details_salt, leaf_start, leaf_length, n),
           state`
     }
 
