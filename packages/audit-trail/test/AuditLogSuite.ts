@@ -454,18 +454,21 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       for (const fields of refused) assert.throws(() => new AuditEvent({ ...base, ...fields }))
 
       // Any other JSON (full Unicode with astral characters, quotes and backslashes, numbers of
-      // every size, nesting), some events without details or with a subject, at several times
-      // in one batch: each entry reads back with its time, subject and details as appended.
+      // every size, nesting), some events without details or with a subject, several actors,
+      // actions and times in one batch, each coming back after others: each entry reads back
+      // with its time, actor, action, subject and details as appended.
       const samples = fc.sample(
         fc.dictionary(fc.string({ unit: "grapheme" }), fc.jsonValue({ stringUnit: "grapheme", maxDepth: 4 })),
         { seed: 20261130, numRuns: 150 }
       ).filter((details) => !/\\u(0000|d[89a-f])/.test(JSON.stringify(details)))
       assert.isAbove(samples.length, 100)
+      const actors = [base.actor, { kind: "staff", id: "s-1" }, { kind: "subject" }, { kind: "api-key", id: "k|\"1" }] as const
       const events = samples.map((details, i) =>
         new AuditEvent({
-          ...base,
+          actor: actors[Math.floor(i / 7) % 4]!,
+          action: i % 11 < 8 ? "data.checked" : "data.exported",
           ...(i % 5 === 4 ? {} : { details: details as { readonly [key: string]: Json } }),
-          ...(i % 3 === 0 ? { subject } : {})
+          ...(i % 3 === 0 || actors[Math.floor(i / 7) % 4]!.kind === "subject" ? { subject } : {})
         })
       )
       const times = [Date.UTC(2026, 10, 30, 9), Date.UTC(2026, 10, 30, 10), Date.UTC(2026, 10, 30, 9)].map((t) => new Date(t))
@@ -485,6 +488,8 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       stored.forEach((entry, i) => {
         assert.strictEqual(entry.index, i)
         assert.strictEqual(entry.time.getTime(), timeOf(i).getTime())
+        assert.deepStrictEqual(entry.actor, events[i]!.actor)
+        assert.strictEqual(entry.action, events[i]!.action)
         assert.strictEqual(Option.getOrUndefined(entry.subject)?.id, events[i]!.subject)
         const details = Option.map(entry.details, (d) => canonicalJson(d.value))
         assert.deepStrictEqual(details, events[i]!.details === undefined ? Option.none() : Option.some(canonicalJson(events[i]!.details!)))
