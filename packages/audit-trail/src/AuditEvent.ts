@@ -6,16 +6,12 @@
  * @since 0.1.0
  */
 import { SubjectId } from "@lawful/core/SubjectId"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
-// What PostgreSQL cannot store (its text and jsonb refuse NUL, jsonb an unpaired surrogate)
-// and RFC 8785 leaves undefined: refused when the event is made, so every store keeps what
-// the memory store keeps, and an append never fails at the database on the event's text.
-const unstorable = /[\0\p{Cs}]/u
-const isStorable = (text: string) => !unstorable.test(text)
-const StorableString = Schema.String.pipe(
-  Schema.filter(isStorable, { message: () => "text must not contain NUL characters or unpaired surrogates" })
-)
+// Refused when the event is made (`@lawful/core/Text`), so every store keeps what the memory
+// store keeps, and an append never fails at the database on the event's text.
+const StorableString = CoreText.Storable
 const Text = (maxLength: number) => StorableString.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
 
 /**
@@ -123,7 +119,7 @@ const isJson = (value: unknown, depth: number): boolean => {
   if (depth > 32) return false
   switch (typeof value) {
     case "string":
-      return isStorable(value)
+      return CoreText.isStorable(value)
     case "boolean":
       return true
     case "number":
@@ -134,7 +130,7 @@ const isJson = (value: unknown, depth: number): boolean => {
       const prototype = Object.getPrototypeOf(value)
       if (prototype !== Object.prototype && prototype !== null) return false
       for (const key in value) {
-        if (!isStorable(key) || !isJson((value as Record<string, unknown>)[key], depth + 1)) return false
+        if (!CoreText.isStorable(key) || !isJson((value as Record<string, unknown>)[key], depth + 1)) return false
       }
       return true
     }

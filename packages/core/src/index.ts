@@ -16,6 +16,9 @@ export * as SubjectId from "./SubjectId.js"
 /** Email validation and the normal form subjects are keyed on. */
 export * as Email from "./Email.js"
 
+/** Text every store can hold: no NUL character, no unpaired surrogate. */
+export * as Text from "./Text.js"
+
 /** The master key from configuration, and rotation keyrings. */
 export * as MasterKey from "./MasterKey.js"
 

@@ -1,0 +1,49 @@
+/**
+ * Text every store can hold. PostgreSQL's `text` and `jsonb` refuse the NUL
+ * character, and `jsonb` an unpaired surrogate (half of a UTF-16 pair, which
+ * is not Unicode text); the memory stores take both. A package refuses such
+ * text where it decodes its input, with its own validation error, so that
+ * every store takes the same input and nothing fails at the database.
+ *
+ * ```ts
+ * const Name = Text.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(200)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+const unstorable = /[\0\p{Cs}]/u
+
+/**
+ * Whether `text` has neither a NUL character nor an unpaired surrogate.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isStorable = (text: string): boolean => !unstorable.test(text)
+
+/**
+ * The message of a refusal.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const message = "text must not contain NUL characters or unpaired surrogates"
+
+/**
+ * Refines a string schema (on its decoded side) to storable text.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const storable = <A extends string, I, R>(self: Schema.Schema<A, I, R>): Schema.filter<Schema.Schema<A, I, R>> =>
+  self.pipe(Schema.filter((text: A) => isStorable(text), { message: () => message }))
+
+/**
+ * A string of storable text.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.String)
