@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { dayHasPassed } from "./internal/dates.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
@@ -54,7 +55,7 @@ export const Outcome = Schema.Literal("satisfactory", "unsatisfactory")
  */
 export type Outcome = typeof Outcome.Type
 
-const Notes = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(5000))
+const Notes = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(5000)))
 
 /**
  * A reviewer's decision on an assessment.

@@ -11,6 +11,7 @@
  */
 import { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country } from "./Country.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
@@ -49,7 +50,7 @@ export const makeId: Effect.Effect<NoticeId> = Effect.map(uuidV7, (id) => Notice
  */
 export const defaultObjectionPeriodDays = 30
 
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
 
 /**
  * An announcement to make.

@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { dayHasPassed } from "./internal/dates.js"
@@ -51,7 +52,7 @@ export const Sha256Hex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "a SHA-256 digest is 64 lower-case hex digits" })
 )
 
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(200))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(200)))
 
 /**
  * A signed DPA to record.

@@ -10,10 +10,11 @@
  * @since 0.1.0
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { ProcessorId } from "./Processor.js"
 
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500)))
 const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 
 /**

@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import type { AdequacyDecision } from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
@@ -24,7 +25,7 @@ import { ActingAs } from "./ProcessingActivity.js"
 import { isEngaged, type Processor, ProcessorId } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
 
 /**
  * A technical or organisational security measure (Art. 32), by area.

@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
@@ -41,7 +42,7 @@ export type ProcessorId = typeof ProcessorId.Type
  */
 export const makeId: Effect.Effect<ProcessorId> = Effect.map(uuidV7, (id) => ProcessorId.make(id))
 
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500)))
 const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 
 /**
@@ -53,7 +54,9 @@ const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 export const Contact = Schema.Struct({
   name: Text,
   email: Schema.optional(
-    Schema.Trim.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "a contact email looks like name@example.com" }))
+    CoreText.storable(
+      Schema.Trim.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "a contact email looks like name@example.com" }))
+    )
   ),
   phone: Schema.optional(Text),
   address: Schema.optional(Text)

@@ -16,13 +16,14 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
 const Slug = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
   Schema.maxLength(64)
 )
-const Text = Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))
+const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
 const Points = Schema.Int.pipe(Schema.nonNegative())
 const Critical = Schema.optionalWith(Schema.Boolean, { default: () => false })
 
@@ -135,7 +136,7 @@ export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processo
  * @since 0.1.0
  * @category models
  */
-export const Answers = Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Boolean, Schema.String) })
+export const Answers = Schema.Record({ key: CoreText.Storable, value: Schema.Union(Schema.Boolean, CoreText.Storable) })
 
 /**
  * @since 0.1.0

@@ -20,10 +20,14 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import * as AdequacyDecisions from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
 import { dayHasPassed, isoDate } from "./internal/dates.js"
+
+// Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`).
+const StorableTrimmed = CoreText.storable(Schema.NonEmptyTrimmedString)
 
 /**
  * Reliance on an adequacy decision for the location's country.
@@ -54,7 +58,7 @@ export class StandardContractualClauses
     module: SccModule,
     signedOn: Schema.Date,
     /** Where the transfer impact assessment is kept (a document id or URL). */
-    transferImpactAssessment: Schema.NonEmptyTrimmedString
+    transferImpactAssessment: StorableTrimmed
   })
 {}
 
@@ -66,8 +70,8 @@ export class StandardContractualClauses
  */
 export class BindingCorporateRules extends Schema.TaggedClass<BindingCorporateRules>()("BindingCorporateRules", {
   /** The supervisory authority that approved them. */
-  approvedBy: Schema.NonEmptyTrimmedString,
-  reference: Schema.NonEmptyTrimmedString,
+  approvedBy: StorableTrimmed,
+  reference: StorableTrimmed,
   approvedOn: Schema.Date
 }) {}
 
@@ -110,7 +114,7 @@ export const DerogationGround = Schema.Literal(
  */
 export class Derogation extends Schema.TaggedClass<Derogation>()("Derogation", {
   ground: DerogationGround,
-  justification: Schema.NonEmptyTrimmedString
+  justification: StorableTrimmed
 }) {}
 
 /**

@@ -83,6 +83,12 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         { ...processorInput(), website: "https://example.com" } as typeof Processor.ProcessorInput.Encoded,
         processorInput({
           locations: [{ country: "US", mechanism: { _tag: "StandardContractualClauses", module: 5 as 2, signedOn: dayOf(0), transferImpactAssessment: "TIA-1" } }]
+        }),
+        // Text PostgreSQL cannot store, refused here on every store alike.
+        processorInput({ legalName: "Acme\u0000 Ltd" }),
+        processorInput({ services: ["mail\ud800"] }),
+        processorInput({
+          locations: [{ country: "US", mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(0), transferImpactAssessment: "TIA\u0000" } }]
         })
       ]
       for (const input of cases) {
@@ -96,6 +102,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.include(twice.message, "US is listed twice")
       const extra = yield* Effect.flip(registry.register(staff, cases[5]!))
       assert.include(extra.message, "website")
+      const nul = yield* Effect.flip(registry.register(staff, cases[7]!))
+      assert.include(nul.message, "NUL characters or unpaired surrogates")
       assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
     }))
 
