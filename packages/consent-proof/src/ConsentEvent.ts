@@ -50,6 +50,7 @@ import type { Json } from "@lawful/audit-trail/AuditEvent"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Option from "effect/Option"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "@lawful/core/Random"
 import { ListId } from "./ConsentLists.js"
@@ -100,7 +101,7 @@ export type Kind = typeof Kind.Type
 export const Source = Schema.Union(
   Schema.Struct({
     type: Schema.Literal("form"),
-    formId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    formId: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
     formVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
   }),
   Schema.Struct({

@@ -26,13 +26,14 @@
  */
 import { Actor, LegalBasis } from "@lawful/audit-trail/AuditEvent"
 import type { Json } from "@lawful/audit-trail/AuditEvent"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import { Language } from "./ConsentEvent.js"
 import { sha256Hex } from "./internal/bytes.js"
 import { canonicalJson } from "./internal/canonical.js"
 
-const Text = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+const Text = (max: number) => CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(max))
 
 /**
  * Who attests an import's consents.

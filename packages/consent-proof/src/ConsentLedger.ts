@@ -78,6 +78,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { isIP } from "node:net"
@@ -101,7 +102,7 @@ import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 export const RecordSource = Schema.Union(
   Schema.Struct({
     type: Schema.Literal("form"),
-    formId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    formId: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
     formVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
   }),
   Schema.Struct({ type: Schema.Literal("api", "preference-centre", "unsubscribe-link") })
@@ -126,7 +127,7 @@ export const RecordRequest = Schema.Struct({
   actor: Schema.Union(
     Schema.Struct({
       kind: Schema.Literal("system", "api-key", "staff"),
-      id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+      id: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200))
     }),
     Schema.Struct({ kind: Schema.Literal("subject") })
   ),

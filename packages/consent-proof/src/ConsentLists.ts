@@ -27,6 +27,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { migrate } from "./internal/migrations.js"
 
@@ -60,9 +61,9 @@ export type ListId = typeof ListId.Type
 export class ConsentList extends Schema.Class<ConsentList>("@lawful/consent-proof/ConsentList")({
   id: ListId,
   /** The name people see ("Weekly digest"). */
-  name: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  name: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
   /** What the list is for, as the notice states it ("A weekly email with our new articles"). */
-  purpose: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+  purpose: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(1000)),
   /** Whether a grant stays pending until the person confirms it. */
   doubleOptIn: Schema.Boolean
 }) {}

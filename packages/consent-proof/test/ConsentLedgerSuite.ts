@@ -114,7 +114,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       assert.deepStrictEqual(yield* collect(ledger.recipients(tenant, "offers")), [])
     }))
 
-  it.effect("nothing is recorded on invalid input (unknown list, missing source, malformed IP, missing notice)", () =>
+  it.effect("nothing is recorded on invalid input (unknown list, missing source, malformed IP, missing notice, unstorable text)", () =>
     Effect.gen(function*() {
       const ledger = yield* ConsentLedger
       const tenant = yield* tenantWithLists
@@ -132,7 +132,10 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
         ["ConsentRequestInvalid", { ...grant(email, ["news"]), source: { type: "import" } } as never],
         ["ConsentRequestInvalid", { ...grant(email, ["news"]), extra: 1 } as never],
         ["ConsentRequestInvalid", grant(email, [] as never)],
-        ["InvalidEmail", grant("not an address", ["news"])]
+        ["InvalidEmail", grant("not an address", ["news"])],
+        // Text PostgreSQL cannot store, refused here on every store alike.
+        ["ConsentRequestInvalid", grant(email, ["news"], { actor: { kind: "api-key", id: "key\u00001" } })],
+        ["ConsentRequestInvalid", grant(email, ["news"], { source: { type: "form", formId: "signup\ud800", formVersion: 1 } })]
       ]
       for (const [tag, request] of cases) {
         const result = yield* Effect.either(ledger.record(tenant, request))
@@ -253,6 +256,15 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
         })
       )
       assert.isTrue(Either.isLeft(invalid) && invalid.left._tag === "ConsentRequestInvalid")
+      const unstorable = yield* Effect.either(
+        ledger.importContacts(tenant, {
+          attestation: { ...attestation, attestedBy: { ...attestation.attestedBy, name: "Dora\u0000" } },
+          lists: ["news"],
+          actor: { kind: "system", id: "import" },
+          contacts
+        })
+      )
+      assert.isTrue(Either.isLeft(unstorable) && unstorable.left._tag === "ConsentRequestInvalid")
       yield* assertNothingRecorded(tenant, "dora@example.com")
     }))
 
@@ -432,5 +444,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "UnknownList")
       yield* declared.declare(tenant, new ConsentLists.ConsentList({ ...lists[0]!, name: "Weekly news" }))
       assert.strictEqual((yield* declared.require(tenant, ["news"]))[0]!.name, "Weekly news")
+      // A name or purpose PostgreSQL cannot store is refused when the list is made.
+      assert.throws(() => new ConsentLists.ConsentList({ ...lists[0]!, name: "Weekly\u0000news" }))
+      assert.throws(() => new ConsentLists.ConsentList({ ...lists[0]!, purpose: "News \udc00" }))
     }))
 }
