@@ -28,6 +28,7 @@ import { RetentionTargets } from "@lawful/core/RetentionTarget"
 import type { RetentionTarget } from "@lawful/core/RetentionTarget"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
+import * as Text from "@lawful/core/Text"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -77,7 +78,8 @@ export interface HoldRequest {
 }
 
 /**
- * The hold was refused as given (an empty or overlong reason). Nothing was
+ * The hold was refused as given (an empty or overlong reason, or one with a NUL
+ * character or an unpaired surrogate, which PostgreSQL cannot store). Nothing was
  * placed.
  *
  * @since 0.1.0
@@ -230,6 +232,7 @@ const make = (store: HoldStore) =>
           if (reason.length === 0 || reason.length > 1000) {
             return yield* new LegalHoldInvalid({ reason: "a hold needs a reason of 1 to 1000 characters" })
           }
+          if (!Text.isStorable(reason)) return yield* new LegalHoldInvalid({ reason: `the reason's ${Text.message}` })
           if (request.category !== undefined && Option.isNone(yield* registry.get(request.category))) {
             return yield* new RetentionCategoryNotFound({ category: request.category })
           }

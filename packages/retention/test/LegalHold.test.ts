@@ -67,6 +67,11 @@ contractSuite("LegalHolds", { memory: memoryStack, sql: sqlStack }, (it) => {
       const tenant = yield* TenantId.make
       const blank = yield* Effect.either(holds.place(tenant, { reason: "   " }, counsel))
       assert.isTrue(Either.isLeft(blank) && blank.left._tag === "LegalHoldInvalid")
+      for (const unstorable of ["case\u0000 42", "case \ud800"]) {
+        const refused = yield* Effect.either(holds.place(tenant, { reason: unstorable }, counsel))
+        assert.isTrue(Either.isLeft(refused) && refused.left._tag === "LegalHoldInvalid", JSON.stringify(unstorable))
+      }
+      assert.deepStrictEqual(yield* holds.list(tenant), [])
       const unknown = yield* Effect.either(holds.place(tenant, { category: "test.nothing", reason: "x" }, counsel))
       assert.isTrue(Either.isLeft(unknown) && unknown.left._tag === "RetentionCategoryNotFound")
       const missing = yield* Effect.either(holds.release(tenant, "0190f3c4-8c1e-7d2a-9b3c-1234567890ab", counsel))
