@@ -31,6 +31,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { AdequacyDecisions } from "./AdequacyDecisions.js"
 import * as Approval from "./Approval.js"
@@ -333,7 +334,7 @@ export class RegistryStoreError extends Schema.TaggedError<RegistryStoreError>()
  * @category models
  */
 export const TerminationInput = Schema.Struct({
-  reason: Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)),
+  reason: CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))),
   dataDisposition: Schema.optional(Processor.DataDisposition)
 })
 

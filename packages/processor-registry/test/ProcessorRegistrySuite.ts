@@ -198,6 +198,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       const registry = yield* ProcessorRegistry
       const approved = yield* approvedProcessor()
       assert.strictEqual((yield* Effect.flip(registry.startReview(staff, approved.id)))._tag, "StatusTransitionInvalid")
+      // A reason PostgreSQL cannot store is bad input, and nothing moves.
+      assert.strictEqual((yield* Effect.flip(registry.suspend(staff, approved.id, "incident\u0000")))._tag, "InvalidInput")
       const suspended = yield* registry.suspend(staff, approved.id, "Security incident under investigation")
       assert.deepStrictEqual(suspended.status, { _tag: "Suspended", since: new Date(start()), reason: "Security incident under investigation" })
       assert.strictEqual((yield* Effect.flip(registry.suspend(staff, approved.id, "again")))._tag, "StatusTransitionInvalid")
