@@ -9,10 +9,9 @@ import { SubjectId } from "@lawful/core/SubjectId"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
-// Refused when the event is made (`@lawful/core/Text`), so every store keeps what the memory
-// store keeps, and an append never fails at the database on the event's text.
-const StorableString = CoreText.Storable
-const Text = (maxLength: number) => StorableString.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
+// Text a database cannot store is refused when the event is made (`@lawful/core/Text`), so every
+// store keeps what the memory store keeps, and an append never fails at the database on it.
+const Text = CoreText.nonEmpty
 
 /**
  * Who acted: the platform itself, a tenant's API key, a member of the
@@ -109,9 +108,9 @@ export const Json: Schema.Schema<Json> = Schema.suspend(() =>
     Schema.Null,
     Schema.Boolean,
     Schema.Finite,
-    StorableString,
+    CoreText.Storable,
     Schema.Array(Json),
-    Schema.Record({ key: StorableString, value: Json })
+    Schema.Record({ key: CoreText.Storable, value: Json })
   )
 )
 

@@ -91,6 +91,14 @@ export const Kind = Schema.Literal("granted", "confirmed", "withdrawn")
 export type Kind = typeof Kind.Type
 
 /**
+ * The id of a subscription form: 1 to 200 characters of storable text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FormId = CoreText.nonEmpty(200)
+
+/**
  * Where a consent event came from: a form (its id and version), an import
  * (its id and the hash of its attestation), the API, the preference centre,
  * or an unsubscribe link.
@@ -101,7 +109,7 @@ export type Kind = typeof Kind.Type
 export const Source = Schema.Union(
   Schema.Struct({
     type: Schema.Literal("form"),
-    formId: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    formId: FormId,
     formVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
   }),
   Schema.Struct({

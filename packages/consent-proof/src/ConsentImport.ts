@@ -33,7 +33,7 @@ import { Language } from "./ConsentEvent.js"
 import { sha256Hex } from "./internal/bytes.js"
 import { canonicalJson } from "./internal/canonical.js"
 
-const Text = (max: number) => CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(max))
+const Text = CoreText.nonEmpty
 
 /**
  * Who attests an import's consents.

@@ -102,7 +102,7 @@ import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 export const RecordSource = Schema.Union(
   Schema.Struct({
     type: Schema.Literal("form"),
-    formId: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
+    formId: ConsentEvent.FormId,
     formVersion: Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))
   }),
   Schema.Struct({ type: Schema.Literal("api", "preference-centre", "unsubscribe-link") })
@@ -127,7 +127,7 @@ export const RecordRequest = Schema.Struct({
   actor: Schema.Union(
     Schema.Struct({
       kind: Schema.Literal("system", "api-key", "staff"),
-      id: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200))
+      id: CoreText.nonEmpty(200)
     }),
     Schema.Struct({ kind: Schema.Literal("subject") })
   ),

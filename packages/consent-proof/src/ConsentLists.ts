@@ -61,9 +61,9 @@ export type ListId = typeof ListId.Type
 export class ConsentList extends Schema.Class<ConsentList>("@lawful/consent-proof/ConsentList")({
   id: ListId,
   /** The name people see ("Weekly digest"). */
-  name: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  name: CoreText.nonEmpty(200),
   /** What the list is for, as the notice states it ("A weekly email with our new articles"). */
-  purpose: CoreText.Storable.pipe(Schema.minLength(1), Schema.maxLength(1000)),
+  purpose: CoreText.nonEmpty(1000),
   /** Whether a grant stays pending until the person confirms it. */
   doubleOptIn: Schema.Boolean
 }) {}

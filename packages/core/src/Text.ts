@@ -6,7 +6,9 @@
  * every store takes the same input and nothing fails at the database.
  *
  * ```ts
- * const Name = Text.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(200)))
+ * const Reason = Text.trimmed(1000) // trimmed, 1 to 1000 characters, storable
+ * const FormId = Text.nonEmpty(200) // as given, 1 to 200 characters, storable
+ * const Note = Text.storable(MyNoteSchema) // any string schema of your own
  * ```
  *
  * @since 0.1.0
@@ -47,3 +49,20 @@ export const storable = <A extends string, I, R>(self: Schema.Schema<A, I, R>): 
  * @category schemas
  */
 export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.String)
+
+/**
+ * Storable text of 1 to `maxLength` characters, taken as given.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const nonEmpty = (maxLength: number) => Storable.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
+
+/**
+ * Storable text, trimmed when decoded, of 1 to `maxLength` characters after trimming.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const trimmed = (maxLength: number) =>
+  storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))

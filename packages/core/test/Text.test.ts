@@ -25,4 +25,15 @@ describe("Text", () => {
     const refused = Schema.decodeUnknownEither(Name)(" A\u0000nn ")
     assert.isTrue(Either.isLeft(refused) && refused.left.message.includes(Text.message))
   })
+
+  it("nonEmpty takes text as given, trimmed trims it; both bound its length and refuse what cannot be stored", () => {
+    const decode = (schema: Schema.Schema<string, string>) => (input: string) =>
+      Either.getOrUndefined(Schema.decodeUnknownEither(schema)(input))
+    assert.strictEqual(decode(Text.nonEmpty(5))(" ab "), " ab ")
+    assert.strictEqual(decode(Text.trimmed(5))(" ab "), "ab")
+    for (const schema of [Text.nonEmpty(5), Text.trimmed(5)]) {
+      for (const refused of ["", "abcdef", "a\u0000", "b\ud800"]) assert.isUndefined(decode(schema)(refused), JSON.stringify(refused))
+    }
+    assert.isUndefined(decode(Text.trimmed(5))("   "))
+  })
 })

@@ -55,7 +55,7 @@ export const Outcome = Schema.Literal("satisfactory", "unsatisfactory")
  */
 export type Outcome = typeof Outcome.Type
 
-const Notes = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(5000)))
+const Notes = CoreText.trimmed(5000)
 
 /**
  * A reviewer's decision on an assessment.

@@ -50,7 +50,7 @@ export const makeId: Effect.Effect<NoticeId> = Effect.map(uuidV7, (id) => Notice
  */
 export const defaultObjectionPeriodDays = 30
 
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
+const Text = CoreText.trimmed(2000)
 
 /**
  * An announcement to make.

@@ -52,7 +52,7 @@ export const Sha256Hex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "a SHA-256 digest is 64 lower-case hex digits" })
 )
 
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(200)))
+const Text = CoreText.trimmed(200)
 
 /**
  * A signed DPA to record.

@@ -14,7 +14,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { ProcessorId } from "./Processor.js"
 
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500)))
+const Text = CoreText.trimmed(500)
 const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 
 /**

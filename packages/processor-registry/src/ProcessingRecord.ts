@@ -25,7 +25,7 @@ import { ActingAs } from "./ProcessingActivity.js"
 import { isEngaged, type Processor, ProcessorId } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
+const Text = CoreText.trimmed(2000)
 
 /**
  * A technical or organisational security measure (Art. 32), by area.

@@ -42,7 +42,7 @@ export type ProcessorId = typeof ProcessorId.Type
  */
 export const makeId: Effect.Effect<ProcessorId> = Effect.map(uuidV7, (id) => ProcessorId.make(id))
 
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(500)))
+const Text = CoreText.trimmed(500)
 const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 
 /**

@@ -334,7 +334,7 @@ export class RegistryStoreError extends Schema.TaggedError<RegistryStoreError>()
  * @category models
  */
 export const TerminationInput = Schema.Struct({
-  reason: CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000))),
+  reason: CoreText.trimmed(2000),
   dataDisposition: Schema.optional(Processor.DataDisposition)
 })
 

@@ -23,7 +23,7 @@ const Slug = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
   Schema.maxLength(64)
 )
-const Text = CoreText.storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(2000)))
+const Text = CoreText.trimmed(2000)
 const Points = Schema.Int.pipe(Schema.nonNegative())
 const Critical = Schema.optionalWith(Schema.Boolean, { default: () => false })
 
