@@ -472,15 +472,17 @@ export const make = (options: SweeperOptions = {}) =>
                   purged: records,
                   partitions: 1
                 })))
-              const drop = partitions.dropIfOnly(partition, new Set(droppable.keys()))
-              const done = yield* Effect.either(
-                recordedWith !== undefined
-                  ? recordedWith(Effect.tap(drop, Option.match({ onNone: () => Effect.void, onSome: recordOf })))
-                  : Effect.tap(drop, Option.match({
-                    onNone: () => Effect.void,
-                    onSome: (census: ReadonlyArray<PartitionCensus>) => Effect.catchAll(recordOf(census), failed)
-                  }))
+              // In the drop's transaction a failed record undoes the drop; after the drop's commit it
+              // is reported, and the drop still counts.
+              const dropAndRecord = Effect.tap(
+                partitions.dropIfOnly(partition, new Set(droppable.keys())),
+                Option.match({
+                  onNone: () => Effect.void,
+                  onSome: (census: ReadonlyArray<PartitionCensus>) =>
+                    recordedWith !== undefined ? recordOf(census) : Effect.catchAll(recordOf(census), failed)
+                })
               )
+              const done = yield* Effect.either(recordedWith !== undefined ? recordedWith(dropAndRecord) : dropAndRecord)
               if (done._tag === "Left") return yield* failed(done.left)
               if (Option.isNone(done.right)) continue
               for (const { elsewhere, records, tenant } of done.right.value) {
