@@ -155,6 +155,20 @@ const transactions = Effect.gen(function*() {
   yield* Fiber.join(independentWrite)
   assert.deepStrictEqual(yield* numbers, [1, 3, 6])
 
+  // An interrupted transaction rolls back and frees the session for the fibre waiting on it;
+  // so does one that dies.
+  const opened = yield* Deferred.make<void>()
+  const interrupted = yield* sql.withTransaction(
+    Effect.zipRight(insert(7), Effect.zipRight(Deferred.succeed(opened, undefined), Effect.never))
+  ).pipe(Effect.fork)
+  yield* Deferred.await(opened)
+  const waiting = yield* Effect.fork(insert(8))
+  yield* Fiber.interrupt(interrupted)
+  yield* Fiber.join(waiting)
+  const died = yield* sql.withTransaction(Effect.zipRight(insert(9), Effect.die("boom"))).pipe(Effect.exit)
+  assert.isTrue(died._tag === "Failure")
+  assert.deepStrictEqual(yield* numbers, [1, 3, 6, 8])
+
   // Many concurrent transactions each see exactly their own writes.
   const seen = yield* Effect.forEach(
     Array.from({ length: 40 }, (_, i) => 100 + i),
@@ -165,7 +179,7 @@ const transactions = Effect.gen(function*() {
     { concurrency: "unbounded" }
   )
   assert.isTrue(seen.every((rows) => rows[0]!.c === 1))
-  assert.strictEqual((yield* numbers).length, 43)
+  assert.strictEqual((yield* numbers).length, 44)
 
   // Streams deliver every row in order.
   const streamed = yield* sql<{ n: number }>`SELECT generate_series(1, 1000) AS n`.stream.pipe(Stream.runCollect)
