@@ -2,10 +2,11 @@
  * An `@effect/sql` client over PGlite, the embedded Postgres compiled to WASM.
  *
  * It is shaped like `@effect/sql-pg`'s `PgClient`: the same statement compiler,
- * the same `SqlClient` and `PgClient` tags, and result values parsed the way
- * `pg` parses them (`int8` and `numeric` as strings, `timestamptz` as `Date`,
- * `bytea` as `Buffer`, `json`/`jsonb` as values), so code and tests run
- * unchanged on both.
+ * the same `SqlClient` and `PgClient` tags, and result values parsed by `pg`'s
+ * own parsers (`int8` and `numeric` as strings, `numeric[]` as numbers,
+ * `timestamptz` as `Date`, `interval` as pg's interval object, `bytea` as
+ * `Buffer`, `json`/`jsonb` as values, and any parser the program registered with
+ * `pg.types.setTypeParser`), so code and tests run unchanged on both.
  *
  * PGlite is a single session. Every statement outside a transaction takes a
  * one-permit semaphore for its own duration; a transaction holds the permit
@@ -13,8 +14,8 @@
  *
  * @since 0.1.0
  */
-import { PGlite, types } from "@electric-sql/pglite"
-import type { ParserOptions, Results } from "@electric-sql/pglite"
+import { PGlite } from "@electric-sql/pglite"
+import type { Results } from "@electric-sql/pglite"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Client from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -28,6 +29,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import pg from "pg"
 
 /**
  * @since 0.1.0
@@ -64,23 +66,21 @@ export interface PgliteClient extends PgClient.PgClient {
  */
 export const PgliteClient = Context.GenericTag<PgliteClient>("@lawful/sql-pglite/PgliteClient")
 
-const identity = (value: string) => value
+// Result values as node-postgres parses them: every built-in type (OID below 16384), arrays
+// included, goes through pg's own parser (pg-types, with whatever the program registered through
+// `pg.types.setTypeParser`, looked up value by value as pg does); a type pg does not parse, and
+// a program's own types (enums, domains, their arrays), stay text, as in pg. PGlite's own array
+// parsers, set when it starts, are replaced: pg reads `numeric[]` as numbers, for example, where
+// they would give strings.
+const firstNormalOid = 16384
 
-// Parse result values as node-postgres does, so both backends return the same types.
-const pgCompatibleParsers: ParserOptions = {
-  [types.INT8]: identity,
-  [types.NUMERIC]: identity,
-  [types.BYTEA]: (value: string) => Buffer.from(value.slice(2), "hex"),
-  1016: (value: string) => parseTextArray(value),
-  1231: (value: string) => parseTextArray(value),
-  1182: (value: string) => parseTextArray(value)
-}
-
-// A one-dimensional array of unquoted scalar values (int8[], numeric[], date[]), kept as strings like pg does.
-const parseTextArray = (value: string): Array<string | null> => {
-  const inner = value.slice(1, -1)
-  if (inner.length === 0) return []
-  return inner.split(",").map((item) => (item === "NULL" ? null : item.replace(/^"|"$/g, "")))
+const parseAsPg = (db: PGlite) => {
+  for (const key of Object.keys(db.parsers)) {
+    if (Number(key) >= firstNormalOid) db.parsers[key] = (value: string) => value
+  }
+  for (let oid = 1; oid < firstNormalOid; oid++) {
+    db.parsers[oid] = (value: string) => pg.types.getTypeParser(oid, "text")(value)
+  }
 }
 
 const toSqlError = (message: string) => (cause: unknown) => new SqlError({ cause, message })
@@ -100,8 +100,7 @@ export const make = (
         try: () =>
           PGlite.create({
             ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-            ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {}),
-            parsers: pgCompatibleParsers
+            ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {})
           }),
         catch: toSqlError("PgliteClient: failed to open the database")
       }),
@@ -112,7 +111,9 @@ export const make = (
 
 /**
  * Builds a client over an existing PGlite instance. The caller owns the
- * instance and closes it. All access to it must go through this client.
+ * instance and closes it. All access to it must go through this client, which
+ * sets the instance's result parsers to pg's (do not call its
+ * `refreshArrayTypes`, which would set PGlite's own array parsers again).
  *
  * @since 0.1.0
  * @category constructors
@@ -122,6 +123,7 @@ export const fromPglite = (
   options: Omit<PgliteClientConfig, "dataDir" | "loadDataDir"> = {}
 ): Effect.Effect<PgliteClient, never, Reactivity.Reactivity> =>
   Effect.gen(function*() {
+    parseAsPg(db)
     const compiler = PgClient.makeCompiler(options.transformQueryNames, options.transformJson)
     const transformRows = options.transformResultNames
       ? Statement.defaultTransforms(options.transformResultNames, options.transformJson).array

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
+import pg from "pg"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -35,7 +36,8 @@ const migrations = Migrator.fromRecord({
       PRIMARY KEY (tenant_id, id)
     )`),
   "0002_events": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`CREATE TABLE events (tenant_id text NOT NULL, n int4 NOT NULL, PRIMARY KEY (tenant_id, n))`)
+    sql`CREATE TABLE events (tenant_id text NOT NULL, n int4 NOT NULL, PRIMARY KEY (tenant_id, n))`),
+  "0003_mood": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TYPE mood AS ENUM ('happy', 'sad')`)
 })
 
 const migrate = Migrator.make({})({ loader: migrations, table: "lawful_sqltest_migrations" })
@@ -82,7 +84,14 @@ const scenario = Effect.gen(function*() {
     '2026-01-02'::date AS day,
     ARRAY[1, 2]::int8[] AS bigs,
     ARRAY[1, 2]::int4[] AS ints,
-    NULL::text AS nothing`
+    NULL::text AS nothing,
+    '1 day 02:03:04'::interval AS span,
+    ARRAY[1.5, 2]::numeric[] AS nums,
+    ARRAY['2026-01-02'::date, NULL] AS days,
+    7::int2 AS small,
+    2.5::float4 AS single,
+    'happy'::mood AS mood,
+    ARRAY['happy', 'sad']::mood[] AS moods`
   const row = types[0]!
   assert.strictEqual(row.big, "9007199254740993")
   assert.strictEqual((row.ts as Date).toISOString(), at.toISOString())
@@ -90,6 +99,18 @@ const scenario = Effect.gen(function*() {
   assert.deepStrictEqual(row.bigs, ["1", "2"])
   assert.deepStrictEqual(row.ints, [1, 2])
   assert.strictEqual(row.nothing, null)
+  // As pg's own parsers read them: an interval as pg's interval object, numeric[] as numbers
+  // (numeric alone stays a string), and a type of the program's own, or an array of it, as text.
+  const span = row.span as { days?: number; hours?: number; minutes?: number; seconds?: number }
+  assert.notStrictEqual(typeof span, "string")
+  assert.deepStrictEqual([span.days, span.hours, span.minutes, span.seconds], [1, 2, 3, 4])
+  assert.deepStrictEqual(row.nums, [1.5, 2])
+  assert.instanceOf((row.days as Array<Date>)[0], Date)
+  assert.strictEqual((row.days as Array<Date | null>)[1], null)
+  assert.strictEqual(row.small, 7)
+  assert.strictEqual(row.single, 2.5)
+  assert.strictEqual(row.mood, "happy")
+  assert.strictEqual(row.moods, "{happy,sad}")
 
   const values = yield* sql`SELECT id, name FROM items WHERE tenant_id = ${tenant} ORDER BY id`.values
   assert.deepStrictEqual(values, [[1, "uno"], [2, "two"], [3, "three"]])
@@ -196,8 +217,19 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
         const again = yield* migrate
         assert.deepStrictEqual(again, [])
         const recorded = yield* sql<{ name: string }>`SELECT name FROM lawful_sqltest_migrations ORDER BY migration_id`
-        assert.deepStrictEqual(recorded.map((r) => r.name), ["items", "events"])
+        assert.deepStrictEqual(recorded.map((r) => r.name), ["items", "events", "mood"])
       }))
+
+    it.effect("a parser the program registers with pg applies", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const money = 790
+        const original = pg.types.getTypeParser(money, "text")
+        pg.types.setTypeParser(money, "text", (value: string) => `parsed ${value}`)
+        yield* Effect.addFinalizer(() => Effect.sync(() => pg.types.setTypeParser(money, "text", original)))
+        const [row] = yield* sql<{ price: string }>`SELECT 1.5::money AS price`
+        assert.strictEqual(row!.price, "parsed $1.50")
+      }).pipe(Effect.scoped))
 
     it.effect("statements, types and JSON behave as on pg", () =>
       scenario.pipe(Effect.tap((observed) => results.set(`${name}:scenario`, observed))))
@@ -244,5 +276,14 @@ describe("PGlite on disk", () => {
       yield* write.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir })))
       const rows = yield* read.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir })))
       assert.deepStrictEqual(rows, [{ v: "still here" }])
+      // A type of the program's own that exists when PGlite starts (which then parses arrays of
+      // it) still reads as text, as in pg.
+      yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TYPE mood AS ENUM ('happy', 'sad')`).pipe(
+        Effect.provide(PgliteClient.layer({ dataDir: dir }))
+      )
+      const moods = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ moods: unknown }>`SELECT ARRAY['happy', 'sad']::mood[] AS moods`).pipe(
+        Effect.provide(PgliteClient.layer({ dataDir: dir }))
+      )
+      assert.deepStrictEqual(moods, [{ moods: "{happy,sad}" }])
     }).pipe(Effect.scoped))
 })
