@@ -6,7 +6,8 @@
  * own parsers (`int8` and `numeric` as strings, `numeric[]` as numbers,
  * `timestamptz` as `Date`, `interval` as pg's interval object, `bytea` as
  * `Buffer`, `json`/`jsonb` as values, and any parser the program registered with
- * `pg.types.setTypeParser`), so code and tests run unchanged on both.
+ * `pg.types.setTypeParser`), and parameters converted as `pg` converts them,
+ * so code and tests run unchanged on both.
  *
  * PGlite is a single session. Every statement outside a transaction takes a
  * one-permit semaphore for its own duration; a transaction holds the permit
@@ -74,12 +75,30 @@ export const PgliteClient = Context.GenericTag<PgliteClient>("@lawful/sql-pglite
 // they would give strings.
 const firstNormalOid = 16384
 
-const parseAsPg = (db: PGlite) => {
+// Parameters as node-postgres sends them: each value converted by pg's own `prepareValue` (a
+// Date as local time with its offset, an array as an array literal, an object as JSON, a
+// `toPostgres` value by its method) to text, or to a Buffer that pg sends as binary, which
+// PGlite gets as the type's text form (`bytea` in hex, text types as UTF-8). PGlite would convert
+// by the parameter's type instead: an array bound to `jsonb` became a JSON array there, and an
+// error on PostgreSQL.
+interface PgUtils {
+  readonly utils: { readonly prepareValue: (value: unknown) => string | Buffer | null }
+}
+const prepareValue = (pg as unknown as PgUtils).utils.prepareValue
+const bytea = 17
+const asText = (value: unknown): string => typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : String(value)
+const asBytea = (value: unknown): string => Buffer.isBuffer(value) ? `\\x${value.toString("hex")}` : String(value)
+
+const asPg = (db: PGlite) => {
   for (const key of Object.keys(db.parsers)) {
     if (Number(key) >= firstNormalOid) db.parsers[key] = (value: string) => value
   }
+  for (const key of Object.keys(db.serializers)) {
+    if (Number(key) >= firstNormalOid) db.serializers[key] = asText
+  }
   for (let oid = 1; oid < firstNormalOid; oid++) {
     db.parsers[oid] = (value: string) => pg.types.getTypeParser(oid, "text")(value)
+    db.serializers[oid] = oid === bytea ? asBytea : asText
   }
 }
 
@@ -112,8 +131,8 @@ export const make = (
 /**
  * Builds a client over an existing PGlite instance. The caller owns the
  * instance and closes it. All access to it must go through this client, which
- * sets the instance's result parsers to pg's (do not call its
- * `refreshArrayTypes`, which would set PGlite's own array parsers again).
+ * sets the instance's parsers and serializers to pg's (do not call its
+ * `refreshArrayTypes`, which would set PGlite's own array ones again).
  *
  * @since 0.1.0
  * @category constructors
@@ -123,7 +142,7 @@ export const fromPglite = (
   options: Omit<PgliteClientConfig, "dataDir" | "loadDataDir"> = {}
 ): Effect.Effect<PgliteClient, never, Reactivity.Reactivity> =>
   Effect.gen(function*() {
-    parseAsPg(db)
+    asPg(db)
     const compiler = PgClient.makeCompiler(options.transformQueryNames, options.transformJson)
     const transformRows = options.transformResultNames
       ? Statement.defaultTransforms(options.transformResultNames, options.transformJson).array
@@ -135,7 +154,7 @@ export const fromPglite = (
         try: (): Promise<Results<any> | Array<Results<any>>> =>
           params.length === 0 && rowMode === "object"
             ? db.exec(sql)
-            : db.query(sql, params as Array<unknown>, { rowMode }),
+            : db.query(sql, params.map(prepareValue), { rowMode }),
         catch: toSqlError("Failed to execute statement")
       }).pipe(
         Effect.map((result) =>
@@ -147,7 +166,7 @@ export const fromPglite = (
 
     const queryRaw = (sql: string, params: ReadonlyArray<unknown>) =>
       Effect.tryPromise({
-        try: () => db.query(sql, params as Array<unknown>),
+        try: () => db.query(sql, params.map(prepareValue)),
         catch: toSqlError("Failed to execute statement")
       })
 

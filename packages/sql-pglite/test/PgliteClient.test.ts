@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { randomUUID } from "node:crypto"
-import pg from "pg"
+import nodePg from "pg"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -112,12 +112,26 @@ const scenario = Effect.gen(function*() {
   assert.strictEqual(row.mood, "happy")
   assert.strictEqual(row.moods, "{happy,sad}")
 
+  // Parameters go as pg sends them: an object as JSON text, a Date as pg writes it, and an
+  // array as an array literal, which jsonb refuses on both.
+  const when = new Date("2026-01-02T03:04:05.678Z")
+  const [sent] = yield* sql<{ doc: string; when: string; list: string }>`SELECT
+    ${{ a: [1, "x"] } as unknown as string}::text AS doc, ${when}::text AS when, ${[1, "two", null] as unknown as string}::text AS list`
+  assert.deepStrictEqual(sent, {
+    doc: JSON.stringify({ a: [1, "x"] }),
+    when: (nodePg as unknown as { utils: { prepareValue: (value: unknown) => string } }).utils.prepareValue(when),
+    list: `{"1","two",NULL}`
+  })
+  const arrayAsJson = yield* Effect.flip(sql`SELECT ${[1, 2] as unknown as string}::jsonb AS doc`)
+  assert.strictEqual(arrayAsJson._tag, "SqlError")
+
   const values = yield* sql`SELECT id, name FROM items WHERE tenant_id = ${tenant} ORDER BY id`.values
   assert.deepStrictEqual(values, [[1, "uno"], [2, "two"], [3, "three"]])
 
   return {
     inserted,
     count,
+    sent,
     rows: rows.map((r) => ({ ...r, tenant_id: "t", raw: r.raw ? [...(r.raw as Buffer)] : null })),
     updated,
     types,
@@ -224,9 +238,9 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const money = 790
-        const original = pg.types.getTypeParser(money, "text")
-        pg.types.setTypeParser(money, "text", (value: string) => `parsed ${value}`)
-        yield* Effect.addFinalizer(() => Effect.sync(() => pg.types.setTypeParser(money, "text", original)))
+        const original = nodePg.types.getTypeParser(money, "text")
+        nodePg.types.setTypeParser(money, "text", (value: string) => `parsed ${value}`)
+        yield* Effect.addFinalizer(() => Effect.sync(() => nodePg.types.setTypeParser(money, "text", original)))
         const [row] = yield* sql<{ price: string }>`SELECT 1.5::money AS price`
         assert.strictEqual(row!.price, "parsed $1.50")
       }).pipe(Effect.scoped))
