@@ -195,8 +195,10 @@ export const layerSql: Layer.Layer<ConsentLists, Migrations.MigrationFailed, Sql
       Request: Schema.String,
       Result: ListRow,
       execute: (tenant) =>
+        // By the ids' bytes, as the memory store sorts them: the database's collation (an
+        // ICU or en_US one puts "a_b" before "a-b") would order them differently.
         sql`SELECT list_id, name, purpose, double_opt_in FROM lawful_consent_lists
-            WHERE tenant_id = ${tenant} ORDER BY list_id`
+            WHERE tenant_id = ${tenant} ORDER BY list_id COLLATE "C"`
     })
     const some = SqlSchema.findAll({
       Request: Schema.Struct({ tenant: Schema.String, ids: Schema.Array(Schema.String) }),

@@ -440,6 +440,13 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const other = yield* TenantId.make
       assert.deepStrictEqual((yield* declared.all(tenant)).map((l) => l.id), ["events.local", "news", "offers"])
       assert.deepStrictEqual(yield* declared.all(other), [])
+      // In the order of the ids' characters, whatever the database's collation (an ICU or
+      // en_US one puts "a_b" before "a-b" and "a.b").
+      const sorted = yield* TenantId.make
+      const ids = ["a_b", "ab", "a.b", "a0", "a-b", "a"]
+      yield* Effect.forEach(ids, (id) =>
+        declared.declare(sorted, new ConsentLists.ConsentList({ ...lists[0]!, id: ConsentLists.ListId.make(id) })), { discard: true })
+      assert.deepStrictEqual((yield* declared.all(sorted)).map((l) => l.id), ["a", "a-b", "a.b", "a0", "a_b", "ab"])
       const refused = yield* Effect.either((yield* ConsentLedger).record(other, grant("olga@example.com", ["news"])))
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "UnknownList")
       yield* declared.declare(tenant, new ConsentLists.ConsentList({ ...lists[0]!, name: "Weekly news" }))

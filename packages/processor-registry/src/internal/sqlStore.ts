@@ -220,7 +220,7 @@ export const sqlStore = <E>(
           ),
       questionnaires: Effect.suspend(() =>
         all(QuestionnaireRow, "questionnaires", () =>
-          sql`SELECT document FROM lawful_processor_questionnaires ORDER BY questionnaire_id, version`)
+          sql`SELECT document FROM lawful_processor_questionnaires ORDER BY questionnaire_id COLLATE "C", version`)
       ).pipe(Effect.map((rows) => rows.map((row) => row.document))),
       assessment: (id: AssessmentId) =>
         one(AssessmentRow, "assessment", () =>

@@ -165,7 +165,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
     questionnaire: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
     questionnaires: read(() =>
-      [...questionnaires.values()].sort((a, b) => a.id.localeCompare(b.id) || a.version - b.version)
+      [...questionnaires.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.version - b.version))
     ),
     assessment: (id) => read(() => Option.fromNullable(assessments.get(id))),
     assessments: (processor) =>
