@@ -164,7 +164,10 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
   const of = (tenant: TenantId) =>
     [...records.values()]
       .filter((record) => record.tenantId === tenant)
-      .sort((a, b) => a.archivedAt.getTime() - b.archivedAt.getTime())
+      // As the SQL store orders them: by time, then by id (records archived at one instant).
+      .sort((a, b) =>
+        a.archivedAt.getTime() - b.archivedAt.getTime() || (a.archiveId < b.archiveId ? -1 : a.archiveId > b.archiveId ? 1 : 0)
+      )
   const selected = (tenant: TenantId, selection: { cutoff?: Date; excludeSubjects: ReadonlySet<SubjectId> }) =>
     of(tenant).filter((record) =>
       (selection.cutoff === undefined || record.archivedAt.getTime() < selection.cutoff.getTime()) &&

@@ -273,6 +273,10 @@ const make = (store: HoldStore) =>
     })
   })
 
+// As the SQL store orders them: by placement, then by id (holds placed at one instant).
+const byPlacement = (a: LegalHold, b: LegalHold) =>
+  a.placedAt.getTime() - b.placedAt.getTime() || (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0)
+
 /**
  * Holds in memory, for tests and programs without a database.
  *
@@ -308,14 +312,14 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
         Effect.sync(() =>
           [...holds.values()]
             .filter((hold) => hold.tenantId === tenant && (!activeOnly || hold.active))
-            .sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime())
+            .sort(byPlacement)
         ),
       activeOf: (tenants) =>
         Effect.sync(() => {
           const wanted = new Set(tenants)
           return [...holds.values()]
             .filter((hold) => wanted.has(hold.tenantId) && hold.active)
-            .sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime())
+            .sort(byPlacement)
         })
     })
   })

@@ -38,6 +38,20 @@ contractSuite("ArchiveStore", {
   memory: withArchive(memoryStack, ArchiveStore.layerMemory),
   sql: withArchive(sqlStack, archiveInTestSchema)
 }, (it) => {
+  it.effect("records archived at one instant list by id on every store", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const records = yield* Effect.forEach([1, 2, 3, 4, 5], (n) =>
+        Effect.flatMap(seal.seal(tenant, subject, "archive.invoice", `Invoice ${n}`), (sealed) =>
+          archive.put(tenant, { kind: "invoice", subject, sealed })))
+      const byId = records.map((r) => r.archiveId).sort()
+      assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.archiveId), byId)
+      assert.deepStrictEqual((yield* archive.list(tenant, { limit: 2 })).map((r) => r.archiveId), byId.slice(0, 2))
+    }))
+
   it.effect("keeps sealed payloads per tenant and subject; shredding the subject leaves them unreadable", () =>
     Effect.gen(function*() {
       const archive = yield* ArchiveStore.ArchiveStore

@@ -44,6 +44,16 @@ contractSuite("LegalHolds", { memory: memoryStack, sql: sqlStack }, (it) => {
       assert.strictEqual((yield* holds.list(yield* TenantId.make)).length, 0)
     }))
 
+  it.effect("holds placed at one instant list by id on every store", () =>
+    Effect.gen(function*() {
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const placed = yield* Effect.forEach([1, 2, 3, 4, 5], (n) => holds.place(tenant, { reason: `Case ${n}` }, counsel))
+      const byId = placed.map((h) => h.holdId).sort()
+      assert.deepStrictEqual((yield* holds.list(tenant)).map((h) => h.holdId), byId)
+      assert.deepStrictEqual((yield* holds.active(tenant)).map((h) => h.holdId), byId)
+    }))
+
   it.effect("every placement and release is audited, without the free-text reason", () =>
     Effect.gen(function*() {
       const holds = yield* LegalHolds
