@@ -34,6 +34,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Order from "effect/Order"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
@@ -165,9 +166,7 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
     [...records.values()]
       .filter((record) => record.tenantId === tenant)
       // As the SQL store orders them: by time, then by id (records archived at one instant).
-      .sort((a, b) =>
-        a.archivedAt.getTime() - b.archivedAt.getTime() || (a.archiveId < b.archiveId ? -1 : a.archiveId > b.archiveId ? 1 : 0)
-      )
+      .sort((a, b) => a.archivedAt.getTime() - b.archivedAt.getTime() || Order.string(a.archiveId, b.archiveId))
   const selected = (tenant: TenantId, selection: { cutoff?: Date; excludeSubjects: ReadonlySet<SubjectId> }) =>
     of(tenant).filter((record) =>
       (selection.cutoff === undefined || record.archivedAt.getTime() < selection.cutoff.getTime()) &&

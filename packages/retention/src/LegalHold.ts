@@ -34,6 +34,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Order from "effect/Order"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { decodeActor, encodeActor } from "./internal/encoding.js"
@@ -275,7 +276,7 @@ const make = (store: HoldStore) =>
 
 // As the SQL store orders them: by placement, then by id (holds placed at one instant).
 const byPlacement = (a: LegalHold, b: LegalHold) =>
-  a.placedAt.getTime() - b.placedAt.getTime() || (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0)
+  a.placedAt.getTime() - b.placedAt.getTime() || Order.string(a.holdId, b.holdId)
 
 /**
  * Holds in memory, for tests and programs without a database.

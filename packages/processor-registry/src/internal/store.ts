@@ -1,6 +1,7 @@
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Order from "effect/Order"
 import type { Assessment, AssessmentId } from "../Assessment.js"
 import type { ChangeNotice, NoticeId, Objection } from "../ChangeNotice.js"
 import type { Dpa } from "../Dpa.js"
@@ -165,7 +166,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
     questionnaire: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
     questionnaires: read(() =>
-      [...questionnaires.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.version - b.version))
+      [...questionnaires.values()].sort((a, b) => Order.string(a.id, b.id) || a.version - b.version)
     ),
     assessment: (id) => read(() => Option.fromNullable(assessments.get(id))),
     assessments: (processor) =>
