@@ -89,15 +89,16 @@ const bytea = 17
 const asText = (value: unknown): string => typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : String(value)
 const asBytea = (value: unknown): string => Buffer.isBuffer(value) ? `\\x${value.toString("hex")}` : String(value)
 
+// One parser for every type: PGlite passes the type's OID with each value.
+const parseAsPg = (value: string, oid?: number): unknown =>
+  oid !== undefined && oid < firstNormalOid ? pg.types.getTypeParser(oid, "text")(value) : value
+
 const asPg = (db: PGlite) => {
-  for (const key of Object.keys(db.parsers)) {
-    if (Number(key) >= firstNormalOid) db.parsers[key] = (value: string) => value
-  }
-  for (const key of Object.keys(db.serializers)) {
-    if (Number(key) >= firstNormalOid) db.serializers[key] = asText
-  }
+  // The program's own types that PGlite registered when it started (arrays of its enums).
+  for (const key of Object.keys(db.parsers)) db.parsers[key] = parseAsPg
+  for (const key of Object.keys(db.serializers)) db.serializers[key] = asText
   for (let oid = 1; oid < firstNormalOid; oid++) {
-    db.parsers[oid] = (value: string) => pg.types.getTypeParser(oid, "text")(value)
+    db.parsers[oid] = parseAsPg
     db.serializers[oid] = oid === bytea ? asBytea : asText
   }
 }
