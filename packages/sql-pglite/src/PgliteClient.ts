@@ -103,7 +103,16 @@ const asPg = (db: PGlite) => {
   }
 }
 
-const toSqlError = (message: string) => (cause: unknown) => new SqlError({ cause, message })
+// PGlite attaches a failed statement's parameters to its error (`params`, `queryOptions`):
+// sealed fields, wrapped keys, addresses. pg's errors carry none, and neither do these, so that
+// an error written out whole (a JSON logger) never writes them.
+const toSqlError = (message: string) => (cause: unknown) => {
+  if (typeof cause === "object" && cause !== null) {
+    if ("params" in cause) delete cause.params
+    if ("queryOptions" in cause) delete cause.queryOptions
+  }
+  return new SqlError({ cause, message })
+}
 
 /**
  * Builds a client over a new PGlite instance, closed with the scope.

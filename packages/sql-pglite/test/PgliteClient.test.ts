@@ -245,6 +245,18 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
         assert.strictEqual(row!.price, "parsed $1.50")
       }).pipe(Effect.scoped))
 
+    // (The server's own message may still quote the value it could not read, on both.)
+    it.effect("a failed statement's error carries none of its parameters", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const secret = "person.secret@example.com"
+        const error = yield* Effect.flip(sql`INSERT INTO events (tenant_id, n) VALUES (${secret}, ${"not a number"})`)
+        assert.strictEqual(error._tag, "SqlError")
+        const seen = JSON.stringify(error) + String(error) + JSON.stringify(error.cause)
+        assert.isFalse(seen.includes(secret))
+        assert.strictEqual((error.cause as { code?: string }).code, "22P02")
+      }))
+
     it.effect("statements, types and JSON behave as on pg", () =>
       scenario.pipe(Effect.tap((observed) => results.set(`${name}:scenario`, observed))))
 
