@@ -55,12 +55,18 @@ export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>
 
 /**
  * `LAWFUL_DATA_DIR`: where the embedded database keeps its files (default `./.lawful`).
+ * Set but empty, it is refused: PGlite would keep the database in memory, and lose it
+ * (with the Vault's keys) when the process ends.
  *
  * @since 0.1.0
  * @category config
  */
 export const dataDir: Config.Config<string> = Config.string("LAWFUL_DATA_DIR").pipe(
-  Config.withDefault("./.lawful")
+  Config.withDefault("./.lawful"),
+  Config.validate({
+    message: "LAWFUL_DATA_DIR must be the path of a directory, such as ./.lawful (the default when it is not set)",
+    validation: (directory) => directory.trim().length > 0
+  })
 )
 
 const isPostgresUrl = (value: string): boolean => {

@@ -10,7 +10,12 @@
  *    server treat local parts case-sensitively, but no mainstream mailbox
  *    provider does, and a person who asks to be forgotten must be found however
  *    they typed their address.
- * 4. Nothing else changes: dots and `+tags` are kept, because their meaning
+ * 4. The domain takes its one IDNA form (UTS #46, as `domainToUnicode` gives
+ *    it): an `xn--` label and the Unicode label it encodes, full-width letters,
+ *    an ideographic full stop or an invisible character (a soft hyphen, a
+ *    zero-width space pasted along) name the same domain, and so give the same
+ *    address.
+ * 5. Nothing else changes: dots and `+tags` are kept, because their meaning
  *    differs from one provider to the next.
  *
  * Accepted: a dot-atom local part (RFC 5322 `atext`, plus non-ASCII letters
@@ -26,7 +31,7 @@
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { domainToASCII } from "node:url"
+import { domainToASCII, domainToUnicode } from "node:url"
 
 /**
  * A normalised, valid email address.
@@ -101,7 +106,10 @@ const check = (input: string): Email | InvalidEmailReason => {
   const labels = ascii.split(".")
   if (labels.length < 2 || !labels.every((label) => dnsLabel.test(label))) return "domain-invalid"
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return "domain-invalid"
-  return Email.make(address)
+  // The domain as IDNA reads it, not as typed: spelt two ways, one mailbox would be two subjects.
+  const normal = `${local}@${domainToUnicode(ascii)}`
+  if (normal.length > 254) return "too-long"
+  return Email.make(normal)
 }
 
 /**

@@ -307,7 +307,8 @@ export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry
     run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
   ): Effect.Effect<Report<A>> =>
     Effect.suspend(() =>
-      Effect.forEach([...registered.values()], (source) => attempt(source, operation, run(source)), {
+      // Suspended, so that a source that throws instead of returning an Effect is reported too.
+      Effect.forEach([...registered.values()], (source) => attempt(source, operation, Effect.suspend(() => run(source))), {
         concurrency: "unbounded"
       })
     ).pipe(Effect.map(toReport))

@@ -545,11 +545,22 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
           Effect.map((rows) => rows.length > 0),
           Effect.mapError(fail("remove"))
         ),
+      // An address held by another subject is found by the statement, not by a unique violation:
+      // that would abort the transaction the caller may have open, which the memory store leaves
+      // usable. The violation remains for an address inserted concurrently.
       replace: (tenant, subject, index, sealed) =>
-        sql<{ subject_id: string }>`UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
-            WHERE tenant_id = ${tenant} AND subject_id = ${subject}
-            RETURNING subject_id`.pipe(
-          Effect.map((rows) => (rows.length === 1 ? "replaced" as const : "not-found" as const)),
+        sql<{ replaced: boolean; found: boolean }>`
+          WITH taken AS (
+            SELECT 1 FROM lawful_subjects
+            WHERE tenant_id = ${tenant} AND email_index = ${index} AND subject_id <> ${subject}
+          ), replaced AS (
+            UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
+            WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND NOT EXISTS (SELECT 1 FROM taken)
+            RETURNING subject_id
+          )
+          SELECT EXISTS (SELECT 1 FROM replaced) AS replaced,
+            EXISTS (SELECT 1 FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject}) AS found`.pipe(
+          Effect.map(([row]) => (row!.replaced ? "replaced" as const : row!.found ? "taken" as const : "not-found" as const)),
           Effect.catchIf(isUniqueViolation, () => Effect.succeed("taken" as const)),
           Effect.mapError(fail("replace"))
         )

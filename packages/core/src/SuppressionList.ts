@@ -64,7 +64,10 @@ export class SuppressionListError extends Schema.TaggedError<SuppressionListErro
  * @category services
  */
 export class SuppressionList extends Context.Tag("@lawful/core/SuppressionList")<SuppressionList, {
-  /** Suppresses the address; the first reason is kept. */
+  /**
+   * Suppresses the address; the first reason is kept, except that an erasure replaces any
+   * other (so that `remove` cannot lift it).
+   */
   readonly add: (
     tenant: TenantId,
     email: string,
@@ -141,7 +144,7 @@ export const layerMemory: Layer.Layer<SuppressionList, never, Vault.Vault> = Lay
     return make({
       insert: (tenant, hash, reason) =>
         Effect.sync(() => {
-          if (!entries.has(key(tenant, hash))) entries.set(key(tenant, hash), reason)
+          if (!entries.has(key(tenant, hash)) || reason === "erasure") entries.set(key(tenant, hash), reason)
         }),
       reasons: (tenant, hashes) =>
         Effect.sync(() => {
@@ -194,7 +197,9 @@ export const layerSql: Layer.Layer<
     return yield* make({
       insert: (tenant, hash, reason, at) =>
         sql`INSERT INTO lawful_suppression_list (tenant_id, address_hash, reason, created_at)
-            VALUES (${tenant}, ${hash}, ${reason}, ${at}) ON CONFLICT DO NOTHING`.pipe(
+            VALUES (${tenant}, ${hash}, ${reason}, ${at})
+            ON CONFLICT (tenant_id, address_hash) DO UPDATE SET reason = EXCLUDED.reason
+              WHERE EXCLUDED.reason = 'erasure' AND lawful_suppression_list.reason <> 'erasure'`.pipe(
           Effect.asVoid,
           Effect.mapError(fail("add"))
         ),

@@ -195,7 +195,10 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * out (the process stopped) protects nothing and can stay.
    */
   readonly newSubject: (tenant: TenantId) => Effect.Effect<SubjectId, VaultError>
-  /** `count` new subjects as `newSubject` makes them, at most one key-store call for all. */
+  /**
+   * `count` new subjects as `newSubject` makes them, at most one key-store call for all. `count`
+   * is a count: anything but a non-negative integer is a defect.
+   */
   readonly newSubjects: (tenant: TenantId, count: number) => Effect.Effect<ReadonlyArray<SubjectId>, VaultError>
   /**
    * Gives back subjects from `newSubject(s)` that nothing refers to (nothing
@@ -361,6 +364,16 @@ export const make = (options: VaultOptions = {}) =>
       subjectCache.set(id, { key, expires: now + ttl })
       return key
     }
+    // Counts the shreds of this process. A key read from the store before a shred ended is not
+    // cached after it: the shred's eviction came first, and the subject would open from the
+    // cache until the entry expired.
+    let shreds = 0
+    const rememberRead = (id: string, key: KeyObject, now: number, shredsBeforeRead: number) =>
+      shredsBeforeRead === shreds ? remember(id, key, now) : key
+    const evict = (tenant: TenantId, subject: SubjectId) => {
+      shreds++
+      subjectCache.delete(cacheKey(tenant, subject))
+    }
 
     const subjectKey = (
       tenant: TenantId,
@@ -371,6 +384,7 @@ export const make = (options: VaultOptions = {}) =>
         const id = cacheKey(tenant, subject)
         const cached = subjectCache.get(id)
         if (cached && cached.expires > now) return Effect.succeed(cached.key)
+        const shredsBeforeRead = shreds
         return Effect.gen(function*() {
           const keys = yield* tenantKeys(tenant)
           // Creating returns the stored key when there is one: one round trip either way.
@@ -387,7 +401,7 @@ export const make = (options: VaultOptions = {}) =>
           }
           const raw = decrypt(keys.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
           if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
-          return remember(id, createSecretKey(Buffer.from(raw)), now)
+          return rememberRead(id, createSecretKey(Buffer.from(raw)), now, shredsBeforeRead)
         })
       })
 
@@ -419,6 +433,7 @@ export const make = (options: VaultOptions = {}) =>
           else missing.add(subject)
         }
         if (missing.size > 0) {
+          const shredsBeforeRead = shreds
           const { wrapping } = yield* tenantKeys(tenant)
           const states = yield* store.subjectKeys(tenant, [...missing])
           for (const subject of missing) {
@@ -431,7 +446,10 @@ export const make = (options: VaultOptions = {}) =>
             } else {
               const raw = decrypt(wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
               if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
-              keys.set(subject, Either.right(remember(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now)))
+              keys.set(
+                subject,
+                Either.right(rememberRead(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now, shredsBeforeRead))
+              )
             }
           }
         }
@@ -527,8 +545,11 @@ export const make = (options: VaultOptions = {}) =>
         const made = Effect.zipRight(keys, refill(tenant, wanted))
         return joined ? made : refilling.withPermits(1)(made)
       })
+    const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
+        // NaN never fills the pool: it would refill for ever.
+        if (!isCount(count)) return Effect.dieMessage(`Vault.newSubjects: count must be a non-negative integer, got ${count}`)
         const pool = poolOf(tenant)
         if (pool.keys.length >= count) {
           const taken = pool.keys.splice(0, count)
@@ -543,7 +564,7 @@ export const make = (options: VaultOptions = {}) =>
       })
     const prepare = (tenant: TenantId, subjects?: number) =>
       Effect.suspend(() => {
-        if (subjects !== undefined && !(Number.isSafeInteger(subjects) && subjects >= 0)) {
+        if (subjects !== undefined && !isCount(subjects)) {
           return Effect.dieMessage(`Vault.prepare: subjects must be a non-negative integer, got ${subjects}`)
         }
         // The tenant's keys too, when no subject key is wanted.
@@ -588,13 +609,14 @@ export const make = (options: VaultOptions = {}) =>
           })
         }
         if (missing.size > 0) {
+          const shredsBeforeRead = shreds
           const states = yield* store.createSubjectKeys(tenant, [...missing])
           for (const subject of missing.keys()) {
             const state = states.get(subject)!
             if (state._tag === "Shredded") return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
             const raw = decrypt(tenantKeysOf!.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
             if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
-            keys.set(subject, remember(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now))
+            keys.set(subject, rememberRead(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now, shredsBeforeRead))
           }
         }
         return items.map(({ plaintext, purpose, subject }) => sealWith(keys.get(subject)!, tenant, subject, purpose, plaintext))
@@ -625,7 +647,7 @@ export const make = (options: VaultOptions = {}) =>
       shred: (tenant, subject) =>
         Clock.currentTimeMillis.pipe(
           Effect.flatMap((now) => store.shred(tenant, subject, new Date(now))),
-          Effect.ensuring(Effect.sync(() => subjectCache.delete(cacheKey(tenant, subject)))),
+          Effect.ensuring(Effect.sync(() => evict(tenant, subject))),
           Effect.asVoid,
           Effect.withSpan("Vault.shred", { captureStackTrace: false })
         ),
@@ -661,7 +683,7 @@ export const make = (options: VaultOptions = {}) =>
       reapplyErasures: (erasures) =>
         Effect.reduce(erasures, 0, (count, erasure) =>
           store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
-            Effect.tap(() => subjectCache.delete(cacheKey(erasure.tenantId, erasure.subjectId))),
+            Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId))),
             Effect.map((changed) => (changed ? count + 1 : count))
           )).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
     })

@@ -72,4 +72,24 @@ sqlSuite("SubjectDirectory inside a SQL transaction", layer, (it) => {
         assert.deepStrictEqual(yield* directory.find(tenant, address), Option.some(subjects[i]!))
       }
     }))
+
+  it.scoped("changeEmail refused with EmailAlreadyInUse leaves the caller's transaction usable, as in memory", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const vault = yield* Vault.Vault
+      const directory = yield* SubjectDirectory.SubjectDirectory
+      const tenant = yield* TenantId.make
+      yield* vault.prepare(tenant, 2)
+      const [taken, mover] = yield* directory.resolveAll(tenant, ["taken@example.com", "mover@example.com"])
+      const [refused, found, changed] = yield* within(sql.withTransaction(Effect.all([
+        Effect.flip(directory.changeEmail(tenant, mover!, "TAKEN@example.com")),
+        directory.find(tenant, "taken@example.com"),
+        Effect.as(directory.changeEmail(tenant, mover!, "moved@example.com"), "changed")
+      ])))
+      assert.propertyVal(refused, "_tag", "EmailAlreadyInUse")
+      assert.deepStrictEqual(found, Option.some(taken!))
+      assert.strictEqual(changed, "changed")
+      assert.strictEqual(yield* directory.emailOf(tenant, mover!), "moved@example.com")
+      assert.strictEqual(yield* directory.emailOf(tenant, taken!), "taken@example.com")
+    }))
 })

@@ -23,6 +23,18 @@ describe("Email", () => {
     assert.isTrue(Either.isRight(normalize("user@bücher.example")))
   })
 
+  it("gives a domain its one IDNA form: an A-label, full-width letters, an ideographic dot or an invisible character give the domain they stand for", () => {
+    const unicode = normalize("ann@bücher.example")
+    assert.deepStrictEqual(unicode, Either.right(Email.Email.make("ann@bücher.example")))
+    for (const variant of ["ann@xn--bcher-kva.example", "ann@bü\u00adcher.example", "ann@ｂüｃｈｅｒ.example", "ann@bücher\u3002example"]) {
+      assert.deepStrictEqual(normalize(variant), unicode, JSON.stringify(variant))
+    }
+    const ascii = Either.right(Email.Email.make("ann@example.com"))
+    for (const variant of ["ann@example.com\u200b", "ann@ｅｘａｍｐｌｅ.com", "ann@exam\u00adple.com"]) {
+      assert.deepStrictEqual(normalize(variant), ascii, JSON.stringify(variant))
+    }
+  })
+
   const refused: ReadonlyArray<readonly [string, Email.InvalidEmailReason]> = [
     ["", "empty"],
     ["   ", "empty"],

@@ -13,7 +13,7 @@ import {
   register,
   sourceError
 } from "../src/PersonalDataRegistry.js"
-import type { PersonalDataSource, SourceOutcome } from "../src/PersonalDataRegistry.js"
+import type { PersonalDataSource, Report, SourceOutcome } from "../src/PersonalDataRegistry.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
 import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
@@ -164,6 +164,45 @@ describe("PersonalDataRegistry", () => {
       const rectified = yield* registry.rectifyAll(tenant, subject, { first: "x" })
       assert.isFalse(rectified.allSucceeded)
       assert.strictEqual(rectified.failures.length, 2)
+    }).pipe(Effect.provide(registryWith(sources)))
+  })
+
+  it.effect("a source that throws instead of returning an Effect is reported, and the others still run", () => {
+    const calls: Array<string> = []
+    const throwing: PersonalDataSource = {
+      name: "throwing",
+      description: "throws when called",
+      categories: ["thrown.field"],
+      purposes: ["testing"],
+      export: () => {
+        throw new Error("thrown by the source")
+      },
+      erase: () => {
+        throw new Error("thrown by the source")
+      },
+      rectify: () => {
+        throw new Error("thrown by the source")
+      }
+    }
+    const sources = [recordingSource("first", calls), throwing, recordingSource("last", calls)]
+    return Effect.gen(function*() {
+      const registry = yield* PersonalDataRegistry
+      const [tenant, subject] = yield* ids
+      const reports: ReadonlyArray<Report<unknown>> = [
+        yield* registry.eraseAll(tenant, subject),
+        yield* registry.exportAll(tenant, subject),
+        yield* registry.rectifyAll(tenant, subject, { first: "x" })
+      ]
+      for (const report of reports) {
+        assert.deepStrictEqual(outcomeTags(report.outcomes), [
+          ["first", "SourceSucceeded"],
+          ["throwing", "SourceFailed"],
+          ["last", "SourceSucceeded"]
+        ])
+        assert.instanceOf(report.failures[0]!.error, PersonalDataSourceError)
+        assert.include(String(report.failures[0]!.error.cause), "thrown by the source")
+      }
+      assert.strictEqual(calls.length, 6)
     }).pipe(Effect.provide(registryWith(sources)))
   })
 

@@ -55,6 +55,19 @@ describe("start-up configuration", () => {
     })
   }
 
+  it.effect("an empty LAWFUL_DATA_DIR is refused in one line, never an embedded database that keeps nothing", () =>
+    Effect.gen(function*() {
+      const exit = yield* Layer.build(Database.layer).pipe(
+        Effect.scoped,
+        Effect.exit,
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LAWFUL_DATA_DIR", ""]])))
+      )
+      const line = lineOf(exit)
+      assert.include(line, "LAWFUL_DATA_DIR")
+      assert.include(line, "./.lawful")
+      assert.notInclude(line, "\n")
+    }))
+
   it("valid settings start", () => {
     assert.isTrue(Exit.isSuccess(startWith({ LAWFUL_MASTER_KEY: validKey, DATABASE_URL: "postgres://u:p@db:5432/lawful" })))
     assert.isTrue(Exit.isSuccess(startWith({ LAWFUL_MASTER_KEY: validKey })))

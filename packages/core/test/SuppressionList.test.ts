@@ -44,6 +44,19 @@ contractSuite("SuppressionList", {
       assert.isTrue(Option.isSome(yield* list.reasonFor(tenant, "erased@example.com")))
     }))
 
+  it.effect("an erasure that follows another reason replaces it, and cannot be lifted", () =>
+    Effect.gen(function*() {
+      const list = yield* SuppressionList.SuppressionList
+      const tenant = yield* TenantId.make
+      yield* list.add(tenant, "first.left@example.com", "unsubscribe")
+      yield* list.add(tenant, "First.Left@example.com", "erasure")
+      yield* list.add(tenant, "first.left@example.com", "bounce")
+      assert.deepStrictEqual(yield* list.reasonFor(tenant, "first.left@example.com"), Option.some("erasure" as const))
+      assert.isFalse(yield* list.remove(tenant, "first.left@example.com"))
+      assert.isTrue(Option.isSome(yield* list.reasonFor(tenant, "first.left@example.com")))
+      assert.strictEqual(yield* list.count(tenant), 1)
+    }))
+
   it.effect("an invalid address is a typed error and adds nothing", () =>
     Effect.gen(function*() {
       const list = yield* SuppressionList.SuppressionList

@@ -1,7 +1,10 @@
 import { assert } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -215,6 +218,17 @@ contractSuite("Vault subjects made ahead", { memory: layerMemory, sql: layerSql 
       }
     }))
 
+  it.effect("a count of newSubjects that is not a non-negative integer is a defect, never a hang nor a short answer", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault.make().pipe(Effect.provide(MasterKey.layerRandom), Effect.scoped)
+      const tenant = yield* TenantId.make
+      for (const count of [Number.NaN, -1, 2.5, Number.POSITIVE_INFINITY]) {
+        const exit = yield* TestServices.provideLive(Effect.timeout(Effect.exit(vault.newSubjects(tenant, count)), "10 seconds"))
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(count))
+      }
+      assert.strictEqual((yield* vault.newSubjects(tenant, 0)).length, 0)
+    }))
+
   it.scoped("a tenant making subjects now and then keeps a few keys ahead; a busy one, up to the pool size", () =>
     Effect.gen(function*() {
       const inner = yield* KeyStore
@@ -249,5 +263,46 @@ contractSuite("Vault subjects made ahead", { memory: layerMemory, sql: layerSql 
       for (let i = 0; i < 500; i++) yield* vault.newSubject(busy)
       assert.isAtLeast(Math.max(...made), 64, `keys made per call: ${made.join(", ")}`)
       assert.isAtMost(sum(made), 500 + 2 * 64, `keys made per call: ${made.join(", ")}`)
+    }))
+})
+
+contractSuite("Vault key cache and shred", { memory: layerMemory, sql: layerSql }, (it) => {
+  it.scoped("a key read from the store while the subject is shredded is not cached: the subject no longer opens", () =>
+    Effect.gen(function*() {
+      const store = yield* KeyStore
+      const master = yield* MasterKey.MasterKeys.pipe(Effect.provide(MasterKey.layerRandom))
+      // The reader's key-store reads pause after reading, until the shred has ended.
+      let pause: { readonly read: Deferred.Deferred<void>; readonly proceed: Deferred.Deferred<void> } | undefined
+      const pausing = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.tap(effect, () => {
+          const paused = pause
+          pause = undefined
+          return paused ? Effect.zipRight(Deferred.succeed(paused.read, undefined), Deferred.await(paused.proceed)) : Effect.void
+        })
+      const paused = KeyStore.of({
+        ...store,
+        subjectKey: (tenant, subject) => pausing(store.subjectKey(tenant, subject)),
+        subjectKeys: (tenant, subjects) => pausing(store.subjectKeys(tenant, subjects))
+      })
+      const vaultOf = Vault.make().pipe(Effect.provideService(KeyStore, paused), Effect.provideService(MasterKey.MasterKeys, master))
+      const writer = yield* vaultOf
+      const tenant = yield* TenantId.make
+      for (const openWith of ["open", "openAll"] as const) {
+        const reader = yield* vaultOf
+        const subject = yield* SubjectId.make
+        const sealed = yield* writer.seal(tenant, subject, "p", "secret")
+        const open = openWith === "open"
+          ? Effect.either(reader.open(tenant, subject, "p", sealed))
+          : Effect.map(reader.openAll(tenant, [{ subject, purpose: "p", sealed }]), (results) => results[0]!)
+        pause = { read: yield* Deferred.make<void>(), proceed: yield* Deferred.make<void>() }
+        const { proceed, read } = pause
+        const opening = yield* Effect.fork(open)
+        yield* Deferred.await(read)
+        yield* reader.shred(tenant, subject)
+        yield* Deferred.succeed(proceed, undefined)
+        yield* Fiber.join(opening)
+        const after = yield* open
+        assert.isTrue(Either.isLeft(after) && after.left._tag === "SubjectShredded", openWith)
+      }
     }))
 })
