@@ -58,8 +58,7 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as AuditEntry from "./AuditEntry.js"
-import { AuditEvent } from "./AuditEvent.js"
-import type { Actor } from "./AuditEvent.js"
+import { Actor, AuditEvent } from "./AuditEvent.js"
 import * as AuditStore from "./AuditStore.js"
 import { AuditEventInvalid, AuditStoreError, AuditTrail } from "./AuditTrail.js"
 import type { Appended } from "./AuditTrail.js"
@@ -278,6 +277,17 @@ interface Pending {
   readonly time: Date
   readonly done: Deferred.Deferred<ReadonlyArray<Appended>, AuditStoreError>
 }
+
+// The actor of the entry a redaction or de-link records, checked before anything is removed: that
+// entry names no subject, so the subject cannot be its actor.
+const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
+  Schema.is(Actor)(actor) && actor.kind !== "subject"
+    ? Effect.void
+    : Effect.fail(
+      new AuditEventInvalid({
+        reason: "the actor of a redaction or de-link is the system, an API key or staff, with an id of 1 to 200 characters"
+      })
+    )
 
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
 // surrogates) is refused by `AuditEvent` itself when the event is made.
@@ -543,8 +553,10 @@ export const make = (options: AuditLogOptions = {}) =>
           signer
         )
         const stored = { size, root, note }
-        yield* store.saveCheckpoint(tenant, stored)
+        // Published first: a checkpoint stored is returned as it is from then on, so one whose
+        // publication failed would be handed out and never published.
         yield* publisher.publish(tenant, { size, note })
+        yield* store.saveCheckpoint(tenant, stored)
         return stored
       }).pipe(Effect.withSpan("AuditLog.checkpoint"))
 
@@ -647,10 +659,12 @@ export const make = (options: AuditLogOptions = {}) =>
         yield* readStoredUpTo(0)
         checkRootsAt(MerkleTree.emptyFrontier)
 
+        // The log as of `state`: entries appended meanwhile are the next verification's.
+        const size = state.frontier.size
         let frontier = MerkleTree.emptyFrontier
         let position = 0
-        while (true) {
-          const page = yield* store.scan(tenant, position, verifyPage)
+        while (position < size) {
+          const page = yield* store.scan(tenant, position, Math.min(verifyPage, size - position))
           if (page.length === 0) break
           yield* readStoredUpTo(position + page.length)
           const computed: Array<MerkleTree.NodeHash> = []
@@ -676,12 +690,12 @@ export const make = (options: AuditLogOptions = {}) =>
               bad(MerkleTree.coverage(node).begin, `stored hash of subtree ${node.level}/${node.index} is wrong or missing`)
             }
           }
-          if (firstBad !== undefined || page.length < verifyPage) break
+          if (firstBad !== undefined) break
         }
         const count = position
         if (firstBad === undefined) {
-          if (count !== state.frontier.size) {
-            bad(Math.min(count, state.frontier.size), `the log's size is ${state.frontier.size} but ${count} entries are stored`)
+          if (count !== size) {
+            bad(count, `the log's size is ${size} but ${count} entries are stored`)
           } else if (
             !equals(MerkleTree.frontierRoot(frontier), state.root) ||
             frontier.hashes.length !== state.frontier.hashes.length ||
@@ -689,10 +703,16 @@ export const make = (options: AuditLogOptions = {}) =>
           ) {
             bad(count > 0 ? count - 1 : 0, "the stored state (frontier or root) differs from the entries")
           }
-          // Checkpoints past the last entry: the log lost entries they cover.
+          // Entries and checkpoints past the size read first are the log's own only if it has grown to
+          // them since (each is written after the state that covers it): otherwise an entry was
+          // added behind the log's back, or the log lost entries a checkpoint covers.
+          const beyond = yield* store.scan(tenant, count, 1)
           yield* readStoredUpTo(count + 1)
-          for (const expected of [...published, ...stored.slice(next)]) {
-            if (expected.size > count) bad(count, `the log has ${count} entries, fewer than the ${expected.what}`)
+          const later = [...published, ...stored.slice(next)].filter((expected) => expected.size > count)
+          const grown = beyond.length > 0 || later.length > 0 ? (yield* store.state(tenant)).frontier.size : count
+          if (beyond.length > 0 && grown <= count) bad(count, `an entry is stored beyond the log's size ${count}`)
+          for (const expected of later) {
+            if (expected.size > grown) bad(count, `the log has ${grown} entries, fewer than the ${expected.what}`)
           }
         }
         return {
@@ -720,7 +740,9 @@ export const make = (options: AuditLogOptions = {}) =>
           onSome: Effect.succeed
         })),
       query: (tenant, query) => {
-        const limit = Math.max(1, Math.min(1000, query.limit ?? 100))
+        // A whole number of entries: a fractional page is refused by SQL, and in memory ends the pages early.
+        const requested = query.limit === undefined || Number.isNaN(query.limit) ? 100 : query.limit
+        const limit = Math.max(1, Math.min(1000, Math.floor(requested)))
         return Effect.map(store.entries(tenant, { ...query, limit }), (entries) => ({
           entries,
           next: entries.length === limit ? Option.some(entries[entries.length - 1]!.index) : Option.none()
@@ -744,6 +766,7 @@ export const make = (options: AuditLogOptions = {}) =>
       proofBundle,
       redactDetails: (tenant, { actionPrefix, actor, before, excludeSubjects, limit }) =>
         Effect.gen(function*() {
+          yield* checkActor(actor)
           const redacted = yield* store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit })
           if (redacted.length > 0) {
             yield* appendAll(tenant, [
@@ -764,6 +787,7 @@ export const make = (options: AuditLogOptions = {}) =>
         }).pipe(Effect.withSpan("AuditLog.redactDetails")),
       delinkSubject: (tenant, subject, actor) =>
         Effect.gen(function*() {
+          yield* checkActor(actor)
           const count = yield* store.delinkSubject(tenant, subject)
           yield* appendAll(tenant, [
             new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })

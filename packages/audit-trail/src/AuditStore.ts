@@ -15,6 +15,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import { inTransaction } from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
@@ -336,7 +337,8 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         const checkpoints = logs.get(tenant)?.checkpoints ?? []
         return Option.fromNullable(checkpoints[firstOver(checkpoints, index)])
       }),
-    tenants: Effect.sync(() => [...logs.keys()])
+    // The tenants with a log, as in SQL: a checkpoint of an empty tree makes none.
+    tenants: Effect.sync(() => [...logs].flatMap(([tenant, log]) => log.entries.length > 0 ? [tenant] : []))
   })
 })
 
@@ -724,17 +726,22 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         // Optimistic: build on the last known state and write everything in one statement that
         // applies only if the state row still has that size (the row lock serialises writers);
         // otherwise re-read the state and build again.
-        const attempt = (known: KnownState): Effect.Effect<A, SqlError> =>
+        // A state written inside the caller's transaction is not kept: the transaction may yet roll
+        // back, and another process may then bring the log to the same size with other entries.
+        const attempt = (known: KnownState, joined: boolean): Effect.Effect<A, SqlError> =>
           Effect.suspend(() => {
             const batch = build(known.state)
             return Effect.flatMap(writeBatch(tenant, known, batch), (written) => {
-              if (!written) return Effect.flatMap(readKnownState(tenant), attempt)
-              knownStates.set(tenant, { exists: true, state: batch.state })
+              if (!written) return Effect.flatMap(readKnownState(tenant), (state) => attempt(state, joined))
+              if (joined) knownStates.delete(tenant)
+              else knownStates.set(tenant, { exists: true, state: batch.state })
               return Effect.succeed(batch.result)
             })
           })
-        const cached = knownStates.get(tenant)
-        return (cached ? attempt(cached) : Effect.flatMap(readKnownState(tenant), attempt)).pipe(
+        return Effect.flatMap(inTransaction, (joined) => {
+          const cached = knownStates.get(tenant)
+          return cached ? attempt(cached, joined) : Effect.flatMap(readKnownState(tenant), (state) => attempt(state, joined))
+        }).pipe(
           Effect.catchAll((cause) => {
             knownStates.delete(tenant)
             return Effect.fail(new AuditStoreError({ operation: "append", cause }))
@@ -781,11 +788,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.map((rows) => rows.map((row) => ({ level, index: Number(row.idx), hash: new Uint8Array(row.hash) }))),
           Effect.mapError(fail("nodesOfLevel"))
         ),
+      // An index no entry can have (negative, fractional, beyond 2^53) is not found, as in memory,
+      // rather than refused by the database as a `bigint`.
       entry: (tenant, index) =>
-        selectEntries(sql.and([ofTenant(tenant), sql`idx = ${index}`]), 1).pipe(
-          Effect.map((entries) => Option.fromNullable(entries[0])),
-          Effect.mapError(fail("entry"))
-        ),
+        !Number.isSafeInteger(index) || index < 0
+          ? Effect.succeed(Option.none())
+          : selectEntries(sql.and([ofTenant(tenant), sql`idx = ${index}`]), 1).pipe(
+            Effect.map((entries) => Option.fromNullable(entries[0])),
+            Effect.mapError(fail("entry"))
+          ),
       entries: (tenant, query) =>
         selectEntries(
           sql.and([

@@ -9,7 +9,7 @@ import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
 import * as AuditEntry from "../src/AuditEntry.js"
 import { AuditLog, AuditSigner, make as makeLog } from "../src/AuditLog.js"
-import { AuditEvent, type Json } from "../src/AuditEvent.js"
+import { type Actor, AuditEvent, type Json } from "../src/AuditEvent.js"
 import { AuditStore } from "../src/AuditStore.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
@@ -507,5 +507,75 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "AuditEventInvalid")
       assert.strictEqual(yield* log.size(tenant), 1)
       assert.throws(() => new AuditEvent({ actor: { kind: "system", id: "x" }, action: "NotDotted" }))
+    }))
+
+  it.effect("a full verification while appends go on finds nothing wrong", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, Array.from({ length: 20 }, (_, i) => event(i)))
+      yield* log.checkpoint(tenant)
+      const appending = yield* Effect.fork(Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) =>
+        Effect.zipRight(log.append(tenant, event(i)), log.checkpoint(tenant))))
+      const reports = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), () => log.verify(tenant))
+      yield* appending.await
+      for (const report of reports) assert.isTrue(report.ok, report.problems.join("; "))
+      assert.isTrue((yield* log.verify(tenant)).ok)
+    }))
+
+  it.effect("a page size out of range or fractional is clamped to a whole page of 1 to 1000, on every store", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, i) => event(i)))
+      for (const [limit, expected] of [[2.5, 2], [0, 1], [-3, 1], [Number.NaN, 5], [1e9, 5]] as const) {
+        const page = yield* Effect.either(log.query(tenant, { limit }))
+        assert.isTrue(Either.isRight(page), `limit ${limit}: ${String(page)}`)
+        const entries = Either.getOrThrow(page).entries
+        assert.strictEqual(entries.length, expected, `limit ${limit}`)
+        assert.strictEqual(Option.isSome(Either.getOrThrow(page).next), expected < 5, `limit ${limit}`)
+      }
+    }))
+
+  it.effect("a tenant without entries has no log to list, even once its empty tree is checkpointed", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const [empty, used] = yield* Effect.all([TenantId.make, TenantId.make])
+      const checkpoint = yield* log.checkpoint(empty)
+      assert.strictEqual(checkpoint.size, 0)
+      yield* log.append(used, event(0))
+      const tenants = yield* store.tenants
+      assert.include(tenants, used)
+      assert.notInclude(tenants, empty)
+    }))
+
+  it.effect("an index the log cannot hold is not found, on every store", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, [event(0), event(1)])
+      for (const index of [-1, 1.5, Number.NaN, Infinity, 2 ** 53, 1e20]) {
+        const entry = yield* Effect.either(log.entry(tenant, index))
+        assert.isTrue(Either.isLeft(entry) && entry.left._tag === "AuditEntryNotFound", `entry ${index}: ${String(entry)}`)
+        const bundle = yield* Effect.either(log.proofBundle(tenant, index))
+        assert.isTrue(Either.isLeft(bundle) && bundle.left._tag === "AuditEntryNotFound", `bundle ${index}: ${String(bundle)}`)
+      }
+    }))
+
+  it.effect("a redaction or de-link by an actor its own entry cannot name is refused, and nothing is redacted or de-linked", () =>
+    Effect.gen(function*() {
+      const { before, held, log, tenant } = yield* heldSubjectHistory
+      const invalidActors: ReadonlyArray<Actor> = [{ kind: "subject" }, { kind: "staff", id: "" }]
+      for (const actor of invalidActors) {
+        const redacted = yield* Effect.either(log.redactDetails(tenant, { before, actor, limit: 10 }))
+        assert.isTrue(Either.isLeft(redacted) && redacted.left._tag === "AuditEventInvalid", String(redacted))
+        const delinked = yield* Effect.either(log.delinkSubject(tenant, held, actor))
+        assert.isTrue(Either.isLeft(delinked) && delinked.left._tag === "AuditEventInvalid", String(delinked))
+      }
+      assert.strictEqual(yield* log.size(tenant), 6)
+      const entries = (yield* log.query(tenant, {})).entries
+      assert.isTrue(entries.every((e) => Option.isSome(e.details)))
+      assert.deepStrictEqual((yield* log.query(tenant, { subject: held })).entries.map((e) => e.index), [0, 2, 4])
     }))
 }

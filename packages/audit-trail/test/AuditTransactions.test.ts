@@ -2,20 +2,26 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as TenantId from "@lawful/core/TenantId"
 import { sqlSuite } from "@lawful/core/testing"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import * as ProofBundle from "../src/ProofBundle.js"
 import { event } from "./AuditLogSuite.js"
 
 class Abort {
   readonly _tag = "Abort"
 }
 
-const log = AuditLog.layer.pipe(
-  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
-)
+// A second log on the same database over a store of its own, as another process has.
+class OtherProcessLog extends Context.Tag("test/OtherProcessLog")<OtherProcessLog, Context.Tag.Service<typeof AuditLog.AuditLog>>() {}
+
+const log = Layer.merge(
+  AuditLog.layer.pipe(Layer.provide(AuditStore.layerSql)),
+  Layer.scoped(OtherProcessLog, AuditLog.make()).pipe(Layer.provide(Layer.fresh(AuditStore.layerSql)))
+).pipe(Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)))
 
 sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
   it.effect("commit with the transaction's other writes, and roll back with them", () =>
@@ -51,6 +57,29 @@ sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
       const checkpoint = yield* audit.checkpoint(tenant)
       assert.strictEqual(checkpoint.size, 3)
       assert.isTrue((yield* audit.verify(tenant)).ok)
+    }))
+
+  it.effect("after a rolled-back append, an append builds on the log as committed, not as the rolled-back transaction left it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const other = yield* OtherProcessLog
+      const tenant = yield* TenantId.make
+      yield* audit.append(tenant, event(0))
+      // Rolled back: the entry at index 1 was never committed.
+      const aborted = yield* sql.withTransaction(
+        Effect.zipRight(audit.append(tenant, event(1)), Effect.fail(new Abort()))
+      ).pipe(Effect.flip)
+      assert.strictEqual(aborted._tag, "Abort")
+      // Another process appends another entry at index 1: the log has the size the rolled-back
+      // transaction would have left, not its tree.
+      assert.strictEqual((yield* other.append(tenant, event(2))).index, 1)
+      assert.strictEqual((yield* audit.append(tenant, event(3))).index, 2)
+      const report = yield* audit.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+      const checkpoint = yield* audit.checkpoint(tenant)
+      yield* ProofBundle.verify(yield* audit.proofBundle(tenant, 2), audit.verifierKey)
+      assert.strictEqual(checkpoint.size, 3)
     }))
 
   it.effect("a batch is one transaction: an entry that fails leaves none of the batch written", () =>
