@@ -11,8 +11,11 @@
  *
  * Rows are refused, with a count and their row numbers (never their
  * addresses) in the report, when the address is invalid, the IP address is
- * malformed, the address is on the tenant's suppression list, or the address
- * repeats an earlier row of the same batch. An import whose lists are not
+ * malformed, the consent time is not a valid date of the years 0000 to 9999
+ * (as events write times), the user agent is not text of at most
+ * `maxUserAgentLength` characters (as `record` takes it), the address is on
+ * the tenant's suppression list, or the address repeats an earlier row of
+ * the same batch. An import whose lists are not
  * all declared records nothing (`UnknownList`).
  *
  * The bulk path is batched (1,000 rows by default): one suppression query,
@@ -95,6 +98,34 @@ export interface ImportContact {
 }
 
 /**
+ * The longest user agent a contact may carry, as `record` takes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxUserAgentLength = 2000
+
+/**
+ * Whether a contact's consent time can be written into an event: a valid
+ * date whose ISO 8601 form has a four-digit year.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const isConsentTime = (value: unknown): value is Date =>
+  value instanceof Date && !Number.isNaN(value.getTime()) && value.getUTCFullYear() >= 0 &&
+  value.getUTCFullYear() <= 9999
+
+/**
+ * Whether a contact's user agent can be recorded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const isUserAgent = (value: unknown): value is string =>
+  typeof value === "string" && value.length <= maxUserAgentLength
+
+/**
  * What to import.
  *
  * @since 0.1.0
@@ -133,7 +164,14 @@ export const ImportOptions = Schema.Struct({
  * @since 0.1.0
  * @category models
  */
-export const RejectionReason = Schema.Literal("invalid-email", "invalid-ip", "suppressed", "duplicate")
+export const RejectionReason = Schema.Literal(
+  "invalid-email",
+  "invalid-ip",
+  "invalid-consented-at",
+  "invalid-user-agent",
+  "suppressed",
+  "duplicate"
+)
 
 /**
  * @since 0.1.0
@@ -166,6 +204,8 @@ export interface ImportReport {
   readonly suppressed: number
   readonly invalidEmail: number
   readonly invalidIp: number
+  readonly invalidConsentedAt: number
+  readonly invalidUserAgent: number
   readonly duplicates: number
   readonly rejections: ReadonlyArray<Rejection>
 }
@@ -191,6 +231,8 @@ export const reportJson = (report: ImportReport): Json => ({
   suppressed: report.suppressed,
   invalidEmail: report.invalidEmail,
   invalidIp: report.invalidIp,
+  invalidConsentedAt: report.invalidConsentedAt,
+  invalidUserAgent: report.invalidUserAgent,
   duplicates: report.duplicates,
   rejections: report.rejections.map((r) => ({ row: r.row, reason: r.reason }))
 })

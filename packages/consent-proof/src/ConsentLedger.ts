@@ -132,7 +132,7 @@ export const RecordRequest = Schema.Struct({
     Schema.Struct({ kind: Schema.Literal("subject") })
   ),
   ip: Schema.optional(Schema.String),
-  userAgent: Schema.optional(Schema.String.pipe(Schema.maxLength(2000))),
+  userAgent: Schema.optional(Schema.String.pipe(Schema.maxLength(ConsentImport.maxUserAgentLength))),
   notice: Schema.optional(NoticeHashes),
   language: Schema.optional(ConsentEvent.Language),
   reason: Schema.optional(ConsentEvent.WithdrawalReason)
@@ -652,6 +652,8 @@ export const make = Effect.gen(function*() {
     suppressed: number
     invalidEmail: number
     invalidIp: number
+    invalidConsentedAt: number
+    invalidUserAgent: number
     duplicates: number
     rejections: Array<ConsentImport.Rejection>
   }
@@ -670,6 +672,8 @@ export const make = Effect.gen(function*() {
         suppressed: 0,
         invalidEmail: 0,
         invalidIp: 0,
+        invalidConsentedAt: 0,
+        invalidUserAgent: 0,
         duplicates: 0,
         rejections: []
       }
@@ -677,6 +681,8 @@ export const make = Effect.gen(function*() {
         totals.rejections.push({ row, reason })
         if (reason === "invalid-email") totals.invalidEmail++
         else if (reason === "invalid-ip") totals.invalidIp++
+        else if (reason === "invalid-consented-at") totals.invalidConsentedAt++
+        else if (reason === "invalid-user-agent") totals.invalidUserAgent++
         else if (reason === "duplicate") totals.duplicates++
         else totals.suppressed++
       }
@@ -685,11 +691,16 @@ export const make = Effect.gen(function*() {
       const seen = new Set<string>()
       for (const [contact, index] of rows) {
         const row = index + 1
-        const email = yield* Effect.option(Email.normalize(contact.email))
+        // Rows come from outside (a file, another system): each field is checked before use.
+        const email = typeof contact.email === "string" ? yield* Effect.option(Email.normalize(contact.email)) : Option.none()
         if (Option.isNone(email)) {
           reject(row, "invalid-email")
-        } else if (contact.ip !== undefined && isIP(contact.ip) === 0) {
+        } else if (contact.ip !== undefined && (typeof contact.ip !== "string" || isIP(contact.ip) === 0)) {
           reject(row, "invalid-ip")
+        } else if (contact.consentedAt !== undefined && !ConsentImport.isConsentTime(contact.consentedAt)) {
+          reject(row, "invalid-consented-at")
+        } else if (contact.userAgent !== undefined && !ConsentImport.isUserAgent(contact.userAgent)) {
+          reject(row, "invalid-user-agent")
         } else if (seen.has(email.value)) {
           reject(row, "duplicate")
         } else {
@@ -793,6 +804,8 @@ export const make = Effect.gen(function*() {
             suppressed: 0,
             invalidEmail: 0,
             invalidIp: 0,
+            invalidConsentedAt: 0,
+            invalidUserAgent: 0,
             duplicates: 0,
             rejections: []
           } as Totals,
@@ -802,6 +815,8 @@ export const make = Effect.gen(function*() {
             suppressed: all.suppressed + batch.suppressed,
             invalidEmail: all.invalidEmail + batch.invalidEmail,
             invalidIp: all.invalidIp + batch.invalidIp,
+            invalidConsentedAt: all.invalidConsentedAt + batch.invalidConsentedAt,
+            invalidUserAgent: all.invalidUserAgent + batch.invalidUserAgent,
             duplicates: all.duplicates + batch.duplicates,
             rejections: all.rejections.length >= ConsentImport.maxListedRejections
               ? all.rejections
@@ -822,6 +837,8 @@ export const make = Effect.gen(function*() {
         suppressed: report.suppressed,
         invalidEmail: report.invalidEmail,
         invalidIp: report.invalidIp,
+        invalidConsentedAt: report.invalidConsentedAt,
+        invalidUserAgent: report.invalidUserAgent,
         duplicates: report.duplicates
       })
       return report

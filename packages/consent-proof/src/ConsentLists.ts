@@ -52,6 +52,8 @@ export const ListId = Schema.String.pipe(
  */
 export type ListId = typeof ListId.Type
 
+const isListId = Schema.is(ListId)
+
 /**
  * A list as a tenant declares it.
  *
@@ -138,7 +140,12 @@ const make = (store: ListsStore) => {
         const now = yield* Clock.currentTimeMillis
         const cached = ids.map((id) => cache.get(cacheKey(tenant, id)))
         if (cached.every((entry) => entry !== undefined && entry.expires > now)) return cached.map((entry) => entry!.list)
-        const found = new Map((yield* store.some(tenant, ids)).map((list) => [list.id as string, list]))
+        // An id no list can have is missing on every store alike: a database is not asked about
+        // text it may not even store (a NUL), so that the answer is `UnknownList` there too.
+        const valid = ids.filter(isListId)
+        const found = new Map(
+          (valid.length === 0 ? [] : yield* store.some(tenant, valid)).map((list) => [list.id as string, list])
+        )
         for (const list of found.values()) cache.set(cacheKey(tenant, list.id), { list, expires: now + cacheMillis })
         const missing = [...new Set(ids)].filter((id) => !found.has(id))
         if (missing.length > 0) return yield* new UnknownList({ tenantId: tenant, lists: missing })

@@ -252,7 +252,8 @@ const makeMemory = (): Service => {
   const remove = (tenant: TenantId, subjects: ReadonlySet<SubjectId>) => {
     const before = eventsOf(tenant)
     const kept = before.filter((stored) => !subjects.has(stored.event.subject))
-    events.set(tenant, kept)
+    // A tenant that never recorded an event stays out of `tenants`, as on SQL.
+    if (events.has(tenant)) events.set(tenant, kept)
     for (const subject of subjects) statesOf(tenant).delete(subject)
     return before.length - kept.length
   }

@@ -19,6 +19,7 @@ import * as ConsentExport from "../src/ConsentExport.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import type { RecordRequest } from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
+import * as ConsentProof from "../src/ConsentProof.js"
 import * as ConsentReceipt from "../src/ConsentReceipt.js"
 import * as ConsentState from "../src/ConsentState.js"
 import * as ConsentStore from "../src/ConsentStore.js"
@@ -205,6 +206,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
           suppressed: 2,
           invalidEmail: 1,
           invalidIp: 1,
+          invalidConsentedAt: 0,
+          invalidUserAgent: 0,
           duplicates: 1,
           rejections: [
             { row: 2, reason: "suppressed" },
@@ -235,6 +238,51 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const log = yield* AuditLog.AuditLog
       const page = yield* log.query(tenant, { actionPrefix: "consent.import" })
       assert.deepStrictEqual(page.entries.map((e) => e.action), ["consent.import.started", "consent.import.completed"])
+    }))
+
+  it.effect("an import refuses rows with an unusable consent time, user agent or address, and every consent it records proves", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      const report = yield* ledger.importContacts(tenant, {
+        attestation,
+        lists: ["news"],
+        actor: { kind: "api-key", id: "key-1" },
+        contacts: [
+          { email: "invalid-date@example.com", consentedAt: new Date("not a date") },
+          { email: "far-future@example.com", consentedAt: new Date("+010000-01-01T00:00:00.000Z") },
+          { email: "before-year-zero@example.com", consentedAt: new Date("-000001-01-01T00:00:00.000Z") },
+          { email: "string-date@example.com", consentedAt: "2025-03-01" as never },
+          { email: "long-agent@example.com", userAgent: "x".repeat(2001) },
+          { email: "numeric-agent@example.com", userAgent: 42 as never },
+          { email: undefined as never },
+          { email: "kept@example.com", consentedAt: new Date("2025-03-01T10:00:00.000Z"), userAgent: "y".repeat(2000) }
+        ]
+      })
+      assert.strictEqual(report.received, 8)
+      assert.strictEqual(report.recorded, 1)
+      assert.strictEqual(report.invalidConsentedAt, 4)
+      assert.strictEqual(report.invalidUserAgent, 2)
+      assert.strictEqual(report.invalidEmail, 1)
+      assert.deepStrictEqual(report.rejections, [
+        { row: 1, reason: "invalid-consented-at" },
+        { row: 2, reason: "invalid-consented-at" },
+        { row: 3, reason: "invalid-consented-at" },
+        { row: 4, reason: "invalid-consented-at" },
+        { row: 5, reason: "invalid-user-agent" },
+        { row: 6, reason: "invalid-user-agent" },
+        { row: 7, reason: "invalid-email" }
+      ])
+      for (const email of ["invalid-date", "far-future", "before-year-zero", "long-agent"]) {
+        assert.isTrue(Option.isNone(yield* (yield* SubjectDirectory.SubjectDirectory).find(tenant, `${email}@example.com`)))
+      }
+      const events = yield* ledger.events(tenant, { limit: 10 })
+      assert.strictEqual(events.length, 1)
+      for (const { event } of events) {
+        const proof = yield* ledger.proof(tenant, event.id, { disclose: true })
+        const verified = yield* ConsentProof.verify(proof, ledger.verifierKey)
+        assert.strictEqual(verified.event.collectedAt?.toISOString(), "2025-03-01T10:00:00.000Z")
+      }
     }))
 
   it.effect("an import with an undeclared list or an invalid attestation records nothing", () =>
@@ -431,6 +479,39 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       assert.strictEqual((yield* ledger.events(tenant, { subject: b.event.subject, limit: 10 })).length, 2)
       assert.strictEqual(yield* target.count(tenant, { cutoff: cutoff(12_001), excludeSubjects: held }), 0)
       assert.include(yield* target.tenants, tenant)
+    }))
+
+  it.effect("the tenants with withdrawn-consent proofs are those that recorded events, whatever was erased or purged", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const targets = yield* RetentionTarget.RetentionTargets
+      const target = Option.getOrThrow(yield* targets.get("consent.withdrawn-proof"))
+      const quiet = yield* TenantId.make
+      const subject = (yield* ledger.record(yield* tenantWithLists, grant("quiet@example.com", ["news"]))).event.subject
+      assert.strictEqual(yield* ledger.erase(quiet, subject), 0)
+      assert.deepStrictEqual(
+        yield* target.purgeBatch(quiet, { cutoff: new Date(8.64e15), limit: 10, excludeSubjects: new Set() }),
+        { purged: 0, more: false }
+      )
+      assert.notInclude(yield* target.tenants, quiet)
+    }))
+
+  it.effect("a list id no list can have is unknown on every store, before any store is asked", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const declared = yield* ConsentLists.ConsentLists
+      const tenant = yield* tenantWithLists
+      const email = "nul.list@example.com"
+      for (const id of ["news\u0000", "news\ud800", "News", "x".repeat(65)]) {
+        const required = yield* Effect.either(declared.require(tenant, ["news", id]))
+        assert.isTrue(Either.isLeft(required) && required.left._tag === "UnknownList", id)
+        if (Either.isLeft(required) && required.left._tag === "UnknownList") assert.deepStrictEqual(required.left.lists, [id])
+        const recorded = yield* Effect.either(ledger.record(tenant, grant(email, [id])))
+        assert.isTrue(Either.isLeft(recorded) && recorded.left._tag === "UnknownList", id)
+        const recipients = yield* Effect.either(Stream.runDrain(ledger.recipients(tenant, id)))
+        assert.isTrue(Either.isLeft(recipients) && recipients.left._tag === "UnknownList", id)
+      }
+      yield* assertNothingRecorded(tenant, email)
     }))
 
   it.effect("declared lists are per tenant", () =>

@@ -150,7 +150,8 @@ it.scoped("the README's examples record, import, export and prove consent on the
       actor: { kind: "api-key", id: keyId },
       contacts: rows // an Iterable or a Stream of { email, consentedAt?, ip?, userAgent? }
     })
-    // { importId, received, recorded, suppressed, invalidEmail, invalidIp, duplicates, rejections: [{ row, reason }] }
+    // { importId, received, recorded, suppressed, invalidEmail, invalidIp, invalidConsentedAt, invalidUserAgent,
+    //   duplicates, rejections: [{ row, reason }] }
     // readme:end importing
     assert.deepStrictEqual({ ...report, importId: "" }, {
       importId: "",
@@ -159,6 +160,8 @@ it.scoped("the README's examples record, import, export and prove consent on the
       suppressed: 1,
       invalidEmail: 1,
       invalidIp: 0,
+      invalidConsentedAt: 0,
+      invalidUserAgent: 0,
       duplicates: 1,
       rejections: [{ row: 2, reason: "suppressed" }, { row: 3, reason: "invalid-email" }, { row: 4, reason: "duplicate" }]
     })
