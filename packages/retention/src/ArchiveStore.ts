@@ -25,6 +25,7 @@ import * as Migrations from "@lawful/core/Migrations"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
+import * as Text from "@lawful/core/Text"
 import { Sealed } from "@lawful/core/Vault"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -57,15 +58,17 @@ export class ArchivedRecord extends Schema.Class<ArchivedRecord>("@lawful/retent
   archiveId: Schema.UUID,
   tenantId: TenantId,
   subjectId: Schema.optional(SubjectId),
-  kind: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(100)),
+  kind: Text.nonEmpty(100),
   sealed: Sealed,
-  archivedAt: Schema.DateFromSelf
+  archivedAt: Schema.ValidDateFromSelf
 }) {}
 
 /**
  * What to archive: a payload sealed by the Vault, its kind (`"invoice"`,
  * `"consent-proof"`), its subject, and when its legal period starts (default
- * now).
+ * now). A kind is 1 to 100 characters without NUL characters or unpaired
+ * surrogates, and the time a valid date: `put` refuses anything else with
+ * `ArchiveStoreError`, on every store.
  *
  * @since 0.1.0
  * @category models
@@ -143,14 +146,20 @@ export const target = (
 export const registerTarget = (options: Parameters<typeof target>[0] = {}) =>
   RetentionTarget.register(target(options))
 
+// A request no store can keep (an empty, overlong or unstorable kind, an invalid date) is refused
+// here, alike on every store.
 const makeRecord = (tenant: TenantId, request: ArchiveRequest, now: number) =>
-  new ArchivedRecord({
-    archiveId: randomUUID(),
-    tenantId: tenant,
-    ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
-    kind: request.kind,
-    sealed: request.sealed,
-    archivedAt: request.archivedAt ?? new Date(now)
+  Effect.try({
+    try: () =>
+      new ArchivedRecord({
+        archiveId: randomUUID(),
+        tenantId: tenant,
+        ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
+        kind: request.kind,
+        sealed: request.sealed,
+        archivedAt: request.archivedAt ?? new Date(now)
+      }),
+    catch: (cause) => new ArchiveStoreError({ operation: "put", cause })
   })
 
 /**
@@ -174,11 +183,11 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
     )
   return ArchiveStore.of({
     put: (tenant, request) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const record = makeRecord(tenant, request, now)
-        records.set(key(tenant, record.archiveId), record)
-        return record
-      }),
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(makeRecord(tenant, request, now), (record) => {
+          records.set(key(tenant, record.archiveId), record)
+          return record
+        })),
     get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
     list: (tenant, options = {}) =>
       Effect.sync(() =>
@@ -282,7 +291,7 @@ export const makeSql = (
     return ArchiveStore.of({
       put: (tenant, request) =>
         Effect.gen(function*() {
-          const record = makeRecord(tenant, request, yield* Clock.currentTimeMillis)
+          const record = yield* makeRecord(tenant, request, yield* Clock.currentTimeMillis)
           yield* sql`INSERT INTO ${sql(table)} (tenant_id, archive_id, subject_id, kind, sealed, archived_at)
             VALUES (${tenant}, ${record.archiveId}, ${record.subjectId ?? null}, ${record.kind}, ${bytes(record.sealed)},
               ${record.archivedAt})`

@@ -37,7 +37,7 @@ import * as Option from "effect/Option"
 import * as Order from "effect/Order"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { decodeActor, encodeActor } from "./internal/encoding.js"
+import { checkActor, decodeActor, encodeActor } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { RetentionCategoryNotFound, RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -229,6 +229,7 @@ const make = (store: HoldStore) =>
     return LegalHolds.of({
       place: (tenant, request, actor) =>
         Effect.gen(function*() {
+          yield* checkActor(actor)
           const reason = request.reason.trim()
           if (reason.length === 0 || reason.length > 1000) {
             return yield* new LegalHoldInvalid({ reason: "a hold needs a reason of 1 to 1000 characters" })
@@ -254,6 +255,7 @@ const make = (store: HoldStore) =>
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
+          yield* checkActor(actor)
           const at = new Date(yield* Clock.currentTimeMillis)
           const released = yield* store.release(tenant, holdId, at, actor)
           if (Option.isNone(released)) return yield* get(tenant, holdId)

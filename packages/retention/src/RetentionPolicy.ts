@@ -11,7 +11,8 @@
  * Rules a change must keep, or it is refused with `RetentionPolicyInvalid`
  * and nothing changes:
  *
- * - a period is a non-negative duration (`"-1 days"` is `negative`);
+ * - a period is a non-negative duration (`"-1 days"` is `negative`) of whole
+ *   milliseconds (`"1.5 millis"` is `not-a-period`);
  * - within the category's bounds (`below-minimum`, `over-bound`), and
  *   forever only where allowed (`forever-not-allowed`);
  * - a category never keeps records longer than its parent
@@ -48,7 +49,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis } from "./internal/encoding.js"
+import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 
 /**
@@ -253,8 +254,19 @@ type Parsed =
   | { readonly ok: Duration.Duration; readonly error?: undefined }
   | { readonly ok?: undefined; readonly error: { readonly reason: InvalidReason; readonly detail: string } }
 
-/** A period from what a caller gave, or why it is not one (Duration silently makes negatives zero). */
+/**
+ * A period from what a caller gave, or why it is not one: stores keep whole milliseconds, so a
+ * finite period must be one (`"1.5 millis"` is not).
+ */
 const parsePeriod = (input: PeriodInput): Parsed => {
+  const parsed = decodePeriod(input)
+  return parsed.ok !== undefined && Duration.isFinite(parsed.ok) && !Number.isInteger(Duration.toMillis(parsed.ok))
+    ? { error: { reason: "not-a-period", detail: `a period is a whole number of milliseconds (${describePeriod(parsed.ok)})` } }
+    : parsed
+}
+
+/** A period from what a caller gave, or why it is not one (Duration silently makes negatives zero). */
+const decodePeriod = (input: PeriodInput): Parsed => {
   if (input === "forever") return { ok: Duration.infinity }
   if (Duration.isDuration(input)) return { ok: input }
   if (typeof input === "number") {
@@ -397,6 +409,7 @@ const make = (store: PolicyStore) =>
 
     const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
       Effect.gen(function*() {
+        yield* checkActor(actor)
         const targets = yield* registry.targets
         const at = new Date(yield* Clock.currentTimeMillis)
         const previous = yield* store.update(tenant, (current) => validate(tenant, targets, current, changes, { at, by: actor }))

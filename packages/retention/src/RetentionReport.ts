@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { cutoffAt } from "./internal/encoding.js"
 import { LegalHolds, scopeOf } from "./LegalHold.js"
 import { Policy, RetentionPolicies } from "./RetentionPolicy.js"
 import type { RetentionStoreError } from "./RetentionPolicy.js"
@@ -98,7 +99,7 @@ export const make = Effect.gen(function*() {
               ? oldestAll
               : yield* target.oldest(tenant, { excludeSubjects: held.subjects })
             const finite = Duration.isFinite(policy.period)
-            const cutoff = finite ? new Date(now - Duration.toMillis(policy.period)) : undefined
+            const cutoff = cutoffAt(now, policy.period)
             const everything = cutoff ? yield* target.count(tenant, { cutoff, excludeSubjects: none }) : 0
             const expired = cutoff === undefined || held.whole
               ? 0

@@ -5,7 +5,9 @@
  * ## A sweep at time `T`
  *
  * For each registered category and each tenant with records in it, the
- * cut-off is `T - period` of the tenant's policy (none when kept forever).
+ * cut-off is `T - period` of the tenant's policy (none when kept forever; a
+ * period reaching back before 4000 BC, where no store keeps records, cuts off
+ * there).
  * Records strictly older than the cut-off are purged unless a hold covers
  * them: a hold on the tenant or on the category keeps the category whole; a
  * hold on a subject keeps that subject's records (`excludeSubjects`).
@@ -73,7 +75,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { describePeriod } from "./internal/encoding.js"
+import { cutoffAt, describePeriod } from "./internal/encoding.js"
 import { LegalHolds, scopeOf } from "./LegalHold.js"
 import type { HeldScope, LegalHold } from "./LegalHold.js"
 import { RetentionPolicies } from "./RetentionPolicy.js"
@@ -174,11 +176,11 @@ export class Sweeper extends Context.Tag("@lawful/retention/Sweeper")<Sweeper, {
  * @category models
  */
 export interface SweeperOptions {
-  /** Records per batch (default 1000). */
+  /** Records per batch (default 1000, also for a size that is no finite number). */
   readonly batchSize?: number | undefined
   /** Who the receipts name (default the system actor `retention-sweeper`). */
   readonly actor?: Actor | undefined
-  /** How long finished journal entries are kept (default 400 days). */
+  /** How long finished journal entries are kept (default 400 days; `Duration.infinity`: forever). */
   readonly journalRetention?: Duration.DurationInput | undefined
   /**
    * The share of time a purge keeps the database busy, above 0 and at most 1
@@ -251,14 +253,18 @@ export const make = (options: SweeperOptions = {}) =>
     const holds = yield* LegalHolds
     const journal = yield* SweepJournal
     const audit = yield* AuditTrail
-    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 1000))
+    // Bounded whatever it is given: a size that is no finite number is the default.
+    const size = options.batchSize ?? 1000
+    const batchSize = Number.isFinite(size) ? Math.max(1, Math.floor(size)) : 1000
     const actor = yield* Effect.orDie(Schema.validate(Actor)(options.actor ?? systemActor))
     const journalRetention = Duration.decode(options.journalRetention ?? Duration.days(400))
     const pace = Math.min(1, Math.max(0.01, options.pace ?? 0.5))
     // Rests after a batch that took `took` ms, so that batches fill `pace` of the time.
     const rest = (took: number) => pace < 1 && took > 0 ? Effect.sleep(Duration.millis(took * (1 / pace - 1))) : Effect.void
 
-    const forgetBefore = (now: number) => new Date(now - Duration.toMillis(journalRetention))
+    // Never before 1970: a journal kept forever (`Duration.infinity`) or for longer than dates go
+    // forgets nothing, and every store takes the date.
+    const forgetBefore = (now: number) => new Date(Math.max(0, now - Duration.toMillis(journalRetention)))
 
     // Entries left open by sweeps cut short, given what `journal.unfinished` read: their
     // receipts, one append per tenant, then one journal statement per run and category closing them.
@@ -369,8 +375,7 @@ export const make = (options: SweeperOptions = {}) =>
             return known ? Effect.succeed(known) : Effect.zipRight(load([tenant]), Effect.sync(() => states.get(tenant)!))
           })
 
-        const cutoffOf = (policy: Policy) =>
-          Duration.isFinite(policy.period) ? new Date(at.getTime() - Duration.toMillis(policy.period)) : undefined
+        const cutoffOf = (policy: Policy) => cutoffAt(at.getTime(), policy.period)
 
         for (const target of targets) {
           const swept = yield* sweepCategory(target, {
@@ -743,8 +748,8 @@ export const layer: Layer.Layer<Sweeper, never, RetentionTargets | RetentionPoli
   layerWith()
 
 /**
- * Sweeps now and then on `schedule`, forever: a sweep that fails or finds
- * another one running is logged, and the next one runs on time.
+ * Sweeps now and then on `schedule`, forever: a sweep that fails, dies or
+ * finds another one running is logged, and the next one runs on time.
  *
  * @since 0.1.0
  * @category constructors
@@ -771,6 +776,11 @@ export const schedule = <Out>(
       ),
       Effect.catchTag("SweepAlreadyRunning", () => Effect.logDebug("Retention sweep skipped: another one is running")),
       Effect.catchAll((error) => Effect.logWarning("Retention sweep failed", error.message)),
+      // A defect (a target breaking its contract) ends that sweep, not the ones to come. Logged by
+      // its kind only: its message may quote a record.
+      Effect.catchAllDefect((defect) =>
+        Effect.logError("Retention sweep died", defect instanceof Error ? defect.name : typeof defect)
+      ),
       Effect.repeat(every),
       Effect.asVoid
     ))

@@ -9,7 +9,9 @@ import { contractSuite, pgliteLayer } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -73,6 +75,27 @@ contractSuite("ArchiveStore", {
       yield* seal.shred(tenant, subject)
       const shredded = yield* Effect.either(seal.open(tenant, subject, "archive.invoice", Option.getOrThrow(found).sealed))
       assert.isTrue(shredded._tag === "Left" && shredded.left._tag === "SubjectShredded")
+    }))
+
+  it.effect("a record no store can keep is refused with ArchiveStoreError on every store, and nothing is archived", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "x")
+      const requests: ReadonlyArray<ArchiveStore.ArchiveRequest> = [
+        { kind: "", sealed },
+        { kind: "k".repeat(101), sealed },
+        { kind: "in\u0000voice", sealed },
+        { kind: "invoice", sealed, archivedAt: new Date(Number.NaN) }
+      ]
+      for (const request of requests) {
+        const exit = yield* Effect.exit(archive.put(tenant, request))
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.isTrue(Option.isSome(failure) && failure.value._tag === "ArchiveStoreError", `${JSON.stringify(request.kind)}: ${exit}`)
+      }
+      assert.deepStrictEqual(yield* archive.list(tenant), [])
     }))
 
   it.effect("archives are deleted when their legal period ends, not before, and held ones stay", () =>

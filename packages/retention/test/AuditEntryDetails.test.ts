@@ -96,6 +96,28 @@ contractSuite("AuditEntryDetails", { memory: withDetails(memoryStack), sql: with
       assert.isTrue(report.ok)
     }))
 
+  it.effect("a period reaching back before any date a store holds keeps every entry and fails nothing, on every store", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const sweeper = yield* Sweeper
+      const policies = yield* RetentionPolicies
+      const report = yield* RetentionReport
+      const tenant = yield* TenantId.make
+      yield* TestClock.setTime(Date.UTC(2030, 0, 1))
+      yield* log.append(tenant, recorded(1))
+      // About 19,000 years: allowed, the category having no bound; its cut-off is before 4713 BC.
+      yield* policies.set(tenant, { [category]: "1000000 weeks" }, staff)
+      const dry = yield* sweeper.dryRun({ tenants: [tenant], categories: [category] })
+      assert.deepStrictEqual(dry.failures.map((f) => f.error.message), [])
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [category] })
+      assert.deepStrictEqual(result.failures.map((f) => f.error.message), [])
+      assert.deepStrictEqual(result.categories.map((c) => [c.purged, c.complete]), [[0, true]])
+      const details = (yield* report.report(tenant)).find((r) => r.category === category)!
+      assert.strictEqual(details.expired, 0)
+      const entries = (yield* log.query(tenant, { actionPrefix: "consent." })).entries
+      assert.isTrue(Option.isSome(entries[0]!.details))
+    }))
+
   it.effect("a long hold on one subject does not keep the details of the tenant's other subjects past their period", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

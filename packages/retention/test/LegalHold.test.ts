@@ -5,7 +5,9 @@ import type { RetentionTarget } from "@lawful/core/RetentionTarget"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -93,6 +95,22 @@ contractSuite("LegalHolds", { memory: memoryStack, sql: sqlStack }, (it) => {
       const foreign = yield* Effect.either(holds.release(tenant, other.holdId, counsel))
       assert.isTrue(Either.isLeft(foreign) && foreign.left._tag === "LegalHoldNotFound")
       assert.deepStrictEqual(yield* holds.list(tenant), [])
+    }))
+
+  it.effect("a hold placed or released by an actor no audit entry can name is a typed error and changes nothing", () =>
+    Effect.gen(function*() {
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const nobody = { kind: "staff", id: "" } as const
+      const failure = (exit: Exit.Exit<unknown, { readonly _tag: string }>) =>
+        Exit.isFailure(exit) ? Option.map(Cause.failureOption(exit.cause), (error) => error._tag) : Option.none()
+      const placed = yield* Effect.exit(holds.place(tenant, { reason: "Case 9" }, nobody))
+      assert.deepStrictEqual(failure(placed), Option.some("AuditEventInvalid"), String(placed))
+      assert.deepStrictEqual(yield* holds.list(tenant), [])
+      const hold = yield* holds.place(tenant, { reason: "Case 9" }, counsel)
+      const released = yield* Effect.exit(holds.release(tenant, hold.holdId, nobody))
+      assert.deepStrictEqual(failure(released), Option.some("AuditEventInvalid"), String(released))
+      assert.isTrue((yield* holds.get(tenant, hold.holdId)).active)
     }))
 })
 

@@ -6,7 +6,9 @@ import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
 import * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -86,6 +88,35 @@ contractSuite("RetentionPolicies", { memory: memoryStack, sql: sqlStack }, (it) 
       assert.deepStrictEqual(periods(yield* policies.all(tenant)), { [LOG]: "4h", [PREVIEW]: "3h", [EVENTS]: "2d" })
       yield* policies.set(tenant, { [LOG]: "forever" }, staff)
       assert.isTrue((yield* policies.get(tenant, LOG)).keepsForever)
+    }))
+
+  it.effect("a period that is not a whole number of milliseconds is refused alike on every store", () =>
+    Effect.gen(function*() {
+      const policies = yield* RetentionPolicies
+      const tenant = yield* TenantId.make
+      for (const period of ["1.5 millis", "1 nanos", Duration.millis(0.5), 2.25] as const) {
+        const result = yield* Effect.either(policies.set(tenant, { [PREVIEW]: period }, staff))
+        assert.isTrue(Either.isLeft(result), String(period))
+        const error = (result as Either.Left<{ _tag: string; reason?: string }, unknown>).left
+        assert.strictEqual(error._tag, "RetentionPolicyInvalid", String(period))
+        assert.strictEqual(error.reason, "not-a-period", String(period))
+      }
+      assert.deepStrictEqual(periods(yield* policies.all(tenant)), { [LOG]: "10h", [PREVIEW]: "5h", [EVENTS]: "2d" })
+    }))
+
+  it.effect("a change by an actor no audit entry can name is a typed error and changes nothing", () =>
+    Effect.gen(function*() {
+      const policies = yield* RetentionPolicies
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      for (const actor of [{ kind: "staff", id: "" }, { kind: "staff", id: "x".repeat(201) }] as const) {
+        const result = yield* Effect.exit(policies.set(tenant, { [LOG]: "20 hours" }, actor))
+        assert.isTrue(Exit.isFailure(result) && Option.isSome(Cause.failureOption(result.cause)), String(result))
+        const error = Option.getOrThrow(Cause.failureOption((result as Exit.Failure<unknown, { _tag: string }>).cause))
+        assert.strictEqual(error._tag, "AuditEventInvalid")
+      }
+      assert.deepStrictEqual(periods(yield* policies.all(tenant)), { [LOG]: "10h", [PREVIEW]: "5h", [EVENTS]: "2d" })
+      assert.strictEqual((yield* log.query(tenant, { actionPrefix: "retention.policy." })).entries.length, 0)
     }))
 
   it.effect("concurrent changes to a parent and its child are validated one after the other", () =>

@@ -22,7 +22,9 @@ import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import * as Sweeper from "../src/Sweeper.js"
 import * as SweepJournal from "../src/SweepJournal.js"
-import { EVENTS, LOG, PREVIEW, TestRecords, memoryStack, recordId, sqlStack } from "./fixtures.js"
+import * as AuditStore from "@lawful/audit-trail/AuditStore"
+import * as Retention from "../src/Retention.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, recordId, recordsMemory, recordsSql, sqlStack } from "./fixtures.js"
 import type { Category } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
@@ -510,6 +512,75 @@ describe("Sweeper.schedule", () => {
         assert.notInclude(yield* liveIds(a), first)
         assert.notInclude(yield* liveIds(b), second)
         assert.isAtLeast((yield* receipts(a)).length, 2)
+      }).pipe(Effect.scoped))
+  })
+})
+
+// Retention with options of its own, the test categories and an audit log, as `memoryStack` and `sqlStack`.
+const withOptions = (options: Sweeper.SweeperOptions) => ({
+  memory: Layer.mergeAll(Retention.layerMemory(options), recordsMemory).pipe(
+    Layer.provideMerge(RetentionTarget.layer),
+    Layer.provideMerge(auditOver(AuditStore.layerMemory))
+  ),
+  sql: Layer.mergeAll(Retention.layerSql(options), recordsSql).pipe(
+    Layer.provideMerge(RetentionTarget.layer),
+    Layer.provideMerge(auditOver(AuditStore.layerSql))
+  )
+})
+
+contractSuite("Sweeper with a journal kept forever", withOptions({ batchSize, journalRetention: Duration.infinity }), (it) => {
+  it.effect("closes its entries and keeps them: nothing is recovered, no receipt repeated", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const journal = yield* SweepJournal.SweepJournal
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      yield* write(tenant, LOG, 11)
+      const first = yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(first.failures.map((f) => f.error.message), [])
+      assert.strictEqual((yield* journal.unfinished).length, 0)
+      const second = yield* sweeper.sweep({ tenants: [tenant] })
+      assert.deepStrictEqual(second.recovered, [])
+      assert.strictEqual((yield* receipts(tenant)).filter((e) => detailsOf(e).count === 1).length, 1)
+      assert.isTrue(Option.isSome(yield* journal.last(tenant, LOG)))
+    }))
+})
+
+contractSuite("Sweeper with a batch size that is no number", withOptions({ batchSize: Number.NaN }), (it) => {
+  it.effect("purges in batches of the default size, alike on every store", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      yield* write(tenant, LOG, 11)
+      const fresh = yield* write(tenant, LOG, 9)
+      const result = yield* sweeper.sweep({ tenants: [tenant], categories: [LOG] })
+      assert.deepStrictEqual(result.failures.map((f) => f.error.message), [])
+      assert.deepStrictEqual(result.categories.map((c) => c.purged), [1])
+      assert.deepStrictEqual(yield* liveIds(tenant), [fresh])
+    }))
+})
+
+describe("Sweeper.schedule when a sweep dies", () => {
+  let calls = 0
+  const dyingOnce = Layer.succeed(Sweeper.Sweeper, Sweeper.Sweeper.of({
+    sweep: () =>
+      Effect.suspend(() =>
+        calls++ === 0
+          ? Effect.die(new Error("a category's storage threw"))
+          : Effect.succeed({ runId: "r", at: new Date(0), dryRun: false, categories: [], recovered: [], failures: [] })
+      ),
+    dryRun: () => Effect.die("unused")
+  }))
+  layer(dyingOnce)((it) => {
+    it.effect("a sweep that dies is logged, and the next one runs on time", () =>
+      Effect.gen(function*() {
+        yield* Effect.forkScoped(Sweeper.schedule(Schedule.spaced(Duration.hours(1))))
+        yield* TestClock.adjust(Duration.minutes(1))
+        assert.strictEqual(calls, 1)
+        yield* TestClock.adjust(Duration.hours(1))
+        yield* TestClock.adjust(Duration.hours(1))
+        assert.strictEqual(calls, 3)
       }).pipe(Effect.scoped))
   })
 })

@@ -1,5 +1,7 @@
 import { Actor } from "@lawful/audit-trail/AuditEvent"
+import { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
 const ActorJson = Schema.parseJson(Actor)
@@ -9,6 +11,27 @@ export const encodeActor = Schema.encodeSync(ActorJson)
 
 /** An actor read back from a text column. */
 export const decodeActor = Schema.decodeUnknownSync(ActorJson)
+
+/**
+ * The actor, or `AuditEventInvalid` when no audit entry can name it: checked before anything is
+ * written. The reason does not quote the actor (a staff id may be an address).
+ */
+export const checkActor = (actor: Actor): Effect.Effect<Actor, AuditEventInvalid> =>
+  Effect.mapError(Schema.validate(Actor)(actor), () =>
+    new AuditEventInvalid({
+      reason: "the actor is the system, an API key or staff with an id of 1 to 200 characters, or the subject"
+    }))
+
+// Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.
+const earliestCutoff = Date.UTC(-4000, 0, 1)
+
+/**
+ * The cut-off at `at` of a period: records strictly before it are expired; none when the period
+ * is forever. A period reaching back before any time a store holds expires nothing: its cut-off
+ * is that earliest time, not a date the database refuses.
+ */
+export const cutoffAt = (at: number, period: Duration.Duration): Date | undefined =>
+  Duration.isFinite(period) ? new Date(Math.max(earliestCutoff, at - Duration.toMillis(period))) : undefined
 
 /** A period as people read it, and as audit details carry it: `"90d"`, `"forever"`. */
 export const describePeriod = (period: Duration.Duration): string =>
