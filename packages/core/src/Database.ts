@@ -1,8 +1,9 @@
 /**
  * The database every Lawful store runs on, chosen by configuration:
  *
- * - `DATABASE_URL` set: PostgreSQL through `@effect/sql-pg`
- *   (`postgres://user:password@host:5432/database`);
+ * - `DATABASE_URL` set: PostgreSQL through `@effect/sql-pg`, over TCP
+ *   (`postgres://user:password@host:5432/database`) or a Unix socket
+ *   (`postgres://user@/database?host=/var/run/postgresql`, see `databaseUrl`);
  * - unset: PGlite, the embedded Postgres, persisted in `LAWFUL_DATA_DIR`
  *   (default `./.lawful`).
  *
@@ -23,8 +24,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
 /**
- * The database could not be opened or reached. The message names the host,
- * never the password.
+ * The database could not be opened or reached. The message names the host
+ * and port (or the Unix socket) and the database, never the user or the
+ * password.
  *
  * @since 0.1.0
  * @category errors
@@ -39,7 +41,20 @@ export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>
 }
 
 /**
- * `DATABASE_URL`, when set: a `postgres://` or `postgresql://` URL.
+ * `DATABASE_URL`, when set: a `postgres://` or `postgresql://` URL naming the
+ * server, in one of the forms `pg` connects with:
+ *
+ * - over TCP: `postgres://user:password@localhost:5432/lawful`;
+ * - over a Unix socket, the directory that holds it (`.s.PGSQL.<port>`) as the
+ *   `host` parameter, `postgres://user@/lawful?host=/var/run/postgresql`
+ *   (which overrides a host name in the URL, as in
+ *   `postgres://user@localhost/lawful?host=/tmp`), or percent-encoded as the
+ *   host, `postgresql://user@%2Fvar%2Frun%2Fpostgresql/lawful`.
+ *
+ * `port` may be given as a parameter too (`?host=/tmp&port=5433`). A URL
+ * without a host (`postgres:///lawful`) is refused: libpq would take the
+ * default socket, `pg` a TCP connection to localhost. A refused URL fails
+ * with one line that names the variable and the forms, never the URL.
  *
  * @since 0.1.0
  * @category config
@@ -47,8 +62,9 @@ export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>
 export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
   Config.redacted("DATABASE_URL").pipe(
     Config.validate({
-      message: "DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@localhost:5432/lawful",
-      validation: (url) => isPostgresUrl(Redacted.value(url))
+      message: "DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@localhost:5432/lawful, " +
+        "or postgres://user@/lawful?host=/var/run/postgresql for a Unix socket",
+      validation: (url) => Option.isSome(parseTarget(Redacted.value(url)))
     })
   )
 )
@@ -69,22 +85,61 @@ export const dataDir: Config.Config<string> = Config.string("LAWFUL_DATA_DIR").p
   })
 )
 
-const isPostgresUrl = (value: string): boolean => {
+// Where a URL leads, read as `pg` reads it (its `pg-connection-string`): the `host` and `port`
+// parameters win over the URL's own, a host starting with a slash is a socket directory, and a
+// URL with credentials but no host (`postgres://user@/db`), which `URL` refuses, is read with
+// the host left empty.
+interface Target {
+  readonly host: string
+  readonly port: string
+  readonly database: string
+}
+
+const placeholderHost = "lawful-no-host"
+
+const parseTarget = (value: string): Option.Option<Target> => {
+  if (!/^postgres(?:ql)?:\/\//i.test(value)) return Option.none()
+  // As `pg` does: spaces and stray percent signs encoded before parsing.
+  const text = /\s|%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(value) ? encodeURI(value).replace(/%25(\d\d)/g, "%$1") : value
+  const parse = (input: string) => {
+    try {
+      return new URL(input)
+    } catch {
+      return undefined
+    }
+  }
+  let url = parse(text)
+  let withoutHost = false
+  if (url === undefined) {
+    url = parse(text.replace("@/", `@${placeholderHost}/`))
+    withoutHost = true
+  }
+  if (url === undefined) return Option.none()
   try {
-    const url = new URL(value)
-    return (url.protocol === "postgres:" || url.protocol === "postgresql:") && url.hostname.length > 0
+    const host = url.searchParams.get("host") ??
+      decodeURIComponent(withoutHost ? "" : url.hostname.replace(/^\[(.+)\]$/, "$1"))
+    const port = url.searchParams.get("port") ?? url.port
+    if (host.trim().length === 0 || host !== host.trim()) return Option.none()
+    if (port !== "" && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) return Option.none()
+    return Option.some({ host, port: port || "5432", database: decodeURI(url.pathname.slice(1)) })
   } catch {
-    return false
+    // A malformed percent-encoding.
+    return Option.none()
   }
 }
 
-const describeTarget = (url: string): string => {
-  const parsed = new URL(url)
-  return `${parsed.hostname}:${parsed.port || "5432"}${parsed.pathname}`
-}
+// What a failure names: the server and database, never the user or the password.
+const describeTarget = (url: string): string =>
+  Option.match(parseTarget(url), {
+    onNone: () => "a malformed URL",
+    onSome: ({ database, host, port }) =>
+      host.startsWith("/")
+        ? `unix socket ${host.replace(/\/+$/, "")}/.s.PGSQL.${port}${database ? `, database ${database}` : ""}`
+        : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`
+  })
 
 /**
- * PostgreSQL at the given URL.
+ * PostgreSQL at the given URL, in any form `databaseUrl` accepts.
  *
  * @since 0.1.0
  * @category layers

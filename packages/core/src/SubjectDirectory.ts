@@ -128,7 +128,11 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
     tenant: TenantId,
     emails: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<SubjectId.SubjectId>, Email.InvalidEmail | Vault.VaultError | SubjectDirectoryError>
-  /** The subject of an address, if the directory has it. */
+  /**
+   * The subject of an address, if the directory has it. A read: it creates nothing, not even
+   * the key of a tenant never used (whose answer is `None`), and answers the same inside a
+   * transaction. So do `entryOf` and `emailOf`.
+   */
   readonly find: (
     tenant: TenantId,
     email: string
@@ -295,10 +299,16 @@ const make = (store: DirectoryStore) =>
         }).pipe(
           Effect.withSpan("SubjectDirectory.resolveAll", { captureStackTrace: false, attributes: { tenant, count: inputs.length } })
         ),
+      // A tenant without a key has no subjects: answered without a statement, and without
+      // creating the key, which a read inside a transaction could not.
       find: (tenant, input) =>
-        Effect.flatMap(
-          locate(tenant, input),
-          ({ index }) => Effect.map(store.findByIndexes(tenant, [index]), (found) => Option.fromNullable(found.get(index)))
+        Email.normalize(input).pipe(
+          Effect.flatMap((email) => vault.findBlindIndex(tenant, purpose, email)),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.succeedNone,
+            onSome: (index) =>
+              Effect.map(store.findByIndexes(tenant, [index]), (found) => Option.fromNullable(found.get(index)))
+          }))
         ).pipe(
           Effect.withSpan("SubjectDirectory.find", { captureStackTrace: false, attributes: { tenant } })
         ),
@@ -314,11 +324,13 @@ const make = (store: DirectoryStore) =>
         ),
       changeEmail: (tenant, subject, input) =>
         Effect.gen(function*() {
-          const { email, index } = yield* locate(tenant, input)
-          // Checked first, so that sealing never creates a key for an unknown subject.
+          const email = yield* Email.normalize(input)
+          // Checked before the address is indexed or sealed, so that an unknown subject creates
+          // no key (of its own, or of a tenant never used).
           if (Option.isNone(yield* store.entry(tenant, subject))) {
             return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
           }
+          const index = yield* vault.blindIndex(tenant, purpose, email)
           const sealed = yield* vault.seal(tenant, subject, purpose, email)
           const outcome = yield* store.replace(tenant, subject, index, sealed)
           if (outcome === "not-found") return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })

@@ -73,7 +73,11 @@ export class SuppressionList extends Context.Tag("@lawful/core/SuppressionList")
     email: string,
     reason: Reason
   ) => Effect.Effect<void, Email.InvalidEmail | SuppressionListError | Vault.VaultError>
-  /** Why the address is suppressed, if it is. */
+  /**
+   * Why the address is suppressed, if it is. Like `suppressed` and `remove`, it creates
+   * nothing, not even the key of a tenant never used (which has suppressed nothing), and
+   * answers the same inside a transaction.
+   */
   readonly reasonFor: (
     tenant: TenantId,
     email: string
@@ -101,29 +105,41 @@ interface Store {
 const make = (store: Store) =>
   Effect.gen(function*() {
     const vault = yield* Vault.Vault
-    const hashOf = (tenant: TenantId, email: Email.Email) => vault.blindIndex(tenant, domain, email)
-    const normalizedHash = (tenant: TenantId, email: string) =>
-      Effect.flatMap(Email.normalize(email), (normalized) => hashOf(tenant, normalized))
+    // Lookups find the hash without creating the tenant's key: a tenant without one has
+    // suppressed nothing (`None`), and a read then writes nothing, inside a transaction too.
+    const foundHash = (tenant: TenantId, email: string) =>
+      Effect.flatMap(Email.normalize(email), (normalized) => vault.findBlindIndex(tenant, domain, normalized))
     return SuppressionList.of({
       add: (tenant, email, reason) =>
         Effect.gen(function*() {
-          const hash = yield* normalizedHash(tenant, email)
+          const normalized = yield* Email.normalize(email)
+          const hash = yield* vault.blindIndex(tenant, domain, normalized)
           yield* store.insert(tenant, hash, reason, new Date(yield* Clock.currentTimeMillis))
         }).pipe(Effect.withSpan("SuppressionList.add", { captureStackTrace: false, attributes: { reason } })),
       reasonFor: (tenant, email) =>
         Effect.gen(function*() {
-          const hash = yield* normalizedHash(tenant, email)
-          return Option.fromNullable((yield* store.reasons(tenant, [hash])).get(hash))
+          const hash = yield* foundHash(tenant, email)
+          if (Option.isNone(hash)) return Option.none()
+          return Option.fromNullable((yield* store.reasons(tenant, [hash.value])).get(hash.value))
         }).pipe(Effect.withSpan("SuppressionList.reasonFor", { captureStackTrace: false })),
       suppressed: (tenant, emails) =>
         Effect.gen(function*() {
-          if (emails.length === 0) return new Set<Email.Email>()
-          const hashes = yield* Effect.forEach(emails, (email) => Effect.map(hashOf(tenant, email), (hash) => [email, hash] as const))
+          const hashes: Array<readonly [Email.Email, string]> = []
+          for (const email of emails) {
+            // The first answers for all: the tenant has a key (cached from then on) or none.
+            const hash = yield* vault.findBlindIndex(tenant, domain, email)
+            if (Option.isNone(hash)) return new Set<Email.Email>()
+            hashes.push([email, hash.value])
+          }
+          if (hashes.length === 0) return new Set<Email.Email>()
           const found = yield* store.reasons(tenant, hashes.map(([, hash]) => hash))
           return new Set(hashes.filter(([, hash]) => found.has(hash)).map(([email]) => email))
         }).pipe(Effect.withSpan("SuppressionList.suppressed", { captureStackTrace: false, attributes: { count: emails.length } })),
       remove: (tenant, email) =>
-        Effect.flatMap(normalizedHash(tenant, email), (hash) => store.removeUnlessErased(tenant, hash)).pipe(
+        Effect.flatMap(foundHash(tenant, email), Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (hash) => store.removeUnlessErased(tenant, hash)
+        })).pipe(
           Effect.withSpan("SuppressionList.remove", { captureStackTrace: false })
         ),
       count: store.count

@@ -20,7 +20,7 @@
  * ledger kept elsewhere (the audit log's `subject.erased` entries, say)
  * destroys the keys again.
  *
- * `seal`, `open`, `blindIndex` and `newSubject` cost a few microseconds of
+ * `seal`, `open`, `blindIndex`, `findBlindIndex` and `newSubject` cost a few microseconds of
  * CPU, less than a tracing span would: they carry no span of their own and
  * show inside the span of the operation that calls them (their key-store
  * statements, when a key is not cached, have their `sql.execute` spans). The
@@ -31,6 +31,15 @@
  * Unwrapped subject keys are cached in memory (as `KeyObject`s) for
  * `cacheTtl` (default 30 s). A shred in this process evicts at once; a shred
  * in another process is seen here when the entry expires.
+ *
+ * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
+ * `prepare`, `blindIndex`). Reads (`open`, `openAll`, `findBlindIndex`,
+ * `isShredded`) create none: on a tenant that never had a key they answer
+ * that nothing was sealed or indexed, and write nothing, so they behave the
+ * same inside a SQL transaction as outside. No key is created in the
+ * caller's transaction (`KeyStore.layerSql` refuses; `KeyStore.layerClient`
+ * creates it in the keys' own database), so no key the Vault caches can be
+ * rolled back.
  *
  * @since 0.1.0
  */
@@ -49,7 +58,7 @@ import { inTransaction, outsideTransaction } from "./Database.js"
 import * as BoundedCache from "./internal/boundedCache.js"
 import { randomBytes } from "./Random.js"
 import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
-import type { WrappedKey } from "./KeyStore.js"
+import type { SubjectKeyState, WrappedKey } from "./KeyStore.js"
 import { MasterKeys } from "./MasterKey.js"
 import type { MasterKey } from "./MasterKey.js"
 import * as SubjectIds from "./SubjectId.js"
@@ -154,6 +163,11 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
     purpose: Purpose,
     plaintext: Uint8Array | string
   ) => Effect.Effect<Sealed, SubjectShredded | VaultError>
+  /**
+   * The plaintext of a value sealed for the subject and purpose. Creates no key: for a subject
+   * or a tenant that never had one, nothing was sealed, and the value fails with
+   * `SealedValueInvalid`; a subject shredded fails with `SubjectShredded`.
+   */
   readonly open: (
     tenant: TenantId,
     subject: SubjectId,
@@ -170,7 +184,7 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * Opens many sealed values of one tenant, loading the subject keys not
    * cached in one key-store call: the path of exports. Each item has its own
    * outcome (`SubjectShredded`, `SealedValueInvalid`); only a storage or key
-   * failure fails the whole call.
+   * failure fails the whole call. Creates no key, as `open`.
    */
   readonly openAll: (
     tenant: TenantId,
@@ -227,9 +241,21 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /**
    * HMAC-SHA-256 of `domain \0 value` under the tenant's blind-index key, hex: equal values give
    * equal indexes within one tenant and domain only, so two tables indexing the same address
-   * (the directory, a suppression list) cannot be joined on it.
+   * (the directory, a suppression list) cannot be joined on it. Creates the tenant's key when
+   * it has none, as a write does (so, like `seal`, only outside a transaction unless the keys
+   * were made before it): the index of a value to store. To look a value up, `findBlindIndex`.
    */
   readonly blindIndex: (tenant: TenantId, domain: string, value: string) => Effect.Effect<string, VaultError>
+  /**
+   * `blindIndex` for a lookup: `None` when the tenant has no key, and so has indexed nothing;
+   * it never creates the key. A read built on it writes nothing, on a tenant never used either,
+   * and answers the same inside a transaction as outside.
+   */
+  readonly findBlindIndex: (
+    tenant: TenantId,
+    domain: string,
+    value: string
+  ) => Effect.Effect<Option.Option<string>, VaultError>
   /** Re-wraps every tenant key under the current master key; subject keys and data are untouched. */
   readonly rotateMasterKey: Effect.Effect<{ readonly rewrapped: number }, VaultError>
   /** The tenant's erasure ledger, oldest first. */
@@ -341,6 +367,14 @@ export const make = (options: VaultOptions = {}) =>
         : Effect.succeed(root)
     }
 
+    const rememberTenantKeys = (tenant: TenantId, wrapped: WrappedKey) =>
+      Effect.map(unwrapTenantRoot(tenant, wrapped), (root) => {
+        const keys = deriveTenantKeys(root)
+        tenantCache.set(tenant, keys)
+        return keys
+      })
+
+    // The tenant's keys, created when it has none: for writes.
     const tenantKeys = (tenant: TenantId): Effect.Effect<TenantKeys, VaultError> => {
       const cached = tenantCache.get(tenant)
       if (cached) return Effect.succeed(cached)
@@ -349,13 +383,20 @@ export const make = (options: VaultOptions = {}) =>
           onSome: Effect.succeed,
           onNone: () => store.createTenantKey(tenant, wrapTenantRoot(tenant, randomBytes(32)))
         })),
-        Effect.flatMap((wrapped) => unwrapTenantRoot(tenant, wrapped)),
-        Effect.map((root) => {
-          const keys = deriveTenantKeys(root)
-          tenantCache.set(tenant, keys)
-          return keys
-        })
+        Effect.flatMap((wrapped) => rememberTenantKeys(tenant, wrapped))
       )
+    }
+
+    // The tenant's keys if it has them, creating none: for reads. A tenant without a key has
+    // sealed and indexed nothing, so a read answers without writing, inside a transaction too.
+    // Only keys that exist are cached: another process may create them at any time.
+    const existingTenantKeys = (tenant: TenantId): Effect.Effect<Option.Option<TenantKeys>, VaultError> => {
+      const cached = tenantCache.get(tenant)
+      if (cached) return Effect.succeed(Option.some(cached))
+      return Effect.flatMap(store.tenantKey(tenant), Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (wrapped) => Effect.asSome(rememberTenantKeys(tenant, wrapped))
+      }))
     }
 
     const subjectKeyAad = (tenant: TenantId, subject: SubjectId) => associatedData("subject-key", tenant, subject)
@@ -386,19 +427,27 @@ export const make = (options: VaultOptions = {}) =>
         if (cached && cached.expires > now) return Effect.succeed(cached.key)
         const shredsBeforeRead = shreds
         return Effect.gen(function*() {
-          const keys = yield* tenantKeys(tenant)
-          // Creating returns the stored key when there is one: one round trip either way.
-          const state = create
-            ? yield* store.createSubjectKey(tenant, subject, {
+          let keys: TenantKeys | undefined
+          let state: SubjectKeyState | undefined
+          if (create) {
+            keys = yield* tenantKeys(tenant)
+            // Creating returns the stored key when there is one: one round trip either way.
+            state = yield* store.createSubjectKey(tenant, subject, {
               wrappedBy: "tenant",
               ciphertext: encrypt(keys.wrapping, randomBytes(32), subjectKeyAad(tenant, subject))
             })
-            : Option.getOrUndefined(yield* store.subjectKey(tenant, subject))
+          } else {
+            keys = Option.getOrUndefined(yield* existingTenantKeys(tenant))
+            state = Option.getOrUndefined(yield* store.subjectKey(tenant, subject))
+          }
           // A subject that never had a key has nothing sealed: the value cannot be theirs.
           if (state === undefined) return yield* new SealedValueInvalid({ reason: "authentication-failed" })
+          // Shredded before its tenant had a key, too.
           if (state._tag === "Shredded") {
             return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
           }
+          // A subject key without its tenant's key (a key store restored in part) cannot be unwrapped.
+          if (keys === undefined) return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
           const raw = decrypt(keys.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
           if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
           return rememberRead(id, createSecretKey(Buffer.from(raw)), now, shredsBeforeRead)
@@ -434,7 +483,7 @@ export const make = (options: VaultOptions = {}) =>
         }
         if (missing.size > 0) {
           const shredsBeforeRead = shreds
-          const { wrapping } = yield* tenantKeys(tenant)
+          const tenantKeysOf = Option.getOrUndefined(yield* existingTenantKeys(tenant))
           const states = yield* store.subjectKeys(tenant, [...missing])
           for (const subject of missing) {
             const state = states.get(subject)
@@ -443,8 +492,10 @@ export const make = (options: VaultOptions = {}) =>
               keys.set(subject, Either.left(new SealedValueInvalid({ reason: "authentication-failed" })))
             } else if (state._tag === "Shredded") {
               keys.set(subject, Either.left(new SubjectShredded({ tenantId: tenant, subjectId: subject })))
+            } else if (tenantKeysOf === undefined) {
+              return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
             } else {
-              const raw = decrypt(wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
+              const raw = decrypt(tenantKeysOf.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
               if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
               keys.set(
                 subject,
@@ -579,6 +630,9 @@ export const make = (options: VaultOptions = {}) =>
         }
       })
 
+    const blindIndexWith = (keys: TenantKeys, domain: string, value: string) =>
+      createHmac("sha256", keys.blindIndex).update(`${domain}\0${value}`, "utf8").digest("hex")
+
     const sealWith = (key: KeyObject, tenant: TenantId, subject: SubjectId, purpose: Purpose, plaintext: Uint8Array | string) =>
       Sealed.make(encrypt(
         key,
@@ -653,11 +707,9 @@ export const make = (options: VaultOptions = {}) =>
         ),
       isShredded: (tenant, subject) =>
         Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
-      blindIndex: (tenant, domain, value) =>
-        Effect.map(
-          tenantKeys(tenant),
-          (keys) => createHmac("sha256", keys.blindIndex).update(`${domain}\0${value}`, "utf8").digest("hex")
-        ),
+      blindIndex: (tenant, domain, value) => Effect.map(tenantKeys(tenant), (keys) => blindIndexWith(keys, domain, value)),
+      findBlindIndex: (tenant, domain, value) =>
+        Effect.map(existingTenantKeys(tenant), Option.map((keys) => blindIndexWith(keys, domain, value))),
       rotateMasterKey: Effect.gen(function*() {
         let rewrapped = 0
         while (true) {

@@ -1,13 +1,15 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
 import * as TenantId from "../src/TenantId.js"
-import { sqlSuite } from "../src/testing.js"
+import { pgliteLayer, sqlSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
 
 const layer = SubjectDirectory.layerSql.pipe(
@@ -93,3 +95,68 @@ sqlSuite("SubjectDirectory inside a SQL transaction", layer, (it) => {
       assert.strictEqual(yield* directory.emailOf(tenant, taken!), "taken@example.com")
     }))
 })
+
+// Another Vault over the same key store and master key: nothing in memory, as after a restart.
+const restarted = Effect.provide(Vault.Vault, Vault.layer)
+
+const rolledBackThenUsed = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const directory = yield* SubjectDirectory.SubjectDirectory
+  const tenant = yield* TenantId.make
+  // A tenant never used: its first write, and reads, in a transaction that rolls back.
+  let made: Either.Either<unknown, { readonly _tag: string }> | undefined
+  yield* within(sql.withTransaction(Effect.gen(function*() {
+    yield* directory.find(tenant, "rolled@example.com")
+    made = yield* Effect.either(directory.resolve(tenant, "rolled@example.com"))
+    return yield* Effect.fail("roll back" as const)
+  })).pipe(Effect.flip))
+  // Outside, this Vault writes with the tenant key it holds, if it kept one from the transaction.
+  const subject = yield* directory.resolve(tenant, "rolled@example.com")
+  const other = yield* restarted
+  const otherDirectory = yield* Effect.provideService(SubjectDirectory.layerSql.pipe(Layer.build), Vault.Vault, other).pipe(
+    Effect.map((context) => Context.get(context, SubjectDirectory.SubjectDirectory))
+  )
+  return { made: made!, subject, tenant, other, otherDirectory }
+})
+
+const keysBeside = (keys: Layer.Layer<KeyStore.KeyStore, unknown, SqlClient.SqlClient>) =>
+  SubjectDirectory.layerSql.pipe(
+    Layer.provideMerge(Vault.layerWith({ subjectPoolSize: 4 })),
+    Layer.provideMerge(keys),
+    Layer.provideMerge(MasterKey.layerRandom),
+    Layer.orDie
+  )
+
+sqlSuite("A transaction that rolls back, on a tenant never used", keysBeside(KeyStore.layerSql), (it) => {
+  it.scoped("leaves the Vault no tenant key the key store lacks: a restarted Vault finds what it wrote after", () =>
+    Effect.gen(function*() {
+      const { made, other, otherDirectory, subject, tenant } = yield* rolledBackThenUsed
+      assert.deepStrictEqual(yield* otherDirectory.find(tenant, "rolled@example.com"), Option.some(subject))
+      assert.strictEqual(yield* otherDirectory.emailOf(tenant, subject), "rolled@example.com")
+      assert.strictEqual(
+        yield* other.blindIndex(tenant, SubjectDirectory.purpose, "rolled@example.com"),
+        yield* (yield* Vault.Vault).blindIndex(tenant, SubjectDirectory.purpose, "rolled@example.com")
+      )
+      // Because keys are not created in the caller's transaction: the write was refused.
+      assert.isTrue(Either.isLeft(made) && made.left._tag === "KeyStoreError")
+    }))
+})
+
+sqlSuite(
+  "A transaction that rolls back, on a tenant never used, keys in a database of their own",
+  keysBeside(Layer.unwrapEffect(Effect.succeed(KeyStore.layerClient(pgliteLayer)))),
+  (it) => {
+    it.scoped("keeps the keys it made there: a restarted Vault finds what was written after", () =>
+      Effect.gen(function*() {
+        const { made, other, otherDirectory, subject, tenant } = yield* rolledBackThenUsed
+        // The keys' database commits apart: the write was made, then rolled back with the transaction.
+        assert.isTrue(Either.isRight(made))
+        assert.deepStrictEqual(yield* otherDirectory.find(tenant, "rolled@example.com"), Option.some(subject))
+        assert.strictEqual(yield* otherDirectory.emailOf(tenant, subject), "rolled@example.com")
+        assert.strictEqual(
+          yield* other.blindIndex(tenant, SubjectDirectory.purpose, "rolled@example.com"),
+          yield* (yield* Vault.Vault).blindIndex(tenant, SubjectDirectory.purpose, "rolled@example.com")
+        )
+      }))
+  }
+)
