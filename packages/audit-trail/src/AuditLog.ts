@@ -230,7 +230,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   >
   /**
    * Removes the details of entries older than `before`, but those of `excludeSubjects` (held
-   * subjects); the leaf hashes stay, and the redaction is itself an entry.
+   * subjects), at most `limit` (a whole number, 0 or more) of them; the leaf hashes stay, and the
+   * redaction is itself an entry, appended as one with the removal (on SQL, in its transaction): if
+   * that entry cannot be appended, nothing is redacted. An actor the entry cannot name, a limit
+   * that is not a whole number or a `before` that is not a valid date is refused
+   * (`AuditEventInvalid`) before anything is removed.
    */
   readonly redactDetails: (
     tenant: TenantId,
@@ -242,7 +246,10 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
       readonly actor: Actor
     }
   ) => Effect.Effect<ReadonlyArray<number>, AuditEventInvalid | AuditStoreError>
-  /** Removes the link between the subject and its entries (after erasure); the log stays verifiable. */
+  /**
+   * Removes the link between the subject and its entries (after erasure); the log stays verifiable.
+   * The de-link is itself an entry, appended as one with the removal, as in `redactDetails`.
+   */
   readonly delinkSubject: (
     tenant: TenantId,
     subject: SubjectId,
@@ -288,6 +295,15 @@ const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
         reason: "the actor of a redaction or de-link is the system, an API key or staff, with an id of 1 to 200 characters"
       })
     )
+
+// The bounds of a redaction, checked before anything is removed: a store takes only a whole number
+// of entries and a valid time.
+const checkRedaction = (before: Date, limit: number): Effect.Effect<void, AuditEventInvalid> =>
+  !Number.isSafeInteger(limit) || limit < 0
+    ? Effect.fail(new AuditEventInvalid({ reason: "the limit of a redaction is a whole number of entries, 0 or more" }))
+    : !(before instanceof Date) || Number.isNaN(before.getTime())
+    ? Effect.fail(new AuditEventInvalid({ reason: "the time before which details are redacted is a valid date" }))
+    : Effect.void
 
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
 // surrogates) is refused by `AuditEvent` itself when the event is made.
@@ -419,6 +435,13 @@ export const make = (options: AuditLogOptions = {}) =>
             Option.match({ onNone: () => enqueue(tenant, events, time), onSome: (results) => Effect.succeed(results[0]!) })
           )
           : enqueue(tenant, events, time))
+
+    // The entry that records a redaction or de-link, appended by the caller itself (not through the
+    // writer fibre, whose write would go on if the caller were interrupted): the store runs it in the
+    // removal's transaction, or undoes the removal if it fails.
+    const record = (tenant: TenantId, event: () => AuditEvent): Effect.Effect<void, AuditStoreError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (millis) =>
+        Effect.asVoid(appendNow(tenant, [{ events: [event()], time: new Date(millis) }])))
 
     const appendAll = (
       tenant: TenantId,
@@ -765,11 +788,10 @@ export const make = (options: AuditLogOptions = {}) =>
       }).pipe(Effect.withSpan("AuditLog.checkpointAll")),
       proofBundle,
       redactDetails: (tenant, { actionPrefix, actor, before, excludeSubjects, limit }) =>
-        Effect.gen(function*() {
-          yield* checkActor(actor)
-          const redacted = yield* store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit })
-          if (redacted.length > 0) {
-            yield* appendAll(tenant, [
+        Effect.zipRight(
+          Effect.zipRight(checkActor(actor), checkRedaction(before, limit)),
+          store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit }, (redacted) =>
+            redacted.length === 0 ? Effect.void : record(tenant, () =>
               new AuditEvent({
                 actor,
                 action: "audit.details.redacted",
@@ -780,20 +802,15 @@ export const make = (options: AuditLogOptions = {}) =>
                   lastIndex: redacted[redacted.length - 1]!,
                   before: before.toISOString()
                 }
-              })
-            ])
-          }
-          return redacted
-        }).pipe(Effect.withSpan("AuditLog.redactDetails")),
+              })))
+        ).pipe(Effect.withSpan("AuditLog.redactDetails")),
       delinkSubject: (tenant, subject, actor) =>
-        Effect.gen(function*() {
-          yield* checkActor(actor)
-          const count = yield* store.delinkSubject(tenant, subject)
-          yield* appendAll(tenant, [
-            new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })
-          ])
-          return count
-        }).pipe(Effect.withSpan("AuditLog.delinkSubject")),
+        Effect.zipRight(
+          checkActor(actor),
+          store.delinkSubject(tenant, subject, (count) =>
+            record(tenant, () =>
+              new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })))
+        ).pipe(Effect.withSpan("AuditLog.delinkSubject")),
       verify,
       verifyAll: Effect.flatMap(store.tenants, (tenants) => Effect.forEach(tenants, verify)),
       verifierKey: signer.verifierKey,

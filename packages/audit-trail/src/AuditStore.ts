@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { inTransaction } from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
@@ -21,6 +21,7 @@ import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -112,16 +113,21 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
    * (by time, then index); returns their indices. Entries of `excludeSubjects` keep theirs (a
    * later call without them redacts them). A batch reads the entries it redacts, not those
    * redacted before.
+   *
+   * `record` (the append of the entry that records the redaction) runs with the indices, as one
+   * with the removal: if it fails or is interrupted, nothing is removed. On SQL it runs in the
+   * removal's transaction (an append there joins it); in memory the removal is undone.
    */
-  readonly redactDetails: (
+  readonly redactDetails: <E = never>(
     tenant: TenantId,
     options: {
       readonly before: Date
       readonly actionPrefix?: string | undefined
       readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined
       readonly limit: number
-    }
-  ) => Effect.Effect<ReadonlyArray<number>, AuditStoreError>
+    },
+    record?: (redacted: ReadonlyArray<number>) => Effect.Effect<void, E>
+  ) => Effect.Effect<ReadonlyArray<number>, AuditStoreError | E>
   /**
    * How many entries older than `before` still have details, not counting those of
    * `excludeSubjects`: what redactions without a prefix down to `before` would redact. Reads the
@@ -142,8 +148,15 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
     tenant: TenantId,
     options: { readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined }
   ) => Effect.Effect<Option.Option<Date>, AuditStoreError>
-  /** Removes the subject id (and its salt) from every entry of the subject; returns how many. */
-  readonly delinkSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, AuditStoreError>
+  /**
+   * Removes the subject id (and its salt) from every entry of the subject; returns how many.
+   * `record` runs with that count as one with the removal, as in `redactDetails`.
+   */
+  readonly delinkSubject: <E = never>(
+    tenant: TenantId,
+    subject: SubjectId,
+    record?: (delinked: number) => Effect.Effect<void, E>
+  ) => Effect.Effect<number, AuditStoreError | E>
   /** Stores a checkpoint unless one of that size exists. */
   readonly saveCheckpoint: (tenant: TenantId, checkpoint: StoredCheckpoint) => Effect.Effect<void, AuditStoreError>
   /**
@@ -207,6 +220,20 @@ const matches = (entry: AuditEntry, query: EntryQuery): boolean =>
 
 const hasDetails = (entry: AuditEntry, excludeSubjects: ReadonlySet<SubjectId> | undefined): boolean =>
   Option.isSome(entry.details) && !(Option.isSome(entry.subject) && excludeSubjects?.has(entry.subject.value.id))
+
+// A removal in memory and the entry that records it: `remove` changes the log at once and returns
+// how to undo it, which runs if `record` fails or is interrupted.
+const removeRecorded = <A, E>(
+  remove: () => { readonly result: A; readonly undo: () => void },
+  record: ((result: A) => Effect.Effect<void, E>) | undefined
+): Effect.Effect<A, E> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.sync(remove), ({ result, undo }) =>
+      record === undefined ? Effect.succeed(result) : restore(Effect.suspend(() => record(result))).pipe(
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Effect.sync(undo) : Effect.void),
+        Effect.as(result)
+      ))
+  )
 
 /**
  * Audit logs in memory, for tests and programs without a database.
@@ -275,10 +302,10 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
     entries: (tenant, query) =>
       Effect.sync(() => (logs.get(tenant)?.entries ?? []).filter((entry) => matches(entry, query)).slice(0, query.limit)),
     scan: (tenant, from, limit) => Effect.sync(() => (logs.get(tenant)?.entries ?? []).slice(from, from + limit)),
-    redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
-      Effect.sync(() => {
+    redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
+      removeRecorded(() => {
         const log = logs.get(tenant)
-        if (!log) return []
+        if (!log) return { result: [], undo: () => {} }
         // Oldest first, by time then index, as the SQL store takes them.
         const chosen = log.entries
           .flatMap((entry, position) =>
@@ -290,8 +317,13 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
           .sort((a, b) => a.entry.time.getTime() - b.entry.time.getTime() || a.entry.index - b.entry.index)
           .slice(0, limit)
         for (const { entry, position } of chosen) log.entries[position] = { ...entry, details: Option.none() }
-        return chosen.map(({ entry }) => entry.index).sort((a, b) => a - b)
-      }),
+        return {
+          result: chosen.map(({ entry }) => entry.index).sort((a, b) => a - b),
+          undo: () => {
+            for (const { entry, position } of chosen) log.entries[position] = { ...log.entries[position]!, details: entry.details }
+          }
+        }
+      }, record),
     countDetails: (tenant, { before, excludeSubjects }) =>
       Effect.sync(() =>
         (logs.get(tenant)?.entries ?? []).filter((entry) =>
@@ -306,19 +338,23 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         }
         return Option.fromNullable(oldest)
       }),
-    delinkSubject: (tenant, subject) =>
-      Effect.sync(() => {
+    delinkSubject: (tenant, subject, record) =>
+      removeRecorded(() => {
         const log = logs.get(tenant)
-        if (!log) return 0
-        let count = 0
-        for (const [position, entry] of log.entries.entries()) {
+        const delinked: Array<{ readonly entry: AuditEntry; readonly position: number }> = []
+        for (const [position, entry] of log?.entries.entries() ?? []) {
           if (Option.isSome(entry.subject) && entry.subject.value.id === subject) {
-            log.entries[position] = { ...entry, subject: Option.none() }
-            count++
+            log!.entries[position] = { ...entry, subject: Option.none() }
+            delinked.push({ entry, position })
           }
         }
-        return count
-      }),
+        return {
+          result: delinked.length,
+          undo: () => {
+            for (const { entry, position } of delinked) log!.entries[position] = { ...log!.entries[position]!, subject: entry.subject }
+          }
+        }
+      }, record),
     saveCheckpoint: (tenant, checkpoint) =>
       Effect.sync(() => {
         const { checkpoints } = logOf(tenant)
@@ -583,6 +619,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       }
     }
 
+    // A removal and the entry that records it, in one transaction: an append in `record` joins it.
+    const recordedIn = <A, E>(operation: string, record: ((result: A) => Effect.Effect<void, E>) | undefined) =>
+    (removal: Effect.Effect<A, AuditStoreError>): Effect.Effect<A, AuditStoreError | E> =>
+      removal.pipe(
+        Effect.tap((result) => record === undefined ? Effect.void : Effect.suspend(() => record(result))),
+        sql.withTransaction,
+        Effect.mapError((error) => error instanceof SqlError ? fail(operation)(error) : error)
+      )
+
     interface KnownState {
       readonly exists: boolean
       readonly state: LogState
@@ -829,7 +874,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // `before`: the watermark moves there. An entry is timed when appended, so none arrives
       // behind a watermark, which trails the present by the retention period. The tenant's
       // redactions are locked first (`lockRedactions`): its batches run one at a time.
-      redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }) =>
+      redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
         Effect.gen(function*() {
           const excluded = [...(excludeSubjects ?? [])]
           const notExcluded = notOf(excluded)
@@ -904,7 +949,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
               ON CONFLICT DO NOTHING`
           }
           return indices([...behind, ...rows])
-        }).pipe(sql.withTransaction, Effect.mapError(fail("redactDetails"))),
+        }).pipe(Effect.mapError(fail("redactDetails")), recordedIn("redactDetails", record)),
       // As a redaction without a prefix finds them: through the time index from the watermark, and
       // the entries left behind it of the subjects no longer excluded, through the subject index.
       countDetails: (tenant, { before, excludeSubjects }) => {
@@ -934,7 +979,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // found by subject once de-linked: the watermark moves back to the first of them. The
       // tenant's redactions are locked first, so no redaction batch passes the subject's entries
       // meanwhile.
-      delinkSubject: (tenant, subject) =>
+      delinkSubject: (tenant, subject, record) =>
         Effect.gen(function*() {
           yield* lockRedactions(tenant)
           yield* sql`
@@ -952,7 +997,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             WHERE tenant_id = ${tenant} AND subject_id = ${subject}
             RETURNING idx`
           return rows.length
-        }).pipe(sql.withTransaction, Effect.mapError(fail("delinkSubject"))),
+        }).pipe(Effect.mapError(fail("delinkSubject")), recordedIn("delinkSubject", record)),
       saveCheckpoint: (tenant, checkpoint) =>
         sql`INSERT INTO lawful_audit_checkpoints (tenant_id, size, root, note)
           VALUES (${tenant}, ${checkpoint.size}, ${buffer(checkpoint.root)}, ${checkpoint.note})

@@ -5,7 +5,9 @@
  * log: a later log that does not extend it is caught.
  *
  * The default writes files: `<dir>/<tenant>/<size>.checkpoint` and
- * `<dir>/<tenant>/latest`, each written to a temporary file and renamed.
+ * `<dir>/<tenant>/latest`, each written to a temporary file and moved in
+ * whole; a checkpoint's file is never replaced and `latest` only ever moves
+ * forward (see `layerDirectory`).
  *
  * @since 0.1.0
  */
@@ -17,8 +19,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises"
-import { join } from "node:path"
+import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { join, resolve } from "node:path"
 
 /**
  * A checkpoint could not be published or read back.
@@ -66,8 +68,64 @@ export const layerMemory: Layer.Layer<CheckpointPublisher> = Layer.sync(Checkpoi
   }
 })
 
+// The tree size a signed note states (its second line); NaN if it states none.
+const sizeOfNote = (note: string): number => {
+  const line = note.split("\n")[1] ?? ""
+  return /^(0|[1-9][0-9]*)$/.test(line) ? Number(line) : Number.NaN
+}
+
+const readIfExists = (path: string): Promise<string | undefined> =>
+  readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined
+    throw error
+  })
+
+// A file system without hard links (some network and FAT volumes) refuses `link` with one of these.
+const noHardLinks = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
+
+// How many times `latest` is written again after another process moved it back meanwhile.
+const latestAttempts = 8
+
+// One publication at a time per directory and tenant in this process, whichever layer publishes:
+// the semaphore of each (directory, tenant) in use, dropped when its last user is done.
+const locks = new Map<string, { readonly semaphore: Effect.Semaphore; users: number }>()
+
+const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      let lock = locks.get(key)
+      if (lock === undefined) {
+        lock = { semaphore: Effect.unsafeMakeSemaphore(1), users: 0 }
+        locks.set(key, lock)
+      }
+      lock.users++
+      return lock
+    }),
+    (lock) => lock.semaphore.withPermits(1)(effect),
+    (lock) =>
+      Effect.sync(() => {
+        lock.users--
+        if (lock.users === 0) locks.delete(key)
+      })
+  )
+
 /**
- * Publishes checkpoints as files under `directory`.
+ * Publishes checkpoints as files under `directory`: `<tenant>/<size>.checkpoint`
+ * (16 digits) for each, and `<tenant>/latest`, the largest published.
+ *
+ * A checkpoint's file is written once: publishing the same checkpoint again
+ * changes nothing, and another checkpoint of a size already published is
+ * refused (`CheckpointPublishError`), so a rewritten log cannot replace the
+ * checkpoint that pins it. `latest` only moves forward: a publication smaller
+ * than it, or of its size, leaves it as it is, and a `latest` that states no
+ * tree size is never replaced (it is left for an operator to look at).
+ * Publications of one directory and tenant take turns in the process; across
+ * processes each file is written to a temporary file and moved in whole (a
+ * checkpoint's file is hard-linked, so it cannot replace another; renamed
+ * where the file system has no hard links), and `latest` is read again after
+ * its rename and written again if another process moved it back meanwhile:
+ * once the publications have returned it holds the largest, though a reader
+ * may meanwhile see it behind for a moment.
  *
  * @since 0.1.0
  * @category layers
@@ -79,28 +137,49 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
         try: async () => {
           const dir = join(directory, tenant)
           await mkdir(dir, { recursive: true })
-          const write = async (name: string) => {
-            const partial = join(dir, `.${name}.${randomUUID()}`)
-            await writeFile(partial, note, { encoding: "utf8", flag: "wx" })
-            await rename(partial, join(dir, name))
+          const partial = async () => {
+            const path = join(dir, `.${randomUUID()}.partial`)
+            await writeFile(path, note, { encoding: "utf8", flag: "wx" })
+            return path
           }
-          await write(`${String(size).padStart(16, "0")}.checkpoint`)
-          const latest = await readFile(join(dir, "latest"), "utf8").catch(() => undefined)
-          const latestSize = latest === undefined ? -1 : Number(latest.split("\n")[1])
-          if (latestSize <= size) await write("latest")
+
+          // The checkpoint's own file, linked in whole where it is absent, never replaced.
+          const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
+          const written = await partial()
+          try {
+            await link(written, file).catch(async (error: NodeJS.ErrnoException) => {
+              if (error.code === "EEXIST") return
+              if (!noHardLinks.has(error.code ?? "")) throw error
+              if (await readIfExists(file) === undefined) await rename(written, file)
+            })
+          } finally {
+            await rm(written, { force: true })
+          }
+          if (await readFile(file, "utf8") !== note) {
+            throw new Error(`another checkpoint of size ${size} is already published`)
+          }
+
+          // `latest`, moved forward only, and read again after each rename.
+          const latest = join(dir, "latest")
+          for (let attempt = 0;; attempt++) {
+            const current = await readIfExists(latest)
+            if (current !== undefined && !(sizeOfNote(current) < size)) return
+            if (attempt === latestAttempts) throw new Error(`latest was moved back below size ${size} at each attempt`)
+            const written = await partial()
+            await rename(written, latest).catch(async (error) => {
+              await rm(written, { force: true })
+              throw error
+            })
+          }
         },
         catch: (cause) => new CheckpointPublishError({ operation: "publish", cause })
-      }).pipe(Effect.withSpan("CheckpointPublisher.publish")),
+      }).pipe(
+        withLock(JSON.stringify([resolve(directory), tenant])),
+        Effect.withSpan("CheckpointPublisher.publish")
+      ),
     latest: (tenant) =>
       Effect.tryPromise({
-        try: () =>
-          readFile(join(directory, tenant, "latest"), "utf8").then(
-            (text) => Option.some(text),
-            (error: NodeJS.ErrnoException) => {
-              if (error.code === "ENOENT") return Option.none<string>()
-              throw error
-            }
-          ),
+        try: () => readIfExists(join(directory, tenant, "latest")).then(Option.fromNullable),
         catch: (cause) => new CheckpointPublishError({ operation: "read", cause })
       })
   })

@@ -4,6 +4,8 @@ import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
@@ -11,6 +13,7 @@ import * as AuditEntry from "../src/AuditEntry.js"
 import { AuditLog, AuditSigner, make as makeLog } from "../src/AuditLog.js"
 import { type Actor, AuditEvent, type Json } from "../src/AuditEvent.js"
 import { AuditStore } from "../src/AuditStore.js"
+import { AuditStoreError } from "../src/AuditTrail.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
@@ -577,5 +580,70 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       const entries = (yield* log.query(tenant, {})).entries
       assert.isTrue(entries.every((e) => Option.isSome(e.details)))
       assert.deepStrictEqual((yield* log.query(tenant, { subject: held })).entries.map((e) => e.index), [0, 2, 4])
+    }))
+
+  it.effect("a redaction or de-link whose own entry cannot be appended removes nothing, and the log still verifies", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { actor, before, held, log, tenant } = yield* heldSubjectHistory
+      const store = yield* AuditStore
+      const erasure = { kind: "system", id: "erasure" } as const
+      // A second log over the same store whose appends fail, or are interrupted, after the removal.
+      const failures = [
+        Effect.fail(new AuditStoreError({ operation: "append", cause: "unavailable" })),
+        Effect.interrupt
+      ] as const
+      for (const failure of failures) {
+        const failing = yield* makeLog().pipe(
+          Effect.provideService(AuditStore, AuditStore.of({ ...store, append: () => failure })),
+          Effect.provide(Layer.merge(AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+        )
+        const redacted = yield* Effect.exit(failing.redactDetails(tenant, { before, actor, limit: 10 }))
+        assert.isTrue(Exit.isFailure(redacted), String(redacted))
+        const delinked = yield* Effect.exit(failing.delinkSubject(tenant, held, erasure))
+        assert.isTrue(Exit.isFailure(delinked), String(delinked))
+        assert.strictEqual(yield* log.size(tenant), 6)
+        const entries = (yield* log.query(tenant, {})).entries
+        assert.deepStrictEqual(entries.filter((e) => Option.isNone(e.details)).map((e) => e.index), [])
+        assert.deepStrictEqual((yield* log.query(tenant, { subject: held })).entries.map((e) => e.index), [0, 2, 4])
+        const report = yield* log.verify(tenant)
+        assert.isTrue(report.ok, report.problems.join("; "))
+      }
+
+      // With appends that work: both removals, each with its entry.
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0, 1, 2, 3, 4, 5])
+      assert.strictEqual(yield* log.delinkSubject(tenant, held, erasure), 3)
+      const [redaction, delink] = (yield* log.query(tenant, { after: 5 })).entries
+      assert.strictEqual(redaction?.action, "audit.details.redacted")
+      assert.deepStrictEqual(Option.map(redaction!.details, (d) => d.value), Option.some({
+        count: 6,
+        firstIndex: 0,
+        lastIndex: 5,
+        before: before.toISOString()
+      }))
+      assert.strictEqual(delink?.action, "audit.subject.delinked")
+      assert.deepStrictEqual(Option.map(delink!.details, (d) => d.value), Option.some({ entries: 3 }))
+      assert.deepStrictEqual((yield* log.query(tenant, { subject: held })).entries, [])
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+    })))
+
+  it.effect("a redaction with a limit that is not a whole number of entries, or a time that is not one, is refused, and nothing is redacted", () =>
+    Effect.gen(function*() {
+      const { actor, before, log, tenant } = yield* heldSubjectHistory
+      const refused: ReadonlyArray<{ readonly before: Date; readonly limit: number }> = [
+        ...[-1, 2.5, Number.NaN, Infinity, -Infinity].map((limit) => ({ before, limit })),
+        { before: new Date(Number.NaN), limit: 10 }
+      ]
+      for (const options of refused) {
+        for (const actionPrefix of [undefined, "consent."]) {
+          const result = yield* Effect.either(log.redactDetails(tenant, { ...options, actionPrefix, actor }))
+          assert.isTrue(Either.isLeft(result) && result.left._tag === "AuditEventInvalid", `${options.limit}: ${String(result)}`)
+        }
+      }
+      assert.strictEqual(yield* log.size(tenant), 6)
+      assert.isTrue((yield* log.query(tenant, {})).entries.every((e) => Option.isSome(e.details)))
+      // A limit of 0 redacts nothing, and records nothing.
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 0 }), [])
+      assert.strictEqual(yield* log.size(tenant), 6)
     }))
 }

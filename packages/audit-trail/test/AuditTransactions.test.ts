@@ -5,11 +5,12 @@ import { sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as ProofBundle from "../src/ProofBundle.js"
-import { event } from "./AuditLogSuite.js"
+import { event, heldSubjectHistory } from "./AuditLogSuite.js"
 
 class Abort {
   readonly _tag = "Abort"
@@ -163,5 +164,68 @@ sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
       }))
       assert.strictEqual(refused._tag, "CheckpointRefused")
       assert.strictEqual((yield* audit.checkpoint(tenant)).size, 2)
+    }))
+
+  it.effect("a redaction or de-link whose entry the database refuses is rolled back whole: details, links and watermark stay", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const other = yield* OtherProcessLog
+      const { actor, before, held, log, tenant } = yield* heldSubjectHistory
+      const name = `refuse_record_${tenant.replaceAll("-", "")}`
+      yield* sql.unsafe(`
+        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'record refused'; END $$;
+        CREATE TRIGGER ${name} BEFORE INSERT ON lawful_audit_entries FOR EACH ROW
+        WHEN (NEW.tenant_id = '${tenant}' AND NEW.action LIKE 'audit.%') EXECUTE FUNCTION ${name}()`)
+      assert.strictEqual((yield* Effect.flip(log.redactDetails(tenant, { before, actor, limit: 10 })))._tag, "AuditStoreError")
+      assert.strictEqual(
+        (yield* Effect.flip(log.delinkSubject(tenant, held, { kind: "system", id: "erasure" })))._tag,
+        "AuditStoreError"
+      )
+      yield* sql.unsafe(`DROP TRIGGER ${name} ON lawful_audit_entries`)
+      const [stored] = yield* sql<{ details: number; linked: number; marks: number }>`
+        SELECT (SELECT count(*)::int FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND details IS NOT NULL) AS details,
+               (SELECT count(*)::int FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND subject_id IS NOT NULL) AS linked,
+               (SELECT count(*)::int FROM lawful_audit_redactions WHERE tenant_id = ${tenant}) AS marks`
+      assert.deepStrictEqual(stored, { details: 6, linked: 3, marks: 0 })
+
+      // Once the entries can be written: both, each with its entry, after an append of another process.
+      assert.strictEqual((yield* other.append(tenant, event(6))).index, 6)
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0, 1, 2, 3, 4, 5])
+      assert.strictEqual(yield* log.delinkSubject(tenant, held, { kind: "system", id: "erasure" }), 3)
+      assert.deepStrictEqual(
+        (yield* log.query(tenant, { after: 6 })).entries.map((e) => e.action),
+        ["audit.details.redacted", "audit.subject.delinked"]
+      )
+      assert.strictEqual((yield* other.append(tenant, event(9))).index, 9)
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+    }))
+
+  it.effect("a redaction and a de-link inside the caller's transaction commit and roll back with it", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const other = yield* OtherProcessLog
+      const { actor, before, held, log, tenant } = yield* heldSubjectHistory
+      const erasure = { kind: "system", id: "erasure" } as const
+      const aborted = yield* sql.withTransaction(Effect.gen(function*() {
+        assert.strictEqual((yield* log.redactDetails(tenant, { before, actor, limit: 10 })).length, 6)
+        assert.strictEqual(yield* log.delinkSubject(tenant, held, erasure), 3)
+        return yield* Effect.fail(new Abort())
+      })).pipe(Effect.flip)
+      assert.strictEqual(aborted._tag, "Abort")
+      const entries = (yield* log.query(tenant, {})).entries
+      assert.strictEqual(entries.length, 6)
+      assert.isTrue(entries.every((e) => Option.isSome(e.details) && (e.index % 2 === 1 || Option.isSome(e.subject))))
+      // The log as committed: another process takes index 6, and this one builds on it.
+      assert.strictEqual((yield* other.append(tenant, event(6))).index, 6)
+      yield* sql.withTransaction(Effect.all([
+        log.redactDetails(tenant, { before, actor, limit: 10 }),
+        log.delinkSubject(tenant, held, erasure)
+      ]))
+      assert.strictEqual((yield* log.append(tenant, event(9))).index, 9)
+      const report = yield* log.verify(tenant)
+      assert.isTrue(report.ok, report.problems.join("; "))
+      assert.strictEqual((yield* log.checkpoint(tenant)).size, 10)
     }))
 })
