@@ -11,10 +11,10 @@
 import * as Effect from "effect/Effect"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
-import { dayHasPassed } from "./internal/dates.js"
+import { Day, dayHasPassed } from "./internal/dates.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
-import { Answers, Score } from "./Questionnaire.js"
+import { Answers, Score, Version } from "./Questionnaire.js"
 
 /**
  * The id of an assessment.
@@ -79,8 +79,9 @@ export const Decision = Schema.Struct({
 export type Decision = typeof Decision.Type
 
 /**
- * The decision a reviewer gives. Without `nextReviewDue`, the next review is
- * due `defaultReviewIntervalDays` after the decision.
+ * The decision a reviewer gives. Without `nextReviewDue` (a day, written
+ * `YYYY-MM-DD`), the next review is due `defaultReviewIntervalDays` after the
+ * decision.
  *
  * @since 0.1.0
  * @category models
@@ -88,7 +89,7 @@ export type Decision = typeof Decision.Type
 export const DecisionInput = Schema.Struct({
   outcome: Outcome,
   notes: Notes,
-  nextReviewDue: Schema.optional(Schema.Date)
+  nextReviewDue: Schema.optional(Day)
 })
 
 /**
@@ -113,7 +114,7 @@ export const defaultReviewIntervalDays = 365
  */
 export const SubmissionInput = Schema.Struct({
   questionnaireId: Schema.String,
-  questionnaireVersion: Schema.Int.pipe(Schema.positive()),
+  questionnaireVersion: Version,
   answers: Answers
 })
 

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
-import { dayHasPassed } from "./internal/dates.js"
+import { Day, dayHasPassed } from "./internal/dates.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 
@@ -55,7 +55,9 @@ export const Sha256Hex = Schema.String.pipe(
 const Text = CoreText.trimmed(200)
 
 /**
- * A signed DPA to record.
+ * A signed DPA to record. Its dates are days, written `YYYY-MM-DD` (or as
+ * ISO 8601 times with `Z` or an offset); zone-less or impossible dates are
+ * refused.
  *
  * @since 0.1.0
  * @category models
@@ -63,10 +65,10 @@ const Text = CoreText.trimmed(200)
 export const DpaInput = Schema.Struct({
   version: Text,
   parties: Schema.NonEmptyArray(Text),
-  signedOn: Schema.Date,
+  signedOn: Day,
   documentSha256: Sha256Hex,
-  reviewDue: Schema.Date,
-  expiresOn: Schema.optional(Schema.Date)
+  reviewDue: Day,
+  expiresOn: Schema.optional(Day)
 }).pipe(
   Schema.filter((dpa) => {
     if (dpa.reviewDue.getTime() < dpa.signedOn.getTime()) return "the review date is before the signature date"

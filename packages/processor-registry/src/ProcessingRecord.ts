@@ -8,8 +8,10 @@
  * organisational security measures.
  *
  * Exported as JSON (`toJson`), CSV (`toCsv`, RFC 4180: one row per activity,
- * fields quoted when needed, lists joined with "; ", CRLF line ends) and HTML
- * (`toHtml`, a complete document with every value escaped).
+ * fields quoted when needed, lists joined with "; ", CRLF line ends; a cell
+ * that a spreadsheet would read as a formula, one opening with `=`, `+`, `-`,
+ * `@`, a tab or a carriage return, starts with `'`) and HTML (`toHtml`, a
+ * complete document with every value escaped).
  *
  * @since 0.1.0
  */
@@ -320,7 +322,8 @@ export const csvColumns = [
 ] as const
 
 /**
- * The record as CSV (RFC 4180), one row per activity.
+ * The record as CSV (RFC 4180), one row per activity; cells that would open a
+ * spreadsheet formula start with `'`.
  *
  * @since 0.1.0
  * @category constructors

@@ -45,21 +45,30 @@ export const makeId: Effect.Effect<ProcessorId> = Effect.map(uuidV7, (id) => Pro
 const Text = CoreText.trimmed(500)
 const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
 
+// A contact detail is a person's: a refusal says what is expected, never what was given.
+const contactDetail = <A, I>(schema: Schema.Schema<A, I>, expected: string) =>
+  Schema.optionalWith(
+    Schema.UndefinedOr(schema).annotations({ message: () => ({ message: expected, override: true }) }),
+    { exact: true }
+  )
+
+const detailText = "1 to 500 characters of text, without NUL characters or unpaired surrogates"
+
 /**
- * How to reach the processor about data protection.
+ * How to reach the processor about data protection. The details may name a
+ * person: an invalid one is refused with what is expected, without echoing it.
  *
  * @since 0.1.0
  * @category models
  */
 export const Contact = Schema.Struct({
-  name: Text,
-  email: Schema.optional(
-    CoreText.storable(
-      Schema.Trim.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, { message: () => "a contact email looks like name@example.com" }))
-    )
+  name: Text.annotations({ message: () => ({ message: `a contact name is ${detailText}`, override: true }) }),
+  email: contactDetail(
+    CoreText.storable(Schema.Trim.pipe(Schema.pattern(/^[^\s@]+@[^\s@]+\.[^\s@]+$/))),
+    "a contact email looks like name@example.com, without NUL characters or unpaired surrogates"
   ),
-  phone: Schema.optional(Text),
-  address: Schema.optional(Text)
+  phone: contactDetail(Text, `a contact phone number is ${detailText}`),
+  address: contactDetail(Text, `a contact address is ${detailText}`)
 })
 
 /**

@@ -40,7 +40,7 @@ import * as ChangeNotice from "./ChangeNotice.js"
 import * as Dpa from "./Dpa.js"
 import * as DpaAnnex from "./DpaAnnex.js"
 import * as Finding from "./Finding.js"
-import { addDays, dayMillis } from "./internal/dates.js"
+import { addDays, dayHasPassed } from "./internal/dates.js"
 import { sqlStore } from "./internal/sqlStore.js"
 import { type Change, memoryStore, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
@@ -826,6 +826,10 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const questionnaire = Effect.fn("ProcessorRegistry.questionnaire")(function*(id: string, version?: number) {
       if (version !== undefined) {
+        // No store holds a version outside the schema's range: none is published.
+        if (!Schema.is(Questionnaire.Version)(version)) {
+          return yield* new QuestionnaireNotFound({ questionnaireId: id, version })
+        }
         const found = yield* store.questionnaire(id, version)
         if (Option.isSome(found)) return found.value
         return yield* new QuestionnaireNotFound({ questionnaireId: id, version })
@@ -892,7 +896,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           }
           const at = yield* now
           const nextReviewDue = input.nextReviewDue ?? addDays(at, Assessment.defaultReviewIntervalDays)
-          if (nextReviewDue.getTime() < at.getTime() - dayMillis) {
+          if (dayHasPassed(nextReviewDue, at)) {
             return yield* new InvalidInput({ what: "decision", issues: ["nextReviewDue: the next review is in the past"] })
           }
           const decided = new Assessment.Assessment({

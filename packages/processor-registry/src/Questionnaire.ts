@@ -11,7 +11,8 @@
  *
  * Answers pass when they score at least `passMark` (a fraction of the points
  * available) and fail no critical question. A published version never
- * changes: a new version is a new questionnaire.
+ * changes: a new version is a new questionnaire. Versions run from 1 to
+ * 2147483647, and a question awards at most `maxQuestionPoints`.
  *
  * @since 0.1.0
  */
@@ -19,12 +20,36 @@ import * as Either from "effect/Either"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
+/**
+ * The most points one question may award (a yes/no question's `weight`, a
+ * choice option's `points`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxQuestionPoints = 1_000_000
+
+/**
+ * The version of a questionnaire: a whole number from 1 to 2^31 - 1 (what
+ * PostgreSQL's `integer` holds, so that every store takes the same versions).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Version = Schema.Int.pipe(
+  Schema.between(1, 2_147_483_647, { message: () => "a questionnaire version is a whole number from 1 to 2147483647" })
+)
+
 const Slug = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
   Schema.maxLength(64)
 )
 const Text = CoreText.trimmed(2000)
 const Points = Schema.Int.pipe(Schema.nonNegative())
+// Points a question may award: small enough that any questionnaire's total is a safe integer.
+const QuestionPoints = Schema.Int.pipe(
+  Schema.between(0, maxQuestionPoints, { message: () => `points are a whole number from 0 to ${maxQuestionPoints}` })
+)
 const Critical = Schema.optionalWith(Schema.Boolean, { default: () => false })
 
 /**
@@ -36,7 +61,7 @@ const Critical = Schema.optionalWith(Schema.Boolean, { default: () => false })
 export const YesNoQuestion = Schema.TaggedStruct("YesNo", {
   id: Slug,
   text: Text,
-  weight: Points,
+  weight: QuestionPoints,
   expected: Schema.Boolean,
   critical: Critical
 })
@@ -50,7 +75,7 @@ export const YesNoQuestion = Schema.TaggedStruct("YesNo", {
 export const ChoiceQuestion = Schema.TaggedStruct("Choice", {
   id: Slug,
   text: Text,
-  options: Schema.NonEmptyArray(Schema.Struct({ value: Slug, label: Text, points: Points })),
+  options: Schema.NonEmptyArray(Schema.Struct({ value: Slug, label: Text, points: QuestionPoints })),
   critical: Critical
 })
 
@@ -88,7 +113,7 @@ export type Question = typeof Question.Type
  */
 export const QuestionnaireInput = Schema.Struct({
   id: Slug,
-  version: Schema.Int.pipe(Schema.positive()),
+  version: Version,
   title: Text,
   /** The fraction of the available points that passes, from 0 to 1. */
   passMark: Schema.Number.pipe(Schema.between(0, 1)),
@@ -122,7 +147,7 @@ export type QuestionnaireInput = typeof QuestionnaireInput.Type
  */
 export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processor-registry/Questionnaire")({
   id: Slug,
-  version: Schema.Int.pipe(Schema.positive()),
+  version: Version,
   title: Text,
   passMark: Schema.Number.pipe(Schema.between(0, 1)),
   questions: Schema.NonEmptyArray(Question),

@@ -17,6 +17,9 @@
  * - `PrivacyShield`: accepted as input only to be flagged: the Court of
  *   Justice invalidated it on 16 July 2020 (Schrems II, C-311/18).
  *
+ * Dates are days, written `YYYY-MM-DD` (or as ISO 8601 times with `Z` or an
+ * offset); zone-less or impossible dates are refused.
+ *
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
@@ -24,7 +27,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import * as AdequacyDecisions from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
-import { dayHasPassed, isoDate } from "./internal/dates.js"
+import { Day, dayHasPassed, isoDate } from "./internal/dates.js"
 
 // Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`).
 const StorableTrimmed = CoreText.storable(Schema.NonEmptyTrimmedString)
@@ -56,7 +59,7 @@ export const SccModule = Schema.Literal(1, 2, 3, 4)
 export class StandardContractualClauses
   extends Schema.TaggedClass<StandardContractualClauses>()("StandardContractualClauses", {
     module: SccModule,
-    signedOn: Schema.Date,
+    signedOn: Day,
     /** Where the transfer impact assessment is kept (a document id or URL). */
     transferImpactAssessment: StorableTrimmed
   })
@@ -72,7 +75,7 @@ export class BindingCorporateRules extends Schema.TaggedClass<BindingCorporateRu
   /** The supervisory authority that approved them. */
   approvedBy: StorableTrimmed,
   reference: StorableTrimmed,
-  approvedOn: Schema.Date
+  approvedOn: Day
 }) {}
 
 /**
@@ -83,9 +86,9 @@ export class BindingCorporateRules extends Schema.TaggedClass<BindingCorporateRu
  */
 export class DpfCertification extends Schema.TaggedClass<DpfCertification>()("DpfCertification", {
   status: Schema.Literal("active", "inactive"),
-  certifiedOn: Schema.Date,
+  certifiedOn: Day,
   /** The last day before the organisation must recertify. */
-  recertificationDue: Schema.Date
+  recertificationDue: Day
 }) {}
 
 /**
@@ -124,7 +127,7 @@ export class Derogation extends Schema.TaggedClass<Derogation>()("Derogation", {
  * @category models
  */
 export class PrivacyShield extends Schema.TaggedClass<PrivacyShield>()("PrivacyShield", {
-  certifiedOn: Schema.optional(Schema.Date)
+  certifiedOn: Schema.optional(Day)
 }) {}
 
 /**

@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
 import * as AdequacyDecisions from "../src/AdequacyDecisions.js"
 import * as DpaAnnex from "../src/DpaAnnex.js"
+import { csvDocument } from "../src/internal/csv.js"
 import * as ProcessingActivity from "../src/ProcessingActivity.js"
 import * as ProcessingRecord from "../src/ProcessingRecord.js"
 import * as Processor from "../src/Processor.js"
@@ -45,6 +46,9 @@ const parseCsv = (text: string): Array<Array<string>> => {
   if (quoted || field !== "" || row.length > 0) throw new Error("the last record is not ended by CRLF")
   return rows
 }
+
+// What a spreadsheet-safe CSV cell holds: a value a spreadsheet would read as a formula gets a leading '.
+const asText = (value: string) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value)
 
 const at = new Date("2026-02-01T08:30:00Z")
 
@@ -123,12 +127,27 @@ describe("ProcessingRecord", () => {
       assert.strictEqual(rows.length, 2)
       const row = rows[1]!
       assert.strictEqual(row.length, ProcessingRecord.csvColumns.length)
-      assert.strictEqual(row[1], name)
-      assert.strictEqual(row[4], `${purpose}; second purpose`)
+      assert.strictEqual(row[1], asText(name))
+      assert.strictEqual(row[4], `${asText(purpose)}; second purpose`)
       assert.strictEqual(row[5], "contract")
       assert.include(row[9]!, "[INVALID: the Privacy Shield was invalidated")
       assert.strictEqual(row[10], "contact.email: 24 months after the last email")
     }))
+  })
+
+  it("CSV neutralises free-text cells a spreadsheet would read as a formula", () => {
+    for (const hostile of ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1)"]) {
+      const rows = parseCsv(ProcessingRecord.toCsv(recordOf(hostile, hostile, hostile)))
+      const row = rows[1]!
+      assert.strictEqual(row[1], `'${hostile}`, "the activity name")
+      assert.strictEqual(row[4], `'${hostile}; second purpose`, "the purposes")
+      assert.isTrue(row[8]!.startsWith(`'${hostile} (processor)`), "the recipients")
+      for (const cell of row) assert.notMatch(cell, /^[=+\-@\t\r]/)
+    }
+    // Inputs are trimmed, but the writer also guards cells that open with a tab or a carriage return.
+    assert.deepStrictEqual(parseCsv(csvDocument(["a", "b"], [["\tcmd", "\r=1"]]))[1], ["'\tcmd", "'\r=1"])
+    // Text that merely contains those characters is left as it is.
+    assert.strictEqual(parseCsv(ProcessingRecord.toCsv(recordOf("a=b", "x-y")))[1]![1], "a=b")
   })
 
   it("HTML escapes every value", () => {

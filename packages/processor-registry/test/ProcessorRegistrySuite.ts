@@ -107,6 +107,31 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
     }))
 
+  it.effect("contact details that do not decode are refused without being echoed in the error", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      const name = "Jane Roe"
+      const cases: ReadonlyArray<readonly [string, typeof Processor.ProcessorInput.Encoded["contact"]]> = [
+        ["contact.name", { name: `${name} `.repeat(80), email: "jane.roe@mailhost.example" }],
+        ["contact.email", { name, email: "jane.roe@mailhost" }],
+        ["contact.email", { name, email: "jane.roe@mailhost.example\u0000" }],
+        ["contact.phone", { name, phone: `+49 30 1234 ${name}`.repeat(40) }],
+        ["contact.address", { name, address: 42 as unknown as string }],
+        ["contact.name", { name: `${name}\ud800` }]
+      ]
+      for (const [path, contact] of cases) {
+        const error = yield* Effect.flip(registry.register(staff, processorInput({ contact })))
+        assert.strictEqual(error._tag, "InvalidInput")
+        const said = JSON.stringify([error.message, error._tag === "InvalidInput" ? error.issues : []])
+        assert.include(said, path)
+        for (const secret of ["Jane", "jane.roe", "mailhost", "1234", "42"]) assert.notInclude(said, secret, path)
+      }
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+    }))
+
   it.effect("approval is refused with every missing requirement named, and nothing changes", () =>
     Effect.gen(function*() {
       yield* atStart
@@ -337,6 +362,108 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         ]
       }))
       assert.include(duplicate.message, "question same appears twice")
+    }))
+
+  it.effect("questionnaire versions and points beyond what every store holds are refused alike, writing nothing", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      const before = (yield* recorder.all).length
+      const id = uniqueId("huge")
+      // PostgreSQL keeps versions as integer: 2^31 would not fit.
+      const version = yield* Effect.flip(registry.publishQuestionnaire(staff, questionnaireInput(id, 2 ** 31)))
+      assert.strictEqual(version._tag, "InvalidInput")
+      assert.include(version.message, "version")
+      // Points whose total is no safe integer cannot be scored.
+      const weights = yield* Effect.flip(registry.publishQuestionnaire(staff, {
+        ...questionnaireInput(id),
+        questions: [
+          { _tag: "YesNo", id: "a", text: "A?", weight: Number.MAX_SAFE_INTEGER, expected: true },
+          { _tag: "Choice", id: "b", text: "B?", options: [{ value: "x", label: "X", points: Number.MAX_SAFE_INTEGER }] }
+        ]
+      }))
+      assert.strictEqual(weights._tag, "InvalidInput")
+      assert.include(weights.message, "questions.0.weight")
+      assert.include(weights.message, "questions.1.options.0.points")
+      const lookup = yield* Effect.flip(registry.questionnaire(questionnaire.id, 2 ** 31))
+      assert.strictEqual(lookup._tag, "QuestionnaireNotFound")
+      const submitted = yield* Effect.flip(registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 2 ** 31,
+        answers: passingAnswers
+      }))
+      assert.strictEqual(submitted._tag, "InvalidInput")
+      assert.strictEqual((yield* Effect.flip(registry.questionnaire(id)))._tag, "QuestionnaireNotFound")
+      assert.strictEqual((yield* recorder.all).length, before)
+    }))
+
+  it.effect("dates are real calendar days in ISO 8601: impossible, ambiguous or zone-less dates are refused", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const processor = yield* registry.register(staff, processorInput())
+      const before = (yield* recorder.all).length
+      // Each of these once became another day, or a day that depends on the server's time zone.
+      const refused = ["2025-02-30", "2025-04-31", "1", "2025", "Jan 10 2025", "2025-01-10T00:00:00", "2025-1-10", "-000005-01-01"]
+      for (const signedOn of refused) {
+        const error = yield* Effect.flip(registry.recordDpa(staff, processor.id, dpaInput({ version: signedOn, signedOn })))
+        assert.strictEqual(error._tag, "InvalidInput", signedOn)
+        assert.include(error.message, "signedOn", signedOn)
+      }
+      const certification = yield* Effect.flip(registry.register(staff, processorInput({ locations: [usWithDpf("2026-02-29")] })))
+      assert.strictEqual(certification._tag, "InvalidInput")
+      const questionnaire = yield* publishQuestionnaire
+      const assessment = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: passingAnswers
+      })
+      const decision = yield* Effect.flip(registry.decideAssessment(staff, assessment.id, {
+        outcome: "satisfactory",
+        notes: "ok",
+        nextReviewDue: "2027-02-29"
+      }))
+      assert.strictEqual(decision._tag, "InvalidInput")
+      assert.deepStrictEqual(yield* registry.dpas(processor.id), [])
+      assert.strictEqual((yield* recorder.all).length, before + 2, "only the questionnaire and the submission")
+      // A day, or a time with its zone (as the registry writes its own dates), is taken.
+      const plain = yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "plain", signedOn: "2025-06-01" }))
+      assert.strictEqual(plain.signedOn.toISOString(), "2025-06-01T00:00:00.000Z")
+      const zoned = yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "zoned", signedOn: "2025-06-01T22:30:00-04:00" }))
+      assert.strictEqual(zoned.signedOn.toISOString(), "2025-06-02T02:30:00.000Z")
+      const written = yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "written", signedOn: plain.signedOn.toISOString() }))
+      assert.strictEqual(written.signedOn.getTime(), plain.signedOn.getTime())
+    }))
+
+  it.effect("a next review on a day already past is refused, even at midnight; today is taken", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 16, 0, 0, 0))
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      const submit = registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: passingAnswers
+      })
+      const yesterday = yield* submit
+      const error = yield* Effect.flip(
+        registry.decideAssessment(staff, yesterday.id, { outcome: "satisfactory", notes: "ok", nextReviewDue: "2026-01-15" })
+      )
+      assert.strictEqual(error._tag, "InvalidInput")
+      assert.include(error.message, "the next review is in the past")
+      assert.isUndefined((yield* registry.assessments(processor.id))[0]?.decision)
+      const today = yield* submit
+      const decided = yield* registry.decideAssessment(staff, today.id, {
+        outcome: "satisfactory",
+        notes: "ok",
+        nextReviewDue: "2026-01-16"
+      })
+      assert.strictEqual(decided.assessment.decision?.nextReviewDue.toISOString(), "2026-01-16T00:00:00.000Z")
     }))
 
   it.effect("DPA versions are unique, a future signature is refused, and the latest signed one governs", () =>

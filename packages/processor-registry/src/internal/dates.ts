@@ -1,3 +1,5 @@
+import * as Schema from "effect/Schema"
+
 /** @internal */
 export const dayMillis = 24 * 60 * 60 * 1000
 
@@ -9,3 +11,27 @@ export const dayHasPassed = (day: Date, at: Date): boolean => at.getTime() >= da
 
 /** @internal */
 export const addDays = (date: Date, days: number): Date => new Date(date.getTime() + days * dayMillis)
+
+const dayPattern = /^([1-9]\d{3})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/
+
+const isDay = (text: string): boolean => {
+  const match = dayPattern.exec(text)
+  if (match === null || Number.isNaN(new Date(text).getTime())) return false
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
+/**
+ * @internal A date given as a day: `YYYY-MM-DD` (midnight UTC), or an ISO 8601
+ * time with `Z` or an offset (as `Date#toISOString` writes it), a real calendar
+ * day of the years 1000 to 9999. Zone-less times, other formats and impossible
+ * days ("2025-02-30") are refused rather than read in the server's time zone
+ * or rolled over into another day.
+ */
+export const Day: Schema.Schema<Date, string> = Schema.String.pipe(
+  Schema.filter(isDay, {
+    message: () => "a date is written YYYY-MM-DD (or as an ISO 8601 time with Z or an offset), a real calendar day"
+  }),
+  Schema.compose(Schema.Date)
+)
