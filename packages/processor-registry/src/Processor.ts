@@ -198,7 +198,11 @@ export class Processor extends Schema.Class<Processor>("@lawful/processor-regist
   status: Status,
   registeredAt: Schema.Date,
   updatedAt: Schema.Date,
-  /** Increases with every change. */
+  /**
+   * Increases with every change: to the processor, its status, or its DPAs (a DPA recorded
+   * changes what its approval rests on). A change is committed only on the revision it was
+   * checked against, so two servers never both commit on the same one.
+   */
   revision: Schema.Int.pipe(Schema.positive())
 }) {
   /** The locations outside the EEA. */

@@ -791,9 +791,15 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           }
           const dpa = new Dpa.Dpa({ id: yield* Dpa.makeId, processorId: id, ...input, recordedAt: at })
           yield* keepsApproval(processor, processor, at, { dpa })
+          // A DPA changes what an approval rests on: the processor's revision moves with it, so an
+          // approval (or a change) checked against the DPAs before it, by another server
+          // meanwhile, fails at its commit instead of approving on evidence no longer current.
           return {
             result: dpa,
-            changes: [{ _tag: "InsertDpa", dpa }],
+            changes: [
+              { _tag: "InsertDpa", dpa },
+              { _tag: "UpdateProcessor", processor: new Processor.Processor({ ...processor, updatedAt: at, revision: processor.revision + 1 }) }
+            ],
             audit: onPlatform(event(by, "dpa.recorded", { type: "dpa", id: dpa.id }, {
               processorId: id,
               version: dpa.version,

@@ -1,7 +1,9 @@
 /**
  * The real in-memory audit log (`AuditLog.layerMemory`) behind the registry,
  * with two test aids: `AuditRecorder` reads entries back as events, and can
- * make every append fail, to check that a failed audit append stores nothing.
+ * make every append fail, to check that a failed audit append stores nothing,
+ * or run something once just before the next append (between a change's plan
+ * and its commit: what another server could do meanwhile).
  */
 import * as AuditEntry from "@lawful/audit-trail/AuditEntry"
 import type { AuditEvent } from "@lawful/audit-trail/AuditEvent"
@@ -26,6 +28,8 @@ export class AuditRecorder extends Context.Tag("test/AuditRecorder")<AuditRecord
   readonly about: (tenant: TenantId, id: string) => Effect.Effect<ReadonlyArray<AuditEvent>>
   /** While set, every append fails with AuditStoreError. */
   readonly setFailing: (failing: boolean) => Effect.Effect<void>
+  /** Runs `effect` once, before the next append starts. */
+  readonly beforeNextAppend: (effect: Effect.Effect<void, unknown>) => Effect.Effect<void>
 }>() {}
 
 export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContext(
@@ -33,6 +37,7 @@ export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContex
     const log = yield* AuditLog.AuditLog
     const failing = yield* Ref.make(false)
     const tenants = yield* Ref.make<ReadonlyArray<TenantId>>([])
+    const before = yield* Ref.make<Effect.Effect<void, unknown>>(Effect.void)
     const entriesOf = (tenant: TenantId) =>
       Effect.gen(function*() {
         const recorded: Array<Recorded> = []
@@ -46,6 +51,7 @@ export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContex
       }).pipe(Effect.orDie)
     const appendAll = (tenant: TenantId, events: ReadonlyArray<AuditEvent>) =>
       Effect.gen(function*() {
+        yield* Effect.orDie(yield* Ref.getAndSet(before, Effect.void))
         if (yield* Ref.get(failing)) {
           return yield* new AuditStoreError({ operation: "append", cause: "the test was told to fail appends" })
         }
@@ -59,7 +65,8 @@ export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContex
       all: Effect.flatMap(Ref.get(tenants), (all) => Effect.map(Effect.forEach(all, entriesOf), (lists) => lists.flat())),
       about: (tenant, id) =>
         Effect.map(entriesOf(tenant), (all) => all.filter((r) => r.event.resource?.id === id).map((r) => r.event)),
-      setFailing: (value) => Ref.set(failing, value)
+      setFailing: (value) => Ref.set(failing, value),
+      beforeNextAppend: (effect) => Ref.set(before, effect)
     }))
   })
 ).pipe(Layer.provide(AuditLog.layerMemory))

@@ -2,13 +2,25 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
-import { approvedProcessor, atStart, failingAnswers, processorInput, publishQuestionnaire, staff, tenantKey } from "./fixtures.js"
+import {
+  approvedProcessor,
+  atStart,
+  dayOf,
+  dpaInput,
+  failingAnswers,
+  passingAnswers,
+  processorInput,
+  publishQuestionnaire,
+  staff,
+  tenantKey
+} from "./fixtures.js"
 import { suite } from "./ProcessorRegistrySuite.js"
 
 // The audit log is the test double until the real AuditLog layers are wired in.
@@ -51,6 +63,38 @@ sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
       assert.deepStrictEqual(migrations.map((m) => m.name), ["registry"])
       // The platform's log id is no id `TenantId.make` gives.
       assert.notStrictEqual(tenant, platformTenant)
+    }))
+
+  it.scoped("a DPA recorded by another server between an approval's check and its commit fails the approval", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder.AuditRecorder
+      // Another server: a registry of its own (its own lock) over the same database and log.
+      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      yield* registry.startReview(staff, processor.id)
+      yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "2026-01", signedOn: dayOf(-5) }))
+      const assessment = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: questionnaire.version,
+        answers: passingAnswers
+      })
+      yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
+      // Once the approval has found every requirement met, the other server records a newer DPA,
+      // already expired: it becomes the current one.
+      yield* recorder.beforeNextAppend(Effect.asVoid(
+        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
+      ))
+      const error = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(error._tag, "RegistryStoreError")
+      assert.include(String(error._tag === "RegistryStoreError" && error.cause), "changed concurrently")
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      assert.deepStrictEqual((yield* registry.requirements(processor.id)).map((r) => r._tag), ["SignedDpa"])
+      // Tried again, the approval sees the expired DPA.
+      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
     }))
 
   it.effect("a commit that meets a concurrent change writes none of its changes", () =>

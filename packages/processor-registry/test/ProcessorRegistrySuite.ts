@@ -182,7 +182,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       }))
       const approved = yield* approveFully(processor.id)
       assert.strictEqual(approved.status._tag, "Approved")
-      assert.strictEqual(approved.revision, 3)
+      // Registered, under review, a DPA recorded, approved.
+      assert.strictEqual(approved.revision, 4)
       assert.deepStrictEqual(yield* registry.requirements(processor.id), [])
       assert.deepStrictEqual(yield* findingsOf(processor.id), [])
       assert.deepStrictEqual(yield* actionsAbout(platformTenant, processor.id), [
