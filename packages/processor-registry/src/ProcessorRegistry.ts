@@ -8,9 +8,13 @@
  * operation that fails with one of the errors below writes nothing. Each
  * change is appended to the platform's audit log (`platformTenant`) before it
  * is stored, so no stored change lacks its entry; notices and objections are
- * also appended to the log of each tenant concerned. Changes are made one at a
- * time (a semaphore), and on SQL a change made meanwhile by another replica
- * makes the commit fail rather than be overwritten.
+ * also appended to the log of each tenant concerned. On SQL the entries and
+ * the change are one transaction: with the audit log on the registry's
+ * database (as `Database.layer` gives every package), a change that fails at
+ * its commit leaves no entry either. Changes are made one at a time (a
+ * semaphore), and on SQL a change made meanwhile by another replica (to the
+ * processor, its status or its DPAs) makes the commit fail rather than be
+ * overwritten or approved on evidence it did not see.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail` and a
@@ -540,24 +544,28 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const onPlatform = (e: AuditEvent) => [[platformTenant, e] as const]
 
-    // Audit first, then store: a stored change always has its entry. An invalid
-    // event is a bug of this module, hence a defect.
+    // Audit first, then store, in one transaction of the registry's database: a stored change
+    // always has its entry, and with the log on the same database (as the server keeps it) an
+    // entry never outlives a change that failed at its commit (another server changed the
+    // processor meanwhile). Tenants' logs are appended one after another in a fixed order, so
+    // two transactions never wait for each other's logs. An invalid event is a bug of this
+    // module, hence a defect.
     const run = <A, E, R>(plan: Effect.Effect<Plan<A>, E, R>): Effect.Effect<A, E | Failures, R> =>
       lock.withPermits(1)(
-        Effect.gen(function*() {
+        store.transaction(Effect.gen(function*() {
           const { audit, changes, result } = yield* plan
-          const tenants = [...new Set(audit.map(([tenant]) => tenant))]
+          const tenants = [...new Set(audit.map(([tenant]) => tenant))].sort()
           yield* Effect.forEach(
             tenants,
             (tenant) =>
               trail.appendAll(tenant, audit.filter(([t]) => t === tenant).map(([, e]) => e)).pipe(
                 Effect.catchTag("AuditEventInvalid", Effect.die)
               ),
-            { discard: true, concurrency: 8 }
+            { discard: true }
           )
           yield* store.commit(changes)
           return result
-        })
+        }))
       )
 
     const existing = (id: Processor.ProcessorId) =>

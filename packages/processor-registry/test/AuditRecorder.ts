@@ -8,6 +8,8 @@
 import * as AuditEntry from "@lawful/audit-trail/AuditEntry"
 import type { AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
+import * as AuditStore from "@lawful/audit-trail/AuditStore"
+import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
@@ -28,11 +30,15 @@ export class AuditRecorder extends Context.Tag("test/AuditRecorder")<AuditRecord
   readonly about: (tenant: TenantId, id: string) => Effect.Effect<ReadonlyArray<AuditEvent>>
   /** While set, every append fails with AuditStoreError. */
   readonly setFailing: (failing: boolean) => Effect.Effect<void>
+  /** Whether the tenant's log verifies. */
+  readonly verifies: (tenant: TenantId) => Effect.Effect<boolean>
   /** Runs `effect` once, before the next append starts. */
   readonly beforeNextAppend: (effect: Effect.Effect<void, unknown>) => Effect.Effect<void>
 }>() {}
 
-export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContext(
+/** The recorder over a given log (`AuditLog.layerMemory`, or a log on the test's database). */
+export const layerWith = <E, R>(log: Layer.Layer<AuditLog.AuditLog, E, R>): Layer.Layer<AuditTrail | AuditRecorder, E, R> =>
+  Layer.effectContext(
   Effect.gen(function*() {
     const log = yield* AuditLog.AuditLog
     const failing = yield* Ref.make(false)
@@ -66,7 +72,17 @@ export const layer: Layer.Layer<AuditTrail | AuditRecorder> = Layer.effectContex
       about: (tenant, id) =>
         Effect.map(entriesOf(tenant), (all) => all.filter((r) => r.event.resource?.id === id).map((r) => r.event)),
       setFailing: (value) => Ref.set(failing, value),
+      verifies: (tenant) => Effect.map(Effect.orDie(log.verify(tenant)), (report) => report.ok),
       beforeNextAppend: (effect) => Ref.set(before, effect)
     }))
   })
-).pipe(Layer.provide(AuditLog.layerMemory))
+  ).pipe(Layer.provide(log))
+
+export const layer: Layer.Layer<AuditTrail | AuditRecorder> = layerWith(AuditLog.layerMemory)
+
+/** The recorder over a SQL log on the test's database: entries commit and roll back with the registry's changes. */
+export const layerSql = layerWith(
+  AuditLog.layer.pipe(
+    Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+  )
+)

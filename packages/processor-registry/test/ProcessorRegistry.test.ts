@@ -1,5 +1,6 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Database from "@lawful/core/Database"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
@@ -65,38 +66,6 @@ sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
       assert.notStrictEqual(tenant, platformTenant)
     }))
 
-  it.scoped("a DPA recorded by another server between an approval's check and its commit fails the approval", () =>
-    Effect.gen(function*() {
-      yield* atStart
-      const registry = yield* ProcessorRegistry
-      const recorder = yield* AuditRecorder.AuditRecorder
-      // Another server: a registry of its own (its own lock) over the same database and log.
-      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
-      const processor = yield* registry.register(staff, processorInput())
-      const questionnaire = yield* publishQuestionnaire
-      yield* registry.startReview(staff, processor.id)
-      yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "2026-01", signedOn: dayOf(-5) }))
-      const assessment = yield* registry.submitAssessment(staff, processor.id, {
-        questionnaireId: questionnaire.id,
-        questionnaireVersion: questionnaire.version,
-        answers: passingAnswers
-      })
-      yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
-      // Once the approval has found every requirement met, the other server records a newer DPA,
-      // already expired: it becomes the current one.
-      yield* recorder.beforeNextAppend(Effect.asVoid(
-        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
-      ))
-      const error = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(error._tag, "RegistryStoreError")
-      assert.include(String(error._tag === "RegistryStoreError" && error.cause), "changed concurrently")
-      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
-      assert.deepStrictEqual((yield* registry.requirements(processor.id)).map((r) => r._tag), ["SignedDpa"])
-      // Tried again, the approval sees the expired DPA.
-      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(refused._tag, "ApprovalRefused")
-    }))
-
   it.effect("a commit that meets a concurrent change writes none of its changes", () =>
     Effect.gen(function*() {
       yield* atStart
@@ -118,3 +87,72 @@ sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
       assert.strictEqual((yield* registry.processor(approved.id)).status._tag, "Approved")
     }))
 })
+
+// The registry with its audit log on the same database, as the server keeps them: a change and
+// its entries commit, or roll back, together.
+sqlSuite(
+  "ProcessorRegistry with its audit log on its database",
+  ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory))),
+  (it, backend) => {
+  it.effect("a change that fails at its commit leaves no entry in the log", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const sql = yield* SqlClient.SqlClient
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder.AuditRecorder
+      const processor = yield* registry.register(staff, processorInput())
+      // Once the review has been checked, the row changes under it.
+      yield* recorder.beforeNextAppend(
+        Effect.orDie(sql`UPDATE lawful_processors SET revision = revision + 1 WHERE processor_id = ${processor.id}`)
+      )
+      const error = yield* Effect.flip(registry.startReview(staff, processor.id))
+      assert.strictEqual(error._tag, "RegistryStoreError")
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "Candidate")
+      assert.deepStrictEqual(
+        (yield* recorder.about(platformTenant, processor.id)).map((e) => e.action),
+        ["processor-registry.processor.registered"]
+      )
+      assert.isTrue(yield* recorder.verifies(platformTenant))
+    }))
+
+  // Two servers need two sessions: PGlite is one.
+  if (backend !== "postgres") return
+  it.scoped("a DPA recorded by another server between an approval's check and its commit fails the approval", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder.AuditRecorder
+      // Another server: a registry of its own (its own lock) over the same database and log.
+      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      yield* registry.startReview(staff, processor.id)
+      yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "2026-01", signedOn: dayOf(-5) }))
+      const assessment = yield* registry.submitAssessment(staff, processor.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: questionnaire.version,
+        answers: passingAnswers
+      })
+      yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
+      // Once the approval has found every requirement met, the other server records a newer DPA,
+      // already expired: it becomes the current one.
+      // It runs on a connection of its own, not in the approval's transaction.
+      yield* recorder.beforeNextAppend(Database.outsideTransaction(Effect.asVoid(
+        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
+      )))
+      const error = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(error._tag, "RegistryStoreError")
+      assert.include(String(error._tag === "RegistryStoreError" && error.cause), "changed concurrently")
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      assert.deepStrictEqual((yield* registry.requirements(processor.id)).map((r) => r._tag), ["SignedDpa"])
+      // The approval's entry rolled back with it: the log tells what was stored.
+      assert.deepStrictEqual(
+        (yield* recorder.about(platformTenant, processor.id)).map((e) => e.action),
+        ["processor-registry.processor.registered", "processor-registry.processor.review-started"]
+      )
+      // Tried again, the approval sees the expired DPA.
+      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+    }))
+  }
+)

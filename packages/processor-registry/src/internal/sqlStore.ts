@@ -1,5 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
@@ -270,6 +270,15 @@ export const sqlStore = <E>(
               WHERE notice_id = ${notice} ORDER BY objected_at, tenant_id`).pipe(
             Effect.map((rows) => rows.map(toObjection))
           ),
+      // Only the transaction's own statements (begin, commit) fail with a raw SqlError here:
+      // everything run inside maps its own.
+      transaction: <A, E2, R>(effect: Effect.Effect<A, E2, R>): Effect.Effect<A, E | E2, R> =>
+        sql.withTransaction(effect).pipe(
+          Effect.catchIf(
+            (error): error is SqlError => error instanceof SqlError,
+            (error) => Effect.fail(fail("transaction")(error))
+          )
+        ),
       commit: (changes) =>
         Effect.forEach(changes, apply, { discard: true }).pipe(
           sql.withTransaction,

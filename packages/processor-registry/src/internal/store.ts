@@ -45,6 +45,12 @@ export interface RegistryStore<E> {
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** Applies every change or none; fails when a precondition no longer holds (a concurrent writer). */
   readonly commit: (changes: ReadonlyArray<Change>) => Effect.Effect<void, E>
+  /**
+   * Runs `effect` in one transaction of the store's database (SQL): what it writes there,
+   * audit entries of a log on the same database included, commits or rolls back as one. In
+   * memory, `effect` as it is.
+   */
+  readonly transaction: <A, E2, R>(effect: Effect.Effect<A, E2, R>) => Effect.Effect<A, E | E2, R>
 }
 
 const byTimeThenId = <A>(time: (a: A) => Date, id: (a: A) => string) => (a: A, b: A) =>
@@ -187,6 +193,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
     objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
     objections: (notice) =>
       read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
+    transaction: (effect) => effect,
     commit: (changes) =>
       Effect.zipRight(
         Effect.yieldNow(),
