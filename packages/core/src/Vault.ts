@@ -34,7 +34,7 @@
  *
  * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
  * `prepare`, `blindIndex`). Reads (`open`, `openAll`, `findBlindIndex`,
- * `isShredded`) create none: on a tenant that never had a key they answer
+ * `isShredded`, `shreddedAmong`) create none: on a tenant that never had a key they answer
  * that nothing was sealed or indexed, and write nothing, so they behave the
  * same inside a SQL transaction as outside. No key is created in the
  * caller's transaction (`KeyStore.layerSql` refuses; `KeyStore.layerClient`
@@ -238,6 +238,16 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /** Destroys the subject's key; idempotent. */
   readonly shred: (tenant: TenantId, subject: SubjectId) => Effect.Effect<void, KeyStoreError>
   readonly isShredded: (tenant: TenantId, subject: SubjectId) => Effect.Effect<boolean, KeyStoreError>
+  /**
+   * The subjects among `subjects` whose key was shredded, in one key-store read for the keys not
+   * cached (the live keys it reads are cached, as `openAll` caches them): the check of a batch
+   * that must not write for an erased subject. A key cached here is taken as live; a shred in
+   * another process is seen when the entry expires (`cacheTtl`). Creates no key.
+   */
+  readonly shreddedAmong: (
+    tenant: TenantId,
+    subjects: ReadonlyArray<SubjectId>
+  ) => Effect.Effect<ReadonlySet<SubjectId>, VaultError>
   /**
    * HMAC-SHA-256 of `domain \0 value` under the tenant's blind-index key, hex: equal values give
    * equal indexes within one tenant and domain only, so two tables indexing the same address
@@ -467,15 +477,14 @@ export const make = (options: VaultOptions = {}) =>
         })
       )
 
-    const openAll = (
-      tenant: TenantId,
-      items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly sealed: Uint8Array }>
-    ) =>
+    // The subjects' keys, those not cached read in one key-store call (and cached): each key, or
+    // why there is none. Creates no key.
+    const keysOf = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const keys = new Map<SubjectId, Either.Either<KeyObject, SubjectShredded | SealedValueInvalid>>()
         const missing = new Set<SubjectId>()
-        for (const { subject } of items) {
+        for (const subject of subjects) {
           if (keys.has(subject) || missing.has(subject)) continue
           const cached = subjectCache.get(cacheKey(tenant, subject))
           if (cached && cached.expires > now) keys.set(subject, Either.right(cached.key))
@@ -504,6 +513,15 @@ export const make = (options: VaultOptions = {}) =>
             }
           }
         }
+        return keys
+      })
+
+    const openAll = (
+      tenant: TenantId,
+      items: ReadonlyArray<{ readonly subject: SubjectId; readonly purpose: Purpose; readonly sealed: Uint8Array }>
+    ) =>
+      Effect.gen(function*() {
+        const keys = yield* keysOf(tenant, items.map((item) => item.subject))
         return items.map(({ purpose, sealed, subject }) =>
           Either.flatMap(keys.get(subject)!, (key): Either.Either<Uint8Array, SealedValueInvalid> => {
             const result = decrypt(key, sealed, fieldAad(tenant, subject, purpose))
@@ -707,6 +725,18 @@ export const make = (options: VaultOptions = {}) =>
         ),
       isShredded: (tenant, subject) =>
         Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
+      shreddedAmong: (tenant, subjects) =>
+        subjects.length === 0
+          ? Effect.succeed(new Set())
+          : Effect.map(
+            keysOf(tenant, subjects),
+            (keys) =>
+              new Set(
+                [...keys].filter(([, key]) => Either.isLeft(key) && key.left._tag === "SubjectShredded").map(([subject]) =>
+                  subject
+                )
+              )
+          ).pipe(Effect.withSpan("Vault.shreddedAmong", { captureStackTrace: false, attributes: { count: subjects.length } })),
       blindIndex: (tenant, domain, value) => Effect.map(tenantKeys(tenant), (keys) => blindIndexWith(keys, domain, value)),
       findBlindIndex: (tenant, domain, value) =>
         Effect.map(existingTenantKeys(tenant), Option.map((keys) => blindIndexWith(keys, domain, value))),

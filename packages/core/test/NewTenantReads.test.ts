@@ -60,7 +60,8 @@ const reads = (tenant: TenantId.TenantId, sealedElsewhere: Uint8Array) =>
       open: yield* Effect.map(Effect.flip(vault.open(tenant, someone, "test.field", sealedElsewhere)), describe),
       openAll: (yield* vault.openAll(tenant, [{ subject: someone, purpose: "test.field", sealed: sealedElsewhere }]))
         .map(Either.match({ onLeft: describe, onRight: () => "opened" })),
-      isShredded: yield* vault.isShredded(tenant, someone)
+      isShredded: yield* vault.isShredded(tenant, someone),
+      shreddedAmong: [...yield* vault.shreddedAmong(tenant, [someone])]
     }
   })
 
@@ -75,7 +76,8 @@ const expected = {
   count: 0,
   open: "SealedValueInvalid: authentication-failed",
   openAll: ["SealedValueInvalid: authentication-failed"],
-  isShredded: false
+  isShredded: false,
+  shreddedAmong: []
 }
 
 // A value sealed for a subject of another tenant: it cannot open in a tenant never used.

@@ -100,6 +100,11 @@ export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
         const shredded = victim % subjects.length
         yield* vault.shred(tenant, subjects[shredded]!)
         assert.isTrue(yield* vault.isShredded(tenant, subjects[shredded]!))
+        // One read names the shredded among live subjects and one that never had a key.
+        const never = yield* SubjectId.make
+        assert.deepStrictEqual([...yield* vault.shreddedAmong(tenant, [...subjects, never, subjects[shredded]!])], [
+          subjects[shredded]!
+        ])
         for (const [index, subject] of subjects.entries()) {
           for (const [value, ciphertext] of sealed[index]!) {
             const result = yield* Effect.either(vault.openString(tenant, subject, "note", ciphertext))
