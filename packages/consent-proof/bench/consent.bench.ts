@@ -309,7 +309,7 @@ export default async (context: BenchContext) => {
     const start = performance.now()
     let paused = 0
     await runtime.runPromise(
-      ConsentExport.csv(exportTenant, { disclose, pageSize: 1000 }).pipe(
+      ConsentExport.csv(exportTenant, { disclose, pageSize: 1000, actor: { kind: "system", id: "bench" } }).pipe(
         Stream.take(1 + limit / 1000),
         Stream.runForEach((text) =>
           Effect.sync(() => {

@@ -6,6 +6,19 @@
  *
  * IP addresses and user agents are decrypted unless `disclose` is false; a
  * subject whose key was shredded exports its events with those fields empty.
+ * An export that decrypts names its `actor` (required by the types) and
+ * appends one audit entry `consent.exported` before it reads anything: the
+ * actor, the subject when the export is one subject's, and the details
+ * `{ format, scope: "tenant" | "subject", disclosed: ["ip_address", "user_agent"] }`
+ * (never an address, an IP or a user agent), however many pages it reads. The
+ * subject may be the actor of an export of its own events only. An export
+ * with `disclose: false` decrypts nothing and appends nothing.
+ *
+ * `pageSize` is an integer from 1 to 10,000 (as an import's `batchSize`).
+ * Bad options (a page size out of range, not an integer or NaN; an actor the
+ * audit log refuses; a `subject` that is not a subject id) fail the stream
+ * with `ConsentRequestInvalid` before anything is read, appended or
+ * decrypted.
  *
  * ## CSV columns
  *
@@ -20,54 +33,94 @@
  * | `awaiting_confirmation` | the lists of a grant pending double opt-in, separated by spaces |
  * | `lawful_basis` | `consent`, `contract`, ... (GDPR Art. 6(1)) |
  * | `source_type` | `form`, `import`, `api`, `preference-centre`, `unsubscribe-link` |
- * | `form_id`, `form_version` | for forms |
+ * | `form_id`, `form_version` | for forms (`form_id` as under Formulas) |
  * | `import_id`, `attestation_sha256`, `collected_at` | for imports |
  * | `notice_text_sha256`, `notice_labels_sha256`, `privacy_policy_sha256` | the notice shown (see `ConsentNotice`) |
  * | `language` | BCP 47 |
- * | `ip_address`, `user_agent` | decrypted, or empty |
+ * | `ip_address`, `user_agent` | decrypted, or empty (`user_agent` as under Formulas) |
  * | `confirms` | the grants a confirmation confirms, separated by spaces |
  * | `withdrawal_reason` | for withdrawals |
  * | `audit_index` | the index of the event's audit entry |
  * | `event_sha256` | the hash of the event's canonical bytes |
  *
  * The first line holds the column names; lines end with CRLF; a field with a
- * comma, a double quote, CR or LF is quoted and its quotes doubled. Values
- * are written as recorded: a spreadsheet may read a user agent starting with
- * `=` as a formula.
+ * comma, a double quote, CR or LF is quoted and its quotes doubled.
+ *
+ * ## Formulas
+ *
+ * Two columns hold text that comes from outside the platform: `user_agent`
+ * (sent by the subject's browser) and `form_id` (sent with the request that
+ * records a grant). A spreadsheet runs a cell that starts with `=`, `+`,
+ * `-`, `@`, a tab or a carriage return as a formula (CSV injection), so such
+ * a cell of these two columns is written with a single quote `'` before it
+ * (OWASP's recommendation), and so is one that starts with `'` itself: to
+ * recover the recorded value from either column, drop one leading `'` when
+ * the cell starts with one. Every other column has a fixed format that
+ * cannot start a formula (ids, ISO 8601 times, hashes, numbers, list ids,
+ * language tags, IP addresses, literals) and is written exactly. The JSON
+ * export, `ConsentLedger.disclose` and the proofs carry the exact values.
  *
  * @since 0.1.0
  */
-import type { Json } from "@lawful/audit-trail/AuditEvent"
-import type { SubjectId } from "@lawful/core/SubjectId"
+import type { Actor, Json } from "@lawful/audit-trail/AuditEvent"
+import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import type { VaultError } from "@lawful/core/Vault"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ConsentEvent } from "./ConsentEvent.js"
-import { ConsentLedger } from "./ConsentLedger.js"
-import type { Disclosed } from "./ConsentLedger.js"
+import { ConsentLedger, ConsentRequestInvalid } from "./ConsentLedger.js"
+import type { Disclosed, Discloser } from "./ConsentLedger.js"
 import { ConsentLists } from "./ConsentLists.js"
 import type { ConsentList, ConsentListsError } from "./ConsentLists.js"
 import type { ConsentStoreError, StoredEvent } from "./ConsentStore.js"
-import { csvRecord } from "./internal/csv.js"
+import { csvRecord, outsideText } from "./internal/csv.js"
 
 /**
- * What to export.
+ * Which events to export, and how many to read per page.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ExportOptions {
+export interface ExportScope {
   /** One subject's events only. */
   readonly subject?: SubjectId | undefined
-  /** Decrypt IP addresses and user agents (default true). */
-  readonly disclose?: boolean | undefined
-  /** Events read per page (default 1,000). */
+  /** Events read per page: an integer from 1 to 10,000 (default 1,000). */
   readonly pageSize?: number | undefined
 }
+
+/**
+ * What to export. IP addresses and user agents are decrypted unless
+ * `disclose` is false, and an export that decrypts names its `actor` for the
+ * audit log.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ExportOptions =
+  | ExportScope & {
+    /** Decrypt IP addresses and user agents (the default). */
+    readonly disclose?: true | undefined
+    /** Who runs the export, for its audit entry. */
+    readonly actor: Actor
+  }
+  | ExportScope & {
+    readonly disclose: false
+    readonly actor?: Actor | undefined
+  }
+
+/**
+ * The largest `pageSize`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxPageSize = 10_000
 
 /**
  * An event with its decrypted fields.
@@ -108,44 +161,82 @@ export const eventState = (event: ConsentEvent): string =>
 const noFields = (): Disclosed => ({})
 
 /**
+ * What an export may fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ExportError = ConsentRequestInvalid | AuditStoreError | ConsentStoreError | VaultError
+
+const isSubjectId = Schema.is(SubjectId)
+
+const isPageSize = (value: unknown): value is number =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= maxPageSize
+
+// The options checked and, when the export decrypts, its audit entry appended (nothing read
+// before either), then the stream of its pages.
+const prepareExport = (
+  tenant: TenantId,
+  options: ExportOptions,
+  format: string
+): Effect.Effect<
+  Stream.Stream<ExportedEvent, ConsentStoreError | VaultError>,
+  ConsentRequestInvalid | AuditStoreError,
+  ConsentLedger
+> =>
+  Effect.gen(function*() {
+    const ledger = yield* ConsentLedger
+    const limit = options.pageSize ?? 1000
+    if (!isPageSize(limit)) {
+      return yield* new ConsentRequestInvalid({ issues: [`pageSize: invalid (an integer from 1 to ${maxPageSize})`] })
+    }
+    if (options.subject !== undefined && !isSubjectId(options.subject)) {
+      return yield* new ConsentRequestInvalid({ issues: ["subject: invalid"] })
+    }
+    // Undefined when nothing is decrypted. The ledger checks the actor, and appends the
+    // export's one audit entry, before any page is read.
+    const discloser: Discloser | undefined = options.disclose === false
+      ? undefined
+      : yield* ledger.exportDisclosure(tenant, { actor: options.actor, subject: options.subject, format })
+    // A page's fields open together (one key-store read for the keys not cached); a field
+    // that does not open (its subject shredded) is left empty.
+    const open = (rows: ReadonlyArray<StoredEvent>) =>
+      discloser === undefined
+        ? Effect.succeed(rows.map(noFields))
+        : Effect.map(discloser(rows), (outcomes) => outcomes.map(Either.getOrElse(noFields)))
+    return Stream.paginateChunkEffect(undefined as number | undefined, (after) =>
+      ledger.events(tenant, { subject: options.subject, after, limit }).pipe(
+        Effect.flatMap((rows) =>
+          Effect.map(open(rows), (opened) => {
+            const exported = rows.map((stored, i): ExportedEvent => ({
+              stored,
+              ip: opened[i]!.ip?.value,
+              userAgent: opened[i]!.userAgent?.value
+            }))
+            // `limit` is at least 1: a full page has a last event.
+            const next = rows.length < limit ? Option.none<number | undefined>() : Option.some(rows[rows.length - 1]!.seq)
+            return [Chunk.unsafeFromArray(exported), next] as const
+          })
+        )
+      ))
+  })
+
+const traced = (format: string, tenant: TenantId) =>
+  Stream.withSpan(`ConsentExport.${format}`, { captureStackTrace: false, attributes: { tenant } })
+
+/**
  * A tenant's events (or one subject's) in recording order, with their
- * decrypted fields, a page at a time.
+ * decrypted fields, a page at a time. Audited as the module documentation
+ * says (format `"events"`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const events = (
   tenant: TenantId,
-  options: ExportOptions = {}
-): Stream.Stream<ExportedEvent, ConsentStoreError | VaultError, ConsentLedger> =>
-  Stream.unwrap(Effect.map(ConsentLedger, (ledger) => {
-    const limit = options.pageSize ?? 1000
-    const disclose = options.disclose ?? true
-    // A page's fields open together (one key-store read for the keys not cached); a field
-    // that does not open (its subject shredded) is left empty.
-    const open = (rows: ReadonlyArray<StoredEvent>) =>
-      !disclose
-        ? Effect.succeed(rows.map(noFields))
-        : Effect.map(ledger.discloseAll(tenant, rows), (outcomes) => outcomes.map(Either.getOrElse(noFields)))
-    return Stream.paginateChunkEffect(undefined as number | undefined, (after) =>
-      ledger.events(tenant, { subject: options.subject, after, limit }).pipe(
-        Effect.flatMap((rows) =>
-          Effect.map(
-            Effect.map(open(rows), (opened) =>
-              rows.map((stored, i): ExportedEvent => ({
-                stored,
-                ip: opened[i]!.ip?.value,
-                userAgent: opened[i]!.userAgent?.value
-              }))),
-            (exported) =>
-              [
-                Chunk.unsafeFromArray(exported),
-                rows.length < limit ? Option.none<number | undefined>() : Option.some(rows[rows.length - 1]!.seq)
-              ] as const
-          )
-        )
-      ))
-  })).pipe(Stream.withSpan("ConsentExport.events", { captureStackTrace: false, attributes: { tenant } }))
+  options: ExportOptions
+): Stream.Stream<ExportedEvent, ExportError, ConsentLedger> =>
+  Stream.unwrap(prepareExport(tenant, options, "events")).pipe(traced("events", tenant))
 
 /**
  * The CSV columns, in order (see the module documentation).
@@ -181,7 +272,9 @@ export const csvColumns: ReadonlyArray<string> = [
 ]
 
 /**
- * One CSV record (a line ending in CRLF) of an exported event.
+ * One CSV record (a line ending in CRLF) of an exported event; `user_agent`
+ * and `form_id` are prefixed with `'` when they would start a formula (see
+ * the module documentation).
  *
  * @since 0.1.0
  * @category encoding
@@ -199,7 +292,7 @@ export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
     event.awaitingConfirmation.join(" "),
     event.lawfulBasis,
     source.type,
-    source.type === "form" ? source.formId : "",
+    source.type === "form" ? outsideText(source.formId) : "",
     source.type === "form" ? String(source.formVersion) : "",
     source.type === "import" ? source.importId : "",
     source.type === "import" ? source.attestation : "",
@@ -209,7 +302,7 @@ export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
     event.notice?.privacyPolicy ?? "",
     event.language ?? "",
     ip ?? "",
-    userAgent ?? "",
+    outsideText(userAgent ?? ""),
     event.confirms.join(" "),
     event.reason ?? "",
     String(stored.auditIndex),
@@ -218,19 +311,21 @@ export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
 }
 
 /**
- * The CSV export: the header line, then one line per event.
+ * The CSV export: the header line, then one line per event. Audited as the
+ * module documentation says (format `"csv"`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const csv = (
   tenant: TenantId,
-  options: ExportOptions = {}
-): Stream.Stream<string, ConsentStoreError | VaultError, ConsentLedger> =>
-  Stream.concat(
-    Stream.succeed(csvRecord(csvColumns)),
-    events(tenant, options).pipe(Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, csvRow), ""))))
-  )
+  options: ExportOptions
+): Stream.Stream<string, ExportError, ConsentLedger> =>
+  Stream.unwrap(Effect.map(prepareExport(tenant, options, "csv"), (rows) =>
+    Stream.concat(
+      Stream.succeed(csvRecord(csvColumns)),
+      rows.pipe(Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, csvRow), ""))))
+    ))).pipe(traced("csv", tenant))
 
 /**
  * The ISO/IEC TS 27560 consent record of an exported event. `lists` gives
@@ -284,29 +379,25 @@ export const toRecord = (
 
 /**
  * The JSON export: an array of ISO/IEC TS 27560 consent records (see
- * `toRecord`), written a page at a time.
+ * `toRecord`), written a page at a time. Audited as the module
+ * documentation says (format `"json"`).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const json = (
   tenant: TenantId,
-  options: ExportOptions = {}
-): Stream.Stream<
-  string,
-  ConsentStoreError | ConsentListsError | VaultError,
-  ConsentLedger | ConsentLists
-> =>
-  Stream.unwrap(Effect.map(
-    Effect.flatMap(ConsentLists, (lists) => lists.all(tenant)),
-    (declared) => {
-      const byId = new Map(declared.map((list) => [list.id as string, list]))
-      const body = events(tenant, options).pipe(
-        Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, (e) => JSON.stringify(toRecord(e, byId))), ",\n"))),
-        Stream.filter((text) => text.length > 0),
-        Stream.zipWithIndex,
-        Stream.map(([text, i]) => (i === 0 ? text : `,\n${text}`))
-      )
-      return Stream.concat(Stream.concat(Stream.succeed("[\n"), body), Stream.succeed("\n]\n"))
-    }
-  ))
+  options: ExportOptions
+): Stream.Stream<string, ExportError | ConsentListsError, ConsentLedger | ConsentLists> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const rows = yield* prepareExport(tenant, options, "json")
+    const declared = yield* Effect.flatMap(ConsentLists, (lists) => lists.all(tenant))
+    const byId = new Map(declared.map((list) => [list.id as string, list]))
+    const body = rows.pipe(
+      Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, (e) => JSON.stringify(toRecord(e, byId))), ",\n"))),
+      Stream.filter((text) => text.length > 0),
+      Stream.zipWithIndex,
+      Stream.map(([text, i]) => (i === 0 ? text : `,\n${text}`))
+    )
+    return Stream.concat(Stream.concat(Stream.succeed("[\n"), body), Stream.succeed("\n]\n"))
+  })).pipe(traced("json", tenant))

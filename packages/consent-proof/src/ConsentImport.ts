@@ -13,10 +13,14 @@
  * addresses) in the report, when the address is invalid, the IP address is
  * malformed, the consent time is not a valid date of the years 0000 to 9999
  * (as events write times), the user agent is not text of at most
- * `maxUserAgentLength` characters (as `record` takes it), the address is on
- * the tenant's suppression list, or the address repeats an earlier row of
- * the same batch. An import whose lists are not
- * all declared records nothing (`UnknownList`).
+ * `maxUserAgentLength` characters (as `record` takes it), the consent time
+ * lies outside the attested period (`collectedFrom` to `collectedTo`, both
+ * included; a row without a consent time is taken as collected in it), the
+ * address is on the tenant's suppression list, or the address repeats an
+ * earlier row of the same batch. An attestation whose period is reversed,
+ * or whose bounds are not valid dates of the years 0000 to 9999, records
+ * nothing (`ConsentRequestInvalid`), nor does an import whose lists are not
+ * all declared (`UnknownList`).
  *
  * The bulk path is batched (1,000 rows by default): one suppression query,
  * one directory batch, one Vault key-store call, one audit `appendAll` and
@@ -51,20 +55,61 @@ export const Attester = Schema.Struct({
 })
 
 /**
- * The declared source of an import: where consent was collected (a site, a
- * shop, an event), when (a period), how (the mechanism and wording, double
- * opt-in or not), and who attests it.
+ * Whether a contact's consent time can be written into an event: a valid
+ * date whose ISO 8601 form has a four-digit year.
  *
  * @since 0.1.0
  * @category models
  */
-export class Attestation extends Schema.Class<Attestation>("@lawful/consent-proof/Attestation")({
-  where: Text(1000),
-  how: Text(2000),
-  collectedFrom: Schema.Date,
-  collectedTo: Schema.Date,
-  attestedBy: Attester
-}) {}
+export const isConsentTime = (value: unknown): value is Date =>
+  value instanceof Date && !Number.isNaN(value.getTime()) && value.getUTCFullYear() >= 0 &&
+  value.getUTCFullYear() <= 9999
+
+// A bound of the attested period: an ISO 8601 date of the years 0000 to 9999, as events write times.
+const PeriodBound = Schema.Date.pipe(
+  Schema.filter((date) => isConsentTime(date), { message: () => "a date of the years 0000 to 9999" })
+)
+
+/**
+ * The declared source of an import: where consent was collected (a site, a
+ * shop, an event), when (a period), how (the mechanism and wording, double
+ * opt-in or not), and who attests it.
+ *
+ * The period runs from `collectedFrom` to `collectedTo`, both included: each
+ * a valid date of the years 0000 to 9999, `collectedTo` not before
+ * `collectedFrom`. An import whose attestation breaks this records nothing
+ * (`ConsentRequestInvalid`, issue `attestation.collectedTo: invalid`), and a
+ * row whose `consentedAt` lies outside the period is refused
+ * (`outside-attested-period`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Attestation extends Schema.Class<Attestation>("@lawful/consent-proof/Attestation")(
+  Schema.Struct({
+    where: Text(1000),
+    how: Text(2000),
+    collectedFrom: PeriodBound,
+    collectedTo: PeriodBound,
+    attestedBy: Attester
+  }).pipe(
+    Schema.filter((attestation) =>
+      attestation.collectedTo.getTime() >= attestation.collectedFrom.getTime() || {
+        path: ["collectedTo"],
+        message: "the attested period ends before it starts"
+      }
+    )
+  )
+) {}
+
+/**
+ * Whether a consent time lies in the attested period (both ends included).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const isInAttestedPeriod = (attestation: Attestation, consentedAt: Date): boolean =>
+  consentedAt.getTime() >= attestation.collectedFrom.getTime() && consentedAt.getTime() <= attestation.collectedTo.getTime()
 
 /**
  * The JSON value of an attestation.
@@ -104,17 +149,6 @@ export interface ImportContact {
  * @category models
  */
 export const maxUserAgentLength = 2000
-
-/**
- * Whether a contact's consent time can be written into an event: a valid
- * date whose ISO 8601 form has a four-digit year.
- *
- * @since 0.1.0
- * @category models
- */
-export const isConsentTime = (value: unknown): value is Date =>
-  value instanceof Date && !Number.isNaN(value.getTime()) && value.getUTCFullYear() >= 0 &&
-  value.getUTCFullYear() <= 9999
 
 /**
  * Whether a contact's user agent can be recorded.
@@ -169,6 +203,7 @@ export const RejectionReason = Schema.Literal(
   "invalid-ip",
   "invalid-consented-at",
   "invalid-user-agent",
+  "outside-attested-period",
   "suppressed",
   "duplicate"
 )
@@ -206,6 +241,8 @@ export interface ImportReport {
   readonly invalidIp: number
   readonly invalidConsentedAt: number
   readonly invalidUserAgent: number
+  /** Rows whose `consentedAt` lies outside the attested period. */
+  readonly outsideAttestedPeriod: number
   readonly duplicates: number
   readonly rejections: ReadonlyArray<Rejection>
 }
@@ -233,6 +270,7 @@ export const reportJson = (report: ImportReport): Json => ({
   invalidIp: report.invalidIp,
   invalidConsentedAt: report.invalidConsentedAt,
   invalidUserAgent: report.invalidUserAgent,
+  outsideAttestedPeriod: report.outsideAttestedPeriod,
   duplicates: report.duplicates,
   rejections: report.rejections.map((r) => ({ row: r.row, reason: r.reason }))
 })

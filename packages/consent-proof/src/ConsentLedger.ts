@@ -40,6 +40,23 @@
  * subject (`ConsentNotPending` otherwise, nothing recorded), and confirms
  * the grants that made them pending.
  *
+ * A subject named by id whose key was shredded is not consenting again: a
+ * grant or confirmation for it fails with `SubjectShredded` (nothing
+ * recorded), with or without an IP address and user agent. A withdrawal for
+ * it is recorded, without the IP address and user agent (they can no longer
+ * be sealed). The subjects a batch names by id are checked with one
+ * key-store read; a subject found or made from an address is live.
+ *
+ * ## Disclosure
+ *
+ * Decrypting an event's IP address and user agent is an operation on
+ * personal data, and each appends an audit entry first: `disclose` and a
+ * proof with `disclose: true` append `consent.disclosed` (actor, subject,
+ * event, the fields disclosed), an export that decrypts appends one
+ * `consent.exported` (see `ConsentExport`). The actor is required by the
+ * types; one the audit log refuses fails `ConsentRequestInvalid` before
+ * anything is read, appended or decrypted. No entry carries a value.
+ *
  * ## Erasure and retention
  *
  * `personalDataSource` registers the ledger in the `PersonalDataRegistry`:
@@ -54,8 +71,8 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { AuditEvent, LegalBasis } from "@lawful/audit-trail/AuditEvent"
-import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import { Actor, AuditEvent, LegalBasis } from "@lawful/audit-trail/AuditEvent"
+import type { Json } from "@lawful/audit-trail/AuditEvent"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type { CheckpointPublishError } from "@lawful/audit-trail/CheckpointPublisher"
@@ -267,6 +284,7 @@ export type ImportError =
  * @category errors
  */
 export type ProofError =
+  | ConsentRequestInvalid
   | ConsentEventNotFound
   | ConsentProofUnavailable
   | AuditLog.CheckpointRefused
@@ -284,6 +302,55 @@ export type ProofError =
  * @category models
  */
 export type Disclosed = ConsentProof.Disclosures
+
+/**
+ * Who asks for an event's decrypted IP address and user agent, for the
+ * audit entry the disclosure appends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DisclosureRequest {
+  readonly actor: Actor
+}
+
+/**
+ * What `proof` is asked for: the proof alone (`disclose` false or left
+ * out), or with the IP address and user agent, which needs an `actor` for
+ * the audit entry the disclosure appends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProofOptions =
+  | { readonly disclose?: false | undefined; readonly actor?: Actor | undefined }
+  | { readonly disclose: true; readonly actor: Actor }
+
+/**
+ * An export that decrypts: who runs it, the subject when it is one
+ * subject's, and its format (`"csv"`, `"json"`, `"events"`), for the audit
+ * entry `consent.exported`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExportDisclosureRequest {
+  readonly actor: Actor
+  readonly subject?: SubjectId | undefined
+  readonly format: string
+}
+
+/**
+ * Decrypts the IP addresses and user agents of a page of events of the
+ * tenant, the subject keys not cached read in one key-store call; each event
+ * has its own outcome.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Discloser = (
+  recorded: ReadonlyArray<ConsentEvent.Recorded>
+) => Effect.Effect<ReadonlyArray<Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid>>, Vault.VaultError>
 
 // ---- the service -------------------------------------------------------------------
 
@@ -320,7 +387,10 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
     tenant: TenantId,
     list: string
   ) => Stream.Stream<SubjectId, ConsentLists.UnknownList | ConsentLists.ConsentListsError | ConsentStore.ConsentStoreError>
-  /** A page of the tenant's events in recording order (optionally one subject's). */
+  /**
+   * A page of the tenant's events in recording order (optionally one subject's). `limit` is a
+   * count of at least 1: anything else is a defect.
+   */
   readonly events: (
     tenant: TenantId,
     query: ConsentStore.EventQuery
@@ -329,23 +399,41 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
     tenant: TenantId,
     id: string
   ) => Effect.Effect<ConsentStore.StoredEvent, ConsentEventNotFound | ConsentStore.ConsentStoreError>
-  /** Decrypts an event's IP address and user agent (with the salts of their commitments). */
-  readonly disclose: (
-    recorded: ConsentEvent.Recorded
-  ) => Effect.Effect<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError>
   /**
-   * `disclose` for many events of one tenant, the subject keys not cached read
-   * in one key-store call (exports); each event has its own outcome.
+   * Decrypts an event's IP address and user agent (with the salts of their
+   * commitments). When the event has either, an audit entry
+   * `consent.disclosed` (the actor, the subject, the event, the fields
+   * disclosed; never their values) is appended first. An actor the audit log
+   * refuses fails `ConsentRequestInvalid`: nothing appended, nothing decrypted.
    */
-  readonly discloseAll: (
+  readonly disclose: (
+    recorded: ConsentEvent.Recorded,
+    request: DisclosureRequest
+  ) => Effect.Effect<
+    Disclosed,
+    ConsentRequestInvalid | AuditStoreError | Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError
+  >
+  /**
+   * Appends the audit entry of an export that decrypts (`consent.exported`:
+   * the actor, the subject when the export is one subject's, the format and
+   * the fields disclosed), then gives the function that decrypts its pages.
+   * An actor the audit log refuses, or the subject as actor of a whole
+   * tenant's export, fails `ConsentRequestInvalid` and appends nothing. See
+   * `ConsentExport`.
+   */
+  readonly exportDisclosure: (
     tenant: TenantId,
-    recorded: ReadonlyArray<ConsentEvent.Recorded>
-  ) => Effect.Effect<ReadonlyArray<Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid>>, Vault.VaultError>
-  /** The proof of an event, verifiable offline; with its IP address and user agent when `disclose` is set. */
+    request: ExportDisclosureRequest
+  ) => Effect.Effect<Discloser, ConsentRequestInvalid | AuditStoreError>
+  /**
+   * The proof of an event, verifiable offline; with its IP address and user
+   * agent when `disclose` is true, audited as `disclose` is (the actor is
+   * checked before anything is read).
+   */
   readonly proof: (
     tenant: TenantId,
     id: string,
-    options?: { readonly disclose?: boolean | undefined }
+    options?: ProofOptions
   ) => Effect.Effect<ConsentProof.ConsentProof, ProofError>
   /** Recomputes the tenant's projection from its events; returns how many states it holds. */
   readonly rebuildProjection: (tenant: TenantId) => Effect.Effect<number, ConsentStore.ConsentStoreError>
@@ -426,6 +514,71 @@ const commitments = (fields: { readonly ip?: string | undefined; readonly userAg
   ip: fields.ip === undefined ? undefined : ConsentEvent.commit("ip", fields.ip),
   userAgent: fields.userAgent === undefined ? undefined : ConsentEvent.commit("userAgent", fields.userAgent)
 })
+
+const sealedFields = ["ip", "userAgent"] as const
+
+const noCommitments = { ip: undefined, userAgent: undefined }
+
+/** An item's sealed fields, or why they could not be sealed. */
+type Seals = Either.Either<ReadonlyArray<Vault.Sealed>, Vault.SubjectShredded>
+
+/**
+ * Opens the IP addresses and user agents of events of one tenant, the subject keys not cached
+ * read in one key-store call; each event has its own outcome. Callers audit first.
+ */
+const openFields = (
+  vault: Context.Tag.Service<typeof Vault.Vault>,
+  tenant: TenantId,
+  events: ReadonlyArray<ConsentEvent.Recorded>
+): ReturnType<Discloser> =>
+  Effect.gen(function*() {
+    const items: Array<{ readonly subject: SubjectId; readonly purpose: Vault.Purpose; readonly sealed: Uint8Array }> = []
+    for (const recorded of events) {
+      for (const field of sealedFields) {
+        const sealed = field === "ip" ? recorded.ipSealed : recorded.userAgentSealed
+        if (sealed !== undefined) {
+          items.push({ subject: recorded.event.subject, purpose: ConsentEvent.sealedPurposes[field], sealed })
+        }
+      }
+    }
+    const opened = items.length === 0 ? [] : yield* vault.openAll(tenant, items)
+    let position = 0
+    return events.map((recorded): Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid> => {
+      const disclosed: { ip?: Disclosed["ip"]; userAgent?: Disclosed["userAgent"] } = {}
+      let failure: Vault.SubjectShredded | Vault.SealedValueInvalid | undefined
+      for (const field of sealedFields) {
+        if ((field === "ip" ? recorded.ipSealed : recorded.userAgentSealed) === undefined) continue
+        const result = opened[position++]!
+        if (Either.isLeft(result)) {
+          failure ??= result.left
+          continue
+        }
+        const split = ConsentEvent.splitOpened(result.right)
+        if (Option.isNone(split)) failure ??= new Vault.SealedValueInvalid({ reason: "malformed" })
+        else disclosed[field] = { value: split.value.value, salt: split.value.salt }
+      }
+      return failure !== undefined ? Either.left(failure) : Either.right(disclosed as Disclosed)
+    })
+  })
+
+const isActor = Schema.is(Actor)
+const isSubjectId = Schema.is(SubjectId)
+
+/**
+ * The actor of a disclosure, checked before anything is read or appended: an actor the audit
+ * log takes, and the subject only for its own data.
+ */
+const checkDisclosureActor = (
+  actor: unknown,
+  namesSubject: boolean
+): Effect.Effect<Actor, ConsentRequestInvalid> => {
+  if (actor === undefined) return Effect.fail(requestInvalid("actor: missing (a disclosure is audited)"))
+  if (!isActor(actor)) return Effect.fail(requestInvalid("actor: invalid"))
+  if (actor.kind === "subject" && !namesSubject) {
+    return Effect.fail(requestInvalid("actor: the subject may disclose its own events only"))
+  }
+  return Effect.succeed(actor)
+}
 
 const page = 1000
 
@@ -552,9 +705,12 @@ export const make = Effect.gen(function*() {
   ]
 
   // Grants and withdrawals of one tenant, recorded together: one `resolveAll` for the
-  // addresses, one `sealAll`, one audit `appendAll` and one store append for the whole
-  // batch, however many callers it serves. A subject named by id whose key was shredded
-  // fails its own caller only.
+  // addresses, one key-store read for the subjects named by id (shredded or not), one
+  // `sealAll`, one audit `appendAll` and one store append for the whole batch, however many
+  // callers it serves. A grant for a subject named by id whose key was shredded fails its own
+  // caller only (`SubjectShredded`); a withdrawal for one is recorded without the IP address
+  // and user agent, which can no longer be sealed. A subject found or made from an address in
+  // this batch is live.
   const recordBatch = (items: ReadonlyArray<Prepared>) =>
     Effect.gen(function*() {
       const tenant = items[0]!.tenant
@@ -569,24 +725,35 @@ export const make = Effect.gen(function*() {
       named.forEach((i, k) => {
         subjects[i] = resolved[k]!
       })
-      const committed = items.map((item) => commitments(item.request))
+      const byId = items.flatMap((item) => (item.request.subject !== undefined ? [item.request.subject] : []))
+      const shredded = yield* vault.shreddedAmong(tenant, byId)
+      const isShredded = (i: number) => items[i]!.request.subject !== undefined && shredded.has(subjects[i]!)
+      const committed = items.map((item, i) => (isShredded(i) ? noCommitments : commitments(item.request)))
       const wanted = items.map((_, i) => sealItemsOf(subjects[i]!, committed[i]!))
       const sealed = yield* sealFor(tenant, wanted.flat()).pipe(
         Effect.map((all) => {
           let position = 0
           return wanted.map((w) => Either.right(all.slice(position, (position += w.length))))
         }),
-        // Only a subject named by id can be shredded: find whose, item by item.
+        // A subject named by id shredded since it was checked: find whose, item by item.
         Effect.catchTag("SubjectShredded", () =>
-          Effect.forEach(wanted, (w) =>
+          Effect.forEach(wanted, (w, i) =>
             sealFor(tenant, w).pipe(
               Effect.map(Either.right),
-              Effect.catchTag("SubjectShredded", (shredded) => Effect.succeed(Either.left(shredded)))
+              Effect.catchTag("SubjectShredded", (error): Effect.Effect<Seals> => {
+                if (items[i]!.request.kind !== "withdrawn") return Effect.succeed(Either.left(error))
+                // A withdrawal is recorded all the same, without the fields.
+                committed[i] = noCommitments
+                return Effect.succeed(Either.right([]))
+              })
             )))
       )
       const now = yield* Clock.currentTimeMillis
       const drafts: Array<Draft> = []
       const outcome = items.map((item, i): Either.Either<number, Vault.SubjectShredded> => {
+        if (isShredded(i) && item.request.kind !== "withdrawn") {
+          return Either.left(new Vault.SubjectShredded({ tenantId: tenant, subjectId: subjects[i]! }))
+        }
         const seals = sealed[i]!
         if (Either.isLeft(seals)) return Either.left(seals.left)
         const c = committed[i]!
@@ -612,6 +779,11 @@ export const make = Effect.gen(function*() {
       let subject: SubjectId
       if (request.subject !== undefined) {
         subject = request.subject
+        // A subject named by id may have been shredded: nothing is confirmed for it, with or
+        // without an IP address and user agent (the read caches a live key for the seal below).
+        if ((yield* vault.shreddedAmong(tenant, [subject])).has(subject)) {
+          return yield* new Vault.SubjectShredded({ tenantId: tenant, subjectId: subject })
+        }
       } else {
         // A confirmation never creates a subject.
         const found = yield* directory.find(tenant, prepared.email!)
@@ -654,6 +826,7 @@ export const make = Effect.gen(function*() {
     invalidIp: number
     invalidConsentedAt: number
     invalidUserAgent: number
+    outsideAttestedPeriod: number
     duplicates: number
     rejections: Array<ConsentImport.Rejection>
   }
@@ -674,6 +847,7 @@ export const make = Effect.gen(function*() {
         invalidIp: 0,
         invalidConsentedAt: 0,
         invalidUserAgent: 0,
+        outsideAttestedPeriod: 0,
         duplicates: 0,
         rejections: []
       }
@@ -683,6 +857,7 @@ export const make = Effect.gen(function*() {
         else if (reason === "invalid-ip") totals.invalidIp++
         else if (reason === "invalid-consented-at") totals.invalidConsentedAt++
         else if (reason === "invalid-user-agent") totals.invalidUserAgent++
+        else if (reason === "outside-attested-period") totals.outsideAttestedPeriod++
         else if (reason === "duplicate") totals.duplicates++
         else totals.suppressed++
       }
@@ -699,6 +874,10 @@ export const make = Effect.gen(function*() {
           reject(row, "invalid-ip")
         } else if (contact.consentedAt !== undefined && !ConsentImport.isConsentTime(contact.consentedAt)) {
           reject(row, "invalid-consented-at")
+        } else if (
+          contact.consentedAt !== undefined && !ConsentImport.isInAttestedPeriod(options.attestation, contact.consentedAt)
+        ) {
+          reject(row, "outside-attested-period")
         } else if (contact.userAgent !== undefined && !ConsentImport.isUserAgent(contact.userAgent)) {
           reject(row, "invalid-user-agent")
         } else if (seen.has(email.value)) {
@@ -806,6 +985,7 @@ export const make = Effect.gen(function*() {
             invalidIp: 0,
             invalidConsentedAt: 0,
             invalidUserAgent: 0,
+            outsideAttestedPeriod: 0,
             duplicates: 0,
             rejections: []
           } as Totals,
@@ -817,6 +997,7 @@ export const make = Effect.gen(function*() {
             invalidIp: all.invalidIp + batch.invalidIp,
             invalidConsentedAt: all.invalidConsentedAt + batch.invalidConsentedAt,
             invalidUserAgent: all.invalidUserAgent + batch.invalidUserAgent,
+            outsideAttestedPeriod: all.outsideAttestedPeriod + batch.outsideAttestedPeriod,
             duplicates: all.duplicates + batch.duplicates,
             rejections: all.rejections.length >= ConsentImport.maxListedRejections
               ? all.rejections
@@ -839,6 +1020,7 @@ export const make = Effect.gen(function*() {
         invalidIp: report.invalidIp,
         invalidConsentedAt: report.invalidConsentedAt,
         invalidUserAgent: report.invalidUserAgent,
+        outsideAttestedPeriod: report.outsideAttestedPeriod,
         duplicates: report.duplicates
       })
       return report
@@ -858,43 +1040,69 @@ export const make = Effect.gen(function*() {
   const subjectEvents = (tenant: TenantId, subject: SubjectId) =>
     allEvents((after) => store.events(tenant, { subject, after, limit: page }))
 
-  const discloseAll = (tenant: TenantId, events: ReadonlyArray<ConsentEvent.Recorded>) =>
-    Effect.gen(function*() {
-      const fields = ["ip", "userAgent"] as const
-      const items: Array<{ readonly subject: SubjectId; readonly purpose: Vault.Purpose; readonly sealed: Uint8Array }> = []
-      for (const recorded of events) {
-        for (const field of fields) {
-          const sealed = field === "ip" ? recorded.ipSealed : recorded.userAgentSealed
-          if (sealed !== undefined) {
-            items.push({ subject: recorded.event.subject, purpose: ConsentEvent.sealedPurposes[field], sealed })
-          }
-        }
-      }
-      const opened = yield* vault.openAll(tenant, items)
-      let position = 0
-      return events.map((recorded): Either.Either<Disclosed, Vault.SubjectShredded | Vault.SealedValueInvalid> => {
-        const disclosed: { ip?: Disclosed["ip"]; userAgent?: Disclosed["userAgent"] } = {}
-        let failure: Vault.SubjectShredded | Vault.SealedValueInvalid | undefined
-        for (const field of fields) {
-          if ((field === "ip" ? recorded.ipSealed : recorded.userAgentSealed) === undefined) continue
-          const result = opened[position++]!
-          if (Either.isLeft(result)) {
-            failure ??= result.left
-            continue
-          }
-          const split = ConsentEvent.splitOpened(result.right)
-          if (Option.isNone(split)) failure ??= new Vault.SealedValueInvalid({ reason: "malformed" })
-          else disclosed[field] = { value: split.value.value, salt: split.value.salt }
-        }
-        return failure !== undefined ? Either.left(failure) : Either.right(disclosed as Disclosed)
+  const appendDisclosure = (tenant: TenantId, event: AuditEvent) =>
+    log.append(tenant, event).pipe(
+      // The actor was checked, and the rest is made here.
+      Effect.catchTag("AuditEventInvalid", Effect.die),
+      Effect.asVoid
+    )
+
+  // The audit entry of one event's disclosure, naming the fields it decrypts; none when the
+  // event has no sealed field (nothing is decrypted).
+  const auditDisclosure = (actor: Actor, recorded: ConsentEvent.Recorded) => {
+    const fields = sealedFields.filter((field) => (field === "ip" ? recorded.ipSealed : recorded.userAgentSealed) !== undefined)
+    return fields.length === 0 ? Effect.void : appendDisclosure(
+      recorded.event.tenant,
+      new AuditEvent({
+        actor,
+        action: "consent.disclosed",
+        purpose: "consent-proof",
+        subject: recorded.event.subject,
+        resource: ConsentProof.auditResourceOf(recorded.event),
+        details: { disclosed: fields }
       })
+    )
+  }
+
+  const disclose = (recorded: ConsentEvent.Recorded, request: DisclosureRequest) =>
+    Effect.gen(function*() {
+      const actor = yield* checkDisclosureActor(request?.actor, true)
+      yield* auditDisclosure(actor, recorded)
+      const [disclosed] = yield* openFields(vault, recorded.event.tenant, [recorded])
+      return yield* disclosed!
     })
 
-  const disclose = (recorded: ConsentEvent.Recorded) =>
-    Effect.flatMap(discloseAll(recorded.event.tenant, [recorded]), ([disclosed]) => disclosed!)
-
-  const proof = (tenant: TenantId, id: string, options?: { readonly disclose?: boolean | undefined }) =>
+  const exportDisclosure = (tenant: TenantId, request: ExportDisclosureRequest) =>
     Effect.gen(function*() {
+      if (request.subject !== undefined && !isSubjectId(request.subject)) {
+        return yield* requestInvalid("subject: invalid")
+      }
+      const actor = yield* checkDisclosureActor(request.actor, request.subject !== undefined)
+      const details: { readonly [key: string]: Json } = {
+        format: request.format,
+        scope: request.subject === undefined ? "tenant" : "subject",
+        disclosed: ["ip_address", "user_agent"]
+      }
+      yield* appendDisclosure(
+        tenant,
+        new AuditEvent({
+          actor,
+          action: "consent.exported",
+          purpose: "consent-proof",
+          ...(request.subject !== undefined ? { subject: request.subject } : {}),
+          resource: { type: "consent-export", id: request.format },
+          details
+        })
+      )
+      const discloser: Discloser = (recorded) => openFields(vault, tenant, recorded)
+      return discloser
+    })
+
+  const proof = (tenant: TenantId, id: string, options?: ProofOptions) =>
+    Effect.gen(function*() {
+      const disclosing = options?.disclose === true
+      // The actor first: a refused one reads, signs and appends nothing.
+      const actor = disclosing ? yield* checkDisclosureActor(options.actor, true) : undefined
       const stored = yield* eventOf(tenant, id)
       const unavailable = (reason: string) => new ConsentProofUnavailable({ tenantId: tenant, eventId: id, reason })
       const entry = yield* log.entry(tenant, stored.auditIndex).pipe(
@@ -904,7 +1112,12 @@ export const make = Effect.gen(function*() {
       const bundle = yield* log.proofBundle(tenant, stored.auditIndex).pipe(
         Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
       )
-      const disclosures = options?.disclose === true ? yield* disclose(stored) : undefined
+      let disclosures: Disclosed | undefined
+      if (actor !== undefined) {
+        yield* auditDisclosure(actor, stored)
+        const [disclosed] = yield* openFields(vault, tenant, [stored])
+        disclosures = yield* disclosed!
+      }
       return new ConsentProof.ConsentProof({
         version: 1,
         event: stored.bytes,
@@ -938,12 +1151,19 @@ export const make = Effect.gen(function*() {
               subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
             ])))
       ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant, list } })),
-    events: (tenant, query) => store.events(tenant, query).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
+    events: (tenant, query) =>
+      Effect.suspend(() =>
+        // The stores read a bad limit differently (a page of one, none, or a failed statement).
+        Number.isSafeInteger(query.limit) && query.limit >= 1
+          ? store.events(tenant, query)
+          : Effect.dieMessage(`ConsentLedger.events: limit must be a positive integer, got ${query.limit}`)
+      ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
     event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant } })),
-    disclose: (recorded) => disclose(recorded).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
-    discloseAll: (tenant, recorded) =>
-      discloseAll(tenant, recorded).pipe(
-        Effect.withSpan("ConsentLedger.discloseAll", { captureStackTrace: false, attributes: { tenant, count: recorded.length } })
+    disclose: (recorded, request) =>
+      disclose(recorded, request).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
+    exportDisclosure: (tenant, request) =>
+      exportDisclosure(tenant, request).pipe(
+        Effect.withSpan("ConsentLedger.exportDisclosure", { captureStackTrace: false, attributes: { tenant } })
       ),
     proof,
     rebuildProjection: (tenant) =>
@@ -1024,7 +1244,9 @@ const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
  * The ledger as a personal-data source (see the module documentation).
  * Each event exports as one record of category `"consent.event"` whose
  * fields are the event's (IP address and user agent decrypted). A subject
- * whose key was shredded exports nothing.
+ * whose key was shredded exports nothing. The source appends no audit entry
+ * of its own: the registry's caller (a subject's access or portability
+ * request) records the request it fulfils, with its actor.
  *
  * @since 0.1.0
  * @category constructors
@@ -1045,7 +1267,7 @@ export const makeSource = (
         if (yield* vault.isShredded(tenant, subject)) return noRecords
         const events = yield* allEvents((after) => ledger.events(tenant, { subject, after, limit: page }))
         // Every field opens with one key-store read; a shredded subject exports nothing.
-        const opened = yield* ledger.discloseAll(tenant, events)
+        const opened = yield* openFields(vault, tenant, events)
         const records = yield* Effect.forEach(events, (stored, i) =>
           Effect.map(opened[i]!, (disclosed): PersonalDataRegistry.SourceRecord => ({
             category: "consent.event",

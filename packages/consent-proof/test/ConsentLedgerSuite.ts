@@ -23,7 +23,7 @@ import * as ConsentProof from "../src/ConsentProof.js"
 import * as ConsentReceipt from "../src/ConsentReceipt.js"
 import * as ConsentState from "../src/ConsentState.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { attestation, confirm, grant, lists, notice, tenantWithLists, withdraw } from "./fixtures.js"
+import { attestation, auditor, confirm, grant, lists, notice, tenantWithLists, withdraw } from "./fixtures.js"
 import type { Services } from "./layers.js"
 
 const statusOf = (states: ReadonlyArray<ConsentState.ListState>) =>
@@ -62,7 +62,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
 
       // The IP address and user agent are sealed, and open to the values given.
       assert.isDefined(recorded.ipSealed)
-      const disclosed = yield* ledger.disclose(recorded)
+      const disclosed = yield* ledger.disclose(recorded, { actor: auditor })
       assert.strictEqual(disclosed.ip?.value, "203.0.113.7")
       assert.strictEqual(disclosed.userAgent?.value, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
       assert.strictEqual(ConsentEvent.commitment("ip", disclosed.ip!.salt, "203.0.113.7"), event.ip)
@@ -96,7 +96,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const confirmed = yield* ledger.record(tenant, confirm("bob@example.com", ["offers"]))
       assert.deepStrictEqual(confirmed.event.confirms, [granted.event.id])
       assert.strictEqual(confirmed.event.time.getTime() - granted.event.time.getTime(), 60_000)
-      assert.strictEqual((yield* ledger.disclose(confirmed)).ip?.value, "2001:db8::7")
+      assert.strictEqual((yield* ledger.disclose(confirmed, { actor: auditor })).ip?.value, "2001:db8::7")
       assert.deepStrictEqual(statusOf(yield* ledger.stateOf(tenant, subject)), { "events.local": "pending", offers: "granted" })
       assert.deepStrictEqual(yield* collect(ledger.recipients(tenant, "offers")), [subject])
 
@@ -208,6 +208,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
           invalidIp: 1,
           invalidConsentedAt: 0,
           invalidUserAgent: 0,
+          outsideAttestedPeriod: 0,
           duplicates: 1,
           rejections: [
             { row: 2, reason: "suppressed" },
@@ -231,7 +232,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       }
       const first = events.find((e) => e.event.collectedAt !== undefined)!
       assert.strictEqual(first.event.collectedAt!.toISOString(), "2025-03-01T10:00:00.000Z")
-      assert.strictEqual((yield* ledger.disclose(first)).ip?.value, "198.51.100.1")
+      assert.strictEqual((yield* ledger.disclose(first, { actor: auditor })).ip?.value, "198.51.100.1")
       assert.deepStrictEqual(stored.attestation, attestation)
       assert.deepStrictEqual(Option.getOrThrow(stored.report), JSON.parse(JSON.stringify(report)))
 
@@ -279,7 +280,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const events = yield* ledger.events(tenant, { limit: 10 })
       assert.strictEqual(events.length, 1)
       for (const { event } of events) {
-        const proof = yield* ledger.proof(tenant, event.id, { disclose: true })
+        const proof = yield* ledger.proof(tenant, event.id, { disclose: true, actor: auditor })
         const verified = yield* ConsentProof.verify(proof, ledger.verifierKey)
         assert.strictEqual(verified.event.collectedAt?.toISOString(), "2025-03-01T10:00:00.000Z")
       }
@@ -316,6 +317,83 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       yield* assertNothingRecorded(tenant, "dora@example.com")
     }))
 
+  it.effect("an import whose attested period is reversed or not a valid date records nothing", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const store = yield* ConsentStore.ConsentStore
+      const tenant = yield* tenantWithLists
+      const contacts = [{ email: "period@example.com", consentedAt: new Date("2025-03-01T10:00:00.000Z") }]
+      const periods: ReadonlyArray<readonly [string, string]> = [
+        ["2026-06-30T00:00:00.000Z", "2024-01-01T00:00:00.000Z"],
+        ["2025-01-01T00:00:00.001Z", "2025-01-01T00:00:00.000Z"],
+        ["not a date", "2026-06-30T00:00:00.000Z"],
+        ["2024-01-01T00:00:00.000Z", "2026-02-30T99:00:00.000Z"],
+        ["-000001-01-01T00:00:00.000Z", "2026-06-30T00:00:00.000Z"],
+        ["2024-01-01T00:00:00.000Z", "+010000-01-01T00:00:00.000Z"]
+      ]
+      for (const [collectedFrom, collectedTo] of periods) {
+        const result = yield* Effect.either(ledger.importContacts(tenant, {
+          attestation: { ...attestation, collectedFrom, collectedTo },
+          lists: ["news"],
+          actor: { kind: "api-key", id: "key-1" },
+          contacts
+        }))
+        assert.isTrue(Either.isLeft(result), `${collectedFrom} to ${collectedTo}`)
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left._tag, "ConsentRequestInvalid")
+          if (result.left._tag === "ConsentRequestInvalid") {
+            assert.isTrue(result.left.issues.some((issue) => issue.startsWith("attestation.")), result.left.message)
+          }
+        }
+      }
+      yield* assertNothingRecorded(tenant, "period@example.com")
+      assert.deepStrictEqual(yield* store.tenants.pipe(Effect.map((all) => all.includes(tenant))), false)
+      // A period of one instant is a period.
+      const instant = yield* ledger.importContacts(tenant, {
+        attestation: { ...attestation, collectedFrom: "2025-03-01T10:00:00.000Z", collectedTo: "2025-03-01T10:00:00.000Z" },
+        lists: ["news"],
+        actor: { kind: "api-key", id: "key-1" },
+        contacts
+      })
+      assert.strictEqual(instant.recorded, 1)
+    }))
+
+  it.effect("an import refuses a row whose consent time lies outside the attested period", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      const report = yield* ledger.importContacts(tenant, {
+        attestation: { ...attestation, collectedFrom: "2024-01-01T00:00:00.000Z", collectedTo: "2024-12-31T23:59:59.999Z" },
+        lists: ["news"],
+        actor: { kind: "api-key", id: "key-1" },
+        contacts: [
+          { email: "before@example.com", consentedAt: new Date("2023-12-31T23:59:59.999Z") },
+          { email: "first@example.com", consentedAt: new Date("2024-01-01T00:00:00.000Z") },
+          { email: "last@example.com", consentedAt: new Date("2024-12-31T23:59:59.999Z") },
+          { email: "after@example.com", consentedAt: new Date("2025-01-01T00:00:00.000Z") },
+          { email: "undated@example.com" }
+        ]
+      })
+      assert.deepStrictEqual({ ...report, importId: "" }, {
+        importId: "",
+        received: 5,
+        recorded: 3,
+        suppressed: 0,
+        invalidEmail: 0,
+        invalidIp: 0,
+        invalidConsentedAt: 0,
+        invalidUserAgent: 0,
+        outsideAttestedPeriod: 2,
+        duplicates: 0,
+        rejections: [{ row: 1, reason: "outside-attested-period" }, { row: 4, reason: "outside-attested-period" }]
+      })
+      for (const email of ["before", "after"]) {
+        assert.isTrue(Option.isNone(yield* (yield* SubjectDirectory.SubjectDirectory).find(tenant, `${email}@example.com`)))
+      }
+      const completed = (yield* (yield* AuditLog.AuditLog).query(tenant, { actionPrefix: "consent.import.completed" })).entries
+      assert.strictEqual(Option.getOrThrow(completed[0]!.details).value.outsideAttestedPeriod, 2)
+    }))
+
   it.effect("CSV and JSON exports: documented columns, RFC 4180 quoting, ISO/IEC TS 27560 names, per subject", () =>
     Effect.gen(function*() {
       const ledger = yield* ConsentLedger
@@ -325,7 +403,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const b = yield* ledger.record(tenant, grant("finn@example.com", ["offers"]))
       yield* ledger.record(tenant, withdraw("erin@example.com", ["news"]))
 
-      const csv = (yield* collect(ConsentExport.csv(tenant))).join("")
+      const csv = (yield* collect(ConsentExport.csv(tenant, { actor: auditor }))).join("")
       const lines = csv.split("\r\n")
       assert.strictEqual(lines[0], ConsentExport.csvColumns.join(","))
       assert.include(csv, `"Agent ""quoted"", with comma\r\nand a line break"`)
@@ -337,7 +415,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       const hidden = (yield* collect(ConsentExport.csv(tenant, { disclose: false }))).join("")
       assert.notInclude(hidden, "203.0.113.7")
 
-      const records = JSON.parse((yield* collect(ConsentExport.json(tenant))).join(""))
+      const records = JSON.parse((yield* collect(ConsentExport.json(tenant, { actor: auditor }))).join(""))
       assert.strictEqual(records.length, 3)
       const first = records[0]
       assert.strictEqual(first.record_id, a.event.id)
@@ -355,11 +433,11 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       assert.strictEqual(first.evidence.event_sha256, a.hash)
       assert.strictEqual(records[1].event[0].event_state, "pending")
 
-      const ofB = JSON.parse((yield* collect(ConsentExport.json(tenant, { subject: b.event.subject }))).join(""))
+      const ofB = JSON.parse((yield* collect(ConsentExport.json(tenant, { subject: b.event.subject, actor: auditor }))).join(""))
       assert.deepStrictEqual(ofB.map((r: { record_id: string }) => r.record_id), [b.event.id])
-      const empty = JSON.parse((yield* collect(ConsentExport.json(yield* TenantId.make))).join(""))
+      const empty = JSON.parse((yield* collect(ConsentExport.json(yield* TenantId.make, { actor: auditor }))).join(""))
       assert.deepStrictEqual(empty, [])
-      const paged = (yield* collect(ConsentExport.csv(tenant, { pageSize: 1 }))).join("")
+      const paged = (yield* collect(ConsentExport.csv(tenant, { pageSize: 1, actor: auditor }))).join("")
       assert.strictEqual(paged, csv)
     }))
 
@@ -434,7 +512,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
       yield* (yield* Vault.Vault).shred(tenant, jon.event.subject)
       assert.deepStrictEqual((yield* source.export(tenant, jon.event.subject)).records, [])
       // The tenant export still lists the event, without the unreadable fields.
-      const csv = (yield* collect(ConsentExport.csv(tenant))).join("")
+      const csv = (yield* collect(ConsentExport.csv(tenant, { actor: auditor }))).join("")
       assert.include(csv, jon.event.id)
       assert.notInclude(csv, "203.0.113.7")
     }))

@@ -13,7 +13,7 @@ import * as ConsentEvent from "../src/ConsentEvent.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import type { RecordRequest } from "../src/ConsentLedger.js"
 import * as ConsentProof from "../src/ConsentProof.js"
-import { confirm, grant, tenantWithLists, withdraw } from "./fixtures.js"
+import { auditor, confirm, grant, tenantWithLists, withdraw } from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 import type { Services } from "./layers.js"
 
@@ -26,11 +26,11 @@ const checkAll = (tenant: import("@lawful/core/TenantId").TenantId) =>
     const events = yield* ledger.events(tenant, { limit: 1000 })
     for (const stored of events) {
       for (const disclose of [false, true]) {
-        const proof = yield* ledger.proof(tenant, stored.event.id, { disclose })
+        const proof = yield* ledger.proof(tenant, stored.event.id, { disclose, actor: auditor })
         const verified = yield* ConsentProof.verifyJson(ConsentProof.toJson(proof), ledger.verifierKey)
         assert.deepStrictEqual(ConsentEvent.canonicalBytes(verified.event), stored.bytes)
         assert.strictEqual(verified.auditIndex, stored.auditIndex)
-        const disclosed = yield* ledger.disclose(stored)
+        const disclosed = yield* ledger.disclose(stored, { actor: auditor })
         assert.deepStrictEqual(verified.ip, disclose ? Option.fromNullable(disclosed.ip?.value) : Option.none())
         assert.deepStrictEqual(verified.userAgent, disclose ? Option.fromNullable(disclosed.userAgent?.value) : Option.none())
       }
@@ -89,7 +89,7 @@ contractSuite("ConsentProof", { memory, sql }, (it, backend) => {
         grant("tamper@example.com", ["news", "offers"], { userAgent: "Mozilla/5.0 \"tamper\" — ünïcode" })
       )
       for (let i = 0; i < 6; i++) yield* ledger.record(tenant, grant(`after${i}@example.com`, ["news"]))
-      const proof = yield* ledger.proof(tenant, recorded.event.id, { disclose: true })
+      const proof = yield* ledger.proof(tenant, recorded.event.id, { disclose: true, actor: auditor })
       const text = ConsentProof.toJson(proof)
       const bytes = Buffer.from(text, "utf8")
       yield* ConsentProof.verifyJson(text, ledger.verifierKey)
@@ -129,6 +129,52 @@ contractSuite("ConsentProof", { memory, sql }, (it, backend) => {
       const swapped = { ...ConsentProof.encode(late), event: Buffer.from(other.bytes).toString("base64") }
       const result = yield* Effect.either(ConsentProof.verifyJson(JSON.stringify(swapped), ledger.verifierKey))
       assert.isTrue(Either.isLeft(result))
+    }))
+
+  it.effect("a disclosed proof, or a disclosure, appends one audit entry naming the subject and the event, without the values", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const log = yield* AuditLog.AuditLog
+      const tenant = yield* tenantWithLists
+      const actor = { kind: "api-key" as const, id: "key-proofs" }
+      const recorded = yield* ledger.record(tenant, grant("disclosed@example.com", ["news"], { userAgent: "Secret-Agent/1.0" }))
+      const size = yield* log.size(tenant)
+
+      // A proof without disclosures decrypts nothing and appends nothing.
+      yield* ledger.proof(tenant, recorded.event.id)
+      yield* ledger.proof(tenant, recorded.event.id, { disclose: false })
+      assert.strictEqual(yield* log.size(tenant), size)
+
+      const proof = yield* ledger.proof(tenant, recorded.event.id, { disclose: true, actor })
+      assert.strictEqual(proof.disclosures?.ip?.value, "203.0.113.7")
+      const disclosed = yield* ledger.disclose(recorded, { actor: { kind: "subject" } })
+      assert.strictEqual(disclosed.userAgent?.value, "Secret-Agent/1.0")
+      assert.strictEqual(yield* log.size(tenant), size + 2)
+      for (const [index, expected] of [[size, actor], [size + 1, { kind: "subject" }]] as const) {
+        const entry = yield* log.entry(tenant, index)
+        assert.strictEqual(entry.action, "consent.disclosed")
+        assert.deepStrictEqual(entry.actor, expected)
+        assert.deepStrictEqual(Option.map(entry.subject, (s) => s.id), Option.some(recorded.event.subject))
+        assert.deepStrictEqual(entry.resource, { type: "consent-event", id: recorded.event.id })
+        assert.deepStrictEqual(Option.getOrThrow(entry.details).value, { disclosed: ["ip", "userAgent"] })
+        const text = JSON.stringify({ ...entry, leaf: undefined })
+        assert.notInclude(text, "203.0.113.7")
+        assert.notInclude(text, "Secret-Agent")
+      }
+
+      // A refused actor: nothing appended, nothing decrypted.
+      for (const refused of [undefined, { kind: "api-key", id: "" }, { kind: "staff", id: "s\u0000" }, { kind: "nobody" }]) {
+        const viaProof = yield* Effect.either(
+          ledger.proof(tenant, recorded.event.id, { disclose: true, actor: refused } as never)
+        )
+        assert.isTrue(Either.isLeft(viaProof) && viaProof.left._tag === "ConsentRequestInvalid", JSON.stringify(refused))
+        const viaDisclose = yield* Effect.either(ledger.disclose(recorded, { actor: refused } as never))
+        assert.isTrue(Either.isLeft(viaDisclose) && viaDisclose.left._tag === "ConsentRequestInvalid", JSON.stringify(refused))
+      }
+      // An unknown event: nothing appended either.
+      const missing = yield* Effect.either(ledger.proof(tenant, "0190a5d0-0000-7000-8000-000000000000", { disclose: true, actor }))
+      assert.isTrue(Either.isLeft(missing) && missing.left._tag === "ConsentEventNotFound")
+      assert.strictEqual(yield* log.size(tenant), size + 2)
     }))
 
   it.effect("once the audit details are redacted, a new proof is unavailable", () =>

@@ -151,7 +151,7 @@ it.scoped("the README's examples record, import, export and prove consent on the
       contacts: rows // an Iterable or a Stream of { email, consentedAt?, ip?, userAgent? }
     })
     // { importId, received, recorded, suppressed, invalidEmail, invalidIp, invalidConsentedAt, invalidUserAgent,
-    //   duplicates, rejections: [{ row, reason }] }
+    //   outsideAttestedPeriod, duplicates, rejections: [{ row, reason }] }
     // readme:end importing
     assert.deepStrictEqual({ ...report, importId: "" }, {
       importId: "",
@@ -162,6 +162,7 @@ it.scoped("the README's examples record, import, export and prove consent on the
       invalidIp: 0,
       invalidConsentedAt: 0,
       invalidUserAgent: 0,
+      outsideAttestedPeriod: 0,
       duplicates: 1,
       rejections: [{ row: 2, reason: "suppressed" }, { row: 3, reason: "invalid-email" }, { row: 4, reason: "duplicate" }]
     })
@@ -173,9 +174,10 @@ it.scoped("the README's examples record, import, export and prove consent on the
 
     const file = join(yield* temporaryDirectory, "consents.csv")
     // readme:start exporting
-    const csv = yield* Stream.toAsyncIterableEffect(ConsentExport.csv(tenant)) // or ConsentExport.json(tenant)
+    const actor = { kind: "api-key", id: keyId } as const // who decrypts, for the audit log
+    const csv = yield* Stream.toAsyncIterableEffect(ConsentExport.csv(tenant, { actor })) // or ConsentExport.json(tenant, { actor })
     yield* Effect.tryPromise(() => pipeline(csv, createWriteStream(file)))
-    const records = yield* Stream.mkString(ConsentExport.json(tenant, { subject })) // one subject's records, as JSON text
+    const records = yield* Stream.mkString(ConsentExport.json(tenant, { subject, actor })) // one subject's records, as JSON text
     // readme:end exporting
     // The header, then one line per event in recording order, each ending in CRLF.
     const text = yield* Effect.promise(() => readFile(file, "utf8"))
@@ -211,7 +213,7 @@ it.scoped("the README's examples record, import, export and prove consent on the
     // readme:start proving
     // On the platform: the event's canonical bytes, its audit entry's details and salt,
     // the inclusion proof and a signed checkpoint; optionally the IP and user agent with their salts.
-    const proof = yield* ledger.proof(tenant, eventId, { disclose: true })
+    const proof = yield* ledger.proof(tenant, eventId, { disclose: true, actor }) // audited: consent.disclosed
     const json = ConsentProof.toJson(proof, 2)
     const key = ledger.verifierKey // publish it: "lawful/audit+1a2b3c4d+AbC..."
 

@@ -25,6 +25,9 @@ export const tenantWithLists = Effect.gen(function*() {
   return tenant
 })
 
+/** Who decrypts IP addresses and user agents in the tests (exports, disclosures, proofs). */
+export const auditor = { kind: "staff" as const, id: "auditor-1" }
+
 export const formSource = { type: "form" as const, formId: "signup", formVersion: 3 }
 
 export const grant = (
