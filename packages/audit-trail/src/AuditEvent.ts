@@ -13,10 +13,23 @@ import * as Schema from "effect/Schema"
 // store keeps what the memory store keeps, and an append never fails at the database on it.
 const Text = CoreText.nonEmpty
 
+// An actor's id stays in the log in clear for as long as the log is kept, and no erasure
+// reaches it: it must be an opaque id, never a person's address.
+const ActorId = Text(200).pipe(
+  Schema.filter((id) => !id.includes("@"), {
+    message: () => "an actor id is an opaque id (a staff number, an API key id), never an email address: it holds \"@\""
+  })
+)
+
 /**
  * Who acted: the platform itself, a tenant's API key, a member of the
  * platform's staff (with their staff id), or the subject (named by the
  * event's `subject`).
+ *
+ * An actor's id is written to the log in clear and no erasure reaches it,
+ * so it is an opaque identifier (`staff-42`, an API key's id), never
+ * personal data such as a name or an email address: an id holding `@` is
+ * refused.
  *
  * @since 0.1.0
  * @category models
@@ -24,7 +37,7 @@ const Text = CoreText.nonEmpty
 export const Actor = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("system", "api-key", "staff"),
-    id: Text(200)
+    id: ActorId
   }),
   Schema.Struct({ kind: Schema.Literal("subject") })
 )

@@ -292,7 +292,8 @@ const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
     ? Effect.void
     : Effect.fail(
       new AuditEventInvalid({
-        reason: "the actor of a redaction or de-link is the system, an API key or staff, with an id of 1 to 200 characters"
+        reason:
+          "the actor of a redaction or de-link is the system, an API key or staff, with an opaque id of 1 to 200 characters (no email address)"
       })
     )
 

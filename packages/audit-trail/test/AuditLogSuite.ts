@@ -510,6 +510,13 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.isTrue(Either.isLeft(refused) && refused.left._tag === "AuditEventInvalid")
       assert.strictEqual(yield* log.size(tenant), 1)
       assert.throws(() => new AuditEvent({ actor: { kind: "system", id: "x" }, action: "NotDotted" }))
+      // An actor id that is an email address would stay in the log for good: refused, unquoted.
+      const withAddress = Either.try(() =>
+        new AuditEvent({ actor: { kind: "staff", id: "ada.lovelace@platform.example" }, action: "consent.exported" })
+      )
+      assert.isTrue(Either.isLeft(withAddress))
+      assert.notInclude(String(Either.isLeft(withAddress) && withAddress.left), "ada.lovelace")
+
     }))
 
   it.effect("a full verification while appends go on finds nothing wrong", () =>
@@ -569,7 +576,11 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
   it.effect("a redaction or de-link by an actor its own entry cannot name is refused, and nothing is redacted or de-linked", () =>
     Effect.gen(function*() {
       const { before, held, log, tenant } = yield* heldSubjectHistory
-      const invalidActors: ReadonlyArray<Actor> = [{ kind: "subject" }, { kind: "staff", id: "" }]
+      const invalidActors: ReadonlyArray<Actor> = [
+        { kind: "subject" },
+        { kind: "staff", id: "" },
+        { kind: "staff", id: "ada.lovelace@platform.example" }
+      ]
       for (const actor of invalidActors) {
         const redacted = yield* Effect.either(log.redactDetails(tenant, { before, actor, limit: 10 }))
         assert.isTrue(Either.isLeft(redacted) && redacted.left._tag === "AuditEventInvalid", String(redacted))
