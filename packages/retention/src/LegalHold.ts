@@ -6,7 +6,18 @@
  * category), one category, one subject (in every category), or one subject
  * in one category. It carries its reason and who placed it. The sweeper never
  * purges a record a hold covers; once the hold is released, the next sweep
- * purges what has expired meanwhile.
+ * purges what has expired meanwhile (a sweep running at the release may, or
+ * may not).
+ *
+ * A hold reaches a sweep already running: once `place` has returned, no
+ * purge batch and no partition drop that starts afterwards removes a record
+ * it covers, on every store and, on PostgreSQL, whichever process sweeps.
+ * The sweeper reads the holds again for each batch and drop
+ * (`withActiveOf`). In memory, and on SQL for a category stored on the sweep
+ * journal's database (`RetentionTarget.sqlTable` on the main database), it
+ * is more: `place` waits for the batch or drop in progress, which either saw
+ * the hold or committed before `place` returns, so nothing the hold covers is
+ * purged after it returned.
  *
  * A hold on a category also keeps its parent categories (a hold on message
  * previews keeps their transactional log), so a child record never outlives
@@ -137,6 +148,18 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
   ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
   /** Every hold of the tenant, released ones included, oldest first. */
   readonly list: (tenant: TenantId) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  /**
+   * `activeOf`, then `use` with what it read (the sweeper's, around each batch and each
+   * partition drop). It sees every hold whose `place` has returned. In memory a `place` waits
+   * until `use` is done. On SQL the read takes a shared lock that `place` takes exclusively,
+   * until the end of the caller's transaction: run in a transaction, `use` holds off every
+   * `place` until that transaction ends (keep it short, and place no hold in it); outside one, a
+   * `place` does not wait.
+   */
+  readonly withActiveOf: <A, E, R>(
+    tenants: ReadonlyArray<TenantId>,
+    use: (active: ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RetentionStoreError, R>
 }>() {}
 
 /**
@@ -197,6 +220,11 @@ interface HoldStore {
   readonly unrelease: (tenant: TenantId, holdId: string) => Effect.Effect<void, RetentionStoreError>
   readonly list: (tenant: TenantId, activeOnly: boolean) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
   readonly activeOf: (tenants: ReadonlyArray<TenantId>) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  /** `activeOf`, then `use`, with `insert` held off as `LegalHolds.withActiveOf` says. */
+  readonly withActiveOf: <A, E, R>(
+    tenants: ReadonlyArray<TenantId>,
+    use: (active: ReadonlyArray<LegalHold>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RetentionStoreError, R>
 }
 
 const auditEvent = (hold: LegalHold, action: "retention.hold.placed" | "retention.hold.released", actor: Actor) =>
@@ -219,6 +247,12 @@ const make = (store: HoldStore) =>
   Effect.gen(function*() {
     const registry = yield* RetentionTargets
     const audit = yield* AuditTrail
+
+    const byTenant = (tenants: ReadonlyArray<TenantId>, active: ReadonlyArray<LegalHold>) => {
+      const grouped = new Map<TenantId, Array<LegalHold>>(tenants.map((tenant) => [tenant, []]))
+      for (const hold of active) grouped.get(hold.tenantId)?.push(hold)
+      return grouped
+    }
 
     const get = (tenant: TenantId, holdId: string) =>
       Effect.flatMap(store.find(tenant, holdId), Option.match({
@@ -267,12 +301,14 @@ const make = (store: HoldStore) =>
       get,
       active: (tenant) => store.list(tenant, true),
       activeOf: (tenants) =>
-        tenants.length === 0 ? Effect.succeed(new Map()) : Effect.map(store.activeOf(tenants), (active) => {
-          const byTenant = new Map<TenantId, Array<LegalHold>>(tenants.map((tenant) => [tenant, []]))
-          for (const hold of active) byTenant.get(hold.tenantId)?.push(hold)
-          return byTenant
-        }),
-      list: (tenant) => store.list(tenant, false)
+        tenants.length === 0
+          ? Effect.succeed(new Map())
+          : Effect.map(store.activeOf(tenants), (active) => byTenant(tenants, active)),
+      list: (tenant) => store.list(tenant, false),
+      withActiveOf: (tenants, use) =>
+        store.withActiveOf(tenants, (active) => use(byTenant(tenants, active))).pipe(
+          Effect.withSpan("LegalHolds.withActiveOf", { captureStackTrace: false, attributes: { tenants: tenants.length } })
+        )
     })
   })
 
@@ -291,8 +327,17 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
   Effect.suspend(() => {
     const holds = new Map<string, LegalHold>()
     const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId}`
+    // Taken by each insert and by each `withActiveOf` for as long as its `use` runs.
+    const placing = Effect.unsafeMakeSemaphore(1)
+    const activeOf = (tenants: ReadonlyArray<TenantId>) =>
+      Effect.sync(() => {
+        const wanted = new Set(tenants)
+        return [...holds.values()]
+          .filter((hold) => wanted.has(hold.tenantId) && hold.active)
+          .sort(byPlacement)
+      })
     return make({
-      insert: (hold) => Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold)),
+      insert: (hold) => placing.withPermits(1)(Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold))),
       remove: (tenant, holdId) => Effect.sync(() => void holds.delete(key(tenant, holdId))),
       find: (tenant, holdId) => Effect.sync(() => Option.fromNullable(holds.get(key(tenant, holdId)))),
       release: (tenant, holdId, at, by) =>
@@ -317,13 +362,8 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
             .filter((hold) => hold.tenantId === tenant && (!activeOnly || hold.active))
             .sort(byPlacement)
         ),
-      activeOf: (tenants) =>
-        Effect.sync(() => {
-          const wanted = new Set(tenants)
-          return [...holds.values()]
-            .filter((hold) => wanted.has(hold.tenantId) && hold.active)
-            .sort(byPlacement)
-        })
+      activeOf,
+      withActiveOf: (tenants, use) => placing.withPermits(1)(Effect.flatMap(activeOf(tenants), use))
     })
   })
 )
@@ -359,7 +399,9 @@ const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at
 
 /**
  * Holds on SQL (PostgreSQL or PGlite), in `lawful_retention_holds`, migrated
- * on start-up.
+ * on start-up. `place` and `withActiveOf` share a transaction-scoped advisory
+ * lock keyed by the schema (`place` takes it exclusively, for one insert), so
+ * the rule of `withActiveOf` holds between processes on one schema.
  *
  * @since 0.1.0
  * @category layers
@@ -378,10 +420,16 @@ export const layerSql: Layer.Layer<
       Effect.map(Effect.flatMap(statement, decodeHoldRows), (decoded) => decoded.map(toHold))
 
     return yield* make({
+      // Under the exclusive lock `lawful_retention_holds_in_force` shares: a read of the holds that
+      // holds the shared lock in its transaction is done before the new hold commits, and every read
+      // after the commit sees it.
       insert: (hold) =>
-        sql`INSERT INTO lawful_retention_holds (tenant_id, hold_id, subject_id, category, reason, placed_at, placed_by)
-          VALUES (${hold.tenantId}, ${hold.holdId}, ${hold.subjectId ?? null}, ${hold.category ?? null}, ${hold.reason},
-            ${hold.placedAt}, ${encodeActor(hold.placedBy)})`.pipe(Effect.asVoid, Effect.mapError(fail("place"))),
+        Effect.zipRight(
+          sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`,
+          sql`INSERT INTO lawful_retention_holds (tenant_id, hold_id, subject_id, category, reason, placed_at, placed_by)
+            VALUES (${hold.tenantId}, ${hold.holdId}, ${hold.subjectId ?? null}, ${hold.category ?? null}, ${hold.reason},
+              ${hold.placedAt}, ${encodeActor(hold.placedBy)})`
+        ).pipe(sql.withTransaction, Effect.asVoid, Effect.mapError(fail("place"))),
       remove: (tenant, holdId) =>
         sql`DELETE FROM lawful_retention_holds WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`.pipe(
           Effect.asVoid,
@@ -420,6 +468,14 @@ export const layerSql: Layer.Layer<
         rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
           WHERE tenant_id = ANY(${tenants}::uuid[]) AND released_at IS NULL ORDER BY placed_at, hold_id`).pipe(
           Effect.mapError(fail("activeOf"))
+        ),
+      // One statement: the function takes the shared lock, then reads with a snapshot taken after it.
+      withActiveOf: (tenants, use) =>
+        Effect.flatMap(
+          rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds_in_force(${tenants}::uuid[])`).pipe(
+            Effect.mapError(fail("activeOf"))
+          ),
+          use
         )
     })
   })

@@ -117,7 +117,10 @@ export interface Closing {
 export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<SweepJournal, {
   /** Takes the sweep lock for the scope; false when another sweep holds it. */
   readonly lock: Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
-  /** Adds committed work to open entries, opening those that are new: one statement. */
+  /**
+   * Adds committed work to open entries, opening those that are new: one statement. An entry
+   * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back).
+   */
   readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
   /**
    * A transaction on the journal's SQL client, when `client` (a target's) is that client: a purge
@@ -170,7 +173,12 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
           } else if (entry.finishedAt === undefined) {
             entries.set(
               entryKey(key),
-              new SweepEntry({ ...entry, purged: entry.purged + purged, partitions: entry.partitions + partitions })
+              new SweepEntry({
+                ...entry,
+                cutoff: cutoff < entry.cutoff ? cutoff : entry.cutoff,
+                purged: entry.purged + purged,
+                partitions: entry.partitions + partitions
+              })
             )
           }
         }
@@ -279,7 +287,8 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
         })))}::jsonb) AS x(t uuid, c text, r uuid, cutoff timestamptz, started timestamptz, purged bigint, partitions integer)
         ON CONFLICT (tenant_id, category, run_id) DO UPDATE
           SET purged = lawful_retention_sweeps.purged + EXCLUDED.purged,
-              partitions = lawful_retention_sweeps.partitions + EXCLUDED.partitions
+              partitions = lawful_retention_sweeps.partitions + EXCLUDED.partitions,
+              cutoff = LEAST(lawful_retention_sweeps.cutoff, EXCLUDED.cutoff)
           WHERE lawful_retention_sweeps.finished_at IS NULL`.pipe(Effect.asVoid, Effect.mapError(fail("record")))
 
     // The advisory lock belongs to a session: take and release it on one reserved connection.

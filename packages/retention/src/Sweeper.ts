@@ -15,15 +15,34 @@
  * record not held and older than its policy is gone, and every record within
  * its policy or held is still there.
  *
+ * - **Holds and policies changed mid-sweep.** A sweep plans each tenant from
+ *   its policies and holds read once, and reads them again, for all the
+ *   tenants of the batch in one read, as each batch and each partition drop
+ *   starts. Once `LegalHolds.place` has returned, no batch and no drop that
+ *   starts afterwards removes a record the hold covers, on every store and,
+ *   on PostgreSQL, whichever process placed it: a tenant now held whole stops,
+ *   a subject now held is excluded from the batches after, and a partition
+ *   with a tenant now held is purged in batches instead. With holds in
+ *   memory, and on SQL for a category stored on the journal's database
+ *   (`sqlTable` on the main database), `place` also waits for the batch or
+ *   drop in progress (on SQL its read and its purge are one transaction):
+ *   nothing the hold covers is purged after `place` returned. Otherwise (a
+ *   target on a database of its own, or with no `client`) a batch that had
+ *   started by then may still commit. Likewise a batch or drop that starts
+ *   after `RetentionPolicies.set` returned uses the new period when it is
+ *   longer (the cut-off moves back; the receipt names the cut-off and period
+ *   of the tenant's last batch). A shorter period, or a released hold, may
+ *   wait for the next sweep.
  * - **Bounded batches.** Records go `batchSize` at a time (default 1000),
  *   each batch its own short transaction in the target. Between batches the
  *   sweeper rests (`pace`, by default as long as the batch took), so writes
  *   beside a long purge keep their latency. Tenants none of whose subjects
  *   is held go together when the target offers `purgeTenants`: each batch
  *   takes the oldest expired records of all of them, from where the previous
- *   batch stopped. The others take turns, one batch each, oldest records
- *   first: consecutive batches work on rows written in the same period, not
- *   on the whole table once per tenant.
+ *   batch stopped (a tenant with a subject held since goes on alone). The
+ *   others take turns, one batch each, oldest records first: consecutive
+ *   batches work on rows written in the same period, not on the whole table
+ *   once per tenant.
  * - **Partitions.** A category whose table is partitioned by day drops a
  *   whole partition when every record in it is expired under its tenant's
  *   policy and no hold touches any of its tenants; otherwise its rows are
@@ -51,7 +70,8 @@
  * - **Failures stay local.** A failing category or tenant is reported in
  *   `failures` and the sweep goes on with the others.
  * - **Dry runs** (`dryRun`) take no lock and change nothing: they count, per
- *   tenant and category, what a sweep now would purge and what holds keep.
+ *   tenant and category, what a sweep now would purge and what holds keep,
+ *   under the policies and holds they read at the start.
  *
  * `schedule` and `layerScheduled` run sweeps on a `Schedule`.
  *
@@ -354,19 +374,14 @@ export const make = (options: SweeperOptions = {}) =>
           })
         })
 
-        // Each tenant's policies and holds, read once per run, many tenants a read.
+        // Each tenant's policies and holds, read once per run to plan it, many tenants a read.
         const states = new Map<TenantId, TenantState>()
         const load = (tenants: ReadonlyArray<TenantId>) =>
           Effect.forEach(chunks(tenants.filter((tenant) => !states.has(tenant)), 500), (chunk) =>
             Effect.map(
               Effect.all([policies.allOf(chunk), holds.activeOf(chunk)], { concurrency: 2 }),
               ([inForce, active]) => {
-                for (const tenant of chunk) {
-                  states.set(tenant, {
-                    policies: new Map((inForce.get(tenant) ?? []).map((policy) => [policy.category, policy])),
-                    holds: active.get(tenant) ?? []
-                  })
-                }
+                for (const [tenant, state] of statesOf(chunk, inForce, active)) states.set(tenant, state)
               }
             ), { discard: true })
         const stateOf = (tenant: TenantId) =>
@@ -385,6 +400,7 @@ export const make = (options: SweeperOptions = {}) =>
             wanted,
             load,
             stateOf,
+            current,
             cutoffOf,
             allTargets,
             ready,
@@ -397,13 +413,40 @@ export const make = (options: SweeperOptions = {}) =>
         return { runId, at, dryRun, categories: results, recovered, failures } satisfies SweepResult
       })
 
+    // Each tenant's policies and holds as read.
+    const statesOf = (
+      tenants: ReadonlyArray<TenantId>,
+      inForce: ReadonlyMap<TenantId, ReadonlyArray<Policy>>,
+      active: ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>
+    ) =>
+      new Map<TenantId, TenantState>(tenants.map((tenant) => [tenant, {
+        policies: new Map((inForce.get(tenant) ?? []).map((policy) => [policy.category, policy])),
+        holds: active.get(tenant) ?? []
+      }]))
+
+    // The tenants' policies and holds as they are now, for one batch or one partition drop (all
+    // its tenants in one read), and `use`, the batch, run with them. The holds are read by
+    // `withActiveOf`, after the policies: `use` sees every hold whose `place` has returned and every
+    // policy whose `set` has; in the journal's transaction (or in memory) a `place` waits for it.
+    const current = <A, E>(
+      tenants: ReadonlyArray<TenantId>,
+      use: (states: ReadonlyMap<TenantId, TenantState>) => Effect.Effect<A, E>
+    ) =>
+      Effect.flatMap(
+        policies.allOf(tenants),
+        (inForce) => holds.withActiveOf(tenants, (active) => use(statesOf(tenants, inForce, active)))
+      )
+
     interface Run<E = unknown> {
       readonly dryRun: boolean
       readonly at: Date
       readonly runId: string
       readonly wanted: ReadonlySet<TenantId> | undefined
       readonly load: (tenants: ReadonlyArray<TenantId>) => Effect.Effect<void, RetentionStoreError>
+      /** A tenant's policies and holds as read to plan the run. */
       readonly stateOf: (tenant: TenantId) => Effect.Effect<TenantState, RetentionStoreError>
+      /** The tenants' policies and holds as a batch or a drop starts, and the batch. */
+      readonly current: typeof current
       readonly cutoffOf: (policy: Policy) => Date | undefined
       readonly allTargets: ReadonlyArray<RetentionTarget>
       /** Waits for the lock and the journal's open entries: before the run's first write. */
@@ -440,19 +483,36 @@ export const make = (options: SweeperOptions = {}) =>
 
         // The tenants that may lose a partition whole, with their cut-offs: swept by this run, with
         // a finite policy whose cut-off the whole partition is before, and no hold on this category.
+        const droppableIn = (partition: TimePartition, state: TenantState) => {
+          const cutoff = run.cutoffOf(state.policies.get(target.id)!)
+          if (cutoff === undefined || cutoff.getTime() < partition.to.getTime()) return undefined
+          const held = scopeOf(state.holds, target.id, run.allTargets)
+          return !held.whole && held.subjects.size === 0 ? cutoff : undefined
+        }
+        // As the run planned, then as the drop starts (`run.current`): a hold placed or a policy
+        // lengthened since keeps the partition.
         const droppableBy = (partition: TimePartition, tenants: ReadonlyArray<TenantId>) =>
           Effect.gen(function*() {
             const droppable = new Map<TenantId, Date>()
             for (const tenant of tenants) {
               if (run.wanted !== undefined && !run.wanted.has(tenant)) continue
-              const state = yield* run.stateOf(tenant)
-              const cutoff = run.cutoffOf(state.policies.get(target.id)!)
-              if (cutoff === undefined || cutoff.getTime() < partition.to.getTime()) continue
-              const held = scopeOf(state.holds, target.id, run.allTargets)
-              if (!held.whole && held.subjects.size === 0) droppable.set(tenant, cutoff)
+              const cutoff = droppableIn(partition, yield* run.stateOf(tenant))
+              if (cutoff !== undefined) droppable.set(tenant, cutoff)
             }
             return droppable
           })
+        const stillDroppable = (
+          partition: TimePartition,
+          planned: ReadonlyMap<TenantId, Date>,
+          now: ReadonlyMap<TenantId, TenantState>
+        ) => {
+          const droppable = new Map<TenantId, Date>()
+          for (const [tenant, before] of planned) {
+            const cutoff = droppableIn(partition, now.get(tenant)!)
+            if (cutoff !== undefined) droppable.set(tenant, cutoff.getTime() < before.getTime() ? cutoff : before)
+          }
+          return droppable
+        }
 
         // Each expired partition goes whole if it holds records of droppable tenants only: the
         // target checks and counts them in the transaction that drops it, one statement, and the
@@ -467,27 +527,32 @@ export const make = (options: SweeperOptions = {}) =>
         ) =>
           Effect.gen(function*() {
             for (const partition of expired) {
-              const droppable = yield* droppableBy(partition, tenants)
+              const planned = yield* droppableBy(partition, tenants)
               yield* run.ready
-              const recordOf = (census: ReadonlyArray<PartitionCensus>) =>
-                journal.record(census.map(({ records, tenant }) => ({
-                  key: keyOf(tenant),
-                  cutoff: droppable.get(tenant)!,
-                  startedAt: run.at,
-                  purged: records,
-                  partitions: 1
-                })))
-              // In the drop's transaction a failed record undoes the drop; after the drop's commit it
-              // is reported, and the drop still counts.
-              const dropAndRecord = Effect.tap(
-                partitions.dropIfOnly(partition, new Set(droppable.keys())),
-                Option.match({
-                  onNone: () => Effect.void,
-                  onSome: (census: ReadonlyArray<PartitionCensus>) =>
-                    recordedWith !== undefined ? recordOf(census) : Effect.catchAll(recordOf(census), failed)
-                })
-              )
-              const done = yield* Effect.either(recordedWith !== undefined ? recordedWith(dropAndRecord) : dropAndRecord)
+              const dropAndRecord = (droppable: ReadonlyMap<TenantId, Date>) => {
+                const recordOf = (census: ReadonlyArray<PartitionCensus>) =>
+                  journal.record(census.map(({ records, tenant }) => ({
+                    key: keyOf(tenant),
+                    cutoff: droppable.get(tenant)!,
+                    startedAt: run.at,
+                    purged: records,
+                    partitions: 1
+                  })))
+                // In the drop's transaction a failed record undoes the drop; after the drop's commit
+                // it is reported, and the drop still counts.
+                return Effect.tap(
+                  partitions.dropIfOnly(partition, new Set(droppable.keys())),
+                  Option.match({
+                    onNone: () => Effect.void,
+                    onSome: (census: ReadonlyArray<PartitionCensus>) =>
+                      recordedWith !== undefined ? recordOf(census) : Effect.catchAll(recordOf(census), failed)
+                  })
+                )
+              }
+              const checked = planned.size === 0
+                ? dropAndRecord(planned)
+                : run.current([...planned.keys()], (now) => dropAndRecord(stillDroppable(partition, planned, now)))
+              const done = yield* Effect.either(recordedWith !== undefined ? recordedWith(checked) : checked)
               if (done._tag === "Left") return yield* failed(done.left)
               if (Option.isNone(done.right)) continue
               for (const { elsewhere, records, tenant } of done.right.value) {
@@ -630,6 +695,12 @@ export const make = (options: SweeperOptions = {}) =>
     // one statement takes the oldest expired rows of all of them at their own cut-offs, as a
     // plain batched DELETE by time would, each batch from where the previous one stopped, and
     // each tenant's share is journalled.
+    //
+    // Each batch reads its tenants' policies and holds again as it starts (`run.current`), so a
+    // hold placed or a policy lengthened during the purge reaches the batches after it: a tenant
+    // now held whole, or kept forever, stops; one with a subject now held goes on alone without
+    // that subject's records; a longer period applies from that batch on (a shorter one, from the
+    // next sweep: the cut-off never moves later within a run).
     const purgeInTurns = (
       target: RetentionTarget,
       run: Run,
@@ -650,56 +721,94 @@ export const make = (options: SweeperOptions = {}) =>
         // journal's database (a batch whose record fails is then undone); otherwise the record
         // follows the batch's commit.
         const inJournal = recordedWith ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
+        // A tenant's outcome as a batch starts, given its policy and holds now, and what the batch
+        // may purge of it: nothing when it is now held whole or kept forever. The receipt names the
+        // cut-off and period of its last batch, and the holds its last batch saw.
+        const refresh = (tenant: TenantId, now: TenantState): { readonly outcome: Outcome; readonly cutoff?: Date } => {
+          const outcome = outcomes.get(tenant)!
+          const policy = now.policies.get(target.id)!
+          const cutoff = run.cutoffOf(policy)
+          const held = scopeOf(now.holds, target.id, run.allTargets)
+          const refreshed: Outcome = cutoff !== undefined && cutoff.getTime() < outcome.cutoff!.getTime()
+            ? { ...outcome, policy, cutoff, held }
+            : { ...outcome, held }
+          outcomes.set(tenant, refreshed)
+          return cutoff === undefined || held.whole ? { outcome: refreshed } : { outcome: refreshed, cutoff: refreshed.cutoff! }
+        }
+        const failedWith = (tenants: ReadonlyArray<TenantId>, failure: Outcome["failure"]) => {
+          for (const tenant of tenants) outcomes.set(tenant, { ...outcomes.get(tenant)!, failure })
+        }
+
         const together = target.purgeTenants !== undefined
-          ? planned.filter((outcome) => outcome.held.subjects.size === 0)
+          ? planned.filter((outcome) => outcome.held.subjects.size === 0).map((outcome) => outcome.tenant)
           : []
+        // Tenants that left the group for a subject held since: they go on alone.
+        const leaving: Array<TenantId> = []
         if (together.length >= 2) {
           // Each batch goes on where the previous one stopped; a tenant with nothing left leaves.
           let active = together
           let after: Date | undefined
           while (active.length > 0) {
             const started = yield* Clock.currentTimeMillis
-            const batch = yield* Effect.either(inJournal(Effect.tap(
-              target.purgeTenants!(active.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
-              (batch) =>
-                batch.purged.size === 0 ? Effect.void : journal.record(active.flatMap((outcome) => {
-                  const purged = batch.purged.get(outcome.tenant) ?? 0
-                  return purged === 0 ? [] : [journalled(outcome, purged)]
-                }))
-            )))
-            if (batch._tag === "Left") {
-              for (const outcome of active) outcomes.set(outcome.tenant, { ...outcomes.get(outcome.tenant)!, failure: batch.left })
+            const attempt = yield* Effect.either(inJournal(run.current(active, (now) => {
+              const going: Array<Outcome> = []
+              const alone: Array<TenantId> = []
+              for (const tenant of active) {
+                const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
+                if (cutoff === undefined) continue
+                if (outcome.held.subjects.size > 0) alone.push(tenant)
+                else going.push(outcome)
+              }
+              const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.tap(
+                target.purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
+                (batch) =>
+                  batch.purged.size === 0 ? Effect.void : journal.record(going.flatMap((outcome) => {
+                    const purged = batch.purged.get(outcome.tenant) ?? 0
+                    return purged === 0 ? [] : [journalled(outcome, purged)]
+                  }))
+              )
+              return Effect.map(batch, (batch) => ({ batch, going, alone }))
+            })))
+            if (attempt._tag === "Left") {
+              failedWith(active, attempt.left)
               break
             }
-            for (const [tenant, purged] of batch.right.purged) {
+            const { alone, batch, going } = attempt.right
+            leaving.push(...alone)
+            if (batch === undefined) break
+            for (const [tenant, purged] of batch.purged) {
               const outcome = outcomes.get(tenant)
               if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
             }
-            if (!batch.right.more) break
-            active = active.filter(({ tenant }) => !batch.right.exhausted.has(tenant))
-            after = batch.right.reached
+            if (!batch.more) break
+            active = going.map(({ tenant }) => tenant).filter((tenant) => !batch.exhausted.has(tenant))
+            after = batch.reached
             if (active.length > 0) yield* rest((yield* Clock.currentTimeMillis) - started)
           }
         }
-        const alone = together.length >= 2 ? planned.filter((outcome) => !together.includes(outcome)) : planned
-        let turn = alone.map((outcome) => outcomes.get(outcome.tenant)!)
+        let turn = together.length >= 2
+          ? [...planned.map(({ tenant }) => tenant).filter((tenant) => !together.includes(tenant)), ...leaving]
+          : planned.map(({ tenant }) => tenant)
         while (turn.length > 0) {
-          const next: Array<Outcome> = []
-          for (const [i, outcome] of turn.entries()) {
-            const { cutoff, held, tenant } = outcome
+          const next: Array<TenantId> = []
+          for (const [i, tenant] of turn.entries()) {
             const started = yield* Clock.currentTimeMillis
-            const batch = yield* Effect.either(inJournal(Effect.tap(
-              target.purgeBatch(tenant, { cutoff: cutoff!, limit: batchSize, excludeSubjects: held.subjects }),
-              (batch) =>
-                batch.purged === 0 ? Effect.void : journal.record([journalled(outcome, batch.purged)])
-            )))
-            if (batch._tag === "Left") {
-              outcomes.set(tenant, { ...outcome, failure: batch.left })
+            const attempt = yield* Effect.either(inJournal(run.current([tenant], (now) => {
+              const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
+              if (cutoff === undefined) return Effect.succeed(undefined)
+              return Effect.tap(
+                target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
+                (batch) => batch.purged === 0 ? Effect.void : journal.record([journalled(outcome, batch.purged)])
+              )
+            })))
+            if (attempt._tag === "Left") {
+              failedWith([tenant], attempt.left)
               continue
             }
-            const done = { ...outcome, purged: outcome.purged + batch.right.purged }
-            outcomes.set(tenant, done)
-            if (batch.right.more) next.push(done)
+            if (attempt.right === undefined) continue
+            const outcome = outcomes.get(tenant)!
+            outcomes.set(tenant, { ...outcome, purged: outcome.purged + attempt.right.purged })
+            if (attempt.right.more) next.push(tenant)
             if (next.length > 0 || i < turn.length - 1) yield* rest((yield* Clock.currentTimeMillis) - started)
           }
           turn = next

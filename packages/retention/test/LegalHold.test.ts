@@ -46,6 +46,23 @@ contractSuite("LegalHolds", { memory: memoryStack, sql: sqlStack }, (it) => {
       assert.strictEqual((yield* holds.list(yield* TenantId.make)).length, 0)
     }))
 
+  it.effect("withActiveOf reads the holds in force of many tenants, as activeOf does, for the effect it runs", () =>
+    Effect.gen(function*() {
+      const holds = yield* LegalHolds
+      const [a, b, none] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      const first = yield* holds.place(a, { reason: "Case 1" }, counsel)
+      const released = yield* holds.place(a, { category: PREVIEW, reason: "Case 2" }, counsel)
+      yield* holds.release(a, released.holdId, counsel)
+      const other = yield* holds.place(b, { subject: yield* SubjectId.make, reason: "Case 3" }, counsel)
+      const seen = yield* holds.withActiveOf([a, b, none], (active) =>
+        Effect.succeed([...active].map(([tenant, held]) => [tenant, held.map((h) => h.holdId)])))
+      assert.deepStrictEqual(seen, [[a, [first.holdId]], [b, [other.holdId]], [none, []]])
+      assert.deepStrictEqual(
+        seen,
+        [...(yield* holds.activeOf([a, b, none]))].map(([tenant, held]) => [tenant, held.map((h) => h.holdId)])
+      )
+    }))
+
   it.effect("holds placed at one instant list by id on every store", () =>
     Effect.gen(function*() {
       const holds = yield* LegalHolds

@@ -1,8 +1,8 @@
 /**
  * Model-based: any sequence of writes, policy changes, holds, releases, clock
- * moves and sweeps (whole, failing after k batches, or killed after k
- * batches and run again), on memory, PGlite and PostgreSQL, compared after
- * each step with a plain model of the rules.
+ * moves and sweeps (whole, failing after k batches, killed after k batches
+ * and run again, or with a hold placed after k batches), on memory, PGlite
+ * and PostgreSQL, compared after each step with a plain model of the rules.
  */
 import { assert } from "@effect/vitest"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
@@ -24,7 +24,7 @@ import type { PolicyChanges } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
 import { SweepJournal } from "../src/SweepJournal.js"
 import type { SweepResult } from "../src/Sweeper.js"
-import { EVENTS, LOG, PREVIEW, TestRecords, categories, declared, memoryStack, recordId, sqlStack } from "./fixtures.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, categories, declared, memoryStack, midSweep, recordId, sqlStack } from "./fixtures.js"
 import type { Category, StoredRecord } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
@@ -316,6 +316,50 @@ class KilledSweep implements fc.AsyncCommand<Model, Real> {
   toString = () => `killedSweep(after ${this.k} batches)`
 }
 
+/**
+ * Old records written, then a sweep that rests after its `k`-th batch while a hold is placed:
+ * what it purged before, only the rules before the hold let go; nothing the hold covers is purged
+ * after it returned; and the sweep ends as one under the new rules would, from where it was.
+ */
+class SweepWithHoldMidway implements fc.AsyncCommand<Model, Real> {
+  constructor(
+    readonly backlog: Write,
+    readonly k: number,
+    readonly subject: number | undefined,
+    readonly category: Category | undefined
+  ) {}
+  check = () => true
+  async run(model: Model, real: Real) {
+    await this.backlog.run(model, real)
+    const subject = this.subject === undefined ? undefined : real.subjects[this.subject]
+    const category = this.category
+    const { during: [hold, before], result } = await real.run(midSweep(
+      this.k,
+      Effect.flatMap(Sweeper, (s) => s.sweep({ tenants: [real.tenant] })),
+      Effect.all([
+        Effect.flatMap(LegalHolds, (holds) => holds.place(real.tenant, { subject, category, reason: "case 2026-18" }, staff)),
+        Effect.flatMap(TestRecords, (records) => records.live(real.tenant))
+      ])
+    ))
+    assert.deepStrictEqual(result.failures, [])
+    const left = new Set(before.map((r) => r.id))
+    const letGo = new Set(purgeable(model, real.subjects).map((r) => r.id))
+    for (const id of model.records.keys()) {
+      if (!left.has(id)) assert.isTrue(letGo.has(id), `${this}: record ${id} purged before the hold, though the rules kept it`)
+    }
+    const total = model.records.size
+    for (const id of [...model.records.keys()]) if (!left.has(id)) model.records.delete(id)
+    model.holds.push({ holdId: hold.holdId, subject: this.subject, category, active: true })
+    sweepModel(model, real.subjects)
+    await checkRecords(model, real, `${this}`)
+    const purged = result.categories.reduce((n, c) => n + c.purged, 0)
+    assert.strictEqual(purged, total - model.records.size, `${this}: the sweep's counts`)
+    model.now = await real.run(Clock.currentTimeMillis)
+  }
+  toString = () =>
+    `${this.backlog}, sweepWithHoldMidway(after ${this.k} batches: subject ${this.subject ?? "*"}, ${this.category ?? "*"})`
+}
+
 const periodChoice: fc.Arbitrary<PeriodChoice> = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 60 }).map((hours) => ({ hours })) },
   { weight: 1, arbitrary: fc.integer({ min: -5, max: -1 }).map((hours) => ({ hours })) },
@@ -335,6 +379,12 @@ const newRecord: fc.Arbitrary<NewRecord> = fc.record({
 
 const write = fc.array(newRecord, { minLength: 1, maxLength: 6 }).map((records) => new Write(records))
 
+// Records old enough to need a few batches of their own.
+const backlog = fc.array(fc.record({ category, subject, backdate: fc.integer({ min: 20, max: 100 }) }), {
+  minLength: 3,
+  maxLength: 9
+}).map((records) => new Write(records))
+
 const commands = [
   write,
   write,
@@ -348,7 +398,10 @@ const commands = [
   fc.constant(new Sweep()),
   fc.constant(new DryRun()),
   fc.integer({ min: 0, max: 4 }).map((k) => new FailingSweep(k)),
-  fc.integer({ min: 1, max: 4 }).map((k) => new KilledSweep(k))
+  fc.integer({ min: 1, max: 4 }).map((k) => new KilledSweep(k)),
+  fc.tuple(backlog, fc.integer({ min: 1, max: 3 }), subject, fc.option(category, { nil: undefined })).map(([w, k, s, c]) =>
+    new SweepWithHoldMidway(w, k, s, c)
+  )
 ]
 
 const modelRun = (runs: number) =>
@@ -377,7 +430,7 @@ const modelRun = (runs: number) =>
 
 contractSuite("Retention (model-based)", { memory: memoryStack, sql: sqlStack }, (it, backend) => {
   it.effect(
-    "after a sweep at T nothing unheld outlives its policy and nothing within its policy or held is purged; interrupted sweeps end the same; invalid policies change nothing",
+    "after a sweep at T nothing unheld outlives its policy and nothing within its policy or held is purged; interrupted sweeps end the same; a hold placed mid-sweep keeps what it covers from the batches after it; invalid policies change nothing",
     () => modelRun(backend === "memory" ? 60 : 25),
     { timeout: 600_000 }
   )

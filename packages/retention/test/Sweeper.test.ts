@@ -24,7 +24,7 @@ import * as Sweeper from "../src/Sweeper.js"
 import * as SweepJournal from "../src/SweepJournal.js"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as Retention from "../src/Retention.js"
-import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, recordId, recordsMemory, recordsSql, sqlStack } from "./fixtures.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, midSweep, recordId, recordsMemory, recordsSql, sqlStack } from "./fixtures.js"
 import type { Category } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
@@ -343,6 +343,165 @@ contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) =
 
 })
 
+contractSuite("Sweeper with holds and policies changed mid-sweep", { memory: memoryStack, sql: sqlStack }, (it, backend) => {
+  it.effect("a hold on the tenant placed mid-sweep: no batch or partition drop after it returned purges a record of the tenant", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      yield* TestClock.setTime(Date.UTC(2033, 3, 10, 6))
+      const events = [yield* write(tenant, EVENTS, 0), yield* write(tenant, EVENTS, 0)]
+      yield* TestClock.setTime(Date.UTC(2033, 3, 13, 1)) // the day 2033-04-10 has expired whole
+      const logs: Array<number> = []
+      for (let i = 0; i < 7; i++) logs.push(yield* write(tenant, LOG, 11 + i))
+
+      const { during, result, resting } = yield* midSweep(
+        1,
+        sweeper.sweep({ tenants: [tenant] }),
+        Effect.zipRight(holds.place(tenant, { reason: "case 5" }, staff), liveIds(tenant))
+      )
+      assert.isTrue(resting)
+      assert.deepStrictEqual(result.failures, [])
+      // The first batch took the three oldest logs; nothing went after the hold was placed.
+      assert.sameMembers([...during], [...logs.slice(0, 4), ...events])
+      assert.sameMembers([...yield* liveIds(tenant)], [...during])
+      assert.deepStrictEqual(result.categories.map((c) => [c.category, c.purged, c.partitionsDropped]), [
+        [LOG, 3, 0],
+        [PREVIEW, 0, 0],
+        [EVENTS, 0, 0]
+      ])
+      const log = (yield* receipts(tenant)).map(detailsOf).find((d) => d.category === LOG)!
+      assert.deepStrictEqual([log.count, log.heldWhole, log.complete], [3, true, true])
+    }))
+
+  it.effect("a hold on a subject placed mid-sweep keeps that subject's records, in batches and partitions", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const [held, other] = yield* Effect.all([SubjectId.make, SubjectId.make])
+      yield* TestClock.setTime(Date.UTC(2033, 4, 10, 6))
+      const heldEvent = yield* write(tenant, EVENTS, 0, held)
+      for (let i = 0; i < 2; i++) yield* write(tenant, EVENTS, 0, other)
+      yield* TestClock.setTime(Date.UTC(2033, 4, 13, 1))
+      // Oldest first: three of the other subject go in the first batch, then the hold.
+      for (const hoursAgo of [18, 17, 16, 15, 14]) yield* write(tenant, LOG, hoursAgo, other)
+      const heldLogs = [yield* write(tenant, LOG, 13, held), yield* write(tenant, LOG, 12, held)]
+      yield* write(tenant, LOG, 11)
+
+      const { during, result, resting } = yield* midSweep(
+        1,
+        sweeper.sweep({ tenants: [tenant] }),
+        Effect.zipRight(holds.place(tenant, { subject: held, reason: "case 6" }, staff), liveIds(tenant))
+      )
+      assert.isTrue(resting)
+      assert.deepStrictEqual(result.failures, [])
+      assert.includeMembers([...during], [...heldLogs, heldEvent])
+      assert.sameMembers([...yield* liveIds(tenant)], [...heldLogs, heldEvent])
+      // The day holds a held record: it is not dropped, its other records are purged one by one.
+      assert.deepStrictEqual(result.categories.map((c) => [c.category, c.purged, c.partitionsDropped]), [
+        [LOG, 6, 0],
+        [PREVIEW, 0, 0],
+        [EVENTS, 2, 0]
+      ])
+    }))
+
+  it.effect("a hold on a category placed mid-sweep keeps that category and its parent", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      yield* TestClock.setTime(Date.UTC(2033, 5, 10, 6))
+      for (let i = 0; i < 2; i++) yield* write(tenant, EVENTS, 0)
+      yield* TestClock.setTime(Date.UTC(2033, 5, 13, 1))
+      const logs: Array<number> = []
+      for (let i = 0; i < 7; i++) logs.push(yield* write(tenant, LOG, 11 + i))
+      const previews = [yield* write(tenant, PREVIEW, 6), yield* write(tenant, PREVIEW, 7)]
+
+      const { during, result, resting } = yield* midSweep(
+        1,
+        sweeper.sweep({ tenants: [tenant] }),
+        Effect.zipRight(holds.place(tenant, { category: PREVIEW, reason: "case 7" }, staff), liveIds(tenant))
+      )
+      assert.isTrue(resting)
+      assert.deepStrictEqual(result.failures, [])
+      assert.includeMembers([...during], [...logs.slice(0, 4), ...previews])
+      // The previews and, as their parent, the logs stay; the events, not held, go (their day whole).
+      assert.sameMembers([...yield* liveIds(tenant)], [...logs.slice(0, 4), ...previews])
+      assert.deepStrictEqual(result.categories.map((c) => [c.category, c.purged, c.partitionsDropped]), [
+        [LOG, 3, 0],
+        [PREVIEW, 0, 0],
+        [EVENTS, 2, backend === "memory" ? 0 : 1]
+      ])
+    }))
+
+  it.effect("a policy lengthened mid-sweep: the batches and drops after it use the new cut-off", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      const tenant = yield* TenantId.make
+      yield* TestClock.setTime(Date.UTC(2033, 6, 10, 6))
+      const events = [yield* write(tenant, EVENTS, 0), yield* write(tenant, EVENTS, 0)]
+      yield* TestClock.setTime(Date.UTC(2033, 6, 13, 1))
+      const logs: Array<number> = []
+      for (let i = 0; i < 7; i++) logs.push(yield* write(tenant, LOG, 11 + i))
+
+      // The first batch takes the logs of 17, 16 and 15 hours; then the logs are kept 13.5 hours
+      // and the events 4 days (the events' day, 67 hours old, is no longer expired).
+      const { result, resting } = yield* midSweep(
+        1,
+        sweeper.sweep({ tenants: [tenant] }),
+        policies.set(tenant, { [LOG]: "810 minutes", [EVENTS]: "4 days" }, staff)
+      )
+      assert.isTrue(resting)
+      assert.deepStrictEqual(result.failures, [])
+      assert.sameMembers([...yield* liveIds(tenant)], [...logs.slice(0, 3), ...events])
+      assert.deepStrictEqual(result.categories.map((c) => [c.category, c.purged, c.partitionsDropped]), [
+        [LOG, 4, 0],
+        [PREVIEW, 0, 0],
+        [EVENTS, 0, 0]
+      ])
+      // The receipt names the cut-off the purge ended with.
+      const log = (yield* receipts(tenant)).map(detailsOf).find((d) => d.category === LOG)!
+      assert.deepStrictEqual([log.count, log.cutoff, log.period], [
+        4,
+        new Date(result.at.getTime() - 13.5 * hour).toISOString(),
+        "13h 30m"
+      ])
+    }))
+
+  it.effect("tenants purged together: a tenant held mid-sweep stops, one with a held subject goes on without its records", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const [a, b, c] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      const held = yield* SubjectId.make
+      yield* TestClock.adjust(Duration.days(1))
+      // a's three oldest go in the first batch, whether the tenants go together or take turns.
+      for (let i = 0; i < 5; i++) yield* write(a, LOG, 11 + i)
+      for (const hoursAgo of [11.5, 12.5]) yield* write(b, LOG, hoursAgo)
+      const bHeld = [yield* write(b, LOG, 13.5, held), yield* write(b, LOG, 14.5, held)]
+      yield* write(b, LOG, 15.5)
+      const cAll: Array<number> = []
+      for (let i = 0; i < 4; i++) cAll.push(yield* write(c, LOG, 11.25 + i))
+
+      const { result, resting } = yield* midSweep(
+        1,
+        sweeper.sweep({ tenants: [a, b, c], categories: [LOG] }),
+        Effect.all([
+          holds.place(b, { subject: held, reason: "case 8" }, staff),
+          holds.place(c, { category: LOG, reason: "case 9" }, staff)
+        ])
+      )
+      assert.isTrue(resting)
+      assert.deepStrictEqual(result.failures, [])
+      assert.deepStrictEqual(yield* liveIds(a), [])
+      assert.sameMembers([...yield* liveIds(b)], bHeld)
+      assert.sameMembers([...yield* liveIds(c)], cAll)
+      assert.deepStrictEqual(result.categories.map((s) => [s.tenantId, s.purged]), [[a, 5], [b, 3], [c, 0]])
+    }))
+})
+
 sqlSuite("Sweeper with a time index", sqlStack, (it) => {
   it.effect("tenants purged together through a time index lose every expired record, each batch going on from the last", () =>
     Effect.gen(function*() {
@@ -395,7 +554,51 @@ const refuseRecords = (tenant: TenantId.TenantId) =>
     )
   })
 
-sqlSuite("Sweeper purges on the journal's database", sqlStack, (it) => {
+sqlSuite("Sweeper purges on the journal's database", sqlStack, (it, backend) => {
+  it.effect("a hold placed while a batch runs returns once that batch has committed, and nothing it covers goes after", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const holds = yield* LegalHolds
+      const records = yield* TestRecords
+      const sql = yield* SqlClient.SqlClient
+      const tenant = yield* TenantId.make
+      yield* TestClock.adjust(Duration.days(1))
+      for (let i = 0; i < 7; i++) yield* write(tenant, LOG, 11 + i)
+      const paused = yield* Deferred.make<void>()
+      const go = yield* Deferred.make<void>()
+      let first = true
+      // The first batch waits, purged and not yet committed.
+      records.faults.afterBatch = Effect.suspend(() => {
+        if (!first) return Effect.void
+        first = false
+        return Effect.zipRight(Deferred.succeed(paused, undefined), Deferred.await(go))
+      })
+      const sweep = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [LOG] }))
+      yield* Deferred.await(paused)
+      const placing = yield* Effect.fork(Effect.zipRight(holds.place(tenant, { reason: "case 10" }, staff), liveIds(tenant)))
+      if (backend === "postgres") {
+        // Until the hold waits for the lock of the batch's read, or has been placed. (On PGlite, one
+        // session, every statement outside the batch's transaction waits for it to end.)
+        const waiting = sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND NOT granted
+            AND objid::bigint = (hashtext('lawful_retention_holds/' || current_schema())::bigint & 4294967295)`
+        yield* Effect.zipWith(waiting, Fiber.poll(placing), ([row], done) => row!.n > 0 || Option.isSome(done)).pipe(
+          Effect.repeat({ until: (stop) => stop })
+        )
+      }
+      assert.isTrue(Option.isNone(yield* Fiber.poll(placing)), "the hold waits for the batch in progress")
+      yield* Deferred.succeed(go, undefined)
+      const leftWhenPlaced = yield* Fiber.join(placing)
+      const result = yield* Fiber.join(sweep)
+      assert.deepStrictEqual(result.failures, [])
+      // On PostgreSQL the hold, queued first, is placed before the next batch reads the holds; on
+      // PGlite it waits for a turn of the session, which the sweep's next batches may take first.
+      if (backend === "postgres") assert.strictEqual(leftWhenPlaced.length, 4)
+      assert.sameMembers([...yield* liveIds(tenant)], [...leftWhenPlaced])
+    }).pipe(Effect.ensuring(Effect.map(TestRecords, (records) => {
+      records.faults.afterBatch = Effect.void
+    }))))
+
   it.effect("a batch whose journal record fails is undone with it: nothing is purged unrecorded", () =>
     Effect.gen(function*() {
       const sweeper = yield* Sweeper.Sweeper
@@ -494,6 +697,42 @@ sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
       const receipt = (yield* receipts(tenant)).map(detailsOf).at(-1)!
       assert.deepStrictEqual([receipt.count, receipt.partitionsDropped, receipt.complete], [9, 1, true])
     }))
+})
+
+describe("Sweeper in memory", () => {
+  layer(memoryStack)((it) => {
+    it.effect("a hold placed while a batch runs returns once that batch is done, and nothing it covers goes after", () =>
+      Effect.gen(function*() {
+        const sweeper = yield* Sweeper.Sweeper
+        const holds = yield* LegalHolds
+        const records = yield* TestRecords
+        const tenant = yield* TenantId.make
+        yield* TestClock.adjust(Duration.days(1))
+        for (let i = 0; i < 7; i++) yield* write(tenant, LOG, 11 + i)
+        const paused = yield* Deferred.make<void>()
+        const go = yield* Deferred.make<void>()
+        let first = true
+        records.faults.afterBatch = Effect.suspend(() => {
+          if (!first) return Effect.void
+          first = false
+          return Effect.zipRight(Deferred.succeed(paused, undefined), Deferred.await(go))
+        })
+        const sweep = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [LOG] }))
+        yield* Deferred.await(paused)
+        const placing = yield* Effect.fork(Effect.zipRight(holds.place(tenant, { reason: "case 11" }, staff), liveIds(tenant)))
+        // Time enough for a hold that did not wait to be placed: in memory nothing else waits.
+        for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+        assert.isTrue(Option.isNone(yield* Fiber.poll(placing)), "the hold waits for the batch in progress")
+        yield* Deferred.succeed(go, undefined)
+        const leftWhenPlaced = yield* Fiber.join(placing)
+        const result = yield* Fiber.join(sweep)
+        assert.deepStrictEqual(result.failures, [])
+        assert.isAtMost(leftWhenPlaced.length, 4)
+        assert.sameMembers([...yield* liveIds(tenant)], [...leftWhenPlaced])
+      }).pipe(Effect.ensuring(Effect.map(TestRecords, (records) => {
+        records.faults.afterBatch = Effect.void
+      }))))
+  })
 })
 
 describe("Sweeper.schedule", () => {

@@ -15,11 +15,14 @@ import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as Retention from "../src/Retention.js"
 
 export const LOG = "test.log"
@@ -252,3 +255,34 @@ export const sqlStack = Layer.mergeAll(Retention.layerSql({ batchSize }), record
 let nextId = 1
 /** A fresh record id, unique within the test process. */
 export const recordId = () => nextId++
+
+/**
+ * Runs `sweep`, and `meanwhile` while the sweep rests after its `k`-th batch: that batch is
+ * committed and journalled, and no batch runs. The `k`-th batch moves the clock a millisecond, so
+ * the sweeper, which paces its batches, rests until the clock moves again; `meanwhile` then runs,
+ * and the clock moves on. A sweep with no rest after its `k`-th batch runs to its end first
+ * (`resting` is then false).
+ */
+export const midSweep = <S, E1, R1, A, E2, R2>(
+  k: number,
+  sweep: Effect.Effect<S, E1, R1>,
+  meanwhile: Effect.Effect<A, E2, R2>
+) =>
+  Effect.gen(function*() {
+    const records = yield* TestRecords
+    let batches = 0
+    records.faults.afterBatch = Effect.suspend(() => ++batches === k ? TestClock.adjust(Duration.millis(1)) : Effect.void)
+    const asleep = Chunk.size(yield* TestClock.sleeps())
+    const fiber = yield* Effect.fork(sweep)
+    const resting = yield* Effect.zipWith(
+      TestClock.sleeps(),
+      Fiber.poll(fiber),
+      (sleeps, done) => Chunk.size(sleeps) > asleep ? true : Option.isSome(done) ? false : undefined
+    ).pipe(Effect.zipLeft(Effect.yieldNow()), Effect.repeat({ until: (state) => state !== undefined }))
+    const during = yield* meanwhile
+    yield* TestClock.adjust(Duration.millis(1))
+    const result = yield* Fiber.join(fiber)
+    return { result, during, resting: resting === true }
+  }).pipe(Effect.ensuring(Effect.map(TestRecords, (records) => {
+    records.faults.afterBatch = Effect.void
+  })))

@@ -19,7 +19,7 @@ export const decodeActor = Schema.decodeUnknownSync(ActorJson)
 export const checkActor = (actor: Actor): Effect.Effect<Actor, AuditEventInvalid> =>
   Effect.mapError(Schema.validate(Actor)(actor), () =>
     new AuditEventInvalid({
-      reason: "the actor is the system, an API key or staff with an id of 1 to 200 characters, or the subject"
+      reason: "the actor is the system, an API key or staff with an opaque id of 1 to 200 characters (no email address), or the subject"
     }))
 
 // Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.

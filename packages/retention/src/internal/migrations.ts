@@ -44,6 +44,20 @@ export const migrations: Record<string, Migrations.Migration> = {
       CREATE INDEX lawful_retention_sweeps_latest ON lawful_retention_sweeps (tenant_id, category, started_at);
       CREATE INDEX lawful_retention_sweeps_unfinished ON lawful_retention_sweeps (tenant_id, category)
         WHERE finished_at IS NULL;
+    `),
+  // The holds in force of some tenants, for a read that no hold being placed may overtake: the
+  // function waits for the exclusive lock `place` takes, then reads with a snapshot of its own (a
+  // volatile function's statements each take one), taken once that hold has committed. The shared
+  // lock stays until the caller's transaction ends, and until then `place` waits.
+  "0002_holds_in_force": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_retention_holds_in_force(tenants uuid[]) RETURNS SETOF lawful_retention_holds
+      LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock_shared(hashtext('lawful_retention_holds/' || current_schema()));
+        RETURN QUERY SELECT * FROM lawful_retention_holds
+          WHERE tenant_id = ANY(tenants) AND released_at IS NULL ORDER BY placed_at, hold_id;
+      END $$;
     `)
 }
 
