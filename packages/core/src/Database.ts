@@ -59,15 +59,29 @@ export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>
  * @since 0.1.0
  * @category config
  */
-export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
-  Config.redacted("DATABASE_URL").pipe(
-    Config.validate({
-      message: "DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@localhost:5432/lawful, " +
-        "or postgres://user@/lawful?host=/var/run/postgresql for a Unix socket",
-      validation: (url) => Option.isSome(parseTarget(Redacted.value(url)))
-    })
-  )
+export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.suspend(() =>
+  postgresUrl("DATABASE_URL")
 )
+
+/**
+ * A variable holding a PostgreSQL URL, when set, checked as `DATABASE_URL` is
+ * (the same forms; a refused URL fails with one line that names the variable,
+ * never the URL): for a package's database of its own, such as the archive's
+ * `ARCHIVE_DATABASE_URL`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const postgresUrl = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
+  Config.option(
+    Config.redacted(name).pipe(
+      Config.validate({
+        message: `${name} must be a PostgreSQL URL such as postgres://user:password@localhost:5432/lawful, ` +
+          "or postgres://user@/lawful?host=/var/run/postgresql for a Unix socket",
+        validation: (url) => Option.isSome(parseTarget(Redacted.value(url)))
+      })
+    )
+  )
 
 /**
  * `LAWFUL_DATA_DIR`: where the embedded database keeps its files (default `./.lawful`).

@@ -287,6 +287,12 @@ export interface VaultOptions {
    */
   readonly cacheSize?: number
   /**
+   * How many tenants' unwrapped keys stay cached at most (at least one). Default 10,000. A
+   * full cache forgets its oldest hundredth at once; a forgotten tenant's keys are read and
+   * unwrapped again when next used.
+   */
+  readonly tenantCacheSize?: number
+  /**
    * The most subject keys a tenant's refill makes ahead (at least one). Default 64. A tenant
    * starts at 4 and doubles while it makes subjects fast; a quiet minute halves it.
    */
@@ -356,7 +362,7 @@ export const make = (options: VaultOptions = {}) =>
     // A cache of fewer than one key is one key: `newSubjects` hands its keys over through it.
     const cacheSize = Math.max(1, Math.floor(options.cacheSize ?? 100_000))
 
-    const tenantCache = new Map<TenantId, TenantKeys>()
+    const tenantCache = BoundedCache.make<TenantId, TenantKeys>(Math.max(1, Math.floor(options.tenantCacheSize ?? 10_000)))
     const subjectCache = BoundedCache.make<string, { readonly key: KeyObject; readonly expires: number }>(cacheSize)
     const cacheKey = (tenant: TenantId, subject: SubjectId) => `${tenant}/${subject}`
 

@@ -25,7 +25,7 @@ contractSuite("Vault", { memory: withVault(layerMemory), sql: withVault(layerSql
 })
 
 const withSmallCache = <E, R>(store: Layer.Layer<KeyStore, E, R>) =>
-  Vault.layerWith({ cacheSize: 3, subjectPoolSize: 4 }).pipe(Layer.provideMerge(store), Layer.provideMerge(MasterKey.layerRandom))
+  Vault.layerWith({ cacheSize: 3, tenantCacheSize: 2, subjectPoolSize: 4 }).pipe(Layer.provideMerge(store), Layer.provideMerge(MasterKey.layerRandom))
 
 contractSuite("Vault with a key cache smaller than its work", {
   memory: withSmallCache(layerMemory),
@@ -53,6 +53,28 @@ contractSuite("Vault with a key cache smaller than its work", {
       // Each subject has the one key it sealed with: opened again, through the cache or not.
       const again = yield* vault.openAll(tenant, all.map((subject, i) => ({ subject, purpose: "p", sealed: sealed[i]! })))
       assert.deepStrictEqual(again.map(Either.isRight), all.map((_, i) => i !== 4))
+    }))
+
+  it.effect("seals, opens and indexes for more tenants than the tenant cache keeps", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault.Vault
+      const tenants = yield* Effect.all(Array.from({ length: 5 }, () => TenantId.make))
+      const written = yield* Effect.forEach(tenants, (tenant, i) =>
+        Effect.gen(function*() {
+          const subject = yield* vault.newSubject(tenant)
+          return {
+            subject,
+            sealed: yield* vault.seal(tenant, subject, "p", `tenant ${i}`),
+            index: yield* vault.blindIndex(tenant, "d", "same value")
+          }
+        }))
+      // Every tenant's keys were forgotten but the last two's: they are read again, the same keys.
+      for (const [i, tenant] of tenants.entries()) {
+        const { index, sealed, subject } = written[i]!
+        assert.strictEqual(new TextDecoder().decode(yield* vault.open(tenant, subject, "p", sealed)), `tenant ${i}`)
+        assert.deepStrictEqual(yield* vault.findBlindIndex(tenant, "d", "same value"), Option.some(index))
+      }
+      assert.strictEqual(new Set(written.map((w) => w.index)).size, tenants.length)
     }))
 })
 

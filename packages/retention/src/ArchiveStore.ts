@@ -347,13 +347,15 @@ export const layerClient = <E>(
   )
 
 /**
- * `ARCHIVE_DATABASE_URL`, when set: the PostgreSQL database of the archive.
+ * `ARCHIVE_DATABASE_URL`, when set: the PostgreSQL database of the archive,
+ * in the forms `DATABASE_URL` takes (`Database.postgresUrl`); a malformed one
+ * stops start-up with one line that names the variable, never the URL.
  *
  * @since 0.1.0
  * @category config
  */
-export const archiveDatabaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
-  Config.redacted("ARCHIVE_DATABASE_URL")
+export const archiveDatabaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Database.postgresUrl(
+  "ARCHIVE_DATABASE_URL"
 )
 
 /**

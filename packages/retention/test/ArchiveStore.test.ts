@@ -1,4 +1,4 @@
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as KeyStore from "@lawful/core/KeyStore"
@@ -156,6 +156,28 @@ describe("ArchiveStore in a database of its own", () => {
         const schemas = yield* sql<{ n: string | number }>`SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'lawful_archive'`
         assert.strictEqual(Number(schemas[0]!.n), 0)
       }))
+  })
+
+  it("a malformed ARCHIVE_DATABASE_URL is refused in one line that names it, never the URL", () => {
+    for (const url of ["mysql://archive:secret@localhost/db", "postgres:///archive?password=secret", "localhost:5432"]) {
+      const exit = Effect.runSyncExit(
+        ArchiveStore.archiveDatabaseUrl.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["ARCHIVE_DATABASE_URL", url]])))
+        )
+      )
+      assert.isTrue(Exit.isFailure(exit), url)
+      const message = Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""
+      assert.include(message, "ARCHIVE_DATABASE_URL must be a PostgreSQL URL")
+      assert.notInclude(message, "secret")
+    }
+    const socket = Effect.runSync(
+      ArchiveStore.archiveDatabaseUrl.pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["ARCHIVE_DATABASE_URL", "postgres://archive@/lawful_archive?host=/var/run/postgresql"]]))
+        )
+      )
+    )
+    assert.isTrue(Option.isSome(socket))
   })
 
   const fromConfig = ArchiveStore.layerConfig.pipe(
