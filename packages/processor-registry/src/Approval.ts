@@ -5,7 +5,9 @@
  *
  * - a signed DPA in force (`SignedDpa`);
  * - a satisfactory assessment: the latest decided one (`SatisfactoryAssessment`);
- * - a valid transfer mechanism for every location outside the EEA (`ValidMechanism`);
+ * - a valid transfer mechanism for every location outside the EEA
+ *   (`ValidMechanism`), SCCs of the module the processor's role needs
+ *   (`Processor.exporterOf`);
  * - when it serves tenants, a change notice announced to them whose objection
  *   period has ended (`ChangeAnnounced`, `ObjectionPeriodEnded`).
  *
@@ -22,7 +24,7 @@ import type { ChangeNotice } from "./ChangeNotice.js"
 import { Country } from "./Country.js"
 import * as Dpa from "./Dpa.js"
 import { isoDate } from "./internal/dates.js"
-import type { Processor } from "./Processor.js"
+import { exporterOf, type Processor } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 /**
@@ -90,7 +92,7 @@ export const unmet = (evidence: Evidence): ReadonlyArray<Requirement> => {
   }
 
   for (const location of processor.locations) {
-    const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions)
+    const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
     if (verdict._tag === "Invalid") {
       missing.push({ _tag: "ValidMechanism", country: location.country, reason: verdict.reason, detail: verdict.detail })
     }

@@ -1,9 +1,17 @@
 /**
  * The annex to the platform's data processing agreement with its tenants:
- * the sub-processors it engages for their data (approved processors that
- * serve tenants) with services, locations and transfer mechanisms, and the
- * technical and organisational measures. Rendered as Markdown (`toMarkdown`,
- * every value escaped) and as an HTML document (`toHtml`).
+ * the sub-processors it engages for their data with status, services,
+ * locations and transfer mechanisms, and the technical and organisational
+ * measures. Rendered as Markdown (`toMarkdown`, every value escaped) and as
+ * an HTML document (`toHtml`).
+ *
+ * The annex lists every engaged processor that serves tenants: approved ones,
+ * and suspended ones, marked "suspended since" the day of their suspension. A
+ * suspended processor may still hold the tenants' data under the DPA, so
+ * tenants are told it is there (Art. 28(2) and (4)); the reason for the
+ * suspension is the registry's and is not published. A terminated processor
+ * is no longer engaged and is not listed (whether it still has data to return
+ * or delete is a finding, not a line of the annex).
  *
  * @since 0.1.0
  */
@@ -36,7 +44,10 @@ export const SubProcessor = Schema.Struct({
     description: Schema.optional(Schema.String),
     mechanism: Schema.optional(Schema.String)
   })),
-  approvedSince: Schema.Date
+  /** Approved, or suspended (it may still hold data under the DPA). */
+  status: Schema.Literal("approved", "suspended"),
+  /** When it entered its status: approved (or reinstated), or suspended. */
+  statusSince: Schema.Date
 })
 
 /**
@@ -69,12 +80,16 @@ export const make = (
 ): DpaAnnex => {
   const byId = new Map(processors.map((processor) => [processor.id, processor]))
   const listed = processors
-    .filter((processor) => processor.servesTenants && processor.status._tag === "Approved")
-    .sort((a, b) => a.legalName.localeCompare(b.legalName, "en"))
+    .flatMap((processor) =>
+      processor.servesTenants && (processor.status._tag === "Approved" || processor.status._tag === "Suspended")
+        ? [{ processor, status: processor.status }]
+        : []
+    )
+    .sort((a, b) => a.processor.legalName.localeCompare(b.processor.legalName, "en"))
   return new DpaAnnex({
     generatedAt: at,
     processorName: owner.name,
-    subProcessors: listed.map((processor) => {
+    subProcessors: listed.map(({ processor, status }) => {
       const engagedBy = processor.role._tag === "SubProcessor" ? byId.get(processor.role.of)?.legalName : undefined
       return {
         processorId: processor.id,
@@ -93,7 +108,8 @@ export const make = (
             ? { mechanism: TransferMechanism.describe(location.mechanism) }
             : {})
         })),
-        approvedSince: processor.status._tag === "Approved" ? processor.status.since : at
+        status: status._tag === "Approved" ? "approved" as const : "suspended" as const,
+        statusSince: status.since
       }
     }),
     measures: owner.measures
@@ -109,6 +125,8 @@ const md = (text: string): string =>
     .replace(/[\\`*_[\]|~]/g, (char) => `\\${char}`)
     .replace(/\r\n|\r|\n/g, " ")
 
+const statusText = (sub: SubProcessor) => (sub.status === "approved" ? "approved" : `suspended since ${isoDate(sub.statusSince)}`)
+
 const locationText = (location: SubProcessor["locations"][number]) =>
   `${location.countryName} (${location.country})${location.description ? `, ${location.description}` : ""}${
     location.mechanism ? `: ${location.mechanism}` : ""
@@ -122,7 +140,7 @@ const locationText = (location: SubProcessor["locations"][number]) =>
  */
 export const toMarkdown = (annex: DpaAnnex): string => {
   const rows = annex.subProcessors.map((sub) =>
-    `| ${md(sub.name)}${sub.engagedBy ? ` (sub-processor of ${md(sub.engagedBy)})` : ""} | ${
+    `| ${md(sub.name)}${sub.engagedBy ? ` (sub-processor of ${md(sub.engagedBy)})` : ""} | ${md(statusText(sub))} | ${
       md(sub.services.join(", "))
     } | ${md(sub.purposes.join(", "))} | ${md(sub.dataCategories.join(", "))} | ${
       sub.locations.map((location) => md(locationText(location))).join("<br>")
@@ -140,8 +158,8 @@ export const toMarkdown = (annex: DpaAnnex): string => {
     ...(rows.length === 0
       ? ["No sub-processors are engaged."]
       : [
-        "| Sub-processor | Services | Purposes | Personal data | Locations and transfer mechanisms |",
-        "| --- | --- | --- | --- | --- |",
+        "| Sub-processor | Status | Services | Purposes | Personal data | Locations and transfer mechanisms |",
+        "| --- | --- | --- | --- | --- | --- |",
         ...rows
       ]),
     "",
@@ -171,7 +189,7 @@ ${
         ? "<p>No sub-processors are engaged.</p>"
         : `<table>
 <thead><tr>${
-          ["Sub-processor", "Services", "Purposes", "Personal data", "Locations and transfer mechanisms"]
+          ["Sub-processor", "Status", "Services", "Purposes", "Personal data", "Locations and transfer mechanisms"]
             .map((name) => `<th scope="col">${name}</th>`).join("")
         }</tr></thead>
 <tbody>
@@ -179,7 +197,7 @@ ${
           annex.subProcessors.map((sub) =>
             `<tr><th scope="row">${escapeHtml(sub.name)}${
               sub.engagedBy ? ` (sub-processor of ${escapeHtml(sub.engagedBy)})` : ""
-            }</th><td>${htmlList(sub.services)}</td><td>${htmlList(sub.purposes)}</td><td>${
+            }</th><td>${escapeHtml(statusText(sub))}</td><td>${htmlList(sub.services)}</td><td>${htmlList(sub.purposes)}</td><td>${
               htmlList(sub.dataCategories)
             }</td><td>${htmlList(sub.locations.map(locationText))}</td></tr>`
           ).join("\n")

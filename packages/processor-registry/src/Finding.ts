@@ -15,7 +15,7 @@ import * as Assessment from "./Assessment.js"
 import { Country } from "./Country.js"
 import * as Dpa from "./Dpa.js"
 import { isoDate } from "./internal/dates.js"
-import { isEngaged, type Processor, ProcessorId } from "./Processor.js"
+import { exporterOf, isEngaged, type Processor, ProcessorId } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 const about = { processorId: ProcessorId, processorName: Schema.String }
@@ -82,7 +82,8 @@ export class TransferMechanismMissing extends Schema.TaggedClass<TransferMechani
 
 /**
  * A location's transfer mechanism does not hold (the Privacy Shield, no
- * adequacy decision in force, a wrong SCC module...).
+ * adequacy decision in force, SCCs of a module that does not fit the
+ * processor's role or signed before Decision 2021/914...): `reason` says which.
  *
  * @since 0.1.0
  * @category models
@@ -196,7 +197,7 @@ export const compute = ({ assessments, at, decisions, dpas, processors }: Inputs
     }
 
     for (const location of processor.locations) {
-      const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions)
+      const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
       if (verdict._tag !== "Invalid") continue
       const mechanism = location.mechanism
       if (mechanism === undefined) {

@@ -24,7 +24,7 @@ import { csvDocument } from "./internal/csv.js"
 import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
 import type { ProcessingActivity } from "./ProcessingActivity.js"
 import { ActingAs } from "./ProcessingActivity.js"
-import { isEngaged, type Processor, ProcessorId } from "./Processor.js"
+import { exporterOf, isEngaged, type Processor, ProcessorId } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 const Text = CoreText.trimmed(2000)
@@ -236,7 +236,7 @@ export const make = ({ activities, at, decisions, owner, processors, retention }
       ],
       transfers: recipients.flatMap(({ processor }) =>
         processor.thirdCountryLocations.map((location): Transfer => {
-          const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions)
+          const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
           return {
             recipient: processor.legalName,
             processorId: processor.id,

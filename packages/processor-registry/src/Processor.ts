@@ -5,8 +5,10 @@
  *
  * A processor that `servesTenants` processes the tenants' personal data: for
  * the tenants it is a sub-processor of the platform, so adding or replacing it
- * is announced to them (`ChangeNotice`) and it appears in the DPA annex. A
- * processor can itself be a sub-processor of another processor (`role`).
+ * is announced to them (`ChangeNotice`) and, while engaged, it appears in the
+ * DPA annex. A processor can itself be a sub-processor of another processor
+ * (`role`). Whether it serves tenants and its role decide the module of its
+ * SCCs (`exporterOf`).
  *
  * @since 0.1.0
  */
@@ -15,7 +17,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
-import { TransferMechanism } from "./TransferMechanism.js"
+import { type Exporter, TransferMechanism } from "./TransferMechanism.js"
 
 /**
  * The id of a processor: a lower-case UUID, time-ordered when made here.
@@ -90,7 +92,9 @@ export type Role = typeof Role.Type
 
 /**
  * A country where the processor processes or stores data, and the transfer
- * mechanism when it is outside the EEA.
+ * mechanism when it is outside the EEA. The registry refuses a mechanism on a
+ * location in the EEA, and mechanism dates that cannot be true
+ * (`TransferMechanism.entryIssues`).
  *
  * @since 0.1.0
  * @category models
@@ -234,3 +238,16 @@ export const transitions: Record<StatusName, ReadonlyArray<StatusName>> = {
  */
 export const isEngaged = (processor: Processor): boolean =>
   processor.status._tag === "Approved" || processor.status._tag === "Suspended"
+
+/**
+ * In which capacity the platform's data reaches the processor, which decides
+ * the module of its SCCs: as processor (module 3) when the processor serves
+ * tenants (the platform processes their data for them) or is a sub-processor
+ * of another processor (which passes on data it processes for the platform);
+ * as controller (module 2) when it only processes the platform's own data.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const exporterOf = (processor: { readonly role: Role; readonly servesTenants: boolean }): Exporter =>
+  processor.servesTenants || processor.role._tag === "SubProcessor" ? "processor" : "controller"

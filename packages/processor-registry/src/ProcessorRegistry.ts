@@ -8,7 +8,14 @@
  * operation that fails with one of the errors below writes nothing. Each
  * change is appended to the platform's audit log (`platformTenant`) before it
  * is stored, so no stored change lacks its entry; notices and objections are
- * also appended to the log of each tenant concerned. On SQL the entries and
+ * also appended to the log of each tenant concerned. An entry's details hold
+ * no personal data: ids, statuses, countries, counts, hashes and fixed codes.
+ * Free text that may name people stays in the registry: a suspension or
+ * termination reason is logged as `reason: "stated"` with its SHA-256 and
+ * length (a reason the registry writes itself as its code, e.g.
+ * `"assessment-unsatisfactory"`); decision notes, a notice's description and
+ * an objection's reason are not logged, and neither is the processor's legal
+ * name, which for a sole trader is a person's name. On SQL the entries and
  * the change are one transaction: with the audit log on the registry's
  * database (as `Database.layer` gives every package), a change that fails at
  * its commit leaves no entry either. Changes are made one at a time (a
@@ -37,6 +44,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
+import { createHash } from "node:crypto"
 import { AdequacyDecisions } from "./AdequacyDecisions.js"
 import * as Approval from "./Approval.js"
 import * as Assessment from "./Assessment.js"
@@ -53,6 +61,7 @@ import * as Processor from "./Processor.js"
 import * as Questionnaire from "./Questionnaire.js"
 import { RetentionPeriods } from "./RetentionPeriods.js"
 import { TenantNotifier } from "./TenantNotifier.js"
+import * as TransferMechanism from "./TransferMechanism.js"
 
 /**
  * The tenant id under which the platform keeps its own audit log: registry
@@ -367,12 +376,18 @@ type Failures = RegistryStoreError | AuditStoreError
  * @category services
  */
 export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/ProcessorRegistry")<ProcessorRegistry, {
-  /** Registers a processor as a candidate. */
+  /**
+   * Registers a processor as a candidate. A transfer mechanism on a location in the EEA, or
+   * with dates that cannot be true (`TransferMechanism.entryIssues`), is refused with `InvalidInput`.
+   */
   readonly register: (
     by: Actor,
     input: typeof Processor.ProcessorInput.Encoded
   ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | Failures>
-  /** Replaces a processor's description; an approved processor must keep meeting its requirements. */
+  /**
+   * Replaces a processor's description, checked as on registration; an approved processor must
+   * keep meeting its requirements.
+   */
   readonly update: (
     by: Actor,
     id: Processor.ProcessorId,
@@ -397,13 +412,13 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     by: Actor,
     id: Processor.ProcessorId
   ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | ApprovalRefused | Failures>
-  /** Approved -> suspended. */
+  /** Approved -> suspended; the reason is kept here, the audit log gets its hash (see the module's doc). */
   readonly suspend: (
     by: Actor,
     id: Processor.ProcessorId,
     reason: string
   ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | StatusTransitionInvalid | Failures>
-  /** Any status but terminated -> terminated. */
+  /** Any status but terminated -> terminated; the reason is kept here, the audit log gets its hash. */
   readonly terminate: (
     by: Actor,
     id: Processor.ProcessorId,
@@ -486,7 +501,7 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly record: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<ProcessingRecord.ProcessingRecord, InvalidInput | RegistryStoreError>
-  /** The DPA annex, now. */
+  /** The DPA annex, now: the engaged (approved or suspended) processors that serve tenants. */
   readonly annex: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<DpaAnnex.DpaAnnex, InvalidInput | RegistryStoreError>
@@ -505,6 +520,14 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
       })
     )
   )
+
+// A reason given in words may name people: the registry keeps it, the audit log gets a fixed
+// code, its SHA-256 (to check the kept text against the log) and its length.
+const statedReason = (reason: string) => ({
+  reason: "stated",
+  reasonSha256: createHash("sha256").update(reason, "utf8").digest("hex"),
+  reasonLength: reason.length
+})
 
 const requirementKey = (requirement: Approval.Requirement) =>
   requirement._tag === "ValidMechanism" ? `${requirement._tag}/${requirement.country}` : requirement._tag
@@ -644,10 +667,20 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         ...(disposition === "returned" || disposition === "deleted" ? { dispositionConfirmedAt: at } : {})
       }, at)
 
+    // What decoding cannot see: mechanism dates against each other and against now, and
+    // mechanisms on locations that are no transfer.
+    const checkLocations = (input: Processor.ProcessorInput, at: Date) => {
+      const issues = input.locations.flatMap((location, i) =>
+        TransferMechanism.entryIssues(location.country, location.mechanism, at).map((issue) => `locations.${i}.${issue}`)
+      )
+      return issues.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ what: "processor", issues }))
+    }
+
     const register = Effect.fn("ProcessorRegistry.register")(function*(by: Actor, raw: typeof Processor.ProcessorInput.Encoded) {
       const input = yield* decode("processor", Processor.ProcessorInput)(raw)
-      yield* checkRole(undefined, input.role)
       const at = yield* now
+      yield* checkLocations(input, at)
+      yield* checkRole(undefined, input.role)
       const processor = new Processor.Processor({
         id: yield* Processor.makeId,
         ...input,
@@ -660,7 +693,6 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         result: processor,
         changes: [{ _tag: "InsertProcessor", processor }],
         audit: onPlatform(event(by, "processor.registered", resource(processor), {
-          legalName: processor.legalName,
           servesTenants: processor.servesTenants,
           countries: processor.locations.map((location) => location.country)
         }))
@@ -672,15 +704,15 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
         return yield* run(Effect.gen(function*() {
           const before = yield* live(id)
-          yield* checkRole(id, input.role)
           const at = yield* now
+          yield* checkLocations(input, at)
+          yield* checkRole(id, input.role)
           const after = new Processor.Processor({ ...before, ...input, updatedAt: at, revision: before.revision + 1 })
           yield* keepsApproval(before, after, at)
           return {
             result: after,
             changes: [{ _tag: "UpdateProcessor", processor: after }],
             audit: onPlatform(event(by, "processor.updated", resource(after), {
-              legalName: after.legalName,
               servesTenants: after.servesTenants,
               countries: after.locations.map((location) => location.country),
               revision: after.revision
@@ -738,7 +770,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         return {
           result: after,
           changes: [{ _tag: "UpdateProcessor", processor: after }],
-          audit: onPlatform(event(by, "processor.suspended", resource(after), { from: processor.status._tag, reason }))
+          audit: onPlatform(event(by, "processor.suspended", resource(after), { from: processor.status._tag, ...statedReason(reason) }))
         } satisfies Plan<Processor.Processor>
       }))
     })
@@ -756,7 +788,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             changes: [{ _tag: "UpdateProcessor", processor: after }],
             audit: onPlatform(event(by, "processor.terminated", resource(after), {
               from: processor.status._tag,
-              reason: input.reason,
+              ...statedReason(input.reason),
               dataDisposition: after.status._tag === "Terminated" ? after.status.dataDisposition : null
             }))
           } satisfies Plan<Processor.Processor>

@@ -7,8 +7,14 @@
  *   covers only organisations certified under the Data Privacy Framework.
  * - `StandardContractualClauses`: the 2021 SCCs (Implementing Decision (EU)
  *   2021/914), with their module and a transfer impact assessment reference.
- *   Modules 2 (controller to processor) and 3 (processor to processor) are the
- *   ones for a processor; modules 1 and 4 are flagged.
+ *   The module must fit the capacity in which the data is transferred (see
+ *   `Exporter`): module 2 (controller to processor) for the platform's own
+ *   data, module 3 (processor to processor) for data it processes for its
+ *   tenants and for a sub-processor's; another module is flagged. Clauses
+ *   signed before 4 June 2021, when the decision was adopted, cannot be the
+ *   2021 SCCs: they are flagged too (the earlier SCCs could not be used for
+ *   new contracts after 27 September 2021 and ceased to be valid on 27
+ *   December 2022).
  * - `BindingCorporateRules`: approved BCRs (Art. 47).
  * - `DpfCertification`: the recipient's certification under the EU-US Data
  *   Privacy Framework, with its status and recertification date; it lapses
@@ -20,6 +26,17 @@
  * Dates are days, written `YYYY-MM-DD` (or as ISO 8601 times with `Z` or an
  * offset); zone-less or impossible dates are refused.
  *
+ * Two kinds of fault, two outcomes. What cannot be true is refused on entry
+ * (`entryIssues`, which the registry turns into `InvalidInput`): a
+ * signature, approval or certification dated in the future, a
+ * recertification due before the certification, a mechanism on a location in
+ * the EEA (no transfer takes place there, and a mechanism would mislead the
+ * record of processing). What can be true but does not make the transfer
+ * lawful (old clauses, a wrong module, a lapsed certification) is recorded
+ * and judged by `evaluate`: approval is refused and, for an engaged processor,
+ * it is a finding. `evaluate` does not re-check entry rules, so a record
+ * stored before them (or a location whose country joins the EEA) still reads.
+ *
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
@@ -28,6 +45,15 @@ import * as Schema from "effect/Schema"
 import * as AdequacyDecisions from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
 import { Day, dayHasPassed, isoDate } from "./internal/dates.js"
+
+/**
+ * The day Commission Implementing Decision (EU) 2021/914 was adopted: no
+ * clauses signed before it are the 2021 SCCs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sccDecisionAdoptedOn: Date = new Date("2021-06-04T00:00:00Z")
 
 // Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`).
 const StorableTrimmed = CoreText.storable(Schema.NonEmptyTrimmedString)
@@ -165,7 +191,9 @@ export const InvalidReason = Schema.Literal(
   "dpf-outside-united-states",
   "dpf-decision-not-in-force",
   "dpf-certification-lapsed",
-  "scc-module-not-for-processors"
+  "scc-module-not-for-processors",
+  "scc-module-mismatch",
+  "scc-before-2021-914"
 )
 
 /**
@@ -173,6 +201,20 @@ export const InvalidReason = Schema.Literal(
  * @category models
  */
 export type InvalidReason = typeof InvalidReason.Type
+
+/**
+ * In which capacity data reaches the recipient, which decides the SCC module:
+ * `"controller"` for the platform's own data (module 2), `"processor"` for
+ * data the platform processes for its tenants, and for data a processor
+ * passes to its sub-processor (module 3). `Processor.exporterOf` gives it for
+ * a processor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Exporter = "controller" | "processor"
+
+const sccModuleFor: Record<Exporter, 2 | 3> = { controller: 2, processor: 3 }
 
 /**
  * Whether a location's transfer mechanism holds at a time.
@@ -228,8 +270,57 @@ export const describe = (mechanism: TransferMechanism): string => {
 }
 
 /**
+ * What is wrong with a location's mechanism as entered at `at`, one issue per
+ * line, each naming its field under `mechanism`; empty when nothing is. These
+ * are the faults that cannot be true (see the module's doc): dates in the
+ * future, a recertification due before the certification, a mechanism on a
+ * location in the EEA. A date of today is not in the future.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const entryIssues = (
+  country: Country.Country,
+  mechanism: TransferMechanism | undefined,
+  at: Date
+): ReadonlyArray<string> => {
+  if (mechanism === undefined) return []
+  if (Country.isEea(country)) {
+    return [`mechanism: ${country} is in the EEA: a location there is no transfer and takes no transfer mechanism`]
+  }
+  const future = (day: Date | undefined) => day !== undefined && day.getTime() > at.getTime()
+  const issues: Array<string> = []
+  switch (mechanism._tag) {
+    case "StandardContractualClauses":
+      if (future(mechanism.signedOn)) issues.push("mechanism.signedOn: the signature date is in the future")
+      break
+    case "BindingCorporateRules":
+      if (future(mechanism.approvedOn)) issues.push("mechanism.approvedOn: the approval date is in the future")
+      break
+    case "DpfCertification":
+      if (future(mechanism.certifiedOn)) issues.push("mechanism.certifiedOn: the certification date is in the future")
+      if (mechanism.recertificationDue.getTime() < mechanism.certifiedOn.getTime()) {
+        issues.push("mechanism.recertificationDue: the recertification date is before the certification date")
+      }
+      break
+    case "PrivacyShield":
+      if (future(mechanism.certifiedOn)) issues.push("mechanism.certifiedOn: the certification date is in the future")
+      break
+    case "Adequacy":
+    case "Derogation":
+      break
+  }
+  return issues
+}
+
+/**
  * Whether the mechanism of a location holds at `at`, given the adequacy
  * decisions. A location in the EEA is no transfer at all.
+ *
+ * `exporter` is the capacity in which the data is transferred: the SCCs must
+ * be of its module (2 as controller, 3 as processor). Without it, either
+ * module 2 or 3 is taken; the registry always gives it
+ * (`Processor.exporterOf`).
  *
  * @since 0.1.0
  * @category constructors
@@ -238,7 +329,8 @@ export const evaluate = (
   country: Country.Country,
   mechanism: TransferMechanism | undefined,
   at: Date,
-  decisions: ReadonlyArray<AdequacyDecisions.AdequacyDecision>
+  decisions: ReadonlyArray<AdequacyDecisions.AdequacyDecision>,
+  exporter?: Exporter
 ): Verdict => {
   if (Country.isEea(country)) return { _tag: "NotATransfer" }
   if (mechanism === undefined) {
@@ -277,13 +369,31 @@ export const evaluate = (
       }
       return { _tag: "Valid", basis: `${describe(mechanism)}; ${decision.value.act}` }
     }
-    case "StandardContractualClauses":
-      return mechanism.module === 2 || mechanism.module === 3
-        ? { _tag: "Valid", basis: describe(mechanism) }
-        : invalid(
+    case "StandardContractualClauses": {
+      if (mechanism.signedOn.getTime() < sccDecisionAdoptedOn.getTime()) {
+        return invalid(
+          "scc-before-2021-914",
+          `clauses signed on ${
+            isoDate(mechanism.signedOn)
+          }, before Implementing Decision (EU) 2021/914 was adopted on 4 June 2021, are not the 2021 standard contractual clauses; the earlier clauses ceased to be valid on 27 December 2022`
+        )
+      }
+      if (mechanism.module !== 2 && mechanism.module !== 3) {
+        return invalid(
           "scc-module-not-for-processors",
           `SCC module ${mechanism.module} is not for a transfer to a processor: use module 2 or 3`
         )
+      }
+      if (exporter !== undefined && mechanism.module !== sccModuleFor[exporter]) {
+        return invalid(
+          "scc-module-mismatch",
+          exporter === "processor"
+            ? `SCC module ${mechanism.module} (controller to processor) does not cover this processor: it receives data processed on behalf of others (the tenants', or as a sub-processor), which needs module 3 (processor to processor)`
+            : `SCC module ${mechanism.module} (processor to processor) does not cover this processor: it receives the platform's own data as controller, which needs module 2 (controller to processor)`
+        )
+      }
+      return { _tag: "Valid", basis: describe(mechanism) }
+    }
     case "BindingCorporateRules":
     case "Derogation":
       return { _tag: "Valid", basis: describe(mechanism) }

@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import * as fc from "fast-check"
 import * as AdequacyDecisions from "../src/AdequacyDecisions.js"
 import * as DpaAnnex from "../src/DpaAnnex.js"
+import * as Finding from "../src/Finding.js"
 import { csvDocument } from "../src/internal/csv.js"
 import * as ProcessingActivity from "../src/ProcessingActivity.js"
 import * as ProcessingRecord from "../src/ProcessingRecord.js"
@@ -186,17 +187,74 @@ describe("DpaAnnex", () => {
 
   it("lists approved sub-processors with locations and mechanisms, and the measures", () => {
     const markdown = DpaAnnex.toMarkdown(annexOf("Mailhost GmbH"))
-    assert.include(markdown, "| Mailhost GmbH | email delivery | delivering email | contact.email |")
+    assert.include(markdown, "| Mailhost GmbH | approved | email delivery | delivering email | contact.email |")
     assert.include(markdown, "United States (US): EU-US Data Privacy Framework certification (active")
     assert.include(markdown, "Germany (DE): EEA (no transfer)<br>United States (US)")
     assert.include(markdown, "- **Encryption**: Personal data sealed with AES-256-GCM under a key per subject")
     assert.include(DpaAnnex.toHtml(annexOf("Mailhost GmbH")), "<dt>Access control</dt>")
   })
 
+  it("lists a suspended sub-processor with its status, without the reason; not a terminated one", () => {
+    const suspendedSince = new Date("2026-01-20T10:00:00Z")
+    const annex = DpaAnnex.make({
+      owner: Schema.decodeUnknownSync(ProcessingRecord.RecordOwner)(owner),
+      processors: [
+        processor("Approved Mail GmbH"),
+        new Processor.Processor({
+          ...processor("Suspended Mail GmbH"),
+          id: Processor.ProcessorId.make("0194f0a0-0000-7000-8000-000000000002"),
+          status: { _tag: "Suspended", since: suspendedSince, reason: "Incident reported by Jane Roe" }
+        }),
+        new Processor.Processor({
+          ...processor("Terminated Mail GmbH"),
+          id: Processor.ProcessorId.make("0194f0a0-0000-7000-8000-000000000003"),
+          status: { _tag: "Terminated", since: at, reason: "Ended", dataDisposition: "deleted" }
+        })
+      ],
+      at
+    })
+    assert.deepStrictEqual(annex.subProcessors.map((s) => [s.name, s.status, s.statusSince.toISOString()]), [
+      ["Approved Mail GmbH", "approved", at.toISOString()],
+      ["Suspended Mail GmbH", "suspended", suspendedSince.toISOString()]
+    ])
+    const markdown = DpaAnnex.toMarkdown(annex)
+    assert.include(markdown, "| Sub-processor | Status | Services |")
+    assert.include(markdown, "| Approved Mail GmbH | approved | email delivery |")
+    assert.include(markdown, "| Suspended Mail GmbH | suspended since 2026-01-20 | email delivery |")
+    const html = DpaAnnex.toHtml(annex)
+    assert.include(html, "<td>suspended since 2026-01-20</td>")
+    for (const text of [markdown, html]) assert.notInclude(text, "Jane Roe")
+  })
+
+  it("a wrong SCC module, or SCCs older than Decision 2021/914, is a finding with its reason", () => {
+    const scc = (module: 2 | 3, signedOn: string): Partial<typeof Processor.ProcessorInput.Encoded> => ({
+      locations: [{ country: "DE" }, {
+        country: "IN",
+        mechanism: { _tag: "StandardContractualClauses" as const, module, signedOn, transferImpactAssessment: "TIA-1" }
+      }]
+    })
+    // `processor` serves tenants: its transfers need module 3.
+    const findings = Finding.compute({
+      processors: [
+        processor("Wrong Module GmbH", scc(2, "2025-01-01")),
+        new Processor.Processor({ ...processor("Old Clauses GmbH", scc(3, "2020-05-01")), id: Processor.ProcessorId.make("0194f0a0-0000-7000-8000-000000000002") }),
+        new Processor.Processor({ ...processor("Right GmbH", scc(3, "2025-01-01")), id: Processor.ProcessorId.make("0194f0a0-0000-7000-8000-000000000003") })
+      ],
+      dpas: [],
+      assessments: [],
+      decisions: AdequacyDecisions.shipped,
+      at
+    }).filter((f) => f._tag === "TransferMechanismInvalid")
+    assert.deepStrictEqual(findings.map((f) => [f.processorName, f._tag === "TransferMechanismInvalid" && f.reason]), [
+      ["Wrong Module GmbH", "scc-module-mismatch"],
+      ["Old Clauses GmbH", "scc-before-2021-914"]
+    ])
+  })
+
   it("Markdown escapes values: no cell, link, tag or emphasis can be injected", () => {
     const markdown = DpaAnnex.toMarkdown(annexOf("Evil | Corp [x](javascript:alert(1)) <img src=x> *bold*"))
     const row = markdown.split("\n").find((line) => line.startsWith("| Evil"))!
-    assert.strictEqual(row.replaceAll("\\|", "").split("|").length, 7, "five cells")
+    assert.strictEqual(row.replaceAll("\\|", "").split("|").length, 8, "six cells")
     assert.include(row, "Evil \\| Corp \\[x\\](javascript:alert(1)) &lt;img src=x&gt; \\*bold\\*")
     assert.notInclude(markdown, "<img")
     const html = DpaAnnex.toHtml(annexOf("<b>bold</b>"))

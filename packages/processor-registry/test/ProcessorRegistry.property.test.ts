@@ -8,7 +8,9 @@
  *
  * The checks use an oracle written here from the rules, not the package's
  * own evaluation: a fixed table of countries with adequacy, the DPF for the
- * US only, SCC modules 2 and 3, the Privacy Shield never.
+ * US only, SCC module 3 for a processor of tenants' data and module 2 for
+ * one of the platform's own, the Privacy Shield never. Locations in the EEA
+ * never carry a mechanism (the registry refuses one there).
  */
 import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
@@ -43,14 +45,15 @@ const ukUntil = Date.UTC(2031, 11, 28)
 
 type Mechanism = NonNullable<typeof Processor.Location.Encoded["mechanism"]>
 
-const mechanismHolds = (country: string, mechanism: Mechanism | undefined, now: number): boolean => {
+// Every processor here is a processor of the platform (no sub-processor): the module follows `serves`.
+const mechanismHolds = (country: string, mechanism: Mechanism | undefined, now: number, serves: boolean): boolean => {
   if (eea.has(country)) return true
   if (mechanism === undefined) return false
   switch (mechanism._tag) {
     case "Adequacy":
       return adequate.has(country) && (country !== "GB" || now < ukUntil)
     case "StandardContractualClauses":
-      return mechanism.module === 2 || mechanism.module === 3
+      return mechanism.module === (serves ? 3 : 2)
     case "BindingCorporateRules":
     case "Derogation":
       return true
@@ -91,8 +94,10 @@ const factsOf = (id: Processor.ProcessorId, now: number) =>
       dpaInForce: latestDpa !== undefined &&
         (latestDpa.expiresOn === undefined || now < latestDpa.expiresOn.getTime() + dayMillis),
       satisfactory: decided.at(-1)?.decision?.outcome === "satisfactory",
-      failingCountries: encoded.filter((l) => !mechanismHolds(l.country, l.mechanism, now)).map((l) => l.country),
-      expectedMechanismFindings: encoded.filter((l) => !mechanismHolds(l.country, l.mechanism, now)).map((l) =>
+      failingCountries: encoded.filter((l) => !mechanismHolds(l.country, l.mechanism, now, processor.servesTenants)).map((l) =>
+        l.country
+      ),
+      expectedMechanismFindings: encoded.filter((l) => !mechanismHolds(l.country, l.mechanism, now, processor.servesTenants)).map((l) =>
         `${l.country}:${
           l.mechanism === undefined
             ? "TransferMechanismMissing"
@@ -189,9 +194,11 @@ const fitting = (country: string): fc.Arbitrary<Mechanism> =>
 const locations = fc.uniqueArray(fc.constantFrom(...pool, "US", "US"), { minLength: 1, maxLength: 3 }).chain((countries) =>
   fc.tuple(
     ...countries.map((country) =>
-      fc.oneof({ arbitrary: fitting(country), weight: 4 }, { arbitrary: mechanism, weight: 1 }).map((m) =>
-        m === undefined ? { country } : { country, mechanism: m }
-      )
+      eea.has(country)
+        ? fc.constant({ country })
+        : fc.oneof({ arbitrary: fitting(country), weight: 4 }, { arbitrary: mechanism, weight: 1 }).map((m) =>
+          m === undefined ? { country } : { country, mechanism: m }
+        )
     )
   )
 )

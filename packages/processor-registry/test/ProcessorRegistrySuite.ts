@@ -5,6 +5,7 @@ import * as TenantId from "@lawful/core/TenantId"
 import type { Backend } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
+import { createHash } from "node:crypto"
 import * as DpaAnnex from "../src/DpaAnnex.js"
 import type * as Finding from "../src/Finding.js"
 import * as Processor from "../src/Processor.js"
@@ -63,9 +64,13 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       const [entry] = yield* Effect.flatMap(AuditRecorder, (r) => r.about(platformTenant, processor.id))
       assert.strictEqual(entry?.action, "processor-registry.processor.registered")
       assert.deepStrictEqual(entry?.actor, staff)
-      assert.deepStrictEqual(entry?.details, { legalName: "Candidate Ltd", servesTenants: false, countries: ["DE"] })
-      // The contact person is personal data: never in the log.
+      assert.deepStrictEqual(entry?.details, { servesTenants: false, countries: ["DE"] })
+      // The contact person is personal data, and so is a sole trader's legal name: neither is in the log.
       assert.notInclude(JSON.stringify(entry), "privacy@mailhost.example")
+      assert.notInclude(JSON.stringify(entry), "Candidate Ltd")
+      const renamed = yield* registry.update(staff, processor.id, processorInput({ legalName: "Jane Roe Consulting" }))
+      const updated = (yield* Effect.flatMap(AuditRecorder, (r) => r.about(platformTenant, processor.id)))[1]
+      assert.deepStrictEqual(updated?.details, { servesTenants: false, countries: ["DE"], revision: renamed.revision })
     }))
 
   it.effect("invalid input fails with InvalidInput naming each problem, and writes nothing", () =>
@@ -175,7 +180,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
           { country: "JP", mechanism: { _tag: "Adequacy" } },
           {
             country: "IN",
-            mechanism: { _tag: "StandardContractualClauses", module: 3, signedOn: dayOf(-10), transferImpactAssessment: "TIA-2026-004" }
+            mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(-10), transferImpactAssessment: "TIA-2026-004" }
           },
           { country: "BR", mechanism: { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-P-17", approvedOn: "2021-03-01" } }
         ]
@@ -216,6 +221,173 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.deepStrictEqual(missing.map((r) => r._tag === "ValidMechanism" && r.reason), ["privacy-shield-invalidated"])
       const reasons = (yield* registry.requirements(adequacy.id)).flatMap((r) => r._tag === "ValidMechanism" ? [[r.country, r.reason]] : [])
       assert.deepStrictEqual(reasons, [["US", "adequacy-needs-dpf-certification"], ["CN", "no-adequacy-decision"]])
+    }))
+
+  it.effect("transfer mechanism dates that cannot be true are refused with InvalidInput, on registration and update, writing nothing", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const existing = yield* registry.register(staff, processorInput())
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      const cases: ReadonlyArray<readonly [typeof Processor.Location.Encoded, string]> = [
+        [
+          { country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(1), recertificationDue: dayOf(300) } },
+          "locations.1.mechanism.certifiedOn: the certification date is in the future"
+        ],
+        [
+          { country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(-10), recertificationDue: dayOf(-11) } },
+          "locations.1.mechanism.recertificationDue: the recertification date is before the certification date"
+        ],
+        [
+          { country: "IN", mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(1), transferImpactAssessment: "TIA-1" } },
+          "locations.1.mechanism.signedOn: the signature date is in the future"
+        ],
+        [
+          { country: "BR", mechanism: { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-1", approvedOn: dayOf(2) } },
+          "locations.1.mechanism.approvedOn: the approval date is in the future"
+        ],
+        [{ country: "US", mechanism: { _tag: "PrivacyShield", certifiedOn: dayOf(1) } }, "locations.1.mechanism.certifiedOn: the certification date is in the future"]
+      ]
+      for (const [location, issue] of cases) {
+        const input = processorInput({ locations: [{ country: "DE" }, location] })
+        for (const error of [yield* Effect.flip(registry.register(staff, input)), yield* Effect.flip(registry.update(staff, existing.id, input))]) {
+          assert.strictEqual(error._tag, "InvalidInput", issue)
+          assert.deepStrictEqual(error._tag === "InvalidInput" && error.issues, [issue])
+        }
+      }
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+      assert.deepStrictEqual(yield* registry.processor(existing.id), existing)
+      // A certification of today is taken.
+      const today = yield* registry.register(staff, processorInput({
+        locations: [{ country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(0), recertificationDue: dayOf(365) } }]
+      }))
+      assert.deepStrictEqual(yield* registry.requirements(today.id).pipe(Effect.map((r) => r.filter((x) => x._tag === "ValidMechanism"))), [])
+    }))
+
+  it.effect("SCCs signed before Implementing Decision (EU) 2021/914 are recorded but are no valid mechanism", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const scc = (signedOn: string) => ({
+        country: "IN",
+        mechanism: { _tag: "StandardContractualClauses" as const, module: 2 as const, signedOn, transferImpactAssessment: "TIA-1" }
+      })
+      const old = yield* registry.register(staff, processorInput({ locations: [{ country: "DE" }, scc("2021-06-03")] }))
+      const reasons = (yield* registry.requirements(old.id)).flatMap((r) => r._tag === "ValidMechanism" ? [[r.country, r.reason]] : [])
+      assert.deepStrictEqual(reasons, [["IN", "scc-before-2021-914"]])
+      const refused = yield* Effect.flip(approveFully(old.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+      assert.include(refused.message, "not the 2021 standard contractual clauses")
+      const current = yield* approvedProcessor({ locations: [{ country: "DE" }, scc("2021-06-04")] })
+      assert.strictEqual(current.status._tag, "Approved")
+    }))
+
+  it.effect("a transfer mechanism on a location in the EEA is refused with InvalidInput", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const existing = yield* registry.register(staff, processorInput())
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      const input = processorInput({
+        locations: [
+          { country: "DE" },
+          { country: "IS", mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(-3), transferImpactAssessment: "TIA-1" } },
+          { country: "FR", mechanism: { _tag: "Adequacy" } }
+        ]
+      })
+      for (const error of [yield* Effect.flip(registry.register(staff, input)), yield* Effect.flip(registry.update(staff, existing.id, input))]) {
+        assert.strictEqual(error._tag, "InvalidInput")
+        assert.deepStrictEqual(error._tag === "InvalidInput" && error.issues, [
+          "locations.1.mechanism: IS is in the EEA: a location there is no transfer and takes no transfer mechanism",
+          "locations.2.mechanism: FR is in the EEA: a location there is no transfer and takes no transfer mechanism"
+        ])
+      }
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+    }))
+
+  it.effect("the SCC module fits the processor: module 3 for tenants' data and for sub-processors, module 2 for the platform's own data", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const scc = (module: 2 | 3): [typeof Processor.Location.Encoded, typeof Processor.Location.Encoded] => [
+        { country: "DE" },
+        { country: "IN", mechanism: { _tag: "StandardContractualClauses" as const, module, signedOn: dayOf(-10), transferImpactAssessment: "TIA-1" } }
+      ]
+      const reasonsOf = (id: Processor.ProcessorId) =>
+        Effect.map(registry.requirements(id), (all) => all.flatMap((r) => r._tag === "ValidMechanism" ? [r.reason] : []))
+      const own = yield* approvedProcessor({ locations: scc(2) })
+      const tenants = yield* approvedProcessor({ servesTenants: true, locations: scc(3) })
+      const sub = yield* approvedProcessor({ role: { _tag: "SubProcessor", of: own.id }, locations: scc(3) })
+      assert.deepStrictEqual([own.status._tag, tenants.status._tag, sub.status._tag], ["Approved", "Approved", "Approved"])
+
+      const wrongOwn = yield* registry.register(staff, processorInput({ locations: scc(3) }))
+      const wrongTenants = yield* registry.register(staff, processorInput({ servesTenants: true, locations: scc(2) }))
+      const wrongSub = yield* registry.register(staff, processorInput({ role: { _tag: "SubProcessor", of: own.id }, locations: scc(2) }))
+      for (const id of [wrongOwn.id, wrongTenants.id, wrongSub.id]) {
+        assert.deepStrictEqual(yield* reasonsOf(id), ["scc-module-mismatch"])
+      }
+      const refused = yield* Effect.flip(approveFully(wrongTenants.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+      assert.include(refused.message, "module 3")
+
+      // Starting to serve tenants under module 2 clauses would break the approval.
+      const change = yield* Effect.flip(registry.update(staff, own.id, processorInput({ servesTenants: true, locations: scc(2) })))
+      assert.strictEqual(change._tag, "ChangeRefused")
+      assert.include(change.message, "no valid mechanism for location IN")
+    }))
+
+  it.effect("suspension and termination reasons stay in the registry, out of the audit log", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
+      const suspension = "Jane Roe reported that a support agent exported her mailbox"
+      const suspended = yield* registry.suspend(staff, approved.id, suspension)
+      assert.strictEqual(suspended.status._tag === "Suspended" && suspended.status.reason, suspension)
+      const ending = "Contract ended after John Doe's complaint"
+      yield* registry.terminate(staff, approved.id, { reason: ending })
+      // The registry keeps the reason.
+      const stored = (yield* registry.processor(approved.id)).status
+      assert.strictEqual(stored._tag === "Terminated" && stored.reason, ending)
+      const entries = yield* Effect.flatMap(AuditRecorder, (r) => r.about(platformTenant, approved.id))
+      const detailsOf = (action: string) => entries.find((e) => e.action === `processor-registry.${action}`)?.details
+      assert.deepStrictEqual(detailsOf("processor.suspended"), {
+        from: "Approved",
+        reason: "stated",
+        reasonSha256: sha256(suspension),
+        reasonLength: suspension.length
+      })
+      assert.deepStrictEqual(detailsOf("processor.terminated"), {
+        from: "Suspended",
+        reason: "stated",
+        reasonSha256: sha256(ending),
+        reasonLength: ending.length,
+        dataDisposition: "pending"
+      })
+      for (const secret of ["Jane", "Roe", "John", "Doe", "mailbox"]) assert.notInclude(JSON.stringify(entries), secret)
+    }))
+
+  it.effect("the DPA annex lists suspended sub-processors, marked suspended, as long as they are engaged", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const name = uniqueId("Suspended Mail")
+      const suspended = yield* approvedProcessor({ legalName: name, servesTenants: true })
+      yield* TestClock.adjust("2 days")
+      yield* registry.suspend(staff, suspended.id, "Security incident under investigation")
+      const listed = (yield* registry.annex(owner)).subProcessors.find((s) => s.processorId === suspended.id)
+      assert.isDefined(listed)
+      assert.strictEqual(listed?.status, "suspended")
+      assert.strictEqual(listed?.statusSince.toISOString(), "2026-02-16T09:00:00.000Z")
+      const markdown = DpaAnnex.toMarkdown(yield* registry.annex(owner))
+      assert.include(markdown, `| ${name} | suspended since 2026-02-16 |`)
+      // The reason is the registry's: the published annex does not carry it.
+      assert.notInclude(markdown, "Security incident")
+      yield* registry.terminate(staff, suspended.id, { reason: "Ended" })
+      assert.isUndefined((yield* registry.annex(owner)).subProcessors.find((s) => s.processorId === suspended.id))
     }))
 
   it.effect("statuses move only along the allowed transitions; termination is final", () =>

@@ -53,6 +53,62 @@ describe("TransferMechanism", () => {
     assert.strictEqual(reason(verdict("US", dpf("active", "2024-01-01"), new Date("2023-06-30T00:00:00Z"))), "dpf-decision-not-in-force")
   })
 
+  it("SCCs dated before Implementing Decision (EU) 2021/914 was adopted are not the 2021 SCCs", () => {
+    const signed = (signedOn: string) => ({ ...scc(2), signedOn })
+    assert.strictEqual(reason(verdict("IN", signed("2021-06-03"))), "scc-before-2021-914")
+    assert.strictEqual(reason(verdict("IN", signed("2010-02-05"))), "scc-before-2021-914")
+    assert.strictEqual(reason(verdict("IN", signed("2021-06-04"))), "Valid")
+    const before = verdict("IN", signed("2021-06-03"))
+    assert.include(before._tag === "Invalid" ? before.detail : "", "27 December 2022")
+  })
+
+  it("the SCC module fits the capacity in which the data is transferred: 2 as controller, 3 as processor", () => {
+    const judged = (module: number, exporter: TransferMechanism.Exporter) =>
+      reason(TransferMechanism.evaluate(Country.Country.make("IN"), decode(scc(module)), at, AdequacyDecisions.shipped, exporter))
+    assert.strictEqual(judged(2, "controller"), "Valid")
+    assert.strictEqual(judged(3, "controller"), "scc-module-mismatch")
+    assert.strictEqual(judged(3, "processor"), "Valid")
+    assert.strictEqual(judged(2, "processor"), "scc-module-mismatch")
+    assert.strictEqual(judged(1, "controller"), "scc-module-not-for-processors")
+    assert.strictEqual(judged(4, "processor"), "scc-module-not-for-processors")
+    const wrong = TransferMechanism.evaluate(Country.Country.make("IN"), decode(scc(2)), at, AdequacyDecisions.shipped, "processor")
+    assert.include(wrong._tag === "Invalid" ? wrong.detail : "", "module 3")
+  })
+
+  it("on entry, dates that cannot be true and a mechanism on an EEA location are refused", () => {
+    const issues = (country: string, mechanism: unknown) =>
+      TransferMechanism.entryIssues(Country.Country.make(country), decode(mechanism), at)
+    assert.deepStrictEqual(issues("US", { ...dpf("active", "2027-03-01"), certifiedOn: "2026-03-02" }), [
+      "mechanism.certifiedOn: the certification date is in the future"
+    ])
+    assert.deepStrictEqual(issues("US", { ...dpf("active", "2025-03-31"), certifiedOn: "2025-04-01" }), [
+      "mechanism.recertificationDue: the recertification date is before the certification date"
+    ])
+    assert.deepStrictEqual(issues("IN", { ...scc(3), signedOn: "2026-03-02" }), ["mechanism.signedOn: the signature date is in the future"])
+    assert.deepStrictEqual(
+      issues("SG", { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-1", approvedOn: "2026-03-02" }),
+      ["mechanism.approvedOn: the approval date is in the future"]
+    )
+    assert.deepStrictEqual(issues("US", { _tag: "PrivacyShield", certifiedOn: "2026-03-02" }), [
+      "mechanism.certifiedOn: the certification date is in the future"
+    ])
+    assert.deepStrictEqual(issues("NO", { _tag: "Adequacy" }), [
+      "mechanism: NO is in the EEA: a location there is no transfer and takes no transfer mechanism"
+    ])
+    // Today is not the future; an old SCC date is no input error but an invalid mechanism.
+    assert.deepStrictEqual(issues("US", { ...dpf("active", "2027-03-01"), certifiedOn: "2026-03-01" }), [])
+    assert.deepStrictEqual(issues("IN", { ...scc(2), signedOn: "2019-01-01" }), [])
+    assert.deepStrictEqual(issues("US", { ...dpf("active", "2025-04-01") }), [])
+  })
+
+  it("the EEA is the 27 member states of the EU, Iceland, Liechtenstein and Norway", () => {
+    assert.strictEqual(new Set(Country.euMemberStates).size, 27)
+    for (const code of ["IS", "LI", "NO", "HR", "CY", "MT"]) assert.isTrue(Country.isEea(Country.Country.make(code)), code)
+    for (const code of ["GB", "CH", "GI", "GL", "FO", "SJ", "BV", "BL", "TR", "AL"]) {
+      assert.isFalse(Country.isEea(Country.Country.make(code)), code)
+    }
+  })
+
   it("the adequacy list can be replaced", () => {
     assert.strictEqual(reason(verdict("JP", { _tag: "Adequacy" }, at, [])), "no-adequacy-decision")
   })
