@@ -215,7 +215,8 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
 }
 
 const decodeLeafJson = Schema.decodeUnknownOption(Schema.parseJson(Leaf))
-const decoder = new TextDecoder("utf-8", { fatal: true })
+// `ignoreBOM` keeps a leading byte order mark in the text, where the canonical check refuses it.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * Decodes canonical bytes into the leaf document; `None` when they are not

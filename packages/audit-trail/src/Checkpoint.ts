@@ -177,13 +177,29 @@ export interface CheckpointSigner {
 const privateKeys = new WeakMap<CheckpointSigner, Crypto.KeyObject>()
 const publicKeys = new WeakMap<VerifierKey, Crypto.KeyObject>()
 
-const publicKeyObject = (key: VerifierKey): Crypto.KeyObject => {
-  let keyObject = publicKeys.get(key)
-  if (keyObject === undefined) {
-    keyObject = Note.publicKeyObject(key.publicKey)
-    publicKeys.set(key, keyObject)
+// A `VerifierKey` may be built by hand: it is checked as `parseVerifierKey` checks a string, once.
+const publicKeyObject = (key: VerifierKey): Either.Either<Crypto.KeyObject, CheckpointKeyInvalid> => {
+  const cached = Predicate.isObject(key) ? publicKeys.get(key) : undefined
+  if (cached !== undefined) return Either.right(cached)
+  const keyInvalid = (reason: string) => Either.left(new CheckpointKeyInvalid({ reason: `malformed verifier key: ${reason}` }))
+  if (!Predicate.isObject(key)) return keyInvalid("expected a verifier key string or a VerifierKey")
+  if (!Predicate.isString(key.name) || !Note.isValidKeyName(key.name)) {
+    return keyInvalid("the key name must be non-empty, without spaces or plus signs")
   }
-  return keyObject
+  if (!(key.publicKey instanceof Uint8Array) || key.publicKey.length !== 32) {
+    return keyInvalid("an Ed25519 public key is 32 bytes")
+  }
+  if (key.keyId !== Note.keyId(key.name, Note.ed25519Type, key.publicKey)) {
+    return keyInvalid("the key id does not match the name and key")
+  }
+  let keyObject: Crypto.KeyObject
+  try {
+    keyObject = Note.publicKeyObject(key.publicKey)
+  } catch {
+    return keyInvalid("not an Ed25519 public key")
+  }
+  publicKeys.set(key, keyObject)
+  return Either.right(keyObject)
 }
 
 // -----------------------------------------------------------------------------
@@ -416,32 +432,55 @@ export const sign = (checkpoint: Checkpoint, ...signers: readonly [CheckpointSig
 }
 
 /**
+ * What a verifier expects of a checkpoint beyond a valid signature.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VerifyOptions {
+  /**
+   * The origin of the log the verifier means. One key may sign the logs of
+   * many tenants, each under its own origin (an `AuditLog` signs each
+   * tenant's as `<key name>/<tenant id>`): without it, a checkpoint of any of
+   * them verifies.
+   */
+  readonly origin?: string | undefined
+}
+
+/**
  * Verifies a signed checkpoint against a verifier key and returns it. The
  * note must be well formed, carry at least one signature by that key, and
  * every signature by that key must verify; signatures by other keys are
- * ignored (witness cosignatures, rotated keys), as C2SP requires.
+ * ignored (witness cosignatures, rotated keys), as C2SP requires. With
+ * `options.origin`, the checkpoint must also be for that origin.
  *
  * @since 0.1.0
  * @category verification
  */
 export const verify = (
   text: string | Uint8Array,
-  verifierKey: VerifierKey | string
+  verifierKey: VerifierKey | string,
+  options: VerifyOptions = {}
 ): Effect.Effect<Checkpoint, CheckpointInvalid | CheckpointKeyInvalid> =>
   Effect.gen(function*() {
     const key = Predicate.isString(verifierKey) ? yield* parseVerifierKey(verifierKey) : verifierKey
+    const publicKey = yield* publicKeyObject(key)
     const opened = yield* openEither(text)
     const signatures = opened.signatures.filter((s) => s.name === key.name && s.keyId === key.keyId)
     if (signatures.length === 0) {
       return yield* new CheckpointInvalid({ reason: `no signature by ${key.name}+${Note.formatKeyId(key.keyId)}` })
     }
-    const publicKey = publicKeyObject(key)
     for (const signature of signatures) {
       if (!Note.verifyEd25519(publicKey, opened.body, signature.signature)) {
         return yield* new CheckpointInvalid({
           reason: `the signature by ${key.name}+${Note.formatKeyId(key.keyId)} does not verify`
         })
       }
+    }
+    if (options.origin !== undefined && opened.checkpoint.origin !== options.origin) {
+      return yield* new CheckpointInvalid({
+        reason: `the checkpoint is for ${opened.checkpoint.origin}, not the expected ${options.origin}`
+      })
     }
     return opened.checkpoint
   }).pipe(Effect.withSpan("Checkpoint.verify"))

@@ -31,7 +31,15 @@
  *   note) of that tree.
  *
  * Base64 must be canonical (RFC 4648 §4 with padding, no whitespace), so each
- * value has exactly one encoding.
+ * value has exactly one encoding. The JSON text must be strict, so that every
+ * JSON reader sees the same bundle: no object gives a member twice, and
+ * numbers are plain decimal integers (no sign, fraction, exponent or leading
+ * zero).
+ *
+ * A bundle's `origin` is its own claim. One key may sign the logs of many
+ * tenants (an `AuditLog` signs each tenant's under the origin
+ * `<key name>/<tenant id>`), so a verifier who means one log names its origin:
+ * `verify(bundle, verifierKey, { origin })`.
  *
  * @since 0.1.0
  */
@@ -40,6 +48,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Checkpoint from "./Checkpoint.js"
 import { decodeBase64, encodeBase64 } from "./internal/bytes.js"
+import { strictness } from "./internal/json.js"
 import * as MerkleProof from "./MerkleProof.js"
 import * as MerkleTree from "./MerkleTree.js"
 
@@ -139,32 +148,40 @@ export const decode = (json: unknown): Effect.Effect<ProofBundle, ProofBundleInv
   )
 
 /**
- * Decodes a bundle from its JSON text.
+ * Decodes a bundle from its JSON text, which must be strict JSON (see the
+ * module documentation).
  *
  * @since 0.1.0
  * @category encoding
  */
 export const fromJson = (text: string): Effect.Effect<ProofBundle, ProofBundleInvalid> =>
-  Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: () => invalid("a bundle must be JSON")
-  }).pipe(Effect.flatMap(decode))
+  Effect.suspend(() => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      return Effect.fail(invalid("a bundle must be JSON"))
+    }
+    const problem = strictness(text)
+    return problem === undefined ? decode(json) : Effect.fail(invalid(`a bundle must be strict JSON: ${problem}`))
+  })
 
 /**
  * Verifies a bundle offline and returns the checkpoint it is proven against:
  * the checkpoint must be signed by `verifierKey`, be for the bundle's origin
- * and tree size, and the inclusion proof must lead from the entry's leaf hash
- * to the checkpoint's root hash.
+ * (and for `options.origin`, when given) and tree size, and the inclusion
+ * proof must lead from the entry's leaf hash to the checkpoint's root hash.
  *
  * @since 0.1.0
  * @category verification
  */
 export const verify = (
   bundle: ProofBundle,
-  verifierKey: Checkpoint.VerifierKey | string
+  verifierKey: Checkpoint.VerifierKey | string,
+  options: Checkpoint.VerifyOptions = {}
 ): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
   Effect.gen(function*() {
-    const checkpoint = yield* Checkpoint.verify(bundle.checkpoint, verifierKey).pipe(
+    const checkpoint = yield* Checkpoint.verify(bundle.checkpoint, verifierKey, options).pipe(
       Effect.mapError((error) =>
         invalid(error._tag === "CheckpointKeyInvalid" ? error.reason : `checkpoint: ${error.reason}`)
       )
@@ -193,6 +210,7 @@ export const verify = (
  */
 export const verifyJson = (
   text: string,
-  verifierKey: Checkpoint.VerifierKey | string
+  verifierKey: Checkpoint.VerifierKey | string,
+  options: Checkpoint.VerifyOptions = {}
 ): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
-  Effect.flatMap(fromJson(text), (bundle) => verify(bundle, verifierKey))
+  Effect.flatMap(fromJson(text), (bundle) => verify(bundle, verifierKey, options))

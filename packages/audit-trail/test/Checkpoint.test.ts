@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
 import * as Checkpoint from "../src/Checkpoint.js"
@@ -141,6 +144,40 @@ describe("Checkpoint", () => {
         const cosigned = Checkpoint.sign(checkpoint, other, signer)
         yield* Checkpoint.verify(cosigned, signer.verifierKey)
         yield* Checkpoint.verify(cosigned, other.verifierKey)
+      }))
+
+    it.effect("with an expected origin, a checkpoint of another log signed by the same key is rejected", () =>
+      Effect.gen(function*() {
+        const signer = yield* exampleSigner
+        const other = Checkpoint.sign(new Checkpoint.Checkpoint({ origin: `${origin}0`, treeSize: 1234, rootHash }), signer)
+        yield* Checkpoint.verify(other, signer.verifierKey)
+        yield* rejects(Checkpoint.verify(other, signer.verifierKey, { origin }), "CheckpointInvalid", "other origin")
+        const verified = yield* Checkpoint.verify(signedExample, signer.verifierKey, { origin })
+        assert.strictEqual(verified.origin, origin)
+      }))
+
+    it.effect("a verifier key object that is not a valid key fails with CheckpointKeyInvalid, not a defect", () =>
+      Effect.gen(function*() {
+        const key = yield* Checkpoint.parseVerifierKey(exampleVerifierKey)
+        const cases: Array<[string, unknown]> = [
+          ["short public key", { ...key, publicKey: key.publicKey.slice(1) }],
+          ["long public key", { ...key, publicKey: Uint8Array.of(...key.publicKey, 0) }],
+          ["public key not bytes", { ...key, publicKey: Buffer.from(key.publicKey).toString("hex") }],
+          ["key id of another key", { ...key, keyId: key.keyId ^ 1 }],
+          ["name with a space", { ...key, name: "bad name" }],
+          ["not a key", 42],
+          ["null", null]
+        ]
+        for (const [label, verifierKey] of cases) {
+          const exit = yield* Effect.exit(Checkpoint.verify(signedExample, verifierKey as Checkpoint.VerifierKey))
+          assert.isTrue(Exit.isFailure(exit), label)
+          if (Exit.isFailure(exit)) {
+            const failure = Cause.failureOption(exit.cause)
+            assert.isTrue(Option.isSome(failure), `${label}: ${Cause.pretty(exit.cause)}`)
+            assert.strictEqual(Option.getOrThrow(failure)._tag, "CheckpointKeyInvalid", label)
+          }
+        }
+        yield* Checkpoint.verify(signedExample, { ...key })
       }))
 
     it.effect("verifies checkpoints of sum.golang.org, the Go checksum database, with its published key", () =>

@@ -273,6 +273,21 @@ describe("MerkleProof", () => {
       }))
   })
 
+  it.effect("an interior node's children presented as a leaf (second preimage) do not prove it", () =>
+    Effect.gen(function*() {
+      // A tree of 32 leaves is the tree of its 16 level-1 nodes; only the 0x00/0x01 prefixes tell them apart.
+      const root = reference.root(32)
+      for (let node = 0; node < 16; node++) {
+        const [left, right] = [reference.leafHashes[2 * node]!, reference.leafHashes[2 * node + 1]!]
+        const claim = { leafIndex: node, treeSize: 16, proof: reference.inclusionProof(2 * node, 32).slice(1), root }
+        yield* MerkleProof.verifyInclusion({ ...claim, leafHash: MerkleTree.hashChildren(left, right) })
+        yield* failsWith(
+          MerkleProof.verifyInclusion({ ...claim, leafHash: MerkleTree.hashLeaf(Uint8Array.of(...left, ...right)) }),
+          `node ${node} as a leaf`
+        )
+      }
+    }))
+
   describe("consistency verifier rejects", () => {
     const claimFor = (size1: number, size2: number): MerkleProof.ConsistencyClaim => ({
       size1,

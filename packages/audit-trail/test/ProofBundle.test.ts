@@ -212,6 +212,86 @@ describe("ProofBundle", () => {
       }))
   })
 
+  describe("strict JSON", () => {
+    it.effect("a member given twice is rejected, wherever it stands, so no reader sees another bundle", () =>
+      Effect.gen(function*() {
+        const { bundle, signer } = yield* setup
+        const text = ProofBundle.toJson(bundle)
+        const other = ProofBundle.toJson(makeBundle(signer, 36, 100))
+        const members = Object.keys(ProofBundle.encode(bundle))
+        for (const member of members) {
+          const first = `"${member}": ${JSON.stringify((JSON.parse(other) as Record<string, unknown>)[member])},`
+          // The repeated member first: JSON.parse keeps the last, which verifies.
+          yield* rejects(ProofBundle.verifyJson(text.replace("{", `{${first}`), signer.verifierKey), `${member} twice`)
+        }
+        const nested = JSON.stringify({ ...ProofBundle.encode(bundle), inclusionProof: [] }).replace(
+          `"inclusionProof":[]`,
+          `"inclusionProof":[${JSON.stringify(ProofBundle.encode(bundle).inclusionProof).slice(1, -1)}],"inclusionProof":${
+            JSON.stringify(ProofBundle.encode(bundle).inclusionProof)
+          }`
+        )
+        yield* rejects(ProofBundle.verifyJson(nested, signer.verifierKey), "inclusionProof twice, compact")
+        const escaped = text.replace("{", `{"\u006ceafIndex": 36,`)
+        yield* rejects(ProofBundle.verifyJson(escaped, signer.verifierKey), "leafIndex twice, once escaped")
+        yield* ProofBundle.verifyJson(text, signer.verifierKey)
+        yield* ProofBundle.verifyJson(JSON.stringify(ProofBundle.encode(bundle)), signer.verifierKey)
+      }))
+
+    it.effect("numbers are plain decimal integers: other spellings of the index, size or version are rejected", () =>
+      Effect.gen(function*() {
+        const { bundle, signer } = yield* setup
+        const text = ProofBundle.toJson(bundle)
+        const spell = (member: string, value: number, spelling: string) =>
+          text.replace(`"${member}": ${value},`, `"${member}": ${spelling},`)
+        const cases: Array<[string, number, string]> = [
+          ["leafIndex", 37, "37.0"],
+          ["leafIndex", 37, "3.7e1"],
+          ["leafIndex", 37, "36.99999999999999999"],
+          ["leafIndex", 37, "37.000000000000001"],
+          ["treeSize", 100, "1e2"],
+          ["treeSize", 100, "1E2"],
+          ["treeSize", 100, "100.0"],
+          ["version", 1, "1.0"],
+          ["version", 1, "1e0"]
+        ]
+        for (const [member, value, spelling] of cases) {
+          const tampered = spell(member, value, spelling)
+          assert.notStrictEqual(tampered, text, spelling)
+          assert.strictEqual((JSON.parse(tampered) as Record<string, unknown>)[member], value, spelling)
+          yield* rejects(ProofBundle.verifyJson(tampered, signer.verifierKey), `${member} as ${spelling}`)
+        }
+        const first = ProofBundle.toJson(makeBundle(signer, 0, 100))
+        yield* ProofBundle.verifyJson(first, signer.verifierKey)
+        yield* rejects(
+          ProofBundle.verifyJson(first.replace(`"leafIndex": 0,`, `"leafIndex": -0,`), signer.verifierKey),
+          "leafIndex as -0"
+        )
+      }))
+  })
+
+  describe("expected origin", () => {
+    it.effect("a bundle of another log signed by the same key is rejected when the verifier names its log", () =>
+      Effect.gen(function*() {
+        const { bundle, signer } = yield* setup
+        // One key signs the logs of many tenants, each under its own origin.
+        const otherOrigin = "lawful.example/audit/tenant-8"
+        const otherCheckpoint = Checkpoint.sign(
+          new Checkpoint.Checkpoint({ origin: otherOrigin, treeSize: 100, rootHash: MerkleTree.rootOf(leafHashes) }),
+          signer
+        )
+        const other = withFields(bundle, { origin: otherOrigin, checkpoint: otherCheckpoint })
+        yield* ProofBundle.verify(other, signer.verifierKey)
+        yield* rejects(ProofBundle.verify(other, signer.verifierKey, { origin }), "verify, other origin")
+        yield* rejects(
+          ProofBundle.verifyJson(ProofBundle.toJson(other), signer.verifierKey, { origin }),
+          "verifyJson, other origin"
+        )
+        const checkpoint = yield* ProofBundle.verify(bundle, signer.verifierKey, { origin })
+        assert.strictEqual(checkpoint.origin, origin)
+        yield* ProofBundle.verifyJson(ProofBundle.toJson(bundle), signer.verifierKey, { origin })
+      }))
+  })
+
   it("ProofBundleInvalid carries its reason as message", () => {
     assert.strictEqual(new ProofBundle.ProofBundleInvalid({ reason: "because" }).message, "because")
   })

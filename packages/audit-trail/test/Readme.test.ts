@@ -28,9 +28,10 @@ const program = Effect.gen(function*() {
 
   const bundle = yield* log.proofBundle(tenant, index)
   const json = ProofBundle.toJson(bundle) // hand this to an auditor, with log.verifierKey
+  const origin = log.origin(tenant) // the tenant's log: one key signs every tenant's
 
-  // The auditor, offline, with nothing but the JSON and the public key:
-  const checkpoint = yield* ProofBundle.verifyJson(json, log.verifierKey)
+  // The auditor, offline, with nothing but the JSON, the public key and the log's origin:
+  const checkpoint = yield* ProofBundle.verifyJson(json, log.verifierKey, { origin })
   return checkpoint.treeSize
 })
 
@@ -105,6 +106,19 @@ it.effect("the auditor's check fails when one byte of the entry changes", () =>
     const result = yield* Effect.flip(ProofBundle.verifyJson(withEntryByteChanged(json), verifierKey))
     assert.strictEqual(result.reason, "inclusion proof: computed root does not match the expected root")
   }))
+
+it.effect("the auditor's check fails for a bundle of another tenant's log, signed by the same key", () =>
+  Effect.gen(function*() {
+    const log = yield* AuditLog.AuditLog
+    const [tenant, other] = [yield* TenantId.make, yield* TenantId.make]
+    const appended = yield* log.append(
+      other,
+      new AuditEvent.AuditEvent({ actor: { kind: "api-key", id: "key_1" }, action: "consent.recorded" })
+    )
+    const json = ProofBundle.toJson(yield* log.proofBundle(other, appended.index))
+    const result = yield* Effect.flip(ProofBundle.verifyJson(json, log.verifierKey, { origin: log.origin(tenant) }))
+    assert.strictEqual(result.reason, `checkpoint: the checkpoint is for ${log.origin(other)}, not the expected ${log.origin(tenant)}`)
+  }).pipe(Effect.provide(AuditLog.layerMemory)))
 
 it.effect("the auditor's check fails with another log's public key", () =>
   Effect.gen(function*() {
