@@ -26,11 +26,15 @@
  *   "confirms": ["<uuid>"], "reason": "unsubscribe", "collectedAt": "<ISO time>" }
  * ```
  *
- * Optional members are omitted when absent; `awaitingConfirmation` appears
- * only on grants and `confirms` only on confirmations, each only when not
- * empty; lists are sorted and unique; times are ISO 8601 in UTC with
- * milliseconds; a `reason` appears only on withdrawals. The event hash is the hex SHA-256 of these bytes; the audit
- * entry of the event commits to it (see `ConsentProof`).
+ * Optional members are omitted when absent; `awaitingConfirmation` and
+ * `confirms` are omitted when empty, and are not empty on other events than
+ * grants and confirmations respectively; lists are sorted and unique; times
+ * are ISO 8601 in UTC with milliseconds; a `reason` appears only on
+ * withdrawals. Bytes that break one of these rules, or that are not exactly
+ * this form (a byte-order mark, whitespace, escapes, another spelling of a
+ * number), are not an event: two different events never have the same bytes,
+ * and one event has one encoding. The event hash is the hex SHA-256 of these
+ * bytes; the audit entry of the event commits to it (see `ConsentProof`).
  *
  * The IP address and the user agent are not in the bytes: their
  * **commitments** are, `hex SHA-256("lawful/consent/v1/ip\0" || salt || UTF-8 value)`
@@ -216,7 +220,8 @@ export const sealedPurposes = { ip: "consent.ip", userAgent: "consent.user-agent
 export type SealedField = keyof typeof sealedPurposes
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder("utf-8", { fatal: true })
+// `ignoreBOM`: a leading U+FEFF is kept as text, never dropped as a byte-order mark.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 /**
  * The salt length of commitments, in bytes.
@@ -290,16 +295,14 @@ export const toDocument = (event: ConsentEvent): { readonly [key: string]: Json 
   kind: event.kind,
   time: event.time.toISOString(),
   lists: event.lists,
-  awaitingConfirmation: event.kind === "granted" && event.awaitingConfirmation.length > 0
-    ? event.awaitingConfirmation
-    : undefined,
+  awaitingConfirmation: event.awaitingConfirmation.length > 0 ? event.awaitingConfirmation : undefined,
   lawfulBasis: event.lawfulBasis,
   source: event.source,
   notice: event.notice,
   language: event.language,
   ip: event.ip,
   userAgent: event.userAgent,
-  confirms: event.kind === "confirmed" && event.confirms.length > 0 ? event.confirms : undefined,
+  confirms: event.confirms.length > 0 ? event.confirms : undefined,
   reason: event.reason,
   collectedAt: event.collectedAt?.toISOString()
 })
@@ -392,10 +395,13 @@ export const fromCanonicalBytes = (bytes: Uint8Array): Option.Option<ConsentEven
 
 const isSortedUnique = (values: ReadonlyArray<string>): boolean => values.every((v, i) => i === 0 || values[i - 1]! < v)
 
-// What the schema does not say: lists sorted and unique, pending lists among the lists, a reason only on withdrawals.
+// What the schema does not say: lists sorted and unique, pending lists among the lists, pending lists
+// only on grants, confirmed grants only on confirmations, a reason only on withdrawals.
 const isWellFormed = (event: ConsentEvent): boolean =>
   isSortedUnique(event.lists) && isSortedUnique(event.awaitingConfirmation) && isSortedUnique(event.confirms) &&
   event.awaitingConfirmation.every((list) => event.lists.includes(list)) &&
+  (event.awaitingConfirmation.length === 0 || event.kind === "granted") &&
+  (event.confirms.length === 0 || event.kind === "confirmed") &&
   (event.reason === undefined || event.kind === "withdrawn")
 
 /**

@@ -16,8 +16,11 @@
  * `maxUserAgentLength` characters (as `record` takes it), the consent time
  * lies outside the attested period (`collectedFrom` to `collectedTo`, both
  * included; a row without a consent time is taken as collected in it), the
- * address is on the tenant's suppression list, or the address repeats an
- * earlier row of the same batch. An attestation whose period is reversed,
+ * address is on the tenant's suppression list, or the address (normalised)
+ * repeats an earlier row of the same import, in whatever batch. An import
+ * keeps the distinct addresses it has read in memory to find repeats. A
+ * re-run of an import is another import: it records its rows again. An
+ * attestation whose period is reversed,
  * or whose bounds are not valid dates of the years 0000 to 9999, records
  * nothing (`ConsentRequestInvalid`), nor does an import whose lists are not
  * all declared (`UnknownList`).
@@ -226,8 +229,9 @@ export interface Rejection {
 }
 
 /**
- * How many rows were received, recorded and refused (by reason), and the
- * first refused rows (at most `maxListedRejections`).
+ * How many rows were received, recorded and refused (by reason; each row is
+ * counted once), and the first refused rows in row order (at most
+ * `maxListedRejections`).
  *
  * @since 0.1.0
  * @category models

@@ -225,8 +225,8 @@ export class ConsentEventNotFound extends Schema.TaggedError<ConsentEventNotFoun
 
 /**
  * The proof of an event can no longer be built from the audit log (its
- * entry's details were redacted, or the entry is missing). Proofs exported
- * before stay valid.
+ * entry's details were redacted, or the entry is missing or does not commit
+ * to the event). Proofs exported before stay valid.
  *
  * @since 0.1.0
  * @category errors
@@ -831,11 +831,17 @@ export const make = Effect.gen(function*() {
     rejections: Array<ConsentImport.Rejection>
   }
 
-  const importBatch = (
-    tenant: TenantId,
+  interface CheckedRows {
+    readonly totals: Totals
+    readonly reject: (row: number, reason: ConsentImport.RejectionReason) => void
+    readonly valid: ReadonlyArray<{ readonly row: number; readonly email: Email.Email; readonly contact: ConsentImport.ImportContact }>
+  }
+
+  // Checks a batch's rows, one batch after the other in row order: `seen` holds the addresses of
+  // the import's earlier rows, so that a repeated address is a duplicate in whatever batch it is.
+  const checkRows = (
     options: typeof ConsentImport.ImportOptions.Type,
-    source: ConsentEvent.Source,
-    listIds: ReadonlyArray<ConsentLists.ListId>,
+    seen: Set<string>,
     rows: Chunk.Chunk<readonly [ConsentImport.ImportContact, number]>
   ) =>
     Effect.gen(function*() {
@@ -863,7 +869,6 @@ export const make = Effect.gen(function*() {
       }
       const valid: Array<{ readonly row: number; readonly email: Email.Email; readonly contact: ConsentImport.ImportContact }> =
         []
-      const seen = new Set<string>()
       for (const [contact, index] of rows) {
         const row = index + 1
         // Rows come from outside (a file, another system): each field is checked before use.
@@ -887,13 +892,30 @@ export const make = Effect.gen(function*() {
           valid.push({ row, email: email.value, contact })
         }
       }
+      const checked: CheckedRows = { totals, reject, valid }
+      return checked
+    })
+
+  const importBatch = (
+    tenant: TenantId,
+    options: typeof ConsentImport.ImportOptions.Type,
+    source: ConsentEvent.Source,
+    listIds: ReadonlyArray<ConsentLists.ListId>,
+    { reject, totals, valid }: CheckedRows
+  ) =>
+    Effect.gen(function*() {
+      // The suppressed rows are refused after the others: the batch's list is put back in row order.
+      const inRowOrder = () => {
+        totals.rejections.sort((a, b) => a.row - b.row)
+        return totals
+      }
       const suppressed = yield* suppression.suppressed(tenant, valid.map((v) => v.email))
       const kept = valid.filter((v) => {
         if (!suppressed.has(v.email)) return true
         reject(v.row, "suppressed")
         return false
       })
-      if (kept.length === 0) return totals
+      if (kept.length === 0) return inRowOrder()
       const subjects = yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
         Effect.catchTag("InvalidEmail", Effect.die)
       )
@@ -933,8 +955,10 @@ export const make = Effect.gen(function*() {
       })
       yield* commit(tenant, drafts)
       totals.recorded = drafts.length
-      return totals
-    }).pipe(Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: Chunk.size(rows) } }))
+      return inRowOrder()
+    }).pipe(
+      Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: totals.received } })
+    )
 
   const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
     Effect.gen(function*() {
@@ -972,10 +996,12 @@ export const make = Effect.gen(function*() {
       const stream: Stream.Stream<ConsentImport.ImportContact, E> = Stream.StreamTypeId in contacts
         ? contacts as Stream.Stream<ConsentImport.ImportContact, E>
         : Stream.fromIterable(contacts as Iterable<ConsentImport.ImportContact>)
+      const seen = new Set<string>()
       const totals = yield* stream.pipe(
         Stream.zipWithIndex,
         Stream.grouped(options.batchSize),
-        Stream.mapEffect((rows) => importBatch(tenant, options, source, listIds, rows), { concurrency: 2 }),
+        Stream.mapEffect((rows) => checkRows(options, seen, rows)),
+        Stream.mapEffect((checked) => importBatch(tenant, options, source, listIds, checked), { concurrency: 2 }),
         Stream.runFold(
           {
             received: 0,
@@ -1109,6 +1135,10 @@ export const make = Effect.gen(function*() {
         Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
       )
       if (Option.isNone(entry.details)) return yield* unavailable("the details of its audit entry were redacted")
+      const details = entry.details.value.value
+      if (Object.keys(details).length !== 1 || details.eventSha256 !== stored.hash) {
+        return yield* unavailable("its audit entry does not commit to the event")
+      }
       const bundle = yield* log.proofBundle(tenant, stored.auditIndex).pipe(
         Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
       )
@@ -1121,7 +1151,7 @@ export const make = Effect.gen(function*() {
       return new ConsentProof.ConsentProof({
         version: 1,
         event: stored.bytes,
-        auditDetails: entry.details.value.value,
+        auditDetails: ConsentProof.auditDetailsOf(stored.hash),
         auditDetailsSalt: entry.details.value.salt,
         audit: bundle,
         ...(disclosures !== undefined ? { disclosures } : {})

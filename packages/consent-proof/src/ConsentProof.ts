@@ -26,9 +26,11 @@
  * }
  * ```
  *
- * `disclosures` and each of its members are optional. Base64 is canonical
- * (RFC 4648 §4, padded, no whitespace). Members not listed make the proof
- * invalid.
+ * `auditDetails` has exactly the one member `eventSha256` (64 lower-case hex
+ * digits). `disclosures` and each of its members are optional; a disclosed
+ * value is well-formed Unicode (no unpaired surrogate, which UTF-8 would
+ * hash as U+FFFD). Base64 is canonical (RFC 4648 §4, padded, no whitespace).
+ * Members not listed make the proof invalid.
  *
  * ## Verification
  *
@@ -45,7 +47,6 @@
  * @since 0.1.0
  */
 import * as AuditEntry from "@lawful/audit-trail/AuditEntry"
-import { Json } from "@lawful/audit-trail/AuditEvent"
 import type * as Checkpoint from "@lawful/audit-trail/Checkpoint"
 import * as ProofBundle from "@lawful/audit-trail/ProofBundle"
 import * as Effect from "effect/Effect"
@@ -53,6 +54,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as ConsentEvent from "./ConsentEvent.js"
+import { Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
 
 /**
@@ -85,7 +87,11 @@ const Salt = Base64Bytes.pipe(
  * @category models
  */
 export const Disclosure = Schema.Struct({
-  value: Schema.String,
+  value: Schema.String.pipe(
+    Schema.filter((value) => !/\p{Surrogate}/u.test(value), {
+      message: () => "a disclosed value is well-formed Unicode, without unpaired surrogates"
+    })
+  ),
   salt: Salt
 })
 
@@ -113,6 +119,20 @@ export const Disclosures = Schema.Struct({
 export type Disclosures = typeof Disclosures.Type
 
 /**
+ * The audit details of a consent event: the SHA-256 of its canonical bytes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const AuditDetails = Schema.Struct({ eventSha256: Sha256Hex })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type AuditDetails = typeof AuditDetails.Type
+
+/**
  * A consent proof. Its encoded form is the JSON format above.
  *
  * @since 0.1.0
@@ -121,7 +141,7 @@ export type Disclosures = typeof Disclosures.Type
 export class ConsentProof extends Schema.Class<ConsentProof>("@lawful/consent-proof/ConsentProof")({
   version: Schema.Literal(1),
   event: Base64Bytes,
-  auditDetails: Schema.Record({ key: Schema.String, value: Json }),
+  auditDetails: AuditDetails,
   auditDetailsSalt: Base64Bytes,
   audit: ProofBundle.ProofBundle,
   disclosures: Schema.optional(Disclosures)
@@ -156,7 +176,7 @@ export interface VerifiedConsent {
  * @since 0.1.0
  * @category constructors
  */
-export const auditDetailsOf = (eventHash: string): { readonly eventSha256: string } => ({ eventSha256: eventHash })
+export const auditDetailsOf = (eventHash: string): AuditDetails => ({ eventSha256: eventHash })
 
 /**
  * The audit resource of an event.
@@ -195,8 +215,18 @@ export const toJson = (proof: ConsentProof, indent?: number): string => JSON.str
  */
 export const decode = (json: unknown): Effect.Effect<ConsentProof, ConsentProofInvalid> =>
   Schema.decodeUnknown(ConsentProof)(json, { onExcessProperty: "error" }).pipe(
-    Effect.mapError((error) => invalid(`malformed proof: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    Effect.mapError((error) => invalid(`malformed proof: ${describe(error)}`))
   )
+
+// The formatter prints the offending value, recursively: a value nested thousands deep
+// overflows the stack, and is described without it.
+const describe = (error: ParseResult.ParseError): string => {
+  try {
+    return ParseResult.TreeFormatter.formatErrorSync(error)
+  } catch {
+    return "a value is nested too deeply"
+  }
+}
 
 /**
  * Decodes a proof from its JSON text.
