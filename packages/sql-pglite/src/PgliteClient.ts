@@ -9,9 +9,11 @@
  * `pg.types.setTypeParser`), and parameters converted as `pg` converts them,
  * so code and tests run unchanged on both.
  *
- * PGlite is a single session. Every statement outside a transaction takes a
- * one-permit semaphore for its own duration; a transaction holds the permit
- * for its whole scope, so no other fiber's statement can run inside it.
+ * PGlite is a single session. Every statement outside a transaction takes it
+ * for its own duration, in the order fibers asked; a transaction holds it
+ * for its whole scope, so no other fiber's statement can run inside it. So
+ * do `LISTEN` and `NOTIFY`, except from within the transaction, where they
+ * join it. A directory is opened by one client at a time.
  *
  * @since 0.1.0
  */
@@ -27,9 +29,12 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs"
+import { resolve } from "node:path"
 import pg from "pg"
 
 /**
@@ -38,8 +43,11 @@ import pg from "pg"
  */
 export interface PgliteClientConfig {
   /**
-   * Directory holding the database files; created and initialised when new.
-   * When omitted the database lives in memory and ends with the layer.
+   * Directory holding the database files; created (with its parents) and
+   * initialised when new. While a client has it open it holds the lock file
+   * `lawful-pglite.lock` in it, and another client, in this process or
+   * another, fails to open it. When omitted the database lives in memory and
+   * ends with the layer.
    */
   readonly dataDir?: string | undefined
   /** A snapshot made by `dumpDataDir`, loaded instead of running initdb. */
@@ -114,6 +122,105 @@ const toSqlError = (message: string) => (cause: unknown) => {
   return new SqlError({ cause, message })
 }
 
+// PGlite takes no lock on its directory: two instances over one directory each run their own
+// server over the same files, and what one writes the other's close overwrites. A lock file
+// holds the process id of the client that has the directory open; one whose process is gone is
+// stale and taken over. Only a directory on the local file system ("file://" or no scheme) has one.
+const lockFileName = "lawful-pglite.lock"
+
+const localDirectory = (dataDir: string): string | undefined =>
+  dataDir.startsWith("file://") ? dataDir.slice("file://".length) : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir) ? undefined : dataDir
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+// The lock files this process holds. A lock naming this process's id that is not among them
+// was left by an earlier process that had the same id: a container's server restarts as the
+// same process id after being killed, and must not find its own directory locked.
+const heldHere = new Set<string>()
+
+const lockDirectory = (dir: string): Effect.Effect<void, SqlError, Scope.Scope> => {
+  const path = resolve(dir, lockFileName)
+  const take = (): number => {
+    try {
+      return openSync(path, "wx")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+      const holder = Number.parseInt(readFileSync(path, "utf8"), 10)
+      const live = Number.isInteger(holder) && holder > 0 &&
+        (holder === process.pid ? heldHere.has(path) : isRunning(holder))
+      if (live) {
+        throw new Error(
+          `${dir} is open in another PgliteClient (process ${holder}); ${path} holds its lock ` +
+            "(remove it only if no process has the directory open)"
+        )
+      }
+      rmSync(path, { force: true })
+      return openSync(path, "wx")
+    }
+  }
+  return Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        mkdirSync(dir, { recursive: true })
+        const fd = take()
+        try {
+          writeSync(fd, String(process.pid))
+        } finally {
+          closeSync(fd)
+        }
+        heldHere.add(path)
+      },
+      catch: (cause) => new SqlError({ cause, message: `PgliteClient: failed to open the database in ${dir}` })
+    }),
+    () =>
+      Effect.sync(() => {
+        heldHere.delete(path)
+        rmSync(path, { force: true })
+      })
+  )
+}
+
+// The session's lock, first come first served. Effect's semaphore lets a fibre that releases
+// the permit take it again before a waiting fibre wakes, and a PGlite statement completes
+// without a turn of the event loop: a fibre running statements one after another kept the
+// session from all others until it stopped. Here a release hands the session to the fibre that
+// has waited longest.
+const makeSession = () => {
+  let held = false
+  const waiting: Array<() => void> = []
+  const release = Effect.sync(() => {
+    const next = waiting.shift()
+    if (next === undefined) held = false
+    else next()
+  })
+  const wait = Effect.async<void>((resume) => {
+    const handOver = () => resume(Effect.void)
+    waiting.push(handOver)
+    // Interrupted: while still waiting, leave the line; once handed the session, pass it on.
+    return Effect.suspend(() => {
+      const index = waiting.indexOf(handOver)
+      if (index === -1) return release
+      waiting.splice(index, 1)
+      return Effect.void
+    })
+  })
+  const take = Effect.suspend(() => {
+    if (held) return wait
+    held = true
+    return Effect.void
+  })
+  const withSession = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(take), Effect.ensuring(restore(effect), release)))
+  return { take, release, withSession }
+}
+
 /**
  * Builds a client over a new PGlite instance, closed with the scope.
  *
@@ -124,6 +231,8 @@ export const make = (
   options: PgliteClientConfig = {}
 ): Effect.Effect<PgliteClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
+    const dir = options.dataDir !== undefined ? localDirectory(options.dataDir) : undefined
+    if (dir !== undefined) yield* lockDirectory(dir)
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -157,7 +266,7 @@ export const fromPglite = (
     const transformRows = options.transformResultNames
       ? Statement.defaultTransforms(options.transformResultNames, options.transformJson).array
       : undefined
-    const session = yield* Effect.makeSemaphore(1)
+    const session = makeSession()
 
     const query = (sql: string, params: ReadonlyArray<unknown>, rowMode: "object" | "array" = "object") =>
       Effect.tryPromise({
@@ -174,14 +283,19 @@ export const fromPglite = (
         )
       )
 
+    // As pg: without parameters, by the simple protocol, which takes several statements and
+    // gives one result each.
     const queryRaw = (sql: string, params: ReadonlyArray<unknown>) =>
       Effect.tryPromise({
-        try: () => db.query(sql, params.map(prepareValue)),
+        try: (): Promise<Results<any> | Array<Results<any>>> =>
+          params.length === 0
+            ? db.exec(sql).then((results) => results.length === 1 ? results[0]! : results)
+            : db.query(sql, params.map(prepareValue)),
         catch: toSqlError("Failed to execute statement")
       })
 
-    // `guard` is the identity inside a transaction (the permit is already held) and takes
-    // the permit per statement outside one.
+    // `guard` is the identity inside a transaction (the session is already held) and takes
+    // the session per statement outside one.
     const makeConnection = (guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
       const run = (
         sql: string,
@@ -204,13 +318,54 @@ export const fromPglite = (
       return connection
     }
 
-    const statementConnection = makeConnection(session.withPermits(1))
+    const statementConnection = makeConnection(session.withSession)
     const transactionConnection = makeConnection((effect) => effect)
+
+    // For what runs on the session besides statements (LISTEN, NOTIFY): inside this client's
+    // transaction it joins the transaction, which holds the session; elsewhere it takes it.
+    const onSession = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.flatMap(
+        Effect.serviceOption(Client.TransactionConnection),
+        (transaction) =>
+          Option.isSome(transaction) && transaction.value[0] === transactionConnection
+            ? effect
+            : session.withSession(effect)
+      )
+
+    // Streams listening per channel: the last one to end stops listening.
+    const listening = new Map<string, number>()
+    const listen = (channel: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          listening.set(channel, (listening.get(channel) ?? 0) + 1)
+          try {
+            await db.exec(`LISTEN ${pg.escapeIdentifier(channel)}`)
+          } catch (error) {
+            unlistened(channel)
+            throw error
+          }
+        },
+        catch: toSqlError("Failed to listen")
+      })
+    const unlistened = (channel: string) => {
+      const remaining = (listening.get(channel) ?? 1) - 1
+      if (remaining === 0) listening.delete(channel)
+      else listening.set(channel, remaining)
+      return remaining
+    }
+    const unlisten = (channel: string) =>
+      Effect.suspend(() =>
+        unlistened(channel) > 0
+          ? Effect.void
+          : Effect.ignore(Effect.tryPromise(() => db.exec(`UNLISTEN ${pg.escapeIdentifier(channel)}`)))
+      )
 
     const client = yield* Client.make({
       acquirer: Effect.succeed(statementConnection),
+      // Waiting for the session stays interruptible (withTransaction acquires uninterruptibly):
+      // a transaction can wait behind another for long.
       transactionAcquirer: Effect.as(
-        Effect.acquireRelease(session.take(1), () => session.release(1)),
+        Effect.acquireRelease(Effect.interruptible(session.take), () => session.release),
         transactionConnection
       ),
       compiler,
@@ -226,18 +381,23 @@ export const fromPglite = (
       [PgClient.TypeId]: PgClient.TypeId,
       config: { database: "pglite", url: Redacted.make("pglite://memory") },
       json: (value: unknown) => pgJson(value, undefined, undefined),
+      // The channel is a name as pg's `listen` takes it: exact, quoted (PGlite's own `listen`
+      // folds it to lower case and writes it into its statements unquoted).
       listen: (channel: string) =>
         Stream.asyncPush<string, SqlError>((emit) =>
           Effect.acquireRelease(
-            Effect.tryPromise({
-              try: () => db.listen(channel, (payload) => emit.single(payload)),
-              catch: toSqlError("Failed to listen")
-            }),
-            (unlisten) => Effect.promise(() => unlisten()).pipe(Effect.ignore)
+            onSession(listen(channel)).pipe(
+              Effect.zipRight(Effect.sync(() =>
+                db.onNotification((from, payload) => {
+                  if (from === channel) emit.single(payload)
+                })
+              ))
+            ),
+            (stopNotifications) => Effect.zipRight(Effect.sync(stopNotifications), onSession(unlisten(channel)))
           )
         ),
       notify: (channel: string, payload: string) =>
-        Effect.asVoid(session.withPermits(1)(queryRaw("SELECT pg_notify($1, $2)", [channel, payload]))),
+        Effect.asVoid(onSession(queryRaw("SELECT pg_notify($1, $2)", [channel, payload]))),
       pglite: db
     }) as unknown as PgliteClient
   })

@@ -4,15 +4,18 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { PgliteClient } from "@lawful/sql-pglite"
 import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import { spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import nodePg from "pg"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -257,6 +260,21 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
         assert.strictEqual((error.cause as { code?: string }).code, "22P02")
       }))
 
+    it.effect("several statements in one string run through .raw as on pg", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const table = `raw_${randomUUID().replaceAll("-", "")}`
+        const results = (yield* sql.unsafe(
+          `CREATE TABLE ${table} (n int4); INSERT INTO ${table} VALUES (1), (2); SELECT n FROM ${table} ORDER BY n`
+        ).raw) as unknown as ReadonlyArray<{ command: string; rowCount: number | null; rows: ReadonlyArray<unknown> }>
+        assert.deepStrictEqual(
+          results.map((r) => [r.command, r.command === "CREATE" ? null : r.rowCount, r.rows]),
+          [["CREATE", null, []], ["INSERT", 2, []], ["SELECT", 2, [{ n: 1 }, { n: 2 }]]]
+        )
+        const single = (yield* sql.unsafe(`SELECT count(*) AS c FROM ${table}`).raw) as unknown as { rows: unknown }
+        assert.deepStrictEqual(single.rows, [{ c: "2" }])
+      }))
+
     it.effect("statements, types and JSON behave as on pg", () =>
       scenario.pipe(Effect.tap((observed) => results.set(`${name}:scenario`, observed))))
 
@@ -291,6 +309,9 @@ if (databaseUrl) {
   })
 }
 
+// The lock a layer holds on its directory while open.
+const lockFile = "lawful-pglite.lock"
+
 describe("PGlite on disk", () => {
   it.effect("persists across reopening the same directory", () =>
     Effect.gen(function*() {
@@ -312,4 +333,154 @@ describe("PGlite on disk", () => {
       )
       assert.deepStrictEqual(moods, [{ moods: "{happy,sad}" }])
     }).pipe(Effect.scoped))
+
+  it.effect("a directory is used by one layer at a time, and created with its parents", () =>
+    Effect.gen(function*() {
+      const root = mkdtempSync(join(tmpdir(), "lawful-pglite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(root, { recursive: true, force: true })))
+      const dir = join(root, "not", "yet")
+      const count = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: number }>`SELECT count(*)::int AS n FROM kept`)
+      yield* Effect.gen(function*() {
+        const first = yield* Layer.build(PgliteClient.layer({ dataDir: dir })).pipe(Effect.map(Context.get(SqlClient.SqlClient)))
+        yield* first`CREATE TABLE kept (v int4); INSERT INTO kept VALUES (1)`
+        const second = yield* Effect.flip(count.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir }))))
+        assert.strictEqual(second._tag, "SqlError")
+        assert.include(second.message, dir)
+        // The refused layer took nothing from the open one, which goes on.
+        yield* first`INSERT INTO kept VALUES (2)`
+      }).pipe(Effect.scoped)
+      // Once the first layer is closed, the directory opens again with all it wrote.
+      assert.deepStrictEqual(yield* count.pipe(Effect.provide(PgliteClient.layer({ dataDir: dir }))), [{ n: 2 }])
+    }).pipe(Effect.scoped))
+
+  it.effect("a lock left by a process that is gone does not keep the directory closed", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "lawful-pglite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const gone = spawnSync(process.execPath, ["-e", ""]).pid
+      writeFileSync(join(dir, lockFile), String(gone))
+      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: number }>`SELECT 1 AS n`).pipe(
+        Effect.provide(PgliteClient.layer({ dataDir: dir }))
+      )
+      assert.deepStrictEqual(rows, [{ n: 1 }])
+      assert.isFalse(existsSync(join(dir, lockFile)))
+    }).pipe(Effect.scoped))
+
+  it.effect("a lock naming this process's id, left by an earlier process with that id, is taken over", () =>
+    Effect.gen(function*() {
+      // A container's server killed and restarted runs as the same process id.
+      const dir = mkdtempSync(join(tmpdir(), "lawful-pglite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      writeFileSync(join(dir, lockFile), String(process.pid))
+      const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ n: number }>`SELECT 1 AS n`).pipe(
+        Effect.provide(PgliteClient.layer({ dataDir: dir }))
+      )
+      assert.deepStrictEqual(rows, [{ n: 1 }])
+      // While this process holds it, a second client here is still refused.
+      const second = yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(PgliteClient.layer({ dataDir: dir }))
+        return yield* Effect.either(Layer.build(PgliteClient.layer({ dataDir: dir })))
+      }))
+      assert.isTrue(second._tag === "Left")
+    }).pipe(Effect.scoped))
 })
+
+// PGlite's one session, shared by everything: what waits for it, and what must not run inside
+// another fibre's transaction.
+layer(PgliteClient.layer(), { timeout: 60_000 })("PGlite session", (it) => {
+  // A transaction that holds the session until `finish`, then rolls back.
+  const holdTransaction = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const opened = yield* Deferred.make<void>()
+    const finish = yield* Deferred.make<void>()
+    const holder = yield* sql.withTransaction(
+      Effect.zipRight(Deferred.succeed(opened, undefined), Effect.zipRight(Deferred.await(finish), Effect.fail("rolled back" as const)))
+    ).pipe(Effect.fork)
+    yield* Deferred.await(opened)
+    return { finish: Deferred.succeed(finish, undefined), holder }
+  })
+
+  it.effect("a transaction waiting for the session can be interrupted", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const { finish, holder } = yield* holdTransaction
+      const started = yield* Deferred.make<void>()
+      const waiting = yield* Effect.zipRight(Deferred.succeed(started, undefined), sql.withTransaction(sql`SELECT 1`)).pipe(
+        Effect.fork
+      )
+      yield* Deferred.await(started)
+      yield* Effect.yieldNow()
+      // Returns while the other transaction still holds the session.
+      yield* Fiber.interrupt(waiting)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(holder)))
+      yield* finish
+      assert.strictEqual(yield* Effect.flip(Fiber.join(holder)), "rolled back")
+      // The interrupted fibre left the session free behind it.
+      assert.deepStrictEqual(yield* sql.withTransaction(sql`SELECT 2 AS n`), [{ n: 2 }])
+    }))
+
+  it.effect("a fibre running statements back to back leaves the session to the others in turn", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const busy = yield* Effect.forever(sql`SELECT 1`).pipe(Effect.fork)
+      const busyTransactions = yield* Effect.forever(sql.withTransaction(sql`SELECT 1`)).pipe(Effect.fork)
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual(yield* sql`SELECT 2 AS n`, [{ n: 2 }])
+      assert.deepStrictEqual(yield* sql.withTransaction(sql`SELECT 3 AS n`), [{ n: 3 }])
+      yield* Fiber.interrupt(busy)
+      yield* Fiber.interrupt(busyTransactions)
+    }))
+
+  it.effect("notify inside a transaction is delivered at its commit", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const pg = yield* PgClient.PgClient
+      const channel = `in_tx_${randomUUID().slice(0, 8)}`
+      const received = yield* pg.listen(channel).pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      yield* awaitListening(channel)
+      yield* sql.withTransaction(pg.notify(channel, "committed"))
+      assert.deepStrictEqual(Chunk.toArray(yield* Fiber.join(received)), ["committed"])
+    }))
+
+  it.effect("listen takes channel names as pg does: exact, quoted", () =>
+    Effect.gen(function*() {
+      const pg = yield* PgClient.PgClient
+      for (const channel of [`Mixed_${randomUUID().slice(0, 8)}`, `with-dash ${randomUUID().slice(0, 8)}`, `q"uote`]) {
+        const received = yield* pg.listen(channel).pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+        yield* awaitListening(channel)
+        yield* pg.notify(channel, channel)
+        assert.deepStrictEqual(Chunk.toArray(yield* Fiber.join(received)), [channel])
+        // The stream's end stops listening.
+        assert.isFalse((yield* listeningChannels).includes(channel))
+      }
+    }))
+
+  it.effect("listen does not run inside another fibre's transaction", () =>
+    Effect.gen(function*() {
+      const pg = yield* PgClient.PgClient
+      const { finish, holder } = yield* holdTransaction
+      const channel = `rolled_${randomUUID().slice(0, 8)}`
+      const received = yield* pg.listen(channel).pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+      // Turns enough for the stream to start and send its LISTEN, were it not waiting.
+      yield* Effect.repeatN(Effect.yieldNow(), 100)
+      yield* finish
+      assert.strictEqual(yield* Effect.flip(Fiber.join(holder)), "rolled back")
+      // Were LISTEN part of the transaction, its rollback would have undone it: this never returns.
+      yield* awaitListening(channel)
+      yield* pg.notify(channel, "heard")
+      assert.deepStrictEqual(Chunk.toArray(yield* Fiber.join(received)), ["heard"])
+    }))
+})
+
+const listeningChannels = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => sql<{ channel: string }>`SELECT pg_listening_channels() AS channel`
+).pipe(Effect.map((rows) => rows.map((r) => r.channel)))
+
+// A stream's LISTEN runs when the stream starts, in its own fibre: wait until it has (a few
+// statements at most; a LISTEN that never takes effect fails here).
+const awaitListening = (channel: string) =>
+  listeningChannels.pipe(
+    Effect.repeat({ until: (channels) => channels.includes(channel), times: 200 }),
+    Effect.map((channels) => assert.include(channels, channel))
+  )
