@@ -112,14 +112,15 @@ describe("Database.layerPostgres on a database it cannot reach", () => {
     }))
 })
 
-// The development server also listens on a socket on this machine; CI's does not. Only when
-// TEST_DATABASE_URL is a server on this machine and its socket is there.
+// Only when TEST_DATABASE_URL is a server on this machine and its socket is found: in
+// TEST_POSTGRES_SOCKET_DIR (CI sets it), or where servers usually put it.
 const socketUrl = (() => {
   if (!postgresUrl) return undefined
   const url = new URL(postgresUrl)
   if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return undefined
   const port = url.port || "5432"
-  const directory = ["/tmp/pgdev", "/var/run/postgresql", "/tmp"].find((dir) => existsSync(`${dir}/.s.PGSQL.${port}`))
+  const candidates = [process.env.TEST_POSTGRES_SOCKET_DIR, "/tmp/pgdev", "/var/run/postgresql", "/tmp"]
+  const directory = candidates.filter((dir) => dir !== undefined && dir !== "").find((dir) => existsSync(`${dir}/.s.PGSQL.${port}`))
   if (directory === undefined) return undefined
   const auth = url.username ? `${url.username}${url.password ? `:${url.password}` : ""}@` : ""
   return `postgres://${auth}${encodeURIComponent(directory)}:${port}${url.pathname}`
