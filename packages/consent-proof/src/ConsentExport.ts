@@ -64,6 +64,7 @@
  */
 import type { Actor, Json } from "@lawful/audit-trail/AuditEvent"
 import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import * as Csv from "@lawful/core/Csv"
 import { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import type { VaultError } from "@lawful/core/Vault"
@@ -79,7 +80,6 @@ import type { Disclosed, Discloser } from "./ConsentLedger.js"
 import { ConsentLists } from "./ConsentLists.js"
 import type { ConsentList, ConsentListsError } from "./ConsentLists.js"
 import type { ConsentStoreError, StoredEvent } from "./ConsentStore.js"
-import { csvRecord, outsideText } from "./internal/csv.js"
 
 /**
  * Which events to export, and how many to read per page.
@@ -282,7 +282,7 @@ export const csvColumns: ReadonlyArray<string> = [
 export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
   const event = stored.event
   const source = event.source
-  return csvRecord([
+  return Csv.record([
     event.id,
     event.tenant,
     event.subject,
@@ -292,7 +292,7 @@ export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
     event.awaitingConfirmation.join(" "),
     event.lawfulBasis,
     source.type,
-    source.type === "form" ? outsideText(source.formId) : "",
+    source.type === "form" ? Csv.spreadsheetText(source.formId) : "",
     source.type === "form" ? String(source.formVersion) : "",
     source.type === "import" ? source.importId : "",
     source.type === "import" ? source.attestation : "",
@@ -302,7 +302,7 @@ export const csvRow = ({ ip, stored, userAgent }: ExportedEvent): string => {
     event.notice?.privacyPolicy ?? "",
     event.language ?? "",
     ip ?? "",
-    outsideText(userAgent ?? ""),
+    Csv.spreadsheetText(userAgent ?? ""),
     event.confirms.join(" "),
     event.reason ?? "",
     String(stored.auditIndex),
@@ -323,7 +323,7 @@ export const csv = (
 ): Stream.Stream<string, ExportError, ConsentLedger> =>
   Stream.unwrap(Effect.map(prepareExport(tenant, options, "csv"), (rows) =>
     Stream.concat(
-      Stream.succeed(csvRecord(csvColumns)),
+      Stream.succeed(Csv.record(csvColumns)),
       rows.pipe(Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, csvRow), ""))))
     ))).pipe(traced("csv", tenant))
 

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Csv from "@lawful/core/Csv"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Option from "effect/Option"
@@ -8,7 +9,6 @@ import * as ConsentEvent from "../src/ConsentEvent.js"
 import { ListId } from "../src/ConsentLists.js"
 import * as ConsentNotice from "../src/ConsentNotice.js"
 import * as ConsentState from "../src/ConsentState.js"
-import { csvField, csvRecord } from "../src/internal/csv.js"
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
 
@@ -156,6 +156,7 @@ describe("ConsentState", () => {
 
 describe("CSV fields", () => {
   it("quote commas, quotes, CR and LF as RFC 4180 says, and end records with CRLF", () => {
+    const { field: csvField, record: csvRecord } = Csv
     assert.strictEqual(csvField("plain"), "plain")
     assert.strictEqual(csvField("a,b"), `"a,b"`)
     assert.strictEqual(csvField(`say "hi"`), `"say ""hi"""`)

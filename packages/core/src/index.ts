@@ -16,6 +16,9 @@ export * as SubjectId from "./SubjectId.js"
 /** Email validation and the normal form subjects are keyed on. */
 export * as Email from "./Email.js"
 
+/** CSV as RFC 4180 writes it, and cells a spreadsheet shows as text, never runs. */
+export * as Csv from "./Csv.js"
+
 /** Text every store can hold: no NUL character, no unpaired surrogate. */
 export * as Text from "./Text.js"
 

@@ -10,7 +10,8 @@
  * Exported as JSON (`toJson`), CSV (`toCsv`, RFC 4180: one row per activity,
  * fields quoted when needed, lists joined with "; ", CRLF line ends; a cell
  * that a spreadsheet would read as a formula, one opening with `=`, `+`, `-`,
- * `@`, a tab or a carriage return, starts with `'`) and HTML (`toHtml`, a
+ * `@`, a tab or a carriage return, starts with `'`, and so does one opening
+ * with `'`: `@lawful/core/Csv`'s `spreadsheetText`) and HTML (`toHtml`, a
  * complete document with every value escaped).
  *
  * @since 0.1.0
@@ -323,7 +324,7 @@ export const csvColumns = [
 
 /**
  * The record as CSV (RFC 4180), one row per activity; cells that would open a
- * spreadsheet formula start with `'`.
+ * spreadsheet formula, or that open with `'`, start with `'`.
  *
  * @since 0.1.0
  * @category constructors

@@ -48,8 +48,9 @@ const parseCsv = (text: string): Array<Array<string>> => {
   return rows
 }
 
-// What a spreadsheet-safe CSV cell holds: a value a spreadsheet would read as a formula gets a leading '.
-const asText = (value: string) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value)
+// What a spreadsheet-safe CSV cell holds: a value a spreadsheet would read as a formula, or one
+// that starts with ' itself, gets a leading ' (so dropping one gives the value back).
+const asText = (value: string) => (/^[=+\-@\t\r']/.test(value) ? `'${value}` : value)
 
 const at = new Date("2026-02-01T08:30:00Z")
 
