@@ -34,6 +34,7 @@ import * as Schema from "effect/Schema"
 import { hash } from "node:crypto"
 import { Actor, AuditEvent, Json, LegalBasis, Resource } from "./AuditEvent.js"
 import { canonicalJson } from "./internal/canonical.js"
+import { sha256 } from "./internal/bytes.js"
 import { randomBytes } from "@lawful/core/Random"
 import * as MerkleTree from "./MerkleTree.js"
 
@@ -137,20 +138,51 @@ interface LeafFields {
   readonly details: string | undefined
 }
 
+// The members the entries of a batch mostly share (the action and actor, the basis and purpose,
+// the tenant and time) are written as JSON once and kept while the next entry has the same
+// values: a leaf's text then costs two or three string escapes instead of ten.
+let headAction: string | undefined
+let headKind: string | undefined
+let headId: string | undefined
+let headText = ""
+let basisOf: LegalBasis | undefined
+let purposeOf: string | undefined
+let basisText = ""
+let tailTenant: string | undefined
+let tailTime: string | undefined
+let tailText = ""
+
 const leafText = (leaf: LeafFields): string => {
-  const actor = leaf.actor.kind === "subject"
-    ? `{"kind":"subject"}`
-    : `{"id":${quote(leaf.actor.id)},"kind":${quote(leaf.actor.kind)}}`
-  let text = `{"action":${quote(leaf.action)},"actor":${actor}`
+  const actorId = leaf.actor.kind === "subject" ? undefined : leaf.actor.id
+  if (headText === "" || leaf.action !== headAction || leaf.actor.kind !== headKind || actorId !== headId) {
+    const actor = actorId === undefined
+      ? `{"kind":"subject"}`
+      : `{"id":${quote(actorId)},"kind":${quote(leaf.actor.kind)}}`
+    headText = `{"action":${quote(leaf.action)},"actor":${actor}`
+    headAction = leaf.action
+    headKind = leaf.actor.kind
+    headId = actorId
+  }
+  let text = headText
   if (leaf.details !== undefined) text += `,"details":${quote(leaf.details)}`
   text += `,"index":${leaf.index}`
-  if (leaf.legalBasis !== undefined) text += `,"legalBasis":${quote(leaf.legalBasis)}`
-  if (leaf.purpose !== undefined) text += `,"purpose":${quote(leaf.purpose)}`
+  if (leaf.legalBasis !== basisOf || leaf.purpose !== purposeOf) {
+    basisText = (leaf.legalBasis !== undefined ? `,"legalBasis":${quote(leaf.legalBasis)}` : "") +
+      (leaf.purpose !== undefined ? `,"purpose":${quote(leaf.purpose)}` : "")
+    basisOf = leaf.legalBasis
+    purposeOf = leaf.purpose
+  }
+  text += basisText
   if (leaf.resource !== undefined) {
     text += `,"resource":{"id":${quote(leaf.resource.id)},"type":${quote(leaf.resource.type)}}`
   }
   if (leaf.subject !== undefined) text += `,"subject":${quote(leaf.subject)}`
-  return `${text},"tenant":${quote(leaf.tenant)},"time":${quote(leaf.time)},"v":1}`
+  if (tailText === "" || leaf.tenant !== tailTenant || leaf.time !== tailTime) {
+    tailText = `,"tenant":${quote(leaf.tenant)},"time":${quote(leaf.time)},"v":1}`
+    tailTenant = leaf.tenant
+    tailTime = leaf.time
+  }
+  return text + tailText
 }
 
 // The entries of a batch share their time: its text is computed once.
@@ -194,8 +226,7 @@ export const make = (tenant: TenantId, index: number, time: Date, event: AuditEv
     details: Option.isSome(details) ? detailsCommitment(details.value.salt, details.value.value) : undefined
   })}`, "utf8")
   const leaf = new Uint8Array(prefixed.buffer, prefixed.byteOffset + 1, prefixed.byteLength - 1)
-  const hashed = hash("sha256", prefixed, "buffer")
-  const leafHash = new Uint8Array(hashed.buffer, hashed.byteOffset, hashed.byteLength)
+  const leafHash = sha256(prefixed)
   return {
     tenant,
     index,

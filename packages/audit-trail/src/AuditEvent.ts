@@ -138,7 +138,13 @@ const isJson = (value: unknown, depth: number): boolean => {
       return Number.isFinite(value)
     case "object": {
       if (value === null) return true
-      if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1))
+      if (Array.isArray(value)) {
+        // `every` skips holes: `[1, , 2]` would pass, and be stored as `[1, null, 2]`.
+        for (let i = 0; i < value.length; i++) {
+          if (!isJson(value[i], depth + 1)) return false
+        }
+        return true
+      }
       const prototype = Object.getPrototypeOf(value)
       if (prototype !== Object.prototype && prototype !== null) return false
       for (const key in value) {
@@ -163,7 +169,7 @@ const isJson = (value: unknown, depth: number): boolean => {
 export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.declare(
   (value): value is { readonly [key: string]: Json } =>
     typeof value === "object" && value !== null && !Array.isArray(value) && isJson(value, 0),
-  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, plain objects, no NUL or unpaired surrogates)" }
+  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, arrays without holes, plain objects, no NUL or unpaired surrogates)" }
 )
 
 /**

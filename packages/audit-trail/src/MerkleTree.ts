@@ -20,10 +20,10 @@
  *
  * @since 0.1.0
  */
-import { createHash, hash } from "node:crypto"
+import { createHash } from "node:crypto"
 import * as Option from "effect/Option"
 import * as Bits from "./internal/bits.js"
-import { toUint8Array } from "./internal/bytes.js"
+import { sha256, toUint8Array } from "./internal/bytes.js"
 
 /**
  * Length in bytes of every hash of the tree (SHA-256).
@@ -47,7 +47,7 @@ nodeInput[0] = 0x01
 export const hashLeaf = (entry: Uint8Array): Uint8Array => {
   const input = new Uint8Array(entry.length + 1)
   input.set(entry, 1)
-  return toUint8Array(hash("sha256", input, "buffer"))
+  return sha256(input)
 }
 
 /**
@@ -60,7 +60,7 @@ export const hashChildren = (left: Uint8Array, right: Uint8Array): Uint8Array =>
   if (left.length === hashSize && right.length === hashSize) {
     nodeInput.set(left, 1)
     nodeInput.set(right, 1 + hashSize)
-    return toUint8Array(hash("sha256", nodeInput, "buffer"))
+    return sha256(nodeInput)
   }
   return toUint8Array(createHash("sha256").update(nodePrefix).update(left).update(right).digest())
 }
