@@ -41,29 +41,6 @@ export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>
 }
 
 /**
- * `DATABASE_URL`, when set: a `postgres://` or `postgresql://` URL naming the
- * server, in one of the forms `pg` connects with:
- *
- * - over TCP: `postgres://user:password@localhost:5432/lawful`;
- * - over a Unix socket, the directory that holds it (`.s.PGSQL.<port>`) as the
- *   `host` parameter, `postgres://user@/lawful?host=/var/run/postgresql`
- *   (which overrides a host name in the URL, as in
- *   `postgres://user@localhost/lawful?host=/tmp`), or percent-encoded as the
- *   host, `postgresql://user@%2Fvar%2Frun%2Fpostgresql/lawful`.
- *
- * `port` may be given as a parameter too (`?host=/tmp&port=5433`). A URL
- * without a host (`postgres:///lawful`) is refused: libpq would take the
- * default socket, `pg` a TCP connection to localhost. A refused URL fails
- * with one line that names the variable and the forms, never the URL.
- *
- * @since 0.1.0
- * @category config
- */
-export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.suspend(() =>
-  postgresUrl("DATABASE_URL")
-)
-
-/**
  * A variable holding a PostgreSQL URL, when set, checked as `DATABASE_URL` is
  * (the same forms; a refused URL fails with one line that names the variable,
  * never the URL): for a package's database of its own, such as the archive's
@@ -82,6 +59,27 @@ export const postgresUrl = (name: string): Config.Config<Option.Option<Redacted.
       })
     )
   )
+
+/**
+ * `DATABASE_URL`, when set: a `postgres://` or `postgresql://` URL naming the
+ * server, in one of the forms `pg` connects with:
+ *
+ * - over TCP: `postgres://user:password@localhost:5432/lawful`;
+ * - over a Unix socket, the directory that holds it (`.s.PGSQL.<port>`) as the
+ *   `host` parameter, `postgres://user@/lawful?host=/var/run/postgresql`
+ *   (which overrides a host name in the URL, as in
+ *   `postgres://user@localhost/lawful?host=/tmp`), or percent-encoded as the
+ *   host, `postgresql://user@%2Fvar%2Frun%2Fpostgresql/lawful`.
+ *
+ * `port` may be given as a parameter too (`?host=/tmp&port=5433`). A URL
+ * without a host (`postgres:///lawful`) is refused: libpq would take the
+ * default socket, `pg` a TCP connection to localhost. A refused URL fails
+ * with one line that names the variable and the forms, never the URL.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = postgresUrl("DATABASE_URL")
 
 /**
  * `LAWFUL_DATA_DIR`: where the embedded database keeps its files (default `./.lawful`).
