@@ -41,8 +41,13 @@ export interface BatcherOptions<I, O, E> {
   readonly run: (items: ReadonlyArray<I>) => Effect.Effect<ReadonlyArray<O>, E>
   /** Items with different keys never share a batch. */
   readonly key?: ((item: I) => string) | undefined
-  /** Most items in one batch (default 1000). */
+  /**
+   * Most items in one batch (default 1000), counted by `weight` when given: a batch takes items
+   * until their weights would pass `maxBatch`. An item heavier than `maxBatch` runs alone.
+   */
   readonly maxBatch?: number | undefined
+  /** How much of `maxBatch` an item takes (default 1), e.g. the rows it writes. */
+  readonly weight?: ((item: I) => number) | undefined
   /** How many batches of one key run at once (default 4). */
   readonly concurrency?: number | undefined
   /** How many batches run at once in all, whatever their key (default 64). */
@@ -71,6 +76,7 @@ export const make = <I, O, E>(
   Effect.gen(function*() {
     const maxBatch = options.maxBatch ?? 1000
     const keyOf = options.key ?? (() => "")
+    const weightOf = options.weight ?? (() => 1)
     let waiting: Array<Pending<I, O, E>> = []
     // Resumes the worker when it sleeps for want of items.
     let wake: (() => void) | undefined
@@ -136,18 +142,23 @@ export const make = <I, O, E>(
     const running = yield* FiberSet.make()
     const worker = Effect.gen(function*() {
       const ready = yield* takeReady
-      const groups = new Map<string, Array<Array<Pending<I, O, E>>>>()
+      const groups = new Map<string, Array<{ readonly items: Array<Pending<I, O, E>>; weight: number }>>()
       for (const pending of ready) {
         const key = keyOf(pending.item)
+        const weight = weightOf(pending.item)
         const batches = groups.get(key) ?? []
         const last = batches[batches.length - 1]
-        if (last && last.length < maxBatch) last.push(pending)
-        else batches.push([pending])
+        if (last && last.weight + weight <= maxBatch) {
+          last.items.push(pending)
+          last.weight += weight
+        } else {
+          batches.push({ items: [pending], weight })
+        }
         groups.set(key, batches)
       }
       const later: Array<Pending<I, O, E>> = []
       for (const [key, batches] of groups) {
-        for (const batch of batches) {
+        for (const { items: batch } of batches) {
           if (!mayStart(key)) {
             later.push(...batch)
             continue

@@ -29,6 +29,29 @@ describe("Batcher", () => {
       assert.deepStrictEqual(batches.flat().sort(), [...items].sort())
     }))
 
+  it.scoped("counts maxBatch by weight when given: a batch never passes it, a heavier item runs alone", () =>
+    Effect.gen(function*() {
+      const batches: Array<ReadonlyArray<number>> = []
+      const submit = yield* Batcher.make({
+        maxBatch: 10,
+        weight: (item: number) => item,
+        run: (items: ReadonlyArray<number>) =>
+          Effect.sync(() => {
+            batches.push(items)
+            return items.map((item) => item * 2)
+          })
+      })
+      const items = [3, 4, 5, 2, 12, 1, 6, 4, 9, 1, 1, 30, 2]
+      const results = yield* Effect.forEach(items, submit, { concurrency: "unbounded" })
+      assert.deepStrictEqual(results, items.map((item) => item * 2))
+      for (const batch of batches) {
+        const weight = batch.reduce((sum, item) => sum + item, 0)
+        assert.isTrue(weight <= 10 || batch.length === 1, `batch ${batch} weighs ${weight}`)
+      }
+      assert.deepStrictEqual(batches.flat().sort((a, b) => a - b), [...items].sort((a, b) => a - b))
+      assert.isBelow(batches.length, items.length)
+    }))
+
   it.scoped("a key with its batches in flight does not hold up other keys, and never runs more than its limit", () =>
     Effect.gen(function*() {
       const release = yield* Deferred.make<void>()
