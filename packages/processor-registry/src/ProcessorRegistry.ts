@@ -9,13 +9,20 @@
  * change is appended to the platform's audit log (`platformTenant`) before it
  * is stored, so no stored change lacks its entry; notices and objections are
  * also appended to the log of each tenant concerned. An entry's details hold
- * no personal data: ids, statuses, countries, counts, hashes and fixed codes.
+ * no personal data: ids, statuses, countries, counts, digests and fixed codes.
  * Free text that may name people stays in the registry: a suspension or
- * termination reason is logged as `reason: "stated"` with its SHA-256 and
- * length (a reason the registry writes itself as its code, e.g.
- * `"assessment-unsatisfactory"`); decision notes, a notice's description and
- * an objection's reason are not logged, and neither is the processor's legal
- * name, which for a sole trader is a person's name. On SQL the entries and
+ * termination reason is logged as `reason: "stated"` with its length and
+ * `reasonHmac`, a keyed digest (HMAC-SHA-256 under the platform's
+ * blind-index key in the Vault: `Vault.blindIndex(platformTenant,
+ * reasonDomain, reason)`), never a plain hash, which anyone holding the log
+ * could test guesses against (a reason the registry writes itself is logged
+ * as its code, e.g. `"assessment-unsatisfactory"`). Only the platform can
+ * recompute the digest: an auditor who is shown a reason asks the platform to
+ * check it against the entry (`statedReasonMatches`). Entries written before
+ * this carry `reasonSha256` instead; `statedReasonMatches` checks them too.
+ * Decision notes, a notice's description and an objection's reason are not
+ * logged, and neither is the processor's legal name, which for a sole trader
+ * is a person's name. On SQL the entries and
  * the change are one transaction: with the audit log on the registry's
  * database (as `Database.layer` gives every package), a change that fails at
  * its commit leaves no entry either. Changes are made one at a time (a
@@ -24,9 +31,13 @@
  * overwritten or approved on evidence it did not see.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
- * `lawful_processor_registry_migrations`). Both need an `AuditTrail` and a
- * `TenantNotifier`; both read `AdequacyDecisions` and `RetentionPeriods`
- * when they are built (defaults: the shipped list, and "not set").
+ * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
+ * `TenantNotifier` and the `Vault` (for the platform's key); both read
+ * `AdequacyDecisions` and `RetentionPeriods` when they are built (defaults:
+ * the shipped list, and "not set"). The platform's key is made on first use,
+ * before the change's transaction; a suspension or termination run inside a
+ * transaction of the caller's on the key store's database needs it made
+ * before (`Vault.prepare(platformTenant, 0)`).
  *
  * @since 0.1.0
  */
@@ -35,6 +46,7 @@ import { type Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail, type AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
+import * as Vault from "@lawful/core/Vault"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -44,7 +56,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
-import { createHash } from "node:crypto"
+import { createHash, timingSafeEqual } from "node:crypto"
 import { AdequacyDecisions } from "./AdequacyDecisions.js"
 import * as Approval from "./Approval.js"
 import * as Assessment from "./Assessment.js"
@@ -72,6 +84,52 @@ import * as TransferMechanism from "./TransferMechanism.js"
  * @category models
  */
 export const platformTenant: TenantId = TenantId.make("00000000-0000-7000-8000-000000000000")
+
+/**
+ * The domain of the keyed digest a stated reason is logged as:
+ * `reasonHmac` is `Vault.blindIndex(platformTenant, reasonDomain, reason)`,
+ * apart from every other blind index of the platform's key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const reasonDomain = "processor-registry.stated-reason"
+
+const digestEqual = (expected: string, logged: string) => {
+  const a = Buffer.from(expected, "utf8")
+  const b = Buffer.from(logged, "utf8")
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * Whether `reason` is the stated reason an audit entry's details were written
+ * for: the check the platform runs when an auditor, holding the entry, is
+ * shown the reason kept in the registry. It recomputes the keyed digest
+ * (`reasonHmac`) under the platform's key, which only the platform's Vault
+ * holds, and compares the length; an entry written before reasons were keyed
+ * is checked against its `reasonSha256`. An entry without a stated reason
+ * matches none. Creates no key.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const statedReasonMatches = (
+  details: { readonly [key: string]: unknown },
+  reason: string
+): Effect.Effect<boolean, Vault.VaultError, Vault.Vault> =>
+  Effect.gen(function*() {
+    if (details.reason !== "stated") return false
+    if (details.reasonLength !== undefined && details.reasonLength !== reason.length) return false
+    if (typeof details.reasonHmac === "string") {
+      const vault = yield* Vault.Vault
+      const digest = yield* vault.findBlindIndex(platformTenant, reasonDomain, reason)
+      return Option.isSome(digest) && digestEqual(digest.value, details.reasonHmac)
+    }
+    if (typeof details.reasonSha256 === "string") {
+      return digestEqual(createHash("sha256").update(reason, "utf8").digest("hex"), details.reasonSha256)
+    }
+    return false
+  }).pipe(Effect.withSpan("ProcessorRegistry.statedReasonMatches"))
 
 /**
  * An input did not decode: `what` names it, `issues` says what is wrong,
@@ -412,13 +470,13 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     by: Actor,
     id: Processor.ProcessorId
   ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | ApprovalRefused | Failures>
-  /** Approved -> suspended; the reason is kept here, the audit log gets its hash (see the module's doc). */
+  /** Approved -> suspended; the reason is kept here, the audit log gets its keyed digest (see the module's doc). */
   readonly suspend: (
     by: Actor,
     id: Processor.ProcessorId,
     reason: string
   ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | StatusTransitionInvalid | Failures>
-  /** Any status but terminated -> terminated; the reason is kept here, the audit log gets its hash. */
+  /** Any status but terminated -> terminated; the reason is kept here, the audit log gets its keyed digest. */
   readonly terminate: (
     by: Actor,
     id: Processor.ProcessorId,
@@ -521,14 +579,6 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
     )
   )
 
-// A reason given in words may name people: the registry keeps it, the audit log gets a fixed
-// code, its SHA-256 (to check the kept text against the log) and its length.
-const statedReason = (reason: string) => ({
-  reason: "stated",
-  reasonSha256: createHash("sha256").update(reason, "utf8").digest("hex"),
-  reasonLength: reason.length
-})
-
 const requirementKey = (requirement: Approval.Requirement) =>
   requirement._tag === "ValidMechanism" ? `${requirement._tag}/${requirement.country}` : requirement._tag
 
@@ -546,6 +596,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const notifier = yield* TenantNotifier
     const decisions = yield* AdequacyDecisions
     const retention = yield* RetentionPeriods
+    const vault = yield* Vault.Vault
     const lock = yield* Effect.makeSemaphore(1)
 
     const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
@@ -566,6 +617,16 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       })
 
     const onPlatform = (e: AuditEvent) => [[platformTenant, e] as const]
+
+    // A reason given in words may name people: the registry keeps it, the audit log gets a fixed
+    // code, its keyed digest (to check the kept text against the log, see `statedReasonMatches`)
+    // and its length. Made before the change's transaction: the first one makes the platform's
+    // key, which the key store does not do inside a transaction.
+    const statedReason = (operation: string, reason: string) =>
+      vault.blindIndex(platformTenant, reasonDomain, reason).pipe(
+        Effect.map((reasonHmac) => ({ reason: "stated", reasonHmac, reasonLength: reason.length })),
+        Effect.mapError((cause) => new RegistryStoreError({ operation, cause }))
+      )
 
     // Audit first, then store, in one transaction of the registry's database: a stored change
     // always has its entry, and with the log on the same database (as the server keeps it) an
@@ -762,6 +823,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, id: Processor.ProcessorId, rawReason: string) {
       const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
+      const stated = yield* statedReason("suspend", reason)
       return yield* run(Effect.gen(function*() {
         const processor = yield* existing(id)
         yield* transition(processor, "Suspended")
@@ -770,7 +832,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         return {
           result: after,
           changes: [{ _tag: "UpdateProcessor", processor: after }],
-          audit: onPlatform(event(by, "processor.suspended", resource(after), { from: processor.status._tag, ...statedReason(reason) }))
+          audit: onPlatform(event(by, "processor.suspended", resource(after), { from: processor.status._tag, ...stated }))
         } satisfies Plan<Processor.Processor>
       }))
     })
@@ -778,6 +840,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const terminate = Effect.fn("ProcessorRegistry.terminate")(
       function*(by: Actor, id: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
         const input = yield* decode("termination", TerminationInput)(raw)
+        const stated = yield* statedReason("terminate", input.reason)
         return yield* run(Effect.gen(function*() {
           const processor = yield* existing(id)
           yield* transition(processor, "Terminated")
@@ -788,7 +851,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             changes: [{ _tag: "UpdateProcessor", processor: after }],
             audit: onPlatform(event(by, "processor.terminated", resource(after), {
               from: processor.status._tag,
-              ...statedReason(input.reason),
+              ...stated,
               dataDisposition: after.status._tag === "Terminated" ? after.status.dataDisposition : null
             }))
           } satisfies Plan<Processor.Processor>
@@ -1168,7 +1231,7 @@ const fail = (operation: string) => (cause: unknown) => new RegistryStoreError({
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<ProcessorRegistry, never, AuditTrail | TenantNotifier> = Layer.effect(
+export const layerMemory: Layer.Layer<ProcessorRegistry, never, AuditTrail | TenantNotifier | Vault.Vault> = Layer.effect(
   ProcessorRegistry,
   Effect.suspend(() => make(memoryStore(fail)))
 )
@@ -1182,5 +1245,5 @@ export const layerMemory: Layer.Layer<ProcessorRegistry, never, AuditTrail | Ten
 export const layerSql: Layer.Layer<
   ProcessorRegistry,
   Migrations.MigrationFailed,
-  AuditTrail | TenantNotifier | SqlClient.SqlClient
+  AuditTrail | TenantNotifier | Vault.Vault | SqlClient.SqlClient
 > = Layer.effect(ProcessorRegistry, Effect.flatMap(sqlStore(fail), make))

@@ -11,14 +11,19 @@
  *   `Exporter`): module 2 (controller to processor) for the platform's own
  *   data, module 3 (processor to processor) for data it processes for its
  *   tenants and for a sub-processor's; another module is flagged. Clauses
- *   signed before 4 June 2021, when the decision was adopted, cannot be the
- *   2021 SCCs: they are flagged too (the earlier SCCs could not be used for
- *   new contracts after 27 September 2021 and ceased to be valid on 27
- *   December 2022).
+ *   signed before 27 June 2021, when the decision entered into force (it was
+ *   adopted on 4 June 2021 and published on 7 June), are flagged too: they
+ *   cannot be the 2021 SCCs. Only the 2021 SCCs can be recorded (a module is
+ *   required, no field names another decision): the earlier SCCs (Decisions
+ *   2001/497/EC, 2004/915/EC and 2010/87/EU) could be signed until 26
+ *   September 2021 and ceased to provide appropriate safeguards on 27
+ *   December 2022, so none is a valid mechanism now.
  * - `BindingCorporateRules`: approved BCRs (Art. 47).
  * - `DpfCertification`: the recipient's certification under the EU-US Data
- *   Privacy Framework, with its status and recertification date; it lapses
- *   when inactive or after the due date.
+ *   Privacy Framework, with its status and recertification date; it holds
+ *   while the DPF adequacy decision is in force (Implementing Decision (EU)
+ *   2023/1795, from 10 July 2023, see `AdequacyDecisions`) and lapses when
+ *   inactive or after the due date.
  * - `Derogation`: an Art. 49 derogation, with the ground and a justification.
  * - `PrivacyShield`: accepted as input only to be flagged: the Court of
  *   Justice invalidated it on 16 July 2020 (Schrems II, C-311/18).
@@ -47,13 +52,23 @@ import * as Country from "./Country.js"
 import { Day, dayHasPassed, isoDate } from "./internal/dates.js"
 
 /**
- * The day Commission Implementing Decision (EU) 2021/914 was adopted: no
- * clauses signed before it are the 2021 SCCs.
+ * The day Commission Implementing Decision (EU) 2021/914 was adopted. The
+ * registry judges signatures against `sccDecisionInForceOn`.
  *
  * @since 0.1.0
  * @category models
  */
 export const sccDecisionAdoptedOn: Date = new Date("2021-06-04T00:00:00Z")
+
+/**
+ * The day Commission Implementing Decision (EU) 2021/914 entered into force
+ * (the twentieth day after its publication in the Official Journal on 7 June
+ * 2021, its Article 4): clauses signed before it are not the 2021 SCCs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sccDecisionInForceOn: Date = new Date("2021-06-27T00:00:00Z")
 
 // Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`).
 const StorableTrimmed = CoreText.storable(Schema.NonEmptyTrimmedString)
@@ -370,12 +385,12 @@ export const evaluate = (
       return { _tag: "Valid", basis: `${describe(mechanism)}; ${decision.value.act}` }
     }
     case "StandardContractualClauses": {
-      if (mechanism.signedOn.getTime() < sccDecisionAdoptedOn.getTime()) {
+      if (mechanism.signedOn.getTime() < sccDecisionInForceOn.getTime()) {
         return invalid(
           "scc-before-2021-914",
           `clauses signed on ${
             isoDate(mechanism.signedOn)
-          }, before Implementing Decision (EU) 2021/914 was adopted on 4 June 2021, are not the 2021 standard contractual clauses; the earlier clauses ceased to be valid on 27 December 2022`
+          }, before Implementing Decision (EU) 2021/914 entered into force on 27 June 2021, are not the 2021 standard contractual clauses; the earlier clauses could be signed until 26 September 2021 and ceased to be valid on 27 December 2022`
         )
       }
       if (mechanism.module !== 2 && mechanism.module !== 3) {

@@ -15,7 +15,7 @@ import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as RetentionPeriods from "../src/RetentionPeriods.js"
 import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
-import { approvedProcessor, atStart, owner, processorInput, staff } from "./fixtures.js"
+import { approvedProcessor, atStart, owner, processorInput, staff, vaultMemory } from "./fixtures.js"
 
 // A strict RFC 4180 reader: quoted fields with doubled quotes, CRLF after every record.
 const parseCsv = (text: string): Array<Array<string>> => {
@@ -272,7 +272,7 @@ describe("ProcessorRegistry with retention periods and a failing notifier", () =
           : Effect.void
     })
   const layer = ProcessorRegistryModule.layerMemory.pipe(
-    Layer.provideMerge(Layer.mergeAll(AuditRecorder.layer, failingFor("smtp down"))),
+    Layer.provideMerge(Layer.mergeAll(AuditRecorder.layer, failingFor("smtp down"), vaultMemory)),
     Layer.provide(RetentionPeriods.layerFromRecord({ "contact.email": "until the account closes, then 30 days" }))
   )
 

@@ -29,7 +29,16 @@ import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
-import { dpaInput, failingAnswers, passingAnswers, processorInput, publishQuestionnaire, staff, start } from "./fixtures.js"
+import {
+  dpaInput,
+  failingAnswers,
+  passingAnswers,
+  processorInput,
+  publishQuestionnaire,
+  staff,
+  start,
+  vaultMemory
+} from "./fixtures.js"
 import type { Services } from "./ProcessorRegistrySuite.js"
 
 const dayMillis = 24 * 60 * 60 * 1000
@@ -546,7 +555,7 @@ const commands = [
   fc.integer({ min: 20, max: 400 }).map((days) => new Advance(days))
 ]
 
-const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
+const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory, vaultMemory)
 
 // Every run starts with two processors registered and prepared, then runs its commands.
 const prelude = fc.tuple(locations, fc.boolean(), locations, fc.boolean(), fc.integer({ min: 1, max: 30 }), expiry, expiry)

@@ -1,11 +1,14 @@
-import { assert } from "@effect/vitest"
+import { assert, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@lawful/core/Database"
 import * as TenantId from "@lawful/core/TenantId"
+import * as Vault from "@lawful/core/Vault"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import * as TenantNotifier from "../src/TenantNotifier.js"
@@ -20,7 +23,9 @@ import {
   processorInput,
   publishQuestionnaire,
   staff,
-  tenantKey
+  tenantKey,
+  vaultMemory,
+  vaultSql
 } from "./fixtures.js"
 import { suite } from "./ProcessorRegistrySuite.js"
 
@@ -28,8 +33,9 @@ import { suite } from "./ProcessorRegistrySuite.js"
 const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
 
 const layers = {
-  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(support)),
-  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(support))
+  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
+  // The Vault's keys on the same database: the platform's key is made outside the registry's transaction.
+  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
 }
 
 contractSuite("ProcessorRegistry", layers, suite)
@@ -88,12 +94,47 @@ sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
     }))
 })
 
+it.effect("an entry written before reasons were keyed (`reasonSha256`) still checks against its reason", () =>
+  Effect.gen(function*() {
+    const reason = "Contract ended after John Doe's complaint"
+    const legacy = {
+      from: "Suspended",
+      reason: "stated",
+      reasonSha256: createHash("sha256").update(reason, "utf8").digest("hex"),
+      reasonLength: reason.length
+    }
+    assert.isTrue(yield* ProcessorRegistryModule.statedReasonMatches(legacy, reason))
+    assert.isFalse(yield* ProcessorRegistryModule.statedReasonMatches(legacy, `${reason}!`))
+    assert.isFalse(yield* ProcessorRegistryModule.statedReasonMatches({ ...legacy, reasonLength: 3 }, reason))
+    assert.isFalse(yield* ProcessorRegistryModule.statedReasonMatches({ reason: "assessment-unsatisfactory" }, reason))
+  }).pipe(Effect.provide(vaultMemory)))
+
 // The registry with its audit log on the same database, as the server keeps them: a change and
 // its entries commit, or roll back, together.
 sqlSuite(
   "ProcessorRegistry with its audit log on its database",
-  ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory))),
+  ProcessorRegistryModule.layerSql.pipe(
+    Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory, vaultSql))
+  ),
   (it, backend) => {
+  it.effect("a stated reason's digest is made under the platform's key, made outside the change's transaction", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const vault = yield* Vault.Vault
+      const recorder = yield* AuditRecorder.AuditRecorder
+      // The platform has no key yet: the first reason makes it, which the key store refuses inside a transaction.
+      assert.isTrue(Option.isNone(yield* vault.findBlindIndex(platformTenant, ProcessorRegistryModule.reasonDomain, "x")))
+      const processor = yield* approvedProcessor()
+      const reason = "Suspended while Ann Example's complaint is examined"
+      yield* registry.suspend(staff, processor.id, reason)
+      const [entry] = (yield* recorder.about(platformTenant, processor.id)).filter((e) =>
+        e.action === "processor-registry.processor.suspended"
+      )
+      assert.strictEqual(entry?.details?.reasonHmac, yield* vault.blindIndex(platformTenant, ProcessorRegistryModule.reasonDomain, reason))
+      assert.isTrue(yield* ProcessorRegistryModule.statedReasonMatches(entry?.details ?? {}, reason))
+    }))
+
   it.effect("a change that fails at its commit leaves no entry in the log", () =>
     Effect.gen(function*() {
       yield* atStart

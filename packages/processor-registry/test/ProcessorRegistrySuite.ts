@@ -3,6 +3,7 @@ import type { Vitest } from "@effect/vitest"
 import type { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import * as TenantId from "@lawful/core/TenantId"
 import type { Backend } from "@lawful/core/testing"
+import * as Vault from "@lawful/core/Vault"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
@@ -11,6 +12,7 @@ import type * as Finding from "../src/Finding.js"
 import * as Processor from "../src/Processor.js"
 import * as ProcessingRecord from "../src/ProcessingRecord.js"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import { Outbox, type TenantNotifier } from "../src/TenantNotifier.js"
 import { AuditRecorder } from "./AuditRecorder.js"
 import {
@@ -30,7 +32,7 @@ import {
   uniqueId
 } from "./fixtures.js"
 
-export type Services = ProcessorRegistry | AuditTrail | AuditRecorder | TenantNotifier | Outbox
+export type Services = ProcessorRegistry | AuditTrail | AuditRecorder | TenantNotifier | Outbox | Vault.Vault
 
 const actionsAbout = (tenant: TenantId.TenantId, id: string) =>
   Effect.map(Effect.flatMap(AuditRecorder, (r) => r.about(tenant, id)), (events) => events.map((e) => e.action))
@@ -265,7 +267,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.deepStrictEqual(yield* registry.requirements(today.id).pipe(Effect.map((r) => r.filter((x) => x._tag === "ValidMechanism"))), [])
     }))
 
-  it.effect("SCCs signed before Implementing Decision (EU) 2021/914 are recorded but are no valid mechanism", () =>
+  it.effect("SCCs signed before Implementing Decision (EU) 2021/914 entered into force (27 June 2021) are recorded but are no valid mechanism", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
@@ -273,14 +275,41 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         country: "IN",
         mechanism: { _tag: "StandardContractualClauses" as const, module: 2 as const, signedOn, transferImpactAssessment: "TIA-1" }
       })
-      const old = yield* registry.register(staff, processorInput({ locations: [{ country: "DE" }, scc("2021-06-03")] }))
-      const reasons = (yield* registry.requirements(old.id)).flatMap((r) => r._tag === "ValidMechanism" ? [[r.country, r.reason]] : [])
-      assert.deepStrictEqual(reasons, [["IN", "scc-before-2021-914"]])
-      const refused = yield* Effect.flip(approveFully(old.id))
-      assert.strictEqual(refused._tag, "ApprovalRefused")
-      assert.include(refused.message, "not the 2021 standard contractual clauses")
-      const current = yield* approvedProcessor({ locations: [{ country: "DE" }, scc("2021-06-04")] })
+      // Adopted on 4 June 2021, in force on 27 June 2021: clauses signed in between are not yet the 2021 SCCs.
+      for (const signedOn of ["2021-06-03", "2021-06-04", "2021-06-26"]) {
+        const old = yield* registry.register(staff, processorInput({ locations: [{ country: "DE" }, scc(signedOn)] }))
+        const reasons = (yield* registry.requirements(old.id)).flatMap((r) => r._tag === "ValidMechanism" ? [[r.country, r.reason]] : [])
+        assert.deepStrictEqual(reasons, [["IN", "scc-before-2021-914"]], signedOn)
+        const refused = yield* Effect.flip(approveFully(old.id))
+        assert.strictEqual(refused._tag, "ApprovalRefused", signedOn)
+        assert.include(refused.message, "not the 2021 standard contractual clauses")
+      }
+      const current = yield* approvedProcessor({ locations: [{ country: "DE" }, scc("2021-06-27")] })
       assert.strictEqual(current.status._tag, "Approved")
+      // Nor can an approved processor's clauses be changed to such a date.
+      yield* TestClock.adjust("1 day")
+      const change = yield* Effect.flip(registry.update(staff, current.id, processorInput({ locations: [{ country: "DE" }, scc("2021-06-26")] })))
+      assert.strictEqual(change._tag, "ChangeRefused")
+      assert.include(change.message, "no valid mechanism for location IN")
+    }))
+
+  it.effect("only the 2021 SCCs can be recorded: clauses naming an earlier SCC decision, or without a module, are refused", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      const earlier: ReadonlyArray<Record<string, unknown>> = [
+        { _tag: "StandardContractualClauses", module: 2, signedOn: "2019-05-01", transferImpactAssessment: "TIA-1", decision: "2010/87/EU" },
+        { _tag: "StandardContractualClauses", signedOn: "2019-05-01", transferImpactAssessment: "TIA-1" },
+        { _tag: "StandardContractualClauses", module: "2010/87/EU", signedOn: "2019-05-01", transferImpactAssessment: "TIA-1" }
+      ]
+      for (const mechanism of earlier) {
+        const input = processorInput({ locations: [{ country: "IN", mechanism } as unknown as typeof Processor.Location.Encoded] })
+        const error = yield* Effect.flip(registry.register(staff, input))
+        assert.strictEqual(error._tag, "InvalidInput", JSON.stringify(mechanism))
+      }
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
     }))
 
   it.effect("a transfer mechanism on a location in the EEA is refused with InvalidInput", () =>
@@ -338,10 +367,11 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.include(change.message, "no valid mechanism for location IN")
     }))
 
-  it.effect("suspension and termination reasons stay in the registry, out of the audit log", () =>
+  it.effect("suspension and termination reasons stay in the registry; the audit log gets a digest only the platform's key recomputes", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
+      const vault = yield* Vault.Vault
       const approved = yield* approvedProcessor()
       const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
       const suspension = "Jane Roe reported that a support agent exported her mailbox"
@@ -354,20 +384,38 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.strictEqual(stored._tag === "Terminated" && stored.reason, ending)
       const entries = yield* Effect.flatMap(AuditRecorder, (r) => r.about(platformTenant, approved.id))
       const detailsOf = (action: string) => entries.find((e) => e.action === `processor-registry.${action}`)?.details
+      // HMAC-SHA-256 under the platform's blind-index key (its Vault tenant key), in a domain of its own.
+      const keyed = (text: string) => vault.blindIndex(platformTenant, ProcessorRegistryModule.reasonDomain, text)
       assert.deepStrictEqual(detailsOf("processor.suspended"), {
         from: "Approved",
         reason: "stated",
-        reasonSha256: sha256(suspension),
+        reasonHmac: yield* keyed(suspension),
         reasonLength: suspension.length
       })
       assert.deepStrictEqual(detailsOf("processor.terminated"), {
         from: "Suspended",
         reason: "stated",
-        reasonSha256: sha256(ending),
+        reasonHmac: yield* keyed(ending),
         reasonLength: ending.length,
         dataDisposition: "pending"
       })
-      for (const secret of ["Jane", "Roe", "John", "Doe", "mailbox"]) assert.notInclude(JSON.stringify(entries), secret)
+      // Whoever reads the log cannot test a guess with a plain hash, nor with the Vault's digest of another domain.
+      const logged = JSON.stringify(entries)
+      const tenant = yield* TenantId.make
+      for (const text of [suspension, ending]) {
+        assert.notInclude(logged, sha256(text))
+        assert.notInclude(logged, yield* vault.blindIndex(platformTenant, "subject.email", text))
+        assert.notInclude(logged, yield* vault.blindIndex(tenant, ProcessorRegistryModule.reasonDomain, text))
+      }
+      for (const secret of ["Jane", "Roe", "John", "Doe", "mailbox"]) assert.notInclude(logged, secret)
+      // The platform checks a reason shown to an auditor against the entry.
+      const matches = (action: string, text: string) =>
+        ProcessorRegistryModule.statedReasonMatches(detailsOf(action) ?? {}, text)
+      assert.isTrue(yield* matches("processor.suspended", suspension))
+      assert.isTrue(yield* matches("processor.terminated", ending))
+      assert.isFalse(yield* matches("processor.suspended", ending))
+      assert.isFalse(yield* matches("processor.terminated", `${ending}.`))
+      assert.isFalse(yield* matches("processor.approved", suspension), "an entry without a stated reason matches none")
     }))
 
   it.effect("the DPA annex lists suspended sub-processors, marked suspended, as long as they are engaged", () =>

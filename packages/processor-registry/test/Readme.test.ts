@@ -4,6 +4,7 @@ import { readmeShows } from "@lawful/core/testing"
 import * as TestClock from "effect/TestClock"
 // readme:start example
 import { AuditLog } from "@lawful/audit-trail"
+import { KeyStore, MasterKey, Vault } from "@lawful/core"
 import { Dpa, ProcessingRecord, ProcessorRegistry, TenantNotifier } from "@lawful/processor-registry"
 import { Effect, Layer } from "effect"
 
@@ -108,8 +109,13 @@ const program = (signedAgreement: Uint8Array) =>
     }
   })
 
+// The Vault keeps the platform's key, under which stated reasons are logged as keyed digests.
+const VaultLive = Vault.layer.pipe( // or KeyStore.layerSql and MasterKey.layerConfig
+  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
+)
+
 const RegistryLive = ProcessorRegistry.layerMemory.pipe( // or layerSql with Database.layer
-  Layer.provide(Layer.mergeAll(AuditLog.layerMemory, TenantNotifier.layerMemory))
+  Layer.provide(Layer.mergeAll(AuditLog.layerMemory, TenantNotifier.layerMemory, VaultLive))
 )
 // readme:end example
 

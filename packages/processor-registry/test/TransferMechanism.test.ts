@@ -53,13 +53,41 @@ describe("TransferMechanism", () => {
     assert.strictEqual(reason(verdict("US", dpf("active", "2024-01-01"), new Date("2023-06-30T00:00:00Z"))), "dpf-decision-not-in-force")
   })
 
-  it("SCCs dated before Implementing Decision (EU) 2021/914 was adopted are not the 2021 SCCs", () => {
+  it("the 2021 SCCs count from 27 June 2021, when Implementing Decision (EU) 2021/914 entered into force", () => {
     const signed = (signedOn: string) => ({ ...scc(2), signedOn })
-    assert.strictEqual(reason(verdict("IN", signed("2021-06-03"))), "scc-before-2021-914")
-    assert.strictEqual(reason(verdict("IN", signed("2010-02-05"))), "scc-before-2021-914")
-    assert.strictEqual(reason(verdict("IN", signed("2021-06-04"))), "Valid")
-    const before = verdict("IN", signed("2021-06-03"))
-    assert.include(before._tag === "Invalid" ? before.detail : "", "27 December 2022")
+    for (const day of ["2010-02-05", "2021-06-03", "2021-06-04", "2021-06-26"]) {
+      assert.strictEqual(reason(verdict("IN", signed(day))), "scc-before-2021-914", day)
+    }
+    assert.strictEqual(reason(verdict("IN", signed("2021-06-27"))), "Valid")
+    assert.strictEqual(TransferMechanism.sccDecisionInForceOn.toISOString(), "2021-06-27T00:00:00.000Z")
+    const before = verdict("IN", signed("2021-06-26"))
+    const detail = before._tag === "Invalid" ? before.detail : ""
+    for (const part of ["27 June 2021", "26 September 2021", "27 December 2022"]) assert.include(detail, part)
+  })
+
+  it("clauses of the earlier SCC decisions (2001/497/EC, 2004/915/EC, 2010/87/EU) are no valid mechanism, at no date", () => {
+    // Only the 2021 SCCs can be recorded: the earlier clauses have no module and no field names their decision.
+    assert.throws(() => decode({ _tag: "StandardContractualClauses", signedOn: "2019-05-01", transferImpactAssessment: "TIA-1" }))
+    assert.throws(() =>
+      Schema.decodeUnknownSync(TransferMechanism.TransferMechanism, { onExcessProperty: "error" })({ ...scc(2), decision: "2010/87/EU" })
+    )
+    // Clauses dated as only the earlier ones could be are flagged, before and after 27 December 2022.
+    const old = { ...scc(2), signedOn: "2019-05-01" }
+    for (const when of ["2022-06-01", "2022-12-27", "2026-03-01"]) {
+      assert.strictEqual(reason(verdict("IN", old, new Date(`${when}T12:00:00Z`))), "scc-before-2021-914", when)
+    }
+  })
+
+  it("a DPF certification holds from 10 July 2023, when Implementing Decision (EU) 2023/1795 was adopted, and only while active", () => {
+    const certified = { _tag: "DpfCertification", status: "active", certifiedOn: "2023-07-10", recertificationDue: "2024-07-09" }
+    assert.strictEqual(reason(verdict("US", certified, new Date("2023-07-09T23:59:59Z"))), "dpf-decision-not-in-force")
+    assert.strictEqual(reason(verdict("US", certified, new Date("2023-07-10T00:00:00Z"))), "Valid")
+    assert.strictEqual(reason(verdict("US", { ...certified, status: "inactive" }, new Date("2023-07-10T00:00:00Z"))), "dpf-certification-lapsed")
+    // Adequacy alone does not cover a US recipient; the Privacy Shield does not hold since Schrems II.
+    assert.strictEqual(reason(verdict("US", { _tag: "Adequacy" }, new Date("2023-07-10T00:00:00Z"))), "adequacy-needs-dpf-certification")
+    for (const when of ["2020-07-16", "2023-07-10", "2026-03-01"]) {
+      assert.strictEqual(reason(verdict("US", { _tag: "PrivacyShield", certifiedOn: "2017-01-01" }, new Date(`${when}T12:00:00Z`))), "privacy-shield-invalidated", when)
+    }
   })
 
   it("the SCC module fits the capacity in which the data is transferred: 2 as controller, 3 as processor", () => {

@@ -1,5 +1,9 @@
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import * as KeyStore from "@lawful/core/KeyStore"
+import * as MasterKey from "@lawful/core/MasterKey"
+import * as Vault from "@lawful/core/Vault"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { randomUUID } from "node:crypto"
 import * as Dpa from "../src/Dpa.js"
@@ -7,6 +11,14 @@ import type * as Processor from "../src/Processor.js"
 import type * as ProcessingRecord from "../src/ProcessingRecord.js"
 import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import type * as Questionnaire from "../src/Questionnaire.js"
+
+/** The Vault whose platform key makes the audit log's reason digests, its keys in memory. */
+export const vaultMemory: Layer.Layer<Vault.Vault> = Vault.layer.pipe(
+  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
+)
+
+/** The Vault with its keys on the test's database, as `Database.layer` gives every package. */
+export const vaultSql = Vault.layer.pipe(Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom)))
 
 export const staff: Actor = { kind: "staff", id: "staff-ada" }
 export const tenantKey: Actor = { kind: "api-key", id: "key-1" }
