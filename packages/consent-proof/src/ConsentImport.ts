@@ -18,8 +18,7 @@
  * included; a row without a consent time is taken as collected in it), the
  * address is on the tenant's suppression list, or the address (normalised)
  * repeats an earlier row of the same import, in whatever batch. An import
- * keeps the distinct addresses it has read in memory to find repeats. A
- * re-run of an import is another import: it records its rows again. An
+ * keeps the distinct addresses it has read in memory to find repeats. An
  * attestation whose period is reversed,
  * or whose bounds are not valid dates of the years 0000 to 9999, records
  * nothing (`ConsentRequestInvalid`), nor does an import whose lists are not
@@ -32,11 +31,46 @@
  * The attestation hash is the hex SHA-256 of the RFC 8785 form of the
  * encoded attestation (its JSON value, times as ISO 8601 strings).
  *
+ * ## Retries
+ *
+ * An import without an `idempotencyKey` is not retry-safe: a re-run is
+ * another import, under a new id, and records its rows again. An import with
+ * one (1 to 200 characters of storable text, chosen by the caller: a file
+ * name with its date, a job run id) is identified by its tenant and key, and
+ * a call with a key already used records nothing twice:
+ *
+ * - the import completed: its stored report is returned (same `importId`,
+ *   same figures), and nothing is written or audited;
+ * - the import started but never completed (its source failed, the call was
+ *   interrupted, the process died): the call continues it under the same
+ *   `importId`, audited as `consent.import.resumed`. A row whose subject
+ *   already has this import's event is not recorded again; it is counted in
+ *   `alreadyRecorded` (not a rejection). The report then covers the rows of
+ *   this call: `received` is the sum of `recorded`, `alreadyRecorded` and the
+ *   refused rows, and `recorded + alreadyRecorded` the contacts the import
+ *   holds when the same rows are given. A row recorded by an earlier call and
+ *   suppressed since counts as `suppressed` (its event stays);
+ * - the key comes with other options (attestation, lists as a set, lawful
+ *   basis, language): `ImportKeyConflict`, and nothing changes. The actor and
+ *   the batch size may differ; the contacts are not compared;
+ * - a call with the key is running: `ImportInProgress` (the call does not
+ *   wait; retry later). A running import holds its key for
+ *   `claimDuration`, renewed every `claimRenewal`; one that fails or is
+ *   interrupted lets go at once, and the key of a process that died is free
+ *   again when its claim lapses.
+ *
+ * The key is never stored, logged or audited: the store keeps its blind
+ * index (`Vault.blindIndex`, keyed per tenant). The store holds one event
+ * per import and subject (a unique index), so two runs of one import can
+ * never both record a contact.
+ *
  * @since 0.1.0
  */
 import { Actor, LegalBasis } from "@lawful/audit-trail/AuditEvent"
 import type { Json } from "@lawful/audit-trail/AuditEvent"
 import * as CoreText from "@lawful/core/Text"
+import * as Duration from "effect/Duration"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import { Language } from "./ConsentEvent.js"
@@ -178,6 +212,12 @@ export interface ImportRequest<E = never> {
   readonly contacts: Iterable<ImportContact> | Stream.Stream<ImportContact, E>
   /** Rows per batch (default 1,000). */
   readonly batchSize?: number | undefined
+  /**
+   * Makes the import retry-safe: 1 to 200 characters of storable text, chosen
+   * by the caller and unique per import of the tenant (see "Retries" in the
+   * module documentation). Never stored, logged or audited in clear.
+   */
+  readonly idempotencyKey?: string | undefined
 }
 
 /**
@@ -192,8 +232,42 @@ export const ImportOptions = Schema.Struct({
   lawfulBasis: Schema.optionalWith(LegalBasis, { default: () => "consent" as const }),
   language: Schema.optional(Language),
   actor: Actor,
-  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 1000 })
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 1000 }),
+  idempotencyKey: Schema.optional(Text(200))
 })
+
+/**
+ * The hash a key's import commits its options to: the hex SHA-256 of the
+ * RFC 8785 form of the attestation, the declared lists (sorted, unique), the
+ * lawful basis and the language. A call with the same key and another hash
+ * fails `ImportKeyConflict`.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const optionsHash = (options: typeof ImportOptions.Type, lists: ReadonlyArray<string>): string =>
+  sha256Hex(canonicalJson({
+    attestation: attestationJson(options.attestation),
+    lists: [...new Set(lists)].sort(),
+    lawfulBasis: options.lawfulBasis,
+    language: options.language ?? null
+  }))
+
+/**
+ * How long a running import holds its idempotency key without renewing it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const claimDuration: Duration.Duration = Duration.minutes(2)
+
+/**
+ * How often a running import renews the hold on its idempotency key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const claimRenewal: Duration.Duration = Duration.seconds(30)
 
 /**
  * Why a row was refused.
@@ -229,9 +303,9 @@ export interface Rejection {
 }
 
 /**
- * How many rows were received, recorded and refused (by reason; each row is
- * counted once), and the first refused rows in row order (at most
- * `maxListedRejections`).
+ * How many rows were received, recorded, already recorded by an earlier call
+ * of the same import, and refused (by reason; each row is counted once), and
+ * the first refused rows in row order (at most `maxListedRejections`).
  *
  * @since 0.1.0
  * @category models
@@ -240,6 +314,11 @@ export interface ImportReport {
   readonly importId: string
   readonly received: number
   readonly recorded: number
+  /**
+   * Rows not recorded because an earlier call of the same import (same
+   * idempotency key) recorded their subject; 0 without a key.
+   */
+  readonly alreadyRecorded: number
   readonly suppressed: number
   readonly invalidEmail: number
   readonly invalidIp: number
@@ -269,6 +348,7 @@ export const reportJson = (report: ImportReport): Json => ({
   importId: report.importId,
   received: report.received,
   recorded: report.recorded,
+  alreadyRecorded: report.alreadyRecorded,
   suppressed: report.suppressed,
   invalidEmail: report.invalidEmail,
   invalidIp: report.invalidIp,
@@ -278,3 +358,29 @@ export const reportJson = (report: ImportReport): Json => ({
   duplicates: report.duplicates,
   rejections: report.rejections.map((r) => ({ row: r.row, reason: r.reason }))
 })
+
+const Count = Schema.NonNegativeInt
+
+const ReportJson = Schema.Struct({
+  importId: Schema.String,
+  received: Count,
+  recorded: Count,
+  alreadyRecorded: Count,
+  suppressed: Count,
+  invalidEmail: Count,
+  invalidIp: Count,
+  invalidConsentedAt: Count,
+  invalidUserAgent: Count,
+  outsideAttestedPeriod: Count,
+  duplicates: Count,
+  rejections: Schema.Array(Schema.Struct({ row: Count, reason: RejectionReason }))
+})
+
+/**
+ * A report from its JSON value (`reportJson`), as a store kept it; `None`
+ * when it is not one.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const reportFromJson: (json: Json) => Option.Option<ImportReport> = Schema.decodeUnknownOption(ReportJson)

@@ -47,6 +47,16 @@
  * be sealed). The subjects a batch names by id are checked with one
  * key-store read; a subject found or made from an address is live.
  *
+ * ## Imports
+ *
+ * `importContacts` records attested contacts in batches (see
+ * `ConsentImport`). Give it an `idempotencyKey` to make it safe to retry: a
+ * call with a key already used returns the completed import's report,
+ * continues an interrupted one under the same import id without recording a
+ * contact twice, or fails `ImportKeyConflict` (other options) or
+ * `ImportInProgress` (another call runs it). Without a key, a retry is
+ * another import.
+ *
  * ## Disclosure
  *
  * Decrypting an event's IP address and user agent is an operation on
@@ -242,6 +252,43 @@ export class ConsentProofUnavailable extends Schema.TaggedError<ConsentProofUnav
 }
 
 /**
+ * The idempotency key of an import was used before with other options
+ * (attestation, lists, lawful basis or language). The key is not carried.
+ * Nothing was recorded.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ImportKeyConflict extends Schema.TaggedError<ImportKeyConflict>()("ImportKeyConflict", {
+  tenantId: Schema.String,
+  /** The import the key belongs to. */
+  importId: Schema.String
+}) {
+  override get message(): string {
+    return `The idempotency key of import ${this.importId} was used with other options`
+  }
+}
+
+/**
+ * Another call runs the import of this idempotency key (or took it over
+ * from this one). The key is not carried. Nothing was recorded by this call;
+ * retry once the other ends, or after `claimedUntil` if it died.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ImportInProgress extends Schema.TaggedError<ImportInProgress>()("ImportInProgress", {
+  tenantId: Schema.String,
+  importId: Schema.String,
+  /** Until when the other call holds the key unless it renews it. */
+  claimedUntil: Schema.optional(Schema.Date)
+}) {
+  override get message(): string {
+    return `Import ${this.importId} is being run by another call`
+  }
+}
+
+/**
  * What `record` may fail with.
  *
  * @since 0.1.0
@@ -268,6 +315,8 @@ export type RecordError =
  */
 export type ImportError =
   | ConsentRequestInvalid
+  | ImportKeyConflict
+  | ImportInProgress
   | ConsentLists.UnknownList
   | ConsentLists.ConsentListsError
   | SuppressionList.SuppressionListError
@@ -361,7 +410,10 @@ export type Discloser = (
 export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLedger")<ConsentLedger, {
   /** Records one event; invalid input records nothing. */
   readonly record: (tenant: TenantId, request: RecordRequest) => Effect.Effect<ConsentEvent.Recorded, RecordError>
-  /** Imports attested contacts in batches; see `ConsentImport`. */
+  /**
+   * Imports attested contacts in batches; see `ConsentImport`. With an
+   * `idempotencyKey`, a retry records nothing twice (its "Retries" section).
+   */
   readonly importContacts: <E = never>(
     tenant: TenantId,
     request: ConsentImport.ImportRequest<E>
@@ -581,6 +633,11 @@ const checkDisclosureActor = (
 }
 
 const page = 1000
+
+const noSubjects: ReadonlySet<SubjectId> = new Set()
+
+/** The `Vault.blindIndex` domain of import idempotency keys. */
+const importKeyDomain = "consent.import.idempotency-key"
 
 /** Every event a paged query gives, a page of `page` at a time. */
 const allEvents = <E>(
@@ -821,6 +878,7 @@ export const make = Effect.gen(function*() {
   interface Totals {
     received: number
     recorded: number
+    alreadyRecorded: number
     suppressed: number
     invalidEmail: number
     invalidIp: number
@@ -848,6 +906,7 @@ export const make = Effect.gen(function*() {
       const totals: Totals = {
         received: Chunk.size(rows),
         recorded: 0,
+        alreadyRecorded: 0,
         suppressed: 0,
         invalidEmail: 0,
         invalidIp: 0,
@@ -896,11 +955,13 @@ export const make = Effect.gen(function*() {
       return checked
     })
 
+  // A resumed import skips the rows whose subject already has its event (an earlier attempt's).
   const importBatch = (
     tenant: TenantId,
     options: typeof ConsentImport.ImportOptions.Type,
-    source: ConsentEvent.Source,
+    source: ConsentEvent.Source & { readonly type: "import" },
     listIds: ReadonlyArray<ConsentLists.ListId>,
+    resumed: boolean,
     { reject, totals, valid }: CheckedRows
   ) =>
     Effect.gen(function*() {
@@ -916,29 +977,27 @@ export const make = Effect.gen(function*() {
         return false
       })
       if (kept.length === 0) return inRowOrder()
-      const subjects = yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
+      const resolved = yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
         Effect.catchTag("InvalidEmail", Effect.die)
       )
+      const recordedBefore = resumed ? yield* store.importedSubjects(tenant, source.importId, resolved) : noSubjects
+      const rows = kept.flatMap((v, i) => (recordedBefore.has(resolved[i]!) ? [] : [{ ...v, subject: resolved[i]! }]))
+      totals.alreadyRecorded = kept.length - rows.length
+      if (rows.length === 0) return inRowOrder()
 
-      const committed = kept.map((v) => commitments(v.contact))
-      const sealItems = kept.flatMap((_, i) => {
-        const c = committed[i]!
-        return [
-          ...(c.ip ? [{ subject: subjects[i]!, field: "ip" as const, plaintext: c.ip.plaintext }] : []),
-          ...(c.userAgent ? [{ subject: subjects[i]!, field: "userAgent" as const, plaintext: c.userAgent.plaintext }] : [])
-        ]
-      })
+      const committed = rows.map((v) => commitments(v.contact))
+      const sealItems = rows.flatMap((v, i) => sealItemsOf(v.subject, committed[i]!))
       const sealed = yield* sealFor(tenant, sealItems)
       const now = yield* Clock.currentTimeMillis
       let position = 0
-      const drafts = kept.map((v, i) => {
+      const drafts = rows.map((v, i) => {
         const c = committed[i]!
         const ipSealed = c.ip ? sealed[position++] : undefined
         const userAgentSealed = c.userAgent ? sealed[position++] : undefined
         const event = new ConsentEvent.ConsentEvent({
           id: ConsentEvent.EventId.make(uuidV7At(now)),
           tenant,
-          subject: subjects[i]!,
+          subject: v.subject,
           kind: "granted",
           time: new Date(now),
           lists: listIds as unknown as readonly [ConsentLists.ListId, ...Array<ConsentLists.ListId>],
@@ -960,24 +1019,48 @@ export const make = Effect.gen(function*() {
       Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: totals.received } })
     )
 
-  const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
+  const noTotals = (): Totals => ({
+    received: 0,
+    recorded: 0,
+    alreadyRecorded: 0,
+    suppressed: 0,
+    invalidEmail: 0,
+    invalidIp: 0,
+    invalidConsentedAt: 0,
+    invalidUserAgent: 0,
+    outsideAttestedPeriod: 0,
+    duplicates: 0,
+    rejections: []
+  })
+
+  const addTotals = (all: Totals, batch: Totals): Totals => ({
+    received: all.received + batch.received,
+    recorded: all.recorded + batch.recorded,
+    alreadyRecorded: all.alreadyRecorded + batch.alreadyRecorded,
+    suppressed: all.suppressed + batch.suppressed,
+    invalidEmail: all.invalidEmail + batch.invalidEmail,
+    invalidIp: all.invalidIp + batch.invalidIp,
+    invalidConsentedAt: all.invalidConsentedAt + batch.invalidConsentedAt,
+    invalidUserAgent: all.invalidUserAgent + batch.invalidUserAgent,
+    outsideAttestedPeriod: all.outsideAttestedPeriod + batch.outsideAttestedPeriod,
+    duplicates: all.duplicates + batch.duplicates,
+    rejections: all.rejections.length >= ConsentImport.maxListedRejections
+      ? all.rejections
+      : [...all.rejections, ...batch.rejections].slice(0, ConsentImport.maxListedRejections)
+  })
+
+  // Runs an import whose record is stored: audits its start (or resumption), records its rows,
+  // completes the record with the report and audits its completion.
+  const runImport = <E>(
+    tenant: TenantId,
+    options: typeof ConsentImport.ImportOptions.Type,
+    listIds: ReadonlyArray<ConsentLists.ListId>,
+    source: ConsentEvent.Source & { readonly type: "import" },
+    resumed: boolean,
+    contacts: ConsentImport.ImportRequest<E>["contacts"]
+  ) =>
     Effect.gen(function*() {
-      const { contacts, ...rest } = request
-      const options = yield* Schema.decodeUnknown(ConsentImport.ImportOptions, { errors: "all", onExcessProperty: "error" })(
-        rest
-      ).pipe(Effect.mapError(parseIssues))
-      const wanted = ConsentEvent.normalizeLists(options.lists)
-      const listIds = (yield* lists.require(tenant, wanted)).map((list) => list.id)
-      const now = yield* Clock.currentTimeMillis
-      const importId = uuidV7At(now)
-      const attestation = ConsentImport.attestationHash(options.attestation)
-      yield* store.saveImport(tenant, {
-        importId,
-        attestation: ConsentImport.attestationJson(options.attestation),
-        attestationHash: attestation,
-        startedAt: new Date(now),
-        report: Option.none()
-      })
+      const { importId } = source
       const audit = (action: string, details: Record<string, string | number | ReadonlyArray<string>>) =>
         log.append(
           tenant,
@@ -990,9 +1073,12 @@ export const make = Effect.gen(function*() {
             details
           })
         ).pipe(Effect.catchTag("AuditEventInvalid", Effect.die))
-      yield* audit("consent.import.started", { importId, attestationSha256: attestation, lists: listIds })
+      yield* audit(resumed ? "consent.import.resumed" : "consent.import.started", {
+        importId,
+        attestationSha256: source.attestation,
+        lists: listIds
+      })
 
-      const source: ConsentEvent.Source = { type: "import", importId, attestation }
       const stream: Stream.Stream<ConsentImport.ImportContact, E> = Stream.StreamTypeId in contacts
         ? contacts as Stream.Stream<ConsentImport.ImportContact, E>
         : Stream.fromIterable(contacts as Iterable<ConsentImport.ImportContact>)
@@ -1001,35 +1087,8 @@ export const make = Effect.gen(function*() {
         Stream.zipWithIndex,
         Stream.grouped(options.batchSize),
         Stream.mapEffect((rows) => checkRows(options, seen, rows)),
-        Stream.mapEffect((checked) => importBatch(tenant, options, source, listIds, checked), { concurrency: 2 }),
-        Stream.runFold(
-          {
-            received: 0,
-            recorded: 0,
-            suppressed: 0,
-            invalidEmail: 0,
-            invalidIp: 0,
-            invalidConsentedAt: 0,
-            invalidUserAgent: 0,
-            outsideAttestedPeriod: 0,
-            duplicates: 0,
-            rejections: []
-          } as Totals,
-          (all, batch) => ({
-            received: all.received + batch.received,
-            recorded: all.recorded + batch.recorded,
-            suppressed: all.suppressed + batch.suppressed,
-            invalidEmail: all.invalidEmail + batch.invalidEmail,
-            invalidIp: all.invalidIp + batch.invalidIp,
-            invalidConsentedAt: all.invalidConsentedAt + batch.invalidConsentedAt,
-            invalidUserAgent: all.invalidUserAgent + batch.invalidUserAgent,
-            outsideAttestedPeriod: all.outsideAttestedPeriod + batch.outsideAttestedPeriod,
-            duplicates: all.duplicates + batch.duplicates,
-            rejections: all.rejections.length >= ConsentImport.maxListedRejections
-              ? all.rejections
-              : [...all.rejections, ...batch.rejections].slice(0, ConsentImport.maxListedRejections)
-          })
-        )
+        Stream.mapEffect((checked) => importBatch(tenant, options, source, listIds, resumed, checked), { concurrency: 2 }),
+        Stream.runFold(noTotals(), addTotals)
       )
       const report: ConsentImport.ImportReport = {
         importId,
@@ -1041,6 +1100,7 @@ export const make = Effect.gen(function*() {
         importId,
         received: report.received,
         recorded: report.recorded,
+        alreadyRecorded: report.alreadyRecorded,
         suppressed: report.suppressed,
         invalidEmail: report.invalidEmail,
         invalidIp: report.invalidIp,
@@ -1050,6 +1110,78 @@ export const make = Effect.gen(function*() {
         duplicates: report.duplicates
       })
       return report
+    })
+
+  const claimMillis = Duration.toMillis(ConsentImport.claimDuration)
+
+  // Renews the attempt's claim on its key while `self` runs; fails `ImportInProgress` (and so
+  // interrupts `self`) if another attempt took it over. A renewal the store fails is logged and
+  // tried again at the next turn: if the store stays down, the import's own writes fail too.
+  const holdingClaim = (tenant: TenantId, importId: string, token: string) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ImportInProgress, R> =>
+    Effect.raceFirst(
+      self,
+      Effect.forever(Effect.gen(function*() {
+        yield* Effect.sleep(ConsentImport.claimRenewal)
+        const now = yield* Clock.currentTimeMillis
+        const held = yield* store.renewImportClaim(tenant, importId, token, new Date(now + claimMillis)).pipe(
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning(`ConsentLedger.importContacts: ${error.message}; tried again later`), true)
+          )
+        )
+        if (!held) return yield* new ImportInProgress({ tenantId: tenant, importId })
+      }))
+    )
+
+  const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
+    Effect.gen(function*() {
+      const { contacts, ...rest } = request
+      const options = yield* Schema.decodeUnknown(ConsentImport.ImportOptions, { errors: "all", onExcessProperty: "error" })(
+        rest
+      ).pipe(Effect.mapError(parseIssues))
+      const wanted = ConsentEvent.normalizeLists(options.lists)
+      const listIds = (yield* lists.require(tenant, wanted)).map((list) => list.id)
+      const now = yield* Clock.currentTimeMillis
+      const attestation = ConsentImport.attestationHash(options.attestation)
+      const record: ConsentStore.ImportRecord = {
+        importId: uuidV7At(now),
+        attestation: ConsentImport.attestationJson(options.attestation),
+        attestationHash: attestation,
+        startedAt: new Date(now),
+        report: Option.none()
+      }
+      const sourceOf = (importId: string) => ({ type: "import" as const, importId, attestation })
+
+      if (options.idempotencyKey === undefined) {
+        yield* store.saveImport(tenant, record)
+        return yield* runImport(tenant, options, listIds, sourceOf(record.importId), false, contacts)
+      }
+
+      const token = uuidV7At(now)
+      const claimed = yield* store.claimImport(tenant, record, {
+        keyHash: yield* vault.blindIndex(tenant, importKeyDomain, options.idempotencyKey),
+        optionsHash: ConsentImport.optionsHash(options, listIds),
+        token,
+        now: new Date(now),
+        until: new Date(now + claimMillis)
+      })
+      switch (claimed._tag) {
+        case "Conflict":
+          return yield* new ImportKeyConflict({ tenantId: tenant, importId: claimed.importId })
+        case "Busy":
+          return yield* new ImportInProgress({ tenantId: tenant, importId: claimed.importId, claimedUntil: claimed.until })
+        case "Completed":
+          return yield* Option.match(Option.flatMap(claimed.record.report, ConsentImport.reportFromJson), {
+            onNone: () => Effect.dieMessage(`ConsentLedger.importContacts: the report of import ${claimed.record.importId} is unreadable`),
+            onSome: Effect.succeed
+          })
+      }
+      const importId = claimed._tag === "Started" ? record.importId : claimed.record.importId
+      return yield* runImport(tenant, options, listIds, sourceOf(importId), claimed._tag === "Resumed", contacts).pipe(
+        holdingClaim(tenant, importId, token),
+        // Failed or interrupted: the key is free at once for a retry, which continues the import.
+        Effect.onError(() => Effect.ignore(store.releaseImportClaim(tenant, importId, token)))
+      )
     }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant } }))
 
   // ---- reading -----------------------------------------------------------------

@@ -19,10 +19,25 @@
  * ## Tables
  *
  * `lawful_consent_events` (canonical bytes, sealed IP and user agent, audit
- * index), `lawful_consent_state` (the projection), `lawful_consent_tenants`
- * (the counters), `lawful_consent_imports` (attestations and reports), and
+ * index, and the import id of an imported event, unique per subject),
+ * `lawful_consent_state` (the projection), `lawful_consent_tenants`
+ * (the counters), `lawful_consent_imports` (attestations, reports, and the
+ * blind index, options hash and claim of an idempotency key), and
  * `lawful_consent_lists` (see `ConsentLists`); migrated in
  * `lawful_consent_proof_migrations`.
+ *
+ * ## Imports with an idempotency key
+ *
+ * `claimImport` finds or creates the import of a key in one transaction: a
+ * new key saves the import record with the calling attempt's claim; a known
+ * one answers with its import (completed, or resumed under the new claim
+ * when no other claim holds it) unless its options differ or a live claim
+ * holds it. A claim is a token and a time until which it holds; its holder
+ * renews it, lets it go on failure, and `completeImport` clears it. An
+ * import records at most one event per subject: an append that would add a
+ * second fails whole (`ConsentStoreError`), so two attempts of one import
+ * can never both record a contact, and `importedSubjects` finds what an
+ * interrupted attempt recorded by key.
  *
  * @since 0.1.0
  */
@@ -81,6 +96,39 @@ export interface ImportRecord {
   readonly startedAt: Date
   readonly report: Option.Option<Json>
 }
+
+/**
+ * An attempt's claim on the import of an idempotency key: the key's blind
+ * index, the hash of the import's options, the attempt's token (a UUID),
+ * the time now, and until when the claim holds unless renewed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ImportClaim {
+  readonly keyHash: string
+  readonly optionsHash: string
+  readonly token: string
+  readonly now: Date
+  readonly until: Date
+}
+
+/**
+ * What `claimImport` found: a new import (the record saved, the claim
+ * taken), an incomplete one whose claim the attempt took (`Resumed`), a
+ * completed one (`Completed`, with its report), one with other options
+ * (`Conflict`), or one whose claim still holds (`Busy`). Only `Started` and
+ * `Resumed` change anything.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClaimOutcome =
+  | { readonly _tag: "Started" }
+  | { readonly _tag: "Resumed"; readonly record: ImportRecord }
+  | { readonly _tag: "Completed"; readonly record: ImportRecord }
+  | { readonly _tag: "Conflict"; readonly importId: string }
+  | { readonly _tag: "Busy"; readonly importId: string; readonly until: Date }
 
 /**
  * Which withdrawn-consent proofs retention selects: subjects whose every
@@ -145,8 +193,33 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   /** Removes the subject's events and states; returns how many events were removed. */
   readonly eraseSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, ConsentStoreError>
   readonly saveImport: (tenant: TenantId, record: ImportRecord) => Effect.Effect<void, ConsentStoreError>
+  /** Stores the report of an import and clears its claim, if any. */
   readonly completeImport: (tenant: TenantId, importId: string, report: Json) => Effect.Effect<void, ConsentStoreError>
   readonly importOf: (tenant: TenantId, importId: string) => Effect.Effect<Option.Option<ImportRecord>, ConsentStoreError>
+  /**
+   * Finds the import of an idempotency key, or saves `record` as it; see
+   * the module documentation. A claim holds while `now` is before its `until`.
+   */
+  readonly claimImport: (
+    tenant: TenantId,
+    record: ImportRecord,
+    claim: ImportClaim
+  ) => Effect.Effect<ClaimOutcome, ConsentStoreError>
+  /** Extends the claim of `token` on an incomplete import; false when the token no longer holds it. */
+  readonly renewImportClaim: (
+    tenant: TenantId,
+    importId: string,
+    token: string,
+    until: Date
+  ) => Effect.Effect<boolean, ConsentStoreError>
+  /** Lets go of the claim of `token` on an import (nothing when another token holds it). */
+  readonly releaseImportClaim: (tenant: TenantId, importId: string, token: string) => Effect.Effect<void, ConsentStoreError>
+  /** Those of `subjects` that have an event of the import (read by key). */
+  readonly importedSubjects: (
+    tenant: TenantId,
+    importId: string,
+    subjects: ReadonlyArray<SubjectId>
+  ) => Effect.Effect<ReadonlySet<SubjectId>, ConsentStoreError>
   /** Tenants that have recorded events. */
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, ConsentStoreError>
   /**
@@ -217,7 +290,14 @@ const makeMemory = (): Service => {
   const events = new Map<TenantId, Array<StoredEvent>>()
   const states = new Map<TenantId, Map<SubjectId, Map<ListId, ConsentState.ListState>>>()
   const imports = new Map<string, ImportRecord>()
+  // By `tenant/key hash`: the import of an idempotency key and the hash of its options.
+  const importKeys = new Map<string, { readonly importId: string; readonly optionsHash: string }>()
+  // By `tenant/import id`: the claim on an incomplete import, and the subjects it recorded.
+  const claims = new Map<string, { readonly token: string; readonly until: Date }>()
+  const importedBy = new Map<string, Set<SubjectId>>()
   const counters = new Map<TenantId, number>()
+  const importKeyOf = (tenant: TenantId, recorded: Recorded) =>
+    recorded.event.source.type === "import" ? `${tenant}/${recorded.event.source.importId}` : undefined
   const eventsOf = (tenant: TenantId) => events.get(tenant) ?? []
   const statesOf = (tenant: TenantId) => {
     const found = states.get(tenant)
@@ -252,6 +332,10 @@ const makeMemory = (): Service => {
   const remove = (tenant: TenantId, subjects: ReadonlySet<SubjectId>) => {
     const before = eventsOf(tenant)
     const kept = before.filter((stored) => !subjects.has(stored.event.subject))
+    for (const stored of before) {
+      const key = importKeyOf(tenant, stored)
+      if (key !== undefined && subjects.has(stored.event.subject)) importedBy.get(key)?.delete(stored.event.subject)
+    }
     // A tenant that never recorded an event stays out of `tenants`, as on SQL.
     if (events.has(tenant)) events.set(tenant, kept)
     for (const subject of subjects) statesOf(tenant).delete(subject)
@@ -260,7 +344,26 @@ const makeMemory = (): Service => {
 
   return {
     append: (tenant, batch) =>
-      atomically(() => {
+      Effect.flatten(atomically(() => {
+        const adding = new Set<string>()
+        for (const recorded of batch) {
+          const key = importKeyOf(tenant, recorded)
+          if (key === undefined) continue
+          const pair = `${key}/${recorded.event.subject}`
+          if (importedBy.get(key)?.has(recorded.event.subject) || adding.has(pair)) {
+            return Effect.fail(
+              new ConsentStoreError({ operation: "append", cause: new Error("an import records one event per subject") })
+            )
+          }
+          adding.add(pair)
+        }
+        for (const recorded of batch) {
+          const key = importKeyOf(tenant, recorded)
+          if (key === undefined) continue
+          const subjects = importedBy.get(key) ?? new Set<SubjectId>()
+          subjects.add(recorded.event.subject)
+          importedBy.set(key, subjects)
+        }
         const list = eventsOf(tenant)
         let seq = counters.get(tenant) ?? 0
         for (const recorded of batch) {
@@ -269,7 +372,8 @@ const makeMemory = (): Service => {
         }
         counters.set(tenant, seq)
         events.set(tenant, list)
-      }),
+        return Effect.void
+      })),
     events: (tenant, query) =>
       atomically(() => {
         const after = query.after ?? -1
@@ -317,8 +421,43 @@ const makeMemory = (): Service => {
       atomically(() => {
         const record = imports.get(`${tenant}/${importId}`)
         if (record) imports.set(`${tenant}/${importId}`, { ...record, report: Option.some(report) })
+        claims.delete(`${tenant}/${importId}`)
       }),
     importOf: (tenant, importId) => atomically(() => Option.fromNullable(imports.get(`${tenant}/${importId}`))),
+    claimImport: (tenant, record, claim) =>
+      atomically((): ClaimOutcome => {
+        const known = importKeys.get(`${tenant}/${claim.keyHash}`)
+        if (known === undefined) {
+          importKeys.set(`${tenant}/${claim.keyHash}`, { importId: record.importId, optionsHash: claim.optionsHash })
+          imports.set(`${tenant}/${record.importId}`, record)
+          claims.set(`${tenant}/${record.importId}`, { token: claim.token, until: claim.until })
+          return { _tag: "Started" }
+        }
+        if (known.optionsHash !== claim.optionsHash) return { _tag: "Conflict", importId: known.importId }
+        const stored = imports.get(`${tenant}/${known.importId}`)!
+        if (Option.isSome(stored.report)) return { _tag: "Completed", record: stored }
+        const held = claims.get(`${tenant}/${known.importId}`)
+        if (held !== undefined && held.until.getTime() > claim.now.getTime()) {
+          return { _tag: "Busy", importId: known.importId, until: held.until }
+        }
+        claims.set(`${tenant}/${known.importId}`, { token: claim.token, until: claim.until })
+        return { _tag: "Resumed", record: stored }
+      }),
+    renewImportClaim: (tenant, importId, token, until) =>
+      atomically(() => {
+        if (claims.get(`${tenant}/${importId}`)?.token !== token) return false
+        claims.set(`${tenant}/${importId}`, { token, until })
+        return true
+      }),
+    releaseImportClaim: (tenant, importId, token) =>
+      atomically(() => {
+        if (claims.get(`${tenant}/${importId}`)?.token === token) claims.delete(`${tenant}/${importId}`)
+      }),
+    importedSubjects: (tenant, importId, subjects) =>
+      atomically(() => {
+        const recorded = importedBy.get(`${tenant}/${importId}`)
+        return new Set(recorded === undefined ? [] : subjects.filter((subject) => recorded.has(subject)))
+      }),
     tenants: atomically(() => [...events.keys()]),
     purgeWithdrawn: (tenant, selection) =>
       atomically(() => {
@@ -376,6 +515,25 @@ const toStored = (row: typeof EventRow.Type): StoredEvent => {
   }
 }
 
+interface ImportRow {
+  readonly import_id: string
+  readonly attestation: unknown
+  readonly attestation_sha256: string
+  readonly started_at: Date
+  readonly report: unknown
+}
+
+// jsonb arrives parsed or as text, depending on the driver.
+const jsonOf = (value: unknown): Json => (typeof value === "string" ? JSON.parse(value) : value) as Json
+
+const toImportRecord = (row: ImportRow): ImportRecord => ({
+  importId: row.import_id,
+  attestation: jsonOf(row.attestation),
+  attestationHash: row.attestation_sha256,
+  startedAt: row.started_at,
+  report: Option.map(Option.fromNullable(row.report), jsonOf)
+})
+
 const StateRow = Schema.Struct({
   subject_id: SubjectId,
   list_id: Schema.String,
@@ -392,9 +550,15 @@ const toState = (row: typeof StateRow.Type): ConsentState.SubjectListState => ({
   eventId: row.event_id
 })
 
+// The index that keeps one event per import and subject (migration 0006).
+const importSubjectIndex = "lawful_consent_events_import_subject"
+
 const isRace = (error: SqlError): boolean => {
   const cause = error.cause
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+  if (typeof cause !== "object" || cause === null) return false
+  const { code, constraint, constraint_name } = cause as { code?: unknown; constraint?: unknown; constraint_name?: unknown }
+  // A second event of an import for a subject is no race: trying again cannot succeed.
+  if ((constraint_name ?? constraint) === importSubjectIndex) return false
   // unique_violation (a key inserted by a concurrent writer) and deadlock_detected.
   return code === "23505" || code === "40P01"
 }
@@ -418,7 +582,8 @@ const makeSql = Effect.gen(function*() {
       b: decoder.decode(recorded.bytes),
       a: recorded.auditIndex,
       ip: hex(recorded.ipSealed),
-      ua: hex(recorded.userAgentSealed)
+      ua: hex(recorded.userAgentSealed),
+      i: recorded.event.source.type === "import" ? recorded.event.source.importId : null
     })))
     const column = (state: ConsentState.ListState | undefined) =>
       state === undefined ? [null, null, null] : [state.status, state.since.toISOString(), state.eventId]
@@ -632,28 +797,73 @@ const makeSql = Effect.gen(function*() {
           VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb,
             ${record.attestationHash}, ${record.startedAt})`.pipe(Effect.asVoid, Effect.mapError(fail("saveImport"))),
     completeImport: (tenant, importId, report) =>
-      sql`UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb
+      sql`UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb, claim_token = NULL, claimed_until = NULL
           WHERE tenant_id = ${tenant} AND import_id = ${importId}`.pipe(
         Effect.asVoid,
         Effect.mapError(fail("completeImport"))
       ),
     importOf: (tenant, importId) =>
-      sql<{ attestation: unknown; attestation_sha256: string; started_at: Date; report: unknown }>`
-        SELECT attestation, attestation_sha256, started_at, report FROM lawful_consent_imports
+      sql<ImportRow>`
+        SELECT import_id, attestation, attestation_sha256, started_at, report FROM lawful_consent_imports
         WHERE tenant_id = ${tenant} AND import_id = ${importId}`.pipe(
-        Effect.map((rows) =>
-          Option.map(Option.fromNullable(rows[0]), (row): ImportRecord => ({
-            importId,
-            attestation: (typeof row.attestation === "string" ? JSON.parse(row.attestation) : row.attestation) as Json,
-            attestationHash: row.attestation_sha256,
-            startedAt: row.started_at,
-            report: Option.map(
-              Option.fromNullable(row.report),
-              (report) => (typeof report === "string" ? JSON.parse(report) : report) as Json
-            )
-          }))
-        ),
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toImportRecord)),
         Effect.mapError(fail("importOf"))
+      ),
+    claimImport: (tenant, record, claim) =>
+      Effect.gen(function*() {
+        // A concurrent claim of the same key waits here on the unique index until the first commits.
+        const inserted = yield* sql`
+          INSERT INTO lawful_consent_imports (tenant_id, import_id, attestation, attestation_sha256, started_at,
+            idempotency_key_hash, options_sha256, claim_token, claimed_until)
+          VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb, ${record.attestationHash},
+            ${record.startedAt}, ${claim.keyHash}, ${claim.optionsHash}, ${claim.token}, ${claim.until})
+          ON CONFLICT (tenant_id, idempotency_key_hash) WHERE idempotency_key_hash IS NOT NULL DO NOTHING
+          RETURNING import_id`
+        if (inserted.length > 0) return { _tag: "Started" } as const
+        const [row] = yield* sql<ImportRow & { options_sha256: string; claimed_until: Date | null }>`
+          SELECT import_id, attestation, attestation_sha256, started_at, report, options_sha256, claimed_until
+          FROM lawful_consent_imports
+          WHERE tenant_id = ${tenant} AND idempotency_key_hash = ${claim.keyHash}
+          FOR UPDATE`
+        // Imports are never deleted: the row that conflicted is there.
+        if (row === undefined) return yield* Effect.dieMessage("ConsentStore.claimImport: the import of a known key is missing")
+        const stored = toImportRecord(row)
+        if (row.options_sha256 !== claim.optionsHash) return { _tag: "Conflict", importId: stored.importId } as const
+        if (Option.isSome(stored.report)) return { _tag: "Completed", record: stored } as const
+        if (row.claimed_until !== null && row.claimed_until.getTime() > claim.now.getTime()) {
+          return { _tag: "Busy", importId: stored.importId, until: row.claimed_until } as const
+        }
+        yield* sql`UPDATE lawful_consent_imports SET claim_token = ${claim.token}, claimed_until = ${claim.until}
+          WHERE tenant_id = ${tenant} AND import_id = ${stored.importId}`
+        return { _tag: "Resumed", record: stored } as const
+      }).pipe(sql.withTransaction, Effect.mapError(fail("claimImport"))),
+    renewImportClaim: (tenant, importId, token, until) =>
+      sql`UPDATE lawful_consent_imports SET claimed_until = ${until}
+          WHERE tenant_id = ${tenant} AND import_id = ${importId} AND claim_token = ${token} AND report IS NULL
+          RETURNING 1`.pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(fail("renewImportClaim"))
+      ),
+    releaseImportClaim: (tenant, importId, token) =>
+      sql`UPDATE lawful_consent_imports SET claim_token = NULL, claimed_until = NULL
+          WHERE tenant_id = ${tenant} AND import_id = ${importId} AND claim_token = ${token}`.pipe(
+        Effect.asVoid,
+        Effect.mapError(fail("releaseImportClaim"))
+      ),
+    // One probe of the unique index of (tenant, import, subject) per subject. As a filter
+    // (`subject_id = ANY(...)`), the list was checked against every event of the import, read
+    // by the index's (tenant, import) prefix: planned for a tenant newer than the statistics,
+    // the import looked one row long.
+    importedSubjects: (tenant, importId, subjects) =>
+      subjects.length === 0 ? Effect.succeed(new Set<SubjectId>()) : sql<{ subject_id: SubjectId }>`
+        SELECT s.subject_id FROM unnest(${subjects}::uuid[]) AS s(subject_id)
+        CROSS JOIN LATERAL (
+          SELECT 1 FROM lawful_consent_events e
+          WHERE e.tenant_id = ${tenant} AND e.import_id = ${importId} AND e.subject_id = s.subject_id
+          LIMIT 1
+        ) found`.pipe(
+        Effect.map((rows) => new Set(rows.map((row) => row.subject_id))),
+        Effect.mapError(fail("importedSubjects"))
       ),
     tenants: sql<{ tenant_id: TenantId }>`SELECT tenant_id FROM lawful_consent_tenants ORDER BY tenant_id`.pipe(
       Effect.map((rows) => rows.map((row) => row.tenant_id)),

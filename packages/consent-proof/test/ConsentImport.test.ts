@@ -1,7 +1,10 @@
 import { assert, layer } from "@effect/vitest"
 import * as SuppressionList from "@lawful/core/SuppressionList"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import * as ConsentImport from "../src/ConsentImport.js"
 import { attestation, tenantWithLists } from "./fixtures.js"
@@ -64,5 +67,30 @@ layer(memory)("ConsentImport", (it) => {
       assert.deepStrictEqual(report.rejections.slice(0, 6).map((r) => r.reason), [
         "suppressed", "suppressed", "suppressed", "suppressed", "suppressed", "invalid-email"
       ])
+    }))
+
+  it.effect("a running import renews its hold on its key: a call minutes later still finds it in progress", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      const reading = yield* Deferred.make<void>()
+      const rest = yield* Deferred.make<void>()
+      const contacts = [{ email: "slow1@example.com" }, { email: "slow2@example.com" }]
+      const request = (source: ConsentImport.ImportRequest["contacts"]) =>
+        ({ attestation, lists: ["news"], actor, idempotencyKey: "slow-upload", contacts: source }) as const
+      const stalled = Stream.concat(
+        Stream.fromIterable(contacts),
+        Stream.drain(Stream.fromEffect(Effect.zipRight(Deferred.succeed(reading, undefined), Deferred.await(rest))))
+      )
+      const running = yield* Effect.fork(ledger.importContacts(tenant, request(stalled)))
+      yield* Deferred.await(reading)
+      // Ten renewal periods: five times the time a claim holds unless renewed.
+      for (let i = 0; i < 10; i++) yield* TestClock.adjust(ConsentImport.claimRenewal)
+      const busy = yield* Effect.flip(ledger.importContacts(tenant, request(contacts)))
+      assert.strictEqual(busy._tag, "ImportInProgress")
+      yield* Deferred.succeed(rest, undefined)
+      const report = yield* Fiber.join(running)
+      assert.strictEqual(report.recorded, 2)
+      assert.deepStrictEqual(yield* ledger.importContacts(tenant, request(contacts)), report)
     }))
 })

@@ -38,6 +38,26 @@ sqlSuite("ConsentLedger storage", sql, (it) => {
       for (const secret of ["secret.person", "192.0.2.77", "SecretBrowser"]) assert.notInclude(all, secret)
     }))
 
+  it.effect("an import's idempotency key is not stored in clear", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      const report = yield* ledger.importContacts(tenant, {
+        attestation,
+        lists: ["news"],
+        actor: { kind: "api-key", id: "key-1" },
+        idempotencyKey: "export of secret.person@example.com",
+        contacts: [{ email: "imported@example.com" }]
+      })
+      const client = yield* SqlClient.SqlClient
+      const rows = yield* client<{ row: string }>`
+        SELECT row_to_json(i)::text AS row FROM lawful_consent_imports i WHERE tenant_id = ${tenant}`
+      assert.strictEqual(rows.length, 1)
+      assert.include(rows[0]!.row, report.importId)
+      assert.notInclude(rows[0]!.row, "secret.person")
+      assert.notInclude(rows[0]!.row, "export of")
+    }))
+
   // Retention's sweeper runs a batch and its journal record in one transaction of the target's
   // client: the withdrawn-proof target declares the store's, and its purge joins that transaction.
   it.effect("the withdrawn-proof target declares the store's client, and its purge rolls back with that client's transaction", () =>
@@ -237,6 +257,32 @@ sqlSuite("ConsentStore plans", sql, (it) => {
       assert.deepStrictEqual(ofSubject.map((stored) => stored.event.id), [some!.event.id])
       // Two events read; a scan of the tenant would read 3,000 rows for each.
       assert.isAtMost(read, 50, `rows read: ${read}`)
+    }))
+
+  it.effect("a resumed import finds the subjects it recorded by key, in a tenant the statistics have not seen", () =>
+    Effect.gen(function*() {
+      const client = yield* SqlClient.SqlClient
+      const ledger = yield* ConsentLedger
+      const store = yield* ConsentStore.ConsentStore
+      const importInto = (tenant: TenantId.TenantId, prefix: string, n: number) =>
+        ledger.importContacts(tenant, {
+          attestation,
+          lists: ["news"],
+          actor: { kind: "api-key", id: "key-1" },
+          idempotencyKey: prefix,
+          contacts: Array.from({ length: n }, (_, i) => ({ email: `${prefix}${i}@example.com` }))
+        })
+      yield* importInto(yield* tenantWithLists, "seen", 200)
+      yield* client`ANALYZE lawful_consent_events`
+      const tenant = yield* tenantWithLists
+      const { importId } = yield* importInto(tenant, "imported", 3000)
+      const page = yield* store.events(tenant, { after: 1500, limit: 20 })
+      const subjects = page.map((stored) => stored.event.subject)
+
+      const [found, read] = yield* rowsReadBy("lawful_consent_events", store.importedSubjects(tenant, importId, subjects))
+      assert.strictEqual(found.size, 20)
+      // Twenty probes; a scan of the tenant or the import would read 3,000 rows.
+      assert.isAtMost(read, 100, `rows read: ${read}`)
     }))
 
   it.effect("a projection page reads its own rows, and recipients, states and erasure read by key", () =>

@@ -148,15 +148,17 @@ it.scoped("the README's examples record, import, export and prove consent on the
       },
       lists: ["weekly"],
       actor: { kind: "api-key", id: keyId },
+      idempotencyKey: "shop-export-2026-06-30", // optional: a retry with the same key records nothing twice
       contacts: rows // an Iterable or a Stream of { email, consentedAt?, ip?, userAgent? }
     })
-    // { importId, received, recorded, suppressed, invalidEmail, invalidIp, invalidConsentedAt, invalidUserAgent,
-    //   outsideAttestedPeriod, duplicates, rejections: [{ row, reason }] }
+    // { importId, received, recorded, alreadyRecorded, suppressed, invalidEmail, invalidIp, invalidConsentedAt,
+    //   invalidUserAgent, outsideAttestedPeriod, duplicates, rejections: [{ row, reason }] }
     // readme:end importing
     assert.deepStrictEqual({ ...report, importId: "" }, {
       importId: "",
       received: 4,
       recorded: 1,
+      alreadyRecorded: 0,
       suppressed: 1,
       invalidEmail: 1,
       invalidIp: 0,

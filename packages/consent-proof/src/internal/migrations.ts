@@ -196,7 +196,84 @@ const migrations: Record<string, Migrations.Migration> = {
       CREATE INDEX lawful_consent_state_withdrawn_order ON lawful_consent_state (tenant_id, since, subject_id, list_id)
         WHERE status = 'withdrawn';
       DROP INDEX lawful_consent_state_withdrawn;
-    `)
+    `),
+  // Imports with an idempotency key. An imported event now carries its import id in a column,
+  // unique per (tenant, import, subject): an import records a subject once, however many times
+  // it is run, and a resumed import finds the subjects it recorded by key. Events stored before
+  // keep the column empty (their import id stays in their bytes): only keyed imports read it,
+  // and none was made before this migration. The import record keeps the key's blind index
+  // (never the key), the hash of the options, and the claim of the attempt that runs it.
+  "0006_idempotent_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`ALTER TABLE lawful_consent_events ADD COLUMN import_id uuid`,
+      sql`CREATE UNIQUE INDEX lawful_consent_events_import_subject
+        ON lawful_consent_events (tenant_id, import_id, subject_id) WHERE import_id IS NOT NULL`,
+      sql`ALTER TABLE lawful_consent_imports
+        ADD COLUMN idempotency_key_hash text,
+        ADD COLUMN options_sha256 text,
+        ADD COLUMN claim_token uuid,
+        ADD COLUMN claimed_until timestamptz`,
+      sql`CREATE UNIQUE INDEX lawful_consent_imports_key
+        ON lawful_consent_imports (tenant_id, idempotency_key_hash) WHERE idempotency_key_hash IS NOT NULL`,
+      // As 0003, with the import id (`i`, null for other events).
+      sql`
+        CREATE OR REPLACE FUNCTION lawful_consent_append(p_tenant uuid, p_size bigint, p_events jsonb, p_outcomes jsonb)
+        RETURNS void
+        LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_hashjoin = off
+        SET enable_mergejoin = off
+        AS $$
+        BEGIN
+          INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (p_tenant, 0)
+          ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq;
+
+          WITH counter AS (
+            UPDATE lawful_consent_tenants SET next_seq = next_seq + p_size
+            WHERE tenant_id = p_tenant
+            RETURNING next_seq - p_size AS base
+          ),
+          inserted AS (
+            INSERT INTO lawful_consent_events
+              (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed, import_id)
+            SELECT p_tenant, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
+              decode(x.ip, 'hex'), decode(x.ua, 'hex'), x.i
+            FROM counter, jsonb_to_recordset(p_events)
+              AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text, i uuid)
+          ),
+          m AS (
+            SELECT m.* FROM counter, jsonb_to_recordset(p_outcomes) AS m(
+              s uuid, l text,
+              n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
+              g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
+          ),
+          found AS (
+            SELECT m.*, x.row_id FROM m CROSS JOIN LATERAL (
+              SELECT st.ctid AS row_id FROM lawful_consent_state st
+              WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+              OFFSET 0
+            ) x
+          ),
+          updated AS (
+            UPDATE lawful_consent_state st
+            SET status = CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END,
+              since = CASE st.status WHEN 'pending' THEN f.ps WHEN 'granted' THEN f.gs ELSE f.ws END,
+              event_id = CASE st.status WHEN 'pending' THEN f.pe WHEN 'granted' THEN f.ge ELSE f.we END
+            FROM found f
+            WHERE st.ctid = f.row_id
+              AND (CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END) IS NOT NULL
+          )
+          INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+          SELECT p_tenant, m.s, m.l, m.n, m.ns, m.ne FROM m
+          WHERE m.n IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM lawful_consent_state st
+            WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+            OFFSET 0
+          );
+        END
+        $$
+      `
+    ], { discard: true }))
 }
 
 /** Runs the package's migrations with the given client. @internal */
