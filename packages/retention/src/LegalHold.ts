@@ -401,7 +401,9 @@ const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at
  * Holds on SQL (PostgreSQL or PGlite), in `lawful_retention_holds`, migrated
  * on start-up. `place` and `withActiveOf` share a transaction-scoped advisory
  * lock keyed by the schema (`place` takes it exclusively, for one insert), so
- * the rule of `withActiveOf` holds between processes on one schema.
+ * the rule of `withActiveOf` holds between processes on one schema. Policies
+ * share it too (`RetentionPolicies.set` and `withAllOf`): a batch that reads
+ * both takes it once.
  *
  * @since 0.1.0
  * @category layers

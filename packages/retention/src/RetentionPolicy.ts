@@ -20,7 +20,17 @@
  *   one `set` to shorten a parent below its child's current period.
  *
  * A policy applies to records already stored: the sweeper reads it at each
- * run and purges whatever it makes expired. Every change is appended to the
+ * run and purges whatever it makes expired. A change reaches a sweep already
+ * running, which reads the policies again as each purge batch and partition
+ * drop starts (`withAllOf`), and `set` waits for the batch or drop in
+ * progress: once `set` has returned, no record the new policy keeps is
+ * purged. That batch either committed before `set` returned, or reads the new
+ * policy (a longer period moves its cut-off back; a shorter one waits for the
+ * next sweep, which is never early). This holds in memory, and on SQL for a
+ * category stored on the sweep journal's database (`RetentionTarget.sqlTable`
+ * on the main database), from every process; a category on a database of its
+ * own purges outside the transaction that read the policy, so a batch that
+ * had started when `set` returned may still commit. Every change is appended to the
  * tenant's audit log (`retention.policy.changed`, with the category and the
  * old and new periods); if that append fails, the change is undone and the
  * error returned.
@@ -193,6 +203,18 @@ export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionP
   readonly allOf: (
     tenants: ReadonlyArray<TenantId>
   ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<Policy>>, RetentionStoreError>
+  /**
+   * `allOf`, then `use` with what it read (the sweeper's, around each batch and each partition
+   * drop). It sees every policy whose `set` has returned. In memory a `set` waits until `use` is
+   * done. On SQL the read takes a shared lock that `set` takes exclusively (the one
+   * `LegalHolds.withActiveOf` and `LegalHolds.place` share), until the end of the caller's
+   * transaction: run in a transaction, `use` holds off every `set` until that transaction ends
+   * (keep it short, and set no policy in it); outside one, a `set` does not wait.
+   */
+  readonly withAllOf: <A, E, R>(
+    tenants: ReadonlyArray<TenantId>,
+    use: (inForce: ReadonlyMap<TenantId, ReadonlyArray<Policy>>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RetentionStoreError, R>
   /** Applies the changes together, audited; returns the policies of the changed categories. */
   readonly set: (
     tenant: TenantId,
@@ -386,6 +408,11 @@ interface PolicyStore {
   readonly overridesOf: (
     tenants: ReadonlyArray<TenantId>
   ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyMap<string, Override>>, RetentionStoreError>
+  /** `overridesOf`, then `use`, with `update` held off as `RetentionPolicies.withAllOf` says. */
+  readonly withOverridesOf: <A, E, R>(
+    tenants: ReadonlyArray<TenantId>,
+    use: (overrides: ReadonlyMap<TenantId, ReadonlyMap<string, Override>>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RetentionStoreError, R>
   /** Decides the writes from the current overrides under the tenant's lock, writes them; returns the overrides before. */
   readonly update: (
     tenant: TenantId,
@@ -440,18 +467,34 @@ const make = (store: PolicyStore) =>
         return changed.map((category) => after.get(category)!)
       }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant } }))
 
+    const inForceOf = (
+      tenants: ReadonlyArray<TenantId>,
+      targets: ReadonlyArray<RetentionTarget>,
+      overrides: ReadonlyMap<TenantId, ReadonlyMap<string, Override>>
+    ): ReadonlyMap<TenantId, ReadonlyArray<Policy>> =>
+      new Map(tenants.map((tenant) => {
+        const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
+        return [tenant, targets.map((target) => resolved.get(target.id)!)] as const
+      }))
+
     const allOf = (tenants: ReadonlyArray<TenantId>) =>
       Effect.gen(function*() {
         const targets = yield* registry.targets
-        const overrides = tenants.length === 0 ? new Map() : yield* store.overridesOf(tenants)
-        return new Map(tenants.map((tenant) => {
-          const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
-          return [tenant, targets.map((target) => resolved.get(target.id)!)] as const
-        }))
+        return inForceOf(tenants, targets, tenants.length === 0 ? new Map() : yield* store.overridesOf(tenants))
       }).pipe(Effect.withSpan("RetentionPolicies.allOf", { captureStackTrace: false, attributes: { tenants: tenants.length } }))
+
+    const withAllOf = <A, E, R>(
+      tenants: ReadonlyArray<TenantId>,
+      use: (inForce: ReadonlyMap<TenantId, ReadonlyArray<Policy>>) => Effect.Effect<A, E, R>
+    ) =>
+      Effect.flatMap(
+        registry.targets,
+        (targets) => store.withOverridesOf(tenants, (overrides) => use(inForceOf(tenants, targets, overrides)))
+      ).pipe(Effect.withSpan("RetentionPolicies.withAllOf", { captureStackTrace: false, attributes: { tenants: tenants.length } }))
 
     return RetentionPolicies.of({
       allOf,
+      withAllOf,
       get: (tenant, category) =>
         Effect.flatMap(all(tenant), (policies) => {
           const policy = policies.find((p) => p.category === category)
@@ -472,10 +515,14 @@ export const layerMemory: Layer.Layer<RetentionPolicies, never, RetentionTargets
   RetentionPolicies,
   Effect.gen(function*() {
     const tenants = new Map<TenantId, Map<string, Override>>()
+    // Taken by each update and by each `withOverridesOf` for as long as its `use` runs.
     const lock = yield* Effect.makeSemaphore(1)
+    const overridesOf = (wanted: ReadonlyArray<TenantId>) =>
+      Effect.sync(() => new Map(wanted.map((tenant) => [tenant, new Map(tenants.get(tenant) ?? [])])))
     return yield* make({
       overrides: (tenant) => Effect.sync(() => new Map(tenants.get(tenant) ?? [])),
-      overridesOf: (wanted) => Effect.sync(() => new Map(wanted.map((tenant) => [tenant, new Map(tenants.get(tenant) ?? [])]))),
+      overridesOf,
+      withOverridesOf: (wanted, use) => lock.withPermits(1)(Effect.flatMap(overridesOf(wanted), use)),
       update: (tenant, decide) =>
         lock.withPermits(1)(
           Effect.gen(function*() {
@@ -506,6 +553,10 @@ const OverrideRow = Schema.Struct({
  * Policies on SQL (PostgreSQL or PGlite), in `lawful_retention_policies`,
  * migrated on start-up. Changes of one tenant are serialised by an advisory
  * transaction lock, so concurrent changes are validated one after the other.
+ * A change then takes exclusively, for its short transaction, the
+ * transaction-scoped advisory lock keyed by the schema that `withAllOf`
+ * shares (with the holds: `LegalHolds.place` takes it too), so the rule of
+ * `withAllOf` holds between processes on one schema.
  *
  * @since 0.1.0
  * @category layers
@@ -533,27 +584,46 @@ export const layerSql: Layer.Layer<
         Effect.flatMap(decodeRows),
         Effect.map((rows) => new Map(rows.map((row) => [row.category, toOverride(row)])))
       )
+    const byTenant = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>, operation: string) =>
+      statement.pipe(
+        Effect.flatMap(decodeRows),
+        Effect.map((rows) => {
+          const found = new Map<TenantId, Map<string, Override>>()
+          for (const row of rows) {
+            const overrides = found.get(row.tenant_id) ?? new Map<string, Override>()
+            overrides.set(row.category, toOverride(row))
+            found.set(row.tenant_id, overrides)
+          }
+          return found
+        }),
+        Effect.mapError(fail(operation))
+      )
 
     return yield* make({
       overrides: (tenant) => read(tenant).pipe(Effect.mapError(fail("overrides"))),
       overridesOf: (tenants) =>
-        sql`SELECT tenant_id, category, period_ms, set_at, set_by FROM lawful_retention_policies
-          WHERE tenant_id = ANY(${tenants}::uuid[])`.pipe(
-          Effect.flatMap(decodeRows),
-          Effect.map((rows) => {
-            const found = new Map<TenantId, Map<string, Override>>()
-            for (const row of rows) {
-              const overrides = found.get(row.tenant_id) ?? new Map<string, Override>()
-              overrides.set(row.category, toOverride(row))
-              found.set(row.tenant_id, overrides)
-            }
-            return found
-          }),
-          Effect.mapError(fail("overridesOf"))
+        byTenant(
+          sql`SELECT tenant_id, category, period_ms, set_at, set_by FROM lawful_retention_policies
+            WHERE tenant_id = ANY(${tenants}::uuid[])`,
+          "overridesOf"
         ),
+      // One statement: the function takes the shared lock, then reads with a snapshot taken after it.
+      withOverridesOf: (tenants, use) =>
+        Effect.flatMap(
+          byTenant(
+            sql`SELECT tenant_id, category, period_ms, set_at, set_by FROM lawful_retention_policies_in_force(${tenants}::uuid[])`,
+            "overridesOf"
+          ),
+          use
+        ),
+      // The tenant's lock, then the exclusive lock `lawful_retention_policies_in_force` shares: a
+      // batch that read the policies under the shared lock commits before this change does, and every
+      // read after the commit sees the change. A change queued behind another of its tenant waits on
+      // the tenant's lock, holding off no batch meanwhile.
       update: (tenant, decide) =>
         Effect.gen(function*() {
           yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`lawful_retention_policies/${tenant}`}))`
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`
           const current = yield* read(tenant)
           const writes = yield* decide(current)
           for (const [category, write] of writes) {

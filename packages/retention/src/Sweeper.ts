@@ -28,11 +28,15 @@
  *   drop in progress (on SQL its read and its purge are one transaction):
  *   nothing the hold covers is purged after `place` returned. Otherwise (a
  *   target on a database of its own, or with no `client`) a batch that had
- *   started by then may still commit. Likewise a batch or drop that starts
- *   after `RetentionPolicies.set` returned uses the new period when it is
- *   longer (the cut-off moves back; the receipt names the cut-off and period
- *   of the tenant's last batch). A shorter period, or a released hold, may
- *   wait for the next sweep.
+ *   started by then may still commit. Policies go the same way: a batch or
+ *   drop that starts after `RetentionPolicies.set` returned uses the new
+ *   period when it is longer (the cut-off moves back; the receipt names the
+ *   cut-off and period of the tenant's last batch), and where `place` waits
+ *   for the batch or drop in progress, so does `set`: nothing the new policy
+ *   keeps is purged after `set` returned. On SQL the policies and the holds
+ *   are read under one shared advisory lock, which `set` and `place` take
+ *   exclusively. A shorter period, or a released hold, may wait for the next
+ *   sweep.
  * - **Bounded batches.** Records go `batchSize` at a time (default 1000),
  *   each batch its own short transaction in the target. Between batches the
  *   sweeper rests (`pace`, by default as long as the batch took), so writes
@@ -425,15 +429,17 @@ export const make = (options: SweeperOptions = {}) =>
       }]))
 
     // The tenants' policies and holds as they are now, for one batch or one partition drop (all
-    // its tenants in one read), and `use`, the batch, run with them. The holds are read by
-    // `withActiveOf`, after the policies: `use` sees every hold whose `place` has returned and every
-    // policy whose `set` has; in the journal's transaction (or in memory) a `place` waits for it.
+    // its tenants in one read each), and `use`, the batch, run with them. The policies are read by
+    // `withAllOf`, then the holds by `withActiveOf`: `use` sees every policy whose `set` has returned
+    // and every hold whose `place` has; in the journal's transaction (or in memory) a `set` and a
+    // `place` wait for it. On SQL both reads take one shared lock (the second takes it again, at no
+    // cost), so the batch waits for no other lock between them.
     const current = <A, E>(
       tenants: ReadonlyArray<TenantId>,
       use: (states: ReadonlyMap<TenantId, TenantState>) => Effect.Effect<A, E>
     ) =>
-      Effect.flatMap(
-        policies.allOf(tenants),
+      policies.withAllOf(
+        tenants,
         (inForce) => holds.withActiveOf(tenants, (active) => use(statesOf(tenants, inForce, active)))
       )
 

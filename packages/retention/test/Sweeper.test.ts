@@ -7,6 +7,7 @@ import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, postgresLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
+import type { Backend, SqlBackend } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -48,6 +49,79 @@ const receipts = (tenant: TenantId.TenantId) =>
 
 const detailsOf = (entry: { readonly details: Option.Option<{ readonly value: Record<string, unknown> }> }) =>
   Option.getOrThrow(entry.details).value
+
+// Pauses the first batch of a sweep, or the drop of the partition named, as it starts: its tenants'
+// policies and holds read (on SQL in its transaction), nothing purged yet.
+const pauseFirstPurge = (partition?: string) =>
+  Effect.gen(function*() {
+    const records = yield* TestRecords
+    const paused = yield* Deferred.make<void>()
+    const go = yield* Deferred.make<void>()
+    let first = true
+    records.faults.beforePurge = (starting) => {
+      if (!first || starting !== partition) return Effect.void
+      first = false
+      return Effect.zipRight(Deferred.succeed(paused, undefined), Deferred.await(go))
+    }
+    return { paused, go }
+  })
+
+const unpause = Effect.map(TestRecords, (records) => {
+  records.faults.beforePurge = () => Effect.void
+})
+
+// Until `fiber` waits for the batch or drop in progress, or is done. On PostgreSQL, until it waits for
+// the advisory lock that the batch's read of policies and holds took; on PGlite, one session, every
+// statement outside the batch's transaction waits for it to end.
+const untilWaiting = (backend: SqlBackend, fiber: Fiber.Fiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    if (backend === "pglite") return
+    const sql = yield* SqlClient.SqlClient
+    const waiting = sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND NOT granted
+        AND objid::bigint = (hashtext('lawful_retention_holds/' || current_schema())::bigint & 4294967295)`
+    yield* Effect.zipWith(waiting, Fiber.poll(fiber), ([row], done) => row!.n > 0 || Option.isSome(done)).pipe(
+      Effect.repeat({ until: (stop) => stop })
+    )
+  })
+
+// In memory nothing else waits: a fibre that does not wait is done within a few turns of the scheduler.
+const afterTurns = (fiber: Fiber.Fiber<unknown, unknown>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100 && Option.isNone(yield* Fiber.poll(fiber)); i++) yield* Effect.yieldNow()
+  })
+
+// Lengthens the tenant's policy while the first batch of its sweep waits, the old policy read: `set`
+// returns once that batch is done (it purged under the old policy), and no record the new policy
+// keeps goes after `set` returned.
+const policyLengthenedDuringBatch = <E, R>(
+  backend: Backend,
+  waitingFor: (fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    const sweeper = yield* Sweeper.Sweeper
+    const policies = yield* RetentionPolicies
+    const tenant = yield* TenantId.make
+    yield* TestClock.adjust(Duration.days(1))
+    for (let i = 0; i < 7; i++) yield* write(tenant, LOG, 11 + i)
+    const { go, paused } = yield* pauseFirstPurge()
+    const sweep = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [LOG] }))
+    yield* Deferred.await(paused)
+    // Two days keep every record.
+    const setting = yield* Effect.fork(Effect.zipRight(policies.set(tenant, { [LOG]: "2 days" }, staff), liveIds(tenant)))
+    yield* waitingFor(setting)
+    assert.isTrue(Option.isNone(yield* Fiber.poll(setting)), "set waits for the batch in progress")
+    yield* Deferred.succeed(go, undefined)
+    const leftWhenSet = yield* Fiber.join(setting)
+    const result = yield* Fiber.join(sweep)
+    assert.deepStrictEqual(result.failures, [])
+    // The batch took the three oldest records under the old policy. On PostgreSQL `set`, queued first,
+    // commits before the next batch reads the policies; on PGlite and in memory the sweep's next
+    // batches may go first, under the old policy too, and before `set` returned.
+    if (backend === "postgres") assert.strictEqual(leftWhenSet.length, 4)
+    else assert.isAtMost(leftWhenSet.length, 4)
+    assert.sameMembers([...yield* liveIds(tenant)], [...leftWhenSet])
+  }).pipe(Effect.ensuring(unpause))
 
 contractSuite("Sweeper", { memory: memoryStack, sql: sqlStack }, (it, backend) => {
   it.effect("purges what outlived its policy, keeps the rest, and appends one receipt per category and run", () =>
@@ -599,6 +673,9 @@ sqlSuite("Sweeper purges on the journal's database", sqlStack, (it, backend) => 
       records.faults.afterBatch = Effect.void
     }))))
 
+  it.effect("a policy lengthened while a batch runs: set returns once that batch has committed, and nothing the new policy keeps goes after", () =>
+    policyLengthenedDuringBatch(backend, (fiber) => untilWaiting(backend, fiber)))
+
   it.effect("a batch whose journal record fails is undone with it: nothing is purged unrecorded", () =>
     Effect.gen(function*() {
       const sweeper = yield* Sweeper.Sweeper
@@ -643,7 +720,7 @@ sqlSuite("Sweeper purges on the journal's database", sqlStack, (it, backend) => 
     }))
 })
 
-sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
+sqlSuite("Sweeper on partitioned categories", sqlStack, (it, backend) => {
   it.effect("drops a whole day partition when every record in it is expired and none is held", () =>
     Effect.gen(function*() {
       const sweeper = yield* Sweeper.Sweeper
@@ -678,6 +755,32 @@ sqlSuite("Sweeper on partitioned categories", sqlStack, (it) => {
       const receipt = (yield* receipts(tenant)).map(detailsOf).at(-1)!
       assert.deepStrictEqual([receipt.count, receipt.partitionsDropped], [1, 1])
     }))
+
+  it.effect("a policy lengthened while a partition is dropped: set returns once the drop has committed, and no partition the new policy keeps goes after", () =>
+    Effect.gen(function*() {
+      const sweeper = yield* Sweeper.Sweeper
+      const policies = yield* RetentionPolicies
+      const tenant = yield* TenantId.make
+      yield* TestClock.setTime(Date.UTC(2034, 1, 10, 6))
+      for (let i = 0; i < 2; i++) yield* write(tenant, EVENTS, 0)
+      yield* TestClock.setTime(Date.UTC(2034, 1, 13, 1)) // 67 hours later: the day has expired whole (48 hours)
+      // Other tests' days may have expired too: the drop of this one waits.
+      const { go, paused } = yield* pauseFirstPurge("test_events_p20340210")
+      const sweep = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [EVENTS] }))
+      yield* Deferred.await(paused)
+      // Four days keep the day.
+      const setting = yield* Effect.fork(Effect.zipRight(policies.set(tenant, { [EVENTS]: "4 days" }, staff), liveIds(tenant)))
+      yield* untilWaiting(backend, setting)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(setting)), "set waits for the drop in progress")
+      yield* Deferred.succeed(go, undefined)
+      const leftWhenSet = yield* Fiber.join(setting)
+      const result = yield* Fiber.join(sweep)
+      assert.deepStrictEqual(result.failures, [])
+      // The drop, planned under the old policy, committed before set returned.
+      assert.deepStrictEqual(leftWhenSet, [])
+      assert.deepStrictEqual(result.categories.map((c) => [c.purged, c.partitionsDropped]), [[2, 1]])
+      assert.deepStrictEqual(yield* liveIds(tenant), [])
+    }).pipe(Effect.ensuring(unpause)))
 
   it.effect("drops the expired day, purges the tenant's other expired records in batches, and counts both", () =>
     Effect.gen(function*() {
@@ -732,6 +835,9 @@ describe("Sweeper in memory", () => {
       }).pipe(Effect.ensuring(Effect.map(TestRecords, (records) => {
         records.faults.afterBatch = Effect.void
       }))))
+
+    it.effect("a policy lengthened while a batch runs: set returns once that batch is done, and nothing the new policy keeps goes after", () =>
+      policyLengthenedDuringBatch("memory", afterTurns))
   })
 })
 

@@ -78,6 +78,11 @@ export interface Faults {
   batches: number
   /** Called after each successful batch. */
   afterBatch: Effect.Effect<void>
+  /**
+   * Called as each batch (with no partition) and each drop (with the partition's name) starts: its
+   * tenants' policies and holds are read.
+   */
+  beforePurge: (partition?: string) => Effect.Effect<void>
 }
 
 export class TestRecords extends Context.Tag("test/TestRecords")<TestRecords, {
@@ -87,7 +92,7 @@ export class TestRecords extends Context.Tag("test/TestRecords")<TestRecords, {
   readonly faults: Faults
 }>() {}
 
-const newFaults = (): Faults => ({ failAfter: undefined, batches: 0, afterBatch: Effect.void })
+const newFaults = (): Faults => ({ failAfter: undefined, batches: 0, afterBatch: Effect.void, beforePurge: () => Effect.void })
 
 const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetStorage): RetentionTarget.TargetStorage => {
   // Every purge statement, of one tenant or of several, counts as a batch and can be made to fail.
@@ -96,16 +101,21 @@ const withFaults = (id: string, faults: Faults, storage: RetentionTarget.TargetS
       if (faults.failAfter !== undefined && faults.batches >= faults.failAfter) {
         return Effect.fail(new RetentionTarget.RetentionTargetError({ target: id, operation: "purge", cause: "injected" }))
       }
-      return purge.pipe(
+      return Effect.zipRight(faults.beforePurge(), purge).pipe(
         Effect.tap(() => Effect.sync(() => faults.batches++)),
         Effect.tap(() => faults.afterBatch)
       )
     })
-  const purgeTenants = storage.purgeTenants
+  const { partitions, purgeTenants } = storage
   return {
     ...storage,
     purgeBatch: (tenant, batch) => faulty(storage.purgeBatch(tenant, batch)),
-    purgeTenants: purgeTenants === undefined ? undefined : (tenants, batch) => faulty(purgeTenants(tenants, batch))
+    purgeTenants: purgeTenants === undefined ? undefined : (tenants, batch) => faulty(purgeTenants(tenants, batch)),
+    partitions: partitions === undefined ? undefined : {
+      ...partitions,
+      dropIfOnly: (partition, tenants) =>
+        Effect.zipRight(faults.beforePurge(partition.name), partitions.dropIfOnly(partition, tenants))
+    }
   }
 }
 

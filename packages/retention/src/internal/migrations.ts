@@ -58,6 +58,19 @@ export const migrations: Record<string, Migrations.Migration> = {
         RETURN QUERY SELECT * FROM lawful_retention_holds
           WHERE tenant_id = ANY(tenants) AND released_at IS NULL ORDER BY placed_at, hold_id;
       END $$;
+    `),
+  // The policies of some tenants, for a read that no policy change may overtake: the same shared lock
+  // as the holds' (a batch reading both takes it once), which a change of policy takes exclusively
+  // until it commits. The read waits for a change in progress and sees it; a change waits for the
+  // caller's transaction, in which the read took the lock, to end.
+  "0003_policies_in_force": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_retention_policies_in_force(tenants uuid[]) RETURNS SETOF lawful_retention_policies
+      LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        PERFORM pg_advisory_xact_lock_shared(hashtext('lawful_retention_holds/' || current_schema()));
+        RETURN QUERY SELECT * FROM lawful_retention_policies WHERE tenant_id = ANY(tenants);
+      END $$;
     `)
 }
 
