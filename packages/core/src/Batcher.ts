@@ -104,6 +104,7 @@ export const make = <I, O, E>(
       )
 
     const perKey = options.concurrency ?? 4
+    const settleTurns = 8
     const maxInFlight = options.maxInFlight ?? 64
     const active = new Map<string, number>()
     let inFlight = 0
@@ -130,13 +131,31 @@ export const make = <I, O, E>(
       })
     })
 
-    const finished = (key: string) =>
-      Effect.sync(() => {
-        inFlight--
-        const left = active.get(key)! - 1
-        if (left === 0) active.delete(key)
-        else active.set(key, left)
-        wake?.()
+    // A finished batch frees its place only once its callers, answered just before, have had the
+    // time to submit their next items (a few turns of the scheduler: each caller's fibre, and the
+    // fibres it runs in, such as `Effect.forEach`'s, resume in turn), or after `settleTurns`
+    // turns when some do not come back. Their items then go together into the next batch. Freed at
+    // once, the first item to come back started a batch of one and the others waited for it:
+    // eight callers made batches of 1 and 7 in turn.
+    const waitingOf = (key: string) => {
+      let count = 0
+      for (const pending of waiting) if (keyOf(pending.item) === key) count++
+      return count
+    }
+    const finished = (key: string, answered: number) =>
+      Effect.suspend(() => {
+        const free = Effect.sync(() => {
+          inFlight--
+          const left = active.get(key)! - 1
+          if (left === 0) active.delete(key)
+          else active.set(key, left)
+          wake?.()
+        })
+        const settle = (turns: number): Effect.Effect<void> =>
+          turns >= settleTurns || waitingOf(key) >= answered
+            ? free
+            : Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => settle(turns + 1)))
+        return settle(0)
       })
 
     const running = yield* FiberSet.make()
@@ -165,7 +184,7 @@ export const make = <I, O, E>(
           }
           inFlight++
           active.set(key, (active.get(key) ?? 0) + 1)
-          yield* FiberSet.run(running, Effect.ensuring(runBatch(batch), finished(key)))
+          yield* FiberSet.run(running, Effect.ensuring(runBatch(batch), finished(key, batch.length)))
         }
       }
       // Items of keys that reached their limit wait, ahead of those that came since.

@@ -52,6 +52,24 @@ describe("Batcher", () => {
       assert.isBelow(batches.length, items.length)
     }))
 
+  it.scoped("callers that submit again as soon as they are answered go into one batch, not one alone and the rest after it", () =>
+    Effect.gen(function*() {
+      const sizes: Array<number> = []
+      const submit = yield* Batcher.make({
+        concurrency: 1,
+        run: (items: ReadonlyArray<number>) =>
+          // A batch's work takes a turn of the event loop, as a statement does.
+          Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))).pipe(
+            Effect.as(items),
+            Effect.tap(() => Effect.sync(() => sizes.push(items.length)))
+          )
+      })
+      // Eight callers, each submitting its next item once answered (as eight request handlers do).
+      yield* Effect.forEach(Array.from({ length: 400 }, (_, i) => i), submit, { concurrency: 8, discard: true })
+      // Batches of one and seven in turn made 100 batches; full ones make 50, give or take the first.
+      assert.isAtMost(sizes.length, 52, JSON.stringify(sizes.slice(0, 12)))
+    }))
+
   it.scoped("a key with its batches in flight does not hold up other keys, and never runs more than its limit", () =>
     Effect.gen(function*() {
       const release = yield* Deferred.make<void>()
