@@ -484,7 +484,48 @@ const migrations: Record<string, Migrations.Migration> = {
       tenant_id uuid NOT NULL,
       subject_id uuid NOT NULL,
       PRIMARY KEY (tenant_id, subject_id)
-    )`)
+    )`),
+  // A lone entry's append conditioned on the root as well as the size: the log a process knows
+  // may have been replaced by another of the same size (a backup restored, then appended to by
+  // another process); the size and root together name one log. (The 0002 function stays, for
+  // processes not yet upgraded; it is a different signature.)
+  "0005_append_entry_known_root": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE FUNCTION lawful_audit_append_entry(
+        p_tenant uuid, p_known_size bigint, p_known_root bytea, p_size bigint, p_frontier bytea, p_root bytea,
+        p_idx bigint, p_time timestamptz, p_actor_kind text, p_actor_id text, p_action text,
+        p_subject_id uuid, p_subject_salt bytea, p_details jsonb, p_details_salt bytea,
+        p_leaf bytea, p_leaf_hash bytea,
+        p_node_levels smallint[], p_node_indices bigint[], p_node_hashes bytea
+      )
+      RETURNS boolean
+      LANGUAGE plpgsql
+      SET plan_cache_mode = force_generic_plan
+      AS $$
+      BEGIN
+        IF p_known_size IS NULL THEN
+          INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (p_tenant, p_size, p_frontier, p_root)
+          ON CONFLICT (tenant_id) DO NOTHING;
+        ELSE
+          UPDATE lawful_audit_logs SET size = p_size, frontier = p_frontier, root = p_root, updated_at = now()
+          WHERE tenant_id = p_tenant AND size = p_known_size AND root = p_known_root;
+        END IF;
+        IF NOT FOUND THEN
+          RETURN false;
+        END IF;
+        INSERT INTO lawful_audit_entries
+          (tenant_id, idx, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt, leaf, leaf_hash)
+        VALUES (p_tenant, p_idx, p_time, p_actor_kind, p_actor_id, p_action, p_subject_id, p_subject_salt, p_details,
+          p_details_salt, p_leaf, p_leaf_hash);
+        IF p_node_levels IS NOT NULL THEN
+          INSERT INTO lawful_audit_nodes (tenant_id, level, idx, hash)
+          SELECT p_tenant, x.level, x.idx, substring(p_node_hashes FROM x.n::int * 32 - 31 FOR 32)
+          FROM unnest(p_node_levels, p_node_indices) WITH ORDINALITY AS x(level, idx, n);
+        END IF;
+        RETURN true;
+      END
+      $$
+    `)
 }
 
 const EntryRow = Schema.Struct({
@@ -642,7 +683,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         (rows): KnownState => ({ exists: rows.length > 0, state: readState(rows) })
       )
 
-    // A lone entry: one call of the append function (migration 0002), whose plans the session keeps.
+    // A lone entry: one call of the append function (migration 0005: conditioned on the size and root the entry was built on), whose plans the session keeps.
     const appendEntry = (
       tenant: TenantId,
       known: KnownState,
@@ -651,7 +692,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       nodes: ReadonlyArray<MerkleTree.NodeHash>
     ) =>
       sql<{ ok: boolean }>`SELECT lawful_audit_append_entry(${tenant}::uuid,
-        ${known.exists ? known.state.frontier.size : null}::bigint, ${state.frontier.size}::bigint,
+        ${known.exists ? known.state.frontier.size : null}::bigint, ${known.exists ? buffer(known.state.root) : null}::bytea,
+        ${state.frontier.size}::bigint,
         ${concat(state.frontier.hashes)}::bytea, ${buffer(state.root)}::bytea,
         ${e.index}::bigint, ${e.time.toISOString()}::timestamptz, ${e.actor.kind}::text,
         ${"id" in e.actor ? e.actor.id : null}::text, ${e.action}::text,
@@ -755,7 +797,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       const root = buffer(batch.state.root)
       const state = known.exists
         ? sql`UPDATE lawful_audit_logs SET size = ${size}, frontier = ${frontier}, root = ${root}, updated_at = now()
-              WHERE tenant_id = ${tenant} AND size = ${known.state.frontier.size} RETURNING 1 AS ok`
+              WHERE tenant_id = ${tenant} AND size = ${known.state.frontier.size} AND root = ${buffer(known.state.root)}
+              RETURNING 1 AS ok`
         : sql`INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root) VALUES (${tenant}, ${size}, ${frontier}, ${root})
               ON CONFLICT (tenant_id) DO NOTHING RETURNING 1 AS ok`
       const entries = insertEntries(tenant, batch.entries)
@@ -771,6 +814,9 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         // Optimistic: build on the last known state and write everything in one statement that
         // applies only if the state row still has that size (the row lock serialises writers);
         // otherwise re-read the state and build again.
+        // The condition names the size and the root: a log this process knew may have been
+        // replaced under it by another of the same size (a backup restored, then appended to by
+        // another process), and entries built on the old one must not be applied to it.
         // A state written inside the caller's transaction is not kept: the transaction may yet roll
         // back, and another process may then bring the log to the same size with other entries.
         const attempt = (known: KnownState, joined: boolean): Effect.Effect<A, SqlError> =>

@@ -127,6 +127,27 @@ sqlSuite("AuditLog appends inside a SQL transaction", log, (it) => {
       assert.isTrue((yield* audit.verify(tenant)).ok)
     }))
 
+  // Two batches of a tenant can be in flight: the second is built on the state the first will
+  // leave. If the first does not commit, another writer may bring the log to that size with other
+  // entries; the second must then be built again, not applied on top of them. Here the state this
+  // process knows (size 1) is replaced, under it, by another log of size 1.
+  it.effect("an append built on a state the log does not have (same size, other entries) is built again, not applied", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const audit = yield* AuditLog.AuditLog
+      const other = yield* OtherProcessLog
+      const tenant = yield* TenantId.make
+      yield* audit.append(tenant, event(0))
+      yield* sql`DELETE FROM lawful_audit_nodes WHERE tenant_id = ${tenant}`
+      yield* sql`DELETE FROM lawful_audit_entries WHERE tenant_id = ${tenant}`
+      yield* sql`DELETE FROM lawful_audit_logs WHERE tenant_id = ${tenant}`
+      assert.strictEqual((yield* other.append(tenant, event(7))).index, 0)
+      assert.strictEqual((yield* audit.append(tenant, event(1))).index, 1)
+      const verified = yield* audit.verify(tenant)
+      assert.isTrue(verified.ok, JSON.stringify(verified))
+      assert.strictEqual(yield* audit.size(tenant), 2)
+    }))
+
   it.effect("appends inside transactions and outside, all at once, get indices 0..n-1 and none waits forever", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
