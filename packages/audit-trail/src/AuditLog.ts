@@ -41,6 +41,20 @@
  * checkpoint is refused (`CheckpointRefused`): it could cover entries that
  * the transaction then rolls back.
  *
+ * A stored checkpoint is what its signed note says. The row's size and root
+ * columns only index the note: whoever can write the database can rewrite them
+ * together with the log. So the latest stored checkpoint (before it is
+ * returned or extended) and the one a proof bundle carries are verified with
+ * the log's key and the tenant's origin, and refused (`CheckpointRefused`)
+ * when the note does not verify, is another tenant's (one key signs every
+ * tenant's), or disagrees with its columns. The published checkpoint is
+ * verified the same way; one that does not verify or is another tenant's
+ * refuses every new checkpoint until an operator has looked at it. A proof
+ * bundle's entry and inclusion proof are read from the stored log and not
+ * checked against the note before it is handed out: a log rewritten under a
+ * genuine checkpoint gives bundles that fail `ProofBundle.verify` (and
+ * `verify` finds the rewrite).
+ *
  * @since 0.1.0
  */
 import { inTransaction } from "@lawful/core/Database"
@@ -51,6 +65,7 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -100,8 +115,10 @@ export class TreeSizeInvalid extends Schema.TaggedError<TreeSizeInvalid>()("Tree
 }
 
 /**
- * The log is not consistent with a checkpoint issued or published earlier:
- * it was rewritten or cut. No checkpoint is issued; investigate with `verify`.
+ * The log is not consistent with a checkpoint issued or published earlier (it
+ * was rewritten or cut), or such a checkpoint cannot be trusted: its signed
+ * note does not verify, is another tenant's, or disagrees with the stored
+ * row. No checkpoint is issued or handed out; investigate with `verify`.
  *
  * @since 0.1.0
  * @category errors
@@ -213,14 +230,20 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   /**
    * The latest checkpoint, signed now if the log grew since the last one. Inside an open SQL
    * transaction a new one is refused (`CheckpointRefused`): it could cover entries the
-   * transaction then rolls back.
+   * transaction then rolls back. The latest stored and the published checkpoint are taken from
+   * their verified notes; one that does not verify, is another tenant's, or (stored) disagrees
+   * with its row is refused.
    */
   readonly checkpoint: (
     tenant: TenantId
   ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /** Signs a checkpoint for every tenant whose log grew; returns how many were signed. Refusals are logged and counted out. */
   readonly checkpointAll: Effect.Effect<number, AuditStoreError>
-  /** The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`. */
+  /**
+   * The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`.
+   * The checkpoint is the first stored one covering the entry, refused (`CheckpointRefused`) if its note
+   * does not verify, is another tenant's, or disagrees with its row; or a new one.
+   */
   readonly proofBundle: (
     tenant: TenantId,
     index: number
@@ -545,22 +568,50 @@ export const make = (options: AuditLogOptions = {}) =>
           Effect.catchTags({ InvalidProof: () => Effect.succeed(false), TreeSizeInvalid: () => Effect.succeed(false) })
         )
 
-    const published = (tenant: TenantId) =>
-      Effect.flatMap(publisher.latest(tenant), Option.match({
-        onNone: () => Effect.succeed(Option.none<{ size: number; root: Uint8Array }>()),
-        onSome: (note) =>
-          Checkpoint.verify(note, signer.verifierKey).pipe(
-            Effect.map((checkpoint) => Option.some({ size: checkpoint.treeSize, root: checkpoint.rootHash as Uint8Array })),
-            Effect.catchAll(() => Effect.succeed(Option.some({ size: Number.MAX_SAFE_INTEGER, root: MerkleTree.emptyRoot })))
-          )
-      }))
+    // The checkpoint a note signs for the tenant's log, or what is wrong with it (`what` names the
+    // note): not signed by the log's key, or signed for another tenant's log, which one key signs too.
+    const signedFor = (
+      tenant: TenantId,
+      note: string,
+      what: string
+    ): Effect.Effect<Either.Either<Checkpoint.Checkpoint, string>> =>
+      Checkpoint.verify(note, signer.verifierKey, { origin: origin(tenant) }).pipe(
+        Effect.map(Either.right),
+        Effect.catchAll(() =>
+          Effect.map(Effect.either(Checkpoint.verify(note, signer.verifierKey)), (anyLog) =>
+            Either.left(Either.isRight(anyLog) ? `${what} is signed for another log` : `${what} does not verify`))
+        )
+      )
+
+    // A stored checkpoint as its signed note states it. Its size and root columns index the note;
+    // whoever can write the database can rewrite them with the log, so they are trusted only when
+    // they agree with the note.
+    const storedSigned = (tenant: TenantId, stored: AuditStore.StoredCheckpoint) => {
+      const what = `the stored checkpoint of size ${stored.size}`
+      return Effect.map(
+        signedFor(tenant, stored.note, what),
+        Either.flatMap((checkpoint): Either.Either<AuditStore.StoredCheckpoint, string> =>
+          checkpoint.treeSize === stored.size && equals(checkpoint.rootHash, stored.root)
+            ? Either.right({ size: checkpoint.treeSize, root: checkpoint.rootHash, note: stored.note })
+            : Either.left(`${what} differs from its signed note`))
+      )
+    }
+
+    // The stored checkpoint, if any, checked against its note; refused if it does not hold.
+    const trusted = (tenant: TenantId, stored: Option.Option<AuditStore.StoredCheckpoint>) =>
+      Option.isNone(stored)
+        ? Effect.succeed(undefined)
+        : Effect.flatMap(storedSigned(tenant, stored.value), Either.match({
+          onLeft: (reason) => Effect.fail(new CheckpointRefused({ tenantId: tenant, reason })),
+          onRight: (checkpoint) => Effect.succeed(checkpoint)
+        }))
 
     const checkpoint = (tenant: TenantId) =>
       Effect.gen(function*() {
         const state = yield* store.state(tenant)
         const size = state.frontier.size
         const root = state.root
-        const last = Option.getOrUndefined(yield* store.latestCheckpoint(tenant))
+        const last = yield* trusted(tenant, yield* store.latestCheckpoint(tenant))
         if (last && last.size === size && equals(last.root, root)) return last
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
         if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
@@ -568,9 +619,14 @@ export const make = (options: AuditLogOptions = {}) =>
         if (last && !(yield* isConsistent(tenant, last, size, root))) {
           return yield* refuse(`the log does not extend the checkpoint of size ${last.size}`)
         }
-        const outside = yield* published(tenant)
-        if (Option.isSome(outside) && !(yield* isConsistent(tenant, outside.value, size, root))) {
-          return yield* refuse(`the log does not extend the published checkpoint of size ${outside.value.size}`)
+        const outside = yield* publisher.latest(tenant)
+        if (Option.isSome(outside)) {
+          const published = yield* signedFor(tenant, outside.value, "the published checkpoint")
+          if (Either.isLeft(published)) return yield* refuse(published.left)
+          const { rootHash, treeSize } = published.right
+          if (!(yield* isConsistent(tenant, { size: treeSize, root: rootHash }, size, root))) {
+            return yield* refuse(`the log does not extend the published checkpoint of size ${treeSize}`)
+          }
         }
         const note = Checkpoint.sign(
           new Checkpoint.Checkpoint({ origin: origin(tenant), treeSize: size, rootHash: root }),
@@ -588,7 +644,7 @@ export const make = (options: AuditLogOptions = {}) =>
       Effect.gen(function*() {
         const entry = yield* store.entry(tenant, index)
         if (Option.isNone(entry)) return yield* new AuditEntryNotFound({ tenantId: tenant, index })
-        const covering = Option.getOrUndefined(yield* store.checkpointCovering(tenant, index)) ??
+        const covering = (yield* trusted(tenant, yield* store.checkpointCovering(tenant, index))) ??
           (yield* checkpoint(tenant))
         const proof = yield* inclusionProof(tenant, index, covering.size).pipe(
           Effect.catchTag("TreeSizeInvalid", (cause) => Effect.fail(new AuditStoreError({ operation: "proofBundle", cause })))
@@ -628,18 +684,13 @@ export const make = (options: AuditLogOptions = {}) =>
           readonly what: string
         }
         let checkpointsChecked = 0
-        // The checkpoint a note signs, if it verifies under the log's key and names its origin.
-        const signed = (note: string, what: string) =>
-          Effect.map(Effect.option(Checkpoint.verify(note, signer.verifierKey)), (checkpoint) => {
-            if (Option.isSome(checkpoint) && checkpoint.value.origin === origin(tenant)) return checkpoint
-            bad(undefined, `${what} does not verify`)
-            return Option.none<Checkpoint.Checkpoint>()
-          })
         const published: Array<Expected> = []
         if (Option.isSome(outside)) {
-          const checkpoint = yield* signed(outside.value, "the published checkpoint")
-          if (Option.isSome(checkpoint)) {
-            const { rootHash, treeSize } = checkpoint.value
+          const checkpoint = yield* signedFor(tenant, outside.value, "the published checkpoint")
+          if (Either.isLeft(checkpoint)) {
+            bad(undefined, checkpoint.left)
+          } else {
+            const { rootHash, treeSize } = checkpoint.right
             published.push({ size: treeSize, root: rootHash, what: `published checkpoint of size ${treeSize}` })
             checkpointsChecked++
           }
@@ -657,14 +708,12 @@ export const make = (options: AuditLogOptions = {}) =>
           next = 0
           for (const checkpoint of page) {
             storedFrom = checkpoint.size + 1
-            const what = `stored checkpoint of size ${checkpoint.size}`
-            const note = yield* signed(checkpoint.note, what)
-            if (Option.isNone(note)) continue
-            if (note.value.treeSize !== checkpoint.size || !equals(note.value.rootHash, checkpoint.root)) {
-              bad(undefined, `${what} differs from its signed note`)
+            const signed = yield* storedSigned(tenant, checkpoint)
+            if (Either.isLeft(signed)) {
+              bad(undefined, signed.left)
               continue
             }
-            stored.push({ size: checkpoint.size, root: checkpoint.root, what })
+            stored.push({ size: signed.right.size, root: signed.right.root, what: `stored checkpoint of size ${signed.right.size}` })
             checkpointsChecked++
           }
         })

@@ -46,7 +46,11 @@ export class CheckpointPublisher extends Context.Tag("@lawful/audit-trail/Checkp
     tenant: TenantId,
     checkpoint: { readonly size: number; readonly note: string }
   ) => Effect.Effect<void, CheckpointPublishError>
-  /** The last checkpoint published for the tenant, as signed-note text. */
+  /**
+   * The last checkpoint published for the tenant, as signed-note text, read back as stored: whoever
+   * can write where it is kept could put another note there, so the `AuditLog` verifies its
+   * signature and that its origin is the tenant's log.
+   */
   readonly latest: (tenant: TenantId) => Effect.Effect<Option.Option<string>, CheckpointPublishError>
 }>() {}
 
@@ -126,6 +130,12 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * its rename and written again if another process moved it back meanwhile:
  * once the publications have returned it holds the largest, though a reader
  * may meanwhile see it behind for a moment.
+ *
+ * `latest` reads `<tenant>/latest` and nothing else: tenant ids are lower-case
+ * UUIDs, so no tenant's path reaches another's. The file's content is read
+ * back as it is; a note copied there from another tenant's directory is
+ * refused by the `AuditLog`, which checks each note's origin, and it stays
+ * until an operator replaces it.
  *
  * @since 0.1.0
  * @category layers

@@ -232,6 +232,55 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.include(report.problems.join("; "), "root at size 1077 differs from the stored checkpoint of size 1077")
     })), { timeout: 60_000 })
 
+  it.effect("a published checkpoint of another tenant's log pins nothing: issuing is refused, saying so", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* AuditStore
+      const publisher = yield* Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerMemory)
+      const signer = yield* Effect.orDie(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(9)))
+      const log = yield* makeLog().pipe(
+        Effect.provideService(AuditSigner, signer),
+        Effect.provideService(AuditStore, store),
+        Effect.provideService(CheckpointPublisher.CheckpointPublisher, publisher)
+      )
+      const [tenant, other] = yield* Effect.all([TenantId.make, TenantId.make])
+      const refused = (reason: string) =>
+        Effect.map(Effect.either(log.checkpoint(tenant)), (result) => {
+          if (Either.isRight(result)) return assert.fail(`a checkpoint of size ${result.right.size} was issued`)
+          assert.strictEqual(result.left._tag, "CheckpointRefused")
+          if (result.left._tag === "CheckpointRefused") {
+            assert.include(result.left.reason, reason)
+            assert.notInclude(result.left.reason, other)
+          }
+        })
+      yield* log.appendAll(tenant, Array.from({ length: 3 }, (_, i) => event(i)))
+
+      // The other tenant's checkpoint of its empty log (every log extends the empty tree), signed by
+      // the same key, in this tenant's place.
+      const empty = yield* log.checkpoint(other)
+      yield* publisher.publish(tenant, { size: 0, note: empty.note })
+      yield* refused("the published checkpoint is signed for another log")
+
+      // One of its log of the same size: refused for what it is, not as a log that does not extend it.
+      yield* log.appendAll(other, Array.from({ length: 3 }, (_, i) => event(i)))
+      yield* publisher.publish(tenant, { size: 3, note: (yield* log.checkpoint(other)).note })
+      yield* refused("the published checkpoint is signed for another log")
+
+      // A note this key did not sign is refused as before.
+      const stranger = yield* Effect.orDie(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(10)))
+      const forged = Checkpoint.sign(
+        new Checkpoint.Checkpoint({ origin: log.origin(tenant), treeSize: 4, rootHash: yield* log.root(tenant) }),
+        stranger
+      )
+      yield* publisher.publish(tenant, { size: 4, note: forged })
+      yield* refused("the published checkpoint does not verify")
+      assert.isTrue(Option.isNone(yield* store.latestCheckpoint(tenant)))
+
+      // Verification says the same of it.
+      const report = yield* log.verify(tenant)
+      assert.isFalse(report.ok)
+      assert.include(report.problems.join("; "), "the published checkpoint does not verify")
+    })))
+
   it.effect("a proof bundle verifies offline with the public key only", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

@@ -1,8 +1,12 @@
-import { assert, layer } from "@effect/vitest"
+import { assert, it, layer } from "@effect/vitest"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as Checkpoint from "../src/Checkpoint.js"
@@ -52,3 +56,26 @@ layer(Layer.provideMerge(AuditLog.layer, Layer.mergeAll(AuditStore.layerMemory, 
       }))
   }
 )
+
+it.scoped("a note of another tenant copied into a tenant's directory is refused as another log's", () =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => mkdtemp(join(tmpdir(), "lawful-checkpoints-"))),
+      (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+    )
+    const audit = yield* AuditLog.make().pipe(
+      Effect.provide(Layer.mergeAll(AuditStore.layerMemory, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerDirectory(dir)))
+    )
+    const [tenant, other] = yield* Effect.all([TenantId.make, TenantId.make])
+    // The other tenant's checkpoint of its empty log: every log extends the empty tree.
+    yield* audit.checkpoint(other)
+    yield* audit.appendAll(tenant, [event(0), event(1), event(2)])
+    yield* Effect.promise(async () => {
+      await mkdir(join(dir, tenant))
+      await copyFile(join(dir, other, "latest"), join(dir, tenant, "latest"))
+    })
+    const refused = yield* Effect.either(audit.checkpoint(tenant))
+    if (Either.isRight(refused)) return assert.fail(`a checkpoint of size ${refused.right.size} was issued`)
+    assert.strictEqual(refused.left._tag, "CheckpointRefused")
+    assert.include(refused.left.message, "the published checkpoint is signed for another log")
+  }))

@@ -11,14 +11,20 @@ import * as Runtime from "effect/Runtime"
 import * as fc from "fast-check"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
+import * as Checkpoint from "../src/Checkpoint.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleTree from "../src/MerkleTree.js"
 import * as ProofBundle from "../src/ProofBundle.js"
 import { event } from "./AuditLogSuite.js"
 
+// The store and signer stay in the output: a test builds a second log over them.
 const layer = AuditLog.layer.pipe(
-  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
+  Layer.provideMerge(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
 )
+
+// A second log over the same store and key whose publisher holds nothing (its publications lost, or
+// never made): only the stored checkpoints stand for what was signed.
+const unpublishedLog = AuditLog.make().pipe(Effect.provide(CheckpointPublisher.layerMemory))
 
 type Tamper =
   | { readonly kind: "flip-entry-byte"; readonly at: number; readonly byte: number }
@@ -145,7 +151,119 @@ const proofFails = (tenant: TenantId.TenantId, index: number) =>
     return Either.isLeft(result)
   })
 
+const encoder = new TextEncoder()
+
+// Leaf hashes of a log the tenant never had.
+const forgedLeaves = (count: number, salt: string) =>
+  Array.from({ length: count }, (_, i) => MerkleTree.hashLeaf(encoder.encode(`${salt} ${i}`)))
+
+// Rewrites the tenant's log through raw SQL into the log of these leaf hashes (fewer than 16, so no
+// subtree hash is stored): entries and state agree, as a careful forger leaves them. Returns the
+// forged root at each size.
+const rewriteLog = (tenant: TenantId.TenantId, leaves: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`DELETE FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx >= ${leaves.length}`
+    for (const [i, leaf] of leaves.entries()) {
+      yield* sql`INSERT INTO lawful_audit_entries
+        SELECT tenant_id, ${i}::bigint, time, actor_kind, actor_id, action, subject_id, subject_salt, details,
+          details_salt, leaf, ${Buffer.from(leaf)}::bytea
+        FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx = 0
+        ON CONFLICT (tenant_id, idx) DO UPDATE SET leaf_hash = excluded.leaf_hash`
+    }
+    const frontier = MerkleTree.appendAll(MerkleTree.emptyFrontier, leaves).frontier
+    yield* sql`UPDATE lawful_audit_logs SET size = ${leaves.length},
+        frontier = ${Buffer.concat(frontier.hashes.map((h) => Buffer.from(h)))},
+        root = ${Buffer.from(MerkleTree.frontierRoot(frontier))}
+      WHERE tenant_id = ${tenant}`
+    return (size: number) => MerkleTree.rootOf(leaves.slice(0, size))
+  })
+
+// Rewrites the root column of the tenant's stored checkpoint of that size.
+const rewriteCheckpointRoot = (tenant: TenantId.TenantId, size: number, root: Uint8Array) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`UPDATE lawful_audit_checkpoints SET root = ${Buffer.from(root)} WHERE tenant_id = ${tenant} AND size = ${size}`)
+
+// The refusal the effect fails with; a success fails the test with a short message (not the value).
+const refusal = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.either(effect), (result) => {
+    if (Either.isRight(result)) return assert.fail("handed out a checkpoint or bundle: expected CheckpointRefused")
+    assert.strictEqual(result.left._tag, "CheckpointRefused")
+    return result.left as Extract<E, { readonly _tag: "CheckpointRefused" }>
+  })
+
 sqlSuite("AuditLog tampering", layer, (it) => {
+  it.effect("a log rewritten with the root of its latest checkpoint is refused a checkpoint, not handed the old note", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, n) => event(n)))
+      const signed = yield* log.checkpoint(tenant)
+      const forged = yield* rewriteLog(tenant, forgedLeaves(5, "forged"))
+      yield* rewriteCheckpointRoot(tenant, 5, forged(5))
+      const refused = yield* refusal(log.checkpoint(tenant))
+      assert.include(refused.reason, "the stored checkpoint of size 5 differs from its signed note")
+      // The note itself is untouched, and still pins the log it was signed for.
+      const note = yield* Checkpoint.verify(signed.note, log.verifierKey, { origin: log.origin(tenant) })
+      assert.notDeepEqual(note.rootHash, forged(5))
+    }))
+
+  it.scoped("a log rewritten and grown from a rewritten checkpoint root is refused a checkpoint that would extend it", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, n) => event(n)))
+      yield* log.checkpoint(tenant)
+      const forged = yield* rewriteLog(tenant, forgedLeaves(7, "forged"))
+      yield* rewriteCheckpointRoot(tenant, 5, forged(5))
+      // The published checkpoint pins the log; without it, the stored note still does.
+      yield* refusal(log.checkpoint(tenant))
+      const unpublished = yield* unpublishedLog
+      const refused = yield* refusal(unpublished.checkpoint(tenant))
+      assert.include(refused.reason, "the stored checkpoint of size 5 differs from its signed note")
+      assert.strictEqual(yield* unpublished.size(tenant), 7)
+    }))
+
+  it.scoped("another tenant's genuine checkpoint and log copied into a tenant's place are refused as another log's", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const log = yield* AuditLog.AuditLog
+      const [tenant, other] = yield* Effect.all([TenantId.make, TenantId.make])
+      yield* log.appendAll(tenant, Array.from({ length: 3 }, (_, n) => event(n)))
+      yield* log.checkpoint(tenant)
+      const theirs = yield* log.appendAll(other, Array.from({ length: 3 }, (_, n) => event(n)))
+      yield* log.checkpoint(other)
+      // The tenant's log becomes the other's, grown by two entries, and its checkpoint the other's.
+      yield* rewriteLog(tenant, [...theirs.map((a) => a.leafHash), ...forgedLeaves(2, "forged")])
+      yield* sql`UPDATE lawful_audit_checkpoints AS mine SET root = theirs.root, note = theirs.note
+        FROM lawful_audit_checkpoints AS theirs
+        WHERE mine.tenant_id = ${tenant} AND mine.size = 3 AND theirs.tenant_id = ${other} AND theirs.size = 3`
+      const refused = yield* refusal((yield* unpublishedLog).checkpoint(tenant))
+      assert.include(refused.reason, "the stored checkpoint of size 3 is signed for another log")
+      assert.notInclude(refused.reason, other)
+    }))
+
+  it.effect("a proof bundle is refused when its checkpoint's row differs from its note or its note does not verify", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const log = yield* AuditLog.AuditLog
+      const tenant = yield* TenantId.make
+      const appended = yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, n) => event(n)))
+      yield* log.checkpoint(tenant)
+      yield* ProofBundle.verify(yield* log.proofBundle(tenant, 2), log.verifierKey, { origin: log.origin(tenant) })
+
+      yield* rewriteCheckpointRoot(tenant, 5, MerkleTree.rootOf(appended.slice(0, 4).map((a) => a.leafHash)))
+      const rewritten = yield* refusal(log.proofBundle(tenant, 2))
+      assert.include(rewritten.reason, "the stored checkpoint of size 5 differs from its signed note")
+
+      // The note's root line rewritten to the root column's: its signature no longer holds.
+      yield* sql`UPDATE lawful_audit_checkpoints SET note = replace(note, ${
+        Buffer.from(MerkleTree.rootOf(appended.map((a) => a.leafHash))).toString("base64")
+      }, encode(root, 'base64')) WHERE tenant_id = ${tenant} AND size = 5`
+      const unsigned = yield* refusal(log.proofBundle(tenant, 2))
+      assert.include(unsigned.reason, "the stored checkpoint of size 5 does not verify")
+    }))
+
   it.effect("full verification and proof checks detect every tampering of a log of 1 to 2,000 entries", () =>
     Effect.gen(function*() {
       const run = Runtime.runPromise(yield* Effect.runtime<AuditLog.AuditLog | SqlClient.SqlClient>())

@@ -100,5 +100,17 @@ describe("CheckpointPublisher.layerDirectory", () => {
       const stored = yield* Effect.promise(() => readFile(join(dir, tenant, `${"7".padStart(16, "0")}.checkpoint`), "utf8"))
       assert.strictEqual(stored, first)
     }))
-})
 
+  it.scoped("each tenant's latest is its own, in a directory shared by tenants", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const publisher = yield* publisherIn(dir)
+      const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
+      const [small, large] = yield* Effect.all([noteOf(a, 2), noteOf(b, 9)])
+      yield* publisher.publish(a, { size: 2, note: small })
+      yield* publisher.publish(b, { size: 9, note: large })
+      assert.strictEqual(Option.getOrThrow(yield* publisher.latest(a)), small)
+      assert.strictEqual(Option.getOrThrow(yield* publisher.latest(b)), large)
+      assert.isTrue(Option.isNone(yield* publisher.latest(yield* TenantId.make)))
+    }))
+})
