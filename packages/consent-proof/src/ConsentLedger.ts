@@ -903,19 +903,7 @@ export const make = Effect.gen(function*() {
     rows: Chunk.Chunk<readonly [ConsentImport.ImportContact, number]>
   ) =>
     Effect.gen(function*() {
-      const totals: Totals = {
-        received: Chunk.size(rows),
-        recorded: 0,
-        alreadyRecorded: 0,
-        suppressed: 0,
-        invalidEmail: 0,
-        invalidIp: 0,
-        invalidConsentedAt: 0,
-        invalidUserAgent: 0,
-        outsideAttestedPeriod: 0,
-        duplicates: 0,
-        rejections: []
-      }
+      const totals: Totals = { ...noTotals(), received: Chunk.size(rows) }
       const reject = (row: number, reason: ConsentImport.RejectionReason) => {
         totals.rejections.push({ row, reason })
         if (reason === "invalid-email") totals.invalidEmail++
