@@ -1084,19 +1084,9 @@ export const make = Effect.gen(function*() {
         rejections: [...totals.rejections].sort((a, b) => a.row - b.row)
       }
       yield* store.completeImport(tenant, importId, ConsentImport.reportJson(report))
-      yield* audit("consent.import.completed", {
-        importId,
-        received: report.received,
-        recorded: report.recorded,
-        alreadyRecorded: report.alreadyRecorded,
-        suppressed: report.suppressed,
-        invalidEmail: report.invalidEmail,
-        invalidIp: report.invalidIp,
-        invalidConsentedAt: report.invalidConsentedAt,
-        invalidUserAgent: report.invalidUserAgent,
-        outsideAttestedPeriod: report.outsideAttestedPeriod,
-        duplicates: report.duplicates
-      })
+      // The report's id and counts; the rejections (row numbers and reasons) stay in the report.
+      const { rejections, ...counts } = report
+      yield* audit("consent.import.completed", counts)
       return report
     })
 
