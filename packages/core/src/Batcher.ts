@@ -134,9 +134,10 @@ export const make = <I, O, E>(
     // A finished batch frees its place only once its callers, answered just before, have had the
     // time to submit their next items (a few turns of the scheduler: each caller's fibre, and the
     // fibres it runs in, such as `Effect.forEach`'s, resume in turn), or after `settleTurns`
-    // turns when some do not come back. Their items then go together into the next batch. Freed at
-    // once, the first item to come back started a batch of one and the others waited for it:
-    // eight callers made batches of 1 and 7 in turn.
+    // turns when some do not come back. Their items then go together into the next batch, with
+    // those that waited during this one. Freed at once, the first item to come back started a
+    // batch of one and the others waited for it: eight callers made batches of 1 and 7 in turn.
+    // Counting the items that waited as come back, two callers made batches of one in turn.
     const waitingOf = (key: string) => {
       let count = 0
       for (const pending of waiting) if (keyOf(pending.item) === key) count++
@@ -151,8 +152,9 @@ export const make = <I, O, E>(
           else active.set(key, left)
           wake?.()
         })
+        const expected = waitingOf(key) + answered
         const settle = (turns: number): Effect.Effect<void> =>
-          turns >= settleTurns || waitingOf(key) >= answered
+          turns >= settleTurns || waitingOf(key) >= expected
             ? free
             : Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => settle(turns + 1)))
         return settle(0)

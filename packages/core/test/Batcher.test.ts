@@ -70,6 +70,24 @@ describe("Batcher", () => {
       assert.isAtMost(sizes.length, 52, JSON.stringify(sizes.slice(0, 12)))
     }))
 
+  it.scoped("an answered caller joins the items that waited during its batch, not the batch after them", () =>
+    Effect.gen(function*() {
+      const sizes: Array<number> = []
+      const submit = yield* Batcher.make({
+        concurrency: 1,
+        run: (items: ReadonlyArray<number>) =>
+          Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))).pipe(
+            Effect.as(items),
+            Effect.tap(() => Effect.sync(() => sizes.push(items.length)))
+          )
+      })
+      // Two callers, each submitting again once answered: while one's item is written, the other's
+      // waits. Freed as soon as an item waited, every batch held one item, and two callers went no
+      // faster than one; the answered caller's next item now goes with the one that waited.
+      yield* Effect.forEach(Array.from({ length: 400 }, (_, i) => i), submit, { concurrency: 2, discard: true })
+      assert.isAtMost(sizes.length, 202, JSON.stringify(sizes.slice(0, 12)))
+    }))
+
   it.scoped("a key with its batches in flight does not hold up other keys, and never runs more than its limit", () =>
     Effect.gen(function*() {
       const release = yield* Deferred.make<void>()
