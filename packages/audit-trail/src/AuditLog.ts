@@ -390,8 +390,30 @@ export const make = (options: AuditLogOptions = {}) =>
       maxBatch,
       weight: (pending: Pending) => pending.events.length,
       concurrency: 1,
-      run: (batch: ReadonlyArray<Pending>) => appendNow(batch[0]!.tenant, batch)
+      run: (batch: ReadonlyArray<Pending>) => Effect.zipRight(afterLone(batch[0]!.tenant), appendNow(batch[0]!.tenant, batch))
     })
+    // The tenant whose lone append (below) is being written, and the batches waiting for it: a
+    // batch built meanwhile would be built on the state the lone append is replacing, refused,
+    // and built again (on PostgreSQL, a wasted statement and a read of the state).
+    const loneWrites = new Map<TenantId, Array<() => void>>()
+    const afterLone = (tenant: TenantId) =>
+      Effect.async<void>((resume) => {
+        const waiting = loneWrites.get(tenant)
+        if (waiting === undefined) resume(Effect.void)
+        else waiting.push(() => resume(Effect.void))
+      })
+    const writeAlone = (pending: Pending) =>
+      Effect.suspend(() => {
+        loneWrites.set(pending.tenant, [])
+        return appendNow(pending.tenant, [pending]).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            const waiting = loneWrites.get(pending.tenant)
+            loneWrites.delete(pending.tenant)
+            waiting?.forEach((resume) => resume())
+          })),
+          Effect.uninterruptible
+        )
+      })
     // Appends asked for and not yet returned to their caller.
     let unacknowledged = 0
 
@@ -403,7 +425,7 @@ export const make = (options: AuditLogOptions = {}) =>
     const appendAlone = (pending: Pending) =>
       Effect.flatMap(Effect.yieldNow(), () =>
         unacknowledged === 1
-          ? Effect.map(Effect.uninterruptible(appendNow(pending.tenant, [pending])), (results) => results[0]!)
+          ? Effect.map(writeAlone(pending), (results) => results[0]!)
           : submit(pending))
 
     // The entry that records a redaction or de-link, appended by the caller itself (not through the

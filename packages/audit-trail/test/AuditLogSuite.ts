@@ -2,9 +2,11 @@ import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
@@ -70,6 +72,45 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.deepStrictEqual(batch.map((x) => x.index), [80, 81, 82])
       assert.isTrue((yield* log.verify(a)).ok)
     }))
+
+  it.effect("an append grouped while a lone one is being written waits for it: one build each, none built on a stale state", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* AuditStore
+      const signer = yield* Effect.orDie(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(5)))
+      // The lone append's write is held until the second append has had every chance to be
+      // written; each build is counted (a write refused for a stale state is built again).
+      const started = yield* Deferred.make<void>()
+      const proceed = yield* Deferred.make<void>()
+      let calls = 0
+      let builds = 0
+      const gated = AuditStore.of({
+        ...store,
+        append: (tenant, build) =>
+          Effect.suspend(() => {
+            const first = ++calls === 1
+            const counted = store.append(tenant, (state) => {
+              builds++
+              return build(state)
+            })
+            return first ? Effect.zipRight(Effect.zipRight(Deferred.succeed(started, void 0), Deferred.await(proceed)), counted) : counted
+          })
+      })
+      const log = yield* makeLog().pipe(
+        Effect.provideService(AuditSigner, signer),
+        Effect.provideService(AuditStore, gated),
+        Effect.provide(CheckpointPublisher.layerMemory)
+      )
+      const tenant = yield* TenantId.make
+      const lone = yield* Effect.fork(log.append(tenant, event(0)))
+      yield* Deferred.await(started)
+      const grouped = yield* Effect.fork(log.append(tenant, event(1)))
+      for (let turn = 0; turn < 50 && calls < 2; turn++) yield* Effect.yieldNow()
+      yield* Deferred.succeed(proceed, void 0)
+      const indices = [(yield* Fiber.join(lone)).index, (yield* Fiber.join(grouped)).index]
+      assert.deepStrictEqual(indices, [0, 1])
+      assert.strictEqual(builds, 2)
+      assert.isTrue((yield* log.verify(tenant)).ok)
+    })))
 
   it.effect("roots and proofs from stored hashes match the in-memory tree", () =>
     Effect.gen(function*() {
