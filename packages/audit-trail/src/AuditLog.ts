@@ -235,7 +235,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   readonly checkpoint: (
     tenant: TenantId
   ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>
-  /** Signs a checkpoint for every tenant whose log grew; returns how many were signed. Refusals are logged and counted out. */
+  /**
+   * Signs a checkpoint for every tenant whose log grew; returns how many were signed. Each tenant
+   * goes through the checks of `checkpoint` (its latest stored checkpoint verified by its note);
+   * a tenant refused or failing is logged as a warning and counted out, and the others go on.
+   */
   readonly checkpointAll: Effect.Effect<number, AuditStoreError>
   /**
    * The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`.
@@ -575,13 +579,14 @@ export const make = (options: AuditLogOptions = {}) =>
           onRight: (checkpoint) => Effect.succeed(checkpoint)
         }))
 
-    const checkpoint = (tenant: TenantId) =>
+    // The latest checkpoint, and whether it was signed now.
+    const issue = (tenant: TenantId) =>
       Effect.gen(function*() {
         const state = yield* store.state(tenant)
         const size = state.frontier.size
         const root = state.root
         const last = yield* trusted(tenant, yield* store.latestCheckpoint(tenant))
-        if (last && last.size === size && equals(last.root, root)) return last
+        if (last && last.size === size && equals(last.root, root)) return { checkpoint: last, signed: false }
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
         if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
         if (!equals(MerkleTree.frontierRoot(state.frontier), root)) return yield* refuse("the stored root does not match the frontier")
@@ -606,8 +611,11 @@ export const make = (options: AuditLogOptions = {}) =>
         // publication failed would be handed out and never published.
         yield* publisher.publish(tenant, { size, note })
         yield* store.saveCheckpoint(tenant, stored)
-        return stored
-      }).pipe(Effect.withSpan("AuditLog.checkpoint"))
+        return { checkpoint: stored, signed: true }
+      })
+
+    const checkpoint = (tenant: TenantId) =>
+      Effect.map(issue(tenant), (issued) => issued.checkpoint).pipe(Effect.withSpan("AuditLog.checkpoint"))
 
     const proofBundle = (tenant: TenantId, index: number) =>
       Effect.gen(function*() {
@@ -795,13 +803,16 @@ export const make = (options: AuditLogOptions = {}) =>
       checkpoint,
       checkpointAll: Effect.gen(function*() {
         let signed = 0
+        // Every tenant goes through the checks of `checkpoint`, its latest checkpoint verified: a
+        // tenant skipped when its latest row's size column equals the log's size could be kept
+        // from every new checkpoint, without a warning, by rewriting that column.
         for (const tenant of yield* store.tenants) {
-          const state = yield* store.state(tenant)
-          const last = yield* store.latestCheckpoint(tenant)
-          if (Option.isSome(last) && last.value.size === state.frontier.size) continue
-          const result = yield* Effect.either(checkpoint(tenant))
-          if (result._tag === "Right") signed++
-          else yield* Effect.logWarning("Audit checkpoint not issued", result.left.message)
+          const result = yield* Effect.either(issue(tenant))
+          if (result._tag === "Right") {
+            if (result.right.signed) signed++
+          } else {
+            yield* Effect.logWarning("Audit checkpoint not issued", result.left.message)
+          }
         }
         return signed
       }).pipe(Effect.withSpan("AuditLog.checkpointAll")),

@@ -8,6 +8,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as fc from "fast-check"
@@ -228,6 +229,33 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.strictEqual((yield* log.checkpoint(tenant)).note, past.checkpoint)
       yield* log.checkpointAll
       assert.strictEqual((yield* store.checkpoints(tenant, { from: 0, limit: 10 })).length, 4)
+    }))
+
+  it.effect("checkpointAll checks every tenant's latest checkpoint by its note, not by its row's size column", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const [forged, grown, idle] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make])
+      for (const tenant of [forged, grown, idle]) {
+        yield* log.appendAll(tenant, Array.from({ length: 5 }, (_, i) => event(i)))
+        yield* log.checkpoint(tenant)
+      }
+      yield* log.appendAll(forged, [event(5), event(6), event(7)])
+      yield* log.appendAll(grown, [event(5)])
+      // A row that claims the log's new size, with the note of size 5.
+      const latest = Option.getOrThrow(yield* store.latestCheckpoint(forged))
+      yield* store.saveCheckpoint(forged, { size: 8, root: (yield* store.state(forged)).root, note: latest.note })
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(JSON.stringify(message))
+      })
+      const signed = yield* log.checkpointAll.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      // The grown tenant is signed, the idle one is not signed again, the forged one is refused and said.
+      assert.strictEqual(signed, 1)
+      assert.strictEqual(Option.getOrThrow(yield* store.latestCheckpoint(grown)).size, 6)
+      assert.strictEqual(warnings.length, 1, warnings.join("; "))
+      assert.include(warnings[0], "Audit checkpoint not issued")
+      assert.include(warnings[0], forged)
     }))
 
   it.effect("verification reads the checkpoints a page at a time and checks every one", () =>
