@@ -52,7 +52,9 @@ describe("Batcher", () => {
       assert.isBelow(batches.length, items.length)
     }))
 
-  it.scoped("callers that submit again as soon as they are answered go into one batch, not one alone and the rest after it", () =>
+  // `callers` callers, each submitting its next item once answered (as request handlers do), 400
+  // items in all, one batch at a time; the size of each batch.
+  const loopingCallers = (callers: number) =>
     Effect.gen(function*() {
       const sizes: Array<number> = []
       const submit = yield* Batcher.make({
@@ -64,27 +66,23 @@ describe("Batcher", () => {
             Effect.tap(() => Effect.sync(() => sizes.push(items.length)))
           )
       })
-      // Eight callers, each submitting its next item once answered (as eight request handlers do).
-      yield* Effect.forEach(Array.from({ length: 400 }, (_, i) => i), submit, { concurrency: 8, discard: true })
+      yield* Effect.forEach(Array.from({ length: 400 }, (_, i) => i), submit, { concurrency: callers, discard: true })
+      return sizes
+    })
+
+  it.scoped("callers that submit again as soon as they are answered go into one batch, not one alone and the rest after it", () =>
+    Effect.gen(function*() {
+      const sizes = yield* loopingCallers(8)
       // Batches of one and seven in turn made 100 batches; full ones make 50, give or take the first.
       assert.isAtMost(sizes.length, 52, JSON.stringify(sizes.slice(0, 12)))
     }))
 
   it.scoped("an answered caller joins the items that waited during its batch, not the batch after them", () =>
     Effect.gen(function*() {
-      const sizes: Array<number> = []
-      const submit = yield* Batcher.make({
-        concurrency: 1,
-        run: (items: ReadonlyArray<number>) =>
-          Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))).pipe(
-            Effect.as(items),
-            Effect.tap(() => Effect.sync(() => sizes.push(items.length)))
-          )
-      })
-      // Two callers, each submitting again once answered: while one's item is written, the other's
-      // waits. Freed as soon as an item waited, every batch held one item, and two callers went no
-      // faster than one; the answered caller's next item now goes with the one that waited.
-      yield* Effect.forEach(Array.from({ length: 400 }, (_, i) => i), submit, { concurrency: 2, discard: true })
+      // Two callers: while one's item is written, the other's waits. Freed as soon as an item
+      // waited, every batch held one item, and two callers went no faster than one; the answered
+      // caller's next item now goes with the one that waited.
+      const sizes = yield* loopingCallers(2)
       assert.isAtMost(sizes.length, 202, JSON.stringify(sizes.slice(0, 12)))
     }))
 
