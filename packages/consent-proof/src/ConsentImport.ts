@@ -49,7 +49,9 @@
  *   this call: `received` is the sum of `recorded`, `alreadyRecorded` and the
  *   refused rows, and `recorded + alreadyRecorded` the contacts the import
  *   holds when the same rows are given. A row recorded by an earlier call and
- *   suppressed since counts as `suppressed` (its event stays);
+ *   suppressed since counts in `alreadyRecorded` too (its event stays, and
+ *   the import did record it); a suppressed address the import never
+ *   recorded is refused as `suppressed`, and gets no subject;
  * - the key comes with other options (attestation, lists as a set, lawful
  *   basis, language): `ImportKeyConflict`, and nothing changes. The actor and
  *   the batch size may differ; the contacts are not compared;

@@ -105,7 +105,6 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { isIP } from "node:net"
@@ -139,7 +138,9 @@ export const RecordSource = Schema.Union(
  * What `record` is asked to record. Name the subject by `email` (found, or
  * created for grants and withdrawals; a confirmation never creates one) or
  * by `subject` id (taken as given, from a signed link say), not both.
- * `lawfulBasis` defaults to `"consent"`.
+ * `lawfulBasis` defaults to `"consent"`. The `actor` is one the audit log
+ * takes: an id of 1 to 200 characters that holds no `@` (an opaque id, never
+ * an address), or the subject.
  *
  * @since 0.1.0
  * @category models
@@ -151,13 +152,9 @@ export const RecordRequest = Schema.Struct({
   lists: Schema.NonEmptyArray(Schema.String),
   lawfulBasis: Schema.optionalWith(LegalBasis, { default: () => "consent" as const }),
   source: RecordSource,
-  actor: Schema.Union(
-    Schema.Struct({
-      kind: Schema.Literal("system", "api-key", "staff"),
-      id: CoreText.nonEmpty(200)
-    }),
-    Schema.Struct({ kind: Schema.Literal("subject") })
-  ),
+  // The audit log's own schema: the event's audit entry is built without a second validation,
+  // and an actor id stays in the log in clear, so one it refuses (an address) is refused here.
+  actor: Actor,
   ip: Schema.optional(Schema.String),
   userAgent: Schema.optional(Schema.String.pipe(Schema.maxLength(ConsentImport.maxUserAgentLength))),
   notice: Schema.optional(NoticeHashes),
@@ -959,18 +956,29 @@ export const make = Effect.gen(function*() {
         return totals
       }
       const suppressed = yield* suppression.suppressed(tenant, valid.map((v) => v.email))
-      const kept = valid.filter((v) => {
-        if (!suppressed.has(v.email)) return true
-        reject(v.row, "suppressed")
-        return false
-      })
-      if (kept.length === 0) return inRowOrder()
-      const resolved = yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
+      const kept = valid.filter((v) => !suppressed.has(v.email))
+      const refused = valid.filter((v) => suppressed.has(v.email))
+      const resolved = kept.length === 0 ? [] : yield* directory.resolveAll(tenant, kept.map((v) => v.email)).pipe(
         Effect.catchTag("InvalidEmail", Effect.die)
       )
-      const recordedBefore = resumed ? yield* store.importedSubjects(tenant, source.importId, resolved) : noSubjects
+      // A resumed import may have recorded a contact suppressed since: that row is this import's
+      // (`alreadyRecorded`), not a refusal. Its subject is looked up, never created, so that a
+      // suppressed address never recorded gets no subject.
+      const refusedSubjects = resumed && refused.length > 0
+        ? yield* Effect.forEach(refused, (v) =>
+          directory.find(tenant, v.email).pipe(Effect.catchTag("InvalidEmail", Effect.die)))
+        : []
+      const known = [...resolved, ...refusedSubjects.flatMap(Option.toArray)]
+      const recordedBefore = resumed && known.length > 0
+        ? yield* store.importedSubjects(tenant, source.importId, known)
+        : noSubjects
+      refused.forEach((v, i) => {
+        const subject = refusedSubjects[i]
+        if (subject !== undefined && Option.isSome(subject) && recordedBefore.has(subject.value)) totals.alreadyRecorded++
+        else reject(v.row, "suppressed")
+      })
       const rows = kept.flatMap((v, i) => (recordedBefore.has(resolved[i]!) ? [] : [{ ...v, subject: resolved[i]! }]))
-      totals.alreadyRecorded = kept.length - rows.length
+      totals.alreadyRecorded += kept.length - rows.length
       if (rows.length === 0) return inRowOrder()
 
       const committed = rows.map((v) => commitments(v.contact))
