@@ -331,10 +331,14 @@ const checkRedaction = (before: Date, limit: number): Effect.Effect<void, AuditE
     : Effect.void
 
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
-// surrogates) is refused by `AuditEvent` itself when the event is made.
+// surrogates) is refused by `AuditEvent` itself when the event is made. The actor id is checked
+// again for an address: an event made with `disableValidation` (a caller's fast path) skipped the
+// schema, and an id stays in the log in clear, out of reach of any erasure.
 const validate = (event: AuditEvent): Option.Option<string> =>
-  event.actor.kind === "subject" && event.subject === undefined
-    ? Option.some("an event whose actor is the subject names the subject")
+  event.actor.kind === "subject"
+    ? event.subject === undefined ? Option.some("an event whose actor is the subject names the subject") : Option.none()
+    : typeof event.actor.id !== "string" || event.actor.id.includes("@")
+    ? Option.some("an actor id is an opaque id (a staff number, an API key id), never an email address")
     : Option.none()
 
 /**

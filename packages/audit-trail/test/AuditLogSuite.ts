@@ -634,7 +634,18 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       )
       assert.isTrue(Either.isLeft(withAddress))
       assert.notInclude(String(Either.isLeft(withAddress) && withAddress.left), "ada.lovelace")
-
+      // Made without validation (a caller's fast path), the same event is still refused by the
+      // log, without the address in the error, and nothing is appended.
+      const unchecked = new AuditEvent(
+        { actor: { kind: "staff", id: "ada.lovelace@platform.example" }, action: "consent.exported" },
+        { disableValidation: true }
+      )
+      for (const attempt of [Effect.asVoid(log.append(tenant, unchecked)), Effect.asVoid(log.appendAll(tenant, [event(2), unchecked]))]) {
+        const refusedUnchecked = yield* Effect.either(attempt)
+        assert.isTrue(Either.isLeft(refusedUnchecked) && refusedUnchecked.left._tag === "AuditEventInvalid", String(refusedUnchecked))
+        assert.notInclude(String(Either.isLeft(refusedUnchecked) && refusedUnchecked.left), "ada.lovelace")
+      }
+      assert.strictEqual(yield* log.size(tenant), 1)
     }))
 
   it.effect("a full verification while appends go on finds nothing wrong", () =>
