@@ -245,7 +245,9 @@ export interface SqlOptions {
 /**
  * The archive on the SQL client given (its own database, or the main one),
  * in the table `<schema>.archives`, migrated on start-up in
- * `lawful_retention_archive_migrations`.
+ * `lawful_retention_archive_migrations` (for the default schema) or
+ * `lawful_retention_archive_<schema>_migrations`, so archives in several
+ * schemas of one database each get their table.
  *
  * @since 0.1.0
  * @category constructors
@@ -258,11 +260,18 @@ export const makeSql = (
     const sql = client.withoutTransforms()
     const schema = options.schema ?? "lawful_archive"
     const table = `${schema}.archives`
-    yield* Migrations.run("retention-archive", {
+    // Each schema's archive records its migrations apart (the default one's in the table it always
+    // used): with one record for all, an archive in a second schema of the database was never made.
+    // The record's name is a plain lower-case identifier (the migrator looks its table up unquoted);
+    // the statements tolerate what an archive migrated under the shared record already has.
+    const record = schema === "lawful_archive"
+      ? "retention-archive"
+      : `retention-archive-${schema.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`
+    yield* Migrations.run(record, {
       "0001_archives": Effect.flatMap(SqlClient.SqlClient, (sql) =>
         Effect.all([
           sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`,
-          sql`CREATE TABLE ${sql(table)} (
+          sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
             tenant_id uuid NOT NULL,
             archive_id uuid NOT NULL,
             subject_id uuid,
@@ -272,8 +281,8 @@ export const makeSql = (
             PRIMARY KEY (tenant_id, archive_id)
           )`,
           // Index names take the table's schema.
-          sql`CREATE INDEX archives_time ON ${sql(table)} (tenant_id, archived_at)`,
-          sql`CREATE INDEX archives_subject ON ${sql(table)} (tenant_id, subject_id, archived_at)
+          sql`CREATE INDEX IF NOT EXISTS archives_time ON ${sql(table)} (tenant_id, archived_at)`,
+          sql`CREATE INDEX IF NOT EXISTS archives_subject ON ${sql(table)} (tenant_id, subject_id, archived_at)
             WHERE subject_id IS NOT NULL`
         ], { discard: true }))
     }).pipe(Effect.provideService(SqlClient.SqlClient, sql))

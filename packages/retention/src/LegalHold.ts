@@ -24,7 +24,12 @@
  * its parent. Placing and releasing are appended to the tenant's audit log
  * (`retention.hold.placed`, `retention.hold.released`, with the hold id, its
  * category and subject; the free-text reason stays in the hold, out of the
- * log); if the append fails the change is undone and the error returned.
+ * log). A hold is placed, then appended, and removed again if the append
+ * fails; a release is appended first and made only once its entry is in, so
+ * a sweep never purges under a release that then fails. If the append fails
+ * nothing changed and the error is returned; if the release itself then
+ * fails, the log names a release of a hold still in force (its records stay),
+ * and a retry appends another.
  *
  * Backends: `layerMemory`, and `layerSql` on `lawful_retention_holds`.
  *
@@ -217,7 +222,6 @@ interface HoldStore {
     at: Date,
     by: Actor
   ) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
-  readonly unrelease: (tenant: TenantId, holdId: string) => Effect.Effect<void, RetentionStoreError>
   readonly list: (tenant: TenantId, activeOnly: boolean) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
   readonly activeOf: (tenants: ReadonlyArray<TenantId>) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
   /** `activeOf`, then `use`, with `insert` held off as `LegalHolds.withActiveOf` says. */
@@ -287,16 +291,17 @@ const make = (store: HoldStore) =>
           )
           return hold
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
+      // Appended before the hold is released, never undone after: a release made first and undone
+      // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
+          const hold = yield* get(tenant, holdId)
+          if (!hold.active) return hold
+          yield* audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
           const at = new Date(yield* Clock.currentTimeMillis)
           const released = yield* store.release(tenant, holdId, at, actor)
-          if (Option.isNone(released)) return yield* get(tenant, holdId)
-          yield* audit.append(tenant, auditEvent(released.value, "retention.hold.released", actor)).pipe(
-            Effect.tapError(() => Effect.ignore(store.unrelease(tenant, holdId)))
-          )
-          return released.value
+          return Option.isSome(released) ? released.value : yield* get(tenant, holdId)
         }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
       get,
       active: (tenant) => store.list(tenant, true),
@@ -347,14 +352,6 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
           const released = new LegalHold({ ...hold, releasedAt: at, releasedBy: by })
           holds.set(key(tenant, holdId), released)
           return Option.some(released)
-        }),
-      unrelease: (tenant, holdId) =>
-        Effect.sync(() => {
-          const hold = holds.get(key(tenant, holdId))
-          if (hold) {
-            const { releasedAt: _at, releasedBy: _by, ...rest } = hold
-            holds.set(key(tenant, holdId), new LegalHold(rest))
-          }
         }),
       list: (tenant, activeOnly) =>
         Effect.sync(() =>
@@ -455,9 +452,6 @@ export const layerSql: Layer.Layer<
               Effect.mapError(fail("release"))
             )
           : Effect.succeed(Option.none()),
-      unrelease: (tenant, holdId) =>
-        sql`UPDATE lawful_retention_holds SET released_at = NULL, released_by = NULL
-          WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`.pipe(Effect.asVoid, Effect.mapError(fail("unrelease"))),
       list: (tenant, activeOnly) =>
         rows(
           activeOnly

@@ -14,7 +14,10 @@
  * - a period is a non-negative duration (`"-1 days"` is `negative`) of whole
  *   milliseconds (`"1.5 millis"` is `not-a-period`);
  * - within the category's bounds (`below-minimum`, `over-bound`), and
- *   forever only where allowed (`forever-not-allowed`);
+ *   forever only where allowed (`forever-not-allowed`); a finite period is
+ *   at most `Number.MAX_SAFE_INTEGER` milliseconds (about 285,400 years), the
+ *   longest every store keeps exactly (`over-bound`, even in a category
+ *   whose bound is forever);
  * - a category never keeps records longer than its parent
  *   (`outlives-parent`): previews no longer than their log. Change both in
  *   one `set` to shorten a parent below its child's current period.
@@ -325,6 +328,16 @@ const boundsProblem = (
     return target.allowForever
       ? Option.none()
       : Option.some({ reason: "forever-not-allowed", detail: `${target.id} cannot be kept forever` })
+  }
+  // Stores keep a period as a whole number of milliseconds (a `bigint` column on SQL): one longer
+  // than any number they keep exactly is refused on every store, whatever the category's bound.
+  if (Duration.toMillis(period) > Number.MAX_SAFE_INTEGER) {
+    return Option.some({
+      reason: "over-bound",
+      detail: `${describePeriod(period)} exceeds the longest finite period a store keeps (${
+        describePeriod(Duration.millis(Number.MAX_SAFE_INTEGER))
+      }); keep forever instead where the category allows it`
+    })
   }
   if (Duration.lessThan(period, minPeriodOf(target))) {
     return Option.some({
