@@ -10,7 +10,8 @@
  * consent was collected (double opt-in or not) and the importer answers for it.
  *
  * Rows are refused, with a count and their row numbers (never their
- * addresses) in the report, when the address is invalid, the IP address is
+ * addresses) in the report, when the address is invalid or missing (a row
+ * that is not an object, such as `null`, has none: `invalid-email`), the IP address is
  * malformed, the consent time is not a valid date of the years 0000 to 9999
  * (as events write times), the user agent is not text of at most
  * `maxUserAgentLength` characters (as `record` takes it), the consent time
@@ -272,7 +273,9 @@ export const claimDuration: Duration.Duration = Duration.minutes(2)
 export const claimRenewal: Duration.Duration = Duration.seconds(30)
 
 /**
- * Why a row was refused.
+ * Why a row was refused. `invalid-email` covers a row without a usable
+ * address: an invalid or missing `email`, or a row that is not an object
+ * (`null`, a string, a number).
  *
  * @since 0.1.0
  * @category models

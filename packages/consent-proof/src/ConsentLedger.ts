@@ -32,13 +32,18 @@
  * batched: it runs in that transaction, and its subject, event and audit
  * entry commit or roll back with the caller's other writes (call
  * `Vault.prepare` for the tenant before the transaction: no key is created
- * inside one). If the store fails after the audit append, the audit
- * log keeps entries whose events were not stored; they prove nothing, as no
- * event has their hash.
+ * inside one). If the store fails after the audit append, or refuses a
+ * confirmation then (below), the audit log keeps entries whose events were
+ * not stored; they prove nothing, as no event has their hash.
  *
  * A confirmation (`confirmed`) must name lists that are pending for the
- * subject (`ConsentNotPending` otherwise, nothing recorded), and confirms
- * the grants that made them pending.
+ * subject (`ConsentNotPending` otherwise, no event recorded), and confirms
+ * the grants that made them pending. The store checks this again when it
+ * writes, under the tenant's lock: of two confirmations of one pending
+ * grant at once (a double-clicked link, two processes), one is recorded and
+ * the other fails `ConsentNotPending`, its audit entry `consent.confirmed`
+ * appended already and left without an event. A refused confirmation never
+ * fails the others of its batch.
  *
  * A subject named by id whose key was shredded is not consenting again: a
  * grant or confirmation for it fails with `SubjectShredded` (nothing
@@ -200,7 +205,11 @@ export class IpAddressInvalid extends Schema.TaggedError<IpAddressInvalid>()("Ip
 
 /**
  * A confirmation names lists that are not pending for the subject (never
- * granted, already confirmed, or withdrawn). Nothing was recorded.
+ * granted, already confirmed, or withdrawn), or no longer pending by the
+ * grants it read when it was written (another confirmation, a withdrawal or
+ * a newer grant came first). No event was recorded. Refused at write time,
+ * its audit entry `consent.confirmed` had been appended: it stays, and
+ * proves nothing, as no event has its hash.
  *
  * @since 0.1.0
  * @category errors
@@ -267,9 +276,16 @@ export class ImportKeyConflict extends Schema.TaggedError<ImportKeyConflict>()("
 }
 
 /**
- * Another call runs the import of this idempotency key (or took it over
- * from this one). The key is not carried. Nothing was recorded by this call;
- * retry once the other ends, or after `claimedUntil` if it died.
+ * Another call runs the import of this idempotency key, or took it over
+ * from this one. The key is not carried.
+ *
+ * Failed at the start (`claimedUntil` given), nothing was recorded by this
+ * call: retry once the other ends, or after `claimedUntil` if it died.
+ * Failed part-way or at the end (this call's claim lapsed, as when its
+ * process stalled past the claim's end, and another call took the import
+ * over), the contacts this call recorded stay recorded, as the import's, and
+ * this call wrote no report: the call holding the import completes it and
+ * counts them in `alreadyRecorded`; a retry once it ends returns its report.
  *
  * @since 0.1.0
  * @category errors
@@ -665,29 +681,79 @@ export const make = Effect.gen(function*() {
   const vault = yield* Vault.Vault
   const log = yield* AuditLog.AuditLog
 
+  // Each draft's audit entry, appended together: the events with their audit indices.
+  const audited = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
+    Effect.map(
+      log.appendAll(tenant, drafts.map(auditEventOf)).pipe(Effect.catchTag("AuditEventInvalid", Effect.die)),
+      (appended) =>
+        drafts.map((draft, i): ConsentEvent.Recorded => ({
+          event: draft.event,
+          bytes: draft.bytes,
+          hash: draft.hash,
+          auditIndex: appended[i]!.index,
+          ipSealed: draft.ipSealed,
+          userAgentSealed: draft.userAgentSealed
+        }))
+    )
+
+  // Grants, withdrawals and imports: audited, then stored, all or none.
   const commit = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
     Effect.gen(function*() {
-      const appended = yield* log.appendAll(tenant, drafts.map(auditEventOf)).pipe(
-        Effect.catchTag("AuditEventInvalid", Effect.die)
+      const recorded = yield* audited(tenant, drafts)
+      yield* store.append(tenant, recorded).pipe(
+        // Only a checked append refuses confirmations.
+        Effect.catchTag("ConfirmationRefused", Effect.die)
       )
-      const recorded = drafts.map((draft, i): ConsentEvent.Recorded => ({
-        event: draft.event,
-        bytes: draft.bytes,
-        hash: draft.hash,
-        auditIndex: appended[i]!.index,
-        ipSealed: draft.ipSealed,
-        userAgentSealed: draft.userAgentSealed
-      }))
-      yield* store.append(tenant, recorded)
       return recorded
     }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
 
+  const checked: ConsentStore.AppendOptions = { checkConfirmations: true }
+
+  // Confirmations of one tenant: audited, then stored with their check (see `ConsentStore`), so
+  // that a grant read pending by two confirmations at once is confirmed by one only. Each refused
+  // confirmation fails its own caller (`ConsentNotPending`) and the others are stored without it;
+  // its audit entry stays, as an entry of a failed store append does, and proves nothing (no
+  // stored event has its hash). A refusal that may be due only to another refused confirmation
+  // before it in the batch (same subject and list) is not taken as final: that one is tried
+  // again with the others.
+  const commitConfirmations = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
+    Effect.gen(function*() {
+      const recorded = yield* audited(tenant, drafts)
+      const refused = new Set<string>()
+      let left = recorded
+      while (left.length > 0) {
+        const attempt = yield* Effect.either(store.append(tenant, left, checked))
+        if (Either.isRight(attempt)) break
+        if (attempt.left._tag !== "ConfirmationRefused") return yield* attempt.left
+        const named = new Set(attempt.left.eventIds)
+        const touched = new Set<string>()
+        for (const { event } of left) {
+          if (!named.has(event.id)) continue
+          const keys = event.lists.map((list) => `${event.subject}\u0000${list}`)
+          if (!keys.some((key) => touched.has(key))) refused.add(event.id)
+          for (const key of keys) touched.add(key)
+        }
+        left = left.filter(({ event }) => !refused.has(event.id))
+      }
+      return recorded.map(({ event }, i): Either.Either<ConsentEvent.Recorded, ConsentNotPending> =>
+        refused.has(event.id)
+          ? Either.left(new ConsentNotPending({ tenantId: tenant, subjectId: event.subject, lists: event.lists }))
+          : Either.right(recorded[i]!)
+      )
+    }).pipe(
+      Effect.withSpan("ConsentLedger.commitConfirmations", {
+        captureStackTrace: false,
+        attributes: { tenant, count: drafts.length }
+      })
+    )
+
   // Confirmations, recorded apart (they read the subject's state first), are still grouped:
-  // one audit append and one store append per batch of a tenant's drafts.
+  // one audit append and one store append per batch of a tenant's drafts (more when some are
+  // refused), and an outcome per draft.
   const submit = yield* Batcher.make({
     concurrency: 1,
     key: (draft: Draft) => draft.tenant,
-    run: (drafts) => commit(drafts[0]!.tenant, drafts)
+    run: (drafts) => commitConfirmations(drafts[0]!.tenant, drafts)
   })
 
   const sealFor = (
@@ -826,7 +892,9 @@ export const make = Effect.gen(function*() {
     run: recordBatch
   })
 
-  // A confirmation reads the subject's pending grants first: it is recorded on its own.
+  // A confirmation reads the subject's pending grants first: it is recorded on its own, and the
+  // store checks at write time that they are still pending (another confirmation may have taken
+  // them since the read).
   const recordConfirmation = (prepared: Prepared) =>
     Effect.gen(function*() {
       const { declared, request, tenant } = prepared
@@ -852,9 +920,10 @@ export const make = Effect.gen(function*() {
       const ipSealed = committed.ip ? sealed[0] : undefined
       const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
       const now = yield* Clock.currentTimeMillis
-      return yield* submit(
+      const recorded = yield* submit(
         toDraft(tenant, request.actor, buildEvent(prepared, subject, committed, confirms, now), ipSealed, userAgentSealed)
       )
+      return yield* recorded
     })
 
   // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
@@ -915,8 +984,12 @@ export const make = Effect.gen(function*() {
         []
       for (const [contact, index] of rows) {
         const row = index + 1
-        // Rows come from outside (a file, another system): each field is checked before use.
-        const email = typeof contact.email === "string" ? yield* Effect.option(Email.normalize(contact.email)) : Option.none()
+        // Rows come from outside (a file, another system): each field is checked before use, and
+        // the row itself, which may be no object at all (a `null` from a parser, a bare string):
+        // such a row has no address, and is refused as one whose address is missing.
+        const email = typeof contact === "object" && contact !== null && typeof contact.email === "string"
+          ? yield* Effect.option(Email.normalize(contact.email))
+          : Option.none()
         if (Option.isNone(email)) {
           reject(row, "invalid-email")
         } else if (contact.ip !== undefined && (typeof contact.ip !== "string" || isIP(contact.ip) === 0)) {
@@ -1053,7 +1126,8 @@ export const make = Effect.gen(function*() {
     listIds: ReadonlyArray<ConsentLists.ListId>,
     source: ConsentEvent.Source & { readonly type: "import" },
     resumed: boolean,
-    contacts: ConsentImport.ImportRequest<E>["contacts"]
+    contacts: ConsentImport.ImportRequest<E>["contacts"],
+    token: string | undefined
   ) =>
     Effect.gen(function*() {
       const { importId } = source
@@ -1091,7 +1165,16 @@ export const make = Effect.gen(function*() {
         ...totals,
         rejections: [...totals.rejections].sort((a, b) => a.row - b.row)
       }
-      yield* store.completeImport(tenant, importId, ConsentImport.reportJson(report))
+      // With a key, only while this attempt's claim holds: one that lapsed and was taken over
+      // (this process stalled past its end, unseen by the renewals) leaves the report to the
+      // attempt that holds it, which counts this one's rows in `alreadyRecorded`.
+      const completed = yield* store.completeImport(tenant, importId, ConsentImport.reportJson(report), token)
+      if (!completed) {
+        if (token === undefined) {
+          return yield* Effect.dieMessage(`ConsentLedger.importContacts: the record of import ${importId} is missing`)
+        }
+        return yield* new ImportInProgress({ tenantId: tenant, importId })
+      }
       // The report's id and counts; the rejections (row numbers and reasons) stay in the report.
       const { rejections, ...counts } = report
       yield* audit("consent.import.completed", counts)
@@ -1140,7 +1223,7 @@ export const make = Effect.gen(function*() {
 
       if (options.idempotencyKey === undefined) {
         yield* store.saveImport(tenant, record)
-        return yield* runImport(tenant, options, listIds, sourceOf(record.importId), false, contacts)
+        return yield* runImport(tenant, options, listIds, sourceOf(record.importId), false, contacts, undefined)
       }
 
       const token = uuidV7At(now)
@@ -1163,7 +1246,7 @@ export const make = Effect.gen(function*() {
           })
       }
       const importId = claimed._tag === "Started" ? record.importId : claimed.record.importId
-      return yield* runImport(tenant, options, listIds, sourceOf(importId), claimed._tag === "Resumed", contacts).pipe(
+      return yield* runImport(tenant, options, listIds, sourceOf(importId), claimed._tag === "Resumed", contacts, token).pipe(
         holdingClaim(tenant, importId, token),
         // Failed or interrupted: the key is free at once for a retry, which continues the import.
         Effect.onError(() => Effect.ignore(store.releaseImportClaim(tenant, importId, token)))

@@ -16,6 +16,23 @@
  * race (a key inserted meanwhile, a deadlock) is run again, so the
  * projection always equals the replay of the events in `seq` order.
  *
+ * ## Confirmations, checked at write time
+ *
+ * A confirmation confirms the pending grants it names (`confirms`), read by
+ * the ledger before it writes. Two confirmations of one grant at once (a
+ * double-clicked link, two processes) both read it pending; stored both,
+ * the second would confirm nothing. An append with `checkConfirmations`
+ * therefore checks, under the tenant's lock (after every earlier writer, and
+ * with the events before it in the batch applied), that each list of each
+ * confirmation is still pending by one of the grants it names. If one is
+ * not, nothing of the batch is stored and the append fails
+ * `ConfirmationRefused`, naming those confirmations: the caller may append
+ * the others again. A confirmation refused only because of another refused
+ * one before it in the batch (same subject and list) is named too; appended
+ * again without it, it may pass. Without the option, events are stored as
+ * given (the projection ignores a confirmation of a list that is not
+ * pending).
+ *
  * ## Tables
  *
  * `lawful_consent_events` (canonical bytes, sealed IP and user agent, audit
@@ -33,7 +50,10 @@
  * one answers with its import (completed, or resumed under the new claim
  * when no other claim holds it) unless its options differ or a live claim
  * holds it. A claim is a token and a time until which it holds; its holder
- * renews it, lets it go on failure, and `completeImport` clears it. An
+ * renews it, lets it go on failure, and completes the import with it:
+ * `completeImport` with the token writes the report and clears the claim
+ * only while the token holds it, so an attempt whose claim lapsed and was
+ * taken over cannot complete the import under its new holder. An
  * import records at most one event per subject: an append that would add a
  * second fails whole (`ConsentStoreError`), so two attempts of one import
  * can never both record a contact, and `importedSubjects` finds what an
@@ -144,6 +164,39 @@ export interface WithdrawnSelection {
 }
 
 /**
+ * What an append is asked to check.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppendOptions {
+  /**
+   * Refuse the whole append (`ConfirmationRefused`) when a confirmation's lists are not pending
+   * by the grants it names at its turn; see "Confirmations, checked at write time" in the module
+   * documentation. Default false: the events are stored as given.
+   */
+  readonly checkConfirmations?: boolean | undefined
+}
+
+/**
+ * A checked append was refused: the confirmations named (in batch order)
+ * found a list no longer pending by the grants they confirm (another
+ * confirmation, a withdrawal or a newer grant came first). Nothing of the
+ * batch was stored.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConfirmationRefused extends Schema.TaggedError<ConfirmationRefused>()("ConfirmationRefused", {
+  tenantId: Schema.String,
+  eventIds: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.eventIds.length} confirmation(s) confirm no pending grant; nothing was appended`
+  }
+}
+
+/**
  * The store failed (the database is unreachable, a statement failed).
  *
  * @since 0.1.0
@@ -163,8 +216,16 @@ export class ConsentStoreError extends Schema.TaggedError<ConsentStoreError>()("
  * @category services
  */
 export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStore")<ConsentStore, {
-  /** Appends the events, in order, and applies them to the projection: all or none. */
-  readonly append: (tenant: TenantId, events: ReadonlyArray<Recorded>) => Effect.Effect<void, ConsentStoreError>
+  /**
+   * Appends the events, in order, and applies them to the projection: all or none. With
+   * `checkConfirmations`, fails `ConfirmationRefused` (nothing appended) when a confirmation's
+   * lists are no longer pending by the grants it names; see the module documentation.
+   */
+  readonly append: (
+    tenant: TenantId,
+    events: ReadonlyArray<Recorded>,
+    options?: AppendOptions
+  ) => Effect.Effect<void, ConsentStoreError | ConfirmationRefused>
   readonly events: (tenant: TenantId, query: EventQuery) => Effect.Effect<ReadonlyArray<StoredEvent>, ConsentStoreError>
   readonly event: (
     tenant: TenantId,
@@ -193,8 +254,19 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   /** Removes the subject's events and states; returns how many events were removed. */
   readonly eraseSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, ConsentStoreError>
   readonly saveImport: (tenant: TenantId, record: ImportRecord) => Effect.Effect<void, ConsentStoreError>
-  /** Stores the report of an import and clears its claim, if any. */
-  readonly completeImport: (tenant: TenantId, importId: string, report: Json) => Effect.Effect<void, ConsentStoreError>
+  /**
+   * Stores the report of an incomplete import and clears its claim; true when stored. With a
+   * `token` (an import with an idempotency key), only while that token holds the claim: false,
+   * and nothing written, once another attempt took the import over (after the token's claim
+   * lapsed) or the import is complete. Without one (an import without a key, which has no
+   * claim), the report is stored as given.
+   */
+  readonly completeImport: (
+    tenant: TenantId,
+    importId: string,
+    report: Json,
+    token?: string | undefined
+  ) => Effect.Effect<boolean, ConsentStoreError>
   readonly importOf: (tenant: TenantId, importId: string) => Effect.Effect<Option.Option<ImportRecord>, ConsentStoreError>
   /**
    * Finds the import of an idempotency key, or saves `record` as it; see
@@ -260,6 +332,43 @@ const outcomesOf = (events: ReadonlyArray<Recorded>) => {
     for (const [list, listEvents] of lists) outcomes.push({ subject, list, outcome: ConsentState.effectOf(list, listEvents) })
   }
   return outcomes
+}
+
+const starts = ["none", "pending", "granted", "withdrawn"] as const
+
+/**
+ * The checks of a batch's confirmations, for `lawful_consent_append` (migration 0007). For each
+ * confirmation and list it names, which starting states of (subject, list) let it pass, the
+ * events before it in the batch applied: `ok`, the starting statuses ("none": no state) from
+ * which those events leave the list pending by a grant it confirms; and `x`, when those events
+ * leave a pending list as it was, the grants it confirms (the starting state must be pending by
+ * one of them).
+ */
+const confirmationChecks = (events: ReadonlyArray<Recorded>) => {
+  const earlier = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
+  const checks: Array<{ e: string; s: SubjectId; l: ListId; ok: Array<string>; x: ReadonlyArray<string> | null }> = []
+  for (const { event } of events) {
+    const lists = earlier.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
+    earlier.set(event.subject, lists)
+    for (const list of event.lists) {
+      const before = lists.get(list) ?? []
+      if (event.kind === "confirmed") {
+        const outcome = ConsentState.effectOf(list, before)
+        const passes = (state: ConsentState.ListState | undefined) =>
+          state?.status === "pending" && event.confirms.includes(state.eventId)
+        checks.push({
+          e: event.id,
+          s: event.subject,
+          l: list,
+          ok: starts.filter((start) => outcome[start] !== undefined && passes(outcome[start])),
+          x: outcome.pending === undefined ? event.confirms : null
+        })
+      }
+      before.push(event)
+      lists.set(list, before)
+    }
+  }
+  return checks
 }
 
 /** Withdrawn-consent proofs of one subject's states: the last withdrawal when every list is withdrawn. */
@@ -343,8 +452,28 @@ const makeMemory = (): Service => {
   }
 
   return {
-    append: (tenant, batch) =>
-      Effect.flatten(atomically(() => {
+    append: (tenant, batch, options) =>
+      Effect.flatten(atomically((): Effect.Effect<void, ConsentStoreError | ConfirmationRefused> => {
+        if (options?.checkConfirmations === true) {
+          // Each confirmation against the state at its turn: the current one, the batch's events
+          // before it applied.
+          const scratch = new Map<SubjectId, Map<ListId, ConsentState.ListState>>()
+          const refused: Array<string> = []
+          for (const { event } of batch) {
+            let lists = scratch.get(event.subject)
+            if (lists === undefined) {
+              lists = new Map(statesOf(tenant).get(event.subject) ?? [])
+              scratch.set(event.subject, lists)
+            }
+            const pendingByItsGrants = (list: ListId) => {
+              const state = lists!.get(list)
+              return state?.status === "pending" && event.confirms.includes(state.eventId)
+            }
+            if (event.kind === "confirmed" && !event.lists.every(pendingByItsGrants)) refused.push(event.id)
+            ConsentState.applyTo(lists, event)
+          }
+          if (refused.length > 0) return Effect.fail(new ConfirmationRefused({ tenantId: tenant, eventIds: refused }))
+        }
         const adding = new Set<string>()
         for (const recorded of batch) {
           const key = importKeyOf(tenant, recorded)
@@ -417,11 +546,16 @@ const makeMemory = (): Service => {
       }),
     eraseSubject: (tenant, subject) => atomically(() => remove(tenant, new Set([subject]))),
     saveImport: (tenant, record) => atomically(() => void imports.set(`${tenant}/${record.importId}`, record)),
-    completeImport: (tenant, importId, report) =>
+    completeImport: (tenant, importId, report, token) =>
       atomically(() => {
         const record = imports.get(`${tenant}/${importId}`)
-        if (record) imports.set(`${tenant}/${importId}`, { ...record, report: Option.some(report) })
+        if (record === undefined) return false
+        if (token !== undefined && (Option.isSome(record.report) || claims.get(`${tenant}/${importId}`)?.token !== token)) {
+          return false
+        }
+        imports.set(`${tenant}/${importId}`, { ...record, report: Option.some(report) })
         claims.delete(`${tenant}/${importId}`)
+        return true
       }),
     importOf: (tenant, importId) => atomically(() => Option.fromNullable(imports.get(`${tenant}/${importId}`))),
     claimImport: (tenant, record, claim) =>
@@ -572,7 +706,7 @@ const makeSql = Effect.gen(function*() {
   yield* migrate(sql)
   const fail = (operation: string) => (cause: unknown) => new ConsentStoreError({ operation, cause })
 
-  const appendStatement = (tenant: TenantId, batch: ReadonlyArray<Recorded>) => {
+  const appendStatement = (tenant: TenantId, batch: ReadonlyArray<Recorded>, options: AppendOptions | undefined) => {
     const events = JSON.stringify(batch.map((recorded, o) => ({
       o,
       e: recorded.event.id,
@@ -594,8 +728,16 @@ const makeSql = Effect.gen(function*() {
       const [w, ws, we] = column(outcome.withdrawn)
       return { s: subject, l: list, n, ns, ne, p, ps, pe, g, gs, ge, w, ws, we }
     }))
-    // See migration 0002: the lock, the events and the projection in one call.
-    return sql`SELECT lawful_consent_append(${tenant}, ${batch.length}, ${events}::jsonb, ${outcomes}::jsonb)`
+    const checks = options?.checkConfirmations === true ? JSON.stringify(confirmationChecks(batch)) : null
+    // See migrations 0002 and 0007: the lock, the checks, the events and the projection in one
+    // call, which answers the confirmations it refused (and then wrote nothing), or null.
+    return sql<{ refused: unknown }>`SELECT lawful_consent_append(${tenant}, ${batch.length}, ${events}::jsonb,
+      ${outcomes}::jsonb, ${checks}::jsonb) AS refused`.pipe(
+      Effect.map(([row]): ReadonlySet<string> => {
+        const refused = row?.refused === null || row?.refused === undefined ? [] : jsonOf(row.refused)
+        return new Set(Array.isArray(refused) ? refused.map(String) : [])
+      })
+    )
   }
 
   // Statements that must not interleave with a tenant's appends hold its counter row.
@@ -725,11 +867,18 @@ const makeSql = Effect.gen(function*() {
 
   return {
     client,
-    append: (tenant, batch) =>
-      batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch)).pipe(
+    append: (tenant, batch, options) =>
+      batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch, options)).pipe(
         retryRaces,
-        Effect.asVoid,
-        Effect.mapError(fail("append"))
+        Effect.mapError(fail("append")),
+        Effect.flatMap((refused) =>
+          refused.size === 0 ? Effect.void : Effect.fail(
+            new ConfirmationRefused({
+              tenantId: tenant,
+              eventIds: batch.flatMap(({ event }) => (refused.has(event.id) ? [event.id] : []))
+            })
+          )
+        )
       ),
     // The tenant as a subquery, in this and the next statement: a plan made for the actual id
     // estimates a tenant newer than the table's statistics at a handful of rows, and reading
@@ -796,10 +945,14 @@ const makeSql = Effect.gen(function*() {
       sql`INSERT INTO lawful_consent_imports (tenant_id, import_id, attestation, attestation_sha256, started_at)
           VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb,
             ${record.attestationHash}, ${record.startedAt})`.pipe(Effect.asVoid, Effect.mapError(fail("saveImport"))),
-    completeImport: (tenant, importId, report) =>
+    // With a token, the row's lock orders it with a concurrent take-over (`claimImport` reads the
+    // row FOR UPDATE): the later of the two finds the other's change.
+    completeImport: (tenant, importId, report, token) =>
       sql`UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb, claim_token = NULL, claimed_until = NULL
-          WHERE tenant_id = ${tenant} AND import_id = ${importId}`.pipe(
-        Effect.asVoid,
+          WHERE tenant_id = ${tenant} AND import_id = ${importId}
+            ${token !== undefined ? sql`AND claim_token = ${token} AND report IS NULL` : sql``}
+          RETURNING 1`.pipe(
+        Effect.map((rows) => rows.length > 0),
         Effect.mapError(fail("completeImport"))
       ),
     importOf: (tenant, importId) =>
