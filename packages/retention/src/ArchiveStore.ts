@@ -247,7 +247,11 @@ export interface SqlOptions {
  * in the table `<schema>.archives`, migrated on start-up in
  * `lawful_retention_archive_migrations` (for the default schema) or
  * `lawful_retention_archive_<schema>_migrations`, so archives in several
- * schemas of one database each get their table.
+ * schemas of one database each get their table. Its storage names `client`
+ * as the client it runs on (its statements run without the client's naming
+ * transforms): on the main database, that is the sweep journal's client, so
+ * each batch commits with its journal record and waits, as the README says,
+ * for holds and policies being changed, whatever transforms the client has.
  *
  * @since 0.1.0
  * @category constructors
@@ -291,11 +295,16 @@ export const makeSql = (
     const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       Effect.map(Effect.flatMap(statement, decodeRows), (decoded) => decoded.map(toRecord))
     const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    // `sqlTable` is given the client itself, not `sql`: it runs its statements without transforms
+    // on its own, and names the client it was given as its storage's `client`, which the sweep
+    // journal compares with its own. Given `sql` (another object when the client has naming
+    // transforms), an archive on the main database lost its batches' transaction with their
+    // journal records and with the read of holds and policies that `place` and `set` wait for.
     const storage = yield* RetentionTarget.sqlTable(targetId, {
       table,
       time: "archived_at",
       subject: "subject_id"
-    }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    }).pipe(Effect.provideService(SqlClient.SqlClient, client))
 
     return ArchiveStore.of({
       put: (tenant, request) =>

@@ -33,10 +33,21 @@
  * category stored on the sweep journal's database (`RetentionTarget.sqlTable`
  * on the main database), from every process; a category on a database of its
  * own purges outside the transaction that read the policy, so a batch that
- * had started when `set` returned may still commit. Every change is appended to the
- * tenant's audit log (`retention.policy.changed`, with the category and the
- * old and new periods); if that append fails, the change is undone and the
- * error returned.
+ * had started when `set` returned may still commit.
+ *
+ * Every change is appended to the tenant's audit log
+ * (`retention.policy.changed`, with the category and the old and new periods)
+ * before any sweep can read it, so no sweep ever purges under a policy whose
+ * entry is not, or will not be, in the log. On SQL the entry is appended in
+ * the change's transaction, after its writes and before its commit, while
+ * batches wait for the change (they wait for the append too): with the log on
+ * the same database (the platform's setup) the change and its entry commit
+ * together or not at all, even if the process dies in between. In memory the
+ * entry is appended first and the change applied after it, under the lock a
+ * sweep's batch waits for. If the append fails, nothing changed and the error
+ * is returned. (The change used to be saved first and undone when its entry
+ * failed: a sweep in between could purge under a shorter policy that was
+ * never in force as far as the caller and the log knew.)
  *
  * Policies are read with the bounds and parents of today's registrations: a
  * stored period outside new bounds is clamped to them, and a child is
@@ -48,6 +59,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
@@ -218,7 +230,11 @@ export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionP
     tenants: ReadonlyArray<TenantId>,
     use: (inForce: ReadonlyMap<TenantId, ReadonlyArray<Policy>>) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | RetentionStoreError, R>
-  /** Applies the changes together, audited; returns the policies of the changed categories. */
+  /**
+   * Applies the changes together, audited; returns the policies of the changed categories. The
+   * audit entry is appended before any sweep can read the change (see the module doc): if it
+   * fails, nothing changed.
+   */
   readonly set: (
     tenant: TenantId,
     changes: PolicyChanges,
@@ -426,11 +442,31 @@ interface PolicyStore {
     tenants: ReadonlyArray<TenantId>,
     use: (overrides: ReadonlyMap<TenantId, ReadonlyMap<string, Override>>) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | RetentionStoreError, R>
-  /** Decides the writes from the current overrides under the tenant's lock, writes them; returns the overrides before. */
-  readonly update: (
+  /**
+   * Decides the writes from the current overrides under the tenant's lock, then `record`s the
+   * change (the overrides before and after) where no sweep can have read it yet: on SQL in the
+   * transaction that writes it, after the writes and before the commit; in memory before it is
+   * applied, under the lock `withOverridesOf` takes. A `record` that fails leaves nothing changed.
+   * Returns what `record` returned.
+   */
+  readonly update: <A, E>(
     tenant: TenantId,
-    decide: (current: ReadonlyMap<string, Override>) => Effect.Effect<ReadonlyMap<string, Override | null>, Refused>
-  ) => Effect.Effect<ReadonlyMap<string, Override>, Refused | RetentionStoreError>
+    decide: (current: ReadonlyMap<string, Override>) => Effect.Effect<ReadonlyMap<string, Override | null>, Refused>,
+    record: (before: ReadonlyMap<string, Override>, after: ReadonlyMap<string, Override>) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, Refused | RetentionStoreError | E>
+}
+
+/** The overrides after `writes`. */
+const applied = (
+  current: ReadonlyMap<string, Override>,
+  writes: ReadonlyMap<string, Override | null>
+): Map<string, Override> => {
+  const next = new Map(current)
+  for (const [category, write] of writes) {
+    if (write === null) next.delete(category)
+    else next.set(category, write)
+  }
+  return next
 }
 
 type Refused = RetentionPolicyInvalid | RetentionCategoryNotFound
@@ -447,37 +483,41 @@ const make = (store: PolicyStore) =>
         return targets.map((target) => resolved.get(target.id)!)
       }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant } }))
 
+    // The change's entry is appended before any sweep can read the change (`PolicyStore.update`), so
+    // no sweep ever purges under a policy whose entry is not, or will not be, in the log. Saved
+    // first and undone when its entry failed, a shorter policy let a sweep in between purge records
+    // early under a change that, as far as the caller and the log know, was never made.
     const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
       Effect.gen(function*() {
         yield* checkActor(actor)
         const targets = yield* registry.targets
         const at = new Date(yield* Clock.currentTimeMillis)
-        const previous = yield* store.update(tenant, (current) => validate(tenant, targets, current, changes, { at, by: actor }))
-        const before = resolve(tenant, targets, previous)
-        const after = resolve(tenant, targets, yield* store.overrides(tenant))
         const changed = Object.keys(changes)
-        const events = changed.map((category) =>
-          new AuditEvent({
-            actor,
-            action: "retention.policy.changed",
-            purpose: "retention",
-            resource: { type: "retention-category", id: category },
-            details: {
-              category,
-              period: describePeriod(after.get(category)!.period),
-              previous: describePeriod(before.get(category)!.period),
-              source: after.get(category)!.source
-            }
-          })
+        return yield* store.update(
+          tenant,
+          (current) => validate(tenant, targets, current, changes, { at, by: actor }),
+          (previous, next) => {
+            const before = resolve(tenant, targets, previous)
+            const after = resolve(tenant, targets, next)
+            return audit.appendAll(
+              tenant,
+              changed.map((category) =>
+                new AuditEvent({
+                  actor,
+                  action: "retention.policy.changed",
+                  purpose: "retention",
+                  resource: { type: "retention-category", id: category },
+                  details: {
+                    category,
+                    period: describePeriod(after.get(category)!.period),
+                    previous: describePeriod(before.get(category)!.period),
+                    source: after.get(category)!.source
+                  }
+                })
+              )
+            ).pipe(Effect.as(changed.map((category) => after.get(category)!)))
+          }
         )
-        yield* audit.appendAll(tenant, events).pipe(
-          Effect.tapError(() =>
-            store.update(tenant, () =>
-              Effect.succeed(new Map(changed.map((category) => [category, previous.get(category) ?? null])))
-            ).pipe(Effect.ignore)
-          )
-        )
-        return changed.map((category) => after.get(category)!)
       }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant } }))
 
     const inForceOf = (
@@ -536,18 +576,16 @@ export const layerMemory: Layer.Layer<RetentionPolicies, never, RetentionTargets
       overrides: (tenant) => Effect.sync(() => new Map(tenants.get(tenant) ?? [])),
       overridesOf,
       withOverridesOf: (wanted, use) => lock.withPermits(1)(Effect.flatMap(overridesOf(wanted), use)),
-      update: (tenant, decide) =>
+      // Recorded before it is applied, under the lock a sweep's `withOverridesOf` waits for: a read
+      // outside the lock (a sweep's plan) sees the change only once its entry is in.
+      update: (tenant, decide, record) =>
         lock.withPermits(1)(
           Effect.gen(function*() {
             const current = new Map(tenants.get(tenant) ?? [])
-            const writes = yield* decide(current)
-            const next = new Map(current)
-            for (const [category, write] of writes) {
-              if (write === null) next.delete(category)
-              else next.set(category, write)
-            }
+            const next = applied(current, yield* decide(current))
+            const recorded = yield* record(current, next)
             tenants.set(tenant, next)
-            return current
+            return recorded
           })
         )
     })
@@ -570,6 +608,20 @@ const OverrideRow = Schema.Struct({
  * transaction-scoped advisory lock keyed by the schema that `withAllOf`
  * shares (with the holds: `LegalHolds.place` takes it too), so the rule of
  * `withAllOf` holds between processes on one schema.
+ *
+ * The change's audit entry is appended inside that transaction, after the
+ * writes. An `AuditTrail` whose store is on this database (the platform's
+ * setup: one `Database.layer` for both) joins the transaction: the change and
+ * its entry commit or roll back as one. A store on a database of its own
+ * cannot join it; it must keep its statements out of the caller's
+ * transaction (`Database.outsideTransactionAll`, as core asks of every store
+ * on a client of its own, or they would run on this database's connection),
+ * and its entry then commits on its own before the change does: the order
+ * `LegalHolds.release` keeps. No sweep reads the change before its entry is
+ * in; if the change's own commit then fails, the log names a change that was
+ * not made and the caller gets the error. An `AuditTrail` does not say where
+ * it stores, so the layer cannot tell the two cases apart: this order is the
+ * one that is safe in both.
  *
  * @since 0.1.0
  * @category layers
@@ -632,30 +684,37 @@ export const layerSql: Layer.Layer<
       // The tenant's lock, then the exclusive lock `lawful_retention_policies_in_force` shares: a
       // batch that read the policies under the shared lock commits before this change does, and every
       // read after the commit sees the change. A change queued behind another of its tenant waits on
-      // the tenant's lock, holding off no batch meanwhile.
-      update: (tenant, decide) =>
+      // the tenant's lock, holding off no batch meanwhile. The change is recorded (its audit entry
+      // appended) after the writes, in this transaction: with the log on this database the entry
+      // joins it, and both commit or neither does; a log elsewhere commits the entry first, before
+      // any sweep can read the change (see `layerSql`).
+      update: (tenant, decide, record) =>
         Effect.gen(function*() {
-          yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`lawful_retention_policies/${tenant}`}))`
-          yield* sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`
-          const current = yield* read(tenant)
-          const writes = yield* decide(current)
-          for (const [category, write] of writes) {
-            if (write === null) {
-              yield* sql`DELETE FROM lawful_retention_policies WHERE tenant_id = ${tenant} AND category = ${category}`
-            } else {
-              yield* sql`INSERT INTO lawful_retention_policies (tenant_id, category, period_ms, set_at, set_by)
-                VALUES (${tenant}, ${category}, ${periodToMillis(write.period)}, ${write.setAt}, ${encodeActor(write.setBy)})
-                ON CONFLICT (tenant_id, category) DO UPDATE
-                  SET period_ms = EXCLUDED.period_ms, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`
+          const { current, writes } = yield* Effect.gen(function*() {
+            yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`lawful_retention_policies/${tenant}`}))`
+            yield* sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`
+            const current = yield* read(tenant)
+            const writes = yield* decide(current)
+            for (const [category, write] of writes) {
+              if (write === null) {
+                yield* sql`DELETE FROM lawful_retention_policies WHERE tenant_id = ${tenant} AND category = ${category}`
+              } else {
+                yield* sql`INSERT INTO lawful_retention_policies (tenant_id, category, period_ms, set_at, set_by)
+                  VALUES (${tenant}, ${category}, ${periodToMillis(write.period)}, ${write.setAt}, ${encodeActor(write.setBy)})
+                  ON CONFLICT (tenant_id, category) DO UPDATE
+                    SET period_ms = EXCLUDED.period_ms, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`
+              }
             }
-          }
-          return current
-        }).pipe(
-          sql.withTransaction,
-          Effect.catchTags({
+            return { current, writes }
+          }).pipe(Effect.catchTags({
             SqlError: (cause) => Effect.fail(fail("update")(cause)),
             ParseError: (cause) => Effect.fail(fail("update")(cause))
-          })
+          }))
+          return yield* record(current, applied(current, writes))
+        }).pipe(
+          sql.withTransaction,
+          // The transaction's own statements (BEGIN, COMMIT).
+          Effect.mapError((error) => error instanceof SqlError ? fail("update")(error) : error)
         )
     })
   })

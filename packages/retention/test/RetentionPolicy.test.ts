@@ -157,7 +157,7 @@ const target = (id: string, overrides: Partial<RetentionTarget.RetentionTarget> 
 })
 
 describe("RetentionPolicies", () => {
-  it.effect("a change whose audit entry cannot be appended is undone", () =>
+  it.effect("a change whose audit entry cannot be appended is not made", () =>
     Effect.gen(function*() {
       const policies = yield* RetentionPolicies
       const tenant = yield* TenantId.make
