@@ -62,6 +62,18 @@
  * `ImportInProgress` (another call runs it). Without a key, a retry is
  * another import.
  *
+ * An import is completed with its audit entry `consent.import.completed`
+ * (the report's id and counts), all or none: the store writes the report
+ * and the ledger appends the entry in one `ConsentStore.completeImport`, on
+ * SQL in the transaction that writes the report (after the write, before
+ * the commit; with the audit log on the same database they commit together
+ * or not at all, even if the process dies in between), in memory the entry
+ * first and the report after it. If the entry cannot be appended, the call
+ * fails with the audit log's error and the import stays incomplete: a retry
+ * with its key resumes it (every contact already recorded counted in
+ * `alreadyRecorded`) and completes it with its entry. A call whose claim was
+ * taken over writes no report and appends no completion entry.
+ *
  * ## Disclosure
  *
  * Decrypting an event's IP address and user agent is an operation on
@@ -1119,7 +1131,7 @@ export const make = Effect.gen(function*() {
   })
 
   // Runs an import whose record is stored: audits its start (or resumption), records its rows,
-  // completes the record with the report and audits its completion.
+  // and completes the record with the report and its completion entry, together.
   const runImport = <E>(
     tenant: TenantId,
     options: typeof ConsentImport.ImportOptions.Type,
@@ -1165,19 +1177,26 @@ export const make = Effect.gen(function*() {
         ...totals,
         rejections: [...totals.rejections].sort((a, b) => a.row - b.row)
       }
-      // With a key, only while this attempt's claim holds: one that lapsed and was taken over
-      // (this process stalled past its end, unseen by the renewals) leaves the report to the
-      // attempt that holds it, which counts this one's rows in `alreadyRecorded`.
-      const completed = yield* store.completeImport(tenant, importId, ConsentImport.reportJson(report), token)
-      if (!completed) {
+      // The report's id and counts; the rejections (row numbers and reasons) stay in the report.
+      const { rejections, ...counts } = report
+      // The report and its entry, all or none: an entry that cannot be appended leaves the import
+      // incomplete, and a retry with the key resumes it. With a key, only while this attempt's
+      // claim holds: one that lapsed and was taken over (this process stalled past its end, unseen
+      // by the renewals) leaves the report and its entry to the attempt that holds it, which
+      // counts this one's rows in `alreadyRecorded`.
+      const completed = yield* store.completeImport(
+        tenant,
+        importId,
+        ConsentImport.reportJson(report),
+        token,
+        audit("consent.import.completed", counts)
+      )
+      if (Option.isNone(completed)) {
         if (token === undefined) {
           return yield* Effect.dieMessage(`ConsentLedger.importContacts: the record of import ${importId} is missing`)
         }
         return yield* new ImportInProgress({ tenantId: tenant, importId })
       }
-      // The report's id and counts; the rejections (row numbers and reasons) stay in the report.
-      const { rejections, ...counts } = report
-      yield* audit("consent.import.completed", counts)
       return report
     })
 

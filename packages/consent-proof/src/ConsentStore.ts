@@ -53,8 +53,19 @@
  * renews it, lets it go on failure, and completes the import with it:
  * `completeImport` with the token writes the report and clears the claim
  * only while the token holds it, so an attempt whose claim lapsed and was
- * taken over cannot complete the import under its new holder. An
- * import records at most one event per subject: an append that would add a
+ * taken over cannot complete the import under its new holder.
+ *
+ * `completeImport` also takes the completion's `record` (the ledger's audit
+ * entry) and runs it only when it writes the report, all or none: on SQL in
+ * the transaction that writes the report, after the write and before the
+ * commit (with the audit log on the same database, report and entry commit
+ * together or not at all); in memory `record` first, then the write, under
+ * a lock every import operation that writes takes. A `record` that fails
+ * leaves the import incomplete and its claim as it was, so the import can
+ * be resumed and completed with its entry. A store of your own must do the
+ * same.
+ *
+ * An import records at most one event per subject: an append that would add a
  * second fails whole (`ConsentStoreError`), so two attempts of one import
  * can never both record a contact, and `importedSubjects` finds what an
  * interrupted attempt recorded by key.
@@ -62,7 +73,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type { Json } from "@lawful/audit-trail/AuditEvent"
 import type * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
@@ -255,18 +266,25 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   readonly eraseSubject: (tenant: TenantId, subject: SubjectId) => Effect.Effect<number, ConsentStoreError>
   readonly saveImport: (tenant: TenantId, record: ImportRecord) => Effect.Effect<void, ConsentStoreError>
   /**
-   * Stores the report of an incomplete import and clears its claim; true when stored. With a
-   * `token` (an import with an idempotency key), only while that token holds the claim: false,
-   * and nothing written, once another attempt took the import over (after the token's claim
-   * lapsed) or the import is complete. Without one (an import without a key, which has no
-   * claim), the report is stored as given.
+   * Stores the report of an incomplete import, clears its claim and `record`s the completion (the
+   * ledger appends its `consent.import.completed` entry): all or none. On SQL `record` runs in the
+   * transaction that writes the report, after the write and before the commit (with the audit log
+   * on this database, the report and the entry commit together or not at all); in memory it runs
+   * first and the report is written after it, under a lock the other import operations take. A
+   * `record` that fails leaves the import incomplete, its claim as it was, and fails with its error.
+   *
+   * With a `token` (an import with an idempotency key), only while that token holds the claim:
+   * once another attempt took the import over (after the token's claim lapsed) or the import is
+   * complete, nothing is written or recorded (`None`). Without one (an import without a key,
+   * which has no claim), the report is stored as given. Returns what `record` returned.
    */
-  readonly completeImport: (
+  readonly completeImport: <A, E>(
     tenant: TenantId,
     importId: string,
     report: Json,
-    token?: string | undefined
-  ) => Effect.Effect<boolean, ConsentStoreError>
+    token: string | undefined,
+    record: Effect.Effect<A, E>
+  ) => Effect.Effect<Option.Option<A>, ConsentStoreError | E>
   readonly importOf: (tenant: TenantId, importId: string) => Effect.Effect<Option.Option<ImportRecord>, ConsentStoreError>
   /**
    * Finds the import of an idempotency key, or saves `record` as it; see
@@ -425,6 +443,10 @@ const makeMemory = (): Service => {
   }
   // Each operation yields first, as a database round trip would, so concurrent callers interleave.
   const atomically = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
+  // Taken by every operation that changes imports or their claims, and held by `completeImport`
+  // while its `record` runs, so that none of them comes between its check and its write.
+  const importLock = Effect.unsafeMakeSemaphore(1)
+  const withImports = <A>(f: () => A): Effect.Effect<A> => importLock.withPermits(1)(atomically(f))
 
   const withdrawnCandidates = (
     tenant: TenantId,
@@ -545,21 +567,26 @@ const makeMemory = (): Service => {
         return [...statesOf(tenant).values()].reduce((n, lists) => n + lists.size, 0)
       }),
     eraseSubject: (tenant, subject) => atomically(() => remove(tenant, new Set([subject]))),
-    saveImport: (tenant, record) => atomically(() => void imports.set(`${tenant}/${record.importId}`, record)),
-    completeImport: (tenant, importId, report, token) =>
-      atomically(() => {
-        const record = imports.get(`${tenant}/${importId}`)
-        if (record === undefined) return false
-        if (token !== undefined && (Option.isSome(record.report) || claims.get(`${tenant}/${importId}`)?.token !== token)) {
-          return false
-        }
-        imports.set(`${tenant}/${importId}`, { ...record, report: Option.some(report) })
-        claims.delete(`${tenant}/${importId}`)
-        return true
-      }),
+    saveImport: (tenant, record) => withImports(() => void imports.set(`${tenant}/${record.importId}`, record)),
+    // Recorded first, then written, under the imports' lock: no claim, renewal or release comes in
+    // between, and once `record` succeeded the write follows it, uninterrupted.
+    completeImport: (tenant, importId, report, token, record) =>
+      importLock.withPermits(1)(Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const stored = yield* atomically(() => imports.get(`${tenant}/${importId}`))
+          if (stored === undefined) return Option.none()
+          if (token !== undefined && (Option.isSome(stored.report) || claims.get(`${tenant}/${importId}`)?.token !== token)) {
+            return Option.none()
+          }
+          const recorded = yield* restore(record)
+          imports.set(`${tenant}/${importId}`, { ...stored, report: Option.some(report) })
+          claims.delete(`${tenant}/${importId}`)
+          return Option.some(recorded)
+        })
+      )),
     importOf: (tenant, importId) => atomically(() => Option.fromNullable(imports.get(`${tenant}/${importId}`))),
     claimImport: (tenant, record, claim) =>
-      atomically((): ClaimOutcome => {
+      withImports((): ClaimOutcome => {
         const known = importKeys.get(`${tenant}/${claim.keyHash}`)
         if (known === undefined) {
           importKeys.set(`${tenant}/${claim.keyHash}`, { importId: record.importId, optionsHash: claim.optionsHash })
@@ -578,13 +605,13 @@ const makeMemory = (): Service => {
         return { _tag: "Resumed", record: stored }
       }),
     renewImportClaim: (tenant, importId, token, until) =>
-      atomically(() => {
+      withImports(() => {
         if (claims.get(`${tenant}/${importId}`)?.token !== token) return false
         claims.set(`${tenant}/${importId}`, { token, until })
         return true
       }),
     releaseImportClaim: (tenant, importId, token) =>
-      atomically(() => {
+      withImports(() => {
         if (claims.get(`${tenant}/${importId}`)?.token === token) claims.delete(`${tenant}/${importId}`)
       }),
     importedSubjects: (tenant, importId, subjects) =>
@@ -946,14 +973,23 @@ const makeSql = Effect.gen(function*() {
           VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb,
             ${record.attestationHash}, ${record.startedAt})`.pipe(Effect.asVoid, Effect.mapError(fail("saveImport"))),
     // With a token, the row's lock orders it with a concurrent take-over (`claimImport` reads the
-    // row FOR UPDATE): the later of the two finds the other's change.
-    completeImport: (tenant, importId, report, token) =>
-      sql`UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb, claim_token = NULL, claimed_until = NULL
+    // row FOR UPDATE): the later of the two finds the other's change. The completion is recorded
+    // after the write, in its transaction, which holds the row's lock until the entry is in: with
+    // the audit log on this database the entry joins the transaction, and both commit or neither
+    // does.
+    completeImport: (tenant, importId, report, token, record) =>
+      Effect.gen(function*() {
+        const written = yield* sql`
+          UPDATE lawful_consent_imports SET report = ${JSON.stringify(report)}::jsonb, claim_token = NULL, claimed_until = NULL
           WHERE tenant_id = ${tenant} AND import_id = ${importId}
             ${token !== undefined ? sql`AND claim_token = ${token} AND report IS NULL` : sql``}
-          RETURNING 1`.pipe(
-        Effect.map((rows) => rows.length > 0),
-        Effect.mapError(fail("completeImport"))
+          RETURNING 1`.pipe(Effect.mapError(fail("completeImport")))
+        if (written.length === 0) return Option.none()
+        return Option.some(yield* record)
+      }).pipe(
+        sql.withTransaction,
+        // The transaction's own statements (BEGIN, COMMIT).
+        Effect.mapError((error) => error instanceof SqlError ? fail("completeImport")(error) : error)
       ),
     importOf: (tenant, importId) =>
       sql<ImportRow>`

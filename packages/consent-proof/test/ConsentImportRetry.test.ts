@@ -327,7 +327,7 @@ contractSuite("ConsentImport retries", { memory, sql }, (it) => {
       )
 
       // Complete: the report, whoever asks, and no claim left to renew.
-      yield* store.completeImport(tenant, id1, { importId: id1 })
+      yield* store.completeImport(tenant, id1, { importId: id1 }, undefined, Effect.void)
       const completed = yield* store.claimImport(tenant, record(id2), claim(t4!, 3_200, 4_200))
       assert.deepStrictEqual(tagOf(completed), { _tag: "Completed", importId: id1 })
       assert.deepStrictEqual(completed._tag === "Completed" ? completed.record.report : undefined, Option.some({ importId: id1 }))

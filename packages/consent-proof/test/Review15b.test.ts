@@ -168,17 +168,24 @@ contractSuite("Review 15b", { memory, sql }, (it) => {
       assert.strictEqual((yield* store.claimImport(tenant, record, claim(t1!, 1_000)))._tag, "Started")
       // t1's claim lapsed and t2 took the import over: t1 can no longer complete it.
       assert.strictEqual((yield* store.claimImport(tenant, record, claim(t2!, 5_000)))._tag, "Resumed")
-      assert.isFalse(yield* store.completeImport(tenant, importId, { by: "t1" }, t1), "a stale claim completed the import")
+      // The completion is recorded only with the report.
+      const recorded: Array<string> = []
+      const recording = (by: string) => Effect.sync(() => (recorded.push(by), by))
+      assert.isTrue(
+        Option.isNone(yield* store.completeImport(tenant, importId, { by: "t1" }, t1, recording("t1"))),
+        "a stale claim completed the import"
+      )
       assert.isTrue(Option.isNone(Option.getOrThrow(yield* store.importOf(tenant, importId)).report))
-      assert.isTrue(yield* store.completeImport(tenant, importId, { by: "t2" }, t2))
+      assert.deepStrictEqual(yield* store.completeImport(tenant, importId, { by: "t2" }, t2, recording("t2")), Option.some("t2"))
       assert.deepStrictEqual(Option.getOrThrow(yield* store.importOf(tenant, importId)).report, Option.some({ by: "t2" }))
       // Complete: no claim completes it again.
-      assert.isFalse(yield* store.completeImport(tenant, importId, { by: "t2 again" }, t2))
+      assert.isTrue(Option.isNone(yield* store.completeImport(tenant, importId, { by: "t2 again" }, t2, recording("again"))))
       assert.deepStrictEqual(Option.getOrThrow(yield* store.importOf(tenant, importId)).report, Option.some({ by: "t2" }))
+      assert.deepStrictEqual(recorded, ["t2"], "a refused completion was recorded")
       // An import without a key has no claim: its report is written as given.
       const unkeyed = { ...record, importId: uuidV7At(2) }
       yield* store.saveImport(tenant, unkeyed)
-      assert.isTrue(yield* store.completeImport(tenant, unkeyed.importId, { by: "anyone" }))
+      assert.isTrue(Option.isSome(yield* store.completeImport(tenant, unkeyed.importId, { by: "anyone" }, undefined, Effect.void)))
     }))
 
   it.effect("an import whose claim another call took over fails ImportInProgress at the end and writes no report", () =>

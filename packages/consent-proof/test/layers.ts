@@ -29,21 +29,25 @@ export type Services =
   | PersonalDataRegistry.PersonalDataRegistry
   | RetentionTarget.RetentionTargets
 
-const registrations = Layer.mergeAll(ConsentLedger.personalDataSource, ConsentLedger.withdrawnProofRetention).pipe(
+/** The ledger's registrations, with the registries they go in. */
+export const registrations = Layer.mergeAll(ConsentLedger.personalDataSource, ConsentLedger.withdrawnProofRetention).pipe(
   Layer.provideMerge(Layer.merge(PersonalDataRegistry.layer, RetentionTarget.layer))
 )
 
-const memoryCore = Layer.mergeAll(SubjectDirectory.layerMemory, SuppressionList.layerMemory).pipe(
+/** Core's services the ledger needs, in memory. */
+export const memoryCore = Layer.mergeAll(SubjectDirectory.layerMemory, SuppressionList.layerMemory).pipe(
   Layer.provideMerge(Vault.layer),
   Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
 )
 
-const sqlCore = Layer.mergeAll(SubjectDirectory.layerSql, SuppressionList.layerSql).pipe(
+/** Core's services the ledger needs, on the database provided. */
+export const sqlCore = Layer.mergeAll(SubjectDirectory.layerSql, SuppressionList.layerSql).pipe(
   Layer.provideMerge(Vault.layer),
   Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom))
 )
 
-const sqlAudit = AuditLog.layer.pipe(
+/** The audit log on the database provided. */
+export const sqlAudit = AuditLog.layer.pipe(
   Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
 )
 
