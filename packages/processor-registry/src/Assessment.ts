@@ -9,9 +9,9 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Day, dayHasPassed } from "./internal/dates.js"
+import { personalText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 import { Answers, Score, Version } from "./Questionnaire.js"
@@ -55,7 +55,8 @@ export const Outcome = Schema.Literal("satisfactory", "unsatisfactory")
  */
 export type Outcome = typeof Outcome.Type
 
-const Notes = CoreText.trimmed(5000)
+// A reviewer's notes may name people: refused without being echoed.
+const Notes = personalText(5000)
 
 /**
  * A reviewer's decision on an assessment.

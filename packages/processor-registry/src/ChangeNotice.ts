@@ -11,9 +11,9 @@
  */
 import { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country } from "./Country.js"
+import { personalText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 
@@ -50,7 +50,8 @@ export const makeId: Effect.Effect<NoticeId> = Effect.map(uuidV7, (id) => Notice
  */
 export const defaultObjectionPeriodDays = 30
 
-const Text = CoreText.trimmed(2000)
+// A description or an objection may name people: refused without being echoed.
+const Text = personalText(2000)
 
 /**
  * An announcement to make.
@@ -63,7 +64,15 @@ export const AnnouncementInput = Schema.Struct({
   /** The processor this one replaces, for a replacement. */
   replaces: Schema.optional(ProcessorId),
   /** What changes, in the tenants' terms; a sentence is made from the processor when absent. */
-  description: Schema.optional(Text),
+  description: Schema.optionalWith(
+    Schema.UndefinedOr(Text).annotations({
+      message: () => ({
+        message: "a description is 1 to 2000 characters of text, without NUL characters or unpaired surrogates",
+        override: true
+      })
+    }),
+    { exact: true }
+  ),
   objectionPeriodDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 365)), {
     default: () => defaultObjectionPeriodDays
   }),

@@ -14,6 +14,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { Day, dayHasPassed } from "./internal/dates.js"
+import { personalText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 
@@ -53,6 +54,8 @@ export const Sha256Hex = Schema.String.pipe(
 )
 
 const Text = CoreText.trimmed(200)
+// The parties' names may be people's (a sole trader's): refused without being echoed.
+const Parties = Schema.NonEmptyArray(personalText(200))
 
 /**
  * A signed DPA to record. Its dates are days, written `YYYY-MM-DD` (or as
@@ -64,7 +67,7 @@ const Text = CoreText.trimmed(200)
  */
 export const DpaInput = Schema.Struct({
   version: Text,
-  parties: Schema.NonEmptyArray(Text),
+  parties: Parties,
   signedOn: Day,
   documentSha256: Sha256Hex,
   reviewDue: Day,
@@ -95,7 +98,7 @@ export class Dpa extends Schema.Class<Dpa>("@lawful/processor-registry/Dpa")({
   id: DpaId,
   processorId: ProcessorId,
   version: Text,
-  parties: Schema.NonEmptyArray(Text),
+  parties: Parties,
   signedOn: Schema.Date,
   documentSha256: Sha256Hex,
   reviewDue: Schema.Date,

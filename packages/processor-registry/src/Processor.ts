@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
+import { personalText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { type Exporter, TransferMechanism } from "./TransferMechanism.js"
 
@@ -119,7 +120,8 @@ export type Location = typeof Location.Type
  * @category models
  */
 export const ProcessorInput = Schema.Struct({
-  legalName: Text.pipe(Schema.maxLength(200)),
+  /** For a sole trader, a person's name: an invalid one is refused without echoing it. */
+  legalName: personalText(200),
   contact: Contact,
   services: Names,
   role: Role,
@@ -158,6 +160,14 @@ export const DataDisposition = Schema.Literal("returned", "deleted", "none-held"
 export type DataDisposition = typeof DataDisposition.Type
 
 /**
+ * A suspension or termination reason, as given: up to 2000 characters, and it may name people.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const StatedReason = personalText(2000)
+
+/**
  * Where a processor stands.
  *
  * @since 0.1.0
@@ -167,10 +177,10 @@ export const Status = Schema.Union(
   Schema.TaggedStruct("Candidate", {}),
   Schema.TaggedStruct("UnderReview", { since: Schema.Date }),
   Schema.TaggedStruct("Approved", { since: Schema.Date }),
-  Schema.TaggedStruct("Suspended", { since: Schema.Date, reason: Text }),
+  Schema.TaggedStruct("Suspended", { since: Schema.Date, reason: StatedReason }),
   Schema.TaggedStruct("Terminated", {
     since: Schema.Date,
-    reason: Text,
+    reason: StatedReason,
     dataDisposition: DataDisposition,
     dispositionConfirmedAt: Schema.optional(Schema.Date)
   })

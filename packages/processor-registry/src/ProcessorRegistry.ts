@@ -54,7 +54,6 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { AdequacyDecisions } from "./AdequacyDecisions.js"
@@ -405,7 +404,7 @@ export class RegistryStoreError extends Schema.TaggedError<RegistryStoreError>()
  * @category models
  */
 export const TerminationInput = Schema.Struct({
-  reason: CoreText.trimmed(2000),
+  reason: Processor.StatedReason,
   dataDisposition: Schema.optional(Processor.DataDisposition)
 })
 

@@ -4,7 +4,10 @@ import type { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import * as TenantId from "@lawful/core/TenantId"
 import type { Backend } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
 import * as DpaAnnex from "../src/DpaAnnex.js"
@@ -137,6 +140,44 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         for (const secret of ["Jane", "jane.roe", "mailhost", "1234", "42"]) assert.notInclude(said, secret, path)
       }
       assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+    }))
+
+  it.effect("free text that may name people (legal names, parties, reasons, notes, objections) is refused without being echoed in the error", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const tenant = yield* TenantId.make
+      const approved = yield* approvedProcessor()
+      const serving = yield* registry.register(staff, processorInput({ servesTenants: true }))
+      const { notice } = yield* registry.announce(staff, { processorId: serving.id, audience: [tenant] })
+      const questionnaire = yield* publishQuestionnaire
+      const assessment = yield* registry.submitAssessment(staff, approved.id, {
+        questionnaireId: questionnaire.id,
+        questionnaireVersion: 1,
+        answers: passingAnswers
+      })
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      // Each too long by a sentence about a person: the refusal names the field, never the text.
+      const about = (length: number) => "Jane Roe complained to us. ".repeat(Math.ceil(length / 27) + 1)
+      const cases: ReadonlyArray<readonly [string, Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>]> = [
+        ["legalName", registry.register(staff, processorInput({ legalName: about(200) }))],
+        ["parties", registry.recordDpa(staff, approved.id, dpaInput({ version: "long-party", parties: ["Lawful Platform Ltd", about(200)] }))],
+        ["reason", registry.suspend(staff, approved.id, about(2000))],
+        ["reason", registry.terminate(staff, approved.id, { reason: about(2000) })],
+        ["notes", registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: about(5000) })],
+        ["reason", registry.object(tenantKey, tenant, notice.id, { reason: about(2000) })],
+        ["description", registry.announce(staff, { processorId: serving.id, description: about(2000), audience: [tenant] })]
+      ]
+      for (const [field, attempt] of cases) {
+        const error = yield* Effect.flip(attempt)
+        assert.strictEqual(error._tag, "InvalidInput", field)
+        const said = JSON.stringify([error.message, "issues" in error ? error.issues : []])
+        assert.include(said, field)
+        for (const secret of ["Jane", "Roe", "complained"]) assert.notInclude(said, secret, `${field}: ${said.slice(0, 200)}`)
+      }
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+      assert.strictEqual((yield* registry.processor(approved.id)).status._tag, "Approved")
     }))
 
   it.effect("approval is refused with every missing requirement named, and nothing changes", () =>
@@ -418,6 +459,27 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.isFalse(yield* matches("processor.approved", suspension), "an entry without a stated reason matches none")
     }))
 
+  it.effect("a suspension or termination reason of up to 2000 characters is kept; a longer one is InvalidInput, never a defect", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const approved = yield* approvedProcessor()
+      const long = "The processor missed the agreed breach notification deadline. ".repeat(20).trim()
+      assert.isAbove(long.length, 500)
+      assert.isAtMost(long.length, 2000)
+      const suspended = yield* Effect.exit(registry.suspend(staff, approved.id, long))
+      assert.isTrue(Exit.isSuccess(suspended), `suspend: ${Exit.isFailure(suspended) ? Cause.pretty(suspended.cause) : ""}`)
+      const stored = (yield* registry.processor(approved.id)).status
+      assert.strictEqual(stored._tag === "Suspended" && stored.reason, long)
+      const ended = yield* Effect.exit(registry.terminate(staff, approved.id, { reason: long }))
+      assert.isTrue(Exit.isSuccess(ended), `terminate: ${Exit.isFailure(ended) ? Cause.pretty(ended.cause) : ""}`)
+      const final = (yield* registry.processor(approved.id)).status
+      assert.strictEqual(final._tag === "Terminated" && final.reason, long)
+      const other = yield* registry.register(staff, processorInput())
+      const tooLong = yield* Effect.flip(registry.terminate(staff, other.id, { reason: "x".repeat(2001) }))
+      assert.strictEqual(tooLong._tag, "InvalidInput")
+    }))
+
   it.effect("the DPA annex lists suspended sub-processors, marked suspended, as long as they are engaged", () =>
     Effect.gen(function*() {
       yield* atStart
@@ -658,6 +720,46 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.strictEqual(zoned.signedOn.toISOString(), "2025-06-02T02:30:00.000Z")
       const written = yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "written", signedOn: plain.signedOn.toISOString() }))
       assert.strictEqual(written.signedOn.getTime(), plain.signedOn.getTime())
+    }))
+
+  it.effect("a day whose time and offset fall outside the years 1000 to 9999 is refused alike on every store, writing nothing", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder
+      const existing = yield* registry.register(staff, processorInput())
+      const before = [(yield* registry.processors).length, (yield* recorder.all).length]
+      // Each is a real calendar day as written, but its instant is in year 999 or 10000: a date
+      // no store writes back as `YYYY-MM-DD...` (SQL stores failed on it, memory took it).
+      const cases: ReadonlyArray<readonly [typeof Processor.Location.Encoded, string]> = [
+        [
+          { country: "IN", mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: "1000-01-01T00:30:00+01:00", transferImpactAssessment: "TIA-1" } },
+          "locations.1.mechanism.signedOn"
+        ],
+        [
+          { country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(-10), recertificationDue: "9999-12-31T23:00:00-02:00" } },
+          "locations.1.mechanism.recertificationDue"
+        ]
+      ]
+      for (const [location, field] of cases) {
+        const input = processorInput({ locations: [{ country: "DE" }, location] })
+        const outcomes = [
+          yield* Effect.exit(registry.register(staff, input)),
+          yield* Effect.exit(registry.update(staff, existing.id, input))
+        ]
+        for (const outcome of outcomes) {
+          assert.isTrue(Exit.isFailure(outcome), `${field}: the day was taken`)
+          const error = Exit.isFailure(outcome) ? Cause.failureOption(outcome.cause) : Option.none()
+          assert.strictEqual(Option.getOrUndefined(error)?._tag, "InvalidInput", `${field}: ${Cause.pretty(Exit.isFailure(outcome) ? outcome.cause : Cause.empty)}`)
+          assert.include(Option.getOrUndefined(error)?.message, field)
+        }
+      }
+      const dpa = yield* Effect.flip(registry.recordDpa(staff, existing.id, dpaInput({ signedOn: "1000-01-01T00:30:00+01:00" })))
+      assert.strictEqual(dpa._tag, "InvalidInput")
+      assert.include(dpa.message, "signedOn")
+      assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
+      assert.deepStrictEqual(yield* registry.processor(existing.id), existing)
+      assert.deepStrictEqual(yield* registry.dpas(existing.id), [])
     }))
 
   it.effect("a next review on a day already past is refused, even at midnight; today is taken", () =>
