@@ -5,12 +5,10 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
-import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,9 +23,11 @@ import * as Retention from "../src/Retention.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
 import {
+  AuditGate,
+  auditOver,
+  gatedAudit,
   LOG,
   TestRecords,
-  auditOver,
   batchSize,
   memoryStack,
   recordId,
@@ -91,41 +91,16 @@ sqlSuite("Review15 archives", Layer.empty, (it) => {
     }))
 })
 
-// The next `retention.hold.released` entry appended waits at the gate, then fails.
-class ReleaseGate extends Context.Tag("test/Review15/ReleaseGate")<ReleaseGate, {
-  armed: { readonly reached: Deferred.Deferred<void>; readonly go: Deferred.Deferred<void> } | undefined
-}>() {}
-
-const gatedAudit = Layer.effect(
-  AuditTrail,
-  Effect.gen(function*() {
-    const real = yield* AuditTrail
-    const gate = yield* ReleaseGate
-    return AuditTrail.of({
-      ...real,
-      append: (tenant, event) => {
-        const armed = gate.armed
-        if (armed === undefined || event.action !== "retention.hold.released") return real.append(tenant, event)
-        gate.armed = undefined
-        return Deferred.succeed(armed.reached, undefined).pipe(
-          Effect.zipRight(Deferred.await(armed.go)),
-          Effect.zipRight(Effect.fail(new AuditStoreError({ operation: "append", cause: "injected" })))
-        )
-      }
-    })
-  })
-)
-
-const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit))
+const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit("retention.hold.released")))
 
 contractSuite("Review15 holds", {
   memory: Layer.mergeAll(gated(Retention.layerMemory({ batchSize })), recordsMemory).pipe(
-    Layer.provideMerge(Layer.sync(ReleaseGate, () => ({ armed: undefined }))),
+    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
     Layer.provideMerge(RetentionTarget.layer),
     Layer.provideMerge(auditOver(AuditStore.layerMemory))
   ),
   sql: Layer.mergeAll(gated(Retention.layerSql({ batchSize })), recordsSql).pipe(
-    Layer.provideMerge(Layer.sync(ReleaseGate, () => ({ armed: undefined }))),
+    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
     Layer.provideMerge(RetentionTarget.layer),
     Layer.provideMerge(auditOver(AuditStore.layerSql))
   )
@@ -137,7 +112,7 @@ contractSuite("Review15 holds", {
       const holds = yield* LegalHolds
       const sweeper = yield* Sweeper
       const records = yield* TestRecords
-      const gate = yield* ReleaseGate
+      const gate = yield* AuditGate
       const tenant = yield* TenantId.make
       const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       // Expired under the log's ten hours, kept by the hold.

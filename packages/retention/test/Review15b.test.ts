@@ -7,7 +7,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
-import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
@@ -29,38 +28,24 @@ import * as Retention from "../src/Retention.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { SweepJournal } from "../src/SweepJournal.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { LOG, PREVIEW, TestRecords, auditOver, batchSize, recordId, recordsMemory, recordsSql, sqlStack } from "./fixtures.js"
+import {
+  AuditGate,
+  auditOver,
+  batchSize,
+  gatedAudit,
+  LOG,
+  PREVIEW,
+  recordId,
+  recordsMemory,
+  recordsSql,
+  sqlStack,
+  TestRecords
+} from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-15b" }
 const hour = 60 * 60 * 1000
 
-// The next `retention.policy.changed` entries appended wait at the gate, then fail.
-class PolicyGate extends Context.Tag("test/Review15b/PolicyGate")<PolicyGate, {
-  armed: { readonly reached: Deferred.Deferred<void>; readonly go: Deferred.Deferred<void> } | undefined
-}>() {}
-
-const gatedAudit = Layer.effect(
-  AuditTrail,
-  Effect.gen(function*() {
-    const real = yield* AuditTrail
-    const gate = yield* PolicyGate
-    const held = (events: ReadonlyArray<{ readonly action: string }>) => {
-      const armed = gate.armed
-      if (armed === undefined || !events.some((event) => event.action === "retention.policy.changed")) return undefined
-      gate.armed = undefined
-      return Deferred.succeed(armed.reached, undefined).pipe(
-        Effect.zipRight(Deferred.await(armed.go)),
-        Effect.zipRight(Effect.fail(new AuditStoreError({ operation: "append", cause: "injected" })))
-      )
-    }
-    return AuditTrail.of({
-      append: (tenant, event) => held([event]) ?? real.append(tenant, event),
-      appendAll: (tenant, events) => held(events) ?? real.appendAll(tenant, events)
-    })
-  })
-)
-
-const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit))
+const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit("retention.policy.changed")))
 
 // Until `fiber` is done or waits for the change whose entry is held back: on PostgreSQL, until it
 // waits for the advisory lock the change holds (a sweep's read of policies and holds takes it
@@ -84,12 +69,12 @@ const untilDoneOrWaiting = (backend: Backend, fiber: Fiber.Fiber<unknown, unknow
 
 contractSuite("Review15b policies", {
   memory: Layer.mergeAll(gated(Retention.layerMemory({ batchSize })), recordsMemory).pipe(
-    Layer.provideMerge(Layer.sync(PolicyGate, () => ({ armed: undefined }))),
+    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
     Layer.provideMerge(RetentionTarget.layer),
     Layer.provideMerge(auditOver(AuditStore.layerMemory))
   ),
   sql: Layer.mergeAll(gated(Retention.layerSql({ batchSize })), recordsSql).pipe(
-    Layer.provideMerge(Layer.sync(PolicyGate, () => ({ armed: undefined }))),
+    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
     Layer.provideMerge(RetentionTarget.layer),
     Layer.provideMerge(auditOver(AuditStore.layerSql)),
     // The database itself, for the test's look at PostgreSQL's locks.
@@ -103,7 +88,7 @@ contractSuite("Review15b policies", {
       const policies = yield* RetentionPolicies
       const sweeper = yield* Sweeper
       const records = yield* TestRecords
-      const gate = yield* PolicyGate
+      const gate = yield* AuditGate
       const tenant = yield* TenantId.make
       const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
       // Kept by the tenant's two days, expired under the hour the failed change asks for.

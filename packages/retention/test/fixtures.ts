@@ -12,11 +12,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
+import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -296,3 +298,34 @@ export const midSweep = <S, E1, R1, A, E2, R2>(
   }).pipe(Effect.ensuring(Effect.map(TestRecords, (records) => {
     records.faults.afterBatch = Effect.void
   })))
+
+/**
+ * The gate of `gatedAudit`: armed, the next append of an entry of its action completes `reached`,
+ * waits for `go`, then fails; it disarms itself.
+ */
+export class AuditGate extends Context.Tag("test/retention/AuditGate")<AuditGate, {
+  armed: { readonly reached: Deferred.Deferred<void>; readonly go: Deferred.Deferred<void> } | undefined
+}>() {}
+
+/** The audit trail with an `AuditGate` on the appends of entries of `action`. */
+export const gatedAudit = (action: string) =>
+  Layer.effect(
+    AuditTrail,
+    Effect.gen(function*() {
+      const real = yield* AuditTrail
+      const gate = yield* AuditGate
+      const held = (events: ReadonlyArray<{ readonly action: string }>) => {
+        const armed = gate.armed
+        if (armed === undefined || !events.some((event) => event.action === action)) return undefined
+        gate.armed = undefined
+        return Deferred.succeed(armed.reached, undefined).pipe(
+          Effect.zipRight(Deferred.await(armed.go)),
+          Effect.zipRight(Effect.fail(new AuditStoreError({ operation: "append", cause: "injected" })))
+        )
+      }
+      return AuditTrail.of({
+        append: (tenant, event) => held([event]) ?? real.append(tenant, event),
+        appendAll: (tenant, events) => held(events) ?? real.appendAll(tenant, events)
+      })
+    })
+  )
