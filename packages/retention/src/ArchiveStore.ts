@@ -102,7 +102,10 @@ export class ArchiveStoreError extends Schema.TaggedError<ArchiveStoreError>()("
 export class ArchiveStore extends Context.Tag("@lawful/retention/ArchiveStore")<ArchiveStore, {
   readonly put: (tenant: TenantId, request: ArchiveRequest) => Effect.Effect<ArchivedRecord, ArchiveStoreError>
   readonly get: (tenant: TenantId, archiveId: string) => Effect.Effect<Option.Option<ArchivedRecord>, ArchiveStoreError>
-  /** A tenant's archived records, oldest first, optionally of one subject. */
+  /**
+   * A tenant's archived records, oldest first, optionally of one subject; at most `limit` (a whole
+   * number, 0 or more; default 1000), any other limit refused with `ArchiveStoreError`.
+   */
   readonly list: (
     tenant: TenantId,
     options?: { readonly subject?: SubjectId | undefined; readonly limit?: number | undefined }
@@ -162,6 +165,15 @@ const makeRecord = (tenant: TenantId, request: ArchiveRequest, now: number) =>
     catch: (cause) => new ArchiveStoreError({ operation: "put", cause })
   })
 
+// A list limit is a whole number, 0 or more, alike on every store (a negative one cut the list
+// from its end in memory and failed the statement on SQL).
+const listLimit = (limit: number | undefined): Effect.Effect<number, ArchiveStoreError> =>
+  limit === undefined
+    ? Effect.succeed(1000)
+    : Number.isSafeInteger(limit) && limit >= 0
+    ? Effect.succeed(limit)
+    : Effect.fail(new ArchiveStoreError({ operation: "list", cause: "the limit is a whole number, 0 or more" }))
+
 /**
  * An archive in memory, for tests.
  *
@@ -190,11 +202,10 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
         })),
     get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
     list: (tenant, options = {}) =>
-      Effect.sync(() =>
+      Effect.map(listLimit(options.limit), (limit) =>
         of(tenant)
           .filter((record) => options.subject === undefined || record.subjectId === options.subject)
-          .slice(0, options.limit ?? 1000)
-      ),
+          .slice(0, limit)),
     storage: {
       tenants: Effect.sync(() => [...new Set([...records.values()].map((record) => record.tenantId))]),
       purgeBatch: (tenant, batch) =>
@@ -323,9 +334,10 @@ export const makeSql = (
           )
           : Effect.succeed(Option.none()),
       list: (tenant, options = {}) =>
-        rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
-          ${options.subject !== undefined ? sql`AND subject_id = ${options.subject}` : sql``}
-          ORDER BY archived_at, archive_id LIMIT ${options.limit ?? 1000}`).pipe(Effect.mapError(fail("list"))),
+        Effect.flatMap(listLimit(options.limit), (limit) =>
+          rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
+            ${options.subject !== undefined ? sql`AND subject_id = ${options.subject}` : sql``}
+            ORDER BY archived_at, archive_id LIMIT ${limit}`).pipe(Effect.mapError(fail("list")))),
       storage
     })
   })

@@ -331,7 +331,8 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
   LegalHolds,
   Effect.suspend(() => {
     const holds = new Map<string, LegalHold>()
-    const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId}`
+    // A hold id is a UUID, found whatever the case of its hex digits, as PostgreSQL's `uuid` finds it.
+    const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId.toLowerCase()}`
     // Taken by each insert and by each `withActiveOf` for as long as its `use` runs.
     const placing = Effect.unsafeMakeSemaphore(1)
     const activeOf = (tenants: ReadonlyArray<TenantId>) =>

@@ -98,6 +98,24 @@ contractSuite("ArchiveStore", {
       assert.deepStrictEqual(yield* archive.list(tenant), [])
     }))
 
+  it.effect("a list limit that is not a whole number, 0 or more, is refused with ArchiveStoreError on every store", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* Effect.forEach([1, 2, 3], (n) =>
+        Effect.flatMap(seal.seal(tenant, subject, "archive.invoice", `Invoice ${n}`), (sealed) =>
+          archive.put(tenant, { kind: "invoice", subject, sealed })))
+      for (const limit of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const exit = yield* Effect.exit(archive.list(tenant, { limit }))
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.isTrue(Option.isSome(failure) && failure.value._tag === "ArchiveStoreError", `${limit}: ${exit}`)
+      }
+      assert.deepStrictEqual(yield* archive.list(tenant, { limit: 0 }), [])
+      assert.strictEqual((yield* archive.list(tenant, { limit: 2 })).length, 2)
+    }))
+
   it.effect("archives are deleted when their legal period ends, not before, and held ones stay", () =>
     Effect.gen(function*() {
       const archive = yield* ArchiveStore.ArchiveStore

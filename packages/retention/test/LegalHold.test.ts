@@ -46,6 +46,19 @@ contractSuite("LegalHolds", { memory: memoryStack, sql: sqlStack }, (it) => {
       assert.strictEqual((yield* holds.list(yield* TenantId.make)).length, 0)
     }))
 
+  it.effect("a hold id is found and released whatever the case of its hex digits, on every store", () =>
+    Effect.gen(function*() {
+      const holds = yield* LegalHolds
+      const tenant = yield* TenantId.make
+      const hold = yield* holds.place(tenant, { reason: "Litigation 2026-18" }, counsel)
+      const shouted = hold.holdId.toUpperCase()
+      assert.strictEqual((yield* holds.get(tenant, shouted)).holdId, hold.holdId)
+      const released = yield* holds.release(tenant, shouted, counsel)
+      assert.isFalse(released.active)
+      assert.strictEqual(released.holdId, hold.holdId)
+      assert.deepStrictEqual(yield* holds.active(tenant), [])
+    }))
+
   it.effect("withActiveOf reads the holds in force of many tenants, as activeOf does, for the effect it runs", () =>
     Effect.gen(function*() {
       const holds = yield* LegalHolds
