@@ -220,11 +220,8 @@ const resolveAllChunk = 1000
 const make = (store: DirectoryStore) =>
   Effect.gen(function*() {
     const vault = yield* Vault.Vault
-    const locate = (tenant: TenantId, input: string) =>
-      Effect.flatMap(
-        Email.normalize(input),
-        (email) => Effect.map(vault.blindIndex(tenant, purpose, email), (index) => ({ email, index }))
-      )
+    const locate = (tenant: TenantId, email: Email.Email) =>
+      Effect.map(vault.blindIndex(tenant, purpose, email), (index) => ({ email, index }))
 
     // Resolves addresses of one tenant together in one statement, however many callers it
     // serves: every address is sealed for a new subject (keys made ahead, no round trip),
@@ -245,11 +242,16 @@ const make = (store: DirectoryStore) =>
           unique.map((w, i) => ({ subject: subjects[i]!, purpose, plaintext: w.email }))
         ).pipe(Effect.catchTag("SubjectShredded", Effect.die))
         const createdAt = new Date(yield* Clock.currentTimeMillis)
+        // Subjects go back only once the statement has answered which it used. Failed or
+        // interrupted, it may have committed all the same (a caller that timed out does not stop
+        // the database): a subject given back then would go to another address, whose insert
+        // fails on the subject's id, and back to the pool, for every new address of the tenant.
+        // Kept out, they are keys made ahead and never handed out, which protect nothing.
         const found = new Map(
           yield* store.insertOrFind(
             tenant,
             unique.map((w, i) => ({ subject: subjects[i]!, index: w.index, sealed: sealed[i]!, createdAt }))
-          ).pipe(Effect.onError(() => vault.releaseSubjects(tenant, subjects)))
+          )
         )
         yield* vault.releaseSubjects(tenant, subjects.filter((subject, i) => found.get(unique[i]!.index) !== subject))
         // Addresses another writer created meanwhile, not yet visible to the statement: ask again.
@@ -283,12 +285,15 @@ const make = (store: DirectoryStore) =>
     return SubjectDirectory.of({
       resolve: (tenant, input) =>
         Effect.gen(function*() {
-          const { email, index } = yield* locate(tenant, input)
+          const { email, index } = yield* locate(tenant, yield* Email.normalize(input))
           return yield* resolveInBatch({ tenant, email, index })
         }).pipe(Effect.withSpan("SubjectDirectory.resolve", { captureStackTrace: false, attributes: { tenant } })),
       resolveAll: (tenant, inputs) =>
         Effect.gen(function*() {
-          const located = yield* Effect.forEach(inputs, (input) => locate(tenant, input))
+          // Every address checked before any is indexed: indexing creates the tenant's key, a
+          // write that a refused input must not leave behind.
+          const emails = yield* Effect.forEach(inputs, Email.normalize)
+          const located = yield* Effect.forEach(emails, (email) => locate(tenant, email))
           const subjects: Array<SubjectId.SubjectId> = []
           for (let start = 0; start < located.length; start += resolveAllChunk) {
             const chunk = located.slice(start, start + resolveAllChunk)
