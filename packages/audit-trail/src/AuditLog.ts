@@ -333,10 +333,16 @@ const checkRedaction = (before: Date, limit: number): Effect.Effect<void, AuditE
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
 // surrogates) is refused by `AuditEvent` itself when the event is made. The actor id is checked
 // again for an address: an event made with `disableValidation` (a caller's fast path) skipped the
-// schema, and an id stays in the log in clear, out of reach of any erasure.
+// schema, and an id stays in the log in clear, out of reach of any erasure. For the same reason a
+// subject actor carrying an id is refused: the schema drops it, but unchecked it was stored in
+// clear beside the entry (SQL's `actor_id`), the subject's name or address out of erasure's reach.
 const validate = (event: AuditEvent): Option.Option<string> =>
   event.actor.kind === "subject"
-    ? event.subject === undefined ? Option.some("an event whose actor is the subject names the subject") : Option.none()
+    ? event.subject === undefined
+      ? Option.some("an event whose actor is the subject names the subject")
+      : "id" in event.actor
+      ? Option.some("a subject acting has no actor id: the event's subject names it")
+      : Option.none()
     : typeof event.actor.id !== "string" || event.actor.id.includes("@")
     ? Option.some("an actor id is an opaque id (a staff number, an API key id), never an email address")
     : Option.none()

@@ -90,6 +90,7 @@ export interface EntryQuery {
 export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<AuditStore, {
   /** Locks the tenant's log, builds the batch from its state, writes it: one transaction. */
   readonly append: <A>(tenant: TenantId, build: (state: LogState) => AppendBatch<A>) => Effect.Effect<A, AuditStoreError>
+  /** The log's state; a stored state whose size does not fit its frontier fails (`AuditStoreError`), never dies. */
   readonly state: (tenant: TenantId) => Effect.Effect<LogState, AuditStoreError>
   readonly leafHashes: (tenant: TenantId, indices: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, Uint8Array>, AuditStoreError>
   /** Stored node hashes by `${level}/${index}`. */
@@ -726,14 +727,25 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     yield* Migrations.run("audit-trail", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
     const fail = (operation: string) => (cause: unknown) => new AuditStoreError({ operation, cause })
 
-    const readState = (rows: ReadonlyArray<{ readonly size: unknown; readonly frontier: Uint8Array; readonly root: Uint8Array }>) => {
-      const row = rows[0]
-      if (!row) return emptyState
-      return {
-        frontier: MerkleTree.makeFrontier(Number(row.size), split(row.frontier)),
-        root: new Uint8Array(row.root)
-      }
-    }
+    // A state row as stored. One whose size does not fit its frontier (a row rewritten behind the
+    // log's back) fails the read as the database failing would, so the tenant's appends,
+    // checkpoints and verification fail with an `AuditStoreError`, and `checkpointAll` goes on
+    // with the other tenants: as a defect, it stopped them all.
+    const readState = (
+      rows: ReadonlyArray<{ readonly size: unknown; readonly frontier: Uint8Array; readonly root: Uint8Array }>
+    ): Effect.Effect<LogState, Error> =>
+      Effect.try({
+        try: () => {
+          const row = rows[0]
+          if (!row) return emptyState
+          return {
+            frontier: MerkleTree.makeFrontier(Number(row.size), split(row.frontier)),
+            root: new Uint8Array(row.root)
+          }
+        },
+        catch: (cause) =>
+          new Error(`the stored state of the log is malformed: ${cause instanceof Error ? cause.message : String(cause)}`)
+      })
 
     // The tenant as a subquery: a plan made for the actual id estimates a tenant newer than the
     // table's statistics at a handful of rows, and reading all of it through any of the
@@ -805,10 +817,10 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     const knownStates = new Map<TenantId, KnownState>()
 
     const readKnownState = (tenant: TenantId) =>
-      Effect.map(
+      Effect.flatMap(
         sql<{ size: string; frontier: Uint8Array; root: Uint8Array }>`
           SELECT size, frontier, root FROM lawful_audit_logs WHERE tenant_id = ${tenant}`,
-        (rows): KnownState => ({ exists: rows.length > 0, state: readState(rows) })
+        (rows) => Effect.map(readState(rows), (state): KnownState => ({ exists: rows.length > 0, state }))
       )
 
     // A lone entry: one call of the append function (migration 0005: conditioned on the size and root the entry was built on), whose plans the session keeps.
@@ -864,7 +876,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         // another process), and entries built on the old one must not be applied to it.
         // A state written inside the caller's transaction is not kept: the transaction may yet roll
         // back, and another process may then bring the log to the same size with other entries.
-        const attempt = (known: KnownState, joined: boolean): Effect.Effect<A, SqlError> =>
+        const attempt = (known: KnownState, joined: boolean): Effect.Effect<A, SqlError | Error> =>
           Effect.suspend(() => {
             const batch = build(known.state)
             return Effect.flatMap(writeBatch(tenant, known, batch), (written) => {
@@ -887,7 +899,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       state: (tenant) =>
         sql<{ size: string; frontier: Uint8Array; root: Uint8Array }>`
           SELECT size, frontier, root FROM lawful_audit_logs WHERE tenant_id = ${tenant}`.pipe(
-          Effect.map(readState),
+          Effect.flatMap(readState),
           Effect.mapError(fail("state"))
         ),
       // Each leaf and node probed by its key, in a subquery kept per key (`OFFSET 0`): as a join,
@@ -962,8 +974,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // the statistics' average looked cheap to read whole and sort), and each entry is updated by
       // its key. After a batch without a prefix, every entry before the last one it redacted has
       // none (they go oldest first), or, when it found fewer than `limit`, every entry before
-      // `before`: the watermark moves there. An entry is timed when appended, so none arrives
-      // behind a watermark, which trails the present by the retention period. The tenant's
+      // `before`: the watermark moves there, but never past the log's newest entry. An entry is
+      // timed when appended, so none arrives behind a watermark, which trails the present. The tenant's
       // redactions are locked first (`lockRedactions`): its batches run one at a time.
       redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
         Effect.gen(function*() {
@@ -1019,7 +1031,18 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           if (remaining === 0) return indices(behind)
           const from = mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``
           const rows = yield* redact(oldest(sql`time < ${before} ${from} ${notExcluded}`, remaining))
-          const reached = rows.length < remaining ? before : new Date(Math.max(...rows.map((row) => row.time.getTime())))
+          // Up to the last entry redacted, or, all found, to `before`, but never past the log's newest
+          // entry (read by the time index): entries appended from now on, this redaction's own entry
+          // first, are timed from there on, and a watermark at a `before` still to come would leave
+          // them behind it with their details, never redacted. A log without entries keeps its mark.
+          const [newest] = rows.length < remaining
+            ? yield* sql<{ time: Date }>`
+              SELECT time FROM lawful_audit_entries WHERE tenant_id = (SELECT ${tenant}::uuid) ORDER BY time DESC LIMIT 1`
+            : []
+          if (rows.length < remaining && newest === undefined) return indices(behind)
+          const reached = rows.length < remaining
+            ? new Date(Math.min(before.getTime(), newest!.time.getTime()))
+            : new Date(Math.max(...rows.map((row) => row.time.getTime())))
           yield* sql`
             INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
             ON CONFLICT (tenant_id) DO UPDATE

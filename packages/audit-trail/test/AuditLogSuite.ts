@@ -648,6 +648,51 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.strictEqual(yield* log.size(tenant), 1)
     }))
 
+  it.effect("an event made without validation whose subject actor carries an id is refused, the id nowhere", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      yield* log.append(tenant, event(0))
+      // A subject actor has no id (the schema drops one); made without validation, one would be
+      // stored in clear beside the entry (SQL's actor_id), out of reach of the subject's erasure.
+      const actor = { kind: "subject", id: "ada.lovelace@platform.example" } as unknown as Actor
+      const unchecked = new AuditEvent({ actor, action: "consent.withdrawn", subject }, { disableValidation: true })
+      for (const attempt of [Effect.asVoid(log.append(tenant, unchecked)), Effect.asVoid(log.appendAll(tenant, [event(1), unchecked]))]) {
+        const refused = yield* Effect.either(attempt)
+        assert.isTrue(
+          Either.isLeft(refused) && refused.left._tag === "AuditEventInvalid",
+          `a subject actor with an id was appended: ${String(refused)}`
+        )
+        assert.notInclude(String(Either.isLeft(refused) && refused.left), "ada.lovelace")
+      }
+      assert.strictEqual(yield* log.size(tenant), 1)
+    }))
+
+  it.effect("a redaction up to a time still to come leaves no entry appended since behind it with its details", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const store = yield* AuditStore
+      const tenant = yield* TenantId.make
+      const actor = { kind: "system", id: "retention" } as const
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      yield* log.append(tenant, event(0))
+      // Everything before a time ten days on: the redaction's own entry (index 1) and an entry
+      // appended the next day (index 2) are timed before it, and keep their details until the next
+      // redaction, which must find them.
+      const before = new Date(Date.UTC(2026, 0, 10))
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [0])
+      yield* TestClock.setTime(Date.UTC(2026, 0, 2))
+      yield* log.append(tenant, event(1))
+      assert.strictEqual(yield* store.countDetails(tenant, { before }), 2, "entries with details before the time counted")
+      assert.deepStrictEqual(
+        Option.map(yield* store.oldestDetails(tenant, {}), (time) => time.toISOString()),
+        Option.some(new Date(Date.UTC(2026, 0, 1)).toISOString())
+      )
+      assert.deepStrictEqual(yield* log.redactDetails(tenant, { before, actor, limit: 10 }), [1, 2], "entries redacted again")
+      assert.strictEqual(yield* store.countDetails(tenant, { before: new Date(Date.UTC(2026, 0, 2)) }), 0)
+    }))
+
   it.effect("a full verification while appends go on finds nothing wrong", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog
