@@ -4,9 +4,9 @@
  * keeps; `AuditLog` computes hashes and proofs.
  *
  * Appends are serialised per tenant on the log's state row (each batch is one
- * statement whose `UPDATE` of that row applies only if the log still has the
- * size the batch was built on; a lone entry is one call of the PL/pgSQL
- * function `lawful_audit_append_entry`, which does the same), so several
+ * call of the PL/pgSQL function `lawful_audit_append_entries`, a lone entry one
+ * of `lawful_audit_append_entry`, whose `UPDATE` of that row applies only if the
+ * log still has the size and root the entries were built on), so several
  * processes sharing one PostgreSQL append safely and indices stay contiguous
  * from 0, with no sequence.
  *
