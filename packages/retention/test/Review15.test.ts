@@ -4,8 +4,6 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
-import * as AuditStore from "@lawful/audit-trail/AuditStore"
-import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
@@ -19,20 +17,15 @@ import { randomBytes } from "node:crypto"
 import * as ArchiveStore from "../src/ArchiveStore.js"
 import * as AuditEntryDetails from "../src/AuditEntryDetails.js"
 import { LegalHolds } from "../src/LegalHold.js"
-import * as Retention from "../src/Retention.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
 import {
   AuditGate,
-  auditOver,
-  gatedAudit,
+  gatedStacks,
   LOG,
   TestRecords,
-  batchSize,
   memoryStack,
   recordId,
-  recordsMemory,
-  recordsSql,
   sqlStack
 } from "./fixtures.js"
 
@@ -91,20 +84,9 @@ sqlSuite("Review15 archives", Layer.empty, (it) => {
     }))
 })
 
-const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit("retention.hold.released")))
+const stacks = gatedStacks("retention.hold.released")
 
-contractSuite("Review15 holds", {
-  memory: Layer.mergeAll(gated(Retention.layerMemory({ batchSize })), recordsMemory).pipe(
-    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
-    Layer.provideMerge(RetentionTarget.layer),
-    Layer.provideMerge(auditOver(AuditStore.layerMemory))
-  ),
-  sql: Layer.mergeAll(gated(Retention.layerSql({ batchSize })), recordsSql).pipe(
-    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
-    Layer.provideMerge(RetentionTarget.layer),
-    Layer.provideMerge(auditOver(AuditStore.layerSql))
-  )
-}, (it) => {
+contractSuite("Review15 holds", stacks, (it) => {
   // The release was made before its audit entry, and undone when the entry failed: a sweep in
   // between saw no hold and purged what the hold, still in force after the failed release, keeps.
   it.effect("a release whose audit entry fails never lets a sweep purge what the hold keeps", () =>

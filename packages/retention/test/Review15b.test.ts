@@ -6,8 +6,6 @@ import type { Vitest } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
-import * as AuditStore from "@lawful/audit-trail/AuditStore"
-import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
 import { contractSuite, postgresUrl, sqlSuite } from "@lawful/core/testing"
@@ -24,28 +22,21 @@ import * as Redacted from "effect/Redacted"
 import * as Str from "effect/String"
 import { randomBytes } from "node:crypto"
 import * as ArchiveStore from "../src/ArchiveStore.js"
-import * as Retention from "../src/Retention.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { SweepJournal } from "../src/SweepJournal.js"
 import { Sweeper } from "../src/Sweeper.js"
 import {
   AuditGate,
-  auditOver,
-  batchSize,
-  gatedAudit,
+  gatedStacks,
   LOG,
   PREVIEW,
   recordId,
-  recordsMemory,
-  recordsSql,
   sqlStack,
   TestRecords
 } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-15b" }
 const hour = 60 * 60 * 1000
-
-const gated = <E, R>(retention: Layer.Layer<Retention.Services, E, R>) => retention.pipe(Layer.provide(gatedAudit("retention.policy.changed")))
 
 // Until `fiber` is done or waits for the change whose entry is held back: on PostgreSQL, until it
 // waits for the advisory lock the change holds (a sweep's read of policies and holds takes it
@@ -67,19 +58,12 @@ const untilDoneOrWaiting = (backend: Backend, fiber: Fiber.Fiber<unknown, unknow
     for (let i = 0; i < 1000 && Option.isNone(yield* Fiber.poll(fiber)); i++) yield* Effect.yieldNow()
   })
 
+const stacks = gatedStacks("retention.policy.changed")
+
 contractSuite("Review15b policies", {
-  memory: Layer.mergeAll(gated(Retention.layerMemory({ batchSize })), recordsMemory).pipe(
-    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
-    Layer.provideMerge(RetentionTarget.layer),
-    Layer.provideMerge(auditOver(AuditStore.layerMemory))
-  ),
-  sql: Layer.mergeAll(gated(Retention.layerSql({ batchSize })), recordsSql).pipe(
-    Layer.provideMerge(Layer.sync(AuditGate, () => ({ armed: undefined }))),
-    Layer.provideMerge(RetentionTarget.layer),
-    Layer.provideMerge(auditOver(AuditStore.layerSql)),
-    // The database itself, for the test's look at PostgreSQL's locks.
-    Layer.provideMerge(Layer.effect(SqlClient.SqlClient, SqlClient.SqlClient))
-  )
+  memory: stacks.memory,
+  // The database itself, for the test's look at PostgreSQL's locks.
+  sql: stacks.sql.pipe(Layer.provideMerge(Layer.effect(SqlClient.SqlClient, SqlClient.SqlClient)))
 }, (it, backend) => {
   // The change was saved before its audit entry, and undone when the entry failed: a sweep in
   // between purged under the shorter policy, which as far as the caller and the log know was never set.

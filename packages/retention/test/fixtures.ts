@@ -264,6 +264,26 @@ export const sqlStack = Layer.mergeAll(Retention.layerSql({ batchSize }), record
   Layer.provideMerge(auditOver(AuditStore.layerSql))
 )
 
+/**
+ * `memoryStack` and `sqlStack` whose retention services append through `gatedAudit(action)`, with
+ * the `AuditGate` (unarmed) in context.
+ */
+export const gatedStacks = (action: string) => {
+  const gate = Layer.sync(AuditGate, () => ({ armed: undefined }))
+  return {
+    memory: Layer.mergeAll(Retention.layerMemory({ batchSize }).pipe(Layer.provide(gatedAudit(action))), recordsMemory).pipe(
+      Layer.provideMerge(gate),
+      Layer.provideMerge(RetentionTarget.layer),
+      Layer.provideMerge(auditOver(AuditStore.layerMemory))
+    ),
+    sql: Layer.mergeAll(Retention.layerSql({ batchSize }).pipe(Layer.provide(gatedAudit(action))), recordsSql).pipe(
+      Layer.provideMerge(gate),
+      Layer.provideMerge(RetentionTarget.layer),
+      Layer.provideMerge(auditOver(AuditStore.layerSql))
+    )
+  }
+}
+
 let nextId = 1
 /** A fresh record id, unique within the test process. */
 export const recordId = () => nextId++
