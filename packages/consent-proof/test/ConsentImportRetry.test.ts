@@ -17,25 +17,21 @@ import * as ConsentImport from "../src/ConsentImport.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import { ListId } from "../src/ConsentLists.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { attestation, grant, tenantWithLists } from "./fixtures.js"
+import {
+  attestation,
+  contactsOf,
+  grant,
+  importActor as actor,
+  importClaim,
+  importedEvents,
+  importRecord,
+  keyedImport,
+  tenantWithLists
+} from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 
-const actor = { kind: "api-key" as const, id: "key-import" }
+const request = keyedImport
 
-const contactsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `contact${i}@example.com` }))
-
-const request = <E = never>(
-  idempotencyKey: string,
-  contacts: ConsentImport.ImportRequest<E>["contacts"],
-  extra: Partial<ConsentImport.ImportRequest<E>> = {}
-): ConsentImport.ImportRequest<E> => ({ attestation, lists: ["news"], actor, idempotencyKey, contacts, ...extra })
-
-/** The tenant's imported events. */
-const importedEvents = (tenant: TenantId.TenantId) =>
-  Effect.map(
-    Effect.flatMap(ConsentLedger, (ledger) => ledger.events(tenant, { limit: 1000 })),
-    (events) => events.filter((stored) => stored.event.source.type === "import")
-  )
 
 const importActions = (tenant: TenantId.TenantId) =>
   Effect.map(
@@ -267,21 +263,9 @@ contractSuite("ConsentImport retries", { memory, sql }, (it) => {
       const tenant = yield* TenantId.make
       const id1 = uuidV7At(1)
       const id2 = uuidV7At(2)
-      const record = (importId: string): ConsentStore.ImportRecord => ({
-        importId,
-        attestation: { where: "there" },
-        attestationHash: "a".repeat(64),
-        startedAt: new Date(1_000),
-        report: Option.none()
-      })
+      const record = importRecord
       const [t1, t2, t3, t4] = [10, 11, 12, 13].map(uuidV7At)
-      const claim = (token: string, now: number, until: number, optionsHash = "o".repeat(64)): ConsentStore.ImportClaim => ({
-        keyHash: "k".repeat(64),
-        optionsHash,
-        token,
-        now: new Date(now),
-        until: new Date(until)
-      })
+      const claim = importClaim
       const tagOf = (outcome: ConsentStore.ClaimOutcome) =>
         outcome._tag === "Busy"
           ? { _tag: outcome._tag, importId: outcome.importId, until: outcome.until.getTime() }

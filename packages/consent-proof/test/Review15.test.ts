@@ -10,26 +10,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type * as ConsentImport from "../src/ConsentImport.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
-import { attestation, grant, tenantWithLists } from "./fixtures.js"
+import { contactsOf, grant, importActor as actor, importedEvents, keyedImport, tenantWithLists } from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 
-const actor = { kind: "api-key" as const, id: "key-import" }
+const request = keyedImport
 
-const contactsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `contact${i}@example.com` }))
-
-const request = <E = never>(
-  idempotencyKey: string,
-  contacts: ConsentImport.ImportRequest<E>["contacts"],
-  extra: Partial<ConsentImport.ImportRequest<E>> = {}
-): ConsentImport.ImportRequest<E> => ({ attestation, lists: ["news"], actor, idempotencyKey, contacts, ...extra })
-
-const importedEvents = (tenant: TenantId.TenantId) =>
-  Effect.map(
-    Effect.flatMap(ConsentLedger, (ledger) => ledger.events(tenant, { limit: 1000 })),
-    (events) => events.filter((stored) => stored.event.source.type === "import")
-  )
 
 contractSuite("Review 15", { memory, sql }, (it) => {
   it.effect("a resumed import counts a contact it recorded before, suppressed since, as alreadyRecorded", () =>

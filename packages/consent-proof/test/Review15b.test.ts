@@ -30,7 +30,7 @@ import * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { attestation, confirm, grant, lists, tenantWithLists } from "./fixtures.js"
+import { attestation, confirm, grant, importActor, importClaim, importRecord, lists, tenantWithLists } from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 
 type Ledger = Context.Tag.Service<typeof ConsentLedger.ConsentLedger>
@@ -44,8 +44,6 @@ const confirmationsOf = (ledger: Ledger, tenant: TenantId.TenantId, subject: Sub
     ledger.events(tenant, { subject, limit: 100 }),
     (events) => events.filter((stored) => stored.event.kind === "confirmed")
   )
-
-const importActor = { kind: "api-key" as const, id: "key-import" }
 
 /** An event as the ledger would make it, stored directly. */
 const recordedEvent = (
@@ -150,21 +148,9 @@ contractSuite("Review 15b", { memory, sql }, (it) => {
       const store = yield* ConsentStore.ConsentStore
       const tenant = yield* TenantId.make
       const importId = uuidV7At(1)
-      const record: ConsentStore.ImportRecord = {
-        importId,
-        attestation: { where: "there" },
-        attestationHash: "a".repeat(64),
-        startedAt: new Date(1_000),
-        report: Option.none()
-      }
+      const record = importRecord(importId)
       const [t1, t2] = [uuidV7At(10), uuidV7At(11)]
-      const claim = (token: string, now: number) => ({
-        keyHash: "k".repeat(64),
-        optionsHash: "o".repeat(64),
-        token,
-        now: new Date(now),
-        until: new Date(now + 1_000)
-      })
+      const claim = (token: string, now: number) => importClaim(token, now)
       assert.strictEqual((yield* store.claimImport(tenant, record, claim(t1!, 1_000)))._tag, "Started")
       // t1's claim lapsed and t2 took the import over: t1 can no longer complete it.
       assert.strictEqual((yield* store.claimImport(tenant, record, claim(t2!, 5_000)))._tag, "Resumed")

@@ -14,10 +14,9 @@ import * as Option from "effect/Option"
 import type * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { attestation, tenantWithLists } from "./fixtures.js"
+import { attestation, importActor as actor, importClaim, importRecord, tenantWithLists } from "./fixtures.js"
 import { memoryCore, registrations, sqlAudit, sqlCore } from "./layers.js"
 
-const actor = { kind: "api-key" as const, id: "key-import" }
 
 /** Tenants whose next `consent.import.completed` entry fails to be appended. */
 const losing = new Set<TenantId.TenantId>()
@@ -154,21 +153,9 @@ contractSuite("Review 15c", { memory, sql }, (it) => {
       const store = yield* ConsentStore.ConsentStore
       const tenant = yield* TenantId.make
       const importId = uuidV7At(1)
-      const record: ConsentStore.ImportRecord = {
-        importId,
-        attestation: { where: "there" },
-        attestationHash: "a".repeat(64),
-        startedAt: new Date(1_000),
-        report: Option.none()
-      }
+      const record = importRecord(importId)
       const [t1, t2] = [uuidV7At(10)!, uuidV7At(11)!]
-      const claim = (token: string, now: number) => ({
-        keyHash: "k".repeat(64),
-        optionsHash: "o".repeat(64),
-        token,
-        now: new Date(now),
-        until: new Date(now + 1_000)
-      })
+      const claim = (token: string, now: number) => importClaim(token, now)
       assert.strictEqual((yield* store.claimImport(tenant, record, claim(t1, 1_000)))._tag, "Started")
 
       const failed = yield* Effect.flip(store.completeImport(tenant, importId, { by: "t1" }, t1, Effect.fail("entry lost" as const)))

@@ -1,8 +1,11 @@
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentNotice from "../src/ConsentNotice.js"
+import type * as ConsentStore from "../src/ConsentStore.js"
 
 export const notice = ConsentNotice.hash({
   text: "Get our weekly digest and occasional offers. Unsubscribe at any time.",
@@ -83,3 +86,48 @@ export const attestation = {
   collectedTo: "2026-06-30T00:00:00.000Z",
   attestedBy: { name: "Data Protection Officer", role: "DPO", organisation: "Shop Example SAS" }
 }
+
+// ---- imports ---------------------------------------------------------------------------------
+
+/** The actor of the import tests. */
+export const importActor = { kind: "api-key" as const, id: "key-import" }
+
+/** `n` contacts with distinct addresses. */
+export const contactsOf = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `contact${i}@example.com` }))
+
+/** An import of `contacts` to the list "news" under `idempotencyKey`. */
+export const keyedImport = <E = never>(
+  idempotencyKey: string,
+  contacts: ConsentImport.ImportRequest<E>["contacts"],
+  extra: Partial<ConsentImport.ImportRequest<E>> = {}
+): ConsentImport.ImportRequest<E> => ({ attestation, lists: ["news"], actor: importActor, idempotencyKey, contacts, ...extra })
+
+/** The tenant's imported events. */
+export const importedEvents = (tenant: TenantId.TenantId) =>
+  Effect.map(
+    Effect.flatMap(ConsentLedger.ConsentLedger, (ledger) => ledger.events(tenant, { limit: 1000 })),
+    (events) => events.filter((stored) => stored.event.source.type === "import")
+  )
+
+/** An import record as a store test saves it: started at 1 s, no report. */
+export const importRecord = (importId: string): ConsentStore.ImportRecord => ({
+  importId,
+  attestation: { where: "there" },
+  attestationHash: "a".repeat(64),
+  startedAt: new Date(1_000),
+  report: Option.none()
+})
+
+/** A claim by `token` at `now` on the import key of the store tests, until `until` (default a second on). */
+export const importClaim = (
+  token: string,
+  now: number,
+  until = now + 1_000,
+  optionsHash = "o".repeat(64)
+): ConsentStore.ImportClaim => ({
+  keyHash: "k".repeat(64),
+  optionsHash,
+  token,
+  now: new Date(now),
+  until: new Date(until)
+})
