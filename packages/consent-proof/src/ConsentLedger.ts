@@ -43,7 +43,11 @@
  * grant at once (a double-clicked link, two processes), one is recorded and
  * the other fails `ConsentNotPending`, its audit entry `consent.confirmed`
  * appended already and left without an event. A refused confirmation never
- * fails the others of its batch.
+ * fails the others of its batch. A confirmation refused because a newer
+ * grant made its lists pending again in between (a form submitted twice,
+ * the first link clicked) is read again and recorded, confirming the newer
+ * grant, as a retry of the call would be: the call and its retry never
+ * disagree. The refused attempt's entry stays, without an event.
  *
  * A subject named by id whose key was shredded is not consenting again: a
  * grant or confirmation for it fails with `SubjectShredded` (nothing
@@ -72,7 +76,10 @@
  * fails with the audit log's error and the import stays incomplete: a retry
  * with its key resumes it (every contact already recorded counted in
  * `alreadyRecorded`) and completes it with its entry. A call whose claim was
- * taken over writes no report and appends no completion entry.
+ * taken over writes no report and appends no completion entry. Once the
+ * completion starts, the claim is decided by the completion's own check: a
+ * call whose completion wrote the report returns it, even if a renewal of
+ * its claim came in meanwhile (and found the claim cleared by the report).
  *
  * ## Disclosure
  *
@@ -122,6 +129,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { isIP } from "node:net"
@@ -217,11 +225,12 @@ export class IpAddressInvalid extends Schema.TaggedError<IpAddressInvalid>()("Ip
 
 /**
  * A confirmation names lists that are not pending for the subject (never
- * granted, already confirmed, or withdrawn), or no longer pending by the
- * grants it read when it was written (another confirmation, a withdrawal or
- * a newer grant came first). No event was recorded. Refused at write time,
- * its audit entry `consent.confirmed` had been appended: it stays, and
- * proves nothing, as no event has its hash.
+ * granted, already confirmed, or withdrawn), or no longer pending when it
+ * was written (another confirmation or a withdrawal came first). No event
+ * was recorded. Refused at write time, its audit entry `consent.confirmed`
+ * had been appended: it stays, and proves nothing, as no event has its
+ * hash. A list pending again by a newer grant at write time is no refusal:
+ * the confirmation is recorded, confirming that grant.
  *
  * @since 0.1.0
  * @category errors
@@ -298,6 +307,8 @@ export class ImportKeyConflict extends Schema.TaggedError<ImportKeyConflict>()("
  * over), the contacts this call recorded stay recorded, as the import's, and
  * this call wrote no report: the call holding the import completes it and
  * counts them in `alreadyRecorded`; a retry once it ends returns its report.
+ * A call that wrote its import's report never fails with it, even when a
+ * renewal of its claim falls during the completion: it returns the report.
  *
  * @since 0.1.0
  * @category errors
@@ -906,7 +917,10 @@ export const make = Effect.gen(function*() {
 
   // A confirmation reads the subject's pending grants first: it is recorded on its own, and the
   // store checks at write time that they are still pending (another confirmation may have taken
-  // them since the read).
+  // them since the read). A confirmation refused then is read again: a list pending by a newer
+  // grant recorded in between is still pending, and the confirmation is made again to confirm
+  // that grant (a new event and audit entry), as a retry of the call would be; a list no longer
+  // pending (confirmed, withdrawn) fails the call, as it would fail the retry.
   const recordConfirmation = (prepared: Prepared) =>
     Effect.gen(function*() {
       const { declared, request, tenant } = prepared
@@ -926,16 +940,23 @@ export const make = Effect.gen(function*() {
         }
         subject = found.value
       }
-      const confirms = yield* pendingGrants(tenant, subject, declared.map((list) => list.id))
+      const listIds = declared.map((list) => list.id)
+      let confirms = yield* pendingGrants(tenant, subject, listIds)
       const committed = commitments(request)
       const sealed = yield* sealFor(tenant, sealItemsOf(subject, committed))
       const ipSealed = committed.ip ? sealed[0] : undefined
       const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
-      const now = yield* Clock.currentTimeMillis
-      const recorded = yield* submit(
-        toDraft(tenant, request.actor, buildEvent(prepared, subject, committed, confirms, now), ipSealed, userAgentSealed)
-      )
-      return yield* recorded
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        const recorded = yield* submit(
+          toDraft(tenant, request.actor, buildEvent(prepared, subject, committed, confirms, now), ipSealed, userAgentSealed)
+        )
+        if (Either.isRight(recorded)) return recorded.right
+        const pending = yield* pendingGrants(tenant, subject, listIds)
+        // Pending by the very grants it was refused for: the refusal stands.
+        if (pending.length === confirms.length && pending.every((id, i) => id === confirms[i])) return yield* recorded
+        confirms = pending
+      }
     })
 
   // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
@@ -1131,7 +1152,8 @@ export const make = Effect.gen(function*() {
   })
 
   // Runs an import whose record is stored: audits its start (or resumption), records its rows,
-  // and completes the record with the report and its completion entry, together.
+  // and completes the record with the report and its completion entry, together (`completing`
+  // runs just before: see `holdingClaim`).
   const runImport = <E>(
     tenant: TenantId,
     options: typeof ConsentImport.ImportOptions.Type,
@@ -1139,7 +1161,8 @@ export const make = Effect.gen(function*() {
     source: ConsentEvent.Source & { readonly type: "import" },
     resumed: boolean,
     contacts: ConsentImport.ImportRequest<E>["contacts"],
-    token: string | undefined
+    token: string | undefined,
+    completing: Effect.Effect<void>
   ) =>
     Effect.gen(function*() {
       const { importId } = source
@@ -1184,6 +1207,7 @@ export const make = Effect.gen(function*() {
       // claim holds: one that lapsed and was taken over (this process stalled past its end, unseen
       // by the renewals) leaves the report and its entry to the attempt that holds it, which
       // counts this one's rows in `alreadyRecorded`.
+      yield* completing
       const completed = yield* store.completeImport(
         tenant,
         importId,
@@ -1205,21 +1229,28 @@ export const make = Effect.gen(function*() {
   // Renews the attempt's claim on its key while `self` runs; fails `ImportInProgress` (and so
   // interrupts `self`) if another attempt took it over. A renewal the store fails is logged and
   // tried again at the next turn: if the store stays down, the import's own writes fail too.
+  // `self` runs the effect it is given when it starts completing the import: from then on, a
+  // renewal that finds the claim gone leaves the outcome to the completion, which checks the
+  // claim itself. The renewal may have waited for the completion's own write (the report clears
+  // the claim): failing then would tell a call whose import completed that it is in progress.
   const holdingClaim = (tenant: TenantId, importId: string, token: string) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | ImportInProgress, R> =>
-    Effect.raceFirst(
-      self,
-      Effect.forever(Effect.gen(function*() {
-        yield* Effect.sleep(ConsentImport.claimRenewal)
-        const now = yield* Clock.currentTimeMillis
-        const held = yield* store.renewImportClaim(tenant, importId, token, new Date(now + claimMillis)).pipe(
-          Effect.catchAll((error) =>
-            Effect.as(Effect.logWarning(`ConsentLedger.importContacts: ${error.message}; tried again later`), true)
+  <A, E, R>(self: (completing: Effect.Effect<void>) => Effect.Effect<A, E, R>): Effect.Effect<A, E | ImportInProgress, R> =>
+    Effect.flatMap(Ref.make(false), (completing) =>
+      Effect.raceFirst(
+        self(Ref.set(completing, true)),
+        Effect.forever(Effect.gen(function*() {
+          yield* Effect.sleep(ConsentImport.claimRenewal)
+          const now = yield* Clock.currentTimeMillis
+          const held = yield* store.renewImportClaim(tenant, importId, token, new Date(now + claimMillis)).pipe(
+            Effect.catchAll((error) =>
+              Effect.as(Effect.logWarning(`ConsentLedger.importContacts: ${error.message}; tried again later`), true)
+            )
           )
-        )
-        if (!held) return yield* new ImportInProgress({ tenantId: tenant, importId })
-      }))
-    )
+          if (held) return
+          if (yield* Ref.get(completing)) return yield* Effect.never
+          return yield* new ImportInProgress({ tenantId: tenant, importId })
+        }))
+      ))
 
   const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
     Effect.gen(function*() {
@@ -1242,7 +1273,7 @@ export const make = Effect.gen(function*() {
 
       if (options.idempotencyKey === undefined) {
         yield* store.saveImport(tenant, record)
-        return yield* runImport(tenant, options, listIds, sourceOf(record.importId), false, contacts, undefined)
+        return yield* runImport(tenant, options, listIds, sourceOf(record.importId), false, contacts, undefined, Effect.void)
       }
 
       const token = uuidV7At(now)
@@ -1265,8 +1296,9 @@ export const make = Effect.gen(function*() {
           })
       }
       const importId = claimed._tag === "Started" ? record.importId : claimed.record.importId
-      return yield* runImport(tenant, options, listIds, sourceOf(importId), claimed._tag === "Resumed", contacts, token).pipe(
-        holdingClaim(tenant, importId, token),
+      return yield* holdingClaim(tenant, importId, token)((completing) =>
+        runImport(tenant, options, listIds, sourceOf(importId), claimed._tag === "Resumed", contacts, token, completing)
+      ).pipe(
         // Failed or interrupted: the key is free at once for a retry, which continues the import.
         Effect.onError(() => Effect.ignore(store.releaseImportClaim(tenant, importId, token)))
       )
