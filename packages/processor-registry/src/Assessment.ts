@@ -80,9 +80,10 @@ export const Decision = Schema.Struct({
 export type Decision = typeof Decision.Type
 
 /**
- * The decision a reviewer gives. Without `nextReviewDue` (a day, written
- * `YYYY-MM-DD`), the next review is due `defaultReviewIntervalDays` after the
- * decision.
+ * The decision a reviewer gives. Without `nextReviewDue` (a calendar day,
+ * written `YYYY-MM-DD`, see `Dpa.DpaInput`), the next review is due on the day
+ * `defaultReviewIntervalDays` after the decision's; it is overdue from the
+ * day after.
  *
  * @since 0.1.0
  * @category models

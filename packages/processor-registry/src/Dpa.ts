@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
-import { Day, dayHasPassed } from "./internal/dates.js"
+import { Day, dayHasBegun, dayHasPassed } from "./internal/dates.js"
 import { personalText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
@@ -58,9 +58,11 @@ const Text = CoreText.trimmed(200)
 const Parties = Schema.NonEmptyArray(personalText(200))
 
 /**
- * A signed DPA to record. Its dates are days, written `YYYY-MM-DD` (or as
- * ISO 8601 times with `Z` or an offset); zone-less or impossible dates are
- * refused.
+ * A signed DPA to record. Its dates are calendar days, counted in UTC,
+ * written `YYYY-MM-DD` or as ISO 8601 times with `Z` or an offset, of which
+ * only the date as written is kept (`2027-03-01T23:30:00-02:00` is 1 March
+ * 2027); zone-less or impossible dates are refused. A DPA is in force from
+ * the first instant of its signature day through the last of its expiry day.
  *
  * @since 0.1.0
  * @category models
@@ -122,7 +124,7 @@ export const hashDocument = (document: Uint8Array): string => createHash("sha256
  */
 export const current = (dpas: ReadonlyArray<Dpa>, at: Date): Dpa | undefined =>
   dpas
-    .filter((dpa) => dpa.signedOn.getTime() <= at.getTime())
+    .filter((dpa) => dayHasBegun(dpa.signedOn, at))
     .reduce<Dpa | undefined>(
       (latest, dpa) =>
         latest === undefined || dpa.signedOn.getTime() > latest.signedOn.getTime() ||
@@ -133,16 +135,17 @@ export const current = (dpas: ReadonlyArray<Dpa>, at: Date): Dpa | undefined =>
     )
 
 /**
- * Whether a DPA binds at `at`: signed, and not past its expiry date.
+ * Whether a DPA binds at `at`: its signature day has begun and its expiry
+ * day, if any, has not passed (it is in force through that day).
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isInForce = (dpa: Dpa, at: Date): boolean =>
-  dpa.signedOn.getTime() <= at.getTime() && (dpa.expiresOn === undefined || !dayHasPassed(dpa.expiresOn, at))
+  dayHasBegun(dpa.signedOn, at) && (dpa.expiresOn === undefined || !dayHasPassed(dpa.expiresOn, at))
 
 /**
- * Whether a DPA's review date has passed.
+ * Whether a DPA's review day has passed: true from the day after it.
  *
  * @since 0.1.0
  * @category predicates

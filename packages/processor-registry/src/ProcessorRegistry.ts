@@ -11,15 +11,17 @@
  * also appended to the log of each tenant concerned. An entry's details hold
  * no personal data: ids, statuses, countries, counts, digests and fixed codes.
  * Free text that may name people stays in the registry: a suspension or
- * termination reason is logged as `reason: "stated"` with its length and
- * `reasonHmac`, a keyed digest (HMAC-SHA-256 under the platform's
- * blind-index key in the Vault: `Vault.blindIndex(platformTenant,
- * reasonDomain, reason)`), never a plain hash, which anyone holding the log
- * could test guesses against (a reason the registry writes itself is logged
- * as its code, e.g. `"assessment-unsatisfactory"`). Only the platform can
- * recompute the digest: an auditor who is shown a reason asks the platform to
- * check it against the entry (`statedReasonMatches`). Entries written before
- * this carry `reasonSha256` instead; `statedReasonMatches` checks them too.
+ * termination reason is logged as `reason: "stated"` with `reasonHmac`, a
+ * keyed digest (HMAC-SHA-256 under the platform's blind-index key in the
+ * Vault: `Vault.blindIndex(platformTenant, reasonDomain, reason)`), of one
+ * size whatever the reason, never a plain hash, which anyone holding the log
+ * could test guesses against, nor the reason's length (a reason the registry
+ * writes itself is logged as its code, e.g. `"assessment-unsatisfactory"`).
+ * Only the platform can recompute the digest: an auditor who is shown a
+ * reason asks the platform to check it against the entry
+ * (`statedReasonMatches`). Entries written by earlier versions also carry
+ * `reasonLength`, or carry `reasonSha256` instead of `reasonHmac`;
+ * `statedReasonMatches` checks them too.
  * Decision notes, a notice's description and an objection's reason are not
  * logged, and neither is the processor's legal name, which for a sole trader
  * is a person's name. On SQL the entries and
@@ -63,7 +65,7 @@ import * as ChangeNotice from "./ChangeNotice.js"
 import * as Dpa from "./Dpa.js"
 import * as DpaAnnex from "./DpaAnnex.js"
 import * as Finding from "./Finding.js"
-import { addDays, dayHasPassed } from "./internal/dates.js"
+import { addDays, dayHasPassed, startOfDay } from "./internal/dates.js"
 import { sqlStore } from "./internal/sqlStore.js"
 import { type Change, memoryStore, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
@@ -105,9 +107,10 @@ const digestEqual = (expected: string, logged: string) => {
  * for: the check the platform runs when an auditor, holding the entry, is
  * shown the reason kept in the registry. It recomputes the keyed digest
  * (`reasonHmac`) under the platform's key, which only the platform's Vault
- * holds, and compares the length; an entry written before reasons were keyed
- * is checked against its `reasonSha256`. An entry without a stated reason
- * matches none. Creates no key.
+ * holds; an entry written before reasons were keyed is checked against its
+ * `reasonSha256`. An entry of an earlier version that also logged the
+ * reason's length (`reasonLength`, no longer written) must match it too. An
+ * entry without a stated reason matches none. Creates no key.
  *
  * @since 0.1.0
  * @category constructors
@@ -618,12 +621,13 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const onPlatform = (e: AuditEvent) => [[platformTenant, e] as const]
 
     // A reason given in words may name people: the registry keeps it, the audit log gets a fixed
-    // code, its keyed digest (to check the kept text against the log, see `statedReasonMatches`)
-    // and its length. Made before the change's transaction: the first one makes the platform's
-    // key, which the key store does not do inside a transaction.
+    // code and its keyed digest (to check the kept text against the log, see
+    // `statedReasonMatches`), of one size whatever the reason, so the entry tells nothing of it,
+    // not even its length. Made before the change's transaction: the first one makes the
+    // platform's key, which the key store does not do inside a transaction.
     const statedReason = (operation: string, reason: string) =>
       vault.blindIndex(platformTenant, reasonDomain, reason).pipe(
-        Effect.map((reasonHmac) => ({ reason: "stated", reasonHmac, reasonLength: reason.length })),
+        Effect.map((reasonHmac) => ({ reason: "stated", reasonHmac })),
         Effect.mapError((cause) => new RegistryStoreError({ operation, cause }))
       )
 
@@ -1003,7 +1007,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             })
           }
           const at = yield* now
-          const nextReviewDue = input.nextReviewDue ?? addDays(at, Assessment.defaultReviewIntervalDays)
+          const nextReviewDue = input.nextReviewDue ?? startOfDay(addDays(at, Assessment.defaultReviewIntervalDays))
           if (dayHasPassed(nextReviewDue, at)) {
             return yield* new InvalidInput({ what: "decision", issues: ["nextReviewDue: the next review is in the past"] })
           }

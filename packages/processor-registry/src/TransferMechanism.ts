@@ -22,14 +22,17 @@
  * - `DpfCertification`: the recipient's certification under the EU-US Data
  *   Privacy Framework, with its status and recertification date; it holds
  *   while the DPF adequacy decision is in force (Implementing Decision (EU)
- *   2023/1795, from 10 July 2023, see `AdequacyDecisions`) and lapses when
- *   inactive or after the due date.
+ *   2023/1795, from 10 July 2023, see `AdequacyDecisions`), while active and
+ *   through its recertification date: it lapses when inactive, or from the
+ *   day after that date.
  * - `Derogation`: an Art. 49 derogation, with the ground and a justification.
  * - `PrivacyShield`: accepted as input only to be flagged: the Court of
  *   Justice invalidated it on 16 July 2020 (Schrems II, C-311/18).
  *
- * Dates are days, written `YYYY-MM-DD` (or as ISO 8601 times with `Z` or an
- * offset); zone-less or impossible dates are refused.
+ * Dates are calendar days, counted in UTC, written `YYYY-MM-DD` or as ISO 8601
+ * times with `Z` or an offset, of which only the date as written is kept
+ * (`2027-03-01T23:30:00-02:00` is 1 March 2027); zone-less or impossible dates
+ * are refused.
  *
  * Two kinds of fault, two outcomes. What cannot be true is refused on entry
  * (`entryIssues`, which the registry turns into `InvalidInput`): a
@@ -128,7 +131,11 @@ export class BindingCorporateRules extends Schema.TaggedClass<BindingCorporateRu
 export class DpfCertification extends Schema.TaggedClass<DpfCertification>()("DpfCertification", {
   status: Schema.Literal("active", "inactive"),
   certifiedOn: Day,
-  /** The last day before the organisation must recertify. */
+  /**
+   * The date by which the organisation must recertify (the DPF list's next
+   * certification due date): the certification holds through that day and
+   * lapses from the next.
+   */
   recertificationDue: Day
 }) {}
 
