@@ -24,11 +24,17 @@
  * its parent. Placing and releasing are appended to the tenant's audit log
  * (`retention.hold.placed`, `retention.hold.released`, with the hold id, its
  * category and subject; the free-text reason stays in the hold, out of the
- * log). A hold is placed, then appended, and removed again if the append
- * fails; a release is appended first and made only once its entry is in, so
- * a sweep never purges under a release that then fails. If the append fails
- * nothing changed and the error is returned; if the release itself then
- * fails, the log names a release of a hold still in force (its records stay),
+ * log). A hold is never in force without its entry: on SQL the entry is
+ * appended in the hold's transaction, after its insert (with the log on the
+ * same database, the platform's setup, the hold and its entry commit together
+ * or not at all, even if the process dies in between; a log on a database of
+ * its own commits its entry first); in memory the entry is appended first and
+ * the hold stored after it, under the lock a sweep's batch waits for. A
+ * release is appended first and made only once its entry is in, so a sweep
+ * never purges under a release that then fails. If the append fails nothing
+ * changed and the error is returned. If the release itself then fails (or
+ * the hold's commit, with a log on a database of its own), the log names a
+ * release or a placement that was not made (a released hold's records stay),
  * and a retry appends another.
  *
  * Backends: `layerMemory`, and `layerSql` on `lawful_retention_holds`.
@@ -36,6 +42,7 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
@@ -212,8 +219,12 @@ export const scopeOf = (
 
 // What a backend stores.
 interface HoldStore {
-  readonly insert: (hold: LegalHold) => Effect.Effect<void, RetentionStoreError>
-  readonly remove: (tenant: TenantId, holdId: string) => Effect.Effect<void, RetentionStoreError>
+  /**
+   * Stores the hold and `record`s it where no sweep can have read it yet: on SQL in the transaction
+   * that inserts it, after the insert and before the commit; in memory before it is stored, under
+   * the lock `withActiveOf` takes. A `record` that fails leaves no hold.
+   */
+  readonly insert: <E>(hold: LegalHold, record: Effect.Effect<void, E>) => Effect.Effect<void, E | RetentionStoreError>
   readonly find: (tenant: TenantId, holdId: string) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
   /** Marks the hold released unless it is; the released hold, or none when it was released already or is unknown. */
   readonly release: (
@@ -265,6 +276,8 @@ const make = (store: HoldStore) =>
       }))
 
     return LegalHolds.of({
+      // Recorded where no sweep can have read the hold yet (`HoldStore.insert`): saved first and its
+      // entry appended after, a process that stopped in between left a hold the log never names.
       place: (tenant, request, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
@@ -285,10 +298,7 @@ const make = (store: HoldStore) =>
             placedAt: new Date(yield* Clock.currentTimeMillis),
             placedBy: actor
           })
-          yield* store.insert(hold)
-          yield* audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)).pipe(
-            Effect.tapError(() => Effect.ignore(store.remove(tenant, hold.holdId)))
-          )
+          yield* store.insert(hold, audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)))
           return hold
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
       // Appended before the hold is released, never undone after: a release made first and undone
@@ -343,8 +353,10 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
           .sort(byPlacement)
       })
     return make({
-      insert: (hold) => placing.withPermits(1)(Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold))),
-      remove: (tenant, holdId) => Effect.sync(() => void holds.delete(key(tenant, holdId))),
+      // Recorded before it is stored, under the lock a sweep's `withActiveOf` waits for: a read outside
+      // the lock sees the hold only once its entry is in.
+      insert: (hold, record) =>
+        placing.withPermits(1)(Effect.zipRight(record, Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold)))),
       find: (tenant, holdId) => Effect.sync(() => Option.fromNullable(holds.get(key(tenant, holdId)))),
       release: (tenant, holdId, at, by) =>
         Effect.sync(() => {
@@ -398,10 +410,17 @@ const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at
 /**
  * Holds on SQL (PostgreSQL or PGlite), in `lawful_retention_holds`, migrated
  * on start-up. `place` and `withActiveOf` share a transaction-scoped advisory
- * lock keyed by the schema (`place` takes it exclusively, for one insert), so
- * the rule of `withActiveOf` holds between processes on one schema. Policies
- * share it too (`RetentionPolicies.set` and `withAllOf`): a batch that reads
- * both takes it once.
+ * lock keyed by the schema (`place` takes it exclusively, for its insert and
+ * its audit entry), so the rule of `withActiveOf` holds between processes on
+ * one schema. Policies share it too (`RetentionPolicies.set` and
+ * `withAllOf`): a batch that reads both takes it once.
+ *
+ * A hold's audit entry is appended inside its transaction, after the insert,
+ * as `RetentionPolicy.layerSql` appends a change's: an `AuditTrail` whose
+ * store is on this database joins the transaction, so the hold and its entry
+ * commit or roll back as one; a store on a database of its own must keep its
+ * statements out of the caller's transaction (`Database.outsideTransactionAll`)
+ * and commits its entry before the hold commits.
  *
  * @since 0.1.0
  * @category layers
@@ -422,18 +441,22 @@ export const layerSql: Layer.Layer<
     return yield* make({
       // Under the exclusive lock `lawful_retention_holds_in_force` shares: a read of the holds that
       // holds the shared lock in its transaction is done before the new hold commits, and every read
-      // after the commit sees it.
-      insert: (hold) =>
+      // after the commit sees it. The hold is recorded (its audit entry appended) after the insert, in
+      // this transaction: with the log on this database the entry joins it, and both commit or neither
+      // does; a log elsewhere commits the entry first, before any sweep can read the hold (see `layerSql`).
+      insert: (hold, record) =>
         Effect.zipRight(
-          sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`,
-          sql`INSERT INTO lawful_retention_holds (tenant_id, hold_id, subject_id, category, reason, placed_at, placed_by)
-            VALUES (${hold.tenantId}, ${hold.holdId}, ${hold.subjectId ?? null}, ${hold.category ?? null}, ${hold.reason},
-              ${hold.placedAt}, ${encodeActor(hold.placedBy)})`
-        ).pipe(sql.withTransaction, Effect.asVoid, Effect.mapError(fail("place"))),
-      remove: (tenant, holdId) =>
-        sql`DELETE FROM lawful_retention_holds WHERE tenant_id = ${tenant} AND hold_id = ${holdId}`.pipe(
-          Effect.asVoid,
-          Effect.mapError(fail("remove"))
+          Effect.zipRight(
+            sql`SELECT pg_advisory_xact_lock(hashtext('lawful_retention_holds/' || current_schema()))`,
+            sql`INSERT INTO lawful_retention_holds (tenant_id, hold_id, subject_id, category, reason, placed_at, placed_by)
+              VALUES (${hold.tenantId}, ${hold.holdId}, ${hold.subjectId ?? null}, ${hold.category ?? null}, ${hold.reason},
+                ${hold.placedAt}, ${encodeActor(hold.placedBy)})`
+          ).pipe(Effect.mapError(fail("place"))),
+          record
+        ).pipe(
+          sql.withTransaction,
+          // The transaction's own statements (BEGIN, COMMIT).
+          Effect.mapError((error) => error instanceof SqlError ? fail("place")(error) : error)
         ),
       find: (tenant, holdId) =>
         // An id that is not a UUID names no hold.

@@ -20,7 +20,9 @@
  *   whose bound is forever);
  * - a category never keeps records longer than its parent
  *   (`outlives-parent`): previews no longer than their log. Change both in
- *   one `set` to shorten a parent below its child's current period.
+ *   one `set` to shorten a parent below its child's current period. The
+ *   periods compared are those in force, clamped as below: a stored period
+ *   that today's bounds clamp counts for what it keeps, not for what it says.
  *
  * A policy applies to records already stored: the sweeper reads it at each
  * run and purges whatever it makes expired. A change reaches a sweep already
@@ -370,9 +372,25 @@ const boundsProblem = (
   return Option.none()
 }
 
+/** The overrides after `writes`. */
+const applied = (
+  current: ReadonlyMap<string, Override>,
+  writes: ReadonlyMap<string, Override | null>
+): Map<string, Override> => {
+  const next = new Map(current)
+  for (const [category, write] of writes) {
+    if (write === null) next.delete(category)
+    else next.set(category, write)
+  }
+  return next
+}
+
 /**
  * The overrides after `changes`, or the first rule they break. Only pairs
- * of parent and child that the changes touch are checked.
+ * of parent and child that the changes touch are checked: a changed period
+ * against its parent's in force after the change, and an unchanged child's
+ * period in force against its changed parent's, both as `resolve` clamps
+ * them to today's bounds.
  *
  * @since 0.1.0
  * @category constructors
@@ -402,27 +420,30 @@ export const validate = (
       if (Option.isSome(problem)) return refuse(category, problem.value)
       writes.set(category, { period: parsed.ok, setAt: stamp.at, setBy: stamp.by })
     }
-    const next = new Map(current)
+    // Compared as they are in force, clamped to today's bounds (`resolve`): a stored period outside
+    // them is not the one records are kept for.
+    const before = resolve(tenant, targets, current)
+    const after = resolve(tenant, targets, applied(current, writes))
     for (const [category, write] of writes) {
-      if (write === null) next.delete(category)
-      else next.set(category, write)
-    }
-    const periodOf = (target: RetentionTarget) => next.get(target.id)?.period ?? target.defaultPeriod
-    for (const category of writes.keys()) {
       const target = byId.get(category)!
-      const parent = target.parent === undefined ? undefined : byId.get(target.parent)
-      if (parent && Duration.greaterThan(periodOf(target), periodOf(parent))) {
+      // Its own period (within its bounds, checked above) against its parent's in force after the change.
+      const own = write?.period ?? target.defaultPeriod
+      const parent = target.parent === undefined ? undefined : after.get(target.parent)
+      if (parent && Duration.greaterThan(own, parent.period)) {
         return refuse(category, {
           reason: "outlives-parent",
-          detail: `${describePeriod(periodOf(target))} outlives its parent ${parent.id} (${describePeriod(periodOf(parent))})`
+          detail: `${describePeriod(own)} outlives its parent ${parent.category} (${describePeriod(parent.period)})`
         })
       }
+      // An unchanged child's period in force against this one's new period, which would clamp it.
       for (const child of targets) {
-        if (child.parent === category && Duration.greaterThan(periodOf(child), periodOf(target))) {
+        if (child.parent !== category || writes.has(child.id)) continue
+        const kept = before.get(child.id)!.period
+        if (Duration.greaterThan(kept, own)) {
           return refuse(category, {
             reason: "outlives-parent",
-            detail: `its child ${child.id} (${describePeriod(periodOf(child))}) would outlive it (${
-              describePeriod(periodOf(target))
+            detail: `its child ${child.id} (${describePeriod(kept)}) would outlive it (${
+              describePeriod(own)
             }); change both together`
           })
         }
@@ -454,19 +475,6 @@ interface PolicyStore {
     decide: (current: ReadonlyMap<string, Override>) => Effect.Effect<ReadonlyMap<string, Override | null>, Refused>,
     record: (before: ReadonlyMap<string, Override>, after: ReadonlyMap<string, Override>) => Effect.Effect<A, E>
   ) => Effect.Effect<A, Refused | RetentionStoreError | E>
-}
-
-/** The overrides after `writes`. */
-const applied = (
-  current: ReadonlyMap<string, Override>,
-  writes: ReadonlyMap<string, Override | null>
-): Map<string, Override> => {
-  const next = new Map(current)
-  for (const [category, write] of writes) {
-    if (write === null) next.delete(category)
-    else next.set(category, write)
-  }
-  return next
 }
 
 type Refused = RetentionPolicyInvalid | RetentionCategoryNotFound
