@@ -15,7 +15,9 @@
  *
  * A batch that fails fails each of its callers with the same error; report
  * per-item outcomes in the result type (an `Either`) when items can fail on
- * their own.
+ * their own. A batch that dies, or whose `run` throws, gives each of its
+ * callers the defect; a `key` or `weight` that throws fails its own caller
+ * with the defect. Either way the batcher goes on serving the others.
  *
  * A call made inside an open SQL transaction (`sql.withTransaction` of
  * `@effect/sql`) is not batched: its item runs alone, as a batch of one, in
@@ -28,6 +30,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import { inTransaction } from "./Database.js"
@@ -56,12 +59,16 @@ export interface BatcherOptions<I, O, E> {
 
 interface Pending<I, O, E> {
   readonly item: I
+  readonly key: string
+  readonly weight: number
   readonly resume: (result: Effect.Effect<O, E>) => void
 }
 
 /**
  * Makes a batcher; the returned function submits one item and waits for its
- * result. When the scope closes, callers still waiting are interrupted.
+ * result. When the scope closes, every caller not yet answered is interrupted:
+ * those waiting, and those whose batch was running or about to start. A call
+ * made while the scope closes, or after, is interrupted at once.
  *
  * A call costs no queue and no deferred of its own: the item joins a plain
  * array and the caller suspends until its batch answers it. This matters on
@@ -81,8 +88,13 @@ export const make = <I, O, E>(
     // Resumes the worker when it sleeps for want of items.
     let wake: (() => void) | undefined
     let closed = false
+    // Batches started and not yet answered. A batch's fibre interrupted before its first step
+    // (its fibre set closed first, as when the scope closes in parallel) never runs, so never
+    // answers: the batcher's finalizer answers what is left here.
+    const unanswered = new Set<ReadonlyArray<Pending<I, O, E>>>()
 
     const answer = (batch: ReadonlyArray<Pending<I, O, E>>, exit: Exit.Exit<ReadonlyArray<O>, E>) => {
+      if (!unanswered.delete(batch)) return
       if (Exit.isSuccess(exit)) batch.forEach((pending, i) => pending.resume(Exit.succeed(exit.value[i]!)))
       else {
         const failure = Exit.failCause(exit.cause)
@@ -90,9 +102,9 @@ export const make = <I, O, E>(
       }
     }
 
-    // One result per item, or a defect.
+    // One result per item, or a defect (`options.run` throwing too).
     const run = (items: ReadonlyArray<I>) =>
-      Effect.flatMap(options.run(items), (results) =>
+      Effect.flatMap(Effect.suspend(() => options.run(items)), (results) =>
         results.length === items.length
           ? Effect.succeed(results)
           : Effect.dieMessage(`a batch of ${items.length} returned ${results.length} results`))
@@ -110,20 +122,17 @@ export const make = <I, O, E>(
     let inFlight = 0
     const mayStart = (key: string) => inFlight < maxInFlight && (active.get(key) ?? 0) < perKey
 
-    // The waiting items whose key may start a batch now; the others stay waiting. Sleeps
-    // (woken by a new item or a finished batch) while there is none.
-    const takeReady = Effect.async<Array<Pending<I, O, E>>>((resume) => {
+    // Sleeps (woken by a new item or a finished batch) until a waiting item's key may start a
+    // batch. It takes nothing: items leave `waiting` only in the worker's own fibre, once it runs
+    // again (woken from another fibre, it resumes later, and may be interrupted first).
+    const awaitReady = Effect.async<void>((resume) => {
       const attempt = () => {
-        const ready: Array<Pending<I, O, E>> = []
-        const rest: Array<Pending<I, O, E>> = []
-        for (const pending of waiting) (mayStart(keyOf(pending.item)) ? ready : rest).push(pending)
-        if (ready.length === 0) {
+        if (closed || !waiting.some((pending) => mayStart(pending.key))) {
           wake = attempt
           return
         }
         wake = undefined
-        waiting = rest
-        resume(Effect.succeed(ready))
+        resume(Effect.void)
       }
       attempt()
       return Effect.sync(() => {
@@ -140,7 +149,7 @@ export const make = <I, O, E>(
     // Counting the items that waited as come back, two callers made batches of one in turn.
     const waitingOf = (key: string) => {
       let count = 0
-      for (const pending of waiting) if (keyOf(pending.item) === key) count++
+      for (const pending of waiting) if (pending.key === key) count++
       return count
     }
     const finished = (key: string, answered: number) =>
@@ -160,23 +169,28 @@ export const make = <I, O, E>(
         return settle(0)
       })
 
-    const running = yield* FiberSet.make()
-    const worker = Effect.gen(function*() {
-      const ready = yield* takeReady
+    // Takes the waiting items whose key may start a batch, groups them and counts the batches
+    // as in flight; items of keys that reach their limit meanwhile wait, ahead of newer ones.
+    // Nothing once the batcher is closing: its finalizer answers what waits.
+    const takeBatches = () => {
+      if (closed) return []
+      const ready: Array<Pending<I, O, E>> = []
+      const rest: Array<Pending<I, O, E>> = []
+      for (const pending of waiting) (mayStart(pending.key) ? ready : rest).push(pending)
+      waiting = rest
       const groups = new Map<string, Array<{ readonly items: Array<Pending<I, O, E>>; weight: number }>>()
       for (const pending of ready) {
-        const key = keyOf(pending.item)
-        const weight = weightOf(pending.item)
-        const batches = groups.get(key) ?? []
+        const batches = groups.get(pending.key) ?? []
         const last = batches[batches.length - 1]
-        if (last && last.weight + weight <= maxBatch) {
+        if (last && last.weight + pending.weight <= maxBatch) {
           last.items.push(pending)
-          last.weight += weight
+          last.weight += pending.weight
         } else {
-          batches.push({ items: [pending], weight })
+          batches.push({ items: [pending], weight: pending.weight })
         }
-        groups.set(key, batches)
+        groups.set(pending.key, batches)
       }
+      const started: Array<{ readonly key: string; readonly batch: ReadonlyArray<Pending<I, O, E>> }> = []
       const later: Array<Pending<I, O, E>> = []
       for (const [key, batches] of groups) {
         for (const { items: batch } of batches) {
@@ -186,27 +200,52 @@ export const make = <I, O, E>(
           }
           inFlight++
           active.set(key, (active.get(key) ?? 0) + 1)
-          yield* FiberSet.run(running, Effect.ensuring(runBatch(batch), finished(key, batch.length)))
+          unanswered.add(batch)
+          started.push({ key, batch })
         }
       }
-      // Items of keys that reached their limit wait, ahead of those that came since.
       if (later.length > 0) waiting = [...later, ...waiting]
-    }).pipe(Effect.forever, Effect.interruptible)
-    yield* Effect.forkScoped(worker)
+      return started
+    }
+
+    const running = yield* FiberSet.make()
+    // Interruptible only while it sleeps: items it took are always started (and so answered).
+    const worker = Effect.zipRight(
+      Effect.interruptible(awaitReady),
+      Effect.suspend(() =>
+        Effect.forEach(
+          takeBatches(),
+          ({ batch, key }) =>
+            FiberSet.run(running, Effect.interruptible(Effect.ensuring(runBatch(batch), finished(key, batch.length)))),
+          { discard: true }
+        )
+      )
+    ).pipe(Effect.forever, Effect.uninterruptible)
+    const workerFiber = yield* Effect.forkScoped(worker)
+    // In this order: nothing starts once the worker has stopped, batches still running answer
+    // (interrupt) their callers, and every caller left is interrupted.
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
+      Effect.gen(function*() {
         closed = true
-        const left = waiting
+        yield* Fiber.interrupt(workerFiber)
+        yield* FiberSet.clear(running)
+        const left = [...waiting, ...Array.from(unanswered).flat()]
         waiting = []
+        unanswered.clear()
         left.forEach((pending) => pending.resume(Effect.interrupt))
       })
     )
 
     const enqueue = (item: I) =>
-      Effect.async<O, E>((resume) => {
-        if (closed) return resume(Effect.interrupt)
-        waiting.push({ item, resume })
-        wake?.()
+      Effect.suspend(() => {
+        // Here, so that a key or weight that throws fails its own caller, not the worker.
+        const key = keyOf(item)
+        const weight = weightOf(item)
+        return Effect.async<O, E>((resume) => {
+          if (closed) return resume(Effect.interrupt)
+          waiting.push({ item, key, weight, resume })
+          wake?.()
+        })
       })
     // Inside the caller's transaction: alone, in the caller's fibre.
     const runAlone = (item: I) => Effect.map(run([item]), (results) => results[0]!)
