@@ -30,12 +30,18 @@
  * digits). `disclosures` and each of its members are optional; a disclosed
  * value is well-formed Unicode (no unpaired surrogate, which UTF-8 would
  * hash as U+FFFD). Base64 is canonical (RFC 4648 §4, padded, no whitespace).
- * Members not listed make the proof invalid.
+ * Members not listed make the proof invalid. The text is strict JSON, as a
+ * proof bundle's is, so that every JSON reader sees the same proof: no object
+ * gives a member twice (a reader keeping the first of two `ip` members would
+ * show another address than the one verified), and numbers are plain decimal
+ * integers (no sign, fraction, exponent or leading zero).
  *
  * ## Verification
  *
  * 1. The audit bundle verifies (`ProofBundle.verify`): its checkpoint is
- *    signed by the verifier key and its entry is in the signed tree.
+ *    signed by the verifier key and its entry is in the signed tree; the
+ *    checkpoint is of the event tenant's log, origin `<key name>/<tenant id>`
+ *    (`originOf`), as an `AuditLog` signs it (the key may sign other logs).
  * 2. The entry's details commitment is `detailsCommitment(salt, auditDetails)`
  *    and `auditDetails.eventSha256` is the SHA-256 of the event bytes.
  * 3. The event bytes are a canonical version-1 event of the entry's tenant;
@@ -44,18 +50,25 @@
  *    bundle's leaf index.
  * 4. Each disclosure recomputes the event's commitment to that field.
  *
+ * A proof that fails any check fails with `ConsentProofInvalid`, whose
+ * reason names the check or the member at fault, never a value: a malformed
+ * proof's reason holds no disclosed IP address or user agent.
+ *
  * @since 0.1.0
  */
 import * as AuditEntry from "@lawful/audit-trail/AuditEntry"
-import type * as Checkpoint from "@lawful/audit-trail/Checkpoint"
+import * as Checkpoint from "@lawful/audit-trail/Checkpoint"
 import * as ProofBundle from "@lawful/audit-trail/ProofBundle"
+import type { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as ConsentEvent from "./ConsentEvent.js"
 import { Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
+import { strictness } from "./internal/json.js"
 
 /**
  * The proof does not prove its event: malformed, tampered with, or signed by
@@ -192,6 +205,15 @@ export const auditResourceOf = (event: ConsentEvent.ConsentEvent): { readonly ty
 const invalid = (reason: string) => new ConsentProofInvalid({ reason })
 
 /**
+ * The origin of a tenant's audit log, as an `AuditLog` signs its checkpoints:
+ * `<key name>/<tenant id>`.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const originOf = (verifierKey: Checkpoint.VerifierKey, tenant: TenantId): string => `${verifierKey.name}/${tenant}`
+
+/**
  * The JSON value of a proof.
  *
  * @since 0.1.0
@@ -218,11 +240,22 @@ export const decode = (json: unknown): Effect.Effect<ConsentProof, ConsentProofI
     Effect.mapError((error) => invalid(`malformed proof: ${describe(error)}`))
   )
 
-// The formatter prints the offending value, recursively: a value nested thousands deep
-// overflows the stack, and is described without it.
+// The issues by path and kind, never the offending value: a proof may disclose an IP address and
+// a user agent, and the reason must not carry them (in whatever member they were misplaced). The
+// name of a member not allowed is left out for the same reason. The formatter recurses: a value
+// nested thousands deep overflows the stack, and is described without it.
 const describe = (error: ParseResult.ParseError): string => {
   try {
-    return ParseResult.TreeFormatter.formatErrorSync(error)
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+      const path = issue._tag === "Unexpected" ? issue.path.slice(0, -1) : issue.path
+      const where = path.length === 0 ? "the proof" : path.join(".")
+      return issue._tag === "Missing"
+        ? `${where}: missing`
+        : issue._tag === "Unexpected"
+        ? `${where}: a member not allowed`
+        : `${where}: invalid`
+    })
+    return [...new Set(issues)].join("; ")
   } catch {
     return "a value is nested too deeply"
   }
@@ -236,7 +269,10 @@ const describe = (error: ParseResult.ParseError): string => {
  */
 export const fromJson = (text: string): Effect.Effect<ConsentProof, ConsentProofInvalid> =>
   Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => invalid("a proof must be JSON") }).pipe(
-    Effect.flatMap(decode)
+    Effect.flatMap((json) => {
+      const problem = strictness(text)
+      return problem === undefined ? decode(json) : Effect.fail(invalid(`a proof must be strict JSON: ${problem}`))
+    })
   )
 
 const checkDisclosure = (
@@ -262,7 +298,10 @@ export const verify = (
   verifierKey: Checkpoint.VerifierKey | string
 ): Effect.Effect<VerifiedConsent, ConsentProofInvalid> =>
   Effect.gen(function*() {
-    const checkpoint = yield* ProofBundle.verify(proof.audit, verifierKey).pipe(
+    const key = Predicate.isString(verifierKey)
+      ? yield* Checkpoint.parseVerifierKey(verifierKey).pipe(Effect.mapError((error) => invalid(`audit bundle: ${error.reason}`)))
+      : verifierKey
+    const checkpoint = yield* ProofBundle.verify(proof.audit, key).pipe(
       Effect.mapError((error) => invalid(`audit bundle: ${error.reason}`))
     )
     const leaf = AuditEntry.decodeLeaf(proof.audit.entry)
@@ -278,6 +317,10 @@ export const verify = (
     const event = ConsentEvent.fromCanonicalBytes(proof.event)
     if (Option.isNone(event)) return yield* invalid("the event bytes are not a canonical consent event")
     if (leaf.value.tenant !== event.value.tenant) return yield* invalid("the audit entry belongs to another tenant")
+    // The key may sign other logs: the checkpoint must be of the event tenant's.
+    if (checkpoint.origin !== originOf(key, event.value.tenant)) {
+      return yield* invalid(`the checkpoint's origin is not the tenant's log, ${originOf(key, event.value.tenant)}`)
+    }
     if (leaf.value.action !== `consent.${event.value.kind}`) return yield* invalid("the audit entry records another action")
     const resource = auditResourceOf(event.value)
     if (leaf.value.resource?.type !== resource.type || leaf.value.resource.id !== resource.id) {
