@@ -11,9 +11,10 @@
  *
  * PGlite is a single session. Every statement outside a transaction takes it
  * for its own duration, in the order fibers asked; a transaction holds it
- * for its whole scope, so no other fiber's statement can run inside it. So
- * do `LISTEN` and `NOTIFY`, except from within the transaction, where they
- * join it. A directory is opened by one client at a time.
+ * for its whole scope, so no other fiber's statement can run inside it, and a
+ * statement through its connection after it ended takes the session as any
+ * other. So do `LISTEN` and `NOTIFY`, except from within the transaction,
+ * where they join it. A directory is opened by one client at a time.
  *
  * @since 0.1.0
  */
@@ -192,6 +193,10 @@ const lockDirectory = (dir: string): Effect.Effect<void, SqlError, Scope.Scope> 
 // without a turn of the event loop: a fibre running statements one after another kept the
 // session from all others until it stopped. Here a release hands the session to the fibre that
 // has waited longest.
+//
+// `take` runs where interruption is off, and only its waiting goes through `restore`: a fibre
+// interrupted at any step of it either holds the session, with its caller to release it, or has
+// left the line (passing on the session if it had just been handed it), never both or neither.
 const makeSession = () => {
   let held = false
   const waiting: Array<() => void> = []
@@ -200,24 +205,34 @@ const makeSession = () => {
     if (next === undefined) held = false
     else next()
   })
-  const wait = Effect.async<void>((resume) => {
-    const handOver = () => resume(Effect.void)
-    waiting.push(handOver)
-    // Interrupted: while still waiting, leave the line; once handed the session, pass it on.
-    return Effect.suspend(() => {
-      const index = waiting.indexOf(handOver)
-      if (index === -1) return release
-      waiting.splice(index, 1)
-      return Effect.void
+  const take = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!held) {
+        held = true
+        return Effect.void
+      }
+      let handedOver = false
+      let wake: (() => void) | undefined
+      const turn = () => {
+        handedOver = true
+        wake?.()
+      }
+      waiting.push(turn)
+      return restore(Effect.async<void>((resume) => {
+        if (handedOver) resume(Effect.void)
+        else wake = () => resume(Effect.void)
+      })).pipe(
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            if (handedOver) return release
+            waiting.splice(waiting.indexOf(turn), 1)
+            return Effect.void
+          })
+        )
+      )
     })
-  })
-  const take = Effect.suspend(() => {
-    if (held) return wait
-    held = true
-    return Effect.void
-  })
   const withSession = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) => Effect.zipRight(restore(take), Effect.ensuring(restore(effect), release)))
+    Effect.uninterruptibleMask((restore) => Effect.zipRight(take(restore), Effect.ensuring(restore(effect), release)))
   return { take, release, withSession }
 }
 
@@ -294,8 +309,7 @@ export const fromPglite = (
         catch: toSqlError("Failed to execute statement")
       })
 
-    // `guard` is the identity inside a transaction (the session is already held) and takes
-    // the session per statement outside one.
+    // `guard` takes the session per statement, or not while the connection holds it.
     const makeConnection = (guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
       const run = (
         sql: string,
@@ -319,7 +333,28 @@ export const fromPglite = (
     }
 
     const statementConnection = makeConnection(session.withSession)
-    const transactionConnection = makeConnection((effect) => effect)
+
+    // The connections that hold the session now: a transaction's, or one from `reserve`. Each
+    // runs its statements as they come while it holds the session; once released, each of its
+    // statements takes the session as any other, so a fibre forked in a transaction that goes on
+    // after it ends (its context still names the transaction's connection), or a reserved
+    // connection kept past its scope, never runs inside another fibre's transaction.
+    const holding = new Set<Connection>()
+    // Waiting for the session stays interruptible (withTransaction acquires uninterruptibly):
+    // a transaction can wait behind another for long.
+    const holdSession = Effect.acquireRelease(
+      Effect.zipRight(
+        session.take(Effect.interruptible),
+        Effect.sync(() => {
+          const connection: Connection = makeConnection((effect) =>
+            Effect.suspend(() => holding.has(connection) ? effect : session.withSession(effect))
+          )
+          holding.add(connection)
+          return connection
+        })
+      ),
+      (connection) => Effect.zipRight(Effect.sync(() => holding.delete(connection)), session.release)
+    )
 
     // For what runs on the session besides statements (LISTEN, NOTIFY): inside this client's
     // transaction it joins the transaction, which holds the session; elsewhere it takes it.
@@ -327,7 +362,7 @@ export const fromPglite = (
       Effect.flatMap(
         Effect.serviceOption(Client.TransactionConnection),
         (transaction) =>
-          Option.isSome(transaction) && transaction.value[0] === transactionConnection
+          Option.isSome(transaction) && holding.has(transaction.value[0])
             ? effect
             : session.withSession(effect)
       )
@@ -335,17 +370,12 @@ export const fromPglite = (
     // Streams listening per channel: the last one to end stops listening.
     const listening = new Map<string, number>()
     const listen = (channel: string) =>
-      Effect.tryPromise({
-        try: async () => {
-          listening.set(channel, (listening.get(channel) ?? 0) + 1)
-          try {
-            await db.exec(`LISTEN ${pg.escapeIdentifier(channel)}`)
-          } catch (error) {
-            unlistened(channel)
-            throw error
-          }
-        },
-        catch: toSqlError("Failed to listen")
+      Effect.suspend(() => {
+        listening.set(channel, (listening.get(channel) ?? 0) + 1)
+        return Effect.tryPromise({
+          try: () => db.exec(`LISTEN ${pg.escapeIdentifier(channel)}`),
+          catch: toSqlError("Failed to listen")
+        })
       })
     const unlistened = (channel: string) => {
       const remaining = (listening.get(channel) ?? 1) - 1
@@ -362,12 +392,7 @@ export const fromPglite = (
 
     const client = yield* Client.make({
       acquirer: Effect.succeed(statementConnection),
-      // Waiting for the session stays interruptible (withTransaction acquires uninterruptibly):
-      // a transaction can wait behind another for long.
-      transactionAcquirer: Effect.as(
-        Effect.acquireRelease(Effect.interruptible(session.take), () => session.release),
-        transactionConnection
-      ),
+      transactionAcquirer: holdSession,
       compiler,
       spanAttributes: [
         ...(options.spanAttributes ? Object.entries(options.spanAttributes) : []),
@@ -383,18 +408,23 @@ export const fromPglite = (
       json: (value: unknown) => pgJson(value, undefined, undefined),
       // The channel is a name as pg's `listen` takes it: exact, quoted (PGlite's own `listen`
       // folds it to lower case and writes it into its statements unquoted).
+      // Waiting for the session to LISTEN stays interruptible; a LISTEN once begun is undone
+      // when the stream ends, however it ends.
       listen: (channel: string) =>
         Stream.asyncPush<string, SqlError>((emit) =>
-          Effect.acquireRelease(
-            onSession(listen(channel)).pipe(
-              Effect.zipRight(Effect.sync(() =>
-                db.onNotification((from, payload) => {
-                  if (from === channel) emit.single(payload)
-                })
-              ))
-            ),
-            (stopNotifications) => Effect.zipRight(Effect.sync(stopNotifications), onSession(unlisten(channel)))
-          )
+          Effect.gen(function*() {
+            let listened = false
+            const stopNotifications = db.onNotification((from, payload) => {
+              if (from === channel) emit.single(payload)
+            })
+            yield* Effect.addFinalizer(() =>
+              Effect.zipRight(Effect.sync(stopNotifications), listened ? onSession(unlisten(channel)) : Effect.void)
+            )
+            yield* onSession(Effect.suspend(() => {
+              listened = true
+              return listen(channel)
+            }))
+          })
         ),
       notify: (channel: string, payload: string) =>
         Effect.asVoid(onSession(queryRaw("SELECT pg_notify($1, $2)", [channel, payload]))),

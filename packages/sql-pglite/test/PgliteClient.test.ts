@@ -18,6 +18,7 @@ import nodePg from "pg"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { awaitListening, holdTransaction, listeningChannels } from "./session.js"
 
 // The same scenario runs on PGlite and, when TEST_DATABASE_URL is set, on PostgreSQL in a
 // fresh schema. Each scenario asserts its expected values and returns what it observed, so
@@ -226,6 +227,86 @@ const transactions = Effect.gen(function*() {
   return yield* numbers
 })
 
+// What an interruption, a failure or a fork leaves behind: each time, the transaction rolls back
+// (or back to its savepoint) and the next statement finds no transaction open.
+const interruptions = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const tenant = randomUUID()
+  const insert = (n: number) => sql`INSERT INTO events ${sql.insert({ tenant_id: tenant, n })}`
+  const numbers = Effect.map(
+    sql<{ n: number }>`SELECT n FROM events WHERE tenant_id = ${tenant} ORDER BY n`,
+    (rows) => rows.map((r) => r.n)
+  )
+  const noTransactionOpen = Effect.map(
+    sql<{ xid: string | null }>`SELECT pg_current_xact_id_if_assigned()::text AS xid`,
+    ([row]) => assert.isNull(row!.xid)
+  )
+
+  // A statement that fails inside nested savepoints rolls back to the innermost; each level
+  // above goes on and commits.
+  yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* insert(1)
+      yield* sql.withTransaction(
+        Effect.gen(function*() {
+          yield* insert(2)
+          const failed = yield* Effect.flip(sql.withTransaction(Effect.zipRight(insert(3), sql`SELECT 1 / 0`)))
+          assert.strictEqual(failed._tag, "SqlError")
+          assert.strictEqual((failed as { cause?: { code?: string } }).cause?.code, "22012")
+          yield* insert(4)
+        })
+      )
+      // A failed statement outside any savepoint of its own takes its level with it.
+      const failed = yield* Effect.flip(sql.withTransaction(Effect.zipRight(insert(5), insert(5))))
+      assert.strictEqual(failed._tag, "SqlError")
+      yield* insert(6)
+    })
+  )
+  assert.deepStrictEqual(yield* numbers, [1, 2, 4, 6])
+  yield* noTransactionOpen
+
+  // A transaction interrupted while its statement runs rolls back.
+  const inserted = yield* Deferred.make<void>()
+  const busy = yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* insert(7)
+      yield* Deferred.succeed(inserted, undefined)
+      return yield* sql`SELECT count(*) FROM generate_series(1, 3000000)`
+    })
+  ).pipe(Effect.fork)
+  yield* Deferred.await(inserted)
+  yield* Fiber.interrupt(busy)
+  yield* noTransactionOpen
+  assert.deepStrictEqual(yield* numbers, [1, 2, 4, 6])
+
+  // A transaction in a fibre forked inside a transaction joins it (as a savepoint), and is
+  // undone with it.
+  const forked = yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* insert(8)
+      const child = yield* Effect.fork(sql.withTransaction(Effect.zipRight(insert(9), numbers)))
+      const seen = yield* Fiber.join(child)
+      return yield* Effect.fail({ seen })
+    })
+  ).pipe(Effect.flip)
+  assert.deepStrictEqual(forked, { seen: [1, 2, 4, 6, 8, 9] })
+  assert.deepStrictEqual(yield* numbers, [1, 2, 4, 6])
+  yield* noTransactionOpen
+
+  // A stream that fails, or whose reader stops early, frees what it held.
+  const failing = sql<{ q: number }>`SELECT 1 / (500 - n) AS q FROM generate_series(1, 1000) AS n`.stream
+  const streamError = yield* Effect.flip(Stream.runDrain(failing))
+  assert.strictEqual(streamError._tag, "SqlError")
+  const firstFive = yield* sql<{ n: number }>`SELECT generate_series(1, 1000) AS n`.stream.pipe(Stream.take(5), Stream.runCollect)
+  assert.deepStrictEqual(Chunk.toArray(firstFive).map((r) => r.n), [1, 2, 3, 4, 5])
+  const inTransaction = yield* sql.withTransaction(Effect.zipRight(insert(10), Stream.runDrain(failing))).pipe(Effect.flip)
+  assert.strictEqual(inTransaction._tag, "SqlError")
+  yield* noTransactionOpen
+  assert.deepStrictEqual(yield* numbers, [1, 2, 4, 6])
+  yield* sql.withTransaction(insert(11))
+  return yield* numbers
+})
+
 const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, E>) =>
   layer(Layer.effectDiscard(migrate).pipe(Layer.provideMerge(client)), { timeout: 120_000 })(name, (it) => {
     it.effect("runs migrations once, recorded in the package's own table", () =>
@@ -280,6 +361,9 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
 
     it.effect("transactions, savepoints, isolation and streams", () =>
       transactions.pipe(Effect.tap((observed) => results.set(`${name}:transactions`, observed))))
+
+    it.effect("interruptions, failures and forks inside transactions and streams leave the session clean", () =>
+      interruptions.pipe(Effect.tap((observed) => results.set(`${name}:interruptions`, observed))))
   })
 
 const results = new Map<string, unknown>()
@@ -302,7 +386,7 @@ if (databaseUrl) {
 
   describe("PGlite and PostgreSQL", () => {
     it("return the same values for the same statements", () => {
-      for (const key of ["scenario", "transactions"]) {
+      for (const key of ["scenario", "transactions", "interruptions"]) {
         assert.deepStrictEqual(results.get(`PGlite in memory:${key}`), results.get(`PostgreSQL:${key}`))
       }
     })
@@ -388,18 +472,6 @@ describe("PGlite on disk", () => {
 // PGlite's one session, shared by everything: what waits for it, and what must not run inside
 // another fibre's transaction.
 layer(PgliteClient.layer(), { timeout: 60_000 })("PGlite session", (it) => {
-  // A transaction that holds the session until `finish`, then rolls back.
-  const holdTransaction = Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const opened = yield* Deferred.make<void>()
-    const finish = yield* Deferred.make<void>()
-    const holder = yield* sql.withTransaction(
-      Effect.zipRight(Deferred.succeed(opened, undefined), Effect.zipRight(Deferred.await(finish), Effect.fail("rolled back" as const)))
-    ).pipe(Effect.fork)
-    yield* Deferred.await(opened)
-    return { finish: Deferred.succeed(finish, undefined), holder }
-  })
-
   it.effect("a transaction waiting for the session can be interrupted", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -471,16 +543,3 @@ layer(PgliteClient.layer(), { timeout: 60_000 })("PGlite session", (it) => {
       assert.deepStrictEqual(Chunk.toArray(yield* Fiber.join(received)), ["heard"])
     }))
 })
-
-const listeningChannels = Effect.flatMap(
-  SqlClient.SqlClient,
-  (sql) => sql<{ channel: string }>`SELECT pg_listening_channels() AS channel`
-).pipe(Effect.map((rows) => rows.map((r) => r.channel)))
-
-// A stream's LISTEN runs when the stream starts, in its own fibre: wait until it has (a few
-// statements at most; a LISTEN that never takes effect fails here).
-const awaitListening = (channel: string) =>
-  listeningChannels.pipe(
-    Effect.repeat({ until: (channels) => channels.includes(channel), times: 200 }),
-    Effect.map((channels) => assert.include(channels, channel))
-  )
