@@ -109,8 +109,13 @@ interface Target {
 
 const placeholderHost = "lawful-no-host"
 
+const controlCharacter = /[\u0000-\u001f\u007f]/
+
 const parseTarget = (value: string): Option.Option<Target> => {
   if (!/^postgres(?:ql)?:\/\//i.test(value)) return Option.none()
+  // A control character is never part of a URL (a line break read from a secret file, say):
+  // `pg` would take it into the database's name.
+  if (controlCharacter.test(value)) return Option.none()
   // As `pg` does: spaces and stray percent signs encoded before parsing.
   const text = /\s|%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(value) ? encodeURI(value).replace(/%25(\d\d)/g, "%$1") : value
   const parse = (input: string) => {
@@ -140,14 +145,18 @@ const parseTarget = (value: string): Option.Option<Target> => {
   }
 }
 
-// What a failure names: the server and database, never the user or the password.
+// What a failure names: the server and database, never the user or the password; on one line,
+// a control character percent-encoded in the URL shown as it was written.
 const describeTarget = (url: string): string =>
   Option.match(parseTarget(url), {
     onNone: () => "a malformed URL",
     onSome: ({ database, host, port }) =>
-      host.startsWith("/")
+      (host.startsWith("/")
         ? `unix socket ${host.replace(/\/+$/, "")}/.s.PGSQL.${port}${database ? `, database ${database}` : ""}`
-        : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`
+        : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`).replace(
+          new RegExp(controlCharacter, "g"),
+          (character) => encodeURIComponent(character)
+        )
   })
 
 /**

@@ -29,8 +29,11 @@
  * `new Error()` per call and points into library internals anyway.
  *
  * Unwrapped subject keys are cached in memory (as `KeyObject`s) for
- * `cacheTtl` (default 30 s). A shred in this process evicts at once; a shred
- * in another process is seen here when the entry expires.
+ * `cacheTtl` (default 30 s). A shred in this process evicts at once, from the
+ * cache and from the subjects made ahead; a shred in another process is seen
+ * here when the entry expires. A shred inside a SQL transaction is seen by
+ * other connections only when it commits: until this process reads the
+ * subject shredded from the store, it caches no key of the subject it reads.
  *
  * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
  * `prepare`, `blindIndex`). Reads (`open`, `openAll`, `findBlindIndex`,
@@ -270,7 +273,11 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   readonly rotateMasterKey: Effect.Effect<{ readonly rewrapped: number }, VaultError>
   /** The tenant's erasure ledger, oldest first. */
   readonly erasures: (tenant: TenantId) => Effect.Effect<ReadonlyArray<Erasure>, KeyStoreError>
-  /** Destroys again the keys of every listed subject (after restoring a backup); returns how many were still there. */
+  /**
+   * Destroys again the keys of every listed subject (after restoring a backup), idempotently; a
+   * subject the store does not know gets its tombstone, so no key is made for it again. Returns
+   * how many it changed: keys destroyed and tombstones written.
+   */
   readonly reapplyErasures: (erasures: Iterable<Erasure>) => Effect.Effect<number, KeyStoreError>
 }>() {}
 
@@ -425,11 +432,26 @@ export const make = (options: VaultOptions = {}) =>
     // cached after it: the shred's eviction came first, and the subject would open from the
     // cache until the entry expired.
     let shreds = 0
+    // Subjects shredded inside a transaction, which may not have committed yet: until it does, a
+    // read on another connection still finds the key, which must not be cached. A subject leaves
+    // this set when the store shows it shredded (after a rollback it is read from the store,
+    // uncached, until the set forgets it).
+    const shredsInTransaction = BoundedCache.make<string, true>(cacheSize)
     const rememberRead = (id: string, key: KeyObject, now: number, shredsBeforeRead: number) =>
-      shredsBeforeRead === shreds ? remember(id, key, now) : key
-    const evict = (tenant: TenantId, subject: SubjectId) => {
+      shredsBeforeRead === shreds && shredsInTransaction.get(id) === undefined ? remember(id, key, now) : key
+    const shreddedInStore = (tenant: TenantId, subject: SubjectId) => {
+      shredsInTransaction.delete(cacheKey(tenant, subject))
+      return new SubjectShredded({ tenantId: tenant, subjectId: subject })
+    }
+    // Every copy of the key this process holds: the cache's, and the pool's (a subject released
+    // back to it would be handed out again, its key cached anew, and seal after its shred).
+    const evict = (tenant: TenantId, subject: SubjectId, inTransaction: boolean) => {
       shreds++
       subjectCache.delete(cacheKey(tenant, subject))
+      if (inTransaction) shredsInTransaction.set(cacheKey(tenant, subject), true)
+      const pooled = pools.get(tenant)?.keys
+      const at = pooled?.findIndex(([id]) => id === subject) ?? -1
+      if (at >= 0) pooled!.splice(at, 1)
     }
 
     const subjectKey = (
@@ -459,9 +481,7 @@ export const make = (options: VaultOptions = {}) =>
           // A subject that never had a key has nothing sealed: the value cannot be theirs.
           if (state === undefined) return yield* new SealedValueInvalid({ reason: "authentication-failed" })
           // Shredded before its tenant had a key, too.
-          if (state._tag === "Shredded") {
-            return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
-          }
+          if (state._tag === "Shredded") return yield* shreddedInStore(tenant, subject)
           // A subject key without its tenant's key (a key store restored in part) cannot be unwrapped.
           if (keys === undefined) return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
           const raw = decrypt(keys.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
@@ -506,7 +526,7 @@ export const make = (options: VaultOptions = {}) =>
             if (state === undefined) {
               keys.set(subject, Either.left(new SealedValueInvalid({ reason: "authentication-failed" })))
             } else if (state._tag === "Shredded") {
-              keys.set(subject, Either.left(new SubjectShredded({ tenantId: tenant, subjectId: subject })))
+              keys.set(subject, Either.left(shreddedInStore(tenant, subject)))
             } else if (tenantKeysOf === undefined) {
               return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
             } else {
@@ -691,7 +711,7 @@ export const make = (options: VaultOptions = {}) =>
           const states = yield* store.createSubjectKeys(tenant, [...missing])
           for (const subject of missing.keys()) {
             const state = states.get(subject)!
-            if (state._tag === "Shredded") return yield* new SubjectShredded({ tenantId: tenant, subjectId: subject })
+            if (state._tag === "Shredded") return yield* shreddedInStore(tenant, subject)
             const raw = decrypt(tenantKeysOf!.wrapping, state.key.ciphertext, subjectKeyAad(tenant, subject))
             if (typeof raw === "string") return yield* new KeyUnavailable({ tenantId: tenant, reason: "unwrap-failed" })
             keys.set(subject, rememberRead(cacheKey(tenant, subject), createSecretKey(Buffer.from(raw)), now, shredsBeforeRead))
@@ -723,12 +743,12 @@ export const make = (options: VaultOptions = {}) =>
           )
         ),
       shred: (tenant, subject) =>
-        Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => store.shred(tenant, subject, new Date(now))),
-          Effect.ensuring(Effect.sync(() => evict(tenant, subject))),
-          Effect.asVoid,
-          Effect.withSpan("Vault.shred", { captureStackTrace: false })
-        ),
+        Effect.flatMap(inTransaction, (joined) =>
+          Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => store.shred(tenant, subject, new Date(now))),
+            Effect.ensuring(Effect.sync(() => evict(tenant, subject, joined))),
+            Effect.asVoid
+          )).pipe(Effect.withSpan("Vault.shred", { captureStackTrace: false })),
       isShredded: (tenant, subject) =>
         Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
       shreddedAmong: (tenant, subjects) =>
@@ -769,11 +789,12 @@ export const make = (options: VaultOptions = {}) =>
           }
         }),
       reapplyErasures: (erasures) =>
-        Effect.reduce(erasures, 0, (count, erasure) =>
-          store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
-            Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId))),
-            Effect.map((changed) => (changed ? count + 1 : count))
-          )).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
+        Effect.flatMap(inTransaction, (joined) =>
+          Effect.reduce(erasures, 0, (count, erasure) =>
+            store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
+              Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId, joined))),
+              Effect.map((changed) => (changed ? count + 1 : count))
+            ))).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
     })
   })
 
