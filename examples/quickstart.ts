@@ -31,8 +31,10 @@ const platform = SubjectDirectory.personalDataSource.pipe(
   Layer.provideMerge(PersonalDataRegistry.layer),
   Layer.provideMerge(Vault.layer),
   Layer.provide(KeyStore.layerSql),
-  Layer.provide(developmentMasterKey),
-  Layer.provide(Database.layer)
+  Layer.provide(Database.layer),
+  // Built first: a malformed LAWFUL_MASTER_KEY stops start-up before the database is opened
+  // (or the embedded one created), so that nothing is written.
+  Layer.provide(developmentMasterKey)
 )
 
 // One demo tenant, the same on every run.
