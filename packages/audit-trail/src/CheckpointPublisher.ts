@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import type { TenantId } from "@lawful/core/TenantId"
+import { TenantId } from "@lawful/core/TenantId"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -42,6 +42,11 @@ export class CheckpointPublishError extends Schema.TaggedError<CheckpointPublish
  * @category services
  */
 export class CheckpointPublisher extends Context.Tag("@lawful/audit-trail/CheckpointPublisher")<CheckpointPublisher, {
+  /**
+   * Publishes a signed note of the tenant's log; `size` is the tree size the note states. The
+   * layers of this module refuse a size that is not the note's and a tenant id that is not a
+   * lower-case UUID, before anything is written.
+   */
   readonly publish: (
     tenant: TenantId,
     checkpoint: { readonly size: number; readonly note: string }
@@ -54,29 +59,63 @@ export class CheckpointPublisher extends Context.Tag("@lawful/audit-trail/Checkp
   readonly latest: (tenant: TenantId) => Effect.Effect<Option.Option<string>, CheckpointPublishError>
 }>() {}
 
-/**
- * Publishes into memory: for tests.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerMemory: Layer.Layer<CheckpointPublisher> = Layer.sync(CheckpointPublisher, () => {
-  const published = new Map<TenantId, { size: number; note: string }>()
-  return {
-    publish: (tenant, checkpoint) =>
-      Effect.sync(() => {
-        const current = published.get(tenant)
-        if (!current || current.size <= checkpoint.size) published.set(tenant, checkpoint)
-      }),
-    latest: (tenant) => Effect.sync(() => Option.map(Option.fromNullable(published.get(tenant)), (c) => c.note))
-  }
-})
-
 // The tree size a signed note states (its second line); NaN if it states none.
 const sizeOfNote = (note: string): number => {
   const line = note.split("\n")[1] ?? ""
   return /^(0|[1-9][0-9]*)$/.test(line) ? Number(line) : Number.NaN
 }
+
+const isTenantId = Schema.is(TenantId)
+
+// Why a publication is refused before anything is written, if it is: a tenant id that is not a
+// lower-case UUID (a path could leave the directory, or reach another tenant's), or a size that is
+// not the one its note states (`latest` would move back, and the size's file would hold another note).
+const refusal = (tenant: TenantId, checkpoint: { readonly size: number; readonly note: string }): Error | undefined =>
+  !isTenantId(tenant)
+    ? new Error("the tenant id is not a lower-case UUID")
+    : typeof checkpoint.note !== "string" || !Number.isSafeInteger(checkpoint.size) || checkpoint.size < 0 ||
+        sizeOfNote(checkpoint.note) !== checkpoint.size
+    ? new Error("the size of a publication must be the tree size its note states")
+    : undefined
+
+const refuse = (operation: string, cause: Error) => Effect.fail(new CheckpointPublishError({ operation, cause }))
+
+/**
+ * Publishes into memory: for tests. It keeps the directory's rules: a publication whose size is not
+ * its note's, or for a tenant id that is not a lower-case UUID, is refused; another checkpoint of a
+ * size already published is refused; `latest` only moves forward.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<CheckpointPublisher> = Layer.sync(CheckpointPublisher, () => {
+  const published = new Map<TenantId, { readonly bySize: Map<number, string>; latest: number }>()
+  return {
+    publish: (tenant, checkpoint) =>
+      Effect.suspend(() => {
+        const refused = refusal(tenant, checkpoint)
+        if (refused !== undefined) return refuse("publish", refused)
+        let log = published.get(tenant)
+        if (log === undefined) {
+          log = { bySize: new Map(), latest: checkpoint.size }
+          published.set(tenant, log)
+        }
+        const existing = log.bySize.get(checkpoint.size)
+        if (existing !== undefined && existing !== checkpoint.note) {
+          return refuse("publish", new Error(`another checkpoint of size ${checkpoint.size} is already published`))
+        }
+        log.bySize.set(checkpoint.size, checkpoint.note)
+        log.latest = Math.max(log.latest, checkpoint.size)
+        return Effect.void
+      }),
+    latest: (tenant) =>
+      Effect.suspend(() => {
+        if (!isTenantId(tenant)) return refuse("read", new Error("the tenant id is not a lower-case UUID"))
+        const log = published.get(tenant)
+        return Effect.succeed(log === undefined ? Option.none() : Option.fromNullable(log.bySize.get(log.latest)))
+      })
+  }
+})
 
 const readIfExists = (path: string): Promise<string | undefined> =>
   readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
@@ -131,8 +170,13 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * once the publications have returned it holds the largest, though a reader
  * may meanwhile see it behind for a moment.
  *
- * `latest` reads `<tenant>/latest` and nothing else: tenant ids are lower-case
- * UUIDs, so no tenant's path reaches another's. The file's content is read
+ * A publication is refused before anything is written when its `size` is not the
+ * tree size its note states (`latest` would move back, and the size's file would
+ * hold another size's note), or when the tenant id is not a lower-case UUID.
+ *
+ * `latest` reads `<tenant>/latest` and nothing else: tenant ids are checked to be
+ * lower-case UUIDs (the type alone does not stop a cast string such as `../x`),
+ * so no path leaves the directory or reaches another tenant's. The file's content is read
  * back as it is; a note copied there from another tenant's directory is
  * refused by the `AuditLog`, which checks each note's origin, and it stays
  * until an operator replaces it.
@@ -143,55 +187,58 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
 export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublisher> =>
   Layer.succeed(CheckpointPublisher, {
     publish: (tenant, { note, size }) =>
-      Effect.tryPromise({
-        try: async () => {
-          const dir = join(directory, tenant)
-          await mkdir(dir, { recursive: true })
-          const partial = async () => {
-            const path = join(dir, `.${randomUUID()}.partial`)
-            await writeFile(path, note, { encoding: "utf8", flag: "wx" })
-            return path
-          }
+      Effect.suspend(() => {
+        const refused = refusal(tenant, { note, size })
+        if (refused !== undefined) return refuse("publish", refused)
+        return Effect.tryPromise({
+          try: async () => {
+            const dir = join(directory, tenant)
+            await mkdir(dir, { recursive: true })
+            const partial = async () => {
+              const path = join(dir, `.${randomUUID()}.partial`)
+              await writeFile(path, note, { encoding: "utf8", flag: "wx" })
+              return path
+            }
 
-          // The checkpoint's own file, linked in whole where it is absent, never replaced.
-          const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
-          const written = await partial()
-          try {
-            await link(written, file).catch(async (error: NodeJS.ErrnoException) => {
-              if (error.code === "EEXIST") return
-              if (!noHardLinks.has(error.code ?? "")) throw error
-              if (await readIfExists(file) === undefined) await rename(written, file)
-            })
-          } finally {
-            await rm(written, { force: true })
-          }
-          if (await readFile(file, "utf8") !== note) {
-            throw new Error(`another checkpoint of size ${size} is already published`)
-          }
-
-          // `latest`, moved forward only, and read again after each rename.
-          const latest = join(dir, "latest")
-          for (let attempt = 0;; attempt++) {
-            const current = await readIfExists(latest)
-            if (current !== undefined && !(sizeOfNote(current) < size)) return
-            if (attempt === latestAttempts) throw new Error(`latest was moved back below size ${size} at each attempt`)
+            // The checkpoint's own file, linked in whole where it is absent, never replaced.
+            const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
             const written = await partial()
-            await rename(written, latest).catch(async (error) => {
+            try {
+              await link(written, file).catch(async (error: NodeJS.ErrnoException) => {
+                if (error.code === "EEXIST") return
+                if (!noHardLinks.has(error.code ?? "")) throw error
+                if (await readIfExists(file) === undefined) await rename(written, file)
+              })
+            } finally {
               await rm(written, { force: true })
-              throw error
-            })
-          }
-        },
-        catch: (cause) => new CheckpointPublishError({ operation: "publish", cause })
-      }).pipe(
-        withLock(JSON.stringify([resolve(directory), tenant])),
-        Effect.withSpan("CheckpointPublisher.publish")
-      ),
+            }
+            if (await readFile(file, "utf8") !== note) {
+              throw new Error(`another checkpoint of size ${size} is already published`)
+            }
+
+            // `latest`, moved forward only, and read again after each rename.
+            const latest = join(dir, "latest")
+            for (let attempt = 0;; attempt++) {
+              const current = await readIfExists(latest)
+              if (current !== undefined && !(sizeOfNote(current) < size)) return
+              if (attempt === latestAttempts) throw new Error(`latest was moved back below size ${size} at each attempt`)
+              const written = await partial()
+              await rename(written, latest).catch(async (error) => {
+                await rm(written, { force: true })
+                throw error
+              })
+            }
+          },
+          catch: (cause) => new CheckpointPublishError({ operation: "publish", cause })
+        }).pipe(withLock(JSON.stringify([resolve(directory), tenant])))
+      }).pipe(Effect.withSpan("CheckpointPublisher.publish")),
     latest: (tenant) =>
-      Effect.tryPromise({
-        try: () => readIfExists(join(directory, tenant, "latest")).then(Option.fromNullable),
-        catch: (cause) => new CheckpointPublishError({ operation: "read", cause })
-      })
+      isTenantId(tenant)
+        ? Effect.tryPromise({
+          try: () => readIfExists(join(directory, tenant, "latest")).then(Option.fromNullable),
+          catch: (cause) => new CheckpointPublishError({ operation: "read", cause })
+        })
+        : refuse("read", new Error("the tenant id is not a lower-case UUID"))
   })
 
 /**
