@@ -36,8 +36,9 @@
  * Ed25519) unless the latest checkpoint already covers it; call it per batch
  * or on a schedule (`checkpointAll`), never per entry. A checkpoint is issued
  * only if the log is consistent with the previous one (checked with a
- * consistency proof from stored hashes) and with the last one published; each
- * is stored and sent to the `CheckpointPublisher`. Inside a transaction a new
+ * consistency proof from stored hashes) and with the last one published, and
+ * no entry is stored beyond the log's size (a state row rewritten or deleted);
+ * each is stored and sent to the `CheckpointPublisher`. Inside a transaction a new
  * checkpoint is refused (`CheckpointRefused`): it could cover entries that
  * the transaction then rolls back.
  *
@@ -138,12 +139,18 @@ export class CheckpointRefused extends Schema.TaggedError<CheckpointRefused>()("
  */
 export interface VerificationReport {
   readonly tenant: TenantId
+  /** The size the log's state row says; when that row cannot be read, the number of entries read. */
   readonly size: number
   readonly entriesChecked: number
   readonly checkpointsChecked: number
   readonly ok: boolean
-  /** The first index whose entry, leaf hash or subtree hashes are wrong, or where the log stops short. */
+  /** The first index whose entry, leaf hash or subtree hashes are wrong or cannot be read, or where the log stops short. */
   readonly firstBadIndex: Option.Option<number>
+  /**
+   * What was found, at most 20. A row that cannot be read (a state row or an entry rewritten by raw
+   * SQL into something no log stores) is one of them, named by its table, entry index and columns,
+   * never its values.
+   */
   readonly problems: ReadonlyArray<string>
 }
 
@@ -237,8 +244,10 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /**
    * Signs a checkpoint for every tenant whose log grew; returns how many were signed. Each tenant
-   * goes through the checks of `checkpoint` (its latest stored checkpoint verified by its note);
-   * a tenant refused or failing is logged as a warning and counted out, and the others go on.
+   * the store lists (a state row, entries, or a checkpoint of a non-empty tree) goes through the
+   * checks of `checkpoint` (its latest stored checkpoint verified by its note); a tenant refused or
+   * failing (one whose state row was deleted: its entries lie beyond the empty log it reads as) is
+   * logged as a warning and counted out, and the others go on.
    */
   readonly checkpointAll: Effect.Effect<number, AuditStoreError>
   /**
@@ -280,8 +289,17 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
     subject: SubjectId,
     actor: Actor
   ) => Effect.Effect<number, AuditEventInvalid | AuditStoreError>
-  /** Recomputes the tenant's whole tree from its entries and checks it against stored hashes and every checkpoint. */
+  /**
+   * Recomputes the tenant's whole tree from its entries and checks it against stored hashes and every
+   * checkpoint. A row that cannot be read (its state, or an entry: `AuditStore.StoredRowUnreadable`)
+   * is reported, with the entry's index as the first bad one; only a store that fails (a connection
+   * lost) or a publisher that fails fails it.
+   */
   readonly verify: (tenant: TenantId) => Effect.Effect<VerificationReport, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
+  /**
+   * `verify` of every tenant the store lists (`AuditStore.tenants`: a state row, entries, or a
+   * checkpoint of a non-empty tree), so a tenant whose state row was deleted is reported too.
+   */
   readonly verifyAll: Effect.Effect<ReadonlyArray<VerificationReport>, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /** The verifier key string that checks this log's checkpoints and bundles. */
   readonly verifierKey: string
@@ -612,6 +630,13 @@ export const make = (options: AuditLogOptions = {}) =>
             return yield* refuse(`the log does not extend the published checkpoint of size ${treeSize}`)
           }
         }
+        // An entry stored at the log's size belongs to no log the state knows: an entry added behind
+        // its back, or a state row rewritten or deleted (read as an empty log). Unless the log has
+        // grown to it since, nothing is signed: a checkpoint of the state would leave it out.
+        const beyond = yield* store.scan(tenant, size, 1)
+        if (beyond.length > 0 && (yield* store.state(tenant)).frontier.size <= size) {
+          return yield* refuse(`an entry is stored beyond the log's size ${size}`)
+        }
         const note = Checkpoint.sign(
           new Checkpoint.Checkpoint({ origin: origin(tenant), treeSize: size, rootHash: root }),
           signer
@@ -652,16 +677,44 @@ export const make = (options: AuditLogOptions = {}) =>
     const verifyPage = 1000
     const checkpointPage = 1000
 
+    // A read that fails on a row that cannot be read (`StoredRowUnreadable`, rewritten by raw SQL)
+    // gives that row, to be reported; a store that fails (a connection lost) fails as before.
+    const orUnreadable = <A>(
+      read: Effect.Effect<A, AuditStoreError>
+    ): Effect.Effect<Either.Either<A, AuditStore.StoredRowUnreadable>, AuditStoreError> =>
+      Effect.catchIf(
+        Effect.map(read, (value): Either.Either<A, AuditStore.StoredRowUnreadable> => Either.right(value)),
+        (error) => Option.isSome(AuditStore.unreadableRow(error)),
+        (error) => Effect.succeed(Either.left(Option.getOrThrow(AuditStore.unreadableRow(error))))
+      )
+
     const verify = (tenant: TenantId) =>
       Effect.gen(function*() {
-        const state = yield* store.state(tenant)
-        const outside = yield* publisher.latest(tenant)
         const problems: Array<string> = []
         let firstBad: number | undefined
         const bad = (index: number | undefined, problem: string) => {
           if (index !== undefined && (firstBad === undefined || index < firstBad)) firstBad = index
           if (problems.length < 20) problems.push(problem)
         }
+        // A state row that cannot be read is a finding: the entries are still checked, to their end.
+        const readState = yield* orUnreadable(store.state(tenant))
+        if (Either.isLeft(readState)) bad(undefined, readState.left.reason)
+        const state = Either.getOrUndefined(readState)
+        const outside = yield* publisher.latest(tenant)
+        // A page of entries from `from`: an unreadable row ends it, the rows before it read alone.
+        const scanPage = (
+          from: number,
+          limit: number
+        ): Effect.Effect<
+          { readonly entries: ReadonlyArray<AuditEntry.AuditEntry>; readonly unreadable?: AuditStore.StoredRowUnreadable },
+          AuditStoreError
+        > =>
+          Effect.flatMap(orUnreadable(store.scan(tenant, from, limit)), (page) => {
+            if (Either.isRight(page)) return Effect.succeed({ entries: page.right })
+            const at = page.left.index
+            if (at === undefined || at <= from || at >= from + limit) return Effect.succeed({ entries: [], unreadable: page.left })
+            return Effect.map(scanPage(from, at - from), (before) => ({ entries: before.entries, unreadable: page.left }))
+          })
 
         // Roots the log must have on the way: the published checkpoint's and the stored ones',
         // each once its signed note is checked.
@@ -719,13 +772,14 @@ export const make = (options: AuditLogOptions = {}) =>
         yield* readStoredUpTo(0)
         checkRootsAt(MerkleTree.emptyFrontier)
 
-        // The log as of `state`: entries appended meanwhile are the next verification's.
-        const size = state.frontier.size
+        // The log as of `state`: entries appended meanwhile are the next verification's. Without
+        // a readable state, every entry stored.
+        const size = state?.frontier.size ?? Number.MAX_SAFE_INTEGER
         let frontier = MerkleTree.emptyFrontier
         let position = 0
         while (position < size) {
-          const page = yield* store.scan(tenant, position, Math.min(verifyPage, size - position))
-          if (page.length === 0) break
+          const { entries: page, unreadable } = yield* scanPage(position, Math.min(verifyPage, size - position))
+          if (page.length === 0 && unreadable === undefined) break
           yield* readStoredUpTo(position + page.length)
           const computed: Array<MerkleTree.NodeHash> = []
           for (const entry of page) {
@@ -741,6 +795,10 @@ export const make = (options: AuditLogOptions = {}) =>
             position++
             checkRootsAt(frontier)
           }
+          if (unreadable !== undefined && firstBad === undefined) {
+            const at = unreadable.index ?? position
+            bad(at, at === position ? `entry ${at} cannot be read: ${unreadable.reason}` : `entry ${position} is missing`)
+          }
           if (firstBad !== undefined) break
           // Compare the subtree hashes this page completed with the stored ones.
           const stored = yield* store.nodeHashes(tenant, computed)
@@ -753,7 +811,7 @@ export const make = (options: AuditLogOptions = {}) =>
           if (firstBad !== undefined) break
         }
         const count = position
-        if (firstBad === undefined) {
+        if (firstBad === undefined && state !== undefined) {
           if (count !== size) {
             bad(count, `the log's size is ${size} but ${count} entries are stored`)
           } else if (
@@ -766,18 +824,32 @@ export const make = (options: AuditLogOptions = {}) =>
           // Entries and checkpoints past the size read first are the log's own only if it has grown to
           // them since (each is written after the state that covers it): otherwise an entry was
           // added behind the log's back, or the log lost entries a checkpoint covers.
-          const beyond = yield* store.scan(tenant, count, 1)
+          // (An unreadable row there is an entry too; an unreadable state has not grown.)
+          const beyond = yield* Effect.map(orUnreadable(store.scan(tenant, count, 1)), Either.getOrElse((): ReadonlyArray<unknown> => [undefined]))
           yield* readStoredUpTo(count + 1)
           const later = [...published, ...stored.slice(next)].filter((expected) => expected.size > count)
-          const grown = beyond.length > 0 || later.length > 0 ? (yield* store.state(tenant)).frontier.size : count
+          const grown = beyond.length > 0 || later.length > 0
+            ? Either.match(yield* orUnreadable(store.state(tenant)), { onLeft: () => count, onRight: (now) => now.frontier.size })
+            : count
           if (beyond.length > 0 && grown <= count) bad(count, `an entry is stored beyond the log's size ${count}`)
           for (const expected of later) {
             if (expected.size > grown) bad(count, `the log has ${grown} entries, fewer than the ${expected.what}`)
           }
+        } else if (firstBad === undefined) {
+          // No state to hold the entries to: the checkpoints still say how many there must be.
+          const fewer = (expected: Expected) => {
+            if (expected.size > count) bad(count, `the log has ${count} entries, fewer than the ${expected.what}`)
+          }
+          published.forEach(fewer)
+          for (;;) {
+            for (; next < stored.length; next++) fewer(stored[next]!)
+            if (!storedLeft) break
+            yield* readStored
+          }
         }
         return {
           tenant,
-          size: state.frontier.size,
+          size: state?.frontier.size ?? count,
           entriesChecked: count,
           checkpointsChecked,
           ok: problems.length === 0 && firstBad === undefined,

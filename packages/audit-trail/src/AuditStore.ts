@@ -20,7 +20,9 @@ import * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -30,6 +32,36 @@ import { decodeLeaf } from "./AuditEntry.js"
 import type { Actor, Json } from "./AuditEvent.js"
 import { AuditStoreError } from "./AuditTrail.js"
 import * as MerkleTree from "./MerkleTree.js"
+
+/**
+ * A stored row that cannot be read as what it stores: a state row whose size does not fit its
+ * frontier or whose hashes have the wrong length, an entry row with a column of the wrong kind
+ * (written behind the log's back, by raw SQL). The cause of the `AuditStoreError` a read fails
+ * with, so that verification can tell it from a store that fails (a connection lost) and report
+ * it as a finding. `index` is the entry's, when the row is an entry's. The reason names the
+ * columns, never their values, which may hold personal data.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoredRowUnreadable extends Data.TaggedError("StoredRowUnreadable")<{
+  readonly table: string
+  readonly index: number | undefined
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `A row of ${this.table}${this.index === undefined ? "" : ` (entry ${this.index})`} cannot be read: ${this.reason}`
+  }
+}
+
+/**
+ * The unreadable row a store error is about, if that is what it is.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const unreadableRow = (error: AuditStoreError): Option.Option<StoredRowUnreadable> =>
+  error.cause instanceof StoredRowUnreadable ? Option.some(error.cause) : Option.none()
 
 /**
  * The state of a tenant's log: its size and the frontier of its tree.
@@ -90,7 +122,10 @@ export interface EntryQuery {
 export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<AuditStore, {
   /** Locks the tenant's log, builds the batch from its state, writes it: one transaction. */
   readonly append: <A>(tenant: TenantId, build: (state: LogState) => AppendBatch<A>) => Effect.Effect<A, AuditStoreError>
-  /** The log's state; a stored state whose size does not fit its frontier fails (`AuditStoreError`), never dies. */
+  /**
+   * The log's state; a stored state whose size does not fit its frontier, or whose hashes are not
+   * 32 bytes each, fails (`AuditStoreError` caused by `StoredRowUnreadable`), never dies.
+   */
   readonly state: (tenant: TenantId) => Effect.Effect<LogState, AuditStoreError>
   readonly leafHashes: (tenant: TenantId, indices: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, Uint8Array>, AuditStoreError>
   /** Stored node hashes by `${level}/${index}`. */
@@ -107,13 +142,19 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   ) => Effect.Effect<ReadonlyArray<MerkleTree.NodeHash>, AuditStoreError>
   readonly entry: (tenant: TenantId, index: number) => Effect.Effect<Option.Option<AuditEntry>, AuditStoreError>
   readonly entries: (tenant: TenantId, query: EntryQuery) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
-  /** Entries in stored order from index `from`, as stored (gaps and all), for verification. */
+  /**
+   * Entries in stored order from index `from`, as stored (gaps and all), for verification. Like
+   * every read of entries, it fails (`AuditStoreError` caused by `StoredRowUnreadable`, naming
+   * the entry's index) at the first row that cannot be read; the rows before it read alone.
+   */
   readonly scan: (tenant: TenantId, from: number, limit: number) => Effect.Effect<ReadonlyArray<AuditEntry>, AuditStoreError>
   /**
    * Removes details (and their salt) of entries older than `before`, up to `limit`, oldest first
    * (by time, then index); returns their indices. Entries of `excludeSubjects` keep theirs (a
    * later call without them redacts them). A batch reads the entries it redacts, not those
-   * redacted before.
+   * redacted before. An entry committed after a batch but timed before what the batch reached
+   * (an append that waited, a process whose clock is behind) is still found by later batches (on
+   * SQL, the watermark holds the log's size too: entries from it on are read whatever their time).
    *
    * `record` (the append of the entry that records the redaction) runs with the indices, as one
    * with the removal: if it fails or is interrupted, nothing is removed. On SQL it runs in the
@@ -178,6 +219,11 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
     tenant: TenantId,
     index: number
   ) => Effect.Effect<Option.Option<StoredCheckpoint>, AuditStoreError>
+  /**
+   * Every tenant with a log: a state row, an entry, or a checkpoint of a non-empty tree (an empty
+   * tree's checkpoint makes none). A log whose state row was deleted behind its back is still
+   * listed through its entries or checkpoints, so that `verifyAll` and `checkpointAll` reach it.
+   */
   readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, AuditStoreError>
 }>() {}
 
@@ -374,8 +420,13 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         const checkpoints = logs.get(tenant)?.checkpoints ?? []
         return Option.fromNullable(checkpoints[firstOver(checkpoints, index)])
       }),
-    // The tenants with a log, as in SQL: a checkpoint of an empty tree makes none.
-    tenants: Effect.sync(() => [...logs].flatMap(([tenant, log]) => log.entries.length > 0 ? [tenant] : []))
+    // The tenants with a log, as in SQL: entries, a state or a checkpoint of a non-empty tree (a
+    // checkpoint of an empty tree makes none).
+    tenants: Effect.sync(() =>
+      [...logs].flatMap(([tenant, log]) =>
+        log.entries.length > 0 || log.state.frontier.size > 0 || log.checkpoints.some((c) => c.size > 0) ? [tenant] : []
+      ).sort()
+    )
   })
 })
 
@@ -574,13 +625,20 @@ const migrations: Record<string, Migrations.Migration> = {
         RETURN true;
       END
       $$
-    `)
+    `),
+  // The size of the log the redaction watermark was set at: every entry below it and before the
+  // watermark's time has no details, and entries from it on are read whatever their time (an
+  // entry committed after a redaction may be timed before its watermark). A watermark set before
+  // this migration has size 0: the next redaction reads the tenant's entries before its time once,
+  // through the primary key, and moves it on.
+  "0007_redaction_watermark_size": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`ALTER TABLE lawful_audit_redactions ADD COLUMN redacted_size bigint NOT NULL DEFAULT 0`)
 }
 
 const EntryRow = Schema.Struct({
   tenant_id: TenantId,
   idx: Schema.Union(Schema.NumberFromString, Schema.Number),
-  time: Schema.DateFromSelf,
+  time: Schema.ValidDateFromSelf,
   actor_kind: Schema.Literal("system", "api-key", "staff", "subject"),
   actor_id: Schema.NullOr(Schema.String),
   action: Schema.String,
@@ -592,7 +650,34 @@ const EntryRow = Schema.Struct({
   leaf_hash: Schema.Uint8ArrayFromSelf
 })
 
-const decodeEntryRows = Schema.decodeUnknown(Schema.Array(EntryRow))
+const decodeEntryRow = Schema.decodeUnknownEither(EntryRow)
+const entryColumnChecks = Object.entries(EntryRow.fields).map(([column, schema]) =>
+  [column, Schema.decodeUnknownEither(schema as Schema.Schema<unknown, unknown>)] as const
+)
+const decodeIndex = Schema.decodeUnknownEither(EntryRow.fields.idx)
+
+// The rows as entries, up to the first that cannot be read, which fails the read naming its index
+// and its columns (never their values: the parse error's message quotes them).
+const decodeEntryRows = (rows: ReadonlyArray<Record<string, unknown>>): Effect.Effect<Array<typeof EntryRow.Type>, StoredRowUnreadable> => {
+  const decoded: Array<typeof EntryRow.Type> = []
+  for (const row of rows) {
+    const entry = decodeEntryRow(row)
+    if (Either.isRight(entry)) {
+      decoded.push(entry.right)
+      continue
+    }
+    const columns = entryColumnChecks.flatMap(([column, check]) => Either.isLeft(check(row[column])) ? [column] : [])
+    const index = decodeIndex(row.idx)
+    return Effect.fail(
+      new StoredRowUnreadable({
+        table: "lawful_audit_entries",
+        index: Either.isRight(index) ? index.right : undefined,
+        reason: `column ${columns.join(", ")} does not hold what an entry stores there`
+      })
+    )
+  }
+  return Effect.succeed(decoded)
+}
 
 // Purpose, basis, resource and which commitments exist are read from the hashed leaf,
 // so they are stored once.
@@ -727,24 +812,31 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     yield* Migrations.run("audit-trail", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
     const fail = (operation: string) => (cause: unknown) => new AuditStoreError({ operation, cause })
 
-    // A state row as stored. One whose size does not fit its frontier (a row rewritten behind the
-    // log's back) fails the read as the database failing would, so the tenant's appends,
-    // checkpoints and verification fail with an `AuditStoreError`, and `checkpointAll` goes on
-    // with the other tenants: as a defect, it stopped them all.
+    // A state row as stored. One whose size does not fit its frontier or whose hashes are not 32
+    // bytes each (a row rewritten behind the log's back) fails the read (`StoredRowUnreadable`), so
+    // the tenant's appends and checkpoints fail with an `AuditStoreError`, `checkpointAll` goes on
+    // with the other tenants (as a defect, it stopped them all), and verification reports it.
     const readState = (
       rows: ReadonlyArray<{ readonly size: unknown; readonly frontier: Uint8Array; readonly root: Uint8Array }>
-    ): Effect.Effect<LogState, Error> =>
+    ): Effect.Effect<LogState, StoredRowUnreadable> =>
       Effect.try({
         try: () => {
           const row = rows[0]
           if (!row) return emptyState
+          if (row.frontier.length % MerkleTree.hashSize !== 0 || row.root.length !== MerkleTree.hashSize) {
+            throw new RangeError(`its hashes are not ${MerkleTree.hashSize} bytes each`)
+          }
           return {
             frontier: MerkleTree.makeFrontier(Number(row.size), split(row.frontier)),
             root: new Uint8Array(row.root)
           }
         },
         catch: (cause) =>
-          new Error(`the stored state of the log is malformed: ${cause instanceof Error ? cause.message : String(cause)}`)
+          new StoredRowUnreadable({
+            table: "lawful_audit_logs",
+            index: undefined,
+            reason: `the stored state of the log is malformed: ${cause instanceof Error ? cause.message : String(cause)}`
+          })
       })
 
     // The tenant as a subquery: a plan made for the actual id estimates a tenant newer than the
@@ -756,7 +848,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
 
     const selectEntries = (where: ReturnType<typeof sql.and>, limit: number) =>
       sql`SELECT ${sql.literal(entryColumns)} FROM lawful_audit_entries WHERE ${where} ORDER BY idx LIMIT ${limit}`.pipe(
-        Effect.flatMap(decodeEntryRows),
+        Effect.flatMap((rows) => decodeEntryRows(rows as ReadonlyArray<Record<string, unknown>>)),
         Effect.map((rows) => rows.map(toEntry))
       )
 
@@ -787,6 +879,20 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         fromWatermark: sql`tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL
           AND time >= coalesce(${watermark(tenant)}, '-infinity'::timestamptz)
           ${notOf(excluded)}`,
+        // The late entries (migration 0007): from the watermark's size on, before its time, through
+        // the primary key; but those of the subjects left behind it, which `behind` reads.
+        late: sql`lawful_audit_redactions r
+          CROSS JOIN LATERAL (
+            SELECT time, subject_id, details IS NOT NULL AS has_details FROM lawful_audit_entries
+            WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx >= r.redacted_size
+            ORDER BY idx
+            OFFSET 0
+          ) e
+          WHERE r.tenant_id = ${tenant} AND e.has_details AND e.time < r.redacted_before
+            ${excluded.length > 0 ? sql`AND (e.subject_id IS NULL OR e.subject_id <> ALL(${excluded}::uuid[]))` : sql``}
+            AND NOT EXISTS (
+            SELECT 1 FROM lawful_audit_redactions_skipped s WHERE s.tenant_id = ${tenant} AND s.subject_id = e.subject_id
+          )`,
         behind: (until: Statement.Fragment) =>
           sql`lawful_audit_redactions_skipped s
             CROSS JOIN LATERAL (
@@ -974,9 +1080,19 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // the statistics' average looked cheap to read whole and sort), and each entry is updated by
       // its key. After a batch without a prefix, every entry before the last one it redacted has
       // none (they go oldest first), or, when it found fewer than `limit`, every entry before
-      // `before`: the watermark moves there, but never past the log's newest entry. An entry is
-      // timed when appended, so none arrives behind a watermark, which trails the present. The tenant's
-      // redactions are locked first (`lockRedactions`): its batches run one at a time.
+      // `before`: the watermark moves there, but never past the log's newest entry.
+      //
+      // That holds only for the entries the batch could see. An entry's time is its appender's
+      // clock, taken before its commit: an entry committed after the batch (an append that waited
+      // in a batch meanwhile, or a process whose clock is behind) may be timed behind the
+      // watermark. So the watermark is a time and a size (migration 0007): every entry below the
+      // size and before the time has no details. The size is the log's, read before the batch
+      // reads anything: every entry below it was committed then and is seen by the batch's reads.
+      // Entries at or past the size ("late" ones) are read through the primary key whatever their
+      // time, those timed before the watermark taken with the others, oldest first. The watermark
+      // moves (time and size together) only forward in time; a batch that ends behind it (its
+      // `limit` reached among late entries) leaves it, and the next batch reads them again.
+      // The tenant's redactions are locked first (`lockRedactions`): its batches run one at a time.
       redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
         Effect.gen(function*() {
           const excluded = [...(excludeSubjects ?? [])]
@@ -1002,10 +1118,17 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             return indices(rows)
           }
           yield* lockRedactions(tenant)
-          const [mark] = yield* sql<{ redacted_before: Date; skipped: ReadonlyArray<SubjectId> }>`
-            SELECT redacted_before,
+          const [mark] = yield* sql<{ redacted_before: Date; redacted_size: string; skipped: ReadonlyArray<SubjectId> }>`
+            SELECT redacted_before, redacted_size,
               ARRAY(SELECT subject_id FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant}) AS skipped
             FROM lawful_audit_redactions WHERE tenant_id = ${tenant}`
+          // The log's size before the batch reads any entry, from its newest entry by the primary key
+          // (not the state row, which raw SQL may have deleted): a statement of its own, so every
+          // entry below it (entries commit in index order) is committed and seen by the reads that
+          // follow.
+          const [newestIndex] = yield* sql<{ idx: string }>`
+            SELECT idx FROM lawful_audit_entries WHERE tenant_id = (SELECT ${tenant}::uuid) ORDER BY idx DESC LIMIT 1`
+          const sizeNow = newestIndex === undefined ? 0 : Number(newestIndex.idx) + 1
           yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
           const released = mark?.skipped.filter((subject) => !excludeSubjects?.has(subject)) ?? []
           // Each subject's entries through the subject index, a subquery per subject (`OFFSET 0`):
@@ -1030,7 +1153,29 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           const remaining = limit - behind.length
           if (remaining === 0) return indices(behind)
           const from = mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``
-          const rows = yield* redact(oldest(sql`time < ${before} ${from} ${notExcluded}`, remaining))
+          // The late entries (from the watermark's size to the log's, timed before the watermark), a
+          // range of the primary key (`OFFSET 0` keeps the time test out of the scan: through the time
+          // index it would read the tenant's redacted history). Bounded by the log's size, the range
+          // is estimated as the few rows it is; unbounded, a scan of the table looked cheaper. Those
+          // appended since are the next batch's: the watermark's size moves only to the log's.
+          const late = mark !== undefined && sizeNow > Number(mark.redacted_size)
+            ? sql`(SELECT idx, time, subject_id FROM (
+                SELECT idx, time, subject_id, details IS NOT NULL AS has_details FROM lawful_audit_entries
+                WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx >= ${mark.redacted_size}::bigint AND idx < ${sizeNow}::bigint
+                ORDER BY idx OFFSET 0
+              ) recent WHERE has_details AND time < ${mark.redacted_before}) late`
+            : undefined
+          const rows = yield* redact(
+            late === undefined ? oldest(sql`time < ${before} ${from} ${notExcluded}`, remaining) : sql`
+              SELECT idx FROM (
+                (SELECT idx, time FROM lawful_audit_entries
+                  WHERE tenant_id = (SELECT ${tenant}::uuid) AND details IS NOT NULL AND time < ${before} ${from} ${notExcluded}
+                  ORDER BY time, idx LIMIT ${remaining})
+                UNION ALL
+                (SELECT idx, time FROM ${late} WHERE time < ${before} ${notExcluded} ORDER BY time, idx LIMIT ${remaining})
+              ) chosen
+              ORDER BY time, idx LIMIT ${remaining}`
+          )
           // Up to the last entry redacted, or, all found, to `before`, but never past the log's newest
           // entry (read by the time index): entries appended from now on, this redaction's own entry
           // first, are timed from there on, and a watermark at a `before` still to come would leave
@@ -1043,14 +1188,17 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           const reached = rows.length < remaining
             ? new Date(Math.min(before.getTime(), newest!.time.getTime()))
             : new Date(Math.max(...rows.map((row) => row.time.getTime())))
+          // Forward in time only: a batch that ended behind the watermark (among late entries) leaves it.
+          if (mark !== undefined && reached < mark.redacted_before) return indices([...behind, ...rows])
           yield* sql`
-            INSERT INTO lawful_audit_redactions (tenant_id, redacted_before) VALUES (${tenant}, ${reached})
+            INSERT INTO lawful_audit_redactions (tenant_id, redacted_before, redacted_size)
+            VALUES (${tenant}, ${reached}, ${sizeNow})
             ON CONFLICT (tenant_id) DO UPDATE
-            SET redacted_before = greatest(lawful_audit_redactions.redacted_before, EXCLUDED.redacted_before)`
-          if (excluded.length > 0 && (mark === undefined || reached > mark.redacted_before)) {
+            SET redacted_before = EXCLUDED.redacted_before, redacted_size = EXCLUDED.redacted_size`
+          if (excluded.length > 0) {
             // The entries the batch passed, read again through the time index (`OFFSET 0` keeps the
             // subject test out of the scan, so the subject index, which would read each excluded
-            // subject's whole history, is not a choice).
+            // subject's whole history, is not a choice), and the late ones it passed.
             yield* sql`
               INSERT INTO lawful_audit_redactions_skipped (tenant_id, subject_id)
               SELECT DISTINCT ${tenant}::uuid, subject_id FROM (
@@ -1060,30 +1208,35 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
                 OFFSET 0
               ) passed
               WHERE subject_id = ANY(${excluded}::uuid[])
+              ${late === undefined ? sql`` : sql`UNION SELECT ${tenant}::uuid, subject_id FROM ${late} WHERE subject_id = ANY(${excluded}::uuid[])`}
               ON CONFLICT DO NOTHING`
           }
           return indices([...behind, ...rows])
         }).pipe(Effect.mapError(fail("redactDetails")), recordedIn("redactDetails", record)),
-      // As a redaction without a prefix finds them: through the time index from the watermark, and
-      // the entries left behind it of the subjects no longer excluded, through the subject index.
+      // As a redaction without a prefix finds them: through the time index from the watermark, the
+      // entries left behind it of the subjects no longer excluded, through the subject index, and
+      // the late entries (from the watermark's size on, timed before it), through the primary key.
       countDetails: (tenant, { before, excludeSubjects }) => {
-        const { behind, fromWatermark } = withDetails(tenant, excludeSubjects)
+        const { behind, fromWatermark, late } = withDetails(tenant, excludeSubjects)
         return sql<{ n: string | number }>`
           SELECT (
             SELECT count(*) FROM lawful_audit_entries WHERE ${fromWatermark} AND time < ${before}::timestamptz
           ) + (
             SELECT count(*) FROM ${behind(sql`least(${before}::timestamptz, ${watermark(tenant)})`)}
+          ) + (
+            SELECT count(*) FROM ${late} AND e.time < ${before}::timestamptz
           ) AS n`.pipe(
           Effect.map(([row]) => Number(row?.n ?? 0)),
           Effect.mapError(fail("countDetails"))
         )
       },
       oldestDetails: (tenant, { excludeSubjects }) => {
-        const { behind, fromWatermark } = withDetails(tenant, excludeSubjects)
+        const { behind, fromWatermark, late } = withDetails(tenant, excludeSubjects)
         return sql<{ oldest: Date | null }>`
           SELECT least(
             (SELECT time FROM lawful_audit_entries WHERE ${fromWatermark} ORDER BY time LIMIT 1),
-            (SELECT min(e.time) FROM ${behind(watermark(tenant))})
+            (SELECT min(e.time) FROM ${behind(watermark(tenant))}),
+            (SELECT min(e.time) FROM ${late})
           ) AS oldest`.pipe(
           Effect.map(([row]) => Option.fromNullable(row?.oldest)),
           Effect.mapError(fail("oldestDetails"))
@@ -1142,7 +1295,29 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toCheckpoint)),
           Effect.mapError(fail("checkpointCovering"))
         ),
-      tenants: sql<{ tenant_id: TenantId }>`SELECT tenant_id FROM lawful_audit_logs ORDER BY tenant_id`.pipe(
+      // The state rows, and the tenants of the entries and of the checkpoints of non-empty trees,
+      // each read as a skip scan of its primary key (one probe per tenant, not every row): a state
+      // row deleted behind the log's back must not hide the tenant from verification.
+      tenants: sql<{ tenant_id: TenantId }>`
+        WITH RECURSIVE
+          entries AS (
+            (SELECT tenant_id FROM lawful_audit_entries ORDER BY tenant_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT e.tenant_id FROM lawful_audit_entries e WHERE e.tenant_id > entries.tenant_id
+              ORDER BY e.tenant_id LIMIT 1)
+            FROM entries WHERE entries.tenant_id IS NOT NULL
+          ),
+          checkpoints AS (
+            (SELECT tenant_id FROM lawful_audit_checkpoints WHERE size > 0 ORDER BY tenant_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT c.tenant_id FROM lawful_audit_checkpoints c WHERE c.tenant_id > checkpoints.tenant_id
+              AND c.size > 0 ORDER BY c.tenant_id LIMIT 1)
+            FROM checkpoints WHERE checkpoints.tenant_id IS NOT NULL
+          )
+        SELECT tenant_id FROM lawful_audit_logs
+        UNION SELECT tenant_id FROM entries WHERE tenant_id IS NOT NULL
+        UNION SELECT tenant_id FROM checkpoints WHERE tenant_id IS NOT NULL
+        ORDER BY tenant_id`.pipe(
         Effect.map((rows) => rows.map((row) => row.tenant_id)),
         Effect.mapError(fail("tenants"))
       )
