@@ -48,7 +48,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Checkpoint from "./Checkpoint.js"
 import { decodeBase64, encodeBase64 } from "./internal/bytes.js"
-import { strictness } from "./internal/json.js"
+import * as Json from "@lawful/core/Json"
 import * as MerkleProof from "./MerkleProof.js"
 import * as MerkleTree from "./MerkleTree.js"
 
@@ -162,7 +162,7 @@ export const fromJson = (text: string): Effect.Effect<ProofBundle, ProofBundleIn
     } catch {
       return Effect.fail(invalid("a bundle must be JSON"))
     }
-    const problem = strictness(text)
+    const problem = Json.strictness(text)
     return problem === undefined ? decode(json) : Effect.fail(invalid(`a bundle must be strict JSON: ${problem}`))
   })
 

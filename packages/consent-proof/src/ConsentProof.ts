@@ -68,7 +68,7 @@ import * as Schema from "effect/Schema"
 import * as ConsentEvent from "./ConsentEvent.js"
 import { Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
-import { strictness } from "./internal/json.js"
+import * as Json from "@lawful/core/Json"
 
 /**
  * The proof does not prove its event: malformed, tampered with, or signed by
@@ -270,7 +270,7 @@ const describe = (error: ParseResult.ParseError): string => {
 export const fromJson = (text: string): Effect.Effect<ConsentProof, ConsentProofInvalid> =>
   Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => invalid("a proof must be JSON") }).pipe(
     Effect.flatMap((json) => {
-      const problem = strictness(text)
+      const problem = Json.strictness(text)
       return problem === undefined ? decode(json) : Effect.fail(invalid(`a proof must be strict JSON: ${problem}`))
     })
   )

@@ -19,6 +19,9 @@ export * as Email from "./Email.js"
 /** CSV as RFC 4180 writes it, and cells a spreadsheet shows as text, never runs. */
 export * as Csv from "./Csv.js"
 
+/** Strict JSON text: no member given twice, numbers as plain decimal integers. */
+export * as Json from "./Json.js"
+
 /** Text every store can hold: no NUL character, no unpaired surrogate. */
 export * as Text from "./Text.js"
 

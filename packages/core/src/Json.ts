@@ -1,9 +1,16 @@
 /**
- * Strict JSON text, as `@lawful/audit-trail`'s proof bundles require it:
- * what `JSON.parse` accepts but different readers may read differently is
- * refused.
+ * Strict JSON text, for formats a third party reads with its own JSON reader
+ * (proof bundles, consent proofs): what `JSON.parse` accepts but different
+ * readers may read differently is refused, so that every reader sees one
+ * document.
  *
- * @internal
+ * ```ts
+ * const text = '{"leafIndex":1,"leafIndex":2}'
+ * JSON.parse(text) // accepted: { leafIndex: 2 }
+ * Json.strictness(text) // "an object names a member twice"
+ * ```
+ *
+ * @since 0.1.0
  */
 
 const plainInteger = /^(?:0|[1-9][0-9]*)$/
@@ -11,9 +18,14 @@ const plainInteger = /^(?:0|[1-9][0-9]*)$/
 /**
  * Why a JSON text that `JSON.parse` accepted is not strict, or `undefined`:
  * an object names a member twice (readers keep the first, the last, or fail),
- * or a number is not a plain decimal integer (`1e3`, `1.0`, `-0`, `01`, and
- * digits beyond double precision that round to an integer). Only for text
+ * or a number is not a plain decimal integer from 0 to 2^53 - 1 (`1e3`,
+ * `1.0`, `-0`, `-1`, `01`, and digits beyond double precision, which readers
+ * round differently). The reason names
+ * no member and no value, which may be personal data. Only for text
  * `JSON.parse` accepted: it relies on the strings being closed.
+ *
+ * @since 0.1.0
+ * @category validation
  */
 export const strictness = (text: string): string | undefined => {
   // One entry per open object (its member names) or array (`null`).
@@ -47,7 +59,10 @@ export const strictness = (text: string): string | undefined => {
     } else if (c === "-" || (c >= "0" && c <= "9")) {
       let end = i + 1
       while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++
-      if (!plainInteger.test(text.slice(i, end))) return "a number is not a plain decimal integer"
+      const number = text.slice(i, end)
+      if (!plainInteger.test(number) || !Number.isSafeInteger(Number(number))) {
+        return "a number is not a plain decimal integer"
+      }
       i = end
     } else {
       i++
