@@ -19,8 +19,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
-import { join, resolve } from "node:path"
+import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises"
+import { dirname, join, resolve } from "node:path"
 
 /**
  * A checkpoint could not be published or read back.
@@ -123,6 +123,17 @@ const readIfExists = (path: string): Promise<string | undefined> =>
     throw error
   })
 
+// Makes the directory's entries (a file linked, renamed or made in it) durable: a publication that
+// returned survives a crash of the machine.
+const syncDirectory = async (path: string) => {
+  const handle = await open(path, "r")
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 // A file system without hard links (some network and FAT volumes) refuses `link` with one of these.
 const noHardLinks = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
 
@@ -168,7 +179,10 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * where the file system has no hard links), and `latest` is read again after
  * its rename and written again if another process moved it back meanwhile:
  * once the publications have returned it holds the largest, though a reader
- * may meanwhile see it behind for a moment.
+ * may meanwhile see it behind for a moment. Each file is synced to disk before
+ * it is moved in, and the directory after: a publication that returned
+ * survives a crash of the machine, and a crash during one leaves each file
+ * whole or absent.
  *
  * A publication is refused before anything is written when its `size` is not the
  * tree size its note states (`latest` would move back, and the size's file would
@@ -193,10 +207,25 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
         return Effect.tryPromise({
           try: async () => {
             const dir = join(directory, tenant)
-            await mkdir(dir, { recursive: true })
+            // The directories made for the first publication, each durable in its parent.
+            const made = await mkdir(dir, { recursive: true })
+            if (made !== undefined) {
+              const first = resolve(made)
+              for (let path = resolve(dir); path.startsWith(first); path = dirname(path)) {
+                await syncDirectory(dirname(path))
+              }
+            }
+            // On disk before it is linked or renamed into place: a crash then leaves the file whole
+            // or absent, never empty.
             const partial = async () => {
               const path = join(dir, `.${randomUUID()}.partial`)
-              await writeFile(path, note, { encoding: "utf8", flag: "wx" })
+              const handle = await open(path, "wx")
+              try {
+                await handle.writeFile(note, "utf8")
+                await handle.sync()
+              } finally {
+                await handle.close()
+              }
               return path
             }
 
@@ -215,6 +244,8 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
             if (await readFile(file, "utf8") !== note) {
               throw new Error(`another checkpoint of size ${size} is already published`)
             }
+            // The link (or rename) itself, durable before `latest` names the checkpoint.
+            await syncDirectory(dir)
 
             // `latest`, moved forward only, and read again after each rename.
             const latest = join(dir, "latest")
@@ -227,6 +258,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
                 await rm(written, { force: true })
                 throw error
               })
+              await syncDirectory(dir)
             }
           },
           catch: (cause) => new CheckpointPublishError({ operation: "publish", cause })
