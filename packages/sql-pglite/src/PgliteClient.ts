@@ -34,9 +34,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs"
-import { resolve } from "node:path"
+import { mkdirSync } from "node:fs"
 import pg from "pg"
+import * as LockFile from "./internal/lockFile.js"
 
 /**
  * @since 0.1.0
@@ -45,10 +45,13 @@ import pg from "pg"
 export interface PgliteClientConfig {
   /**
    * Directory holding the database files; created (with its parents) and
-   * initialised when new. While a client has it open it holds the lock file
-   * `lawful-pglite.lock` in it, and another client, in this process or
-   * another, fails to open it. When omitted the database lives in memory and
-   * ends with the layer.
+   * initialised when new. While a client has it open it holds the lock
+   * `lawful-pglite.lock.d` in it (a directory holding one entry named for the
+   * holder's process id; the file `lawful-pglite.lock` names it too, for
+   * clients of earlier versions), and another client, in this process or
+   * another, fails to open it; a lock whose process is gone is taken over, by
+   * one client only when several race for it. When omitted the database lives
+   * in memory and ends with the layer.
    */
   readonly dataDir?: string | undefined
   /** A snapshot made by `dumpDataDir`, loaded instead of running initdb. */
@@ -123,70 +126,23 @@ const toSqlError = (message: string) => (cause: unknown) => {
   return new SqlError({ cause, message })
 }
 
-// PGlite takes no lock on its directory: two instances over one directory each run their own
-// server over the same files, and what one writes the other's close overwrites. A lock file
-// holds the process id of the client that has the directory open; one whose process is gone is
-// stale and taken over. Only a directory on the local file system ("file://" or no scheme) has one.
-const lockFileName = "lawful-pglite.lock"
-
 const localDirectory = (dataDir: string): string | undefined =>
   dataDir.startsWith("file://") ? dataDir.slice("file://".length) : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir) ? undefined : dataDir
 
-const isRunning = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-// The lock files this process holds. A lock naming this process's id that is not among them
-// was left by an earlier process that had the same id: a container's server restarts as the
-// same process id after being killed, and must not find its own directory locked.
-const heldHere = new Set<string>()
-
-const lockDirectory = (dir: string): Effect.Effect<void, SqlError, Scope.Scope> => {
-  const path = resolve(dir, lockFileName)
-  const take = (): number => {
-    try {
-      return openSync(path, "wx")
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
-      const holder = Number.parseInt(readFileSync(path, "utf8"), 10)
-      const live = Number.isInteger(holder) && holder > 0 &&
-        (holder === process.pid ? heldHere.has(path) : isRunning(holder))
-      if (live) {
-        throw new Error(
-          `${dir} is open in another PgliteClient (process ${holder}); ${path} holds its lock ` +
-            "(remove it only if no process has the directory open)"
-        )
-      }
-      rmSync(path, { force: true })
-      return openSync(path, "wx")
-    }
-  }
-  return Effect.acquireRelease(
+// PGlite takes no lock on its directory: two instances over one directory each run their own
+// server over the same files, and what one writes the other's close overwrites. Only a directory
+// on the local file system ("file://" or no scheme) has a lock (see internal/lockFile.ts).
+const lockDirectory = (dir: string): Effect.Effect<void, SqlError, Scope.Scope> =>
+  Effect.acquireRelease(
     Effect.try({
       try: () => {
         mkdirSync(dir, { recursive: true })
-        const fd = take()
-        try {
-          writeSync(fd, String(process.pid))
-        } finally {
-          closeSync(fd)
-        }
-        heldHere.add(path)
+        return LockFile.acquire(dir)
       },
       catch: (cause) => new SqlError({ cause, message: `PgliteClient: failed to open the database in ${dir}` })
     }),
-    () =>
-      Effect.sync(() => {
-        heldHere.delete(path)
-        rmSync(path, { force: true })
-      })
+    (release) => Effect.sync(release)
   )
-}
 
 // The session's lock, first come first served. Effect's semaphore lets a fibre that releases
 // the permit take it again before a waiting fibre wakes, and a PGlite statement completes

@@ -3,6 +3,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { PgliteClient } from "@lawful/sql-pglite"
+import { PGlite } from "@electric-sql/pglite"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -448,6 +449,38 @@ describe("PGlite on disk", () => {
       )
       assert.deepStrictEqual(rows, [{ n: 1 }])
       assert.isFalse(existsSync(join(dir, lockFile)))
+    }).pipe(Effect.scoped))
+
+  it.effect("a dump of a directory, lock and all, loads into another directory", () =>
+    Effect.gen(function*() {
+      const root = mkdtempSync(join(tmpdir(), "lawful-pglite-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(root, { recursive: true, force: true })))
+      const source = join(root, "source")
+      const read = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ v: string }>`SELECT v FROM kept`)
+      // A dump made while this package's lock is held (a directory and a file), and one made by
+      // an earlier version, whose lock was a file alone.
+      const current = yield* Effect.gen(function*() {
+        const client = yield* Layer.build(PgliteClient.layer({ dataDir: source })).pipe(Effect.map(Context.get(PgliteClient.PgliteClient)))
+        yield* client`CREATE TABLE kept (v text); INSERT INTO kept VALUES ('dumped')`
+        return yield* Effect.promise(() => client.pglite.dumpDataDir("none"))
+      }).pipe(Effect.scoped)
+      const earlier = yield* Effect.acquireUseRelease(
+        Effect.promise(() => PGlite.create({ dataDir: source })),
+        (db) =>
+          Effect.promise(() => {
+            writeFileSync(join(source, lockFile), String(process.pid))
+            return db.dumpDataDir("none")
+          }),
+        (db) => Effect.promise(() => db.close())
+      )
+      for (const [name, dump] of [["current", current], ["earlier", earlier]] as const) {
+        const target = join(root, name)
+        const rows = yield* read.pipe(Effect.provide(PgliteClient.layer({ dataDir: target, loadDataDir: dump })))
+        assert.deepStrictEqual(rows, [{ v: "dumped" }], name)
+        // Closed, it leaves no lock behind, and opens again.
+        assert.isFalse(existsSync(join(target, lockFile)), name)
+        assert.deepStrictEqual(yield* read.pipe(Effect.provide(PgliteClient.layer({ dataDir: target }))), [{ v: "dumped" }])
+      }
     }).pipe(Effect.scoped))
 
   it.effect("a lock naming this process's id, left by an earlier process with that id, is taken over", () =>

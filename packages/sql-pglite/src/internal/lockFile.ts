@@ -1,0 +1,158 @@
+// The lock that keeps a PGlite data directory to one client at a time, across processes.
+//
+// The lock is a directory, `lawful-pglite.lock.d`, holding one empty file named for its holder:
+// `<process id>.<random id>`. It is taken by building a directory with the holder's entry beside
+// it and renaming that onto the lock: rename(2) of a directory replaces a missing or empty one
+// and fails (ENOTEMPTY or EEXIST) on one that holds an entry, atomically, so one process at a
+// time gets in, and the lock names its holder from the moment it exists.
+//
+// A lock whose holder is gone (its process is not running, or it names this process's id but
+// this process does not hold it: an earlier process with the same id) is stale. It is taken over
+// by unlinking the stale holder's entry, by its name, which no other holder has, then renaming
+// again. Of processes that judged the same lock stale, whichever renames first gets it; the
+// others' unlinks find the stale entry gone (never touching the new holder's) and their renames
+// fail on the new holder's entry. Removing a lock file and creating it again, as earlier versions
+// did, let a process that had judged it stale remove the lock another process had just taken.
+//
+// The lock file of earlier versions, `lawful-pglite.lock` (a process id), is kept beside it: the
+// holder of the lock refuses the directory while that file names another running process (a
+// client of an earlier version has it open), and otherwise writes its own id there, so that a
+// client of an earlier version refuses the directory in turn. Only the holder writes or removes
+// that file. (It stays a file: PGlite's `dumpDataDir` takes it with the data, and loading a dump
+// made by an earlier version writes it back as a file.)
+//
+// Releasing removes the file, the holder's entry (and any copied in with the data, see the
+// release), then the lock if it is still empty. Sound on a local Linux or macOS file system; not
+// on Windows, where rename does not replace a directory, nor on network file systems.
+import * as fs from "node:fs"
+import { randomUUID } from "node:crypto"
+import { join, resolve } from "node:path"
+
+export const lockDirName = "lawful-pglite.lock.d"
+export const lockFileName = "lawful-pglite.lock"
+
+export type LockFs = Pick<
+  typeof fs,
+  "mkdirSync" | "writeFileSync" | "renameSync" | "readdirSync" | "readFileSync" | "unlinkSync" | "rmdirSync"
+>
+
+// What a process sees: its id, which other processes run, the lock entries it holds, and the
+// file system (tests simulate several processes in one).
+export interface LockProcess {
+  readonly pid: number
+  readonly isRunning: (pid: number) => boolean
+  readonly held: Set<string>
+  readonly fs: LockFs
+}
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+export const thisProcess: LockProcess = { pid: process.pid, isRunning, held: new Set(), fs }
+
+/** The directory is open in a client of a running process. */
+export class LockHeld extends Error {}
+
+const code = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code
+
+const ignoring = (codes: ReadonlyArray<string>, f: () => void): void => {
+  try {
+    f()
+  } catch (error) {
+    if (!codes.includes(code(error) ?? "")) throw error
+  }
+}
+
+// Each failed turn finds a stale holder to clear or the lock changed hands; only a lock taken
+// and released again and again while this process looks uses them all up.
+const maxAttempts = 100
+
+/** Takes the lock on `dir` (which exists), or throws `LockHeld`; returns its release. */
+export const acquire = (dir: string, proc: LockProcess = thisProcess): () => void => {
+  const { fs } = proc
+  const path = resolve(dir, lockDirName)
+  const file = resolve(dir, lockFileName)
+  const name = `${proc.pid}.${randomUUID()}`
+  const candidate = `${path}.${name}`
+  const entry = join(path, name)
+  // A running process other than this one: a lock naming this process's id that it does not
+  // hold was left by an earlier process with that id.
+  const running = (pid: number) => Number.isInteger(pid) && pid > 0 && pid !== proc.pid && proc.isRunning(pid)
+  const refuse = (holder: number, lock: string) =>
+    new LockHeld(
+      `${dir} is open in another PgliteClient (process ${holder}); ${lock} holds its lock ` +
+        "(remove it only if no process has the directory open)"
+    )
+
+  fs.mkdirSync(candidate)
+  let taken = false
+  try {
+    fs.writeFileSync(join(candidate, name), "")
+    for (let attempt = 0; attempt < maxAttempts && !taken; attempt++) {
+      try {
+        fs.renameSync(candidate, path)
+        taken = true
+      } catch (error) {
+        if (code(error) !== "ENOTEMPTY" && code(error) !== "EEXIST") throw error
+        let holders: ReadonlyArray<string>
+        try {
+          holders = fs.readdirSync(path)
+        } catch (error) {
+          // Released since the rename: try again.
+          if (code(error) === "ENOENT") continue
+          throw error
+        }
+        for (const holder of holders) {
+          const pid = Number.parseInt(holder, 10)
+          if (running(pid) || proc.held.has(join(path, holder))) throw refuse(pid, path)
+        }
+        for (const holder of holders) ignoring(["ENOENT"], () => fs.unlinkSync(join(path, holder)))
+      }
+    }
+  } finally {
+    if (!taken) {
+      ignoring(["ENOENT"], () => fs.unlinkSync(join(candidate, name)))
+      ignoring(["ENOENT"], () => fs.rmdirSync(candidate))
+    }
+  }
+  if (!taken) throw new Error(`${path}: the lock changed hands ${maxAttempts} times while this process tried to take it`)
+  proc.held.add(entry)
+
+  const release = (withFile: boolean) => {
+    proc.held.delete(entry)
+    try {
+      // While its entry is in the lock no other process gets in: any other entry was copied in
+      // with the data (a dump, which holds the lock of the directory it was made from, loaded
+      // into this one) and goes with it.
+      const entries = fs.readdirSync(path)
+      if (!entries.includes(name)) return
+      if (withFile) ignoring(["ENOENT"], () => fs.unlinkSync(file))
+      for (const other of entries) if (other !== name) fs.unlinkSync(join(path, other))
+      fs.unlinkSync(entry)
+      fs.rmdirSync(path)
+    } catch {
+      // Gone already, or taken by another process since (after being removed by hand): left to
+      // its holder.
+    }
+  }
+  try {
+    let earlier: number | undefined
+    try {
+      earlier = Number.parseInt(fs.readFileSync(file, "utf8"), 10)
+    } catch (error) {
+      if (code(error) !== "ENOENT") throw error
+    }
+    if (earlier !== undefined && running(earlier)) throw refuse(earlier, file)
+    fs.writeFileSync(file, String(proc.pid))
+  } catch (error) {
+    release(false)
+    throw error
+  }
+  return () => release(true)
+}
