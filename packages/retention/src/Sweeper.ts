@@ -54,7 +54,9 @@
  *   tenants, counts them and drops it in one statement and one transaction:
  *   a receipt counts exactly what was dropped. On the journal's database that
  *   transaction, and each batch's, also records the work in the journal
- *   (`SweepJournal.transactionWith`).
+ *   (`SweepJournal.transactionWith`); elsewhere the record follows the
+ *   commit, and one that fails is reported (a batch's stops its tenant
+ *   there) while what the batch or drop purged still counts in the receipt.
  * - **Receipts.** One audit entry per tenant, category and run
  *   (`retention.purged`: category, action, count, cut-off, period, run id;
  *   no personal data), unless the category is kept forever.
@@ -105,7 +107,7 @@ import type { HeldScope, LegalHold } from "./LegalHold.js"
 import { RetentionPolicies } from "./RetentionPolicy.js"
 import type { Policy, RetentionStoreError } from "./RetentionPolicy.js"
 import { SweepJournal } from "./SweepJournal.js"
-import type { EntryKey, SweepEntry } from "./SweepJournal.js"
+import type { EntryKey, SweepEntry, Work } from "./SweepJournal.js"
 
 /**
  * What a sweep did (or, in a dry run, would do) to one tenant's category.
@@ -727,6 +729,15 @@ export const make = (options: SweeperOptions = {}) =>
         // journal's database (a batch whose record fails is then undone); otherwise the record
         // follows the batch's commit.
         const inJournal = recordedWith ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
+        // The record of a batch that purged something. In the batch's transaction a failed record
+        // undoes the batch; after the batch's commit (a target on another database) the batch still
+        // counts, in the receipt, and the failed record, returned, stops its tenants.
+        const recordOf = (work: ReadonlyArray<Work>): Effect.Effect<RetentionStoreError | undefined, RetentionStoreError> =>
+          work.length === 0
+            ? Effect.succeed(undefined)
+            : recordedWith !== undefined
+            ? Effect.as(journal.record(work), undefined)
+            : Effect.catchAll(Effect.as(journal.record(work), undefined), Effect.succeed)
         // A tenant's outcome as a batch starts, given its policy and holds now, and what the batch
         // may purge of it: nothing when it is now held whole or kept forever. The receipt names the
         // cut-off and period of its last batch, and the holds its last batch saw.
@@ -765,13 +776,16 @@ export const make = (options: SweeperOptions = {}) =>
                 if (outcome.held.subjects.size > 0) alone.push(tenant)
                 else going.push(outcome)
               }
-              const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.tap(
+              const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.flatMap(
                 target.purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
                 (batch) =>
-                  batch.purged.size === 0 ? Effect.void : journal.record(going.flatMap((outcome) => {
-                    const purged = batch.purged.get(outcome.tenant) ?? 0
-                    return purged === 0 ? [] : [journalled(outcome, purged)]
-                  }))
+                  Effect.map(
+                    recordOf(going.flatMap((outcome) => {
+                      const purged = batch.purged.get(outcome.tenant) ?? 0
+                      return purged === 0 ? [] : [journalled(outcome, purged)]
+                    })),
+                    (unrecorded) => ({ ...batch, unrecorded })
+                  )
               )
               return Effect.map(batch, (batch) => ({ batch, going, alone }))
             })))
@@ -785,6 +799,10 @@ export const make = (options: SweeperOptions = {}) =>
             for (const [tenant, purged] of batch.purged) {
               const outcome = outcomes.get(tenant)
               if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
+            }
+            if (batch.unrecorded !== undefined) {
+              failedWith(going.map(({ tenant }) => tenant), batch.unrecorded)
+              break
             }
             if (!batch.more) break
             active = going.map(({ tenant }) => tenant).filter((tenant) => !batch.exhausted.has(tenant))
@@ -802,9 +820,13 @@ export const make = (options: SweeperOptions = {}) =>
             const attempt = yield* Effect.either(inJournal(run.current([tenant], (now) => {
               const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
               if (cutoff === undefined) return Effect.succeed(undefined)
-              return Effect.tap(
+              return Effect.flatMap(
                 target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
-                (batch) => batch.purged === 0 ? Effect.void : journal.record([journalled(outcome, batch.purged)])
+                (batch) =>
+                  Effect.map(
+                    recordOf(batch.purged === 0 ? [] : [journalled(outcome, batch.purged)]),
+                    (unrecorded) => ({ ...batch, unrecorded })
+                  )
               )
             })))
             if (attempt._tag === "Left") {
@@ -814,7 +836,8 @@ export const make = (options: SweeperOptions = {}) =>
             if (attempt.right === undefined) continue
             const outcome = outcomes.get(tenant)!
             outcomes.set(tenant, { ...outcome, purged: outcome.purged + attempt.right.purged })
-            if (attempt.right.more) next.push(tenant)
+            if (attempt.right.unrecorded !== undefined) failedWith([tenant], attempt.right.unrecorded)
+            else if (attempt.right.more) next.push(tenant)
             if (next.length > 0 || i < turn.length - 1) yield* rest((yield* Clock.currentTimeMillis) - started)
           }
           turn = next

@@ -31,6 +31,7 @@ import {
   LOG,
   PREVIEW,
   recordId,
+  refuseRecords,
   sqlStack,
   TestRecords
 } from "./fixtures.js"
@@ -106,20 +107,6 @@ contractSuite("Review15b policies", {
       )
     }))
 })
-
-// A journal record that cannot be written, for one tenant: a trigger on the journal's table.
-const refuseRecords = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(SqlClient.SqlClient, (client) => {
-    const sql = client.withoutTransforms()
-    const name = `refuse_${tenant.replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`
-        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-        CREATE TRIGGER ${name} BEFORE INSERT ON lawful_retention_sweeps FOR EACH ROW
-        WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
-      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_retention_sweeps; DROP FUNCTION ${name}()`))
-    )
-  })
 
 // The archive in the database's current schema (on PostgreSQL the test run's own, dropped after it),
 // registered as a category beside the test ones.

@@ -25,7 +25,7 @@ import * as Sweeper from "../src/Sweeper.js"
 import * as SweepJournal from "../src/SweepJournal.js"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as Retention from "../src/Retention.js"
-import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, midSweep, recordId, recordsMemory, recordsSql, sqlStack } from "./fixtures.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, midSweep, recordId, recordsMemory, recordsSql, refuseRecords, sqlStack } from "./fixtures.js"
 import type { Category } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
@@ -614,19 +614,6 @@ sqlSuite("Sweeper with a time index", sqlStack, (it) => {
       }).pipe(Effect.ensuring(Effect.orDie(sql`DROP INDEX test_records_at`)))
     }))
 })
-
-// A journal record that cannot be written, for one tenant: a trigger on the journal's table.
-const refuseRecords = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => {
-    const name = `refuse_${tenant.replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`
-        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-        CREATE TRIGGER ${name} BEFORE INSERT ON lawful_retention_sweeps FOR EACH ROW
-        WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
-      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_retention_sweeps; DROP FUNCTION ${name}()`))
-    )
-  })
 
 sqlSuite("Sweeper purges on the journal's database", sqlStack, (it, backend) => {
   it.effect("a hold placed while a batch runs returns once that batch has committed, and nothing it covers goes after", () =>

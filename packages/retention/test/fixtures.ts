@@ -349,3 +349,20 @@ export const gatedAudit = (action: string) =>
       })
     })
   )
+
+/**
+ * Makes the sweep journal refuse to record work of `tenant` (a trigger on its table) for the scope:
+ * every `record` that names the tenant fails.
+ */
+export const refuseRecords = (tenant: TenantId) =>
+  Effect.flatMap(SqlClient.SqlClient, (client) => {
+    const sql = client.withoutTransforms()
+    const name = `refuse_${tenant.replaceAll("-", "")}`
+    return Effect.acquireRelease(
+      sql.unsafe(`
+        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+        CREATE TRIGGER ${name} BEFORE INSERT ON lawful_retention_sweeps FOR EACH ROW
+        WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
+      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_retention_sweeps; DROP FUNCTION ${name}()`))
+    )
+  })
