@@ -76,10 +76,16 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
   readonly tenantKey: (tenant: TenantId) => Effect.Effect<Option.Option<WrappedKey>, KeyStoreError>
   /** Stores the tenant's key unless one exists; returns the key that is stored. */
   readonly createTenantKey: (tenant: TenantId, key: WrappedKey) => Effect.Effect<WrappedKey, KeyStoreError>
-  /** Tenant keys not wrapped by `keyId`, a page at a time, for re-wrapping. */
+  /**
+   * Tenant keys not wrapped by `keyId`, for re-wrapping: at most `limit`, in tenant id order
+   * (the order of the ids' lower-case text, as PostgreSQL orders uuids), only those after the
+   * tenant `after` when it is given. A store must honour `after`: rotation pages with it past
+   * keys it cannot re-wrap, and dies on a page that goes back to or before its cursor.
+   */
   readonly tenantKeysNotWrappedBy: (
     keyId: string,
-    limit: number
+    limit: number,
+    after?: TenantId | undefined
   ) => Effect.Effect<ReadonlyArray<readonly [TenantId, WrappedKey]>, KeyStoreError>
   /** Replaces a tenant key if it is still `previous`; false when it changed meanwhile. */
   readonly replaceTenantKey: (
@@ -139,9 +145,12 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
         tenants.set(tenant, key)
         return key
       }),
-    tenantKeysNotWrappedBy: (keyId, limit) =>
+    tenantKeysNotWrappedBy: (keyId, limit, after) =>
       Effect.sync(() =>
-        [...tenants.entries()].filter(([, key]) => key.wrappedBy !== keyId).slice(0, limit)
+        [...tenants.entries()]
+          .filter(([tenant, key]) => key.wrappedBy !== keyId && (after === undefined || tenant > after))
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .slice(0, limit)
       ),
     replaceTenantKey: (tenant, previous, next) =>
       Effect.sync(() => {
@@ -379,13 +388,16 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           })),
           Effect.mapError(fail("createTenantKey"))
         )),
-      tenantKeysNotWrappedBy: (keyId, limit) =>
+      tenantKeysNotWrappedBy: (keyId, limit, after) =>
         SqlSchema.findAll({
           Request: Schema.Void,
           Result: TenantKeyRow,
           execute: () =>
-            sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
-                WHERE wrapped_by <> ${keyId} ORDER BY tenant_id LIMIT ${limit}`
+            after === undefined
+              ? sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
+                    WHERE wrapped_by <> ${keyId} ORDER BY tenant_id LIMIT ${limit}`
+              : sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
+                    WHERE wrapped_by <> ${keyId} AND tenant_id > ${after} ORDER BY tenant_id LIMIT ${limit}`
         })(undefined).pipe(
           Effect.map((rows) =>
             rows.map((row) => [row.tenant_id, toWrappedKey(row)] as const)

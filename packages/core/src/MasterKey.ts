@@ -4,7 +4,8 @@
  * `LAWFUL_MASTER_KEY` holds the current key, 32 random bytes in base64
  * (`openssl rand -base64 32`). During a rotation, `LAWFUL_MASTER_KEY_PREVIOUS`
  * holds the keys being retired (comma-separated, same form) until
- * `Vault.rotateMasterKey` has re-wrapped every tenant key.
+ * `Vault.rotateMasterKey` has re-wrapped every tenant key. Set to nothing, or
+ * only blanks, it holds no key, as when it is not set.
  *
  * @since 0.1.0
  */
@@ -92,12 +93,15 @@ const keyConfig = (name: string) =>
  */
 export const config: Config.Config<MasterKeyring> = Config.all({
   current: keyConfig("LAWFUL_MASTER_KEY"),
+  // Set to nothing (or only blanks), as deployments unset a variable, it holds no key: as if not
+  // set. A list with an empty item is refused, as a template that lost a key would leave it.
   previous: Config.redacted("LAWFUL_MASTER_KEY_PREVIOUS").pipe(
+    Config.map((value) => Redacted.value(value).trim() === "" ? [] : Redacted.value(value).split(",")),
     Config.validate({
       message: `LAWFUL_MASTER_KEY_PREVIOUS must be ${expectedForm}; several keys are separated by commas`,
-      validation: (value) => Redacted.value(value).split(",").every((part) => decodeKey(part) !== undefined)
+      validation: (parts) => parts.every((part) => decodeKey(part) !== undefined)
     }),
-    Config.map((value) => Redacted.value(value).split(",").map((part) => fromBytes(decodeKey(part)!))),
+    Config.map((parts): ReadonlyArray<MasterKey> => parts.map((part) => fromBytes(decodeKey(part)!))),
     Config.withDefault([] as ReadonlyArray<MasterKey>)
   )
 })

@@ -139,6 +139,31 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
 }
 
 /**
+ * A tenant key that master-key rotation left as it was, and why: wrapped by a
+ * master key that is not configured, or a wrapping that does not authenticate.
+ * Names the tenant only, never key material.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RotationSkipped {
+  readonly tenantId: TenantId
+  readonly reason: KeyUnavailable["reason"]
+}
+
+/**
+ * What `rotateMasterKey` did: how many tenant keys it re-wrapped, and the
+ * tenant keys it could not re-wrap, in tenant id order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RotationResult {
+  readonly rewrapped: number
+  readonly skipped: ReadonlyArray<RotationSkipped>
+}
+
+/**
  * Errors of the Vault's storage and key hierarchy.
  *
  * @since 0.1.0
@@ -269,8 +294,14 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
     domain: string,
     value: string
   ) => Effect.Effect<Option.Option<string>, VaultError>
-  /** Re-wraps every tenant key under the current master key; subject keys and data are untouched. */
-  readonly rotateMasterKey: Effect.Effect<{ readonly rewrapped: number }, VaultError>
+  /**
+   * Re-wraps every tenant key under the current master key; subject keys and data are untouched.
+   * A tenant key it cannot unwrap (its master key is not configured, or its wrapping does not
+   * authenticate) is left as it was, logged as a warning (tenant and reason) and reported in
+   * `skipped`: it never stops the others. Only a key-store failure fails the run, which is safe to
+   * run again. Done when it reports nothing re-wrapped and nothing skipped.
+   */
+  readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError>
   /** The tenant's erasure ledger, oldest first. */
   readonly erasures: (tenant: TenantId) => Effect.Effect<ReadonlyArray<Erasure>, KeyStoreError>
   /**
@@ -304,6 +335,8 @@ export interface VaultOptions {
    * starts at 4 and doubles while it makes subjects fast; a quiet minute halves it.
    */
   readonly subjectPoolSize?: number
+  /** How many tenant keys `rotateMasterKey` reads at a time (at least one). Default 500. */
+  readonly rotationPageSize?: number
 }
 
 const VERSION = 0x01
@@ -558,7 +591,53 @@ export const make = (options: VaultOptions = {}) =>
         )
       }).pipe(Effect.withSpan("Vault.openAll", { captureStackTrace: false, attributes: { count: items.length } }))
 
-    const rewrapBatch = 500
+    const rotationPageSize = Math.max(1, Math.floor(options.rotationPageSize ?? 500))
+    // One pass over the tenant keys not wrapped by the current master key, a page at a time after
+    // the last tenant read: a key that cannot be unwrapped is passed over, not read again.
+    const rotationPass = Effect.gen(function*() {
+      let rewrapped = 0
+      let raced = 0
+      const skipped: Array<RotationSkipped> = []
+      let after: TenantId | undefined = undefined
+      while (true) {
+        const page: ReadonlyArray<readonly [TenantId, WrappedKey]> = yield* store.tenantKeysNotWrappedBy(
+          masters.current.id,
+          rotationPageSize,
+          after
+        )
+        for (const [tenant, wrapped] of page) {
+          if (after !== undefined && tenant <= after) {
+            return yield* Effect.dieMessage(
+              "KeyStore.tenantKeysNotWrappedBy returned a tenant at or before its cursor: a key store must " +
+                "return only the tenants after `after`, in tenant id order"
+            )
+          }
+          after = tenant
+          const root = yield* Effect.either(unwrapTenantRoot(tenant, wrapped))
+          if (Either.isLeft(root)) skipped.push({ tenantId: tenant, reason: root.left.reason })
+          else if (yield* store.replaceTenantKey(tenant, wrapped, wrapTenantRoot(tenant, root.right))) rewrapped++
+          else raced++
+        }
+        if (page.length < rotationPageSize) return { rewrapped, raced, skipped }
+      }
+    })
+    // Passes until one finds nothing but keys it cannot unwrap: a tenant made by a process still on
+    // an old key behind the cursor, or a key changed while it was re-wrapped, is taken by the next.
+    // The last pass saw every key still not re-wrapped, so its skipped keys are the ones left.
+    const rotateMasterKey = Effect.gen(function*() {
+      let rewrapped = 0
+      while (true) {
+        const pass = yield* rotationPass
+        rewrapped += pass.rewrapped
+        if (pass.rewrapped === 0 && pass.raced === 0) {
+          yield* Effect.forEach(pass.skipped, ({ reason, tenantId }) =>
+            Effect.logWarning("Vault.rotateMasterKey: a tenant key cannot be unwrapped and stays as it was").pipe(
+              Effect.annotateLogs({ tenantId, reason })
+            ), { discard: true })
+          return { rewrapped, skipped: pass.skipped }
+        }
+      }
+    }).pipe(Effect.withSpan("Vault.rotateMasterKey", { captureStackTrace: false }))
 
     const poolSize = Math.max(1, Math.floor(options.subjectPoolSize ?? 64))
     // A tenant's keys made ahead, and how many its refills make ahead: a few at first, twice as
@@ -766,17 +845,7 @@ export const make = (options: VaultOptions = {}) =>
       blindIndex: (tenant, domain, value) => Effect.map(tenantKeys(tenant), (keys) => blindIndexWith(keys, domain, value)),
       findBlindIndex: (tenant, domain, value) =>
         Effect.map(existingTenantKeys(tenant), Option.map((keys) => blindIndexWith(keys, domain, value))),
-      rotateMasterKey: Effect.gen(function*() {
-        let rewrapped = 0
-        while (true) {
-          const page = yield* store.tenantKeysNotWrappedBy(masters.current.id, rewrapBatch)
-          if (page.length === 0) return { rewrapped }
-          for (const [tenant, wrapped] of page) {
-            const root = yield* unwrapTenantRoot(tenant, wrapped)
-            if (yield* store.replaceTenantKey(tenant, wrapped, wrapTenantRoot(tenant, root))) rewrapped++
-          }
-        }
-      }).pipe(Effect.withSpan("Vault.rotateMasterKey", { captureStackTrace: false })),
+      rotateMasterKey,
       erasures: (tenant) =>
         Effect.gen(function*() {
           const all: Array<Erasure> = []
