@@ -3,6 +3,9 @@
  * comma, a double quote, CR or LF is enclosed in double quotes with its
  * quotes doubled; each record ends with CRLF.
  *
+ * A record of one empty field is written `""`: a bare CRLF would read as a
+ * blank line, which many readers skip.
+ *
  * A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab or a
  * carriage return as a formula (CSV injection, OWASP). `spreadsheetText`
  * writes such a cell with a single quote `'` before it, and one that starts
@@ -28,12 +31,13 @@ const needsQuotes = /[",\r\n]/
 export const field = (value: string): string => needsQuotes.test(value) ? `"${value.replaceAll("\"", "\"\"")}"` : value
 
 /**
- * One record: its fields, then CRLF.
+ * One record: its fields, then CRLF; a record of one empty field is `""`.
  *
  * @since 0.1.0
  * @category encoding
  */
-export const record = (fields: ReadonlyArray<string>): string => `${fields.map(field).join(",")}\r\n`
+export const record = (fields: ReadonlyArray<string>): string =>
+  fields.length === 1 && fields[0] === "" ? "\"\"\r\n" : `${fields.map(field).join(",")}\r\n`
 
 /**
  * A header record and the records after it.

@@ -5,9 +5,14 @@
  * text where it decodes its input, with its own validation error, so that
  * every store takes the same input and nothing fails at the database.
  *
+ * Lengths are counted as JavaScript counts them, in UTF-16 code units: a
+ * character outside the Basic Multilingual Plane (an emoji, a rare CJK
+ * ideograph) counts two. PostgreSQL counts characters (code points), never
+ * more, so text within `maxLength` here fits a `varchar(maxLength)` column.
+ *
  * ```ts
- * const Reason = Text.trimmed(1000) // trimmed, 1 to 1000 characters, storable
- * const FormId = Text.nonEmpty(200) // as given, 1 to 200 characters, storable
+ * const Reason = Text.trimmed(1000) // trimmed, 1 to 1000 UTF-16 code units, storable
+ * const FormId = Text.nonEmpty(200) // as given, 1 to 200 UTF-16 code units, storable
  * const Note = Text.storable(MyNoteSchema) // any string schema of your own
  * ```
  *
@@ -51,7 +56,7 @@ export const storable = <A extends string, I, R>(self: Schema.Schema<A, I, R>): 
 export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.String)
 
 /**
- * Storable text of 1 to `maxLength` characters, taken as given.
+ * Storable text of 1 to `maxLength` UTF-16 code units, taken as given.
  *
  * @since 0.1.0
  * @category schemas
@@ -59,7 +64,7 @@ export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.St
 export const nonEmpty = (maxLength: number) => Storable.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
 
 /**
- * Storable text, trimmed when decoded, of 1 to `maxLength` characters after trimming.
+ * Storable text, trimmed when decoded, of 1 to `maxLength` UTF-16 code units after trimming.
  *
  * @since 0.1.0
  * @category schemas
