@@ -17,8 +17,14 @@
  * `maxUserAgentLength` characters (as `record` takes it), the consent time
  * lies outside the attested period (`collectedFrom` to `collectedTo`, both
  * included; a row without a consent time is taken as collected in it), the
- * address is on the tenant's suppression list, or the address (normalised)
- * repeats an earlier row of the same import, in whatever batch. An import
+ * address is on the tenant's suppression list, the address (normalised)
+ * repeats an earlier row of the same import, in whatever batch, or the
+ * contact withdrew from one of the import's lists at or after the row's
+ * consent (`withdrawn`; a row without a consent time is taken as collected
+ * at the start of the attested period). An imported consent never overrides
+ * a later withdrawal: only the person can consent again, and a row whose
+ * consent time follows the withdrawal is recorded. The withdrawals are those
+ * the projection holds when the row's batch is checked. An import
  * keeps the distinct addresses it has read in memory to find repeats. An
  * attestation whose period is reversed,
  * or whose bounds are not valid dates of the years 0000 to 9999, records
@@ -275,7 +281,9 @@ export const claimRenewal: Duration.Duration = Duration.seconds(30)
 /**
  * Why a row was refused. `invalid-email` covers a row without a usable
  * address: an invalid or missing `email`, or a row that is not an object
- * (`null`, a string, a number).
+ * (`null`, a string, a number). `withdrawn`: the contact withdrew from one
+ * of the import's lists at or after the row's consent time (without one,
+ * the start of the attested period).
  *
  * @since 0.1.0
  * @category models
@@ -287,7 +295,8 @@ export const RejectionReason = Schema.Literal(
   "invalid-user-agent",
   "outside-attested-period",
   "suppressed",
-  "duplicate"
+  "duplicate",
+  "withdrawn"
 )
 
 /**
@@ -332,6 +341,11 @@ export interface ImportReport {
   /** Rows whose `consentedAt` lies outside the attested period. */
   readonly outsideAttestedPeriod: number
   readonly duplicates: number
+  /**
+   * Rows whose contact withdrew from one of the import's lists at or after the row's consent
+   * time (without one, the start of the attested period).
+   */
+  readonly withdrawn: number
   readonly rejections: ReadonlyArray<Rejection>
 }
 
@@ -361,6 +375,7 @@ export const reportJson = (report: ImportReport): Json => ({
   invalidUserAgent: report.invalidUserAgent,
   outsideAttestedPeriod: report.outsideAttestedPeriod,
   duplicates: report.duplicates,
+  withdrawn: report.withdrawn,
   rejections: report.rejections.map((r) => ({ row: r.row, reason: r.reason }))
 })
 
@@ -378,6 +393,8 @@ const ReportJson = Schema.Struct({
   invalidUserAgent: Count,
   outsideAttestedPeriod: Count,
   duplicates: Count,
+  // Reports stored before the count existed had no such rows.
+  withdrawn: Schema.optionalWith(Count, { default: () => 0 }),
   rejections: Schema.Array(Schema.Struct({ row: Count, reason: RejectionReason }))
 })
 

@@ -59,7 +59,8 @@
  * ## Imports
  *
  * `importContacts` records attested contacts in batches (see
- * `ConsentImport`). Give it an `idempotencyKey` to make it safe to retry: a
+ * `ConsentImport`); a contact who withdrew from one of its lists at or after
+ * the row's consent is refused (`withdrawn`), never granted again. Give it an `idempotencyKey` to make it safe to retry: a
  * call with a key already used returns the completed import's report,
  * continues an interrupted one under the same import id without recording a
  * contact twice, or fails `ImportKeyConflict` (other options) or
@@ -985,6 +986,7 @@ export const make = Effect.gen(function*() {
     invalidUserAgent: number
     outsideAttestedPeriod: number
     duplicates: number
+    withdrawn: number
     rejections: Array<ConsentImport.Rejection>
   }
 
@@ -1011,6 +1013,7 @@ export const make = Effect.gen(function*() {
         else if (reason === "invalid-user-agent") totals.invalidUserAgent++
         else if (reason === "outside-attested-period") totals.outsideAttestedPeriod++
         else if (reason === "duplicate") totals.duplicates++
+        else if (reason === "withdrawn") totals.withdrawn++
         else totals.suppressed++
       }
       const valid: Array<{ readonly row: number; readonly email: Email.Email; readonly contact: ConsentImport.ImportContact }> =
@@ -1083,8 +1086,26 @@ export const make = Effect.gen(function*() {
         if (subject !== undefined && Option.isSome(subject) && recordedBefore.has(subject.value)) totals.alreadyRecorded++
         else reject(v.row, "suppressed")
       })
-      const rows = kept.flatMap((v, i) => (recordedBefore.has(resolved[i]!) ? [] : [{ ...v, subject: resolved[i]! }]))
-      totals.alreadyRecorded += kept.length - rows.length
+      const fresh = kept.flatMap((v, i) => (recordedBefore.has(resolved[i]!) ? [] : [{ ...v, subject: resolved[i]! }]))
+      totals.alreadyRecorded += kept.length - fresh.length
+      // An imported consent never overrides a withdrawal made at or after it: the contact's last
+      // withdrawal from any of the lists, against the row's consent time (without one, the start
+      // of the attested period, the earliest the consent may have been collected).
+      const withdrawals = new Map<SubjectId, number>()
+      const wanted = new Set<string>(listIds)
+      if (fresh.length > 0) {
+        for (const state of yield* store.statesOfSubjects(tenant, fresh.map((v) => v.subject))) {
+          if (state.status !== "withdrawn" || !wanted.has(state.list)) continue
+          withdrawals.set(state.subject, Math.max(withdrawals.get(state.subject) ?? -Infinity, state.since.getTime()))
+        }
+      }
+      const rows = fresh.filter((v) => {
+        const withdrawnAt = withdrawals.get(v.subject)
+        const consentedAt = (v.contact.consentedAt ?? options.attestation.collectedFrom).getTime()
+        if (withdrawnAt === undefined || withdrawnAt < consentedAt) return true
+        reject(v.row, "withdrawn")
+        return false
+      })
       if (rows.length === 0) return inRowOrder()
 
       const committed = rows.map((v) => commitments(v.contact))
@@ -1132,6 +1153,7 @@ export const make = Effect.gen(function*() {
     invalidUserAgent: 0,
     outsideAttestedPeriod: 0,
     duplicates: 0,
+    withdrawn: 0,
     rejections: []
   })
 
@@ -1146,6 +1168,7 @@ export const make = Effect.gen(function*() {
     invalidUserAgent: all.invalidUserAgent + batch.invalidUserAgent,
     outsideAttestedPeriod: all.outsideAttestedPeriod + batch.outsideAttestedPeriod,
     duplicates: all.duplicates + batch.duplicates,
+    withdrawn: all.withdrawn + batch.withdrawn,
     rejections: all.rejections.length >= ConsentImport.maxListedRejections
       ? all.rejections
       : [...all.rejections, ...batch.rejections].slice(0, ConsentImport.maxListedRejections)

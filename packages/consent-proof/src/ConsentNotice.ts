@@ -10,7 +10,8 @@
  * - `labels`: SHA-256 of the UTF-8 bytes of the RFC 8785 JSON array of the
  *   checkbox labels, in the order shown (`["Weekly digest","Offers"]`);
  * - `privacyPolicy`: SHA-256 of the UTF-8 bytes of the privacy-policy link
- *   (the URL as linked).
+ *   (the URL as linked). Only the link is hashed: link a versioned policy
+ *   (`/privacy/2025-03`) for the event to name the text that was shown.
  *
  * Each is 64 lower-case hex digits.
  *

@@ -247,6 +247,11 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
     tenant: TenantId,
     subject: SubjectId
   ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStoreError>
+  /** The current states (the projection) of the subjects, in (subject, list) order: one read for a batch. */
+  readonly statesOfSubjects: (
+    tenant: TenantId,
+    subjects: ReadonlyArray<SubjectId>
+  ) => Effect.Effect<ReadonlyArray<ConsentState.SubjectListState>, ConsentStoreError>
   /** Subjects granted on the list, in subject-id order, after a cursor. */
   readonly recipients: (
     tenant: TenantId,
@@ -540,6 +545,12 @@ const makeMemory = (): Service => {
     event: (tenant, id) => atomically(() => Option.fromNullable(eventsOf(tenant).find((stored) => stored.event.id === id))),
     states: (tenant, subject) =>
       atomically(() => ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])])),
+    statesOfSubjects: (tenant, subjects) =>
+      atomically(() =>
+        [...new Set(subjects)].sort(compareStrings).flatMap((subject) =>
+          ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])]).map((state) => ({ ...state, subject }))
+        )
+      ),
     recipients: (tenant, list, after, limit) =>
       atomically(() =>
         [...statesOf(tenant)]
@@ -935,6 +946,15 @@ const makeSql = Effect.gen(function*() {
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
         Effect.map((rows) => ConsentState.sortByList(rows.map(toState)).map(({ subject: _, ...state }) => state)),
         Effect.mapError(fail("states"))
+      ),
+    statesOfSubjects: (tenant, subjects) =>
+      subjects.length === 0 ? Effect.succeed([]) : sql`
+        SELECT subject_id, list_id, status, since, event_id FROM lawful_consent_state
+        WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = ANY(${[...new Set(subjects)]}::uuid[])
+        ORDER BY subject_id, list_id`.pipe(
+        Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
+        Effect.map((rows) => rows.map(toState)),
+        Effect.mapError(fail("statesOfSubjects"))
       ),
     recipients: (tenant, list, after, limit) =>
       sql<{ subject_id: SubjectId }>`

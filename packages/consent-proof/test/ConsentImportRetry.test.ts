@@ -76,6 +76,7 @@ contractSuite("ConsentImport retries", { memory, sql }, (it) => {
         invalidUserAgent: 0,
         outsideAttestedPeriod: 0,
         duplicates: 1,
+        withdrawn: 0,
         rejections: [{ row: 5, reason: "invalid-email" }, { row: 6, reason: "duplicate" }]
       })
       const auditSize = yield* log.size(tenant)

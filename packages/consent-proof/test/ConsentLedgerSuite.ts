@@ -211,6 +211,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
           invalidUserAgent: 0,
           outsideAttestedPeriod: 0,
           duplicates: 1,
+          withdrawn: 0,
           rejections: [
             { row: 2, reason: "suppressed" },
             { row: 3, reason: "invalid-email" },
@@ -387,6 +388,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>) => {
         invalidUserAgent: 0,
         outsideAttestedPeriod: 2,
         duplicates: 0,
+        withdrawn: 0,
         rejections: [{ row: 1, reason: "outside-attested-period" }, { row: 4, reason: "outside-attested-period" }]
       })
       for (const email of ["before", "after"]) {

@@ -152,7 +152,7 @@ it.scoped("the README's examples record, import, export and prove consent on the
       contacts: rows // an Iterable or a Stream of { email, consentedAt?, ip?, userAgent? }
     })
     // { importId, received, recorded, alreadyRecorded, suppressed, invalidEmail, invalidIp, invalidConsentedAt,
-    //   invalidUserAgent, outsideAttestedPeriod, duplicates, rejections: [{ row, reason }] }
+    //   invalidUserAgent, outsideAttestedPeriod, duplicates, withdrawn, rejections: [{ row, reason }] }
     // readme:end importing
     assert.deepStrictEqual({ ...report, importId: "" }, {
       importId: "",
@@ -166,6 +166,7 @@ it.scoped("the README's examples record, import, export and prove consent on the
       invalidUserAgent: 0,
       outsideAttestedPeriod: 0,
       duplicates: 1,
+      withdrawn: 0,
       rejections: [{ row: 2, reason: "suppressed" }, { row: 3, reason: "invalid-email" }, { row: 4, reason: "duplicate" }]
     })
     const imported = (yield* ledger.events(tenant, { limit: 10 }))[2]!.event

@@ -108,6 +108,7 @@ contractSuite("Review 15c", { memory, sql }, (it) => {
         invalidUserAgent: 0,
         outsideAttestedPeriod: 0,
         duplicates: 0,
+        withdrawn: 0,
         rejections: [{ row: 6, reason: "invalid-email" }]
       })
       assert.strictEqual((yield* ledger.events(tenant, { limit: 100 })).length, 5)
