@@ -4,12 +4,18 @@
  * A processor is approved only with:
  *
  * - a signed DPA in force (`SignedDpa`);
- * - a satisfactory assessment: the latest decided one (`SatisfactoryAssessment`);
+ * - a satisfactory assessment: the latest decided one, whose next review has
+ *   not passed (a processor whose assessment fell due is assessed again
+ *   before it is approved or reinstated) (`SatisfactoryAssessment`);
  * - a valid transfer mechanism for every location outside the EEA
  *   (`ValidMechanism`), SCCs of the module the processor's role needs
  *   (`Processor.exporterOf`);
- * - when it serves tenants, a change notice announced to them whose objection
- *   period has ended (`ChangeAnnounced`, `ObjectionPeriodEnded`).
+ * - when it serves tenants, change notices announced to them whose objection
+ *   periods have ended, naming each of its countries and purposes
+ *   (`ChangeAnnounced`, `ObjectionPeriodEnded`): a country or purpose added
+ *   to an engaged processor is announced first (`announce` with the
+ *   `locations` or `purposes` to come), and taken on once its notice's
+ *   objection period has ended.
  *
  * The same requirements hold when an approved processor is changed or a
  * suspended one is reinstated. Time passing can break them afterwards (a DPA
@@ -89,6 +95,11 @@ export const unmet = (evidence: Evidence): ReadonlyArray<Requirement> => {
     missing.push({ _tag: "SatisfactoryAssessment", detail: "no assessment has been decided" })
   } else if (!Assessment.isSatisfactory(assessment)) {
     missing.push({ _tag: "SatisfactoryAssessment", detail: "the latest assessment was decided unsatisfactory" })
+  } else if (Assessment.isReviewOverdue(assessment, at)) {
+    missing.push({
+      _tag: "SatisfactoryAssessment",
+      detail: `the latest assessment was due for review on ${isoDate(assessment.decision!.nextReviewDue)}`
+    })
   }
 
   for (const location of processor.locations) {
@@ -98,15 +109,48 @@ export const unmet = (evidence: Evidence): ReadonlyArray<Requirement> => {
     }
   }
 
-  if (processor.servesTenants) {
-    const own = notices.filter((notice) => notice.processorId === processor.id)
-    if (own.length === 0) {
-      missing.push({ _tag: "ChangeAnnounced", detail: "no change notice has been announced to the tenants" })
+  if (processor.servesTenants) missing.push(...unannounced(processor, notices, at))
+  return missing
+}
+
+// What the tenants were told of: the processor, each of its countries and each of its purposes,
+// by a notice whose objection period has ended. A notice of an earlier version, which named no
+// purposes, is taken to have announced the processor's purposes.
+const unannounced = (processor: Processor, notices: ReadonlyArray<ChangeNotice>, at: Date): Array<Requirement> => {
+  const own = notices.filter((notice) => notice.processorId === processor.id)
+  if (own.length === 0) {
+    return [{ _tag: "ChangeAnnounced", detail: "no change notice has been announced to the tenants" }]
+  }
+  const closed = own.filter((notice) => notice.objectionDeadline.getTime() <= at.getTime())
+  const open = own.filter((notice) => notice.objectionDeadline.getTime() > at.getTime())
+  const earliest = (candidates: ReadonlyArray<ChangeNotice>) =>
+    candidates.reduce((a, b) => (a.objectionDeadline.getTime() <= b.objectionDeadline.getTime() ? a : b))
+  // Until one notice has closed, the earliest deadline is the one to wait for.
+  if (closed.length === 0) {
+    const next = earliest(open)
+    return [{ _tag: "ObjectionPeriodEnded", noticeId: next.id, endsAt: next.objectionDeadline }]
+  }
+  const items = [
+    ...processor.locations.map((location) => ({
+      covers: (notice: ChangeNotice) => notice.locations.includes(location.country),
+      what: `processing in ${location.country}`
+    })),
+    ...processor.purposes.map((purpose) => ({
+      covers: (notice: ChangeNotice) => notice.purposes === undefined || notice.purposes.includes(purpose),
+      what: `the purpose "${purpose}"`
+    }))
+  ]
+  const missing: Array<Requirement> = []
+  const waiting = new Set<string>()
+  for (const item of items) {
+    if (closed.some(item.covers)) continue
+    const pending = open.filter(item.covers)
+    if (pending.length === 0) {
+      missing.push({ _tag: "ChangeAnnounced", detail: `${item.what} has not been announced to the tenants` })
     } else {
-      const open = own.filter((notice) => notice.objectionDeadline.getTime() > at.getTime())
-      // One closed notice is enough; until then, the earliest deadline is the one to wait for.
-      if (open.length === own.length) {
-        const next = open.reduce((a, b) => (a.objectionDeadline.getTime() <= b.objectionDeadline.getTime() ? a : b))
+      const next = earliest(pending)
+      if (!waiting.has(next.id)) {
+        waiting.add(next.id)
         missing.push({ _tag: "ObjectionPeriodEnded", noticeId: next.id, endsAt: next.objectionDeadline })
       }
     }

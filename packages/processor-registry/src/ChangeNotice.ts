@@ -5,10 +5,12 @@
  * and their objections are recorded until the period ends.
  *
  * A processor that serves tenants is approved only once a notice about it has
- * been announced and its objection period has ended (see `Approval`).
+ * been announced and its objection period has ended, and takes on a new
+ * country or purpose only once a notice naming it has (see `Approval`).
  *
  * @since 0.1.0
  */
+import * as CoreText from "@lawful/core/Text"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -73,6 +75,18 @@ export const AnnouncementInput = Schema.Struct({
     }),
     { exact: true }
   ),
+  /**
+   * The countries the processor will process data in, when the notice announces a change of
+   * them (a new country): the processor's own when absent. A country is taken on only once a
+   * notice naming it has run its objection period.
+   */
+  locations: Schema.optional(Schema.NonEmptyArray(Country)),
+  /**
+   * The purposes the processor will process data for, when the notice announces a change of
+   * them: the processor's own when absent. A purpose is taken on only once a notice naming it
+   * has run its objection period.
+   */
+  purposes: Schema.optional(Schema.NonEmptyArray(CoreText.trimmed(500).pipe(Schema.maxLength(200)))),
   objectionPeriodDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 365)), {
     default: () => defaultObjectionPeriodDays
   }),
@@ -101,6 +115,8 @@ export class ChangeNotice extends Schema.Class<ChangeNotice>("@lawful/processor-
   processorName: Schema.String,
   services: Schema.Array(Schema.String),
   locations: Schema.Array(Country),
+  /** The purposes announced; absent from a notice published before notices named them. */
+  purposes: Schema.optional(Schema.Array(Schema.String)),
   replaces: Schema.optional(Schema.Struct({ processorId: ProcessorId, processorName: Schema.String })),
   description: Schema.String,
   publishedAt: Schema.Date,

@@ -214,7 +214,8 @@ export class ApprovalRefused extends Schema.TaggedError<ApprovalRefused>()("Appr
 
 /**
  * A change to an approved processor refused: it would leave the processor
- * short of requirements it meets now (`missing` lists them).
+ * short of requirements it meets now, or give a location whose mechanism
+ * fails now a mechanism that fails for another reason (`missing` lists them).
  *
  * @since 0.1.0
  * @category errors
@@ -446,7 +447,8 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | Failures>
   /**
    * Replaces a processor's description, checked as on registration; an approved processor must
-   * keep meeting its requirements.
+   * keep meeting its requirements (a processor of tenants' data takes on a new country or
+   * purpose only once a notice naming it has run its objection period).
    */
   readonly update: (
     by: Actor,
@@ -529,7 +531,12 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     InvalidInput | AssessmentNotFound | AssessmentAlreadyDecided | AssessmentBelowPassMark | Failures
   >
   readonly assessments: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Assessment.Assessment>, RegistryStoreError>
-  /** Announces an addition or replacement of a sub-processor to the tenants, and notifies them. */
+  /**
+   * Announces an addition or replacement of a sub-processor to the tenants, or a change of its
+   * countries or purposes (`locations`, `purposes`: those to come), and notifies them. Made
+   * again while its notice is open, to tenants who all received it, it publishes nothing new:
+   * that notice is returned and sent to them again (a retry is safe).
+   */
   readonly announce: (
     by: Actor,
     input: typeof ChangeNotice.AnnouncementInput.Encoded
@@ -581,8 +588,32 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
     )
   )
 
-const requirementKey = (requirement: Approval.Requirement) =>
-  requirement._tag === "ValidMechanism" ? `${requirement._tag}/${requirement.country}` : requirement._tag
+// What a notice tells the tenants, to recognise an announcement made again.
+const noticeContent = (notice: ChangeNotice.ChangeNotice) => [
+  notice.kind,
+  notice.processorId,
+  notice.processorName,
+  notice.services,
+  notice.locations,
+  notice.purposes ?? null,
+  notice.replaces ?? null,
+  notice.description
+]
+
+const requirementKey = (requirement: Approval.Requirement) => {
+  switch (requirement._tag) {
+    // Per country and reason: a location whose mechanism fails already may be fixed, not moved
+    // onto another that fails for another reason (a lapsed certification onto the Privacy Shield).
+    case "ValidMechanism":
+      return `${requirement._tag}/${requirement.country}/${requirement.reason}`
+    case "ChangeAnnounced":
+      return `${requirement._tag}/${requirement.detail}`
+    case "ObjectionPeriodEnded":
+      return `${requirement._tag}/${requirement.noticeId}`
+    default:
+      return requirement._tag
+  }
+}
 
 type Audited = ReadonlyArray<readonly [TenantId, AuditEvent]>
 
@@ -1064,20 +1095,45 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           const replaced = input.replaces === undefined ? undefined : yield* existing(input.replaces)
           const at = yield* now
           const audience = [...new Set(input.audience)]
+          const locations = input.locations ? [...new Set(input.locations)] : processor.locations.map((l) => l.country)
+          const purposes = input.purposes ? [...new Set(input.purposes)] : processor.purposes
           const notice = new ChangeNotice.ChangeNotice({
             id: yield* ChangeNotice.makeId,
             kind: replaced ? "replacement" : "addition",
             processorId: processor.id,
             processorName: processor.legalName,
             services: processor.services,
-            locations: processor.locations.map((location) => location.country),
+            locations,
+            purposes,
             ...(replaced ? { replaces: { processorId: replaced.id, processorName: replaced.legalName } } : {}),
             description: input.description ?? (replaced
               ? `${processor.legalName} replaces ${replaced.legalName} for: ${processor.services.join(", ")}`
+              : input.locations !== undefined || input.purposes !== undefined
+              ? `${processor.legalName}, a sub-processor for: ${processor.services.join(", ")}, will process data in ${
+                locations.join(", ")
+              } for: ${purposes.join("; ")}`
               : `${processor.legalName} is added as a sub-processor for: ${processor.services.join(", ")}`),
             publishedAt: at,
             objectionDeadline: addDays(at, input.objectionPeriodDays)
           })
+          // A retry (an announcement whose outcome the caller did not get, or whose tenants were
+          // not all reached) finds the notice it made: while that notice is open, says the same
+          // and was sent to every tenant of the audience, it is the one returned and sent again,
+          // and nothing is written. A tenant not told yet gets a notice of its own, with its
+          // full objection period.
+          const sameContent = (earlier: ChangeNotice.ChangeNotice) =>
+            ChangeNotice.isOpen(earlier, at) &&
+            earlier.objectionDeadline.getTime() - earlier.publishedAt.getTime() ===
+              notice.objectionDeadline.getTime() - notice.publishedAt.getTime() &&
+            JSON.stringify(noticeContent(earlier)) === JSON.stringify(noticeContent(notice))
+          for (const earlier of (yield* store.notices(processor.id)).filter(sameContent)) {
+            const told = yield* Effect.forEach(audience, (tenant) => store.isRecipient(tenant, earlier.id))
+            if (told.every(Boolean)) {
+              return { result: { notice: earlier, audience }, changes: [], audit: [] } satisfies Plan<
+                { readonly notice: ChangeNotice.ChangeNotice; readonly audience: ReadonlyArray<TenantId> }
+              >
+            }
+          }
           const noticeResource = { type: "change-notice", id: notice.id }
           const details = {
             kind: notice.kind,

@@ -161,7 +161,16 @@ export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processo
  * @since 0.1.0
  * @category models
  */
-export const Answers = Schema.Record({ key: CoreText.Storable, value: Schema.Union(Schema.Boolean, CoreText.Storable) })
+export const Answers = Schema.Record({
+  key: CoreText.Storable,
+  // A text answer may name people: a refusal says what is expected, never what was given.
+  value: Schema.Union(Schema.Boolean, CoreText.Storable).annotations({
+    message: () => ({
+      message: "an answer is a yes/no (boolean), or text without NUL characters or unpaired surrogates",
+      override: true
+    })
+  })
+})
 
 /**
  * @since 0.1.0

@@ -2,8 +2,10 @@
  * The guarantee of approval, checked model-based: whatever sequence of
  * operations (registering, reviews, DPAs, assessments, approvals, suspensions,
  * terminations, updates, notices) and whatever time passes, an approved
- * processor had, when approved, a signed DPA, a satisfactory assessment and a
- * valid mechanism for each third-country location; and whatever of these
+ * processor had, when approved, a signed DPA, a satisfactory assessment not
+ * due for review, a valid mechanism for each third-country location and, when
+ * it serves tenants, notices of each of its countries and purposes whose
+ * objection periods had ended; and whatever of these
  * time has undone since is reported as a finding.
  *
  * The checks use an oracle written here from the rules, not the package's
@@ -78,10 +80,14 @@ interface Facts {
   readonly processor: Processor.Processor
   readonly dpaInForce: boolean
   readonly satisfactory: boolean
+  /** The latest assessment's next review has passed: it no longer approves. */
+  readonly assessmentDue: boolean
   readonly failingCountries: ReadonlyArray<string>
   /** The finding each failing location should give, as `country:tag`. */
   readonly expectedMechanismFindings: ReadonlyArray<string>
   readonly noticeClosed: boolean
+  /** Each country and purpose was named by a notice whose objection period has ended. */
+  readonly announcedInFull: boolean
 }
 
 // What the registry holds about a processor, judged by the oracle at `now`.
@@ -103,6 +109,7 @@ const factsOf = (id: Processor.ProcessorId, now: number) =>
       dpaInForce: latestDpa !== undefined &&
         (latestDpa.expiresOn === undefined || now < latestDpa.expiresOn.getTime() + dayMillis),
       satisfactory: decided.at(-1)?.decision?.outcome === "satisfactory",
+      assessmentDue: decided.at(-1) !== undefined && now >= decided.at(-1)!.decision!.nextReviewDue.getTime() + dayMillis,
       failingCountries: encoded.filter((l) => !mechanismHolds(l.country, l.mechanism, now, processor.servesTenants)).map((l) =>
         l.country
       ),
@@ -115,7 +122,12 @@ const factsOf = (id: Processor.ProcessorId, now: number) =>
             : "TransferMechanismInvalid"
         }`
       ),
-      noticeClosed: !processor.servesTenants || notices.some((n) => n.objectionDeadline.getTime() <= now)
+      noticeClosed: !processor.servesTenants || notices.some((n) => n.objectionDeadline.getTime() <= now),
+      announcedInFull: !processor.servesTenants || (() => {
+        const closed = notices.filter((n) => n.objectionDeadline.getTime() <= now)
+        return processor.locations.every((l) => closed.some((n) => n.locations.includes(l.country))) &&
+          processor.purposes.every((p) => closed.some((n) => n.purposes === undefined || n.purposes.includes(p)))
+      })()
     } satisfies Facts
   })
 
@@ -139,9 +151,9 @@ const encodeMechanism = (m: NonNullable<Processor.Location["mechanism"]>): Mecha
 /** The requirements the oracle finds unmet, keyed as the registry keys them. */
 const unmetKeys = (facts: Facts) => [
   ...(facts.dpaInForce ? [] : ["SignedDpa"]),
-  ...(facts.satisfactory ? [] : ["SatisfactoryAssessment"]),
+  ...(facts.satisfactory && !facts.assessmentDue ? [] : ["SatisfactoryAssessment"]),
   ...facts.failingCountries.map((country) => `ValidMechanism/${country}`),
-  ...(facts.noticeClosed ? [] : [facts.processor.servesTenants ? "Notice" : ""])
+  ...(facts.announcedInFull ? [] : [facts.processor.servesTenants ? "Notice" : ""])
 ].filter((key) => key !== "")
 
 const requirementKey = (r: { readonly _tag: string; readonly country?: string }) =>
@@ -495,6 +507,8 @@ class Update implements fc.AsyncCommand<Model, Real> {
       // A change never leaves an approved processor short of a mechanism it had.
       const added = after.failingCountries.filter((country) => !before.failingCountries.includes(country))
       assert.deepStrictEqual(added, [], "the change broke a mechanism of an approved processor")
+      // Nor with a country or purpose its tenants were not told of.
+      if (before.announcedInFull) assert.isTrue(after.announcedInFull, "the change took on what was not announced")
     }
     await checkInvariant(model, real)
   }
