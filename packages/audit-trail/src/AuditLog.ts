@@ -251,7 +251,8 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    */
   readonly checkpointAll: Effect.Effect<number, AuditStoreError>
   /**
-   * The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`.
+   * The entry with its inclusion proof and a signed checkpoint: verifiable offline with `ProofBundle.verify`,
+   * and its entry (index and tenant) with `ProofBundle.verifyEntry`.
    * The checkpoint is the first stored one covering the entry, refused (`CheckpointRefused`) if its note
    * does not verify, is another tenant's, or disagrees with its row; or a new one.
    */
@@ -298,7 +299,10 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   readonly verify: (tenant: TenantId) => Effect.Effect<VerificationReport, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /**
    * `verify` of every tenant the store lists (`AuditStore.tenants`: a state row, entries, or a
-   * checkpoint of a non-empty tree), so a tenant whose state row was deleted is reported too.
+   * checkpoint of a non-empty tree), so a tenant whose state row was deleted is reported too, and of
+   * every tenant the publisher lists (`CheckpointPublisher.tenants`), so a tenant whose every row was
+   * deleted is reported as a log that stops short of its published checkpoint. With a publisher that
+   * cannot list, only the store's tenants are verified. In order of tenant id.
    */
   readonly verifyAll: Effect.Effect<ReadonlyArray<VerificationReport>, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /** The verifier key string that checks this log's checkpoints and bundles. */
@@ -924,7 +928,14 @@ export const make = (options: AuditLogOptions = {}) =>
               new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })))
         ).pipe(Effect.withSpan("AuditLog.delinkSubject")),
       verify,
-      verifyAll: Effect.flatMap(store.tenants, (tenants) => Effect.forEach(tenants, verify)),
+      verifyAll: Effect.gen(function*() {
+        // The database's list, and the publisher's: a tenant whose every row was deleted is in the
+        // second only, and its published checkpoint shows the log it had.
+        const stored = yield* store.tenants
+        const published = publisher.tenants === undefined ? [] : yield* publisher.tenants
+        const tenants = [...new Set([...stored, ...published])].sort()
+        return yield* Effect.forEach(tenants, verify)
+      }).pipe(Effect.withSpan("AuditLog.verifyAll")),
       verifierKey: signer.verifierKey,
       origin
     }

@@ -9,6 +9,10 @@
  * whole; a checkpoint's file is never replaced and `latest` only ever moves
  * forward (see `layerDirectory`).
  *
+ * A publisher may also list the tenants it holds (`tenants`): `AuditLog.verifyAll`
+ * then verifies them too, so a tenant whose every row was deleted from the
+ * database is still reported, against its published checkpoint.
+ *
  * @since 0.1.0
  */
 import { TenantId } from "@lawful/core/TenantId"
@@ -19,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises"
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 
 /**
@@ -57,6 +61,16 @@ export class CheckpointPublisher extends Context.Tag("@lawful/audit-trail/Checkp
    * signature and that its origin is the tenant's log.
    */
   readonly latest: (tenant: TenantId) => Effect.Effect<Option.Option<string>, CheckpointPublishError>
+  /**
+   * The tenants this publisher holds checkpoints for, whatever the database says: `AuditLog.verifyAll`
+   * verifies them besides the tenants the `AuditStore` lists, so a tenant whose every row was deleted
+   * from the database (its state, entries and stored checkpoints) is still reported, as a log that
+   * stops short of its published checkpoint. A custom publisher that cannot list (one that posts to a
+   * transparency service, say) leaves it out: `verifyAll` then covers only the tenants the database
+   * lists, and such a tenant is found only by `verify(tenant)` called by name. A publisher that wraps
+   * another passes its `tenants` on, or verification loses them.
+   */
+  readonly tenants?: Effect.Effect<ReadonlyArray<TenantId>, CheckpointPublishError> | undefined
 }>() {}
 
 // The tree size a signed note states (its second line); NaN if it states none.
@@ -83,7 +97,8 @@ const refuse = (operation: string, cause: Error) => Effect.fail(new CheckpointPu
 /**
  * Publishes into memory: for tests. It keeps the directory's rules: a publication whose size is not
  * its note's, or for a tenant id that is not a lower-case UUID, is refused; another checkpoint of a
- * size already published is refused; `latest` only moves forward.
+ * size already published is refused; `latest` only moves forward. `tenants` lists the tenants it
+ * has published for.
  *
  * @since 0.1.0
  * @category layers
@@ -113,7 +128,8 @@ export const layerMemory: Layer.Layer<CheckpointPublisher> = Layer.sync(Checkpoi
         if (!isTenantId(tenant)) return refuse("read", new Error("the tenant id is not a lower-case UUID"))
         const log = published.get(tenant)
         return Effect.succeed(log === undefined ? Option.none() : Option.fromNullable(log.bySize.get(log.latest)))
-      })
+      }),
+    tenants: Effect.sync(() => [...published.keys()].sort())
   }
 })
 
@@ -163,6 +179,22 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
       })
   )
 
+// The subdirectories of `directory` named by a tenant id (links to directories too, as `latest` follows them).
+const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> => {
+  const entries = await readdir(directory, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return []
+    throw error
+  })
+  const tenants: Array<TenantId> = []
+  for (const entry of entries) {
+    if (!isTenantId(entry.name)) continue
+    const isDirectory = entry.isDirectory() ||
+      (entry.isSymbolicLink() && await stat(join(directory, entry.name)).then((target) => target.isDirectory(), () => false))
+    if (isDirectory) tenants.push(entry.name)
+  }
+  return tenants.sort()
+}
+
 /**
  * Publishes checkpoints as files under `directory`: `<tenant>/<size>.checkpoint`
  * (16 digits) for each, and `<tenant>/latest`, the largest published.
@@ -194,6 +226,11 @@ const withLock = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * back as it is; a note copied there from another tenant's directory is
  * refused by the `AuditLog`, which checks each note's origin, and it stays
  * until an operator replaces it.
+ *
+ * `tenants` lists the subdirectories of `directory` (or links to directories)
+ * whose names are tenant ids, lower-case UUIDs, whether or not they hold a
+ * checkpoint yet; anything else there is ignored. A directory not made yet
+ * holds none.
  *
  * @since 0.1.0
  * @category layers
@@ -270,7 +307,11 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
           try: () => readIfExists(join(directory, tenant, "latest")).then(Option.fromNullable),
           catch: (cause) => new CheckpointPublishError({ operation: "read", cause })
         })
-        : refuse("read", new Error("the tenant id is not a lower-case UUID"))
+        : refuse("read", new Error("the tenant id is not a lower-case UUID")),
+    tenants: Effect.tryPromise({
+      try: () => listTenants(directory),
+      catch: (cause) => new CheckpointPublishError({ operation: "list", cause })
+    }).pipe(Effect.withSpan("CheckpointPublisher.tenants"))
   })
 
 /**

@@ -41,11 +41,20 @@
  * `<key name>/<tenant id>`), so a verifier who means one log names its origin:
  * `verify(bundle, verifierKey, { origin })`.
  *
+ * `verify` checks the version 1 contract and nothing of what the entry says.
+ * An auditor of an `AuditLog` also runs {@link verifyEntry}, which decodes the
+ * entry with the audit trail's canonical encoding (`AuditEntry`) and checks
+ * that it names the position the bundle proves (its `index` is `leafIndex`)
+ * and the log the checkpoint signs (its `tenant` is the origin's): a validly
+ * hashed entry of another index or tenant proven at this leaf is refused.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import * as AuditEntry from "./AuditEntry.js"
 import * as Checkpoint from "./Checkpoint.js"
 import { decodeBase64, encodeBase64 } from "./internal/bytes.js"
 import * as Json from "@lawful/core/Json"
@@ -214,3 +223,64 @@ export const verifyJson = (
   options: Checkpoint.VerifyOptions = {}
 ): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
   Effect.flatMap(fromJson(text), (bundle) => verify(bundle, verifierKey, options))
+
+/**
+ * A bundle of an `AuditLog` verified with {@link verifyEntry}: the checkpoint
+ * it is proven against and its entry, decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface VerifiedEntry {
+  readonly checkpoint: Checkpoint.Checkpoint
+  /** The members of the entry's hashed document: subject and details only as salted commitments. */
+  readonly entry: AuditEntry.Leaf
+}
+
+/**
+ * Verifies a bundle of an `AuditLog` offline: everything {@link verify} checks,
+ * then the entry itself, decoded with the audit trail's canonical encoding
+ * (see `AuditEntry`). The entry must be a canonical version-1 audit entry, the
+ * index written in it must be the bundle's `leafIndex`, and its tenant must be
+ * the one of the checkpoint's origin (`<key name>/<tenant id>`, the key being
+ * `verifierKey`). Otherwise the bundle is refused (`ProofBundleInvalid`), its
+ * reason naming indices, the tenant id and the origin, never what the entry
+ * records.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const verifyEntry = (
+  bundle: ProofBundle,
+  verifierKey: Checkpoint.VerifierKey | string,
+  options: Checkpoint.VerifyOptions = {}
+): Effect.Effect<VerifiedEntry, ProofBundleInvalid> =>
+  Effect.gen(function*() {
+    const checkpoint = yield* verify(bundle, verifierKey, options)
+    const key = Predicate.isString(verifierKey)
+      ? yield* Checkpoint.parseVerifierKey(verifierKey).pipe(Effect.mapError((error) => invalid(error.reason)))
+      : verifierKey
+    const decoded = AuditEntry.decodeLeaf(bundle.entry)
+    if (decoded._tag === "None") return yield* invalid("entry: not a canonical version-1 audit entry")
+    const entry = decoded.value
+    if (entry.index !== bundle.leafIndex) {
+      return yield* invalid(`entry: it says index ${entry.index}, but is leaf ${bundle.leafIndex}`)
+    }
+    if (checkpoint.origin !== `${key.name}/${entry.tenant}`) {
+      return yield* invalid(`entry: it is tenant ${entry.tenant}'s, but the checkpoint is for ${checkpoint.origin}`)
+    }
+    return { checkpoint, entry }
+  }).pipe(Effect.withSpan("ProofBundle.verifyEntry"))
+
+/**
+ * Decodes a bundle from its JSON text and verifies it and its entry; see {@link verifyEntry}.
+ *
+ * @since 0.1.0
+ * @category verification
+ */
+export const verifyEntryJson = (
+  text: string,
+  verifierKey: Checkpoint.VerifierKey | string,
+  options: Checkpoint.VerifyOptions = {}
+): Effect.Effect<VerifiedEntry, ProofBundleInvalid> =>
+  Effect.flatMap(fromJson(text), (bundle) => verifyEntry(bundle, verifierKey, options))

@@ -24,7 +24,8 @@ const flakyPublisher = Layer.effect(
           Effect.zipRight(Effect.fail(new CheckpointPublisher.CheckpointPublishError({ operation: "publish", cause: "down" })))
         )
         : inner.publish(tenant, checkpoint),
-    latest: inner.latest
+    latest: inner.latest,
+    tenants: inner.tenants
   }))
 ).pipe(Layer.provide(CheckpointPublisher.layerMemory))
 
