@@ -244,7 +244,8 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   ) => Effect.Effect<AuditStore.StoredCheckpoint, CheckpointRefused | AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /**
    * Signs a checkpoint for every tenant whose log grew; returns how many were signed. Each tenant
-   * the store lists (a state row, entries, or a checkpoint of a non-empty tree) goes through the
+   * the store lists (a state row, entries, or a checkpoint of a non-empty tree) or the publisher
+   * lists (`CheckpointPublisher.tenants`, when it can; a listing that fails is warned of) goes through the
    * checks of `checkpoint` (its latest stored checkpoint verified by its note); a tenant refused or
    * failing (one whose state row was deleted: its entries lie beyond the empty log it reads as) is
    * logged as a warning and counted out, and the others go on.
@@ -892,7 +893,15 @@ export const make = (options: AuditLogOptions = {}) =>
         // Every tenant goes through the checks of `checkpoint`, its latest checkpoint verified: a
         // tenant skipped when its latest row's size column equals the log's size could be kept
         // from every new checkpoint, without a warning, by rewriting that column.
-        for (const tenant of yield* store.tenants) {
+        // The publisher's tenants too: one whose every row was deleted is refused (its log does not
+        // extend its published checkpoint), with a warning. A listing that fails is warned of, and
+        // the database's list goes on alone.
+        const published = publisher.tenants === undefined ? [] : yield* publisher.tenants.pipe(
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning("Audit checkpoints: the publisher's tenants not listed", error.message), [])
+          )
+        )
+        for (const tenant of [...new Set([...(yield* store.tenants), ...published])].sort()) {
           const result = yield* Effect.either(issue(tenant))
           if (result._tag === "Right") {
             if (result.right.signed) signed++

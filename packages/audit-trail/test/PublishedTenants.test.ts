@@ -5,6 +5,7 @@ import { sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,6 +18,7 @@ import * as MerkleProof from "../src/MerkleProof.js"
 import * as MerkleTree from "../src/MerkleTree.js"
 import * as ProofBundle from "../src/ProofBundle.js"
 import { event } from "./AuditLogSuite.js"
+import { withWarnings } from "./fixtures/logs.js"
 
 // A directory of the test's own, removed after it.
 const directory = Effect.acquireRelease(
@@ -64,6 +66,13 @@ describe("verifyAll and the tenants a publisher holds", () => {
       assertWiped(reports, wiped)
       assert.isTrue(reports.get(kept)?.ok, JSON.stringify(reports.get(kept)?.problems))
       assert.deepStrictEqual([...reports.keys()].sort(), [wiped, kept].sort())
+
+      // checkpointAll goes through it too: refused, with a warning, and nothing published for it.
+      yield* after.appendAll(kept, [event(2)])
+      const { exit, warnings } = yield* withWarnings(after.checkpointAll)
+      assert.deepStrictEqual(exit, Exit.succeed(1))
+      assert.strictEqual(warnings.filter((w) => w.includes(wiped)).length, 1, warnings.join("; "))
+      assert.include(Option.getOrThrow(yield* publisher.latest(wiped)), "\n3\n")
     }))
 
   it.scoped("memory: a publisher that cannot list tenants leaves verifyAll to the store's list", () =>

@@ -6,13 +6,13 @@ import { contractSuite, rowsReadBy, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import { event } from "./AuditLogSuite.js"
+import { withWarnings } from "./fixtures/logs.js"
 
 // The store stays in the output: the tests read it and tamper with it.
 const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
@@ -21,16 +21,6 @@ const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
     Layer.provideMerge(store)
   )
 
-// The warnings an effect logs, beside its exit.
-const withWarnings = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const warnings: Array<string> = []
-    const logger = Logger.make(({ logLevel, message }) => {
-      if (logLevel._tag === "Warning") warnings.push(JSON.stringify(message))
-    })
-    const exit = yield* Effect.exit(effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
-    return { exit, warnings }
-  })
 
 // Every tenant's report, by tenant; a failure of verifyAll fails the test, naming it.
 const verifyAll = Effect.gen(function*() {
