@@ -32,11 +32,28 @@
  * releases it with its connection. PGlite is embedded in one process: the
  * in-process flag is its whole lock.
  *
+ * The lock can be lost while a sweep runs: the connection holding it dies (a
+ * restart of its backend, `pg_terminate_backend`, a network cut) and another
+ * process takes it. So the lock is also a lease with a fencing token: taking
+ * it makes the run the journal's owner (on SQL, in
+ * `lawful_retention_sweep_lease`, written on the lock's own connection once
+ * the lock is held), and every write of the run checks, in its transaction,
+ * that the run still owns the journal (`fence`, `owning`), failing with
+ * `SweepLockLost` otherwise. On SQL the check locks the owner's row
+ * (`FOR SHARE`) until the transaction ends, and a sweep taking the lock over
+ * waits for those transactions before it reads the open entries: whatever
+ * the timing, a write of the run that lost the lock either committed before
+ * the new owner read the journal, or fails and commits nothing. On
+ * PostgreSQL `fence` also checks that the lock's connection is alive, so a
+ * run whose lock connection died stops at its next write even when no other
+ * sweep has taken over.
+ *
  * Backends: `layerMemory`, and `layerSql` on `lawful_retention_sweeps`.
  *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
@@ -111,12 +128,46 @@ export interface Closing {
 }
 
 /**
+ * The sweep lost its lock mid-sweep (on PostgreSQL, the connection holding
+ * it died) and may have been taken over by another: it stopped before
+ * writing anything more. What it committed is in the journal, and the sweep
+ * holding the lock recovers it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SweepLockLost extends Schema.TaggedError<SweepLockLost>()("SweepLockLost", {
+  runId: Schema.String
+}) {
+  override get message(): string {
+    return `Retention sweep ${this.runId} lost its lock and stopped; the next sweep recovers its work`
+  }
+}
+
+/**
  * @since 0.1.0
  * @category services
  */
 export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<SweepJournal, {
-  /** Takes the sweep lock for the scope; false when another sweep holds it. */
-  readonly lock: Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
+  /**
+   * Takes the sweep lock for the scope and makes the run the journal's owner; false when another
+   * sweep holds the lock.
+   */
+  readonly lock: (runId: string) => Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
+  /**
+   * Fails with `SweepLockLost` unless the run still holds the lock and owns the journal. In a
+   * transaction on the journal's client (`transactionWith`, `owning`), a sweep taking the lock over
+   * waits for that transaction to end.
+   */
+  readonly fence: (runId: string) => Effect.Effect<void, SweepLockLost | RetentionStoreError>
+  /**
+   * Runs `effect` in a transaction on the journal's client that `fence(runId)` opens: its writes
+   * (a journal statement, a receipt appended by an audit log on the same database) commit only if
+   * the run still owns the journal, and before any sweep taking the lock over reads the journal.
+   */
+  readonly owning: (
+    runId: string
+  ) => <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | SweepLockLost | RetentionStoreError>
   /**
    * Adds committed work to open entries, opening those that are new: one statement. An entry
    * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back).
@@ -158,6 +209,9 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
   SweepJournal,
   Effect.gen(function*() {
     const flag = yield* Ref.make(false)
+    // The run holding the lock: in memory the lock cannot be lost, the check is the same as on SQL.
+    let owner: string | undefined
+    const fence = (runId: string) => Effect.suspend(() => owner === runId ? Effect.void : new SweepLockLost({ runId }))
     const entries = new Map<string, SweepEntry>()
     const ofCategory = (tenant: TenantId, category: string) =>
       [...entries.values()].filter((e) => e.tenantId === tenant && e.category === category)
@@ -185,7 +239,16 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
       })
 
     return SweepJournal.of({
-      lock: localLock(flag),
+      lock: (runId) =>
+        Effect.tap(localLock(flag), (taken) =>
+          taken
+            ? Effect.zipRight(
+              Effect.sync(() => void (owner = runId)),
+              Effect.addFinalizer(() => Effect.sync(() => void (owner = owner === runId ? undefined : owner)))
+            )
+            : Effect.void),
+      fence,
+      owning: (runId) => (effect) => Effect.zipRight(fence(runId), effect),
       record,
       transactionWith: () => undefined,
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
@@ -291,33 +354,70 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
               cutoff = LEAST(lawful_retention_sweeps.cutoff, EXCLUDED.cutoff)
           WHERE lawful_retention_sweeps.finished_at IS NULL`.pipe(Effect.asVoid, Effect.mapError(fail("record")))
 
-    // The advisory lock belongs to a session: take and release it on one reserved connection.
-    const advisoryLock = Effect.gen(function*() {
-      const connection = yield* sql.reserve
-      const [row] = yield* connection.execute(`SELECT pg_try_advisory_lock(${lockKey}) AS locked`, [], undefined)
-      const locked = row?.locked === true
-      if (locked) {
+    // Makes the run the journal's owner. It waits for the transactions of the previous owner that
+    // checked their ownership (`fence`): those commit before, and fail after.
+    const takeOver = `INSERT INTO lawful_retention_sweep_lease (id, run_id) VALUES (true, $1)
+      ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id`
+
+    // The run holding the lock, and on PostgreSQL the connection holding it.
+    let owner: { readonly runId: string; readonly connection?: SqlConnection.Connection } | undefined
+
+    // The advisory lock belongs to a session: take and release it on one reserved connection. The
+    // run takes the journal over on that connection while it holds the lock: a sweep that takes the
+    // lock later (once this connection is gone) takes the journal over after it.
+    const advisoryLock = (runId: string) =>
+      Effect.gen(function*() {
+        const connection = yield* sql.reserve
+        const [row] = yield* connection.execute(`SELECT pg_try_advisory_lock(${lockKey}) AS locked`, [], undefined)
+        if (row?.locked !== true) return undefined
         yield* Effect.addFinalizer(() =>
           connection.execute(`SELECT pg_advisory_unlock(${lockKey})`, [], undefined).pipe(Effect.ignore)
         )
-      }
-      return locked
-    })
+        yield* connection.execute(takeOver, [runId], undefined)
+        return connection
+      })
+
+    const lost = (runId: string) => () => new SweepLockLost({ runId })
+    const fence = (runId: string) =>
+      Effect.gen(function*() {
+        const held = owner
+        if (held === undefined || held.runId !== runId) return yield* new SweepLockLost({ runId })
+        // The lock's connection answers: it still holds the lock (a dead one does not answer).
+        if (held.connection !== undefined) {
+          yield* held.connection.execute("SELECT 1", [], undefined).pipe(Effect.mapError(lost(runId)))
+        }
+        const [row] = yield* sql<{ run_id: string }>`SELECT run_id FROM lawful_retention_sweep_lease FOR SHARE`.pipe(
+          Effect.mapError(fail("fence"))
+        )
+        if (row?.run_id !== runId) return yield* new SweepLockLost({ runId })
+      })
+    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      sql.withTransaction(effect).pipe(
+        Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(fail("transaction")(error)))
+      )
 
     return SweepJournal.of({
-      lock: Effect.gen(function*() {
-        if (!(yield* localLock(flag))) return false
-        return embedded ? true : yield* advisoryLock
-      }).pipe(Effect.mapError(fail("lock"))),
+      lock: (runId) =>
+        Effect.gen(function*() {
+          if (!(yield* localLock(flag))) return false
+          if (embedded) {
+            yield* sql.unsafe(takeOver, [runId])
+            owner = { runId }
+          } else {
+            const connection = yield* advisoryLock(runId)
+            if (connection === undefined) return false
+            owner = { runId, connection }
+          }
+          yield* Effect.addFinalizer(() => Effect.sync(() => void (owner = owner?.runId === runId ? undefined : owner)))
+          return true
+        }).pipe(Effect.mapError(fail("lock"))),
+      fence,
+      owning: (runId) => (effect) => inTransaction(Effect.zipRight(fence(runId), effect)),
       record,
       // On the journal's client, the purge's statements join the transaction. Its commit is then
       // asynchronous too (the record's `synchronous_commit = off` is the transaction's): a crash
       // of the database server may undo a purge and its record together, never one alone.
-      transactionWith: (on) =>
-        on !== client ? undefined : <A, E>(effect: Effect.Effect<A, E>) =>
-          sql.withTransaction(effect).pipe(
-            Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(fail("transaction")(error)))
-          ),
+      transactionWith: (on) => on !== client ? undefined : inTransaction,
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
         outcomes.length === 0 ? Effect.void : sql`
           WITH closed AS (

@@ -66,13 +66,26 @@
  *   the receipts of those entries (marked incomplete and recovered, with the
  *   run id of the sweep that was cut short; in each tenant's log before any
  *   receipt of its own) and purges the rest, ending where
- *   one uninterrupted sweep would have. A process that died between appending
- *   a receipt and closing its entry leaves two receipts with one run id: the
- *   later, marked recovered, repeats the earlier.
+ *   one uninterrupted sweep would have. A receipt and the close of its entry
+ *   are one transaction when the audit log is on the journal's database; a
+ *   log elsewhere commits the receipt first, and a process that died before
+ *   the close leaves two receipts with one run id: the later, marked
+ *   recovered, repeats the earlier.
  * - **One at a time.** A sweep takes the journal's lock (on PostgreSQL an
  *   advisory lock), and fails with `SweepAlreadyRunning` when another
  *   process holds it. Its first reads (tenants, policies, holds, partitions)
  *   run while the lock is taken; nothing is written before it is held.
+ * - **A lost lock stops the sweep.** On PostgreSQL the lock lives on one
+ *   connection, which can die mid-sweep (a restart of its backend, a
+ *   network cut), and another process can then take the lock. Taking the
+ *   lock makes the run the journal's owner, and each batch, drop, receipt
+ *   and journal close checks, in its transaction, that the run still holds
+ *   the lock and owns the journal (`SweepJournal.fence`): a run that lost it
+ *   fails with `SweepLockLost` before writing anything more, and a sweep
+ *   taking over waits for the transaction in progress, then recovers what
+ *   the first committed. Each journal entry gets one receipt, whatever the
+ *   timing (with an audit log on the journal's database; one elsewhere
+ *   commits a receipt before its entry closes, as above).
  * - **Failures stay local.** A failing category or tenant is reported in
  *   `failures` and the sweep goes on with the others.
  * - **Dry runs** (`dryRun`) take no lock and change nothing: they count, per
@@ -107,6 +120,7 @@ import type { HeldScope, LegalHold } from "./LegalHold.js"
 import { RetentionPolicies } from "./RetentionPolicy.js"
 import type { Policy, RetentionStoreError } from "./RetentionPolicy.js"
 import { SweepJournal } from "./SweepJournal.js"
+import type { SweepLockLost } from "./SweepJournal.js"
 import type { EntryKey, SweepEntry, Work } from "./SweepJournal.js"
 
 /**
@@ -192,7 +206,11 @@ export class SweepAlreadyRunning extends Schema.TaggedError<SweepAlreadyRunning>
  * @category services
  */
 export class Sweeper extends Context.Tag("@lawful/retention/Sweeper")<Sweeper, {
-  readonly sweep: (options?: SweepOptions) => Effect.Effect<SweepResult, SweepAlreadyRunning | RetentionStoreError>
+  /**
+   * Fails with `SweepAlreadyRunning` when another sweep holds the lock, and with `SweepLockLost`
+   * when this one loses it mid-sweep: it then stops before writing anything more.
+   */
+  readonly sweep: (options?: SweepOptions) => Effect.Effect<SweepResult, SweepAlreadyRunning | SweepLockLost | RetentionStoreError>
   /** `sweep` with `dryRun: true`: counts, changes nothing. */
   readonly dryRun: (options?: Omit<SweepOptions, "dryRun">) => Effect.Effect<SweepResult, RetentionStoreError>
 }>() {}
@@ -292,17 +310,35 @@ export const make = (options: SweeperOptions = {}) =>
     // forgets nothing, and every store takes the date.
     const forgetBefore = (now: number) => new Date(Math.max(0, now - Duration.toMillis(journalRetention)))
 
-    // Entries left open by sweeps cut short, given what `journal.unfinished` read: their
-    // receipts, one append per tenant, then one journal statement per run and category closing them.
-    const recover = (unfinished: ReadonlyArray<SweepEntry>) =>
+    // How a run journals its purges of a target. `inJournal` runs a batch or a drop, with its record,
+    // once `journal.fence` found the run still owning the journal: in the journal's transaction when
+    // the target's storage is on its database (the check then holds off a sweep taking the lock
+    // over until the commit), before the purge otherwise. `record` records work: in that
+    // transaction, or after a purge elsewhere committed, in a transaction of its own that checks the
+    // same (`journal.owning`).
+    const journalFor = (runId: string, client: RetentionTarget["client"]) => {
+      const recordedWith = journal.transactionWith(client)
+      const fence = journal.fence(runId)
+      return {
+        recordedWith,
+        inJournal: <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SweepLockLost | RetentionStoreError> =>
+          recordedWith !== undefined ? recordedWith(Effect.zipRight(fence, effect)) : Effect.zipRight(fence, effect),
+        record: (work: ReadonlyArray<Work>) =>
+          recordedWith !== undefined ? journal.record(work) : journal.owning(runId)(journal.record(work))
+      }
+    }
+
+    // Entries left open by sweeps cut short, given what `journal.unfinished` read: per tenant, in
+    // one transaction that checks this run still owns the journal (`journal.owning`), their
+    // receipts (one append) and the journal statements closing them (one per run and category). A
+    // run that lost the lock stops here with `SweepLockLost`, before any receipt.
+    const recover = (runId: string, unfinished: ReadonlyArray<SweepEntry>) =>
       Effect.gen(function*() {
         const recovered: Array<SweepEntry> = []
         const failures: Array<SweepFailure> = []
         if (unfinished.length === 0) return { recovered, failures }
-        const failed = (entries: ReadonlyArray<SweepEntry>, error: SweepFailure["error"]) => {
-          for (const entry of entries) failures.push({ category: entry.category, tenant: entry.tenantId, error })
-        }
-        const appended = yield* Effect.forEach(
+        const now = yield* Clock.currentTimeMillis
+        const done = yield* Effect.forEach(
           groupBy(unfinished, (entry) => entry.tenantId),
           ([tenant, entries]) =>
             audit.appendAll(
@@ -314,40 +350,41 @@ export const make = (options: SweeperOptions = {}) =>
                   recovered: true
                 })
               )
-            ).pipe(Effect.either, Effect.map((done) => [entries, done] as const)),
+            ).pipe(
+              Effect.zipRight(Effect.forEach(
+                groupBy(entries, (entry) => `${entry.runId}/${entry.category}`),
+                ([, closing]) =>
+                  journal.close({
+                    runId: closing[0]!.runId,
+                    category: closing[0]!.category,
+                    outcomes: closing.map((entry) => ({ tenant: entry.tenantId, complete: false })),
+                    at: new Date(now),
+                    forgetBefore: forgetBefore(now)
+                  }),
+                { discard: true }
+              )),
+              journal.owning(runId),
+              Effect.as(entries),
+              Effect.catchIf(
+                (error): error is Exclude<typeof error, SweepLockLost> => error._tag !== "SweepLockLost",
+                (error) =>
+                  Effect.sync(() => {
+                    for (const entry of entries) failures.push({ category: entry.category, tenant: entry.tenantId, error })
+                    return []
+                  })
+              )
+            ),
           { concurrency: 16 }
         )
-        const receipted: Array<SweepEntry> = []
-        for (const [entries, done] of appended) {
-          if (done._tag === "Right") receipted.push(...entries)
-          else failed(entries, done.left)
-        }
-        const now = yield* Clock.currentTimeMillis
-        const closed = yield* Effect.forEach(
-          groupBy(receipted, (entry) => `${entry.runId}/${entry.category}`),
-          ([, entries]) =>
-            journal.close({
-              runId: entries[0]!.runId,
-              category: entries[0]!.category,
-              outcomes: entries.map((entry) => ({ tenant: entry.tenantId, complete: false })),
-              at: new Date(now),
-              forgetBefore: forgetBefore(now)
-            }).pipe(Effect.either, Effect.map((done) => [entries, done] as const)),
-          { concurrency: 4 }
-        )
-        for (const [entries, done] of closed) {
-          if (done._tag === "Right") recovered.push(...entries)
-          else failed(entries, done.left)
-        }
+        recovered.push(...done.flat())
         return { recovered, failures }
       })
 
     // `locked` (absent in a dry run) is the sweep lock being taken: the sweep's first reads run
     // beside it, and nothing is written before it is held.
-    const sweep = <E = never>(sweepOptions: SweepOptions, locked: Effect.Effect<void, E> | undefined) =>
+    const sweep = <E = never>(runId: string, sweepOptions: SweepOptions, locked: Effect.Effect<void, E> | undefined) =>
       Effect.gen(function*() {
         const dryRun = locked === undefined
-        const runId = randomUUID()
         const at = new Date(yield* Clock.currentTimeMillis)
         const allTargets = yield* registry.targets
         const targets = sweepOptions.categories === undefined
@@ -364,13 +401,13 @@ export const make = (options: SweeperOptions = {}) =>
         const unfinished = locked === undefined ? undefined : yield* Effect.fork(Effect.zipRight(locked, journal.unfinished))
         const recovery = unfinished === undefined
           ? undefined
-          : yield* Effect.fork(Effect.flatMap(Fiber.join(unfinished), recover))
+          : yield* Effect.fork(Effect.flatMap(Fiber.join(unfinished), (entries) => recover(runId, entries)))
         const ready: Effect.Effect<void, E | RetentionStoreError> = unfinished === undefined
           ? Effect.void
           : Effect.asVoid(Fiber.join(unfinished))
         const recovered: Array<SweepEntry> = []
         let recoveryJoined = recovery === undefined
-        const recoveredFirst: Effect.Effect<void, E | RetentionStoreError> = Effect.suspend(() => {
+        const recoveredFirst: Effect.Effect<void, E | RetentionStoreError | SweepLockLost> = Effect.suspend(() => {
           if (recoveryJoined) return Effect.void
           return Effect.map(Fiber.join(recovery!), (done) => {
             if (recoveryJoined) return
@@ -460,7 +497,7 @@ export const make = (options: SweeperOptions = {}) =>
       /** Waits for the lock and the journal's open entries: before the run's first write. */
       readonly ready: Effect.Effect<void, E | RetentionStoreError>
       /** Waits for the receipts of those entries: before the run's first receipt. */
-      readonly recoveredFirst: Effect.Effect<void, E | RetentionStoreError>
+      readonly recoveredFirst: Effect.Effect<void, E | RetentionStoreError | SweepLockLost>
     }
 
     interface Outcome {
@@ -487,7 +524,8 @@ export const make = (options: SweeperOptions = {}) =>
         // A purge and the journal's record of it, in one transaction when the target's storage is
         // on the journal's database (for its drops here and its batches in `purgeInTurns`);
         // otherwise the record follows the purge's commit.
-        const recordedWith = journal.transactionWith(target.client)
+        const journalling = journalFor(run.runId, target.client)
+        const { inJournal, recordedWith } = journalling
 
         // The tenants that may lose a partition whole, with their cut-offs: swept by this run, with
         // a finite policy whose cut-off the whole partition is before, and no hold on this category.
@@ -539,7 +577,7 @@ export const make = (options: SweeperOptions = {}) =>
               yield* run.ready
               const dropAndRecord = (droppable: ReadonlyMap<TenantId, Date>) => {
                 const recordOf = (census: ReadonlyArray<PartitionCensus>) =>
-                  journal.record(census.map(({ records, tenant }) => ({
+                  journalling.record(census.map(({ records, tenant }) => ({
                     key: keyOf(tenant),
                     cutoff: droppable.get(tenant)!,
                     startedAt: run.at,
@@ -553,15 +591,18 @@ export const make = (options: SweeperOptions = {}) =>
                   Option.match({
                     onNone: () => Effect.void,
                     onSome: (census: ReadonlyArray<PartitionCensus>) =>
-                      recordedWith !== undefined ? recordOf(census) : Effect.catchAll(recordOf(census), failed)
+                      recordedWith !== undefined ? recordOf(census) : Effect.catchTag(recordOf(census), "RetentionStoreError", failed)
                   })
                 )
               }
               const checked = planned.size === 0
                 ? dropAndRecord(planned)
                 : run.current([...planned.keys()], (now) => dropAndRecord(stillDroppable(partition, planned, now)))
-              const done = yield* Effect.either(recordedWith !== undefined ? recordedWith(checked) : checked)
-              if (done._tag === "Left") return yield* failed(done.left)
+              const done = yield* Effect.either(inJournal(checked))
+              if (done._tag === "Left") {
+                if (done.left._tag === "SweepLockLost") return yield* done.left
+                return yield* failed(done.left)
+              }
               if (Option.isNone(done.right)) continue
               for (const { elsewhere, records, tenant } of done.right.value) {
                 const counted = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
@@ -606,16 +647,19 @@ export const make = (options: SweeperOptions = {}) =>
         }
         if (!run.dryRun) {
           const purging = outcomes.filter((o) => o.cutoff !== undefined && !o.held.whole && withRecords.has(o.tenant))
-          const purged = yield* purgeInTurns(target, run, purging, recordedWith)
+          const purged = yield* purgeInTurns(target, run, purging, journalling)
           for (const [i, outcome] of outcomes.entries()) outcomes[i] = purged.get(outcome.tenant) ?? outcome
         }
         for (const outcome of outcomes) {
           if (outcome.failure) failures.push({ category: target.id, tenant: outcome.tenant, error: outcome.failure })
         }
 
-        const receipted: Array<Outcome> = []
+        // Each tenant's receipt and the journal statement closing its entry, in one transaction that
+        // checks this run still owns the journal (`journal.owning`): a run that lost the lock appends
+        // no receipt for an entry the sweep that took over may recover.
         if (!run.dryRun) {
           yield* run.recoveredFirst
+          const now = yield* Clock.currentTimeMillis
           const appended = yield* Effect.forEach(
             outcomes.filter((outcome) => outcome.cutoff !== undefined),
             (outcome) =>
@@ -629,22 +673,25 @@ export const make = (options: SweeperOptions = {}) =>
                   heldSubjects: outcome.held.subjects.size,
                   complete: outcome.failure === undefined
                 })
-              ).pipe(Effect.either, Effect.map((done) => [outcome, done] as const)),
+              ).pipe(
+                Effect.zipRight(journal.close({
+                  runId: run.runId,
+                  category: target.id,
+                  outcomes: [{ tenant: outcome.tenant, complete: outcome.failure === undefined }],
+                  at: new Date(now),
+                  forgetBefore: forgetBefore(now)
+                })),
+                journal.owning(run.runId),
+                Effect.either,
+                Effect.map((done) => [outcome, done] as const)
+              ),
             { concurrency: 16 }
           )
           for (const [outcome, done] of appended) {
-            if (done._tag === "Right") receipted.push(outcome)
-            else failures.push({ category: target.id, tenant: outcome.tenant, error: done.left })
+            if (done._tag === "Right") continue
+            if (done.left._tag === "SweepLockLost") return yield* done.left
+            failures.push({ category: target.id, tenant: outcome.tenant, error: done.left })
           }
-          const now = yield* Clock.currentTimeMillis
-          const closed = yield* Effect.either(journal.close({
-            runId: run.runId,
-            category: target.id,
-            outcomes: receipted.map((o) => ({ tenant: o.tenant, complete: o.failure === undefined })),
-            at: new Date(now),
-            forgetBefore: forgetBefore(now)
-          }))
-          if (closed._tag === "Left") failures.push({ category: target.id, error: closed.left })
         }
 
         // Built from values typed and checked above: no need to validate them again.
@@ -713,7 +760,7 @@ export const make = (options: SweeperOptions = {}) =>
       target: RetentionTarget,
       run: Run,
       planned: ReadonlyArray<Outcome>,
-      recordedWith: ReturnType<typeof journal.transactionWith>
+      { inJournal, record, recordedWith }: ReturnType<typeof journalFor>
     ) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
@@ -727,17 +774,19 @@ export const make = (options: SweeperOptions = {}) =>
         })
         // Each batch and its record in one transaction when the target's storage is on the
         // journal's database (a batch whose record fails is then undone); otherwise the record
-        // follows the batch's commit.
-        const inJournal = recordedWith ?? (<A, E>(effect: Effect.Effect<A, E>) => effect)
+        // follows the batch's commit. Either way the batch starts once the run is known to own the
+        // journal still (`inJournal`), and stops the sweep with `SweepLockLost` otherwise.
         // The record of a batch that purged something. In the batch's transaction a failed record
         // undoes the batch; after the batch's commit (a target on another database) the batch still
         // counts, in the receipt, and the failed record, returned, stops its tenants.
-        const recordOf = (work: ReadonlyArray<Work>): Effect.Effect<RetentionStoreError | undefined, RetentionStoreError> =>
+        const recordOf = (
+          work: ReadonlyArray<Work>
+        ): Effect.Effect<RetentionStoreError | undefined, RetentionStoreError | SweepLockLost> =>
           work.length === 0
             ? Effect.succeed(undefined)
             : recordedWith !== undefined
-            ? Effect.as(journal.record(work), undefined)
-            : Effect.catchAll(Effect.as(journal.record(work), undefined), Effect.succeed)
+            ? Effect.as(record(work), undefined)
+            : Effect.catchTag(Effect.as(record(work), undefined), "RetentionStoreError", Effect.succeed)
         // A tenant's outcome as a batch starts, given its policy and holds now, and what the batch
         // may purge of it: nothing when it is now held whole or kept forever. The receipt names the
         // cut-off and period of its last batch, and the holds its last batch saw.
@@ -790,6 +839,7 @@ export const make = (options: SweeperOptions = {}) =>
               return Effect.map(batch, (batch) => ({ batch, going, alone }))
             })))
             if (attempt._tag === "Left") {
+              if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
               failedWith(active, attempt.left)
               break
             }
@@ -830,6 +880,7 @@ export const make = (options: SweeperOptions = {}) =>
               )
             })))
             if (attempt._tag === "Left") {
+              if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
               failedWith([tenant], attempt.left)
               continue
             }
@@ -853,16 +904,21 @@ export const make = (options: SweeperOptions = {}) =>
     return Sweeper.of({
       sweep: (sweepOptions = {}) =>
         (sweepOptions.dryRun === true
-          ? sweep(sweepOptions, undefined)
+          ? sweep(randomUUID(), sweepOptions, undefined)
           : Effect.scoped(Effect.gen(function*() {
+            const runId = randomUUID()
             // Taken in a fibre of its own, released when the sweep's scope closes (after the
             // fibre is done, whatever becomes of the sweep).
-            const locking = yield* Effect.fork(journal.lock)
+            const locking = yield* Effect.fork(journal.lock(runId))
             const locked = Effect.flatMap(Fiber.join(locking), (taken) => taken ? Effect.void : new SweepAlreadyRunning())
-            return yield* Effect.ensuring(sweep(sweepOptions, locked), Fiber.await(locking))
+            return yield* Effect.ensuring(sweep(runId, sweepOptions, locked), Fiber.await(locking))
           }))).pipe(Effect.withSpan("Sweeper.sweep", { captureStackTrace: false, attributes: { dryRun: sweepOptions.dryRun === true } })),
       dryRun: (sweepOptions = {}) =>
-        sweep({ ...sweepOptions, dryRun: true }, undefined).pipe(Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false }))
+        sweep(randomUUID(), { ...sweepOptions, dryRun: true }, undefined).pipe(
+          // A dry run takes no lock and writes nothing: it cannot lose the lock.
+          Effect.catchTag("SweepLockLost", Effect.die),
+          Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false })
+        )
     })
   })
 

@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
+import { randomUUID } from "node:crypto"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import * as Sweeper from "../src/Sweeper.js"
@@ -946,12 +947,12 @@ if (postgresUrl) {
           const first = yield* SweepJournal.SweepJournal
           const second = yield* SecondJournal
           const held = yield* Effect.scoped(Effect.gen(function*() {
-            assert.isTrue(yield* first.lock)
-            return yield* Effect.scoped(second.lock)
+            assert.isTrue(yield* first.lock(randomUUID()))
+            return yield* Effect.scoped(second.lock(randomUUID()))
           }))
           assert.isFalse(held)
-          assert.isTrue(yield* Effect.scoped(second.lock))
-          assert.isTrue(yield* Effect.scoped(first.lock))
+          assert.isTrue(yield* Effect.scoped(second.lock(randomUUID())))
+          assert.isTrue(yield* Effect.scoped(first.lock(randomUUID())))
         }))
     })
   })

@@ -71,6 +71,17 @@ export const migrations: Record<string, Migrations.Migration> = {
         PERFORM pg_advisory_xact_lock_shared(hashtext('lawful_retention_holds/' || current_schema()));
         RETURN QUERY SELECT * FROM lawful_retention_policies WHERE tenant_id = ANY(tenants);
       END $$;
+    `),
+  // The sweep that owns the journal: the last to take the sweep lock. Each write of a sweep checks,
+  // in its transaction, that it still owns it (`FOR SHARE`), and a sweep taking the lock over
+  // changes the owner, which waits for those transactions: a sweep that lost its lock writes nothing
+  // after the new one took over.
+  "0004_sweep_lease": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_retention_sweep_lease (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        run_id uuid NOT NULL
+      );
     `)
 }
 
