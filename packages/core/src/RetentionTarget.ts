@@ -64,12 +64,15 @@
  * - `tenants`: every tenant that may have records not yet purged (a tenant
  *   without any may appear).
  * - `partitions` (optional, `"delete"` targets whose table is partitioned by
- *   time): lists the partitions entirely before a time, and drops one whole
- *   (`DROP TABLE`, never left detached) only if every record in it belongs to
- *   the tenants given, counting each one's records in the transaction that
- *   drops it. Retention gives the tenants whose records in the partition are
- *   all expired under their policy and none held; the rows of a partition
- *   kept whole are purged in batches.
+ *   time): lists the partitions entirely before a time, with the range of
+ *   times each may hold (its real bounds, whatever its name says), and drops
+ *   one whole (`DROP TABLE`, never left detached) only if it still has that
+ *   range and every record in it belongs to the tenants given, counting each
+ *   one's records in the transaction that drops it. A partition whose range
+ *   is not two plain times (a default one, one from `MINVALUE` or to
+ *   `MAXVALUE`) is never listed. Retention gives the tenants whose records
+ *   in the partition are all expired under their policy and none held; the
+ *   rows of a partition kept whole, or never listed, are purged in batches.
  * - `client` (optional): the SQL client the target's statements run on. When
  *   it is the client of retention's sweep journal, a sweep runs each batch
  *   and each partition drop in a transaction that also records it, so a
@@ -248,8 +251,8 @@ export interface PurgeTenantsBatch {
 }
 
 /**
- * A time partition of a target's table: every record in it has
- * `from <= time < to`.
+ * A time partition of a target's table: every record it may hold has
+ * `from <= time < to` (`sqlTable` reads both from the partition's bounds).
  *
  * @since 0.1.0
  * @category models
@@ -280,14 +283,18 @@ export interface PartitionCensus {
  * @category models
  */
 export interface Partitions {
-  /** The partitions whose `to` is at or before `before`, oldest first. */
+  /**
+   * The partitions whose `to` is at or before `before`, oldest first. A caller
+   * drops one only for tenants whose cut-off is at or after its `to`.
+   */
   readonly endingBefore: (before: Date) => Effect.Effect<ReadonlyArray<TimePartition>, RetentionTargetError>
   /**
    * Drops the partition and its records (`DROP TABLE`, never left detached)
-   * when every record in it belongs to one of `tenants`, and returns how many
-   * each tenant had: exact, counted in the transaction that drops it, with
-   * nothing written to the partition in between. `None` when a record of
-   * another tenant keeps it whole, or when it is gone already.
+   * when its range is still `from` to `to` and every record in it belongs to
+   * one of `tenants`, and returns how many each tenant had: exact, counted in
+   * the transaction that drops it, with nothing written to the partition in
+   * between. `None` when a record of another tenant keeps it whole, when its
+   * range is another (or no plain range), or when it is gone already.
    */
   readonly dropIfOnly: (
     partition: TimePartition,
@@ -494,8 +501,13 @@ export interface SqlTableOptions {
   readonly redact?: ReadonlyArray<string> | undefined
   /**
    * The table is partitioned by range of `time`, one partition per UTC day
-   * named `<table>_pYYYYMMDD` (`ensureDayPartitions` creates them). Other
-   * partitions (a default one, say) are never dropped.
+   * named `<table>_pYYYYMMDD` (`ensureDayPartitions` creates them). A
+   * partition so named is dropped whole by its bounds in the catalog, not by
+   * its name: one created another way (in a session of another time zone,
+   * or over several days) goes once its whole range is expired. Other
+   * partitions, and those without two plain bounds (a default one, one from
+   * `MINVALUE` or to `MAXVALUE`), are never dropped: their rows are purged in
+   * batches.
    */
   readonly dayPartitions?: boolean | undefined
 }
@@ -518,6 +530,22 @@ const partitionDay = (table: string, name: string): Option.Option<Date> => {
   const day = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])))
   return partitionName(bareName(table), day) === name ? Option.some(day) : Option.none()
 }
+
+// The range of partition `partition` (an oid) of the table `parent` (an oid), as `timestamptz[]`
+// (from, to), read from the catalog; NULL unless the table is partitioned by range of its time
+// column `time` (a text literal) alone, a `timestamptz`, and the partition's bounds are two finite
+// times (not DEFAULT, MINVALUE, MAXVALUE or an infinity). The bounds are printed and read back in
+// one statement, so in the session's time zone and date style both times (ISO, as the SQL clients
+// read times: another style may print a zone abbreviation that reads back as another zone's).
+const rangeOf = (partition: string, parent: string, time: string): string => `(
+  SELECT ARRAY[m.bounds[1]::timestamptz, m.bounds[2]::timestamptz]
+  FROM pg_class pc
+    JOIN pg_partitioned_table pt ON pt.partrelid = ${parent}
+    JOIN pg_attribute pa ON pa.attrelid = pt.partrelid AND pa.attnum = pt.partattrs[0],
+    regexp_match(pg_get_expr(pc.relpartbound, pc.oid), '^FOR VALUES FROM \\(''([^'']*)''\\) TO \\(''([^'']*)''\\)$') AS m(bounds)
+  WHERE pc.oid = ${partition} AND pt.partstrat = 'r' AND pt.partnatts = 1 AND pa.attname = ${time}
+    AND pa.atttypid = 'timestamptz'::regtype AND isfinite(m.bounds[1]::timestamptz) AND isfinite(m.bounds[2]::timestamptz)
+)`
 
 const uuidText = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -545,6 +573,7 @@ const dropStatement = (statement: {
   readonly partition: string
   readonly tenant: string
   readonly time: string
+  readonly timeColumn: string
   readonly match: ReadonlyArray<string>
   readonly from: Date
   readonly to: Date
@@ -582,9 +611,11 @@ const dropStatement = (statement: {
         FROM t WHERE t.tenant IS NOT NULL;
         IF found <@ allowed THEN
           LOCK TABLE ONLY ${table} IN ACCESS EXCLUSIVE MODE;
+          -- Still a partition of the table, and still with the range it was listed with.
           IF EXISTS (
             SELECT FROM pg_inherits WHERE inhrelid = to_regclass(${literal(partition)}) AND inhparent = ${literal(table)}::regclass
-          ) THEN
+          ) AND ${rangeOf(`to_regclass(${literal(partition)})`, `${literal(table)}::regclass`, literal(statement.timeColumn))}
+            IS NOT DISTINCT FROM ARRAY[${bound(statement.from)}, ${bound(statement.to)}] THEN
             LOCK TABLE ${partition} IN ACCESS EXCLUSIVE MODE;
             PERFORM set_config('enable_seqscan', 'off', true);
             SELECT coalesce(jsonb_agg(jsonb_build_array(c.tenant, c.records, c.tenant <> ALL(alone))), '[]'),
@@ -802,19 +833,19 @@ export const sqlTable = (
         )
 
     const partitions: Partitions | undefined = options.dayPartitions !== true ? undefined : {
+      // Each partition's range as the catalog has it, not as its name tells (one made in a session
+      // of another time zone, or for a longer range, holds other times than its name's UTC day).
       endingBefore: (before) =>
-        sql<{ name: string }>`
-          SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = ${options.table}::regclass ORDER BY c.relname`.pipe(
+        sql<TimePartition>`
+          SELECT name, span[1] AS "from", span[2] AS "to" FROM (
+            SELECT c.relname AS name, ${sql.literal(rangeOf("c.oid", "i.inhparent", literal(options.time)))} AS span
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = ${options.table}::regclass
+          ) p
+          WHERE span[2] <= ${before} ORDER BY span[1], name`.pipe(
           Effect.map((rows) =>
             rows.flatMap((row): Array<TimePartition> =>
-              Option.match(partitionDay(options.table, row.name), {
-                onNone: () => [],
-                onSome: (from) => {
-                  const to = new Date(from.getTime() + dayMillis)
-                  return to.getTime() <= before.getTime() ? [{ name: row.name, from, to }] : []
-                }
-              })
+              Option.isSome(partitionDay(options.table, row.name)) ? [{ name: row.name, from: row.from, to: row.to }] : []
             )
           ),
           Effect.mapError(fail("list partitions"))
@@ -826,6 +857,7 @@ export const sqlTable = (
           partition: identifier(relation),
           tenant: identifier(options.tenant ?? "tenant_id"),
           time: identifier(options.time),
+          timeColumn: options.time,
           from: partition.from,
           to: partition.to,
           match: Object.entries(options.match ?? {}).map(([column, value]) => `${identifier(column)} = ${literal(value)}`),
