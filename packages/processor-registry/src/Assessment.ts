@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Day, dayHasPassed } from "./internal/dates.js"
-import { personalText } from "./internal/text.js"
+import { freeText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 import { Answers, Score, Version } from "./Questionnaire.js"
@@ -56,7 +56,7 @@ export const Outcome = Schema.Literal("satisfactory", "unsatisfactory")
 export type Outcome = typeof Outcome.Type
 
 // A reviewer's notes may name people: refused without being echoed.
-const Notes = personalText(5000)
+const Notes = freeText(5000)
 
 /**
  * A reviewer's decision on an assessment.

@@ -10,12 +10,11 @@
  *
  * @since 0.1.0
  */
-import * as CoreText from "@lawful/core/Text"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Country } from "./Country.js"
-import { personalText } from "./internal/text.js"
+import { freeText, freeTexts } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 
@@ -53,7 +52,7 @@ export const makeId: Effect.Effect<NoticeId> = Effect.map(uuidV7, (id) => Notice
 export const defaultObjectionPeriodDays = 30
 
 // A description or an objection may name people: refused without being echoed.
-const Text = personalText(2000)
+const Text = freeText(2000)
 
 /**
  * An announcement to make.
@@ -86,7 +85,7 @@ export const AnnouncementInput = Schema.Struct({
    * them: the processor's own when absent. A purpose is taken on only once a notice naming it
    * has run its objection period.
    */
-  purposes: Schema.optional(Schema.NonEmptyArray(CoreText.trimmed(500).pipe(Schema.maxLength(200)))),
+  purposes: Schema.optionalWith(freeTexts(200, true), { exact: true }),
   objectionPeriodDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 365)), {
     default: () => defaultObjectionPeriodDays
   }),

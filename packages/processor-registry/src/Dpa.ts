@@ -10,11 +10,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { Day, dayHasBegun, dayHasPassed } from "./internal/dates.js"
-import { personalText } from "./internal/text.js"
+import { freeText, freeTexts } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
 
@@ -53,9 +52,9 @@ export const Sha256Hex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "a SHA-256 digest is 64 lower-case hex digits" })
 )
 
-const Text = CoreText.trimmed(200)
+const Text = freeText(200)
 // The parties' names may be people's (a sole trader's): refused without being echoed.
-const Parties = Schema.NonEmptyArray(personalText(200))
+const Parties = freeTexts(200, true)
 
 /**
  * A signed DPA to record. Its dates are calendar days, counted in UTC,

@@ -10,12 +10,13 @@
  * @since 0.1.0
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
-import * as CoreText from "@lawful/core/Text"
+import { freeText, freeTexts, optionalFreeText } from "./internal/text.js"
 import * as Schema from "effect/Schema"
 import { ProcessorId } from "./Processor.js"
 
-const Text = CoreText.trimmed(500)
-const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
+// Free text: a refusal names the field and what is expected, never the text.
+const Text = freeText(500)
+const Names = freeTexts(200, true)
 
 /**
  * The id of an activity, chosen by whoever records it (`"newsletter-delivery"`).
@@ -47,7 +48,7 @@ export const ActivityInput = Schema.Struct({
   name: Text,
   actingAs: ActingAs,
   /** For an activity as processor: the controllers, e.g. "each tenant, for its contacts". */
-  controllers: Schema.optional(Text),
+  controllers: optionalFreeText(500),
   purposes: Names,
   legalBasis: Schema.optional(LegalBasis),
   subjectCategories: Names,
@@ -55,9 +56,9 @@ export const ActivityInput = Schema.Struct({
   /** The registered processors that receive the data (their sub-processors follow). */
   processors: Schema.Array(ProcessorId),
   /** Other recipients, by category ("tax authorities"). */
-  otherRecipients: Schema.Array(Text),
+  otherRecipients: freeTexts(500, false),
   /** Retention in words, for categories no retention policy covers. */
-  retention: Schema.optional(Text)
+  retention: optionalFreeText(500)
 }).pipe(
   Schema.filter((input) =>
     input.actingAs === "controller" || input.controllers !== undefined ||
@@ -83,13 +84,13 @@ export class ProcessingActivity extends Schema.Class<ProcessingActivity>(
   id: ActivityId,
   name: Text,
   actingAs: ActingAs,
-  controllers: Schema.optional(Text),
+  controllers: optionalFreeText(500),
   purposes: Names,
   legalBasis: Schema.optional(LegalBasis),
   subjectCategories: Names,
   dataCategories: Names,
   processors: Schema.Array(ProcessorId),
-  otherRecipients: Schema.Array(Text),
-  retention: Schema.optional(Text),
+  otherRecipients: freeTexts(500, false),
+  retention: optionalFreeText(500),
   updatedAt: Schema.Date
 }) {}

@@ -1,13 +1,24 @@
 /**
  * The record of processing activities (GDPR Art. 30), for the platform as
  * controller (Art. 30(1)) and as processor (Art. 30(2)): purposes, categories
- * of subjects and data, recipients (the engaged processors of each activity
- * and their sub-processors, and other recipients), transfers to third
- * countries with their mechanisms, retention periods (from `RetentionPeriods`,
- * else the activity's own statement, else "not set"), and the technical and
+ * of subjects and data, recipients (the processors of each activity and their
+ * sub-processors, and other recipients), transfers to third countries with
+ * their mechanisms, retention periods (from `RetentionPeriods`, else the
+ * activity's own statement, else "not set"), and the technical and
  * organisational security measures.
  *
+ * The record names every processor that holds or may receive personal data
+ * (`Processor.holdsData`): an engaged (approved or suspended) one, and a
+ * terminated one whose data is not yet returned or deleted, marked so
+ * (`status: "terminated-data-pending"`), with its transfers. A processor
+ * recorded for an activity, or a sub-processor of one, is among that
+ * activity's recipients; any other is listed in `processorsWithoutActivity`,
+ * with its own purposes and categories. A candidate, one under review, and a
+ * terminated one whose data was returned or deleted (or that never held any)
+ * are not named.
+ *
  * Exported as JSON (`toJson`), CSV (`toCsv`, RFC 4180: one row per activity,
+ * then one per processor linked to no activity, its Activity cell empty;
  * fields quoted when needed, lists joined with "; ", CRLF line ends; a cell
  * that a spreadsheet would read as a formula, one opening with `=`, `+`, `-`,
  * `@`, a tab or a carriage return, starts with `'`, and so does one opening
@@ -17,18 +28,19 @@
  * @since 0.1.0
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
-import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import type { AdequacyDecision } from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
 import { csvDocument } from "./internal/csv.js"
 import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
+import { freeText, optionalFreeText } from "./internal/text.js"
 import type { ProcessingActivity } from "./ProcessingActivity.js"
 import { ActingAs } from "./ProcessingActivity.js"
-import { exporterOf, isEngaged, type Processor, ProcessorId } from "./Processor.js"
+import { exporterOf, holdsData, type Processor, ProcessorId } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
-const Text = CoreText.trimmed(2000)
+// Free text: a refusal names the field and what is expected, never the text.
+const Text = freeText(2000)
 
 /**
  * A technical or organisational security measure (Art. 32), by area.
@@ -54,10 +66,10 @@ export type Measure = typeof Measure.Type
  */
 export const RecordOwner = Schema.Struct({
   name: Text,
-  address: Schema.optional(Text),
+  address: optionalFreeText(2000),
   contact: Text,
-  dataProtectionOfficer: Schema.optional(Text),
-  representative: Schema.optional(Text),
+  dataProtectionOfficer: optionalFreeText(2000),
+  representative: optionalFreeText(2000),
   measures: Schema.NonEmptyArray(Measure)
 })
 
@@ -66,6 +78,21 @@ export const RecordOwner = Schema.Struct({
  * @category models
  */
 export type RecordOwner = typeof RecordOwner.Type
+
+/**
+ * Where a processor named in the record stands: engaged (approved or
+ * suspended), or terminated with its data not yet returned or deleted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProcessorStatus = Schema.Literal("approved", "suspended", "terminated-data-pending")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessorStatus = typeof ProcessorStatus.Type
 
 /**
  * A recipient of an activity's data.
@@ -78,7 +105,9 @@ export const Recipient = Schema.Struct({
   kind: Schema.Literal("processor", "sub-processor", "other"),
   processorId: Schema.optional(ProcessorId),
   /** For a sub-processor: the processor that engages it. */
-  engagedBy: Schema.optional(Schema.String)
+  engagedBy: Schema.optional(Schema.String),
+  /** For a processor or sub-processor (absent in records made before it was given). */
+  status: Schema.optional(ProcessorStatus)
 })
 
 /**
@@ -149,6 +178,37 @@ export const Entry = Schema.Struct({
 export type Entry = typeof Entry.Type
 
 /**
+ * A processor that holds or may receive personal data and is no recipient of
+ * a recorded activity: its own purposes and categories of subjects and data,
+ * and its transfers. `actingAs` is the platform's capacity towards it
+ * (`Processor.exporterOf`): processor for one that serves tenants or is a
+ * sub-processor, controller otherwise.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProcessorWithoutActivity = Schema.Struct({
+  processorId: ProcessorId,
+  name: Schema.String,
+  kind: Schema.Literal("processor", "sub-processor"),
+  /** For a sub-processor: the processor that engages it. */
+  engagedBy: Schema.optional(Schema.String),
+  status: ProcessorStatus,
+  actingAs: ActingAs,
+  services: Schema.Array(Schema.String),
+  purposes: Schema.Array(Schema.String),
+  subjectCategories: Schema.Array(Schema.String),
+  dataCategories: Schema.Array(Schema.String),
+  transfers: Schema.Array(Transfer)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessorWithoutActivity = typeof ProcessorWithoutActivity.Type
+
+/**
  * The record of processing activities.
  *
  * @since 0.1.0
@@ -165,6 +225,8 @@ export class ProcessingRecord extends Schema.Class<ProcessingRecord>("@lawful/pr
   }),
   asController: Schema.Array(Entry),
   asProcessor: Schema.Array(Entry),
+  /** The processors that hold or may receive data and are no activity's recipients (empty in earlier records). */
+  processorsWithoutActivity: Schema.optionalWith(Schema.Array(ProcessorWithoutActivity), { default: () => [] }),
   securityMeasures: Schema.Array(Measure)
 }) {}
 
@@ -184,7 +246,24 @@ export interface Inputs {
   readonly at: Date
 }
 
-// The engaged processors of an activity, then their engaged sub-processors, each once.
+const statusOf = (processor: Processor): ProcessorStatus =>
+  processor.status._tag === "Approved" ? "approved" : processor.status._tag === "Suspended" ? "suspended" : "terminated-data-pending"
+
+const transfersOf = (processor: Processor, at: Date, decisions: ReadonlyArray<AdequacyDecision>) =>
+  processor.thirdCountryLocations.map((location): Transfer => {
+    const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
+    return {
+      recipient: processor.legalName,
+      processorId: processor.id,
+      country: location.country,
+      countryName: Country.nameOf(location.country),
+      mechanism: location.mechanism ? TransferMechanism.describe(location.mechanism) : "none",
+      valid: verdict._tag === "Valid",
+      detail: verdict._tag === "Valid" ? verdict.basis : verdict._tag === "Invalid" ? verdict.detail : ""
+    }
+  })
+
+// The processors of an activity that hold data, then their sub-processors that do, each once.
 const recipientsOf = (activity: ProcessingActivity, processors: ReadonlyArray<Processor>) => {
   const byId = new Map(processors.map((processor) => [processor.id, processor]))
   type Found = { readonly processor: Processor; readonly engagedBy?: Processor }
@@ -192,7 +271,7 @@ const recipientsOf = (activity: ProcessingActivity, processors: ReadonlyArray<Pr
   const seen = new Set<string>()
   const queue = activity.processors.flatMap((id): Array<Found> => {
     const processor = byId.get(id)
-    return processor && isEngaged(processor) ? [{ processor }] : []
+    return processor && holdsData(processor) ? [{ processor }] : []
   })
   while (queue.length > 0) {
     const next = queue.shift()!
@@ -200,7 +279,7 @@ const recipientsOf = (activity: ProcessingActivity, processors: ReadonlyArray<Pr
     seen.add(next.processor.id)
     found.push(next)
     for (const sub of processors) {
-      if (sub.role._tag === "SubProcessor" && sub.role.of === next.processor.id && isEngaged(sub)) {
+      if (sub.role._tag === "SubProcessor" && sub.role.of === next.processor.id && holdsData(sub)) {
         queue.push({ processor: sub, engagedBy: next.processor })
       }
     }
@@ -215,8 +294,10 @@ const recipientsOf = (activity: ProcessingActivity, processors: ReadonlyArray<Pr
  * @category constructors
  */
 export const make = ({ activities, at, decisions, owner, processors, retention }: Inputs): ProcessingRecord => {
+  const named = new Set<string>()
   const entry = (activity: ProcessingActivity): Entry => {
     const recipients = recipientsOf(activity, processors)
+    for (const { processor } of recipients) named.add(processor.id)
     return {
       activityId: activity.id,
       name: activity.name,
@@ -231,24 +312,12 @@ export const make = ({ activities, at, decisions, owner, processors, retention }
           name: processor.legalName,
           kind: engagedBy ? "sub-processor" as const : "processor" as const,
           processorId: processor.id,
-          ...(engagedBy ? { engagedBy: engagedBy.legalName } : {})
+          ...(engagedBy ? { engagedBy: engagedBy.legalName } : {}),
+          status: statusOf(processor)
         })),
         ...activity.otherRecipients.map((name) => ({ name, kind: "other" as const }))
       ],
-      transfers: recipients.flatMap(({ processor }) =>
-        processor.thirdCountryLocations.map((location): Transfer => {
-          const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
-          return {
-            recipient: processor.legalName,
-            processorId: processor.id,
-            country: location.country,
-            countryName: Country.nameOf(location.country),
-            mechanism: location.mechanism ? TransferMechanism.describe(location.mechanism) : "none",
-            valid: verdict._tag === "Valid",
-            detail: verdict._tag === "Valid" ? verdict.basis : verdict._tag === "Invalid" ? verdict.detail : ""
-          }
-        })
-      ),
+      transfers: recipients.flatMap(({ processor }) => transfersOf(processor, at, decisions)),
       retention: activity.dataCategories.map((category): Retention => {
         const period = retention(category)
         if (period !== undefined) return { category, period, source: "policy" }
@@ -258,11 +327,32 @@ export const make = ({ activities, at, decisions, owner, processors, retention }
     }
   }
   const { measures, ...details } = owner
+  const asController = activities.filter((a) => a.actingAs === "controller").map(entry)
+  const asProcessor = activities.filter((a) => a.actingAs === "processor").map(entry)
+  const byId = new Map(processors.map((processor) => [processor.id, processor]))
   return new ProcessingRecord({
     generatedAt: at,
     owner: details,
-    asController: activities.filter((a) => a.actingAs === "controller").map(entry),
-    asProcessor: activities.filter((a) => a.actingAs === "processor").map(entry),
+    asController,
+    asProcessor,
+    processorsWithoutActivity: processors
+      .filter((processor) => holdsData(processor) && !named.has(processor.id))
+      .map((processor): ProcessorWithoutActivity => {
+        const engagedBy = processor.role._tag === "SubProcessor" ? byId.get(processor.role.of)?.legalName : undefined
+        return {
+          processorId: processor.id,
+          name: processor.legalName,
+          kind: processor.role._tag === "SubProcessor" ? "sub-processor" : "processor",
+          ...(engagedBy !== undefined ? { engagedBy } : {}),
+          status: statusOf(processor),
+          actingAs: exporterOf(processor),
+          services: processor.services,
+          purposes: processor.purposes,
+          subjectCategories: processor.subjectCategories,
+          dataCategories: processor.dataCategories,
+          transfers: transfersOf(processor, at, decisions)
+        }
+      }),
     securityMeasures: measures
   })
 }
@@ -285,11 +375,19 @@ const ownerLine = (owner: ProcessingRecord["owner"]) =>
     owner.representative && `Representative: ${owner.representative}`
   ].filter((part): part is string => part !== undefined).join("; ")
 
-const recipientText = (recipient: typeof Recipient.Type) =>
+const statusText = (status: ProcessorStatus | undefined) =>
+  status === "terminated-data-pending" ? ", terminated: data not yet returned or deleted" : ""
+
+const recipientText = (recipient: {
+  readonly name: string
+  readonly kind: "processor" | "sub-processor" | "other"
+  readonly engagedBy?: string | undefined
+  readonly status?: ProcessorStatus | undefined
+}) =>
   recipient.kind === "sub-processor"
-    ? `${recipient.name} (sub-processor of ${recipient.engagedBy})`
+    ? `${recipient.name} (sub-processor of ${recipient.engagedBy}${statusText(recipient.status)})`
     : recipient.kind === "processor"
-    ? `${recipient.name} (processor)`
+    ? `${recipient.name} (processor${statusText(recipient.status)})`
     : recipient.name
 
 const transferText = (transfer: Transfer) =>
@@ -323,8 +421,10 @@ export const csvColumns = [
 ] as const
 
 /**
- * The record as CSV (RFC 4180), one row per activity; cells that would open a
- * spreadsheet formula, or that open with `'`, start with `'`.
+ * The record as CSV (RFC 4180), one row per activity, then one per processor
+ * linked to no activity (its Activity, Legal basis and Retention cells empty,
+ * its purposes and categories its own); cells that would open a spreadsheet
+ * formula, or that open with `'`, start with `'`.
  *
  * @since 0.1.0
  * @category constructors
@@ -346,7 +446,24 @@ export const toCsv = (record: ProcessingRecord): string => {
     entry.retention.map(retentionText).join("; "),
     measures
   ]
-  return csvDocument(csvColumns, [...record.asController, ...record.asProcessor].map(row))
+  const processorRow = (processor: ProcessorWithoutActivity): ReadonlyArray<string> => [
+    processor.actingAs,
+    "",
+    processor.actingAs === "controller" ? owner : "",
+    processor.actingAs === "processor" ? owner : "",
+    processor.purposes.join("; "),
+    "",
+    processor.subjectCategories.join("; "),
+    processor.dataCategories.join("; "),
+    recipientText(processor),
+    processor.transfers.map(transferText).join("; "),
+    "",
+    measures
+  ]
+  return csvDocument(csvColumns, [
+    ...[...record.asController, ...record.asProcessor].map(row),
+    ...record.processorsWithoutActivity.map(processorRow)
+  ])
 }
 
 const entryRows = (entries: ReadonlyArray<Entry>, withControllers: boolean) =>
@@ -358,18 +475,44 @@ ${withControllers ? `<td>${escapeHtml(entry.controllers ?? "")}</td>\n` : ""}<td
 <td>${htmlList(entry.subjectCategories)}</td>
 <td>${htmlList(entry.dataCategories)}</td>
 <td>${htmlList(entry.recipients.map(recipientText))}</td>
-<td>${
-      entry.transfers.length === 0
-        ? "None"
-        : `<ul>${
-          entry.transfers.map((transfer) =>
-            `<li${transfer.valid ? "" : " class=\"invalid\""}>${escapeHtml(transferText(transfer))}</li>`
-          ).join("")
-        }</ul>`
-    }</td>
+<td>${transfersCell(entry.transfers)}</td>
 <td>${htmlList(entry.retention.map(retentionText))}</td>
 </tr>`
   ).join("\n")
+
+const transfersCell = (transfers: ReadonlyArray<Transfer>) =>
+  transfers.length === 0
+    ? "None"
+    : `<ul>${
+      transfers.map((transfer) =>
+        `<li${transfer.valid ? "" : " class=\"invalid\""}>${escapeHtml(transferText(transfer))}</li>`
+      ).join("")
+    }</ul>`
+
+const processorsTable = (processors: ReadonlyArray<ProcessorWithoutActivity>) =>
+  processors.length === 0
+    ? "<p>Every processor that holds personal data is a recipient of a recorded activity.</p>"
+    : `<table>
+<thead><tr>${
+      ["Processor", "Acting as", "Services", "Purposes", "Data subjects", "Personal data", "Transfers to third countries"]
+        .map((name) => `<th scope="col">${name}</th>`).join("")
+    }</tr></thead>
+<tbody>
+${
+      processors.map((processor) =>
+        `<tr>
+<th scope="row">${escapeHtml(recipientText(processor))}</th>
+<td>${escapeHtml(processor.actingAs)}</td>
+<td>${htmlList(processor.services)}</td>
+<td>${htmlList(processor.purposes)}</td>
+<td>${htmlList(processor.subjectCategories)}</td>
+<td>${htmlList(processor.dataCategories)}</td>
+<td>${transfersCell(processor.transfers)}</td>
+</tr>`
+      ).join("\n")
+    }
+</tbody>
+</table>`
 
 const headerCells = (withControllers: boolean) =>
   [
@@ -410,6 +553,8 @@ export const toHtml = (record: ProcessingRecord): string =>
 ${table("as controller", record.asController, false)}
 <h2>Processing as processor (Art. 30(2))</h2>
 ${table("as processor", record.asProcessor, true)}
+<h2>Processors linked to no recorded activity</h2>
+${processorsTable(record.processorsWithoutActivity)}
 <h2>Technical and organisational security measures (Art. 32)</h2>
 ${htmlList(record.securityMeasures.map(measureText))}`
   )

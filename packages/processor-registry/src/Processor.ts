@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
-import { personalText } from "./internal/text.js"
+import { freeText, freeTexts, optionalFreeText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { type Exporter, TransferMechanism } from "./TransferMechanism.js"
 
@@ -45,8 +45,9 @@ export type ProcessorId = typeof ProcessorId.Type
  */
 export const makeId: Effect.Effect<ProcessorId> = Effect.map(uuidV7, (id) => ProcessorId.make(id))
 
-const Text = CoreText.trimmed(500)
-const Names = Schema.NonEmptyArray(Text.pipe(Schema.maxLength(200)))
+// Free text: a refusal names the field and what is expected, never the text.
+const Text = freeText(500)
+const Names = freeTexts(200, true)
 
 // A contact detail is a person's: a refusal says what is expected, never what was given.
 const contactDetail = <A, I>(schema: Schema.Schema<A, I>, expected: string) =>
@@ -103,8 +104,9 @@ export type Role = typeof Role.Type
 export const Location = Schema.Struct({
   country: Country,
   /** What happens there, e.g. "primary data centre" or "support staff". */
-  description: Schema.optional(Text),
-  mechanism: Schema.optional(TransferMechanism)
+  description: optionalFreeText(500),
+  // Absent, not `undefined`: a union with `undefined` would quote a refused mechanism whole.
+  mechanism: Schema.optionalWith(TransferMechanism, { exact: true })
 })
 
 /**
@@ -121,7 +123,7 @@ export type Location = typeof Location.Type
  */
 export const ProcessorInput = Schema.Struct({
   /** For a sole trader, a person's name: an invalid one is refused without echoing it. */
-  legalName: personalText(200),
+  legalName: freeText(200),
   contact: Contact,
   services: Names,
   role: Role,
@@ -165,7 +167,7 @@ export type DataDisposition = typeof DataDisposition.Type
  * @since 0.1.0
  * @category models
  */
-export const StatedReason = personalText(2000)
+export const StatedReason = freeText(2000)
 
 /**
  * Where a processor stands.
@@ -248,6 +250,18 @@ export const transitions: Record<StatusName, ReadonlyArray<StatusName>> = {
  */
 export const isEngaged = (processor: Processor): boolean =>
   processor.status._tag === "Approved" || processor.status._tag === "Suspended"
+
+/**
+ * Whether a processor holds or may receive personal data: it is engaged, or
+ * it is terminated and has not yet returned or deleted the data (its data
+ * disposition is pending). The record of processing activities names each
+ * such processor.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const holdsData = (processor: Processor): boolean =>
+  isEngaged(processor) || (processor.status._tag === "Terminated" && processor.status.dataDisposition === "pending")
 
 /**
  * In which capacity the platform's data reaches the processor, which decides

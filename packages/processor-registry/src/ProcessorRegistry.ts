@@ -67,7 +67,7 @@ import * as DpaAnnex from "./DpaAnnex.js"
 import * as Finding from "./Finding.js"
 import { addDays, dayHasPassed, startOfDay } from "./internal/dates.js"
 import { sqlStore } from "./internal/sqlStore.js"
-import { type Change, memoryStore, type RegistryStore } from "./internal/store.js"
+import { type Change, CommitConflict, memoryStore, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
 import * as ProcessingRecord from "./ProcessingRecord.js"
 import * as Processor from "./Processor.js"
@@ -135,7 +135,8 @@ export const statedReasonMatches = (
 
 /**
  * An input did not decode: `what` names it, `issues` says what is wrong,
- * one issue per line. Nothing was written.
+ * one issue per line, each led by the field's path. An issue with free text
+ * says what is expected, never the text. Nothing was written.
  *
  * @since 0.1.0
  * @category errors
@@ -545,7 +546,11 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly notices: (id?: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
   /** The notices a tenant received. */
   readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
-  /** Records a tenant's objection while the notice's objection period runs. */
+  /**
+   * Records a tenant's objection while the notice's objection period runs. An objection the
+   * tenant made already, even one another server records at the same moment, is refused with
+   * `ObjectionAlreadyRecorded`.
+   */
   readonly object: (
     by: Actor,
     tenant: TenantId,
@@ -564,7 +569,11 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     input: typeof ProcessingActivity.ActivityInput.Encoded
   ) => Effect.Effect<ProcessingActivity.ProcessingActivity, InvalidInput | ProcessorNotFound | Failures>
   readonly activities: Effect.Effect<ReadonlyArray<ProcessingActivity.ProcessingActivity>, RegistryStoreError>
-  /** The record of processing activities, now. */
+  /**
+   * The record of processing activities, now: every processor that holds or may receive
+   * personal data is named, as a recipient of its activities or among the processors linked to
+   * no activity.
+   */
   readonly record: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<ProcessingRecord.ProcessingRecord, InvalidInput | RegistryStoreError>
@@ -1193,7 +1202,21 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             changes: [{ _tag: "InsertObjection", objection }],
             audit: [[tenant, objected], [platformTenant, objected]]
           } satisfies Plan<ChangeNotice.Objection>
-        }))
+        })).pipe(
+          // Another server recorded the tenant's objection between this one's check and its commit:
+          // the commit failed on the duplicate and rolled back (entries too, with the log on the
+          // registry's database), and the caller is told as a duplicate found before is.
+          Effect.catchTag("RegistryStoreError", (error) =>
+            Effect.gen(function*() {
+              const recorded = error.cause instanceof CommitConflict
+                ? yield* Effect.orElseSucceed(store.objection(tenant, noticeId), Option.none)
+                : Option.none()
+              if (Option.isSome(recorded)) {
+                return yield* new ObjectionAlreadyRecorded({ noticeId, tenantId: tenant })
+              }
+              return yield* error
+            }))
+        )
       }
     )
 

@@ -19,6 +19,7 @@
 import * as Either from "effect/Either"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
+import { freeText } from "./internal/text.js"
 
 /**
  * The most points one question may award (a yes/no question's `weight`, a
@@ -44,7 +45,8 @@ const Slug = Schema.String.pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
   Schema.maxLength(64)
 )
-const Text = CoreText.trimmed(2000)
+// Free text: a refusal names the field and what is expected, never the text.
+const Text = freeText(2000)
 const Points = Schema.Int.pipe(Schema.nonNegative())
 // Points a question may award: small enough that any questionnaire's total is a safe integer.
 const QuestionPoints = Schema.Int.pipe(

@@ -53,6 +53,7 @@ import * as Schema from "effect/Schema"
 import * as AdequacyDecisions from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
 import { Day, dayHasPassed, isoDate } from "./internal/dates.js"
+import { refusedWithoutEcho, storableText } from "./internal/text.js"
 
 /**
  * The day Commission Implementing Decision (EU) 2021/914 was adopted. The
@@ -73,8 +74,12 @@ export const sccDecisionAdoptedOn: Date = new Date("2021-06-04T00:00:00Z")
  */
 export const sccDecisionInForceOn: Date = new Date("2021-06-27T00:00:00Z")
 
-// Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`).
-const StorableTrimmed = CoreText.storable(Schema.NonEmptyTrimmedString)
+// Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`); a refusal names
+// the field and what is expected, never the text.
+const StorableTrimmed = refusedWithoutEcho(
+  CoreText.storable(Schema.NonEmptyTrimmedString),
+  `non-empty text without leading or trailing spaces, ${storableText}`
+)
 
 /**
  * Reliance on an adequacy decision for the location's country.

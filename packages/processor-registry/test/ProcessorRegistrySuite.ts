@@ -1004,8 +1004,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       const record = yield* registry.record(owner)
       const entry = record.asProcessor.find((e) => e.activityId === activityId)!
       assert.deepStrictEqual(entry.recipients, [
-        { name, kind: "processor", processorId: mail.id },
-        { name: `${name} Cloud`, kind: "sub-processor", processorId: cloud.id, engagedBy: name }
+        { name, kind: "processor", processorId: mail.id, status: "approved" },
+        { name: `${name} Cloud`, kind: "sub-processor", processorId: cloud.id, engagedBy: name, status: "approved" }
       ])
       assert.deepStrictEqual(entry.transfers.map((t) => [t.recipient, t.country, t.valid]), [[name, "US", true]])
       assert.include(entry.transfers[0]!.detail, "Commission Implementing Decision (EU) 2023/1795")

@@ -1,15 +1,47 @@
 import * as CoreText from "@lawful/core/Text"
+import * as Schema from "effect/Schema"
 
 /**
- * @internal Free text that may name a person (a legal name, a reason, notes, an objection):
- * trimmed storable text of 1 to `maxLength` characters (`@lawful/core/Text`'s `trimmed`) whose
- * refusal says what is expected, never echoing the text, which `InvalidInput` would otherwise
- * carry to callers and their logs.
+ * @internal A string schema whose every refusal is `expected`, never the value given, which
+ * `InvalidInput` would otherwise quote to callers and their logs. The refusal's path names the
+ * field.
  */
-export const personalText = (maxLength: number) =>
-  CoreText.trimmed(maxLength).annotations({
-    message: () => ({
-      message: `1 to ${maxLength} characters of text, without NUL characters or unpaired surrogates`,
-      override: true
-    })
+export const refusedWithoutEcho = <A, I, R>(schema: Schema.Schema<A, I, R>, expected: string) =>
+  schema.annotations({ message: () => ({ message: expected, override: true }) })
+
+/** @internal What storable text is, as a refusal says it. */
+export const storableText = "without NUL characters or unpaired surrogates"
+
+/**
+ * @internal Free text (a legal name, a service, a purpose, a description, a reason, notes, an
+ * objection: any of it may name a person): trimmed storable text of 1 to `maxLength` characters
+ * (`@lawful/core/Text`'s `trimmed`) whose refusal says what is expected, never the text.
+ */
+export const freeText = (maxLength: number) =>
+  refusedWithoutEcho(CoreText.trimmed(maxLength), `1 to ${maxLength} characters of text, ${storableText}`)
+
+/**
+ * @internal An optional field of free text (`freeText`): given, it is refused as a whole with what
+ * is expected (a refusal of the `undefined` it may also be would quote the text).
+ */
+export const optionalFreeText = (maxLength: number) =>
+  Schema.optionalWith(
+    refusedWithoutEcho(
+      Schema.UndefinedOr(freeText(maxLength)),
+      `1 to ${maxLength} characters of text, ${storableText}, when given`
+    ),
+    { exact: true }
+  )
+
+/**
+ * @internal A list of free text (`freeText`), of at least one entry when `nonEmpty`: a refused
+ * entry is named by its index, and a value that is no list is refused without being quoted.
+ */
+export function freeTexts(maxLength: number, nonEmpty: true): Schema.NonEmptyArray<ReturnType<typeof freeText>>
+export function freeTexts(maxLength: number, nonEmpty: false): Schema.Array$<ReturnType<typeof freeText>>
+export function freeTexts(maxLength: number, nonEmpty: boolean) {
+  const list = nonEmpty ? "1 or more" : "a list of"
+  return (nonEmpty ? Schema.NonEmptyArray(freeText(maxLength)) : Schema.Array(freeText(maxLength))).annotations({
+    message: () => `${list} texts of 1 to ${maxLength} characters each, ${storableText}`
   })
+}
