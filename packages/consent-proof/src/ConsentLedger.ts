@@ -247,24 +247,32 @@ export class ConsentNotPending extends Schema.TaggedError<ConsentNotPending>()("
 }
 
 /**
- * No event with that id in the tenant's ledger.
+ * No event with that id in the tenant's ledger. `eventId` is the id asked
+ * for when it is a well-formed event id (a lower-case UUID), and left out
+ * otherwise: an id is caller input, which may be anything (an email
+ * address), and errors end up in logs, so the message names it only when
+ * it is an id.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConsentEventNotFound extends Schema.TaggedError<ConsentEventNotFound>()("ConsentEventNotFound", {
   tenantId: Schema.String,
-  eventId: Schema.String
+  eventId: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `No consent event ${this.eventId} for tenant ${this.tenantId}`
+    return this.eventId === undefined
+      ? `No consent event for tenant ${this.tenantId}: the id asked for is not a well-formed event id`
+      : `No consent event ${this.eventId} for tenant ${this.tenantId}`
   }
 }
 
 /**
  * The proof of an event can no longer be built from the audit log (its
  * entry's details were redacted, or the entry is missing or does not commit
- * to the event). Proofs exported before stay valid.
+ * to the event). Proofs exported before stay valid. `eventId` is the id of
+ * the stored event (never text as the caller gave it: an id that is not an
+ * event's fails `ConsentEventNotFound` first).
  *
  * @since 0.1.0
  * @category errors
@@ -424,6 +432,8 @@ export interface ExportDisclosureRequest {
   readonly actor: Actor
   readonly subject?: SubjectId | undefined
   readonly format: string
+  /** How many records the export gives, when known before it decrypts (a count: the entry's `records`). */
+  readonly records?: number | undefined
 }
 
 /**
@@ -460,7 +470,13 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
     tenant: TenantId,
     subject: SubjectId
   ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStore.ConsentStoreError>
-  /** The subject's state at a past time: the replay of its events recorded at or before `at`. */
+  /**
+   * The subject's state at a past time: the state after its last event whose
+   * time is at or before `at`, replaying its events in recording order (see
+   * `ConsentState`). It moves forward with `at`, and from the time of the
+   * subject's last recorded event on it equals `stateOf`, even when servers'
+   * clocks disagree.
+   */
   readonly stateAt: (
     tenant: TenantId,
     subject: SubjectId,
@@ -504,8 +520,9 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
   >
   /**
    * Appends the audit entry of an export that decrypts (`consent.exported`:
-   * the actor, the subject when the export is one subject's, the format and
-   * the fields disclosed), then gives the function that decrypts its pages.
+   * the actor, the subject when the export is one subject's, the format, the
+   * fields disclosed, and the count of records when given), then gives the
+   * function that decrypts its pages.
    * An actor the audit log refuses, or the subject as actor of a whole
    * tenant's export, fails `ConsentRequestInvalid` and appends nothing. See
    * `ConsentExport`.
@@ -547,8 +564,11 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
   switch (issue._tag) {
     case "Missing":
       return `${path}: missing`
-    case "Unexpected":
-      return `${path}: not allowed`
+    case "Unexpected": {
+      // The member's name is the caller's text (it may be an address): name where it is, not it.
+      const parent = issue.path.slice(0, -1)
+      return `${parent.length === 0 ? "request" : parent.join(".")}: a member not allowed`
+    }
     default:
       return `${path}: invalid`
   }
@@ -652,6 +672,7 @@ const openFields = (
 
 const isActor = Schema.is(Actor)
 const isSubjectId = Schema.is(SubjectId)
+const isEventId = Schema.is(ConsentEvent.EventId)
 
 /**
  * The actor of a disclosure, checked before anything is read or appended: an actor the audit
@@ -1331,9 +1352,10 @@ export const make = Effect.gen(function*() {
 
   const eventOf = (tenant: TenantId, id: string) =>
     Effect.flatMap(
-      Schema.is(ConsentEvent.EventId)(id) ? store.event(tenant, id) : Effect.succeed(Option.none()),
+      isEventId(id) ? store.event(tenant, id) : Effect.succeed(Option.none()),
       Option.match({
-        onNone: () => Effect.fail(new ConsentEventNotFound({ tenantId: tenant, eventId: id })),
+        onNone: () =>
+          Effect.fail(new ConsentEventNotFound({ tenantId: tenant, ...(isEventId(id) ? { eventId: id } : {}) })),
         onSome: Effect.succeed
       })
     )
@@ -1378,11 +1400,15 @@ export const make = Effect.gen(function*() {
       if (request.subject !== undefined && !isSubjectId(request.subject)) {
         return yield* requestInvalid("subject: invalid")
       }
+      if (request.records !== undefined && !(Number.isSafeInteger(request.records) && request.records >= 0)) {
+        return yield* requestInvalid("records: invalid")
+      }
       const actor = yield* checkDisclosureActor(request.actor, request.subject !== undefined)
       const details: { readonly [key: string]: Json } = {
         format: request.format,
         scope: request.subject === undefined ? "tenant" : "subject",
-        disclosed: ["ip_address", "user_agent"]
+        disclosed: ["ip_address", "user_agent"],
+        ...(request.records !== undefined ? { records: request.records } : {})
       }
       yield* appendDisclosure(
         tenant,
@@ -1405,7 +1431,8 @@ export const make = Effect.gen(function*() {
       // The actor first: a refused one reads, signs and appends nothing.
       const actor = disclosing ? yield* checkDisclosureActor(options.actor, true) : undefined
       const stored = yield* eventOf(tenant, id)
-      const unavailable = (reason: string) => new ConsentProofUnavailable({ tenantId: tenant, eventId: id, reason })
+      const unavailable = (reason: string) =>
+        new ConsentProofUnavailable({ tenantId: tenant, eventId: stored.event.id, reason })
       const entry = yield* log.entry(tenant, stored.auditIndex).pipe(
         Effect.catchTag("AuditEntryNotFound", () => Effect.fail(unavailable("its audit entry is missing")))
       )
@@ -1546,12 +1573,26 @@ export const withdrawnProofCategory = "consent.withdrawn-proof"
 const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
 
 /**
+ * The actor of the audit entries the personal-data source appends: core's
+ * `PersonalDataSource.export` names no actor.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const sourceActor: Actor = { kind: "system", id: sourceName }
+
+/**
  * The ledger as a personal-data source (see the module documentation).
  * Each event exports as one record of category `"consent.event"` whose
- * fields are the event's (IP address and user agent decrypted). A subject
- * whose key was shredded exports nothing. The source appends no audit entry
- * of its own: the registry's caller (a subject's access or portability
- * request) records the request it fulfils, with its actor.
+ * fields are the event's (IP address and user agent decrypted). Before it
+ * decrypts, an export of a subject with events appends one audit entry
+ * `consent.exported`, as every export that decrypts does: the actor is
+ * `sourceActor` (the registry's contract gives the source none), with the
+ * subject, and details `{ format: "personal-data-source", scope: "subject",
+ * disclosed, records }` (the count of records; never a value). The
+ * registry's caller (a subject's access or portability request) records the
+ * request it fulfils, with its own actor. A subject with no events, or whose
+ * key was shredded, exports nothing and appends nothing.
  *
  * @since 0.1.0
  * @category constructors
@@ -1571,8 +1612,15 @@ export const makeSource = (
       Effect.gen(function*() {
         if (yield* vault.isShredded(tenant, subject)) return noRecords
         const events = yield* allEvents((after) => ledger.events(tenant, { subject, after, limit: page }))
+        if (events.length === 0) return noRecords
+        const discloser = yield* ledger.exportDisclosure(tenant, {
+          actor: sourceActor,
+          subject,
+          format: "personal-data-source",
+          records: events.length
+        })
         // Every field opens with one key-store read; a shredded subject exports nothing.
-        const opened = yield* openFields(vault, tenant, events)
+        const opened = yield* discloser(events)
         const records = yield* Effect.forEach(events, (stored, i) =>
           Effect.map(opened[i]!, (disclosed): PersonalDataRegistry.SourceRecord => ({
             category: "consent.event",

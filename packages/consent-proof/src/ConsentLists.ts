@@ -73,15 +73,26 @@ export class ConsentList extends Schema.Class<ConsentList>("@lawful/consent-proo
 /**
  * Some lists are not declared by the tenant. Nothing was recorded.
  *
+ * `lists` names the missing ids that are well-formed list ids; the others
+ * (text no list can have, such as an email address given as a list) are
+ * only counted, in `malformed`: list ids are caller input, and errors end up
+ * in logs.
+ *
  * @since 0.1.0
  * @category errors
  */
 export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList", {
   tenantId: Schema.String,
-  lists: Schema.Array(Schema.String)
+  lists: Schema.Array(Schema.String),
+  /** How many of the ids asked for are not well-formed list ids (not carried). */
+  malformed: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 })
 }) {
   override get message(): string {
-    return `Tenant ${this.tenantId} has not declared the lists ${this.lists.join(", ")}`
+    const named = this.lists.length === 0 ? [] : [`the lists ${this.lists.join(", ")}`]
+    const malformed = this.malformed === 0
+      ? []
+      : [`${this.malformed} list id(s) that are not well-formed (1 to 64 lower-case letters, digits, '.', '_' or '-')`]
+    return `Tenant ${this.tenantId} has not declared ${[...named, ...malformed].join(", nor ")}`
   }
 }
 
@@ -148,7 +159,10 @@ const make = (store: ListsStore) => {
         )
         for (const list of found.values()) cache.set(cacheKey(tenant, list.id), { list, expires: now + cacheMillis })
         const missing = [...new Set(ids)].filter((id) => !found.has(id))
-        if (missing.length > 0) return yield* new UnknownList({ tenantId: tenant, lists: missing })
+        if (missing.length > 0) {
+          const named = missing.filter(isListId)
+          return yield* new UnknownList({ tenantId: tenant, lists: named, malformed: missing.length - named.length })
+        }
         return ids.map((id) => found.get(id)!)
       }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant } }))
   })

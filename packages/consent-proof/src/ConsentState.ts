@@ -17,9 +17,18 @@
  * them. A subject may receive marketing on a list when its status there is
  * `granted`.
  *
- * The state at a past time `t` is the replay of the events recorded at or
- * before `t`. The stores keep the current state as a table maintained in the
- * transaction that inserts the events, rebuildable from them.
+ * The state at a past time `t` is the state after the last event whose time
+ * is at or before `t`, in recording order: the replay of the events recorded
+ * up to and including that one. Event times are kept as recorded (a proof
+ * shows the time the event was recorded with), but servers' clocks differ,
+ * so an event recorded after another may carry an earlier time; the state at
+ * `t` then still is a state the projection had, never a mix of the events
+ * before and after `t` (it may include an event timed after `t` that was
+ * recorded before one timed at or before it, and `since` then names that
+ * event's time). So the state at `t` moves forward with `t`, in recording
+ * order, and from the time of the subject's last recorded event on it is the
+ * current state. The stores keep the current state as a table maintained in
+ * the transaction that inserts the events, rebuildable from them.
  *
  * @since 0.1.0
  */
@@ -102,18 +111,26 @@ export const applyTo = (states: Map<ListId, ListState>, event: ConsentEvent): vo
 }
 
 /**
- * The states of one subject after its events, in recording order; only the
- * events recorded at or before `at` when it is given.
+ * The states of one subject after its events, given in recording order.
+ * With `at`, the states at that time: after the events up to and including
+ * the last one whose time is at or before `at` (see the module
+ * documentation), none when no event is.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const replay = (events: Iterable<ConsentEvent>, at?: Date): ReadonlyArray<ListState> => {
-  const states = new Map<ListId, ListState>()
-  for (const event of events) {
-    if (at !== undefined && event.time.getTime() > at.getTime()) continue
-    applyTo(states, event)
+  const all = [...events]
+  let end = all.length
+  if (at !== undefined) {
+    const limit = at.getTime()
+    end = 0
+    all.forEach((event, i) => {
+      if (event.time.getTime() <= limit) end = i + 1
+    })
   }
+  const states = new Map<ListId, ListState>()
+  for (const event of all.slice(0, end)) applyTo(states, event)
   return sortByList([...states.values()])
 }
 
