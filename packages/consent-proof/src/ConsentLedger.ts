@@ -1460,6 +1460,10 @@ export const make = Effect.gen(function*() {
       })
     }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant } }))
 
+  // A list argument in a span's attributes, which tracing exports: a list id, or nothing of the
+  // text given (an address passed by mistake must not leave the process).
+  const listAttribute = (list: string) => Schema.is(ConsentLists.ListId)(list) ? list : "(not a list id)"
+
   return ConsentLedger.of({
     record,
     importContacts,
@@ -1472,7 +1476,7 @@ export const make = Effect.gen(function*() {
     mayReceiveMarketing: (tenant, subject, list) =>
       Effect.map(store.states(tenant, subject), (states) =>
         ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
-          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject, list } })
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject, list: listAttribute(list) } })
         ),
     recipients: (tenant, list) =>
       Stream.unwrap(
@@ -1482,7 +1486,7 @@ export const make = Effect.gen(function*() {
               Chunk.unsafeFromArray(subjects as Array<SubjectId>),
               subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
             ])))
-      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant, list } })),
+      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant, list: listAttribute(list) } })),
     events: (tenant, query) =>
       Effect.suspend(() =>
         // The stores read a bad limit differently (a page of one, none, or a failed statement).

@@ -11,6 +11,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import type * as ConsentState from "../src/ConsentState.js"
 import { attestation, grant, importActor, tenantWithLists, withdraw } from "./fixtures.js"
@@ -156,5 +157,35 @@ contractSuite("Review 16d", { memory, sql }, (it) => {
       const size = yield* log.size(tenant)
       assert.deepStrictEqual((yield* source.export(tenant, other.event.subject)).records, [])
       assert.strictEqual(yield* log.size(tenant), size)
+    }))
+
+  it.effect("a list argument that is not a list id never reaches a span's attributes", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger.ConsentLedger
+      const tenant = yield* tenantWithLists
+      const recorded = yield* ledger.record(tenant, grant("grace@example.com", ["news"]))
+      // Every span made, through the tracer in place.
+      const inner = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = inner.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => inner.context(f, fiber)
+      })
+      yield* Effect.withTracer(
+        Effect.gen(function*() {
+          yield* ledger.mayReceiveMarketing(tenant, recorded.event.subject, personal)
+          yield* Effect.either(Stream.runDrain(ledger.recipients(tenant, personal)))
+          yield* ledger.mayReceiveMarketing(tenant, recorded.event.subject, "news")
+        }),
+        tracer
+      )
+      const attributes = spans.flatMap((span) => [...span.attributes.values()].map(String))
+      assert.isAbove(spans.length, 2)
+      assert.notInclude(attributes.join(" "), personal)
+      assert.include(attributes, "news", "a list id is still named")
     }))
 })
