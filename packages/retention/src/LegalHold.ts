@@ -35,7 +35,10 @@
  * changed and the error is returned. If the release itself then fails (or
  * the hold's commit, with a log on a database of its own), the log names a
  * release or a placement that was not made (a released hold's records stay),
- * and a retry appends another.
+ * and a retry appends another. Releases of one hold through one `LegalHolds`
+ * take turns, so two at once release it once and append one entry (the
+ * other returns the released hold); two processes releasing one hold at the
+ * same instant may each append one.
  *
  * Backends: `layerMemory`, and `layerSql` on `lawful_retention_holds`.
  *
@@ -103,8 +106,9 @@ export interface HoldRequest {
 
 /**
  * The hold was refused as given (an empty or overlong reason, or one with a NUL
- * character or an unpaired surrogate, which PostgreSQL cannot store). Nothing was
- * placed.
+ * character or an unpaired surrogate, which PostgreSQL cannot store; a subject
+ * that is not a `SubjectId`, a lower-case UUID). Nothing was placed. The
+ * reason never quotes what was given.
  *
  * @since 0.1.0
  * @category errors
@@ -145,7 +149,10 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
     LegalHold,
     LegalHoldInvalid | RetentionCategoryNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError
   >
-  /** Releases the hold; releasing a released hold returns it unchanged. */
+  /**
+   * Releases the hold, audited once; releasing a released hold returns it unchanged and appends
+   * nothing. Releases of one hold take turns (see the module doc).
+   */
   readonly release: (
     tenant: TenantId,
     holdId: string,
@@ -269,6 +276,23 @@ const make = (store: HoldStore) =>
       return grouped
     }
 
+    // One lock per hold being released, dropped when no release of it waits.
+    const locks = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
+    const releasing = <A, E>(key: string, release: Effect.Effect<A, E>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          const held = locks.get(key) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
+          held.users++
+          locks.set(key, held)
+          return held
+        }),
+        (held) => held.lock.withPermits(1)(release),
+        (held) =>
+          Effect.sync(() => {
+            if (--held.users === 0) locks.delete(key)
+          })
+      )
+
     const get = (tenant: TenantId, holdId: string) =>
       Effect.flatMap(store.find(tenant, holdId), Option.match({
         onNone: () => Effect.fail(new LegalHoldNotFound({ tenantId: tenant, holdId })),
@@ -281,6 +305,10 @@ const make = (store: HoldStore) =>
       place: (tenant, request, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
+          // Checked before anything else, and not quoted: what was given may be an address.
+          if (request.subject !== undefined && !Schema.is(SubjectId)(request.subject)) {
+            return yield* new LegalHoldInvalid({ reason: "a subject id is a lower-case UUID" })
+          }
           const reason = request.reason.trim()
           if (reason.length === 0 || reason.length > 1000) {
             return yield* new LegalHoldInvalid({ reason: "a hold needs a reason of 1 to 1000 characters" })
@@ -303,15 +331,18 @@ const make = (store: HoldStore) =>
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
+      // Releases of one hold take turns: two at once both found it active and both appended an entry.
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
-          const hold = yield* get(tenant, holdId)
-          if (!hold.active) return hold
-          yield* audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
-          const at = new Date(yield* Clock.currentTimeMillis)
-          const released = yield* store.release(tenant, holdId, at, actor)
-          return Option.isSome(released) ? released.value : yield* get(tenant, holdId)
+          return yield* releasing(`${tenant}/${holdId.toLowerCase()}`, Effect.gen(function*() {
+            const hold = yield* get(tenant, holdId)
+            if (!hold.active) return hold
+            yield* audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
+            const at = new Date(yield* Clock.currentTimeMillis)
+            const released = yield* store.release(tenant, holdId, at, actor)
+            return Option.isSome(released) ? released.value : yield* get(tenant, holdId)
+          }))
         }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
       get,
       active: (tenant) => store.list(tenant, true),

@@ -17,7 +17,9 @@
  *   forever only where allowed (`forever-not-allowed`); a finite period is
  *   at most `Number.MAX_SAFE_INTEGER` milliseconds (about 285,400 years), the
  *   longest every store keeps exactly (`over-bound`, even in a category
- *   whose bound is forever);
+ *   whose bound is forever, and for a count of units too large to compute,
+ *   such as a 309-digit number of days: only `"forever"`, `Duration.infinity`
+ *   or an infinite number keep records forever);
  * - a category never keeps records longer than its parent
  *   (`outlives-parent`): previews no longer than their log. Change both in
  *   one `set` to shorten a parent below its child's current period. The
@@ -326,16 +328,38 @@ const decodePeriod = (input: PeriodInput): Parsed => {
     const match = durationPattern.exec(input)
     if (!match) return { error: { reason: "not-a-period", detail: `"${input}" is not a period such as "90 days"` } }
     if (Number(match[1]) < 0) return { error: { reason: "negative", detail: `a period cannot be negative (${input})` } }
-    return { ok: Duration.decode(input) }
+    return finite(input)
   }
   if (Array.isArray(input) && input.length === 2) {
     const [seconds, nanos] = input as readonly [number, number]
     if (Number.isNaN(seconds) || Number.isNaN(nanos)) return { error: { reason: "not-a-period", detail: "NaN is not a period" } }
     if (seconds < 0 || nanos < 0) return { error: { reason: "negative", detail: "a period cannot be negative" } }
-    return { ok: Duration.decode(input) }
+    // `Infinity` in a tuple is how `Duration` says infinite, as a number of milliseconds does.
+    if (seconds === Infinity || nanos === Infinity) return { ok: Duration.infinity }
+    return finite(input)
   }
   return { error: { reason: "not-a-period", detail: "not a period" } }
 }
+
+/**
+ * A count of units that is finite as given: `Duration` turns one whose nanoseconds or milliseconds
+ * overflow a double into infinity (or throws, for a fractional count of nanoseconds), where it is
+ * a finite period too long for any store.
+ */
+const finite = (input: `${number} ${string}` | readonly [number, number]): Parsed => {
+  try {
+    const period = Duration.decode(input as Duration.DurationInput)
+    if (Duration.isFinite(period)) return { ok: period }
+  } catch {
+    // A RangeError of `BigInt(Infinity)`: as large as the infinite case.
+  }
+  return { error: { reason: "over-bound", detail: tooLong("the period") } }
+}
+
+const longestKept = Duration.millis(Number.MAX_SAFE_INTEGER)
+
+const tooLong = (what: string) =>
+  `${what} exceeds the longest finite period a store keeps (${describePeriod(longestKept)}); keep forever instead where the category allows it`
 
 /** Why a period breaks its category's bounds, if it does. */
 const boundsProblem = (
@@ -352,9 +376,7 @@ const boundsProblem = (
   if (Duration.toMillis(period) > Number.MAX_SAFE_INTEGER) {
     return Option.some({
       reason: "over-bound",
-      detail: `${describePeriod(period)} exceeds the longest finite period a store keeps (${
-        describePeriod(Duration.millis(Number.MAX_SAFE_INTEGER))
-      }); keep forever instead where the category allows it`
+      detail: tooLong(describePeriod(period))
     })
   }
   if (Duration.lessThan(period, minPeriodOf(target))) {
