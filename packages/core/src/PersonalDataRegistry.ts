@@ -42,16 +42,25 @@
  * ## Reports
  *
  * `exportAll`, `eraseAll` and `rectifyAll` run every source concurrently and
- * never fail: each returns a `Report` with one outcome per source, in
- * registration order, succeeded with its result or failed with its error. A
- * failing source never hides nor stops the others; `allSucceeded` says
- * whether the operation is complete.
+ * never fail: each returns a `Report` with one outcome per source, in the
+ * order of source names (the same however the registering layers were
+ * built), succeeded with its result or failed with its error. A source that
+ * fails, dies, is interrupted (from within: an interruption of the caller
+ * interrupts every source and the call) or does not answer within
+ * `sourceTimeout` (10 minutes unless `layerWith` sets another) is reported as
+ * failed, and never hides nor stops the others; `allSucceeded` says whether
+ * the operation is complete. A source timed out is interrupted without being
+ * waited for: what it was doing may still complete after the report, and
+ * runs again safely, since every operation is idempotent.
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { SubjectId } from "./SubjectId.js"
@@ -96,6 +105,34 @@ const causeTag = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
     ? cause._tag
     : undefined
+
+/**
+ * The cause of a `PersonalDataSourceError` when the source did not answer
+ * within the registry's `sourceTimeout`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SourceTimedOut extends Schema.TaggedError<SourceTimedOut>()("SourceTimedOut", {
+  timeout: Schema.DurationFromSelf
+}) {
+  override get message(): string {
+    return `The source did not answer within ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The cause of a `PersonalDataSourceError` when the source was interrupted
+ * from within (its caller was not).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SourceInterrupted extends Schema.TaggedError<SourceInterrupted>()("SourceInterrupted", {}) {
+  override get message(): string {
+    return "The source was interrupted"
+  }
+}
 
 /**
  * A source with this name is already registered.
@@ -238,7 +275,7 @@ export interface SourceFailed {
 export type SourceOutcome<A> = SourceSucceeded<A> | SourceFailed
 
 /**
- * The outcome of every registered source, in registration order.
+ * The outcome of every registered source, in the order of source names.
  * `allSucceeded` is true when no source failed (and so when none is registered).
  *
  * @since 0.1.0
@@ -255,7 +292,7 @@ export interface Report<A> {
  * @category services
  */
 export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalDataRegistry")<PersonalDataRegistry, {
-  /** The registered sources, in registration order. */
+  /** The registered sources, in the order of their names. */
   readonly sources: Effect.Effect<ReadonlyArray<PersonalDataSource>>
   /** Adds a source for the life of the scope; a second source with the same name is refused. */
   readonly register: (source: PersonalDataSource) => Effect.Effect<void, SourceAlreadyRegistered, Scope.Scope>
@@ -274,19 +311,44 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
 export const sourceError = (source: string, operation: Operation) => (cause: unknown): PersonalDataSourceError =>
   new PersonalDataSourceError({ source, operation, cause })
 
+/**
+ * How long the registry waits for a source by default, before it reports the
+ * source as failed with `SourceTimedOut`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultSourceTimeout: Duration.Duration = Duration.minutes(10)
+
 const attempt = <A>(
   source: PersonalDataSource,
   operation: Operation,
-  run: Effect.Effect<A, PersonalDataSourceError>
-): Effect.Effect<SourceOutcome<A>> =>
-  run.pipe(
-    Effect.catchAllDefect((defect) => Effect.fail(sourceError(source.name, operation)(defect))),
+  run: Effect.Effect<A, PersonalDataSourceError>,
+  timeout: Duration.Duration
+): Effect.Effect<SourceOutcome<A>> => {
+  const fail = sourceError(source.name, operation)
+  return run.pipe(
+    // Disconnected, so that a source deaf to interruption cannot hold the report back.
+    Effect.disconnect,
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => fail(new SourceTimedOut({ timeout })) }),
+    // Not reached when the caller is interrupted: that interruption goes on, to every source.
+    Effect.catchAllCause((cause) =>
+      Option.match(Cause.failureOption(cause), {
+        onSome: (error) => Effect.fail(error instanceof PersonalDataSourceError ? error : fail(error)),
+        onNone: () =>
+          Effect.fail(Option.match(Cause.dieOption(cause), {
+            onSome: fail,
+            onNone: () => fail(new SourceInterrupted())
+          }))
+      })
+    ),
     Effect.match({
       onFailure: (error): SourceOutcome<A> => ({ _tag: "SourceFailed", source: source.name, error }),
       onSuccess: (result): SourceOutcome<A> => ({ _tag: "SourceSucceeded", source: source.name, result })
     }),
     Effect.withSpan("PersonalDataSource.run", { captureStackTrace: false, attributes: { source: source.name, operation } })
   )
+}
 
 const toReport = <A>(outcomes: ReadonlyArray<SourceOutcome<A>>): Report<A> => {
   const failures = outcomes.filter((outcome): outcome is SourceFailed => outcome._tag === "SourceFailed")
@@ -294,50 +356,79 @@ const toReport = <A>(outcomes: ReadonlyArray<SourceOutcome<A>>): Report<A> => {
 }
 
 /**
- * A new, empty registry.
+ * How a registry runs its sources.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * How long a source may take to export, erase or rectify before it is
+   * reported as failed with `SourceTimedOut` (default `defaultSourceTimeout`,
+   * 10 minutes; `Duration.infinity` waits for ever).
+   */
+  readonly sourceTimeout?: Duration.DurationInput | undefined
+}
+
+// Source names in the order of their UTF-16 code units: the same on every machine and locale.
+const byName = (a: PersonalDataSource, b: PersonalDataSource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/**
+ * A new, empty registry, with `options`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry>> = Effect.sync(() => {
-  const registered = new Map<string, PersonalDataSource>()
+export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry>> =>
+  Effect.sync(() => {
+    const timeout = Duration.decode(options.sourceTimeout ?? defaultSourceTimeout)
+    const registered = new Map<string, PersonalDataSource>()
+    const sources = () => [...registered.values()].sort(byName)
 
-  const fanOut = <A>(
-    operation: Operation,
-    run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
-  ): Effect.Effect<Report<A>> =>
-    Effect.suspend(() =>
-      // Suspended, so that a source that throws instead of returning an Effect is reported too.
-      Effect.forEach([...registered.values()], (source) => attempt(source, operation, Effect.suspend(() => run(source))), {
-        concurrency: "unbounded"
-      })
-    ).pipe(Effect.map(toReport))
+    const fanOut = <A>(
+      operation: Operation,
+      run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
+    ): Effect.Effect<Report<A>> =>
+      Effect.suspend(() =>
+        // Suspended, so that a source that throws instead of returning an Effect is reported too.
+        Effect.forEach(sources(), (source) => attempt(source, operation, Effect.suspend(() => run(source)), timeout), {
+          concurrency: "unbounded"
+        })
+      ).pipe(Effect.map(toReport))
 
-  return PersonalDataRegistry.of({
-    sources: Effect.sync(() => [...registered.values()]),
-    register: (source) =>
-      Effect.acquireRelease(
-        Effect.suspend(() => {
-          if (registered.has(source.name)) return Effect.fail(new SourceAlreadyRegistered({ source: source.name }))
-          registered.set(source.name, source)
-          return Effect.void
-        }),
-        () => Effect.sync(() => registered.delete(source.name))
-      ),
-    exportAll: (tenant, subject) =>
-      fanOut("export", (source) => source.export(tenant, subject)).pipe(
-        Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
-      ),
-    eraseAll: (tenant, subject) =>
-      fanOut("erase", (source) => source.erase(tenant, subject)).pipe(
-        Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
-      ),
-    rectifyAll: (tenant, subject, changes) =>
-      fanOut("rectify", (source) => source.rectify(tenant, subject, changes)).pipe(
-        Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
-      )
+    return PersonalDataRegistry.of({
+      sources: Effect.sync(sources),
+      register: (source) =>
+        Effect.acquireRelease(
+          Effect.suspend(() => {
+            if (registered.has(source.name)) return Effect.fail(new SourceAlreadyRegistered({ source: source.name }))
+            registered.set(source.name, source)
+            return Effect.void
+          }),
+          () => Effect.sync(() => registered.delete(source.name))
+        ),
+      exportAll: (tenant, subject) =>
+        fanOut("export", (source) => source.export(tenant, subject)).pipe(
+          Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
+        ),
+      eraseAll: (tenant, subject) =>
+        fanOut("erase", (source) => source.erase(tenant, subject)).pipe(
+          Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
+        ),
+      rectifyAll: (tenant, subject, changes) =>
+        fanOut("rectify", (source) => source.rectify(tenant, subject, changes)).pipe(
+          Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
+        )
+    })
   })
-})
+
+/**
+ * A new, empty registry, with the default options.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry>> = makeWith({})
 
 /**
  * The registry, empty until `register` layers add sources to it.
@@ -346,6 +437,15 @@ export const make: Effect.Effect<Context.Tag.Service<typeof PersonalDataRegistry
  * @category layers
  */
 export const layer: Layer.Layer<PersonalDataRegistry> = Layer.effect(PersonalDataRegistry, make)
+
+/**
+ * The registry with `options` (a source timeout of its own).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<PersonalDataRegistry> =>
+  Layer.effect(PersonalDataRegistry, makeWith(options))
 
 /**
  * A layer that adds a source to the registry while it is built, and removes

@@ -153,7 +153,13 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
     Email.Email,
     SubjectNotFound | Vault.SubjectShredded | Vault.SealedValueInvalid | Vault.VaultError | SubjectDirectoryError
   >
-  /** Removes the subject's entry; true when there was one. Idempotent. */
+  /**
+   * Removes the subject's entry; true when there was one, false for a subject unknown or of
+   * another tenant (nothing changes). Idempotent. The address then resolves to a new subject.
+   * A `resolve` of the address that answers before the removal commits returns the subject
+   * being forgotten, one that answers after returns the directory's new subject: an erasure
+   * shreds the forgotten subject's key too (`Vault.shred`), so nothing sealed for it opens.
+   */
   readonly forget: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
   /** Replaces the subject's address, re-sealed and re-indexed. */
   readonly changeEmail: (
@@ -481,6 +487,39 @@ const migrations: Record<string, Migrations.Migration> = {
         ) l;
       END
       $$
+    `),
+  // An address the statement inserted is not looked up. Its lookup reads the snapshot the
+  // statement started with, which still holds an entry of the address deleted (a subject
+  // forgotten) after that start: the insert, which waited for the deletion to commit, went in,
+  // and the answer named both the forgotten subject and the inserted one. `resolve` returned
+  // the forgotten subject, and gave the inserted one, whose entry stays, back to the Vault's pool.
+  "0004_insert_or_find_inserted_only": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE OR REPLACE FUNCTION lawful_subjects_insert_or_find(p_tenant uuid, p_entries jsonb, p_indexes text[])
+      RETURNS TABLE (out_subject uuid, out_index text)
+      LANGUAGE plpgsql
+      SET plan_cache_mode = force_generic_plan
+      AS $$
+      BEGIN
+        RETURN QUERY
+        WITH inserted AS (
+          INSERT INTO lawful_subjects AS t (tenant_id, subject_id, email_index, email_sealed, created_at)
+          SELECT p_tenant, x.s, x.i, decode(x.e, 'hex'), x.c
+          FROM jsonb_to_recordset(p_entries) AS x(s uuid, i text, e text, c timestamptz)
+          ON CONFLICT (tenant_id, email_index) DO NOTHING
+          RETURNING t.subject_id, t.email_index
+        )
+        SELECT n.subject_id, n.email_index FROM inserted n
+        UNION ALL
+        SELECT l.subject_id, l.email_index FROM unnest(p_indexes) AS wanted(i)
+        CROSS JOIN LATERAL (
+          SELECT s.subject_id, s.email_index FROM lawful_subjects s
+          WHERE s.tenant_id = p_tenant AND s.email_index = wanted.i
+          OFFSET 0
+        ) l
+        WHERE NOT EXISTS (SELECT 1 FROM inserted n WHERE n.email_index = wanted.i);
+      END
+      $$
     `)
 }
 
@@ -613,7 +652,7 @@ const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
  * and rectify with `{ email: "new address" }` re-seals and re-indexes it,
  * failing with `EmailAlreadyInUse` as cause when the address belongs to
  * another subject. A subject the directory does not know, or whose key was
- * shredded, exports nothing.
+ * shredded, exports nothing and rectifies nothing (`{ rectified: 0 }`).
  *
  * @since 0.1.0
  * @category constructors
@@ -653,7 +692,10 @@ export const makeSource = (
       if (typeof email !== "string") return Effect.dieMessage("The email of a rectification must be a string")
       return directory.changeEmail(tenant, subject, email).pipe(
         Effect.as({ rectified: 1 }),
-        Effect.catchTag("SubjectNotFound", () => Effect.succeed({ rectified: 0 })),
+        Effect.catchTags({
+          SubjectNotFound: () => Effect.succeed({ rectified: 0 }),
+          SubjectShredded: () => Effect.succeed({ rectified: 0 })
+        }),
         Effect.mapError(fail("rectify"))
       )
     }

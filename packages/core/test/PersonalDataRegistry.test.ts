@@ -138,10 +138,11 @@ describe("PersonalDataRegistry", () => {
 
       const report = yield* registry.eraseAll(tenant, subject)
       assert.isFalse(report.allSucceeded)
+      // In the order of source names.
       assert.deepStrictEqual(outcomeTags(report.outcomes), [
-        ["first", "SourceSucceeded"],
         ["broken", "SourceFailed"],
         ["buggy", "SourceFailed"],
+        ["first", "SourceSucceeded"],
         ["last", "SourceSucceeded"]
       ])
       assert.deepStrictEqual(report.failures.map((f) => f.source), ["broken", "buggy"])
@@ -156,9 +157,9 @@ describe("PersonalDataRegistry", () => {
 
       const exported = yield* registry.exportAll(tenant, subject)
       assert.deepStrictEqual(outcomeTags(exported.outcomes), [
-        ["first", "SourceSucceeded"],
         ["broken", "SourceFailed"],
         ["buggy", "SourceFailed"],
+        ["first", "SourceSucceeded"],
         ["last", "SourceSucceeded"]
       ])
       const rectified = yield* registry.rectifyAll(tenant, subject, { first: "x" })
@@ -196,8 +197,8 @@ describe("PersonalDataRegistry", () => {
       for (const report of reports) {
         assert.deepStrictEqual(outcomeTags(report.outcomes), [
           ["first", "SourceSucceeded"],
-          ["throwing", "SourceFailed"],
-          ["last", "SourceSucceeded"]
+          ["last", "SourceSucceeded"],
+          ["throwing", "SourceFailed"]
         ])
         assert.instanceOf(report.failures[0]!.error, PersonalDataSourceError)
         assert.include(String(report.failures[0]!.error.cause), "thrown by the source")
@@ -220,28 +221,29 @@ describe("PersonalDataRegistry", () => {
 
       const exported = yield* registry.exportAll(tenant, subject)
       assert.isTrue(exported.allSucceeded)
+      // In the order of source names.
       assert.deepStrictEqual(exported.outcomes, [
-        {
-          _tag: "SourceSucceeded",
-          source: "contact",
-          result: { records: [{ category: "contact.field", fields: { contact: "ann" } }] }
-        },
         {
           _tag: "SourceSucceeded",
           source: "consent",
           result: { records: [{ category: "consent.field", fields: { consent: "granted" } }] }
+        },
+        {
+          _tag: "SourceSucceeded",
+          source: "contact",
+          result: { records: [{ category: "contact.field", fields: { contact: "ann" } }] }
         }
       ])
 
       const rectified = yield* registry.rectifyAll(tenant, subject, { consent: "withdrawn" })
       assert.deepStrictEqual(rectified.outcomes.map((o) => o._tag === "SourceSucceeded" && o.result), [
-        { rectified: 0 },
-        { rectified: 1 }
+        { rectified: 1 },
+        { rectified: 0 }
       ])
       const after = yield* registry.exportAll(tenant, subject)
       assert.deepStrictEqual(
         after.outcomes.map((o) => o._tag === "SourceSucceeded" && o.result.records.map((r) => r.fields)),
-        [[{ contact: "ann" }], [{ consent: "withdrawn" }]]
+        [[{ consent: "withdrawn" }], [{ contact: "ann" }]]
       )
 
       const erased = yield* registry.eraseAll(tenant, subject)
@@ -261,8 +263,8 @@ describe("PersonalDataRegistry", () => {
       ])
       const untouched = yield* registry.exportAll(tenant, other)
       assert.deepStrictEqual(untouched.outcomes.map((o) => o._tag === "SourceSucceeded" && o.result.records.length), [
-        0,
-        1
+        1,
+        0
       ])
     }).pipe(Effect.provide(registryWith([a, b])))
   })
