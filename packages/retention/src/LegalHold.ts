@@ -31,14 +31,28 @@
  * its own commits its entry first); in memory the entry is appended first and
  * the hold stored after it, under the lock a sweep's batch waits for. A
  * release is appended first and made only once its entry is in, so a sweep
- * never purges under a release that then fails. If the append fails nothing
- * changed and the error is returned. If the release itself then fails (or
- * the hold's commit, with a log on a database of its own), the log names a
- * release or a placement that was not made (a released hold's records stay),
- * and a retry appends another. Releases of one hold through one `LegalHolds`
- * take turns, so two at once release it once and append one entry (the
- * other returns the released hold); two processes releasing one hold at the
- * same instant may each append one.
+ * never purges under a release that then fails: on SQL the entry is appended
+ * in the release's transaction, which locks the hold's row from the check
+ * that it is in force to the update (with the log on the same database the
+ * release and its entry commit together or not at all; sweeps read the hold
+ * in force until the commit, and on PGlite, one session, wait for it); in
+ * memory the entry is appended before the hold is marked released. If the
+ * append fails, or the process stops, nothing changed: the hold stays in
+ * force and a retry releases it. With a log on a database of its own, a
+ * release (or a hold) whose commit fails after its entry was committed
+ * leaves the log naming a release (or a placement) that was not made, and a
+ * retry appends another. Releases of one hold take turns, whatever the
+ * process (through one `LegalHolds` a lock per hold; on SQL between
+ * processes the row lock), so two at once release it once and append one
+ * entry; the other returns the released hold.
+ *
+ * `list`, `active` and `activeOf` return every hold asked for, or a page of
+ * them (`HoldPage`: `limit`, and `after` the last hold of the page before),
+ * by placement, then by id, on every store.
+ *
+ * Errors quote an id a caller gave only when it is well formed (a hold id, a
+ * category id): what was given by mistake may be any text, an address
+ * included.
  *
  * Backends: `layerMemory`, and `layerSql` on `lawful_retention_holds`.
  *
@@ -63,7 +77,7 @@ import * as Option from "effect/Option"
 import * as Order from "effect/Order"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { checkActor, decodeActor, encodeActor } from "./internal/encoding.js"
+import { checkActor, decodeActor, encodeActor, quotedCategory, quotedHoldId } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { RetentionCategoryNotFound, RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -122,7 +136,10 @@ export class LegalHoldInvalid extends Schema.TaggedError<LegalHoldInvalid>()("Le
 }
 
 /**
- * The tenant has no hold with this id.
+ * The tenant has no hold with this id. `holdId` is the id asked for, in lower
+ * case, when it is a hold id (a UUID); otherwise it is empty, and neither it
+ * nor the message quotes what was given (it may be any text, an address
+ * included).
  *
  * @since 0.1.0
  * @category errors
@@ -132,9 +149,66 @@ export class LegalHoldNotFound extends Schema.TaggedError<LegalHoldNotFound>()("
   holdId: Schema.String
 }) {
   override get message(): string {
-    return `No legal hold ${this.holdId} for tenant ${this.tenantId}`
+    const holdId = quotedHoldId(this.holdId)
+    return holdId === ""
+      ? `No legal hold for tenant ${this.tenantId} with the id given: it is not a hold id (a UUID)`
+      : `No legal hold ${holdId} for tenant ${this.tenantId}`
   }
 }
+
+/**
+ * A page of holds, in the order they are listed (by placement, then by id,
+ * on every store): at most `limit` of them (a whole number from 1 to 1000;
+ * every one when omitted), those after `after` (pass the last hold of the
+ * page before; the first page when omitted).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HoldPage {
+  readonly limit?: number | undefined
+  readonly after?: { readonly placedAt: Date; readonly holdId: string } | undefined
+}
+
+/**
+ * The page was refused as given: a limit that is not a whole number from 1 to
+ * 1000, or an `after` without a hold's placement time and id (a UUID). The
+ * reason never quotes what was given.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LegalHoldPageInvalid extends Schema.TaggedError<LegalHoldPageInvalid>()("LegalHoldPageInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Page of legal holds refused: ${this.reason}`
+  }
+}
+
+const maxPageLimit = 1000
+// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
+const earliestTime = Date.UTC(-4712, 0, 1)
+
+/** The page, its hold id in lower case as stores keep it, or why it is refused. */
+const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid> => {
+  const { after, limit } = page
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= maxPageLimit)) {
+    return Effect.fail(new LegalHoldPageInvalid({ reason: `a page's limit is a whole number from 1 to ${maxPageLimit}` }))
+  }
+  if (after === undefined) return Effect.succeed({ limit })
+  const time = after.placedAt instanceof Date ? after.placedAt.getTime() : Number.NaN
+  if (!(time >= earliestTime)) {
+    return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold's placement time" }))
+  }
+  if (typeof after.holdId !== "string" || !Schema.is(Schema.UUID)(after.holdId)) {
+    return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold's id (a UUID)" }))
+  }
+  return Effect.succeed({ limit, after: { placedAt: after.placedAt, holdId: after.holdId.toLowerCase() } })
+}
+
+const holdNotFound = (tenant: TenantId, holdId: string) =>
+  new LegalHoldNotFound({ tenantId: tenant, holdId: quotedHoldId(holdId) })
 
 /**
  * @since 0.1.0
@@ -151,7 +225,7 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
   >
   /**
    * Releases the hold, audited once; releasing a released hold returns it unchanged and appends
-   * nothing. Releases of one hold take turns (see the module doc).
+   * nothing. Releases of one hold take turns, in one process or several (see the module doc).
    */
   readonly release: (
     tenant: TenantId,
@@ -159,14 +233,27 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
     actor: Actor
   ) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError>
   readonly get: (tenant: TenantId, holdId: string) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError>
-  /** The tenant's holds in force, oldest first. */
-  readonly active: (tenant: TenantId) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
-  /** `active` for many tenants in one read (the sweeper's). */
-  readonly activeOf: (
-    tenants: ReadonlyArray<TenantId>
-  ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
-  /** Every hold of the tenant, released ones included, oldest first. */
-  readonly list: (tenant: TenantId) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  /** The tenant's holds in force, oldest first (by placement, then by id); a page of them with `page`. */
+  readonly active: {
+    (tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+    (tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
+  }
+  /**
+   * `active` for many tenants in one read (the sweeper's). With `page`, a page of the holds of all
+   * of them together, in one order (by placement, then by id), grouped by tenant.
+   */
+  readonly activeOf: {
+    (tenants: ReadonlyArray<TenantId>): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
+    (
+      tenants: ReadonlyArray<TenantId>,
+      page: HoldPage
+    ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError>
+  }
+  /** Every hold of the tenant, released ones included, oldest first (by placement, then by id); a page of them with `page`. */
+  readonly list: {
+    (tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+    (tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
+  }
   /**
    * `activeOf`, then `use` with what it read (the sweeper's, around each batch and each
    * partition drop). It sees every hold whose `place` has returned. In memory a `place` waits
@@ -233,15 +320,30 @@ interface HoldStore {
    */
   readonly insert: <E>(hold: LegalHold, record: Effect.Effect<void, E>) => Effect.Effect<void, E | RetentionStoreError>
   readonly find: (tenant: TenantId, holdId: string) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
-  /** Marks the hold released unless it is; the released hold, or none when it was released already or is unknown. */
-  readonly release: (
+  /**
+   * Releases the hold unless it is released: `record`s the release first, with the hold as found,
+   * and marks it released once `record` succeeded, while no other release of it can run: on SQL in
+   * a transaction that locks the hold's row (`SELECT ... FOR UPDATE`), whichever process releases
+   * it; in memory under the lock per hold of `LegalHolds.release`. A `record` that fails releases
+   * nothing. The hold as it is after, or none when it is unknown.
+   */
+  readonly release: <E>(
     tenant: TenantId,
     holdId: string,
     at: Date,
-    by: Actor
-  ) => Effect.Effect<Option.Option<LegalHold>, RetentionStoreError>
-  readonly list: (tenant: TenantId, activeOnly: boolean) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
-  readonly activeOf: (tenants: ReadonlyArray<TenantId>) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+    by: Actor,
+    record: (hold: LegalHold) => Effect.Effect<void, E>
+  ) => Effect.Effect<Option.Option<LegalHold>, E | RetentionStoreError>
+  /** Ordered by placement, then by id; `page` checked (`checkPage`). */
+  readonly list: (
+    tenant: TenantId,
+    activeOnly: boolean,
+    page: HoldPage
+  ) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+  readonly activeOf: (
+    tenants: ReadonlyArray<TenantId>,
+    page: HoldPage
+  ) => Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
   /** `activeOf`, then `use`, with `insert` held off as `LegalHolds.withActiveOf` says. */
   readonly withActiveOf: <A, E, R>(
     tenants: ReadonlyArray<TenantId>,
@@ -293,11 +395,40 @@ const make = (store: HoldStore) =>
           })
       )
 
-    const get = (tenant: TenantId, holdId: string) =>
-      Effect.flatMap(store.find(tenant, holdId), Option.match({
-        onNone: () => Effect.fail(new LegalHoldNotFound({ tenantId: tenant, holdId })),
-        onSome: Effect.succeed
-      }))
+    const found = (tenant: TenantId, holdId: string) =>
+      Option.match({
+        onNone: () => Effect.fail(holdNotFound(tenant, holdId)),
+        onSome: Effect.succeed<LegalHold>
+      })
+    const get = (tenant: TenantId, holdId: string) => Effect.flatMap(store.find(tenant, holdId), found(tenant, holdId))
+
+    // Without a page, as before pages: everything, and no page to refuse.
+    function list(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+    function list(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
+    function list(tenant: TenantId, page: HoldPage = {}) {
+      return Effect.flatMap(checkPage(page), (checked) => store.list(tenant, false, checked))
+    }
+    function active(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
+    function active(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
+    function active(tenant: TenantId, page: HoldPage = {}) {
+      return Effect.flatMap(checkPage(page), (checked) => store.list(tenant, true, checked))
+    }
+    function activeOf(
+      tenants: ReadonlyArray<TenantId>
+    ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
+    function activeOf(
+      tenants: ReadonlyArray<TenantId>,
+      page: HoldPage
+    ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError>
+    function activeOf(
+      tenants: ReadonlyArray<TenantId>,
+      page: HoldPage = {}
+    ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError> {
+      return Effect.flatMap(checkPage(page), (checked) =>
+        tenants.length === 0
+          ? Effect.succeed(byTenant(tenants, []))
+          : Effect.map(store.activeOf(tenants, checked), (held) => byTenant(tenants, held)))
+    }
 
     return LegalHolds.of({
       // Recorded where no sweep can have read the hold yet (`HoldStore.insert`): saved first and its
@@ -315,7 +446,7 @@ const make = (store: HoldStore) =>
           }
           if (!Text.isStorable(reason)) return yield* new LegalHoldInvalid({ reason: `the reason's ${Text.message}` })
           if (request.category !== undefined && Option.isNone(yield* registry.get(request.category))) {
-            return yield* new RetentionCategoryNotFound({ category: request.category })
+            return yield* new RetentionCategoryNotFound({ category: quotedCategory(request.category) })
           }
           const hold = new LegalHold({
             holdId: randomUUID(),
@@ -332,25 +463,26 @@ const make = (store: HoldStore) =>
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
       // Releases of one hold take turns: two at once both found it active and both appended an entry.
+      // Within this instance a lock per hold; between processes the store's (on SQL the hold's row lock).
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
           return yield* releasing(`${tenant}/${holdId.toLowerCase()}`, Effect.gen(function*() {
-            const hold = yield* get(tenant, holdId)
-            if (!hold.active) return hold
-            yield* audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
             const at = new Date(yield* Clock.currentTimeMillis)
-            const released = yield* store.release(tenant, holdId, at, actor)
-            return Option.isSome(released) ? released.value : yield* get(tenant, holdId)
+            const released = yield* store.release(
+              tenant,
+              holdId,
+              at,
+              actor,
+              (hold) => audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
+            )
+            return yield* found(tenant, holdId)(released)
           }))
         }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
       get,
-      active: (tenant) => store.list(tenant, true),
-      activeOf: (tenants) =>
-        tenants.length === 0
-          ? Effect.succeed(new Map())
-          : Effect.map(store.activeOf(tenants), (active) => byTenant(tenants, active)),
-      list: (tenant) => store.list(tenant, false),
+      active,
+      activeOf,
+      list,
       withActiveOf: (tenants, use) =>
         store.withActiveOf(tenants, (active) => use(byTenant(tenants, active))).pipe(
           Effect.withSpan("LegalHolds.withActiveOf", { captureStackTrace: false, attributes: { tenants: tenants.length } })
@@ -359,8 +491,14 @@ const make = (store: HoldStore) =>
   })
 
 // As the SQL store orders them: by placement, then by id (holds placed at one instant).
-const byPlacement = (a: LegalHold, b: LegalHold) =>
-  a.placedAt.getTime() - b.placedAt.getTime() || Order.string(a.holdId, b.holdId)
+type Placed = { readonly placedAt: Date; readonly holdId: string }
+const byPlacement = (a: Placed, b: Placed) => a.placedAt.getTime() - b.placedAt.getTime() || Order.string(a.holdId, b.holdId)
+
+/** The page of `sorted` (ordered `byPlacement`). */
+const pageOf = (sorted: ReadonlyArray<LegalHold>, { after, limit }: HoldPage) => {
+  const rest = after === undefined ? sorted : sorted.filter((hold) => byPlacement(hold, after) > 0)
+  return limit === undefined ? rest : rest.slice(0, limit)
+}
 
 /**
  * Holds in memory, for tests and programs without a database.
@@ -376,12 +514,13 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
     const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId.toLowerCase()}`
     // Taken by each insert and by each `withActiveOf` for as long as its `use` runs.
     const placing = Effect.unsafeMakeSemaphore(1)
-    const activeOf = (tenants: ReadonlyArray<TenantId>) =>
+    const activeOf = (tenants: ReadonlyArray<TenantId>, page: HoldPage) =>
       Effect.sync(() => {
         const wanted = new Set(tenants)
-        return [...holds.values()]
-          .filter((hold) => wanted.has(hold.tenantId) && hold.active)
-          .sort(byPlacement)
+        return pageOf(
+          [...holds.values()].filter((hold) => wanted.has(hold.tenantId) && hold.active).sort(byPlacement),
+          page
+        )
       })
     return make({
       // Recorded before it is stored, under the lock a sweep's `withActiveOf` waits for: a read outside
@@ -389,22 +528,31 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
       insert: (hold, record) =>
         placing.withPermits(1)(Effect.zipRight(record, Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold)))),
       find: (tenant, holdId) => Effect.sync(() => Option.fromNullable(holds.get(key(tenant, holdId)))),
-      release: (tenant, holdId, at, by) =>
-        Effect.sync(() => {
+      // Releases of one hold take turns under the lock of `LegalHolds.release`.
+      release: (tenant, holdId, at, by, record) =>
+        Effect.suspend(() => {
           const hold = holds.get(key(tenant, holdId))
-          if (!hold || !hold.active) return Option.none()
-          const released = new LegalHold({ ...hold, releasedAt: at, releasedBy: by })
-          holds.set(key(tenant, holdId), released)
-          return Option.some(released)
+          if (!hold || !hold.active) return Effect.succeed(Option.fromNullable(hold))
+          return Effect.zipRight(
+            record(hold),
+            Effect.sync(() => {
+              const released = new LegalHold({ ...hold, releasedAt: at, releasedBy: by })
+              holds.set(key(tenant, holdId), released)
+              return Option.some(released)
+            })
+          )
         }),
-      list: (tenant, activeOnly) =>
+      list: (tenant, activeOnly, page) =>
         Effect.sync(() =>
-          [...holds.values()]
-            .filter((hold) => hold.tenantId === tenant && (!activeOnly || hold.active))
-            .sort(byPlacement)
+          pageOf(
+            [...holds.values()]
+              .filter((hold) => hold.tenantId === tenant && (!activeOnly || hold.active))
+              .sort(byPlacement),
+            page
+          )
         ),
       activeOf,
-      withActiveOf: (tenants, use) => placing.withPermits(1)(Effect.flatMap(activeOf(tenants), use))
+      withActiveOf: (tenants, use) => placing.withPermits(1)(Effect.flatMap(activeOf(tenants, {}), use))
     })
   })
 )
@@ -451,7 +599,10 @@ const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at
  * store is on this database joins the transaction, so the hold and its entry
  * commit or roll back as one; a store on a database of its own must keep its
  * statements out of the caller's transaction (`Database.outsideTransactionAll`)
- * and commits its entry before the hold commits.
+ * and commits its entry before the hold commits. A release is one transaction
+ * too: it locks the hold's row (`SELECT ... FOR UPDATE`), appends its entry,
+ * then marks the hold released, so releases of one hold take turns between
+ * processes, and one whose entry fails releases nothing.
  *
  * @since 0.1.0
  * @category layers
@@ -468,6 +619,10 @@ export const layerSql: Layer.Layer<
     const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
     const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       Effect.map(Effect.flatMap(statement, decodeHoldRows), (decoded) => decoded.map(toHold))
+    // The end of a read of holds: after `after`, in order, at most `limit`.
+    const paged = ({ after, limit }: HoldPage) =>
+      sql`${after === undefined ? sql`` : sql`AND (placed_at, hold_id) > (${after.placedAt}, ${after.holdId}::uuid)`}
+        ORDER BY placed_at, hold_id ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`
 
     return yield* make({
       // Under the exclusive lock `lawful_retention_holds_in_force` shares: a read of the holds that
@@ -498,26 +653,36 @@ export const layerSql: Layer.Layer<
               Effect.mapError(fail("find"))
             )
           : Effect.succeed(Option.none()),
-      release: (tenant, holdId, at, by) =>
+      // One transaction holding the hold's row from the check to the update, so a release in another
+      // process waits, then finds it released. The entry is appended in it, before the update: with
+      // the log on this database it commits with the release or not at all; a log elsewhere commits
+      // it first. Until the commit, sweeps read the hold in force (a row lock holds no reader).
+      release: (tenant, holdId, at, by, record) =>
         Schema.is(Schema.UUID)(holdId)
-          ? rows(sql`UPDATE lawful_retention_holds SET released_at = ${at}, released_by = ${encodeActor(by)}
+          ? Effect.gen(function*() {
+            const [hold] = yield* rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+              WHERE tenant_id = ${tenant} AND hold_id = ${holdId} FOR UPDATE`).pipe(Effect.mapError(fail("release")))
+            if (hold === undefined || !hold.active) return Option.fromNullable(hold)
+            yield* record(hold)
+            const [released] = yield* rows(sql`UPDATE lawful_retention_holds
+              SET released_at = ${at}, released_by = ${encodeActor(by)}
               WHERE tenant_id = ${tenant} AND hold_id = ${holdId} AND released_at IS NULL
-              RETURNING ${sql.literal(holdColumns)}`).pipe(
-              Effect.map((found) => Option.fromNullable(found[0])),
-              Effect.mapError(fail("release"))
-            )
+              RETURNING ${sql.literal(holdColumns)}`).pipe(Effect.mapError(fail("release")))
+            return Option.fromNullable(released)
+          }).pipe(
+            sql.withTransaction,
+            // The transaction's own statements (BEGIN, COMMIT).
+            Effect.mapError((error) => error instanceof SqlError ? fail("release")(error) : error)
+          )
           : Effect.succeed(Option.none()),
-      list: (tenant, activeOnly) =>
-        rows(
-          activeOnly
-            ? sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
-                WHERE tenant_id = ${tenant} AND released_at IS NULL ORDER BY placed_at, hold_id`
-            : sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
-                WHERE tenant_id = ${tenant} ORDER BY placed_at, hold_id`
-        ).pipe(Effect.mapError(fail("list"))),
-      activeOf: (tenants) =>
+      list: (tenant, activeOnly, page) =>
         rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
-          WHERE tenant_id = ANY(${tenants}::uuid[]) AND released_at IS NULL ORDER BY placed_at, hold_id`).pipe(
+          WHERE tenant_id = ${tenant} ${activeOnly ? sql`AND released_at IS NULL` : sql``} ${paged(page)}`).pipe(
+          Effect.mapError(fail("list"))
+        ),
+      activeOf: (tenants, page) =>
+        rows(sql`SELECT ${sql.literal(holdColumns)} FROM lawful_retention_holds
+          WHERE tenant_id = ANY(${tenants}::uuid[]) AND released_at IS NULL ${paged(page)}`).pipe(
           Effect.mapError(fail("activeOf"))
         ),
       // One statement: the function takes the shared lock, then reads with a snapshot taken after it.

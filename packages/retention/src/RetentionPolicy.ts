@@ -78,7 +78,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis } from "./internal/encoding.js"
+import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis, quotedCategory } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 
 /**
@@ -147,7 +147,10 @@ export class RetentionPolicyInvalid extends Schema.TaggedError<RetentionPolicyIn
 }
 
 /**
- * No retention category with this id is registered.
+ * No retention category with this id is registered. `category` is the id
+ * asked for when it is a category id (`RetentionTarget.TargetId`); otherwise
+ * it is empty, and neither it nor the message quotes what was given (it may
+ * be any text, an address included).
  *
  * @since 0.1.0
  * @category errors
@@ -157,7 +160,10 @@ export class RetentionCategoryNotFound extends Schema.TaggedError<RetentionCateg
   { category: Schema.String }
 ) {
   override get message(): string {
-    return `No retention category ${this.category} is registered`
+    const category = quotedCategory(this.category)
+    return category === ""
+      ? "No retention category is registered under the id given: it is not a category id"
+      : `No retention category ${category} is registered`
   }
 }
 
@@ -326,8 +332,9 @@ const decodePeriod = (input: PeriodInput): Parsed => {
   }
   if (typeof input === "string") {
     const match = durationPattern.exec(input)
-    if (!match) return { error: { reason: "not-a-period", detail: `"${input}" is not a period such as "90 days"` } }
-    if (Number(match[1]) < 0) return { error: { reason: "negative", detail: `a period cannot be negative (${input})` } }
+    // What was given is not quoted: it may be any text, an address included.
+    if (!match) return { error: { reason: "not-a-period", detail: 'the text given is not a period such as "90 days"' } }
+    if (Number(match[1]) < 0) return { error: { reason: "negative", detail: "a period cannot be negative" } }
     return finite(input)
   }
   if (Array.isArray(input) && input.length === 2) {
@@ -431,7 +438,7 @@ export const validate = (
       Effect.fail(new RetentionPolicyInvalid({ tenantId: tenant, category, ...problem }))
     for (const [category, input] of Object.entries(changes)) {
       const target = byId.get(category)
-      if (!target) return Effect.fail(new RetentionCategoryNotFound({ category }))
+      if (!target) return Effect.fail(new RetentionCategoryNotFound({ category: quotedCategory(category) }))
       if (input === "default") {
         writes.set(category, null)
         continue
@@ -581,7 +588,7 @@ const make = (store: PolicyStore) =>
       get: (tenant, category) =>
         Effect.flatMap(all(tenant), (policies) => {
           const policy = policies.find((p) => p.category === category)
-          return policy ? Effect.succeed(policy) : Effect.fail(new RetentionCategoryNotFound({ category }))
+          return policy ? Effect.succeed(policy) : Effect.fail(new RetentionCategoryNotFound({ category: quotedCategory(category) }))
         }),
       all,
       set

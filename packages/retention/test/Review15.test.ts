@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
 import * as ArchiveStore from "../src/ArchiveStore.js"
 import * as AuditEntryDetails from "../src/AuditEntryDetails.js"
@@ -86,7 +87,7 @@ sqlSuite("Review15 archives", Layer.empty, (it) => {
 
 const stacks = gatedStacks("retention.hold.released")
 
-contractSuite("Review15 holds", stacks, (it) => {
+contractSuite("Review15 holds", stacks, (it, backend) => {
   // The release was made before its audit entry, and undone when the entry failed: a sweep in
   // between saw no hold and purged what the hold, still in force after the failed release, keeps.
   it.effect("a release whose audit entry fails never lets a sweep purge what the hold keeps", () =>
@@ -106,9 +107,14 @@ contractSuite("Review15 holds", stacks, (it) => {
       gate.armed = { reached, go }
       const releasing = yield* Effect.fork(Effect.either(holds.release(tenant, hold.holdId, staff)))
       yield* Deferred.await(reached)
-      // A sweep while the release's audit entry is being appended.
-      const swept = yield* sweeper.sweep({ tenants: [tenant], categories: [LOG] })
+      // A sweep while the release's audit entry is being appended, done before the append ends. On
+      // PGlite, one session, the release's transaction holds the session, and the sweep waits for it:
+      // it is given 1000 turns of the scheduler (a sweep that waits for nothing is done by then).
+      const sweeping = yield* Effect.fork(sweeper.sweep({ tenants: [tenant], categories: [LOG] }))
+      if (backend !== "pglite") yield* Fiber.await(sweeping)
+      for (let i = 0; i < 1000 && Option.isNone(yield* Fiber.poll(sweeping)); i++) yield* Effect.yieldNow()
       yield* Deferred.succeed(go, undefined)
+      const swept = yield* Fiber.join(sweeping)
       const released = yield* Fiber.join(releasing)
       assert.isTrue(Either.isLeft(released) && released.left._tag === "AuditStoreError")
       assert.isTrue((yield* holds.get(tenant, hold.holdId)).active, "the failed release leaves the hold in force")

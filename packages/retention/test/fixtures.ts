@@ -13,6 +13,7 @@ import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import type { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
@@ -321,10 +322,14 @@ export const midSweep = <S, E1, R1, A, E2, R2>(
 
 /**
  * The gate of `gatedAudit`: armed, the next append of an entry of its action completes `reached`,
- * waits for `go`, then fails; it disarms itself.
+ * waits for `go`, then fails (or, with `then: "append"`, appends as usual); it disarms itself.
  */
 export class AuditGate extends Context.Tag("test/retention/AuditGate")<AuditGate, {
-  armed: { readonly reached: Deferred.Deferred<void>; readonly go: Deferred.Deferred<void> } | undefined
+  armed: {
+    readonly reached: Deferred.Deferred<void>
+    readonly go: Deferred.Deferred<void>
+    readonly then?: "fail" | "append"
+  } | undefined
 }>() {}
 
 /** The audit trail with an `AuditGate` on the appends of entries of `action`. */
@@ -334,18 +339,18 @@ export const gatedAudit = (action: string) =>
     Effect.gen(function*() {
       const real = yield* AuditTrail
       const gate = yield* AuditGate
-      const held = (events: ReadonlyArray<{ readonly action: string }>) => {
+      const held = <A>(events: ReadonlyArray<{ readonly action: string }>, append: Effect.Effect<A, AuditStoreError | AuditEventInvalid>) => {
         const armed = gate.armed
-        if (armed === undefined || !events.some((event) => event.action === action)) return undefined
+        if (armed === undefined || !events.some((event) => event.action === action)) return append
         gate.armed = undefined
         return Deferred.succeed(armed.reached, undefined).pipe(
           Effect.zipRight(Deferred.await(armed.go)),
-          Effect.zipRight(Effect.fail(new AuditStoreError({ operation: "append", cause: "injected" })))
+          Effect.zipRight(armed.then === "append" ? append : Effect.fail(new AuditStoreError({ operation: "append", cause: "injected" })))
         )
       }
       return AuditTrail.of({
-        append: (tenant, event) => held([event]) ?? real.append(tenant, event),
-        appendAll: (tenant, events) => held(events) ?? real.appendAll(tenant, events)
+        append: (tenant, event) => Effect.suspend(() => held([event], real.append(tenant, event))),
+        appendAll: (tenant, events) => Effect.suspend(() => held(events, real.appendAll(tenant, events)))
       })
     })
   )

@@ -1,5 +1,6 @@
 import { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
+import { TargetId } from "@lawful/core/RetentionTarget"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -21,6 +22,19 @@ export const checkActor = (actor: Actor): Effect.Effect<Actor, AuditEventInvalid
     new AuditEventInvalid({
       reason: "the actor is the system, an API key or staff with an opaque id of 1 to 200 characters (no email address), or the subject"
     }))
+
+/**
+ * What an error may quote of an id a caller gave: the id when it is well formed (a category id, a
+ * hold id as a lower-case UUID), otherwise nothing (`""`), since a mistaken id may be any text, an
+ * address included.
+ */
+export const quotedCategory = (category: string): string => Schema.is(TargetId)(category) ? category : ""
+
+/** See `quotedCategory`: a hold id in lower case, found whatever the case given, as stores find it. */
+export const quotedHoldId = (holdId: string): string => {
+  const id = holdId.toLowerCase()
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : ""
+}
 
 // Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.
 const earliestCutoff = Date.UTC(-4000, 0, 1)
