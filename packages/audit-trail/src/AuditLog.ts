@@ -60,7 +60,8 @@
  */
 import * as Batcher from "@lawful/core/Batcher"
 import { inTransaction } from "@lawful/core/Database"
-import type { SubjectId } from "@lawful/core/SubjectId"
+import { SubjectId } from "@lawful/core/SubjectId"
+import * as CoreText from "@lawful/core/Text"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -110,6 +111,24 @@ export class TreeSizeInvalid extends Schema.TaggedError<TreeSizeInvalid>()("Tree
 }) {
   override get message(): string {
     return this.reason
+  }
+}
+
+/**
+ * A query no page can answer, refused before anything is read, alike on every store: a cursor
+ * (`after`) that is not a whole number of 0 or more (no page returns another), a time bound that
+ * is not a valid date, a range whose `to` is before its `from`, or a filter no entry can hold (an
+ * action prefix with text a database cannot store, an actor that is not one, a subject that is not
+ * a lower-case UUID). The reason names the field, never the value given.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueryInvalid extends Schema.TaggedError<QueryInvalid>()("QueryInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Audit query invalid: ${this.reason}`
   }
 }
 
@@ -166,20 +185,29 @@ export interface EntryPage {
 }
 
 /**
- * Filters of a query; all optional, combined with AND.
+ * Filters of a query; all optional, combined with AND. Entries come in index order; a filter no
+ * entry can hold, a bound that is not a valid date, a reversed range or a cursor no page returned
+ * is refused (`QueryInvalid`).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Query {
+  /** A lower-case UUID; a de-linked subject's entries no longer name it, and are not found by it. */
   readonly subject?: SubjectId | undefined
   readonly actor?: Actor | undefined
+  /** Matched literally (`consent.` takes `consent.recorded`, not `consentx.y`; `%`, `_` and `\` are no wildcards). */
   readonly actionPrefix?: string | undefined
+  /** Entries at this time or later (inclusive). */
   readonly from?: Date | undefined
+  /** Entries before this time (exclusive); not before `from`. */
   readonly to?: Date | undefined
-  /** The `next` cursor of the previous page. */
+  /**
+   * The `next` cursor of the previous page: the index of its last entry. The next page has the
+   * matching entries after it, entries appended meanwhile included.
+   */
   readonly after?: number | undefined
-  /** Page size, 1 to 1000 (default 100). */
+  /** Page size, 1 to 1000 (default 100); a size out of range is clamped, a fractional one rounded down. */
   readonly limit?: number | undefined
 }
 
@@ -221,7 +249,8 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   /** The root of the tenant's tree at `size` (default: now). */
   readonly root: (tenant: TenantId, size?: number) => Effect.Effect<Uint8Array, TreeSizeInvalid | AuditStoreError>
   readonly entry: (tenant: TenantId, index: number) => Effect.Effect<AuditEntry.AuditEntry, AuditEntryNotFound | AuditStoreError>
-  readonly query: (tenant: TenantId, query: Query) => Effect.Effect<EntryPage, AuditStoreError>
+  /** A page of the entries matching every filter given; see `Query`. */
+  readonly query: (tenant: TenantId, query: Query) => Effect.Effect<EntryPage, QueryInvalid | AuditStoreError>
   readonly inclusionProof: (
     tenant: TenantId,
     index: number,
@@ -268,9 +297,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    * Removes the details of entries older than `before`, but those of `excludeSubjects` (held
    * subjects), at most `limit` (a whole number, 0 or more) of them; the leaf hashes stay, and the
    * redaction is itself an entry, appended as one with the removal (on SQL, in its transaction): if
-   * that entry cannot be appended, nothing is redacted. An actor the entry cannot name, a limit
-   * that is not a whole number or a `before` that is not a valid date is refused
-   * (`AuditEventInvalid`) before anything is removed.
+   * that entry cannot be appended, nothing is redacted. Its details are counts and bounds only
+   * (`count`, `firstIndex`, `lastIndex`, `before`), never a subject; a redaction that finds nothing
+   * appends nothing. An actor the entry cannot name, a limit that is not a whole number, a `before`
+   * that is not a valid date, an action prefix with text a database cannot store or an excluded
+   * subject that is not a lower-case UUID is refused (`AuditEventInvalid`) before anything is removed.
    */
   readonly redactDetails: (
     tenant: TenantId,
@@ -283,8 +314,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
     }
   ) => Effect.Effect<ReadonlyArray<number>, AuditEventInvalid | AuditStoreError>
   /**
-   * Removes the link between the subject and its entries (after erasure); the log stays verifiable.
-   * The de-link is itself an entry, appended as one with the removal, as in `redactDetails`.
+   * Removes the link between the subject and its entries (after erasure) in the tenant's log only;
+   * the log stays verifiable, and the subject's queries find none of them. The de-link is itself an
+   * entry (its details the count, `{ entries }`, never the subject), appended as one with the
+   * removal, as in `redactDetails`. A subject that is not a lower-case UUID, or an actor the entry
+   * cannot name, is refused (`AuditEventInvalid`) before anything is removed.
    */
   readonly delinkSubject: (
     tenant: TenantId,
@@ -344,14 +378,53 @@ const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
       })
     )
 
+const isValidDate = (date: unknown): date is Date => date instanceof Date && !Number.isNaN(date.getTime())
+const isStorableText = (text: unknown): text is string => typeof text === "string" && CoreText.isStorable(text)
+const isSubjectId = Schema.is(SubjectId)
+const isActor = Schema.is(Actor)
+
 // The bounds of a redaction, checked before anything is removed: a store takes only a whole number
-// of entries and a valid time.
-const checkRedaction = (before: Date, limit: number): Effect.Effect<void, AuditEventInvalid> =>
+// of entries, a valid time, text it can store and subject ids (SQL refused the rest as a store
+// failure, where memory matched nothing).
+const checkRedaction = (
+  { actionPrefix, before, excludeSubjects, limit }: {
+    readonly before: Date
+    readonly actionPrefix?: string | undefined
+    readonly excludeSubjects?: ReadonlySet<SubjectId> | undefined
+    readonly limit: number
+  }
+): Effect.Effect<void, AuditEventInvalid> =>
   !Number.isSafeInteger(limit) || limit < 0
     ? Effect.fail(new AuditEventInvalid({ reason: "the limit of a redaction is a whole number of entries, 0 or more" }))
-    : !(before instanceof Date) || Number.isNaN(before.getTime())
+    : !isValidDate(before)
     ? Effect.fail(new AuditEventInvalid({ reason: "the time before which details are redacted is a valid date" }))
+    : actionPrefix !== undefined && !isStorableText(actionPrefix)
+    ? Effect.fail(new AuditEventInvalid({ reason: "the action prefix of a redaction is text without NUL characters or unpaired surrogates" }))
+    : excludeSubjects !== undefined && ![...excludeSubjects].every(isSubjectId)
+    ? Effect.fail(new AuditEventInvalid({ reason: "the subjects a redaction excludes are lower-case UUIDs" }))
     : Effect.void
+
+// A query no page can answer, refused before anything is read: SQL refused these as a store failure
+// (a `bigint` or `uuid` it cannot parse, NUL in text, an invalid date) where memory answered
+// another page or none. The reasons name the field, never its value.
+const checkQuery = (query: Query): Effect.Effect<void, QueryInvalid> => {
+  const reason = query.after !== undefined && (!Number.isSafeInteger(query.after) || query.after < 0)
+    ? "the cursor (after) is the next of a page: a whole number, 0 or more"
+    : query.from !== undefined && !isValidDate(query.from)
+    ? "the start of the time range (from) is a valid date"
+    : query.to !== undefined && !isValidDate(query.to)
+    ? "the end of the time range (to) is a valid date"
+    : query.from !== undefined && query.to !== undefined && query.to.getTime() < query.from.getTime()
+    ? "the time range ends (to) before it begins (from)"
+    : query.actionPrefix !== undefined && !isStorableText(query.actionPrefix)
+    ? "the action prefix is text without NUL characters or unpaired surrogates"
+    : query.actor !== undefined && !isActor(query.actor)
+    ? "the actor is the system, an API key or staff with an opaque id of 1 to 200 characters, or the subject"
+    : query.subject !== undefined && !isSubjectId(query.subject)
+    ? "the subject is a lower-case UUID"
+    : undefined
+  return reason === undefined ? Effect.void : Effect.fail(new QueryInvalid({ reason }))
+}
 
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
 // surrogates) is refused by `AuditEvent` itself when the event is made. The actor id is checked
@@ -880,10 +953,14 @@ export const make = (options: AuditLogOptions = {}) =>
         // A whole number of entries: a fractional page is refused by SQL, and in memory ends the pages early.
         const requested = query.limit === undefined || Number.isNaN(query.limit) ? 100 : query.limit
         const limit = Math.max(1, Math.min(1000, Math.floor(requested)))
-        return Effect.map(store.entries(tenant, { ...query, limit }), (entries) => ({
-          entries,
-          next: entries.length === limit ? Option.some(entries[entries.length - 1]!.index) : Option.none()
-        })).pipe(Effect.withSpan("AuditLog.query"))
+        return Effect.zipRight(
+          checkQuery(query),
+          // Suspended: a store may build its statement from the query at once, before the check ran.
+          Effect.map(Effect.suspend(() => store.entries(tenant, { ...query, limit })), (entries) => ({
+            entries,
+            next: entries.length === limit ? Option.some(entries[entries.length - 1]!.index) : Option.none()
+          }))
+        ).pipe(Effect.withSpan("AuditLog.query"))
       },
       inclusionProof,
       consistencyProof,
@@ -914,8 +991,8 @@ export const make = (options: AuditLogOptions = {}) =>
       proofBundle,
       redactDetails: (tenant, { actionPrefix, actor, before, excludeSubjects, limit }) =>
         Effect.zipRight(
-          Effect.zipRight(checkActor(actor), checkRedaction(before, limit)),
-          store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit }, (redacted) =>
+          Effect.zipRight(checkActor(actor), checkRedaction({ actionPrefix, before, excludeSubjects, limit })),
+          Effect.suspend(() => store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit }, (redacted) =>
             redacted.length === 0 ? Effect.void : record(tenant, () =>
               new AuditEvent({
                 actor,
@@ -927,11 +1004,13 @@ export const make = (options: AuditLogOptions = {}) =>
                   lastIndex: redacted[redacted.length - 1]!,
                   before: before.toISOString()
                 }
-              })))
+              }))))
         ).pipe(Effect.withSpan("AuditLog.redactDetails")),
       delinkSubject: (tenant, subject, actor) =>
         Effect.zipRight(
-          checkActor(actor),
+          isSubjectId(subject)
+            ? checkActor(actor)
+            : Effect.fail(new AuditEventInvalid({ reason: "the subject to de-link is a lower-case UUID" })),
           store.delinkSubject(tenant, subject, (count) =>
             record(tenant, () =>
               new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })))

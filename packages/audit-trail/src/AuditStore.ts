@@ -100,7 +100,9 @@ export interface AppendBatch<A> {
 }
 
 /**
- * A page of entries matching every given filter, in index order after `after`.
+ * A page of entries matching every given filter, in index order after `after`: the action prefix
+ * matched literally, `from` inclusive, `to` exclusive. `AuditLog.query` checks the filters
+ * (`QueryInvalid`) before a store reads them.
  *
  * @since 0.1.0
  * @category models
@@ -708,6 +710,13 @@ const toEntry = (row: typeof EntryRow.Type): AuditEntry => {
   }
 }
 
+// The earliest time PostgreSQL's `timestamptz` holds (4714-11-24 BC, UTC). A valid JS date may be
+// earlier (to 271821 BC), and was refused as out of range, a store failure where memory answered.
+// No stored entry is timed before it: a bound before it is read as this one (a `from` takes every
+// entry, a `to` or a `before` none), as in memory.
+const earliestTime = Date.UTC(-4713, 10, 24)
+const storableTime = (date: Date): Date => date.getTime() < earliestTime ? new Date(earliestTime) : date
+
 const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 const concat = (hashes: ReadonlyArray<Uint8Array>) => Buffer.concat(hashes.map(buffer))
 const split = (bytes: Uint8Array): Array<Uint8Array> => {
@@ -1062,8 +1071,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             ...(query.actionPrefix !== undefined
               ? [sql`action LIKE ${query.actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%"}`]
               : []),
-            ...(query.from !== undefined ? [sql`time >= ${query.from}`] : []),
-            ...(query.to !== undefined ? [sql`time < ${query.to}`] : [])
+            ...(query.from !== undefined ? [sql`time >= ${storableTime(query.from)}`] : []),
+            ...(query.to !== undefined ? [sql`time < ${storableTime(query.to)}`] : [])
           ]),
           query.limit
         ).pipe(Effect.mapError(fail("entries"))),
@@ -1093,8 +1102,9 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // moves (time and size together) only forward in time; a batch that ends behind it (its
       // `limit` reached among late entries) leaves it, and the next batch reads them again.
       // The tenant's redactions are locked first (`lockRedactions`): its batches run one at a time.
-      redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
+      redactDetails: (tenant, { actionPrefix, before: asked, excludeSubjects, limit }, record) =>
         Effect.gen(function*() {
+          const before = storableTime(asked)
           const excluded = [...(excludeSubjects ?? [])]
           const notExcluded = notOf(excluded)
           // Redacts the entries `chosen` selects by index, each updated by its key.
@@ -1216,7 +1226,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // As a redaction without a prefix finds them: through the time index from the watermark, the
       // entries left behind it of the subjects no longer excluded, through the subject index, and
       // the late entries (from the watermark's size on, timed before it), through the primary key.
-      countDetails: (tenant, { before, excludeSubjects }) => {
+      countDetails: (tenant, { before: asked, excludeSubjects }) => {
+        const before = storableTime(asked)
         const { behind, fromWatermark, late } = withDetails(tenant, excludeSubjects)
         return sql<{ n: string | number }>`
           SELECT (
