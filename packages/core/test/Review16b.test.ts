@@ -1,5 +1,4 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,11 +13,11 @@ import * as Database from "../src/Database.js"
 import { outsideTransaction } from "../src/Database.js"
 import { Erasure, KeyStore, KeyStoreError, layerMemory, layerSql } from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
-import * as Startup from "../src/Startup.js"
 import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite, sqlSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { lineOf, startWith, validKey } from "./fixtures.js"
 
 const withVault = <E, R>(store: Layer.Layer<KeyStore, E, R>) =>
   Vault.layer.pipe(Layer.provideMerge(store), Layer.provideMerge(MasterKey.layerRandom))
@@ -273,21 +272,6 @@ contractSuite("Review16b: master-key rotation beside new tenants", { memory: lay
       assert.deepStrictEqual(yield* allOpen(yield* vaultWith(keyB), written), written.map(() => true))
     }))
 })
-
-const startWith = (env: Record<string, string>) =>
-  Effect.runSyncExit(
-    Layer.build(Layer.merge(MasterKey.layerConfig, Layer.effectDiscard(Database.databaseUrl))).pipe(
-      Effect.scoped,
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-    )
-  )
-
-const lineOf = (exit: Exit.Exit<unknown, unknown>) => {
-  assert.isTrue(Exit.isFailure(exit))
-  return Exit.isFailure(exit) ? Startup.describeFailure(exit.cause) : ""
-}
-
-const validKey = "q83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng="
 
 describe("Review16b: start-up configuration", () => {
   const refused: Record<string, string> = {

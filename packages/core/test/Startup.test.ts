@@ -5,23 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Database from "../src/Database.js"
-import * as MasterKey from "../src/MasterKey.js"
-import * as Startup from "../src/Startup.js"
-
-const startWith = (env: Record<string, string>) =>
-  Effect.runSyncExit(
-    Layer.build(Layer.merge(MasterKey.layerConfig, Layer.effectDiscard(Database.databaseUrl))).pipe(
-      Effect.scoped,
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-    )
-  )
-
-const lineOf = (exit: Exit.Exit<unknown, unknown>) => {
-  assert.isTrue(Exit.isFailure(exit))
-  return Exit.isFailure(exit) ? Startup.describeFailure(exit.cause) : ""
-}
-
-const validKey = "q83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng="
+import { lineOf, startWith, validKey } from "./fixtures.js"
 
 describe("start-up configuration", () => {
   it("a missing master key names the variable and the expected form", () => {

@@ -4,39 +4,29 @@ import * as Database from "@lawful/core/Database"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
-import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
   approvedProcessor,
   atStart,
+  completeReview,
   dayOf,
   dpaInput,
   failingAnswers,
-  passingAnswers,
+  layers,
+  layerSqlWithLog,
+  otherServer,
   processorInput,
   publishQuestionnaire,
   staff,
   tenantKey,
-  vaultMemory,
-  vaultSql
+  vaultMemory
 } from "./fixtures.js"
 import { suite } from "./ProcessorRegistrySuite.js"
-
-// The audit log is the test double until the real AuditLog layers are wired in.
-const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
-
-const layers = {
-  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
-  // The Vault's keys on the same database: the platform's key is made outside the registry's transaction.
-  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
-}
 
 contractSuite("ProcessorRegistry", layers, suite)
 
@@ -113,9 +103,7 @@ it.effect("an entry written before reasons were keyed (`reasonSha256`) still che
 // its entries commit, or roll back, together.
 sqlSuite(
   "ProcessorRegistry with its audit log on its database",
-  ProcessorRegistryModule.layerSql.pipe(
-    Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory, vaultSql))
-  ),
+  layerSqlWithLog,
   (it, backend) => {
   it.effect("a stated reason's digest is made under the platform's key, made outside the change's transaction", () =>
     Effect.gen(function*() {
@@ -164,17 +152,9 @@ sqlSuite(
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
       // Another server: a registry of its own (its own lock) over the same database and log.
-      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+      const other = yield* otherServer
       const processor = yield* registry.register(staff, processorInput())
-      const questionnaire = yield* publishQuestionnaire
-      yield* registry.startReview(staff, processor.id)
-      yield* registry.recordDpa(staff, processor.id, dpaInput({ version: "2026-01", signedOn: dayOf(-5) }))
-      const assessment = yield* registry.submitAssessment(staff, processor.id, {
-        questionnaireId: questionnaire.id,
-        questionnaireVersion: questionnaire.version,
-        answers: passingAnswers
-      })
-      yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
+      yield* completeReview(processor.id, { dpa: { version: "2026-01", signedOn: dayOf(-5) } })
       // Once the approval has found every requirement met, the other server records a newer DPA,
       // already expired: it becomes the current one.
       // It runs on a connection of its own, not in the approval's transaction.

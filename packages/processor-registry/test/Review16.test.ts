@@ -5,22 +5,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import type * as Finding from "../src/Finding.js"
 import type * as Processor from "../src/Processor.js"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
-import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
-import { approvedProcessor, atStart, dayOf, processorInput, staff, vaultMemory, vaultSql } from "./fixtures.js"
-
-const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
-
-const layers = {
-  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
-  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
-}
+import { approvedProcessor, atStart, dayOf, processorInput, staff, layers, vaultMemory } from "./fixtures.js"
 
 /** The instant of a day `YYYY-MM-DD` at a time of day in UTC, `HH:MM:SS.mmm`. */
 const on = (day: string, time = "00:00:00.000") => Date.parse(`${day}T${time}Z`)

@@ -8,12 +8,9 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import type * as Dpa from "../src/Dpa.js"
 import type * as Processor from "../src/Processor.js"
 import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
@@ -22,44 +19,16 @@ import * as AuditRecorder from "./AuditRecorder.js"
 import {
   approvedProcessor,
   atStart,
+  completeReview,
   dayOf,
-  dpaInput,
+  layers,
+  layerSqlWithLog,
+  otherServer,
   passingAnswers,
   processorInput,
   publishQuestionnaire,
-  staff,
-  vaultMemory,
-  vaultSql
+  staff
 } from "./fixtures.js"
-
-const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
-
-const layers = {
-  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
-  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
-}
-
-// Review, DPA, and an assessment decided satisfactory whose next review is due on `nextReviewDue`.
-const reviewed = (
-  id: Processor.ProcessorId,
-  options: { readonly nextReviewDue?: string; readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
-) =>
-  Effect.gen(function*() {
-    const registry = yield* ProcessorRegistry
-    const questionnaire = yield* publishQuestionnaire
-    yield* registry.startReview(staff, id)
-    yield* registry.recordDpa(staff, id, dpaInput(options.dpa))
-    const assessment = yield* registry.submitAssessment(staff, id, {
-      questionnaireId: questionnaire.id,
-      questionnaireVersion: questionnaire.version,
-      answers: passingAnswers
-    })
-    yield* registry.decideAssessment(staff, assessment.id, {
-      outcome: "satisfactory",
-      notes: "Meets our baseline",
-      ...(options.nextReviewDue ? { nextReviewDue: options.nextReviewDue } : {})
-    })
-  })
 
 // Germany, the processor's other locations and one more, each outside the EEA under the adequacy decision of
 // its country (Switzerland, Japan): the transfers are lawful.
@@ -82,7 +51,7 @@ contractSuite("Review 16b", layers, (it) => {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const processor = yield* registry.register(staff, processorInput())
-      yield* reviewed(processor.id, { nextReviewDue: dayOf(5) })
+      yield* completeReview(processor.id, { nextReviewDue: dayOf(5) })
       // Through the review day the assessment stands; from the next day it is out of date.
       yield* TestClock.adjust("6 days")
       const refused = yield* Effect.flip(registry.approve(staff, processor.id))
@@ -99,7 +68,7 @@ contractSuite("Review 16b", layers, (it) => {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const processor = yield* registry.register(staff, processorInput())
-      yield* reviewed(processor.id, { nextReviewDue: dayOf(20) })
+      yield* completeReview(processor.id, { nextReviewDue: dayOf(20) })
       yield* registry.approve(staff, processor.id)
       yield* registry.suspend(staff, processor.id, "Security incident under investigation")
       yield* TestClock.adjust("30 days")
@@ -278,7 +247,7 @@ contractSuite("Review 16b", layers, (it) => {
         staff,
         processorInput({ locations: [{ country: "US", mechanism: { _tag: "PrivacyShield", certifiedOn: "2019-01-01" } }] })
       )
-      yield* reviewed(processor.id)
+      yield* completeReview(processor.id)
       const refused = yield* Effect.flip(registry.approve(staff, processor.id))
       assert.deepStrictEqual(
         refused._tag === "ApprovalRefused" ? refused.missing.map((r) => r._tag === "ValidMechanism" && r.reason) : [],
@@ -299,7 +268,7 @@ contractSuite("Review 16b", layers, (it) => {
           }]
         })
       )
-      yield* reviewed(processor.id, { nextReviewDue: dayOf(11), dpa: { expiresOn: dayOf(10), reviewDue: dayOf(12) } })
+      yield* completeReview(processor.id, { nextReviewDue: dayOf(11), dpa: { expiresOn: dayOf(10), reviewDue: dayOf(12) } })
       yield* registry.approve(staff, processor.id)
       const tagsOn = (offset: number) =>
         Effect.gen(function*() {
@@ -323,9 +292,7 @@ contractSuite("Review 16b", layers, (it) => {
 // notices named purposes.
 sqlSuite(
   "Review 16b on SQL",
-  ProcessorRegistryModule.layerSql.pipe(
-    Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory, vaultSql))
-  ),
+  layerSqlWithLog,
   (it, backend) => {
     it.effect("concurrent changes from fibres of one server are applied in turn, each logged once in its transaction", () =>
       Effect.gen(function*() {
@@ -369,7 +336,7 @@ sqlSuite(
         yield* atStart
         const registry = yield* ProcessorRegistry
         const recorder = yield* AuditRecorder.AuditRecorder
-        const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+        const other = yield* otherServer
         const processor = yield* registry.register(staff, processorInput())
         const outcomes = yield* Effect.all(
           Array.from({ length: 10 }, (_, i) =>

@@ -6,38 +6,29 @@
 import { assert } from "@effect/vitest"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
-import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as ProcessingRecord from "../src/ProcessingRecord.js"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
-import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
   approvedProcessor,
   atStart,
   dayOf,
   dpaInput,
+  layers,
+  layerSqlWithLog,
+  otherServer,
   owner,
   processorInput,
   questionnaireInput,
   staff,
   tenantKey,
-  uniqueId,
-  vaultMemory,
-  vaultSql
+  uniqueId
 } from "./fixtures.js"
-
-const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
-
-const layers = {
-  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
-  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
-}
 
 // Text naming a person, too long for any free-text field of the package (500 characters at most).
 const naming = "Ann Example, sole trader; ".repeat(25)
@@ -152,10 +143,6 @@ contractSuite("Review 16c", layers, (it) => {
     }))
 })
 
-const onSqlLog = ProcessorRegistryModule.layerSql.pipe(
-  Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory, vaultSql))
-)
-
 // A sub-processor of the tenants, and an open notice of it sent to a new tenant.
 const noticeToTenant = Effect.gen(function*() {
   const registry = yield* ProcessorRegistry
@@ -166,13 +153,13 @@ const noticeToTenant = Effect.gen(function*() {
 })
 
 // The audit log on the registry's database, as the server keeps it, and a second server.
-sqlSuite("Review 16c on SQL", onSqlLog, (it, backend) => {
+sqlSuite("Review 16c on SQL", layerSqlWithLog, (it, backend) => {
   it.scoped("the same objection from two servers at once is recorded once; the other gets ObjectionAlreadyRecorded", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
-      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+      const other = yield* otherServer
       const { notice, tenant } = yield* noticeToTenant
       const outcomes = yield* Effect.all(
         Array.from({ length: 6 }, (_, i) =>
@@ -197,7 +184,7 @@ sqlSuite("Review 16c on SQL", onSqlLog, (it, backend) => {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
-      const other = Context.get(yield* Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)), ProcessorRegistry)
+      const other = yield* otherServer
       const { notice, tenant } = yield* noticeToTenant
       // The other server's request, forked outside this one's transaction, runs when told to.
       const go = yield* Deferred.make<void>()

@@ -2,6 +2,7 @@ import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as KeyStore from "@lawful/core/KeyStore"
 import * as MasterKey from "@lawful/core/MasterKey"
 import * as Vault from "@lawful/core/Vault"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
@@ -10,7 +11,10 @@ import * as Dpa from "../src/Dpa.js"
 import type * as Processor from "../src/Processor.js"
 import type * as ProcessingRecord from "../src/ProcessingRecord.js"
 import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import type * as Questionnaire from "../src/Questionnaire.js"
+import * as TenantNotifier from "../src/TenantNotifier.js"
+import * as AuditRecorder from "./AuditRecorder.js"
 
 /** The Vault whose platform key makes the audit log's reason digests, its keys in memory. */
 export const vaultMemory: Layer.Layer<Vault.Vault> = Vault.layer.pipe(
@@ -19,6 +23,29 @@ export const vaultMemory: Layer.Layer<Vault.Vault> = Vault.layer.pipe(
 
 /** The Vault with its keys on the test's database, as `Database.layer` gives every package. */
 export const vaultSql = Vault.layer.pipe(Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom)))
+
+// The audit log is the test double until the real AuditLog layers are wired in.
+const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
+
+/** The registry on each backend, for `contractSuite`, its audit log the in-memory test double. */
+export const layers = {
+  memory: ProcessorRegistryModule.layerMemory.pipe(Layer.provideMerge(Layer.merge(support, vaultMemory))),
+  // The Vault's keys on the same database: the platform's key is made outside the registry's transaction.
+  sql: ProcessorRegistryModule.layerSql.pipe(Layer.provideMerge(Layer.merge(support, vaultSql)))
+}
+
+/**
+ * The registry with its audit log on the same database, as the server keeps them: a change and
+ * its entries commit, or roll back, together.
+ */
+export const layerSqlWithLog = ProcessorRegistryModule.layerSql.pipe(
+  Layer.provideMerge(Layer.mergeAll(AuditRecorder.layerSql, TenantNotifier.layerMemory, vaultSql))
+)
+
+/** Another server: a registry of its own (its own lock) over the same database and log. */
+export const otherServer = Layer.build(Layer.fresh(ProcessorRegistryModule.layerSql)).pipe(
+  Effect.map(Context.get(ProcessorRegistry))
+)
 
 export const staff: Actor = { kind: "staff", id: "staff-ada" }
 export const tenantKey: Actor = { kind: "api-key", id: "key-1" }
@@ -108,10 +135,13 @@ export const publishQuestionnaire = Effect.gen(function*() {
   return yield* registry.publishQuestionnaire(staff, questionnaireInput(uniqueId("security")))
 })
 
-/** Takes a registered processor through review, DPA, assessment (and notice) to approval. */
-export const approveFully = (
+/**
+ * Starts the review of a registered processor, records its DPA and an assessment decided
+ * satisfactory, whose next review is due on `nextReviewDue` when given.
+ */
+export const completeReview = (
   id: Processor.ProcessorId,
-  options: { readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
+  options: { readonly nextReviewDue?: string; readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
 ) =>
   Effect.gen(function*() {
     const registry = yield* ProcessorRegistry
@@ -123,7 +153,21 @@ export const approveFully = (
       questionnaireVersion: questionnaire.version,
       answers: passingAnswers
     })
-    yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "Meets our baseline" })
+    yield* registry.decideAssessment(staff, assessment.id, {
+      outcome: "satisfactory",
+      notes: "Meets our baseline",
+      ...(options.nextReviewDue ? { nextReviewDue: options.nextReviewDue } : {})
+    })
+  })
+
+/** Takes a registered processor through review, DPA, assessment (and notice) to approval. */
+export const approveFully = (
+  id: Processor.ProcessorId,
+  options: { readonly dpa?: Partial<typeof Dpa.DpaInput.Encoded> } = {}
+) =>
+  Effect.gen(function*() {
+    const registry = yield* ProcessorRegistry
+    yield* completeReview(id, options)
     const processor = yield* registry.processor(id)
     if (processor.servesTenants) {
       yield* registry.announce(staff, { processorId: id, audience: [] })

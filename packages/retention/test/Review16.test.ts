@@ -12,10 +12,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
-import { AuditGate, gatedStacks, memoryStack, sqlStack } from "./fixtures.js"
+import { AuditGate, emptyTarget, gatedStacks, memoryStack, sqlStack } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-16" }
 
@@ -66,20 +65,6 @@ const pair = (
   parent: Partial<RetentionTarget.RetentionTarget>,
   child: Partial<RetentionTarget.RetentionTarget>
 ) => {
-  const target = (id: string, declared: Partial<RetentionTarget.RetentionTarget>): RetentionTarget.RetentionTarget => ({
-    id,
-    description: id,
-    action: "delete",
-    allowForever: false,
-    defaultPeriod: Duration.hours(10),
-    maxPeriod: Duration.hours(48),
-    linksSubjects: false,
-    tenants: Effect.succeed([]),
-    purgeBatch: () => Effect.succeed({ purged: 0, more: false }),
-    count: () => Effect.succeed(0),
-    oldest: () => Effect.succeed(Option.none()),
-    ...declared
-  })
   const log = `${prefix}.log`
   const preview = `${prefix}.preview`
   return {
@@ -87,8 +72,8 @@ const pair = (
     preview,
     register: Effect.flatMap(RetentionTarget.RetentionTargets, (registry) =>
       Effect.zipRight(
-        registry.register(target(log, parent)),
-        registry.register(target(preview, { defaultPeriod: Duration.hours(5), maxPeriod: Duration.hours(24), ...child, parent: log }))
+        registry.register(emptyTarget(log, parent)),
+        registry.register(emptyTarget(preview, { defaultPeriod: Duration.hours(5), maxPeriod: Duration.hours(24), ...child, parent: log }))
       )).pipe(Effect.orDie)
   }
 }

@@ -25,8 +25,7 @@ import * as ArchiveStore from "../src/ArchiveStore.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { EVENTS, LOG, memoryStack, midSweep, recordId, refuseRecords, sqlStack, TestRecords } from "./fixtures.js"
-import type { Category } from "./fixtures.js"
+import { EVENTS, LOG, liveIds, memoryStack, midSweep, refuseRecords, sqlStack, TestRecords, write } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-16b" }
 const hour = 60 * 60 * 1000
@@ -108,18 +107,6 @@ sqlSuite("Review16b batches on a database of their own", remoteStack, (it) => {
       }
     }))
 })
-
-const write = (tenant: TenantId.TenantId, category: Category, hoursAgo: number) =>
-  Effect.gen(function*() {
-    const records = yield* TestRecords
-    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    const id = recordId()
-    yield* records.write(tenant, { id, category, subject: undefined, at: now - hoursAgo * hour })
-    return id
-  })
-
-const liveIds = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(TestRecords, (records) => Effect.map(records.live(tenant), (live) => live.map((r) => r.id)))
 
 contractSuite("Review16b sweeps", { memory: memoryStack, sql: sqlStack }, (it) => {
   // Checked sound: a tenant set to keep its records forever between two batches loses nothing more,

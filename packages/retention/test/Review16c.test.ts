@@ -20,11 +20,9 @@ import { LegalHolds } from "../src/LegalHold.js"
 import type { PolicyChanges } from "../src/RetentionPolicy.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { EVENTS, LOG, PREVIEW, memoryStack, recordId, sqlStack, TestRecords } from "./fixtures.js"
-import type { Category } from "./fixtures.js"
+import { emptyTarget, EVENTS, LOG, PREVIEW, memoryStack, recordId, sqlStack, TestRecords, write } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-16c" }
-const hour = 60 * 60 * 1000
 
 const entries = (tenant: TenantId.TenantId, prefix: string) =>
   Effect.flatMap(AuditLog, (log) =>
@@ -143,19 +141,7 @@ contractSuite("Review16c policies", { memory: memoryStack, sql: sqlStack }, (it)
       assert.isTrue(Either.isLeft(before) && before.left._tag === "RetentionCategoryNotFound")
       const reset = yield* Effect.either(policies.set(tenant, { [id]: "default" }, staff))
       assert.isTrue(Either.isLeft(reset) && reset.left._tag === "RetentionCategoryNotFound")
-      const late: RetentionTarget.RetentionTarget = {
-        id,
-        description: id,
-        action: "delete",
-        allowForever: false,
-        defaultPeriod: Duration.hours(10),
-        maxPeriod: Duration.hours(48),
-        linksSubjects: false,
-        tenants: Effect.succeed([]),
-        purgeBatch: () => Effect.succeed({ purged: 0, more: false }),
-        count: () => Effect.succeed(0),
-        oldest: () => Effect.succeed(Option.none())
-      }
+      const late = emptyTarget(id)
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Effect.orDie(registry.register(late))
         assert.strictEqual(describe((yield* policies.get(tenant, id)).period), "10h", "nothing was saved before")
@@ -192,15 +178,6 @@ contractSuite("Review16c policies", { memory: memoryStack, sql: sqlStack }, (it)
       }
     }))
 })
-
-const write = (tenant: TenantId.TenantId, category: Category, hoursAgo: number, subject?: SubjectId.SubjectId) =>
-  Effect.gen(function*() {
-    const records = yield* TestRecords
-    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    const id = recordId()
-    yield* records.write(tenant, { id, category, subject, at: now - hoursAgo * hour })
-    return id
-  })
 
 const liveIds = (tenant: TenantId.TenantId) =>
   Effect.flatMap(TestRecords, (records) => Effect.map(records.live(tenant), (live) => live.map((r) => r.id).sort((a, b) => a - b)))

@@ -47,16 +47,22 @@ const untilDoneOrWaitingForTheHold = (backend: SqlBackend, fiber: Fiber.Fiber<un
     for (let i = 0; i < 1000 && Option.isNone(yield* Fiber.poll(fiber)); i++) yield* Effect.yieldNow()
   })
 
+// A hold placed for a new tenant, with this process's holds, another process's, and the audit gate.
+const placedHold = Effect.gen(function*() {
+  const holds = yield* LegalHold.LegalHolds
+  const other = yield* otherProcess
+  const gate = yield* AuditGate
+  const tenant = yield* TenantId.make
+  const hold = yield* holds.place(tenant, { reason: "Case 16d" }, staff)
+  return { gate, hold, holds, other, tenant }
+})
+
 sqlSuite("Review16d releases across processes", gatedStacks("retention.hold.released").sql, (it, backend) => {
   // Each process found the hold in force and appended its `retention.hold.released` before either
   // released it: the log named two releases of one hold. The in-process lock does not reach another process.
   it.effect("two processes releasing one hold at once release it once, with one audit entry", () =>
     Effect.gen(function*() {
-      const holds = yield* LegalHold.LegalHolds
-      const other = yield* otherProcess
-      const gate = yield* AuditGate
-      const tenant = yield* TenantId.make
-      const hold = yield* holds.place(tenant, { reason: "Case 16d" }, staff)
+      const { gate, hold, holds, other, tenant } = yield* placedHold
       const reached = yield* Deferred.make<void>()
       const go = yield* Deferred.make<void>()
       gate.armed = { reached, go, then: "append" }
@@ -77,11 +83,7 @@ sqlSuite("Review16d releases across processes", gatedStacks("retention.hold.rele
 
   it.effect("a release whose entry fails, or whose process stops, leaves the hold in force; a retry releases it once", () =>
     Effect.gen(function*() {
-      const holds = yield* LegalHold.LegalHolds
-      const other = yield* otherProcess
-      const gate = yield* AuditGate
-      const tenant = yield* TenantId.make
-      const hold = yield* holds.place(tenant, { reason: "Case 16d" }, staff)
+      const { gate, hold, holds, other, tenant } = yield* placedHold
 
       // The append fails while another process waits to release the hold: that one releases it.
       const failing = { reached: yield* Deferred.make<void>(), go: yield* Deferred.make<void>() }

@@ -62,19 +62,26 @@ const takingOver = Effect.gen(function*() {
   return row!.n
 }).pipe(Effect.orDie)
 
+// This process's sweeper and another's, a day on; a tenant with seven records past the log's
+// 10 hours and one recent, and another tenant, with no records yet.
+const sweepersADayOn = Effect.gen(function*() {
+  const first = yield* Sweeper.Sweeper
+  const second = yield* otherProcess
+  yield* TestClock.adjust(Duration.days(1))
+  const tenant = yield* TenantId.make
+  const other = yield* TenantId.make
+  for (let i = 0; i < 7; i++) yield* write(tenant, 11 + i)
+  yield* write(tenant, 1)
+  return { first, other, second, tenant }
+})
+
 sqlSuite("Sweeper lock lost mid-sweep", sqlStack, (it, backend) => {
   // On PostgreSQL the lock's connection dies; PGlite is one session in one process, its lock is
   // in-process and cannot be lost so, but a second sweeper on it (a journal of its own) takes the
   // journal over the same way.
   it.effect("a sweep whose lock was lost stops with SweepLockLost, and each journal entry gets one receipt", () =>
     Effect.gen(function*() {
-      const first = yield* Sweeper.Sweeper
-      const second = yield* otherProcess
-      yield* TestClock.adjust(Duration.days(1))
-      const tenant = yield* TenantId.make
-      const other = yield* TenantId.make
-      for (let i = 0; i < 7; i++) yield* write(tenant, 11 + i)
-      yield* write(tenant, 1)
+      const { first, other, second, tenant } = yield* sweepersADayOn
       for (let i = 0; i < 2; i++) yield* write(other, 11 + i)
 
       // The first sweep rests after its first batch (3 records, committed and journalled); its lock
@@ -101,13 +108,7 @@ sqlSuite("Sweeper lock lost mid-sweep", sqlStack, (it, backend) => {
     it.effect("a sweep taking over while a batch runs waits for it, and its receipt counts it", () =>
       Effect.gen(function*() {
         const records = yield* TestRecords
-        const first = yield* Sweeper.Sweeper
-        const second = yield* otherProcess
-        yield* TestClock.adjust(Duration.days(1))
-        const tenant = yield* TenantId.make
-        const other = yield* TenantId.make
-        for (let i = 0; i < 7; i++) yield* write(tenant, 11 + i)
-        yield* write(tenant, 1)
+        const { first, other, second, tenant } = yield* sweepersADayOn
         yield* write(other, 11)
 
         // The first sweep's second batch, in its transaction, waits at the gate.

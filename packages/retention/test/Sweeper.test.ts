@@ -26,23 +26,10 @@ import * as Sweeper from "../src/Sweeper.js"
 import * as SweepJournal from "../src/SweepJournal.js"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as Retention from "../src/Retention.js"
-import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, memoryStack, midSweep, recordId, recordsMemory, recordsSql, refuseRecords, sqlStack } from "./fixtures.js"
-import type { Category } from "./fixtures.js"
+import { EVENTS, LOG, PREVIEW, TestRecords, auditOver, batchSize, liveIds, memoryStack, midSweep, recordsMemory, recordsSql, refuseRecords, sqlStack, write } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
 const staff: Actor = { kind: "staff", id: "staff-1" }
-
-const write = (tenant: TenantId.TenantId, category: Category, hoursAgo: number, subject?: SubjectId.SubjectId) =>
-  Effect.gen(function*() {
-    const records = yield* TestRecords
-    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    const id = recordId()
-    yield* records.write(tenant, { id, category, subject, at: now - hoursAgo * hour })
-    return id
-  })
-
-const liveIds = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(TestRecords, (records) => Effect.map(records.live(tenant), (live) => live.map((r) => r.id)))
 
 const receipts = (tenant: TenantId.TenantId) =>
   Effect.flatMap(AuditLog, (log) =>

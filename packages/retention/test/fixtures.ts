@@ -289,6 +289,44 @@ let nextId = 1
 /** A fresh record id, unique within the test process. */
 export const recordId = () => nextId++
 
+const hour = 60 * 60 * 1000
+
+/** Writes a record of `category`, made `hoursAgo` hours before now, under a fresh id; returns the id. */
+export const write = (tenant: TenantId, category: Category, hoursAgo: number, subject?: SubjectId) =>
+  Effect.gen(function*() {
+    const records = yield* TestRecords
+    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    const id = recordId()
+    yield* records.write(tenant, { id, category, subject, at: now - hoursAgo * hour })
+    return id
+  })
+
+/** The ids of the tenant's records not yet purged. */
+export const liveIds = (tenant: TenantId) =>
+  Effect.flatMap(TestRecords, (records) => Effect.map(records.live(tenant), (live) => live.map((r) => r.id)))
+
+/**
+ * A category `id` with no records: deleted, 10 hours by default, 48 hours at most, never forever;
+ * `declared` overrides any of it.
+ */
+export const emptyTarget = (
+  id: string,
+  declared: Partial<RetentionTarget.RetentionTarget> = {}
+): RetentionTarget.RetentionTarget => ({
+  id,
+  description: id,
+  action: "delete",
+  allowForever: false,
+  defaultPeriod: Duration.hours(10),
+  maxPeriod: Duration.hours(48),
+  linksSubjects: false,
+  tenants: Effect.succeed([]),
+  purgeBatch: () => Effect.succeed({ purged: 0, more: false }),
+  count: () => Effect.succeed(0),
+  oldest: () => Effect.succeed(Option.none()),
+  ...declared
+})
+
 /**
  * Runs `sweep`, and `meanwhile` while the sweep rests after its `k`-th batch: that batch is
  * committed and journalled, and no batch runs. The `k`-th batch moves the clock a millisecond, so
