@@ -31,10 +31,16 @@
  *   the others, and returns how many records it changed.
  * - All three are idempotent: running one twice gives the same state, and a
  *   second `erase` reports `{ erased: 0 }`.
- * - Failures are `PersonalDataSourceError`s; their `cause` carries the typed
- *   reason (for example a source's own `...NotFound`), and never personal
- *   data in a message. The registry also reports a source that dies, as a
- *   failure whose cause is the defect.
+ * - Failures are `PersonalDataSourceError`s, made with `sourceError` from
+ *   the source's own typed error (for example a `...NotFound`). The error's
+ *   `cause` shows only that error's tag (`SourceErrorCause`), and that is all
+ *   a log, `Cause.pretty`, `String`, `JSON.stringify` or the Schema of a
+ *   failure or a report carries of it; `causeOf` gives the source's error
+ *   itself to code that handles it. So a source's error never reaches a log
+ *   through the registry, even with personal data in its message or fields;
+ *   still, keep it out of them, for the source's own logs and spans. The
+ *   registry also reports a source that dies, as a failure whose cause is the
+ *   defect (its tag, `RuntimeException`, or an `Error`'s name).
  * - The Effects of a source need nothing from the context: a source captures
  *   its services when it is built (`register` accepts an Effect that builds
  *   it).
@@ -81,8 +87,42 @@ export const Operation = Schema.Literal("export", "erase", "rectify")
 export type Operation = typeof Operation.Type
 
 /**
- * A source could not export, erase or rectify. `cause` holds the source's own
- * error (or the defect, when the source died).
+ * What a `PersonalDataSourceError` shows of its source's error: the error's
+ * tag (`_tag`, else its `name` for an `Error`, else `"Unknown"`), and
+ * nothing else. A source's own error may carry personal data in its message
+ * or its fields; printing a `PersonalDataSourceError` (`String`,
+ * `Cause.pretty`, a logger, `util.inspect`) or serialising it
+ * (`JSON.stringify`, its Schema) follows `cause`, so `cause` holds this
+ * instead, and `causeOf` gives the source's error to code that asks. Its
+ * Schema encodes it as `{ _tag }`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class SourceErrorCause {
+  constructor(readonly _tag: string) {}
+  toString(): string {
+    return this._tag
+  }
+}
+
+const tagOf = (cause: unknown): string =>
+  typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
+    ? cause._tag
+    : cause instanceof Error
+    ? cause.name
+    : "Unknown"
+
+// Where an error keeps its source's own error: a non-enumerable property (which no printer, logger nor
+// serialiser walks) holding a function (which even an inspection of hidden properties does not open).
+// A property rather than a WeakMap, because Effect may hand the error on behind a Proxy that carries its span.
+const originalCause = Symbol("@lawful/core/PersonalDataRegistry/originalCause")
+
+/**
+ * A source could not export, erase or rectify. `cause` is a
+ * `SourceErrorCause`: the tag of the source's own error (or of the defect,
+ * when the source died), so that logging a report never prints what the
+ * source's error holds; `causeOf` returns that error itself.
  *
  * @since 0.1.0
  * @category errors
@@ -92,23 +132,48 @@ export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSour
   {
     source: Schema.String,
     operation: Operation,
-    cause: Schema.Defect
+    cause: Schema.transform(Schema.Struct({ _tag: Schema.String }), Schema.instanceOf(SourceErrorCause), {
+      strict: true,
+      decode: ({ _tag }) => new SourceErrorCause(_tag),
+      encode: ({ _tag }) => ({ _tag })
+    })
   }
 ) {
+  constructor(
+    props: { readonly source: string; readonly operation: Operation; readonly cause: unknown },
+    options?: Schema.MakeOptions
+  ) {
+    const cause = props.cause instanceof SourceErrorCause ? props.cause : new SourceErrorCause(tagOf(props.cause))
+    super({ ...props, cause }, options)
+    if (cause !== props.cause) {
+      const original = props.cause
+      Object.defineProperty(this, originalCause, { value: () => original, enumerable: false })
+    }
+  }
+
   override get message(): string {
-    const reason = causeTag(this.cause)
-    return `Personal-data source ${this.source} failed to ${this.operation}${reason ? `: ${reason}` : ""}`
+    return `Personal-data source ${this.source} failed to ${this.operation}: ${this.cause._tag}`
   }
 }
 
-const causeTag = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "_tag" in cause && typeof cause._tag === "string"
-    ? cause._tag
-    : undefined
+/**
+ * The error a source failed with (or the defect it died with), as the source
+ * gave it to `sourceError`. Handle it in code; do not log it: it may hold
+ * personal data, which is why the `PersonalDataSourceError` itself shows only
+ * its tag. An error decoded from its encoded form has only that tag.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const causeOf = (error: PersonalDataSourceError): unknown => {
+  const original: unknown = (error as { readonly [originalCause]?: unknown })[originalCause]
+  return typeof original === "function" ? original() : error.cause
+}
 
 /**
- * The cause of a `PersonalDataSourceError` when the source did not answer
- * within the registry's `sourceTimeout`.
+ * The cause of a `PersonalDataSourceError` (its tag on `cause`, itself from
+ * `causeOf`) when the source did not answer within the registry's
+ * `sourceTimeout`.
  *
  * @since 0.1.0
  * @category errors
@@ -122,8 +187,8 @@ export class SourceTimedOut extends Schema.TaggedError<SourceTimedOut>()("Source
 }
 
 /**
- * The cause of a `PersonalDataSourceError` when the source was interrupted
- * from within (its caller was not).
+ * The cause of a `PersonalDataSourceError` (its tag on `cause`, itself from
+ * `causeOf`) when the source was interrupted from within (its caller was not).
  *
  * @since 0.1.0
  * @category errors
@@ -303,7 +368,8 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
 
 /**
  * A function for `Effect.mapError` in a source: wraps any cause into a
- * `PersonalDataSourceError` of that source and operation.
+ * `PersonalDataSourceError` of that source and operation, which shows only
+ * the cause's tag and keeps the cause for `causeOf`.
  *
  * @since 0.1.0
  * @category constructors

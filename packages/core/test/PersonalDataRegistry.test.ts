@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
 import {
+  causeOf,
   PersonalDataRegistry,
   PersonalDataSourceError,
   SourceAlreadyRegistered,
@@ -149,10 +150,10 @@ describe("PersonalDataRegistry", () => {
       const [broken, buggy] = report.failures
       assert.instanceOf(broken!.error, PersonalDataSourceError)
       assert.strictEqual(broken!.error.operation, "erase")
-      assert.strictEqual((broken!.error.cause as Error).message, "the store is unreachable")
+      assert.strictEqual((causeOf(broken!.error) as Error).message, "the store is unreachable")
       assert.instanceOf(buggy!.error, PersonalDataSourceError)
       assert.strictEqual(buggy!.error.source, "buggy")
-      assert.include(String(buggy!.error.cause), "a bug in the source")
+      assert.include(String(causeOf(buggy!.error)), "a bug in the source")
       assert.sameMembers(calls, [`first:erase:${subject}`, "broken:erase", "buggy:erase", `last:erase:${subject}`])
 
       const exported = yield* registry.exportAll(tenant, subject)
@@ -201,7 +202,7 @@ describe("PersonalDataRegistry", () => {
           ["throwing", "SourceFailed"]
         ])
         assert.instanceOf(report.failures[0]!.error, PersonalDataSourceError)
-        assert.include(String(report.failures[0]!.error.cause), "thrown by the source")
+        assert.include(String(causeOf(report.failures[0]!.error)), "thrown by the source")
       }
       assert.strictEqual(calls.length, 6)
     }).pipe(Effect.provide(registryWith(sources)))
