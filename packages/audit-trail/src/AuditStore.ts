@@ -710,11 +710,13 @@ const toEntry = (row: typeof EntryRow.Type): AuditEntry => {
   }
 }
 
-// The earliest time PostgreSQL's `timestamptz` holds (4714-11-24 BC, UTC). A valid JS date may be
-// earlier (to 271821 BC), and was refused as out of range, a store failure where memory answered.
-// No stored entry is timed before it: a bound before it is read as this one (a `from` takes every
-// entry, a `to` or a `before` none), as in memory.
-const earliestTime = Date.UTC(-4713, 10, 24)
+// A day after the earliest time PostgreSQL's `timestamptz` holds (4714-11-24 BC, UTC). A valid JS
+// date may be earlier (to 271821 BC), and was refused as out of range, a store failure where
+// memory answered. No stored entry is timed before it: a bound before it is read as this one (a
+// `from` takes every entry, a `to` or a `before` none), as in memory. The day's margin: `pg` sends
+// a date in the process's time zone, whose offset back then (local mean time, as in
+// America/New_York: -04:56:02) it writes to the minute, moving the instant by up to a minute.
+const earliestTime = Date.UTC(-4713, 10, 25)
 const storableTime = (date: Date): Date => date.getTime() < earliestTime ? new Date(earliestTime) : date
 
 const buffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
