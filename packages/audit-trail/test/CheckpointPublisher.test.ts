@@ -2,34 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
-import * as Checkpoint from "../src/Checkpoint.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
-import * as MerkleTree from "../src/MerkleTree.js"
-
-// A directory of the test's own, removed after it.
-const directory = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "lawful-checkpoints-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
-
-const encoder = new TextEncoder()
-
-// The signed note of a tree of `size` leaves of the tenant's log (`salt` makes another tree of that size).
-const noteOf = (tenant: TenantId.TenantId, size: number, salt = "") =>
-  Effect.map(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(3)), (signer) =>
-    Checkpoint.sign(
-      new Checkpoint.Checkpoint({
-        origin: `lawful/audit/${tenant}`,
-        treeSize: size,
-        rootHash: MerkleTree.rootOf(Array.from({ length: size }, (_, i) => MerkleTree.hashLeaf(encoder.encode(`${salt}${i}`))))
-      }),
-      signer
-    ))
-
-const sizeOf = (note: string) => Number(note.split("\n")[1])
+import { directory, noteOf, sizeOf } from "./fixtures/notes.js"
 
 const publisherIn = (dir: string) =>
   Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerDirectory(dir))

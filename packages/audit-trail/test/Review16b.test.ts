@@ -6,8 +6,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Crypto from "node:crypto"
-import { mkdtemp, readdir, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import * as AuditEntry from "../src/AuditEntry.js"
 import * as AuditEvent from "../src/AuditEvent.js"
@@ -19,28 +18,10 @@ import * as MerkleProof from "../src/MerkleProof.js"
 import * as MerkleTree from "../src/MerkleTree.js"
 import * as ProofBundle from "../src/ProofBundle.js"
 import { event } from "./AuditLogSuite.js"
+import { directory, noteOf, sizeOf } from "./fixtures/notes.js"
 
 const encoder = new TextEncoder()
 
-// A directory of the test's own, removed after it.
-const directory = Effect.acquireRelease(
-  Effect.promise(() => mkdtemp(join(tmpdir(), "lawful-review16b-"))),
-  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-)
-
-// The signed note of a tree of `size` leaves of the tenant's log (`salt` makes another tree of that size).
-const noteOf = (tenant: string, size: number, salt = "") =>
-  Effect.map(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(3)), (signer) =>
-    Checkpoint.sign(
-      new Checkpoint.Checkpoint({
-        origin: `lawful/audit/${tenant}`,
-        treeSize: size,
-        rootHash: MerkleTree.rootOf(Array.from({ length: size }, (_, i) => MerkleTree.hashLeaf(encoder.encode(`${salt}${i}`))))
-      }),
-      signer
-    ))
-
-const sizeOf = (note: string) => Number(note.split("\n")[1])
 
 const publishers = {
   directory: Effect.flatMap(directory, (dir) =>

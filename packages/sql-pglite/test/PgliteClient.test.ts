@@ -144,14 +144,22 @@ const scenario = Effect.gen(function*() {
   }
 })
 
+// Rows of `events` under a tenant of their own: `insert(n)` one, `numbers` those committed, in order.
+const numberedEvents = Effect.map(SqlClient.SqlClient, (sql) => {
+  const tenant = randomUUID()
+  return {
+    tenant,
+    insert: (n: number) => sql`INSERT INTO events ${sql.insert({ tenant_id: tenant, n })}`,
+    numbers: Effect.map(
+      sql<{ n: number }>`SELECT n FROM events WHERE tenant_id = ${tenant} ORDER BY n`,
+      (rows) => rows.map((r) => r.n)
+    )
+  }
+})
+
 const transactions = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const tenant = randomUUID()
-  const insert = (n: number) => sql`INSERT INTO events ${sql.insert({ tenant_id: tenant, n })}`
-  const numbers = Effect.map(
-    sql<{ n: number }>`SELECT n FROM events WHERE tenant_id = ${tenant} ORDER BY n`,
-    (rows) => rows.map((r) => r.n)
-  )
+  const { insert, numbers, tenant } = yield* numberedEvents
 
   // An inner transaction that fails rolls back to its savepoint; the outer one commits.
   yield* sql.withTransaction(
@@ -232,12 +240,7 @@ const transactions = Effect.gen(function*() {
 // (or back to its savepoint) and the next statement finds no transaction open.
 const interruptions = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const tenant = randomUUID()
-  const insert = (n: number) => sql`INSERT INTO events ${sql.insert({ tenant_id: tenant, n })}`
-  const numbers = Effect.map(
-    sql<{ n: number }>`SELECT n FROM events WHERE tenant_id = ${tenant} ORDER BY n`,
-    (rows) => rows.map((r) => r.n)
-  )
+  const { insert, numbers } = yield* numberedEvents
   const noTransactionOpen = Effect.map(
     sql<{ xid: string | null }>`SELECT pg_current_xact_id_if_assigned()::text AS xid`,
     ([row]) => assert.isNull(row!.xid)
