@@ -711,8 +711,8 @@ export const make = (options: AuditLogOptions = {}) =>
         // An entry stored at the log's size belongs to no log the state knows: an entry added behind
         // its back, or a state row rewritten or deleted (read as an empty log). Unless the log has
         // grown to it since, nothing is signed: a checkpoint of the state would leave it out.
-        const beyond = yield* store.scan(tenant, size, 1)
-        if (beyond.length > 0 && (yield* store.state(tenant)).frontier.size <= size) {
+        const beyond = yield* store.leafHashes(tenant, [size])
+        if (beyond.size > 0 && (yield* store.state(tenant)).frontier.size <= size) {
           return yield* refuse(`an entry is stored beyond the log's size ${size}`)
         }
         const note = Checkpoint.sign(
@@ -936,6 +936,13 @@ export const make = (options: AuditLogOptions = {}) =>
         } satisfies VerificationReport
       }).pipe(Effect.withSpan("AuditLog.verify"))
 
+    // Every tenant the store lists and the publisher lists (when it can), once each, in order: a
+    // tenant whose every row was deleted is in the publisher's list only.
+    const publishedTenants: Effect.Effect<ReadonlyArray<TenantId>, CheckpointPublisher.CheckpointPublishError> =
+      publisher.tenants ?? Effect.succeed([])
+    const knownTenants = <E>(published: Effect.Effect<ReadonlyArray<TenantId>, E>) =>
+      Effect.map(Effect.zip(store.tenants, published), ([stored, listed]) => [...new Set([...stored, ...listed])].sort())
+
     const service: Context.Tag.Service<typeof AuditLog> = {
       append: (tenant, event) => Effect.map(appendAll(tenant, [event]), (appended) => appended[0]!),
       appendAll,
@@ -973,12 +980,12 @@ export const make = (options: AuditLogOptions = {}) =>
         // The publisher's tenants too: one whose every row was deleted is refused (its log does not
         // extend its published checkpoint), with a warning. A listing that fails is warned of, and
         // the database's list goes on alone.
-        const published = publisher.tenants === undefined ? [] : yield* publisher.tenants.pipe(
+        const tenants = yield* knownTenants(publishedTenants.pipe(
           Effect.catchAll((error) =>
             Effect.as(Effect.logWarning("Audit checkpoints: the publisher's tenants not listed", error.message), [])
           )
-        )
-        for (const tenant of [...new Set([...(yield* store.tenants), ...published])].sort()) {
+        ))
+        for (const tenant of tenants) {
           const result = yield* Effect.either(issue(tenant))
           if (result._tag === "Right") {
             if (result.right.signed) signed++
@@ -1019,10 +1026,7 @@ export const make = (options: AuditLogOptions = {}) =>
       verifyAll: Effect.gen(function*() {
         // The database's list, and the publisher's: a tenant whose every row was deleted is in the
         // second only, and its published checkpoint shows the log it had.
-        const stored = yield* store.tenants
-        const published = publisher.tenants === undefined ? [] : yield* publisher.tenants
-        const tenants = [...new Set([...stored, ...published])].sort()
-        return yield* Effect.forEach(tenants, verify)
+        return yield* Effect.forEach(yield* knownTenants(publishedTenants), verify)
       }).pipe(Effect.withSpan("AuditLog.verifyAll")),
       verifierKey: signer.verifierKey,
       origin
