@@ -393,11 +393,9 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Request: Schema.Void,
           Result: TenantKeyRow,
           execute: () =>
-            after === undefined
-              ? sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
-                    WHERE wrapped_by <> ${keyId} ORDER BY tenant_id LIMIT ${limit}`
-              : sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
-                    WHERE wrapped_by <> ${keyId} AND tenant_id > ${after} ORDER BY tenant_id LIMIT ${limit}`
+            sql`SELECT tenant_id, wrapped_by, ciphertext FROM lawful_vault_tenant_keys
+              WHERE wrapped_by <> ${keyId} ${after === undefined ? sql`` : sql`AND tenant_id > ${after}`}
+              ORDER BY tenant_id LIMIT ${limit}`
         })(undefined).pipe(
           Effect.map((rows) =>
             rows.map((row) => [row.tenant_id, toWrappedKey(row)] as const)

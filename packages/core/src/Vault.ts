@@ -299,7 +299,8 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * A tenant key it cannot unwrap (its master key is not configured, or its wrapping does not
    * authenticate) is left as it was, logged as a warning (tenant and reason) and reported in
    * `skipped`: it never stops the others. Only a key-store failure fails the run, which is safe to
-   * run again. Done when it reports nothing re-wrapped and nothing skipped.
+   * run again. It goes on until a pass finds nothing left to re-wrap: done when `skipped` is empty
+   * (started once every process runs on the new key).
    */
   readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError>
   /** The tenant's erasure ledger, oldest first. */
