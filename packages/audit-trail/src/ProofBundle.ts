@@ -256,10 +256,10 @@ export const verifyEntry = (
   options: Checkpoint.VerifyOptions = {}
 ): Effect.Effect<VerifiedEntry, ProofBundleInvalid> =>
   Effect.gen(function*() {
-    const checkpoint = yield* verify(bundle, verifierKey, options)
     const key = Predicate.isString(verifierKey)
       ? yield* Checkpoint.parseVerifierKey(verifierKey).pipe(Effect.mapError((error) => invalid(error.reason)))
       : verifierKey
+    const checkpoint = yield* verify(bundle, key, options)
     const decoded = AuditEntry.decodeLeaf(bundle.entry)
     if (decoded._tag === "None") return yield* invalid("entry: not a canonical version-1 audit entry")
     const entry = decoded.value
