@@ -1136,8 +1136,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
               notice.objectionDeadline.getTime() - notice.publishedAt.getTime() &&
             JSON.stringify(noticeContent(earlier)) === JSON.stringify(noticeContent(notice))
           for (const earlier of (yield* store.notices(processor.id)).filter(sameContent)) {
-            const told = yield* Effect.forEach(audience, (tenant) => store.isRecipient(tenant, earlier.id))
-            if (told.every(Boolean)) {
+            // Stops at the first tenant not told.
+            if (yield* Effect.every(audience, (tenant) => store.isRecipient(tenant, earlier.id))) {
               return { result: { notice: earlier, audience }, changes: [], audit: [] } satisfies Plan<
                 { readonly notice: ChangeNotice.ChangeNotice; readonly audience: ReadonlyArray<TenantId> }
               >
