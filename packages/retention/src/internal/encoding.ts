@@ -1,6 +1,7 @@
 import { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import { TargetId } from "@lawful/core/RetentionTarget"
+import * as Uuid from "@lawful/core/Uuid"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -33,7 +34,7 @@ export const quotedCategory = (category: string): string => Schema.is(TargetId)(
 /** See `quotedCategory`: a hold id in lower case, found whatever the case given, as stores find it. */
 export const quotedHoldId = (holdId: string): string => {
   const id = holdId.toLowerCase()
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : ""
+  return Uuid.pattern.test(id) ? id : ""
 }
 
 // Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.
