@@ -522,13 +522,14 @@ const partitionName = (table: string, day: Date) =>
 const qualified = (table: string, partition: string) =>
   table.includes(".") ? `${table.slice(0, table.lastIndexOf("."))}.${partition}` : partition
 
-const partitionDay = (table: string, name: string): Option.Option<Date> => {
+// Whether `name` is one of the table's day partitions by its name, `<table>_pYYYYMMDD` of a real
+// day (its range is read from the catalog, never from the name).
+const isDayPartition = (table: string, name: string): boolean => {
   const prefix = `${bareName(table)}_p`
-  if (!name.startsWith(prefix)) return Option.none()
+  if (!name.startsWith(prefix)) return false
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(name.slice(prefix.length))
-  if (!match) return Option.none()
-  const day = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])))
-  return partitionName(bareName(table), day) === name ? Option.some(day) : Option.none()
+  if (!match) return false
+  return partitionName(bareName(table), new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])))) === name
 }
 
 // The range of partition `partition` (an oid) of the table `parent` (an oid), as `timestamptz[]`
@@ -572,6 +573,7 @@ const dropStatement = (statement: {
   readonly table: string
   readonly partition: string
   readonly tenant: string
+  /** The time column, quoted; `timeColumn` is its name, for the catalog. */
   readonly time: string
   readonly timeColumn: string
   readonly match: ReadonlyArray<string>
@@ -845,7 +847,7 @@ export const sqlTable = (
           WHERE span[2] <= ${before} ORDER BY span[1], name`.pipe(
           Effect.map((rows) =>
             rows.flatMap((row): Array<TimePartition> =>
-              Option.isSome(partitionDay(options.table, row.name)) ? [{ name: row.name, from: row.from, to: row.to }] : []
+              isDayPartition(options.table, row.name) ? [{ name: row.name, from: row.from, to: row.to }] : []
             )
           ),
           Effect.mapError(fail("list partitions"))
