@@ -129,7 +129,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -137,6 +137,7 @@ import { isIP } from "node:net"
 import * as ConsentEvent from "./ConsentEvent.js"
 import * as ConsentImport from "./ConsentImport.js"
 import * as ConsentLists from "./ConsentLists.js"
+import { describeIssues } from "./internal/issues.js"
 import { NoticeHashes } from "./ConsentNotice.js"
 import * as ConsentProof from "./ConsentProof.js"
 import * as ConsentState from "./ConsentState.js"
@@ -559,27 +560,12 @@ interface Draft {
   readonly userAgentSealed: Uint8Array | undefined
 }
 
-const describeIssue = (issue: ParseResult.ArrayFormatterIssue): string => {
-  const path = issue.path.length === 0 ? "request" : issue.path.join(".")
-  switch (issue._tag) {
-    case "Missing":
-      return `${path}: missing`
-    case "Unexpected": {
-      // The member's name is the caller's text (it may be an address): name where it is, not it.
-      const parent = issue.path.slice(0, -1)
-      return `${parent.length === 0 ? "request" : parent.join(".")}: a member not allowed`
-    }
-    default:
-      return `${path}: invalid`
-  }
-}
-
 const decodeRequest = Schema.decodeUnknown(RecordRequest, { errors: "all", onExcessProperty: "error" })
 
 const requestInvalid = (...issues: ReadonlyArray<string>) => new ConsentRequestInvalid({ issues })
 
 const parseIssues = (error: ParseResult.ParseError) =>
-  requestInvalid(...new Set(ParseResult.ArrayFormatter.formatErrorSync(error).map(describeIssue)))
+  requestInvalid(...describeIssues(error, "request"))
 
 /** The checks of a decoded request that the schema does not express. */
 const checkRequest = (request: typeof RecordRequest.Type): Effect.Effect<void, ConsentRequestInvalid | IpAddressInvalid> => {

@@ -62,13 +62,13 @@ import * as ProofBundle from "@lawful/audit-trail/ProofBundle"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as ConsentEvent from "./ConsentEvent.js"
 import { Sha256Hex } from "./ConsentNotice.js"
 import { sha256Hex } from "./internal/bytes.js"
 import * as Json from "@lawful/core/Json"
+import { describeIssues } from "./internal/issues.js"
 
 /**
  * The proof does not prove its event: malformed, tampered with, or signed by
@@ -237,29 +237,8 @@ export const toJson = (proof: ConsentProof, indent?: number): string => JSON.str
  */
 export const decode = (json: unknown): Effect.Effect<ConsentProof, ConsentProofInvalid> =>
   Schema.decodeUnknown(ConsentProof)(json, { onExcessProperty: "error" }).pipe(
-    Effect.mapError((error) => invalid(`malformed proof: ${describe(error)}`))
+    Effect.mapError((error) => invalid(`malformed proof: ${describeIssues(error, "the proof").join("; ")}`))
   )
-
-// The issues by path and kind, never the offending value: a proof may disclose an IP address and
-// a user agent, and the reason must not carry them (in whatever member they were misplaced). The
-// name of a member not allowed is left out for the same reason. The formatter recurses: a value
-// nested thousands deep overflows the stack, and is described without it.
-const describe = (error: ParseResult.ParseError): string => {
-  try {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
-      const path = issue._tag === "Unexpected" ? issue.path.slice(0, -1) : issue.path
-      const where = path.length === 0 ? "the proof" : path.join(".")
-      return issue._tag === "Missing"
-        ? `${where}: missing`
-        : issue._tag === "Unexpected"
-        ? `${where}: a member not allowed`
-        : `${where}: invalid`
-    })
-    return [...new Set(issues)].join("; ")
-  } catch {
-    return "a value is nested too deeply"
-  }
-}
 
 /**
  * Decodes a proof from its JSON text.
