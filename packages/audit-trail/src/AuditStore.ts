@@ -1130,18 +1130,28 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             return indices(rows)
           }
           yield* lockRedactions(tenant)
-          const [mark] = yield* sql<{ redacted_before: Date; redacted_size: string; skipped: ReadonlyArray<SubjectId> }>`
-            SELECT redacted_before, redacted_size,
-              ARRAY(SELECT subject_id FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant}) AS skipped
-            FROM lawful_audit_redactions WHERE tenant_id = ${tenant}`
-          // The log's size before the batch reads any entry, from its newest entry by the primary key
-          // (not the state row, which raw SQL may have deleted): a statement of its own, so every
-          // entry below it (entries commit in index order) is committed and seen by the reads that
-          // follow.
-          const [newestIndex] = yield* sql<{ idx: string }>`
-            SELECT idx FROM lawful_audit_entries WHERE tenant_id = (SELECT ${tenant}::uuid) ORDER BY idx DESC LIMIT 1`
-          const sizeNow = newestIndex === undefined ? 0 : Number(newestIndex.idx) + 1
-          yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
+          // The watermark, and the log's size before the batch reads any entry, from its newest entry
+          // by the primary key (not the state row, which raw SQL may have deleted): read in a
+          // statement before the reads that follow, so every entry below it (entries commit in index
+          // order) is committed and seen by them. The same statement turns bitmap scans off for
+          // the transaction.
+          const [read] = yield* sql<{
+            newest_idx: string | null
+            redacted_before: Date | null
+            redacted_size: string | null
+            skipped: ReadonlyArray<SubjectId>
+          }>`
+            SELECT
+              (SELECT idx FROM lawful_audit_entries WHERE tenant_id = (SELECT ${tenant}::uuid) ORDER BY idx DESC LIMIT 1)
+                AS newest_idx,
+              r.redacted_before, r.redacted_size,
+              ARRAY(SELECT subject_id FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant}) AS skipped,
+              set_config('enable_bitmapscan', 'off', true) AS bitmap_scans
+            FROM (SELECT 1) AS one LEFT JOIN lawful_audit_redactions r ON r.tenant_id = ${tenant}`
+          const mark = read!.redacted_before === null
+            ? undefined
+            : { redacted_before: read!.redacted_before, redacted_size: read!.redacted_size!, skipped: read!.skipped }
+          const sizeNow = read!.newest_idx === null ? 0 : Number(read!.newest_idx) + 1
           const released = mark?.skipped.filter((subject) => !excludeSubjects?.has(subject)) ?? []
           // Each subject's entries through the subject index, a subquery per subject (`OFFSET 0`):
           // taken together in time order, the time index could look cheaper, and it reads the
