@@ -42,9 +42,9 @@
  * release (or a hold) whose commit fails after its entry was committed
  * leaves the log naming a release (or a placement) that was not made, and a
  * retry appends another. Releases of one hold take turns, whatever the
- * process (through one `LegalHolds` a lock per hold; on SQL between
- * processes the row lock), so two at once release it once and append one
- * entry; the other returns the released hold.
+ * process (on SQL the hold's row lock, in memory the store's lock), so two
+ * at once release it once and append one entry; the other returns the
+ * released hold.
  *
  * `list`, `active` and `activeOf` return every hold asked for, or a page of
  * them (`HoldPage`: `limit`, and `after` the last hold of the page before),
@@ -324,7 +324,7 @@ interface HoldStore {
    * Releases the hold unless it is released: `record`s the release first, with the hold as found,
    * and marks it released once `record` succeeded, while no other release of it can run: on SQL in
    * a transaction that locks the hold's row (`SELECT ... FOR UPDATE`), whichever process releases
-   * it; in memory under the lock per hold of `LegalHolds.release`. A `record` that fails releases
+   * it; in memory under the store's lock for releases. A `record` that fails releases
    * nothing. The hold as it is after, or none when it is unknown.
    */
   readonly release: <E>(
@@ -377,23 +377,6 @@ const make = (store: HoldStore) =>
       for (const hold of active) grouped.get(hold.tenantId)?.push(hold)
       return grouped
     }
-
-    // One lock per hold being released, dropped when no release of it waits.
-    const locks = new Map<string, { readonly lock: Effect.Semaphore; users: number }>()
-    const releasing = <A, E>(key: string, release: Effect.Effect<A, E>) =>
-      Effect.acquireUseRelease(
-        Effect.sync(() => {
-          const held = locks.get(key) ?? { lock: Effect.unsafeMakeSemaphore(1), users: 0 }
-          held.users++
-          locks.set(key, held)
-          return held
-        }),
-        (held) => held.lock.withPermits(1)(release),
-        (held) =>
-          Effect.sync(() => {
-            if (--held.users === 0) locks.delete(key)
-          })
-      )
 
     const found = (tenant: TenantId, holdId: string) =>
       Option.match({
@@ -462,22 +445,20 @@ const make = (store: HoldStore) =>
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
-      // Releases of one hold take turns: two at once both found it active and both appended an entry.
-      // Within this instance a lock per hold; between processes the store's (on SQL the hold's row lock).
+      // Releases of one hold take turns in the store (two at once both found it active and both
+      // appended an entry): on SQL the hold's row lock, in memory the store's lock.
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
-          return yield* releasing(`${tenant}/${holdId.toLowerCase()}`, Effect.gen(function*() {
-            const at = new Date(yield* Clock.currentTimeMillis)
-            const released = yield* store.release(
-              tenant,
-              holdId,
-              at,
-              actor,
-              (hold) => audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
-            )
-            return yield* found(tenant, holdId)(released)
-          }))
+          const at = new Date(yield* Clock.currentTimeMillis)
+          const released = yield* store.release(
+            tenant,
+            holdId,
+            at,
+            actor,
+            (hold) => audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
+          )
+          return yield* found(tenant, holdId)(released)
         }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
       get,
       active,
@@ -514,6 +495,7 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
     const key = (tenant: TenantId, holdId: string) => `${tenant}/${holdId.toLowerCase()}`
     // Taken by each insert and by each `withActiveOf` for as long as its `use` runs.
     const placing = Effect.unsafeMakeSemaphore(1)
+    const releasing = Effect.unsafeMakeSemaphore(1)
     const activeOf = (tenants: ReadonlyArray<TenantId>, page: HoldPage) =>
       Effect.sync(() => {
         const wanted = new Set(tenants)
@@ -528,9 +510,10 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
       insert: (hold, record) =>
         placing.withPermits(1)(Effect.zipRight(record, Effect.sync(() => void holds.set(key(hold.tenantId, hold.holdId), hold)))),
       find: (tenant, holdId) => Effect.sync(() => Option.fromNullable(holds.get(key(tenant, holdId)))),
-      // Releases of one hold take turns under the lock of `LegalHolds.release`.
+      // Releases take turns: the check, the entry and the release of one are never interleaved
+      // with another's (a sweep's `withActiveOf` does not wait for them).
       release: (tenant, holdId, at, by, record) =>
-        Effect.suspend(() => {
+        releasing.withPermits(1)(Effect.suspend(() => {
           const hold = holds.get(key(tenant, holdId))
           if (!hold || !hold.active) return Effect.succeed(Option.fromNullable(hold))
           return Effect.zipRight(
@@ -541,7 +524,7 @@ export const layerMemory: Layer.Layer<LegalHolds, never, RetentionTargets | Audi
               return Option.some(released)
             })
           )
-        }),
+        })),
       list: (tenant, activeOnly, page) =>
         Effect.sync(() =>
           pageOf(
