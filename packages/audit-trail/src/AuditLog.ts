@@ -186,8 +186,8 @@ export interface EntryPage {
 
 /**
  * Filters of a query; all optional, combined with AND. Entries come in index order; a filter no
- * entry can hold, a bound that is not a valid date, a reversed range or a cursor no page returned
- * is refused (`QueryInvalid`).
+ * entry can hold, a bound that is not a valid date, a reversed range or a cursor that is not a whole
+ * number of 0 or more is refused (`QueryInvalid`).
  *
  * @since 0.1.0
  * @category models
@@ -204,7 +204,9 @@ export interface Query {
   readonly to?: Date | undefined
   /**
    * The `next` cursor of the previous page: the index of its last entry. The next page has the
-   * matching entries after it, entries appended meanwhile included.
+   * matching entries after it, entries appended meanwhile included. It is a position in the tenant's
+   * log, not bound to the query that returned it: with other filters it gives their entries after
+   * that index, and a larger one skips entries only for the caller that gives it.
    */
   readonly after?: number | undefined
   /** Page size, 1 to 1000 (default 100); a size out of range is clamped, a fractional one rounded down. */
@@ -274,7 +276,7 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
   /**
    * Signs a checkpoint for every tenant whose log grew; returns how many were signed. Each tenant
    * the store lists (a state row, entries, or a checkpoint of a non-empty tree) or the publisher
-   * lists (`CheckpointPublisher.tenants`, when it can; a listing that fails is warned of) goes through the
+   * lists (`CheckpointPublisher.tenants`; a listing that fails, or a publisher without one, is warned of) goes through the
    * checks of `checkpoint` (its latest stored checkpoint verified by its note); a tenant refused or
    * failing (one whose state row was deleted: its entries lie beyond the empty log it reads as) is
    * logged as a warning and counted out, and the others go on.
@@ -336,8 +338,10 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    * `verify` of every tenant the store lists (`AuditStore.tenants`: a state row, entries, or a
    * checkpoint of a non-empty tree), so a tenant whose state row was deleted is reported too, and of
    * every tenant the publisher lists (`CheckpointPublisher.tenants`), so a tenant whose every row was
-   * deleted is reported as a log that stops short of its published checkpoint. With a publisher that
-   * cannot list, only the store's tenants are verified. In order of tenant id.
+   * deleted is reported as a log that stops short of its published checkpoint. A publisher that lists
+   * none (`Effect.succeed([])`) leaves the store's tenants alone verified; one whose listing fails,
+   * or that has no `tenants` (a wrapper that dropped it), fails it (`CheckpointPublishError`,
+   * operation `list`). In order of tenant id.
    */
   readonly verifyAll: Effect.Effect<ReadonlyArray<VerificationReport>, AuditStoreError | CheckpointPublisher.CheckpointPublishError>
   /** The verifier key string that checks this log's checkpoints and bundles. */
@@ -936,10 +940,18 @@ export const make = (options: AuditLogOptions = {}) =>
         } satisfies VerificationReport
       }).pipe(Effect.withSpan("AuditLog.verify"))
 
-    // Every tenant the store lists and the publisher lists (when it can), once each, in order: a
-    // tenant whose every row was deleted is in the publisher's list only.
+    // Every tenant the store lists and the publisher lists, once each, in order: a tenant whose every
+    // row was deleted is in the publisher's list only. A publisher without `tenants` (a wrapper, cast
+    // or untyped, that dropped it) is a listing that fails, not an empty list: that would leave
+    // such tenants out of `verifyAll` unseen.
     const publishedTenants: Effect.Effect<ReadonlyArray<TenantId>, CheckpointPublisher.CheckpointPublishError> =
-      publisher.tenants ?? Effect.succeed([])
+      (publisher.tenants as typeof publisher.tenants | undefined) ??
+        Effect.fail(
+          new CheckpointPublisher.CheckpointPublishError({
+            operation: "list",
+            cause: new Error("the checkpoint publisher has no tenants: a publisher that wraps another passes its tenants on")
+          })
+        )
     const knownTenants = <E>(published: Effect.Effect<ReadonlyArray<TenantId>, E>) =>
       Effect.map(Effect.zip(store.tenants, published), ([stored, listed]) => [...new Set([...stored, ...listed])].sort())
 

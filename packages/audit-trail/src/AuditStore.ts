@@ -879,6 +879,22 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     const notOf = (excluded: ReadonlyArray<SubjectId>) =>
       excluded.length > 0 ? sql`AND (subject_id IS NULL OR subject_id <> ALL(${excluded}::uuid[]))` : sql``
 
+    // The late entries (migration 0007): from the watermark's size on (below `until`, when given),
+    // with details and timed before the watermark, a range of the primary key (`OFFSET 0` keeps the
+    // time test out of the scan: through the time index it would read the tenant's redacted
+    // history). Shared by a redaction batch, which gives the watermark it read, and by the counts,
+    // which join the watermark's row.
+    const lateEntries = (
+      tenant: TenantId,
+      watermark: { readonly size: Statement.Fragment; readonly before: Statement.Fragment; readonly until?: Statement.Fragment }
+    ) =>
+      sql`(SELECT idx, time, subject_id FROM (
+          SELECT idx, time, subject_id, details IS NOT NULL AS has_details FROM lawful_audit_entries
+          WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx >= ${watermark.size}
+            ${watermark.until === undefined ? sql`` : sql`AND idx < ${watermark.until}`}
+          ORDER BY idx OFFSET 0
+        ) recent WHERE has_details AND time < ${watermark.before})`
+
     // The entries that have details and are not of `excludeSubjects`, in two parts, each read
     // through its index: from the watermark on, a range of the time index; and, before `until`,
     // those left behind it (migration 0004), in a subquery per subject (`OFFSET 0`), so the
@@ -893,13 +909,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         // The late entries (migration 0007): from the watermark's size on, before its time, through
         // the primary key; but those of the subjects left behind it, which `behind` reads.
         late: sql`lawful_audit_redactions r
-          CROSS JOIN LATERAL (
-            SELECT time, subject_id, details IS NOT NULL AS has_details FROM lawful_audit_entries
-            WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx >= r.redacted_size
-            ORDER BY idx
-            OFFSET 0
-          ) e
-          WHERE r.tenant_id = ${tenant} AND e.has_details AND e.time < r.redacted_before
+          CROSS JOIN LATERAL ${lateEntries(tenant, { size: sql`r.redacted_size`, before: sql`r.redacted_before` })} e
+          WHERE r.tenant_id = ${tenant}
             ${excluded.length > 0 ? sql`AND (e.subject_id IS NULL OR e.subject_id <> ALL(${excluded}::uuid[]))` : sql``}
             AND NOT EXISTS (
             SELECT 1 FROM lawful_audit_redactions_skipped s WHERE s.tenant_id = ${tenant} AND s.subject_id = e.subject_id
@@ -1175,17 +1186,17 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
           const remaining = limit - behind.length
           if (remaining === 0) return indices(behind)
           const from = mark !== undefined ? sql`AND time >= ${mark.redacted_before}` : sql``
-          // The late entries (from the watermark's size to the log's, timed before the watermark), a
-          // range of the primary key (`OFFSET 0` keeps the time test out of the scan: through the time
-          // index it would read the tenant's redacted history). Bounded by the log's size, the range
-          // is estimated as the few rows it is; unbounded, a scan of the table looked cheaper. Those
+          // The late entries (`lateEntries`), up to the log's size: bounded by it, the range is
+          // estimated as the few rows it is; unbounded, a scan of the table looked cheaper. Those
           // appended since are the next batch's: the watermark's size moves only to the log's.
           const late = mark !== undefined && sizeNow > Number(mark.redacted_size)
-            ? sql`(SELECT idx, time, subject_id FROM (
-                SELECT idx, time, subject_id, details IS NOT NULL AS has_details FROM lawful_audit_entries
-                WHERE tenant_id = (SELECT ${tenant}::uuid) AND idx >= ${mark.redacted_size}::bigint AND idx < ${sizeNow}::bigint
-                ORDER BY idx OFFSET 0
-              ) recent WHERE has_details AND time < ${mark.redacted_before}) late`
+            ? sql`${
+              lateEntries(tenant, {
+                size: sql`${mark.redacted_size}::bigint`,
+                before: sql`${mark.redacted_before}`,
+                until: sql`${sizeNow}::bigint`
+              })
+            } late`
             : undefined
           const rows = yield* redact(
             late === undefined ? oldest(sql`time < ${before} ${from} ${notExcluded}`, remaining) : sql`

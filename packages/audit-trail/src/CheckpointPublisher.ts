@@ -6,12 +6,14 @@
  *
  * The default writes files: `<dir>/<tenant>/<size>.checkpoint` and
  * `<dir>/<tenant>/latest`, each written to a temporary file and moved in
- * whole; a checkpoint's file is never replaced and `latest` only ever moves
- * forward (see `layerDirectory`).
+ * whole (on a volume without hard links, a checkpoint's file is created in
+ * place, exclusively); a checkpoint's file is never replaced and `latest` only
+ * ever moves forward (see `layerDirectory`).
  *
- * A publisher may also list the tenants it holds (`tenants`): `AuditLog.verifyAll`
- * then verifies them too, so a tenant whose every row was deleted from the
- * database is still reported, against its published checkpoint.
+ * A publisher also lists the tenants it holds (`tenants`): `AuditLog.verifyAll`
+ * verifies them too, so a tenant whose every row was deleted from the
+ * database is still reported, against its published checkpoint. A publisher
+ * that wraps another passes its `tenants` on (`{ ...inner, publish }`).
  *
  * @since 0.1.0
  */
@@ -65,12 +67,14 @@ export class CheckpointPublisher extends Context.Tag("@lawful/audit-trail/Checkp
    * The tenants this publisher holds checkpoints for, whatever the database says: `AuditLog.verifyAll`
    * verifies them besides the tenants the `AuditStore` lists, so a tenant whose every row was deleted
    * from the database (its state, entries and stored checkpoints) is still reported, as a log that
-   * stops short of its published checkpoint. A custom publisher that cannot list (one that posts to a
-   * transparency service, say) leaves it out: `verifyAll` then covers only the tenants the database
-   * lists, and such a tenant is found only by `verify(tenant)` called by name. A publisher that wraps
-   * another passes its `tenants` on, or verification loses them.
+   * stops short of its published checkpoint. A publisher that wraps another passes its `tenants` on
+   * (`{ ...inner, publish }`). One that cannot list (one that posts to a transparency service, say)
+   * says so with `Effect.succeed([])`: `verifyAll` then covers only the tenants the database lists,
+   * and a tenant whose every row was deleted is found only by `verify(tenant)` called by name. A
+   * publisher without `tenants` (an untyped wrapper that dropped it) fails `verifyAll`
+   * (`CheckpointPublishError`, operation `list`) rather than leave those tenants out unseen.
    */
-  readonly tenants?: Effect.Effect<ReadonlyArray<TenantId>, CheckpointPublishError> | undefined
+  readonly tenants: Effect.Effect<ReadonlyArray<TenantId>, CheckpointPublishError>
 }>() {}
 
 // The tree size a signed note states (its second line); NaN if it states none.
@@ -207,14 +211,23 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
  * tree size is never replaced (it is left for an operator to look at).
  * Publications of one directory and tenant take turns in the process; across
  * processes each file is written to a temporary file and moved in whole (a
- * checkpoint's file is hard-linked, so it cannot replace another; renamed
- * where the file system has no hard links), and `latest` is read again after
- * its rename and written again if another process moved it back meanwhile:
- * once the publications have returned it holds the largest, though a reader
- * may meanwhile see it behind for a moment. Each file is synced to disk before
- * it is moved in, and the directory after: a publication that returned
- * survives a crash of the machine, and a crash during one leaves each file
- * whole or absent.
+ * checkpoint's file is hard-linked, so it cannot replace another), and `latest`
+ * is read again after its rename and written again if another process moved it
+ * back meanwhile: once the publications have returned it holds the largest,
+ * though a reader may meanwhile see it behind for a moment. Each file is synced
+ * to disk before it is moved in, and the directory after: a publication that
+ * returned survives a crash of the machine, and a crash during one leaves each
+ * file whole or absent.
+ *
+ * Where the file system has no hard links (some network and FAT volumes), a
+ * checkpoint's file is instead created under its own name, exclusively, then
+ * written and synced, and the directory after: of processes publishing one size
+ * at once, one creates it and the others are refused unless their note is the
+ * one it holds. There, a crash while that file is written can leave it short (a
+ * publication of its size is then refused until an operator removes it), and a
+ * publication of the same note as one still being written in another process
+ * may be refused (published again, it succeeds). `latest` is moved in whole as
+ * everywhere.
  *
  * A publication is refused before anything is written when its `size` is not the
  * tree size its note states (`latest` would move back, and the size's file would
@@ -266,6 +279,29 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
               return path
             }
 
+            // Without hard links, the checkpoint's file is created under its own name, exclusively:
+            // of two processes publishing one size, one creates it and the other finds it (a check
+            // and then a rename would let both move theirs in). Written and synced in place, and
+            // removed if that fails.
+            const createExclusively = async (path: string) => {
+              const handle = await open(path, "wx").catch((error: NodeJS.ErrnoException) => {
+                if (error.code === "EEXIST") return undefined
+                throw error
+              })
+              if (handle === undefined) return
+              try {
+                try {
+                  await handle.writeFile(note, "utf8")
+                  await handle.sync()
+                } finally {
+                  await handle.close()
+                }
+              } catch (error) {
+                await rm(path, { force: true })
+                throw error
+              }
+            }
+
             // The checkpoint's own file, linked in whole where it is absent, never replaced.
             const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
             const written = await partial()
@@ -273,7 +309,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
               await link(written, file).catch(async (error: NodeJS.ErrnoException) => {
                 if (error.code === "EEXIST") return
                 if (!noHardLinks.has(error.code ?? "")) throw error
-                if (await readIfExists(file) === undefined) await rename(written, file)
+                await createExclusively(file)
               })
             } finally {
               await rm(written, { force: true })
@@ -281,7 +317,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
             if (await readFile(file, "utf8") !== note) {
               throw new Error(`another checkpoint of size ${size} is already published`)
             }
-            // The link (or rename) itself, durable before `latest` names the checkpoint.
+            // The link (or the file created) itself, durable before `latest` names the checkpoint.
             await syncDirectory(dir)
 
             // `latest`, moved forward only, and read again after each rename.

@@ -75,11 +75,15 @@ describe("verifyAll and the tenants a publisher holds", () => {
       assert.include(Option.getOrThrow(yield* publisher.latest(wiped)), "\n3\n")
     }))
 
-  it.scoped("memory: a publisher that cannot list tenants leaves verifyAll to the store's list", () =>
+  it.scoped("memory: a publisher that says it cannot list tenants leaves verifyAll to the store's list", () =>
     Effect.gen(function*() {
       const inner = yield* Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerMemory)
-      // A custom publisher with no `tenants` (one posting to a service that cannot list).
-      const unlisting = CheckpointPublisher.CheckpointPublisher.of({ publish: inner.publish, latest: inner.latest })
+      // A custom publisher that lists none (one posting to a service that cannot list).
+      const unlisting = CheckpointPublisher.CheckpointPublisher.of({
+        publish: inner.publish,
+        latest: inner.latest,
+        tenants: Effect.succeed([])
+      })
       const log = yield* AuditLog.make().pipe(
         Effect.provide(Layer.mergeAll(AuditStore.layerMemory, AuditLog.AuditSigner.layerRandom)),
         Effect.provideService(CheckpointPublisher.CheckpointPublisher, unlisting)
@@ -99,13 +103,13 @@ describe("verifyAll and the tenants a publisher holds", () => {
         Effect.provide(Layer.mergeAll(AuditStore.layerMemory, AuditLog.AuditSigner.layerRandom)),
         Effect.provideService(CheckpointPublisher.CheckpointPublisher, publisher)
       )
-      assert.deepStrictEqual(yield* publisher.tenants!, [])
+      assert.deepStrictEqual(yield* publisher.tenants, [])
       const [a, b] = yield* Effect.all([TenantId.make, TenantId.make])
       yield* log.append(a, event(0))
       yield* log.append(b, event(0))
       yield* log.checkpoint(a)
       yield* log.checkpoint(b)
-      assert.deepStrictEqual(yield* publisher.tenants!, [a, b].sort())
+      assert.deepStrictEqual(yield* publisher.tenants, [a, b].sort())
     }))
 
   it.scoped("directory: the tenants are the subdirectories named by a tenant id; anything else is ignored", () =>
@@ -115,7 +119,7 @@ describe("verifyAll and the tenants a publisher holds", () => {
         CheckpointPublisher.CheckpointPublisher,
         CheckpointPublisher.layerDirectory(join(dir, "never-made"))
       )
-      assert.deepStrictEqual(yield* missing.tenants!, [], "a directory not made yet holds no tenant")
+      assert.deepStrictEqual(yield* missing.tenants, [], "a directory not made yet holds no tenant")
 
       const publisher = yield* Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerDirectory(dir))
       const [a, b, linked, file] = yield* Effect.all([TenantId.make, TenantId.make, TenantId.make, TenantId.make])
@@ -129,7 +133,7 @@ describe("verifyAll and the tenants a publisher holds", () => {
         await writeFile(join(dir, "latest"), "stray")
         await symlink(join(dir, b), join(dir, linked))
       })
-      assert.deepStrictEqual(yield* publisher.tenants!, [a, b, linked].sort())
+      assert.deepStrictEqual(yield* publisher.tenants, [a, b, linked].sort())
     }))
 })
 

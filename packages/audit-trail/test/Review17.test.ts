@@ -1,0 +1,168 @@
+import { assert, describe, it } from "@effect/vitest"
+import { vi } from "vitest"
+import * as TenantId from "@lawful/core/TenantId"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { readdir, readFile, symlink } from "node:fs/promises"
+import { join } from "node:path"
+import * as AuditLog from "../src/AuditLog.js"
+import * as AuditStore from "../src/AuditStore.js"
+import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import { event } from "./AuditLogSuite.js"
+import { withWarnings } from "./fixtures/logs.js"
+import { directory, noteOf } from "./fixtures/notes.js"
+
+// ---- a file system without hard links ----------------------------------------
+
+// `link` and `rename` of `node:fs/promises` go through `volume`: by default the real ones; a test
+// makes `link` fail as on a volume without hard links, and holds renames to force an interleaving.
+const volume = vi.hoisted(() => ({
+  link: undefined as undefined | ((existing: string, target: string) => Promise<void>),
+  rename: undefined as undefined | ((from: string, to: string) => Promise<void>)
+}))
+
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("node:fs/promises")>()
+  const link = (existing: string, target: string) => volume.link?.(existing, target) ?? actual.link(existing, target)
+  const rename = (from: string, to: string) => volume.rename?.(from, to) ?? actual.rename(from, to)
+  return { ...actual, link, rename, default: { ...actual, link, rename } }
+})
+
+const realFs = await vi.importActual<typeof import("node:fs/promises")>("node:fs/promises")
+
+const noHardLink = (existing: string, target: string) =>
+  Promise.reject(Object.assign(new Error(`EPERM: operation not permitted, link '${existing}' -> '${target}'`), {
+    code: "EPERM"
+  }))
+
+const publisherIn = (dir: string) =>
+  Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerDirectory(dir))
+
+const checkpointFile = (size: number) => `${String(size).padStart(16, "0")}.checkpoint`
+
+describe("CheckpointPublisher.layerDirectory on a volume without hard links", () => {
+  it.scoped("two processes publishing different notes of one size: exactly one wins, and its note stays", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      // Another process's view of the directory: another path to it, so the two publishers do not
+      // take turns in this process (their lock is per path), as two processes do not.
+      const elsewhere = `${dir}-elsewhere`
+      yield* Effect.acquireRelease(
+        Effect.promise(() => symlink(dir, elsewhere)),
+        () => Effect.promise(() => realFs.rm(elsewhere, { force: true }))
+      )
+      const [here, there] = yield* Effect.all([publisherIn(dir), publisherIn(elsewhere)])
+      const tenant = yield* TenantId.make
+      const [first, second] = yield* Effect.all([noteOf(tenant, 4), noteOf(tenant, 4, "other ")])
+
+      // No hard links in either. A checkpoint's file moved into place by a rename is held until both
+      // publications have looked for it, and the second's until the first has returned: the
+      // interleaving in which each finds the size free.
+      let firstDone!: () => void
+      const firstReturned = new Promise<void>((resolve) => (firstDone = resolve))
+      let secondArrived!: () => void
+      const secondLooked = new Promise<void>((resolve) => (secondArrived = resolve))
+      volume.link = (existing, target) => target.startsWith(dir) ? noHardLink(existing, target) : realFs.link(existing, target)
+      volume.rename = async (from, to) => {
+        if (to.endsWith(".checkpoint")) {
+          if (to.startsWith(elsewhere)) {
+            secondArrived()
+            await firstReturned
+          } else {
+            await secondLooked
+          }
+        }
+        return realFs.rename(from, to)
+      }
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          volume.link = undefined
+          volume.rename = undefined
+        })
+      )
+
+      const one = yield* Effect.fork(Effect.exit(here.publish(tenant, { size: 4, note: first })))
+      const two = yield* Effect.fork(Effect.exit(there.publish(tenant, { size: 4, note: second })))
+      const firstExit = yield* Fiber.join(one)
+      firstDone()
+      const secondExit = yield* Fiber.join(two)
+
+      const won = [firstExit, secondExit].flatMap((exit, i) => Exit.isSuccess(exit) ? [[first, second][i]!] : [])
+      assert.strictEqual(won.length, 1, `${won.length} of the two publications of size 4 returned`)
+      const lost = [firstExit, secondExit].find(Exit.isFailure)!
+      const failure = Cause.failureOption(lost.cause)
+      assert.isTrue(Option.isSome(failure) && failure.value._tag === "CheckpointPublishError", Cause.pretty(lost.cause))
+      const stored = yield* Effect.promise(() => readFile(join(dir, tenant, checkpointFile(4)), "utf8"))
+      assert.strictEqual(stored, won[0])
+      assert.strictEqual(Option.getOrThrow(yield* here.latest(tenant)), won[0])
+      const files = yield* Effect.promise(() => readdir(join(dir, tenant)))
+      assert.deepStrictEqual(files.filter((file) => file.startsWith(".")), [], "a temporary file is left")
+    }))
+
+  it.scoped("a publication there is durable and idempotent: the same note again changes nothing, another is refused", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const publisher = yield* publisherIn(dir)
+      volume.link = (existing, target) => target.startsWith(dir) ? noHardLink(existing, target) : realFs.link(existing, target)
+      yield* Effect.addFinalizer(() => Effect.sync(() => (volume.link = undefined)))
+      const tenant = yield* TenantId.make
+      const [note, other, larger] = yield* Effect.all([noteOf(tenant, 2), noteOf(tenant, 2, "other "), noteOf(tenant, 5)])
+      yield* publisher.publish(tenant, { size: 2, note })
+      yield* publisher.publish(tenant, { size: 2, note })
+      const refused = yield* Effect.flip(publisher.publish(tenant, { size: 2, note: other }))
+      assert.strictEqual(refused._tag, "CheckpointPublishError")
+      yield* publisher.publish(tenant, { size: 5, note: larger })
+      assert.strictEqual(yield* Effect.promise(() => readFile(join(dir, tenant, checkpointFile(2)), "utf8")), note)
+      assert.strictEqual(Option.getOrThrow(yield* publisher.latest(tenant)), larger)
+    }))
+})
+
+// ---- a publisher that does not list its tenants --------------------------------
+
+describe("verifyAll with a publisher that does not pass its tenants on", () => {
+  it.scoped("a wrapper without tenants fails verifyAll, naming the listing, and checkpointAll warns and goes on", () =>
+    Effect.gen(function*() {
+      const inner = yield* Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerMemory)
+      // A user's wrapper that forwards publish and latest and forgets tenants (a cast: the type requires it).
+      const forgetful: Omit<CheckpointPublisher.CheckpointPublisher["Type"], "tenants"> = {
+        publish: inner.publish,
+        latest: inner.latest
+      }
+      const log = yield* AuditLog.make().pipe(
+        Effect.provide(Layer.mergeAll(AuditStore.layerMemory, AuditLog.AuditSigner.layerRandom)),
+        Effect.provideService(
+          CheckpointPublisher.CheckpointPublisher,
+          forgetful as CheckpointPublisher.CheckpointPublisher["Type"]
+        )
+      )
+      const tenant = yield* TenantId.make
+      yield* log.appendAll(tenant, [event(0), event(1)])
+      yield* log.checkpoint(tenant)
+
+      const verified = yield* Effect.exit(log.verifyAll)
+      if (Exit.isSuccess(verified)) {
+        return assert.fail(`verifyAll succeeded over ${verified.value.length} tenants without the publisher's list`)
+      }
+      const failure = Cause.failureOption(verified.cause)
+      assert.isTrue(
+        Option.isSome(failure) && failure.value._tag === "CheckpointPublishError" && failure.value.operation === "list",
+        Cause.pretty(verified.cause)
+      )
+
+      yield* log.append(tenant, event(2))
+      const { exit, warnings } = yield* withWarnings(log.checkpointAll)
+      assert.deepStrictEqual(exit, Exit.succeed(1))
+      assert.strictEqual(warnings.filter((w) => w.includes("tenants not listed")).length, 1, warnings.join("; "))
+    }))
+
+  it("a publisher is typed with its tenants: one without them does not compile", () => {
+    const inner = { publish: () => Effect.void, latest: () => Effect.succeed(Option.none()) }
+    // @ts-expect-error a publisher lists its tenants (`Effect.succeed([])` says it holds none)
+    const publisher: CheckpointPublisher.CheckpointPublisher["Type"] = inner
+    assert.isDefined(publisher)
+  })
+})
