@@ -23,8 +23,11 @@
  * consent (`withdrawn`; a row without a consent time is taken as collected
  * at the start of the attested period). An imported consent never overrides
  * a later withdrawal: only the person can consent again, and a row whose
- * consent time follows the withdrawal is recorded. The withdrawals are those
- * the projection holds when the row's batch is checked. An import
+ * consent time follows the withdrawal is recorded. The withdrawals are read
+ * when the row's batch is checked and checked again when it is written,
+ * under the tenant's lock: a withdrawal recorded in between wins too (the
+ * row counts as `withdrawn`; its audit entry `consent.granted`, appended
+ * already, stays without an event and proves nothing). An import
  * keeps the distinct addresses it has read in memory to find repeats. An
  * attestation whose period is reversed,
  * or whose bounds are not valid dates of the years 0000 to 9999, records

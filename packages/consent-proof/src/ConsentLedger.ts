@@ -47,7 +47,10 @@
  * grant made its lists pending again in between (a form submitted twice,
  * the first link clicked) is read again and recorded, confirming the newer
  * grant, as a retry of the call would be: the call and its retry never
- * disagree. The refused attempt's entry stays, without an event.
+ * disagree. The refused attempt's entry stays, without an event. A
+ * confirmation is written at most `maxConfirmationAttempts` (3) times:
+ * overtaken by a newer grant on each attempt (a form resubmitted in a
+ * loop), it fails `ConfirmationContended`, nothing confirmed.
  *
  * A subject named by id whose key was shredded is not consenting again: a
  * grant or confirmation for it fails with `SubjectShredded` (nothing
@@ -60,7 +63,10 @@
  *
  * `importContacts` records attested contacts in batches (see
  * `ConsentImport`); a contact who withdrew from one of its lists at or after
- * the row's consent is refused (`withdrawn`), never granted again. Give it an `idempotencyKey` to make it safe to retry: a
+ * the row's consent is refused (`withdrawn`), never granted again, even by a
+ * withdrawal recorded while the row's batch is written: the store checks
+ * the withdrawals again under the tenant's lock when it writes the grants
+ * (`ConsentStore`'s `refuseWithdrawnSince`). Give it an `idempotencyKey` to make it safe to retry: a
  * call with a key already used returns the completed import's report,
  * continues an interrupted one under the same import id without recording a
  * contact twice, or fails `ImportKeyConflict` (other options) or
@@ -248,6 +254,42 @@ export class ConsentNotPending extends Schema.TaggedError<ConsentNotPending>()("
 }
 
 /**
+ * How many times `record` writes one confirmation at most. A confirmation
+ * refused at write time because a newer grant made its lists pending again
+ * is read again and written again, confirming that grant; each such attempt
+ * appends its own audit entry `consent.confirmed`. After this many
+ * attempts, each overtaken by a newer grant, the call fails with
+ * `ConfirmationContended`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maxConfirmationAttempts = 3
+
+/**
+ * A confirmation was overtaken by a newer grant of its lists on each of its
+ * `maxConfirmationAttempts` attempts (grants recorded again and again while
+ * it was written, as by a form resubmitted in a loop). Nothing was
+ * confirmed: the lists are still pending, by the newest grant, and a later
+ * confirmation (a retry once the grants stop) confirms it. The audit
+ * entries `consent.confirmed` of the attempts stay, without an event, and
+ * prove nothing. The error names the tenant and lists only, never the
+ * subject or an address.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConfirmationContended extends Schema.TaggedError<ConfirmationContended>()("ConfirmationContended", {
+  tenantId: Schema.String,
+  lists: Schema.Array(Schema.String),
+  attempts: Schema.Number
+}) {
+  override get message(): string {
+    return `The confirmation of the lists ${this.lists.join(", ")} was overtaken by a newer grant on each of its ${this.attempts} attempts; nothing was confirmed`
+  }
+}
+
+/**
  * No event with that id in the tenant's ledger. `eventId` is the id asked
  * for when it is a well-formed event id (a lower-case UUID), and left out
  * otherwise: an id is caller input, which may be anything (an email
@@ -346,6 +388,7 @@ export type RecordError =
   | ConsentLists.UnknownList
   | ConsentLists.ConsentListsError
   | ConsentNotPending
+  | ConfirmationContended
   | Email.InvalidEmail
   | SubjectDirectory.SubjectDirectoryError
   | Vault.SubjectShredded
@@ -727,16 +770,40 @@ export const make = Effect.gen(function*() {
         }))
     )
 
-  // Grants, withdrawals and imports: audited, then stored, all or none.
+  // Grants and withdrawals: audited, then stored, all or none.
   const commit = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
     Effect.gen(function*() {
       const recorded = yield* audited(tenant, drafts)
       yield* store.append(tenant, recorded).pipe(
-        // Only a checked append refuses confirmations.
-        Effect.catchTag("ConfirmationRefused", Effect.die)
+        // Only a checked append refuses events.
+        Effect.catchTags({ ConfirmationRefused: Effect.die, GrantRefused: Effect.die })
       )
       return recorded
     }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
+
+  // An import's grants: audited, then stored with their check against withdrawals (see
+  // `ConsentStore`), each with the time its consent was collected, so that a withdrawal recorded
+  // since the batch read the states wins. The refused grants are left out and the others stored
+  // again; their audit entries stay, as an entry of a failed store append does, and prove nothing
+  // (no stored event has their hash). Answers the ids of the refused grants.
+  const commitImported = (tenant: TenantId, drafts: ReadonlyArray<Draft>, consentedAt: ReadonlyArray<Date>) =>
+    Effect.gen(function*() {
+      const recorded = yield* audited(tenant, drafts)
+      const since = new Map(recorded.map(({ event }, i) => [event.id as string, consentedAt[i]!]))
+      const refused = new Set<string>()
+      let left = recorded
+      while (left.length > 0) {
+        const attempt = yield* Effect.either(store.append(tenant, left, { refuseWithdrawnSince: since }))
+        if (Either.isRight(attempt)) break
+        if (attempt.left._tag === "ConfirmationRefused") return yield* Effect.die(attempt.left)
+        if (attempt.left._tag !== "GrantRefused") return yield* attempt.left
+        for (const id of attempt.left.eventIds) refused.add(id)
+        left = left.filter(({ event }) => !refused.has(event.id))
+      }
+      return refused as ReadonlySet<string>
+    }).pipe(
+      Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant, count: drafts.length } })
+    )
 
   const checked: ConsentStore.AppendOptions = { checkConfirmations: true }
 
@@ -755,6 +822,8 @@ export const make = Effect.gen(function*() {
       while (left.length > 0) {
         const attempt = yield* Effect.either(store.append(tenant, left, checked))
         if (Either.isRight(attempt)) break
+        // Only grants named for a check against withdrawals are refused as grants: none here.
+        if (attempt.left._tag === "GrantRefused") return yield* Effect.die(attempt.left)
         if (attempt.left._tag !== "ConfirmationRefused") return yield* attempt.left
         const named = new Set(attempt.left.eventIds)
         const touched = new Set<string>()
@@ -928,7 +997,9 @@ export const make = Effect.gen(function*() {
   // them since the read). A confirmation refused then is read again: a list pending by a newer
   // grant recorded in between is still pending, and the confirmation is made again to confirm
   // that grant (a new event and audit entry), as a retry of the call would be; a list no longer
-  // pending (confirmed, withdrawn) fails the call, as it would fail the retry.
+  // pending (confirmed, withdrawn) fails the call, as it would fail the retry. Each attempt needs
+  // a newer grant to have come in between: a stream of them (a form resubmitted in a loop) would
+  // keep it going, so the call stops after `maxConfirmationAttempts` (`ConfirmationContended`).
   const recordConfirmation = (prepared: Prepared) =>
     Effect.gen(function*() {
       const { declared, request, tenant } = prepared
@@ -954,7 +1025,7 @@ export const make = Effect.gen(function*() {
       const sealed = yield* sealFor(tenant, sealItemsOf(subject, committed))
       const ipSealed = committed.ip ? sealed[0] : undefined
       const userAgentSealed = committed.userAgent ? sealed[committed.ip ? 1 : 0] : undefined
-      while (true) {
+      for (let attempt = 1;; attempt++) {
         const now = yield* Clock.currentTimeMillis
         const recorded = yield* submit(
           toDraft(tenant, request.actor, buildEvent(prepared, subject, committed, confirms, now), ipSealed, userAgentSealed)
@@ -963,6 +1034,9 @@ export const make = Effect.gen(function*() {
         const pending = yield* pendingGrants(tenant, subject, listIds)
         // Pending by the very grants it was refused for: the refusal stands.
         if (pending.length === confirms.length && pending.every((id, i) => id === confirms[i])) return yield* recorded
+        if (attempt >= maxConfirmationAttempts) {
+          return yield* new ConfirmationContended({ tenantId: tenant, lists: listIds, attempts: attempt })
+        }
         confirms = pending
       }
     })
@@ -1101,15 +1175,18 @@ export const make = Effect.gen(function*() {
       const withdrawals = new Map<SubjectId, number>()
       const wanted = new Set<string>(listIds)
       if (fresh.length > 0) {
-        for (const state of yield* store.statesOfSubjects(tenant, fresh.map((v) => v.subject))) {
+        const filter = { status: "withdrawn", lists: listIds } as const
+        for (const state of yield* store.statesOfSubjects(tenant, fresh.map((v) => v.subject), filter)) {
+          // Checked again: a store written before the filter existed returns every state.
           if (state.status !== "withdrawn" || !wanted.has(state.list)) continue
           withdrawals.set(state.subject, Math.max(withdrawals.get(state.subject) ?? -Infinity, state.since.getTime()))
         }
       }
+      const consentTimeOf = (v: { readonly contact: ConsentImport.ImportContact }) =>
+        v.contact.consentedAt ?? options.attestation.collectedFrom
       const rows = fresh.filter((v) => {
         const withdrawnAt = withdrawals.get(v.subject)
-        const consentedAt = (v.contact.consentedAt ?? options.attestation.collectedFrom).getTime()
-        if (withdrawnAt === undefined || withdrawnAt < consentedAt) return true
+        if (withdrawnAt === undefined || withdrawnAt < consentTimeOf(v).getTime()) return true
         reject(v.row, "withdrawn")
         return false
       })
@@ -1142,8 +1219,12 @@ export const make = Effect.gen(function*() {
         }, { disableValidation: true })
         return toDraft(tenant, options.actor, event, ipSealed, userAgentSealed)
       })
-      yield* commit(tenant, drafts)
-      totals.recorded = drafts.length
+      // Checked again when written: a withdrawal recorded since the states were read wins.
+      const withdrawnMeanwhile = yield* commitImported(tenant, drafts, rows.map(consentTimeOf))
+      rows.forEach((v, i) => {
+        if (withdrawnMeanwhile.has(drafts[i]!.event.id)) reject(v.row, "withdrawn")
+      })
+      totals.recorded = drafts.length - withdrawnMeanwhile.size
       return inRowOrder()
     }).pipe(
       Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: totals.received } })

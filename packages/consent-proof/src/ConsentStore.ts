@@ -33,6 +33,20 @@
  * given (the projection ignores a confirmation of a list that is not
  * pending).
  *
+ * ## Grants checked against withdrawals, at write time
+ *
+ * An import reads its contacts' states to refuse re-granting a list a
+ * contact withdrew from at or after the row's consent, then writes; a
+ * withdrawal committed in between would be overwritten by the grant. An
+ * append with `refuseWithdrawnSince` (each checked grant's event id and the
+ * time its consent was collected) therefore checks, under the tenant's lock
+ * (after every earlier writer, and with the events before it in the batch
+ * applied), that no list of each checked grant is withdrawn by a withdrawal
+ * timed at or after that time. If one is, nothing of the batch is stored and
+ * the append fails `GrantRefused`, naming those grants: the caller may
+ * append the others again. Confirmations are checked first: a batch refused
+ * for a confirmation fails `ConfirmationRefused` only.
+ *
  * ## Tables
  *
  * `lawful_consent_events` (canonical bytes, sealed IP and user agent, audit
@@ -175,6 +189,17 @@ export interface WithdrawnSelection {
 }
 
 /**
+ * Which states `statesOfSubjects` reads: those in `status` and of one of `lists`, each when given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StateFilter {
+  readonly status?: ConsentState.Status | undefined
+  readonly lists?: ReadonlyArray<ListId> | undefined
+}
+
+/**
  * What an append is asked to check.
  *
  * @since 0.1.0
@@ -187,6 +212,13 @@ export interface AppendOptions {
    * documentation. Default false: the events are stored as given.
    */
   readonly checkConfirmations?: boolean | undefined
+  /**
+   * Refuse the whole append (`GrantRefused`) when a grant named here (by event id) finds, at its
+   * turn, one of its lists withdrawn by a withdrawal timed at or after the time given (when its
+   * consent was collected); see "Grants checked against withdrawals, at write time" in the module
+   * documentation. Default none: the events are stored as given.
+   */
+  readonly refuseWithdrawnSince?: ReadonlyMap<string, Date> | undefined
 }
 
 /**
@@ -204,6 +236,24 @@ export class ConfirmationRefused extends Schema.TaggedError<ConfirmationRefused>
 }) {
   override get message(): string {
     return `${this.eventIds.length} confirmation(s) confirm no pending grant; nothing was appended`
+  }
+}
+
+/**
+ * A checked append was refused: the grants named (in batch order) found,
+ * at their turn, one of their lists withdrawn by a withdrawal timed at or
+ * after their consent (a withdrawal recorded since the caller read the
+ * states). Nothing of the batch was stored.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GrantRefused extends Schema.TaggedError<GrantRefused>()("GrantRefused", {
+  tenantId: Schema.String,
+  eventIds: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.eventIds.length} grant(s) follow a withdrawal at or after their consent; nothing was appended`
   }
 }
 
@@ -230,13 +280,15 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   /**
    * Appends the events, in order, and applies them to the projection: all or none. With
    * `checkConfirmations`, fails `ConfirmationRefused` (nothing appended) when a confirmation's
-   * lists are no longer pending by the grants it names; see the module documentation.
+   * lists are no longer pending by the grants it names; with `refuseWithdrawnSince`, fails
+   * `GrantRefused` (nothing appended) when a grant it names finds a list withdrawn at or after its
+   * consent; see the module documentation.
    */
   readonly append: (
     tenant: TenantId,
     events: ReadonlyArray<Recorded>,
     options?: AppendOptions
-  ) => Effect.Effect<void, ConsentStoreError | ConfirmationRefused>
+  ) => Effect.Effect<void, ConsentStoreError | ConfirmationRefused | GrantRefused>
   readonly events: (tenant: TenantId, query: EventQuery) => Effect.Effect<ReadonlyArray<StoredEvent>, ConsentStoreError>
   readonly event: (
     tenant: TenantId,
@@ -247,10 +299,15 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
     tenant: TenantId,
     subject: SubjectId
   ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStoreError>
-  /** The current states (the projection) of the subjects, in (subject, list) order: one read for a batch. */
+  /**
+   * The current states (the projection) of the subjects, in (subject, list) order: one read for a
+   * batch. With a `filter`, only the states in its `status` and of its `lists` (an import reads its
+   * contacts' withdrawals from its lists).
+   */
   readonly statesOfSubjects: (
     tenant: TenantId,
-    subjects: ReadonlyArray<SubjectId>
+    subjects: ReadonlyArray<SubjectId>,
+    filter?: StateFilter
   ) => Effect.Effect<ReadonlyArray<ConsentState.SubjectListState>, ConsentStoreError>
   /** Subjects granted on the list, in subject-id order, after a cursor. */
   readonly recipients: (
@@ -394,6 +451,42 @@ const confirmationChecks = (events: ReadonlyArray<Recorded>) => {
   return checks
 }
 
+/**
+ * The checks of a batch's grants against withdrawals, for `lawful_consent_append` (migration 0008).
+ * For each grant named in `since` and each list it names, the events before it in the batch
+ * applied: `bad`, the starting statuses ("none": no state) from which those events leave the list
+ * withdrawn at or after `t` (its consent); and `keep`, when those events leave a withdrawn list as
+ * it was (the stored withdrawal's time then decides).
+ */
+const withdrawalChecks = (events: ReadonlyArray<Recorded>, since: ReadonlyMap<string, Date>) => {
+  const earlier = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
+  const checks: Array<{ e: string; s: SubjectId; l: ListId; t: string; bad: Array<string>; keep: boolean }> = []
+  for (const { event } of events) {
+    const lists = earlier.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
+    earlier.set(event.subject, lists)
+    const consentedAt = since.get(event.id)
+    for (const list of event.lists) {
+      const before = lists.get(list) ?? []
+      if (consentedAt !== undefined) {
+        const outcome = ConsentState.effectOf(list, before)
+        const refuses = (state: ConsentState.ListState | undefined) =>
+          state?.status === "withdrawn" && state.since.getTime() >= consentedAt.getTime()
+        checks.push({
+          e: event.id,
+          s: event.subject,
+          l: list,
+          t: consentedAt.toISOString(),
+          bad: starts.filter((start) => refuses(outcome[start])),
+          keep: outcome.withdrawn === undefined
+        })
+      }
+      before.push(event)
+      lists.set(list, before)
+    }
+  }
+  return checks
+}
+
 /** Withdrawn-consent proofs of one subject's states: the last withdrawal when every list is withdrawn. */
 const withdrawnSince = (states: Iterable<ConsentState.ListState>): Date | undefined => {
   let latest: Date | undefined
@@ -480,12 +573,15 @@ const makeMemory = (): Service => {
 
   return {
     append: (tenant, batch, options) =>
-      Effect.flatten(atomically((): Effect.Effect<void, ConsentStoreError | ConfirmationRefused> => {
-        if (options?.checkConfirmations === true) {
-          // Each confirmation against the state at its turn: the current one, the batch's events
-          // before it applied.
+      Effect.flatten(atomically((): Effect.Effect<void, ConsentStoreError | ConfirmationRefused | GrantRefused> => {
+        const checkConfirmations = options?.checkConfirmations === true
+        const consentTimes = options?.refuseWithdrawnSince
+        if (checkConfirmations || (consentTimes !== undefined && consentTimes.size > 0)) {
+          // Each check against the state at its turn: the current one, the batch's events before
+          // it applied.
           const scratch = new Map<SubjectId, Map<ListId, ConsentState.ListState>>()
-          const refused: Array<string> = []
+          const refusedConfirmations: Array<string> = []
+          const refusedGrants: Array<string> = []
           for (const { event } of batch) {
             let lists = scratch.get(event.subject)
             if (lists === undefined) {
@@ -496,10 +592,21 @@ const makeMemory = (): Service => {
               const state = lists!.get(list)
               return state?.status === "pending" && event.confirms.includes(state.eventId)
             }
-            if (event.kind === "confirmed" && !event.lists.every(pendingByItsGrants)) refused.push(event.id)
+            if (checkConfirmations && event.kind === "confirmed" && !event.lists.every(pendingByItsGrants)) {
+              refusedConfirmations.push(event.id)
+            }
+            const consentedAt = consentTimes?.get(event.id)
+            const withdrawnSinceConsent = (list: ListId) => {
+              const state = lists!.get(list)
+              return state?.status === "withdrawn" && state.since.getTime() >= consentedAt!.getTime()
+            }
+            if (consentedAt !== undefined && event.lists.some(withdrawnSinceConsent)) refusedGrants.push(event.id)
             ConsentState.applyTo(lists, event)
           }
-          if (refused.length > 0) return Effect.fail(new ConfirmationRefused({ tenantId: tenant, eventIds: refused }))
+          if (refusedConfirmations.length > 0) {
+            return Effect.fail(new ConfirmationRefused({ tenantId: tenant, eventIds: refusedConfirmations }))
+          }
+          if (refusedGrants.length > 0) return Effect.fail(new GrantRefused({ tenantId: tenant, eventIds: refusedGrants }))
         }
         const adding = new Set<string>()
         for (const recorded of batch) {
@@ -545,10 +652,15 @@ const makeMemory = (): Service => {
     event: (tenant, id) => atomically(() => Option.fromNullable(eventsOf(tenant).find((stored) => stored.event.id === id))),
     states: (tenant, subject) =>
       atomically(() => ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])])),
-    statesOfSubjects: (tenant, subjects) =>
+    statesOfSubjects: (tenant, subjects, filter) =>
       atomically(() =>
         [...new Set(subjects)].sort(compareStrings).flatMap((subject) =>
-          ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])]).map((state) => ({ ...state, subject }))
+          ConsentState.sortByList([...(statesOf(tenant).get(subject)?.values() ?? [])])
+            .filter((state) =>
+              (filter?.status === undefined || state.status === filter.status) &&
+              (filter?.lists === undefined || filter.lists.includes(state.list))
+            )
+            .map((state) => ({ ...state, subject }))
         )
       ),
     recipients: (tenant, list, after, limit) =>
@@ -738,6 +850,12 @@ const isRace = (error: SqlError): boolean => {
 // The writer that lost has waited for the winner to finish, so trying again at once succeeds.
 const retryRaces = <A, R>(effect: Effect.Effect<A, SqlError, R>) => Effect.retry(effect, { while: isRace, times: 10 })
 
+/** What a checked append refused (nothing, when `ids` is empty). */
+interface Refusal {
+  readonly kind: "confirmations" | "grants"
+  readonly ids: ReadonlySet<string>
+}
+
 const makeSql = Effect.gen(function*() {
   const client = yield* SqlClient.SqlClient
   const sql = client.withoutTransforms()
@@ -767,13 +885,18 @@ const makeSql = Effect.gen(function*() {
       return { s: subject, l: list, n, ns, ne, p, ps, pe, g, gs, ge, w, ws, we }
     }))
     const checks = options?.checkConfirmations === true ? JSON.stringify(confirmationChecks(batch)) : null
-    // See migrations 0002 and 0007: the lock, the checks, the events and the projection in one
-    // call, which answers the confirmations it refused (and then wrote nothing), or null.
+    const since = options?.refuseWithdrawnSince
+    const withdrawals = since !== undefined && since.size > 0 ? JSON.stringify(withdrawalChecks(batch, since)) : null
+    // See migrations 0002, 0007 and 0008: the lock, the checks, the events and the projection in
+    // one call, which answers the confirmations it refused (an array) or the grants it refused
+    // (`{ grants }`), and then wrote nothing; or null.
     return sql<{ refused: unknown }>`SELECT lawful_consent_append(${tenant}, ${batch.length}, ${events}::jsonb,
-      ${outcomes}::jsonb, ${checks}::jsonb) AS refused`.pipe(
-      Effect.map(([row]): ReadonlySet<string> => {
+      ${outcomes}::jsonb, ${checks}::jsonb, ${withdrawals}::jsonb) AS refused`.pipe(
+      Effect.map(([row]): Refusal => {
         const refused = row?.refused === null || row?.refused === undefined ? [] : jsonOf(row.refused)
-        return new Set(Array.isArray(refused) ? refused.map(String) : [])
+        if (Array.isArray(refused)) return { kind: "confirmations", ids: new Set(refused.map(String)) }
+        const grants = (refused as { readonly grants?: unknown }).grants
+        return { kind: "grants", ids: new Set(Array.isArray(grants) ? grants.map(String) : []) }
       })
     )
   }
@@ -909,14 +1032,15 @@ const makeSql = Effect.gen(function*() {
       batch.length === 0 ? Effect.void : Effect.suspend(() => appendStatement(tenant, batch, options)).pipe(
         retryRaces,
         Effect.mapError(fail("append")),
-        Effect.flatMap((refused) =>
-          refused.size === 0 ? Effect.void : Effect.fail(
-            new ConfirmationRefused({
-              tenantId: tenant,
-              eventIds: batch.flatMap(({ event }) => (refused.has(event.id) ? [event.id] : []))
-            })
+        Effect.flatMap(({ ids, kind }) => {
+          if (ids.size === 0) return Effect.void
+          const eventIds = batch.flatMap(({ event }) => (ids.has(event.id) ? [event.id] : []))
+          return Effect.fail(
+            kind === "confirmations"
+              ? new ConfirmationRefused({ tenantId: tenant, eventIds })
+              : new GrantRefused({ tenantId: tenant, eventIds })
           )
-        )
+        })
       ),
     // The tenant as a subquery, in this and the next statement: a plan made for the actual id
     // estimates a tenant newer than the table's statistics at a handful of rows, and reading
@@ -947,10 +1071,12 @@ const makeSql = Effect.gen(function*() {
         Effect.map((rows) => ConsentState.sortByList(rows.map(toState)).map(({ subject: _, ...state }) => state)),
         Effect.mapError(fail("states"))
       ),
-    statesOfSubjects: (tenant, subjects) =>
-      subjects.length === 0 ? Effect.succeed([]) : sql`
+    statesOfSubjects: (tenant, subjects, filter) =>
+      subjects.length === 0 || filter?.lists?.length === 0 ? Effect.succeed([]) : sql`
         SELECT subject_id, list_id, status, since, event_id FROM lawful_consent_state
         WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = ANY(${[...new Set(subjects)]}::uuid[])
+          ${filter?.status !== undefined ? sql`AND status = ${filter.status}` : sql``}
+          ${filter?.lists !== undefined ? sql`AND list_id = ANY(${[...filter.lists]}::text[])` : sql``}
         ORDER BY subject_id, list_id`.pipe(
         Effect.flatMap(Schema.decodeUnknown(Schema.Array(StateRow))),
         Effect.map((rows) => rows.map(toState)),

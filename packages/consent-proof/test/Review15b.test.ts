@@ -30,7 +30,17 @@ import * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentStore from "../src/ConsentStore.js"
-import { attestation, confirm, grant, importActor, importClaim, importRecord, lists, tenantWithLists } from "./fixtures.js"
+import {
+  attestation,
+  confirm,
+  grant,
+  importActor,
+  importClaim,
+  importRecord,
+  lists,
+  recordedEvent,
+  tenantWithLists
+} from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 
 type Ledger = Context.Tag.Service<typeof ConsentLedger.ConsentLedger>
@@ -46,26 +56,6 @@ const confirmationsOf = (ledger: Ledger, tenant: TenantId.TenantId, subject: Sub
   )
 
 /** An event as the ledger would make it, stored directly. */
-const recordedEvent = (
-  tenant: TenantId.TenantId,
-  subject: SubjectId,
-  time: number,
-  fields: Pick<ConsentEvent.ConsentEvent, "kind" | "awaitingConfirmation" | "confirms">
-): ConsentEvent.Recorded => {
-  const event = new ConsentEvent.ConsentEvent({
-    id: ConsentEvent.EventId.make(uuidV7At(time)),
-    tenant,
-    subject,
-    time: new Date(time),
-    lists: [ConsentLists.ListId.make("offers")],
-    lawfulBasis: "consent",
-    source: { type: "api" },
-    ...fields
-  })
-  const bytes = ConsentEvent.canonicalBytes(event)
-  return { event, bytes, hash: ConsentEvent.hashOf(bytes), auditIndex: 0, ipSealed: undefined, userAgentSealed: undefined }
-}
-
 contractSuite("Review 15b", { memory, sql }, (it) => {
   it.effect("two confirmations of one pending grant at once: one is recorded, the other fails ConsentNotPending", () =>
     Effect.gen(function*() {

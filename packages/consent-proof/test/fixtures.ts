@@ -1,6 +1,9 @@
+import type { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
+import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as ConsentEvent from "../src/ConsentEvent.js"
 import type * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
@@ -131,3 +134,26 @@ export const importClaim = (
   now: new Date(now),
   until: new Date(until)
 })
+
+// ---- store tests -----------------------------------------------------------------------------
+
+/** An event of the list "offers" as a store test appends it, at `time` (ms), with its id made at that time. */
+export const recordedEvent = (
+  tenant: TenantId.TenantId,
+  subject: SubjectId,
+  time: number,
+  fields: Pick<ConsentEvent.ConsentEvent, "kind" | "awaitingConfirmation" | "confirms">
+): ConsentEvent.Recorded => {
+  const event = new ConsentEvent.ConsentEvent({
+    id: ConsentEvent.EventId.make(uuidV7At(time)),
+    tenant,
+    subject,
+    time: new Date(time),
+    lists: [ConsentLists.ListId.make("offers")],
+    lawfulBasis: "consent",
+    source: { type: "api" },
+    ...fields
+  })
+  const bytes = ConsentEvent.canonicalBytes(event)
+  return { event, bytes, hash: ConsentEvent.hashOf(bytes), auditIndex: 0, ipSealed: undefined, userAgentSealed: undefined }
+}

@@ -369,6 +369,117 @@ const migrations: Record<string, Migrations.Migration> = {
         END
         $$
       `
+    ], { discard: true })),
+  // Grants checked against withdrawals at write time. An import read its contacts' states, then
+  // wrote its grants: a withdrawal committed in between was overwritten. The function now takes
+  // the checks of a batch's grants (`p_withdrawals`, see `withdrawalChecks` in ConsentStore),
+  // evaluated after those of its confirmations, under the tenant's counter row lock; when one
+  // fails it answers `{ "grants": [...] }`, the refused grants' event ids, and writes nothing. A
+  // refusal of confirmations is still answered as a bare array, as a process that passes no
+  // `p_withdrawals` (not yet upgraded) reads it. As in 0007, the function is dropped and made
+  // again rather than overloaded; four- and five-argument calls still work.
+  "0008_append_checks_withdrawals": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`DROP FUNCTION lawful_consent_append(uuid, bigint, jsonb, jsonb, jsonb)`,
+      sql`
+        CREATE FUNCTION lawful_consent_append(
+          p_tenant uuid, p_size bigint, p_events jsonb, p_outcomes jsonb, p_checks jsonb DEFAULT NULL,
+          p_withdrawals jsonb DEFAULT NULL
+        )
+        RETURNS jsonb
+        LANGUAGE plpgsql
+        SET plan_cache_mode = force_generic_plan
+        SET enable_hashjoin = off
+        SET enable_mergejoin = off
+        AS $$
+        DECLARE
+          v_refused jsonb;
+        BEGIN
+          INSERT INTO lawful_consent_tenants AS c (tenant_id, next_seq) VALUES (p_tenant, 0)
+          ON CONFLICT (tenant_id) DO UPDATE SET next_seq = c.next_seq;
+
+          -- A check passes when the (subject, list) starts in a status of "ok" ('none': no
+          -- state), or pending by one of the grants "x" names. Each state is read by its key.
+          IF p_checks IS NOT NULL THEN
+            SELECT jsonb_agg(DISTINCT c.e) INTO v_refused
+            FROM jsonb_to_recordset(p_checks) AS c(e uuid, s uuid, l text, ok text[], x uuid[])
+            LEFT JOIN LATERAL (
+              SELECT st.status, st.event_id FROM lawful_consent_state st
+              WHERE st.tenant_id = p_tenant AND st.subject_id = c.s AND st.list_id = c.l
+              OFFSET 0
+            ) st ON true
+            WHERE NOT (
+              coalesce(coalesce(st.status, 'none') = ANY (c.ok), false)
+              OR coalesce(st.status = 'pending' AND st.event_id = ANY (c.x), false)
+            );
+            IF v_refused IS NOT NULL THEN
+              RETURN v_refused;
+            END IF;
+          END IF;
+
+          -- A grant is refused when its (subject, list) starts in a status of "bad", or, when "keep"
+          -- (the batch's events before it leave a withdrawn list as it is), is withdrawn since "t".
+          IF p_withdrawals IS NOT NULL THEN
+            SELECT jsonb_agg(DISTINCT c.e) INTO v_refused
+            FROM jsonb_to_recordset(p_withdrawals) AS c(e uuid, s uuid, l text, t timestamptz, bad text[], keep boolean)
+            LEFT JOIN LATERAL (
+              SELECT st.status, st.since FROM lawful_consent_state st
+              WHERE st.tenant_id = p_tenant AND st.subject_id = c.s AND st.list_id = c.l
+              OFFSET 0
+            ) st ON true
+            WHERE coalesce(st.status, 'none') = ANY (c.bad)
+              OR coalesce(c.keep AND st.status = 'withdrawn' AND st.since >= c.t, false);
+            IF v_refused IS NOT NULL THEN
+              RETURN jsonb_build_object('grants', v_refused);
+            END IF;
+          END IF;
+
+          WITH counter AS (
+            UPDATE lawful_consent_tenants SET next_seq = next_seq + p_size
+            WHERE tenant_id = p_tenant
+            RETURNING next_seq - p_size AS base
+          ),
+          inserted AS (
+            INSERT INTO lawful_consent_events
+              (tenant_id, seq, event_id, subject_id, kind, time, body, audit_index, ip_sealed, user_agent_sealed, import_id)
+            SELECT p_tenant, counter.base + x.o, x.e, x.s, x.k, x.t, convert_to(x.b, 'UTF8'), x.a,
+              decode(x.ip, 'hex'), decode(x.ua, 'hex'), x.i
+            FROM counter, jsonb_to_recordset(p_events)
+              AS x(o bigint, e uuid, s uuid, k text, t timestamptz, b text, a bigint, ip text, ua text, i uuid)
+          ),
+          m AS (
+            SELECT m.* FROM counter, jsonb_to_recordset(p_outcomes) AS m(
+              s uuid, l text,
+              n text, ns timestamptz, ne uuid, p text, ps timestamptz, pe uuid,
+              g text, gs timestamptz, ge uuid, w text, ws timestamptz, we uuid)
+          ),
+          found AS (
+            SELECT m.*, x.row_id FROM m CROSS JOIN LATERAL (
+              SELECT st.ctid AS row_id FROM lawful_consent_state st
+              WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+              OFFSET 0
+            ) x
+          ),
+          updated AS (
+            UPDATE lawful_consent_state st
+            SET status = CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END,
+              since = CASE st.status WHEN 'pending' THEN f.ps WHEN 'granted' THEN f.gs ELSE f.ws END,
+              event_id = CASE st.status WHEN 'pending' THEN f.pe WHEN 'granted' THEN f.ge ELSE f.we END
+            FROM found f
+            WHERE st.ctid = f.row_id
+              AND (CASE st.status WHEN 'pending' THEN f.p WHEN 'granted' THEN f.g ELSE f.w END) IS NOT NULL
+          )
+          INSERT INTO lawful_consent_state (tenant_id, subject_id, list_id, status, since, event_id)
+          SELECT p_tenant, m.s, m.l, m.n, m.ns, m.ne FROM m
+          WHERE m.n IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM lawful_consent_state st
+            WHERE st.tenant_id = p_tenant AND st.subject_id = m.s AND st.list_id = m.l
+            OFFSET 0
+          );
+          RETURN NULL;
+        END
+        $$
+      `
     ], { discard: true }))
 }
 
