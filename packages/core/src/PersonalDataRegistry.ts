@@ -18,10 +18,11 @@
  * - `retentionCategories`: the ids of the retention categories its records
  *   fall under, when retention purges them.
  * - `export(tenant, subject)` returns EVERYTHING the source holds about the
- *   subject, decrypted, as JSON values (`fields` holds strings, numbers,
- *   booleans, null, and arrays and objects of these; times as ISO 8601
- *   strings). A subject the source does not know, or whose data is no longer
- *   readable (erased, shredded), exports no records.
+ *   subject, decrypted, as JSON values (`fields` is a plain object of
+ *   strings, finite numbers, booleans, null, and arrays and plain objects of
+ *   these; times as ISO 8601 strings; `recordedAt` an ISO 8601 date, or date
+ *   and time with its offset). A subject the source does not know, or whose
+ *   data is no longer readable (erased, shredded), exports no records.
  * - `erase(tenant, subject)` leaves nothing readable about the subject in the
  *   source and touches no other subject, nor another tenant; it returns how
  *   many records it removed or made unreadable.
@@ -31,6 +32,11 @@
  *   the others, and returns how many records it changed.
  * - All three are idempotent: running one twice gives the same state, and a
  *   second `erase` reports `{ erased: 0 }`.
+ * - The registry checks every result against its Schema (`SourceExport`,
+ *   `Erased`, `Rectified`) and an export's categories against `categories`:
+ *   a malformed result is reported as the source's failure, with
+ *   `SourceResultInvalid` as cause, whose `reason` names what is wrong and
+ *   where, never a value.
  * - Failures are `PersonalDataSourceError`s, made with `sourceError` from
  *   the source's own typed error (for example a `...NotFound`). The error's
  *   `cause` shows only that error's tag (`SourceErrorCause`), and that is all
@@ -52,10 +58,11 @@
  * order of source names (the same however the registering layers were
  * built), succeeded with its result or failed with its error. A source that
  * fails, dies, is interrupted (from within: an interruption of the caller
- * interrupts every source and the call) or does not answer within
- * `sourceTimeout` (10 minutes unless `layerWith` sets another) is reported as
- * failed, and never hides nor stops the others; `allSucceeded` says whether
- * the operation is complete. A source timed out is interrupted without being
+ * interrupts every source and the call), does not answer within
+ * `sourceTimeout` (10 minutes unless `layerWith` sets another) or answers
+ * with a malformed result (`SourceResultInvalid`) is reported as failed, and
+ * never hides nor stops the others; `allSucceeded` says whether the
+ * operation is complete. A source timed out is interrupted without being
  * waited for: what it was doing may still complete after the report, and
  * runs again safely, since every operation is idempotent.
  *
@@ -65,9 +72,12 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 import type * as Scope from "effect/Scope"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
@@ -200,6 +210,26 @@ export class SourceInterrupted extends Schema.TaggedError<SourceInterrupted>()("
 }
 
 /**
+ * The cause of a `PersonalDataSourceError` (its tag on `cause`, itself from
+ * `causeOf`) when the source answered with a result its Schema
+ * (`SourceExport`, `Erased`, `Rectified`) refuses, or with a record of a
+ * category the source does not declare. `reason` names what is wrong and
+ * where (`"records[0].recordedAt is not an ISO 8601 date ..."`,
+ * `"erased is not a non-negative number"`), never a value: a result holds
+ * personal data.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SourceResultInvalid extends Schema.TaggedError<SourceResultInvalid>()("SourceResultInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `The source's result is malformed: ${this.reason}`
+  }
+}
+
+/**
  * A source with this name is already registered.
  *
  * @since 0.1.0
@@ -215,16 +245,91 @@ export class SourceAlreadyRegistered extends Schema.TaggedError<SourceAlreadyReg
 }
 
 /**
+ * What a source's result holds that is not a JSON value, when it holds one
+ * (`undefined` as an object's member is left out of JSON, and allowed). Names
+ * the kind of value, never the value.
+ */
+const notJson = (value: unknown, ancestors: Set<object>): string | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined
+    case "number":
+      return Number.isFinite(value) ? undefined : "a number that is not finite"
+    case "object": {
+      if (value === null) return undefined
+      if (ancestors.has(value)) return "a cycle"
+      let members: ReadonlyArray<unknown>
+      if (Array.isArray(value)) {
+        if (value.some((item) => item === undefined)) return "an undefined array item"
+        members = value
+      } else {
+        const prototype = Object.getPrototypeOf(value)
+        if (prototype !== Object.prototype && prototype !== null) {
+          return "an object that is not plain (a Date, a Map, a class instance)"
+        }
+        members = Object.values(value).filter((member) => member !== undefined)
+      }
+      ancestors.add(value)
+      for (const member of members) {
+        const problem = notJson(member, ancestors)
+        if (problem !== undefined) return problem
+      }
+      ancestors.delete(value)
+      return undefined
+    }
+    default:
+      return `a ${typeof value}`
+  }
+}
+
+const SourceFields = Schema.declare(
+  (value: unknown): value is { readonly [x: string]: unknown } =>
+    typeof value === "object" && value !== null && !Array.isArray(value),
+  { identifier: "SourceFields", description: "an object", jsonSchema: { type: "object" } }
+).pipe(
+  Schema.filter((fields) => {
+    const problem = notJson(fields, new Set())
+    return problem === undefined || `holds ${problem}, which is not JSON`
+  })
+)
+
+const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):(\d{2})))?$/
+
+// A date that exists (no 30 February), in a time of day that exists, at an offset that does.
+const isIsoDateTime = (text: string): boolean => {
+  const parts = isoDateTime.exec(text)
+  if (parts === null) return false
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = parts.slice(1).map((part) =>
+    part === undefined ? 0 : Number(part)
+  ) as [number, number, number, number, number, number, number, number]
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate()
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 &&
+    second <= 59 && offsetHours <= 23 && offsetMinutes <= 59
+}
+
+const RecordedAt = Schema.String.pipe(
+  Schema.filter(isIsoDateTime, {
+    identifier: "RecordedAt",
+    description: "an ISO 8601 date, or date and time with its offset",
+    jsonSchema: { type: "string" }
+  })
+)
+
+/**
  * One record a source holds about a subject: its data category, its fields
- * as JSON values, and when it was recorded (ISO 8601), when the source knows.
+ * as JSON values (a plain object of strings, finite numbers, booleans, null,
+ * and arrays and plain objects of these; a member `undefined` is left out),
+ * and when it was recorded, when the source knows: an ISO 8601 date, or date
+ * and time with its offset (`Date.prototype.toISOString` gives one).
  *
  * @since 0.1.0
  * @category models
  */
 export const SourceRecord = Schema.Struct({
   category: Schema.String,
-  fields: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
-  recordedAt: Schema.optional(Schema.String)
+  fields: SourceFields,
+  recordedAt: Schema.optional(RecordedAt)
 })
 
 /**
@@ -386,14 +491,68 @@ export const sourceError = (source: string, operation: Operation) => (cause: unk
  */
 export const defaultSourceTimeout: Duration.Duration = Duration.minutes(10)
 
+const describe = (ast: AST.AST): string =>
+  Option.getOrElse(AST.getDescriptionAnnotation(ast), () =>
+    ast._tag === "TypeLiteral" ? "an object" : ast._tag === "TupleType" ? "an array" : "what its Schema expects")
+
+// What is wrong and where, from the Schema's issue: the path through the result's own
+// structure (`records[0].recordedAt`) and the expectation, never the value found.
+const reasonOf = (issue: ParseResult.ParseIssue, path: string): string => {
+  const at = path === "" ? "the result" : path
+  switch (issue._tag) {
+    case "Pointer": {
+      const keys: ReadonlyArray<PropertyKey> = typeof issue.path === "object" ? issue.path : [issue.path]
+      const next = keys.reduce<string>(
+        (to, key) => (typeof key === "number" ? `${to}[${key}]` : to === "" ? String(key) : `${to}.${String(key)}`),
+        path
+      )
+      return reasonOf(issue.issue, next)
+    }
+    case "Composite":
+      return reasonOf(Array.isArray(issue.issues) ? issue.issues[0]! : issue.issues as ParseResult.ParseIssue, path)
+    case "Refinement":
+    case "Transformation":
+      return reasonOf(issue.issue, path)
+    case "Type":
+      return `${at} ${issue.message ?? `is not ${describe(issue.ast)}`}`
+    case "Missing":
+      return `${at} is missing`
+    case "Unexpected":
+      return `${at} is not expected`
+    case "Forbidden":
+      return `${at} could not be checked`
+  }
+}
+
+// A source's result, checked against its Schema: the decoded result, or why it is malformed.
+const checked = <A, I>(schema: Schema.Schema<A, I>, result: unknown): Effect.Effect<A, SourceResultInvalid> =>
+  Effect.suspend(() => {
+    const decoded = ParseResult.decodeUnknownEither(schema)(result)
+    if (Either.isLeft(decoded)) return Effect.fail(new SourceResultInvalid({ reason: reasonOf(decoded.left, "") }))
+    return Effect.succeed(decoded.right)
+  })
+
+const checkedExport = (source: PersonalDataSource, result: unknown): Effect.Effect<SourceExport, SourceResultInvalid> =>
+  Effect.flatMap(checked(SourceExport, result), (exported) => {
+    const declared = new Set(source.categories)
+    const undeclared = exported.records.findIndex((record) => !declared.has(record.category))
+    return undeclared < 0
+      ? Effect.succeed(exported)
+      : Effect.fail(
+        new SourceResultInvalid({ reason: `records[${undeclared}].category is not one of the source's categories` })
+      )
+  })
+
 const attempt = <A>(
   source: PersonalDataSource,
   operation: Operation,
   run: Effect.Effect<A, PersonalDataSourceError>,
+  check: (source: PersonalDataSource, result: unknown) => Effect.Effect<A, SourceResultInvalid>,
   timeout: Duration.Duration
 ): Effect.Effect<SourceOutcome<A>> => {
   const fail = sourceError(source.name, operation)
   return run.pipe(
+    Effect.flatMap((result) => check(source, result)),
     // Disconnected, so that a source deaf to interruption cannot hold the report back.
     Effect.disconnect,
     Effect.timeoutFail({ duration: timeout, onTimeout: () => fail(new SourceTimedOut({ timeout })) }),
@@ -453,13 +612,16 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
 
     const fanOut = <A>(
       operation: Operation,
+      check: (source: PersonalDataSource, result: unknown) => Effect.Effect<A, SourceResultInvalid>,
       run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
     ): Effect.Effect<Report<A>> =>
       Effect.suspend(() =>
         // Suspended, so that a source that throws instead of returning an Effect is reported too.
-        Effect.forEach(sources(), (source) => attempt(source, operation, Effect.suspend(() => run(source)), timeout), {
-          concurrency: "unbounded"
-        })
+        Effect.forEach(
+          sources(),
+          (source) => attempt(source, operation, Effect.suspend(() => run(source)), check, timeout),
+          { concurrency: "unbounded" }
+        )
       ).pipe(Effect.map(toReport))
 
     return PersonalDataRegistry.of({
@@ -474,15 +636,15 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
           () => Effect.sync(() => registered.delete(source.name))
         ),
       exportAll: (tenant, subject) =>
-        fanOut("export", (source) => source.export(tenant, subject)).pipe(
+        fanOut("export", checkedExport, (source) => source.export(tenant, subject)).pipe(
           Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
         ),
       eraseAll: (tenant, subject) =>
-        fanOut("erase", (source) => source.erase(tenant, subject)).pipe(
+        fanOut("erase", (_, result) => checked(Erased, result), (source) => source.erase(tenant, subject)).pipe(
           Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
         ),
       rectifyAll: (tenant, subject, changes) =>
-        fanOut("rectify", (source) => source.rectify(tenant, subject, changes)).pipe(
+        fanOut("rectify", (_, result) => checked(Rectified, result), (source) => source.rectify(tenant, subject, changes)).pipe(
           Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
         )
     })

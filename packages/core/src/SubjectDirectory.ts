@@ -651,8 +651,10 @@ const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
  * export gives the subject's address (`{ email }`), erase forgets the subject,
  * and rectify with `{ email: "new address" }` re-seals and re-indexes it,
  * failing with `EmailAlreadyInUse` as cause when the address belongs to
- * another subject. A subject the directory does not know, or whose key was
- * shredded, exports nothing and rectifies nothing (`{ rectified: 0 }`).
+ * another subject. The address the subject already has (once normalised)
+ * changes nothing and rectifies nothing (`{ rectified: 0 }`), nor does a
+ * subject the directory does not know, or whose key was shredded, which
+ * exports nothing too.
  *
  * @since 0.1.0
  * @category constructors
@@ -690,8 +692,17 @@ export const makeSource = (
       const email = changes.email
       if (email === undefined) return Effect.succeed({ rectified: 0 })
       if (typeof email !== "string") return Effect.dieMessage("The email of a rectification must be a string")
-      return directory.changeEmail(tenant, subject, email).pipe(
-        Effect.as({ rectified: 1 }),
+      // The address the subject already has, once normalised, is no change: nothing re-sealed.
+      // A stored address that no longer opens is replaced, as any other.
+      return Effect.gen(function*() {
+        const normalized = yield* Email.normalize(email)
+        const current = yield* directory.emailOf(tenant, subject).pipe(
+          Effect.catchTag("SealedValueInvalid", () => Effect.succeed(undefined))
+        )
+        if (current === normalized) return { rectified: 0 }
+        yield* directory.changeEmail(tenant, subject, normalized)
+        return { rectified: 1 }
+      }).pipe(
         Effect.catchTags({
           SubjectNotFound: () => Effect.succeed({ rectified: 0 }),
           SubjectShredded: () => Effect.succeed({ rectified: 0 })

@@ -140,15 +140,18 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
 
 /**
  * A tenant key that master-key rotation left as it was, and why: wrapped by a
- * master key that is not configured, or a wrapping that does not authenticate.
- * Names the tenant only, never key material.
+ * master key that is not configured (`"unknown-master-key"`), a wrapping that
+ * does not authenticate (`"unwrap-failed"`), or a key that this run re-wrapped
+ * (or tried to) and found again under another master key
+ * (`"rewrapped-by-another-process"`: a process whose current master key is
+ * another re-wrapped it meanwhile). Names the tenant only, never key material.
  *
  * @since 0.1.0
  * @category models
  */
 export interface RotationSkipped {
   readonly tenantId: TenantId
-  readonly reason: KeyUnavailable["reason"]
+  readonly reason: KeyUnavailable["reason"] | "rewrapped-by-another-process"
 }
 
 /**
@@ -301,6 +304,13 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * `skipped`: it never stops the others. Only a key-store failure fails the run, which is safe to
    * run again. It goes on until a pass finds nothing left to re-wrap: done when `skipped` is empty
    * (started once every process runs on the new key).
+   *
+   * A run re-wraps each tenant key once at most. A key it finds again under another master key
+   * after it re-wrapped it (or lost the race to re-wrap it) was re-wrapped meanwhile by a process
+   * whose current master key is another, such as one still configured with the keys swapped:
+   * it is left as it is, reported with reason `"rewrapped-by-another-process"`, and the run
+   * ends, instead of taking keys back and forth with that process for ever. Give every process
+   * the same `LAWFUL_MASTER_KEY`, then run again.
    */
   readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError>
   /** The tenant's erasure ledger, oldest first. */
@@ -594,8 +604,10 @@ export const make = (options: VaultOptions = {}) =>
 
     const rotationPageSize = Math.max(1, Math.floor(options.rotationPageSize ?? 500))
     // One pass over the tenant keys not wrapped by the current master key, a page at a time after
-    // the last tenant read: a key that cannot be unwrapped is passed over, not read again.
-    const rotationPass = Effect.gen(function*() {
+    // the last tenant read: a key that cannot be unwrapped is passed over, not read again, and so
+    // is a key an earlier pass of the run re-wrapped or tried to (`attempted`): found again, it was
+    // re-wrapped since under another master key, by a process with another current key.
+    const rotationPass = (attempted: Set<TenantId>) => Effect.gen(function*() {
       let rewrapped = 0
       let raced = 0
       const skipped: Array<RotationSkipped> = []
@@ -614,27 +626,40 @@ export const make = (options: VaultOptions = {}) =>
             )
           }
           after = tenant
+          if (attempted.has(tenant)) {
+            skipped.push({ tenantId: tenant, reason: "rewrapped-by-another-process" })
+            continue
+          }
           const root = yield* Effect.either(unwrapTenantRoot(tenant, wrapped))
-          if (Either.isLeft(root)) skipped.push({ tenantId: tenant, reason: root.left.reason })
-          else if (yield* store.replaceTenantKey(tenant, wrapped, wrapTenantRoot(tenant, root.right))) rewrapped++
+          if (Either.isLeft(root)) {
+            skipped.push({ tenantId: tenant, reason: root.left.reason })
+            continue
+          }
+          attempted.add(tenant)
+          if (yield* store.replaceTenantKey(tenant, wrapped, wrapTenantRoot(tenant, root.right))) rewrapped++
           else raced++
         }
         if (page.length < rotationPageSize) return { rewrapped, raced, skipped }
       }
     })
-    // Passes until one finds nothing but keys it cannot unwrap: a tenant made by a process still on
+    // Passes until one finds nothing but keys it passes over: a tenant made by a process still on
     // an old key behind the cursor, or a key changed while it was re-wrapped, is taken by the next.
-    // The last pass saw every key still not re-wrapped, so its skipped keys are the ones left.
+    // Each pass that does not end the run tried a key no pass had tried, so the run ends. The last
+    // pass saw every key still not re-wrapped, so its skipped keys are the ones left.
     const rotateMasterKey = Effect.gen(function*() {
+      const attempted = new Set<TenantId>()
       let rewrapped = 0
       while (true) {
-        const pass = yield* rotationPass
+        const pass = yield* rotationPass(attempted)
         rewrapped += pass.rewrapped
         if (pass.rewrapped === 0 && pass.raced === 0) {
           yield* Effect.forEach(pass.skipped, ({ reason, tenantId }) =>
-            Effect.logWarning("Vault.rotateMasterKey: a tenant key cannot be unwrapped and stays as it was").pipe(
-              Effect.annotateLogs({ tenantId, reason })
-            ), { discard: true })
+            Effect.logWarning(
+              reason === "rewrapped-by-another-process"
+                ? "Vault.rotateMasterKey: a tenant key was re-wrapped meanwhile under another master key " +
+                  "(a process with another LAWFUL_MASTER_KEY) and stays as it is"
+                : "Vault.rotateMasterKey: a tenant key cannot be unwrapped and stays as it was"
+            ).pipe(Effect.annotateLogs({ tenantId, reason })), { discard: true })
           return { rewrapped, skipped: pass.skipped }
         }
       }

@@ -308,6 +308,133 @@ describe("PersonalDataRegistry", () => {
   })
 })
 
+// A source that answers each operation with `results` (or nothing found), as a careless custom source might.
+const answering = (
+  name: string,
+  results: { readonly export?: unknown; readonly erase?: unknown; readonly rectify?: unknown }
+): PersonalDataSource => ({
+  name,
+  description: "answers what it is told to",
+  categories: [`${name}.field`],
+  purposes: ["testing"],
+  export: () => Effect.sync(() => ("export" in results ? results.export : { records: [] }) as never),
+  erase: () => Effect.sync(() => ("erase" in results ? results.erase : { erased: 0 }) as never),
+  rectify: () => Effect.sync(() => ("rectify" in results ? results.rectify : { rectified: 0 }) as never)
+})
+
+// What a careless source could put in its results: personal data, which no reason may quote.
+const personal = "zq.malformed@example.com"
+const cyclic: Record<string, unknown> = { email: personal }
+cyclic.self = cyclic
+
+describe("PersonalDataRegistry: a source's malformed result", () => {
+  const record = (fields: Record<string, unknown> = { email: personal }) => ({ category: "bad.field", fields })
+  const cases: ReadonlyArray<readonly [string, "export" | "erase" | "rectify", unknown, string]> = [
+    ["a result that is not an object", "export", personal, "the result"],
+    ["no records", "export", {}, "records"],
+    ["records that are not an array", "export", { records: personal }, "records"],
+    ["a record that is not an object", "export", { records: [record(), personal] }, "records[1]"],
+    ["a record without category", "export", { records: [{ fields: { email: personal } }] }, "records[0].category"],
+    ["a category that is not a string", "export", { records: [{ category: 7, fields: {} }] }, "records[0].category"],
+    ["a category the source does not declare", "export", { records: [record(), { ...record(), category: "other.field" }] }, "records[1].category"],
+    ["fields that are not an object", "export", { records: [{ category: "bad.field", fields: personal }] }, "records[0].fields"],
+    ["fields that are an array", "export", { records: [{ category: "bad.field", fields: [personal] }] }, "records[0].fields"],
+    ["fields without a value", "export", { records: [{ category: "bad.field" }] }, "records[0].fields"],
+    ["fields holding a bigint", "export", { records: [record({ email: personal, n: 10n })] }, "records[0].fields"],
+    ["fields holding a Date", "export", { records: [record({ email: personal, at: new Date(0) })] }, "records[0].fields"],
+    ["fields holding a function", "export", { records: [record({ email: personal, f: () => personal })] }, "records[0].fields"],
+    ["fields holding NaN", "export", { records: [record({ email: personal, n: [1, Number.NaN] })] }, "records[0].fields"],
+    ["fields holding a cycle", "export", { records: [record(cyclic)] }, "records[0].fields"],
+    ["a recordedAt that is not a date", "export", { records: [record(), { ...record(), recordedAt: personal }] }, "records[1].recordedAt"],
+    ["a recordedAt that is a number", "export", { records: [{ ...record(), recordedAt: 1_700_000_000_000 }] }, "records[0].recordedAt"],
+    ["a recordedAt on a day that does not exist", "export", { records: [{ ...record(), recordedAt: "2023-02-29T10:00:00.000Z" }] }, "records[0].recordedAt"],
+    ["a recordedAt without its time zone", "export", { records: [{ ...record(), recordedAt: "2024-05-01T10:00:00" }] }, "records[0].recordedAt"],
+    ["no erase result", "erase", undefined, "the result"],
+    ["no erased count", "erase", {}, "erased"],
+    ["a negative erased count", "erase", { erased: -1 }, "erased"],
+    ["a fractional erased count", "erase", { erased: 1.5 }, "erased"],
+    ["an erased count that is a string", "erase", { erased: "1" }, "erased"],
+    ["an erased count that is NaN", "erase", { erased: Number.NaN }, "erased"],
+    ["a rectify result that is null", "rectify", null, "the result"],
+    ["a negative rectified count", "rectify", { rectified: -2 }, "rectified"],
+    ["an infinite rectified count", "rectify", { rectified: Number.POSITIVE_INFINITY }, "rectified"]
+  ]
+
+  for (const [label, operation, result, path] of cases) {
+    it.effect(`${label} (${operation}) is that source's failure, naming the problem and no value`, () => {
+      const calls: Array<string> = []
+      const good = recordingSource("good", calls)
+      return Effect.gen(function*() {
+        const registry = yield* PersonalDataRegistry
+        const [tenant, subject] = yield* ids
+        yield* good.hold(tenant, subject, "kept")
+        const report: Report<unknown> = operation === "export"
+          ? yield* registry.exportAll(tenant, subject)
+          : operation === "erase"
+          ? yield* registry.eraseAll(tenant, subject)
+          : yield* registry.rectifyAll(tenant, subject, { good: "changed" })
+
+        assert.deepStrictEqual(outcomeTags(report.outcomes), [["bad", "SourceFailed"], ["good", "SourceSucceeded"]])
+        assert.isFalse(report.allSucceeded)
+        // The other source's outcome is what it answered.
+        assert.deepStrictEqual(report.outcomes[1], {
+          _tag: "SourceSucceeded",
+          source: "good",
+          result: operation === "export"
+            ? { records: [{ category: "good.field", fields: { good: "kept" } }] }
+            : operation === "erase"
+            ? { erased: 1 }
+            : { rectified: 1 }
+        })
+        const error = report.failures[0]!.error
+        assert.instanceOf(error, PersonalDataSourceError)
+        assert.strictEqual(error.source, "bad")
+        assert.strictEqual(error.operation, operation)
+        assert.strictEqual(error.cause._tag, "SourceResultInvalid")
+        const cause = causeOf(error) as { readonly _tag: string; readonly reason: string; readonly message: string }
+        assert.strictEqual(cause._tag, "SourceResultInvalid")
+        assert.isTrue(cause.reason.startsWith(path), cause.reason)
+        for (const text of [cause.reason, cause.message, error.message, JSON.stringify(report), String(error)]) {
+          assert.notInclude(text, "zq.malformed", text)
+          assert.notInclude(text, "1700000000000", text)
+          assert.notInclude(text, "2023-02-29", text)
+        }
+      }).pipe(Effect.provide(registryWith([answering("bad", { [operation]: result }), good])))
+    })
+  }
+
+  it.effect("a well-formed result is reported as the source gave it", () => {
+    const exported = {
+      records: [
+        { category: "fine.field", fields: {}, recordedAt: "2024-02-29T23:59:59.999Z" },
+        {
+          category: "fine.field",
+          // An absent member (`undefined`) is left out of JSON, as in an object literal.
+          fields: { text: "t", n: -1.5, yes: true, none: null, absent: undefined, list: [1, "a", [null]], nested: { a: { b: [] } } },
+          recordedAt: "2024-05-01T12:00:00+02:00"
+        },
+        { category: "fine.field", fields: { n: 0 }, recordedAt: "2024-05-01T10:00:00Z" },
+        { category: "fine.field", fields: { n: 1 } }
+      ]
+    }
+    return Effect.gen(function*() {
+      const registry = yield* PersonalDataRegistry
+      const [tenant, subject] = yield* ids
+      const reports: ReadonlyArray<Report<unknown>> = [
+        yield* registry.exportAll(tenant, subject),
+        yield* registry.eraseAll(tenant, subject),
+        yield* registry.rectifyAll(tenant, subject, {})
+      ]
+      assert.deepStrictEqual(reports.map((report) => report.failures.map((f) => causeOf(f.error))), [[], [], []])
+      assert.deepStrictEqual(reports.map((report) => report.outcomes.map((o) => o._tag === "SourceSucceeded" && o.result)), [
+        [exported],
+        [{ erased: 3 }],
+        [{ rectified: 0 }]
+      ])
+    }).pipe(Effect.provide(registryWith([answering("fine", { export: exported, erase: { erased: 3 }, rectify: { rectified: 0 } })])))
+  })
+})
+
 // The subject directory, as a source of the registry, on every backend.
 const directoryLayer = <E1, E2, R2>(
   directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, Vault.Vault | R2>,
@@ -385,6 +512,53 @@ contractSuite(
           otherExport.outcomes.map((o) => o._tag === "SourceSucceeded" && o.result.records.map((r) => r.fields)),
           [[{ email: "pia@example.com" }]]
         )
+      }))
+
+    it.effect("a rectification to the address the subject already has changes nothing and reports 0", () =>
+      Effect.gen(function*() {
+        const registry = yield* PersonalDataRegistry
+        const directory = yield* SubjectDirectory.SubjectDirectory
+        const tenant = yield* TenantId.make
+        const subject = yield* directory.resolve(tenant, "Rhea@Example.com")
+        const before = yield* directory.entryOf(tenant, subject)
+
+        // The same address once normalised: as given at first, trimmed, the domain in capitals.
+        for (const email of ["Rhea@Example.com", "rhea@example.com", " rhea@EXAMPLE.COM "]) {
+          const report = yield* registry.rectifyAll(tenant, subject, { email })
+          assert.deepStrictEqual(report.outcomes, [
+            { _tag: "SourceSucceeded", source: SubjectDirectory.sourceName, result: { rectified: 0 } }
+          ])
+        }
+        assert.deepStrictEqual(yield* directory.entryOf(tenant, subject), before)
+        assert.deepStrictEqual(Option.getOrUndefined(yield* directory.find(tenant, "rhea@example.com")), subject)
+
+        // Not re-sealed: the directory is not asked to change the address.
+        const changes: Array<string> = []
+        const source = SubjectDirectory.makeSource({
+          ...directory,
+          changeEmail: (tenant, subject, email) =>
+            Effect.suspend(() => {
+              changes.push(subject)
+              return directory.changeEmail(tenant, subject, email)
+            })
+        })
+        assert.deepStrictEqual(yield* source.rectify(tenant, subject, { email: "RHEA@example.com" }), { rectified: 0 })
+        assert.deepStrictEqual(changes, [])
+        // Another address is still a change, and an invalid one still a failure.
+        assert.deepStrictEqual(yield* source.rectify(tenant, subject, { email: "rhea.new@example.com" }), { rectified: 1 })
+        assert.deepStrictEqual(changes, [subject])
+        assert.strictEqual(yield* directory.emailOf(tenant, subject), "rhea.new@example.com")
+        const invalid = yield* Effect.flip(source.rectify(tenant, subject, { email: "rhea.new@" }))
+        assert.strictEqual(invalid.cause._tag, "InvalidEmail")
+        assert.deepStrictEqual(yield* source.rectify(tenant, subject, { email: "rhea.new@example.com" }), { rectified: 0 })
+        assert.deepStrictEqual(changes, [subject])
+        // A stored address that no longer opens is replaced by the rectification, as before.
+        const unreadable = SubjectDirectory.makeSource({
+          ...directory,
+          emailOf: () => Effect.fail(new Vault.SealedValueInvalid({ reason: "authentication-failed" }))
+        })
+        assert.deepStrictEqual(yield* unreadable.rectify(tenant, subject, { email: "rhea.new@example.com" }), { rectified: 1 })
+        assert.strictEqual(yield* directory.emailOf(tenant, subject), "rhea.new@example.com")
       }))
 
     it.effect("a shredded subject exports nothing, and a non-string email is reported as a failure", () =>

@@ -20,17 +20,22 @@ type Key = Redacted.Redacted<string>
 const idOf = (key: Key) => MasterKey.fromBytes(Buffer.from(Redacted.value(key), "base64")).id
 
 // Rotation reads every tenant key of the store: each suite has a store of its own. The store
-// counts the pages rotation reads, and dies past a bound a rotation that loops would reach.
+// counts the pages rotation reads, and dies past a bound a rotation that loops would reach. Each
+// page read yields first, as a database round trip would, so that concurrent rotations
+// interleave here as they do on SQL.
 const fixture = Effect.gen(function*() {
   const inner = yield* KeyStore
   let pages = 0
   const store = KeyStore.of({
     ...inner,
     tenantKeysNotWrappedBy: (keyId, limit, after) =>
-      Effect.suspend(() =>
-        ++pages > 100
-          ? Effect.dieMessage("rotation read more than 100 pages: it loops")
-          : inner.tenantKeysNotWrappedBy(keyId, limit, after)
+      Effect.zipRight(
+        Effect.yieldNow(),
+        Effect.suspend(() =>
+          ++pages > 100
+            ? Effect.dieMessage("rotation read more than 100 pages: it loops")
+            : inner.tenantKeysNotWrappedBy(keyId, limit, after)
+        )
       )
   })
   const vaultWith = (options: Vault.VaultOptions, ...keys: [Key, ...Array<Key>]) =>
@@ -128,6 +133,56 @@ contractSuite("Rotation in pages smaller than the tenants", { memory: layerMemor
       for (const one of written.values()) assert.isTrue(yield* opens(after, one))
       const result = yield* store.tenantKey(ids[2]!)
       assert.deepStrictEqual(result._tag === "Some" && [...result.value.ciphertext], Array(60).fill(7))
+    }))
+})
+
+contractSuite("Rotation by two processes with different current keys", { memory: layerMemory, sql: layerSql }, (it, backend) => {
+  it.scoped("two processes rotating at once to each one's own key, the other's among its previous, both finish; no key is re-wrapped twice by a run", () =>
+    Effect.gen(function*() {
+      const { opens, pagesRead, sealFor, store, tenants, vaultWith } = yield* fixture
+      const [keyA, keyB] = [MasterKey.generate(), MasterKey.generate()]
+      const ids = yield* tenants(6)
+      // Each the other's rollback: current A with B previous, and current B with A previous.
+      const onA = yield* vaultWith({ rotationPageSize: 4 }, keyA, keyB)
+      const onB = yield* vaultWith({ rotationPageSize: 4 }, keyB, keyA)
+      const written = yield* Effect.forEach(ids, (tenant, i) => sealFor(i % 2 === 0 ? onA : onB, tenant))
+
+      const logs: Array<string> = []
+      const captured = Logger.make(({ annotations, message }) => {
+        logs.push(JSON.stringify({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) }))
+      })
+      const [fromA, fromB] = yield* Effect.all([onA.rotateMasterKey, onB.rotateMasterKey], { concurrency: 2 }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, captured))
+      )
+      // One warning per key left, naming the tenant and the reason.
+      assert.strictEqual(logs.length, fromA.skipped.length + fromB.skipped.length)
+      for (const { tenantId } of [...fromA.skipped, ...fromB.skipped]) {
+        assert.isTrue(logs.some((line) => line.includes(`"tenantId":"${tenantId}"`) && line.includes(`"reason":"rewrapped-by-another-process"`)))
+      }
+      const wrappedBy = (tenant: TenantId.TenantId) =>
+        Effect.map(store.tenantKey(tenant), (key) => (key._tag === "Some" ? key.value.wrappedBy : "none"))
+      for (const [result, other] of [[fromA, keyB], [fromB, keyA]] as const) {
+        // A run re-wraps each tenant key once at most, and reports the keys the other process took back.
+        assert.isAtMost(result.rewrapped, ids.length)
+        for (const { reason, tenantId } of result.skipped) {
+          assert.strictEqual(reason, "rewrapped-by-another-process")
+          assert.strictEqual(yield* wrappedBy(tenantId), idOf(other))
+        }
+      }
+      if (backend === "memory") {
+        // Interleaved page by page, each took keys the other had re-wrapped.
+        assert.isNotEmpty(fromA.skipped)
+        assert.isNotEmpty(fromB.skipped)
+      }
+      assert.isAtMost(pagesRead(), 30)
+      for (const one of written) assert.deepStrictEqual([yield* opens(onA, one), yield* opens(onB, one)], [true, true])
+
+      // Once one key is current everywhere, a run completes.
+      const left = yield* Effect.filter(ids, (tenant) => Effect.map(wrappedBy(tenant), (id) => id === idOf(keyB)))
+      assert.deepStrictEqual(yield* onA.rotateMasterKey, { rewrapped: left.length, skipped: [] })
+      assert.deepStrictEqual(yield* store.tenantKeysNotWrappedBy(idOf(keyA), 10), [])
+      const after = yield* vaultWith({}, keyA)
+      for (const one of written) assert.isTrue(yield* opens(after, one))
     }))
 })
 
