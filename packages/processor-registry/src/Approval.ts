@@ -9,13 +9,20 @@
  *   before it is approved or reinstated) (`SatisfactoryAssessment`);
  * - a valid transfer mechanism for every location outside the EEA
  *   (`ValidMechanism`), SCCs of the module the processor's role needs
- *   (`Processor.exporterOf`);
+ *   (`Processor.exporterOf`); an Art. 49 derogation is none (it is for
+ *   occasional transfers, not a processor's: see `TransferMechanism`);
  * - when it serves tenants, change notices announced to them whose objection
  *   periods have ended, naming each of its countries and purposes
  *   (`ChangeAnnounced`, `ObjectionPeriodEnded`): a country or purpose added
  *   to an engaged processor is announced first (`announce` with the
  *   `locations` or `purposes` to come), and taken on once its notice's
- *   objection period has ended.
+ *   objection period has ended. A notice a tenant objected to announces
+ *   nothing (`ObjectionUnresolved`): with a general written authorisation the
+ *   tenant may object (Art. 28(2)), and the platform does not engage the
+ *   sub-processor for its data over the objection; the registry engages a
+ *   processor for every tenant's data at once, so the change waits until the
+ *   objection is resolved (the tenant's concerns met, or the tenant gone) and
+ *   is announced again, by a notice no tenant objects to.
  *
  * The same requirements hold when an approved processor is changed or a
  * suspended one is reinstated. Time passing can break them afterwards (a DPA
@@ -26,7 +33,7 @@
 import * as Schema from "effect/Schema"
 import type { AdequacyDecision } from "./AdequacyDecisions.js"
 import * as Assessment from "./Assessment.js"
-import type { ChangeNotice } from "./ChangeNotice.js"
+import type { ChangeNotice, Objection } from "./ChangeNotice.js"
 import { Country } from "./Country.js"
 import * as Dpa from "./Dpa.js"
 import { isoDate } from "./internal/dates.js"
@@ -48,7 +55,9 @@ export const Requirement = Schema.Union(
     detail: Schema.String
   }),
   Schema.TaggedStruct("ChangeAnnounced", { detail: Schema.String }),
-  Schema.TaggedStruct("ObjectionPeriodEnded", { noticeId: Schema.String, endsAt: Schema.Date })
+  Schema.TaggedStruct("ObjectionPeriodEnded", { noticeId: Schema.String, endsAt: Schema.Date }),
+  /** Tenants objected to the notice that announced the change: it has to be announced again. */
+  Schema.TaggedStruct("ObjectionUnresolved", { noticeId: Schema.String, objections: Schema.Number })
 )
 
 /**
@@ -68,6 +77,8 @@ export interface Evidence {
   readonly dpas: ReadonlyArray<Dpa.Dpa>
   readonly assessments: ReadonlyArray<Assessment.Assessment>
   readonly notices: ReadonlyArray<ChangeNotice>
+  /** The objections recorded to those notices (none when absent). */
+  readonly objections?: ReadonlyArray<Objection>
   readonly decisions: ReadonlyArray<AdequacyDecision>
   readonly at: Date
 }
@@ -80,7 +91,7 @@ export interface Evidence {
  * @category constructors
  */
 export const unmet = (evidence: Evidence): ReadonlyArray<Requirement> => {
-  const { assessments, at, decisions, dpas, notices, processor } = evidence
+  const { assessments, at, decisions, dpas, notices, objections = [], processor } = evidence
   const missing: Array<Requirement> = []
 
   const dpa = Dpa.current(dpas, at)
@@ -109,24 +120,32 @@ export const unmet = (evidence: Evidence): ReadonlyArray<Requirement> => {
     }
   }
 
-  if (processor.servesTenants) missing.push(...unannounced(processor, notices, at))
+  if (processor.servesTenants) missing.push(...unannounced(processor, notices, objections, at))
   return missing
 }
 
 // What the tenants were told of: the processor, each of its countries and each of its purposes,
-// by a notice whose objection period has ended. A notice of an earlier version, which named no
-// purposes, is taken to have announced the processor's purposes.
-const unannounced = (processor: Processor, notices: ReadonlyArray<ChangeNotice>, at: Date): Array<Requirement> => {
+// by a notice whose objection period has ended and to which no tenant objected. A notice of an
+// earlier version, which named no purposes, is taken to have announced the processor's purposes.
+const unannounced = (
+  processor: Processor,
+  notices: ReadonlyArray<ChangeNotice>,
+  objections: ReadonlyArray<Objection>,
+  at: Date
+): Array<Requirement> => {
   const own = notices.filter((notice) => notice.processorId === processor.id)
   if (own.length === 0) {
     return [{ _tag: "ChangeAnnounced", detail: "no change notice has been announced to the tenants" }]
   }
-  const closed = own.filter((notice) => notice.objectionDeadline.getTime() <= at.getTime())
-  const open = own.filter((notice) => notice.objectionDeadline.getTime() > at.getTime())
+  const objectionsTo = (notice: ChangeNotice) => objections.filter((objection) => objection.noticeId === notice.id).length
+  const objected = own.filter((notice) => objectionsTo(notice) > 0)
+  const standing = own.filter((notice) => objectionsTo(notice) === 0)
+  const closed = standing.filter((notice) => notice.objectionDeadline.getTime() <= at.getTime())
+  const open = standing.filter((notice) => notice.objectionDeadline.getTime() > at.getTime())
   const earliest = (candidates: ReadonlyArray<ChangeNotice>) =>
     candidates.reduce((a, b) => (a.objectionDeadline.getTime() <= b.objectionDeadline.getTime() ? a : b))
   // Until one notice has closed, the earliest deadline is the one to wait for.
-  if (closed.length === 0) {
+  if (closed.length === 0 && open.length > 0) {
     const next = earliest(open)
     return [{ _tag: "ObjectionPeriodEnded", noticeId: next.id, endsAt: next.objectionDeadline }]
   }
@@ -145,7 +164,14 @@ const unannounced = (processor: Processor, notices: ReadonlyArray<ChangeNotice>,
   for (const item of items) {
     if (closed.some(item.covers)) continue
     const pending = open.filter(item.covers)
-    if (pending.length === 0) {
+    const refused = objected.filter(item.covers)
+    if (pending.length === 0 && refused.length > 0) {
+      const last = refused[refused.length - 1]!
+      if (!waiting.has(last.id)) {
+        waiting.add(last.id)
+        missing.push({ _tag: "ObjectionUnresolved", noticeId: last.id, objections: objectionsTo(last) })
+      }
+    } else if (pending.length === 0) {
       missing.push({ _tag: "ChangeAnnounced", detail: `${item.what} has not been announced to the tenants` })
     } else {
       const next = earliest(pending)
@@ -176,5 +202,9 @@ export const describe = (requirement: Requirement): string => {
       return `no change notice to tenants (${requirement.detail})`
     case "ObjectionPeriodEnded":
       return `the objection period of notice ${requirement.noticeId} runs until ${requirement.endsAt.toISOString()}`
+    case "ObjectionUnresolved":
+      return `tenants objected to notice ${requirement.noticeId} (${requirement.objections} ${
+        requirement.objections === 1 ? "objection" : "objections"
+      }): the change is announced again once the objections are resolved`
   }
 }

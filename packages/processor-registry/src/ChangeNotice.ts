@@ -6,7 +6,9 @@
  *
  * A processor that serves tenants is approved only once a notice about it has
  * been announced and its objection period has ended, and takes on a new
- * country or purpose only once a notice naming it has (see `Approval`).
+ * country or purpose only once a notice naming it has (see `Approval`); a
+ * notice a tenant objected to counts for neither: the change is announced
+ * again once the objection is resolved.
  *
  * @since 0.1.0
  */
@@ -89,7 +91,10 @@ export const AnnouncementInput = Schema.Struct({
   objectionPeriodDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 365)), {
     default: () => defaultObjectionPeriodDays
   }),
-  /** The tenants to notify. */
+  /**
+   * The tenants to notify: every tenant. None is refused once any tenant has received a notice
+   * (there are tenants to tell).
+   */
   audience: Schema.Array(TenantId)
 }).pipe(
   Schema.filter((input) => input.replaces !== input.processorId || "a processor cannot replace itself")

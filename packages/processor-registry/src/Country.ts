@@ -34,7 +34,8 @@ const known = new Set(codes)
  */
 export const Country = Schema.String.pipe(
   Schema.filter((code) => known.has(code), {
-    message: (issue) => `${JSON.stringify(issue.actual)} is not an ISO 3166-1 alpha-2 country code (e.g. "DE", "US")`
+    // The value is not quoted: a value put in the wrong field may name a person.
+    message: () => `an upper-case ISO 3166-1 alpha-2 country code (e.g. "DE", "US")`
   }),
   Schema.brand("@lawful/processor-registry/Country")
 )

@@ -1,17 +1,20 @@
 /**
  * The annex to the platform's data processing agreement with its tenants:
- * the sub-processors it engages for their data with status, services,
+ * the sub-processors that process their data (engaged, or terminated and
+ * still holding it) with status, services,
  * locations and transfer mechanisms, and the technical and organisational
  * measures. Rendered as Markdown (`toMarkdown`, every value escaped) and as
  * an HTML document (`toHtml`).
  *
- * The annex lists every engaged processor that serves tenants: approved ones,
- * and suspended ones, marked "suspended since" the day of their suspension. A
- * suspended processor may still hold the tenants' data under the DPA, so
- * tenants are told it is there (Art. 28(2) and (4)); the reason for the
- * suspension is the registry's and is not published. A terminated processor
- * is no longer engaged and is not listed (whether it still has data to return
- * or delete is a finding, not a line of the annex).
+ * The annex lists every processor that serves tenants and holds or may
+ * receive their data (`Processor.holdsData`): approved ones; suspended ones,
+ * marked "suspended since" the day of their suspension; and terminated ones
+ * whose data is not yet returned or deleted, marked "terminated on" the day of
+ * their termination with their data pending. Such a processor still holds the
+ * tenants' data, so tenants are told it is there (Art. 28(2) and (4)); the
+ * reason for a suspension or termination is the registry's and is not
+ * published. A terminated processor leaves the annex once the return or
+ * deletion of the data is confirmed (or when it never held any).
  *
  * @since 0.1.0
  */
@@ -20,7 +23,7 @@ import * as Country from "./Country.js"
 import { isoDate } from "./internal/dates.js"
 import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
 import type { Processor } from "./Processor.js"
-import { ProcessorId } from "./Processor.js"
+import { holdsData, ProcessorId } from "./Processor.js"
 import { Measure, type RecordOwner } from "./ProcessingRecord.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
@@ -44,9 +47,12 @@ export const SubProcessor = Schema.Struct({
     description: Schema.optional(Schema.String),
     mechanism: Schema.optional(Schema.String)
   })),
-  /** Approved, or suspended (it may still hold data under the DPA). */
-  status: Schema.Literal("approved", "suspended"),
-  /** When it entered its status: approved (or reinstated), or suspended. */
+  /**
+   * Approved, suspended (it may still hold data under the DPA), or terminated with the return or
+   * deletion of the data not yet confirmed.
+   */
+  status: Schema.Literal("approved", "suspended", "terminated-data-pending"),
+  /** When it entered its status: approved (or reinstated), suspended, or terminated. */
   statusSince: Schema.Date
 })
 
@@ -80,11 +86,13 @@ export const make = (
 ): DpaAnnex => {
   const byId = new Map(processors.map((processor) => [processor.id, processor]))
   const listed = processors
-    .flatMap((processor) =>
-      processor.servesTenants && (processor.status._tag === "Approved" || processor.status._tag === "Suspended")
-        ? [{ processor, status: processor.status }]
+    .flatMap((processor) => {
+      const status = processor.status
+      return processor.servesTenants && holdsData(processor) &&
+          (status._tag === "Approved" || status._tag === "Suspended" || status._tag === "Terminated")
+        ? [{ processor, status }]
         : []
-    )
+    })
     .sort((a, b) => a.processor.legalName.localeCompare(b.processor.legalName, "en"))
   return new DpaAnnex({
     generatedAt: at,
@@ -108,7 +116,11 @@ export const make = (
             ? { mechanism: TransferMechanism.describe(location.mechanism) }
             : {})
         })),
-        status: status._tag === "Approved" ? "approved" as const : "suspended" as const,
+        status: status._tag === "Approved"
+          ? "approved" as const
+          : status._tag === "Suspended"
+          ? "suspended" as const
+          : "terminated-data-pending" as const,
         statusSince: status.since
       }
     }),
@@ -125,7 +137,12 @@ const md = (text: string): string =>
     .replace(/[\\`*_[\]|~]/g, (char) => `\\${char}`)
     .replace(/\r\n|\r|\n/g, " ")
 
-const statusText = (sub: SubProcessor) => (sub.status === "approved" ? "approved" : `suspended since ${isoDate(sub.statusSince)}`)
+const statusText = (sub: SubProcessor) =>
+  sub.status === "approved"
+    ? "approved"
+    : sub.status === "suspended"
+    ? `suspended since ${isoDate(sub.statusSince)}`
+    : `terminated on ${isoDate(sub.statusSince)}, data not yet returned or deleted`
 
 const locationText = (location: SubProcessor["locations"][number]) =>
   `${location.countryName} (${location.country})${location.description ? `, ${location.description}` : ""}${
@@ -151,7 +168,9 @@ export const toMarkdown = (annex: DpaAnnex): string => {
     "",
     `This annex lists the sub-processors that ${
       md(annex.processorName)
-    } engages for the personal data it processes on behalf of its customers, as of ${md(isoDate(annex.generatedAt))}.`,
+    } engages for the personal data it processes on behalf of its customers, and those terminated that still hold such data, as of ${
+      md(isoDate(annex.generatedAt))
+    }.`,
     "",
     "## Sub-processors",
     "",
@@ -180,7 +199,7 @@ export const toHtml = (annex: DpaAnnex): string =>
   htmlDocument(
     `Sub-processors and technical and organisational measures: ${annex.processorName}`,
     `<h1>Annex: sub-processors and technical and organisational measures</h1>
-<p>${escapeHtml(annex.processorName)} engages the following sub-processors for the personal data it processes on behalf of its customers (as of ${
+<p>${escapeHtml(annex.processorName)} engages the following sub-processors for the personal data it processes on behalf of its customers; those marked terminated still hold such data (as of ${
       escapeHtml(isoDate(annex.generatedAt))
     }).</p>
 <h2>Sub-processors</h2>

@@ -55,7 +55,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { AdequacyDecisions } from "./AdequacyDecisions.js"
@@ -66,6 +65,7 @@ import * as Dpa from "./Dpa.js"
 import * as DpaAnnex from "./DpaAnnex.js"
 import * as Finding from "./Finding.js"
 import { addDays, dayHasPassed, startOfDay } from "./internal/dates.js"
+import { describeIssues } from "./internal/issues.js"
 import { sqlStore } from "./internal/sqlStore.js"
 import { type Change, CommitConflict, memoryStore, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
@@ -135,8 +135,10 @@ export const statedReasonMatches = (
 
 /**
  * An input did not decode: `what` names it, `issues` says what is wrong,
- * one issue per line, each led by the field's path. An issue with free text
- * says what is expected, never the text. Nothing was written.
+ * one issue per line, each led by the field's path. An issue says what is
+ * expected, never the value given (free text, or a value of the wrong type,
+ * may name a person); a member an object does not take is named by its
+ * object, not by itself. Nothing was written.
  *
  * @since 0.1.0
  * @category errors
@@ -470,7 +472,11 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     by: Actor,
     id: Processor.ProcessorId
   ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | Failures>
-  /** Under review -> approved, or suspended -> approved (reinstated), when every requirement is met. */
+  /**
+   * Under review -> approved, or suspended -> approved (reinstated), when every requirement is met
+   * (`Approval`): for a processor of tenants' data, notices whose periods have ended, to which no
+   * tenant objected.
+   */
   readonly approve: (
     by: Actor,
     id: Processor.ProcessorId
@@ -536,7 +542,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
    * Announces an addition or replacement of a sub-processor to the tenants, or a change of its
    * countries or purposes (`locations`, `purposes`: those to come), and notifies them. Made
    * again while its notice is open, to tenants who all received it, it publishes nothing new:
-   * that notice is returned and sent to them again (a retry is safe).
+   * that notice is returned and sent to them again (a retry is safe). The audience is the
+   * caller's to give, every tenant: one naming no tenant is refused with `InvalidInput` once any
+   * tenant has received a notice (there are tenants to tell); before that, with no tenant yet,
+   * it stands.
    */
   readonly announce: (
     by: Actor,
@@ -577,7 +586,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly record: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<ProcessingRecord.ProcessingRecord, InvalidInput | RegistryStoreError>
-  /** The DPA annex, now: the engaged (approved or suspended) processors that serve tenants. */
+  /**
+   * The DPA annex, now: the processors that serve tenants and hold or may receive their data
+   * (approved, suspended, or terminated with their data not yet returned or deleted).
+   */
   readonly annex: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<DpaAnnex.DpaAnnex, InvalidInput | RegistryStoreError>
@@ -587,14 +599,7 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
 
 const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unknown): Effect.Effect<A, InvalidInput> =>
   Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
-    Effect.mapError((error) =>
-      new InvalidInput({
-        what,
-        issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-          issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`
-        )
-      })
-    )
+    Effect.mapError((error) => new InvalidInput({ what, issues: describeIssues(error) }))
   )
 
 // What a notice tells the tenants, to recognise an announcement made again.
@@ -618,6 +623,7 @@ const requirementKey = (requirement: Approval.Requirement) => {
     case "ChangeAnnounced":
       return `${requirement._tag}/${requirement.detail}`
     case "ObjectionPeriodEnded":
+    case "ObjectionUnresolved":
       return `${requirement._tag}/${requirement.noticeId}`
     default:
       return requirement._tag
@@ -708,17 +714,25 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           : Effect.succeed(processor))
 
     const evidence = (processor: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
-      Effect.map(
-        Effect.all([store.dpas(processor.id), store.assessments(processor.id), store.notices(processor.id)]),
-        ([dpas, assessments, notices]): Approval.Evidence => ({
+      Effect.gen(function*() {
+        const [dpas, assessments, notices] = yield* Effect.all([
+          store.dpas(processor.id),
+          store.assessments(processor.id),
+          store.notices(processor.id)
+        ])
+        const objections = processor.servesTenants
+          ? (yield* Effect.forEach(notices, (notice) => store.objections(notice.id))).flat()
+          : []
+        return {
           processor,
           dpas: extra.dpa ? [...dpas, extra.dpa] : dpas,
           assessments,
           notices,
+          objections,
           decisions,
           at
-        })
-      )
+        } satisfies Approval.Evidence
+      })
 
     // A change to an approved processor may not add a requirement it does not meet now.
     const keepsApproval = (before: Processor.Processor, after: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
@@ -1104,6 +1118,15 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           const replaced = input.replaces === undefined ? undefined : yield* existing(input.replaces)
           const at = yield* now
           const audience = [...new Set(input.audience)]
+          // The registry has no list of tenants, but knows those told of a change before: a notice
+          // naming none of them tells nobody, and approval would rest on an announcement no tenant
+          // could object to. With no tenant ever told (none yet), a notice to none stands.
+          if (audience.length === 0 && (yield* store.anyRecipient)) {
+            return yield* new InvalidInput({
+              what: "announcement",
+              issues: ["audience: names no tenant, though tenants have been told of changes before: a notice is sent to every tenant"]
+            })
+          }
           const locations = input.locations ? [...new Set(input.locations)] : processor.locations.map((l) => l.country)
           const purposes = input.purposes ? [...new Set(input.purposes)] : processor.purposes
           const notice = new ChangeNotice.ChangeNotice({

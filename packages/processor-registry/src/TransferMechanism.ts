@@ -26,6 +26,11 @@
  *   through its recertification date: it lapses when inactive, or from the
  *   day after that date.
  * - `Derogation`: an Art. 49 derogation, with the ground and a justification.
+ *   Recorded, and never valid for a processor: the derogations are for
+ *   occasional, non-repetitive transfers (EDPB Guidelines 2/2018), never for
+ *   the systematic, repeated transfers of a processor the platform engages,
+ *   so `evaluate` flags one (`derogation-not-for-processors`): approval is
+ *   refused and, for an engaged processor, it is a finding.
  * - `PrivacyShield`: accepted as input only to be flagged: the Court of
  *   Justice invalidated it on 16 July 2020 (Schrems II, C-311/18).
  *
@@ -163,7 +168,8 @@ export const DerogationGround = Schema.Literal(
 )
 
 /**
- * A derogation for specific situations (Art. 49).
+ * A derogation for specific situations (Art. 49). It can be recorded but
+ * approves no processor: see `evaluate`.
  *
  * @since 0.1.0
  * @category models
@@ -220,7 +226,8 @@ export const InvalidReason = Schema.Literal(
   "dpf-certification-lapsed",
   "scc-module-not-for-processors",
   "scc-module-mismatch",
-  "scc-before-2021-914"
+  "scc-before-2021-914",
+  "derogation-not-for-processors"
 )
 
 /**
@@ -422,8 +429,16 @@ export const evaluate = (
       return { _tag: "Valid", basis: describe(mechanism) }
     }
     case "BindingCorporateRules":
-    case "Derogation":
       return { _tag: "Valid", basis: describe(mechanism) }
+    case "Derogation":
+      // EDPB Guidelines 2/2018 on Art. 49: the derogations are exceptions for occasional,
+      // non-repetitive transfers; a processor's transfers are systematic and repeated.
+      return invalid(
+        "derogation-not-for-processors",
+        `an Art. 49 derogation (${
+          derogationPoint[mechanism.ground]
+        }) covers only occasional, non-repetitive transfers (EDPB Guidelines 2/2018), not the systematic, repeated transfers to a processor: use an adequacy decision, the 2021 SCCs, BCRs or a DPF certification`
+      )
     case "PrivacyShield":
       return invalid(
         "privacy-shield-invalidated",

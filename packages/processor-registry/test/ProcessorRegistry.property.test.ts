@@ -66,8 +66,9 @@ const mechanismHolds = (country: string, mechanism: Mechanism | undefined, now: 
     case "StandardContractualClauses":
       return mechanism.module === (serves ? 3 : 2)
     case "BindingCorporateRules":
-    case "Derogation":
       return true
+    case "Derogation":
+      return false
     case "DpfCertification":
       return country === "US" && mechanism.status === "active" &&
         now < Date.parse(`${mechanism.recertificationDue}T00:00:00Z`) + dayMillis

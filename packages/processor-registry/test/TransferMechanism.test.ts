@@ -39,7 +39,7 @@ describe("TransferMechanism", () => {
       ["IN", scc(1), "scc-module-not-for-processors"],
       ["IN", scc(4), "scc-module-not-for-processors"],
       ["SG", { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-1", approvedOn: "2022-02-02" }, "Valid"],
-      ["BR", { _tag: "Derogation", ground: "explicit-consent", justification: "single transfer on request" }, "Valid"]
+      ["BR", { _tag: "Derogation", ground: "explicit-consent", justification: "single transfer on request" }, "derogation-not-for-processors"]
     ]
     for (const [country, mechanism, expected] of cases) {
       assert.strictEqual(reason(verdict(country, mechanism)), expected, `${country} ${JSON.stringify(mechanism)}`)

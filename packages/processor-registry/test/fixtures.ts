@@ -1,5 +1,6 @@
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as KeyStore from "@lawful/core/KeyStore"
+import * as TenantId from "@lawful/core/TenantId"
 import * as MasterKey from "@lawful/core/MasterKey"
 import * as Vault from "@lawful/core/Vault"
 import * as Context from "effect/Context"
@@ -170,7 +171,8 @@ export const approveFully = (
     yield* completeReview(id, options)
     const processor = yield* registry.processor(id)
     if (processor.servesTenants) {
-      yield* registry.announce(staff, { processorId: id, audience: [] })
+      // A tenant of its own: once any tenant has been told of a change, a notice names one.
+      yield* registry.announce(staff, { processorId: id, audience: [yield* TenantId.make] })
       yield* TestClock.adjust("30 days")
     }
     return yield* registry.approve(staff, id)

@@ -260,6 +260,10 @@ export const sqlStore = <E>(
               WHERE tenant_id = ${tenant} AND notice_id = ${notice}`).pipe(
             Effect.map((rows) => (rows[0]?.n ?? 0) > 0)
           ),
+      anyRecipient: all(CountRow, "anyRecipient", () =>
+        sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM lawful_processor_notice_recipients LIMIT 1) AS any_recipient`).pipe(
+          Effect.map((rows) => (rows[0]?.n ?? 0) > 0)
+        ),
       objection: (tenant, notice) =>
         one(ObjectionRow, "objection", () =>
           sql`SELECT tenant_id, notice_id, objected_at, reason FROM lawful_processor_objections

@@ -41,6 +41,8 @@ export interface RegistryStore<E> {
   readonly notices: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly isRecipient: (tenant: TenantId, notice: NoticeId) => Effect.Effect<boolean, E>
+  /** Whether any tenant has received a notice: the registry knows there are tenants to tell. */
+  readonly anyRecipient: Effect.Effect<boolean, E>
   readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** Applies every change or none; fails when a precondition no longer holds (a concurrent writer). */
@@ -190,6 +192,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
     noticesFor: (tenant) =>
       read(() => [...notices.values()].filter((n) => recipients.has(pair(tenant, n.id))).sort(sortNotices)),
     isRecipient: (tenant, notice) => read(() => recipients.has(pair(tenant, notice))),
+    anyRecipient: read(() => recipients.size > 0),
     objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
     objections: (notice) =>
       read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
