@@ -14,7 +14,9 @@
  * for its whole scope, so no other fiber's statement can run inside it, and a
  * statement through its connection after it ended takes the session as any
  * other. So do `LISTEN` and `NOTIFY`, except from within the transaction,
- * where they join it. A directory is opened by one client at a time.
+ * where they join it. As on `@effect/sql-pg`, `listen` drops a notification
+ * with an empty payload, and `.values` of several statements runs them all and
+ * gives `undefined`. A directory is opened by one client at a time.
  *
  * @since 0.1.0
  */
@@ -47,11 +49,12 @@ export interface PgliteClientConfig {
    * Directory holding the database files; created (with its parents) and
    * initialised when new. While a client has it open it holds the lock
    * `lawful-pglite.lock.d` in it (a directory holding one entry named for the
-   * holder's process id; the file `lawful-pglite.lock` names it too, for
-   * clients of earlier versions), and another client, in this process or
-   * another, fails to open it; a lock whose process is gone is taken over, by
-   * one client only when several race for it. When omitted the database lives
-   * in memory and ends with the layer.
+   * holder's process id; the file `lawful-pglite.lock`, the lock of earlier
+   * versions, is taken as they take it and names it too), and another client,
+   * in this process or another, fails to open it; a lock whose process is gone
+   * is taken over, by one client only when several race for it. Stop the
+   * clients of earlier versions before starting this one (see the README).
+   * When omitted the database lives in memory and ends with the layer.
    */
   readonly dataDir?: string | undefined
   /** A snapshot made by `dumpDataDir`, loaded instead of running initdb. */
@@ -239,17 +242,33 @@ export const fromPglite = (
       : undefined
     const session = makeSession()
 
-    const query = (sql: string, params: ReadonlyArray<unknown>, rowMode: "object" | "array" = "object") =>
+    const query = (sql: string, params: ReadonlyArray<unknown>) =>
       Effect.tryPromise({
         try: (): Promise<Results<any> | Array<Results<any>>> =>
-          params.length === 0 && rowMode === "object"
-            ? db.exec(sql)
-            : db.query(sql, params.map(prepareValue), { rowMode }),
+          params.length === 0 ? db.exec(sql) : db.query(sql, params.map(prepareValue)),
         catch: toSqlError("Failed to execute statement")
       }).pipe(
         Effect.map((result) =>
           Array.isArray(result)
             ? result.length === 1 ? result[0]!.rows : result.map((r) => r.rows)
+            : result.rows
+        )
+      )
+
+    // As @effect/sql-pg: without parameters by the simple protocol too, so every statement of
+    // the string runs; given several results it reads `rows` off pg's list of them, which has
+    // none, and gives undefined.
+    const queryValues = (sql: string, params: ReadonlyArray<unknown>) =>
+      Effect.tryPromise({
+        try: (): Promise<Results<any> | Array<Results<any>>> =>
+          params.length === 0
+            ? db.exec(sql, { rowMode: "array" })
+            : db.query(sql, params.map(prepareValue), { rowMode: "array" }),
+        catch: toSqlError("Failed to execute statement")
+      }).pipe(
+        Effect.map((result): ReadonlyArray<ReadonlyArray<unknown>> =>
+          Array.isArray(result)
+            ? result.length <= 1 ? result[0]?.rows ?? [] : undefined as unknown as ReadonlyArray<ReadonlyArray<unknown>>
             : result.rows
         )
       )
@@ -276,7 +295,7 @@ export const fromPglite = (
         execute: run,
         executeRaw: (sql, params) => guard(queryRaw(sql, params)),
         executeWithoutTransform: (sql: string, params: ReadonlyArray<unknown>) => guard(query(sql, params)),
-        executeValues: (sql, params) => guard(query(sql, params, "array")),
+        executeValues: (sql, params) => guard(queryValues(sql, params)),
         executeUnprepared: run,
         executeStream: (sql, params, transform) =>
           // PGlite has no cursors: the result is read whole, then streamed in chunks.
@@ -370,8 +389,10 @@ export const fromPglite = (
         Stream.asyncPush<string, SqlError>((emit) =>
           Effect.gen(function*() {
             let listened = false
+            // As @effect/sql-pg, which delivers only a notification with a payload: one with an
+            // empty payload (or none, as NOTIFY without one sends) is dropped.
             const stopNotifications = db.onNotification((from, payload) => {
-              if (from === channel) emit.single(payload)
+              if (from === channel && payload) emit.single(payload)
             })
             yield* Effect.addFinalizer(() =>
               Effect.zipRight(Effect.sync(stopNotifications), listened ? onSession(unlisten(channel)) : Effect.void)

@@ -17,7 +17,8 @@ const simulated = (pid: number, filesystem: LockFile.LockFs = fs): LockFile.Lock
   pid,
   isRunning: (other) => live.has(other),
   held: new Set(),
-  fs: filesystem
+  fs: filesystem,
+  now: Date.now
 })
 
 // A filesystem that calls `before(n)` before its n-th operation (counted from 0).
@@ -34,7 +35,7 @@ const counting = (before: (n: number) => void) => {
         : value
     }
   })
-  return { fs: counted as LockFile.LockFs, count: () => n }
+  return { fs: counted as typeof fs, count: () => n }
 }
 
 type Outcome = { readonly held: true; readonly release: () => void } | { readonly held: false; readonly error: unknown }
@@ -155,6 +156,38 @@ describe("LockFile, crashes and releases", () => {
       }
     }).pipe(Effect.scoped))
 
+  it.effect("staging directories left by processes that died taking the lock are removed by its next holder", () =>
+    Effect.gen(function*() {
+      const dir0 = yield* tempDir
+      const solo = counting(() => {})
+      assert.isTrue(attempt(dir0, simulated(dead, solo.fs)).held)
+      for (let step = 0; step <= solo.count(); step++) {
+        const dir = yield* tempDir
+        const dyingAt = (pid: number) =>
+          attempt(dir, simulated(pid, counting((n) => {
+            if (n >= step) throw new Error("died")
+          }).fs))
+        // Two processes die before their step-th operation: one that is gone, and one whose id a
+        // running process has since been given (a staging directory that old cannot be a live
+        // taker's).
+        dyingAt(dead)
+        dyingAt(1002)
+        for (const name of fs.readdirSync(dir)) {
+          if (name.startsWith(`${LockFile.lockDirName}.1002.`)) fs.utimesSync(join(dir, name), 0, 0)
+        }
+        // A live process's, being taken now, is left to it.
+        const live = join(dir, `${LockFile.lockDirName}.1003.${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}`)
+        fs.mkdirSync(live)
+        const next = attempt(dir, simulated(1001))
+        assert.isTrue(next.held, `died before step ${step}: ${next.held ? "" : String(next.error)}`)
+        assert.deepStrictEqual(
+          fs.readdirSync(dir).sort(),
+          [LockFile.lockFileName, LockFile.lockDirName, live.slice(dir.length + 1)].sort(),
+          `died before step ${step}`
+        )
+      }
+    }).pipe(Effect.scoped))
+
   it.effect("a release gives back only its own lock", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
@@ -206,6 +239,110 @@ describe("LockFile, crashes and releases", () => {
       assert.strictEqual(fs.readFileSync(file, "utf8"), "1001")
       ;(taken as Outcome & { held: true }).release()
       assert.deepStrictEqual(fs.readdirSync(dir), [])
+    }).pipe(Effect.scoped))
+})
+
+// How a client of the version before the lock directory (commit 79c9ea3) took its lock: the
+// file `lawful-pglite.lock` created exclusively, then its process id written in it; a file
+// naming no running process removed and created again.
+const earlierVersion = (dir: string, pid: number, filesystem: typeof fs = fs): Outcome => {
+  const path = join(dir, LockFile.lockFileName)
+  const take = (): number => {
+    try {
+      return filesystem.openSync(path, "wx")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+      const holder = Number.parseInt(filesystem.readFileSync(path, "utf8"), 10)
+      if (Number.isInteger(holder) && holder > 0 && holder !== pid && live.has(holder)) {
+        throw new Error(`${dir} is open in another PgliteClient (process ${holder})`)
+      }
+      filesystem.rmSync(path, { force: true })
+      return filesystem.openSync(path, "wx")
+    }
+  }
+  try {
+    const fd = take()
+    try {
+      filesystem.writeSync(fd, String(pid))
+    } finally {
+      filesystem.closeSync(fd)
+    }
+    return { held: true, release: () => filesystem.rmSync(path, { force: true }) }
+  } catch (error) {
+    return { held: false, error }
+  }
+}
+
+describe("LockFile and a client of an earlier version", () => {
+  const states: ReadonlyArray<readonly [string, (dir: string) => void]> = [
+    ["no lock", () => {}],
+    ["a lock directory left by a process that is gone", (dir) => {
+      LockFile.acquire(dir, simulated(dead))
+      fs.rmSync(join(dir, LockFile.lockFileName))
+    }]
+  ]
+  for (const [state, setUp] of states) {
+    it.effect(`starting together on a directory with ${state}: exactly one holds it, whatever the interleaving`, () =>
+      Effect.gen(function*() {
+        const stepsOf = (run: (dir: string, filesystem: typeof fs) => Outcome) =>
+          Effect.gen(function*() {
+            const dir = yield* tempDir
+            setUp(dir)
+            const solo = counting(() => {})
+            assert.isTrue(run(dir, solo.fs).held)
+            return solo.count()
+          })
+        const newSteps = yield* stepsOf((dir, filesystem) => attempt(dir, simulated(1001, filesystem)))
+        const oldSteps = yield* stepsOf((dir, filesystem) => earlierVersion(dir, 1002, filesystem))
+        const check = (dir: string, current: Outcome, earlier: Outcome, at: string) => {
+          const holders = [current, earlier].filter((o) => o.held).length
+          assert.strictEqual(holders, 1, `${at}: ${holders} clients hold the directory`)
+          if (!current.held) assert.instanceOf(current.error, LockFile.LockHeld, at)
+          // Once its holder lets go, the directory opens again.
+          ;(current.held ? current : earlier as Outcome & { held: true }).release()
+          const after = attempt(dir, simulated(1003))
+          assert.isTrue(after.held, `${at}, then released: ${after.held ? "" : String(after.error)}`)
+          ;(after as Outcome & { held: true }).release()
+        }
+        for (let step = 0; step <= newSteps; step++) {
+          const dir = yield* tempDir
+          setUp(dir)
+          let earlier: Outcome | undefined
+          const current = attempt(dir, simulated(1001, counting((n) => {
+            if (n === step) earlier = earlierVersion(dir, 1002)
+          }).fs))
+          earlier ??= earlierVersion(dir, 1002)
+          check(dir, current, earlier, `the earlier client before step ${step} of ${newSteps} of this one`)
+        }
+        for (let step = 0; step <= oldSteps; step++) {
+          const dir = yield* tempDir
+          setUp(dir)
+          let current: Outcome | undefined
+          const earlier = earlierVersion(dir, 1002, counting((n) => {
+            if (n === step) current = attempt(dir, simulated(1001))
+          }).fs)
+          current ??= attempt(dir, simulated(1001))
+          check(dir, current, earlier, `this client before step ${step} of ${oldSteps} of the earlier one`)
+        }
+      }).pipe(Effect.scoped))
+  }
+
+  it.effect("an empty lock file of an earlier version is refused while new, taken over once old", () =>
+    Effect.gen(function*() {
+      // An earlier client creates the file, then writes its id: empty, it may be one being taken.
+      const dir = yield* tempDir
+      const file = join(dir, LockFile.lockFileName)
+      fs.writeFileSync(file, "")
+      const refused = attempt(dir, simulated(1001))
+      assert.isFalse(refused.held)
+      assert.instanceOf((refused as Outcome & { held: false }).error, LockFile.LockHeld)
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "")
+      // Left empty by a client that died before writing its id.
+      fs.utimesSync(file, 0, 0)
+      const taken = attempt(dir, simulated(1001))
+      assert.isTrue(taken.held, taken.held ? "" : String(taken.error))
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "1001")
+      ;(taken as Outcome & { held: true }).release()
     }).pipe(Effect.scoped))
 })
 

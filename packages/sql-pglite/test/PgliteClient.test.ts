@@ -360,6 +360,45 @@ const contract = <E>(name: string, client: Layer.Layer<SqlClient.SqlClient | PgC
         assert.deepStrictEqual(single.rows, [{ c: "2" }])
       }))
 
+    it.effect("several statements in one string run through .values as on pg", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const table = `values_${randomUUID().replaceAll("-", "")}`
+        const values = yield* sql.unsafe(
+          `CREATE TABLE ${table} (n int4); INSERT INTO ${table} VALUES (1), (2); SELECT n FROM ${table} ORDER BY n`
+        ).values
+        // Every statement runs; @effect/sql-pg reads the rows of one result from pg's list of
+        // results, and gives undefined (use .raw for each statement's rows).
+        assert.isUndefined(values)
+        assert.deepStrictEqual(yield* sql.unsafe(`SELECT n FROM ${table} ORDER BY n`).values, [[1], [2]])
+        assert.deepStrictEqual(yield* sql.unsafe(`SELECT n FROM ${table} ORDER BY n;;`).values, [[1], [2]])
+        // With parameters a string holds one statement, on both: nothing runs.
+        const withParameters = yield* Effect.flip(sql.unsafe(`INSERT INTO ${table} VALUES ($1); SELECT 1`, [3]).values)
+        assert.strictEqual((withParameters.cause as { code?: string }).code, "42601")
+        assert.deepStrictEqual(yield* sql.unsafe(`SELECT count(*)::int AS c FROM ${table}`).values, [[2]])
+      }))
+
+    it.effect("a notification with an empty payload is not delivered, as on pg", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const pg = yield* PgClient.PgClient
+        const channel = `empty_${randomUUID()}`
+        const first = yield* pg.listen(channel).pipe(Stream.runHead, Effect.fork)
+        // Until the stream listens (on PostgreSQL, on a connection of its own), rounds of an
+        // empty payload, no payload, then one: each round is delivered whole or not at all.
+        const round = sql.withTransaction(
+          Effect.all([
+            sql`SELECT pg_notify(${channel}, '')`,
+            sql.unsafe(`NOTIFY ${nodePg.escapeIdentifier(channel)}`),
+            sql`SELECT pg_notify(${channel}, 'after')`
+          ])
+        )
+        const notifier = yield* Effect.fork(Effect.forever(Effect.zipRight(round, Effect.yieldNow())))
+        const received = yield* Fiber.join(first)
+        yield* Fiber.interrupt(notifier)
+        assert.deepStrictEqual(received, Option.some("after"))
+      }))
+
     it.effect("statements, types and JSON behave as on pg", () =>
       scenario.pipe(Effect.tap((observed) => results.set(`${name}:scenario`, observed))))
 

@@ -1,8 +1,9 @@
 // The lock that keeps a PGlite data directory to one client at a time, across processes.
 //
-// The lock is a directory, `lawful-pglite.lock.d`, holding one empty file named for its holder:
-// `<process id>.<random id>`. It is taken by building a directory with the holder's entry beside
-// it and renaming that onto the lock: rename(2) of a directory replaces a missing or empty one
+// The lock is a directory, `lawful-pglite.lock.d`, holding one file named for its holder:
+// `<process id>.<random id>`, its process id inside. It is taken by building a directory with
+// the holder's entry beside it (the staging directory `lawful-pglite.lock.d.<process id>.<random
+// id>`) and renaming that onto the lock: rename(2) of a directory replaces a missing or empty one
 // and fails (ENOTEMPTY or EEXIST) on one that holds an entry, atomically, so one process at a
 // time gets in, and the lock names its holder from the moment it exists.
 //
@@ -14,12 +15,22 @@
 // fail on the new holder's entry. Removing a lock file and creating it again, as earlier versions
 // did, let a process that had judged it stale remove the lock another process had just taken.
 //
-// The lock file of earlier versions, `lawful-pglite.lock` (a process id), is kept beside it: the
-// holder of the lock refuses the directory while that file names another running process (a
-// client of an earlier version has it open), and otherwise writes its own id there, so that a
-// client of an earlier version refuses the directory in turn. Only the holder writes or removes
-// that file. (It stays a file: PGlite's `dumpDataDir` takes it with the data, and loading a dump
-// made by an earlier version writes it back as a file.)
+// A process killed while taking the lock leaves its staging directory. The holder removes those
+// of processes that are not running (or that are older than any taking of the lock lasts: their
+// process id has been given to another process since). A live taker's is left to it; and were
+// one removed, its rename could not get in, as the lock holds the holder's entry meanwhile.
+//
+// The lock file of earlier versions, `lawful-pglite.lock` (a process id), is taken too, as those
+// versions take it: created only where there is none, so that a client of an earlier version
+// starting at the same time finds it, or this one finds theirs. It is created as a hard link to
+// the holder's entry, so it never exists without the process id in it. A file naming another
+// running process, or empty and new (an earlier client between creating it and writing its id),
+// refuses the directory; a file naming a process that is gone, or empty and old, is stale and
+// replaced. Only the holder of the directory writes or removes it. One race is left, as it was
+// between two clients of an earlier version: over a stale file, an earlier client removes the
+// file it judged stale unconditionally, which may by then be this client's (see the README's
+// rule for upgrades). (It stays a file: PGlite's `dumpDataDir` takes it with the data, and
+// loading a dump made by an earlier version writes it back as a file.)
 //
 // Releasing removes the file, the holder's entry (and any copied in with the data, see the
 // release), then the lock if it is still empty. Sound on a local Linux or macOS file system; not
@@ -33,16 +44,26 @@ export const lockFileName = "lawful-pglite.lock"
 
 export type LockFs = Pick<
   typeof fs,
-  "mkdirSync" | "writeFileSync" | "renameSync" | "readdirSync" | "readFileSync" | "unlinkSync" | "rmdirSync"
+  | "mkdirSync"
+  | "writeFileSync"
+  | "renameSync"
+  | "readdirSync"
+  | "readFileSync"
+  | "unlinkSync"
+  | "rmdirSync"
+  | "linkSync"
+  | "statSync"
 >
 
-// What a process sees: its id, which other processes run, the lock entries it holds, and the
-// file system (tests simulate several processes in one).
+// What a process sees: its id, which other processes run, the lock entries it holds, the file
+// system and the time (milliseconds since the epoch, as file times are; tests simulate several
+// processes in one).
 export interface LockProcess {
   readonly pid: number
   readonly isRunning: (pid: number) => boolean
   readonly held: Set<string>
   readonly fs: LockFs
+  readonly now: () => number
 }
 
 const isRunning = (pid: number): boolean => {
@@ -54,7 +75,7 @@ const isRunning = (pid: number): boolean => {
   }
 }
 
-export const thisProcess: LockProcess = { pid: process.pid, isRunning, held: new Set(), fs }
+export const thisProcess: LockProcess = { pid: process.pid, isRunning, held: new Set(), fs, now: Date.now }
 
 /** The directory is open in a client of a running process. */
 export class LockHeld extends Error {}
@@ -73,6 +94,13 @@ const ignoring = (codes: ReadonlyArray<string>, f: () => void): void => {
 // and released again and again while this process looks uses them all up.
 const maxAttempts = 100
 
+// Taking the lock lasts milliseconds, and an earlier client writes its id into the file it has
+// just created at once: a staging directory, or an empty lock file, this old belongs to no
+// process taking the lock.
+const abandonedAfterMs = 60_000
+
+const stagingName = /^lawful-pglite\.lock\.d\.(\d+)\.[0-9a-f-]+$/
+
 /** Takes the lock on `dir` (which exists), or throws `LockHeld`; returns its release. */
 export const acquire = (dir: string, proc: LockProcess = thisProcess): () => void => {
   const { fs } = proc
@@ -84,16 +112,18 @@ export const acquire = (dir: string, proc: LockProcess = thisProcess): () => voi
   // A running process other than this one: a lock naming this process's id that it does not
   // hold was left by an earlier process with that id.
   const running = (pid: number) => Number.isInteger(pid) && pid > 0 && pid !== proc.pid && proc.isRunning(pid)
-  const refuse = (holder: number, lock: string) =>
+  const refuse = (holder: number | undefined, lock: string) =>
     new LockHeld(
-      `${dir} is open in another PgliteClient (process ${holder}); ${lock} holds its lock ` +
+      `${dir} is ${holder === undefined ? "being opened by" : "open in"} another PgliteClient` +
+        `${holder === undefined ? "" : ` (process ${holder})`}; ${lock} holds its lock ` +
         "(remove it only if no process has the directory open)"
     )
+  const abandoned = (at: string) => proc.now() - fs.statSync(at).mtimeMs > abandonedAfterMs
 
   fs.mkdirSync(candidate)
   let taken = false
   try {
-    fs.writeFileSync(join(candidate, name), "")
+    fs.writeFileSync(join(candidate, name), String(proc.pid))
     for (let attempt = 0; attempt < maxAttempts && !taken; attempt++) {
       try {
         fs.renameSync(candidate, path)
@@ -141,18 +171,59 @@ export const acquire = (dir: string, proc: LockProcess = thisProcess): () => voi
       // its holder.
     }
   }
-  try {
-    let earlier: number | undefined
-    try {
-      earlier = Number.parseInt(fs.readFileSync(file, "utf8"), 10)
-    } catch (error) {
-      if (code(error) !== "ENOENT") throw error
+  // The earlier versions' lock file, created only where there is none, as they create it.
+  const takeFile = () => {
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      try {
+        fs.linkSync(entry, file)
+        return
+      } catch (error) {
+        if (code(error) !== "EEXIST") throw error
+      }
+      let content: string
+      try {
+        content = fs.readFileSync(file, "utf8")
+      } catch (error) {
+        if (code(error) === "ENOENT") continue
+        throw error
+      }
+      const earlier = Number.parseInt(content, 10)
+      if (running(earlier)) throw refuse(earlier, file)
+      try {
+        if (content === "" && !abandoned(file)) throw refuse(undefined, file)
+      } catch (error) {
+        if (code(error) === "ENOENT") continue
+        throw error
+      }
+      ignoring(["ENOENT"], () => fs.unlinkSync(file))
     }
-    if (earlier !== undefined && running(earlier)) throw refuse(earlier, file)
-    fs.writeFileSync(file, String(proc.pid))
+    throw new Error(`${file}: the lock changed hands ${maxAttempts} times while this process tried to take it`)
+  }
+  // Staging directories of processes killed while taking the lock; never fails the opening.
+  const removeAbandonedStaging = () => {
+    try {
+      for (const other of fs.readdirSync(dir)) {
+        const pid = stagingName.exec(other)?.[1]
+        if (pid === undefined) continue
+        const staging = resolve(dir, other)
+        try {
+          if (running(Number(pid)) && !abandoned(staging)) continue
+          for (const leftover of fs.readdirSync(staging)) fs.unlinkSync(join(staging, leftover))
+          fs.rmdirSync(staging)
+        } catch {
+          // Gone already, or not one to remove: left as it is.
+        }
+      }
+    } catch {
+      // The directory cannot be read: nothing is removed.
+    }
+  }
+  try {
+    takeFile()
   } catch (error) {
     release(false)
     throw error
   }
+  removeAbandonedStaging()
   return () => release(true)
 }
