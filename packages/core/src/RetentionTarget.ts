@@ -78,8 +78,10 @@
  *   and each partition drop in a transaction that also records it, so a
  *   crash cannot leave a purge committed and unrecorded. A target on a
  *   database of its own names that database's client, or none: a sweep then
- *   records each batch after it commits (and the target's statements must
- *   leave a caller's transaction out: `Database.outsideTransaction`).
+ *   runs each batch inside a transaction of the journal's database that holds
+ *   its lease, and records the batch there once it has committed on its own
+ *   database (so the target's statements must leave a caller's transaction
+ *   out: `Database.outsideTransaction`).
  * - Failures are `RetentionTargetError`s (`targetError` builds them), never
  *   with personal data in a message. The Effects need nothing from the
  *   context: a target captures its services when built (`register` accepts

@@ -13,11 +13,11 @@
  * purge batch and no partition drop that starts afterwards removes a record
  * it covers, on every store and, on PostgreSQL, whichever process sweeps.
  * The sweeper reads the holds again for each batch and drop
- * (`withActiveOf`). In memory, and on SQL for a category stored on the sweep
- * journal's database (`RetentionTarget.sqlTable` on the main database), it
- * is more: `place` waits for the batch or drop in progress, which either saw
- * the hold or committed before `place` returns, so nothing the hold covers is
- * purged after it returned.
+ * (`withActiveOf`), and it is more: `place` waits for the batch or drop in
+ * progress, which either saw the hold or committed before `place` returns,
+ * so nothing the hold covers is purged after it returned (on SQL the sweeper
+ * reads the holds in the journal's transaction around each batch, which a
+ * category on a database of its own also commits inside).
  *
  * A hold on a category also keeps its parent categories (a hold on message
  * previews keeps their transactional log), so a child record never outlives

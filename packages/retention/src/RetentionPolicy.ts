@@ -33,11 +33,10 @@
  * progress: once `set` has returned, no record the new policy keeps is
  * purged. That batch either committed before `set` returned, or reads the new
  * policy (a longer period moves its cut-off back; a shorter one waits for the
- * next sweep, which is never early). This holds in memory, and on SQL for a
- * category stored on the sweep journal's database (`RetentionTarget.sqlTable`
- * on the main database), from every process; a category on a database of its
- * own purges outside the transaction that read the policy, so a batch that
- * had started when `set` returned may still commit.
+ * next sweep, which is never early). This holds in memory, and on SQL from
+ * every process: the sweeper reads the policies in the journal's transaction
+ * around each batch, which a category on a database of its own also commits
+ * inside.
  *
  * Every change is appended to the tenant's audit log
  * (`retention.policy.changed`, with the category and the old and new periods)

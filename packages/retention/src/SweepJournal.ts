@@ -13,9 +13,12 @@
  * journal's) purges each batch, and drops each partition, in a transaction
  * that also records it (`transactionWith`): the purge and its record commit
  * together or not at all, and a receipt recovered after a crash counts
- * everything purged. A target on another database commits its batch first
- * and the record follows: the count of a batch committed in the instant
- * before a crash, before `record` noted it, is then what a receipt can miss.
+ * everything purged. A target on another database commits its batch on its
+ * own database inside a transaction of the journal's that checked the lease
+ * (`owning`), and the record follows in that transaction: a sweep taking the
+ * lock over waits for both. The count of a batch committed there just before
+ * that transaction was lost (a crash, its connection cut) is what a receipt
+ * can miss.
  *
  * On SQL, journal writes commit asynchronously (`synchronous_commit = off`),
  * so a sweep does not wait for a WAL flush per batch, and so do the batches

@@ -22,13 +22,11 @@
  *   starts afterwards removes a record the hold covers, on every store and,
  *   on PostgreSQL, whichever process placed it: a tenant now held whole stops,
  *   a subject now held is excluded from the batches after, and a partition
- *   with a tenant now held is purged in batches instead. With holds in
- *   memory, and on SQL for a category stored on the journal's database
- *   (`sqlTable` on the main database), `place` also waits for the batch or
- *   drop in progress (on SQL its read and its purge are one transaction):
- *   nothing the hold covers is purged after `place` returned. Otherwise (a
- *   target on a database of its own, or with no `client`) a batch that had
- *   started by then may still commit. Policies go the same way: a batch or
+ *   with a tenant now held is purged in batches instead. `place` also waits
+ *   for the batch or drop in progress (on SQL its read runs in the journal's
+ *   transaction around the purge, whatever database the category is on):
+ *   nothing the hold covers is purged after `place` returned. Policies go
+ *   the same way: a batch or
  *   drop that starts after `RetentionPolicies.set` returned uses the new
  *   period when it is longer (the cut-off moves back; the receipt names the
  *   cut-off and period of the tenant's last batch), and where `place` waits
@@ -46,7 +44,10 @@
  *   batch stopped (a tenant with a subject held since goes on alone). The
  *   others take turns, one batch each, oldest records first: consecutive
  *   batches work on rows written in the same period, not on the whole table
- *   once per tenant.
+ *   once per tenant. A record written while a sweep runs, with a time before
+ *   where the tenants purged together have reached, is passed by that sweep
+ *   (as by any purge that goes on where it stopped) and purged, and counted,
+ *   by the next one.
  * - **Partitions.** A category whose table is partitioned by day drops a
  *   whole partition when every record in it is expired under its tenant's
  *   policy and no hold touches any of its tenants; otherwise its rows are
@@ -54,9 +55,11 @@
  *   tenants, counts them and drops it in one statement and one transaction:
  *   a receipt counts exactly what was dropped. On the journal's database that
  *   transaction, and each batch's, also records the work in the journal
- *   (`SweepJournal.transactionWith`); elsewhere the record follows the
- *   commit, and one that fails is reported (a batch's stops its tenant
- *   there) while what the batch or drop purged still counts in the receipt.
+ *   (`SweepJournal.transactionWith`); elsewhere the batch or drop commits on
+ *   its own database inside a transaction of the journal's (the one that
+ *   checks the lease, below), and the record follows in it: one that fails
+ *   is reported (a batch's stops its tenant there) while what the batch or
+ *   drop purged still counts in the receipt.
  * - **Receipts.** One audit entry per tenant, category and run
  *   (`retention.purged`: category, action, count, cut-off, period, run id;
  *   no personal data), unless the category is kept forever.
@@ -83,9 +86,19 @@
  *   the lock and owns the journal (`SweepJournal.fence`): a run that lost it
  *   fails with `SweepLockLost` before writing anything more, and a sweep
  *   taking over waits for the transaction in progress, then recovers what
- *   the first committed. Each journal entry gets one receipt, whatever the
- *   timing (with an audit log on the journal's database; one elsewhere
- *   commits a receipt before its entry closes, as above).
+ *   the first committed. That holds for a category on another database too:
+ *   its batch or drop runs inside the journal transaction that checked the
+ *   lease (locking its row), so it commits, and its record with it, before a
+ *   sweep taking over reads the journal. Each journal entry gets one
+ *   receipt, whatever the timing (with an audit log on the journal's
+ *   database; one elsewhere commits a receipt before its entry closes, as
+ *   above), and counts every batch and drop of its run. The one gap is two
+ *   commits on two databases: a batch or drop elsewhere that committed while
+ *   the journal's transaction around it is lost (its connection dies, the
+ *   process stops) before that transaction commits. Its records are gone
+ *   and no receipt counts them (a run that still owns the journal counts
+ *   them in its receipt; one that lost the lock, or died, cannot). Nothing
+ *   is ever counted twice: a record is purged once, by one batch.
  * - **Failures stay local.** A failing category or tenant is reported in
  *   `failures` and the sweep goes on with the others.
  * - **Dry runs** (`dryRun`) take no lock and change nothing: they count, per
@@ -311,20 +324,21 @@ export const make = (options: SweeperOptions = {}) =>
     const forgetBefore = (now: number) => new Date(Math.max(0, now - Duration.toMillis(journalRetention)))
 
     // How a run journals its purges of a target. `inJournal` runs a batch or a drop, with its record,
-    // once `journal.fence` found the run still owning the journal: in the journal's transaction when
-    // the target's storage is on its database (the check then holds off a sweep taking the lock
-    // over until the commit), before the purge otherwise. `record` records work: in that
-    // transaction, or after a purge elsewhere committed, in a transaction of its own that checks the
-    // same (`journal.owning`).
+    // in a transaction of the journal's database that first finds the run still owning the journal
+    // (`journal.fence`, which on SQL locks the lease's row until the commit, so a sweep taking the
+    // lock over waits for the commit). When the target's storage is on that database the purge joins
+    // the transaction (`recordedWith`): purge and record commit as one. A target elsewhere commits its
+    // purge on its own database inside that transaction (`journal.owning`), and the record follows in
+    // it: a sweep taking over waits for the purge and its record too, and never reads the journal
+    // between them.
     const journalFor = (runId: string, client: RetentionTarget["client"]) => {
       const recordedWith = journal.transactionWith(client)
       const fence = journal.fence(runId)
       return {
         recordedWith,
         inJournal: <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SweepLockLost | RetentionStoreError> =>
-          recordedWith !== undefined ? recordedWith(Effect.zipRight(fence, effect)) : Effect.zipRight(fence, effect),
-        record: (work: ReadonlyArray<Work>) =>
-          recordedWith !== undefined ? journal.record(work) : journal.owning(runId)(journal.record(work))
+          recordedWith !== undefined ? recordedWith(Effect.zipRight(fence, effect)) : journal.owning(runId)(effect),
+        record: journal.record
       }
     }
 
@@ -591,27 +605,38 @@ export const make = (options: SweeperOptions = {}) =>
                   Option.match({
                     onNone: () => Effect.void,
                     onSome: (census: ReadonlyArray<PartitionCensus>) =>
-                      recordedWith !== undefined ? recordOf(census) : Effect.catchTag(recordOf(census), "RetentionStoreError", failed)
+                      recordedWith !== undefined
+                        ? recordOf(census)
+                        : Effect.zipRight(
+                          Effect.sync(() => void (droppedElsewhere = census)),
+                          Effect.catchTag(recordOf(census), "RetentionStoreError", failed)
+                        )
                   })
                 )
               }
               const checked = planned.size === 0
                 ? dropAndRecord(planned)
                 : run.current([...planned.keys()], (now) => dropAndRecord(stillDroppable(partition, planned, now)))
+              // A drop on another database that committed inside a journal transaction that then
+              // failed is gone all the same: it counts in the receipts.
+              let droppedElsewhere: ReadonlyArray<PartitionCensus> | undefined
               const done = yield* Effect.either(inJournal(checked))
               if (done._tag === "Left") {
                 if (done.left._tag === "SweepLockLost") return yield* done.left
+                if (droppedElsewhere !== undefined) countDrop(droppedElsewhere)
                 return yield* failed(done.left)
               }
-              if (Option.isNone(done.right)) continue
-              for (const { elsewhere, records, tenant } of done.right.value) {
-                const counted = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
-                dropped.set(tenant, { purged: counted.purged + records, partitions: counted.partitions + 1 })
-                if (elsewhere) droppedWhole.delete(tenant)
-                else droppedWhole.add(tenant)
-              }
+              if (Option.isSome(done.right)) countDrop(done.right.value)
             }
           })
+        const countDrop = (census: ReadonlyArray<PartitionCensus>) => {
+          for (const { elsewhere, records, tenant } of census) {
+            const counted = dropped.get(tenant) ?? { purged: 0, partitions: 0 }
+            dropped.set(tenant, { purged: counted.purged + records, partitions: counted.partitions + 1 })
+            if (elsewhere) droppedWhole.delete(tenant)
+            else droppedWhole.add(tenant)
+          }
+        }
 
         // The tenants with records, and their policies and holds. A category with partitions
         // lists them beside its partitions and decides its drops from them; a tenant whose every
@@ -772,10 +797,10 @@ export const make = (options: SweeperOptions = {}) =>
           purged,
           partitions: 0
         })
-        // Each batch and its record in one transaction when the target's storage is on the
-        // journal's database (a batch whose record fails is then undone); otherwise the record
-        // follows the batch's commit. Either way the batch starts once the run is known to own the
-        // journal still (`inJournal`), and stops the sweep with `SweepLockLost` otherwise.
+        // Each batch and its record in one transaction of the journal's database that found the run
+        // still owning the journal (`inJournal`; `SweepLockLost` otherwise): the batch joins it when
+        // the target's storage is on that database (a batch whose record fails is then undone);
+        // otherwise the batch commits on its own database inside it, and the record follows.
         // The record of a batch that purged something. In the batch's transaction a failed record
         // undoes the batch; after the batch's commit (a target on another database) the batch still
         // counts, in the receipt, and the failed record, returned, stops its tenants.
@@ -804,6 +829,24 @@ export const make = (options: SweeperOptions = {}) =>
         const failedWith = (tenants: ReadonlyArray<TenantId>, failure: Outcome["failure"]) => {
           for (const tenant of tenants) outcomes.set(tenant, { ...outcomes.get(tenant)!, failure })
         }
+        const counted = (purged: Iterable<readonly [TenantId, number]>) => {
+          for (const [tenant, n] of purged) {
+            const outcome = outcomes.get(tenant)
+            if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + n })
+          }
+        }
+        // What a batch on another database committed, kept for when the journal's transaction it ran
+        // in then fails (its commit, say): the batch is purged all the same, and counts in the receipt.
+        let committedElsewhere: ReadonlyMap<TenantId, number> | undefined
+        const elsewhere = (purged: ReadonlyMap<TenantId, number>) =>
+          Effect.sync(() => {
+            if (recordedWith === undefined) committedElsewhere = purged
+          })
+        const failedAfterCommit = (tenants: ReadonlyArray<TenantId>, failure: Outcome["failure"]) => {
+          if (committedElsewhere !== undefined) counted(committedElsewhere)
+          committedElsewhere = undefined
+          failedWith(tenants, failure)
+        }
 
         const together = target.purgeTenants !== undefined
           ? planned.filter((outcome) => outcome.held.subjects.size === 0).map((outcome) => outcome.tenant)
@@ -826,7 +869,10 @@ export const make = (options: SweeperOptions = {}) =>
                 else going.push(outcome)
               }
               const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.flatMap(
-                target.purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
+                Effect.tap(
+                  target.purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
+                  (batch) => elsewhere(batch.purged)
+                ),
                 (batch) =>
                   Effect.map(
                     recordOf(going.flatMap((outcome) => {
@@ -840,16 +886,14 @@ export const make = (options: SweeperOptions = {}) =>
             })))
             if (attempt._tag === "Left") {
               if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
-              failedWith(active, attempt.left)
+              failedAfterCommit(active, attempt.left)
               break
             }
+            committedElsewhere = undefined
             const { alone, batch, going } = attempt.right
             leaving.push(...alone)
             if (batch === undefined) break
-            for (const [tenant, purged] of batch.purged) {
-              const outcome = outcomes.get(tenant)
-              if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + purged })
-            }
+            counted(batch.purged)
             if (batch.unrecorded !== undefined) {
               failedWith(going.map(({ tenant }) => tenant), batch.unrecorded)
               break
@@ -871,7 +915,10 @@ export const make = (options: SweeperOptions = {}) =>
               const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
               if (cutoff === undefined) return Effect.succeed(undefined)
               return Effect.flatMap(
-                target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
+                Effect.tap(
+                  target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
+                  (batch) => elsewhere(new Map([[tenant, batch.purged]]))
+                ),
                 (batch) =>
                   Effect.map(
                     recordOf(batch.purged === 0 ? [] : [journalled(outcome, batch.purged)]),
@@ -881,9 +928,10 @@ export const make = (options: SweeperOptions = {}) =>
             })))
             if (attempt._tag === "Left") {
               if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
-              failedWith([tenant], attempt.left)
+              failedAfterCommit([tenant], attempt.left)
               continue
             }
+            committedElsewhere = undefined
             if (attempt.right === undefined) continue
             const outcome = outcomes.get(tenant)!
             outcomes.set(tenant, { ...outcome, purged: outcome.purged + attempt.right.purged })

@@ -25,7 +25,20 @@ import * as ArchiveStore from "../src/ArchiveStore.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { EVENTS, LOG, liveIds, memoryStack, midSweep, refuseRecords, sqlStack, TestRecords, write } from "./fixtures.js"
+import {
+  EVENTS,
+  LOG,
+  liveIds,
+  memoryStack,
+  midSweep,
+  refuseRecords,
+  REMOTE,
+  RemoteRecords,
+  remoteRecords,
+  sqlStack,
+  TestRecords,
+  write
+} from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-16b" }
 const hour = 60 * 60 * 1000
@@ -35,45 +48,8 @@ const receipts = (tenant: TenantId.TenantId) =>
     Effect.map(log.query(tenant, { actionPrefix: "retention.purged", limit: 1000 }), (page) =>
       page.entries.map((entry) => Option.getOrThrow(entry.details).value)))
 
-// A category whose storage the sweeper sees on a database of its own (no `client`: the journal's
-// transaction cannot hold its batches), over a table of the test database, indexed by time so that
-// tenants are purged together.
-const REMOTE = "review16b.remote"
-const remoteStack = RetentionTarget.register(Effect.gen(function*() {
-  const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-  yield* sql`CREATE TABLE IF NOT EXISTS review16b_remote (
-    tenant_id uuid NOT NULL, id bigint NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
-  yield* sql`CREATE INDEX IF NOT EXISTS review16b_remote_tenant_time ON review16b_remote (tenant_id, recorded_at)`
-  yield* sql`CREATE INDEX IF NOT EXISTS review16b_remote_time ON review16b_remote (recorded_at)`
-  const storage = yield* RetentionTarget.sqlTable(REMOTE, { table: "review16b_remote", time: "recorded_at" })
-  return {
-    ...storage,
-    client: undefined,
-    id: REMOTE,
-    description: "records on a database of their own, for tests",
-    action: "delete",
-    allowForever: false,
-    defaultPeriod: Duration.hours(10),
-    maxPeriod: Duration.hours(48),
-    linksSubjects: false
-  } satisfies RetentionTarget.RetentionTarget
-}).pipe(Effect.orDie)).pipe(Layer.provideMerge(sqlStack))
-
-let nextRemote = 1
-const writeRemote = (tenant: TenantId.TenantId, hoursAgo: number) =>
-  Effect.gen(function*() {
-    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-    yield* sql`INSERT INTO review16b_remote (tenant_id, id, recorded_at)
-      VALUES (${tenant}, ${nextRemote++}, ${new Date(now - hoursAgo * hour)})`.pipe(Effect.orDie)
-  })
-
-const remoteLeft = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.withoutTransforms()<{ n: number }>`SELECT count(*)::int AS n FROM review16b_remote WHERE tenant_id = ${tenant}`.pipe(
-      Effect.map(([row]) => row!.n),
-      Effect.orDie
-    ))
+// A category on a database of its own (`REMOTE`: another database of the test's backend).
+const remoteStack = remoteRecords.pipe(Layer.provideMerge(sqlStack))
 
 sqlSuite("Review16b batches on a database of their own", remoteStack, (it) => {
   // A batch of a category on another database commits before its journal record is written. When the
@@ -83,13 +59,14 @@ sqlSuite("Review16b batches on a database of their own", remoteStack, (it) => {
   it.effect("every record purged is counted in a receipt, even when the journal record of its batch fails", () =>
     Effect.gen(function*() {
       const sweeper = yield* Sweeper
+      const remote = yield* RemoteRecords
       yield* TestClock.adjust(Duration.days(1))
       // One tenant alone (a batch at a time), and two purged together.
       const alone = yield* TenantId.make
       const together = [yield* TenantId.make, yield* TenantId.make] as const
       for (const tenant of [alone, ...together]) {
-        for (let i = 0; i < 4; i++) yield* writeRemote(tenant, 11 + i)
-        yield* writeRemote(tenant, 1)
+        for (let i = 0; i < 4; i++) yield* remote.write(tenant, 11 + i)
+        yield* remote.write(tenant, 1)
       }
       for (const tenants of [[alone], together]) {
         const refused = yield* Effect.scoped(Effect.zipRight(
@@ -100,7 +77,7 @@ sqlSuite("Review16b batches on a database of their own", remoteStack, (it) => {
         const result = yield* sweeper.sweep({ tenants, categories: [REMOTE] })
         assert.deepStrictEqual(result.failures, [])
         for (const tenant of tenants) {
-          assert.strictEqual(yield* remoteLeft(tenant), 1)
+          assert.strictEqual(yield* remote.left(tenant), 1)
           const counted = (yield* receipts(tenant)).reduce((n, d) => n + (d.count as number), 0)
           assert.strictEqual(counted, 4, `${tenants.length === 1 ? "alone" : "together"}: the receipts count every record purged`)
         }

@@ -2,11 +2,11 @@
  * A sweep that loses its lock mid-sweep (the PostgreSQL connection holding the advisory lock dies)
  * while another process takes the lock over and recovers its open journal entries.
  */
-import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, layer } from "@effect/vitest"
 import { AuditLog } from "@lawful/audit-trail/AuditLog"
 import * as TenantId from "@lawful/core/TenantId"
-import { sqlSuite } from "@lawful/core/testing"
+import { postgresLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -14,11 +14,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as Sweeper from "../src/Sweeper.js"
 import * as SweepJournal from "../src/SweepJournal.js"
-import { batchSize, LOG, midSweep, recordId, sqlStack, TestRecords } from "./fixtures.js"
+import { batchSize, LOG, midSweep, recordId, REMOTE, RemoteRecords, remoteRecords, sqlStack, TestRecords } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
 
@@ -155,3 +156,67 @@ const checkReceipts = (sweeper: Context.Tag.Service<typeof Sweeper.Sweeper>, ten
     const live = yield* Effect.flatMap(TestRecords, (records) => records.live(tenant))
     assert.strictEqual(live.length, 1, "the expired records are purged, the recent one kept")
   })
+
+// A category on a database of its own, and the test categories on the main one.
+const withRemote = remoteRecords.pipe(Layer.provideMerge(sqlStack))
+
+// On PostgreSQL only, where the lock's connection can die during a batch (on PGlite, one session, the
+// batch holds the session, and a sweep taking over waits for it in any case).
+if (postgresUrl) {
+  layer(withRemote.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_000 })(
+    "Sweeper lock lost mid-sweep, a category on a database of its own (PostgreSQL)",
+    (it) => {
+  // A batch of a category on another database used to run after a check of the lease, outside any
+  // transaction of the journal's database: its connection could die and another sweep take over
+  // while the batch ran, and the batch then committed after the takeover. Its record failed, so its
+  // records were gone and no receipt counted them. The batch now runs in the journal's transaction
+  // that checked the lease (locking its row), so the sweep taking over waits for it, as it waits
+  // for a batch on the journal's database, and recovers it counted.
+    it.effect("a batch on another database that started before a takeover commits before it, and is counted once", () =>
+      Effect.gen(function*() {
+        const remote = yield* RemoteRecords
+        const first = yield* Sweeper.Sweeper
+        const second = yield* otherProcess
+        yield* TestClock.adjust(Duration.days(1))
+        const tenant = yield* TenantId.make
+        const other = yield* TenantId.make
+        for (let i = 0; i < 7; i++) yield* remote.write(tenant, 11 + i)
+        yield* remote.write(tenant, 1)
+        yield* remote.write(other, 11)
+
+        // The first sweep's second batch waits at the gate, before it deletes anything.
+        const reached = yield* Deferred.make<void>()
+        const go = yield* Deferred.make<void>()
+        let batches = 0
+        remote.beforeBatch = Effect.suspend(() =>
+          ++batches === 2 ? Effect.zipRight(Deferred.succeed(reached, undefined), Deferred.await(go)) : Effect.void
+        )
+        const sweeping = yield* Effect.fork(Effect.exit(first.sweep({ tenants: [tenant], categories: [REMOTE] })))
+        yield* Deferred.await(reached)
+        yield* terminateLockHolder
+        const taking = yield* Effect.fork(second.sweep({ tenants: [other], categories: [REMOTE] }))
+        // Until the other sweep waits for the batch in progress, or is done without waiting.
+        for (let i = 0; i < 10_000 && (yield* takingOver) === 0 && Option.isNone(yield* Fiber.poll(taking)); i++) {
+          yield* Effect.yieldNow()
+        }
+        yield* Deferred.succeed(go, undefined)
+        const during = yield* Fiber.join(taking)
+        remote.beforeBatch = Effect.void
+        assertLockLost(yield* Fiber.join(sweeping))
+
+        const after = yield* second.sweep({ tenants: [tenant], categories: [REMOTE] })
+        assert.deepStrictEqual(after.failures, [])
+        assert.strictEqual(yield* remote.left(tenant), 1, "the expired records are purged, the recent one kept")
+        const written = yield* receipts(tenant)
+        assert.strictEqual(
+          written.reduce((n, details) => n + (details.count as number), 0),
+          7,
+          `every record purged is counted once: ${JSON.stringify(written)}`
+        )
+        assert.deepStrictEqual(during.recovered.map((entry) => [entry.tenantId, entry.purged]), [[tenant, 6]])
+      }).pipe(Effect.ensuring(Effect.map(RemoteRecords, (remote) => {
+        remote.beforeBatch = Effect.void
+      }))))
+    }
+  )
+}

@@ -14,9 +14,11 @@ import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
+import * as Database from "@lawful/core/Database"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
+import { databaseLayer } from "@lawful/core/testing"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -409,3 +411,71 @@ export const refuseRecords = (tenant: TenantId) =>
       () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_retention_sweeps; DROP FUNCTION ${name}()`))
     )
   })
+
+/**
+ * The records of `REMOTE`, a category on a database of its own: a second database of the test's
+ * backend (another PGlite, or another schema with a pool of its own on PostgreSQL), so that its
+ * batches commit apart from the sweep journal's transactions, as an archive on
+ * `ARCHIVE_DATABASE_URL` does. Its storage keeps its statements out of a caller's transaction
+ * (`Database.outsideTransactionAll`), as core asks of a target on a client of its own, and names
+ * its own client. Its table has a time index, so tenants are purged together (`purgeTenants`).
+ * `beforeBatch` runs as each batch starts, before it deletes anything.
+ */
+export class RemoteRecords extends Context.Tag("test/retention/RemoteRecords")<RemoteRecords, {
+  readonly write: (tenant: TenantId, hoursAgo: number) => Effect.Effect<void>
+  readonly left: (tenant: TenantId) => Effect.Effect<number>
+  beforeBatch: Effect.Effect<void>
+}>() {}
+
+export const REMOTE = "test.remote"
+
+let nextRemote = 1
+
+/** `REMOTE` registered, on a second database of the backend of the `SqlClient` in context. */
+export const remoteRecords: Layer.Layer<RemoteRecords, never, RetentionTarget.RetentionTargets | SqlClient.SqlClient> =
+  Layer.scoped(
+    RemoteRecords,
+    Effect.gen(function*() {
+      const main = yield* SqlClient.SqlClient
+      const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
+      const database = yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres"))
+      const client = Context.get(database, SqlClient.SqlClient)
+      const sql = client.withoutTransforms()
+      yield* sql`CREATE TABLE IF NOT EXISTS test_remote (
+        tenant_id uuid NOT NULL, id bigint NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
+      yield* sql`CREATE INDEX IF NOT EXISTS test_remote_tenant_time ON test_remote (tenant_id, recorded_at)`
+      yield* sql`CREATE INDEX IF NOT EXISTS test_remote_time ON test_remote (recorded_at)`
+      const storage = yield* RetentionTarget.sqlTable(REMOTE, { table: "test_remote", time: "recorded_at" }).pipe(
+        Effect.provideService(SqlClient.SqlClient, client)
+      )
+      const remote: Context.Tag.Service<RemoteRecords> = {
+        write: (tenant, hoursAgo) =>
+          Effect.flatMap(Effect.clockWith((clock) => clock.currentTimeMillis), (now) =>
+            sql`INSERT INTO test_remote (tenant_id, id, recorded_at)
+              VALUES (${tenant}, ${nextRemote++}, ${new Date(now - hoursAgo * hour)})`).pipe(Effect.asVoid, Effect.orDie),
+        left: (tenant) =>
+          sql<{ n: number }>`SELECT count(*)::int AS n FROM test_remote WHERE tenant_id = ${tenant}`.pipe(
+            Effect.map(([row]) => row!.n),
+            Effect.orDie
+          ),
+        beforeBatch: Effect.void
+      }
+      const gated = <A, E>(purge: Effect.Effect<A, E>) => Effect.zipRight(Effect.suspend(() => remote.beforeBatch), purge)
+      const gatedStorage: RetentionTarget.TargetStorage = {
+        ...storage,
+        purgeBatch: (tenant, batch) => gated(storage.purgeBatch(tenant, batch)),
+        purgeTenants: (tenants, batch) => gated(storage.purgeTenants!(tenants, batch))
+      }
+      yield* registerAll([{
+        ...Database.outsideTransactionAll(gatedStorage),
+        id: REMOTE,
+        description: "records on a database of their own, for tests",
+        action: "delete",
+        allowForever: false,
+        defaultPeriod: Duration.hours(10),
+        maxPeriod: Duration.hours(48),
+        linksSubjects: false
+      }])
+      return remote
+    }).pipe(Effect.orDie)
+  )
