@@ -781,66 +781,83 @@ export const make = Effect.gen(function*() {
       return recorded
     }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
 
-  // An import's grants: audited, then stored with their check against withdrawals (see
-  // `ConsentStore`), each with the time its consent was collected, so that a withdrawal recorded
-  // since the batch read the states wins. The refused grants are left out and the others stored
-  // again; their audit entries stay, as an entry of a failed store append does, and prove nothing
-  // (no stored event has their hash). Answers the ids of the refused grants.
-  const commitImported = (tenant: TenantId, drafts: ReadonlyArray<Draft>, consentedAt: ReadonlyArray<Date>) =>
+  // Drafts audited, then stored with the checks of `options` (see `ConsentStore`). A refused append
+  // stores nothing: it is made again without the events `ruledOut` takes from the refusal, until
+  // nothing more is refused. The audit entries of the events left out stay, as an entry of a failed
+  // store append does, and prove nothing (no stored event has their hash). Only the check asked for
+  // refuses (`refusal`): another refusal is a defect. Answers the events and the ids left out.
+  const commitChecked = <R extends ConsentStore.ConfirmationRefused | ConsentStore.GrantRefused>(
+    tenant: TenantId,
+    drafts: ReadonlyArray<Draft>,
+    options: ConsentStore.AppendOptions,
+    refusal: R["_tag"],
+    ruledOut: (refused: R, left: ReadonlyArray<ConsentEvent.Recorded>) => Iterable<string>
+  ) =>
     Effect.gen(function*() {
       const recorded = yield* audited(tenant, drafts)
-      const since = new Map(recorded.map(({ event }, i) => [event.id as string, consentedAt[i]!]))
+      const asked = (error: ConsentStore.ConfirmationRefused | ConsentStore.GrantRefused): error is R =>
+        error._tag === refusal
       const refused = new Set<string>()
       let left = recorded
       while (left.length > 0) {
-        const attempt = yield* Effect.either(store.append(tenant, left, { refuseWithdrawnSince: since }))
+        const attempt = yield* Effect.either(store.append(tenant, left, options))
         if (Either.isRight(attempt)) break
-        if (attempt.left._tag === "ConfirmationRefused") return yield* Effect.die(attempt.left)
-        if (attempt.left._tag !== "GrantRefused") return yield* attempt.left
-        for (const id of attempt.left.eventIds) refused.add(id)
+        const error = attempt.left
+        if (error._tag === "ConsentStoreError") return yield* error
+        if (!asked(error)) return yield* Effect.die(error)
+        for (const id of ruledOut(error, left)) refused.add(id)
         left = left.filter(({ event }) => !refused.has(event.id))
       }
-      return refused as ReadonlySet<string>
-    }).pipe(
+      return { recorded, refused: refused as ReadonlySet<string> }
+    })
+
+  // An import's grants, each checked against withdrawals with the time its consent was collected,
+  // so that a withdrawal recorded since the batch read the states wins: the refused grants are left
+  // out and the others stored. Answers the ids of the refused grants.
+  const commitImported = (tenant: TenantId, drafts: ReadonlyArray<Draft>, consentedAt: ReadonlyArray<Date>) =>
+    commitChecked(
+      tenant,
+      drafts,
+      { refuseWithdrawnSince: new Map(drafts.map(({ event }, i) => [event.id as string, consentedAt[i]!])) },
+      "GrantRefused",
+      (refused: ConsentStore.GrantRefused) => refused.eventIds
+    ).pipe(
+      Effect.map(({ refused }) => refused),
       Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant, count: drafts.length } })
     )
 
-  const checked: ConsentStore.AppendOptions = { checkConfirmations: true }
-
-  // Confirmations of one tenant: audited, then stored with their check (see `ConsentStore`), so
-  // that a grant read pending by two confirmations at once is confirmed by one only. Each refused
-  // confirmation fails its own caller (`ConsentNotPending`) and the others are stored without it;
-  // its audit entry stays, as an entry of a failed store append does, and proves nothing (no
-  // stored event has its hash). A refusal that may be due only to another refused confirmation
-  // before it in the batch (same subject and list) is not taken as final: that one is tried
-  // again with the others.
+  // Confirmations of one tenant, checked (see `ConsentStore`), so that a grant read pending by two
+  // confirmations at once is confirmed by one only. Each refused confirmation fails its own caller
+  // (`ConsentNotPending`) and the others are stored without it. A refusal that may be due only to
+  // another refused confirmation before it in the batch (same subject and list) is not taken as
+  // final: that one is tried again with the others.
   const commitConfirmations = (tenant: TenantId, drafts: ReadonlyArray<Draft>) =>
-    Effect.gen(function*() {
-      const recorded = yield* audited(tenant, drafts)
-      const refused = new Set<string>()
-      let left = recorded
-      while (left.length > 0) {
-        const attempt = yield* Effect.either(store.append(tenant, left, checked))
-        if (Either.isRight(attempt)) break
-        // Only grants named for a check against withdrawals are refused as grants: none here.
-        if (attempt.left._tag === "GrantRefused") return yield* Effect.die(attempt.left)
-        if (attempt.left._tag !== "ConfirmationRefused") return yield* attempt.left
-        const named = new Set(attempt.left.eventIds)
+    commitChecked(
+      tenant,
+      drafts,
+      { checkConfirmations: true },
+      "ConfirmationRefused",
+      (refused: ConsentStore.ConfirmationRefused, left) => {
+        const named = new Set(refused.eventIds)
         const touched = new Set<string>()
+        const final: Array<string> = []
         for (const { event } of left) {
           if (!named.has(event.id)) continue
           const keys = event.lists.map((list) => `${event.subject}\u0000${list}`)
-          if (!keys.some((key) => touched.has(key))) refused.add(event.id)
+          if (!keys.some((key) => touched.has(key))) final.push(event.id)
           for (const key of keys) touched.add(key)
         }
-        left = left.filter(({ event }) => !refused.has(event.id))
+        return final
       }
-      return recorded.map(({ event }, i): Either.Either<ConsentEvent.Recorded, ConsentNotPending> =>
-        refused.has(event.id)
-          ? Either.left(new ConsentNotPending({ tenantId: tenant, subjectId: event.subject, lists: event.lists }))
-          : Either.right(recorded[i]!)
-      )
-    }).pipe(
+    ).pipe(
+      Effect.map(({ recorded, refused }) =>
+        recorded.map((stored): Either.Either<ConsentEvent.Recorded, ConsentNotPending> => {
+          const { event } = stored
+          return refused.has(event.id)
+            ? Either.left(new ConsentNotPending({ tenantId: tenant, subjectId: event.subject, lists: event.lists }))
+            : Either.right(stored)
+        })
+      ),
       Effect.withSpan("ConsentLedger.commitConfirmations", {
         captureStackTrace: false,
         attributes: { tenant, count: drafts.length }
@@ -1173,12 +1190,9 @@ export const make = Effect.gen(function*() {
       // withdrawal from any of the lists, against the row's consent time (without one, the start
       // of the attested period, the earliest the consent may have been collected).
       const withdrawals = new Map<SubjectId, number>()
-      const wanted = new Set<string>(listIds)
       if (fresh.length > 0) {
         const filter = { status: "withdrawn", lists: listIds } as const
         for (const state of yield* store.statesOfSubjects(tenant, fresh.map((v) => v.subject), filter)) {
-          // Checked again: a store written before the filter existed returns every state.
-          if (state.status !== "withdrawn" || !wanted.has(state.list)) continue
           withdrawals.set(state.subject, Math.max(withdrawals.get(state.subject) ?? -Infinity, state.since.getTime()))
         }
       }

@@ -189,7 +189,8 @@ export interface WithdrawnSelection {
 }
 
 /**
- * Which states `statesOfSubjects` reads: those in `status` and of one of `lists`, each when given.
+ * Which states `statesOfSubjects` reads: those in `status` and of one of `lists`, each when given
+ * (`lists` empty: none). A store applies it; the ledger does not filter again.
  *
  * @since 0.1.0
  * @category models
@@ -301,8 +302,9 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
   ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStoreError>
   /**
    * The current states (the projection) of the subjects, in (subject, list) order: one read for a
-   * batch. With a `filter`, only the states in its `status` and of its `lists` (an import reads its
-   * contacts' withdrawals from its lists).
+   * batch. With a `filter`, only the states in its `status` and of its `lists`: a store of your own
+   * must apply it, as the import takes every state read as one of its contacts' withdrawals from
+   * its lists.
    */
   readonly statesOfSubjects: (
     tenant: TenantId,
@@ -417,6 +419,26 @@ const outcomesOf = (events: ReadonlyArray<Recorded>) => {
 const starts = ["none", "pending", "granted", "withdrawn"] as const
 
 /**
+ * Each list of each event the caller chooses in a batch, with `earlier`: the combined effect on
+ * that (subject, list) of the events before it in the batch, from each starting state. The
+ * batch-time checks are built from it, each by its caller.
+ */
+function* withEarlierEvents(events: ReadonlyArray<Recorded>, chosen: (event: ConsentEvent.ConsentEvent) => boolean) {
+  const earlier = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
+  for (const { event } of events) {
+    const lists = earlier.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
+    earlier.set(event.subject, lists)
+    const isChosen = chosen(event)
+    for (const list of event.lists) {
+      const before = lists.get(list) ?? []
+      if (isChosen) yield { event, list, earlier: ConsentState.effectOf(list, before) }
+      before.push(event)
+      lists.set(list, before)
+    }
+  }
+}
+
+/**
  * The checks of a batch's confirmations, for `lawful_consent_append` (migration 0007). For each
  * confirmation and list it names, which starting states of (subject, list) let it pass, the
  * events before it in the batch applied: `ok`, the starting statuses ("none": no state) from
@@ -424,32 +446,18 @@ const starts = ["none", "pending", "granted", "withdrawn"] as const
  * leave a pending list as it was, the grants it confirms (the starting state must be pending by
  * one of them).
  */
-const confirmationChecks = (events: ReadonlyArray<Recorded>) => {
-  const earlier = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
-  const checks: Array<{ e: string; s: SubjectId; l: ListId; ok: Array<string>; x: ReadonlyArray<string> | null }> = []
-  for (const { event } of events) {
-    const lists = earlier.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
-    earlier.set(event.subject, lists)
-    for (const list of event.lists) {
-      const before = lists.get(list) ?? []
-      if (event.kind === "confirmed") {
-        const outcome = ConsentState.effectOf(list, before)
-        const passes = (state: ConsentState.ListState | undefined) =>
-          state?.status === "pending" && event.confirms.includes(state.eventId)
-        checks.push({
-          e: event.id,
-          s: event.subject,
-          l: list,
-          ok: starts.filter((start) => outcome[start] !== undefined && passes(outcome[start])),
-          x: outcome.pending === undefined ? event.confirms : null
-        })
-      }
-      before.push(event)
-      lists.set(list, before)
+const confirmationChecks = (events: ReadonlyArray<Recorded>) =>
+  Array.from(withEarlierEvents(events, (event) => event.kind === "confirmed"), ({ earlier, event, list }) => {
+    const passes = (state: ConsentState.ListState | undefined) =>
+      state?.status === "pending" && event.confirms.includes(state.eventId)
+    return {
+      e: event.id,
+      s: event.subject,
+      l: list,
+      ok: starts.filter((start) => earlier[start] !== undefined && passes(earlier[start])),
+      x: earlier.pending === undefined ? event.confirms : null
     }
-  }
-  return checks
-}
+  })
 
 /**
  * The checks of a batch's grants against withdrawals, for `lawful_consent_append` (migration 0008).
@@ -458,34 +466,20 @@ const confirmationChecks = (events: ReadonlyArray<Recorded>) => {
  * withdrawn at or after `t` (its consent); and `keep`, when those events leave a withdrawn list as
  * it was (the stored withdrawal's time then decides).
  */
-const withdrawalChecks = (events: ReadonlyArray<Recorded>, since: ReadonlyMap<string, Date>) => {
-  const earlier = new Map<SubjectId, Map<ListId, Array<ConsentEvent.ConsentEvent>>>()
-  const checks: Array<{ e: string; s: SubjectId; l: ListId; t: string; bad: Array<string>; keep: boolean }> = []
-  for (const { event } of events) {
-    const lists = earlier.get(event.subject) ?? new Map<ListId, Array<ConsentEvent.ConsentEvent>>()
-    earlier.set(event.subject, lists)
-    const consentedAt = since.get(event.id)
-    for (const list of event.lists) {
-      const before = lists.get(list) ?? []
-      if (consentedAt !== undefined) {
-        const outcome = ConsentState.effectOf(list, before)
-        const refuses = (state: ConsentState.ListState | undefined) =>
-          state?.status === "withdrawn" && state.since.getTime() >= consentedAt.getTime()
-        checks.push({
-          e: event.id,
-          s: event.subject,
-          l: list,
-          t: consentedAt.toISOString(),
-          bad: starts.filter((start) => refuses(outcome[start])),
-          keep: outcome.withdrawn === undefined
-        })
-      }
-      before.push(event)
-      lists.set(list, before)
+const withdrawalChecks = (events: ReadonlyArray<Recorded>, since: ReadonlyMap<string, Date>) =>
+  Array.from(withEarlierEvents(events, (event) => since.has(event.id)), ({ earlier, event, list }) => {
+    const consentedAt = since.get(event.id)!
+    const refuses = (state: ConsentState.ListState | undefined) =>
+      state?.status === "withdrawn" && state.since.getTime() >= consentedAt.getTime()
+    return {
+      e: event.id,
+      s: event.subject,
+      l: list,
+      t: consentedAt.toISOString(),
+      bad: starts.filter((start) => refuses(earlier[start])),
+      keep: earlier.withdrawn === undefined
     }
-  }
-  return checks
-}
+  })
 
 /** Withdrawn-consent proofs of one subject's states: the last withdrawal when every list is withdrawn. */
 const withdrawnSince = (states: Iterable<ConsentState.ListState>): Date | undefined => {

@@ -177,6 +177,12 @@ contractSuite("Review 17", { memory, sql }, (it) => {
         ["left", "events.local", "withdrawn"],
         ["left", "news", "withdrawn"]
       ])
+      assert.deepStrictEqual(yield* read({ lists: [ConsentLists.ListId.make("news"), ConsentLists.ListId.make("offers")] }), [
+        ["left", "news", "withdrawn"],
+        ["left", "offers", "pending"],
+        ["stayed", "news", "granted"]
+      ])
+      assert.deepStrictEqual(yield* read({ status: "granted", lists: [ConsentLists.ListId.make("offers")] }), [])
       assert.deepStrictEqual(yield* read({ lists: [] }), [])
     }))
 
