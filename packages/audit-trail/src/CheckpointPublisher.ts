@@ -221,13 +221,14 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
  *
  * Where the file system has no hard links (some network and FAT volumes), a
  * checkpoint's file is instead created under its own name, exclusively, then
- * written and synced, and the directory after: of processes publishing one size
- * at once, one creates it and the others are refused unless their note is the
- * one it holds. There, a crash while that file is written can leave it short (a
- * publication of its size is then refused until an operator removes it), and a
- * publication of the same note as one still being written in another process
- * may be refused (published again, it succeeds). `latest` is moved in whole as
- * everywhere.
+ * written and synced, and the directory after (once a link has been refused in
+ * a tenant's directory, the layer tries no more there): of processes publishing
+ * one size at once, one creates it and the others are refused unless their note
+ * is the one it holds. There, a crash while that file is written can leave it
+ * short (a publication of its size is then refused until an operator removes
+ * it), and a publication of the same note as one still being written in another
+ * process may be refused (published again, it succeeds). `latest` is moved in
+ * whole as everywhere.
  *
  * A publication is refused before anything is written when its `size` is not the
  * tree size its note states (`latest` would move back, and the size's file would
@@ -248,8 +249,10 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
  * @since 0.1.0
  * @category layers
  */
-export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublisher> =>
-  Layer.succeed(CheckpointPublisher, {
+export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublisher> => {
+  // The tenants' directories (each may be a link to another volume) where a link has failed.
+  const unlinkable = new Set<string>()
+  return Layer.succeed(CheckpointPublisher, {
     publish: (tenant, { note, size }) =>
       Effect.suspend(() => {
         const refused = refusal(tenant, { note, size })
@@ -265,30 +268,10 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
                 await syncDirectory(dirname(path))
               }
             }
-            // On disk before it is linked or renamed into place: a crash then leaves the file whole
-            // or absent, never empty.
-            const partial = async () => {
-              const path = join(dir, `.${randomUUID()}.partial`)
+            // A new file holding the note, created exclusively (fails with EEXIST where there is
+            // one) and on disk when it returns; removed if writing it fails.
+            const writeNew = async (path: string) => {
               const handle = await open(path, "wx")
-              try {
-                await handle.writeFile(note, "utf8")
-                await handle.sync()
-              } finally {
-                await handle.close()
-              }
-              return path
-            }
-
-            // Without hard links, the checkpoint's file is created under its own name, exclusively:
-            // of two processes publishing one size, one creates it and the other finds it (a check
-            // and then a rename would let both move theirs in). Written and synced in place, and
-            // removed if that fails.
-            const createExclusively = async (path: string) => {
-              const handle = await open(path, "wx").catch((error: NodeJS.ErrnoException) => {
-                if (error.code === "EEXIST") return undefined
-                throw error
-              })
-              if (handle === undefined) return
               try {
                 try {
                   await handle.writeFile(note, "utf8")
@@ -302,17 +285,45 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
               }
             }
 
-            // The checkpoint's own file, linked in whole where it is absent, never replaced.
-            const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
-            const written = await partial()
-            try {
-              await link(written, file).catch(async (error: NodeJS.ErrnoException) => {
-                if (error.code === "EEXIST") return
-                if (!noHardLinks.has(error.code ?? "")) throw error
-                await createExclusively(file)
+            // On disk before it is linked or renamed into place: a crash then leaves the file whole
+            // or absent, never empty.
+            const partial = async () => {
+              const path = join(dir, `.${randomUUID()}.partial`)
+              await writeNew(path)
+              return path
+            }
+
+            // Linked in whole where it is absent, never replaced; false where the directory has no
+            // hard links.
+            const linkNew = async (path: string): Promise<boolean> => {
+              const written = await partial()
+              try {
+                await link(written, path)
+                return true
+              } catch (error) {
+                const code = (error as NodeJS.ErrnoException).code ?? ""
+                if (code === "EEXIST") return true
+                if (noHardLinks.has(code)) return false
+                throw error
+              } finally {
+                await rm(written, { force: true })
+              }
+            }
+
+            // Without hard links, created under its own name, exclusively: of two processes
+            // publishing one size, one creates it and the other finds it (a check and then a rename
+            // would let both move theirs in).
+            const createNew = (path: string) =>
+              writeNew(path).catch((error: NodeJS.ErrnoException) => {
+                if (error.code !== "EEXIST") throw error
               })
-            } finally {
-              await rm(written, { force: true })
+
+            // The checkpoint's own file. Once a link has failed in the directory, the next ones are
+            // not tried.
+            const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
+            if (unlinkable.has(dir) || !await linkNew(file)) {
+              unlinkable.add(dir)
+              await createNew(file)
             }
             if (await readFile(file, "utf8") !== note) {
               throw new Error(`another checkpoint of size ${size} is already published`)
@@ -349,6 +360,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
       catch: (cause) => new CheckpointPublishError({ operation: "list", cause })
     }).pipe(Effect.withSpan("CheckpointPublisher.tenants"))
   })
+}
 
 /**
  * `LAWFUL_CHECKPOINT_DIR`, default `./.lawful/checkpoints`. Put it on

@@ -18,18 +18,26 @@ import { directory, noteOf } from "./fixtures/notes.js"
 
 // ---- a file system without hard links ----------------------------------------
 
-// `link` and `rename` of `node:fs/promises` go through `volume`: by default the real ones; a test
-// makes `link` fail as on a volume without hard links, and holds renames to force an interleaving.
+// `link`, `open` and `rename` of `node:fs/promises` go through `volume`: by default the real ones;
+// a test makes `link` fail as on a volume without hard links, and holds the creation of a file (an
+// exclusive open of it, or a rename onto it) to force an interleaving.
 const volume = vi.hoisted(() => ({
   link: undefined as undefined | ((existing: string, target: string) => Promise<void>),
-  rename: undefined as undefined | ((from: string, to: string) => Promise<void>)
+  creating: undefined as undefined | ((path: string) => Promise<void>)
 }))
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:fs/promises")>()
   const link = (existing: string, target: string) => volume.link?.(existing, target) ?? actual.link(existing, target)
-  const rename = (from: string, to: string) => volume.rename?.(from, to) ?? actual.rename(from, to)
-  return { ...actual, link, rename, default: { ...actual, link, rename } }
+  const open: typeof actual.open = async (path, flags, mode) => {
+    if (flags === "wx") await volume.creating?.(String(path))
+    return actual.open(path, flags, mode)
+  }
+  const rename = async (from: string, to: string) => {
+    await volume.creating?.(to)
+    return actual.rename(from, to)
+  }
+  return { ...actual, link, open, rename, default: { ...actual, link, open, rename } }
 })
 
 const realFs = await vi.importActual<typeof import("node:fs/promises")>("node:fs/promises")
@@ -59,29 +67,26 @@ describe("CheckpointPublisher.layerDirectory on a volume without hard links", ()
       const tenant = yield* TenantId.make
       const [first, second] = yield* Effect.all([noteOf(tenant, 4), noteOf(tenant, 4, "other ")])
 
-      // No hard links in either. A checkpoint's file moved into place by a rename is held until both
-      // publications have looked for it, and the second's until the first has returned: the
-      // interleaving in which each finds the size free.
+      // No hard links in either. The creation of the size's file (however it is made) is held until
+      // both publications have come to create it, each having found the size free; then the first
+      // creates it, and the second once the first has returned.
       let firstDone!: () => void
       const firstReturned = new Promise<void>((resolve) => (firstDone = resolve))
-      let secondArrived!: () => void
-      const secondLooked = new Promise<void>((resolve) => (secondArrived = resolve))
+      let bothArrived!: () => void
+      const bothCreating = new Promise<void>((resolve) => (bothArrived = resolve))
+      const creating: Array<string> = []
       volume.link = (existing, target) => target.startsWith(dir) ? noHardLink(existing, target) : realFs.link(existing, target)
-      volume.rename = async (from, to) => {
-        if (to.endsWith(".checkpoint")) {
-          if (to.startsWith(elsewhere)) {
-            secondArrived()
-            await firstReturned
-          } else {
-            await secondLooked
-          }
-        }
-        return realFs.rename(from, to)
+      volume.creating = async (path) => {
+        if (!path.endsWith(checkpointFile(4))) return
+        creating.push(path)
+        if (creating.length === 2) bothArrived()
+        await bothCreating
+        if (path.startsWith(elsewhere)) await firstReturned
       }
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           volume.link = undefined
-          volume.rename = undefined
+          volume.creating = undefined
         })
       )
 
@@ -90,6 +95,11 @@ describe("CheckpointPublisher.layerDirectory on a volume without hard links", ()
       const firstExit = yield* Fiber.join(one)
       firstDone()
       const secondExit = yield* Fiber.join(two)
+      assert.deepStrictEqual(
+        [...creating].sort(),
+        [join(dir, tenant, checkpointFile(4)), join(elsewhere, tenant, checkpointFile(4))].sort(),
+        "both publications came to create the size's file"
+      )
 
       const won = [firstExit, secondExit].flatMap((exit, i) => Exit.isSuccess(exit) ? [[first, second][i]!] : [])
       assert.strictEqual(won.length, 1, `${won.length} of the two publications of size 4 returned`)
@@ -118,6 +128,33 @@ describe("CheckpointPublisher.layerDirectory on a volume without hard links", ()
       yield* publisher.publish(tenant, { size: 5, note: larger })
       assert.strictEqual(yield* Effect.promise(() => readFile(join(dir, tenant, checkpointFile(2)), "utf8")), note)
       assert.strictEqual(Option.getOrThrow(yield* publisher.latest(tenant)), larger)
+    }))
+
+  it.scoped("once a link has failed in a tenant's directory, its later checkpoints are created in place without one", () =>
+    Effect.gen(function*() {
+      const dir = yield* directory
+      const publisher = yield* publisherIn(dir)
+      const linked: Array<string> = []
+      volume.link = (existing, target) => {
+        if (!target.startsWith(dir)) return realFs.link(existing, target)
+        linked.push(target)
+        return noHardLink(existing, target)
+      }
+      yield* Effect.addFinalizer(() => Effect.sync(() => (volume.link = undefined)))
+      const [tenant, another] = yield* Effect.all([TenantId.make, TenantId.make])
+      const notes = yield* Effect.forEach([1, 2, 3], (size) => noteOf(tenant, size))
+      const theOthers = yield* noteOf(another, 1)
+      for (const [i, note] of notes.entries()) yield* publisher.publish(tenant, { size: i + 1, note })
+      yield* publisher.publish(another, { size: 1, note: theOthers })
+
+      assert.deepStrictEqual(linked, [join(dir, tenant, checkpointFile(1)), join(dir, another, checkpointFile(1))])
+      for (const [i, note] of notes.entries()) {
+        assert.strictEqual(yield* Effect.promise(() => readFile(join(dir, tenant, checkpointFile(i + 1)), "utf8")), note)
+      }
+      assert.strictEqual(Option.getOrThrow(yield* publisher.latest(tenant)), notes[2])
+      assert.strictEqual(Option.getOrThrow(yield* publisher.latest(another)), theOthers)
+      const files = yield* Effect.promise(() => readdir(join(dir, tenant)))
+      assert.deepStrictEqual(files.filter((file) => file.startsWith(".")), [], "a temporary file is left")
     }))
 })
 

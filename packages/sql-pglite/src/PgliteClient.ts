@@ -242,12 +242,19 @@ export const fromPglite = (
       : undefined
     const session = makeSession()
 
-    const query = (sql: string, params: ReadonlyArray<unknown>) =>
+    // Without parameters by the simple protocol, which takes several statements and gives one
+    // result each; with them by the extended protocol, which takes one.
+    const send = (sql: string, params: ReadonlyArray<unknown>, rowMode?: "array") =>
       Effect.tryPromise({
-        try: (): Promise<Results<any> | Array<Results<any>>> =>
-          params.length === 0 ? db.exec(sql) : db.query(sql, params.map(prepareValue)),
+        try: (): Promise<Results<any> | Array<Results<any>>> => {
+          const options = rowMode === undefined ? undefined : { rowMode }
+          return params.length === 0 ? db.exec(sql, options) : db.query(sql, params.map(prepareValue), options)
+        },
         catch: toSqlError("Failed to execute statement")
-      }).pipe(
+      })
+
+    const query = (sql: string, params: ReadonlyArray<unknown>) =>
+      send(sql, params).pipe(
         Effect.map((result) =>
           Array.isArray(result)
             ? result.length === 1 ? result[0]!.rows : result.map((r) => r.rows)
@@ -259,13 +266,7 @@ export const fromPglite = (
     // the string runs; given several results it reads `rows` off pg's list of them, which has
     // none, and gives undefined.
     const queryValues = (sql: string, params: ReadonlyArray<unknown>) =>
-      Effect.tryPromise({
-        try: (): Promise<Results<any> | Array<Results<any>>> =>
-          params.length === 0
-            ? db.exec(sql, { rowMode: "array" })
-            : db.query(sql, params.map(prepareValue), { rowMode: "array" }),
-        catch: toSqlError("Failed to execute statement")
-      }).pipe(
+      send(sql, params, "array").pipe(
         Effect.map((result): ReadonlyArray<ReadonlyArray<unknown>> =>
           Array.isArray(result)
             ? result.length <= 1 ? result[0]?.rows ?? [] : undefined as unknown as ReadonlyArray<ReadonlyArray<unknown>>
@@ -273,16 +274,11 @@ export const fromPglite = (
         )
       )
 
-    // As pg: without parameters, by the simple protocol, which takes several statements and
-    // gives one result each.
+    // As pg: one result per statement, and a single one as itself.
     const queryRaw = (sql: string, params: ReadonlyArray<unknown>) =>
-      Effect.tryPromise({
-        try: (): Promise<Results<any> | Array<Results<any>>> =>
-          params.length === 0
-            ? db.exec(sql).then((results) => results.length === 1 ? results[0]! : results)
-            : db.query(sql, params.map(prepareValue)),
-        catch: toSqlError("Failed to execute statement")
-      })
+      send(sql, params).pipe(
+        Effect.map((result) => Array.isArray(result) && result.length === 1 ? result[0]! : result)
+      )
 
     // `guard` takes the session per statement, or not while the connection holds it.
     const makeConnection = (guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {

@@ -189,12 +189,15 @@ export const acquire = (dir: string, proc: LockProcess = thisProcess): () => voi
       }
       const earlier = Number.parseInt(content, 10)
       if (running(earlier)) throw refuse(earlier, file)
+      // Empty and new: an earlier client between creating it and writing its id.
+      let beingWritten: boolean
       try {
-        if (content === "" && !abandoned(file)) throw refuse(undefined, file)
+        beingWritten = content === "" && !abandoned(file)
       } catch (error) {
         if (code(error) === "ENOENT") continue
         throw error
       }
+      if (beingWritten) throw refuse(undefined, file)
       ignoring(["ENOENT"], () => fs.unlinkSync(file))
     }
     throw new Error(`${file}: the lock changed hands ${maxAttempts} times while this process tried to take it`)
