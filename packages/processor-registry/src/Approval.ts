@@ -137,7 +137,9 @@ const unannounced = (
   if (own.length === 0) {
     return [{ _tag: "ChangeAnnounced", detail: "no change notice has been announced to the tenants" }]
   }
-  const objectionsTo = (notice: ChangeNotice) => objections.filter((objection) => objection.noticeId === notice.id).length
+  const counted = new Map<string, number>()
+  for (const objection of objections) counted.set(objection.noticeId, (counted.get(objection.noticeId) ?? 0) + 1)
+  const objectionsTo = (notice: ChangeNotice) => counted.get(notice.id) ?? 0
   const objected = own.filter((notice) => objectionsTo(notice) > 0)
   const standing = own.filter((notice) => objectionsTo(notice) === 0)
   const closed = standing.filter((notice) => notice.objectionDeadline.getTime() <= at.getTime())

@@ -22,9 +22,8 @@ import * as Schema from "effect/Schema"
 import * as Country from "./Country.js"
 import { isoDate } from "./internal/dates.js"
 import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
-import type { Processor } from "./Processor.js"
-import { holdsData, ProcessorId } from "./Processor.js"
-import { Measure, type RecordOwner } from "./ProcessingRecord.js"
+import { holdsData, type Processor, ProcessorId, statusOf } from "./Processor.js"
+import { Measure, ProcessorStatus, type RecordOwner } from "./ProcessingRecord.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 /**
@@ -51,7 +50,7 @@ export const SubProcessor = Schema.Struct({
    * Approved, suspended (it may still hold data under the DPA), or terminated with the return or
    * deletion of the data not yet confirmed.
    */
-  status: Schema.Literal("approved", "suspended", "terminated-data-pending"),
+  status: ProcessorStatus,
   /** When it entered its status: approved (or reinstated), suspended, or terminated. */
   statusSince: Schema.Date
 })
@@ -86,18 +85,13 @@ export const make = (
 ): DpaAnnex => {
   const byId = new Map(processors.map((processor) => [processor.id, processor]))
   const listed = processors
-    .flatMap((processor) => {
-      const status = processor.status
-      return processor.servesTenants && holdsData(processor) &&
-          (status._tag === "Approved" || status._tag === "Suspended" || status._tag === "Terminated")
-        ? [{ processor, status }]
-        : []
-    })
-    .sort((a, b) => a.processor.legalName.localeCompare(b.processor.legalName, "en"))
+    .filter(holdsData)
+    .filter((processor) => processor.servesTenants)
+    .sort((a, b) => a.legalName.localeCompare(b.legalName, "en"))
   return new DpaAnnex({
     generatedAt: at,
     processorName: owner.name,
-    subProcessors: listed.map(({ processor, status }) => {
+    subProcessors: listed.map((processor) => {
       const engagedBy = processor.role._tag === "SubProcessor" ? byId.get(processor.role.of)?.legalName : undefined
       return {
         processorId: processor.id,
@@ -116,12 +110,8 @@ export const make = (
             ? { mechanism: TransferMechanism.describe(location.mechanism) }
             : {})
         })),
-        status: status._tag === "Approved"
-          ? "approved" as const
-          : status._tag === "Suspended"
-          ? "suspended" as const
-          : "terminated-data-pending" as const,
-        statusSince: status.since
+        status: statusOf(processor),
+        statusSince: processor.status.since
       }
     }),
     measures: owner.measures

@@ -36,7 +36,7 @@ import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
 import { freeText, optionalFreeText } from "./internal/text.js"
 import type { ProcessingActivity } from "./ProcessingActivity.js"
 import { ActingAs } from "./ProcessingActivity.js"
-import { exporterOf, holdsData, type Processor, ProcessorId } from "./Processor.js"
+import { type DataHolder, exporterOf, holdsData, type Processor, ProcessorId, statusOf } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 // Free text: a refusal names the field and what is expected, never the text.
@@ -246,9 +246,6 @@ export interface Inputs {
   readonly at: Date
 }
 
-const statusOf = (processor: Processor): ProcessorStatus =>
-  processor.status._tag === "Approved" ? "approved" : processor.status._tag === "Suspended" ? "suspended" : "terminated-data-pending"
-
 const transfersOf = (processor: Processor, at: Date, decisions: ReadonlyArray<AdequacyDecision>) =>
   processor.thirdCountryLocations.map((location): Transfer => {
     const verdict = TransferMechanism.evaluate(location.country, location.mechanism, at, decisions, exporterOf(processor))
@@ -266,7 +263,7 @@ const transfersOf = (processor: Processor, at: Date, decisions: ReadonlyArray<Ad
 // The processors of an activity that hold data, then their sub-processors that do, each once.
 const recipientsOf = (activity: ProcessingActivity, processors: ReadonlyArray<Processor>) => {
   const byId = new Map(processors.map((processor) => [processor.id, processor]))
-  type Found = { readonly processor: Processor; readonly engagedBy?: Processor }
+  type Found = { readonly processor: DataHolder; readonly engagedBy?: Processor }
   const found: Array<Found> = []
   const seen = new Set<string>()
   const queue = activity.processors.flatMap((id): Array<Found> => {
@@ -336,7 +333,8 @@ export const make = ({ activities, at, decisions, owner, processors, retention }
     asController,
     asProcessor,
     processorsWithoutActivity: processors
-      .filter((processor) => holdsData(processor) && !named.has(processor.id))
+      .filter(holdsData)
+      .filter((processor) => !named.has(processor.id))
       .map((processor): ProcessorWithoutActivity => {
         const engagedBy = processor.role._tag === "SubProcessor" ? byId.get(processor.role.of)?.legalName : undefined
         return {

@@ -17,6 +17,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
 import { freeText, freeTexts, optionalFreeText } from "./internal/text.js"
+import type { ProcessorStatus } from "./ProcessingRecord.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { type Exporter, TransferMechanism } from "./TransferMechanism.js"
 
@@ -260,8 +261,29 @@ export const isEngaged = (processor: Processor): boolean =>
  * @since 0.1.0
  * @category predicates
  */
-export const holdsData = (processor: Processor): boolean =>
+export const holdsData = (processor: Processor): processor is DataHolder =>
   isEngaged(processor) || (processor.status._tag === "Terminated" && processor.status.dataDisposition === "pending")
+
+/**
+ * A processor that holds or may receive personal data (`holdsData`): approved,
+ * suspended, or terminated with its data not yet returned or deleted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DataHolder = Processor & {
+  readonly status: Extract<Status, { readonly _tag: "Approved" | "Suspended" | "Terminated" }>
+}
+
+/**
+ * Where a processor that holds data stands, as the record of processing
+ * activities and the DPA annex name it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const statusOf = (processor: DataHolder): ProcessorStatus =>
+  processor.status._tag === "Approved" ? "approved" : processor.status._tag === "Suspended" ? "suspended" : "terminated-data-pending"
 
 /**
  * In which capacity the platform's data reaches the processor, which decides

@@ -713,33 +713,40 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           ? Effect.fail(new ProcessorTerminated({ processorId: id }))
           : Effect.succeed(processor))
 
-    const evidence = (processor: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
-      Effect.gen(function*() {
-        const [dpas, assessments, notices] = yield* Effect.all([
-          store.dpas(processor.id),
-          store.assessments(processor.id),
-          store.notices(processor.id)
-        ])
-        const objections = processor.servesTenants
-          ? (yield* Effect.forEach(notices, (notice) => store.objections(notice.id))).flat()
-          : []
-        return {
-          processor,
-          dpas: extra.dpa ? [...dpas, extra.dpa] : dpas,
-          assessments,
-          notices,
-          objections,
-          decisions,
-          at
-        } satisfies Approval.Evidence
+    // What a processor's approval rests on, read once: its DPAs, assessments and notices, and the
+    // objections to those notices when they count (the processor serves tenants).
+    const recordsOf = (id: Processor.ProcessorId, withObjections: boolean) =>
+      Effect.all({
+        dpas: store.dpas(id),
+        assessments: store.assessments(id),
+        notices: store.notices(id),
+        objections: withObjections ? store.objectionsOf(id) : Effect.succeed([])
       })
 
-    // A change to an approved processor may not add a requirement it does not meet now.
+    const evidenceOf = (
+      processor: Processor.Processor,
+      records: Pick<Approval.Evidence, "dpas" | "assessments" | "notices" | "objections">,
+      at: Date,
+      extra: { readonly dpa?: Dpa.Dpa } = {}
+    ): Approval.Evidence => ({
+      ...records,
+      processor,
+      dpas: extra.dpa ? [...records.dpas, extra.dpa] : records.dpas,
+      decisions,
+      at
+    })
+
+    const evidence = (processor: Processor.Processor, at: Date) =>
+      Effect.map(recordsOf(processor.id, processor.servesTenants), (records) => evidenceOf(processor, records, at))
+
+    // A change to an approved processor may not add a requirement it does not meet now. Before and
+    // after are the same processor: both are judged on one read of its records.
     const keepsApproval = (before: Processor.Processor, after: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
       Effect.gen(function*() {
         if (before.status._tag !== "Approved") return
-        const already = new Set(Approval.unmet(yield* evidence(before, at)).map(requirementKey))
-        const added = Approval.unmet(yield* evidence(after, at, extra)).filter((r) => !already.has(requirementKey(r)))
+        const records = yield* recordsOf(before.id, before.servesTenants || after.servesTenants)
+        const already = new Set(Approval.unmet(evidenceOf(before, records, at)).map(requirementKey))
+        const added = Approval.unmet(evidenceOf(after, records, at, extra)).filter((r) => !already.has(requirementKey(r)))
         if (added.length > 0) {
           return yield* new ChangeRefused({ processorId: before.id, missing: [added[0]!, ...added.slice(1)] })
         }

@@ -1,7 +1,7 @@
 /**
  * The guarantee of approval, checked model-based: whatever sequence of
  * operations (registering, reviews, DPAs, assessments, approvals, suspensions,
- * terminations, updates, notices) and whatever time passes, an approved
+ * terminations, updates, notices to the run's tenant) and whatever time passes, an approved
  * processor had, when approved, a signed DPA, a satisfactory assessment not
  * due for review, a valid mechanism for each third-country location and, when
  * it serves tenants, notices of each of its countries and purposes whose
@@ -17,6 +17,7 @@
 import { assert } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import { contractSuite } from "@lawful/core/testing"
+import * as TenantId from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -238,6 +239,8 @@ interface Model {
 interface Real {
   readonly run: <A, E>(effect: Effect.Effect<A, E, Services>) => Promise<Exit.Exit<A, E>>
   readonly questionnaire: { readonly id: string; readonly version: number }
+  /** The tenant of the run: every notice is sent to it. */
+  readonly tenant: TenantId.TenantId
   readonly seen: Seen
   versions: number
 }
@@ -407,7 +410,7 @@ class Prepare implements fc.AsyncCommand<Model, Real> {
       })
       yield* registry.decideAssessment(staff, assessment.id, { outcome: "satisfactory", notes: "reviewed" })
       if (model.serves.get(id)) {
-        yield* registry.announce(staff, { processorId: id, objectionPeriodDays: this.noticeDays, audience: [] })
+        yield* registry.announce(staff, { processorId: id, objectionPeriodDays: this.noticeDays, audience: [real.tenant] })
       }
       return dpa
     }))
@@ -521,11 +524,21 @@ class Announce implements fc.AsyncCommand<Model, Real> {
   check = (model: Readonly<Model>) => model.ids.length > 0
   async run(model: Model, real: Real) {
     const id = pick(model, this.index)
-    const exit = await real.run(Effect.flatMap(ProcessorRegistry, (r) =>
-      r.announce(staff, { processorId: id, objectionPeriodDays: this.days, audience: [] })))
-    if (model.status.get(id) === "Terminated") assert.strictEqual(failureTag(exit), "ProcessorTerminated")
-    else if (!model.serves.get(id)) assert.strictEqual(failureTag(exit), "InvalidInput")
-    else succeeded(exit)
+    const exit = await real.run(Effect.gen(this, function*() {
+      const registry = yield* ProcessorRegistry
+      const announced = yield* Effect.exit(
+        registry.announce(staff, { processorId: id, objectionPeriodDays: this.days, audience: [real.tenant] })
+      )
+      return { announced, received: yield* registry.noticesFor(real.tenant) }
+    }))
+    const { announced, received } = succeeded(exit)
+    if (model.status.get(id) === "Terminated") assert.strictEqual(failureTag(announced), "ProcessorTerminated")
+    else if (!model.serves.get(id)) assert.strictEqual(failureTag(announced), "InvalidInput")
+    else {
+      const { notice, notified } = succeeded(announced)
+      assert.deepStrictEqual(notified, [real.tenant], "the notice is sent to the run's tenant")
+      assert.isTrue(received.some((n) => n.id === notice.id), "the tenant received the notice")
+    }
     await checkInvariant(model, real)
   }
   toString = () => `Announce(${this.index}, ${this.days}d)`
@@ -613,8 +626,9 @@ const guarantee = (it: Vitest.MethodsNonLive<Services>, backend: string) => {
                   const run = <A, E>(effect: Effect.Effect<A, E, Services>) =>
                     Runtime.runPromiseExit(runtime)(context === undefined ? effect : Effect.provide(effect, context))
                   const questionnaire = succeeded(await run(publishQuestionnaire))
+                  const tenant = succeeded(await run(TenantId.make))
                   const model: Model = { ids: [], status: new Map(), serves: new Map() }
-                  const real: Real = { run, questionnaire, seen, versions: 0 }
+                  const real: Real = { run, questionnaire, tenant, seen, versions: 0 }
                   for (const command of first) await command.run(model, real)
                   return { model, real }
                 }

@@ -274,6 +274,12 @@ export const sqlStore = <E>(
               WHERE notice_id = ${notice} ORDER BY objected_at, tenant_id`).pipe(
             Effect.map((rows) => rows.map(toObjection))
           ),
+      objectionsOf: (processor) =>
+        all(ObjectionRow, "objectionsOf", () =>
+          sql`SELECT o.tenant_id, o.notice_id, o.objected_at, o.reason FROM lawful_processor_objections o
+              JOIN lawful_processor_notices n ON n.notice_id = o.notice_id
+              WHERE n.processor_id = ${processor}
+              ORDER BY o.objected_at, o.tenant_id, o.notice_id`).pipe(Effect.map((rows) => rows.map(toObjection))),
       // Only the transaction's own statements (begin, commit) fail with a raw SqlError here:
       // everything run inside maps its own.
       transaction: <A, E2, R>(effect: Effect.Effect<A, E2, R>): Effect.Effect<A, E | E2, R> =>

@@ -45,6 +45,8 @@ export interface RegistryStore<E> {
   readonly anyRecipient: Effect.Effect<boolean, E>
   readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
+  /** The objections to every notice of a processor, in one read. */
+  readonly objectionsOf: (processor: ProcessorId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** Applies every change or none; fails when a precondition no longer holds (a concurrent writer). */
   readonly commit: (changes: ReadonlyArray<Change>) => Effect.Effect<void, E>
   /**
@@ -67,7 +69,7 @@ export const sortAssessments = byTimeThenId<Assessment>((a) => a.submittedAt, (a
 /** @internal */
 export const sortNotices = byTimeThenId<ChangeNotice>((n) => n.publishedAt, (n) => n.id)
 /** @internal */
-export const sortObjections = byTimeThenId<Objection>((o) => o.objectedAt, (o) => o.tenantId)
+export const sortObjections = byTimeThenId<Objection>((o) => o.objectedAt, (o) => `${o.tenantId}/${o.noticeId}`)
 
 /** @internal A conflict found while committing: a concurrent writer got there first. */
 export class CommitConflict {
@@ -196,6 +198,10 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
     objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
     objections: (notice) =>
       read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
+    objectionsOf: (processor) =>
+      read(() =>
+        [...objections.values()].filter((o) => notices.get(o.noticeId)?.processorId === processor).sort(sortObjections)
+      ),
     transaction: (effect) => effect,
     commit: (changes) =>
       Effect.zipRight(

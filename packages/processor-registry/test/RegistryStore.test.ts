@@ -1,0 +1,97 @@
+// The registry's store, read where the registry's operations cannot reach: the objections to
+// every notice of a processor come in one read (`objectionsOf`), on every backend alike.
+import { assert } from "@effect/vitest"
+import { contractSuite } from "@lawful/core/testing"
+import * as TenantId from "@lawful/core/TenantId"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as ChangeNotice from "../src/ChangeNotice.js"
+import { sqlStore } from "../src/internal/sqlStore.js"
+import { memoryStore, type RegistryStore } from "../src/internal/store.js"
+import * as Processor from "../src/Processor.js"
+import { processorInput, start } from "./fixtures.js"
+
+class Store extends Context.Tag("test/RegistryStore")<Store, RegistryStore<unknown>>() {}
+
+const fail = (operation: string) => (cause: unknown) => ({ operation, cause })
+
+const at = (minutes: number) => new Date(start + minutes * 60_000)
+
+const processor = Effect.gen(function*() {
+  return new Processor.Processor({
+    id: yield* Processor.makeId,
+    ...Schema.decodeUnknownSync(Processor.ProcessorInput)(processorInput({ servesTenants: true })),
+    status: { _tag: "Candidate" },
+    registeredAt: at(0),
+    updatedAt: at(0),
+    revision: 1
+  })
+})
+
+const notice = (of: Processor.Processor, minutes: number) =>
+  Effect.map(ChangeNotice.makeId, (id) =>
+    new ChangeNotice.ChangeNotice({
+      id,
+      kind: "addition",
+      processorId: of.id,
+      processorName: of.legalName,
+      services: of.services,
+      locations: of.locations.map((location) => location.country),
+      purposes: of.purposes,
+      description: "added",
+      publishedAt: at(minutes),
+      objectionDeadline: at(minutes + 30 * 24 * 60)
+    }))
+
+const objection = (tenantId: TenantId.TenantId, to: ChangeNotice.ChangeNotice, minutes: number) =>
+  new ChangeNotice.Objection({
+    tenantId,
+    noticeId: to.id,
+    objectedAt: at(minutes),
+    reason: Schema.decodeUnknownSync(ChangeNotice.ObjectionInput)({ reason: "not there" }).reason
+  })
+
+contractSuite("RegistryStore", {
+  memory: Layer.sync(Store, () => memoryStore(fail)),
+  sql: Layer.effect(Store, sqlStore(fail))
+}, (it) => {
+  it.effect("objectionsOf reads the objections to every notice of the processor, and only those, by time", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const [a, b] = [yield* TenantId.make, yield* TenantId.make]
+      const objected = yield* processor
+      const other = yield* processor
+      const first = yield* notice(objected, 1)
+      const second = yield* notice(objected, 2)
+      const unrelated = yield* notice(other, 3)
+      yield* store.commit([
+        { _tag: "InsertProcessor", processor: objected },
+        { _tag: "InsertProcessor", processor: other },
+        { _tag: "InsertNotice", notice: first, audience: [a, b] },
+        { _tag: "InsertNotice", notice: second, audience: [a, b] },
+        { _tag: "InsertNotice", notice: unrelated, audience: [a, b] }
+      ])
+      assert.deepStrictEqual(yield* store.objectionsOf(objected.id), [])
+
+      const objections = [
+        objection(b, second, 10),
+        objection(a, first, 11),
+        objection(b, first, 12),
+        objection(a, unrelated, 13)
+      ]
+      yield* store.commit(objections.map((o) => ({ _tag: "InsertObjection", objection: o })))
+
+      const read = yield* store.objectionsOf(objected.id)
+      assert.deepStrictEqual(read.map((o) => [o.tenantId, o.noticeId, o.objectedAt.getTime()]), [
+        [b, second.id, at(10).getTime()],
+        [a, first.id, at(11).getTime()],
+        [b, first.id, at(12).getTime()]
+      ])
+      assert.deepStrictEqual(
+        (yield* store.objectionsOf(other.id)).map((o) => [o.tenantId, o.noticeId]),
+        [[a, unrelated.id]]
+      )
+    }))
+})
