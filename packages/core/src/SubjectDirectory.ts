@@ -161,13 +161,18 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
    * shreds the forgotten subject's key too (`Vault.shred`), so nothing sealed for it opens.
    */
   readonly forget: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
-  /** Replaces the subject's address, re-sealed and re-indexed. */
+  /**
+   * Replaces the subject's address, re-sealed and re-indexed; true when the address changed,
+   * false when the subject already had it (once normalised, compared by blind index), which
+   * writes and seals nothing and opens no stored address (a subject whose key was shredded
+   * answers false too).
+   */
   readonly changeEmail: (
     tenant: TenantId,
     subject: SubjectId.SubjectId,
     email: string
   ) => Effect.Effect<
-    void,
+    boolean,
     | Email.InvalidEmail
     | SubjectNotFound
     | EmailAlreadyInUse
@@ -178,13 +183,13 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
 }>() {}
 
 interface StoredEntry {
+  readonly index: string
   readonly sealed: Uint8Array
   readonly createdAt: Date
 }
 
 interface NewStoredEntry extends StoredEntry {
   readonly subject: SubjectId.SubjectId
-  readonly index: string
 }
 
 // What a backend stores: blind index, sealed address and creation time per subject.
@@ -208,12 +213,13 @@ interface DirectoryStore {
     subject: SubjectId.SubjectId
   ) => Effect.Effect<Option.Option<StoredEntry>, SubjectDirectoryError>
   readonly remove: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
+  /** "unchanged" when the subject's entry already has the index: nothing is written. */
   readonly replace: (
     tenant: TenantId,
     subject: SubjectId.SubjectId,
     index: string,
     sealed: Uint8Array
-  ) => Effect.Effect<"replaced" | "not-found" | "taken", SubjectDirectoryError>
+  ) => Effect.Effect<"replaced" | "unchanged" | "not-found" | "taken", SubjectDirectoryError>
 }
 
 // How many times `resolve` tries again when the subject that won a race for an
@@ -336,16 +342,19 @@ const make = (store: DirectoryStore) =>
       changeEmail: (tenant, subject, input) =>
         Effect.gen(function*() {
           const email = yield* Email.normalize(input)
-          // Checked before the address is indexed or sealed, so that an unknown subject creates
+          // Read before the address is indexed or sealed, so that an unknown subject creates
           // no key (of its own, or of a tenant never used).
-          if (Option.isNone(yield* store.entry(tenant, subject))) {
-            return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
-          }
+          const stored = yield* store.entry(tenant, subject)
+          if (Option.isNone(stored)) return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+          // The blind index is a keyed hash of the normalised address: the same index is the same
+          // address, known without opening the stored one. The store checks again as it writes.
           const index = yield* vault.blindIndex(tenant, purpose, email)
+          if (index === stored.value.index) return false
           const sealed = yield* vault.seal(tenant, subject, purpose, email)
           const outcome = yield* store.replace(tenant, subject, index, sealed)
           if (outcome === "not-found") return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
           if (outcome === "taken") return yield* new EmailAlreadyInUse({ tenantId: tenant, subjectId: subject })
+          return outcome === "replaced"
         }).pipe(Effect.withSpan("SubjectDirectory.changeEmail", { captureStackTrace: false, attributes: { tenant, subject } }))
     })
   })
@@ -356,7 +365,7 @@ const atomically = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.y
 
 const memoryStore = (): DirectoryStore => {
   const byIndex = new Map<string, SubjectId.SubjectId>()
-  const entries = new Map<string, StoredEntry & { readonly index: string }>()
+  const entries = new Map<string, StoredEntry>()
   const indexKey = (tenant: TenantId, index: string) => `${tenant}/${index}`
   const entryKey = (tenant: TenantId, subject: SubjectId.SubjectId) => `${tenant}/${subject}`
   return {
@@ -397,6 +406,7 @@ const memoryStore = (): DirectoryStore => {
       atomically(() => {
         const entry = entries.get(entryKey(tenant, subject))
         if (!entry) return "not-found"
+        if (entry.index === index) return "unchanged"
         const holder = byIndex.get(indexKey(tenant, index))
         if (holder !== undefined && holder !== subject) return "taken"
         byIndex.delete(indexKey(tenant, entry.index))
@@ -525,7 +535,11 @@ const migrations: Record<string, Migrations.Migration> = {
 
 const TenantAndSubject = Schema.Struct({ tenant: TenantId, subject: SubjectId.SubjectId })
 const SubjectRow = Schema.Struct({ subject_id: SubjectId.SubjectId })
-const EntryRow = Schema.Struct({ email_sealed: Schema.Uint8ArrayFromSelf, created_at: Schema.DateFromSelf })
+const EntryRow = Schema.Struct({
+  email_index: Schema.String,
+  email_sealed: Schema.Uint8ArrayFromSelf,
+  created_at: Schema.DateFromSelf
+})
 // node-postgres sends a Buffer as bytea, but a plain Uint8Array as JSON.
 const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 
@@ -561,7 +575,7 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
       Request: TenantAndSubject,
       Result: EntryRow,
       execute: ({ subject, tenant }) =>
-        sql`SELECT email_sealed, created_at FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject}`
+        sql`SELECT email_index, email_sealed, created_at FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject}`
     })
 
     const remove = SqlSchema.findAll({
@@ -593,7 +607,7 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
       },
       entry: (tenant, subject) =>
         findEntry({ tenant, subject }).pipe(
-          Effect.map(Option.map((row) => ({ sealed: row.email_sealed, createdAt: row.created_at }))),
+          Effect.map(Option.map((row) => ({ index: row.email_index, sealed: row.email_sealed, createdAt: row.created_at }))),
           Effect.mapError(fail("entry"))
         ),
       remove: (tenant, subject) =>
@@ -603,21 +617,28 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
         ),
       // An address held by another subject is found by the statement, not by a unique violation:
       // that would abort the transaction the caller may have open, which the memory store leaves
-      // usable. The violation remains for an address inserted concurrently.
+      // usable. The violation remains for an address inserted concurrently. A statement that
+      // wrote nothing reads the row again as it now stands: gone, holding the index already (a
+      // concurrent change to the same address: "unchanged"), or the index is another subject's.
       replace: (tenant, subject, index, sealed) =>
-        sql<{ replaced: boolean; found: boolean }>`
-          WITH taken AS (
-            SELECT 1 FROM lawful_subjects
-            WHERE tenant_id = ${tenant} AND email_index = ${index} AND subject_id <> ${subject}
-          ), replaced AS (
-            UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
-            WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND NOT EXISTS (SELECT 1 FROM taken)
-            RETURNING subject_id
-          )
-          SELECT EXISTS (SELECT 1 FROM replaced) AS replaced,
-            EXISTS (SELECT 1 FROM lawful_subjects WHERE tenant_id = ${tenant} AND subject_id = ${subject}) AS found`.pipe(
-          Effect.map(([row]) => (row!.replaced ? "replaced" as const : row!.found ? "taken" as const : "not-found" as const)),
+        sql<{ subject_id: string }>`
+          UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
+          WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND email_index <> ${index}
+            AND NOT EXISTS (
+              SELECT 1 FROM lawful_subjects
+              WHERE tenant_id = ${tenant} AND email_index = ${index} AND subject_id <> ${subject}
+            )
+          RETURNING subject_id`.pipe(
+          Effect.map((rows) => rows.length > 0 ? "replaced" as const : "missed" as const),
           Effect.catchIf(isUniqueViolation, () => Effect.succeed("taken" as const)),
+          Effect.flatMap((outcome) =>
+            outcome !== "missed" ? Effect.succeed(outcome) : findEntry({ tenant, subject }).pipe(
+              Effect.map(Option.match({
+                onNone: () => "not-found" as const,
+                onSome: (row) => row.email_index === index ? "unchanged" as const : "taken" as const
+              }))
+            )
+          ),
           Effect.mapError(fail("replace"))
         )
     } satisfies DirectoryStore
@@ -692,17 +713,9 @@ export const makeSource = (
       const email = changes.email
       if (email === undefined) return Effect.succeed({ rectified: 0 })
       if (typeof email !== "string") return Effect.dieMessage("The email of a rectification must be a string")
-      // The address the subject already has, once normalised, is no change: nothing re-sealed.
-      // A stored address that no longer opens is replaced, as any other.
-      return Effect.gen(function*() {
-        const normalized = yield* Email.normalize(email)
-        const current = yield* directory.emailOf(tenant, subject).pipe(
-          Effect.catchTag("SealedValueInvalid", () => Effect.succeed(undefined))
-        )
-        if (current === normalized) return { rectified: 0 }
-        yield* directory.changeEmail(tenant, subject, normalized)
-        return { rectified: 1 }
-      }).pipe(
+      // The address the subject already has, once normalised, is no change (see `changeEmail`).
+      return directory.changeEmail(tenant, subject, email).pipe(
+        Effect.map((changed) => ({ rectified: changed ? 1 : 0 })),
         Effect.catchTags({
           SubjectNotFound: () => Effect.succeed({ rectified: 0 }),
           SubjectShredded: () => Effect.succeed({ rectified: 0 })
