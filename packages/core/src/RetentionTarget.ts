@@ -80,8 +80,9 @@
  *   database of its own names that database's client, or none: a sweep then
  *   runs each batch inside a transaction of the journal's database that holds
  *   its lease, and records the batch there once it has committed on its own
- *   database (so the target's statements must leave a caller's transaction
- *   out: `Database.outsideTransaction`).
+ *   database. A sweep keeps the statements of a target that names its client
+ *   out of that transaction; a target that names none must leave a caller's
+ *   transaction out itself (`Database.outsideTransaction`).
  * - Failures are `RetentionTargetError`s (`targetError` builds them), never
  *   with personal data in a message. The Effects need nothing from the
  *   context: a target captures its services when built (`register` accepts

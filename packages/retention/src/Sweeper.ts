@@ -57,9 +57,14 @@
  *   transaction, and each batch's, also records the work in the journal
  *   (`SweepJournal.transactionWith`); elsewhere the batch or drop commits on
  *   its own database inside a transaction of the journal's (the one that
- *   checks the lease, below), and the record follows in it: one that fails
- *   is reported (a batch's stops its tenant there) while what the batch or
- *   drop purged still counts in the receipt.
+ *   checks the lease, below), and the record follows in it: one that fails,
+ *   or that transaction, is reported (a batch's stops its tenant there)
+ *   while what the batch or drop purged still counts in the receipt. The
+ *   batches and drops of a target naming a client of its own run outside
+ *   that transaction (`Database.outsideTransaction`: `@effect/sql` hands an
+ *   open transaction's connection to every client), so they reach the
+ *   target's database, never the journal's; a target elsewhere that names no
+ *   `client` keeps its statements out of a caller's transaction itself.
  * - **Receipts.** One audit entry per tenant, category and run
  *   (`retention.purged`: category, action, count, cut-off, period, run id;
  *   no personal data), unless the category is kept forever.
@@ -112,8 +117,18 @@
 import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import * as Database from "@lawful/core/Database"
 import { Action, RetentionTargets } from "@lawful/core/RetentionTarget"
-import type { PartitionCensus, RetentionTarget, RetentionTargetError, TimePartition } from "@lawful/core/RetentionTarget"
+import type {
+  PartitionCensus,
+  Partitions,
+  PurgeBatch,
+  PurgeTenantsBatch,
+  RetentionTarget,
+  RetentionTargetError,
+  TenantCutoff,
+  TimePartition
+} from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
@@ -261,6 +276,15 @@ interface TenantState {
   readonly holds: ReadonlyArray<LegalHold>
 }
 
+// A batch or drop whose journal transaction failed, with what it purged on another database before
+// (`undefined` when none): purged all the same.
+interface Failed<E, C> {
+  readonly error: E
+  readonly committed: C | undefined
+}
+
+const isLockLost = (error: { readonly _tag: string }): error is SweepLockLost => error._tag === "SweepLockLost"
+
 const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
 
@@ -323,22 +347,53 @@ export const make = (options: SweeperOptions = {}) =>
     // forgets nothing, and every store takes the date.
     const forgetBefore = (now: number) => new Date(Math.max(0, now - Duration.toMillis(journalRetention)))
 
-    // How a run journals its purges of a target. `inJournal` runs a batch or a drop, with its record,
+    // How a run purges a target and journals it. `inJournal` runs a batch or a drop, with its record,
     // in a transaction of the journal's database that first finds the run still owning the journal
-    // (`journal.fence`, which on SQL locks the lease's row until the commit, so a sweep taking the
-    // lock over waits for the commit). When the target's storage is on that database the purge joins
-    // the transaction (`recordedWith`): purge and record commit as one. A target elsewhere commits its
-    // purge on its own database inside that transaction (`journal.owning`), and the record follows in
-    // it: a sweep taking over waits for the purge and its record too, and never reads the journal
-    // between them.
-    const journalFor = (runId: string, client: RetentionTarget["client"]) => {
-      const recordedWith = journal.transactionWith(client)
-      const fence = journal.fence(runId)
+    // (`journal.owning`, whose `fence` on SQL locks the lease's row until the commit, so a sweep
+    // taking the lock over waits for the commit). When the target's storage is on that database the
+    // purge joins the transaction (`recordedWith`): purge and record commit as one, and a failed
+    // record undoes the purge. A target elsewhere commits its purge on its own database inside that
+    // transaction, and the record follows in it: a sweep taking over waits for the purge and its
+    // record too, and never reads the journal between them. Such a purge is done whatever becomes of
+    // the journal's transaction: `inJournal` hands the attempt `committed`, to note what it purged,
+    // and returns that with the failure of the transaction, to be counted all the same.
+    //
+    // `@effect/sql` hands the open transaction's connection to every client: the purges of a target
+    // on a client of its own run outside the journal's transaction (`Database.outsideTransaction`),
+    // or they would run on the journal's database. Not those of a target that names no client: on
+    // PGlite, one session, a statement of the journal's database would wait for that transaction.
+    const journalFor = (runId: string, target: RetentionTarget) => {
+      const recordedWith = journal.transactionWith(target.client) !== undefined
+      const apart = <A, E>(purge: Effect.Effect<A, E>) =>
+        target.client !== undefined && !recordedWith ? Database.outsideTransaction(purge) : purge
+      const { partitions, purgeTenants } = target
+      const inJournal = <A, E extends { readonly _tag: string }, C>(
+        attempt: (committed: (purged: C) => Effect.Effect<void>) => Effect.Effect<A, E>
+      ): Effect.Effect<Either.Either<A, Failed<E | RetentionStoreError, C>>, SweepLockLost> =>
+        Effect.suspend(() => {
+          let committedElsewhere: C | undefined
+          const committed = (purged: C) =>
+            Effect.sync(() => {
+              if (!recordedWith) committedElsewhere = purged
+            })
+          return Effect.flatMap(
+            Effect.either(journal.owning(runId)(attempt(committed))),
+            (done): Effect.Effect<Either.Either<A, Failed<E | RetentionStoreError, C>>, SweepLockLost> =>
+              Either.isRight(done) ? Effect.succeed(Either.right(done.right))
+              : isLockLost(done.left) ? Effect.fail(done.left)
+              : Effect.succeed(Either.left({ error: done.left, committed: committedElsewhere }))
+          )
+        })
       return {
         recordedWith,
-        inJournal: <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | SweepLockLost | RetentionStoreError> =>
-          recordedWith !== undefined ? recordedWith(Effect.zipRight(fence, effect)) : journal.owning(runId)(effect),
-        record: journal.record
+        inJournal,
+        purgeBatch: (tenant: TenantId, batch: PurgeBatch) => apart(target.purgeBatch(tenant, batch)),
+        purgeTenants: purgeTenants === undefined
+          ? undefined
+          : (tenants: ReadonlyArray<TenantCutoff>, batch: PurgeTenantsBatch) => apart(purgeTenants(tenants, batch)),
+        dropIfOnly: partitions === undefined
+          ? undefined
+          : (partition: TimePartition, tenants: ReadonlySet<TenantId>) => apart(partitions.dropIfOnly(partition, tenants))
       }
     }
 
@@ -537,8 +592,9 @@ export const make = (options: SweeperOptions = {}) =>
 
         // A purge and the journal's record of it, in one transaction when the target's storage is
         // on the journal's database (for its drops here and its batches in `purgeInTurns`);
-        // otherwise the record follows the purge's commit.
-        const journalling = journalFor(run.runId, target.client)
+        // otherwise the purge commits on its own database inside the journal's transaction, and
+        // the record follows in it.
+        const journalling = journalFor(run.runId, target)
         const { inJournal, recordedWith } = journalling
 
         // The tenants that may lose a partition whole, with their cut-offs: swept by this run, with
@@ -581,7 +637,7 @@ export const make = (options: SweeperOptions = {}) =>
         // after its drop committed is reported, and the drop still counted in the receipts.
         const failed = (error: SweepFailure["error"]) => Effect.sync(() => void failures.push({ category: target.id, error }))
         const dropPartitions = (
-          partitions: NonNullable<RetentionTarget["partitions"]>,
+          dropIfOnly: Partitions["dropIfOnly"],
           expired: ReadonlyArray<TimePartition>,
           tenants: ReadonlyArray<TenantId>
         ) =>
@@ -589,9 +645,14 @@ export const make = (options: SweeperOptions = {}) =>
             for (const partition of expired) {
               const planned = yield* droppableBy(partition, tenants)
               yield* run.ready
-              const dropAndRecord = (droppable: ReadonlyMap<TenantId, Date>) => {
+              // `committed` notes a drop on another database: gone whatever becomes of the journal's
+              // transaction, it counts in the receipts.
+              const dropAndRecord = (
+                droppable: ReadonlyMap<TenantId, Date>,
+                committed: (census: ReadonlyArray<PartitionCensus>) => Effect.Effect<void>
+              ) => {
                 const recordOf = (census: ReadonlyArray<PartitionCensus>) =>
-                  journalling.record(census.map(({ records, tenant }) => ({
+                  journal.record(census.map(({ records, tenant }) => ({
                     key: keyOf(tenant),
                     cutoff: droppable.get(tenant)!,
                     startedAt: run.at,
@@ -601,30 +662,29 @@ export const make = (options: SweeperOptions = {}) =>
                 // In the drop's transaction a failed record undoes the drop; after the drop's commit
                 // it is reported, and the drop still counts.
                 return Effect.tap(
-                  partitions.dropIfOnly(partition, new Set(droppable.keys())),
+                  dropIfOnly(partition, new Set(droppable.keys())),
                   Option.match({
                     onNone: () => Effect.void,
                     onSome: (census: ReadonlyArray<PartitionCensus>) =>
-                      recordedWith !== undefined
-                        ? recordOf(census)
-                        : Effect.zipRight(
-                          Effect.sync(() => void (droppedElsewhere = census)),
-                          Effect.catchTag(recordOf(census), "RetentionStoreError", failed)
-                        )
+                      Effect.zipRight(
+                        committed(census),
+                        recordedWith ? recordOf(census) : Effect.catchTag(recordOf(census), "RetentionStoreError", failed)
+                      )
                   })
                 )
               }
-              const checked = planned.size === 0
-                ? dropAndRecord(planned)
-                : run.current([...planned.keys()], (now) => dropAndRecord(stillDroppable(partition, planned, now)))
-              // A drop on another database that committed inside a journal transaction that then
-              // failed is gone all the same: it counts in the receipts.
-              let droppedElsewhere: ReadonlyArray<PartitionCensus> | undefined
-              const done = yield* Effect.either(inJournal(checked))
-              if (done._tag === "Left") {
-                if (done.left._tag === "SweepLockLost") return yield* done.left
-                if (droppedElsewhere !== undefined) countDrop(droppedElsewhere)
-                return yield* failed(done.left)
+              const done = yield* inJournal<
+                Option.Option<ReadonlyArray<PartitionCensus>>,
+                RetentionTargetError | RetentionStoreError,
+                ReadonlyArray<PartitionCensus>
+              >((committed) =>
+                planned.size === 0
+                  ? dropAndRecord(planned, committed)
+                  : run.current([...planned.keys()], (now) => dropAndRecord(stillDroppable(partition, planned, now), committed))
+              )
+              if (Either.isLeft(done)) {
+                if (done.left.committed !== undefined) countDrop(done.left.committed)
+                return yield* failed(done.left.error)
               }
               if (Option.isSome(done.right)) countDrop(done.right.value)
             }
@@ -653,7 +713,7 @@ export const make = (options: SweeperOptions = {}) =>
             })
             if (before._tag === "Left") return before
             if (expired._tag === "Left") yield* failed(expired.left)
-            else yield* dropPartitions(partitions, expired.right, before.right)
+            else yield* dropPartitions(journalling.dropIfOnly!, expired.right, before.right)
             return Either.right(before.right.filter((tenant) => !droppedWhole.has(tenant)))
           }))
         if (listed._tag === "Left") {
@@ -785,7 +845,7 @@ export const make = (options: SweeperOptions = {}) =>
       target: RetentionTarget,
       run: Run,
       planned: ReadonlyArray<Outcome>,
-      { inJournal, record, recordedWith }: ReturnType<typeof journalFor>
+      { inJournal, purgeBatch, purgeTenants, recordedWith }: ReturnType<typeof journalFor>
     ) =>
       Effect.gen(function*() {
         const outcomes = new Map(planned.map((outcome) => [outcome.tenant, outcome]))
@@ -804,14 +864,12 @@ export const make = (options: SweeperOptions = {}) =>
         // The record of a batch that purged something. In the batch's transaction a failed record
         // undoes the batch; after the batch's commit (a target on another database) the batch still
         // counts, in the receipt, and the failed record, returned, stops its tenants.
-        const recordOf = (
-          work: ReadonlyArray<Work>
-        ): Effect.Effect<RetentionStoreError | undefined, RetentionStoreError | SweepLockLost> =>
+        const recordOf = (work: ReadonlyArray<Work>): Effect.Effect<RetentionStoreError | undefined, RetentionStoreError> =>
           work.length === 0
             ? Effect.succeed(undefined)
-            : recordedWith !== undefined
-            ? Effect.as(record(work), undefined)
-            : Effect.catchTag(Effect.as(record(work), undefined), "RetentionStoreError", Effect.succeed)
+            : recordedWith
+            ? Effect.as(journal.record(work), undefined)
+            : Effect.catchTag(Effect.as(journal.record(work), undefined), "RetentionStoreError", Effect.succeed)
         // A tenant's outcome as a batch starts, given its policy and holds now, and what the batch
         // may purge of it: nothing when it is now held whole or kept forever. The receipt names the
         // cut-off and period of its last batch, and the holds its last batch saw.
@@ -835,20 +893,17 @@ export const make = (options: SweeperOptions = {}) =>
             if (outcome !== undefined) outcomes.set(tenant, { ...outcome, purged: outcome.purged + n })
           }
         }
-        // What a batch on another database committed, kept for when the journal's transaction it ran
-        // in then fails (its commit, say): the batch is purged all the same, and counts in the receipt.
-        let committedElsewhere: ReadonlyMap<TenantId, number> | undefined
-        const elsewhere = (purged: ReadonlyMap<TenantId, number>) =>
-          Effect.sync(() => {
-            if (recordedWith === undefined) committedElsewhere = purged
-          })
-        const failedAfterCommit = (tenants: ReadonlyArray<TenantId>, failure: Outcome["failure"]) => {
-          if (committedElsewhere !== undefined) counted(committedElsewhere)
-          committedElsewhere = undefined
-          failedWith(tenants, failure)
+        // A batch whose journal transaction failed (its commit, say): what it committed on another
+        // database is purged all the same, and counts in the receipt.
+        const failedAfter = (
+          tenants: ReadonlyArray<TenantId>,
+          { committed, error }: Failed<Outcome["failure"], ReadonlyMap<TenantId, number>>
+        ) => {
+          if (committed !== undefined) counted(committed)
+          failedWith(tenants, error)
         }
 
-        const together = target.purgeTenants !== undefined
+        const together = purgeTenants !== undefined
           ? planned.filter((outcome) => outcome.held.subjects.size === 0).map((outcome) => outcome.tenant)
           : []
         // Tenants that left the group for a subject held since: they go on alone.
@@ -859,37 +914,37 @@ export const make = (options: SweeperOptions = {}) =>
           let after: Date | undefined
           while (active.length > 0) {
             const started = yield* Clock.currentTimeMillis
-            const attempt = yield* Effect.either(inJournal(run.current(active, (now) => {
-              const going: Array<Outcome> = []
-              const alone: Array<TenantId> = []
-              for (const tenant of active) {
-                const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
-                if (cutoff === undefined) continue
-                if (outcome.held.subjects.size > 0) alone.push(tenant)
-                else going.push(outcome)
-              }
-              const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.flatMap(
-                Effect.tap(
-                  target.purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
-                  (batch) => elsewhere(batch.purged)
-                ),
-                (batch) =>
-                  Effect.map(
-                    recordOf(going.flatMap((outcome) => {
-                      const purged = batch.purged.get(outcome.tenant) ?? 0
-                      return purged === 0 ? [] : [journalled(outcome, purged)]
-                    })),
-                    (unrecorded) => ({ ...batch, unrecorded })
-                  )
-              )
-              return Effect.map(batch, (batch) => ({ batch, going, alone }))
-            })))
-            if (attempt._tag === "Left") {
-              if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
-              failedAfterCommit(active, attempt.left)
+            const attempt = yield* inJournal((committed: (purged: ReadonlyMap<TenantId, number>) => Effect.Effect<void>) =>
+              run.current(active, (now) => {
+                const going: Array<Outcome> = []
+                const alone: Array<TenantId> = []
+                for (const tenant of active) {
+                  const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
+                  if (cutoff === undefined) continue
+                  if (outcome.held.subjects.size > 0) alone.push(tenant)
+                  else going.push(outcome)
+                }
+                const batch = going.length === 0 ? Effect.succeed(undefined) : Effect.flatMap(
+                  Effect.tap(
+                    purgeTenants!(going.map(({ cutoff, tenant }) => ({ tenant, cutoff: cutoff! })), { limit: batchSize, after }),
+                    (batch) => committed(batch.purged)
+                  ),
+                  (batch) =>
+                    Effect.map(
+                      recordOf(going.flatMap((outcome) => {
+                        const purged = batch.purged.get(outcome.tenant) ?? 0
+                        return purged === 0 ? [] : [journalled(outcome, purged)]
+                      })),
+                      (unrecorded) => ({ ...batch, unrecorded })
+                    )
+                )
+                return Effect.map(batch, (batch) => ({ batch, going, alone }))
+              })
+            )
+            if (Either.isLeft(attempt)) {
+              failedAfter(active, attempt.left)
               break
             }
-            committedElsewhere = undefined
             const { alone, batch, going } = attempt.right
             leaving.push(...alone)
             if (batch === undefined) break
@@ -911,27 +966,27 @@ export const make = (options: SweeperOptions = {}) =>
           const next: Array<TenantId> = []
           for (const [i, tenant] of turn.entries()) {
             const started = yield* Clock.currentTimeMillis
-            const attempt = yield* Effect.either(inJournal(run.current([tenant], (now) => {
-              const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
-              if (cutoff === undefined) return Effect.succeed(undefined)
-              return Effect.flatMap(
-                Effect.tap(
-                  target.purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
-                  (batch) => elsewhere(new Map([[tenant, batch.purged]]))
-                ),
-                (batch) =>
-                  Effect.map(
-                    recordOf(batch.purged === 0 ? [] : [journalled(outcome, batch.purged)]),
-                    (unrecorded) => ({ ...batch, unrecorded })
-                  )
-              )
-            })))
-            if (attempt._tag === "Left") {
-              if (attempt.left._tag === "SweepLockLost") return yield* attempt.left
-              failedAfterCommit([tenant], attempt.left)
+            const attempt = yield* inJournal((committed: (purged: ReadonlyMap<TenantId, number>) => Effect.Effect<void>) =>
+              run.current([tenant], (now) => {
+                const { cutoff, outcome } = refresh(tenant, now.get(tenant)!)
+                if (cutoff === undefined) return Effect.succeed(undefined)
+                return Effect.flatMap(
+                  Effect.tap(
+                    purgeBatch(tenant, { cutoff, limit: batchSize, excludeSubjects: outcome.held.subjects }),
+                    (batch) => committed(new Map([[tenant, batch.purged]]))
+                  ),
+                  (batch) =>
+                    Effect.map(
+                      recordOf(batch.purged === 0 ? [] : [journalled(outcome, batch.purged)]),
+                      (unrecorded) => ({ ...batch, unrecorded })
+                    )
+                )
+              })
+            )
+            if (Either.isLeft(attempt)) {
+              failedAfter([tenant], attempt.left)
               continue
             }
-            committedElsewhere = undefined
             if (attempt.right === undefined) continue
             const outcome = outcomes.get(tenant)!
             outcomes.set(tenant, { ...outcome, purged: outcome.purged + attempt.right.purged })
