@@ -14,7 +14,7 @@ import { Day, dayHasPassed } from "./internal/dates.js"
 import { freeText } from "./internal/text.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { ProcessorId } from "./Processor.js"
-import { Answers, Score, Version } from "./Questionnaire.js"
+import { Answers, Questionnaire, Score, Version } from "./Questionnaire.js"
 
 /**
  * The id of an assessment.
@@ -109,13 +109,18 @@ export type DecisionInput = typeof DecisionInput.Type
 export const defaultReviewIntervalDays = 365
 
 /**
- * Answers to submit for a processor.
+ * Answers to submit for a processor. The `questionnaireId` is of the form
+ * every questionnaire's id takes (lower-case letters, digits, dots, dashes
+ * and underscores, at most 64): other text, which may be a name or an address
+ * typed in the wrong field, is refused with what is expected, never quoted,
+ * where `QuestionnaireNotFound` would name it. The answers are checked with
+ * `Questionnaire.checkAnswers`, whose refusals quote no key of the answers.
  *
  * @since 0.1.0
  * @category models
  */
 export const SubmissionInput = Schema.Struct({
-  questionnaireId: Schema.String,
+  questionnaireId: Questionnaire.fields.id,
   questionnaireVersion: Version,
   answers: Answers
 })

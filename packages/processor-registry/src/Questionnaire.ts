@@ -160,17 +160,21 @@ export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processo
  * Answers by question id: a boolean for yes/no, an option value for a
  * choice, text for a text question.
  *
+ * Refused as a whole, with what is expected: neither a text answer (which may
+ * name people) nor a key (the caller's text, which may be a name or an address
+ * typed in the wrong field) is quoted, nor named in the refusal's path.
+ *
  * @since 0.1.0
  * @category models
  */
 export const Answers = Schema.Record({
   key: CoreText.Storable,
-  // A text answer may name people: a refusal says what is expected, never what was given.
-  value: Schema.Union(Schema.Boolean, CoreText.Storable).annotations({
-    message: () => ({
-      message: "an answer is a yes/no (boolean), or text without NUL characters or unpaired surrogates",
-      override: true
-    })
+  value: Schema.Union(Schema.Boolean, CoreText.Storable)
+}).annotations({
+  message: () => ({
+    message: "expected answers by question id, each a yes/no (boolean) or text, " +
+      "ids and text without NUL characters or unpaired surrogates",
+    override: true
   })
 })
 
@@ -202,22 +206,38 @@ export const Score = Schema.Struct({
  */
 export type Score = typeof Score.Type
 
+// The answer given to a question: an own member only (a question may be called `constructor`).
+const answerTo = (answers: Answers, id: string): boolean | string | undefined =>
+  Object.hasOwn(answers, id) ? answers[id] : undefined
+
 /**
  * Checks answers against the questions: every question answered with the
  * right kind of answer (an optional text question may be left out), no
  * answer to a question that is not there. Returns the problems, if any.
+ *
+ * A problem names the questionnaire's own questions, never a key of the
+ * answers that is not one of them: such a key is the caller's text, which may
+ * be a name or an address typed in the wrong field, so the answers under
+ * unknown keys are counted and the questions listed instead ("2 answers name
+ * no question of security version 1 (its questions: encryption, ...)").
  *
  * @since 0.1.0
  * @category constructors
  */
 export const checkAnswers = (questionnaire: Questionnaire, answers: Answers): Either.Either<Answers, ReadonlyArray<string>> => {
   const problems: Array<string> = []
-  const ids = new Set(questionnaire.questions.map((question) => question.id))
-  for (const key of Object.keys(answers)) {
-    if (!ids.has(key)) problems.push(`${key} is not a question of ${questionnaire.id} version ${questionnaire.version}`)
+  const ids = questionnaire.questions.map((question) => question.id)
+  const questions = new Set(ids)
+  const unknown = Object.keys(answers).filter((key) => !questions.has(key)).length
+  if (unknown > 0) {
+    problems.push(
+      `${unknown === 1 ? "1 answer names" : `${unknown} answers name`} no question of ${questionnaire.id} version ${questionnaire.version} (its questions: ${
+        ids.join(", ")
+      })`
+    )
   }
   for (const question of questionnaire.questions) {
-    const answer = answers[question.id]
+    const answer = answerTo(answers, question.id)
     switch (question._tag) {
       case "YesNo":
         if (typeof answer !== "boolean") problems.push(`${question.id} needs a yes/no (boolean) answer`)
@@ -250,7 +270,7 @@ export const score = (questionnaire: Questionnaire, answers: Answers): Score => 
   let maxPoints = 0
   const criticalFailures: Array<string> = []
   for (const question of questionnaire.questions) {
-    const answer = answers[question.id]
+    const answer = answerTo(answers, question.id)
     switch (question._tag) {
       case "YesNo": {
         maxPoints += question.weight

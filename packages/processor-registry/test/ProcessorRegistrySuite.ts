@@ -630,7 +630,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       const wrong = yield* submit({ "encryption-at-rest": "yes", iso27001: true, "breach-notice": "never", extra: true })
       assert.strictEqual(wrong._tag, "InvalidInput")
       assert.deepStrictEqual(wrong._tag === "InvalidInput" && wrong.issues, [
-        `extra is not a question of ${questionnaire.id} version 1`,
+        `1 answer names no question of ${questionnaire.id} version 1 (its questions: encryption-at-rest, iso27001, breach-notice, sub-processors)`,
         "encryption-at-rest needs a yes/no (boolean) answer",
         "breach-notice needs one of: 24h, 72h, later",
         "sub-processors needs a text answer"
