@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as CoreJson from "@lawful/core/Json"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
@@ -127,36 +128,6 @@ export const Json: Schema.Schema<Json> = Schema.suspend(() =>
   )
 )
 
-const isJson = (value: unknown, depth: number): boolean => {
-  if (depth > 32) return false
-  switch (typeof value) {
-    case "string":
-      return CoreText.isStorable(value)
-    case "boolean":
-      return true
-    case "number":
-      return Number.isFinite(value)
-    case "object": {
-      if (value === null) return true
-      if (Array.isArray(value)) {
-        // `every` skips holes: `[1, , 2]` would pass, and be stored as `[1, null, 2]`.
-        for (let i = 0; i < value.length; i++) {
-          if (!isJson(value[i], depth + 1)) return false
-        }
-        return true
-      }
-      const prototype = Object.getPrototypeOf(value)
-      if (prototype !== Object.prototype && prototype !== null) return false
-      for (const key in value) {
-        if (!CoreText.isStorable(key) || !isJson((value as Record<string, unknown>)[key], depth + 1)) return false
-      }
-      return true
-    }
-    default:
-      return false
-  }
-}
-
 /**
  * Details: a JSON object without personal data, 32 levels deep at most, its
  * strings and member names without NUL characters or unpaired surrogates. Checked
@@ -168,7 +139,8 @@ const isJson = (value: unknown, depth: number): boolean => {
  */
 export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.declare(
   (value): value is { readonly [key: string]: Json } =>
-    typeof value === "object" && value !== null && !Array.isArray(value) && isJson(value, 0),
+    typeof value === "object" && value !== null && !Array.isArray(value) &&
+    CoreJson.problem(value, { maxDepth: 32, storableText: true }) === undefined,
   { identifier: "Details", description: "a JSON object (finite numbers, no undefined, arrays without holes, plain objects, no NUL or unpaired surrogates)" }
 )
 

@@ -10,8 +10,17 @@
  * Json.strictness(text) // "an object names a member twice"
  * ```
  *
+ * And JSON values, for what is checked before it becomes text (a source's
+ * exported fields, an audit event's details): `problem` walks a JavaScript
+ * value and says why it is not one, to a depth limit.
+ *
+ * ```ts
+ * Json.problem({ at: new Date() }, { maxDepth: 32 }) // "an object that is not plain (a Date, a Map, a class instance)"
+ * ```
+ *
  * @since 0.1.0
  */
+import { isStorable } from "./Text.js"
 
 const plainInteger = /^(?:0|[1-9][0-9]*)$/
 
@@ -67,6 +76,108 @@ export const strictness = (text: string): string | undefined => {
     } else {
       i++
     }
+  }
+  return undefined
+}
+
+/**
+ * What `problem` takes for a JSON value, besides strings, finite numbers,
+ * booleans, `null`, arrays and plain objects (of `Object.prototype` or none).
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export interface ValueOptions {
+  /**
+   * The deepest level a value may sit at: the value walked is at level 0,
+   * its items and members at level 1, theirs at 2. A value nested deeper, or
+   * a cycle, is refused; the walk recurses to this depth and no further, so
+   * keep it within a few thousand.
+   */
+  readonly maxDepth: number
+  /**
+   * Whether an object's member may be `undefined`, which `JSON.stringify`
+   * leaves out (default: refused). An array item never may: it would become
+   * `null`, and so would a hole (`[1, , 2]`).
+   */
+  readonly undefinedMembers?: boolean | undefined
+  /**
+   * Whether strings and member names must be text every store can hold
+   * (`Text.isStorable`: no NUL character, no unpaired surrogate), as
+   * PostgreSQL's `jsonb` requires (default: any string).
+   */
+  readonly storableText?: boolean | undefined
+}
+
+/**
+ * Why a JavaScript value is not a JSON value (see `ValueOptions`), or
+ * `undefined`: `"a bigint"`, `"a number that is not finite"`, `"a cycle"`,
+ * `"a value nested more than 32 levels deep"`... The reason names the kind of
+ * value, never the value nor a member's name, which may be personal data.
+ * A value nested deeper than `maxDepth` is refused at that depth, so a value
+ * nested thousands deep is refused without overflowing the stack.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const problem = (value: unknown, options: ValueOptions): string | undefined =>
+  walk(value, 0, [], options)
+
+// `open` holds the arrays and objects being walked, outermost first: a value too deep is told
+// apart from a cycle (an object inside itself) only then, so a walk that succeeds keeps no set.
+const walk = (value: unknown, depth: number, open: Array<object>, options: ValueOptions): string | undefined => {
+  if (depth > options.maxDepth) {
+    return new Set(open).size < open.length ? "a cycle" : `a value nested more than ${options.maxDepth} levels deep`
+  }
+  switch (typeof value) {
+    case "string":
+      return options.storableText && !isStorable(value) ? "text a database cannot store" : undefined
+    case "boolean":
+      return undefined
+    case "number":
+      return Number.isFinite(value) ? undefined : "a number that is not finite"
+    case "undefined":
+      return "undefined"
+    case "object": {
+      if (value === null) return undefined
+      open.push(value)
+      const found = Array.isArray(value) ? walkArray(value, depth, open, options) : walkObject(value, depth, open, options)
+      open.pop()
+      return found
+    }
+    default:
+      return `a ${typeof value}`
+  }
+}
+
+const walkArray = (
+  value: ReadonlyArray<unknown>,
+  depth: number,
+  open: Array<object>,
+  options: ValueOptions
+): string | undefined => {
+  // By index: `every` and `for...of` skip or hide holes.
+  for (let i = 0; i < value.length; i++) {
+    const found = value[i] === undefined ? "an undefined array item" : walk(value[i], depth + 1, open, options)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+const walkObject = (value: object, depth: number, open: Array<object>, options: ValueOptions): string | undefined => {
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) {
+    return "an object that is not plain (a Date, a Map, a class instance)"
+  }
+  for (const key of Object.keys(value)) {
+    if (options.storableText && !isStorable(key)) return "a member name a database cannot store"
+    const member: unknown = (value as Record<string, unknown>)[key]
+    if (member === undefined) {
+      if (options.undefinedMembers) continue
+      return "an undefined member"
+    }
+    const found = walk(member, depth + 1, open, options)
+    if (found !== undefined) return found
   }
   return undefined
 }

@@ -20,9 +20,10 @@
  * - `export(tenant, subject)` returns EVERYTHING the source holds about the
  *   subject, decrypted, as JSON values (`fields` is a plain object of
  *   strings, finite numbers, booleans, null, and arrays and plain objects of
- *   these; times as ISO 8601 strings; `recordedAt` an ISO 8601 date, or date
- *   and time with its offset). A subject the source does not know, or whose
- *   data is no longer readable (erased, shredded), exports no records.
+ *   these, nested 100 levels deep at most; times as ISO 8601 strings;
+ *   `recordedAt` an ISO 8601 date, or date and time with its offset). A
+ *   subject the source does not know, or whose data is no longer readable
+ *   (erased, shredded), exports no records.
  * - `erase(tenant, subject)` leaves nothing readable about the subject in the
  *   source and touches no other subject, nor another tenant; it returns how
  *   many records it removed or made unreadable.
@@ -72,13 +73,13 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as AST from "effect/SchemaAST"
 import type * as Scope from "effect/Scope"
+import * as Issues from "./Issues.js"
+import * as Json from "./Json.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
 
@@ -244,44 +245,8 @@ export class SourceAlreadyRegistered extends Schema.TaggedError<SourceAlreadyReg
   }
 }
 
-/**
- * What a source's result holds that is not a JSON value, when it holds one
- * (`undefined` as an object's member is left out of JSON, and allowed). Names
- * the kind of value, never the value.
- */
-const notJson = (value: unknown, ancestors: Set<object>): string | undefined => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined
-    case "number":
-      return Number.isFinite(value) ? undefined : "a number that is not finite"
-    case "object": {
-      if (value === null) return undefined
-      if (ancestors.has(value)) return "a cycle"
-      let members: ReadonlyArray<unknown>
-      if (Array.isArray(value)) {
-        if (value.some((item) => item === undefined)) return "an undefined array item"
-        members = value
-      } else {
-        const prototype = Object.getPrototypeOf(value)
-        if (prototype !== Object.prototype && prototype !== null) {
-          return "an object that is not plain (a Date, a Map, a class instance)"
-        }
-        members = Object.values(value).filter((member) => member !== undefined)
-      }
-      ancestors.add(value)
-      for (const member of members) {
-        const problem = notJson(member, ancestors)
-        if (problem !== undefined) return problem
-      }
-      ancestors.delete(value)
-      return undefined
-    }
-    default:
-      return `a ${typeof value}`
-  }
-}
+// How deep a record's fields may nest: far beyond any record's, and well within the stack of the walk.
+const maxFieldsDepth = 100
 
 const SourceFields = Schema.declare(
   (value: unknown): value is { readonly [x: string]: unknown } =>
@@ -289,7 +254,7 @@ const SourceFields = Schema.declare(
   { identifier: "SourceFields", description: "an object", jsonSchema: { type: "object" } }
 ).pipe(
   Schema.filter((fields) => {
-    const problem = notJson(fields, new Set())
+    const problem = Json.problem(fields, { maxDepth: maxFieldsDepth, undefinedMembers: true })
     return problem === undefined || `holds ${problem}, which is not JSON`
   })
 )
@@ -319,7 +284,8 @@ const RecordedAt = Schema.String.pipe(
 /**
  * One record a source holds about a subject: its data category, its fields
  * as JSON values (a plain object of strings, finite numbers, booleans, null,
- * and arrays and plain objects of these; a member `undefined` is left out),
+ * and arrays and plain objects of these, nested 100 levels deep at most; a
+ * member `undefined` is left out),
  * and when it was recorded, when the source knows: an ISO 8601 date, or date
  * and time with its offset (`Date.prototype.toISOString` gives one).
  *
@@ -491,46 +457,21 @@ export const sourceError = (source: string, operation: Operation) => (cause: unk
  */
 export const defaultSourceTimeout: Duration.Duration = Duration.minutes(10)
 
-const describe = (ast: AST.AST): string =>
-  Option.getOrElse(AST.getDescriptionAnnotation(ast), () =>
-    ast._tag === "TypeLiteral" ? "an object" : ast._tag === "TupleType" ? "an array" : "what its Schema expects")
-
-// What is wrong and where, from the Schema's issue: the path through the result's own
-// structure (`records[0].recordedAt`) and the expectation, never the value found.
-const reasonOf = (issue: ParseResult.ParseIssue, path: string): string => {
-  const at = path === "" ? "the result" : path
-  switch (issue._tag) {
-    case "Pointer": {
-      const keys: ReadonlyArray<PropertyKey> = typeof issue.path === "object" ? issue.path : [issue.path]
-      const next = keys.reduce<string>(
-        (to, key) => (typeof key === "number" ? `${to}[${key}]` : to === "" ? String(key) : `${to}.${String(key)}`),
-        path
-      )
-      return reasonOf(issue.issue, next)
-    }
-    case "Composite":
-      return reasonOf(Array.isArray(issue.issues) ? issue.issues[0]! : issue.issues as ParseResult.ParseIssue, path)
-    case "Refinement":
-    case "Transformation":
-      return reasonOf(issue.issue, path)
-    case "Type":
-      return `${at} ${issue.message ?? `is not ${describe(issue.ast)}`}`
-    case "Missing":
-      return `${at} is missing`
-    case "Unexpected":
-      return `${at} is not expected`
-    case "Forbidden":
-      return `${at} could not be checked`
-  }
+// Where in the result (`records[0].recordedAt`) and what is wrong there, never the value found.
+const reasonOf = (issue: ParseResult.ParseIssue): string => {
+  const first = Issues.describe(issue, { refused: (form) => `is not ${form}` })[0]!
+  const at = first.path.reduce<string>(
+    (to, key) => (typeof key === "number" ? `${to}[${key}]` : to === "" ? String(key) : `${to}.${String(key)}`),
+    ""
+  )
+  return `${at === "" ? "the result" : at} ${first.message}`
 }
 
 // A source's result, checked against its Schema: the decoded result, or why it is malformed.
 const checked = <A, I>(schema: Schema.Schema<A, I>, result: unknown): Effect.Effect<A, SourceResultInvalid> =>
-  Effect.suspend(() => {
-    const decoded = ParseResult.decodeUnknownEither(schema)(result)
-    if (Either.isLeft(decoded)) return Effect.fail(new SourceResultInvalid({ reason: reasonOf(decoded.left, "") }))
-    return Effect.succeed(decoded.right)
-  })
+  ParseResult.decodeUnknown(schema)(result).pipe(
+    Effect.mapError((issue) => new SourceResultInvalid({ reason: reasonOf(issue) }))
+  )
 
 const checkedExport = (source: PersonalDataSource, result: unknown): Effect.Effect<SourceExport, SourceResultInvalid> =>
   Effect.flatMap(checked(SourceExport, result), (exported) => {
@@ -546,13 +487,11 @@ const checkedExport = (source: PersonalDataSource, result: unknown): Effect.Effe
 const attempt = <A>(
   source: PersonalDataSource,
   operation: Operation,
-  run: Effect.Effect<A, PersonalDataSourceError>,
-  check: (source: PersonalDataSource, result: unknown) => Effect.Effect<A, SourceResultInvalid>,
+  run: Effect.Effect<A, PersonalDataSourceError | SourceResultInvalid>,
   timeout: Duration.Duration
 ): Effect.Effect<SourceOutcome<A>> => {
   const fail = sourceError(source.name, operation)
   return run.pipe(
-    Effect.flatMap((result) => check(source, result)),
     // Disconnected, so that a source deaf to interruption cannot hold the report back.
     Effect.disconnect,
     Effect.timeoutFail({ duration: timeout, onTimeout: () => fail(new SourceTimedOut({ timeout })) }),
@@ -610,16 +549,16 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
     const registered = new Map<string, PersonalDataSource>()
     const sources = () => [...registered.values()].sort(byName)
 
+    // `run` asks a source and checks its result, inside the source's timeout.
     const fanOut = <A>(
       operation: Operation,
-      check: (source: PersonalDataSource, result: unknown) => Effect.Effect<A, SourceResultInvalid>,
-      run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError>
+      run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError | SourceResultInvalid>
     ): Effect.Effect<Report<A>> =>
       Effect.suspend(() =>
         // Suspended, so that a source that throws instead of returning an Effect is reported too.
         Effect.forEach(
           sources(),
-          (source) => attempt(source, operation, Effect.suspend(() => run(source)), check, timeout),
+          (source) => attempt(source, operation, Effect.suspend(() => run(source)), timeout),
           { concurrency: "unbounded" }
         )
       ).pipe(Effect.map(toReport))
@@ -636,15 +575,17 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
           () => Effect.sync(() => registered.delete(source.name))
         ),
       exportAll: (tenant, subject) =>
-        fanOut("export", checkedExport, (source) => source.export(tenant, subject)).pipe(
+        fanOut("export", (source) => Effect.flatMap(source.export(tenant, subject), (result) => checkedExport(source, result))).pipe(
           Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
         ),
       eraseAll: (tenant, subject) =>
-        fanOut("erase", (_, result) => checked(Erased, result), (source) => source.erase(tenant, subject)).pipe(
+        fanOut("erase", (source) => Effect.flatMap(source.erase(tenant, subject), (result) => checked(Erased, result))).pipe(
           Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
         ),
       rectifyAll: (tenant, subject, changes) =>
-        fanOut("rectify", (_, result) => checked(Rectified, result), (source) => source.rectify(tenant, subject, changes)).pipe(
+        fanOut("rectify", (source) =>
+          Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result))
+        ).pipe(
           Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
         )
     })

@@ -22,6 +22,9 @@ export * as Csv from "./Csv.js"
 /** Strict JSON text: no member given twice, numbers as plain decimal integers. */
 export * as Json from "./Json.js"
 
+/** What a Schema refused, by path and expected form, never quoting the value refused. */
+export * as Issues from "./Issues.js"
+
 /** Text every store can hold: no NUL character, no unpaired surrogate. */
 export * as Text from "./Text.js"
 

@@ -1,0 +1,192 @@
+/**
+ * What a Schema refused, told without the value it refused. Effect's own
+ * formatters quote the value ("Expected string, actual ..."), and the value
+ * a caller put in the wrong field may be a person's name or address; a
+ * package that reports why its input or a result is malformed describes the
+ * refusal with `describe` instead: where (the path) and the form expected,
+ * in words made from the Schema alone.
+ *
+ * ```ts
+ * const decoded = ParseResult.decodeUnknownEither(Contact)({ name: ["Ann"], email: 7 }, { errors: "all" })
+ * if (Either.isLeft(decoded)) Issues.describe(decoded.left)
+ * // [{ _tag: "Type", path: ["name"], message: "expected text" },
+ * //  { _tag: "Type", path: ["email"], message: "expected text" }]
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Arr from "effect/Array"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as AST from "effect/SchemaAST"
+
+/**
+ * One thing wrong with a value: its kind (the tag of Effect's
+ * `ArrayFormatterIssue`: `"Type"`, `"Missing"`, `"Unexpected"`...; or
+ * `"NestedTooDeeply"`), where (`path`, the keys and indexes from the value
+ * decoded to the part refused; empty for the value itself), and what is
+ * wrong (`message`), which never quotes the value.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Issue {
+  readonly _tag: ParseResult.ArrayFormatterIssue["_tag"] | "NestedTooDeeply"
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+/**
+ * How `describe` words its messages.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The message of a value refused for its form, from the words for the form
+   * expected (`"text"`, `"an object"`, `"one of \"a\" or \"b\""`, a
+   * refinement's description). Default: `` (form) => `expected ${form}` ``.
+   */
+  readonly refused?: ((form: string) => string) | undefined
+}
+
+const join = (parts: ReadonlyArray<string>) =>
+  parts.length <= 1 ? parts.join("") : `${parts.slice(0, -1).join(", ")} or ${parts[parts.length - 1]}`
+
+/**
+ * The form a Schema expects, in words made from the Schema alone: `"text"`,
+ * `"a number"`, `"true or false"`, `"an object"`, `"a list"`, a literal as
+ * JSON, `"one of ..."` for a union (an optional field's `undefined` left
+ * out, as its absence), a refinement's or declaration's description (else
+ * its identifier).
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const expected = (ast: AST.AST): string => {
+  switch (ast._tag) {
+    case "Literal":
+      return JSON.stringify(ast.literal)
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return "text"
+    case "NumberKeyword":
+      return "a number"
+    case "BooleanKeyword":
+      return "true or false"
+    case "UndefinedKeyword":
+      return "absent"
+    case "TypeLiteral":
+      return "an object"
+    case "TupleType":
+      return "a list"
+    case "Union": {
+      const given = ast.types.filter((member) => member._tag !== "UndefinedKeyword")
+      const forms = Arr.dedupe((given.length > 0 ? given : ast.types).map(expected))
+      return forms.length === 1 ? forms[0]! : `one of ${join(forms)}`
+    }
+    case "Transformation":
+      return expected(ast.from)
+    case "Suspend":
+      return expected(ast.f())
+    case "Refinement":
+    case "Declaration":
+      return Option.getOrElse(AST.getDescriptionAnnotation(ast), () => String(ast))
+    default:
+      return String(ast)
+  }
+}
+
+// The members an object may have, as its schema names them.
+const membersOf = (ast: AST.AST): string => {
+  const names = ast._tag === "TypeLiteral" ? ast.propertySignatures.map((property) => String(property.name)) : []
+  return names.length === 0 ? "it takes none" : `its members are ${names.join(", ")}`
+}
+
+// Whether every member of a union refused the value whole (none reached into it).
+const allTypes = (issues: ReadonlyArray<ParseResult.ParseIssue>) => issues.every((issue) => issue._tag === "Type")
+
+// The issue with the value left out of every message a schema does not word itself: the default
+// message of a refusal ("Expected ..., actual <the value>") is replaced by the expected form, and a
+// union none of whose members accepted the value is one refusal naming them all. A refinement's
+// own message (a filter returning its reason) is kept, and so is a `message` annotation, which the
+// formatter prefers to any message here.
+const scrub = (issue: ParseResult.ParseIssue, refused: (form: string) => string): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Type":
+      return issue.message !== undefined && issue.ast._tag === "Refinement"
+        ? issue
+        : new ParseResult.Type(issue.ast, issue.actual, refused(expected(issue.ast)))
+    case "Composite": {
+      const issues: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
+        ? issue.issues
+        : [issue.issues as ParseResult.ParseIssue]
+      const scrubbed = Arr.map(issues, (inner): ParseResult.ParseIssue =>
+        // A member not allowed is told by its object, not by its name, which is the caller's text.
+        issue.ast._tag === "TypeLiteral" && inner._tag === "Pointer" && inner.issue._tag === "Unexpected"
+          ? new ParseResult.Unexpected(inner.actual, `has a member that is not allowed (${membersOf(issue.ast)})`)
+          : scrub(inner, refused))
+      if (issue.ast._tag === "Union" && allTypes(scrubbed)) {
+        return new ParseResult.Type(issue.ast, issue.actual, refused(expected(issue.ast)))
+      }
+      // An optional field given a value the other members refuse: their issues say it all.
+      const given = scrubbed.filter((inner) => !(inner._tag === "Type" && inner.ast._tag === "UndefinedKeyword"))
+      return new ParseResult.Composite(
+        issue.ast,
+        issue.actual,
+        Arr.isNonEmptyArray(given) ? given : scrubbed[0]!,
+        issue.output
+      )
+    }
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, scrub(issue.issue, refused))
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, scrub(issue.issue, refused))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, scrub(issue.issue, refused))
+    case "Missing":
+    case "Unexpected":
+    case "Forbidden":
+      return issue
+  }
+}
+
+const expectedForm = (form: string) => `expected ${form}`
+
+/**
+ * The issues of a failed decoding (a `ParseError`, or its `issue`), in the
+ * order Effect's `ArrayFormatter` gives them, each with its path and a
+ * message that never quotes the value refused:
+ *
+ * - a value of the wrong form: the form expected (`Options.refused`, by
+ *   default `"expected text"`), from the Schema alone;
+ * - a union that refused the value whole: one issue naming every form it
+ *   takes; an optional field given a value of the wrong form: the issues of
+ *   its form, not "expected absent";
+ * - a member an object does not take: one issue at the object, `"has a
+ *   member that is not allowed (its members are a, b)"`, never the member's
+ *   name (the caller's text);
+ * - a message the Schema words itself (a filter returning its reason, a
+ *   `message` annotation) is kept: keep the value out of it.
+ *
+ * Describing recurses through the issue: a value nested thousands deep may
+ * overflow the stack, and is then described by one issue of kind
+ * `"NestedTooDeeply"` at the value itself ("is nested too deeply to be
+ * described"), never an exception.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describe = (
+  error: ParseResult.ParseError | ParseResult.ParseIssue,
+  options?: Options
+): ReadonlyArray<Issue> => {
+  const issue = error._tag === "ParseError" ? error.issue : error
+  try {
+    return ParseResult.ArrayFormatter.formatIssueSync(scrub(issue, options?.refused ?? expectedForm))
+  } catch (cause) {
+    if (!(cause instanceof RangeError)) throw cause
+    return [{ _tag: "NestedTooDeeply", path: [], message: "is nested too deeply to be described" }]
+  }
+}
