@@ -38,11 +38,24 @@
  * in force until the commit, and on PGlite, one session, wait for it); in
  * memory the entry is appended before the hold is marked released. If the
  * append fails, or the process stops, nothing changed: the hold stays in
- * force and a retry releases it. With a log on a database of its own, a
- * release (or a hold) whose commit fails after its entry was committed
- * leaves the log naming a release (or a placement) that was not made, and a
- * retry appends another. Releases of one hold take turns, whatever the
- * process (on SQL the hold's row lock, in memory the store's lock), so two
+ * force and a retry releases it. With a log on a database of its own, the
+ * entry of a hold or a release commits before the hold or the release does,
+ * and that commit may still fail (a constraint checked at commit, a
+ * connection lost): the error is then a `RetentionStoreError`, and the log is
+ * told what became of it. `place` and `release` read the hold again: a hold
+ * (or a release) found in after all, a commit that went through without
+ * answering, is returned as done; one not in gets a second entry,
+ * `retention.hold.place-failed` (or `retention.hold.release-failed`), naming
+ * the hold as the first did (its id, category and scope, and `entry`, the
+ * index of the entry it answers), and the error is returned, so a retry
+ * appends a new placement (or release) after an answered one. A process that
+ * stops (or an interruption) between the two, or a failure of that read or
+ * of that append, leaves the entry without its outcome. With the log on the
+ * same database a failed commit takes the entry with it, and nothing more is
+ * appended; in memory nothing can fail once the entry is in (the hold is
+ * then stored, or marked released, in memory). Releases of one hold take
+ * turns, whatever the process (on SQL the hold's row lock, in memory the
+ * store's lock), so two
  * at once release it once and append one entry; the other returns the
  * released hold.
  *
@@ -79,6 +92,8 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { checkActor, decodeActor, encodeActor, quotedCategory, quotedHoldId } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
+import { commitFailing, noting, settle } from "./internal/outcome.js"
+import type { Intent } from "./internal/outcome.js"
 import { RetentionCategoryNotFound, RetentionStoreError } from "./RetentionPolicy.js"
 
 /**
@@ -225,7 +240,9 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
   >
   /**
    * Releases the hold, audited once; releasing a released hold returns it unchanged and appends
-   * nothing. Releases of one hold take turns, in one process or several (see the module doc).
+   * nothing. Releases of one hold take turns, in one process or several (see the module doc). A
+   * release whose commit fails fails with `RetentionStoreError`; with the log on a database of its
+   * own, its entry is then followed by `retention.hold.release-failed` (`place`: `retention.hold.place-failed`).
    */
   readonly release: (
     tenant: TenantId,
@@ -351,6 +368,14 @@ interface HoldStore {
   ) => Effect.Effect<A, E | RetentionStoreError, R>
 }
 
+const holdDetails = (hold: LegalHold) => ({
+  holdId: hold.holdId,
+  category: hold.category ?? null,
+  scope: hold.subjectId === undefined
+    ? (hold.category === undefined ? "tenant" : "category")
+    : (hold.category === undefined ? "subject" : "subject-category")
+})
+
 const auditEvent = (hold: LegalHold, action: "retention.hold.placed" | "retention.hold.released", actor: Actor) =>
   new AuditEvent({
     actor,
@@ -358,13 +383,23 @@ const auditEvent = (hold: LegalHold, action: "retention.hold.placed" | "retentio
     purpose: "legal-hold",
     ...(hold.subjectId !== undefined ? { subject: hold.subjectId } : {}),
     resource: { type: "legal-hold", id: hold.holdId },
-    details: {
-      holdId: hold.holdId,
-      category: hold.category ?? null,
-      scope: hold.subjectId === undefined
-        ? (hold.category === undefined ? "tenant" : "category")
-        : (hold.category === undefined ? "subject" : "subject-category")
-    }
+    details: holdDetails(hold)
+  })
+
+/** The outcome of a placement or a release that failed once its entry (`indices`) was in a log apart. */
+const outcomeEvent = (
+  hold: LegalHold,
+  action: "retention.hold.place-failed" | "retention.hold.release-failed",
+  actor: Actor,
+  indices: ReadonlyArray<number>
+) =>
+  new AuditEvent({
+    actor,
+    action,
+    purpose: "legal-hold",
+    ...(hold.subjectId !== undefined ? { subject: hold.subjectId } : {}),
+    resource: { type: "legal-hold", id: hold.holdId },
+    details: { ...holdDetails(hold), entry: indices[0] ?? null }
   })
 
 const make = (store: HoldStore) =>
@@ -440,8 +475,24 @@ const make = (store: HoldStore) =>
             placedAt: new Date(yield* Clock.currentTimeMillis),
             placedBy: actor
           })
-          yield* store.insert(hold, audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)))
-          return hold
+          let intent: Intent | undefined
+          return yield* store.insert(
+            hold,
+            noting(audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)), (noted) => {
+              intent = noted
+            })
+          ).pipe(
+            Effect.as(hold),
+            Effect.catchAll((error) =>
+              settle({
+                error,
+                intent,
+                operation: "LegalHolds.place",
+                isIn: Effect.map(store.find(tenant, hold.holdId), Option.as(hold)),
+                failed: ({ indices }) => audit.append(tenant, outcomeEvent(hold, "retention.hold.place-failed", actor, indices))
+              })
+            )
+          )
         }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
@@ -451,12 +502,34 @@ const make = (store: HoldStore) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
           const at = new Date(yield* Clock.currentTimeMillis)
+          let intent: { readonly hold: LegalHold; readonly noted: Intent } | undefined
           const released = yield* store.release(
             tenant,
             holdId,
             at,
             actor,
-            (hold) => audit.append(tenant, auditEvent(hold, "retention.hold.released", actor))
+            (hold) =>
+              noting(audit.append(tenant, auditEvent(hold, "retention.hold.released", actor)), (noted) => {
+                intent = { hold, noted }
+              })
+          ).pipe(
+            Effect.catchAll((error) =>
+              settle({
+                error,
+                intent: intent?.noted,
+                operation: "LegalHolds.release",
+                // In when the hold stored is released by this release (another after it has its own entry).
+                isIn: Effect.map(
+                  store.find(tenant, holdId),
+                  Option.filter((hold) =>
+                    hold.releasedAt?.getTime() === at.getTime() &&
+                    hold.releasedBy !== undefined && encodeActor(hold.releasedBy) === encodeActor(actor)
+                  )
+                ),
+                failed: ({ indices }) =>
+                  audit.append(tenant, outcomeEvent(intent!.hold, "retention.hold.release-failed", actor, indices))
+              }).pipe(Effect.map(Option.some))
+            )
           )
           return yield* found(tenant, holdId)(released)
         }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
@@ -582,7 +655,11 @@ const holdColumns = "hold_id, tenant_id, subject_id, category, reason, placed_at
  * store is on this database joins the transaction, so the hold and its entry
  * commit or roll back as one; a store on a database of its own must keep its
  * statements out of the caller's transaction (`Database.outsideTransactionAll`)
- * and commits its entry before the hold commits. A release is one transaction
+ * and commits its entry before the hold commits; if the hold's commit then
+ * fails, the log gets its outcome (see the module doc). The layer tells the
+ * two apart by where the append wrote, as `RetentionPolicy.layerSql` does: an
+ * append that ran a statement on the transaction's connection joined it. A
+ * release is one transaction
  * too: it locks the hold's row (`SELECT ... FOR UPDATE`), appends its entry,
  * then marks the hold released, so releases of one hold take turns between
  * processes, and one whose entry fails releases nothing.
@@ -612,7 +689,8 @@ export const layerSql: Layer.Layer<
       // holds the shared lock in its transaction is done before the new hold commits, and every read
       // after the commit sees it. The hold is recorded (its audit entry appended) after the insert, in
       // this transaction: with the log on this database the entry joins it, and both commit or neither
-      // does; a log elsewhere commits the entry first, before any sweep can read the hold (see `layerSql`).
+      // does; a log elsewhere commits the entry first, before any sweep can read the hold, and `place`
+      // appends the outcome if the commit fails (see `layerSql`).
       insert: (hold, record) =>
         Effect.zipRight(
           Effect.zipRight(
@@ -624,7 +702,8 @@ export const layerSql: Layer.Layer<
           record
         ).pipe(
           sql.withTransaction,
-          // The transaction's own statements (BEGIN, COMMIT).
+          // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
+          (insert) => commitFailing(insert, fail("place")),
           Effect.mapError((error) => error instanceof SqlError ? fail("place")(error) : error)
         ),
       find: (tenant, holdId) =>
@@ -639,7 +718,8 @@ export const layerSql: Layer.Layer<
       // One transaction holding the hold's row from the check to the update, so a release in another
       // process waits, then finds it released. The entry is appended in it, before the update: with
       // the log on this database it commits with the release or not at all; a log elsewhere commits
-      // it first. Until the commit, sweeps read the hold in force (a row lock holds no reader).
+      // it first (and `release` appends the outcome if the commit fails). Until the commit, sweeps
+      // read the hold in force (a row lock holds no reader).
       release: (tenant, holdId, at, by, record) =>
         Schema.is(Schema.UUID)(holdId)
           ? Effect.gen(function*() {
@@ -654,7 +734,8 @@ export const layerSql: Layer.Layer<
             return Option.fromNullable(released)
           }).pipe(
             sql.withTransaction,
-            // The transaction's own statements (BEGIN, COMMIT).
+            // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
+            (release) => commitFailing(release, fail("release")),
             Effect.mapError((error) => error instanceof SqlError ? fail("release")(error) : error)
           )
           : Effect.succeed(Option.none()),

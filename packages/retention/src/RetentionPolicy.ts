@@ -52,6 +52,22 @@
  * failed: a sweep in between could purge under a shorter policy that was
  * never in force as far as the caller and the log knew.)
  *
+ * With the log on a database of its own, the entry commits before the change
+ * does, and the change's commit may still fail (a constraint checked at
+ * commit, a connection lost): the error is then a `RetentionStoreError`, and
+ * the log is told what became of the change. `set` reads the policies again:
+ * a change found in after all (a commit that went through without answering)
+ * is returned as done; a change not in gets a second entry per category,
+ * `retention.policy.change-failed` (the category, and `entry`, the index of
+ * the entry it answers), and the error is returned. A process that stops (or
+ * an interruption) between the two, or a failure of that read or of that
+ * append, leaves the entry without its outcome. With the log on the same
+ * database the failed commit takes the entry with it, and nothing more is
+ * appended. In memory nothing can fail once the entry is in (the change is
+ * then applied in memory), so no outcome is ever needed. A `set` called in a
+ * transaction of the caller's commits with it: a failure of that commit,
+ * after `set` returned, is the caller's to record.
+ *
  * Policies are read with the bounds and parents of today's registrations: a
  * stored period outside new bounds is clamped to them, and a child is
  * clamped to its parent, so a deployment that tightens a bound never keeps
@@ -79,6 +95,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis, quotedCategory } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
+import { commitFailing, noting, settle } from "./internal/outcome.js"
+import type { Intent } from "./internal/outcome.js"
 
 /**
  * The period that keeps records forever.
@@ -242,7 +260,8 @@ export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionP
   /**
    * Applies the changes together, audited; returns the policies of the changed categories. The
    * audit entry is appended before any sweep can read the change (see the module doc): if it
-   * fails, nothing changed.
+   * fails, nothing changed. A change whose commit fails fails with `RetentionStoreError`; with the
+   * log on a database of its own, its entry is then followed by `retention.policy.change-failed`.
    */
   readonly set: (
     tenant: TenantId,
@@ -507,6 +526,13 @@ interface PolicyStore {
 
 type Refused = RetentionPolicyInvalid | RetentionCategoryNotFound
 
+/** Whether two stored overrides (or none) are the same write. */
+const sameOverride = (a: Override | undefined, b: Override | undefined): boolean =>
+  a === undefined || b === undefined
+    ? a === b
+    : periodToMillis(a.period) === periodToMillis(b.period) && a.setAt.getTime() === b.setAt.getTime() &&
+      encodeActor(a.setBy) === encodeActor(b.setBy)
+
 const make = (store: PolicyStore) =>
   Effect.gen(function*() {
     const registry = yield* RetentionTargets
@@ -523,36 +549,74 @@ const make = (store: PolicyStore) =>
     // no sweep ever purges under a policy whose entry is not, or will not be, in the log. Saved
     // first and undone when its entry failed, a shorter policy let a sweep in between purge records
     // early under a change that, as far as the caller and the log know, was never made.
+    // A change whose store operation fails once its entry is in a log apart from its transaction (a
+    // failed commit) is read again: in after all, it succeeded; not in, its failure is appended
+    // (`retention.policy.change-failed`, naming the entry) before the error is returned.
     const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
       Effect.gen(function*() {
         yield* checkActor(actor)
         const targets = yield* registry.targets
         const at = new Date(yield* Clock.currentTimeMillis)
         const changed = Object.keys(changes)
+        let intent: Intent | undefined
+        let written: { readonly next: ReadonlyMap<string, Override>; readonly policies: ReadonlyArray<Policy> } | undefined
         return yield* store.update(
           tenant,
           (current) => validate(tenant, targets, current, changes, { at, by: actor }),
           (previous, next) => {
             const before = resolve(tenant, targets, previous)
             const after = resolve(tenant, targets, next)
-            return audit.appendAll(
-              tenant,
-              changed.map((category) =>
-                new AuditEvent({
-                  actor,
-                  action: "retention.policy.changed",
-                  purpose: "retention",
-                  resource: { type: "retention-category", id: category },
-                  details: {
-                    category,
-                    period: describePeriod(after.get(category)!.period),
-                    previous: describePeriod(before.get(category)!.period),
-                    source: after.get(category)!.source
-                  }
-                })
-              )
-            ).pipe(Effect.as(changed.map((category) => after.get(category)!)))
+            const policies = changed.map((category) => after.get(category)!)
+            written = { next, policies }
+            return noting(
+              audit.appendAll(
+                tenant,
+                changed.map((category) =>
+                  new AuditEvent({
+                    actor,
+                    action: "retention.policy.changed",
+                    purpose: "retention",
+                    resource: { type: "retention-category", id: category },
+                    details: {
+                      category,
+                      period: describePeriod(after.get(category)!.period),
+                      previous: describePeriod(before.get(category)!.period),
+                      source: after.get(category)!.source
+                    }
+                  })
+                )
+              ),
+              (noted) => {
+                intent = noted
+              }
+            ).pipe(Effect.as(policies))
           }
+        ).pipe(
+          Effect.catchAll((error) =>
+            settle({
+              error,
+              intent,
+              operation: "RetentionPolicies.set",
+              // In when every category changed stores what the change wrote (none: back to the default).
+              isIn: Effect.map(store.overrides(tenant), (stored) =>
+                changed.every((category) => sameOverride(stored.get(category), written!.next.get(category)))
+                  ? Option.some(written!.policies)
+                  : Option.none()),
+              failed: ({ indices }) =>
+                audit.appendAll(
+                  tenant,
+                  changed.map((category, i) =>
+                    new AuditEvent({
+                      actor,
+                      action: "retention.policy.change-failed",
+                      purpose: "retention",
+                      resource: { type: "retention-category", id: category },
+                      details: { category, entry: indices[i] ?? null }
+                    })
+                  )
+                )
+            })
+          )
         )
       }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant } }))
 
@@ -653,11 +717,16 @@ const OverrideRow = Schema.Struct({
  * transaction (`Database.outsideTransactionAll`, as core asks of every store
  * on a client of its own, or they would run on this database's connection),
  * and its entry then commits on its own before the change does: the order
- * `LegalHolds.release` keeps. No sweep reads the change before its entry is
- * in; if the change's own commit then fails, the log names a change that was
- * not made and the caller gets the error. An `AuditTrail` does not say where
- * it stores, so the layer cannot tell the two cases apart: this order is the
- * one that is safe in both.
+ * `LegalHolds` keeps. No sweep reads the change before its entry is in; if
+ * the change's own commit then fails, the change is read again and the log
+ * gets its outcome (`retention.policy.change-failed` when it is not in; see
+ * the module doc). An `AuditTrail` does not say where it stores: the layer
+ * tells the two cases apart by where the append wrote. `@effect/sql` hands
+ * the change's transaction connection to every client, so an append that
+ * ran a statement on it (watched for the append's length) joined the
+ * transaction and rolled back with it, and needs no outcome; one that ran
+ * none wrote its entry apart (on its own database, or in memory), and the
+ * entry outlives the failure.
  *
  * @since 0.1.0
  * @category layers
@@ -723,7 +792,8 @@ export const layerSql: Layer.Layer<
       // the tenant's lock, holding off no batch meanwhile. The change is recorded (its audit entry
       // appended) after the writes, in this transaction: with the log on this database the entry
       // joins it, and both commit or neither does; a log elsewhere commits the entry first, before
-      // any sweep can read the change (see `layerSql`).
+      // any sweep can read the change, and `set` appends the outcome if the commit fails (see
+      // `layerSql`).
       update: (tenant, decide, record) =>
         Effect.gen(function*() {
           const { current, writes } = yield* Effect.gen(function*() {
@@ -749,7 +819,8 @@ export const layerSql: Layer.Layer<
           return yield* record(current, applied(current, writes))
         }).pipe(
           sql.withTransaction,
-          // The transaction's own statements (BEGIN, COMMIT).
+          // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
+          (change) => commitFailing(change, fail("update")),
           Effect.mapError((error) => error instanceof SqlError ? fail("update")(error) : error)
         )
     })

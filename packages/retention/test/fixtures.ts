@@ -479,3 +479,46 @@ export const remoteRecords: Layer.Layer<RemoteRecords, never, RetentionTarget.Re
       return remote
     }).pipe(Effect.orDie)
   )
+
+/**
+ * A full audit log (`auditOver`) on a second database of the backend of the `SqlClient` in context
+ * (another PGlite, or another schema with a pool of its own on PostgreSQL), its store keeping its
+ * statements out of a caller's transaction (`Database.outsideTransactionAll`), as a log on a
+ * database of its own must: its entries commit apart from the retention stores' transactions.
+ */
+export const auditElsewhere = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const main = yield* SqlClient.SqlClient
+    const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
+    const database = yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres"))
+    const store = Layer.effect(AuditStore.AuditStore, Effect.map(AuditStore.AuditStore, Database.outsideTransactionAll)).pipe(
+      Layer.provide(AuditStore.layerSql),
+      Layer.provide(Layer.succeedContext(database)),
+      Layer.orDie
+    )
+    return auditOver(store)
+  })
+)
+
+/** `sqlStack` with its audit log on a database of its own (`auditElsewhere`). */
+export const sqlStackAuditElsewhere = Layer.mergeAll(Retention.layerSql({ batchSize }), recordsSql).pipe(
+  Layer.provideMerge(RetentionTarget.layer),
+  Layer.provideMerge(auditElsewhere)
+)
+
+/**
+ * Makes every commit of a transaction that wrote a row of `tenant` in `table` fail (a deferred
+ * constraint trigger, which raises at COMMIT; on `UPDATE` only, with `on: "UPDATE"`), for the scope.
+ */
+export const failCommitsOf = (tenant: TenantId, table: "lawful_retention_policies" | "lawful_retention_holds", on: "INSERT" | "UPDATE" = "INSERT") =>
+  Effect.flatMap(SqlClient.SqlClient, (client) => {
+    const sql = client.withoutTransforms()
+    const name = `fail_commit_${table === "lawful_retention_policies" ? "p" : "h"}${on.toLowerCase()}_${tenant.replaceAll("-", "")}`
+    return Effect.acquireRelease(
+      sql.unsafe(`
+        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+        CREATE CONSTRAINT TRIGGER ${name} AFTER ${on} ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
+      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`))
+    ).pipe(Effect.orDie)
+  })
