@@ -153,16 +153,20 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 }
 
 /**
- * No processor has this id.
+ * No processor has this id. `processorId` is absent when the id given is not
+ * of a processor id's form (a lower-case UUID): no processor has it, and what
+ * was given, maybe a name or an address put in the wrong place, is not quoted.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ProcessorNotFound extends Schema.TaggedError<ProcessorNotFound>()("ProcessorNotFound", {
-  processorId: Schema.String
+  processorId: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `No processor ${this.processorId} is registered`
+    return this.processorId === undefined
+      ? "No processor is registered under the id given, which is not a processor id (a lower-case UUID)"
+      : `No processor ${this.processorId} is registered`
   }
 }
 
@@ -248,17 +252,24 @@ export class DpaVersionExists extends Schema.TaggedError<DpaVersionExists>()("Dp
 }
 
 /**
- * No questionnaire has this id and version.
+ * No questionnaire has this id and version. `questionnaireId` is absent when
+ * the id given is not of a questionnaire id's form (lower-case letters,
+ * digits, dots, dashes and underscores, at most 64), and `version` when the
+ * version given is not a number: no questionnaire has them, and what was
+ * given, maybe a name or an address put in the wrong place, is not quoted.
  *
  * @since 0.1.0
  * @category errors
  */
 export class QuestionnaireNotFound extends Schema.TaggedError<QuestionnaireNotFound>()("QuestionnaireNotFound", {
-  questionnaireId: Schema.String,
+  questionnaireId: Schema.optional(Schema.String),
   version: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
-    return `No questionnaire ${this.questionnaireId}${this.version === undefined ? "" : ` version ${this.version}`} is published`
+    return this.questionnaireId === undefined
+      ? "No questionnaire is published under the id given, which is not a questionnaire id " +
+        "(lower-case letters, digits, dots, dashes and underscores)"
+      : `No questionnaire ${this.questionnaireId}${this.version === undefined ? "" : ` version ${this.version}`} is published`
   }
 }
 
@@ -436,6 +447,16 @@ export interface Decided {
 type Failures = RegistryStoreError | AuditStoreError
 
 /**
+ * The registry. Every id given as a parameter (a processor's, an
+ * assessment's, a notice's, a tenant's, a questionnaire's id and version) is
+ * checked against its schema before anything is read or written, so that
+ * every backend answers alike: one not of its form is refused with
+ * `InvalidInput` (issue: the form expected), or, by a lookup that refuses only
+ * with its not-found error, with that error without the id
+ * (`ProcessorNotFound`, `QuestionnaireNotFound`). Neither quotes what was
+ * given, which may be a name or an address put in the wrong place, and
+ * nothing is written.
+ *
  * @since 0.1.0
  * @category services
  */
@@ -461,6 +482,7 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     Processor.Processor,
     InvalidInput | ProcessorNotFound | ProcessorTerminated | ChangeRefused | Failures
   >
+  /** The processor; an id not of a processor id's form is refused with `ProcessorNotFound`, without it. */
   readonly processor: (id: Processor.ProcessorId) => Effect.Effect<Processor.Processor, ProcessorNotFound | RegistryStoreError>
   readonly processors: Effect.Effect<ReadonlyArray<Processor.Processor>, RegistryStoreError>
   /** What approving the processor still needs, now; empty when it can be approved. */
@@ -508,13 +530,18 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     Dpa.Dpa,
     InvalidInput | ProcessorNotFound | ProcessorTerminated | DpaVersionExists | ChangeRefused | Failures
   >
-  readonly dpas: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Dpa.Dpa>, RegistryStoreError>
+  /** A processor's DPAs; an id not of a processor id's form is refused with `InvalidInput`. */
+  readonly dpas: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Dpa.Dpa>, InvalidInput | RegistryStoreError>
   /** Publishes a questionnaire version. */
   readonly publishQuestionnaire: (
     by: Actor,
     input: typeof Questionnaire.QuestionnaireInput.Encoded
   ) => Effect.Effect<Questionnaire.Questionnaire, InvalidInput | QuestionnaireVersionExists | Failures>
-  /** A questionnaire version, or its latest version. */
+  /**
+   * A questionnaire version, or its latest version. An id or version no questionnaire can have is
+   * refused with `QuestionnaireNotFound`, which quotes neither an id not of an id's form nor a
+   * version that is not a number.
+   */
   readonly questionnaire: (
     id: string,
     version?: number
@@ -537,7 +564,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     Decided,
     InvalidInput | AssessmentNotFound | AssessmentAlreadyDecided | AssessmentBelowPassMark | Failures
   >
-  readonly assessments: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Assessment.Assessment>, RegistryStoreError>
+  /** A processor's assessments; an id not of a processor id's form is refused with `InvalidInput`. */
+  readonly assessments: (
+    id: Processor.ProcessorId
+  ) => Effect.Effect<ReadonlyArray<Assessment.Assessment>, InvalidInput | RegistryStoreError>
   /**
    * Announces an addition or replacement of a sub-processor to the tenants, or a change of its
    * countries or purposes (`locations`, `purposes`: those to come), and notifies them. Made
@@ -551,10 +581,14 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     by: Actor,
     input: typeof ChangeNotice.AnnouncementInput.Encoded
   ) => Effect.Effect<ChangeNotice.Announcement, InvalidInput | ProcessorNotFound | ProcessorTerminated | Failures>
-  /** All notices, or a processor's. */
-  readonly notices: (id?: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
-  /** The notices a tenant received. */
-  readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>
+  /** All notices, or a processor's; an id not of a processor id's form is refused with `InvalidInput`. */
+  readonly notices: (
+    id?: Processor.ProcessorId
+  ) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, InvalidInput | RegistryStoreError>
+  /** The notices a tenant received; a tenant id not of its form is refused with `InvalidInput`. */
+  readonly noticesFor: (
+    tenant: TenantId
+  ) => Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, InvalidInput | RegistryStoreError>
   /**
    * Records a tenant's objection while the notice's objection period runs. An objection the
    * tenant made already, even one another server records at the same moment, is refused with
@@ -569,9 +603,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     ChangeNotice.Objection,
     InvalidInput | NoticeNotFound | ObjectionPeriodClosed | ObjectionAlreadyRecorded | Failures
   >
+  /** The objections to a notice; a notice id not of its form is refused with `InvalidInput`. */
   readonly objections: (
     notice: ChangeNotice.NoticeId
-  ) => Effect.Effect<ReadonlyArray<ChangeNotice.Objection>, RegistryStoreError>
+  ) => Effect.Effect<ReadonlyArray<ChangeNotice.Objection>, InvalidInput | RegistryStoreError>
   /** Records a processing activity, or replaces the one with the same id. */
   readonly recordActivity: (
     by: Actor,
@@ -601,6 +636,18 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
   Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) => new InvalidInput({ what, issues: describeIssues(error) }))
   )
+
+// An id given as a parameter, checked against its schema before any store sees it: a store would
+// quote it back (memory) or fail on it (SQL keeps ids as uuid). A malformed one is refused with
+// what is expected, never quoted.
+const processorIdOf = decode("processor id", Processor.ProcessorId)
+const assessmentIdOf = decode("assessment id", Assessment.AssessmentId)
+const noticeIdOf = decode("notice id", ChangeNotice.NoticeId)
+const tenantIdOf = decode("tenant id", TenantId)
+// For a lookup whose one refusal is its not-found error: no record has an id of another form.
+const registeredIdOf = (raw: unknown) => Effect.mapError(processorIdOf(raw), () => new ProcessorNotFound())
+const publishedIdOf = (raw: unknown) =>
+  Effect.mapError(decode("questionnaire id", Questionnaire.Questionnaire.fields.id)(raw), () => new QuestionnaireNotFound())
 
 // What a notice tells the tenants, to recognise an announcement made again.
 const noticeContent = (notice: ChangeNotice.ChangeNotice) => [
@@ -825,7 +872,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const update = Effect.fn("ProcessorRegistry.update")(
-      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
+      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
+        const id = yield* processorIdOf(rawId)
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
         return yield* run(Effect.gen(function*() {
           const before = yield* live(id)
@@ -847,12 +895,13 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       }
     )
 
-    const requirements = Effect.fn("ProcessorRegistry.requirements")(function*(id: Processor.ProcessorId) {
-      const processor = yield* existing(id)
+    const requirements = Effect.fn("ProcessorRegistry.requirements")(function*(rawId: Processor.ProcessorId) {
+      const processor = yield* existing(yield* registeredIdOf(rawId))
       return Approval.unmet(yield* evidence(processor, yield* now))
     })
 
-    const startReview = Effect.fn("ProcessorRegistry.startReview")(function*(by: Actor, id: Processor.ProcessorId) {
+    const startReview = Effect.fn("ProcessorRegistry.startReview")(function*(by: Actor, rawId: Processor.ProcessorId) {
+      const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
         const processor = yield* existing(id)
         yield* transition(processor, "UnderReview")
@@ -866,7 +915,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       }))
     })
 
-    const approve = Effect.fn("ProcessorRegistry.approve")(function*(by: Actor, id: Processor.ProcessorId) {
+    const approve = Effect.fn("ProcessorRegistry.approve")(function*(by: Actor, rawId: Processor.ProcessorId) {
+      const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
         const processor = yield* existing(id)
         yield* transition(processor, "Approved")
@@ -885,7 +935,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       }))
     })
 
-    const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, id: Processor.ProcessorId, rawReason: string) {
+    const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, rawId: Processor.ProcessorId, rawReason: string) {
+      const id = yield* processorIdOf(rawId)
       const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
       const stated = yield* statedReason("suspend", reason)
       return yield* run(Effect.gen(function*() {
@@ -902,7 +953,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const terminate = Effect.fn("ProcessorRegistry.terminate")(
-      function*(by: Actor, id: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
+      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
+        const id = yield* processorIdOf(rawId)
         const input = yield* decode("termination", TerminationInput)(raw)
         const stated = yield* statedReason("terminate", input.reason)
         return yield* run(Effect.gen(function*() {
@@ -924,7 +976,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const confirmDataDisposition = Effect.fn("ProcessorRegistry.confirmDataDisposition")(
-      function*(by: Actor, id: Processor.ProcessorId, rawDisposition: "returned" | "deleted") {
+      function*(by: Actor, rawId: Processor.ProcessorId, rawDisposition: "returned" | "deleted") {
+        const id = yield* processorIdOf(rawId)
         const disposition = yield* decode("data disposition", Schema.Literal("returned", "deleted"))(rawDisposition)
         return yield* run(Effect.gen(function*() {
           const processor = yield* existing(id)
@@ -944,7 +997,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const recordDpa = Effect.fn("ProcessorRegistry.recordDpa")(
-      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Dpa.DpaInput.Encoded) {
+      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Dpa.DpaInput.Encoded) {
+        const id = yield* processorIdOf(rawId)
         const input = yield* decode("DPA", Dpa.DpaInput)(raw)
         return yield* run(Effect.gen(function*() {
           const processor = yield* live(id)
@@ -997,11 +1051,16 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       }
     )
 
-    const questionnaire = Effect.fn("ProcessorRegistry.questionnaire")(function*(id: string, version?: number) {
+    const questionnaire = Effect.fn("ProcessorRegistry.questionnaire")(function*(rawId: string, version?: number) {
+      const id = yield* publishedIdOf(rawId)
       if (version !== undefined) {
-        // No store holds a version outside the schema's range: none is published.
+        // No store holds a version outside the schema's range: none is published. Only a number
+        // is quoted.
         if (!Schema.is(Questionnaire.Version)(version)) {
-          return yield* new QuestionnaireNotFound({ questionnaireId: id, version })
+          return yield* new QuestionnaireNotFound({
+            questionnaireId: id,
+            ...(typeof version === "number" ? { version } : {})
+          })
         }
         const found = yield* store.questionnaire(id, version)
         if (Option.isSome(found)) return found.value
@@ -1014,7 +1073,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const submitAssessment = Effect.fn("ProcessorRegistry.submitAssessment")(
-      function*(by: Actor, id: Processor.ProcessorId, raw: typeof Assessment.SubmissionInput.Encoded) {
+      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Assessment.SubmissionInput.Encoded) {
+        const id = yield* processorIdOf(rawId)
         const input = yield* decode("assessment", Assessment.SubmissionInput)(raw)
         return yield* run(Effect.gen(function*() {
           yield* live(id)
@@ -1051,7 +1111,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const decideAssessment = Effect.fn("ProcessorRegistry.decideAssessment")(
-      function*(by: Actor, id: Assessment.AssessmentId, raw: typeof Assessment.DecisionInput.Encoded) {
+      function*(by: Actor, rawId: Assessment.AssessmentId, raw: typeof Assessment.DecisionInput.Encoded) {
+        const id = yield* assessmentIdOf(rawId)
         const input = yield* decode("decision", Assessment.DecisionInput)(raw)
         return yield* run(Effect.gen(function*() {
           const found = yield* store.assessment(id)
@@ -1208,7 +1269,14 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const object = Effect.fn("ProcessorRegistry.object")(
-      function*(by: Actor, tenant: TenantId, noticeId: ChangeNotice.NoticeId, raw: typeof ChangeNotice.ObjectionInput.Encoded) {
+      function*(
+        by: Actor,
+        rawTenant: TenantId,
+        rawNoticeId: ChangeNotice.NoticeId,
+        raw: typeof ChangeNotice.ObjectionInput.Encoded
+      ) {
+        const tenant = yield* tenantIdOf(rawTenant)
+        const noticeId = yield* noticeIdOf(rawNoticeId)
         const input = yield* decode("objection", ChangeNotice.ObjectionInput)(raw)
         return yield* run(Effect.gen(function*() {
           const found = yield* store.notice(noticeId)
@@ -1307,7 +1375,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     return ProcessorRegistry.of({
       register,
       update,
-      processor: (id) => existing(id).pipe(Effect.withSpan("ProcessorRegistry.processor", { attributes: { id } })),
+      processor: Effect.fn("ProcessorRegistry.processor")(function*(rawId) {
+        const id = yield* registeredIdOf(rawId)
+        yield* Effect.annotateCurrentSpan("id", id)
+        return yield* existing(id)
+      }),
       processors: store.processors.pipe(Effect.withSpan("ProcessorRegistry.processors")),
       requirements,
       startReview,
@@ -1316,17 +1388,33 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       terminate,
       confirmDataDisposition,
       recordDpa,
-      dpas: (id) => store.dpas(id).pipe(Effect.withSpan("ProcessorRegistry.dpas", { attributes: { id } })),
+      dpas: Effect.fn("ProcessorRegistry.dpas")(function*(rawId) {
+        const id = yield* processorIdOf(rawId)
+        yield* Effect.annotateCurrentSpan("id", id)
+        return yield* store.dpas(id)
+      }),
       publishQuestionnaire,
       questionnaire,
       submitAssessment,
       decideAssessment,
-      assessments: (id) => store.assessments(id).pipe(Effect.withSpan("ProcessorRegistry.assessments", { attributes: { id } })),
+      assessments: Effect.fn("ProcessorRegistry.assessments")(function*(rawId) {
+        const id = yield* processorIdOf(rawId)
+        yield* Effect.annotateCurrentSpan("id", id)
+        return yield* store.assessments(id)
+      }),
       announce,
-      notices: (id) => store.notices(id).pipe(Effect.withSpan("ProcessorRegistry.notices")),
-      noticesFor: (tenant) => store.noticesFor(tenant).pipe(Effect.withSpan("ProcessorRegistry.noticesFor", { attributes: { tenant } })),
+      notices: Effect.fn("ProcessorRegistry.notices")(function*(rawId) {
+        return yield* store.notices(rawId === undefined ? undefined : yield* processorIdOf(rawId))
+      }),
+      noticesFor: Effect.fn("ProcessorRegistry.noticesFor")(function*(rawTenant) {
+        const tenant = yield* tenantIdOf(rawTenant)
+        yield* Effect.annotateCurrentSpan("tenant", tenant)
+        return yield* store.noticesFor(tenant)
+      }),
       object,
-      objections: (notice) => store.objections(notice).pipe(Effect.withSpan("ProcessorRegistry.objections")),
+      objections: Effect.fn("ProcessorRegistry.objections")(function*(rawNotice) {
+        return yield* store.objections(yield* noticeIdOf(rawNotice))
+      }),
       recordActivity,
       activities: store.activities.pipe(Effect.withSpan("ProcessorRegistry.activities")),
       record,
