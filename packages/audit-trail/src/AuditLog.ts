@@ -14,14 +14,15 @@
  * committed. Each entry's time is its caller's `Clock` time, so entries of
  * one batch may differ in time by the batching delay.
  *
- * An append made inside an open `@effect/sql` transaction (`sql.withTransaction`)
- * joins it: the caller writes its own events on the transaction's connection,
- * without waiting for the writer fibre, so the entries commit or roll back
- * with the caller's other writes, and two appends in one transaction cannot
- * wait on each other (on PGlite, a single session, a writer outside the
- * transaction would wait for it to end). The store must then be on the
- * transaction's database: `@effect/sql` runs every statement of a fibre inside
- * its open transaction on that transaction's connection.
+ * An append made inside an open `@effect/sql` transaction (`sql.withTransaction`,
+ * or core's `Database.withTransaction`) joins it: the caller writes its own
+ * events on the transaction's connection, without waiting for the writer
+ * fibre, so the entries commit or roll back with the caller's other writes,
+ * and two appends in one transaction cannot wait on each other (on PGlite, a
+ * single session, a writer outside the transaction would wait for it to end).
+ * The store must then be on the transaction's database: `@effect/sql` runs
+ * every statement of a fibre inside its open transaction on that
+ * transaction's connection.
  *
  * ## Stored hashes
  *

@@ -15,7 +15,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { inTransaction } from "@lawful/core/Database"
+import { inTransaction, withTransaction } from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
@@ -933,7 +933,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     (removal: Effect.Effect<A, AuditStoreError>): Effect.Effect<A, AuditStoreError | E> =>
       removal.pipe(
         Effect.tap((result) => record === undefined ? Effect.void : Effect.suspend(() => record(result))),
-        sql.withTransaction,
+        withTransaction(sql),
         Effect.mapError((error) => error instanceof SqlError ? fail(operation)(error) : error)
       )
 

@@ -89,6 +89,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type { Json } from "@lawful/audit-trail/AuditEvent"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
@@ -1018,7 +1019,7 @@ const makeSql = Effect.gen(function*() {
       finish()
       yield* flush
       return count
-    }).pipe(sql.withTransaction)
+    }).pipe(Database.withTransaction(sql))
 
   return {
     client,
@@ -1107,7 +1108,7 @@ const makeSql = Effect.gen(function*() {
           states AS (DELETE FROM lawful_consent_state WHERE tenant_id = ${tenant} AND subject_id = ${subject})
           SELECT count(*)::int AS n FROM erased`
         return row?.n ?? 0
-      }).pipe(sql.withTransaction, retryRaces, Effect.mapError(fail("eraseSubject"))),
+      }).pipe(Database.withTransaction(sql), retryRaces, Effect.mapError(fail("eraseSubject"))),
     saveImport: (tenant, record) =>
       sql`INSERT INTO lawful_consent_imports (tenant_id, import_id, attestation, attestation_sha256, started_at)
           VALUES (${tenant}, ${record.importId}, ${JSON.stringify(record.attestation)}::jsonb,
@@ -1127,7 +1128,7 @@ const makeSql = Effect.gen(function*() {
         if (written.length === 0) return Option.none()
         return Option.some(yield* record)
       }).pipe(
-        sql.withTransaction,
+        Database.withTransaction(sql),
         // The transaction's own statements (BEGIN, COMMIT).
         Effect.mapError((error) => error instanceof SqlError ? fail("completeImport")(error) : error)
       ),
@@ -1165,7 +1166,7 @@ const makeSql = Effect.gen(function*() {
         yield* sql`UPDATE lawful_consent_imports SET claim_token = ${claim.token}, claimed_until = ${claim.until}
           WHERE tenant_id = ${tenant} AND import_id = ${stored.importId}`
         return { _tag: "Resumed", record: stored } as const
-      }).pipe(sql.withTransaction, Effect.mapError(fail("claimImport"))),
+      }).pipe(Database.withTransaction(sql), Effect.mapError(fail("claimImport"))),
     renewImportClaim: (tenant, importId, token, until) =>
       sql`UPDATE lawful_consent_imports SET claimed_until = ${until}
           WHERE tenant_id = ${tenant} AND import_id = ${importId} AND claim_token = ${token} AND report IS NULL
@@ -1215,7 +1216,7 @@ const makeSql = Effect.gen(function*() {
           DELETE FROM lawful_consent_state
           WHERE tenant_id = (SELECT ${tenant}::uuid) AND subject_id = ANY(${chosen}::uuid[])`
         return chosen.length
-      }).pipe(sql.withTransaction, retryRaces, Effect.mapError(fail("purgeWithdrawn"))),
+      }).pipe(Database.withTransaction(sql), retryRaces, Effect.mapError(fail("purgeWithdrawn"))),
     countWithdrawn: (tenant, selection) =>
       sql<{ n: number }>`SELECT count(*)::int AS n FROM (${withdrawnCandidates(tenant, selection)}) AS c`.pipe(
         Effect.map(([row]) => row?.n ?? 0),

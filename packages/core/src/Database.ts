@@ -9,11 +9,18 @@
  *
  * Both provide `SqlClient.SqlClient` and `PgClient.PgClient`.
  *
+ * A store opens its transactions with `withTransaction(sql)`, not
+ * `sql.withTransaction`: `@effect/sql` makes a failed `COMMIT` a defect, and
+ * `withTransaction` makes it a failure with its `SqlError`, which the store
+ * maps into its own error as any other.
+ *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { PgliteClient } from "@lawful/sql-pglite"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -213,6 +220,41 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
   Effect.serviceOption(SqlClient.TransactionConnection),
   Option.isSome
 )
+
+/**
+ * `sql.withTransaction`, with a failed `COMMIT` as a failure: `effect` run in
+ * a transaction (a savepoint inside one already open, as before), and when
+ * the commit fails (the connection lost at that moment, a deferred
+ * constraint, a serialization failure) the result fails with the commit's
+ * `SqlError`, which `@effect/sql` makes a defect. A store's `mapError` into
+ * its own error then covers the commit too. Only the commit's error changes:
+ * a defect raised by `effect` itself, a `SqlError` too, stays a defect (a
+ * `SqlError` defect counts as the commit's only once `effect` has
+ * succeeded), and `BEGIN` and a statement of `effect` fail as before.
+ *
+ * ```ts
+ * const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+ * const erase = (tenant: TenantId) =>
+ *   sql`DELETE FROM my_rows WHERE tenant_id = ${tenant}`.pipe(
+ *     Database.withTransaction(sql),
+ *     Effect.mapError((cause) => new MyStoreError({ operation: "erase", cause }))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withTransaction = (sql: SqlClient.SqlClient) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.suspend(() => {
+    // Set once `effect` succeeded: after that, only the commit (a savepoint's release is nothing) can die.
+    let succeeded = false
+    return sql.withTransaction(Effect.tap(effect, () => Effect.sync(() => (succeeded = true)))).pipe(
+      Effect.catchSomeDefect((defect) =>
+        succeeded && defect instanceof SqlError ? Option.some(Effect.fail(Cause.originalError(defect))) : Option.none()
+      )
+    )
+  })
 
 /**
  * Runs `effect` (a store operation, needing nothing from the context)

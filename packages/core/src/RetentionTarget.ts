@@ -104,6 +104,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { withTransaction } from "./Database.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
 
@@ -807,7 +808,7 @@ export const sqlTable = (
           })
         )
       }).pipe(
-        sql.withTransaction,
+        withTransaction(sql),
         Effect.mapError(fail("purge")),
         Effect.withSpan("RetentionTarget.purgeTenants", {
           captureStackTrace: false,

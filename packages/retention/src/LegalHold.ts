@@ -76,6 +76,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { RetentionTargets } from "@lawful/core/RetentionTarget"
 import type { RetentionTarget } from "@lawful/core/RetentionTarget"
@@ -92,7 +93,7 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { checkActor, decodeActor, encodeActor, quotedCategory, quotedHoldId } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
-import { commitFailing, noting, settle } from "./internal/outcome.js"
+import { noting, settle } from "./internal/outcome.js"
 import type { Intent } from "./internal/outcome.js"
 import { RetentionCategoryNotFound, RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -701,9 +702,8 @@ export const layerSql: Layer.Layer<
           ).pipe(Effect.mapError(fail("place"))),
           record
         ).pipe(
-          sql.withTransaction,
-          // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
-          (insert) => commitFailing(insert, fail("place")),
+          // The transaction's own statements (BEGIN, COMMIT) fail with a SqlError.
+          Database.withTransaction(sql),
           Effect.mapError((error) => error instanceof SqlError ? fail("place")(error) : error)
         ),
       find: (tenant, holdId) =>
@@ -733,9 +733,8 @@ export const layerSql: Layer.Layer<
               RETURNING ${sql.literal(holdColumns)}`).pipe(Effect.mapError(fail("release")))
             return Option.fromNullable(released)
           }).pipe(
-            sql.withTransaction,
-            // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
-            (release) => commitFailing(release, fail("release")),
+            // The transaction's own statements (BEGIN, COMMIT) fail with a SqlError.
+            Database.withTransaction(sql),
             Effect.mapError((error) => error instanceof SqlError ? fail("release")(error) : error)
           )
           : Effect.succeed(Option.none()),

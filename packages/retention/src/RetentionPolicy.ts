@@ -82,6 +82,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid, AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { RetentionTargets, minPeriodOf } from "@lawful/core/RetentionTarget"
 import type { RetentionTarget } from "@lawful/core/RetentionTarget"
@@ -95,7 +96,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis, quotedCategory } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
-import { commitFailing, noting, settle } from "./internal/outcome.js"
+import { noting, settle } from "./internal/outcome.js"
 import type { Intent } from "./internal/outcome.js"
 
 /**
@@ -818,9 +819,8 @@ export const layerSql: Layer.Layer<
           }))
           return yield* record(current, applied(current, writes))
         }).pipe(
-          sql.withTransaction,
-          // The transaction's own statements: BEGIN fails, COMMIT dies (`commitFailing`).
-          (change) => commitFailing(change, fail("update")),
+          // The transaction's own statements (BEGIN, COMMIT) fail with a SqlError.
+          Database.withTransaction(sql),
           Effect.mapError((error) => error instanceof SqlError ? fail("update")(error) : error)
         )
     })

@@ -58,6 +58,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
@@ -395,7 +396,7 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
         if (row?.run_id !== runId) return yield* new SweepLockLost({ runId })
       })
     const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
-      sql.withTransaction(effect).pipe(
+      Database.withTransaction(sql)(effect).pipe(
         Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(fail("transaction")(error)))
       )
 

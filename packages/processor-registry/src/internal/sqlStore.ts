@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
+import * as Database from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
@@ -283,7 +284,7 @@ export const sqlStore = <E>(
       // Only the transaction's own statements (begin, commit) fail with a raw SqlError here:
       // everything run inside maps its own.
       transaction: <A, E2, R>(effect: Effect.Effect<A, E2, R>): Effect.Effect<A, E | E2, R> =>
-        sql.withTransaction(effect).pipe(
+        Database.withTransaction(sql)(effect).pipe(
           Effect.catchIf(
             (error): error is SqlError => error instanceof SqlError,
             (error) => Effect.fail(fail("transaction")(error))
@@ -291,7 +292,7 @@ export const sqlStore = <E>(
         ),
       commit: (changes) =>
         Effect.forEach(changes, apply, { discard: true }).pipe(
-          sql.withTransaction,
+          Database.withTransaction(sql),
           Effect.catchIf(
             (error): error is SqlError => error._tag === "SqlError" && uniqueViolation(error),
             (error) => Effect.fail(new CommitConflict(`a concurrent writer inserted the same record: ${String(error.cause)}`))

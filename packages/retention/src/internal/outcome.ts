@@ -1,6 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
 import type { Appended } from "@lawful/audit-trail/AuditTrail"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -61,18 +60,6 @@ const watching = (connection: Connection, used: () => void): Connection =>
       }
     }
   })
-
-/**
- * `operation`, a store operation run in a transaction of its own, with the transaction's failure to
- * commit as a failure: `@effect/sql` makes a failed `COMMIT` (a deferred constraint, a connection
- * lost at that moment) a defect.
- */
-export const commitFailing = <A, E, E2>(
-  operation: Effect.Effect<A, E>,
-  fail: (cause: SqlError) => E2
-): Effect.Effect<A, E | E2> =>
-  Effect.catchSomeDefect(operation, (defect) =>
-    defect instanceof SqlError ? Option.some(Effect.fail(fail(defect))) : Option.none())
 
 /**
  * What a change whose store operation failed with `error` returns, once its intent (`intent`, when
