@@ -785,7 +785,8 @@ export const make = Effect.gen(function*() {
   // stores nothing: it is made again without the events `ruledOut` takes from the refusal, until
   // nothing more is refused. The audit entries of the events left out stay, as an entry of a failed
   // store append does, and prove nothing (no stored event has their hash). Only the check asked for
-  // refuses (`refusal`): another refusal is a defect. Answers the events and the ids left out.
+  // refuses (`refusal`): another refusal is a defect, and so is one that rules out none of the
+  // events left (a store that names events it was not given). Answers the events and the ids left out.
   const commitChecked = <R extends ConsentStore.ConfirmationRefused | ConsentStore.GrantRefused>(
     tenant: TenantId,
     drafts: ReadonlyArray<Draft>,
@@ -806,7 +807,14 @@ export const make = Effect.gen(function*() {
         if (error._tag === "ConsentStoreError") return yield* error
         if (!asked(error)) return yield* Effect.die(error)
         for (const id of ruledOut(error, left)) refused.add(id)
-        left = left.filter(({ event }) => !refused.has(event.id))
+        const still = left.filter(({ event }) => !refused.has(event.id))
+        // Made again unchanged, the append would be refused again, forever.
+        if (still.length === left.length) {
+          return yield* Effect.dieMessage(
+            `ConsentStore.append failed ${refusal} naming none of the events it was given: a store contract violation`
+          )
+        }
+        left = still
       }
       return { recorded, refused: refused as ReadonlySet<string> }
     })

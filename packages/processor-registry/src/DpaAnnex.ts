@@ -22,8 +22,8 @@ import * as Schema from "effect/Schema"
 import * as Country from "./Country.js"
 import { isoDate } from "./internal/dates.js"
 import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
-import { holdsData, type Processor, ProcessorId, statusOf } from "./Processor.js"
-import { Measure, ProcessorStatus, type RecordOwner } from "./ProcessingRecord.js"
+import { holdsData, type Processor, ProcessorId, ProcessorStatus, statusOf } from "./Processor.js"
+import { Measure, type RecordOwner } from "./ProcessingRecord.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 /**

@@ -36,7 +36,7 @@ import { escapeHtml, htmlDocument, htmlList } from "./internal/html.js"
 import { freeText, optionalFreeText } from "./internal/text.js"
 import type { ProcessingActivity } from "./ProcessingActivity.js"
 import { ActingAs } from "./ProcessingActivity.js"
-import { type DataHolder, exporterOf, holdsData, type Processor, ProcessorId, statusOf } from "./Processor.js"
+import { type DataHolder, exporterOf, holdsData, type Processor, ProcessorId, ProcessorStatus, statusOf } from "./Processor.js"
 import * as TransferMechanism from "./TransferMechanism.js"
 
 // Free text: a refusal names the field and what is expected, never the text.
@@ -81,18 +81,13 @@ export type RecordOwner = typeof RecordOwner.Type
 
 /**
  * Where a processor named in the record stands: engaged (approved or
- * suspended), or terminated with its data not yet returned or deleted.
+ * suspended), or terminated with its data not yet returned or deleted
+ * (`Processor.ProcessorStatus`, re-exported here).
  *
  * @since 0.1.0
  * @category models
  */
-export const ProcessorStatus = Schema.Literal("approved", "suspended", "terminated-data-pending")
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type ProcessorStatus = typeof ProcessorStatus.Type
+export { ProcessorStatus } from "./Processor.js"
 
 /**
  * A recipient of an activity's data.

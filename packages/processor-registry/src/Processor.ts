@@ -17,7 +17,6 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { Country, isEea } from "./Country.js"
 import { freeText, freeTexts, optionalFreeText } from "./internal/text.js"
-import type { ProcessorStatus } from "./ProcessingRecord.js"
 import { make as uuidV7, pattern as uuidPattern } from "@lawful/core/Uuid"
 import { type Exporter, TransferMechanism } from "./TransferMechanism.js"
 
@@ -272,8 +271,26 @@ export const holdsData = (processor: Processor): processor is DataHolder =>
  * @category models
  */
 export type DataHolder = Processor & {
-  readonly status: Extract<Status, { readonly _tag: "Approved" | "Suspended" | "Terminated" }>
+  readonly status:
+    | Extract<Status, { readonly _tag: "Approved" | "Suspended" }>
+    | (Extract<Status, { readonly _tag: "Terminated" }> & { readonly dataDisposition: "pending" })
 }
+
+/**
+ * Where a processor that holds data stands (`holdsData`), as the record of
+ * processing activities and the DPA annex name it: engaged (approved or
+ * suspended), or terminated with its data not yet returned or deleted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProcessorStatus = Schema.Literal("approved", "suspended", "terminated-data-pending")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessorStatus = typeof ProcessorStatus.Type
 
 /**
  * Where a processor that holds data stands, as the record of processing

@@ -645,9 +645,12 @@ const assessmentIdOf = decode("assessment id", Assessment.AssessmentId)
 const noticeIdOf = decode("notice id", ChangeNotice.NoticeId)
 const tenantIdOf = decode("tenant id", TenantId)
 // For a lookup whose one refusal is its not-found error: no record has an id of another form.
-const registeredIdOf = (raw: unknown) => Effect.mapError(processorIdOf(raw), () => new ProcessorNotFound())
-const publishedIdOf = (raw: unknown) =>
-  Effect.mapError(decode("questionnaire id", Questionnaire.Questionnaire.fields.id)(raw), () => new QuestionnaireNotFound())
+const foundIdOf = <A, I, E>(schema: Schema.Schema<A, I>, notFound: () => E) => {
+  const is = Schema.is(schema)
+  return (raw: unknown): Effect.Effect<A, E> => is(raw) ? Effect.succeed(raw) : Effect.fail(notFound())
+}
+const registeredIdOf = foundIdOf(Processor.ProcessorId, () => new ProcessorNotFound())
+const publishedIdOf = foundIdOf(Questionnaire.Questionnaire.fields.id, () => new QuestionnaireNotFound())
 
 // What a notice tells the tenants, to recognise an announcement made again.
 const noticeContent = (notice: ChangeNotice.ChangeNotice) => [
@@ -676,6 +679,9 @@ const requirementKey = (requirement: Approval.Requirement) => {
       return requirement._tag
   }
 }
+
+// What a processor's approval rests on, from the store (`recordsOf`).
+type ApprovalRecords = Pick<Approval.Evidence, "dpas" | "assessments" | "notices" | "objections">
 
 type Audited = ReadonlyArray<readonly [TenantId, AuditEvent]>
 
@@ -772,7 +778,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const evidenceOf = (
       processor: Processor.Processor,
-      records: Pick<Approval.Evidence, "dpas" | "assessments" | "notices" | "objections">,
+      records: ApprovalRecords,
       at: Date,
       extra: { readonly dpa?: Dpa.Dpa } = {}
     ): Approval.Evidence => ({
@@ -786,18 +792,30 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const evidence = (processor: Processor.Processor, at: Date) =>
       Effect.map(recordsOf(processor.id, processor.servesTenants), (records) => evidenceOf(processor, records, at))
 
+    // The records a change to an approved processor is judged on (`keepsApproval`), read once:
+    // none for a processor not approved, whose changes add no requirement to keep.
+    const approvalRecordsOf = (before: Processor.Processor, after: Processor.Processor) =>
+      before.status._tag === "Approved"
+        ? Effect.map(recordsOf(before.id, before.servesTenants || after.servesTenants), Option.some)
+        : Effect.succeed(Option.none())
+
     // A change to an approved processor may not add a requirement it does not meet now. Before and
-    // after are the same processor: both are judged on one read of its records.
-    const keepsApproval = (before: Processor.Processor, after: Processor.Processor, at: Date, extra: { readonly dpa?: Dpa.Dpa } = {}) =>
-      Effect.gen(function*() {
-        if (before.status._tag !== "Approved") return
-        const records = yield* recordsOf(before.id, before.servesTenants || after.servesTenants)
-        const already = new Set(Approval.unmet(evidenceOf(before, records, at)).map(requirementKey))
-        const added = Approval.unmet(evidenceOf(after, records, at, extra)).filter((r) => !already.has(requirementKey(r)))
-        if (added.length > 0) {
-          return yield* new ChangeRefused({ processorId: before.id, missing: [added[0]!, ...added.slice(1)] })
-        }
-      })
+    // after are the same processor: both are judged on the same records, read once.
+    const keepsApproval = (
+      before: Processor.Processor,
+      after: Processor.Processor,
+      approvalRecords: Option.Option<ApprovalRecords>,
+      at: Date,
+      extra: { readonly dpa?: Dpa.Dpa } = {}
+    ): Effect.Effect<void, ChangeRefused> => {
+      if (Option.isNone(approvalRecords)) return Effect.void
+      const records = approvalRecords.value
+      const already = new Set(Approval.unmet(evidenceOf(before, records, at)).map(requirementKey))
+      const added = Approval.unmet(evidenceOf(after, records, at, extra)).filter((r) => !already.has(requirementKey(r)))
+      return added.length > 0
+        ? Effect.fail(new ChangeRefused({ processorId: before.id, missing: [added[0]!, ...added.slice(1)] }))
+        : Effect.void
+    }
 
     // The new parent must exist and must not lead back to the processor itself.
     const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
@@ -881,7 +899,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           yield* checkLocations(input, at)
           yield* checkRole(id, input.role)
           const after = new Processor.Processor({ ...before, ...input, updatedAt: at, revision: before.revision + 1 })
-          yield* keepsApproval(before, after, at)
+          yield* keepsApproval(before, after, yield* approvalRecordsOf(before, after), at)
           return {
             result: after,
             changes: [{ _tag: "UpdateProcessor", processor: after }],
@@ -1006,12 +1024,14 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           if (input.signedOn.getTime() > at.getTime()) {
             return yield* new InvalidInput({ what: "DPA", issues: ["signedOn: the signature date is in the future"] })
           }
-          const dpas = yield* store.dpas(id)
+          // One read of the DPAs: with the rest of the records when the approval must be kept.
+          const approvalRecords = yield* approvalRecordsOf(processor, processor)
+          const dpas = Option.isSome(approvalRecords) ? approvalRecords.value.dpas : yield* store.dpas(id)
           if (dpas.some((dpa) => dpa.version === input.version)) {
             return yield* new DpaVersionExists({ processorId: id, version: input.version })
           }
           const dpa = new Dpa.Dpa({ id: yield* Dpa.makeId, processorId: id, ...input, recordedAt: at })
-          yield* keepsApproval(processor, processor, at, { dpa })
+          yield* keepsApproval(processor, processor, approvalRecords, at, { dpa })
           // A DPA changes what an approval rests on: the processor's revision moves with it, so an
           // approval (or a change) checked against the DPAs before it, by another server
           // meanwhile, fails at its commit instead of approving on evidence no longer current.
