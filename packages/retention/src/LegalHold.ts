@@ -377,22 +377,20 @@ const holdDetails = (hold: LegalHold) => ({
     : (hold.category === undefined ? "subject" : "subject-category")
 })
 
-const auditEvent = (hold: LegalHold, action: "retention.hold.placed" | "retention.hold.released", actor: Actor) =>
-  new AuditEvent({
-    actor,
-    action,
-    purpose: "legal-hold",
-    ...(hold.subjectId !== undefined ? { subject: hold.subjectId } : {}),
-    resource: { type: "legal-hold", id: hold.holdId },
-    details: holdDetails(hold)
-  })
-
-/** The outcome of a placement or a release that failed once its entry (`indices`) was in a log apart. */
-const outcomeEvent = (
+/**
+ * The entry of a placement or a release (`retention.hold.placed`, `retention.hold.released`), or of
+ * the outcome of one that failed once its entry was in a log apart (`...-failed`, whose `extra`
+ * names that entry).
+ */
+const holdEvent = (
   hold: LegalHold,
-  action: "retention.hold.place-failed" | "retention.hold.release-failed",
+  action:
+    | "retention.hold.placed"
+    | "retention.hold.released"
+    | "retention.hold.place-failed"
+    | "retention.hold.release-failed",
   actor: Actor,
-  indices: ReadonlyArray<number>
+  extra: { readonly entry?: number | null } = {}
 ) =>
   new AuditEvent({
     actor,
@@ -400,7 +398,7 @@ const outcomeEvent = (
     purpose: "legal-hold",
     ...(hold.subjectId !== undefined ? { subject: hold.subjectId } : {}),
     resource: { type: "legal-hold", id: hold.holdId },
-    details: { ...holdDetails(hold), entry: indices[0] ?? null }
+    details: { ...holdDetails(hold), ...extra }
   })
 
 const make = (store: HoldStore) =>
@@ -479,7 +477,7 @@ const make = (store: HoldStore) =>
           let intent: Intent | undefined
           return yield* store.insert(
             hold,
-            noting(audit.append(tenant, auditEvent(hold, "retention.hold.placed", actor)), (noted) => {
+            noting(audit.append(tenant, holdEvent(hold, "retention.hold.placed", actor)), (noted) => {
               intent = noted
             })
           ).pipe(
@@ -490,7 +488,8 @@ const make = (store: HoldStore) =>
                 intent,
                 operation: "LegalHolds.place",
                 isIn: Effect.map(store.find(tenant, hold.holdId), Option.as(hold)),
-                failed: ({ indices }) => audit.append(tenant, outcomeEvent(hold, "retention.hold.place-failed", actor, indices))
+                failed: ({ indices }) =>
+                  audit.append(tenant, holdEvent(hold, "retention.hold.place-failed", actor, { entry: indices[0] ?? null }))
               })
             )
           )
@@ -510,7 +509,7 @@ const make = (store: HoldStore) =>
             at,
             actor,
             (hold) =>
-              noting(audit.append(tenant, auditEvent(hold, "retention.hold.released", actor)), (noted) => {
+              noting(audit.append(tenant, holdEvent(hold, "retention.hold.released", actor)), (noted) => {
                 intent = { hold, noted }
               })
           ).pipe(
@@ -528,7 +527,7 @@ const make = (store: HoldStore) =>
                   )
                 ),
                 failed: ({ indices }) =>
-                  audit.append(tenant, outcomeEvent(intent!.hold, "retention.hold.release-failed", actor, indices))
+                  audit.append(tenant, holdEvent(intent!.hold, "retention.hold.release-failed", actor, { entry: indices[0] ?? null }))
               }).pipe(Effect.map(Option.some))
             )
           )

@@ -9,14 +9,14 @@
  * receipt with what it recorded, marked incomplete, and closes it. Closing
  * also forgets the tenant's entries older than the journal's retention.
  *
+ * Each batch a sweep purges, and each partition it drops, runs with its
+ * record in a transaction of the journal's that checked the lease (`owning`).
  * A target whose storage is on the journal's database (its `client` is the
- * journal's) purges each batch, and drops each partition, in a transaction
- * that also records it (`transactionWith`): the purge and its record commit
- * together or not at all, and a receipt recovered after a crash counts
+ * journal's: `joins`) purges in that transaction: the purge and its record
+ * commit together or not at all, and a receipt recovered after a crash counts
  * everything purged. A target on another database commits its batch on its
- * own database inside a transaction of the journal's that checked the lease
- * (`owning`), and the record follows in that transaction: a sweep taking the
- * lock over waits for both. The count of a batch committed there just before
+ * own database inside that transaction, and the record follows in it: a
+ * sweep taking the lock over waits for both. The count of a batch committed there just before
  * that transaction was lost (a crash, its connection cut) is what a receipt
  * can miss.
  *
@@ -41,13 +41,13 @@
  * it makes the run the journal's owner (on SQL, in
  * `lawful_retention_sweep_lease`, written on the lock's own connection once
  * the lock is held), and every write of the run checks, in its transaction,
- * that the run still owns the journal (`fence`, `owning`), failing with
+ * that the run still owns the journal (`owning`), failing with
  * `SweepLockLost` otherwise. On SQL the check locks the owner's row
  * (`FOR SHARE`) until the transaction ends, and a sweep taking the lock over
  * waits for those transactions before it reads the open entries: whatever
  * the timing, a write of the run that lost the lock either committed before
  * the new owner read the journal, or fails and commits nothing. On
- * PostgreSQL `fence` also checks that the lock's connection is alive, so a
+ * PostgreSQL the check also finds the lock's connection alive, so a
  * run whose lock connection died stops at its next write even when no other
  * sweep has taken over.
  *
@@ -160,8 +160,11 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
   readonly lock: (runId: string) => Effect.Effect<boolean, RetentionStoreError, Scope.Scope>
   /**
    * Fails with `SweepLockLost` unless the run still holds the lock and owns the journal. In a
-   * transaction on the journal's client (`transactionWith`, `owning`), a sweep taking the lock over
-   * waits for that transaction to end.
+   * transaction on the journal's client, a sweep taking the lock over waits for that transaction to
+   * end.
+   *
+   * @internal The check `owning` opens its transaction with; the sweeper calls `owning`, never this
+   * alone. Kept in the interface, so a journal of one's own that provides it still compiles.
    */
   readonly fence: (runId: string) => Effect.Effect<void, SweepLockLost | RetentionStoreError>
   /**
@@ -178,14 +181,13 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
    */
   readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
   /**
-   * A transaction on the journal's SQL client, when `client` (a target's) is that client: a purge
-   * run in it, with the `record` of what it purged, commits or rolls back as one, so a crash
-   * cannot leave a purge committed and unrecorded. `undefined` when the target's storage is
-   * elsewhere, or the journal in memory: the record then follows the purge's commit.
+   * Whether the journal's transactions run on `client` (a target's): true when it is the journal's
+   * SQL client. A purge of that target run in `owning` joins the journal's transaction, and commits
+   * or rolls back as one with the `record` of what it purged, so a crash cannot leave a purge
+   * committed and unrecorded. False when the target's storage is elsewhere (or names no client),
+   * and for the journal in memory: the purge then commits on its own, and its record follows it.
    */
-  readonly transactionWith: (
-    client: SqlClient.SqlClient | undefined
-  ) => (<A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | RetentionStoreError>) | undefined
+  readonly joins: (client: SqlClient.SqlClient | undefined) => boolean
   /** Closes a run's entries of one category: one statement. */
   readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
   /** Entries left open by sweeps that were cut short, in every tenant. */
@@ -254,7 +256,7 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
       fence,
       owning: (runId) => (effect) => Effect.zipRight(fence(runId), effect),
       record,
-      transactionWith: () => undefined,
+      joins: () => false,
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
         Effect.sync(() => {
           for (const { complete, tenant } of outcomes) {
@@ -418,10 +420,11 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
       fence,
       owning: (runId) => (effect) => inTransaction(Effect.zipRight(fence(runId), effect)),
       record,
-      // On the journal's client, the purge's statements join the transaction. Its commit is then
-      // asynchronous too (the record's `synchronous_commit = off` is the transaction's): a crash
-      // of the database server may undo a purge and its record together, never one alone.
-      transactionWith: (on) => on !== client ? undefined : inTransaction,
+      // On the journal's client, the purge's statements join the transaction `owning` opens. Its
+      // commit is then asynchronous too (the record's `synchronous_commit = off` is the
+      // transaction's): a crash of the database server may undo a purge and its record together,
+      // never one alone.
+      joins: (on) => on === client,
       close: ({ at, category, forgetBefore, outcomes, runId }) =>
         outcomes.length === 0 ? Effect.void : sql`
           WITH closed AS (

@@ -55,7 +55,7 @@
  *   tenants, counts them and drops it in one statement and one transaction:
  *   a receipt counts exactly what was dropped. On the journal's database that
  *   transaction, and each batch's, also records the work in the journal
- *   (`SweepJournal.transactionWith`); elsewhere the batch or drop commits on
+ *   (`SweepJournal.joins`); elsewhere the batch or drop commits on
  *   its own database inside a transaction of the journal's (the one that
  *   checks the lease, below), and the record follows in it: one that fails,
  *   or that transaction, is reported (a batch's stops its tenant there)
@@ -88,7 +88,7 @@
  *   network cut), and another process can then take the lock. Taking the
  *   lock makes the run the journal's owner, and each batch, drop, receipt
  *   and journal close checks, in its transaction, that the run still holds
- *   the lock and owns the journal (`SweepJournal.fence`): a run that lost it
+ *   the lock and owns the journal (`SweepJournal.owning`): a run that lost it
  *   fails with `SweepLockLost` before writing anything more, and a sweep
  *   taking over waits for the transaction in progress, then recovers what
  *   the first committed. That holds for a category on another database too:
@@ -363,7 +363,7 @@ export const make = (options: SweeperOptions = {}) =>
     // or they would run on the journal's database. Not those of a target that names no client: on
     // PGlite, one session, a statement of the journal's database would wait for that transaction.
     const journalFor = (runId: string, target: RetentionTarget) => {
-      const recordedWith = journal.transactionWith(target.client) !== undefined
+      const recordedWith = journal.joins(target.client)
       const apart = <A, E>(purge: Effect.Effect<A, E>) =>
         target.client !== undefined && !recordedWith ? Database.outsideTransaction(purge) : purge
       const { partitions, purgeTenants } = target

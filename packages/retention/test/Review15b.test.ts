@@ -4,11 +4,15 @@
 import { assert, describe, layer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Statement from "@effect/sql/Statement"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import * as AuditStore from "@lawful/audit-trail/AuditStore"
+import { AuditTrail } from "@lawful/audit-trail/AuditTrail"
+import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
-import { contractSuite, postgresUrl, sqlSuite } from "@lawful/core/testing"
+import { contractSuite, pgliteLayer, postgresUrl, sqlSuite } from "@lawful/core/testing"
 import type { Backend } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -20,17 +24,23 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Str from "effect/String"
+import * as TestServices from "effect/TestServices"
 import { randomBytes } from "node:crypto"
 import * as ArchiveStore from "../src/ArchiveStore.js"
+import { LegalHolds } from "../src/LegalHold.js"
+import * as Retention from "../src/Retention.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { SweepJournal } from "../src/SweepJournal.js"
 import { Sweeper } from "../src/Sweeper.js"
 import {
   AuditGate,
+  auditOver,
+  batchSize,
   gatedStacks,
   LOG,
   PREVIEW,
   recordId,
+  recordsSql,
   refuseRecords,
   sqlStack,
   TestRecords
@@ -172,7 +182,7 @@ const archiveSuite = (it: Vitest.MethodsNonLive<Layer.Layer.Success<typeof archi
       const result = yield* sweep
       assert.deepStrictEqual(result.failures, [])
       assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.archiveId), [kept.archiveId])
-      assert.isDefined(journal.transactionWith(archive.storage.client), "the archive's batches run in the journal's transaction")
+      assert.isTrue(journal.joins(archive.storage.client), "the archive's batches run in the journal's transaction")
     }))
 }
 
@@ -187,3 +197,59 @@ if (postgresUrl) {
     })
   })
 }
+
+// An audit trail that sends a notification (`PgClient.notify`) as it appends. Inside a change's
+// transaction on PGlite, one session, the notification joins that transaction when its connection is
+// the client's own; it takes the session otherwise, which the transaction holds until it ends.
+const notifyingAudit = Layer.effect(
+  AuditTrail,
+  Effect.gen(function*() {
+    const real = yield* AuditTrail
+    const pg = yield* PgClient.PgClient
+    const notify = pg.notify("lawful_review15b", "appended").pipe(Effect.orDie)
+    return AuditTrail.of({
+      append: (tenant, event) => Effect.zipRight(notify, real.append(tenant, event)),
+      appendAll: (tenant, events) => Effect.zipRight(notify, real.appendAll(tenant, events))
+    })
+  })
+)
+
+const notifyingStack = Layer.mergeAll(Retention.layerSql({ batchSize }).pipe(Layer.provide(notifyingAudit)), recordsSql).pipe(
+  Layer.provideMerge(RetentionTarget.layer),
+  Layer.provideMerge(auditOver(AuditStore.layerSql))
+)
+
+// Within at most 20 seconds of real time: a change whose append waits for its own transaction never ends.
+const promptly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  TestServices.provideLive(Effect.timeoutFail(effect, { duration: "20 seconds", onTimeout: () => "never ended" as const }))
+
+// On PGlite only: `@effect/sql-pg` sends a notification on a connection of its pool, never in a
+// transaction (and as a statement PostgreSQL does not take, `NOTIFY` with a parameter).
+describe("Review15b an audit trail that notifies as it appends (PGlite)", () => {
+  layer(notifyingStack.pipe(Layer.provideMerge(pgliteLayer)), { timeout: 120_000 })((it) => {
+    // Watching whether the append wrote in the change's transaction, the store handed it a stand-in for
+    // the transaction's connection, which PGlite did not take for its own: the notification waited for
+    // the session the transaction held, and the change never ended.
+    it.effect("a hold, its release and a policy change end when their audit entry's append notifies", () =>
+      Effect.gen(function*() {
+        const holds = yield* LegalHolds
+        const policies = yield* RetentionPolicies
+        const tenant = yield* TenantId.make
+        const hold = yield* promptly(holds.place(tenant, { reason: "Litigation 15b" }, staff))
+        const released = yield* promptly(holds.release(tenant, hold.holdId, staff))
+        assert.isDefined(released.releasedAt)
+        // A statement transformer of the application's still sees every statement, the append's too.
+        const seen: Array<string> = []
+        const [policy] = yield* promptly(policies.set(tenant, { [LOG]: "2 days" }, staff)).pipe(
+          Statement.withTransformer((statement) =>
+            Effect.sync(() => {
+              seen.push(statement.compile()[0])
+              return statement
+            })
+          )
+        )
+        assert.strictEqual(Duration.toHours(policy!.period), 48)
+        assert.isTrue(seen.some((text) => text.includes("lawful_audit_append")), "the append's statements went through it")
+      }))
+  })
+})

@@ -1,7 +1,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
+import * as Statement from "@effect/sql/Statement"
 import type { Appended } from "@lawful/audit-trail/AuditTrail"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 
 /**
@@ -20,8 +21,14 @@ export interface Intent {
  * transaction's connection: `@effect/sql` hands an open transaction's connection to every client,
  * so an audit store on the same database joins it (and its entry rolls back with it), while a
  * store on a database of its own keeps its statements out of it (`Database.outsideTransactionAll`)
- * and commits its entry apart, as a log in memory keeps its entry. The append runs with the
- * connection watched: any statement it runs there (a savepoint of its own included) counts.
+ * and commits its entry apart, as a log in memory keeps its entry. The append runs with a statement
+ * transformer (`Statement.withTransformer`, chained before any already set) that changes nothing and
+ * notes a statement bound for the transaction's connection: the one in the statement's context,
+ * which `@effect/sql` runs it on. Statements are what an audit store writes with (`sql\`...\``,
+ * `sql.unsafe`, `SqlSchema`); one that wrote on a connection by hand would be taken to be apart.
+ * The append's context keeps the transaction's connection itself, not a stand-in: a client that
+ * knows its connections by identity (PGlite's, whose `notify` and `listen` join its transaction
+ * only on its own connection) still knows it.
  */
 export const noting = <A extends Appended | ReadonlyArray<Appended>, E>(
   append: Effect.Effect<A, E>,
@@ -31,13 +38,15 @@ export const noting = <A extends Appended | ReadonlyArray<Appended>, E>(
     let joined = false
     const watched = Option.match(transaction, {
       onNone: () => append,
-      onSome: ([connection, depth]) =>
-        Effect.provideService(append, SqlClient.TransactionConnection, [
-          watching(connection, () => {
-            joined = true
-          }),
-          depth
-        ])
+      onSome: ([connection]) =>
+        Effect.flatMap(FiberRef.get(Statement.currentTransformer), (previous) =>
+          Statement.withTransformer(append, (statement, sql, refs, span) =>
+            Effect.zipRight(
+              Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (on) => {
+                if (Option.isSome(on) && on.value[0] === connection) joined = true
+              }),
+              Option.isSome(previous) ? previous.value(statement, sql, refs, span) : Effect.succeed(statement)
+            )))
     })
     return Effect.tap(watched, (appended) =>
       Effect.sync(() =>
@@ -46,19 +55,6 @@ export const noting = <A extends Appended | ReadonlyArray<Appended>, E>(
           apart: !joined
         })
       ))
-  })
-
-/** `connection`, calling `used` as any of its methods is called. */
-const watching = (connection: Connection, used: () => void): Connection =>
-  new Proxy(connection, {
-    get: (target, key) => {
-      const member = Reflect.get(target, key, target)
-      if (typeof member !== "function") return member
-      return (...args: Array<unknown>) => {
-        used()
-        return Reflect.apply(member, target, args)
-      }
-    }
   })
 
 /**
