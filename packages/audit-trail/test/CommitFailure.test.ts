@@ -1,8 +1,7 @@
 import { assert } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
-import { sqlSuite } from "@lawful/core/testing"
+import { failCommitsOn, sqlSuite } from "@lawful/core/testing"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,21 +17,6 @@ const log = AuditLog.layer.pipe(
   Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
 )
 
-// Every commit of a transaction that updated an entry of `tenant` fails, for the scope: a deferred
-// constraint trigger raises at COMMIT.
-const failCommitsOf = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(SqlClient.SqlClient, (client) => {
-    const sql = client.withoutTransforms()
-    const name = `fail_commit_${tenant.replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`
-        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
-        CREATE CONSTRAINT TRIGGER ${name} AFTER UPDATE ON lawful_audit_entries DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
-      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_audit_entries; DROP FUNCTION ${name}()`))
-    ).pipe(Effect.orDie)
-  })
-
 sqlSuite("AuditLog when a COMMIT fails", log, (it) => {
   it.effect("a de-link whose commit fails fails with AuditStoreError, not a defect, and changes nothing", () =>
     Effect.gen(function*() {
@@ -40,8 +24,9 @@ sqlSuite("AuditLog when a COMMIT fails", log, (it) => {
       const tenant = yield* TenantId.make
       const subject = yield* SubjectId.make
       yield* audit.appendAll(tenant, [event(0, { subject }), event(1, { subject })])
+      const failing = failCommitsOn({ table: "lawful_audit_entries", column: "tenant_id", value: tenant, on: "UPDATE" })
       const exit = yield* Effect.exit(
-        Effect.scoped(Effect.zipRight(failCommitsOf(tenant), audit.delinkSubject(tenant, subject, { kind: "system", id: "erasure" })))
+        Effect.scoped(Effect.zipRight(failing, audit.delinkSubject(tenant, subject, { kind: "system", id: "erasure" })))
       )
       assert.isTrue(Exit.isFailure(exit) && Option.isNone(Cause.dieOption(exit.cause)), "no defect")
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()

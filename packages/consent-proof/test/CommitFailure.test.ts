@@ -1,28 +1,12 @@
 import { assert } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as TenantId from "@lawful/core/TenantId"
-import { sqlSuite } from "@lawful/core/testing"
+import { failCommitsOn, sqlSuite } from "@lawful/core/testing"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import * as ConsentStore from "../src/ConsentStore.js"
-
-// Every commit of a transaction that inserted an import of `tenant` fails, for the scope: a
-// deferred constraint trigger raises at COMMIT.
-const failCommitsOf = (tenant: TenantId.TenantId) =>
-  Effect.flatMap(SqlClient.SqlClient, (client) => {
-    const sql = client.withoutTransforms()
-    const name = `fail_commit_${tenant.replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`
-        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
-        CREATE CONSTRAINT TRIGGER ${name} AFTER INSERT ON lawful_consent_imports DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
-      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON lawful_consent_imports; DROP FUNCTION ${name}()`))
-    ).pipe(Effect.orDie)
-  })
 
 sqlSuite("ConsentStore when a COMMIT fails", ConsentStore.layerSql, (it) => {
   it.effect("a claim whose commit fails fails with ConsentStoreError, not a defect, and saves nothing", () =>
@@ -44,7 +28,8 @@ sqlSuite("ConsentStore when a COMMIT fails", ConsentStore.layerSql, (it) => {
         now,
         until: new Date(now.getTime() + 60_000)
       }
-      const exit = yield* Effect.exit(Effect.scoped(Effect.zipRight(failCommitsOf(tenant), store.claimImport(tenant, record, claim))))
+      const failing = failCommitsOn({ table: "lawful_consent_imports", column: "tenant_id", value: tenant })
+      const exit = yield* Effect.exit(Effect.scoped(Effect.zipRight(failing, store.claimImport(tenant, record, claim))))
       assert.isTrue(Exit.isFailure(exit) && Option.isNone(Cause.dieOption(exit.cause)), "no defect")
       const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
       assert.isTrue(Option.isSome(error) && error.value._tag === "ConsentStoreError" && error.value.operation === "claimImport")

@@ -255,6 +255,47 @@ export const rowsReadBy = <A, E, R>(
   })
 
 /**
+ * Makes every COMMIT of a transaction that wrote a row of `table` whose
+ * `column` equals `value` fail, for the scope: a deferred constraint trigger
+ * (`DEFERRABLE INITIALLY DEFERRED`, `AFTER INSERT` or, with `on: "UPDATE"`,
+ * `AFTER UPDATE`) raises `commit refused` at COMMIT, so the statements
+ * themselves succeed and only the commit fails, as a connection lost at that
+ * moment or a serialization failure would. A statement outside a
+ * transaction commits alone, and fails the same way; a transaction that
+ * wrote no such row commits as usual, so a test picks a value of its own (a
+ * tenant id, a random name) and tests running concurrently on the same table
+ * are unaffected.
+ *
+ * For tests on PGlite and PostgreSQL, on the `SqlClient` in context; the
+ * table must exist. The trigger and its function are dropped when the scope
+ * closes. `table` and `column` are written into the statement as they are;
+ * `value` is quoted as a literal and compared as the column's type reads it
+ * (`"true"` for a boolean). Dies if the trigger cannot be created.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const failCommitsOn = (options: {
+  readonly table: string
+  readonly column: string
+  readonly value: string
+  readonly on?: "INSERT" | "UPDATE"
+}): Effect.Effect<void, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.flatMap(SqlClient.SqlClient, (client) => {
+    const sql = client.withoutTransforms()
+    const { column, table } = options
+    const name = `lawful_fail_commit_${randomUUID().replaceAll("-", "")}`
+    const value = `'${options.value.replaceAll("'", "''")}'`
+    return Effect.acquireRelease(
+      sql.unsafe(`
+        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+        CREATE CONSTRAINT TRIGGER ${name} AFTER ${options.on ?? "INSERT"} ON ${table} DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW WHEN (NEW.${column} = ${value}) EXECUTE FUNCTION ${name}()`),
+      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`))
+    ).pipe(Effect.asVoid, Effect.orDie)
+  })
+
+/**
  * The text of a test between the lines `// readme:start <name>` and
  * `// readme:end <name>`, and whether it appears in one of the README's
  * `ts` code blocks: so a package's README shows its example exactly as a

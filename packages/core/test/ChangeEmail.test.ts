@@ -5,12 +5,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
 import * as KeyStore from "../src/KeyStore.js"
-import * as MasterKey from "../src/MasterKey.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
 import type * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite, sqlSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { withVault } from "./SubjectDirectoryLayers.js"
 
 // Every address the directory seals for a subject, counted per subject: a change of address
 // seals the new one, a change to the address the subject has seals nothing.
@@ -30,20 +30,9 @@ const countingSeals = Layer.effect(
     }))
 )
 
-const withVault = <E1, R1, E2, R2>(
-  directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, R1 | Vault.Vault>,
-  store: Layer.Layer<KeyStore.KeyStore, E2, R2>
-) =>
-  directory.pipe(
-    Layer.provide(countingSeals),
-    Layer.provideMerge(Vault.layer),
-    Layer.provide(store),
-    Layer.provide(MasterKey.layerRandom)
-  )
-
 const layers = {
-  memory: withVault(SubjectDirectory.layerMemory, KeyStore.layerMemory),
-  sql: withVault(SubjectDirectory.layerSql, KeyStore.layerSql)
+  memory: withVault(SubjectDirectory.layerMemory.pipe(Layer.provide(countingSeals)), KeyStore.layerMemory),
+  sql: withVault(SubjectDirectory.layerSql.pipe(Layer.provide(countingSeals)), KeyStore.layerSql)
 }
 
 contractSuite("SubjectDirectory.changeEmail", layers, (it) => {

@@ -8,17 +8,14 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { withTransaction } from "../src/Database.js"
-import { sqlSuite } from "../src/testing.js"
+import { failCommitsOn, sqlSuite } from "../src/testing.js"
 
-// A table of the test's own whose every insert is refused at COMMIT: a deferred constraint trigger.
+// A table of the test's own whose every insert of a refused row is refused at COMMIT, for the scope.
 const refusingTable = Effect.gen(function*() {
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
   const table = `commit_failure_${randomUUID().replaceAll("-", "")}`
-  yield* sql.unsafe(`
-    CREATE TABLE ${table} (id int PRIMARY KEY, refused boolean NOT NULL DEFAULT false);
-    CREATE FUNCTION ${table}_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
-    CREATE CONSTRAINT TRIGGER ${table}_refuse AFTER INSERT ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-      WHEN (NEW.refused) EXECUTE FUNCTION ${table}_refuse()`)
+  yield* sql.unsafe(`CREATE TABLE ${table} (id int PRIMARY KEY, refused boolean NOT NULL DEFAULT false)`)
+  yield* failCommitsOn({ table, column: "refused", value: "true" })
   const insert = (id: number, refused: boolean) => sql.unsafe(`INSERT INTO ${table} (id, refused) VALUES ($1, $2)`, [id, refused])
   const ids = Effect.map(sql.unsafe<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`), (rows) => rows.map((row) => row.id))
   return { sql, insert, ids }
@@ -38,7 +35,7 @@ const diedWith = <A, E>(exit: Exit.Exit<A, E>, died: SqlError): boolean =>
   })
 
 sqlSuite("Database.withTransaction", Layer.empty, (it) => {
-  it.effect("a COMMIT that fails is a failure with its SqlError, not a defect, and nothing is kept", () =>
+  it.scoped("a COMMIT that fails is a failure with its SqlError, not a defect, and nothing is kept", () =>
     Effect.gen(function*() {
       const { insert, ids, sql } = yield* refusingTable
       const exit = yield* Effect.exit(withTransaction(sql)(insert(1, true)))
@@ -51,7 +48,7 @@ sqlSuite("Database.withTransaction", Layer.empty, (it) => {
       assert.deepStrictEqual(yield* ids, [2])
     }))
 
-  it.effect("a body that dies with a SqlError still dies, and rolls back", () =>
+  it.scoped("a body that dies with a SqlError still dies, and rolls back", () =>
     Effect.gen(function*() {
       const { insert, ids, sql } = yield* refusingTable
       const died = new SqlError({ cause: "a bug", message: "the body died" })
@@ -61,7 +58,7 @@ sqlSuite("Database.withTransaction", Layer.empty, (it) => {
       assert.deepStrictEqual(yield* ids, [])
     }))
 
-  it.effect("a body that fails with a SqlError fails with it, and rolls back", () =>
+  it.scoped("a body that fails with a SqlError fails with it, and rolls back", () =>
     Effect.gen(function*() {
       const { insert, ids, sql } = yield* refusingTable
       const exit = yield* Effect.exit(withTransaction(sql)(Effect.zipRight(insert(1, false), insert(1, false))))
@@ -70,7 +67,7 @@ sqlSuite("Database.withTransaction", Layer.empty, (it) => {
       assert.deepStrictEqual(yield* ids, [])
     }))
 
-  it.effect("nested, it rolls back to its savepoint as before, and the outer COMMIT's failure is one failure", () =>
+  it.scoped("nested, it rolls back to its savepoint as before, and the outer COMMIT's failure is one failure", () =>
     Effect.gen(function*() {
       const { insert, ids, sql } = yield* refusingTable
       const inner = yield* withTransaction(sql)(
@@ -91,7 +88,7 @@ sqlSuite("Database.withTransaction", Layer.empty, (it) => {
       assert.deepStrictEqual(yield* ids, [1, 3])
     }))
 
-  it.effect("a nested body that dies with a SqlError still dies through the outer transaction", () =>
+  it.scoped("a nested body that dies with a SqlError still dies through the outer transaction", () =>
     Effect.gen(function*() {
       const { insert, ids, sql } = yield* refusingTable
       const died = new SqlError({ cause: "a bug", message: "the body died" })

@@ -1,26 +1,15 @@
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomBytes, randomUUID } from "node:crypto"
 import * as KeyStore from "../src/KeyStore.js"
-import * as MasterKey from "../src/MasterKey.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite, readCounter, rowsReadBy, sqlSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { withVault } from "./SubjectDirectoryLayers.js"
 import { suite } from "./SubjectDirectorySuite.js"
-
-const withVault = <E1, R1, E2, R2>(
-  directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, R1 | Vault.Vault>,
-  store: Layer.Layer<KeyStore.KeyStore, E2, R2>
-) =>
-  directory.pipe(
-    Layer.provideMerge(Vault.layer),
-    Layer.provide(store),
-    Layer.provide(MasterKey.layerRandom)
-  )
 
 const layers = {
   memory: withVault(SubjectDirectory.layerMemory, KeyStore.layerMemory),

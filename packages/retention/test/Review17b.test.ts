@@ -7,7 +7,7 @@ import { assert } from "@effect/vitest"
 import { AuditLog } from "@lawful/audit-trail/AuditLog"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
-import { databaseLayer, sqlSuite } from "@lawful/core/testing"
+import { sqlSuite } from "@lawful/core/testing"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,7 +17,7 @@ import * as TestClock from "effect/TestClock"
 import { RetentionStoreError } from "../src/RetentionPolicy.js"
 import * as Sweeper from "../src/Sweeper.js"
 import { SweepJournal } from "../src/SweepJournal.js"
-import { batchSize, sqlStack } from "./fixtures.js"
+import { batchSize, otherDatabase, sqlStack } from "./fixtures.js"
 
 const hour = 60 * 60 * 1000
 const BARE = "test.bare"
@@ -42,8 +42,7 @@ const bareRecords: Layer.Layer<BareRecords, never, RetentionTarget.RetentionTarg
   BareRecords,
   Effect.gen(function*() {
     const main = yield* SqlClient.SqlClient
-    const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
-    const other = Context.get(yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres")), SqlClient.SqlClient)
+    const other = Context.get(yield* otherDatabase, SqlClient.SqlClient)
     const clients = { main: main.withoutTransforms(), other: other.withoutTransforms() }
     for (const sql of Object.values(clients)) {
       yield* sql`CREATE TABLE IF NOT EXISTS test_bare (

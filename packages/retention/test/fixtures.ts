@@ -18,7 +18,8 @@ import * as Database from "@lawful/core/Database"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
-import { databaseLayer } from "@lawful/core/testing"
+import { databaseLayer, failCommitsOn } from "@lawful/core/testing"
+import type { Database as TestDatabase } from "@lawful/core/testing"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -27,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Retention from "../src/Retention.js"
 
@@ -413,6 +415,18 @@ export const refuseRecords = (tenant: TenantId) =>
   })
 
 /**
+ * A second database of the backend of the `SqlClient` in context, for the scope: another PGlite, or
+ * another schema with a pool of its own on PostgreSQL. Its transactions and connections are apart
+ * from those of the database in context, as those of an archive or a log on a URL of its own are.
+ */
+export const otherDatabase: Effect.Effect<Context.Context<TestDatabase>, never, SqlClient.SqlClient | Scope.Scope> =
+  Effect.gen(function*() {
+    const main = yield* SqlClient.SqlClient
+    const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
+    return yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres"))
+  })
+
+/**
  * The records of `REMOTE`, a category on a database of its own: a second database of the test's
  * backend (another PGlite, or another schema with a pool of its own on PostgreSQL), so that its
  * batches commit apart from the sweep journal's transactions, as an archive on
@@ -436,10 +450,7 @@ export const remoteRecords: Layer.Layer<RemoteRecords, never, RetentionTarget.Re
   Layer.scoped(
     RemoteRecords,
     Effect.gen(function*() {
-      const main = yield* SqlClient.SqlClient
-      const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
-      const database = yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres"))
-      const client = Context.get(database, SqlClient.SqlClient)
+      const client = Context.get(yield* otherDatabase, SqlClient.SqlClient)
       const sql = client.withoutTransforms()
       yield* sql`CREATE TABLE IF NOT EXISTS test_remote (
         tenant_id uuid NOT NULL, id bigint NOT NULL, recorded_at timestamptz NOT NULL, PRIMARY KEY (tenant_id, id))`
@@ -488,9 +499,7 @@ export const remoteRecords: Layer.Layer<RemoteRecords, never, RetentionTarget.Re
  */
 export const auditElsewhere = Layer.unwrapScoped(
   Effect.gen(function*() {
-    const main = yield* SqlClient.SqlClient
-    const embedded = typeof (main as { readonly pglite?: unknown }).pglite === "object"
-    const database = yield* Layer.build(databaseLayer(embedded ? "pglite" : "postgres"))
+    const database = yield* otherDatabase
     const store = Layer.effect(AuditStore.AuditStore, Effect.map(AuditStore.AuditStore, Database.outsideTransactionAll)).pipe(
       Layer.provide(AuditStore.layerSql),
       Layer.provide(Layer.succeedContext(database)),
@@ -507,18 +516,12 @@ export const sqlStackAuditElsewhere = Layer.mergeAll(Retention.layerSql({ batchS
 )
 
 /**
- * Makes every commit of a transaction that wrote a row of `tenant` in `table` fail (a deferred
- * constraint trigger, which raises at COMMIT; on `UPDATE` only, with `on: "UPDATE"`), for the scope.
+ * Makes every commit of a transaction that wrote a row of `tenant` in `table` fail (core's
+ * `failCommitsOn`: a deferred constraint trigger, which raises at COMMIT; on `UPDATE` only, with
+ * `on: "UPDATE"`), for the scope.
  */
-export const failCommitsOf = (tenant: TenantId, table: "lawful_retention_policies" | "lawful_retention_holds", on: "INSERT" | "UPDATE" = "INSERT") =>
-  Effect.flatMap(SqlClient.SqlClient, (client) => {
-    const sql = client.withoutTransforms()
-    const name = `fail_commit_${table === "lawful_retention_policies" ? "p" : "h"}${on.toLowerCase()}_${tenant.replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`
-        CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
-        CREATE CONSTRAINT TRIGGER ${name} AFTER ${on} ON ${table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-        WHEN (NEW.tenant_id = '${tenant}') EXECUTE FUNCTION ${name}()`),
-      () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`))
-    ).pipe(Effect.orDie)
-  })
+export const failCommitsOf = (
+  tenant: TenantId,
+  table: "lawful_retention_policies" | "lawful_retention_holds",
+  on: "INSERT" | "UPDATE" = "INSERT"
+) => failCommitsOn({ table, column: "tenant_id", value: tenant, on })
