@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Issues from "@lawful/core/Issues"
 import * as CoreJson from "@lawful/core/Json"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as CoreText from "@lawful/core/Text"
@@ -76,6 +77,9 @@ export const LegalBasis = Schema.Literal(
   "vital-interests",
   "public-task",
   "legitimate-interests"
+).pipe((bases) =>
+  // One refusal naming them all, as `@lawful/core/Issues` words it: Effect's own quotes the value.
+  bases.annotations({ message: () => ({ message: `expected ${Issues.expected(bases.ast)}`, override: true }) })
 )
 
 /**
@@ -128,21 +132,42 @@ export const Json: Schema.Schema<Json> = Schema.suspend(() =>
   )
 )
 
+const detailsForm =
+  "a JSON object (finite numbers, no undefined, arrays without holes, plain objects, no NUL or unpaired surrogates)"
+
+// An object, whose members the filter of `Details` checks. Its message keeps a value that is not
+// one (a name given as the details) out of the refusal.
+const DetailsObject = Schema.declare(
+  (value): value is { readonly [key: string]: Json } =>
+    typeof value === "object" && value !== null && !Array.isArray(value),
+  { identifier: "Details", description: detailsForm, message: () => `expected ${detailsForm}` }
+)
+
 /**
  * Details: a JSON object without personal data, 32 levels deep at most, its
  * strings and member names without NUL characters or unpaired surrogates. Checked
  * by a direct walk rather than a recursive Schema, because every append
- * decodes one.
+ * decodes one. A refusal says what the details hold that is not JSON
+ * (`"holds an object that is not plain (a Date, ...)"`), never the details.
  *
  * @since 0.1.0
  * @category models
  */
-export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.declare(
-  (value): value is { readonly [key: string]: Json } =>
-    typeof value === "object" && value !== null && !Array.isArray(value) &&
-    CoreJson.problem(value, { maxDepth: 32, storableText: true }) === undefined,
-  { identifier: "Details", description: "a JSON object (finite numbers, no undefined, arrays without holes, plain objects, no NUL or unpaired surrogates)" }
+export const Details: Schema.Schema<{ readonly [key: string]: Json }> = DetailsObject.pipe(
+  Schema.filter((details) => {
+    const problem = CoreJson.problem(details, { maxDepth: 32, storableText: true })
+    return problem === undefined || `holds ${problem}, which is not JSON`
+  }, { description: detailsForm })
 )
+
+// `undefined`, refused without the value given instead: Effect's own message for the `undefined`
+// of `Schema.optional` quotes it ("Expected undefined, actual ..."), a name given as the subject,
+// details holding one.
+const Absent = Schema.Undefined.annotations({ message: () => "expected undefined (the member left out)" })
+
+// As `Schema.optional`, the same types, with the `undefined` of `Absent`.
+const optional = <S extends Schema.Schema.Any>(schema: S) =>
+  Schema.optionalWith(Schema.Union(schema, Absent), { exact: true })
 
 /**
  * An operation to record.
@@ -153,9 +178,9 @@ export const Details: Schema.Schema<{ readonly [key: string]: Json }> = Schema.d
 export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/AuditEvent")({
   actor: Actor,
   action: Action,
-  purpose: Schema.optional(Text(200)),
-  legalBasis: Schema.optional(LegalBasis),
-  subject: Schema.optional(SubjectId),
-  resource: Schema.optional(Resource),
-  details: Schema.optional(Details)
+  purpose: optional(Text(200)),
+  legalBasis: optional(LegalBasis),
+  subject: optional(SubjectId),
+  resource: optional(Resource),
+  details: optional(Details)
 }) {}

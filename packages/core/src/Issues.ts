@@ -24,8 +24,9 @@ import * as AST from "effect/SchemaAST"
  * One thing wrong with a value: its kind (the tag of Effect's
  * `ArrayFormatterIssue`: `"Type"`, `"Missing"`, `"Unexpected"`...; or
  * `"NestedTooDeeply"`), where (`path`, the keys and indexes from the value
- * decoded to the part refused; empty for the value itself), and what is
- * wrong (`message`), which never quotes the value.
+ * decoded to the part refused, up to a record whose member it is; empty for
+ * the value itself; `where` writes it as text), and what is wrong
+ * (`message`), which never quotes the value.
  *
  * @since 0.1.0
  * @category models
@@ -98,10 +99,26 @@ export const expected = (ast: AST.AST): string => {
   }
 }
 
-// The members an object may have, as its schema names them.
+// The members an object may have, as its schema names them: by name, and by the form of the names
+// a record takes.
 const membersOf = (ast: AST.AST): string => {
-  const names = ast._tag === "TypeLiteral" ? ast.propertySignatures.map((property) => String(property.name)) : []
-  return names.length === 0 ? "it takes none" : `its members are ${names.join(", ")}`
+  if (ast._tag !== "TypeLiteral") return "it takes none"
+  const names = ast.propertySignatures.map((property) => String(property.name))
+  const forms = Arr.dedupe(ast.indexSignatures.map((signature) => expected(signature.parameter)))
+  if (forms.length === 0) return names.length === 0 ? "it takes none" : `its members are ${names.join(", ")}`
+  return names.length === 0
+    ? `its members' names are ${join(forms)}`
+    : `its members are ${names.join(", ")}, and others whose names are ${join(forms)}`
+}
+
+// Stands, in a path, for the name of a record's member, which is the caller's text: `describe`
+// tells what is wrong there at the record, and the path within the member's value in the message.
+const member: unique symbol = Symbol("@lawful/core/Issues/member")
+
+// Whether an object's member is one its schema names (not one of a record's, named by the caller).
+const isNamed = (ast: AST.TypeLiteral, path: ParseResult.Path): boolean => {
+  const key = Array.isArray(path) ? path[0] : path
+  return ast.propertySignatures.some((property) => property.name === key)
 }
 
 // Whether every member of a union refused the value whole (none reached into it).
@@ -122,11 +139,18 @@ const scrub = (issue: ParseResult.ParseIssue, refused: (form: string) => string)
       const issues: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues)
         ? issue.issues
         : [issue.issues as ParseResult.ParseIssue]
-      const scrubbed = Arr.map(issues, (inner): ParseResult.ParseIssue =>
-        // A member not allowed is told by its object, not by its name, which is the caller's text.
-        issue.ast._tag === "TypeLiteral" && inner._tag === "Pointer" && inner.issue._tag === "Unexpected"
-          ? new ParseResult.Unexpected(inner.actual, `has a member that is not allowed (${membersOf(issue.ast)})`)
-          : scrub(inner, refused))
+      const ast = issue.ast
+      const scrubbed = Arr.map(issues, (inner): ParseResult.ParseIssue => {
+        if (ast._tag !== "TypeLiteral" || inner._tag !== "Pointer") return scrub(inner, refused)
+        // A member not allowed, or a record's member whose value is refused, is told by its object,
+        // not by its name, which is the caller's text.
+        if (inner.issue._tag === "Unexpected") {
+          return new ParseResult.Unexpected(inner.actual, `has a member that is not allowed (${membersOf(ast)})`)
+        }
+        return isNamed(ast, inner.path)
+          ? scrub(inner, refused)
+          : new ParseResult.Pointer(member, inner.actual, scrub(inner.issue, refused))
+      })
       if (issue.ast._tag === "Union" && allTypes(scrubbed)) {
         return new ParseResult.Type(issue.ast, issue.actual, refused(expected(issue.ast)))
       }
@@ -155,6 +179,47 @@ const scrub = (issue: ParseResult.ParseIssue, refused: (form: string) => string)
 const expectedForm = (form: string) => `expected ${form}`
 
 /**
+ * A path (an `Issue`'s) as code would reach the part it leads to:
+ * `records[0].recordedAt`; `""` for the value itself.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const where = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (to, key) => (typeof key === "number" ? `${to}[${key}]` : to === "" ? String(key) : `${to}.${String(key)}`),
+    ""
+  )
+
+// An issue within a record's member, moved to the record: the path within the member's value (a
+// record's member within it shown as `*`) goes into the message.
+const atRecord = (issue: ParseResult.ArrayFormatterIssue): Issue => {
+  const at = issue.path.indexOf(member)
+  if (at < 0) return issue
+  const within = where(issue.path.slice(at + 1).map((key) => (key === member ? "*" : key)))
+  return {
+    _tag: issue._tag,
+    path: issue.path.slice(0, at),
+    message: `a member's value${within === "" ? "" : `, at ${within}`}: ${issue.message}`
+  }
+}
+
+// The issues, each once (several members of a record refused alike are one issue at the record).
+const once = (issues: ReadonlyArray<Issue>): ReadonlyArray<Issue> => {
+  const seen = new Set<string>()
+  return issues.filter((issue) => {
+    const key = JSON.stringify([
+      issue._tag,
+      issue.message,
+      issue.path.map((key) => (typeof key === "symbol" ? { symbol: String(key) } : key))
+    ])
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/**
  * The issues of a failed decoding (a `ParseError`, or its `issue`), in the
  * order Effect's `ArrayFormatter` gives them, each with its path and a
  * message that never quotes the value refused:
@@ -167,6 +232,11 @@ const expectedForm = (form: string) => `expected ${form}`
  * - a member an object does not take: one issue at the object, `"has a
  *   member that is not allowed (its members are a, b)"`, never the member's
  *   name (the caller's text);
+ * - a record's member (a name the Schema does not spell out, but the
+ *   caller's text) whose value is refused: at the record, never by the
+ *   member's name, its message led by `"a member's value: "` (and the path
+ *   within the value: `"a member's value, at zips[1]: expected text"`);
+ * - the same issue twice (two members of a record refused alike): once;
  * - a message the Schema words itself (a filter returning its reason, a
  *   `message` annotation) is kept: keep the value out of it.
  *
@@ -184,7 +254,8 @@ export const describe = (
 ): ReadonlyArray<Issue> => {
   const issue = error._tag === "ParseError" ? error.issue : error
   try {
-    return ParseResult.ArrayFormatter.formatIssueSync(scrub(issue, options?.refused ?? expectedForm))
+    const issues = ParseResult.ArrayFormatter.formatIssueSync(scrub(issue, options?.refused ?? expectedForm))
+    return once(issues.map(atRecord))
   } catch (cause) {
     if (!(cause instanceof RangeError)) throw cause
     return [{ _tag: "NestedTooDeeply", path: [], message: "is nested too deeply to be described" }]

@@ -8,10 +8,12 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Database from "./Database.js"
 
 /**
- * A package's migrations did not apply. Start-up stops; nothing half-applied
- * stays, because each run is one transaction.
+ * A package's migrations did not apply, their transaction's `COMMIT`
+ * included (a deferred constraint, the connection lost). Start-up stops;
+ * nothing half-applied stays, because each run is one transaction.
  *
  * @since 0.1.0
  * @category errors
@@ -57,7 +59,7 @@ export const run = (
         name text NOT NULL
       )`,
       Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
-    ], { discard: true }).pipe(sql.withTransaction, Effect.provideService(SqlClient.SqlClient, sql))
+    ], { discard: true }).pipe(Database.withTransaction(sql), Effect.provideService(SqlClient.SqlClient, sql))
   }).pipe(
     Effect.mapError((cause) => new MigrationFailed({ packageName, cause })),
     Effect.withSpan("Migrations.run", { captureStackTrace: false, attributes: { package: packageName } })

@@ -460,10 +460,7 @@ export const defaultSourceTimeout: Duration.Duration = Duration.minutes(10)
 // Where in the result (`records[0].recordedAt`) and what is wrong there, never the value found.
 const reasonOf = (issue: ParseResult.ParseIssue): string => {
   const first = Issues.describe(issue, { refused: (form) => `is not ${form}` })[0]!
-  const at = first.path.reduce<string>(
-    (to, key) => (typeof key === "number" ? `${to}[${key}]` : to === "" ? String(key) : `${to}.${String(key)}`),
-    ""
-  )
+  const at = Issues.where(first.path)
   return `${at === "" ? "the result" : at} ${first.message}`
 }
 

@@ -91,6 +91,58 @@ describe("Issues.describe", () => {
   })
 })
 
+describe("Issues.describe, a record", () => {
+  // A record's member names are the caller's text: a person's address, a name.
+  const Answers = Schema.Struct({ answers: Schema.Record({ key: Schema.String, value: Schema.Boolean }) })
+
+  it("tells a member's value refused at the record, never the member's name", () => {
+    const issues = Issues.describe(refusal({ answers: { [personal]: "yes" } }, Answers))
+    assert.deepStrictEqual(lines(issues), ["answers: a member's value: expected true or false"])
+    assert.deepStrictEqual(issues.map((issue) => issue._tag), ["Type"])
+    assert.notInclude(JSON.stringify(issues), "Zoe")
+  })
+
+  it("tells what is wrong inside a member's value by the path within it, and once for many members", () => {
+    const Cities = Schema.Record({ key: Schema.String, value: Schema.Struct({ city: Schema.String, zips: Schema.Array(Schema.String) }) })
+    const issues = Issues.describe(
+      refusal({ [personal]: { city: 7, zips: [] }, "Ann Smith": { city: 8, zips: ["ok", 9] } }, Cities)
+    )
+    assert.deepStrictEqual(lines(issues), [
+      ": a member's value, at city: expected text",
+      ": a member's value, at zips[1]: expected text"
+    ])
+    assert.notInclude(JSON.stringify(issues), "Zoe")
+    assert.notInclude(JSON.stringify(issues), "Ann")
+  })
+
+  it("tells a member of a struct with a record's members apart: a named one by its name", () => {
+    const Mixed = Schema.Struct({ id: Schema.Number }, Schema.Record({ key: Schema.String, value: Schema.Union(Schema.Number, Schema.String) }))
+    const issues = Issues.describe(refusal({ id: "one", [personal]: true }, Mixed))
+    assert.deepStrictEqual(lines(issues), ["id: expected a number", ": a member's value: expected one of a number or text"])
+    assert.notInclude(JSON.stringify(issues), "Zoe")
+  })
+
+  it("tells a member whose name the key schema refuses at the record, with the names it takes, never the name", () => {
+    const Codes = Schema.Struct({
+      codes: Schema.Record({ key: Schema.String.pipe(Schema.pattern(/^[a-z]+$/)), value: Schema.Boolean })
+    })
+    const issues = Issues.describe(refusal({ codes: { valid: true, [personal]: true } }, Codes))
+    assert.deepStrictEqual(lines(issues), [
+      "codes: has a member that is not allowed (its members' names are a string matching the pattern ^[a-z]+$)"
+    ])
+    assert.deepStrictEqual(issues.map((issue) => issue._tag), ["Unexpected"])
+    assert.notInclude(JSON.stringify(issues), "Zoe")
+  })
+})
+
+describe("Issues.where", () => {
+  it("writes a path as code would reach it", () => {
+    assert.strictEqual(Issues.where([]), "")
+    assert.strictEqual(Issues.where(["records", 0, "recordedAt"]), "records[0].recordedAt")
+    assert.strictEqual(Issues.where([2, "city"]), "[2].city")
+  })
+})
+
 describe("Issues.expected", () => {
   it("words a Schema's form from the Schema alone", () => {
     const cases: ReadonlyArray<readonly [Schema.Schema.Any, string]> = [
