@@ -18,7 +18,7 @@ import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentProof from "../src/ConsentProof.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { confirm, contactsOf, grant, keyedImport, tenantWithLists, withdraw } from "./fixtures.js"
-import { memoryCore, registrations, sqlAudit, sqlCore } from "./layers.js"
+import { withStore } from "./layers.js"
 
 interface Gate {
   /** Succeeded when the held call reached the gate. */
@@ -79,23 +79,7 @@ const gatedStore = Layer.effect(
     }))
 )
 
-const memory = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(gatedStore.pipe(Layer.provide(ConsentStore.layerMemory)), ConsentLists.layerMemory))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(memoryCore, AuditLog.layerMemory))
-)
-
-const sql = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(gatedStore.pipe(Layer.provide(ConsentStore.layerSql)), ConsentLists.layerSql))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
-)
+const { memory, sql } = withStore(gatedStore)
 
 const outcomeOf = <A>(result: Either.Either<A, { readonly _tag: string }>) =>
   Either.isRight(result) ? "recorded" : result.left._tag

@@ -18,7 +18,7 @@ import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { attestation, confirm, grant, importActor, recordedEvent, tenantWithLists, withdraw } from "./fixtures.js"
-import { memoryCore, registrations, sqlAudit, sqlCore } from "./layers.js"
+import { withStore } from "./layers.js"
 
 /** Tenants whose next import batch waits, once it has read its contacts' states, until `go`. */
 const heldAfterStatesRead = new Map<
@@ -54,23 +54,7 @@ const gatedStore = Layer.effect(
     }))
 )
 
-const memory = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(gatedStore.pipe(Layer.provide(ConsentStore.layerMemory)), ConsentLists.layerMemory))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(memoryCore, AuditLog.layerMemory))
-)
-
-const sql = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(gatedStore.pipe(Layer.provide(ConsentStore.layerSql)), ConsentLists.layerSql))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
-)
+const { memory, sql } = withStore(gatedStore)
 
 const outcomeOf = <A>(result: Either.Either<A, { readonly _tag: string }>) =>
   Either.isRight(result) ? "recorded" : result.left._tag

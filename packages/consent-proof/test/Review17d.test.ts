@@ -2,7 +2,6 @@
 // store breaking its contract) makes the call die with a defect that says so, instead of making
 // the same append again and again. On memory, PGlite and PostgreSQL.
 import { assert } from "@effect/vitest"
-import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import { contractSuite } from "@lawful/core/testing"
 import type * as TenantId from "@lawful/core/TenantId"
 import * as Cause from "effect/Cause"
@@ -14,7 +13,7 @@ import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { confirm, contactsOf, grant, keyedImport, tenantWithLists } from "./fixtures.js"
-import { memoryCore, registrations, sqlAudit, sqlCore } from "./layers.js"
+import { withStore } from "./layers.js"
 
 // An id no event of the batch has.
 const unknownId = "00000000-0000-7000-8000-000000000000"
@@ -46,23 +45,7 @@ const misnamingStore = Layer.effect(
     }))
 )
 
-const memory = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(misnamingStore.pipe(Layer.provide(ConsentStore.layerMemory)), ConsentLists.layerMemory))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(memoryCore, AuditLog.layerMemory))
-)
-
-const sql = registrations.pipe(
-  Layer.provideMerge(
-    ConsentLedger.layer.pipe(
-      Layer.provideMerge(Layer.merge(misnamingStore.pipe(Layer.provide(ConsentStore.layerSql)), ConsentLists.layerSql))
-    )
-  ),
-  Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
-)
+const { memory, sql } = withStore(misnamingStore)
 
 const defectOf = (exit: Exit.Exit<unknown, unknown>) => {
   const defect = Exit.isFailure(exit) ? Cause.dieOption(exit.cause) : Option.none()

@@ -13,8 +13,8 @@ import type { Database } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Layer from "effect/Layer"
 import * as ConsentLedger from "../src/ConsentLedger.js"
-import type * as ConsentLists from "../src/ConsentLists.js"
-import type * as ConsentStore from "../src/ConsentStore.js"
+import * as ConsentLists from "../src/ConsentLists.js"
+import * as ConsentStore from "../src/ConsentStore.js"
 
 /** Everything a consent test reaches. */
 export type Services =
@@ -62,3 +62,26 @@ export const sql: Layer.Layer<Services, Migrations.MigrationFailed | unknown, Da
   Layer.provideMerge(ConsentLedger.layerSql),
   Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
 )
+
+/**
+ * `memory` and `sql`, with the ledger's store wrapped by `wrap` (a test's gate or fault in front
+ * of the real store).
+ */
+export const withStore = <E>(wrap: Layer.Layer<ConsentStore.ConsentStore, E, ConsentStore.ConsentStore>) => ({
+  memory: registrations.pipe(
+    Layer.provideMerge(
+      ConsentLedger.layer.pipe(
+        Layer.provideMerge(Layer.merge(wrap.pipe(Layer.provide(ConsentStore.layerMemory)), ConsentLists.layerMemory))
+      )
+    ),
+    Layer.provideMerge(Layer.merge(memoryCore, AuditLog.layerMemory))
+  ),
+  sql: registrations.pipe(
+    Layer.provideMerge(
+      ConsentLedger.layer.pipe(
+        Layer.provideMerge(Layer.merge(wrap.pipe(Layer.provide(ConsentStore.layerSql)), ConsentLists.layerSql))
+      )
+    ),
+    Layer.provideMerge(Layer.merge(sqlCore, sqlAudit))
+  )
+})
