@@ -26,7 +26,9 @@
  *
  * The same requirements hold when an approved processor is changed or a
  * suspended one is reinstated. Time passing can break them afterwards (a DPA
- * expires, a certification lapses): that is what findings report.
+ * expires, a certification lapses): that is what findings report, and so an
+ * engaged processor left over an objection (approved by an earlier version, or
+ * changed while suspended), by this module's rule (`Finding.ObjectionUnresolved`).
  *
  * @since 0.1.0
  */

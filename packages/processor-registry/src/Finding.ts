@@ -11,7 +11,9 @@
  */
 import * as Schema from "effect/Schema"
 import type { AdequacyDecision } from "./AdequacyDecisions.js"
+import * as Approval from "./Approval.js"
 import * as Assessment from "./Assessment.js"
+import { type ChangeNotice, NoticeId, type Objection } from "./ChangeNotice.js"
 import { Country } from "./Country.js"
 import * as Dpa from "./Dpa.js"
 import { isoDate } from "./internal/dates.js"
@@ -111,6 +113,24 @@ export class DataDispositionUnconfirmed extends Schema.TaggedClass<DataDispositi
 ) {}
 
 /**
+ * An engaged processor of tenants' data holds a country or purpose whose notice
+ * tenants objected to, with no other notice, closed without objection, naming
+ * it: the rule approval applies (`Approval` requirement `ObjectionUnresolved`),
+ * which an approval by an earlier version, or a change made while the processor
+ * was suspended, did not meet. Names the notice and how many tenants objected,
+ * never their reasons; the change is announced again once the objections are
+ * resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ObjectionUnresolved extends Schema.TaggedClass<ObjectionUnresolved>()("ObjectionUnresolved", {
+  ...about,
+  noticeId: NoticeId,
+  objections: Schema.Number
+}) {}
+
+/**
  * A finding.
  *
  * @since 0.1.0
@@ -123,7 +143,8 @@ export const Finding = Schema.Union(
   DpfCertificationLapsed,
   TransferMechanismMissing,
   TransferMechanismInvalid,
-  DataDispositionUnconfirmed
+  DataDispositionUnconfirmed,
+  ObjectionUnresolved
 )
 
 /**
@@ -142,6 +163,10 @@ export interface Inputs {
   readonly processors: ReadonlyArray<Processor>
   readonly dpas: ReadonlyArray<Dpa.Dpa>
   readonly assessments: ReadonlyArray<Assessment.Assessment>
+  /** The change notices, for processors of tenants' data (none when absent). */
+  readonly notices?: ReadonlyArray<ChangeNotice>
+  /** The objections recorded to those notices (none when absent). */
+  readonly objections?: ReadonlyArray<Objection>
   readonly decisions: ReadonlyArray<AdequacyDecision>
   readonly at: Date
 }
@@ -163,10 +188,14 @@ const groupBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string): Map<string,
  * @since 0.1.0
  * @category constructors
  */
-export const compute = ({ assessments, at, decisions, dpas, processors }: Inputs): ReadonlyArray<Finding> => {
+export const compute = (
+  { assessments, at, decisions, dpas, notices = [], objections = [], processors }: Inputs
+): ReadonlyArray<Finding> => {
   const findings: Array<Finding> = []
   const dpasOf = groupBy(dpas, (dpa) => dpa.processorId)
   const assessmentsOf = groupBy(assessments, (assessment) => assessment.processorId)
+  const noticesOf = groupBy(notices, (notice) => notice.processorId)
+  const objectionsTo = groupBy(objections, (objection) => objection.noticeId)
   for (const processor of processors) {
     const base = { processorId: processor.id, processorName: processor.legalName }
     if (processor.status._tag === "Terminated") {
@@ -223,6 +252,29 @@ export const compute = ({ assessments, at, decisions, dpas, processors }: Inputs
         )
       }
     }
+
+    if (processor.servesTenants) {
+      const own = noticesOf.get(processor.id) ?? []
+      const unmet = Approval.unmet({
+        processor,
+        dpas: dpasOf.get(processor.id) ?? [],
+        assessments: assessmentsOf.get(processor.id) ?? [],
+        notices: own,
+        objections: own.flatMap((notice) => objectionsTo.get(notice.id) ?? []),
+        decisions,
+        at
+      })
+      for (const requirement of unmet) {
+        if (requirement._tag !== "ObjectionUnresolved") continue
+        findings.push(
+          new ObjectionUnresolved({
+            ...base,
+            noticeId: NoticeId.make(requirement.noticeId),
+            objections: requirement.objections
+          })
+        )
+      }
+    }
   }
   return findings
 }
@@ -252,5 +304,9 @@ export const describe = (finding: Finding): string => {
       return `${who}: the transfer mechanism for ${finding.country} is invalid: ${finding.detail}`
     case "DataDispositionUnconfirmed":
       return `${who}: terminated on ${isoDate(finding.terminatedAt)}, data not yet confirmed returned or deleted`
+    case "ObjectionUnresolved":
+      return `${who}: tenants objected to notice ${finding.noticeId} (${finding.objections} ${
+        finding.objections === 1 ? "objection" : "objections"
+      }), which announced what it processes: announce the change again once the objections are resolved`
   }
 }

@@ -628,7 +628,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly annex: (
     owner: typeof ProcessingRecord.RecordOwner.Encoded
   ) => Effect.Effect<DpaAnnex.DpaAnnex, InvalidInput | RegistryStoreError>
-  /** The findings, now. */
+  /**
+   * The findings, now: among them each engaged processor of tenants' data holding a country or
+   * purpose that only a notice tenants objected to announced (`Finding.ObjectionUnresolved`).
+   */
   readonly findings: Effect.Effect<ReadonlyArray<Finding.Finding>, RegistryStoreError>
 }>() {}
 
@@ -1382,14 +1385,20 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       return DpaAnnex.make({ owner, processors, at })
     })
 
+    // The objections count for the engaged processors of tenants' data, whose approval rests on them.
     const findings = Effect.gen(function*() {
-      const [processors, dpas, assessments, at] = yield* Effect.all([
+      const [processors, dpas, assessments, notices, at] = yield* Effect.all([
         store.processors,
         store.dpas(),
         store.assessments(),
+        store.notices(),
         now
       ])
-      return Finding.compute({ processors, dpas, assessments, decisions, at })
+      const objections = yield* Effect.forEach(
+        processors.filter((processor) => processor.servesTenants && Processor.isEngaged(processor)),
+        (processor) => store.objectionsOf(processor.id)
+      )
+      return Finding.compute({ processors, dpas, assessments, notices, objections: objections.flat(), decisions, at })
     }).pipe(Effect.withSpan("ProcessorRegistry.findings"))
 
     return ProcessorRegistry.of({
