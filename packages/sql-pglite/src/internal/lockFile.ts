@@ -75,6 +75,9 @@ const isRunning = (pid: number): boolean => {
   }
 }
 
+// The time is the system's wall clock, not Effect's `Clock`: it is only compared with file times
+// (`mtimeMs`), which the operating system stamps, and which a `TestClock` does not move. Tests that
+// need another time give a `LockProcess` of their own.
 export const thisProcess: LockProcess = { pid: process.pid, isRunning, held: new Set(), fs, now: Date.now }
 
 /** The directory is open in a client of a running process. */
