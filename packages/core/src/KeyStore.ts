@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { inTransaction, outsideTransactionAll } from "./Database.js"
+import { inTransaction, outsideTransactionAll, withTransaction } from "./Database.js"
 import * as Migrations from "./Migrations.js"
 import { SubjectId } from "./SubjectId.js"
 import { TenantId } from "./TenantId.js"
@@ -93,6 +93,19 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
     previous: WrappedKey,
     next: WrappedKey
   ) => Effect.Effect<boolean, KeyStoreError>
+  /** Whether a completed rotation retired the master key of this id (`retireMasterKeys`). */
+  readonly isMasterKeyRetired: (keyId: string) => Effect.Effect<boolean, KeyStoreError>
+  /**
+   * Records master keys as retired, by id (never the key), in one step with the check that the
+   * master key `current` is not retired itself: false, and nothing recorded, when it is.
+   * Idempotent. Of two calls at once, each retiring the other's current key, one records and
+   * the other answers false: a store must serialise them (the SQL store locks its table).
+   */
+  readonly retireMasterKeys: (
+    keyIds: ReadonlyArray<string>,
+    current: string,
+    at: Date
+  ) => Effect.Effect<boolean, KeyStoreError>
   readonly subjectKey: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Option.Option<SubjectKeyState>, KeyStoreError>
   /** `subjectKey` for many subjects of one tenant in one statement; subjects without a key are missing. */
   readonly subjectKeys: (
@@ -135,6 +148,7 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
   const tenants = new Map<TenantId, WrappedKey>()
   const subjects = new Map<string, SubjectKeyState>()
   const ledger: Array<Erasure> = []
+  const retired = new Map<string, Date>()
   const subjectKeyOf = (tenant: TenantId, subject: SubjectId) => `${tenant}/${subject}`
   return {
     tenantKey: (tenant) => Effect.sync(() => Option.fromNullable(tenants.get(tenant))),
@@ -159,6 +173,13 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
           return false
         }
         tenants.set(tenant, next)
+        return true
+      }),
+    isMasterKeyRetired: (keyId) => Effect.sync(() => retired.has(keyId)),
+    retireMasterKeys: (keyIds, current, at) =>
+      Effect.sync(() => {
+        if (retired.has(current)) return false
+        for (const keyId of keyIds) if (!retired.has(keyId)) retired.set(keyId, at)
         return true
       }),
     subjectKey: (tenant, subject) => Effect.sync(() => Option.fromNullable(subjects.get(subjectKeyOf(tenant, subject)))),
@@ -239,6 +260,14 @@ const migrations: Record<string, Migrations.Migration> = {
       CREATE INDEX lawful_vault_subject_keys_ledger ON lawful_vault_subject_keys (tenant_id, shredded_at, subject_id)
         WHERE shredded_at IS NOT NULL;
       DROP INDEX lawful_vault_subject_keys_erasures;
+    `),
+  // Master keys a completed rotation retired, by id (a fingerprint): never the key itself.
+  "0003_retired_master_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_vault_retired_master_keys (
+        key_id text PRIMARY KEY,
+        retired_at timestamptz NOT NULL
+      )
     `)
 }
 
@@ -410,6 +439,25 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           Effect.map((rows) => rows.length === 1),
           Effect.mapError(fail("replaceTenantKey"))
         ),
+      isMasterKeyRetired: (keyId) =>
+        sql<{ key_id: string }>`SELECT key_id FROM lawful_vault_retired_master_keys WHERE key_id = ${keyId}`.pipe(
+          Effect.map((rows) => rows.length > 0),
+          Effect.mapError(fail("isMasterKeyRetired"))
+        ),
+      // The lock (which plain reads do not wait for) makes calls take turns: each checks `current`
+      // after the one before committed, so two rotations cannot retire each other's current key.
+      retireMasterKeys: (keyIds, current, at) =>
+        Effect.gen(function*() {
+          yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN SHARE ROW EXCLUSIVE MODE`
+          const refused = yield* sql`SELECT 1 FROM lawful_vault_retired_master_keys WHERE key_id = ${current}`
+          if (refused.length > 0) return false
+          if (keyIds.length > 0) {
+            yield* sql`INSERT INTO lawful_vault_retired_master_keys (key_id, retired_at)
+              SELECT DISTINCT unnest(${[...keyIds]}::text[]), ${at}::timestamptz
+              ON CONFLICT (key_id) DO NOTHING`
+          }
+          return true
+        }).pipe(withTransaction(sql), Effect.mapError(fail("retireMasterKeys"))),
       subjectKey: readSubjectKey,
       subjectKeys: subjectKeysOf,
       createSubjectKey: (tenant, subject, key) =>

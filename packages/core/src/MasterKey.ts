@@ -4,8 +4,9 @@
  * `LAWFUL_MASTER_KEY` holds the current key, 32 random bytes in base64
  * (`openssl rand -base64 32`). During a rotation, `LAWFUL_MASTER_KEY_PREVIOUS`
  * holds the keys being retired (comma-separated, same form) until
- * `Vault.rotateMasterKey` has re-wrapped every tenant key. Set to nothing, or
- * only blanks, it holds no key, as when it is not set.
+ * `Vault.rotateMasterKey` has re-wrapped every tenant key; that completed
+ * rotation retires them (by id), and a retired key cannot be current again.
+ * Set to nothing, or only blanks, it holds no key, as when it is not set.
  *
  * @since 0.1.0
  */

@@ -164,8 +164,11 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
   /**
    * Replaces the subject's address, re-sealed and re-indexed; true when the address changed,
    * false when the subject already had it (once normalised, compared by blind index), which
-   * writes and seals nothing and opens no stored address (a subject whose key was shredded
-   * answers false too).
+   * writes and seals nothing (a subject whose key was shredded answers false too). The same
+   * address over a stored one that does not open (`emailOf` fails with `SealedValueInvalid`:
+   * its ciphertext damaged, or sealed under a subject key that no longer opens it) is sealed
+   * again and written, answering true, so that a rectification repairs it. A concurrent change
+   * that wrote first makes this one answer false, or replaces the address it wrote.
    */
   readonly changeEmail: (
     tenant: TenantId,
@@ -213,12 +216,17 @@ interface DirectoryStore {
     subject: SubjectId.SubjectId
   ) => Effect.Effect<Option.Option<StoredEntry>, SubjectDirectoryError>
   readonly remove: (tenant: TenantId, subject: SubjectId.SubjectId) => Effect.Effect<boolean, SubjectDirectoryError>
-  /** "unchanged" when the subject's entry already has the index: nothing is written. */
+  /**
+   * "unchanged" when the subject's entry already has the index: nothing is written. With
+   * `unreadable` (a sealed value of the entry that did not open), an entry that has the index
+   * and still holds exactly that sealed value is written too: re-sealed.
+   */
   readonly replace: (
     tenant: TenantId,
     subject: SubjectId.SubjectId,
     index: string,
-    sealed: Uint8Array
+    sealed: Uint8Array,
+    unreadable?: Uint8Array
   ) => Effect.Effect<"replaced" | "unchanged" | "not-found" | "taken", SubjectDirectoryError>
 }
 
@@ -347,11 +355,26 @@ const make = (store: DirectoryStore) =>
           const stored = yield* store.entry(tenant, subject)
           if (Option.isNone(stored)) return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
           // The blind index is a keyed hash of the normalised address: the same index is the same
-          // address, known without opening the stored one. The store checks again as it writes.
+          // address. It is no change while the stored address opens; one that does not (damaged,
+          // or sealed under a subject key that no longer opens it) is sealed again, or the same
+          // address could never repair it. The store checks again as it writes: the entry still
+          // holds the index, or this very unreadable value.
           const index = yield* vault.blindIndex(tenant, purpose, email)
-          if (index === stored.value.index) return false
+          let unreadable: Uint8Array | undefined
+          if (index === stored.value.index) {
+            const opened = yield* vault.open(tenant, subject, purpose, stored.value.sealed).pipe(
+              Effect.as("opens" as const),
+              Effect.catchTags({
+                // A shredded subject: nothing can be sealed for it again, and the same address is no change.
+                SubjectShredded: () => Effect.succeed("opens" as const),
+                SealedValueInvalid: () => Effect.succeed("unreadable" as const)
+              })
+            )
+            if (opened === "opens") return false
+            unreadable = stored.value.sealed
+          }
           const sealed = yield* vault.seal(tenant, subject, purpose, email)
-          const outcome = yield* store.replace(tenant, subject, index, sealed)
+          const outcome = yield* store.replace(tenant, subject, index, sealed, unreadable)
           if (outcome === "not-found") return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
           if (outcome === "taken") return yield* new EmailAlreadyInUse({ tenantId: tenant, subjectId: subject })
           return outcome === "replaced"
@@ -402,11 +425,13 @@ const memoryStore = (): DirectoryStore => {
         byIndex.delete(indexKey(tenant, entry.index))
         return true
       }),
-    replace: (tenant, subject, index, sealed) =>
+    replace: (tenant, subject, index, sealed, unreadable) =>
       atomically(() => {
         const entry = entries.get(entryKey(tenant, subject))
         if (!entry) return "not-found"
-        if (entry.index === index) return "unchanged"
+        if (entry.index === index && (unreadable === undefined || Buffer.compare(entry.sealed, unreadable) !== 0)) {
+          return "unchanged"
+        }
         const holder = byIndex.get(indexKey(tenant, index))
         if (holder !== undefined && holder !== subject) return "taken"
         byIndex.delete(indexKey(tenant, entry.index))
@@ -620,10 +645,17 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
       // usable. The violation remains for an address inserted concurrently. A statement that
       // wrote nothing reads the row again as it now stands: gone, holding the index already (a
       // concurrent change to the same address: "unchanged"), or the index is another subject's.
-      replace: (tenant, subject, index, sealed) =>
+      // An unreadable sealed value is re-sealed only while the row still holds it: a concurrent
+      // change that re-sealed it first leaves this one "unchanged".
+      replace: (tenant, subject, index, sealed, unreadable) =>
         sql<{ subject_id: string }>`
           UPDATE lawful_subjects SET email_index = ${index}, email_sealed = ${bytes(sealed)}
-          WHERE tenant_id = ${tenant} AND subject_id = ${subject} AND email_index <> ${index}
+          WHERE tenant_id = ${tenant} AND subject_id = ${subject}
+            AND ${
+          unreadable === undefined
+            ? sql`email_index <> ${index}`
+            : sql`(email_index <> ${index} OR email_sealed = ${bytes(unreadable)})`
+        }
             AND NOT EXISTS (
               SELECT 1 FROM lawful_subjects
               WHERE tenant_id = ${tenant} AND email_index = ${index} AND subject_id <> ${subject}
@@ -673,7 +705,8 @@ const noRecords: PersonalDataRegistry.SourceExport = { records: [] }
  * and rectify with `{ email: "new address" }` re-seals and re-indexes it,
  * failing with `EmailAlreadyInUse` as cause when the address belongs to
  * another subject. The address the subject already has (once normalised)
- * changes nothing and rectifies nothing (`{ rectified: 0 }`), nor does a
+ * changes nothing and rectifies nothing (`{ rectified: 0 }`), unless its
+ * stored value does not open, which it seals again (`{ rectified: 1 }`); nor does a
  * subject the directory does not know, or whose key was shredded, which
  * exports nothing too.
  *

@@ -139,6 +139,25 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
 }
 
 /**
+ * The current master key (`LAWFUL_MASTER_KEY`) is one that a completed rotation retired:
+ * rotating to it would re-wrap every tenant key back under a key taken out of service (perhaps
+ * because it leaked). Names the key by its id, a fingerprint that reveals nothing of the key.
+ * Nothing was re-wrapped by the run that found it first; set `LAWFUL_MASTER_KEY` to the key in
+ * service.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MasterKeyRetired extends Schema.TaggedError<MasterKeyRetired>()("MasterKeyRetired", {
+  keyId: Schema.String
+}) {
+  override get message(): string {
+    return `Master key ${this.keyId} was retired by a completed rotation and cannot be current again: ` +
+      "set LAWFUL_MASTER_KEY to the key in service"
+  }
+}
+
+/**
  * A tenant key that master-key rotation left as it was, and why: wrapped by a
  * master key that is not configured (`"unknown-master-key"`), a wrapping that
  * does not authenticate (`"unwrap-failed"`), or a key that this run re-wrapped
@@ -311,8 +330,15 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * it is left as it is, reported with reason `"rewrapped-by-another-process"`, and the run
    * ends, instead of taking keys back and forth with that process for ever. Give every process
    * the same `LAWFUL_MASTER_KEY`, then run again.
+   *
+   * A run that completes (nothing left to re-wrap, `skipped` empty) retires the previous master
+   * keys: the key store records their ids (`KeyStore.retireMasterKeys`), never the keys. A run
+   * whose current master key was retired fails with `MasterKeyRetired`, naming its id, before
+   * it reads a page of tenant keys, so it re-wraps nothing (a key retired by another process
+   * while a run is under way stops it at its next page). A run that did not complete retires
+   * nothing: going back to the old key stays possible until then.
    */
-  readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError>
+  readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError | MasterKeyRetired>
   /** The tenant's erasure ledger, oldest first. */
   readonly erasures: (tenant: TenantId) => Effect.Effect<ReadonlyArray<Erasure>, KeyStoreError>
   /**
@@ -607,12 +633,17 @@ export const make = (options: VaultOptions = {}) =>
     // the last tenant read: a key that cannot be unwrapped is passed over, not read again, and so
     // is a key an earlier pass of the run re-wrapped or tried to (`attempted`): found again, it was
     // re-wrapped since under another master key, by a process with another current key.
+    const refuseRetiredCurrent = Effect.flatMap(
+      store.isMasterKeyRetired(masters.current.id),
+      (retired) => retired ? Effect.fail(new MasterKeyRetired({ keyId: masters.current.id })) : Effect.void
+    )
     const rotationPass = (attempted: Set<TenantId>) => Effect.gen(function*() {
       let rewrapped = 0
       let raced = 0
       const skipped: Array<RotationSkipped> = []
       let after: TenantId | undefined = undefined
       while (true) {
+        yield* refuseRetiredCurrent
         const page: ReadonlyArray<readonly [TenantId, WrappedKey]> = yield* store.tenantKeysNotWrappedBy(
           masters.current.id,
           rotationPageSize,
@@ -660,6 +691,16 @@ export const make = (options: VaultOptions = {}) =>
                   "(a process with another LAWFUL_MASTER_KEY) and stays as it is"
                 : "Vault.rotateMasterKey: a tenant key cannot be unwrapped and stays as it was"
             ).pipe(Effect.annotateLogs({ tenantId, reason })), { discard: true })
+          // Complete: no tenant key is wrapped by a previous key any more, which retires them. In
+          // one step with the check of the current key, so that two runs with swapped keys that
+          // both complete cannot retire each other's.
+          const retiring = [...new Set(masters.previous.map((key) => key.id))].filter((id) => id !== masters.current.id)
+          if (pass.skipped.length === 0 && retiring.length > 0) {
+            const now = yield* Clock.currentTimeMillis
+            if (!(yield* store.retireMasterKeys(retiring, masters.current.id, new Date(now)))) {
+              return yield* new MasterKeyRetired({ keyId: masters.current.id })
+            }
+          }
           return { rewrapped, skipped: pass.skipped }
         }
       }

@@ -120,7 +120,7 @@ sqlSuite("SubjectDirectory.changeEmail storage", layers.sql, (it) => {
       assert.notStrictEqual(after.sealed, before.sealed)
     }))
 
-  it.effect("a stored address that no longer opens is replaced by another, and left alone by the same one", () =>
+  it.effect("a stored address that no longer opens is replaced by another, and sealed again by the same one", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const directory = yield* SubjectDirectory.SubjectDirectory
@@ -131,10 +131,16 @@ sqlSuite("SubjectDirectory.changeEmail storage", layers.sql, (it) => {
       assert.strictEqual((yield* Effect.flip(directory.emailOf(tenant, subject)))._tag, "SealedValueInvalid")
       const unreadable = yield* rowOf(tenant, subject)
 
-      // Equal blind indexes: the same address, nothing to open or write.
-      assert.isFalse(yield* directory.changeEmail(tenant, subject, "WES@example.com"))
-      assert.deepStrictEqual(yield* rowOf(tenant, subject), unreadable)
+      // Equal blind indexes: the same address, its stored value sealed again under the same index.
+      assert.isTrue(yield* directory.changeEmail(tenant, subject, "WES@example.com"))
+      const resealed = yield* rowOf(tenant, subject)
+      assert.strictEqual(resealed.index, unreadable.index)
+      assert.notStrictEqual(resealed.sealed, unreadable.sealed)
+      assert.strictEqual(yield* directory.emailOf(tenant, subject), "wes@example.com")
+      assert.isFalse(yield* directory.changeEmail(tenant, subject, "wes@example.com"))
+      assert.deepStrictEqual(yield* rowOf(tenant, subject), resealed)
 
+      yield* sql`UPDATE lawful_subjects SET email_sealed = ${garbage} WHERE tenant_id = ${tenant} AND subject_id = ${subject}`
       const source = SubjectDirectory.makeSource(directory)
       assert.deepStrictEqual(yield* source.rectify(tenant, subject, { email: "wes.new@example.com" }), { rectified: 1 })
       assert.strictEqual(yield* directory.emailOf(tenant, subject), "wes.new@example.com")

@@ -137,7 +137,7 @@ contractSuite("Rotation in pages smaller than the tenants", { memory: layerMemor
 })
 
 contractSuite("Rotation by two processes with different current keys", { memory: layerMemory, sql: layerSql }, (it, backend) => {
-  it.scoped("two processes rotating at once to each one's own key, the other's among its previous, both finish; no key is re-wrapped twice by a run", () =>
+  it.scoped("two processes rotating at once to each one's own key, the other's among its previous, both finish or one stops on its key retired by the other; no key is re-wrapped twice by a run", () =>
     Effect.gen(function*() {
       const { opens, pagesRead, sealFor, store, tenants, vaultWith } = yield* fixture
       const [keyA, keyB] = [MasterKey.generate(), MasterKey.generate()]
@@ -151,38 +151,57 @@ contractSuite("Rotation by two processes with different current keys", { memory:
       const captured = Logger.make(({ annotations, message }) => {
         logs.push(JSON.stringify({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) }))
       })
-      const [fromA, fromB] = yield* Effect.all([onA.rotateMasterKey, onB.rotateMasterKey], { concurrency: 2 }).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, captured))
-      )
-      // One warning per key left, naming the tenant and the reason.
-      assert.strictEqual(logs.length, fromA.skipped.length + fromB.skipped.length)
-      for (const { tenantId } of [...fromA.skipped, ...fromB.skipped]) {
-        assert.isTrue(logs.some((line) => line.includes(`"tenantId":"${tenantId}"`) && line.includes(`"reason":"rewrapped-by-another-process"`)))
-      }
       const wrappedBy = (tenant: TenantId.TenantId) =>
         Effect.map(store.tenantKey(tenant), (key) => (key._tag === "Some" ? key.value.wrappedBy : "none"))
-      for (const [result, other] of [[fromA, keyB], [fromB, keyA]] as const) {
+      const outcomes = yield* Effect.all([Effect.either(onA.rotateMasterKey), Effect.either(onB.rotateMasterKey)], {
+        concurrency: 2
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
+      // A run that completes retires the other's key; the other, still running, stops at its next
+      // page. Never both: each checks its own key as it retires the other's.
+      const finished = [[outcomes[0], keyA, keyB], [outcomes[1], keyB, keyA]] as const
+      assert.isTrue(outcomes.some(Either.isRight), "one run at least finishes")
+      const results: Array<Vault.RotationResult> = []
+      for (const [outcome, own, other] of finished) {
+        if (Either.isLeft(outcome)) {
+          assert.strictEqual(outcome.left._tag, "MasterKeyRetired")
+          assert.strictEqual(outcome.left._tag === "MasterKeyRetired" && outcome.left.keyId, idOf(own))
+          const completed = finished.find(([result]) => Either.isRight(result))![0]
+          assert.deepStrictEqual(Either.isRight(completed) && completed.right.skipped, [], "the other run completed")
+          continue
+        }
+        results.push(outcome.right)
         // A run re-wraps each tenant key once at most, and reports the keys the other process took back.
-        assert.isAtMost(result.rewrapped, ids.length)
-        for (const { reason, tenantId } of result.skipped) {
+        assert.isAtMost(outcome.right.rewrapped, ids.length)
+        for (const { reason, tenantId } of outcome.right.skipped) {
           assert.strictEqual(reason, "rewrapped-by-another-process")
           assert.strictEqual(yield* wrappedBy(tenantId), idOf(other))
         }
       }
+      // One warning per key left, naming the tenant and the reason.
+      const skipped = results.flatMap((result) => result.skipped)
+      assert.strictEqual(logs.length, skipped.length)
+      for (const { tenantId } of skipped) {
+        assert.isTrue(logs.some((line) => line.includes(`"tenantId":"${tenantId}"`) && line.includes(`"reason":"rewrapped-by-another-process"`)))
+      }
       if (backend === "memory") {
         // Interleaved page by page, each took keys the other had re-wrapped.
-        assert.isNotEmpty(fromA.skipped)
-        assert.isNotEmpty(fromB.skipped)
+        assert.strictEqual(results.length, 2)
+        assert.isNotEmpty(results[0]!.skipped)
+        assert.isNotEmpty(results[1]!.skipped)
       }
       assert.isAtMost(pagesRead(), 30)
       for (const one of written) assert.deepStrictEqual([yield* opens(onA, one), yield* opens(onB, one)], [true, true])
 
-      // Once one key is current everywhere, a run completes.
-      const left = yield* Effect.filter(ids, (tenant) => Effect.map(wrappedBy(tenant), (id) => id === idOf(keyB)))
-      assert.deepStrictEqual(yield* onA.rotateMasterKey, { rewrapped: left.length, skipped: [] })
-      assert.deepStrictEqual(yield* store.tenantKeysNotWrappedBy(idOf(keyA), 10), [])
-      const after = yield* vaultWith({}, keyA)
+      // Once one key is current everywhere, a run completes: on the key not retired, and it
+      // retires the other.
+      const [survivor, key, retired] = Either.isLeft(outcomes[0]) ? [onB, keyB, keyA] : [onA, keyA, keyB]
+      const left = yield* Effect.filter(ids, (tenant) => Effect.map(wrappedBy(tenant), (id) => id === idOf(retired)))
+      assert.deepStrictEqual(yield* survivor.rotateMasterKey, { rewrapped: left.length, skipped: [] })
+      assert.deepStrictEqual(yield* store.tenantKeysNotWrappedBy(idOf(key), 10), [])
+      const after = yield* vaultWith({}, key)
       for (const one of written) assert.isTrue(yield* opens(after, one))
+      const refused = yield* Effect.flip((yield* vaultWith({}, retired, key)).rotateMasterKey)
+      assert.strictEqual(refused._tag === "MasterKeyRetired" && refused.keyId, idOf(retired))
     }))
 })
 
