@@ -322,6 +322,13 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    * entry (its details the count, `{ entries }`, never the subject), appended as one with the
    * removal, as in `redactDetails`. A subject that is not a lower-case UUID, or an actor the entry
    * cannot name, is refused (`AuditEventInvalid`) before anything is removed.
+   *
+   * De-links and the tenant's appends take turns: every entry before the de-link's own loses the
+   * link, an append in flight when the de-link starts (on SQL, one whose transaction holds the log's
+   * state row) included, which the de-link waits for. An entry appended after the de-link's (an
+   * append that came meanwhile waits for it) names the subject if its event does, and the subject's
+   * queries find it, as they find a receipt of the erasure that names the subject: de-link again to
+   * remove those links.
    */
   readonly delinkSubject: (
     tenant: TenantId,

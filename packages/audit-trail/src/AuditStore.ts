@@ -8,7 +8,8 @@
  * of `lawful_audit_append_entry`, whose `UPDATE` of that row applies only if the
  * log still has the size and root the entries were built on), so several
  * processes sharing one PostgreSQL append safely and indices stay contiguous
- * from 0, with no sequence.
+ * from 0, with no sequence. A de-link takes the lock of that row too, so that
+ * an append never slips between a de-link and its entry (see `delinkSubject`).
  *
  * @since 0.1.0
  */
@@ -24,6 +25,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -195,6 +197,14 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
   /**
    * Removes the subject id (and its salt) from every entry of the subject; returns how many.
    * `record` runs with that count as one with the removal, as in `redactDetails`.
+   *
+   * The removal and `record` hold the tenant's log as an append does, so that de-links and appends
+   * are serialised: an append that holds the log when the de-link starts (its entries written, not
+   * yet committed) is waited for and de-linked with the others, and one that comes meanwhile waits,
+   * its entries after those `record` appends (they name the subject if their events do). An append
+   * made by `record`, in its fibre or one it forks, does not wait. On SQL the hold is the lock of the
+   * log's state row that appends take, until the transaction ends (the caller's, when the de-link
+   * joins one); in memory, a lock of the tenant's log that appends wait for.
    */
   readonly delinkSubject: <E = never>(
     tenant: TenantId,
@@ -298,6 +308,21 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
     checkpoints: Array<StoredCheckpoint>
   }
   const logs = new Map<TenantId, Log>()
+  // A de-link holds its tenant's log from its removal to the end of the entry that records it, as the
+  // SQL store's transaction holds the log's state row: an append meanwhile waits, and comes after
+  // that entry. The fibre holding it (and those it forks) appends without waiting: `record`'s append.
+  const locks = new Map<TenantId, Effect.Semaphore>()
+  const holding = FiberRef.unsafeMake<ReadonlySet<TenantId>>(new Set())
+  const holdingLog = <A, E>(tenant: TenantId, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.flatMap(FiberRef.get(holding), (held) => {
+      if (held.has(tenant)) return effect
+      let lock = locks.get(tenant)
+      if (lock === undefined) {
+        lock = Effect.unsafeMakeSemaphore(1)
+        locks.set(tenant, lock)
+      }
+      return lock.withPermits(1)(Effect.locallyWith(effect, holding, (tenants) => new Set([...tenants, tenant])))
+    })
   const logOf = (tenant: TenantId): Log => {
     let log = logs.get(tenant)
     if (!log) {
@@ -308,14 +333,17 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
   }
   return AuditStore.of({
     append: (tenant, build) =>
-      Effect.sync(() => {
-        const log = logOf(tenant)
-        const batch = build(log.state)
-        for (const entry of batch.entries) log.entries.push(entry)
-        for (const node of batch.nodes) log.nodes.set(nodeKey(node.level, node.index), node.hash)
-        log.state = batch.state
-        return batch.result
-      }),
+      holdingLog(
+        tenant,
+        Effect.sync(() => {
+          const log = logOf(tenant)
+          const batch = build(log.state)
+          for (const entry of batch.entries) log.entries.push(entry)
+          for (const node of batch.nodes) log.nodes.set(nodeKey(node.level, node.index), node.hash)
+          log.state = batch.state
+          return batch.result
+        })
+      ),
     state: (tenant) => Effect.sync(() => logs.get(tenant)?.state ?? emptyState),
     leafHashes: (tenant, indices) =>
       Effect.sync(() => {
@@ -388,7 +416,7 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
         return Option.fromNullable(oldest)
       }),
     delinkSubject: (tenant, subject, record) =>
-      removeRecorded(() => {
+      holdingLog(tenant, removeRecorded(() => {
         const log = logs.get(tenant)
         const delinked: Array<{ readonly entry: AuditEntry; readonly position: number }> = []
         for (const [position, entry] of log?.entries.entries() ?? []) {
@@ -403,7 +431,7 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
             for (const { entry, position } of delinked) log!.entries[position] = { ...log!.entries[position]!, subject: entry.subject }
           }
         }
-      }, record),
+      }, record)),
     saveCheckpoint: (tenant, checkpoint) =>
       Effect.sync(() => {
         const { checkpoints } = logOf(tenant)
@@ -929,10 +957,16 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     }
 
     // A removal and the entry that records it, in one transaction: an append in `record` joins it.
-    const recordedIn = <A, E>(operation: string, record: ((result: A) => Effect.Effect<void, E>) | undefined) =>
+    // `after` runs last in the transaction.
+    const recordedIn = <A, E>(
+      operation: string,
+      record: ((result: A) => Effect.Effect<void, E>) | undefined,
+      after: (result: A) => Effect.Effect<void, AuditStoreError> = () => Effect.void
+    ) =>
     (removal: Effect.Effect<A, AuditStoreError>): Effect.Effect<A, AuditStoreError | E> =>
       removal.pipe(
         Effect.tap((result) => record === undefined ? Effect.void : Effect.suspend(() => record(result))),
+        Effect.tap(after),
         withTransaction(sql),
         Effect.mapError((error) => error instanceof SqlError ? fail(operation)(error) : error)
       )
@@ -1279,10 +1313,24 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // Entries left behind the redaction watermark with their details (migration 0004) cannot be
       // found by subject once de-linked: the watermark moves back to the first of them. The
       // tenant's redactions are locked first, so no redaction batch passes the subject's entries
-      // meanwhile.
+      // meanwhile (a redaction takes that lock before it appends, so the two take them in one order).
+      //
+      // Then the log's state row, with the lock an append's `UPDATE` of it takes, until the de-link's
+      // own entry commits: an append whose transaction holds the row (its entries written, not yet
+      // committed, where the `UPDATE` below cannot see them) is waited for and de-linked with the
+      // others, and an append after waits and comes after the de-link's entry. A log without a state
+      // row gets one (empty, as a log's first append finds it), so that its first append, whose
+      // insert of that row is not committed yet, is waited for too (the insert waits for it); if the
+      // log is still empty at the end (no `record`), it goes again.
       delinkSubject: (tenant, subject, record) =>
         Effect.gen(function*() {
           yield* lockRedactions(tenant)
+          const created = yield* sql`
+            INSERT INTO lawful_audit_logs (tenant_id, size, frontier, root)
+            VALUES (${tenant}, 0, ${concat([])}, ${buffer(MerkleTree.emptyRoot)})
+            ON CONFLICT (tenant_id) DO NOTHING
+            RETURNING 1`
+          yield* sql`SELECT 1 FROM lawful_audit_logs WHERE tenant_id = ${tenant} FOR NO KEY UPDATE`
           yield* sql`
             WITH skipped AS (
               DELETE FROM lawful_audit_redactions_skipped WHERE tenant_id = ${tenant} AND subject_id = ${subject}
@@ -1297,8 +1345,15 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             UPDATE lawful_audit_entries SET subject_id = NULL, subject_salt = NULL
             WHERE tenant_id = ${tenant} AND subject_id = ${subject}
             RETURNING idx`
-          return rows.length
-        }).pipe(Effect.mapError(fail("delinkSubject")), recordedIn("delinkSubject", record)),
+          return { delinked: rows.length, created: created.length > 0 }
+        }).pipe(
+          Effect.mapError(fail("delinkSubject")),
+          recordedIn("delinkSubject", record === undefined ? undefined : ({ delinked }) => record(delinked), ({ created }) =>
+            created
+              ? Effect.mapError(sql`DELETE FROM lawful_audit_logs WHERE tenant_id = ${tenant} AND size = 0`, fail("delinkSubject"))
+              : Effect.void),
+          Effect.map(({ delinked }) => delinked)
+        ),
       saveCheckpoint: (tenant, checkpoint) =>
         sql`INSERT INTO lawful_audit_checkpoints (tenant_id, size, root, note)
           VALUES (${tenant}, ${checkpoint.size}, ${buffer(checkpoint.root)}, ${checkpoint.note})

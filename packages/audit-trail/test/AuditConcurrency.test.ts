@@ -16,6 +16,7 @@ import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import { event, heldSubjectHistory } from "./AuditLogSuite.js"
+import { blockedBy, waitFor } from "./fixtures/blocking.js"
 
 type Log = Context.Tag.Service<typeof AuditLog.AuditLog>
 
@@ -190,7 +191,6 @@ if (postgresUrl) {
 // batch commits there is no watermark row to lock, so both must wait on something else.
 if (postgresUrl) {
   const logAndDatabase = logOver(AuditStore.layerSql).pipe(Layer.provideMerge(postgresLayer))
-  const pause = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
 
   describe("AuditLog redaction racing a de-link on PostgreSQL", () => {
     layer(logAndDatabase, { timeout: 60_000 })((it) => {
@@ -210,22 +210,6 @@ if (postgresUrl) {
             [tenant, held],
             undefined
           )
-          const blockedBy = (pids: ReadonlyArray<number>) =>
-            Effect.map(
-              sql<{ pid: number }>`
-                SELECT pid FROM pg_stat_activity
-                WHERE pg_blocking_pids(pid) && ${pids}::int[]`,
-              (rows) => rows.map((row) => row.pid)
-            )
-          const waitFor = <A>(effect: Effect.Effect<Option.Option<A>, unknown>) =>
-            Effect.gen(function*() {
-              for (let i = 0; i < 500; i++) {
-                const found = yield* effect
-                if (Option.isSome(found)) return found.value
-                yield* pause(10)
-              }
-              return yield* Effect.dieMessage("timed out")
-            })
 
           const redaction = yield* Effect.fork(
             log.redactDetails(tenant, { before, actor, excludeSubjects: new Set([held]), limit: 10 })
