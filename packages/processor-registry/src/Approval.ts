@@ -25,10 +25,13 @@
  *   is announced again, by a notice no tenant objects to.
  *
  * The same requirements hold when an approved processor is changed or a
- * suspended one is reinstated. Time passing can break them afterwards (a DPA
- * expires, a certification lapses): that is what findings report, and so an
- * engaged processor left over an objection (approved by an earlier version, or
- * changed while suspended), by this module's rule (`Finding.ObjectionUnresolved`).
+ * suspended one is reinstated, and a suspended processor, which still holds
+ * the tenants' data, takes on a country or purpose only as an approved one
+ * does. Time passing can break them afterwards (a DPA expires, a
+ * certification lapses): that is what findings report, and so an engaged
+ * processor left over an objection by an earlier version (approved over it, or
+ * changed over it while suspended), by this module's rule
+ * (`Finding.ObjectionUnresolved`).
  *
  * @since 0.1.0
  */

@@ -116,8 +116,8 @@ export class DataDispositionUnconfirmed extends Schema.TaggedClass<DataDispositi
  * An engaged processor of tenants' data holds a country or purpose whose notice
  * tenants objected to, with no other notice, closed without objection, naming
  * it: the rule approval applies (`Approval` requirement `ObjectionUnresolved`),
- * which an approval by an earlier version, or a change made while the processor
- * was suspended, did not meet. Names the notice and how many tenants objected,
+ * which an approval, or a change made while the processor was suspended, by an
+ * earlier version did not meet. Names the notice and how many tenants objected,
  * never their reasons; the change is announced again once the objections are
  * resolved.
  *

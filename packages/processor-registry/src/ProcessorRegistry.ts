@@ -30,7 +30,9 @@
  * its commit leaves no entry either. Changes are made one at a time (a
  * semaphore), and on SQL a change made meanwhile by another replica (to the
  * processor, its status or its DPAs) makes the commit fail rather than be
- * overwritten or approved on evidence it did not see.
+ * overwritten or approved on evidence it did not see; an objection recorded
+ * meanwhile makes an approval, or a change checked against the objections,
+ * check again and be refused as it would have been.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
@@ -67,7 +69,7 @@ import * as Finding from "./Finding.js"
 import { addDays, dayHasPassed, startOfDay } from "./internal/dates.js"
 import { describeIssues } from "./internal/issues.js"
 import { sqlStore } from "./internal/sqlStore.js"
-import { type Change, CommitConflict, memoryStore, type RegistryStore } from "./internal/store.js"
+import { type Change, CommitConflict, memoryStore, ObjectionsChanged, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
 import * as ProcessingRecord from "./ProcessingRecord.js"
 import * as Processor from "./Processor.js"
@@ -220,9 +222,11 @@ export class ApprovalRefused extends Schema.TaggedError<ApprovalRefused>()("Appr
 }
 
 /**
- * A change to an approved processor refused: it would leave the processor
- * short of requirements it meets now, or give a location whose mechanism
- * fails now a mechanism that fails for another reason (`missing` lists them).
+ * A change to an engaged processor refused: it would leave an approved
+ * processor short of requirements it meets now, or give a location whose
+ * mechanism fails now a mechanism that fails for another reason, or have a
+ * suspended processor of tenants' data take on a country or purpose they were
+ * not told of (`missing` lists them).
  *
  * @since 0.1.0
  * @category errors
@@ -232,7 +236,7 @@ export class ChangeRefused extends Schema.TaggedError<ChangeRefused>()("ChangeRe
   missing: Schema.NonEmptyArray(Approval.Requirement)
 }) {
   override get message(): string {
-    return `The change would leave approved processor ${this.processorId} with ${listMissing(this.missing)}`
+    return `The change would leave engaged processor ${this.processorId} with ${listMissing(this.missing)}`
   }
 }
 
@@ -472,7 +476,8 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   /**
    * Replaces a processor's description, checked as on registration; an approved processor must
    * keep meeting its requirements (a processor of tenants' data takes on a new country or
-   * purpose only once a notice naming it has run its objection period).
+   * purpose only once a notice naming it has run its objection period, with no objection), and
+   * a suspended processor of tenants' data takes on a country or purpose only so too.
    */
   readonly update: (
     by: Actor,
@@ -497,7 +502,9 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   /**
    * Under review -> approved, or suspended -> approved (reinstated), when every requirement is met
    * (`Approval`): for a processor of tenants' data, notices whose periods have ended, to which no
-   * tenant objected.
+   * tenant objected. An objection recorded meanwhile by another server, after the check, is
+   * seen by the commit, and the approval is refused so. A notice an earlier version stored for no
+   * tenant after tenants had been told of a change does not count.
    */
   readonly approve: (
     by: Actor,
@@ -769,13 +776,24 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           ? Effect.fail(new ProcessorTerminated({ processorId: id }))
           : Effect.succeed(processor))
 
+    const announcing = (
+      notices: Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>,
+      untold: Effect.Effect<ReadonlyArray<ChangeNotice.NoticeId>, RegistryStoreError>
+    ) =>
+      Effect.map(Effect.all([notices, untold]), ([all, none]) => {
+        const hollow = new Set<string>(none)
+        return hollow.size === 0 ? all : all.filter((notice) => !hollow.has(notice.id))
+      })
+
     // What a processor's approval rests on, read once: its DPAs, assessments and notices, and the
     // objections to those notices when they count (the processor serves tenants).
+    // A notice that told no tenant when there were tenants to tell (stored so by an earlier
+    // version) announces nothing: it is not among the records.
     const recordsOf = (id: Processor.ProcessorId, withObjections: boolean) =>
       Effect.all({
         dpas: store.dpas(id),
         assessments: store.assessments(id),
-        notices: store.notices(id),
+        notices: announcing(store.notices(id), store.untold(id)),
         objections: withObjections ? store.objectionsOf(id) : Effect.succeed([])
       })
 
@@ -795,15 +813,37 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const evidence = (processor: Processor.Processor, at: Date) =>
       Effect.map(recordsOf(processor.id, processor.servesTenants), (records) => evidenceOf(processor, records, at))
 
-    // The records a change to an approved processor is judged on (`keepsApproval`), read once:
-    // none for a processor not approved, whose changes add no requirement to keep.
+    // A change checked against the processor's objections commits only while they are the ones it
+    // saw: an objection another server records between the check and the commit fails the commit
+    // (the store locks the processor's row, which recording an objection holds until it commits).
+    const objectionsSeen = (id: Processor.ProcessorId, records: ApprovalRecords): Change => ({
+      _tag: "ObjectionsUnchanged",
+      processorId: id,
+      seen: records.objections?.length ?? 0
+    })
+
+    // ...and is then checked again, on the records that hold the objection: refused as any change
+    // checked against it would be, or committed when the objection changes nothing.
+    const recheckedOnObjection = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.retry(effect, {
+        times: 3,
+        while: (error) => error instanceof RegistryStoreError && error.cause instanceof ObjectionsChanged
+      })
+
+    // The records a change to an engaged processor is judged on (`keepsApproval`), read once: none
+    // for a processor not engaged (approved or suspended), whose changes add no requirement to
+    // keep. A suspended processor still holds the tenants' data: a country or purpose it takes on
+    // is a change of their sub-processing as much as an approved one's (Art. 28(2)).
     const approvalRecordsOf = (before: Processor.Processor, after: Processor.Processor) =>
-      before.status._tag === "Approved"
+      Processor.isEngaged(before)
         ? Effect.map(recordsOf(before.id, before.servesTenants || after.servesTenants), Option.some)
         : Effect.succeed(Option.none())
 
-    // A change to an approved processor may not add a requirement it does not meet now. Before and
-    // after are the same processor: both are judged on the same records, read once.
+    // A change to an approved processor may not add a requirement it does not meet now; one to a
+    // suspended processor, which is not in use but still holds the tenants' data, may not take on a
+    // country or purpose they were not told of (a DPA, an assessment, a mechanism it records as
+    // they are, and is reinstated only once they hold). Before and after are the same processor:
+    // both are judged on the same records, read once.
     const keepsApproval = (
       before: Processor.Processor,
       after: Processor.Processor,
@@ -814,11 +854,15 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       if (Option.isNone(approvalRecords)) return Effect.void
       const records = approvalRecords.value
       const already = new Set(Approval.unmet(evidenceOf(before, records, at)).map(requirementKey))
-      const added = Approval.unmet(evidenceOf(after, records, at, extra)).filter((r) => !already.has(requirementKey(r)))
+      const added = Approval.unmet(evidenceOf(after, records, at, extra)).filter((r) =>
+        !already.has(requirementKey(r)) && (before.status._tag === "Approved" || announcement.has(r._tag))
+      )
       return added.length > 0
         ? Effect.fail(new ChangeRefused({ processorId: before.id, missing: [added[0]!, ...added.slice(1)] }))
         : Effect.void
     }
+
+    const announcement = new Set<Approval.Requirement["_tag"]>(["ChangeAnnounced", "ObjectionPeriodEnded", "ObjectionUnresolved"])
 
     // The new parent must exist and must not lead back to the processor itself.
     const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
@@ -896,23 +940,27 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
-        return yield* run(Effect.gen(function*() {
+        return yield* recheckedOnObjection(run(Effect.gen(function*() {
           const before = yield* live(id)
           const at = yield* now
           yield* checkLocations(input, at)
           yield* checkRole(id, input.role)
           const after = new Processor.Processor({ ...before, ...input, updatedAt: at, revision: before.revision + 1 })
-          yield* keepsApproval(before, after, yield* approvalRecordsOf(before, after), at)
+          const approvalRecords = yield* approvalRecordsOf(before, after)
+          yield* keepsApproval(before, after, approvalRecords, at)
           return {
             result: after,
-            changes: [{ _tag: "UpdateProcessor", processor: after }],
+            changes: [
+              ...(Option.isSome(approvalRecords) ? [objectionsSeen(id, approvalRecords.value)] : []),
+              { _tag: "UpdateProcessor", processor: after }
+            ],
             audit: onPlatform(event(by, "processor.updated", resource(after), {
               servesTenants: after.servesTenants,
               countries: after.locations.map((location) => location.country),
               revision: after.revision
             }))
           } satisfies Plan<Processor.Processor>
-        }))
+        })))
       }
     )
 
@@ -938,11 +986,12 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const approve = Effect.fn("ProcessorRegistry.approve")(function*(by: Actor, rawId: Processor.ProcessorId) {
       const id = yield* registeredIdOf(rawId)
-      return yield* run(Effect.gen(function*() {
+      return yield* recheckedOnObjection(run(Effect.gen(function*() {
         const processor = yield* existing(id)
         yield* transition(processor, "Approved")
         const at = yield* now
-        const missing = Approval.unmet(yield* evidence(processor, at))
+        const records = yield* recordsOf(processor.id, processor.servesTenants)
+        const missing = Approval.unmet(evidenceOf(processor, records, at))
         if (missing.length > 0) {
           return yield* new ApprovalRefused({ processorId: id, missing: [missing[0]!, ...missing.slice(1)] })
         }
@@ -950,10 +999,13 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const action = processor.status._tag === "Suspended" ? "processor.reinstated" : "processor.approved"
         return {
           result: after,
-          changes: [{ _tag: "UpdateProcessor", processor: after }],
+          changes: [
+            ...(processor.servesTenants ? [objectionsSeen(id, records)] : []),
+            { _tag: "UpdateProcessor", processor: after }
+          ],
           audit: onPlatform(event(by, action, resource(after), { from: processor.status._tag }))
         } satisfies Plan<Processor.Processor>
-      }))
+      })))
     })
 
     const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, rawId: Processor.ProcessorId, rawReason: string) {
@@ -1391,7 +1443,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         store.processors,
         store.dpas(),
         store.assessments(),
-        store.notices(),
+        announcing(store.notices(), store.untold()),
         now
       ])
       const objections = yield* Effect.forEach(

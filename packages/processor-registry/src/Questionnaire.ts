@@ -156,19 +156,25 @@ export class Questionnaire extends Schema.Class<Questionnaire>("@lawful/processo
   publishedAt: Schema.Date
 }) {}
 
+// A key `__proto__` (JSON.parse makes it an own member) would be lost when the answers are
+// built as an object, dropped without a word; no question id starts with "_", so it names none.
+const AnswerKey = CoreText.Storable.pipe(Schema.filter((key) => key !== "__proto__"))
+
 /**
  * Answers by question id: a boolean for yes/no, an option value for a
  * choice, text for a text question.
  *
  * Refused as a whole, with what is expected: neither a text answer (which may
  * name people) nor a key (the caller's text, which may be a name or an address
- * typed in the wrong field) is quoted, nor named in the refusal's path.
+ * typed in the wrong field) is quoted, nor named in the refusal's path. A key
+ * `__proto__`, which no question has and an object built from the answers
+ * would lose, is refused so too, never dropped.
  *
  * @since 0.1.0
  * @category models
  */
 export const Answers = Schema.Record({
-  key: CoreText.Storable,
+  key: AnswerKey,
   value: Schema.Union(Schema.Boolean, CoreText.Storable)
 }).annotations({
   message: () => ({

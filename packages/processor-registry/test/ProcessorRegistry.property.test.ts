@@ -505,7 +505,11 @@ class Update implements fc.AsyncCommand<Model, Real> {
     if (status === "Terminated") assert.strictEqual(failureTag(result), "ProcessorTerminated")
     else if (Exit.isFailure(result)) {
       assert.strictEqual(failureTag(result), "ChangeRefused")
-      assert.strictEqual(status, "Approved", "only an approved processor refuses a change")
+      // A suspended one refuses only what its tenants were not told of.
+      assert.isTrue(
+        status === "Approved" || (status === "Suspended" && model.serves.get(id) === true),
+        "only an engaged processor refuses a change, a suspended one only for its tenants"
+      )
       real.seen.changesRefused++
     } else if (status === "Approved") {
       // A change never leaves an approved processor short of a mechanism it had.
@@ -513,6 +517,9 @@ class Update implements fc.AsyncCommand<Model, Real> {
       assert.deepStrictEqual(added, [], "the change broke a mechanism of an approved processor")
       // Nor with a country or purpose its tenants were not told of.
       if (before.announcedInFull) assert.isTrue(after.announcedInFull, "the change took on what was not announced")
+    } else if (status === "Suspended" && before.announcedInFull) {
+      // A suspended processor still holds the tenants' data: it takes on nothing they were not told of.
+      assert.isTrue(after.announcedInFull, "the change took on what was not announced while suspended")
     }
     await checkInvariant(model, real)
   }

@@ -1,15 +1,18 @@
 // The registry's store, read where the registry's operations cannot reach: the objections to
-// every notice of a processor come in one read (`objectionsOf`), on every backend alike.
+// every notice of a processor come in one read (`objectionsOf`), a commit checked against them
+// fails once another is recorded (`ObjectionsUnchanged`), and the notices that told no tenant
+// when there were tenants to tell are found (`untold`), on every backend alike.
 import { assert } from "@effect/vitest"
 import { contractSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as ChangeNotice from "../src/ChangeNotice.js"
 import { sqlStore } from "../src/internal/sqlStore.js"
-import { memoryStore, type RegistryStore } from "../src/internal/store.js"
+import { memoryStore, ObjectionsChanged, type RegistryStore } from "../src/internal/store.js"
 import * as Processor from "../src/Processor.js"
 import { processorInput, start } from "./fixtures.js"
 
@@ -93,5 +96,49 @@ contractSuite("RegistryStore", {
         (yield* store.objectionsOf(other.id)).map((o) => [o.tenantId, o.noticeId]),
         [[a, unrelated.id]]
       )
+    }))
+
+  it.effect("a commit checked against a processor's objections fails once another is recorded, and writes nothing", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const tenant = yield* TenantId.make
+      const objected = yield* processor
+      const first = yield* notice(objected, 1)
+      yield* store.commit([
+        { _tag: "InsertProcessor", processor: objected },
+        { _tag: "InsertNotice", notice: first, audience: [tenant] }
+      ])
+      const approved = new Processor.Processor({ ...objected, status: { _tag: "Approved", since: at(5) }, revision: 2 })
+      yield* store.commit([{ _tag: "InsertObjection", objection: objection(tenant, first, 2) }])
+      const failed = yield* Effect.flip(store.commit([
+        { _tag: "ObjectionsUnchanged", processorId: objected.id, seen: 0 },
+        { _tag: "UpdateProcessor", processor: approved }
+      ]))
+      assert.instanceOf((failed as { cause: unknown }).cause, ObjectionsChanged)
+      assert.strictEqual(Option.map(yield* store.processor(objected.id), (p) => p.revision).pipe(Option.getOrThrow), 1)
+      yield* store.commit([
+        { _tag: "ObjectionsUnchanged", processorId: objected.id, seen: 1 },
+        { _tag: "UpdateProcessor", processor: approved }
+      ])
+      assert.strictEqual(Option.map(yield* store.processor(objected.id), (p) => p.revision).pipe(Option.getOrThrow), 2)
+    }))
+
+  it.effect("untold: the notices that reached no tenant after one had reached tenants, and only those", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const tenant = yield* TenantId.make
+      const subject = yield* processor
+      // Far in the future, after any notice other tests told tenants of.
+      const late = 1_000_000_000
+      const told = yield* notice(subject, late + 2)
+      const hollow = yield* notice(subject, late + 3)
+      yield* store.commit([
+        { _tag: "InsertProcessor", processor: subject },
+        { _tag: "InsertNotice", notice: told, audience: [tenant] },
+        { _tag: "InsertNotice", notice: hollow, audience: [] }
+      ])
+      assert.deepStrictEqual(yield* store.untold(subject.id), [hollow.id])
+      assert.include(yield* store.untold(), hollow.id)
+      assert.notInclude(yield* store.untold(), told.id)
     }))
 })

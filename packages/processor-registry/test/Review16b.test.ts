@@ -136,18 +136,19 @@ contractSuite("Review 16b", layers, (it) => {
       assert.deepStrictEqual<ReadonlyArray<string>>(changed.purposes, purposes)
     }))
 
-  it.effect("a suspended sub-processor of the tenants changed meanwhile is reinstated only once the change is announced", () =>
+  it.effect("a suspended sub-processor of the tenants takes on a new country only once announced, and is reinstated with it", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const processor = yield* approvedProcessor({ servesTenants: true })
       yield* registry.suspend(staff, processor.id, "Moving to a new data centre")
-      yield* registry.update(staff, processor.id, withCountry(processor, "CH"))
-      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(refused._tag, "ApprovalRefused")
-      assert.deepStrictEqual(refused._tag === "ApprovalRefused" ? refused.missing.map((r) => r._tag) : [], ["ChangeAnnounced"])
-      yield* registry.announce(staff, { processorId: processor.id, audience: [yield* TenantId.make] })
+      // Suspended, it still holds the tenants' data: a new country is announced first (Review 18).
+      const refused = yield* Effect.flip(registry.update(staff, processor.id, withCountry(processor, "CH")))
+      assert.strictEqual(refused._tag, "ChangeRefused")
+      assert.deepStrictEqual(refused._tag === "ChangeRefused" ? refused.missing.map((r) => r._tag) : [], ["ChangeAnnounced"])
+      yield* registry.announce(staff, { processorId: processor.id, locations: ["DE", "CH"], audience: [yield* TenantId.make] })
       yield* TestClock.adjust("30 days")
+      yield* registry.update(staff, processor.id, withCountry(processor, "CH"))
       assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
     }))
 

@@ -13,7 +13,7 @@ import { Dpa } from "../Dpa.js"
 import { ProcessingActivity } from "../ProcessingActivity.js"
 import { Processor, ProcessorId } from "../Processor.js"
 import { Questionnaire } from "../Questionnaire.js"
-import { type Change, CommitConflict, type RegistryStore } from "./store.js"
+import { type Change, CommitConflict, ObjectionsChanged, type RegistryStore } from "./store.js"
 
 // The registry is the platform's own: its tables are platform-wide reference data
 // (small, read whole, Citus reference tables). What concerns one tenant, the
@@ -97,6 +97,7 @@ const ObjectionRow = Schema.Struct({
   reason: Schema.String
 })
 const CountRow = Schema.Struct({ n: Schema.Number })
+const NoticeIdRow = Schema.Struct({ notice_id: NoticeId })
 
 const toObjection = (row: typeof ObjectionRow.Type) =>
   new Objection({ tenantId: row.tenant_id, noticeId: row.notice_id, objectedAt: row.objected_at, reason: row.reason })
@@ -189,11 +190,31 @@ export const sqlStore = <E>(
                 }`, { discard: true }))
             )
         }
+        // The processor's row is share-locked first: a change checked against the processor's
+        // objections (`ObjectionsUnchanged`) waits for this one to commit, and sees it.
         case "InsertObjection": {
           const o = change.objection
-          return sql`INSERT INTO lawful_processor_objections (tenant_id, notice_id, objected_at, reason)
-              VALUES (${o.tenantId}, ${o.noticeId}, ${o.objectedAt}, ${o.reason})`
+          return sql`SELECT p.processor_id FROM lawful_processors p
+              JOIN lawful_processor_notices n ON n.processor_id = p.processor_id
+              WHERE n.notice_id = ${o.noticeId}
+              FOR SHARE OF p`.pipe(
+              Effect.zipRight(sql`INSERT INTO lawful_processor_objections (tenant_id, notice_id, objected_at, reason)
+                  VALUES (${o.tenantId}, ${o.noticeId}, ${o.objectedAt}, ${o.reason})`)
+            )
         }
+        // Locks the processor's row (an objection being recorded holds it shared until it commits),
+        // then counts, in a statement of its own: under READ COMMITTED it sees every objection
+        // committed before the lock was granted.
+        case "ObjectionsUnchanged":
+          return sql`SELECT processor_id FROM lawful_processors WHERE processor_id = ${change.processorId}
+              FOR NO KEY UPDATE`.pipe(
+              Effect.zipRight(sql<{ n: number }>`SELECT count(*)::int AS n FROM lawful_processor_objections o
+                  JOIN lawful_processor_notices n ON n.notice_id = o.notice_id
+                  WHERE n.processor_id = ${change.processorId}`),
+              Effect.flatMap((rows) =>
+                (rows[0]?.n ?? 0) === change.seen ? Effect.void : Effect.fail(new ObjectionsChanged(change.processorId))
+              )
+            )
       }
     }
 
@@ -265,6 +286,18 @@ export const sqlStore = <E>(
         sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM lawful_processor_notice_recipients LIMIT 1) AS any_recipient`).pipe(
           Effect.map((rows) => (rows[0]?.n ?? 0) > 0)
         ),
+      untold: (processor) =>
+        all(NoticeIdRow, "untold", () =>
+          sql`WITH told AS (
+                SELECT DISTINCT notice_id FROM lawful_processor_notice_recipients
+              ), first_told AS (
+                SELECT min(n.published_at) AS at FROM lawful_processor_notices n JOIN told USING (notice_id)
+              )
+              SELECT n.notice_id FROM lawful_processor_notices n, first_told
+              WHERE n.published_at > first_told.at
+                AND NOT EXISTS (SELECT 1 FROM told WHERE told.notice_id = n.notice_id)
+                ${processor === undefined ? sql`` : sql`AND n.processor_id = ${processor}`}
+              ORDER BY n.published_at, n.notice_id`).pipe(Effect.map((rows) => rows.map((row) => row.notice_id))),
       objection: (tenant, notice) =>
         one(ObjectionRow, "objection", () =>
           sql`SELECT tenant_id, notice_id, objected_at, reason FROM lawful_processor_objections

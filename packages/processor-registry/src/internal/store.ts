@@ -22,6 +22,12 @@ export type Change =
   | { readonly _tag: "PutActivity"; readonly activity: ProcessingActivity }
   | { readonly _tag: "InsertNotice"; readonly notice: ChangeNotice; readonly audience: ReadonlyArray<TenantId> }
   | { readonly _tag: "InsertObjection"; readonly objection: Objection }
+  /**
+   * Writes nothing: applies only while the processor's notices have exactly `seen` objections, those
+   * the change was checked against. On SQL it locks the processor's row first, as recording an
+   * objection does, so an objection committed meanwhile is seen and one under way waits.
+   */
+  | { readonly _tag: "ObjectionsUnchanged"; readonly processorId: ProcessorId; readonly seen: number }
 
 /**
  * @internal What a backend keeps. Lists come in a stable order: processors by
@@ -43,6 +49,12 @@ export interface RegistryStore<E> {
   readonly isRecipient: (tenant: TenantId, notice: NoticeId) => Effect.Effect<boolean, E>
   /** Whether any tenant has received a notice: the registry knows there are tenants to tell. */
   readonly anyRecipient: Effect.Effect<boolean, E>
+  /**
+   * The notices (of a processor, or all) that reached no tenant though one published earlier had
+   * reached tenants: stored by an earlier version while there were tenants to tell, they told
+   * nobody and announce nothing.
+   */
+  readonly untold: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<NoticeId>, E>
   readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** The objections to every notice of a processor, in one read. */
@@ -80,6 +92,13 @@ export class CommitConflict {
   }
 }
 
+/** @internal An objection was recorded after the change was checked (`ObjectionsUnchanged`): check it again. */
+export class ObjectionsChanged extends CommitConflict {
+  constructor(processorId: string) {
+    super(`an objection to a notice of processor ${processorId} was recorded concurrently`)
+  }
+}
+
 /** @internal The store in memory. Each read and commit yields first, as a database round trip would. */
 export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => E): RegistryStore<E> => {
   const processors = new Map<string, Processor>()
@@ -94,47 +113,52 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
   const read = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
 
   // Checks every precondition before the first write, so a failed commit writes nothing.
-  const conflictOf = (changes: ReadonlyArray<Change>): string | undefined => {
+  const conflictOf = (changes: ReadonlyArray<Change>): CommitConflict | undefined => {
     for (const change of changes) {
       switch (change._tag) {
         case "InsertProcessor":
-          if (processors.has(change.processor.id)) return `processor ${change.processor.id} exists`
+          if (processors.has(change.processor.id)) return new CommitConflict(`processor ${change.processor.id} exists`)
           break
         case "UpdateProcessor": {
           const current = processors.get(change.processor.id)
           if (current?.revision !== change.processor.revision - 1) {
-            return `processor ${change.processor.id} changed concurrently`
+            return new CommitConflict(`processor ${change.processor.id} changed concurrently`)
           }
           break
         }
         case "InsertDpa":
           if ([...dpas.values()].some((d) => d.processorId === change.dpa.processorId && d.version === change.dpa.version)) {
-            return `DPA version ${change.dpa.version} exists`
+            return new CommitConflict(`DPA version ${change.dpa.version} exists`)
           }
           break
         case "InsertQuestionnaire":
           if (questionnaires.has(`${change.questionnaire.id}@${change.questionnaire.version}`)) {
-            return `questionnaire ${change.questionnaire.id} version ${change.questionnaire.version} exists`
+            return new CommitConflict(`questionnaire ${change.questionnaire.id} version ${change.questionnaire.version} exists`)
           }
           break
         case "InsertAssessment":
-          if (assessments.has(change.assessment.id)) return `assessment ${change.assessment.id} exists`
+          if (assessments.has(change.assessment.id)) return new CommitConflict(`assessment ${change.assessment.id} exists`)
           break
         case "DecideAssessment":
           if (assessments.get(change.assessment.id)?.decision !== undefined) {
-            return `assessment ${change.assessment.id} was decided concurrently`
+            return new CommitConflict(`assessment ${change.assessment.id} was decided concurrently`)
           }
           break
         case "PutActivity":
           break
         case "InsertNotice":
-          if (notices.has(change.notice.id)) return `notice ${change.notice.id} exists`
+          if (notices.has(change.notice.id)) return new CommitConflict(`notice ${change.notice.id} exists`)
           break
         case "InsertObjection":
           if (objections.has(pair(change.objection.tenantId, change.objection.noticeId))) {
-            return "the objection exists"
+            return new CommitConflict("the objection exists")
           }
           break
+        case "ObjectionsUnchanged": {
+          const recorded = [...objections.values()].filter((o) => notices.get(o.noticeId)?.processorId === change.processorId)
+          if (recorded.length !== change.seen) return new ObjectionsChanged(change.processorId)
+          break
+        }
       }
     }
     return undefined
@@ -166,6 +190,8 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       case "InsertObjection":
         objections.set(pair(change.objection.tenantId, change.objection.noticeId), change.objection)
         break
+      case "ObjectionsUnchanged":
+        break
     }
   }
 
@@ -195,6 +221,17 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       read(() => [...notices.values()].filter((n) => recipients.has(pair(tenant, n.id))).sort(sortNotices)),
     isRecipient: (tenant, notice) => read(() => recipients.has(pair(tenant, notice))),
     anyRecipient: read(() => recipients.size > 0),
+    untold: (processor) =>
+      read(() => {
+        const told = new Set([...recipients].map((key) => key.slice(key.indexOf("/") + 1)))
+        const first = Math.min(...[...notices.values()].filter((n) => told.has(n.id)).map((n) => n.publishedAt.getTime()))
+        return [...notices.values()]
+          .filter((n) =>
+            (processor === undefined || n.processorId === processor) && !told.has(n.id) && n.publishedAt.getTime() > first
+          )
+          .sort(sortNotices)
+          .map((n) => n.id)
+      }),
     objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
     objections: (notice) =>
       read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
@@ -208,7 +245,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
         Effect.yieldNow(),
         Effect.suspend(() => {
           const conflict = conflictOf(changes)
-          if (conflict !== undefined) return Effect.fail(fail("commit")(new CommitConflict(conflict)))
+          if (conflict !== undefined) return Effect.fail(fail("commit")(conflict))
           changes.forEach(apply)
           return Effect.void
         })

@@ -1,0 +1,220 @@
+// Review 18: an objection recorded by another server between an approval's check and its commit
+// stops the approval; a suspended processor of tenants' data takes on a country or purpose only as
+// an approved one does; a `__proto__` key among a questionnaire's answers is refused, not dropped;
+// a notice stored for no tenant while there were tenants to tell (by an earlier version)
+// announces nothing.
+import { assert } from "@effect/vitest"
+import * as Database from "@lawful/core/Database"
+import { contractSuite, sqlSuite } from "@lawful/core/testing"
+import * as TenantId from "@lawful/core/TenantId"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as ChangeNotice from "../src/ChangeNotice.js"
+import { sqlStore } from "../src/internal/sqlStore.js"
+import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import * as AuditRecorder from "./AuditRecorder.js"
+import {
+  approvedProcessor,
+  atStart,
+  completeReview,
+  layers,
+  layerSqlWithLog,
+  otherServer,
+  passingAnswers,
+  processorInput,
+  publishQuestionnaire,
+  staff,
+  tenantKey
+} from "./fixtures.js"
+
+// Another server's clock, `millis` since the epoch: it may run behind this one's.
+const clockAt = (millis: number): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => millis,
+  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
+  currentTimeMillis: Effect.succeed(millis),
+  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
+  sleep: () => Effect.void
+})
+
+// A processor of tenants' data, reviewed, announced to `tenant`, its notice's period ended.
+const announcedAndDue = (tenant: TenantId.TenantId) =>
+  Effect.gen(function*() {
+    const registry = yield* ProcessorRegistry
+    const processor = yield* registry.register(staff, processorInput({ servesTenants: true }))
+    yield* completeReview(processor.id)
+    const { notice } = yield* registry.announce(staff, { processorId: processor.id, audience: [tenant] })
+    yield* TestClock.adjust("30 days")
+    return { processor, notice }
+  })
+
+contractSuite("Review 18", layers, (it, backend) => {
+  it.effect("a suspended processor of tenants' data takes on no country or purpose its tenants were not told of", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* approvedProcessor({ servesTenants: true })
+      yield* registry.suspend(staff, processor.id, "security incident under investigation")
+      const purposes = ["delivering email", "engagement analytics"] as const
+      const refused = yield* Effect.flip(registry.update(staff, processor.id, processorInput({ servesTenants: true, purposes })))
+      assert.strictEqual(refused._tag, "ChangeRefused")
+      assert.deepStrictEqual(refused._tag === "ChangeRefused" ? refused.missing.map((r) => r._tag) : [], ["ChangeAnnounced"])
+      const country = processorInput({
+        servesTenants: true,
+        locations: [{ country: "DE" }, { country: "CH", mechanism: { _tag: "Adequacy" } }]
+      })
+      assert.strictEqual((yield* Effect.flip(registry.update(staff, processor.id, country)))._tag, "ChangeRefused")
+      assert.deepStrictEqual((yield* registry.processor(processor.id)).purposes, ["delivering email"])
+
+      // Announced, and the period run without objection: taken on while suspended, then reinstated.
+      yield* registry.announce(staff, { processorId: processor.id, purposes, audience: [yield* TenantId.make] })
+      yield* TestClock.adjust("30 days")
+      const changed = yield* registry.update(staff, processor.id, processorInput({ servesTenants: true, purposes }))
+      assert.deepStrictEqual<ReadonlyArray<string>>(changed.purposes, purposes)
+      assert.strictEqual(changed.status._tag, "Suspended")
+      assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
+    }))
+
+  it.effect("a suspended processor of tenants' data takes on no purpose only a notice tenants objected to named", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const tenant = yield* TenantId.make
+      const processor = yield* approvedProcessor({ servesTenants: true })
+      const purposes = ["delivering email", "engagement analytics"] as const
+      const { notice } = yield* registry.announce(staff, { processorId: processor.id, purposes, audience: [tenant] })
+      yield* registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" })
+      yield* TestClock.adjust("30 days")
+      yield* registry.suspend(staff, processor.id, "security incident under investigation")
+      const refused = yield* Effect.flip(registry.update(staff, processor.id, processorInput({ servesTenants: true, purposes })))
+      assert.strictEqual(refused._tag, "ChangeRefused")
+      assert.deepStrictEqual(
+        refused._tag === "ChangeRefused" ? refused.missing : [],
+        [{ _tag: "ObjectionUnresolved", noticeId: notice.id, objections: 1 }]
+      )
+    }))
+
+  it.effect("a __proto__ key among the answers is refused as a whole, not quoted, never dropped", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const processor = yield* registry.register(staff, processorInput())
+      const questionnaire = yield* publishQuestionnaire
+      for (const extra of ['"__proto__": true', '"__proto__": "a text answer"']) {
+        const answers = JSON.parse(`{${JSON.stringify(passingAnswers).slice(1, -1)}, ${extra}}`)
+        assert.isTrue(Object.hasOwn(answers, "__proto__"))
+        const refused = yield* Effect.flip(registry.submitAssessment(staff, processor.id, {
+          questionnaireId: questionnaire.id,
+          questionnaireVersion: questionnaire.version,
+          answers
+        }))
+        assert.strictEqual(refused._tag, "InvalidInput")
+        const message = refused._tag === "InvalidInput" ? refused.message : ""
+        // Refused as a whole, as answers that do not decode are.
+        assert.include(message, "answers: expected answers by question id")
+        assert.notInclude(message, "proto")
+        assert.notInclude(message, "a text answer")
+      }
+      assert.deepStrictEqual(yield* registry.assessments(processor.id), [])
+    }))
+
+  // One registry in memory makes its changes one at a time: an objection comes before an
+  // approval's check or after its commit, never in between.
+  if (backend === "memory") {
+    it.effect("in memory an objection waits for an approval under way, and is a finding once recorded", () =>
+      Effect.gen(function*() {
+        yield* atStart
+        const registry = yield* ProcessorRegistry
+        const recorder = yield* AuditRecorder.AuditRecorder
+        const tenant = yield* TenantId.make
+        const { notice, processor } = yield* announcedAndDue(tenant)
+        let objecting = Option.none<Fiber.RuntimeFiber<ChangeNotice.Objection, unknown>>()
+        yield* recorder.beforeNextAppend(Effect.gen(function*() {
+          const fiber = yield* Effect.fork(
+            registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+              Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
+            )
+          )
+          objecting = Option.some(fiber)
+          yield* Effect.yieldNow()
+          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "the objection waits for the approval")
+        }))
+        assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
+        assert.isTrue(Option.isSome(objecting))
+        if (Option.isSome(objecting)) yield* Fiber.join(objecting.value)
+        const findings = (yield* registry.findings).filter((f) => f.processorId === processor.id)
+        assert.deepStrictEqual(findings.map((f) => f._tag), ["ObjectionUnresolved"])
+      }))
+  }
+})
+
+sqlSuite("Review 18 on SQL", layerSqlWithLog, (it, backend) => {
+  it.effect("a notice an earlier version stored for no tenant, when tenants had been told before, announces nothing", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const tenant = yield* TenantId.make
+      // Tenants have been told of a change: there are tenants to tell.
+      const told = yield* registry.register(staff, processorInput({ servesTenants: true }))
+      yield* registry.announce(staff, { processorId: told.id, audience: [tenant] })
+      const processor = yield* registry.register(staff, processorInput({ servesTenants: true }))
+      yield* completeReview(processor.id)
+      yield* TestClock.adjust("1 minute")
+      // Written as an earlier version, without the empty-audience rule, stored it.
+      const store = yield* sqlStore((operation) => (cause) => ({ operation, cause }))
+      const at = new Date(yield* Clock.currentTimeMillis)
+      const hollow = new ChangeNotice.ChangeNotice({
+        id: yield* ChangeNotice.makeId,
+        kind: "addition",
+        processorId: processor.id,
+        processorName: processor.legalName,
+        services: processor.services,
+        locations: processor.locations.map((l) => l.country),
+        purposes: processor.purposes,
+        description: "added",
+        publishedAt: at,
+        objectionDeadline: new Date(at.getTime() + 30 * 24 * 60 * 60 * 1000)
+      })
+      yield* store.commit([{ _tag: "InsertNotice", notice: hollow, audience: [] }])
+      yield* TestClock.adjust("30 days")
+      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+      assert.deepStrictEqual(refused._tag === "ApprovalRefused" ? refused.missing.map((r) => r._tag) : [], ["ChangeAnnounced"])
+      // Announced to the tenants, it is approved.
+      yield* registry.announce(staff, { processorId: processor.id, audience: [tenant] })
+      yield* TestClock.adjust("30 days")
+      assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
+    }))
+
+  // Two servers need two sessions: PGlite is one, and runs one transaction at a time.
+  if (backend !== "postgres") return
+  it.scoped("an objection another server records between an approval's check and its commit refuses the approval", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const recorder = yield* AuditRecorder.AuditRecorder
+      const other = yield* otherServer
+      const tenant = yield* TenantId.make
+      const { notice, processor } = yield* announcedAndDue(tenant)
+      // Once the approval has found no objection, the other server, its clock a minute behind the
+      // deadline, records one, on a connection of its own.
+      yield* recorder.beforeNextAppend(
+        other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+          Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000)),
+          Effect.asVoid,
+          Database.outsideTransaction
+        )
+      )
+      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
+      assert.strictEqual(refused._tag, "ApprovalRefused")
+      assert.deepStrictEqual(
+        refused._tag === "ApprovalRefused" ? refused.missing : [],
+        [{ _tag: "ObjectionUnresolved", noticeId: notice.id, objections: 1 }]
+      )
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      assert.strictEqual((yield* registry.objections(notice.id)).length, 1)
+    }))
+})
