@@ -142,8 +142,9 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
  * The current master key (`LAWFUL_MASTER_KEY`) is one that a completed rotation retired:
  * rotating to it would re-wrap every tenant key back under a key taken out of service (perhaps
  * because it leaked). Names the key by its id, a fingerprint that reveals nothing of the key.
- * Nothing was re-wrapped by the run that found it first; set `LAWFUL_MASTER_KEY` to the key in
- * service.
+ * A run whose key was retired before it started re-wraps nothing; a run under way when another
+ * process retires its key stops at its next page, having re-wrapped its earlier pages. Set
+ * `LAWFUL_MASTER_KEY` to the key in service.
  *
  * @since 0.1.0
  * @category errors

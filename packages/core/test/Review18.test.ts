@@ -7,11 +7,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
-import * as SubjectId from "../src/SubjectId.js"
 import * as SubjectDirectory from "../src/SubjectDirectory.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite, sqlSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { idOf, type Key, opens, sealFor, vaultOn, wrappedBy as wrappedByIn } from "./RotationFixture.js"
 import { withVault } from "./SubjectDirectoryLayers.js"
 
 // Addresses whose sealed value the directory stores damaged (its tag altered), as a damaged
@@ -99,26 +99,11 @@ contractSuite("Review18: changeEmail over a stored address that does not open", 
     }))
 })
 
-type Key = Redacted.Redacted<string>
-const idOf = (key: Key) => MasterKey.fromBytes(Buffer.from(Redacted.value(key), "base64")).id
-
 // Rotation reads every tenant key of the store: this suite has a store of its own.
 const rotationFixture = Effect.gen(function*() {
   const store = yield* KeyStore.KeyStore
-  const vaultWith = (...keys: [Key, ...Array<Key>]) =>
-    Vault.make().pipe(Effect.provideService(KeyStore.KeyStore, store), Effect.provide(MasterKey.layer(...keys)))
-  const sealFor = (vault: Vault.Vault["Type"], tenant: TenantId.TenantId) =>
-    Effect.gen(function*() {
-      const subject = yield* SubjectId.make
-      return { tenant, subject, sealed: yield* vault.seal(tenant, subject, "p", `secret of ${tenant}`) }
-    })
-  const opens = (vault: Vault.Vault["Type"], written: Effect.Effect.Success<ReturnType<typeof sealFor>>) =>
-    Effect.map(
-      Effect.either(vault.openString(written.tenant, written.subject, "p", written.sealed)),
-      (opened) => Either.isRight(opened) && opened.right === `secret of ${written.tenant}`
-    )
-  const wrappedBy = (tenant: TenantId.TenantId) =>
-    Effect.map(store.tenantKey(tenant), (key) => (Option.isSome(key) ? key.value.wrappedBy : "none"))
+  const vaultWith = (...keys: [Key, ...Array<Key>]) => vaultOn(store, {}, ...keys)
+  const wrappedBy = (tenant: TenantId.TenantId) => wrappedByIn(store, tenant)
   return { store, vaultWith, sealFor, opens, wrappedBy }
 })
 

@@ -10,14 +10,10 @@ import * as Redacted from "effect/Redacted"
 import { KeyStore, layerMemory, layerSql } from "../src/KeyStore.js"
 import type { WrappedKey } from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
-import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite } from "../src/testing.js"
-import * as Vault from "../src/Vault.js"
-
-type Key = Redacted.Redacted<string>
-
-const idOf = (key: Key) => MasterKey.fromBytes(Buffer.from(Redacted.value(key), "base64")).id
+import type * as Vault from "../src/Vault.js"
+import { idOf, type Key, opens, sealFor, vaultOn, type Written, wrappedBy } from "./RotationFixture.js"
 
 // Rotation reads every tenant key of the store: each suite has a store of its own. The store
 // counts the pages rotation reads, and dies past a bound a rotation that loops would reach. Each
@@ -38,18 +34,7 @@ const fixture = Effect.gen(function*() {
         )
       )
   })
-  const vaultWith = (options: Vault.VaultOptions, ...keys: [Key, ...Array<Key>]) =>
-    Vault.make(options).pipe(Effect.provideService(KeyStore, store), Effect.provide(MasterKey.layer(...keys)))
-  const sealFor = (vault: Vault.Vault["Type"], tenant: TenantId.TenantId) =>
-    Effect.gen(function*() {
-      const subject = yield* SubjectId.make
-      return { tenant, subject, sealed: yield* vault.seal(tenant, subject, "p", `secret of ${tenant}`) }
-    })
-  const opens = (vault: Vault.Vault["Type"], written: Effect.Effect.Success<ReturnType<typeof sealFor>>) =>
-    Effect.map(
-      Effect.either(vault.openString(written.tenant, written.subject, "p", written.sealed)),
-      (opened) => Either.isRight(opened) && opened.right === `secret of ${written.tenant}`
-    )
+  const vaultWith = (options: Vault.VaultOptions, ...keys: [Key, ...Array<Key>]) => vaultOn(store, options, ...keys)
   // Tenants in the order the store pages them (lower-case UUIDs: their text's order).
   const tenants = (n: number) =>
     Effect.map(Effect.all(Array.from({ length: n }, () => TenantId.make)), (ids) => [...ids].sort())
@@ -59,6 +44,7 @@ const fixture = Effect.gen(function*() {
     sealFor,
     opens,
     tenants,
+    wrappedBy: (tenant: TenantId.TenantId) => wrappedBy(inner, tenant),
     pagesRead: () => pages
   }
 })
@@ -111,7 +97,7 @@ contractSuite("Rotation in pages smaller than the tenants", { memory: layerMemor
       const ids = yield* tenants(7)
       const old = yield* vaultWith({}, keyA)
       const stranger = yield* vaultWith({}, unknown)
-      const written = new Map<number, Effect.Effect.Success<ReturnType<typeof sealFor>>>()
+      const written = new Map<number, Written>()
       for (const [i, tenant] of ids.entries()) {
         if (i === 1 || i === 5) yield* sealFor(stranger, tenant)
         // Said to be wrapped by the old key, but its wrapping does not authenticate.
@@ -139,7 +125,7 @@ contractSuite("Rotation in pages smaller than the tenants", { memory: layerMemor
 contractSuite("Rotation by two processes with different current keys", { memory: layerMemory, sql: layerSql }, (it, backend) => {
   it.scoped("two processes rotating at once to each one's own key, the other's among its previous, both finish or one stops on its key retired by the other; no key is re-wrapped twice by a run", () =>
     Effect.gen(function*() {
-      const { opens, pagesRead, sealFor, store, tenants, vaultWith } = yield* fixture
+      const { opens, pagesRead, sealFor, store, tenants, vaultWith, wrappedBy } = yield* fixture
       const [keyA, keyB] = [MasterKey.generate(), MasterKey.generate()]
       const ids = yield* tenants(6)
       // Each the other's rollback: current A with B previous, and current B with A previous.
@@ -151,8 +137,6 @@ contractSuite("Rotation by two processes with different current keys", { memory:
       const captured = Logger.make(({ annotations, message }) => {
         logs.push(JSON.stringify({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) }))
       })
-      const wrappedBy = (tenant: TenantId.TenantId) =>
-        Effect.map(store.tenantKey(tenant), (key) => (key._tag === "Some" ? key.value.wrappedBy : "none"))
       const outcomes = yield* Effect.all([Effect.either(onA.rotateMasterKey), Effect.either(onB.rotateMasterKey)], {
         concurrency: 2
       }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
@@ -231,18 +215,17 @@ contractSuite("Rotation over a key store that ignores the cursor", { memory: lay
     Effect.gen(function*() {
       const inner = yield* KeyStore
       const [keyA, keyB, unknown] = [MasterKey.generate(), MasterKey.generate(), MasterKey.generate()]
-      const vaultOn = (store: KeyStore["Type"], ...keys: [Key, ...Array<Key>]) =>
-        Vault.make({ rotationPageSize: 1 }).pipe(Effect.provideService(KeyStore, store), Effect.provide(MasterKey.layer(...keys)))
+      const inPagesOfOne = (store: KeyStore["Type"], ...keys: [Key, ...Array<Key>]) => vaultOn(store, { rotationPageSize: 1 }, ...keys)
       const [first, second] = [...yield* Effect.all([TenantId.make, TenantId.make])].sort()
-      yield* (yield* vaultOn(inner, unknown)).blindIndex(first!, "d", "x")
-      yield* (yield* vaultOn(inner, keyA)).blindIndex(second!, "d", "x")
+      yield* (yield* inPagesOfOne(inner, unknown)).blindIndex(first!, "d", "x")
+      yield* (yield* inPagesOfOne(inner, keyA)).blindIndex(second!, "d", "x")
       let pages = 0
       const careless = KeyStore.of({
         ...inner,
         tenantKeysNotWrappedBy: (keyId, limit) =>
           ++pages > 100 ? Effect.dieMessage("looped") : inner.tenantKeysNotWrappedBy(keyId, limit)
       })
-      const exit = yield* Effect.exit((yield* vaultOn(careless, keyB, keyA)).rotateMasterKey)
+      const exit = yield* Effect.exit((yield* inPagesOfOne(careless, keyB, keyA)).rotateMasterKey)
       assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause), "a defect: the store breaks its contract")
       assert.include(String(exit), "after")
       assert.isAtMost(pages, 2)

@@ -1,0 +1,43 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { KeyStore } from "../src/KeyStore.js"
+import * as MasterKey from "../src/MasterKey.js"
+import * as SubjectId from "../src/SubjectId.js"
+import type * as TenantId from "../src/TenantId.js"
+import * as Vault from "../src/Vault.js"
+
+// What the master-key rotation tests share: Vaults on one key store with the master keys each
+// test gives, a secret sealed per tenant, and whether a Vault still opens it.
+
+/** A master key as configuration gives it: 32 random bytes in base64. */
+export type Key = Redacted.Redacted<string>
+
+/** A master key's id: the fingerprint `wrapped_by` and the retired keys record. */
+export const idOf = (key: Key) => MasterKey.fromBytes(Buffer.from(Redacted.value(key), "base64")).id
+
+/** A Vault on `store` whose current master key is the first of `keys`, the others previous. */
+export const vaultOn = (store: KeyStore["Type"], options: Vault.VaultOptions, ...keys: [Key, ...Array<Key>]) =>
+  Vault.make(options).pipe(Effect.provideService(KeyStore, store), Effect.provide(MasterKey.layer(...keys)))
+
+/** Seals a secret of the tenant's for a new subject (making the tenant's key if it has none). */
+export const sealFor = (vault: Vault.Vault["Type"], tenant: TenantId.TenantId) =>
+  Effect.gen(function*() {
+    const subject = yield* SubjectId.make
+    return { tenant, subject, sealed: yield* vault.seal(tenant, subject, "p", `secret of ${tenant}`) }
+  })
+
+/** What `sealFor` sealed, and for whom. */
+export type Written = Effect.Effect.Success<ReturnType<typeof sealFor>>
+
+/** Whether `vault` opens what `sealFor` sealed, to the same secret. */
+export const opens = (vault: Vault.Vault["Type"], written: Written) =>
+  Effect.map(
+    Effect.either(vault.openString(written.tenant, written.subject, "p", written.sealed)),
+    (opened) => Either.isRight(opened) && opened.right === `secret of ${written.tenant}`
+  )
+
+/** The id of the master key that wraps the tenant's key in `store`, or `"none"` without one. */
+export const wrappedBy = (store: KeyStore["Type"], tenant: TenantId.TenantId) =>
+  Effect.map(store.tenantKey(tenant), (key) => (Option.isSome(key) ? key.value.wrappedBy : "none"))
