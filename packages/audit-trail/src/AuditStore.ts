@@ -163,6 +163,12 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
    * `record` (the append of the entry that records the redaction) runs with the indices, as one
    * with the removal: if it fails or is interrupted, nothing is removed. On SQL it runs in the
    * removal's transaction (an append there joins it); in memory the removal is undone.
+   *
+   * A redaction takes turns with the tenant's de-links (and its other redactions): on SQL, on a lock
+   * of the tenant's redactions taken before anything else. In memory the removal and `record` hold
+   * the tenant's log as in `delinkSubject`, so an append meanwhile comes after the redaction's entry;
+   * on SQL the log's state row is locked only by that entry's append, and an append on another
+   * connection may commit between the removal and it (the batch did not see it: a later one does).
    */
   readonly redactDetails: <E = never>(
     tenant: TenantId,
@@ -201,10 +207,14 @@ export class AuditStore extends Context.Tag("@lawful/audit-trail/AuditStore")<Au
    * The removal and `record` hold the tenant's log as an append does, so that de-links and appends
    * are serialised: an append that holds the log when the de-link starts (its entries written, not
    * yet committed) is waited for and de-linked with the others, and one that comes meanwhile waits,
-   * its entries after those `record` appends (they name the subject if their events do). An append
-   * made by `record`, in its fibre or one it forks, does not wait. On SQL the hold is the lock of the
-   * log's state row that appends take, until the transaction ends (the caller's, when the de-link
-   * joins one); in memory, a lock of the tenant's log that appends wait for.
+   * its entries after those `record` appends (they name the subject if their events do). On SQL the
+   * hold is the lock of the log's state row that appends take, until the transaction ends (the
+   * caller's, when the de-link joins one), and an append in `record` joins the transaction. In memory
+   * it is a lock of the tenant's log that every append waits for except those the store is asked for
+   * in `record`'s fibre, or in a fibre forked from it while `record` runs (`AuditLog`'s own entry is
+   * appended so): an append handed to another fibre waits for the de-link, which waits for `record`:
+   * neither ends. `AuditLog.append` and `appendAll` hand an append to their writer fibre when
+   * others are in flight: in memory, `record` must not call them.
    */
   readonly delinkSubject: <E = never>(
     tenant: TenantId,
@@ -308,20 +318,30 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
     checkpoints: Array<StoredCheckpoint>
   }
   const logs = new Map<TenantId, Log>()
-  // A de-link holds its tenant's log from its removal to the end of the entry that records it, as the
-  // SQL store's transaction holds the log's state row: an append meanwhile waits, and comes after
-  // that entry. The fibre holding it (and those it forks) appends without waiting: `record`'s append.
+  // A de-link or redaction holds its tenant's log from its removal to the end of the entry that
+  // records it, as the SQL store's transaction holds the log's state row: an append meanwhile waits,
+  // and comes after that entry. The fibre holding it appends without waiting (`record`'s append), and
+  // so do those it forks, while the hold lasts: each sees the hold's token, which its release
+  // deactivates, so a fibre that outlives the hold (a daemon) waits as any other. A fibre joining
+  // one keeps its own holds (`join`), never those of the fibre it joins.
   const locks = new Map<TenantId, Effect.Semaphore>()
-  const holding = FiberRef.unsafeMake<ReadonlySet<TenantId>>(new Set())
+  const holding = FiberRef.unsafeMake<ReadonlyMap<TenantId, { live: boolean }>>(new Map(), { join: (parent) => parent })
   const holdingLog = <A, E>(tenant: TenantId, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     Effect.flatMap(FiberRef.get(holding), (held) => {
-      if (held.has(tenant)) return effect
+      if (held.get(tenant)?.live === true) return effect
       let lock = locks.get(tenant)
       if (lock === undefined) {
         lock = Effect.unsafeMakeSemaphore(1)
         locks.set(tenant, lock)
       }
-      return lock.withPermits(1)(Effect.locallyWith(effect, holding, (tenants) => new Set([...tenants, tenant])))
+      return lock.withPermits(1)(Effect.suspend(() => {
+        const token = { live: true }
+        return Effect.locallyWith(effect, holding, (holds) => new Map([...holds, [tenant, token]])).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            token.live = false
+          }))
+        )
+      }))
     })
   const logOf = (tenant: TenantId): Log => {
     let log = logs.get(tenant)
@@ -380,7 +400,7 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
       Effect.sync(() => (logs.get(tenant)?.entries ?? []).filter((entry) => matches(entry, query)).slice(0, query.limit)),
     scan: (tenant, from, limit) => Effect.sync(() => (logs.get(tenant)?.entries ?? []).slice(from, from + limit)),
     redactDetails: (tenant, { actionPrefix, before, excludeSubjects, limit }, record) =>
-      removeRecorded(() => {
+      holdingLog(tenant, removeRecorded(() => {
         const log = logs.get(tenant)
         if (!log) return { result: [], undo: () => {} }
         // Oldest first, by time then index, as the SQL store takes them.
@@ -400,7 +420,7 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
             for (const { entry, position } of chosen) log.entries[position] = { ...log.entries[position]!, details: entry.details }
           }
         }
-      }, record),
+      }, record)),
     countDetails: (tenant, { before, excludeSubjects }) =>
       Effect.sync(() =>
         (logs.get(tenant)?.entries ?? []).filter((entry) =>
@@ -896,10 +916,13 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
     const watermark = (tenant: TenantId) =>
       sql`(SELECT redacted_before FROM lawful_audit_redactions WHERE tenant_id = ${tenant})`
 
-    // The tenant's redactions without a prefix and its de-links take turns, on a transaction lock
-    // of their own: before the tenant's first redaction commits there is no watermark row to lock,
-    // and a subject de-linked while that batch passes its entries would be recorded as left
-    // behind under an id its entries no longer carry, their details never redacted.
+    // The tenant's redactions and its de-links take turns, on a transaction lock of their own:
+    // before the tenant's first redaction commits there is no watermark row to lock, and a subject
+    // de-linked while that batch passes its entries would be recorded as left behind under an id its
+    // entries no longer carry, their details never redacted. Every redaction (one with a prefix
+    // too) and every de-link takes it before any other lock of the log: a redaction locks entries and
+    // then, appending its own entry, the log's state row; a de-link the state row and then the
+    // subject's entries. Only this lock keeps the two from deadlocking.
     const lockRedactions = (tenant: TenantId) =>
       sql`SELECT pg_advisory_xact_lock(hashtext('lawful_audit_redactions'), hashtext(${tenant}::text))`
 
@@ -1148,7 +1171,8 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // time, those timed before the watermark taken with the others, oldest first. The watermark
       // moves (time and size together) only forward in time; a batch that ends behind it (its
       // `limit` reached among late entries) leaves it, and the next batch reads them again.
-      // The tenant's redactions are locked first (`lockRedactions`): its batches run one at a time.
+      // The tenant's redactions are locked first (`lockRedactions`), with or without a prefix: its
+      // batches run one at a time, and take turns with its de-links.
       redactDetails: (tenant, { actionPrefix, before: asked, excludeSubjects, limit }, record) =>
         Effect.gen(function*() {
           const before = storableTime(asked)
@@ -1166,6 +1190,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
               ORDER BY time, idx LIMIT ${count}`
           const indices = (rows: ReadonlyArray<{ readonly idx: string }>) =>
             rows.map((row) => Number(row.idx)).sort((a, b) => a - b)
+          yield* lockRedactions(tenant)
           if (actionPrefix !== undefined) {
             yield* sql`SELECT set_config('enable_bitmapscan', 'off', true)`
             const rows = yield* redact(oldest(
@@ -1174,7 +1199,6 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
             ))
             return indices(rows)
           }
-          yield* lockRedactions(tenant)
           // The watermark, and the log's size before the batch reads any entry, from its newest entry
           // by the primary key (not the state row, which raw SQL may have deleted): read in a
           // statement before the reads that follow, so every entry below it (entries commit in index
@@ -1313,7 +1337,9 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       // Entries left behind the redaction watermark with their details (migration 0004) cannot be
       // found by subject once de-linked: the watermark moves back to the first of them. The
       // tenant's redactions are locked first, so no redaction batch passes the subject's entries
-      // meanwhile (a redaction takes that lock before it appends, so the two take them in one order).
+      // meanwhile. Every redaction takes that lock before it updates an entry: it locks entries and
+      // then the state row (its own entry's append), the de-link the other way round, and without
+      // that lock first the two would deadlock.
       //
       // Then the log's state row, with the lock an append's `UPDATE` of it takes, until the de-link's
       // own entry commits: an append whose transaction holds the row (its entries written, not yet

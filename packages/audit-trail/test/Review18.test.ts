@@ -39,6 +39,7 @@ const doneOrBlockedBy = <A, E>(fiber: Fiber.Fiber<A, E>, pid: number) =>
     return blocked.length > 0 ? Option.some(true) : Option.none()
   }))
 
+// On SQL only PostgreSQL (CI sets TEST_DATABASE_URL) can catch a regression: PGlite, one session, passes without the fix.
 contractSuite("AuditLog.delinkSubject racing appends", {
   memory: logOver(AuditStore.layerMemory),
   sql: logOver(AuditStore.layerSql).pipe(Layer.provideMerge(Layer.context<SqlClient.SqlClient>()))
@@ -108,6 +109,7 @@ contractSuite("AuditLog.delinkSubject racing appends", {
     }))
 })
 
+// Only PostgreSQL (CI sets TEST_DATABASE_URL) can catch a regression: PGlite, one session, passes without the fix.
 sqlSuite("AuditLog.delinkSubject racing an append's open transaction", logOver(AuditStore.layerSql), (it, backend) => {
   for (const history of [true, false]) {
     it.effect(
