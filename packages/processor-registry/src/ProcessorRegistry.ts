@@ -32,7 +32,10 @@
  * processor, its status or its DPAs) makes the commit fail rather than be
  * overwritten or approved on evidence it did not see; an objection recorded
  * meanwhile makes an approval, or a change checked against the objections,
- * check again and be refused as it would have been.
+ * check again and be refused as it would have been. That check is made up to
+ * four times in all: with the audit log on another database than the
+ * registry's, each attempt that failed at its commit leaves its entry in the
+ * log (up to four for one change); on the same database they roll back.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
@@ -690,8 +693,11 @@ const requirementKey = (requirement: Approval.Requirement) => {
   }
 }
 
-// What a processor's approval rests on, from the store (`recordsOf`).
-type ApprovalRecords = Pick<Approval.Evidence, "dpas" | "assessments" | "notices" | "objections">
+// What a processor's approval rests on, from the store (`recordsOf`): the objections are
+// undefined when they were not read (they count only for a processor of tenants' data).
+interface ApprovalRecords extends Pick<Approval.Evidence, "dpas" | "assessments" | "notices"> {
+  readonly objections: ReadonlyArray<ChangeNotice.Objection> | undefined
+}
 
 type Audited = ReadonlyArray<readonly [TenantId, AuditEvent]>
 
@@ -776,25 +782,16 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           ? Effect.fail(new ProcessorTerminated({ processorId: id }))
           : Effect.succeed(processor))
 
-    const announcing = (
-      notices: Effect.Effect<ReadonlyArray<ChangeNotice.ChangeNotice>, RegistryStoreError>,
-      untold: Effect.Effect<ReadonlyArray<ChangeNotice.NoticeId>, RegistryStoreError>
-    ) =>
-      Effect.map(Effect.all([notices, untold]), ([all, none]) => {
-        const hollow = new Set<string>(none)
-        return hollow.size === 0 ? all : all.filter((notice) => !hollow.has(notice.id))
-      })
-
     // What a processor's approval rests on, read once: its DPAs, assessments and notices, and the
-    // objections to those notices when they count (the processor serves tenants).
+    // objections to those notices when they count (the processor serves tenants; else unread).
     // A notice that told no tenant when there were tenants to tell (stored so by an earlier
-    // version) announces nothing: it is not among the records.
+    // version) announces nothing: the store leaves it out (`announcements`).
     const recordsOf = (id: Processor.ProcessorId, withObjections: boolean) =>
       Effect.all({
         dpas: store.dpas(id),
         assessments: store.assessments(id),
-        notices: announcing(store.notices(id), store.untold(id)),
-        objections: withObjections ? store.objectionsOf(id) : Effect.succeed([])
+        notices: store.announcements(id),
+        objections: withObjections ? store.objectionsOf(id) : Effect.succeed(undefined)
       })
 
     const evidenceOf = (
@@ -803,9 +800,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       at: Date,
       extra: { readonly dpa?: Dpa.Dpa } = {}
     ): Approval.Evidence => ({
-      ...records,
       processor,
       dpas: extra.dpa ? [...records.dpas, extra.dpa] : records.dpas,
+      assessments: records.assessments,
+      notices: records.notices,
+      ...(records.objections === undefined ? {} : { objections: records.objections }),
       decisions,
       at
     })
@@ -816,14 +815,16 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     // A change checked against the processor's objections commits only while they are the ones it
     // saw: an objection another server records between the check and the commit fails the commit
     // (the store locks the processor's row, which recording an objection holds until it commits).
-    const objectionsSeen = (id: Processor.ProcessorId, records: ApprovalRecords): Change => ({
-      _tag: "ObjectionsUnchanged",
-      processorId: id,
-      seen: records.objections?.length ?? 0
-    })
+    // A change checked without them (the processor serves no tenant) is held to nothing.
+    const objectionsSeen = (id: Processor.ProcessorId, records: ApprovalRecords): ReadonlyArray<Change> =>
+      records.objections === undefined
+        ? []
+        : [{ _tag: "ObjectionsUnchanged", processorId: id, seen: records.objections.length }]
 
     // ...and is then checked again, on the records that hold the objection: refused as any change
-    // checked against it would be, or committed when the objection changes nothing.
+    // checked against it would be, or committed when the objection changes nothing. Each attempt
+    // appends its entries: with the audit log on another database, one that failed at its commit
+    // leaves them there (up to four attempts); on the registry's database they roll back with it.
     const recheckedOnObjection = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.retry(effect, {
         times: 3,
@@ -951,7 +952,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           return {
             result: after,
             changes: [
-              ...(Option.isSome(approvalRecords) ? [objectionsSeen(id, approvalRecords.value)] : []),
+              ...(Option.isSome(approvalRecords) ? objectionsSeen(id, approvalRecords.value) : []),
               { _tag: "UpdateProcessor", processor: after }
             ],
             audit: onPlatform(event(by, "processor.updated", resource(after), {
@@ -1000,7 +1001,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         return {
           result: after,
           changes: [
-            ...(processor.servesTenants ? [objectionsSeen(id, records)] : []),
+            ...objectionsSeen(id, records),
             { _tag: "UpdateProcessor", processor: after }
           ],
           audit: onPlatform(event(by, action, resource(after), { from: processor.status._tag }))
@@ -1443,7 +1444,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         store.processors,
         store.dpas(),
         store.assessments(),
-        announcing(store.notices(), store.untold()),
+        store.announcements(),
         now
       ])
       const objections = yield* Effect.forEach(

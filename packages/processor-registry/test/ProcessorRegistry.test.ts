@@ -57,7 +57,7 @@ sqlSuite("ProcessorRegistry storage", layers.sql, (it) => {
         SELECT tenant_id, reason FROM lawful_processor_objections WHERE tenant_id = ${tenant}`
       assert.deepStrictEqual(rows.map((r) => [r.tenant_id, r.reason]), [[tenant, "We need to review this first"]])
       const migrations = yield* sql<{ name: string }>`SELECT name FROM lawful_processor_registry_migrations`
-      assert.deepStrictEqual(migrations.map((m) => m.name), ["registry"])
+      assert.deepStrictEqual(migrations.map((m) => m.name), ["registry", "notice_recipients_by_notice"])
       // The platform's log id is no id `TenantId.make` gives.
       assert.notStrictEqual(tenant, platformTenant)
     }))

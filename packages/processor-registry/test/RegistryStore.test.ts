@@ -1,7 +1,8 @@
 // The registry's store, read where the registry's operations cannot reach: the objections to
 // every notice of a processor come in one read (`objectionsOf`), a commit checked against them
 // fails once another is recorded (`ObjectionsUnchanged`), and the notices that told no tenant
-// when there were tenants to tell are found (`untold`), on every backend alike.
+// when there were tenants to tell are left out of the announcements (`announcements`), on every
+// backend alike.
 import { assert } from "@effect/vitest"
 import { contractSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
@@ -123,22 +124,28 @@ contractSuite("RegistryStore", {
       assert.strictEqual(Option.map(yield* store.processor(objected.id), (p) => p.revision).pipe(Option.getOrThrow), 2)
     }))
 
-  it.effect("untold: the notices that reached no tenant after one had reached tenants, and only those", () =>
+  it.effect("announcements: every notice but those that reached no tenant after one had reached tenants", () =>
     Effect.gen(function*() {
       const store = yield* Store
       const tenant = yield* TenantId.make
       const subject = yield* processor
-      // Far in the future, after any notice other tests told tenants of.
+      // Far in the future, after any notice other tests told tenants of; and far in the past,
+      // before any, when there was no tenant to tell.
       const late = 1_000_000_000
+      const early = yield* notice(subject, -late)
       const told = yield* notice(subject, late + 2)
       const hollow = yield* notice(subject, late + 3)
       yield* store.commit([
         { _tag: "InsertProcessor", processor: subject },
+        { _tag: "InsertNotice", notice: early, audience: [] },
         { _tag: "InsertNotice", notice: told, audience: [tenant] },
         { _tag: "InsertNotice", notice: hollow, audience: [] }
       ])
-      assert.deepStrictEqual(yield* store.untold(subject.id), [hollow.id])
-      assert.include(yield* store.untold(), hollow.id)
-      assert.notInclude(yield* store.untold(), told.id)
+      assert.deepStrictEqual((yield* store.notices(subject.id)).map((n) => n.id), [early.id, told.id, hollow.id])
+      assert.deepStrictEqual((yield* store.announcements(subject.id)).map((n) => n.id), [early.id, told.id])
+      const all = (yield* store.announcements()).map((n) => n.id)
+      assert.include(all, early.id)
+      assert.include(all, told.id)
+      assert.notInclude(all, hollow.id)
     }))
 })

@@ -1,20 +1,27 @@
-// Review 18: an objection recorded by another server between an approval's check and its commit
-// stops the approval; a suspended processor of tenants' data takes on a country or purpose only as
-// an approved one does; a `__proto__` key among a questionnaire's answers is refused, not dropped;
+// Review 18: an objection recorded by another server between an approval's check and its commit,
+// or under way while it commits (the commit waits for it), stops the approval; a suspended
+// processor of tenants' data takes on a country or purpose only as an approved one does; a
+// `__proto__` key among a questionnaire's answers is refused, not dropped;
 // a notice stored for no tenant while there were tenants to tell (by an earlier version)
 // announces nothing.
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import * as Database from "@lawful/core/Database"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as ChangeNotice from "../src/ChangeNotice.js"
 import { sqlStore } from "../src/internal/sqlStore.js"
 import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
+import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
   approvedProcessor,
@@ -121,10 +128,11 @@ contractSuite("Review 18", layers, (it, backend) => {
       assert.deepStrictEqual(yield* registry.assessments(processor.id), [])
     }))
 
-  // One registry in memory makes its changes one at a time: an objection comes before an
-  // approval's check or after its commit, never in between.
+  // Guards the serialisation already there, not the commit's re-check: one registry in memory
+  // makes its changes one at a time (its lock), so an objection comes before an approval's check
+  // or after its commit, never in between, and the re-check never has an objection to find.
   if (backend === "memory") {
-    it.effect("in memory an objection waits for an approval under way, and is a finding once recorded", () =>
+    it.effect("in memory the registry's lock has an objection wait for an approval under way, and it is a finding once recorded", () =>
       Effect.gen(function*() {
         yield* atStart
         const registry = yield* ProcessorRegistry
@@ -212,6 +220,53 @@ sqlSuite("Review 18 on SQL", layerSqlWithLog, (it, backend) => {
       assert.strictEqual(refused._tag, "ApprovalRefused")
       assert.deepStrictEqual(
         refused._tag === "ApprovalRefused" ? refused.missing : [],
+        [{ _tag: "ObjectionUnresolved", noticeId: notice.id, objections: 1 }]
+      )
+      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      assert.strictEqual((yield* registry.objections(notice.id)).length, 1)
+    }))
+
+  it.scoped("an approval committing while another server's objection is under way waits for it, and is refused", () =>
+    Effect.gen(function*() {
+      yield* atStart
+      const registry = yield* ProcessorRegistry
+      const sql = yield* SqlClient.SqlClient
+      // Another server, its audit log elsewhere (in memory): its entries take no lock of this
+      // server's log, so what the approval can wait for is the processor's row alone.
+      const other = yield* Layer.build(
+        Layer.fresh(ProcessorRegistryModule.layerSql).pipe(Layer.provide(AuditRecorder.layer))
+      ).pipe(Effect.map(Context.get(ProcessorRegistry)))
+      const tenant = yield* TenantId.make
+      const { notice, processor } = yield* announcedAndDue(tenant)
+      // The other server records the objection in a transaction the test holds open: the row is
+      // written, not committed, and the processor's row share-locked.
+      const recorded = yield* Deferred.make<number>()
+      const release = yield* Deferred.make<void>()
+      const objecting = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+        yield* other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+          Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
+        )
+        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+        yield* Deferred.succeed(recorded, row!.pid)
+        yield* Deferred.await(release)
+      })))
+      const holder = yield* Deferred.await(recorded)
+      // The approval finds no objection (none is committed), and commits.
+      const approving = yield* Effect.fork(registry.approve(staff, processor.id))
+      let waited = false
+      for (let poll = 0; poll < 5000 && !waited; poll++) {
+        if (Option.isSome(yield* Fiber.poll(approving))) break
+        const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE ${holder}::int = ANY (pg_blocking_pids(pid))`
+        waited = row!.n > 0
+      }
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(objecting)
+      const outcome = yield* Effect.either(Fiber.join(approving))
+      assert.isTrue(waited, "the approval's commit waits for the objection's transaction")
+      assert.isTrue(Either.isLeft(outcome), "the approval is refused")
+      assert.deepStrictEqual(
+        Either.isLeft(outcome) && outcome.left._tag === "ApprovalRefused" ? outcome.left.missing : [],
         [{ _tag: "ObjectionUnresolved", noticeId: notice.id, objections: 1 }]
       )
       assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")

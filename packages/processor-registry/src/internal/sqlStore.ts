@@ -81,7 +81,12 @@ const migrations: Record<string, Migrations.Migration> = {
         FOREIGN KEY (tenant_id, notice_id) REFERENCES lawful_processor_notice_recipients (tenant_id, notice_id)
       );
       CREATE INDEX lawful_processor_objections_notice ON lawful_processor_objections (notice_id, objected_at);
-    `)
+    `),
+  // Whether a notice reached any tenant (`announcements`) is a probe by notice: without this index
+  // it scanned the recipients, a row per tenant and notice. A secondary index: the table's key
+  // stays tenant first, as every table of what concerns one tenant.
+  "0002_notice_recipients_by_notice": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX lawful_processor_notice_recipients_notice ON lawful_processor_notice_recipients (notice_id)`)
 }
 
 const ProcessorRow = Schema.Struct({ document: Processor })
@@ -97,7 +102,6 @@ const ObjectionRow = Schema.Struct({
   reason: Schema.String
 })
 const CountRow = Schema.Struct({ n: Schema.Number })
-const NoticeIdRow = Schema.Struct({ notice_id: NoticeId })
 
 const toObjection = (row: typeof ObjectionRow.Type) =>
   new Objection({ tenantId: row.tenant_id, noticeId: row.notice_id, objectedAt: row.objected_at, reason: row.reason })
@@ -286,18 +290,22 @@ export const sqlStore = <E>(
         sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM lawful_processor_notice_recipients LIMIT 1) AS any_recipient`).pipe(
           Effect.map((rows) => (rows[0]?.n ?? 0) > 0)
         ),
-      untold: (processor) =>
-        all(NoticeIdRow, "untold", () =>
-          sql`WITH told AS (
-                SELECT DISTINCT notice_id FROM lawful_processor_notice_recipients
-              ), first_told AS (
-                SELECT min(n.published_at) AS at FROM lawful_processor_notices n JOIN told USING (notice_id)
+      // Each probe of the recipients goes through their index by notice: a notice that reached a
+      // tenant is kept at its first recipient, one that reached none is left out at the first
+      // earlier notice that did. The recipients are never scanned.
+      announcements: (processor) =>
+        all(NoticeRow, "announcements", () =>
+          sql`SELECT n.document FROM lawful_processor_notices n
+              WHERE NOT (
+                NOT EXISTS (SELECT 1 FROM lawful_processor_notice_recipients r WHERE r.notice_id = n.notice_id)
+                AND EXISTS (
+                  SELECT 1 FROM lawful_processor_notices m
+                  WHERE m.published_at < n.published_at
+                    AND EXISTS (SELECT 1 FROM lawful_processor_notice_recipients r WHERE r.notice_id = m.notice_id)
+                )
               )
-              SELECT n.notice_id FROM lawful_processor_notices n, first_told
-              WHERE n.published_at > first_told.at
-                AND NOT EXISTS (SELECT 1 FROM told WHERE told.notice_id = n.notice_id)
-                ${processor === undefined ? sql`` : sql`AND n.processor_id = ${processor}`}
-              ORDER BY n.published_at, n.notice_id`).pipe(Effect.map((rows) => rows.map((row) => row.notice_id))),
+              ${processor === undefined ? sql`` : sql`AND n.processor_id = ${processor}`}
+              ORDER BY n.published_at, n.notice_id`).pipe(Effect.map((rows) => rows.map((row) => row.document))),
       objection: (tenant, notice) =>
         one(ObjectionRow, "objection", () =>
           sql`SELECT tenant_id, notice_id, objected_at, reason FROM lawful_processor_objections

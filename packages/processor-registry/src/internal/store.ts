@@ -50,11 +50,11 @@ export interface RegistryStore<E> {
   /** Whether any tenant has received a notice: the registry knows there are tenants to tell. */
   readonly anyRecipient: Effect.Effect<boolean, E>
   /**
-   * The notices (of a processor, or all) that reached no tenant though one published earlier had
-   * reached tenants: stored by an earlier version while there were tenants to tell, they told
-   * nobody and announce nothing.
+   * The notices (of a processor, or all) that announce a change: every notice but those that
+   * reached no tenant though one published earlier had reached tenants (stored so by an earlier
+   * version while there were tenants to tell, they told nobody), in one read.
    */
-  readonly untold: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<NoticeId>, E>
+  readonly announcements: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** The objections to every notice of a processor, in one read. */
@@ -221,16 +221,15 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       read(() => [...notices.values()].filter((n) => recipients.has(pair(tenant, n.id))).sort(sortNotices)),
     isRecipient: (tenant, notice) => read(() => recipients.has(pair(tenant, notice))),
     anyRecipient: read(() => recipients.size > 0),
-    untold: (processor) =>
+    announcements: (processor) =>
       read(() => {
         const told = new Set([...recipients].map((key) => key.slice(key.indexOf("/") + 1)))
         const first = Math.min(...[...notices.values()].filter((n) => told.has(n.id)).map((n) => n.publishedAt.getTime()))
         return [...notices.values()]
           .filter((n) =>
-            (processor === undefined || n.processorId === processor) && !told.has(n.id) && n.publishedAt.getTime() > first
+            (processor === undefined || n.processorId === processor) && (told.has(n.id) || n.publishedAt.getTime() <= first)
           )
           .sort(sortNotices)
-          .map((n) => n.id)
       }),
     objection: (tenant, notice) => read(() => Option.fromNullable(objections.get(pair(tenant, notice)))),
     objections: (notice) =>
