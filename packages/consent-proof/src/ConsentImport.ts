@@ -30,9 +30,12 @@
  * already, stays without an event and proves nothing). An import
  * keeps the distinct addresses it has read in memory to find repeats. An
  * attestation whose period is reversed,
- * or whose bounds are not valid dates of the years 0000 to 9999, records
- * nothing (`ConsentRequestInvalid`), nor does an import whose lists are not
- * all declared (`UnknownList`).
+ * or whose bounds are not valid dates of the years 0000 to 9999, or whose
+ * `contacts` are neither an `Iterable` nor a `Stream`, records nothing
+ * (`ConsentRequestInvalid`, before anything is written or audited), nor does
+ * an import whose lists are not all declared (`UnknownList`). A row's user
+ * agent longer than `maxUserAgentLength` or holding a NUL or a lone surrogate
+ * is refused (`invalid-user-agent`).
  *
  * The bulk path is batched (1,000 rows by default): one suppression query,
  * one directory batch, one Vault key-store call, one audit `appendAll` and
@@ -200,13 +203,15 @@ export interface ImportContact {
 export const maxUserAgentLength = 2000
 
 /**
- * Whether a contact's user agent can be recorded.
+ * Whether a contact's user agent can be recorded: a string of at most
+ * `maxUserAgentLength` characters with no NUL and no lone surrogate (which
+ * would be sealed as U+FFFD, another string than the one given).
  *
  * @since 0.1.0
  * @category models
  */
 export const isUserAgent = (value: unknown): value is string =>
-  typeof value === "string" && value.length <= maxUserAgentLength
+  typeof value === "string" && value.length <= maxUserAgentLength && CoreText.isStorable(value)
 
 /**
  * What to import.

@@ -119,6 +119,7 @@ import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type { CheckpointPublishError } from "@lawful/audit-trail/CheckpointPublisher"
 import * as Batcher from "@lawful/core/Batcher"
 import * as Email from "@lawful/core/Email"
+import * as CoreText from "@lawful/core/Text"
 import type * as Migrations from "@lawful/core/Migrations"
 import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
@@ -173,7 +174,8 @@ export const RecordSource = Schema.Union(
  * by `subject` id (taken as given, from a signed link say), not both.
  * `lawfulBasis` defaults to `"consent"`. The `actor` is one the audit log
  * takes: an id of 1 to 200 characters that holds no `@` (an opaque id, never
- * an address), or the subject.
+ * an address), or the subject. A `userAgent` is at most 2,000 characters with
+ * no NUL and no lone surrogate (which would be sealed as another string).
  *
  * @since 0.1.0
  * @category models
@@ -189,7 +191,8 @@ export const RecordRequest = Schema.Struct({
   // and an actor id stays in the log in clear, so one it refuses (an address) is refused here.
   actor: Actor,
   ip: Schema.optional(Schema.String),
-  userAgent: Schema.optional(Schema.String.pipe(Schema.maxLength(ConsentImport.maxUserAgentLength))),
+  // Storable text: a lone surrogate would be sealed as U+FFFD, another string than the one given.
+  userAgent: Schema.optional(CoreText.Storable.pipe(Schema.maxLength(ConsentImport.maxUserAgentLength))),
   notice: Schema.optional(NoticeHashes),
   language: Schema.optional(ConsentEvent.Language),
   reason: Schema.optional(ConsentEvent.WithdrawalReason)
@@ -475,6 +478,11 @@ export type ProofOptions =
 export interface ExportDisclosureRequest {
   readonly actor: Actor
   readonly subject?: SubjectId | undefined
+  /**
+   * The export's format, a name of 1 to 64 lower-case letters, digits, `.`,
+   * `_` or `-` starting with a letter (`"csv"`, `"crm-sync.v2"`): it is kept
+   * in the audit log in clear, so it can never hold an address.
+   */
   readonly format: string
   /** How many records the export gives, when known before it decrypts (a count: the entry's `records`). */
   readonly records?: number | undefined
@@ -509,7 +517,11 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
     tenant: TenantId,
     request: ConsentImport.ImportRequest<E>
   ) => Effect.Effect<ConsentImport.ImportReport, ImportError | E>
-  /** The subject's current state on each list it has one for, in list order. */
+  /**
+   * The subject's current state on each list it has one for, in list order. A subject id that is
+   * not a lower-case UUID has none, on every store (so too for `stateAt`, `mayReceiveMarketing`,
+   * `events` and `erase`, which erases nothing).
+   */
   readonly stateOf: (
     tenant: TenantId,
     subject: SubjectId
@@ -700,6 +712,16 @@ const openFields = (
   })
 
 const isActor = Schema.is(Actor)
+
+/** An export format's name, which the audit log keeps in clear: no `@`, no space, no capital. */
+const isFormatName = (format: unknown): format is string =>
+  typeof format === "string" && /^[a-z][a-z0-9._-]{0,63}$/.test(format)
+
+/** Contacts an import can read: a `Stream`, or an object that is `Iterable` (never a bare string). */
+const isContacts = (contacts: unknown): boolean =>
+  typeof contacts === "object" && contacts !== null &&
+  (Stream.StreamTypeId in contacts || typeof (contacts as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function")
+
 const isSubjectId = Schema.is(SubjectId)
 const isEventId = Schema.is(ConsentEvent.EventId)
 
@@ -1387,10 +1409,18 @@ export const make = Effect.gen(function*() {
 
   const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
     Effect.gen(function*() {
+      // Checked before anything is written or audited: a call from untyped code may pass anything.
+      if (typeof request !== "object" || request === null) return yield* requestInvalid("request: invalid")
       const { contacts, ...rest } = request
-      const options = yield* Schema.decodeUnknown(ConsentImport.ImportOptions, { errors: "all", onExcessProperty: "error" })(
-        rest
-      ).pipe(Effect.mapError(parseIssues))
+      const decoded = yield* Effect.either(
+        Schema.decodeUnknown(ConsentImport.ImportOptions, { errors: "all", onExcessProperty: "error" })(rest)
+      )
+      const contactsIssues = isContacts(contacts)
+        ? []
+        : [contacts === undefined ? "contacts: missing" : "contacts: invalid (an Iterable or a Stream of contacts)"]
+      if (Either.isLeft(decoded)) return yield* requestInvalid(...describeIssues(decoded.left, "request"), ...contactsIssues)
+      if (contactsIssues.length > 0) return yield* requestInvalid(...contactsIssues)
+      const options = decoded.right
       const wanted = ConsentEvent.normalizeLists(options.lists)
       const listIds = (yield* lists.require(tenant, wanted)).map((list) => list.id)
       const now = yield* Clock.currentTimeMillis
@@ -1486,6 +1516,10 @@ export const make = Effect.gen(function*() {
 
   const exportDisclosure = (tenant: TenantId, request: ExportDisclosureRequest) =>
     Effect.gen(function*() {
+      if (typeof request !== "object" || request === null) return yield* requestInvalid("request: invalid")
+      if (!isFormatName(request.format)) {
+        return yield* requestInvalid("format: invalid (1 to 64 lower-case letters, digits, '.', '_' or '-')")
+      }
       if (request.subject !== undefined && !isSubjectId(request.subject)) {
         return yield* requestInvalid("subject: invalid")
       }
@@ -1549,23 +1583,29 @@ export const make = Effect.gen(function*() {
       })
     }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant } }))
 
+  // A subject id is caller input: one that is not a lower-case UUID has no events on any store
+  // (PostgreSQL would refuse some spellings and read an upper-case one as the subject's id).
+  const statesOf = (tenant: TenantId, subject: SubjectId) =>
+    isSubjectId(subject) ? store.states(tenant, subject) : Effect.succeed([])
+
   // A list argument in a span's attributes, which tracing exports: a list id, or nothing of the
   // text given (an address passed by mistake must not leave the process).
   const listAttribute = (list: string) => Schema.is(ConsentLists.ListId)(list) ? list : "(not a list id)"
+  const subjectAttribute = (subject: string) => isSubjectId(subject) ? subject : "(not a subject id)"
 
   return ConsentLedger.of({
     record,
     importContacts,
     stateOf: (tenant, subject) =>
-      store.states(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant, subject } })),
+      statesOf(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })),
     stateAt: (tenant, subject, at) =>
-      Effect.map(subjectEvents(tenant, subject), (events) => ConsentState.replay(events.map((s) => s.event), at)).pipe(
-        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant, subject } })
+      Effect.map(isSubjectId(subject) ? subjectEvents(tenant, subject) : Effect.succeed([]), (events) => ConsentState.replay(events.map((s) => s.event), at)).pipe(
+        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })
       ),
     mayReceiveMarketing: (tenant, subject, list) =>
-      Effect.map(store.states(tenant, subject), (states) =>
+      Effect.map(statesOf(tenant, subject), (states) =>
         ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
-          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject, list: listAttribute(list) } })
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject), list: listAttribute(list) } })
         ),
     recipients: (tenant, list) =>
       Stream.unwrap(
@@ -1579,9 +1619,11 @@ export const make = Effect.gen(function*() {
     events: (tenant, query) =>
       Effect.suspend(() =>
         // The stores read a bad limit differently (a page of one, none, or a failed statement).
-        Number.isSafeInteger(query.limit) && query.limit >= 1
-          ? store.events(tenant, query)
-          : Effect.dieMessage(`ConsentLedger.events: limit must be a positive integer, got ${query.limit}`)
+        !(Number.isSafeInteger(query.limit) && query.limit >= 1)
+          ? Effect.dieMessage(`ConsentLedger.events: limit must be a positive integer, got ${query.limit}`)
+          : query.subject !== undefined && !isSubjectId(query.subject)
+          ? Effect.succeed([])
+          : store.events(tenant, query)
       ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
     event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant } })),
     disclose: (recorded, request) =>
@@ -1594,7 +1636,7 @@ export const make = Effect.gen(function*() {
     rebuildProjection: (tenant) =>
       store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant } })),
     erase: (tenant, subject) =>
-      store.eraseSubject(tenant, subject).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant, subject } })),
+      (isSubjectId(subject) ? store.eraseSubject(tenant, subject) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })),
     verifierKey: log.verifierKey
   })
 })

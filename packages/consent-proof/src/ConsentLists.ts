@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
+import { describeIssues } from "./internal/issues.js"
 import { migrate } from "./internal/migrations.js"
 
 /**
@@ -97,6 +98,24 @@ export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList"
 }
 
 /**
+ * A declaration is not a list (as from untyped code: a plain object whose id
+ * is not a list id, a name with a NUL, a missing field). Nothing was
+ * declared. Each issue names a field and what is wrong with it, never its
+ * value.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ConsentListInvalid extends Schema.TaggedError<ConsentListInvalid>()("ConsentListInvalid", {
+  tenantId: Schema.String,
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Tenant ${this.tenantId} cannot declare this list: ${this.issues.join("; ")}`
+  }
+}
+
+/**
  * The lists could not be read or written.
  *
  * @since 0.1.0
@@ -116,8 +135,12 @@ export class ConsentListsError extends Schema.TaggedError<ConsentListsError>()("
  * @category services
  */
 export class ConsentLists extends Context.Tag("@lawful/consent-proof/ConsentLists")<ConsentLists, {
-  /** Declares a list, or replaces the declaration of a list with the same id. */
-  readonly declare: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListsError>
+  /**
+   * Declares a list, or replaces the declaration of a list with the same id. A value that is not
+   * a valid `ConsentList` (untyped code may pass anything) fails `ConsentListInvalid`, declaring
+   * nothing.
+   */
+  readonly declare: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListInvalid | ConsentListsError>
   /** The tenant's lists, by id. */
   readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ConsentList>, ConsentListsError>
   /** The declarations of the given lists, in the order given; `UnknownList` names those not declared. */
@@ -126,6 +149,9 @@ export class ConsentLists extends Context.Tag("@lawful/consent-proof/ConsentList
     lists: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<ConsentList>, UnknownList | ConsentListsError>
 }>() {}
+
+// An instance, or a plain object of its fields; either way checked.
+const decodeList = Schema.decodeUnknown(ConsentList, { errors: "all", onExcessProperty: "error" })
 
 interface ListsStore {
   readonly upsert: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListsError>
@@ -140,10 +166,20 @@ const make = (store: ListsStore) => {
   const cache = new Map<string, { readonly list: ConsentList; readonly expires: number }>()
   const cacheKey = (tenant: TenantId, id: string) => `${tenant}/${id}`
   return ConsentLists.of({
-    declare: (tenant, list) =>
-      store.upsert(tenant, list).pipe(
-        Effect.ensuring(Effect.sync(() => cache.delete(cacheKey(tenant, list.id)))),
-        Effect.withSpan("ConsentLists.declare", { captureStackTrace: false, attributes: { tenant, list: list.id } })
+    declare: (tenant, input) =>
+      Effect.gen(function*() {
+        // The store is handed a checked list only: memory would keep anything, and a row that
+        // SQL took (an id that is no list id) would make every later read of the lists fail.
+        const list = yield* decodeList(input).pipe(
+          Effect.mapError((error) => new ConsentListInvalid({ tenantId: tenant, issues: describeIssues(error, "list") }))
+        )
+        yield* store.upsert(tenant, list).pipe(Effect.ensuring(Effect.sync(() => cache.delete(cacheKey(tenant, list.id)))))
+      }).pipe(
+        Effect.withSpan("ConsentLists.declare", {
+          captureStackTrace: false,
+          // The id is caller input: named only when it is a list id (an address must not leave the process).
+          attributes: { tenant, list: isListId(input?.id) ? input.id : "(not a list id)" }
+        })
       ),
     all: (tenant) => store.all(tenant).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant } })),
     require: (tenant, ids) =>
