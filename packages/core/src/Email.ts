@@ -69,6 +69,7 @@ export type Email = typeof Email.Type
  * @category models
  */
 export const InvalidEmailReason = Schema.Literal(
+  "not-text",
   "empty",
   "too-long",
   "missing-at",
@@ -138,13 +139,14 @@ const check = (input: string): Email | InvalidEmailReason => {
 }
 
 /**
- * Validates an address and returns its normal form.
+ * Validates an address and returns its normal form. A value that is not a string (`null`, a
+ * number, an array, from a caller without types) is refused with reason `"not-text"`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const normalize = (input: string): Effect.Effect<Email, InvalidEmail> => {
-  const result = check(input)
+  const result: Email | InvalidEmailReason = typeof input === "string" ? check(input) : "not-text"
   return isReason(result) ? Effect.fail(new InvalidEmail({ reason: result })) : Effect.succeed(result)
 }
 

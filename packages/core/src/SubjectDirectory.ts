@@ -35,6 +35,7 @@ import * as Migrations from "./Migrations.js"
 import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
 import * as SubjectId from "./SubjectId.js"
 import { TenantId } from "./TenantId.js"
+import { pattern as uuidPattern } from "./Uuid.js"
 import * as Vault from "./Vault.js"
 
 /**
@@ -58,17 +59,21 @@ export class SubjectEntry extends Schema.Class<SubjectEntry>("@lawful/core/Subje
 }) {}
 
 /**
- * The tenant's directory has no such subject (never created, or forgotten).
+ * The tenant's directory has no such subject (never created, or forgotten). `tenantId` and
+ * `subjectId` are absent when the id given is not of an id's form (a lower-case UUID): no
+ * directory holds it, and what was given, maybe an address put in the wrong place, is not quoted.
  *
  * @since 0.1.0
  * @category errors
  */
 export class SubjectNotFound extends Schema.TaggedError<SubjectNotFound>()("SubjectNotFound", {
-  tenantId: Schema.String,
-  subjectId: Schema.String
+  tenantId: Schema.optional(Schema.String),
+  subjectId: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `Subject ${this.subjectId} is not in the directory of tenant ${this.tenantId}`
+    return this.tenantId === undefined || this.subjectId === undefined
+      ? "No subject is in the directory under the ids given, which are not a tenant id and a subject id (lower-case UUIDs)"
+      : `Subject ${this.subjectId} is not in the directory of tenant ${this.tenantId}`
   }
 }
 
@@ -294,10 +299,19 @@ const make = (store: DirectoryStore) =>
           items.map((item) => subjects.get(item.index)!))
     })
 
+    // Ids are checked before anything is read: every backend answers alike, and neither an error
+    // nor a span quotes an id that is not one (an address put in the wrong place).
+    const isId = (id: unknown): boolean => typeof id === "string" && uuidPattern.test(id)
+    const idsOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
+      isId(tenant) && isId(subject) ? { tenant, subject } : undefined
+    const notFound = (tenant: TenantId, subject: SubjectId.SubjectId) =>
+      new SubjectNotFound(isId(tenant) && isId(subject) ? { tenantId: tenant, subjectId: subject } : {})
+
     const entryOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
       Effect.gen(function*() {
+        if (idsOf(tenant, subject) === undefined) return yield* notFound(tenant, subject)
         const stored = yield* store.entry(tenant, subject)
-        if (Option.isNone(stored)) return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+        if (Option.isNone(stored)) return yield* notFound(tenant, subject)
         const email = yield* vault.openString(tenant, subject, purpose, stored.value.sealed)
         return new SubjectEntry({ subjectId: subject, email: Email.Email.make(email), createdAt: stored.value.createdAt })
       })
@@ -338,22 +352,26 @@ const make = (store: DirectoryStore) =>
           Effect.withSpan("SubjectDirectory.find", { captureStackTrace: false, attributes: { tenant } })
         ),
       entryOf: (tenant, subject) =>
-        entryOf(tenant, subject).pipe(Effect.withSpan("SubjectDirectory.entryOf", { captureStackTrace: false, attributes: { tenant, subject } })),
+        entryOf(tenant, subject).pipe(
+          Effect.withSpan("SubjectDirectory.entryOf", { captureStackTrace: false, attributes: idsOf(tenant, subject) })
+        ),
       emailOf: (tenant, subject) =>
         Effect.map(entryOf(tenant, subject), (entry) => entry.email).pipe(
-          Effect.withSpan("SubjectDirectory.emailOf", { captureStackTrace: false, attributes: { tenant, subject } })
+          Effect.withSpan("SubjectDirectory.emailOf", { captureStackTrace: false, attributes: idsOf(tenant, subject) })
         ),
+      // A subject id that is not one is a subject unknown: false, nothing changes.
       forget: (tenant, subject) =>
-        store.remove(tenant, subject).pipe(
-          Effect.withSpan("SubjectDirectory.forget", { captureStackTrace: false, attributes: { tenant, subject } })
+        (idsOf(tenant, subject) === undefined ? Effect.succeed(false) : store.remove(tenant, subject)).pipe(
+          Effect.withSpan("SubjectDirectory.forget", { captureStackTrace: false, attributes: idsOf(tenant, subject) })
         ),
       changeEmail: (tenant, subject, input) =>
         Effect.gen(function*() {
           const email = yield* Email.normalize(input)
+          if (idsOf(tenant, subject) === undefined) return yield* notFound(tenant, subject)
           // Read before the address is indexed or sealed, so that an unknown subject creates
           // no key (of its own, or of a tenant never used).
           const stored = yield* store.entry(tenant, subject)
-          if (Option.isNone(stored)) return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
+          if (Option.isNone(stored)) return yield* notFound(tenant, subject)
           // The blind index is a keyed hash of the normalised address: the same index is the same
           // address. It is no change while the stored address opens; one that does not (damaged,
           // or sealed under a subject key that no longer opens it) is sealed again, or the same
@@ -378,7 +396,9 @@ const make = (store: DirectoryStore) =>
           if (outcome === "not-found") return yield* new SubjectNotFound({ tenantId: tenant, subjectId: subject })
           if (outcome === "taken") return yield* new EmailAlreadyInUse({ tenantId: tenant, subjectId: subject })
           return outcome === "replaced"
-        }).pipe(Effect.withSpan("SubjectDirectory.changeEmail", { captureStackTrace: false, attributes: { tenant, subject } }))
+        }).pipe(
+          Effect.withSpan("SubjectDirectory.changeEmail", { captureStackTrace: false, attributes: idsOf(tenant, subject) })
+        )
     })
   })
 

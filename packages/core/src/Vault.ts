@@ -44,6 +44,12 @@
  * creates it in the keys' own database), so no key the Vault caches can be
  * rolled back.
  *
+ * Every operation checks the tenant and subject ids it is given before it reads or writes a
+ * key: one that is not a lower-case UUID (an address put in the wrong place, an upper-case
+ * UUID, which PostgreSQL would take as another spelling of the lower-case one while the memory
+ * store and the associated data would not) fails with `KeyStoreError`, whose cause does not
+ * quote it, alike on every key store, and nothing is written.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
@@ -67,6 +73,7 @@ import type { MasterKey } from "./MasterKey.js"
 import * as SubjectIds from "./SubjectId.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
+import { pattern as uuidPattern } from "./Uuid.js"
 
 /**
  * Bytes sealed by the Vault.
@@ -417,6 +424,23 @@ const decrypt = (
 interface TenantKeys {
   readonly wrapping: KeyObject
   readonly blindIndex: KeyObject
+}
+
+// An id given where a tenant's or a subject's goes is checked before any key is read or written:
+// every key store answers alike (memory would take it, SQL refuse it, or take an upper-case id
+// as the lower-case one), and the refusal never quotes it, which may be an address put there.
+const checkIds = (
+  operation: string,
+  tenant: unknown,
+  subjects: Iterable<unknown> = []
+): Effect.Effect<void, KeyStoreError> => {
+  const refuse = (what: string) =>
+    Effect.fail(new KeyStoreError({ operation, cause: new Error(`a ${what} id given is not a lower-case UUID`) }))
+  if (typeof tenant !== "string" || !uuidPattern.test(tenant)) return refuse("tenant")
+  for (const subject of subjects) {
+    if (typeof subject !== "string" || !uuidPattern.test(subject)) return refuse("subject")
+  }
+  return Effect.void
 }
 
 const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
@@ -869,19 +893,27 @@ export const make = (options: VaultOptions = {}) =>
 
     return Vault.of({
       seal: (tenant, subject, purpose, plaintext) =>
-        subjectKey(tenant, subject, true).pipe(
+        checkIds("seal", tenant, [subject]).pipe(
+          Effect.zipRight(subjectKey(tenant, subject, true)),
           Effect.catchTag("SealedValueInvalid", Effect.die),
           Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
-      sealAll,
-      openAll,
-      newSubject: (tenant) => Effect.map(newSubjects(tenant, 1), (subjects) => subjects[0]!),
-      newSubjects,
+      sealAll: (tenant, items) =>
+        Effect.zipRight(checkIds("sealAll", tenant, Array.from(items, (item) => item.subject)), sealAll(tenant, items)),
+      openAll: (tenant, items) =>
+        Effect.zipRight(checkIds("openAll", tenant, Array.from(items, (item) => item.subject)), openAll(tenant, items)),
+      newSubject: (tenant) =>
+        checkIds("newSubject", tenant).pipe(
+          Effect.zipRight(newSubjects(tenant, 1)),
+          Effect.map((subjects) => subjects[0]!)
+        ),
+      newSubjects: (tenant, count) => Effect.zipRight(checkIds("newSubjects", tenant), newSubjects(tenant, count)),
       releaseSubjects,
-      prepare,
-      open,
+      prepare: (tenant, subjects) => Effect.zipRight(checkIds("prepare", tenant), prepare(tenant, subjects)),
+      open: (tenant, subject, purpose, sealed) => Effect.zipRight(checkIds("open", tenant, [subject]), open(tenant, subject, purpose, sealed)),
       openString: (tenant, subject, purpose, sealed) =>
-        open(tenant, subject, purpose, sealed).pipe(
+        checkIds("openString", tenant, [subject]).pipe(
+          Effect.zipRight(open(tenant, subject, purpose, sealed)),
           Effect.flatMap((bytes) =>
             Effect.try({
               try: () => decoder.decode(bytes),
@@ -890,17 +922,20 @@ export const make = (options: VaultOptions = {}) =>
           )
         ),
       shred: (tenant, subject) =>
-        Effect.flatMap(inTransaction, (joined) =>
+        Effect.zipRight(checkIds("shred", tenant, [subject]), Effect.flatMap(inTransaction, (joined) =>
           Clock.currentTimeMillis.pipe(
             Effect.flatMap((now) => store.shred(tenant, subject, new Date(now))),
             Effect.ensuring(Effect.sync(() => evict(tenant, subject, joined))),
             Effect.asVoid
-          )).pipe(Effect.withSpan("Vault.shred", { captureStackTrace: false })),
+          ))).pipe(Effect.withSpan("Vault.shred", { captureStackTrace: false })),
       isShredded: (tenant, subject) =>
-        Effect.map(store.subjectKey(tenant, subject), (state) => Option.isSome(state) && state.value._tag === "Shredded"),
+        checkIds("isShredded", tenant, [subject]).pipe(
+          Effect.zipRight(store.subjectKey(tenant, subject)),
+          Effect.map((state) => Option.isSome(state) && state.value._tag === "Shredded")
+        ),
       shreddedAmong: (tenant, subjects) =>
-        subjects.length === 0
-          ? Effect.succeed(new Set())
+        Effect.zipRight(checkIds("shreddedAmong", tenant, subjects), subjects.length === 0
+          ? Effect.succeed(new Set<SubjectId>())
           : Effect.map(
             keysOf(tenant, subjects),
             (keys) =>
@@ -909,13 +944,21 @@ export const make = (options: VaultOptions = {}) =>
                   subject
                 )
               )
-          ).pipe(Effect.withSpan("Vault.shreddedAmong", { captureStackTrace: false, attributes: { count: subjects.length } })),
-      blindIndex: (tenant, domain, value) => Effect.map(tenantKeys(tenant), (keys) => blindIndexWith(keys, domain, value)),
+          ).pipe(Effect.withSpan("Vault.shreddedAmong", { captureStackTrace: false, attributes: { count: subjects.length } }))),
+      blindIndex: (tenant, domain, value) =>
+        checkIds("blindIndex", tenant).pipe(
+          Effect.zipRight(tenantKeys(tenant)),
+          Effect.map((keys) => blindIndexWith(keys, domain, value))
+        ),
       findBlindIndex: (tenant, domain, value) =>
-        Effect.map(existingTenantKeys(tenant), Option.map((keys) => blindIndexWith(keys, domain, value))),
+        checkIds("findBlindIndex", tenant).pipe(
+          Effect.zipRight(existingTenantKeys(tenant)),
+          Effect.map(Option.map((keys) => blindIndexWith(keys, domain, value)))
+        ),
       rotateMasterKey,
       erasures: (tenant) =>
         Effect.gen(function*() {
+          yield* checkIds("erasures", tenant)
           const all: Array<Erasure> = []
           let after: Erasure | undefined = undefined
           while (true) {
@@ -926,12 +969,19 @@ export const make = (options: VaultOptions = {}) =>
           }
         }),
       reapplyErasures: (erasures) =>
-        Effect.flatMap(inTransaction, (joined) =>
-          Effect.reduce(erasures, 0, (count, erasure) =>
-            store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
-              Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId, joined))),
-              Effect.map((changed) => (changed ? count + 1 : count))
-            ))).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
+        Effect.suspend(() => {
+          // Every entry checked before any key is destroyed.
+          const all = Array.from(erasures)
+          return Effect.zipRight(
+            Effect.forEach(all, (erasure) => checkIds("reapplyErasures", erasure.tenantId, [erasure.subjectId]), { discard: true }),
+            Effect.flatMap(inTransaction, (joined) =>
+              Effect.reduce(all, 0, (count, erasure) =>
+                store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
+                  Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId, joined))),
+                  Effect.map((changed) => (changed ? count + 1 : count))
+                )))
+          )
+        }).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
     })
   })
 
