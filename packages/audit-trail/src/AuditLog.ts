@@ -62,8 +62,9 @@
 import * as Batcher from "@lawful/core/Batcher"
 import { inTransaction } from "@lawful/core/Database"
 import { SubjectId } from "@lawful/core/SubjectId"
+import * as Issues from "@lawful/core/Issues"
 import * as CoreText from "@lawful/core/Text"
-import type { TenantId } from "@lawful/core/TenantId"
+import { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -86,7 +87,9 @@ import * as MerkleTree from "./MerkleTree.js"
 import { ProofBundle } from "./ProofBundle.js"
 
 /**
- * No entry at that index in the tenant's log.
+ * No entry at that index in the tenant's log. An index that is not a whole number of 0 or more
+ * has none, and is not looked for; one that is not a number at all (text, from a caller without
+ * types) is not kept: `index` is then `NaN`, and the message quotes neither.
  *
  * @since 0.1.0
  * @category errors
@@ -96,13 +99,14 @@ export class AuditEntryNotFound extends Schema.TaggedError<AuditEntryNotFound>()
   index: Schema.Number
 }) {
   override get message(): string {
-    return `No audit entry ${this.index} in the log of tenant ${this.tenantId}`
+    return `No audit entry ${quoted(this.index)} in the log of tenant ${this.tenantId}`
   }
 }
 
 /**
- * A proof was asked for sizes the log does not have (beyond its size, or
- * `size1 > size2`).
+ * A proof or root was asked for sizes the log does not have (beyond its size, or
+ * `size1 > size2`), or for a size or index that is not a whole number of 0 or more, which the
+ * reason names without quoting it.
  *
  * @since 0.1.0
  * @category errors
@@ -210,7 +214,10 @@ export interface Query {
    * that index, and a larger one skips entries only for the caller that gives it.
    */
   readonly after?: number | undefined
-  /** Page size, 1 to 1000 (default 100); a size out of range is clamped, a fractional one rounded down. */
+  /**
+   * Page size, 1 to 1000 (default 100, also for `NaN`); a size out of range is clamped, a fractional
+   * one rounded down; one that is not a number is refused (`QueryInvalid`).
+   */
   readonly limit?: number | undefined
 }
 
@@ -237,6 +244,20 @@ export class AuditSigner extends Context.Tag("@lawful/audit-trail/AuditSigner")<
 }
 
 /**
+ * The log. Every operation checks what it is given before the store is reached, alike on every
+ * store, and its refusals never quote what was given (an address put in the wrong place):
+ *
+ * - a tenant id that is not a lower-case UUID (an upper-case one included, which PostgreSQL read as
+ *   the tenant's own) is refused by appends, redactions and de-links (`AuditEventInvalid`) and
+ *   queries (`QueryInvalid`), and by every other read as a log that cannot be read
+ *   (`AuditStoreError`, its cause saying so): no log has that id;
+ * - an event that is not an `AuditEvent` instance (a plain object of its fields, which TypeScript
+ *   takes for one) is checked as `new AuditEvent` checks it (`AuditEventInvalid`), and a valid one
+ *   appended; events that are not an array, or options and queries that are not objects, are refused
+ *   with the operation's own error;
+ * - a size or index that is not a whole number of 0 or more is refused (`TreeSizeInvalid`, or
+ *   `AuditEntryNotFound` for `entry` and `proofBundle`).
+ *
  * @since 0.1.0
  * @category services
  */
@@ -394,6 +415,21 @@ const isValidDate = (date: unknown): date is Date => date instanceof Date && !Nu
 const isStorableText = (text: unknown): text is string => typeof text === "string" && CoreText.isStorable(text)
 const isSubjectId = Schema.is(SubjectId)
 const isActor = Schema.is(Actor)
+const isTenantId = Schema.is(TenantId)
+const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+// A number as a message may quote it: a whole number of 0 or more; anything else (text given where
+// a number belongs, an address among it) is told by its kind, never quoted.
+const quoted = (value: unknown): string => isIndex(value) ? String(value) : "given, not a whole number of 0 or more,"
+const numberOrNaN = (value: unknown): number => typeof value === "number" ? value : Number.NaN
+const isObject = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value)
+
+// A tenant id not of a tenant id's form (a lower-case UUID) is refused before the store is reached:
+// in memory it was a log of its own, in clear in every entry; on SQL it failed as a store error
+// quoting it, or (in upper case) was read as the tenant's own id and appended to its log.
+const tenantForm = "the tenant id is a lower-case UUID"
+// Reads refuse it as a log that cannot be read: no log has that id.
+const tenantUnreadable = (operation: string) =>
+  new AuditStoreError({ operation, cause: new Error(`${tenantForm}: no log has the id given`) })
 
 // The bounds of a redaction, checked before anything is removed: a store takes only a whole number
 // of entries, a valid time, text it can store and subject ids (SQL refused the rest as a store
@@ -419,8 +455,12 @@ const checkRedaction = (
 // A query no page can answer, refused before anything is read: SQL refused these as a store failure
 // (a `bigint` or `uuid` it cannot parse, NUL in text, an invalid date) where memory answered
 // another page or none. The reasons name the field, never its value.
-const checkQuery = (query: Query): Effect.Effect<void, QueryInvalid> => {
-  const reason = query.after !== undefined && (!Number.isSafeInteger(query.after) || query.after < 0)
+const checkQuery = (query: Query): string | undefined =>
+  !isObject(query)
+    ? "the query is an object of filters ({} for none)"
+    : query.limit !== undefined && typeof query.limit !== "number"
+    ? "the page size (limit) is a number"
+    : query.after !== undefined && (!Number.isSafeInteger(query.after) || query.after < 0)
     ? "the cursor (after) is the next of a page: a whole number, 0 or more"
     : query.from !== undefined && !isValidDate(query.from)
     ? "the start of the time range (from) is a valid date"
@@ -435,8 +475,6 @@ const checkQuery = (query: Query): Effect.Effect<void, QueryInvalid> => {
     : query.subject !== undefined && !isSubjectId(query.subject)
     ? "the subject is a lower-case UUID"
     : undefined
-  return reason === undefined ? Effect.void : Effect.fail(new QueryInvalid({ reason }))
-}
 
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
 // surrogates) is refused by `AuditEvent` itself when the event is made. The actor id is checked
@@ -454,6 +492,36 @@ const validate = (event: AuditEvent): Option.Option<string> =>
     : typeof event.actor.id !== "string" || event.actor.id.includes("@")
     ? Option.some("an actor id is an opaque id (a staff number, an API key id), never an email address")
     : Option.none()
+
+// An event that is not an `AuditEvent` (a plain object of its fields, which TypeScript takes for
+// one; or anything from a caller without types) is checked as `new AuditEvent` checks it, then as
+// an event. Unchecked, an action or detail holding an address went into the log in clear, and text
+// PostgreSQL cannot store failed there as a store error where memory took it.
+const eventFields = Schema.validateEither(Schema.Struct(AuditEvent.fields))
+// The event, checked.
+const checkEvent = (event: unknown): Either.Either<AuditEvent, string> => {
+  if (event instanceof AuditEvent) {
+    return Option.match(validate(event), { onNone: () => Either.right(event), onSome: Either.left })
+  }
+  if (!isObject(event)) return Either.left("an event is an AuditEvent (new AuditEvent({ actor, action, ... }))")
+  return Either.flatMap(
+    Either.mapLeft(eventFields(event), (error) =>
+      Issues.describe(error).map((issue) => `${Issues.where(issue.path) || "the event"}: ${issue.message}`).join("; ")),
+    (fields) => checkEvent(new AuditEvent(fields, true))
+  )
+}
+
+// The events as `AuditEvent`s, or why they are not.
+const checkEvents = (events: unknown): Either.Either<ReadonlyArray<AuditEvent>, string> => {
+  if (!Array.isArray(events)) return Either.left("the events are an array of AuditEvent")
+  const checked: Array<AuditEvent> = []
+  for (const [i, event] of events.entries()) {
+    const result = checkEvent(event)
+    if (Either.isLeft(result)) return Either.left(events.length === 1 ? result.left : `event ${i}: ${result.left}`)
+    checked.push(result.right)
+  }
+  return Either.right(checked)
+}
 
 /**
  * Builds the log over the `AuditStore`, `AuditSigner` and `CheckpointPublisher`
@@ -559,13 +627,13 @@ export const make = (options: AuditLogOptions = {}) =>
 
     const appendAll = (
       tenant: TenantId,
-      events: ReadonlyArray<AuditEvent>
+      given: ReadonlyArray<AuditEvent>
     ): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> => {
-        for (const event of events) {
-          const problem = validate(event)
-          if (Option.isSome(problem)) return Effect.fail(new AuditEventInvalid({ reason: problem.value }))
-        }
+        if (!isTenantId(tenant)) return Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
+        const checked = checkEvents(given)
+        if (Either.isLeft(checked)) return Effect.fail(new AuditEventInvalid({ reason: checked.left }))
+        const events = checked.right
         if (events.length === 0) return Effect.succeed([])
         return Effect.flatMap(Effect.zip(Clock.currentTimeMillis, inTransaction), ([millis, joined]) => {
           const time = new Date(millis)
@@ -620,7 +688,7 @@ export const make = (options: AuditLogOptions = {}) =>
       Effect.flatMap(sizeOf(tenant), (current) =>
         Number.isSafeInteger(size) && size >= 0 && size <= current
           ? Effect.void
-          : Effect.fail(new TreeSizeInvalid({ reason: `size ${size} is not between 0 and the log's size ${current}` })))
+          : Effect.fail(new TreeSizeInvalid({ reason: `size ${quoted(size)} is not between 0 and the log's size ${current}` })))
 
     const rootAt = (tenant: TenantId, size: number) =>
       Effect.map(nodeHashes(tenant, MerkleTree.frontierNodes(size)), (hashes) =>
@@ -630,7 +698,7 @@ export const make = (options: AuditLogOptions = {}) =>
       Effect.gen(function*() {
         yield* checkSize(tenant, size)
         if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-          return yield* new TreeSizeInvalid({ reason: `index ${index} is not below size ${size}` })
+          return yield* new TreeSizeInvalid({ reason: `index ${quoted(index)} is not below size ${size}` })
         }
         const plan = MerkleTree.inclusionProofNodes(index, size)
         return MerkleTree.proofFromNodes(plan, yield* nodeHashes(tenant, plan.nodes))
@@ -640,7 +708,7 @@ export const make = (options: AuditLogOptions = {}) =>
       Effect.gen(function*() {
         yield* checkSize(tenant, size2)
         if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
-          return yield* new TreeSizeInvalid({ reason: `size1 ${size1} is not between 0 and size2 ${size2}` })
+          return yield* new TreeSizeInvalid({ reason: `size1 ${quoted(size1)} is not between 0 and size2 ${size2}` })
         }
         const plan = MerkleTree.consistencyProofNodes(size1, size2)
         return MerkleTree.proofFromNodes(plan, yield* nodeHashes(tenant, plan.nodes))
@@ -744,8 +812,8 @@ export const make = (options: AuditLogOptions = {}) =>
 
     const proofBundle = (tenant: TenantId, index: number) =>
       Effect.gen(function*() {
-        const entry = yield* store.entry(tenant, index)
-        if (Option.isNone(entry)) return yield* new AuditEntryNotFound({ tenantId: tenant, index })
+        const entry = isIndex(index) ? yield* store.entry(tenant, index) : Option.none()
+        if (Option.isNone(entry)) return yield* new AuditEntryNotFound({ tenantId: tenant, index: numberOrNaN(index) })
         const covering = (yield* trusted(tenant, yield* store.checkpointCovering(tenant, index))) ??
           (yield* checkpoint(tenant))
         const proof = yield* inclusionProof(tenant, index, covering.size).pipe(
@@ -963,35 +1031,60 @@ export const make = (options: AuditLogOptions = {}) =>
     const knownTenants = <E>(published: Effect.Effect<ReadonlyArray<TenantId>, E>) =>
       Effect.map(Effect.zip(store.tenants, published), ([stored, listed]) => [...new Set([...stored, ...listed])].sort())
 
+    // A redaction, its options checked.
+    const redact = (
+      tenant: TenantId,
+      { actionPrefix, actor, before, excludeSubjects, limit }: Parameters<Context.Tag.Service<typeof AuditLog>["redactDetails"]>[1]
+    ) =>
+      store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit }, (redacted) =>
+        redacted.length === 0 ? Effect.void : record(tenant, () =>
+          new AuditEvent({
+            actor,
+            action: "audit.details.redacted",
+            purpose: "retention",
+            details: {
+              count: redacted.length,
+              firstIndex: redacted[0]!,
+              lastIndex: redacted[redacted.length - 1]!,
+              before: before.toISOString()
+            }
+          })))
+
+    // A read of the tenant's log, refused as one that cannot be read if the id is not a tenant's.
+    const reading = <A, E>(tenant: TenantId, operation: string, read: () => Effect.Effect<A, E>) =>
+      isTenantId(tenant) ? Effect.suspend(read) : Effect.fail(tenantUnreadable(operation))
+
     const service: Context.Tag.Service<typeof AuditLog> = {
       append: (tenant, event) => Effect.map(appendAll(tenant, [event]), (appended) => appended[0]!),
       appendAll,
-      size: sizeOf,
+      size: (tenant) => reading(tenant, "size", () => sizeOf(tenant)),
       root: (tenant, size) =>
-        size === undefined
-          ? Effect.map(store.state(tenant), (state) => state.root)
-          : Effect.zipRight(checkSize(tenant, size), rootAt(tenant, size)),
+        reading(tenant, "root", () =>
+          size === undefined
+            ? Effect.map(store.state(tenant), (state) => state.root)
+            : Effect.zipRight(checkSize(tenant, size), Effect.suspend(() => rootAt(tenant, size)))),
       entry: (tenant, index) =>
-        Effect.flatMap(store.entry(tenant, index), Option.match({
-          onNone: () => Effect.fail(new AuditEntryNotFound({ tenantId: tenant, index })),
-          onSome: Effect.succeed
-        })),
-      query: (tenant, query) => {
-        // A whole number of entries: a fractional page is refused by SQL, and in memory ends the pages early.
-        const requested = query.limit === undefined || Number.isNaN(query.limit) ? 100 : query.limit
-        const limit = Math.max(1, Math.min(1000, Math.floor(requested)))
-        return Effect.zipRight(
-          checkQuery(query),
-          // Suspended: a store may build its statement from the query at once, before the check ran.
-          Effect.map(Effect.suspend(() => store.entries(tenant, { ...query, limit })), (entries) => ({
+        reading(tenant, "entry", () =>
+          Effect.flatMap(isIndex(index) ? store.entry(tenant, index) : Effect.succeedNone, Option.match({
+            onNone: () => Effect.fail(new AuditEntryNotFound({ tenantId: tenant, index: numberOrNaN(index) })),
+            onSome: Effect.succeed
+          }))),
+      query: (tenant, query) =>
+        Effect.suspend((): Effect.Effect<EntryPage, QueryInvalid | AuditStoreError> => {
+          const invalid = !isTenantId(tenant) ? tenantForm : checkQuery(query)
+          if (invalid !== undefined) return Effect.fail(new QueryInvalid({ reason: invalid }))
+          // A whole number of entries: a fractional page is refused by SQL, and in memory ends the pages early.
+          const requested = query.limit === undefined || Number.isNaN(query.limit) ? 100 : query.limit
+          const limit = Math.max(1, Math.min(1000, Math.floor(requested)))
+          return Effect.map(store.entries(tenant, { ...query, limit }), (entries) => ({
             entries,
             next: entries.length === limit ? Option.some(entries[entries.length - 1]!.index) : Option.none()
           }))
-        ).pipe(Effect.withSpan("AuditLog.query"))
-      },
-      inclusionProof,
-      consistencyProof,
-      checkpoint,
+        }).pipe(Effect.withSpan("AuditLog.query")),
+      inclusionProof: (tenant, index, size) => reading(tenant, "inclusionProof", () => inclusionProof(tenant, index, size)),
+      consistencyProof: (tenant, size1, size2) =>
+        reading(tenant, "consistencyProof", () => consistencyProof(tenant, size1, size2)),
+      checkpoint: (tenant) => reading(tenant, "checkpoint", () => checkpoint(tenant)),
       checkpointAll: Effect.gen(function*() {
         let signed = 0
         // Every tenant goes through the checks of `checkpoint`, its latest checkpoint verified: a
@@ -1015,34 +1108,29 @@ export const make = (options: AuditLogOptions = {}) =>
         }
         return signed
       }).pipe(Effect.withSpan("AuditLog.checkpointAll")),
-      proofBundle,
-      redactDetails: (tenant, { actionPrefix, actor, before, excludeSubjects, limit }) =>
+      proofBundle: (tenant, index) => reading(tenant, "proofBundle", () => proofBundle(tenant, index)),
+      redactDetails: (tenant, options) =>
         Effect.zipRight(
-          Effect.zipRight(checkActor(actor), checkRedaction({ actionPrefix, before, excludeSubjects, limit })),
-          Effect.suspend(() => store.redactDetails(tenant, { before, actionPrefix, excludeSubjects, limit }, (redacted) =>
-            redacted.length === 0 ? Effect.void : record(tenant, () =>
-              new AuditEvent({
-                actor,
-                action: "audit.details.redacted",
-                purpose: "retention",
-                details: {
-                  count: redacted.length,
-                  firstIndex: redacted[0]!,
-                  lastIndex: redacted[redacted.length - 1]!,
-                  before: before.toISOString()
-                }
-              }))))
+          !isTenantId(tenant)
+            ? Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
+            : !isObject(options)
+            ? Effect.fail(new AuditEventInvalid({ reason: "the options of a redaction are an object ({ before, limit, actor, ... })" }))
+            : Effect.zipRight(checkActor(options.actor), checkRedaction(options)),
+          Effect.suspend(() => redact(tenant, options))
         ).pipe(Effect.withSpan("AuditLog.redactDetails")),
       delinkSubject: (tenant, subject, actor) =>
         Effect.zipRight(
-          isSubjectId(subject)
+          !isTenantId(tenant)
+            ? Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
+            : isSubjectId(subject)
             ? checkActor(actor)
             : Effect.fail(new AuditEventInvalid({ reason: "the subject to de-link is a lower-case UUID" })),
-          store.delinkSubject(tenant, subject, (count) =>
-            record(tenant, () =>
-              new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } })))
+          Effect.suspend(() =>
+            store.delinkSubject(tenant, subject, (count) =>
+              record(tenant, () =>
+                new AuditEvent({ actor, action: "audit.subject.delinked", purpose: "erasure", details: { entries: count } }))))
         ).pipe(Effect.withSpan("AuditLog.delinkSubject")),
-      verify,
+      verify: (tenant) => reading(tenant, "verify", () => verify(tenant)),
       verifyAll: Effect.gen(function*() {
         // The database's list, and the publisher's: a tenant whose every row was deleted is in the
         // second only, and its published checkpoint shows the log it had.

@@ -288,7 +288,7 @@ export const parseSigned = (text: string | Uint8Array): Effect.Effect<SignedChec
  * @category keys
  */
 export const parseVerifierKey = (text: string): Effect.Effect<VerifierKey, CheckpointKeyInvalid> => {
-  const parsed = Note.parseVerifierKey(text)
+  const parsed = typeof text === "string" ? Note.parseVerifierKey(text) : "a verifier key is text"
   return typeof parsed === "string"
     ? Either.left(new CheckpointKeyInvalid({ reason: `malformed verifier key: ${parsed}` }))
     : Either.right({ _tag: "VerifierKey", ...parsed, text })

@@ -105,8 +105,13 @@ const checkProofHashes = (proof: ReadonlyArray<Uint8Array>): string | undefined 
   return undefined
 }
 
+// A number is quoted; anything else (text given where a number belongs) is told by its kind only.
 const checkSize = (name: string, value: number): string | undefined =>
-  Bits.isIndex(value) ? undefined : `${name} must be a non-negative safe integer, got ${String(value)}`
+  Bits.isIndex(value)
+    ? undefined
+    : `${name} must be a non-negative safe integer, got ${typeof value === "number" ? String(value) : value === null ? "null" : typeof value}`
+
+const isClaim = (claim: unknown): boolean => typeof claim === "object" && claim !== null && !Array.isArray(claim)
 
 const checkLength = (proof: ReadonlyArray<Uint8Array>, expected: number): string | undefined =>
   proof.length === expected
@@ -211,7 +216,7 @@ const checkConsistency = (claim: ConsistencyClaim): string | undefined => {
  */
 export const verifyInclusion = (claim: InclusionClaim): Effect.Effect<void, InvalidProof> =>
   Effect.suspend(() => {
-    const reason = checkInclusion(claim)
+    const reason = isClaim(claim) ? checkInclusion(claim) : "the claim is an object ({ leafIndex, treeSize, leafHash, proof, root })"
     return reason === undefined ? Effect.void : Effect.fail(new InvalidProof({ reason }))
   })
 
@@ -226,7 +231,7 @@ export const verifyInclusion = (claim: InclusionClaim): Effect.Effect<void, Inva
  */
 export const verifyConsistency = (claim: ConsistencyClaim): Effect.Effect<void, InvalidProof> =>
   Effect.suspend(() => {
-    const reason = checkConsistency(claim)
+    const reason = isClaim(claim) ? checkConsistency(claim) : "the claim is an object ({ size1, size2, root1, root2, proof })"
     return reason === undefined ? Effect.void : Effect.fail(new InvalidProof({ reason }))
   })
 

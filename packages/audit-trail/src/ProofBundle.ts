@@ -57,6 +57,7 @@ import * as Schema from "effect/Schema"
 import * as AuditEntry from "./AuditEntry.js"
 import * as Checkpoint from "./Checkpoint.js"
 import { decodeBase64, encodeBase64 } from "./internal/bytes.js"
+import * as Issues from "@lawful/core/Issues"
 import * as Json from "@lawful/core/Json"
 import * as MerkleProof from "./MerkleProof.js"
 import * as MerkleTree from "./MerkleTree.js"
@@ -153,8 +154,18 @@ export const toJson = (bundle: ProofBundle): string => JSON.stringify(encode(bun
  */
 export const decode = (json: unknown): Effect.Effect<ProofBundle, ProofBundleInvalid> =>
   Schema.decodeUnknown(ProofBundle)(json, { onExcessProperty: "error" }).pipe(
-    Effect.mapError((error) => invalid(`malformed bundle: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+    // Told without the values refused (Effect's formatter quotes them, and a member's name).
+    Effect.mapError((error) =>
+      invalid(
+        `malformed bundle: ${
+          Issues.describe(error).map((issue) => `${Issues.where(issue.path) || "the bundle"}: ${issue.message}`).join("; ")
+        }`
+      )
+    )
   )
+
+// A bundle is verified as decoded: anything else (a bundle's JSON, from a caller without types) is refused.
+const notABundle = "a bundle to verify is a ProofBundle (ProofBundle.decode or fromJson makes one)"
 
 /**
  * Decodes a bundle from its JSON text, which must be strict JSON (see the
@@ -165,6 +176,7 @@ export const decode = (json: unknown): Effect.Effect<ProofBundle, ProofBundleInv
  */
 export const fromJson = (text: string): Effect.Effect<ProofBundle, ProofBundleInvalid> =>
   Effect.suspend(() => {
+    if (typeof text !== "string") return Effect.fail(invalid("a bundle must be JSON text"))
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -180,6 +192,7 @@ export const fromJson = (text: string): Effect.Effect<ProofBundle, ProofBundleIn
  * the checkpoint must be signed by `verifierKey`, be for the bundle's origin
  * (and for `options.origin`, when given) and tree size, and the inclusion
  * proof must lead from the entry's leaf hash to the checkpoint's root hash.
+ * Anything but a decoded `ProofBundle` (its JSON, say) is refused.
  *
  * @since 0.1.0
  * @category verification
@@ -190,6 +203,7 @@ export const verify = (
   options: Checkpoint.VerifyOptions = {}
 ): Effect.Effect<Checkpoint.Checkpoint, ProofBundleInvalid> =>
   Effect.gen(function*() {
+    if (!(bundle instanceof ProofBundle)) return yield* invalid(notABundle)
     const checkpoint = yield* Checkpoint.verify(bundle.checkpoint, verifierKey, options).pipe(
       Effect.mapError((error) =>
         invalid(error._tag === "CheckpointKeyInvalid" ? error.reason : `checkpoint: ${error.reason}`)
