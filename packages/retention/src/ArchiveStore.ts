@@ -36,6 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Order from "effect/Order"
+import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
@@ -67,8 +68,10 @@ export class ArchivedRecord extends Schema.Class<ArchivedRecord>("@lawful/retent
  * What to archive: a payload sealed by the Vault, its kind (`"invoice"`,
  * `"consent-proof"`), its subject, and when its legal period starts (default
  * now). A kind is 1 to 100 characters without NUL characters or unpaired
- * surrogates, and the time a valid date: `put` refuses anything else with
- * `ArchiveStoreError`, on every store.
+ * surrogates, the subject a `SubjectId`, and the time a valid date from
+ * 4713 BC on (the earliest PostgreSQL keeps): `put` refuses anything else,
+ * and a tenant that is not a `TenantId`, with `ArchiveStoreError`, on every
+ * store, naming the fields refused and never what they hold.
  *
  * @since 0.1.0
  * @category models
@@ -101,10 +104,12 @@ export class ArchiveStoreError extends Schema.TaggedError<ArchiveStoreError>()("
  */
 export class ArchiveStore extends Context.Tag("@lawful/retention/ArchiveStore")<ArchiveStore, {
   readonly put: (tenant: TenantId, request: ArchiveRequest) => Effect.Effect<ArchivedRecord, ArchiveStoreError>
+  /** The record with this id (a UUID, in either case); none for an id that is not one. */
   readonly get: (tenant: TenantId, archiveId: string) => Effect.Effect<Option.Option<ArchivedRecord>, ArchiveStoreError>
   /**
-   * A tenant's archived records, oldest first, optionally of one subject; at most `limit` (a whole
-   * number, 0 or more; default 1000), any other limit refused with `ArchiveStoreError`.
+   * A tenant's archived records, oldest first, optionally of one subject (a `SubjectId`); at most
+   * `limit` (a whole number, 0 or more; default 1000). Any other limit or subject is refused with
+   * `ArchiveStoreError`, on every store.
    */
   readonly list: (
     tenant: TenantId,
@@ -149,30 +154,60 @@ export const target = (
 export const registerTarget = (options: Parameters<typeof target>[0] = {}) =>
   RetentionTarget.register(target(options))
 
-// A request no store can keep (an empty, overlong or unstorable kind, an invalid date) is refused
-// here, alike on every store.
+// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
+const earliestTime = Date.UTC(-4712, 0, 1)
+
+// What a refusal says of the request: the fields that are wrong, never what they hold (a kind, a
+// subject or a tenant given by mistake may be any text, an address included).
+const refusal = (error: ParseResult.ParseError) => {
+  const fields = [...new Set(ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => issue.path.join(".")))]
+  return `the request is not one to archive: invalid ${fields.join(", ")}`
+}
+
+// A request no store can keep (no request, an empty, overlong or unstorable kind, an invalid date or
+// one before any a store keeps, a tenant or subject that is not one) is refused here, alike on every
+// store.
 const makeRecord = (tenant: TenantId, request: ArchiveRequest, now: number) =>
-  Effect.try({
-    try: () =>
-      new ArchivedRecord({
-        archiveId: randomUUID(),
-        tenantId: tenant,
-        ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
-        kind: request.kind,
-        sealed: request.sealed,
-        archivedAt: request.archivedAt ?? new Date(now)
-      }),
-    catch: (cause) => new ArchiveStoreError({ operation: "put", cause })
+  Effect.suspend(() => {
+    if (typeof request !== "object" || request === null) {
+      return Effect.fail(new ArchiveStoreError({ operation: "put", cause: "the request is not one to archive: not an object" }))
+    }
+    const archivedAt = request.archivedAt ?? new Date(now)
+    if (archivedAt instanceof Date && archivedAt.getTime() < earliestTime) {
+      return Effect.fail(new ArchiveStoreError({ operation: "put", cause: "the request is not one to archive: a time before 4713 BC" }))
+    }
+    return Effect.try({
+      try: () =>
+        new ArchivedRecord({
+          archiveId: randomUUID(),
+          tenantId: tenant,
+          ...(request.subject !== undefined ? { subjectId: request.subject } : {}),
+          kind: request.kind,
+          sealed: request.sealed,
+          archivedAt
+        }),
+      catch: (error) =>
+        new ArchiveStoreError({
+          operation: "put",
+          cause: ParseResult.isParseError(error) ? refusal(error) : "the request is not one to archive"
+        })
+    })
   })
 
 // A list limit is a whole number, 0 or more, alike on every store (a negative one cut the list
-// from its end in memory and failed the statement on SQL).
-const listLimit = (limit: number | undefined): Effect.Effect<number, ArchiveStoreError> =>
-  limit === undefined
-    ? Effect.succeed(1000)
-    : Number.isSafeInteger(limit) && limit >= 0
-    ? Effect.succeed(limit)
-    : Effect.fail(new ArchiveStoreError({ operation: "list", cause: "the limit is a whole number, 0 or more" }))
+// from its end in memory and failed the statement on SQL), and a subject a `SubjectId` (one in
+// upper case was found on SQL and not in memory, and one that is no UUID failed the statement).
+const listOptions = (
+  options: { readonly subject?: SubjectId | undefined; readonly limit?: number | undefined } | undefined
+): Effect.Effect<{ readonly subject: SubjectId | undefined; readonly limit: number }, ArchiveStoreError> => {
+  const refuse = (cause: string) => Effect.fail(new ArchiveStoreError({ operation: "list", cause }))
+  if (options === undefined) return Effect.succeed({ subject: undefined, limit: 1000 })
+  if (typeof options !== "object" || options === null) return refuse("the options are not an object")
+  const { limit, subject } = options
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) return refuse("the limit is a whole number, 0 or more")
+  if (subject !== undefined && !Schema.is(SubjectId)(subject)) return refuse("the subject is not a subject id (a lower-case UUID)")
+  return Effect.succeed({ subject, limit: limit ?? 1000 })
+}
 
 /**
  * An archive in memory, for tests.
@@ -182,7 +217,8 @@ const listLimit = (limit: number | undefined): Effect.Effect<number, ArchiveStor
  */
 export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, () => {
   const records = new Map<string, ArchivedRecord>()
-  const key = (tenant: TenantId, id: string) => `${tenant}/${id}`
+  // An archive id is a UUID, found whatever the case of its hex digits, as PostgreSQL's `uuid` finds it.
+  const key = (tenant: TenantId, id: string) => `${tenant}/${typeof id === "string" ? id.toLowerCase() : ""}`
   const of = (tenant: TenantId) =>
     [...records.values()]
       .filter((record) => record.tenantId === tenant)
@@ -201,11 +237,13 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
           return record
         })),
     get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
-    list: (tenant, options = {}) =>
-      Effect.map(listLimit(options.limit), (limit) =>
-        of(tenant)
-          .filter((record) => options.subject === undefined || record.subjectId === options.subject)
-          .slice(0, limit)),
+    list: (tenant, options) =>
+      Effect.flatMap(listOptions(options), ({ limit, subject }) =>
+        Effect.sync(() =>
+          of(tenant)
+            .filter((record) => subject === undefined || record.subjectId === subject)
+            .slice(0, limit)
+        )),
     storage: {
       tenants: Effect.sync(() => [...new Set([...records.values()].map((record) => record.tenantId))]),
       purgeBatch: (tenant, batch) =>
@@ -323,9 +361,9 @@ export const makeSql = (
           const record = yield* makeRecord(tenant, request, yield* Clock.currentTimeMillis)
           yield* sql`INSERT INTO ${sql(table)} (tenant_id, archive_id, subject_id, kind, sealed, archived_at)
             VALUES (${tenant}, ${record.archiveId}, ${record.subjectId ?? null}, ${record.kind}, ${bytes(record.sealed)},
-              ${record.archivedAt})`
+              ${record.archivedAt})`.pipe(Effect.mapError(fail("put")))
           return record
-        }).pipe(Effect.mapError(fail("put")), Effect.withSpan("ArchiveStore.put", { attributes: { tenant } })),
+        }).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant } })),
       get: (tenant, archiveId) =>
         Schema.is(Schema.UUID)(archiveId)
           ? rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant} AND archive_id = ${archiveId}`).pipe(
@@ -333,10 +371,10 @@ export const makeSql = (
             Effect.mapError(fail("get"))
           )
           : Effect.succeed(Option.none()),
-      list: (tenant, options = {}) =>
-        Effect.flatMap(listLimit(options.limit), (limit) =>
+      list: (tenant, options) =>
+        Effect.flatMap(listOptions(options), ({ limit, subject }) =>
           rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
-            ${options.subject !== undefined ? sql`AND subject_id = ${options.subject}` : sql``}
+            ${subject !== undefined ? sql`AND subject_id = ${subject}` : sql``}
             ORDER BY archived_at, archive_id LIMIT ${limit}`).pipe(Effect.mapError(fail("list")))),
       storage
     })

@@ -135,10 +135,11 @@ export interface HoldRequest {
 }
 
 /**
- * The hold was refused as given (an empty or overlong reason, or one with a NUL
- * character or an unpaired surrogate, which PostgreSQL cannot store; a subject
- * that is not a `SubjectId`, a lower-case UUID). Nothing was placed. The
- * reason never quotes what was given.
+ * The hold was refused as given (a request that is no object; a reason that is
+ * no string, empty or overlong, or one with a NUL character or an unpaired
+ * surrogate, which PostgreSQL cannot store; a subject that is not a
+ * `SubjectId`, or a tenant that is not a `TenantId`, a lower-case UUID).
+ * Nothing was placed. The reason never quotes what was given.
  *
  * @since 0.1.0
  * @category errors
@@ -153,9 +154,10 @@ export class LegalHoldInvalid extends Schema.TaggedError<LegalHoldInvalid>()("Le
 
 /**
  * The tenant has no hold with this id. `holdId` is the id asked for, in lower
- * case, when it is a hold id (a UUID); otherwise it is empty, and neither it
- * nor the message quotes what was given (it may be any text, an address
- * included).
+ * case, when it is a hold id (a UUID); otherwise (any other text, or no text
+ * at all) it is empty, and neither it nor the message quotes what was given
+ * (it may be any text, an address included). `tenantId` is likewise empty
+ * when what was given is not a `TenantId`.
  *
  * @since 0.1.0
  * @category errors
@@ -166,9 +168,10 @@ export class LegalHoldNotFound extends Schema.TaggedError<LegalHoldNotFound>()("
 }) {
   override get message(): string {
     const holdId = quotedHoldId(this.holdId)
+    const tenant = this.tenantId === "" ? "the tenant given (not a tenant id)" : `tenant ${this.tenantId}`
     return holdId === ""
-      ? `No legal hold for tenant ${this.tenantId} with the id given: it is not a hold id (a UUID)`
-      : `No legal hold ${holdId} for tenant ${this.tenantId}`
+      ? `No legal hold for ${tenant} with the id given: it is not a hold id (a UUID)`
+      : `No legal hold ${holdId} for ${tenant}`
   }
 }
 
@@ -187,9 +190,9 @@ export interface HoldPage {
 }
 
 /**
- * The page was refused as given: a limit that is not a whole number from 1 to
- * 1000, or an `after` without a hold's placement time and id (a UUID). The
- * reason never quotes what was given.
+ * The page was refused as given: a page that is no object, a limit that is not
+ * a whole number from 1 to 1000, or an `after` without a hold's placement time
+ * and id (a UUID). The reason never quotes what was given.
  *
  * @since 0.1.0
  * @category errors
@@ -208,11 +211,17 @@ const earliestTime = Date.UTC(-4712, 0, 1)
 
 /** The page, its hold id in lower case as stores keep it, or why it is refused. */
 const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid> => {
+  if (typeof page !== "object" || page === null) {
+    return Effect.fail(new LegalHoldPageInvalid({ reason: "a page is an object with a limit, an after, or both" }))
+  }
   const { after, limit } = page
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= maxPageLimit)) {
     return Effect.fail(new LegalHoldPageInvalid({ reason: `a page's limit is a whole number from 1 to ${maxPageLimit}` }))
   }
   if (after === undefined) return Effect.succeed({ limit })
+  if (typeof after !== "object" || after === null) {
+    return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold: its placement time and id" }))
+  }
   const time = after.placedAt instanceof Date ? after.placedAt.getTime() : Number.NaN
   if (!(time >= earliestTime)) {
     return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold's placement time" }))
@@ -223,8 +232,9 @@ const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid
   return Effect.succeed({ limit, after: { placedAt: after.placedAt, holdId: after.holdId.toLowerCase() } })
 }
 
+// Quotes the tenant only when it is a tenant id, as the hold id: what was given may be an address.
 const holdNotFound = (tenant: TenantId, holdId: string) =>
-  new LegalHoldNotFound({ tenantId: tenant, holdId: quotedHoldId(holdId) })
+  new LegalHoldNotFound({ tenantId: Schema.is(TenantId)(tenant) ? tenant : "", holdId: quotedHoldId(holdId) })
 
 /**
  * @since 0.1.0
@@ -417,18 +427,25 @@ const make = (store: HoldStore) =>
         onNone: () => Effect.fail(holdNotFound(tenant, holdId)),
         onSome: Effect.succeed<LegalHold>
       })
-    const get = (tenant: TenantId, holdId: string) => Effect.flatMap(store.find(tenant, holdId), found(tenant, holdId))
+    // An id that is no string names no hold, nor has a tenant that is not a `TenantId` any (neither
+    // is quoted, nor reaches a store: on SQL it failed the statement, its error quoting it).
+    const names = (tenant: TenantId, holdId: string) => typeof holdId === "string" && Schema.is(TenantId)(tenant)
+    const unnamed = (tenant: TenantId, holdId: string) => holdNotFound(tenant, typeof holdId === "string" ? holdId : "")
+    const get = (tenant: TenantId, holdId: string) =>
+      names(tenant, holdId)
+        ? Effect.flatMap(store.find(tenant, holdId), found(tenant, holdId))
+        : Effect.fail(unnamed(tenant, holdId))
 
     // Without a page, as before pages: everything, and no page to refuse.
     function list(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     function list(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
     function list(tenant: TenantId, page: HoldPage = {}) {
-      return Effect.flatMap(checkPage(page), (checked) => store.list(tenant, false, checked))
+      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) => store.list(tenant, false, checked))
     }
     function active(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     function active(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
     function active(tenant: TenantId, page: HoldPage = {}) {
-      return Effect.flatMap(checkPage(page), (checked) => store.list(tenant, true, checked))
+      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) => store.list(tenant, true, checked))
     }
     function activeOf(
       tenants: ReadonlyArray<TenantId>
@@ -441,7 +458,7 @@ const make = (store: HoldStore) =>
       tenants: ReadonlyArray<TenantId>,
       page: HoldPage = {}
     ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError> {
-      return Effect.flatMap(checkPage(page), (checked) =>
+      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) =>
         tenants.length === 0
           ? Effect.succeed(byTenant(tenants, []))
           : Effect.map(store.activeOf(tenants, checked), (held) => byTenant(tenants, held)))
@@ -454,8 +471,15 @@ const make = (store: HoldStore) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
           // Checked before anything else, and not quoted: what was given may be an address.
+          if (!Schema.is(TenantId)(tenant)) return yield* new LegalHoldInvalid({ reason: "a tenant id is a lower-case UUID" })
+          if (typeof request !== "object" || request === null || Array.isArray(request)) {
+            return yield* new LegalHoldInvalid({ reason: "a hold request is an object with a reason" })
+          }
           if (request.subject !== undefined && !Schema.is(SubjectId)(request.subject)) {
             return yield* new LegalHoldInvalid({ reason: "a subject id is a lower-case UUID" })
+          }
+          if (typeof request.reason !== "string") {
+            return yield* new LegalHoldInvalid({ reason: "a hold needs a reason of 1 to 1000 characters" })
           }
           const reason = request.reason.trim()
           if (reason.length === 0 || reason.length > 1000) {
@@ -501,6 +525,7 @@ const make = (store: HoldStore) =>
       release: (tenant, holdId, actor) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
+          if (!names(tenant, holdId)) return yield* unnamed(tenant, holdId)
           const at = new Date(yield* Clock.currentTimeMillis)
           let intent: { readonly hold: LegalHold; readonly noted: Intent } | undefined
           const released = yield* store.release(

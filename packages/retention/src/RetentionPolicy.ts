@@ -148,7 +148,8 @@ export type InvalidReason = typeof InvalidReason.Type
 
 /**
  * A policy change breaks a rule (see the module documentation). Nothing
- * changed.
+ * changed. `category` is empty when the changes are no object of periods by
+ * category (`null`, a string, an array): `not-a-period`.
  *
  * @since 0.1.0
  * @category errors
@@ -160,7 +161,9 @@ export class RetentionPolicyInvalid extends Schema.TaggedError<RetentionPolicyIn
   detail: Schema.String
 }) {
   override get message(): string {
-    return `Retention policy for ${this.category} refused: ${this.detail}`
+    return this.category === ""
+      ? `Retention policy change refused: ${this.detail}`
+      : `Retention policy for ${this.category} refused: ${this.detail}`
   }
 }
 
@@ -357,7 +360,11 @@ const decodePeriod = (input: PeriodInput): Parsed => {
     return finite(input)
   }
   if (Array.isArray(input) && input.length === 2) {
-    const [seconds, nanos] = input as readonly [number, number]
+    const [seconds, nanos] = input as readonly [unknown, unknown]
+    // `Duration.decode` throws on a pair that is not of numbers, which `finite` takes for an overflow.
+    if (typeof seconds !== "number" || typeof nanos !== "number") {
+      return { error: { reason: "not-a-period", detail: "a pair of seconds and nanoseconds is two numbers" } }
+    }
     if (Number.isNaN(seconds) || Number.isNaN(nanos)) return { error: { reason: "not-a-period", detail: "NaN is not a period" } }
     if (seconds < 0 || nanos < 0) return { error: { reason: "negative", detail: "a period cannot be negative" } }
     // `Infinity` in a tuple is how `Duration` says infinite, as a number of milliseconds does.
@@ -556,6 +563,16 @@ const make = (store: PolicyStore) =>
     const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
       Effect.gen(function*() {
         yield* checkActor(actor)
+        // Not a record of periods by category (`Object.keys` died on null, and took a string's
+        // characters or an array's indices for categories).
+        if (typeof changes !== "object" || changes === null || Array.isArray(changes)) {
+          return yield* new RetentionPolicyInvalid({
+            tenantId: tenant,
+            category: "",
+            reason: "not-a-period",
+            detail: "the changes are an object of periods by category id"
+          })
+        }
         const targets = yield* registry.targets
         const at = new Date(yield* Clock.currentTimeMillis)
         const changed = Object.keys(changes)

@@ -109,6 +109,10 @@
  * - **Dry runs** (`dryRun`) take no lock and change nothing: they count, per
  *   tenant and category, what a sweep now would purge and what holds keep,
  *   under the policies and holds they read at the start.
+ * - **Options as given.** Options that are not `SweepOptions` (a `dryRun`
+ *   that is not a boolean, `tenants` that are not an array of `TenantId`s,
+ *   `categories` that are not an array of strings) are refused with
+ *   `SweepOptionsInvalid` before anything is read or written.
  *
  * `schedule` and `layerScheduled` run sweeps on a `Schedule`.
  *
@@ -218,6 +222,41 @@ export interface SweepOptions {
 }
 
 /**
+ * The sweep options were refused as given: options that are no object, a
+ * `dryRun` that is not a boolean, `tenants` that are not an array of
+ * `TenantId`s (lower-case UUIDs), or `categories` that are not an array of
+ * strings. Nothing was swept. The reason never quotes what was given.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SweepOptionsInvalid extends Schema.TaggedError<SweepOptionsInvalid>()("SweepOptionsInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Retention sweep refused: ${this.reason}`
+  }
+}
+
+const isTenantId = Schema.is(TenantId)
+
+/** The options as given, or why they are refused (checked before any lock, read or write). */
+const checkOptions = (options: SweepOptions): Effect.Effect<SweepOptions, SweepOptionsInvalid> => {
+  const refuse = (reason: string) => Effect.fail(new SweepOptionsInvalid({ reason }))
+  if (typeof options !== "object" || options === null || Array.isArray(options)) return refuse("the options are an object")
+  const { categories, dryRun, tenants } = options
+  // Any value but `true` ran a real sweep: a dry run asked for as `"true"` purged.
+  if (dryRun !== undefined && typeof dryRun !== "boolean") return refuse("dryRun is true or false")
+  if (tenants !== undefined && !(Array.isArray(tenants) && tenants.every(isTenantId))) {
+    return refuse("tenants are an array of tenant ids (lower-case UUIDs)")
+  }
+  if (categories !== undefined && !(Array.isArray(categories) && categories.every((id) => typeof id === "string"))) {
+    return refuse("categories are an array of category ids")
+  }
+  return Effect.succeed(options)
+}
+
+/**
  * Another process (or fibre) is sweeping.
  *
  * @since 0.1.0
@@ -238,9 +277,11 @@ export class Sweeper extends Context.Tag("@lawful/retention/Sweeper")<Sweeper, {
    * Fails with `SweepAlreadyRunning` when another sweep holds the lock, and with `SweepLockLost`
    * when this one loses it mid-sweep: it then stops before writing anything more.
    */
-  readonly sweep: (options?: SweepOptions) => Effect.Effect<SweepResult, SweepAlreadyRunning | SweepLockLost | RetentionStoreError>
+  readonly sweep: (
+    options?: SweepOptions
+  ) => Effect.Effect<SweepResult, SweepAlreadyRunning | SweepLockLost | RetentionStoreError | SweepOptionsInvalid>
   /** `sweep` with `dryRun: true`: counts, changes nothing. */
-  readonly dryRun: (options?: Omit<SweepOptions, "dryRun">) => Effect.Effect<SweepResult, RetentionStoreError>
+  readonly dryRun: (options?: Omit<SweepOptions, "dryRun">) => Effect.Effect<SweepResult, RetentionStoreError | SweepOptionsInvalid>
 }>() {}
 
 /**
@@ -1005,8 +1046,9 @@ export const make = (options: SweeperOptions = {}) =>
       )
 
     return Sweeper.of({
-      sweep: (sweepOptions = {}) =>
-        (sweepOptions.dryRun === true
+      sweep: (given = {}) =>
+        Effect.flatMap(Effect.suspend(() => checkOptions(given)), (sweepOptions) =>
+          sweepOptions.dryRun === true
           ? sweep(randomUUID(), sweepOptions, undefined)
           : Effect.scoped(Effect.gen(function*() {
             const runId = randomUUID()
@@ -1015,9 +1057,13 @@ export const make = (options: SweeperOptions = {}) =>
             const locking = yield* Effect.fork(journal.lock(runId))
             const locked = Effect.flatMap(Fiber.join(locking), (taken) => taken ? Effect.void : new SweepAlreadyRunning())
             return yield* Effect.ensuring(sweep(runId, sweepOptions, locked), Fiber.await(locking))
-          }))).pipe(Effect.withSpan("Sweeper.sweep", { captureStackTrace: false, attributes: { dryRun: sweepOptions.dryRun === true } })),
-      dryRun: (sweepOptions = {}) =>
-        sweep(randomUUID(), { ...sweepOptions, dryRun: true }, undefined).pipe(
+          }))).pipe(Effect.withSpan("Sweeper.sweep", {
+            captureStackTrace: false,
+            attributes: { dryRun: typeof given === "object" && given !== null && given.dryRun === true }
+          })),
+      dryRun: (given = {}) =>
+        Effect.flatMap(Effect.suspend(() => checkOptions(given)), (sweepOptions) =>
+          sweep(randomUUID(), { ...sweepOptions, dryRun: true }, undefined)).pipe(
           // A dry run takes no lock and writes nothing: it cannot lose the lock.
           Effect.catchTag("SweepLockLost", Effect.die),
           Effect.withSpan("Sweeper.dryRun", { captureStackTrace: false })

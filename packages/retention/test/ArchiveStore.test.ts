@@ -116,6 +116,65 @@ contractSuite("ArchiveStore", {
       assert.strictEqual((yield* archive.list(tenant, { limit: 2 })).length, 2)
     }))
 
+  // Review 18c: a date before 4713 BC was archived in memory and failed at the statement on SQL; a
+  // tenant or a request that is not one died or quoted what was given in the error's cause.
+  it.effect("a date no store keeps, a tenant or a request that is not one: refused alike, unquoted, nothing archived", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "x")
+      const address = "ann.example@example.com"
+      const attempts: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
+        ["4714 BC", archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(Date.UTC(-4713, 0, 1)) })],
+        ["the earliest Date", archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(-8.64e15) })],
+        ["a tenant that is an address", archive.put(address as TenantId.TenantId, { kind: "invoice", sealed })],
+        ["a subject that is an address", archive.put(tenant, { kind: "invoice", sealed, subject: address as SubjectId.SubjectId })],
+        ["a kind that is an address too long", archive.put(tenant, { kind: `${address}${"x".repeat(100)}`, sealed })],
+        ["no request", archive.put(tenant, null as unknown as ArchiveStore.ArchiveRequest)]
+      ]
+      for (const [what, attempt] of attempts) {
+        const exit = yield* Effect.exit(attempt)
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
+        assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
+      }
+      // The earliest time every store keeps is taken.
+      const earliest = yield* archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(Date.UTC(-4712, 0, 1)) })
+      assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.archiveId), [earliest.archiveId])
+    }))
+
+  // Review 18c: an id or a subject in upper case was found on SQL (uuid) and not in memory, and a
+  // subject that is not one failed the statement on SQL (its error quoting it) and found nothing in
+  // memory; options that are no object threw before any effect ran.
+  it.effect("get and list read alike on every store, whatever the case of an id; a subject that is not one is refused", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "x")
+      const record = yield* archive.put(tenant, { kind: "invoice", subject, sealed })
+      const found = yield* archive.get(tenant, record.archiveId.toUpperCase())
+      assert.deepStrictEqual(Option.map(found, (r) => r.archiveId), Option.some(record.archiveId))
+      assert.isTrue(Option.isNone(yield* archive.get(tenant, null as unknown as string)))
+      const address = "ann.example@example.com"
+      const refused: ReadonlyArray<readonly [string, () => Effect.Effect<unknown, unknown>]> = [
+        ["an address", () => archive.list(tenant, { subject: address as SubjectId.SubjectId })],
+        ["an upper-case subject", () => archive.list(tenant, { subject: subject.toUpperCase() as SubjectId.SubjectId })],
+        ["null options", () => archive.list(tenant, null as unknown as {})],
+        ["options that are a string", () => archive.list(tenant, address as unknown as {})]
+      ]
+      for (const [what, list] of refused) {
+        const exit = yield* Effect.exit(Effect.suspend(list))
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
+        assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
+      }
+      assert.deepStrictEqual((yield* archive.list(tenant, { subject })).map((r) => r.archiveId), [record.archiveId])
+    }))
+
   it.effect("archives are deleted when their legal period ends, not before, and held ones stay", () =>
     Effect.gen(function*() {
       const archive = yield* ArchiveStore.ArchiveStore
