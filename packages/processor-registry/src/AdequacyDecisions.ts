@@ -21,10 +21,12 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Country } from "./Country.js"
+import { describeIssues } from "./internal/issues.js"
 
 /**
  * What a decision covers: a country (or part of it, see `scope`), or an
@@ -246,13 +248,41 @@ export class AdequacyDecisions extends Context.Reference<AdequacyDecisions>()(
 ) {}
 
 /**
- * Replaces the shipped list.
+ * A list given to `layer` that is not a list of decisions: `issues` says what
+ * is wrong, one per line, each led by the decision's index and field.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DecisionListInvalid extends Schema.TaggedError<DecisionListInvalid>()("DecisionListInvalid", {
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `Invalid adequacy decisions: ${this.issues.join("; ")}`
+  }
+}
+
+// Each decision checked by its fields, so a plain object that TypeScript takes for one is checked as
+// its constructor checks one (valid dates included), then made one.
+const validateList = Schema.validate(Schema.Array(Schema.Struct(AdequacyDecision.fields)))
+
+/**
+ * Replaces the shipped list. Each decision is checked as its constructor
+ * checks one (a plain object of its fields too, then made a decision): a list
+ * that is not one of decisions, an Invalid Date among them, fails the layer
+ * with `DecisionListInvalid`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (decisions: ReadonlyArray<AdequacyDecision>): Layer.Layer<AdequacyDecisions> =>
-  Layer.succeed(AdequacyDecisions, decisions)
+export const layer = (decisions: ReadonlyArray<AdequacyDecision>): Layer.Layer<AdequacyDecisions, DecisionListInvalid> =>
+  Layer.effect(
+    AdequacyDecisions,
+    validateList(decisions).pipe(
+      Effect.map((valid) => valid.map((decision) => decision instanceof AdequacyDecision ? decision : new AdequacyDecision(decision))),
+      Effect.mapError((error) => new DecisionListInvalid({ issues: describeIssues(error) }))
+    )
+  )
 
 const day = 24 * 60 * 60 * 1000
 

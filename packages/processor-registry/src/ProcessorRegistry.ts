@@ -49,7 +49,7 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { type Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
+import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail, type AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
@@ -115,7 +115,8 @@ const digestEqual = (expected: string, logged: string) => {
  * holds; an entry written before reasons were keyed is checked against its
  * `reasonSha256`. An entry of an earlier version that also logged the
  * reason's length (`reasonLength`, no longer written) must match it too. An
- * entry without a stated reason matches none. Creates no key.
+ * entry without a stated reason (details that are no object included)
+ * matches none, and neither does a reason that is no text. Creates no key.
  *
  * @since 0.1.0
  * @category constructors
@@ -125,6 +126,9 @@ export const statedReasonMatches = (
   reason: string
 ): Effect.Effect<boolean, Vault.VaultError, Vault.Vault> =>
   Effect.gen(function*() {
+    // Details that are no object (an entry of another kind, or none) state no reason, and a reason
+    // that is no text is none the registry keeps: neither matches.
+    if (typeof details !== "object" || details === null || typeof reason !== "string") return false
     if (details.reason !== "stated") return false
     if (details.reasonLength !== undefined && details.reasonLength !== reason.length) return false
     if (typeof details.reasonHmac === "string") {
@@ -462,7 +466,12 @@ type Failures = RegistryStoreError | AuditStoreError
  * with its not-found error, with that error without the id
  * (`ProcessorNotFound`, `QuestionnaireNotFound`). Neither quotes what was
  * given, which may be a name or an address put in the wrong place, and
- * nothing is written.
+ * nothing is written. So is the actor of every change (`by`), which the audit
+ * log names in clear: one it cannot name (no object, an unknown kind, an id
+ * that is not 1 to 200 characters of storable text or that holds "@") or the
+ * subject (no entry of the registry names a subject) is refused with
+ * `InvalidInput` (`what: "actor"`), before anything is read or written. The
+ * log gets the actor's kind and id, nothing else it may carry.
  *
  * @since 0.1.0
  * @category services
@@ -501,7 +510,7 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly startReview: (
     by: Actor,
     id: Processor.ProcessorId
-  ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | Failures>
+  ) => Effect.Effect<Processor.Processor, InvalidInput | ProcessorNotFound | StatusTransitionInvalid | Failures>
   /**
    * Under review -> approved, or suspended -> approved (reinstated), when every requirement is met
    * (`Approval`): for a processor of tenants' data, notices whose periods have ended, to which no
@@ -512,7 +521,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   readonly approve: (
     by: Actor,
     id: Processor.ProcessorId
-  ) => Effect.Effect<Processor.Processor, ProcessorNotFound | StatusTransitionInvalid | ApprovalRefused | Failures>
+  ) => Effect.Effect<
+    Processor.Processor,
+    InvalidInput | ProcessorNotFound | StatusTransitionInvalid | ApprovalRefused | Failures
+  >
   /** Approved -> suspended; the reason is kept here, the audit log gets its keyed digest (see the module's doc). */
   readonly suspend: (
     by: Actor,
@@ -649,6 +661,25 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
   Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) => new InvalidInput({ what, issues: describeIssues(error) }))
   )
+
+const isActor = Schema.is(Actor)
+
+// The actor of a change, checked before anything is read or written: the audit log names it in
+// clear. The subject never acts here (no entry of the registry names a subject). Refused with what
+// is expected, never quoted (a mistaken id may be a name or an address); taken as its kind and id
+// only, so a member the actor does not have never reaches the log.
+const actorOf = (raw: unknown): Effect.Effect<Extract<Actor, { readonly id: string }>, InvalidInput> =>
+  isActor(raw) && raw.kind !== "subject"
+    ? Effect.succeed({ kind: raw.kind, id: raw.id })
+    : Effect.fail(
+      new InvalidInput({
+        what: "actor",
+        issues: [
+          "expected the system, an API key or staff, with an opaque id of 1 to 200 characters " +
+          "(no \"@\", no NUL characters or unpaired surrogates); the subject does not act on the registry"
+        ]
+      })
+    )
 
 // An id given as a parameter, checked against its schema before any store sees it: a store would
 // quote it back (memory) or fail on it (SQL keeps ids as uuid). A malformed one is refused with
@@ -914,7 +945,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       return issues.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ what: "processor", issues }))
     }
 
-    const register = Effect.fn("ProcessorRegistry.register")(function*(by: Actor, raw: typeof Processor.ProcessorInput.Encoded) {
+    const register = Effect.fn("ProcessorRegistry.register")(function*(rawBy: Actor, raw: typeof Processor.ProcessorInput.Encoded) {
+      const by = yield* actorOf(rawBy)
       const input = yield* decode("processor", Processor.ProcessorInput)(raw)
       const at = yield* now
       yield* checkLocations(input, at)
@@ -938,7 +970,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const update = Effect.fn("ProcessorRegistry.update")(
-      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
+      function*(rawBy: Actor, rawId: Processor.ProcessorId, raw: typeof Processor.ProcessorInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
         return yield* recheckedOnObjection(run(Effect.gen(function*() {
@@ -970,7 +1003,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       return Approval.unmet(yield* evidence(processor, yield* now))
     })
 
-    const startReview = Effect.fn("ProcessorRegistry.startReview")(function*(by: Actor, rawId: Processor.ProcessorId) {
+    const startReview = Effect.fn("ProcessorRegistry.startReview")(function*(rawBy: Actor, rawId: Processor.ProcessorId) {
+      const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
         const processor = yield* existing(id)
@@ -985,7 +1019,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       }))
     })
 
-    const approve = Effect.fn("ProcessorRegistry.approve")(function*(by: Actor, rawId: Processor.ProcessorId) {
+    const approve = Effect.fn("ProcessorRegistry.approve")(function*(rawBy: Actor, rawId: Processor.ProcessorId) {
+      const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
       return yield* recheckedOnObjection(run(Effect.gen(function*() {
         const processor = yield* existing(id)
@@ -1009,7 +1044,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       })))
     })
 
-    const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(by: Actor, rawId: Processor.ProcessorId, rawReason: string) {
+    const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(rawBy: Actor, rawId: Processor.ProcessorId, rawReason: string) {
+      const by = yield* actorOf(rawBy)
       const id = yield* processorIdOf(rawId)
       const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
       const stated = yield* statedReason("suspend", reason)
@@ -1027,7 +1063,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const terminate = Effect.fn("ProcessorRegistry.terminate")(
-      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
+      function*(rawBy: Actor, rawId: Processor.ProcessorId, raw: typeof TerminationInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("termination", TerminationInput)(raw)
         const stated = yield* statedReason("terminate", input.reason)
@@ -1050,7 +1087,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const confirmDataDisposition = Effect.fn("ProcessorRegistry.confirmDataDisposition")(
-      function*(by: Actor, rawId: Processor.ProcessorId, rawDisposition: "returned" | "deleted") {
+      function*(rawBy: Actor, rawId: Processor.ProcessorId, rawDisposition: "returned" | "deleted") {
+        const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const disposition = yield* decode("data disposition", Schema.Literal("returned", "deleted"))(rawDisposition)
         return yield* run(Effect.gen(function*() {
@@ -1071,7 +1109,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const recordDpa = Effect.fn("ProcessorRegistry.recordDpa")(
-      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Dpa.DpaInput.Encoded) {
+      function*(rawBy: Actor, rawId: Processor.ProcessorId, raw: typeof Dpa.DpaInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("DPA", Dpa.DpaInput)(raw)
         return yield* run(Effect.gen(function*() {
@@ -1108,7 +1147,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const publishQuestionnaire = Effect.fn("ProcessorRegistry.publishQuestionnaire")(
-      function*(by: Actor, raw: typeof Questionnaire.QuestionnaireInput.Encoded) {
+      function*(rawBy: Actor, raw: typeof Questionnaire.QuestionnaireInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const input = yield* decode("questionnaire", Questionnaire.QuestionnaireInput)(raw)
         return yield* run(Effect.gen(function*() {
           if (Option.isSome(yield* store.questionnaire(input.id, input.version))) {
@@ -1149,7 +1189,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
 
     const submitAssessment = Effect.fn("ProcessorRegistry.submitAssessment")(
-      function*(by: Actor, rawId: Processor.ProcessorId, raw: typeof Assessment.SubmissionInput.Encoded) {
+      function*(rawBy: Actor, rawId: Processor.ProcessorId, raw: typeof Assessment.SubmissionInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("assessment", Assessment.SubmissionInput)(raw)
         return yield* run(Effect.gen(function*() {
@@ -1187,7 +1228,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const decideAssessment = Effect.fn("ProcessorRegistry.decideAssessment")(
-      function*(by: Actor, rawId: Assessment.AssessmentId, raw: typeof Assessment.DecisionInput.Encoded) {
+      function*(rawBy: Actor, rawId: Assessment.AssessmentId, raw: typeof Assessment.DecisionInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const id = yield* assessmentIdOf(rawId)
         const input = yield* decode("decision", Assessment.DecisionInput)(raw)
         return yield* run(Effect.gen(function*() {
@@ -1213,7 +1255,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             ...assessment,
             decision: {
               outcome: input.outcome,
-              reviewer: by.kind === "subject" ? "subject" : `${by.kind}:${by.id}`,
+              reviewer: `${by.kind}:${by.id}`,
               notes: input.notes,
               decidedAt: at,
               nextReviewDue
@@ -1249,7 +1291,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const announce = Effect.fn("ProcessorRegistry.announce")(
-      function*(by: Actor, raw: typeof ChangeNotice.AnnouncementInput.Encoded) {
+      function*(rawBy: Actor, raw: typeof ChangeNotice.AnnouncementInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const input = yield* decode("announcement", ChangeNotice.AnnouncementInput)(raw)
         const announced = yield* run(Effect.gen(function*() {
           const processor = yield* live(input.processorId)
@@ -1346,11 +1389,12 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const object = Effect.fn("ProcessorRegistry.object")(
       function*(
-        by: Actor,
+        rawBy: Actor,
         rawTenant: TenantId,
         rawNoticeId: ChangeNotice.NoticeId,
         raw: typeof ChangeNotice.ObjectionInput.Encoded
       ) {
+        const by = yield* actorOf(rawBy)
         const tenant = yield* tenantIdOf(rawTenant)
         const noticeId = yield* noticeIdOf(rawNoticeId)
         const input = yield* decode("objection", ChangeNotice.ObjectionInput)(raw)
@@ -1395,7 +1439,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     )
 
     const recordActivity = Effect.fn("ProcessorRegistry.recordActivity")(
-      function*(by: Actor, raw: typeof ProcessingActivity.ActivityInput.Encoded) {
+      function*(rawBy: Actor, raw: typeof ProcessingActivity.ActivityInput.Encoded) {
+        const by = yield* actorOf(rawBy)
         const input = yield* decode("processing activity", ProcessingActivity.ActivityInput)(raw)
         return yield* run(Effect.gen(function*() {
           yield* Effect.forEach(input.processors, existing, { discard: true })
