@@ -145,6 +145,7 @@ import * as ConsentEvent from "./ConsentEvent.js"
 import * as ConsentImport from "./ConsentImport.js"
 import * as ConsentLists from "./ConsentLists.js"
 import { describeIssues } from "./internal/issues.js"
+import { isTenantId, tenantAttribute, tenantIdOf } from "./internal/tenant.js"
 import { NoticeHashes } from "./ConsentNotice.js"
 import * as ConsentProof from "./ConsentProof.js"
 import * as ConsentState from "./ConsentState.js"
@@ -297,7 +298,8 @@ export class ConfirmationContended extends Schema.TaggedError<ConfirmationConten
  * for when it is a well-formed event id (a lower-case UUID), and left out
  * otherwise: an id is caller input, which may be anything (an email
  * address), and errors end up in logs, so the message names it only when
- * it is an id.
+ * it is an id. So too the tenant: `tenantId` is empty when the id given is
+ * not a tenant id (a lower-case UUID), a tenant with no event.
  *
  * @since 0.1.0
  * @category errors
@@ -307,9 +309,10 @@ export class ConsentEventNotFound extends Schema.TaggedError<ConsentEventNotFoun
   eventId: Schema.optional(Schema.String)
 }) {
   override get message(): string {
+    const tenant = this.tenantId === "" ? "the tenant given (not a tenant id)" : `tenant ${this.tenantId}`
     return this.eventId === undefined
-      ? `No consent event for tenant ${this.tenantId}: the id asked for is not a well-formed event id`
-      : `No consent event ${this.eventId} for tenant ${this.tenantId}`
+      ? `No consent event for ${tenant}: the id asked for is not a well-formed event id`
+      : `No consent event ${this.eventId} for ${tenant}`
   }
 }
 
@@ -518,9 +521,13 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
     request: ConsentImport.ImportRequest<E>
   ) => Effect.Effect<ConsentImport.ImportReport, ImportError | E>
   /**
-   * The subject's current state on each list it has one for, in list order. A subject id that is
-   * not a lower-case UUID has none, on every store (so too for `stateAt`, `mayReceiveMarketing`,
-   * `events` and `erase`, which erases nothing).
+   * The subject's current state on each list it has one for, in list order. A tenant or subject id
+   * that is not a lower-case UUID has none, on every store (so too for `stateAt`,
+   * `mayReceiveMarketing` (false), `events`, `erase` and `rebuildProjection`, which change nothing
+   * and answer 0). Where a method can refuse a request (`record`, `importContacts`, `proof`,
+   * `exportDisclosure`), such a tenant id fails `ConsentRequestInvalid` instead; `event` fails
+   * `ConsentEventNotFound` and `recipients` `UnknownList`, with an empty `tenantId`. It is never
+   * quoted.
    */
   readonly stateOf: (
     tenant: TenantId,
@@ -531,13 +538,14 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
    * time is at or before `at`, replaying its events in recording order (see
    * `ConsentState`). It moves forward with `at`, and from the time of the
    * subject's last recorded event on it equals `stateOf`, even when servers'
-   * clocks disagree.
+   * clocks disagree. An `at` that is no time (an Invalid Date, or not a
+   * `Date`) fails `ConsentRequestInvalid`: it is never answered "no consent".
    */
   readonly stateAt: (
     tenant: TenantId,
     subject: SubjectId,
     at: Date
-  ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentStore.ConsentStoreError>
+  ) => Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentRequestInvalid | ConsentStore.ConsentStoreError>
   readonly mayReceiveMarketing: (
     tenant: TenantId,
     subject: SubjectId,
@@ -550,7 +558,9 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
   ) => Stream.Stream<SubjectId, ConsentLists.UnknownList | ConsentLists.ConsentListsError | ConsentStore.ConsentStoreError>
   /**
    * A page of the tenant's events in recording order (optionally one subject's). `limit` is a
-   * count of at least 1: anything else is a defect.
+   * count of at least 1, and `after` (when given) a whole number, the `seq` of the last event of
+   * the page before: anything else is a defect (a bug of the caller, as every store would read it
+   * differently), whose message does not quote it.
    */
   readonly events: (
     tenant: TenantId,
@@ -565,7 +575,9 @@ export class ConsentLedger extends Context.Tag("@lawful/consent-proof/ConsentLed
    * commitments). When the event has either, an audit entry
    * `consent.disclosed` (the actor, the subject, the event, the fields
    * disclosed; never their values) is appended first. An actor the audit log
-   * refuses fails `ConsentRequestInvalid`: nothing appended, nothing decrypted.
+   * refuses, or a `recorded` that is not an event as the ledger gives it
+   * (`null`, an object without a valid event, sealed fields that are not
+   * bytes), fails `ConsentRequestInvalid`: nothing appended, nothing decrypted.
    */
   readonly disclose: (
     recorded: ConsentEvent.Recorded,
@@ -618,6 +630,11 @@ interface Draft {
 const decodeRequest = Schema.decodeUnknown(RecordRequest, { errors: "all", onExcessProperty: "error" })
 
 const requestInvalid = (...issues: ReadonlyArray<string>) => new ConsentRequestInvalid({ issues })
+
+// A tenant id is caller input: one that is not a lower-case UUID is refused before any store is
+// reached (memory kept a tenant of its own under it, SQL failed quoting it or read an upper-case id
+// as the tenant's own), never quoted.
+const tenantInvalid = () => requestInvalid("tenant: invalid (a tenant id is a lower-case UUID)")
 
 const parseIssues = (error: ParseResult.ParseError) =>
   requestInvalid(...describeIssues(error, "request"))
@@ -724,6 +741,24 @@ const isContacts = (contacts: unknown): boolean =>
 
 const isSubjectId = Schema.is(SubjectId)
 const isEventId = Schema.is(ConsentEvent.EventId)
+const isEvent = Schema.is(ConsentEvent.ConsentEvent)
+const isSealed = (value: unknown) => value === undefined || value instanceof Uint8Array
+
+/**
+ * An event as the ledger gives it, checked before `disclose` reads or appends anything: untyped code
+ * may pass anything (`null`), and the event names the tenant whose log the disclosure goes in.
+ */
+const isRecorded = (recorded: unknown): recorded is ConsentEvent.Recorded =>
+  typeof recorded === "object" && recorded !== null &&
+  isEvent((recorded as ConsentEvent.Recorded).event) &&
+  isSealed((recorded as ConsentEvent.Recorded).ipSealed) &&
+  isSealed((recorded as ConsentEvent.Recorded).userAgentSealed)
+
+/** A time `stateAt` can answer for: a `Date` that is a time (not an Invalid Date). */
+const isTime = (at: unknown): at is Date => at instanceof Date && !Number.isNaN(at.getTime())
+
+/** A cursor of `events`: none, or a whole number (the `seq` of the last event of a page). */
+const isCursor = (after: unknown) => after === undefined || Number.isSafeInteger(after)
 
 /**
  * The actor of a disclosure, checked before anything is read or appended: an actor the audit
@@ -801,7 +836,7 @@ export const make = Effect.gen(function*() {
         Effect.catchTags({ ConfirmationRefused: Effect.die, GrantRefused: Effect.die })
       )
       return recorded
-    }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant, count: drafts.length } }))
+    }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), count: drafts.length } }))
 
   // Drafts audited, then stored with the checks of `options` (see `ConsentStore`). A refused append
   // stores nothing: it is made again without the events `ruledOut` takes from the refusal, until
@@ -853,7 +888,7 @@ export const make = Effect.gen(function*() {
       (refused: ConsentStore.GrantRefused) => refused.eventIds
     ).pipe(
       Effect.map(({ refused }) => refused),
-      Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant, count: drafts.length } })
+      Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), count: drafts.length } })
     )
 
   // Confirmations of one tenant, checked (see `ConsentStore`), so that a grant read pending by two
@@ -890,7 +925,7 @@ export const make = Effect.gen(function*() {
       ),
       Effect.withSpan("ConsentLedger.commitConfirmations", {
         captureStackTrace: false,
-        attributes: { tenant, count: drafts.length }
+        attributes: { tenant: tenantAttribute(tenant), count: drafts.length }
       })
     )
 
@@ -1091,6 +1126,7 @@ export const make = Effect.gen(function*() {
   // Not `Effect.fn`: it makes two `Error`s per call for their stack traces, on the hottest path.
   const record = (tenant: TenantId, input: RecordRequest) =>
     Effect.gen(function*() {
+      if (!isTenantId(tenant)) return yield* tenantInvalid()
       const request = yield* decodeRequest(input).pipe(Effect.mapError(parseIssues))
       yield* checkRequest(request)
       const email = request.email === undefined ? undefined : yield* Email.normalize(request.email)
@@ -1099,7 +1135,7 @@ export const make = Effect.gen(function*() {
       if (request.kind === "confirmed") return yield* recordConfirmation(prepared)
       const recorded = yield* recordInBatch(prepared)
       return yield* recorded
-    }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant } }))
+    }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
 
   // ---- imports ---------------------------------------------------------------
 
@@ -1271,7 +1307,7 @@ export const make = Effect.gen(function*() {
       totals.recorded = drafts.length - withdrawnMeanwhile.size
       return inRowOrder()
     }).pipe(
-      Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant, rows: totals.received } })
+      Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), rows: totals.received } })
     )
 
   const noTotals = (): Totals => ({
@@ -1410,6 +1446,7 @@ export const make = Effect.gen(function*() {
   const importContacts = <E>(tenant: TenantId, request: ConsentImport.ImportRequest<E>) =>
     Effect.gen(function*() {
       // Checked before anything is written or audited: a call from untyped code may pass anything.
+      if (!isTenantId(tenant)) return yield* tenantInvalid()
       if (typeof request !== "object" || request === null) return yield* requestInvalid("request: invalid")
       const { contacts, ...rest } = request
       const decoded = yield* Effect.either(
@@ -1465,16 +1502,18 @@ export const make = Effect.gen(function*() {
         // Failed or interrupted: the key is free at once for a retry, which continues the import.
         Effect.onError(() => Effect.ignore(store.releaseImportClaim(tenant, importId, token)))
       )
-    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant } }))
+    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
 
   // ---- reading -----------------------------------------------------------------
 
   const eventOf = (tenant: TenantId, id: string) =>
     Effect.flatMap(
-      isEventId(id) ? store.event(tenant, id) : Effect.succeed(Option.none()),
+      isEventId(id) && isTenantId(tenant) ? store.event(tenant, id) : Effect.succeed(Option.none()),
       Option.match({
         onNone: () =>
-          Effect.fail(new ConsentEventNotFound({ tenantId: tenant, ...(isEventId(id) ? { eventId: id } : {}) })),
+          Effect.fail(
+            new ConsentEventNotFound({ tenantId: tenantIdOf(tenant), ...(isEventId(id) ? { eventId: id } : {}) })
+          ),
         onSome: Effect.succeed
       })
     )
@@ -1508,6 +1547,7 @@ export const make = Effect.gen(function*() {
 
   const disclose = (recorded: ConsentEvent.Recorded, request: DisclosureRequest) =>
     Effect.gen(function*() {
+      if (!isRecorded(recorded)) return yield* requestInvalid("recorded: invalid (an event as the ledger gives it)")
       const actor = yield* checkDisclosureActor(request?.actor, true)
       yield* auditDisclosure(actor, recorded)
       const [disclosed] = yield* openFields(vault, recorded.event.tenant, [recorded])
@@ -1516,6 +1556,7 @@ export const make = Effect.gen(function*() {
 
   const exportDisclosure = (tenant: TenantId, request: ExportDisclosureRequest) =>
     Effect.gen(function*() {
+      if (!isTenantId(tenant)) return yield* tenantInvalid()
       if (typeof request !== "object" || request === null) return yield* requestInvalid("request: invalid")
       if (!isFormatName(request.format)) {
         return yield* requestInvalid("format: invalid (1 to 64 lower-case letters, digits, '.', '_' or '-')")
@@ -1550,6 +1591,7 @@ export const make = Effect.gen(function*() {
 
   const proof = (tenant: TenantId, id: string, options?: ProofOptions) =>
     Effect.gen(function*() {
+      if (!isTenantId(tenant)) return yield* tenantInvalid()
       const disclosing = options?.disclose === true
       // The actor first: a refused one reads, signs and appends nothing.
       const actor = disclosing ? yield* checkDisclosureActor(options.actor, true) : undefined
@@ -1581,12 +1623,12 @@ export const make = Effect.gen(function*() {
         audit: bundle,
         ...(disclosures !== undefined ? { disclosures } : {})
       })
-    }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant } }))
+    }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
 
-  // A subject id is caller input: one that is not a lower-case UUID has no events on any store
+  // A tenant or subject id is caller input: one that is not a lower-case UUID has no events on any store
   // (PostgreSQL would refuse some spellings and read an upper-case one as the subject's id).
   const statesOf = (tenant: TenantId, subject: SubjectId) =>
-    isSubjectId(subject) ? store.states(tenant, subject) : Effect.succeed([])
+    isTenantId(tenant) && isSubjectId(subject) ? store.states(tenant, subject) : Effect.succeed([])
 
   // A list argument in a span's attributes, which tracing exports: a list id, or nothing of the
   // text given (an address passed by mistake must not leave the process).
@@ -1597,15 +1639,23 @@ export const make = Effect.gen(function*() {
     record,
     importContacts,
     stateOf: (tenant, subject) =>
-      statesOf(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })),
+      statesOf(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })),
     stateAt: (tenant, subject, at) =>
-      Effect.map(isSubjectId(subject) ? subjectEvents(tenant, subject) : Effect.succeed([]), (events) => ConsentState.replay(events.map((s) => s.event), at)).pipe(
-        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })
+      Effect.suspend((): Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentRequestInvalid | ConsentStore.ConsentStoreError> =>
+        // An Invalid Date is no time: before every event, it would answer "no consent".
+        !isTime(at)
+          ? Effect.fail(requestInvalid("at: invalid (a Date that is a valid time)"))
+          : Effect.map(
+            isTenantId(tenant) && isSubjectId(subject) ? subjectEvents(tenant, subject) : Effect.succeed([]),
+            (events) => ConsentState.replay(events.map((s) => s.event), at)
+          )
+      ).pipe(
+        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })
       ),
     mayReceiveMarketing: (tenant, subject, list) =>
       Effect.map(statesOf(tenant, subject), (states) =>
         ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
-          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject), list: listAttribute(list) } })
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject), list: listAttribute(list) } })
         ),
     recipients: (tenant, list) =>
       Stream.unwrap(
@@ -1615,28 +1665,31 @@ export const make = Effect.gen(function*() {
               Chunk.unsafeFromArray(subjects as Array<SubjectId>),
               subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
             ])))
-      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant, list: listAttribute(list) } })),
+      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), list: listAttribute(list) } })),
     events: (tenant, query) =>
       Effect.suspend(() =>
-        // The stores read a bad limit differently (a page of one, none, or a failed statement).
+        // The stores read a bad limit or cursor differently (a page of one, none, every event, or a
+        // failed statement). Neither is quoted: it may be any text.
         !(Number.isSafeInteger(query.limit) && query.limit >= 1)
-          ? Effect.dieMessage(`ConsentLedger.events: limit must be a positive integer, got ${query.limit}`)
-          : query.subject !== undefined && !isSubjectId(query.subject)
+          ? Effect.dieMessage("ConsentLedger.events: limit must be a positive integer")
+          : !isCursor(query.after)
+          ? Effect.dieMessage("ConsentLedger.events: after must be a whole number (the seq of an event) or undefined")
+          : !isTenantId(tenant) || (query.subject !== undefined && !isSubjectId(query.subject))
           ? Effect.succeed([])
           : store.events(tenant, query)
-      ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant } })),
-    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant } })),
+      ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
+    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
     disclose: (recorded, request) =>
       disclose(recorded, request).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
     exportDisclosure: (tenant, request) =>
       exportDisclosure(tenant, request).pipe(
-        Effect.withSpan("ConsentLedger.exportDisclosure", { captureStackTrace: false, attributes: { tenant } })
+        Effect.withSpan("ConsentLedger.exportDisclosure", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })
       ),
     proof,
     rebuildProjection: (tenant) =>
-      store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant } })),
+      (isTenantId(tenant) ? store.rebuildProjection(tenant) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
     erase: (tenant, subject) =>
-      (isSubjectId(subject) ? store.eraseSubject(tenant, subject) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant, subject: subjectAttribute(subject) } })),
+      (isTenantId(tenant) && isSubjectId(subject) ? store.eraseSubject(tenant, subject) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })),
     verifierKey: log.verifierKey
   })
 })
@@ -1745,6 +1798,8 @@ export const makeSource = (
     retentionCategories: [withdrawnProofCategory],
     export: (tenant, subject) =>
       Effect.gen(function*() {
+        // Ids that are not lower-case UUIDs name no data (as for `ledger.events`).
+        if (!isTenantId(tenant) || !isSubjectId(subject)) return noRecords
         if (yield* vault.isShredded(tenant, subject)) return noRecords
         const events = yield* allEvents((after) => ledger.events(tenant, { subject, after, limit: page }))
         if (events.length === 0) return noRecords

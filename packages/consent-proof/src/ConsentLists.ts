@@ -31,6 +31,7 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { describeIssues } from "./internal/issues.js"
 import { migrate } from "./internal/migrations.js"
+import { isTenantId, tenantAttribute, tenantIdOf, tenantNamed } from "./internal/tenant.js"
 
 /**
  * A list id: lower-case letters, digits, `.`, `_` and `-`, 1 to 64
@@ -77,7 +78,8 @@ export class ConsentList extends Schema.Class<ConsentList>("@lawful/consent-proo
  * `lists` names the missing ids that are well-formed list ids; the others
  * (text no list can have, such as an email address given as a list) are
  * only counted, in `malformed`: list ids are caller input, and errors end up
- * in logs.
+ * in logs. A tenant id that is not a lower-case UUID names a tenant with no
+ * list: `tenantId` is then empty, and the id is not quoted.
  *
  * @since 0.1.0
  * @category errors
@@ -93,7 +95,7 @@ export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList"
     const malformed = this.malformed === 0
       ? []
       : [`${this.malformed} list id(s) that are not well-formed (1 to 64 lower-case letters, digits, '.', '_' or '-')`]
-    return `Tenant ${this.tenantId} has not declared ${[...named, ...malformed].join(", nor ")}`
+    return `${tenantNamed(this.tenantId)} has not declared ${[...named, ...malformed].join(", nor ")}`
   }
 }
 
@@ -101,7 +103,8 @@ export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList"
  * A declaration is not a list (as from untyped code: a plain object whose id
  * is not a list id, a name with a NUL, a missing field). Nothing was
  * declared. Each issue names a field and what is wrong with it, never its
- * value.
+ * value. A tenant id that is not a lower-case UUID is refused so too
+ * (`tenantId` empty, the id not quoted).
  *
  * @since 0.2.0
  * @category errors
@@ -111,7 +114,7 @@ export class ConsentListInvalid extends Schema.TaggedError<ConsentListInvalid>()
   issues: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `Tenant ${this.tenantId} cannot declare this list: ${this.issues.join("; ")}`
+    return `${tenantNamed(this.tenantId)} cannot declare this list: ${this.issues.join("; ")}`
   }
 }
 
@@ -137,13 +140,16 @@ export class ConsentListsError extends Schema.TaggedError<ConsentListsError>()("
 export class ConsentLists extends Context.Tag("@lawful/consent-proof/ConsentLists")<ConsentLists, {
   /**
    * Declares a list, or replaces the declaration of a list with the same id. A value that is not
-   * a valid `ConsentList` (untyped code may pass anything) fails `ConsentListInvalid`, declaring
-   * nothing.
+   * a valid `ConsentList` (untyped code may pass anything), or a tenant id that is not a lower-case
+   * UUID, fails `ConsentListInvalid`, declaring nothing.
    */
   readonly declare: (tenant: TenantId, list: ConsentList) => Effect.Effect<void, ConsentListInvalid | ConsentListsError>
-  /** The tenant's lists, by id. */
+  /** The tenant's lists, by id; none for a tenant id that is not a lower-case UUID. */
   readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ConsentList>, ConsentListsError>
-  /** The declarations of the given lists, in the order given; `UnknownList` names those not declared. */
+  /**
+   * The declarations of the given lists, in the order given; `UnknownList` names those not declared
+   * (every one, for a tenant id that is not a lower-case UUID).
+   */
   readonly require: (
     tenant: TenantId,
     lists: ReadonlyArray<string>
@@ -168,6 +174,11 @@ const make = (store: ListsStore) => {
   return ConsentLists.of({
     declare: (tenant, input) =>
       Effect.gen(function*() {
+        // A tenant id is caller input too: memory would keep a tenant of its own under any text,
+        // and SQL fail quoting it, or take an upper-case id as the tenant's own.
+        if (!isTenantId(tenant)) {
+          return yield* new ConsentListInvalid({ tenantId: "", issues: ["tenant: invalid (a tenant id is a lower-case UUID)"] })
+        }
         // The store is handed a checked list only: memory would keep anything, and a row that
         // SQL took (an id that is no list id) would make every later read of the lists fail.
         const list = yield* decodeList(input).pipe(
@@ -178,10 +189,10 @@ const make = (store: ListsStore) => {
         Effect.withSpan("ConsentLists.declare", {
           captureStackTrace: false,
           // The id is caller input: named only when it is a list id (an address must not leave the process).
-          attributes: { tenant, list: isListId(input?.id) ? input.id : "(not a list id)" }
+          attributes: { tenant: tenantAttribute(tenant), list: isListId(input?.id) ? input.id : "(not a list id)" }
         })
       ),
-    all: (tenant) => store.all(tenant).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant } })),
+    all: (tenant) => (isTenantId(tenant) ? store.all(tenant) : Effect.succeed([])).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
     require: (tenant, ids) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -189,7 +200,8 @@ const make = (store: ListsStore) => {
         if (cached.every((entry) => entry !== undefined && entry.expires > now)) return cached.map((entry) => entry!.list)
         // An id no list can have is missing on every store alike: a database is not asked about
         // text it may not even store (a NUL), so that the answer is `UnknownList` there too.
-        const valid = ids.filter(isListId)
+        // So is a tenant id that is not one: a tenant with no list.
+        const valid = isTenantId(tenant) ? ids.filter(isListId) : []
         const found = new Map(
           (valid.length === 0 ? [] : yield* store.some(tenant, valid)).map((list) => [list.id as string, list])
         )
@@ -197,10 +209,10 @@ const make = (store: ListsStore) => {
         const missing = [...new Set(ids)].filter((id) => !found.has(id))
         if (missing.length > 0) {
           const named = missing.filter(isListId)
-          return yield* new UnknownList({ tenantId: tenant, lists: named, malformed: missing.length - named.length })
+          return yield* new UnknownList({ tenantId: tenantIdOf(tenant), lists: named, malformed: missing.length - named.length })
         }
         return ids.map((id) => found.get(id)!)
-      }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant } }))
+      }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
   })
 }
 

@@ -6,23 +6,12 @@ import type { SubjectId } from "@lawful/core/SubjectId"
 import { contractSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
-import * as Exit from "effect/Exit"
 import * as ConsentImport from "../src/ConsentImport.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import { assertNothingRecorded } from "./ConsentLedgerSuite.js"
-import { attestation, auditor, grant, importActor, tenantWithLists, withdraw } from "./fixtures.js"
+import { attestation, auditor, failureTag, grant, importActor, tenantWithLists, withdraw } from "./fixtures.js"
 import { memory, sql } from "./layers.js"
-
-/** The tag of the failure of `effect`; a success or a defect fails the test. */
-const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, label: string) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    assert.isTrue(Exit.isFailure(exit), `${label}: succeeded`)
-    if (Exit.isSuccess(exit)) return "succeeded"
-    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-    assert.isDefined(failure, `${label}: not a typed failure: ${String(exit.cause)}`)
-    return failure!._tag
-  })
 
 contractSuite("Review18c", { memory, sql }, (it) => {
   it.effect("an import whose request or contacts are no iterable or stream fails ConsentRequestInvalid and writes nothing", () =>

@@ -1,7 +1,9 @@
 import type { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
+import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ConsentEvent from "../src/ConsentEvent.js"
 import type * as ConsentImport from "../src/ConsentImport.js"
@@ -15,6 +17,16 @@ export const notice = ConsentNotice.hash({
   labels: ["Weekly digest", "Offers"],
   privacyPolicyUrl: "https://brand.example/privacy"
 })
+
+/** The tag of the failure of `effect`; a success or a defect fails the test. */
+export const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, label: string) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    assert.isTrue(Exit.isFailure(exit), `${label}: succeeded`)
+    if (Exit.isSuccess(exit)) return "succeeded"
+    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    assert.isDefined(failure, `${label}: not a typed failure: ${String(exit.cause)}`)
+    return failure!._tag
+  })
 
 /** Lists of a test tenant: one single opt-in, two double opt-in. */
 export const lists = [
