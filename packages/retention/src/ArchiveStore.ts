@@ -40,6 +40,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
+import { spanTenant } from "./internal/encoding.js"
 
 /**
  * The id of the archive's retention category.
@@ -235,7 +236,7 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
         Effect.map(makeRecord(tenant, request, now), (record) => {
           records.set(key(tenant, record.archiveId), record)
           return record
-        })),
+        })).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant: spanTenant(tenant) } })),
     get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
     list: (tenant, options) =>
       Effect.flatMap(listOptions(options), ({ limit, subject }) =>
@@ -363,7 +364,7 @@ export const makeSql = (
             VALUES (${tenant}, ${record.archiveId}, ${record.subjectId ?? null}, ${record.kind}, ${bytes(record.sealed)},
               ${record.archivedAt})`.pipe(Effect.mapError(fail("put")))
           return record
-        }).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant } })),
+        }).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant: spanTenant(tenant) } })),
       get: (tenant, archiveId) =>
         Schema.is(Schema.UUID)(archiveId)
           ? rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant} AND archive_id = ${archiveId}`).pipe(

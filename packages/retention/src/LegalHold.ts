@@ -91,7 +91,16 @@ import * as Option from "effect/Option"
 import * as Order from "effect/Order"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { checkActor, decodeActor, encodeActor, quotedCategory, quotedHoldId } from "./internal/encoding.js"
+import {
+  checkActor,
+  decodeActor,
+  encodeActor,
+  isTenantId,
+  quotedCategory,
+  quotedHoldId,
+  spanTenant,
+  tenantsGiven
+} from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { noting, settle } from "./internal/outcome.js"
 import type { Intent } from "./internal/outcome.js"
@@ -234,7 +243,7 @@ const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid
 
 // Quotes the tenant only when it is a tenant id, as the hold id: what was given may be an address.
 const holdNotFound = (tenant: TenantId, holdId: string) =>
-  new LegalHoldNotFound({ tenantId: Schema.is(TenantId)(tenant) ? tenant : "", holdId: quotedHoldId(holdId) })
+  new LegalHoldNotFound({ tenantId: isTenantId(tenant) ? tenant : "", holdId: quotedHoldId(holdId) })
 
 /**
  * @since 0.1.0
@@ -261,14 +270,19 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
     actor: Actor
   ) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError | AuditEventInvalid | AuditStoreError>
   readonly get: (tenant: TenantId, holdId: string) => Effect.Effect<LegalHold, LegalHoldNotFound | RetentionStoreError>
-  /** The tenant's holds in force, oldest first (by placement, then by id); a page of them with `page`. */
+  /**
+   * The tenant's holds in force, oldest first (by placement, then by id); a page of them with
+   * `page`. None for a tenant that is not a `TenantId`, alike on every store.
+   */
   readonly active: {
     (tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     (tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
   }
   /**
    * `active` for many tenants in one read (the sweeper's). With `page`, a page of the holds of all
-   * of them together, in one order (by placement, then by id), grouped by tenant.
+   * of them together, in one order (by placement, then by id), grouped by tenant. An entry per
+   * tenant given, empty for one that is not a `TenantId` (read by no store); an empty map when
+   * `tenants` is no array.
    */
   readonly activeOf: {
     (tenants: ReadonlyArray<TenantId>): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, RetentionStoreError>
@@ -277,7 +291,10 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
       page: HoldPage
     ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError>
   }
-  /** Every hold of the tenant, released ones included, oldest first (by placement, then by id); a page of them with `page`. */
+  /**
+   * Every hold of the tenant, released ones included, oldest first (by placement, then by id); a
+   * page of them with `page`. None for a tenant that is not a `TenantId`, alike on every store.
+   */
   readonly list: {
     (tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     (tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
@@ -288,7 +305,7 @@ export class LegalHolds extends Context.Tag("@lawful/retention/LegalHolds")<Lega
    * until `use` is done. On SQL the read takes a shared lock that `place` takes exclusively,
    * until the end of the caller's transaction: run in a transaction, `use` holds off every
    * `place` until that transaction ends (keep it short, and place no hold in it); outside one, a
-   * `place` does not wait.
+   * `place` does not wait. Tenants that are not `TenantId`s have nothing, as in `activeOf`.
    */
   readonly withActiveOf: <A, E, R>(
     tenants: ReadonlyArray<TenantId>,
@@ -429,23 +446,30 @@ const make = (store: HoldStore) =>
       })
     // An id that is no string names no hold, nor has a tenant that is not a `TenantId` any (neither
     // is quoted, nor reaches a store: on SQL it failed the statement, its error quoting it).
-    const names = (tenant: TenantId, holdId: string) => typeof holdId === "string" && Schema.is(TenantId)(tenant)
+    const names = (tenant: TenantId, holdId: string) => typeof holdId === "string" && isTenantId(tenant)
     const unnamed = (tenant: TenantId, holdId: string) => holdNotFound(tenant, typeof holdId === "string" ? holdId : "")
     const get = (tenant: TenantId, holdId: string) =>
       names(tenant, holdId)
         ? Effect.flatMap(store.find(tenant, holdId), found(tenant, holdId))
         : Effect.fail(unnamed(tenant, holdId))
 
-    // Without a page, as before pages: everything, and no page to refuse.
+    // Without a page, as before pages: everything, and no page to refuse. A tenant that is not a
+    // `TenantId` has no holds, and reaches no store (on SQL it failed the statement, its error
+    // quoting it).
+    const listOf = (tenant: TenantId, activeOnly: boolean, page: HoldPage) =>
+      Effect.flatMap(
+        Effect.suspend(() => checkPage(page)),
+        (checked) => isTenantId(tenant) ? store.list(tenant, activeOnly, checked) : Effect.succeed([])
+      )
     function list(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     function list(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
     function list(tenant: TenantId, page: HoldPage = {}) {
-      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) => store.list(tenant, false, checked))
+      return listOf(tenant, false, page)
     }
     function active(tenant: TenantId): Effect.Effect<ReadonlyArray<LegalHold>, RetentionStoreError>
     function active(tenant: TenantId, page: HoldPage): Effect.Effect<ReadonlyArray<LegalHold>, LegalHoldPageInvalid | RetentionStoreError>
     function active(tenant: TenantId, page: HoldPage = {}) {
-      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) => store.list(tenant, true, checked))
+      return listOf(tenant, true, page)
     }
     function activeOf(
       tenants: ReadonlyArray<TenantId>
@@ -458,10 +482,13 @@ const make = (store: HoldStore) =>
       tenants: ReadonlyArray<TenantId>,
       page: HoldPage = {}
     ): Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<LegalHold>>, LegalHoldPageInvalid | RetentionStoreError> {
-      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) =>
-        tenants.length === 0
-          ? Effect.succeed(byTenant(tenants, []))
-          : Effect.map(store.activeOf(tenants, checked), (held) => byTenant(tenants, held)))
+      // Only `TenantId`s reach the store; any other tenant given has no holds (`tenantsGiven`).
+      return Effect.flatMap(Effect.suspend(() => checkPage(page)), (checked) => {
+        const { given, ids } = tenantsGiven(tenants)
+        return ids.length === 0
+          ? Effect.succeed(byTenant(given, []))
+          : Effect.map(store.activeOf(ids, checked), (held) => byTenant(given, held))
+      })
     }
 
     return LegalHolds.of({
@@ -471,7 +498,7 @@ const make = (store: HoldStore) =>
         Effect.gen(function*() {
           yield* checkActor(actor)
           // Checked before anything else, and not quoted: what was given may be an address.
-          if (!Schema.is(TenantId)(tenant)) return yield* new LegalHoldInvalid({ reason: "a tenant id is a lower-case UUID" })
+          if (!isTenantId(tenant)) return yield* new LegalHoldInvalid({ reason: "a tenant id is a lower-case UUID" })
           if (typeof request !== "object" || request === null || Array.isArray(request)) {
             return yield* new LegalHoldInvalid({ reason: "a hold request is an object with a reason" })
           }
@@ -517,7 +544,7 @@ const make = (store: HoldStore) =>
               })
             )
           )
-        }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant } })),
+        }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant: spanTenant(tenant) } })),
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
       // Releases of one hold take turns in the store (two at once both found it active and both
@@ -557,15 +584,17 @@ const make = (store: HoldStore) =>
             )
           )
           return yield* found(tenant, holdId)(released)
-        }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant } })),
+        }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant: spanTenant(tenant) } })),
       get,
       active,
       activeOf,
       list,
-      withActiveOf: (tenants, use) =>
-        store.withActiveOf(tenants, (active) => use(byTenant(tenants, active))).pipe(
-          Effect.withSpan("LegalHolds.withActiveOf", { captureStackTrace: false, attributes: { tenants: tenants.length } })
+      withActiveOf: (tenants, use) => {
+        const { given, ids } = tenantsGiven(tenants)
+        return store.withActiveOf(ids, (active) => use(byTenant(given, active))).pipe(
+          Effect.withSpan("LegalHolds.withActiveOf", { captureStackTrace: false, attributes: { tenants: given.length } })
         )
+      }
     })
   })
 

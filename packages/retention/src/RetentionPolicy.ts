@@ -94,7 +94,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { checkActor, decodeActor, describePeriod, encodeActor, periodFromMillis, periodToMillis, quotedCategory } from "./internal/encoding.js"
+import {
+  checkActor,
+  decodeActor,
+  describePeriod,
+  encodeActor,
+  isTenantId,
+  periodFromMillis,
+  periodToMillis,
+  quotedCategory,
+  spanTenant,
+  tenantsGiven
+} from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { noting, settle } from "./internal/outcome.js"
 import type { Intent } from "./internal/outcome.js"
@@ -137,7 +148,8 @@ export const InvalidReason = Schema.Literal(
   "below-minimum",
   "over-bound",
   "forever-not-allowed",
-  "outlives-parent"
+  "outlives-parent",
+  "not-a-tenant"
 )
 
 /**
@@ -149,7 +161,9 @@ export type InvalidReason = typeof InvalidReason.Type
 /**
  * A policy change breaks a rule (see the module documentation). Nothing
  * changed. `category` is empty when the changes are no object of periods by
- * category (`null`, a string, an array): `not-a-period`.
+ * category (`null`, a string, an array): `not-a-period`; and when the tenant
+ * is not a `TenantId` (a lower-case UUID): `not-a-tenant`, with `tenantId`
+ * empty too, since what was given may be any text, an address included.
  *
  * @since 0.1.0
  * @category errors
@@ -242,10 +256,20 @@ export interface Override {
  * @category services
  */
 export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionPolicies")<RetentionPolicies, {
+  /**
+   * The policy in force for the tenant and category. A tenant that is not a `TenantId` (a
+   * lower-case UUID) has none, alike on every store: `RetentionCategoryNotFound`, quoting neither.
+   */
   readonly get: (tenant: TenantId, category: string) => Effect.Effect<Policy, RetentionCategoryNotFound | RetentionStoreError>
-  /** The policy of every registered category, in registration order. */
+  /**
+   * The policy of every registered category, in registration order; none (an empty array) for a
+   * tenant that is not a `TenantId`, alike on every store.
+   */
   readonly all: (tenant: TenantId) => Effect.Effect<ReadonlyArray<Policy>, RetentionStoreError>
-  /** `all` for many tenants in one read (the sweeper's). */
+  /**
+   * `all` for many tenants in one read (the sweeper's): an entry per tenant given, empty for one
+   * that is not a `TenantId` (read by no store); an empty map when `tenants` is no array.
+   */
   readonly allOf: (
     tenants: ReadonlyArray<TenantId>
   ) => Effect.Effect<ReadonlyMap<TenantId, ReadonlyArray<Policy>>, RetentionStoreError>
@@ -255,7 +279,8 @@ export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionP
    * done. On SQL the read takes a shared lock that `set` takes exclusively (the one
    * `LegalHolds.withActiveOf` and `LegalHolds.place` share), until the end of the caller's
    * transaction: run in a transaction, `use` holds off every `set` until that transaction ends
-   * (keep it short, and set no policy in it); outside one, a `set` does not wait.
+   * (keep it short, and set no policy in it); outside one, a `set` does not wait. Tenants that
+   * are not `TenantId`s have nothing, as in `allOf`.
    */
   readonly withAllOf: <A, E, R>(
     tenants: ReadonlyArray<TenantId>,
@@ -266,6 +291,8 @@ export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionP
    * audit entry is appended before any sweep can read the change (see the module doc): if it
    * fails, nothing changed. A change whose commit fails fails with `RetentionStoreError`; with the
    * log on a database of its own, its entry is then followed by `retention.policy.change-failed`.
+   * A tenant that is not a `TenantId` is refused with `RetentionPolicyInvalid` (`not-a-tenant`)
+   * before anything is read or written, on every store.
    */
   readonly set: (
     tenant: TenantId,
@@ -546,12 +573,15 @@ const make = (store: PolicyStore) =>
     const registry = yield* RetentionTargets
     const audit = yield* AuditTrail
 
+    // A tenant that is not a `TenantId` has no policies, and reaches no store (on SQL it failed the
+    // statement, its error quoting it; in memory its policies named it as their tenant).
     const all = (tenant: TenantId) =>
       Effect.gen(function*() {
+        if (!isTenantId(tenant)) return []
         const targets = yield* registry.targets
         const resolved = resolve(tenant, targets, yield* store.overrides(tenant))
         return targets.map((target) => resolved.get(target.id)!)
-      }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant } }))
+      }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant: spanTenant(tenant) } }))
 
     // The change's entry is appended before any sweep can read the change (`PolicyStore.update`), so
     // no sweep ever purges under a policy whose entry is not, or will not be, in the log. Saved
@@ -563,6 +593,16 @@ const make = (store: PolicyStore) =>
     const set = (tenant: TenantId, changes: PolicyChanges, actor: Actor) =>
       Effect.gen(function*() {
         yield* checkActor(actor)
+        // Not quoted: what was given may be an address (on SQL it failed the statement, its error
+        // quoting it; in memory it was taken for a tenant).
+        if (!isTenantId(tenant)) {
+          return yield* new RetentionPolicyInvalid({
+            tenantId: "",
+            category: "",
+            reason: "not-a-tenant",
+            detail: "a tenant id is a lower-case UUID"
+          })
+        }
         // Not a record of periods by category (`Object.keys` died on null, and took a string's
         // characters or an array's indices for categories).
         if (typeof changes !== "object" || changes === null || Array.isArray(changes)) {
@@ -636,32 +676,38 @@ const make = (store: PolicyStore) =>
             })
           )
         )
-      }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant } }))
+      }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant: spanTenant(tenant) } }))
 
     const inForceOf = (
       tenants: ReadonlyArray<TenantId>,
       targets: ReadonlyArray<RetentionTarget>,
       overrides: ReadonlyMap<TenantId, ReadonlyMap<string, Override>>
     ): ReadonlyMap<TenantId, ReadonlyArray<Policy>> =>
-      new Map(tenants.map((tenant) => {
+      new Map<TenantId, ReadonlyArray<Policy>>(tenants.map((tenant) => {
+        if (!isTenantId(tenant)) return [tenant, []]
         const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
-        return [tenant, targets.map((target) => resolved.get(target.id)!)] as const
+        return [tenant, targets.map((target) => resolved.get(target.id)!)]
       }))
 
-    const allOf = (tenants: ReadonlyArray<TenantId>) =>
-      Effect.gen(function*() {
+    // Only `TenantId`s reach the store; any other tenant given has no policies (`tenantsGiven`).
+    const allOf = (tenants: ReadonlyArray<TenantId>) => {
+      const { given, ids } = tenantsGiven(tenants)
+      return Effect.gen(function*() {
         const targets = yield* registry.targets
-        return inForceOf(tenants, targets, tenants.length === 0 ? new Map() : yield* store.overridesOf(tenants))
-      }).pipe(Effect.withSpan("RetentionPolicies.allOf", { captureStackTrace: false, attributes: { tenants: tenants.length } }))
+        return inForceOf(given, targets, ids.length === 0 ? new Map() : yield* store.overridesOf(ids))
+      }).pipe(Effect.withSpan("RetentionPolicies.allOf", { captureStackTrace: false, attributes: { tenants: given.length } }))
+    }
 
     const withAllOf = <A, E, R>(
       tenants: ReadonlyArray<TenantId>,
       use: (inForce: ReadonlyMap<TenantId, ReadonlyArray<Policy>>) => Effect.Effect<A, E, R>
-    ) =>
-      Effect.flatMap(
+    ) => {
+      const { given, ids } = tenantsGiven(tenants)
+      return Effect.flatMap(
         registry.targets,
-        (targets) => store.withOverridesOf(tenants, (overrides) => use(inForceOf(tenants, targets, overrides)))
-      ).pipe(Effect.withSpan("RetentionPolicies.withAllOf", { captureStackTrace: false, attributes: { tenants: tenants.length } }))
+        (targets) => store.withOverridesOf(ids, (overrides) => use(inForceOf(given, targets, overrides)))
+      ).pipe(Effect.withSpan("RetentionPolicies.withAllOf", { captureStackTrace: false, attributes: { tenants: given.length } }))
+    }
 
     return RetentionPolicies.of({
       allOf,

@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { cutoffAt } from "./internal/encoding.js"
+import { cutoffAt, isTenantId, spanTenant } from "./internal/encoding.js"
 import { LegalHolds, scopeOf } from "./LegalHold.js"
 import { Policy, RetentionPolicies } from "./RetentionPolicy.js"
 import type { RetentionStoreError } from "./RetentionPolicy.js"
@@ -64,7 +64,10 @@ export class CategoryReport extends Schema.Class<CategoryReport>("@lawful/retent
  * @category services
  */
 export class RetentionReport extends Context.Tag("@lawful/retention/RetentionReport")<RetentionReport, {
-  /** One report per registered category, in registration order. */
+  /**
+   * One report per registered category, in registration order; none (an empty array) for a tenant
+   * that is not a `TenantId` (a lower-case UUID), alike on every store.
+   */
   readonly report: (
     tenant: TenantId
   ) => Effect.Effect<ReadonlyArray<CategoryReport>, RetentionStoreError | RetentionTargetError>
@@ -83,6 +86,8 @@ export const make = Effect.gen(function*() {
   return RetentionReport.of({
     report: (tenant) =>
       Effect.gen(function*() {
+        // Read by no store nor category (on SQL it failed the statement, its error quoting it).
+        if (!isTenantId(tenant)) return []
         const now = yield* Clock.currentTimeMillis
         const targets = yield* registry.targets
         const inForce = new Map((yield* policies.all(tenant)).map((policy) => [policy.category, policy]))
@@ -132,7 +137,7 @@ export const make = Effect.gen(function*() {
               lastPurge: yield* journal.last(tenant, target.id)
             })
           }))
-      }).pipe(Effect.withSpan("RetentionReport.report", { attributes: { tenant } }))
+      }).pipe(Effect.withSpan("RetentionReport.report", { attributes: { tenant: spanTenant(tenant) } }))
   })
 })
 

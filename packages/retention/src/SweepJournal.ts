@@ -68,6 +68,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { isTenantId } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -192,7 +193,10 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
   readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
   /** Entries left open by sweeps that were cut short, in every tenant. */
   readonly unfinished: Effect.Effect<ReadonlyArray<SweepEntry>, RetentionStoreError>
-  /** The latest finished entry of a tenant's category: its last sweep that purged something. */
+  /**
+   * The latest finished entry of a tenant's category: its last sweep that purged something. None
+   * for a tenant that is not a `TenantId` (a lower-case UUID), on every store, without reading it.
+   */
   readonly last: (tenant: TenantId, category: string) => Effect.Effect<Option.Option<SweepEntry>, RetentionStoreError>
 }>() {}
 
@@ -274,14 +278,16 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
       unfinished: Effect.sync(() => [...entries.values()].filter((e) => e.finishedAt === undefined)),
       last: (tenant, category) =>
         Effect.sync(() =>
-          Option.fromNullable(
-            ofCategory(tenant, category)
-              .filter((e) => e.finishedAt !== undefined)
-              .reduce<SweepEntry | undefined>(
-                (latest, e) => latest === undefined || e.startedAt >= latest.startedAt ? e : latest,
-                undefined
-              )
-          )
+          isTenantId(tenant)
+            ? Option.fromNullable(
+              ofCategory(tenant, category)
+                .filter((e) => e.finishedAt !== undefined)
+                .reduce<SweepEntry | undefined>(
+                  (latest, e) => latest === undefined || e.startedAt >= latest.startedAt ? e : latest,
+                  undefined
+                )
+            )
+            : Option.none()
         )
     })
   })
@@ -447,13 +453,16 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
       // Across tenants, through the small partial index of open entries: recovery is platform work.
       unfinished: rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
         WHERE finished_at IS NULL ORDER BY started_at`).pipe(Effect.mapError(fail("unfinished"))),
+      // A tenant that is not a `TenantId` failed the statement, its error quoting it.
       last: (tenant, category) =>
-        rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
-          WHERE tenant_id = ${tenant} AND category = ${category} AND finished_at IS NOT NULL
-          ORDER BY started_at DESC LIMIT 1`).pipe(
-          Effect.map((found) => Option.fromNullable(found[0])),
-          Effect.mapError(fail("last"))
-        )
+        isTenantId(tenant)
+          ? rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
+            WHERE tenant_id = ${tenant} AND category = ${category} AND finished_at IS NOT NULL
+            ORDER BY started_at DESC LIMIT 1`).pipe(
+            Effect.map((found) => Option.fromNullable(found[0])),
+            Effect.mapError(fail("last"))
+          )
+          : Effect.succeed(Option.none())
     })
   })
 )

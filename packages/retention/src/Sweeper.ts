@@ -111,8 +111,9 @@
  *   under the policies and holds they read at the start.
  * - **Options as given.** Options that are not `SweepOptions` (a `dryRun`
  *   that is not a boolean, `tenants` that are not an array of `TenantId`s,
- *   `categories` that are not an array of strings) are refused with
- *   `SweepOptionsInvalid` before anything is read or written.
+ *   `categories` that are not an array of registered category ids) are
+ *   refused with `SweepOptionsInvalid` before anything is read or written: a
+ *   category id with a typo is refused, not passed over.
  *
  * `schedule` and `layerScheduled` run sweeps on a `Schedule`.
  *
@@ -146,7 +147,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { cutoffAt, describePeriod } from "./internal/encoding.js"
+import { cutoffAt, describePeriod, isTenantId } from "./internal/encoding.js"
 import { LegalHolds, scopeOf } from "./LegalHold.js"
 import type { HeldScope, LegalHold } from "./LegalHold.js"
 import { RetentionPolicies } from "./RetentionPolicy.js"
@@ -218,6 +219,7 @@ export interface SweepOptions {
   readonly dryRun?: boolean | undefined
   /** Only these tenants (a partition is then dropped only if it holds no other tenant). */
   readonly tenants?: ReadonlyArray<TenantId> | undefined
+  /** Only these categories, each registered (one that is not, a typo, is refused: `SweepOptionsInvalid`). */
   readonly categories?: ReadonlyArray<string> | undefined
 }
 
@@ -225,7 +227,9 @@ export interface SweepOptions {
  * The sweep options were refused as given: options that are no object, a
  * `dryRun` that is not a boolean, `tenants` that are not an array of
  * `TenantId`s (lower-case UUIDs), or `categories` that are not an array of
- * strings. Nothing was swept. The reason never quotes what was given.
+ * strings, or name a category that is not registered. Nothing was swept. The
+ * reason never quotes what was given: it counts the category ids not
+ * registered.
  *
  * @since 0.1.0
  * @category errors
@@ -237,8 +241,6 @@ export class SweepOptionsInvalid extends Schema.TaggedError<SweepOptionsInvalid>
     return `Retention sweep refused: ${this.reason}`
   }
 }
-
-const isTenantId = Schema.is(TenantId)
 
 /** The options as given, or why they are refused (checked before any lock, read or write). */
 const checkOptions = (options: SweepOptions): Effect.Effect<SweepOptions, SweepOptionsInvalid> => {
@@ -254,6 +256,23 @@ const checkOptions = (options: SweepOptions): Effect.Effect<SweepOptions, SweepO
     return refuse("categories are an array of category ids")
   }
   return Effect.succeed(options)
+}
+
+/**
+ * The options, or `SweepOptionsInvalid` when a category id given is not registered (a typo was
+ * passed over: the sweep purged nothing of it and said nothing). The ids are counted, not quoted.
+ */
+const checkCategories = (options: SweepOptions, targets: ReadonlyArray<RetentionTarget>) => {
+  if (options.categories === undefined) return Effect.succeed(options)
+  const registered = new Set(targets.map((target) => target.id))
+  const unknown = new Set(options.categories.filter((id) => !registered.has(id))).size
+  return unknown === 0
+    ? Effect.succeed(options)
+    : Effect.fail(
+      new SweepOptionsInvalid({
+        reason: unknown === 1 ? "1 category id given is not registered" : `${unknown} category ids given are not registered`
+      })
+    )
 }
 
 /**
@@ -1045,9 +1064,16 @@ export const make = (options: SweeperOptions = {}) =>
         })
       )
 
+    // Checked before any lock, read or write (the registry is read in memory).
+    const checked = (given: SweepOptions) =>
+      Effect.flatMap(
+        Effect.suspend(() => checkOptions(given)),
+        (options) => Effect.flatMap(registry.targets, (targets) => checkCategories(options, targets))
+      )
+
     return Sweeper.of({
       sweep: (given = {}) =>
-        Effect.flatMap(Effect.suspend(() => checkOptions(given)), (sweepOptions) =>
+        Effect.flatMap(checked(given), (sweepOptions) =>
           sweepOptions.dryRun === true
           ? sweep(randomUUID(), sweepOptions, undefined)
           : Effect.scoped(Effect.gen(function*() {
@@ -1062,7 +1088,7 @@ export const make = (options: SweeperOptions = {}) =>
             attributes: { dryRun: typeof given === "object" && given !== null && given.dryRun === true }
           })),
       dryRun: (given = {}) =>
-        Effect.flatMap(Effect.suspend(() => checkOptions(given)), (sweepOptions) =>
+        Effect.flatMap(checked(given), (sweepOptions) =>
           sweep(randomUUID(), { ...sweepOptions, dryRun: true }, undefined)).pipe(
           // A dry run takes no lock and writes nothing: it cannot lose the lock.
           Effect.catchTag("SweepLockLost", Effect.die),

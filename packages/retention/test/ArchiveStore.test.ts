@@ -19,7 +19,7 @@ import * as ArchiveStore from "../src/ArchiveStore.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { memoryStack, sqlStack } from "./fixtures.js"
+import { address, memoryStack, spanAttributes, sqlStack, untyped } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-1" }
 
@@ -125,7 +125,6 @@ contractSuite("ArchiveStore", {
       const tenant = yield* TenantId.make
       const subject = yield* SubjectId.make
       const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "x")
-      const address = "ann.example@example.com"
       const attempts: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
         ["4714 BC", archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(Date.UTC(-4713, 0, 1)) })],
         ["the earliest Date", archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(-8.64e15) })],
@@ -148,6 +147,15 @@ contractSuite("ArchiveStore", {
   // Review 18c: an id or a subject in upper case was found on SQL (uuid) and not in memory, and a
   // subject that is not one failed the statement on SQL (its error quoting it) and found nothing in
   // memory; options that are no object threw before any effect ran.
+  // The span of a put named the tenant given, whatever it was: an address went to the traces.
+  it.effect("the span of a put does not name a tenant that is not one", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const sealed = untyped<Vault.Sealed>(new Uint8Array([1, 2, 3]))
+      const attributes = yield* spanAttributes(archive.put(untyped(address), { kind: "invoice", sealed }))
+      assert.notInclude(attributes, address)
+    }))
+
   it.effect("get and list read alike on every store, whatever the case of an id; a subject that is not one is refused", () =>
     Effect.gen(function*() {
       const archive = yield* ArchiveStore.ArchiveStore
@@ -159,7 +167,6 @@ contractSuite("ArchiveStore", {
       const found = yield* archive.get(tenant, record.archiveId.toUpperCase())
       assert.deepStrictEqual(Option.map(found, (r) => r.archiveId), Option.some(record.archiveId))
       assert.isTrue(Option.isNone(yield* archive.get(tenant, null as unknown as string)))
-      const address = "ann.example@example.com"
       const refused: ReadonlyArray<readonly [string, () => Effect.Effect<unknown, unknown>]> = [
         ["an address", () => archive.list(tenant, { subject: address as SubjectId.SubjectId })],
         ["an upper-case subject", () => archive.list(tenant, { subject: subject.toUpperCase() as SubjectId.SubjectId })],

@@ -7,30 +7,14 @@ import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditLog } from "@lawful/audit-trail/AuditLog"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as LegalHold from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import type { PolicyChanges } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { liveIds, LOG, memoryStack, sqlStack, write } from "./fixtures.js"
+import { address, liveIds, LOG, memoryStack, refusal, sqlStack, untyped, write } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-18c" }
-const address = "ann.example@example.com"
-// As an untyped caller passes it.
-const untyped = <A>(value: unknown): A => value as A
-
-/** The tag of the error `attempt` fails with (built inside, so a throw is a defect), asserting it quotes no address. */
-const refusal = (what: string, attempt: () => Effect.Effect<unknown, unknown>) =>
-  Effect.map(Effect.exit(Effect.suspend(attempt)), (exit) => {
-    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-    assert.isTrue(Option.isSome(failure), `${what}: ${Exit.isSuccess(exit) ? "accepted" : Cause.pretty(exit.cause)}`)
-    const error = Option.getOrThrow(failure) as { readonly _tag: string; readonly message: string }
-    assert.notInclude(JSON.stringify(error) + error.message, address, what)
-    return error
-  })
 
 contractSuite("Review18c holds", { memory: memoryStack, sql: sqlStack }, (it) => {
   // A request that is no object, or a reason that is no string, died reading `.trim` of it; a tenant

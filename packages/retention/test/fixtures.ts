@@ -8,6 +8,7 @@
  *
  * `faults.failAfter` makes purges fail after that many successful batches.
  */
+import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
@@ -20,16 +21,19 @@ import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import { databaseLayer, failCommitsOn } from "@lawful/core/testing"
 import type { Database as TestDatabase } from "@lawful/core/testing"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as Retention from "../src/Retention.js"
 
 export const LOG = "test.log"
@@ -525,3 +529,40 @@ export const failCommitsOf = (
   table: "lawful_retention_policies" | "lawful_retention_holds",
   on: "INSERT" | "UPDATE" = "INSERT"
 ) => failCommitsOn({ table, column: "tenant_id", value: tenant, on })
+
+/** Bad input: an address, put where an id goes. No error may quote it. */
+export const address = "ann.example@example.com"
+
+/** A value as an untyped caller passes it. */
+export const untyped = <A>(value: unknown): A => value as A
+
+/**
+ * The error `attempt` fails with (built inside, so a throw is a defect), asserting it is a failure,
+ * not a success nor a defect, and that it quotes no `address`.
+ */
+export const refusal = (what: string, attempt: () => Effect.Effect<unknown, unknown>) =>
+  Effect.map(Effect.exit(Effect.suspend(attempt)), (exit) => {
+    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+    assert.isTrue(Option.isSome(failure), `${what}: ${Exit.isSuccess(exit) ? "accepted" : Cause.pretty(exit.cause)}`)
+    const error = Option.getOrThrow(failure) as { readonly _tag: string; readonly message: string }
+    assert.notInclude(JSON.stringify(error) + error.message, address, what)
+    return error
+  })
+
+/** The names and attributes of the spans `effect` opens (whatever it ends with), as JSON. */
+export const spanAttributes = (effect: Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function*() {
+    const tracer = yield* Effect.tracer
+    const spans: Array<Tracer.Span> = []
+    const recording = Tracer.make({
+      span: (...args) => {
+        const span = tracer.span(...args)
+        spans.push(span)
+        return span
+      },
+      context: tracer.context
+    })
+    yield* Effect.exit(Effect.withTracer(effect, recording))
+    assert.isAbove(spans.length, 0)
+    return JSON.stringify(spans.map((span) => [span.name, [...span.attributes]]))
+  })

@@ -1,6 +1,7 @@
 import { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import { TargetId } from "@lawful/core/RetentionTarget"
+import { TenantId } from "@lawful/core/TenantId"
 import * as Uuid from "@lawful/core/Uuid"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -35,6 +36,25 @@ export const quotedCategory = (category: string): string => Schema.is(TargetId)(
 export const quotedHoldId = (holdId: string): string => {
   const id = holdId.toLowerCase()
   return Uuid.pattern.test(id) ? id : ""
+}
+
+/** Whether what was given as a tenant is a `TenantId` (a lower-case UUID), checked before any store reads it. */
+export const isTenantId: (tenant: unknown) => tenant is TenantId = Schema.is(TenantId)
+
+/** A tenant as a span names it: the tenant id, or nothing (`""`) for anything else, which may be an address. */
+export const spanTenant = (tenant: TenantId): string => isTenantId(tenant) ? tenant : ""
+
+/**
+ * The tenants given, as an array (none when what was given is no array), and those of them that
+ * are `TenantId`s: the only ones a store reads. Any other has nothing (on SQL it failed the
+ * statement, its error quoting it; a string was read as an array).
+ */
+export const tenantsGiven = (tenants: ReadonlyArray<TenantId>): {
+  readonly given: ReadonlyArray<TenantId>
+  readonly ids: ReadonlyArray<TenantId>
+} => {
+  const given = Array.isArray(tenants) ? tenants : []
+  return { given, ids: given.filter(isTenantId) }
 }
 
 // Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.
