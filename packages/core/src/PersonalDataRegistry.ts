@@ -54,8 +54,11 @@
  *
  * ## Reports
  *
- * `exportAll`, `eraseAll` and `rectifyAll` run every source concurrently and
- * never fail: each returns a `Report` with one outcome per source, in the
+ * `exportAll`, `eraseAll` and `rectifyAll` first check the tenant id and the
+ * subject id: one that is not a lower-case UUID (an address put in the wrong
+ * place, an upper-case UUID) fails the call with `IdInvalid`, naming which id
+ * and never quoting it, before any source runs. Otherwise they run every
+ * source concurrently and never fail: each returns a `Report` with one outcome per source, in the
  * order of source names (the same however the registering layers were
  * built), succeeded with its result or failed with its error. A source that
  * fails, dies, is interrupted (from within: an interruption of the caller
@@ -82,6 +85,7 @@ import * as Issues from "./Issues.js"
 import * as Json from "./Json.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
+import { pattern as uuidPattern } from "./Uuid.js"
 
 /**
  * What a source was asked to do.
@@ -227,6 +231,23 @@ export class SourceResultInvalid extends Schema.TaggedError<SourceResultInvalid>
 }) {
   override get message(): string {
     return `The source's result is malformed: ${this.reason}`
+  }
+}
+
+/**
+ * `exportAll`, `eraseAll` or `rectifyAll` was given a tenant id or a subject id (`id` says which)
+ * that is not one: not a lower-case UUID, such as an address put in the wrong place or an
+ * upper-case UUID (which PostgreSQL would read as the lower-case id and a memory store would
+ * not). No source was asked; what was given is not quoted.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IdInvalid extends Schema.TaggedError<IdInvalid>()("IdInvalid", {
+  id: Schema.Literal("tenant", "subject")
+}) {
+  override get message(): string {
+    return `The ${this.id} id given is not a lower-case UUID`
   }
 }
 
@@ -432,9 +453,17 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
   readonly sources: Effect.Effect<ReadonlyArray<PersonalDataSource>>
   /** Adds a source for the life of the scope; a second source with the same name is refused. */
   readonly register: (source: PersonalDataSource) => Effect.Effect<void, SourceAlreadyRegistered, Scope.Scope>
-  readonly exportAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<SourceExport>>
-  readonly eraseAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<Erased>>
-  readonly rectifyAll: (tenant: TenantId, subject: SubjectId, changes: Changes) => Effect.Effect<Report<Rectified>>
+  /**
+   * Every source's export of the subject. Like `eraseAll` and `rectifyAll`, it fails only with
+   * `IdInvalid`, before any source runs, when the tenant id or the subject id is not one.
+   */
+  readonly exportAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<SourceExport>, IdInvalid>
+  readonly eraseAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<Erased>, IdInvalid>
+  readonly rectifyAll: (
+    tenant: TenantId,
+    subject: SubjectId,
+    changes: Changes
+  ) => Effect.Effect<Report<Rectified>, IdInvalid>
 }>() {}
 
 /**
@@ -531,6 +560,18 @@ export interface Options {
   readonly sourceTimeout?: Duration.DurationInput | undefined
 }
 
+const isId = (id: unknown): boolean => typeof id === "string" && uuidPattern.test(id)
+
+// The ids of a request, checked before any source runs: every source would answer differently
+// (a memory store "nothing there", SQL an error, or the lower-case id's data for an upper-case
+// one), and a span or an error quoting them could quote an address put in their place.
+const checkIds = (tenant: TenantId, subject: SubjectId): Effect.Effect<void, IdInvalid> =>
+  !isId(tenant)
+    ? Effect.fail(new IdInvalid({ id: "tenant" }))
+    : !isId(subject)
+    ? Effect.fail(new IdInvalid({ id: "subject" }))
+    : Effect.void
+
 // Source names in the order of their UTF-16 code units: the same on every machine and locale.
 const byName = (a: PersonalDataSource, b: PersonalDataSource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
@@ -549,16 +590,26 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
     // `run` asks a source and checks its result, inside the source's timeout.
     const fanOut = <A>(
       operation: Operation,
+      tenant: TenantId,
+      subject: SubjectId,
       run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError | SourceResultInvalid>
-    ): Effect.Effect<Report<A>> =>
-      Effect.suspend(() =>
-        // Suspended, so that a source that throws instead of returning an Effect is reported too.
-        Effect.forEach(
-          sources(),
-          (source) => attempt(source, operation, Effect.suspend(() => run(source)), timeout),
-          { concurrency: "unbounded" }
-        )
-      ).pipe(Effect.map(toReport))
+    ): Effect.Effect<Report<A>, IdInvalid> =>
+      Effect.zipRight(
+        checkIds(tenant, subject),
+        Effect.suspend(() =>
+          // Suspended, so that a source that throws instead of returning an Effect is reported too.
+          Effect.forEach(
+            sources(),
+            (source) => attempt(source, operation, Effect.suspend(() => run(source)), timeout),
+            { concurrency: "unbounded" }
+          )
+        ).pipe(Effect.map(toReport))
+      ).pipe(
+        Effect.withSpan(`PersonalDataRegistry.${operation}All`, {
+          captureStackTrace: false,
+          attributes: isId(tenant) && isId(subject) ? { tenant, subject } : undefined
+        })
+      )
 
     return PersonalDataRegistry.of({
       sources: Effect.sync(sources),
@@ -572,19 +623,14 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
           () => Effect.sync(() => registered.delete(source.name))
         ),
       exportAll: (tenant, subject) =>
-        fanOut("export", (source) => Effect.flatMap(source.export(tenant, subject), (result) => checkedExport(source, result))).pipe(
-          Effect.withSpan("PersonalDataRegistry.exportAll", { captureStackTrace: false, attributes: { tenant, subject } })
-        ),
+        fanOut("export", tenant, subject, (source) =>
+          Effect.flatMap(source.export(tenant, subject), (result) => checkedExport(source, result))),
       eraseAll: (tenant, subject) =>
-        fanOut("erase", (source) => Effect.flatMap(source.erase(tenant, subject), (result) => checked(Erased, result))).pipe(
-          Effect.withSpan("PersonalDataRegistry.eraseAll", { captureStackTrace: false, attributes: { tenant, subject } })
-        ),
+        fanOut("erase", tenant, subject, (source) =>
+          Effect.flatMap(source.erase(tenant, subject), (result) => checked(Erased, result))),
       rectifyAll: (tenant, subject, changes) =>
-        fanOut("rectify", (source) =>
-          Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result))
-        ).pipe(
-          Effect.withSpan("PersonalDataRegistry.rectifyAll", { captureStackTrace: false, attributes: { tenant, subject } })
-        )
+        fanOut("rectify", tenant, subject, (source) =>
+          Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result)))
     })
   })
 

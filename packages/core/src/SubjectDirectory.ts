@@ -94,7 +94,9 @@ export class EmailAlreadyInUse extends Schema.TaggedError<EmailAlreadyInUse>()("
 }
 
 /**
- * The directory's storage failed (the database is unreachable, a statement failed).
+ * The directory's storage failed (the database is unreachable, a statement failed), or
+ * `resolveAll` was given a list of addresses that is not an array (refused before anything is
+ * read or written).
  *
  * @since 0.1.0
  * @category errors
@@ -127,7 +129,7 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
    * The subjects of many addresses of one tenant, in order, creating the new
    * ones: one statement per thousand addresses, the path of imports. Fails
    * with `InvalidEmail` (naming no address) before writing anything when
-   * one address is invalid.
+   * one address is invalid, and with `SubjectDirectoryError` when `emails` is not an array.
    */
   readonly resolveAll: (
     tenant: TenantId,
@@ -304,6 +306,7 @@ const make = (store: DirectoryStore) =>
     const isId = (id: unknown): boolean => typeof id === "string" && uuidPattern.test(id)
     const idsOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
       isId(tenant) && isId(subject) ? { tenant, subject } : undefined
+    const tenantOf = (tenant: TenantId) => (isId(tenant) ? { tenant } : undefined)
     const notFound = (tenant: TenantId, subject: SubjectId.SubjectId) =>
       new SubjectNotFound(isId(tenant) && isId(subject) ? { tenantId: tenant, subjectId: subject } : {})
 
@@ -321,9 +324,12 @@ const make = (store: DirectoryStore) =>
         Effect.gen(function*() {
           const { email, index } = yield* locate(tenant, yield* Email.normalize(input))
           return yield* resolveInBatch({ tenant, email, index })
-        }).pipe(Effect.withSpan("SubjectDirectory.resolve", { captureStackTrace: false, attributes: { tenant } })),
+        }).pipe(Effect.withSpan("SubjectDirectory.resolve", { captureStackTrace: false, attributes: tenantOf(tenant) })),
       resolveAll: (tenant, inputs) =>
         Effect.gen(function*() {
+          if (!Array.isArray(inputs)) {
+            return yield* new SubjectDirectoryError({ operation: "resolveAll", cause: new Error("the addresses given are not an array") })
+          }
           // Every address checked before any is indexed: indexing creates the tenant's key, a
           // write that a refused input must not leave behind.
           const emails = yield* Effect.forEach(inputs, Email.normalize)
@@ -336,7 +342,10 @@ const make = (store: DirectoryStore) =>
           }
           return subjects
         }).pipe(
-          Effect.withSpan("SubjectDirectory.resolveAll", { captureStackTrace: false, attributes: { tenant, count: inputs.length } })
+          Effect.withSpan("SubjectDirectory.resolveAll", {
+            captureStackTrace: false,
+            attributes: { ...tenantOf(tenant), count: Array.isArray(inputs) ? inputs.length : undefined }
+          })
         ),
       // A tenant without a key has no subjects: answered without a statement, and without
       // creating the key, which a read inside a transaction could not.
@@ -349,7 +358,7 @@ const make = (store: DirectoryStore) =>
               Effect.map(store.findByIndexes(tenant, [index]), (found) => Option.fromNullable(found.get(index)))
           }))
         ).pipe(
-          Effect.withSpan("SubjectDirectory.find", { captureStackTrace: false, attributes: { tenant } })
+          Effect.withSpan("SubjectDirectory.find", { captureStackTrace: false, attributes: tenantOf(tenant) })
         ),
       entryOf: (tenant, subject) =>
         entryOf(tenant, subject).pipe(

@@ -8,6 +8,10 @@
  * address when it comes back, yet holds no address, and its hashes cannot be
  * joined with the subject directory's.
  *
+ * Every method checks the tenant id first: one that is not a lower-case UUID fails with
+ * `SuppressionListError`, alike on every backend, before anything is read or written; so does a
+ * reason outside `Reason` given to `add`, and a list given to `suppressed` that is not an array.
+ *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -20,6 +24,7 @@ import * as Schema from "effect/Schema"
 import * as Email from "./Email.js"
 import * as Migrations from "./Migrations.js"
 import type { TenantId } from "./TenantId.js"
+import { pattern as uuidPattern } from "./Uuid.js"
 import * as Vault from "./Vault.js"
 
 /**
@@ -45,7 +50,10 @@ export type Reason = typeof Reason.Type
 export const domain = "suppression"
 
 /**
- * The suppression list could not be read or written.
+ * The suppression list could not be read or written: its storage failed, or it was given what
+ * it does not take (a tenant id that is not a lower-case UUID, a reason outside `Reason`, a list
+ * of addresses that is not an array), which is refused before anything is read or written, alike
+ * on every backend, and never quoted (`cause` says what was wrong, not what was given).
  *
  * @since 0.1.0
  * @category errors
@@ -66,7 +74,8 @@ export class SuppressionListError extends Schema.TaggedError<SuppressionListErro
 export class SuppressionList extends Context.Tag("@lawful/core/SuppressionList")<SuppressionList, {
   /**
    * Suppresses the address; the first reason is kept, except that an erasure replaces any
-   * other (so that `remove` cannot lift it).
+   * other (so that `remove` cannot lift it). A reason outside `Reason` fails with
+   * `SuppressionListError` and stores nothing.
    */
   readonly add: (
     tenant: TenantId,
@@ -102,28 +111,52 @@ interface Store {
   readonly count: (tenant: TenantId) => Effect.Effect<number, SuppressionListError>
 }
 
+const reasons: ReadonlySet<unknown> = new Set(Reason.literals)
+
+// What a caller without types may pass that the list does not take, refused before anything is
+// read or written on every backend (memory would take an upper-case tenant id as another tenant,
+// SQL as the lower-case one), never quoting it: a value put in the wrong place may be an address.
+const refuse = (operation: string, what: string) =>
+  Effect.fail(new SuppressionListError({ operation, cause: new Error(what) }))
+const checkTenant = (operation: string, tenant: unknown): Effect.Effect<void, SuppressionListError> =>
+  typeof tenant === "string" && uuidPattern.test(tenant)
+    ? Effect.void
+    : refuse(operation, "the tenant id given is not a lower-case UUID")
+
 const make = (store: Store) =>
   Effect.gen(function*() {
     const vault = yield* Vault.Vault
     // Lookups find the hash without creating the tenant's key: a tenant without one has
     // suppressed nothing (`None`), and a read then writes nothing, inside a transaction too.
-    const foundHash = (tenant: TenantId, email: string) =>
-      Effect.flatMap(Email.normalize(email), (normalized) => vault.findBlindIndex(tenant, domain, normalized))
+    const foundHash = (operation: string, tenant: TenantId, email: string) =>
+      Effect.zipRight(
+        checkTenant(operation, tenant),
+        Effect.flatMap(Email.normalize(email), (normalized) => vault.findBlindIndex(tenant, domain, normalized))
+      )
     return SuppressionList.of({
       add: (tenant, email, reason) =>
         Effect.gen(function*() {
+          yield* checkTenant("add", tenant)
+          if (!reasons.has(reason)) return yield* refuse("add", "the reason given is not one of Reason")
           const normalized = yield* Email.normalize(email)
           const hash = yield* vault.blindIndex(tenant, domain, normalized)
           yield* store.insert(tenant, hash, reason, new Date(yield* Clock.currentTimeMillis))
-        }).pipe(Effect.withSpan("SuppressionList.add", { captureStackTrace: false, attributes: { reason } })),
+        }).pipe(
+          Effect.withSpan("SuppressionList.add", {
+            captureStackTrace: false,
+            attributes: { reason: reasons.has(reason) ? reason : undefined }
+          })
+        ),
       reasonFor: (tenant, email) =>
         Effect.gen(function*() {
-          const hash = yield* foundHash(tenant, email)
+          const hash = yield* foundHash("reasonFor", tenant, email)
           if (Option.isNone(hash)) return Option.none()
           return Option.fromNullable((yield* store.reasons(tenant, [hash.value])).get(hash.value))
         }).pipe(Effect.withSpan("SuppressionList.reasonFor", { captureStackTrace: false })),
       suppressed: (tenant, emails) =>
         Effect.gen(function*() {
+          yield* checkTenant("suppressed", tenant)
+          if (!Array.isArray(emails)) return yield* refuse("suppressed", "the addresses given are not an array")
           const hashes: Array<readonly [Email.Email, string]> = []
           for (const email of emails) {
             // The first answers for all: the tenant has a key (cached from then on) or none.
@@ -134,15 +167,15 @@ const make = (store: Store) =>
           if (hashes.length === 0) return new Set<Email.Email>()
           const found = yield* store.reasons(tenant, hashes.map(([, hash]) => hash))
           return new Set(hashes.filter(([, hash]) => found.has(hash)).map(([email]) => email))
-        }).pipe(Effect.withSpan("SuppressionList.suppressed", { captureStackTrace: false, attributes: { count: emails.length } })),
+        }).pipe(Effect.withSpan("SuppressionList.suppressed", { captureStackTrace: false, attributes: { count: Array.isArray(emails) ? emails.length : undefined } })),
       remove: (tenant, email) =>
-        Effect.flatMap(foundHash(tenant, email), Option.match({
+        Effect.flatMap(foundHash("remove", tenant, email), Option.match({
           onNone: () => Effect.succeed(false),
           onSome: (hash) => store.removeUnlessErased(tenant, hash)
         })).pipe(
           Effect.withSpan("SuppressionList.remove", { captureStackTrace: false })
         ),
-      count: store.count
+      count: (tenant) => Effect.zipRight(checkTenant("count", tenant), store.count(tenant))
     })
   })
 

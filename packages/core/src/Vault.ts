@@ -48,7 +48,10 @@
  * key: one that is not a lower-case UUID (an address put in the wrong place, an upper-case
  * UUID, which PostgreSQL would take as another spelling of the lower-case one while the memory
  * store and the associated data would not) fails with `KeyStoreError`, whose cause does not
- * quote it, alike on every key store, and nothing is written.
+ * quote it, alike on every key store, and nothing is written. So does a list that is not an
+ * array (`sealAll`, `openAll`, `shreddedAmong`) or not iterable (`reapplyErasures`), and a plaintext to seal that
+ * is neither text nor bytes (`seal`, `sealAll`), from a caller without types; a sealed value to
+ * open that is not bytes is `SealedValueInvalid` (`"malformed"`).
  *
  * @since 0.1.0
  */
@@ -215,6 +218,11 @@ export type Purpose = string
  * @category services
  */
 export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
+  /**
+   * Seals the plaintext for the subject and purpose, creating the subject's key when it has
+   * none. A plaintext that is neither a string nor a `Uint8Array` fails with `KeyStoreError`
+   * before any key is read or made.
+   */
   readonly seal: (
     tenant: TenantId,
     subject: SubjectId,
@@ -224,7 +232,8 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /**
    * The plaintext of a value sealed for the subject and purpose. Creates no key: for a subject
    * or a tenant that never had one, nothing was sealed, and the value fails with
-   * `SealedValueInvalid`; a subject shredded fails with `SubjectShredded`.
+   * `SealedValueInvalid`; a subject shredded fails with `SubjectShredded`. A sealed value that is
+   * not a `Uint8Array` is not one: `SealedValueInvalid` (`"malformed"`), before any key is read.
    */
   readonly open: (
     tenant: TenantId,
@@ -242,7 +251,8 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * Opens many sealed values of one tenant, loading the subject keys not
    * cached in one key-store call: the path of exports. Each item has its own
    * outcome (`SubjectShredded`, `SealedValueInvalid`); only a storage or key
-   * failure fails the whole call. Creates no key, as `open`.
+   * failure fails the whole call. Creates no key, as `open`. `items` that is not an array fails
+   * with `KeyStoreError`.
    */
   readonly openAll: (
     tenant: TenantId,
@@ -250,7 +260,9 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   ) => Effect.Effect<ReadonlyArray<Either.Either<Uint8Array, SubjectShredded | SealedValueInvalid>>, VaultError>
   /**
    * Seals fields of many subjects of one tenant, creating their missing keys in
-   * one key-store call: the path of batched writes (new contacts, imports).
+   * one key-store call: the path of batched writes (new contacts, imports). `items` that is not
+   * an array, or a plaintext neither text nor bytes, fails with `KeyStoreError` before any key
+   * is made.
    */
   readonly sealAll: (
     tenant: TenantId,
@@ -277,7 +289,8 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * sealed for them was stored, their id was never written): they return to
    * the pool and are handed out again. The path of writers that seal before
    * they know whether a subject is new, such as the directory's one-statement
-   * resolve. A subject whose key is no longer cached simply stays unused.
+   * resolve. A subject whose key is no longer cached simply stays unused, and so do the subjects
+   * of anything but an array (from a caller without types): it gives nothing back.
    */
   readonly releaseSubjects: (tenant: TenantId, subjects: Iterable<SubjectId>) => Effect.Effect<void>
   /**
@@ -406,6 +419,8 @@ const decrypt = (
   sealed: Uint8Array,
   aad: Uint8Array
 ): Uint8Array | "malformed" | "unknown-version" | "authentication-failed" => {
+  // A value that is not bytes (from a caller without types) is not a sealed value.
+  if (!(sealed instanceof Uint8Array)) return "malformed"
   if (sealed.length < 1 + NONCE + TAG) return "malformed"
   if (sealed[0] !== VERSION) return "unknown-version"
   const nonce = sealed.subarray(1, 1 + NONCE)
@@ -442,6 +457,17 @@ const checkIds = (
   }
   return Effect.void
 }
+
+// A list given where an array goes, or a plaintext that is neither text nor bytes (from a caller
+// without types), is refused as an id is: before any key is read or written, never quoting it.
+const refuseInput = (operation: string, what: string) =>
+  Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
+const notAnArray = (operation: string) => refuseInput(operation, "the list given is not an array")
+const isPlaintext = (plaintext: unknown): boolean => typeof plaintext === "string" || plaintext instanceof Uint8Array
+const notPlaintext = (operation: string) => refuseInput(operation, "a plaintext given is neither text nor bytes")
+// The subject of each item of `sealAll` or `openAll`; an item that is not an object has none (refused as an id).
+const subjectsOf = (items: ReadonlyArray<unknown>): Array<unknown> =>
+  items.map((item) => (typeof item === "object" && item !== null ? (item as { readonly subject?: unknown }).subject : undefined))
 
 const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
   const derive = (info: string) =>
@@ -589,7 +615,8 @@ export const make = (options: VaultOptions = {}) =>
       associatedData("field", tenant, subject, purpose)
 
     const open = (tenant: TenantId, subject: SubjectId, purpose: Purpose, sealed: Uint8Array) =>
-      subjectKey(tenant, subject, false).pipe(
+      // A value that is not bytes is not a sealed value, whoever's key it would be opened with.
+      (sealed instanceof Uint8Array ? subjectKey(tenant, subject, false) : Effect.fail(new SealedValueInvalid({ reason: "malformed" }))).pipe(
         Effect.flatMap((key) => {
           const result = decrypt(key, sealed, fieldAad(tenant, subject, purpose))
           return typeof result === "string"
@@ -836,10 +863,12 @@ export const make = (options: VaultOptions = {}) =>
         // The tenant's keys too, when no subject key is wanted.
         return refillNow(tenant, subjects ?? poolSize, tenantKeys(tenant))
       }).pipe(Effect.withSpan("Vault.prepare", { captureStackTrace: false, attributes: { tenant, subjects } }))
+    // Something that is not an array gives nothing back: its subjects, if any, simply stay unused.
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
+        if (!Array.isArray(subjects)) return
         const pool = poolOf(tenant)
-        for (const subject of subjects) {
+        for (const subject of subjects as ReadonlyArray<SubjectId>) {
           const cached = subjectCache.get(cacheKey(tenant, subject))
           if (cached && cached.expires > now) pool.keys.unshift([subject, cached.key])
         }
@@ -894,14 +923,24 @@ export const make = (options: VaultOptions = {}) =>
     return Vault.of({
       seal: (tenant, subject, purpose, plaintext) =>
         checkIds("seal", tenant, [subject]).pipe(
-          Effect.zipRight(subjectKey(tenant, subject, true)),
+          Effect.zipRight(isPlaintext(plaintext) ? subjectKey(tenant, subject, true) : notPlaintext("seal")),
           Effect.catchTag("SealedValueInvalid", Effect.die),
           Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
       sealAll: (tenant, items) =>
-        Effect.zipRight(checkIds("sealAll", tenant, Array.from(items, (item) => item.subject)), sealAll(tenant, items)),
+        Effect.suspend(() => {
+          if (!Array.isArray(items)) return notAnArray("sealAll")
+          return Effect.zipRight(
+            checkIds("sealAll", tenant, subjectsOf(items)),
+            items.every((item) => isPlaintext(item?.plaintext)) ? sealAll(tenant, items) : notPlaintext("sealAll")
+          )
+        }),
       openAll: (tenant, items) =>
-        Effect.zipRight(checkIds("openAll", tenant, Array.from(items, (item) => item.subject)), openAll(tenant, items)),
+        Effect.suspend(() =>
+          Array.isArray(items)
+            ? Effect.zipRight(checkIds("openAll", tenant, subjectsOf(items)), openAll(tenant, items))
+            : notAnArray("openAll")
+        ),
       newSubject: (tenant) =>
         checkIds("newSubject", tenant).pipe(
           Effect.zipRight(newSubjects(tenant, 1)),
@@ -934,7 +973,7 @@ export const make = (options: VaultOptions = {}) =>
           Effect.map((state) => Option.isSome(state) && state.value._tag === "Shredded")
         ),
       shreddedAmong: (tenant, subjects) =>
-        Effect.zipRight(checkIds("shreddedAmong", tenant, subjects), subjects.length === 0
+        !Array.isArray(subjects) ? notAnArray("shreddedAmong") : Effect.zipRight(checkIds("shreddedAmong", tenant, subjects), subjects.length === 0
           ? Effect.succeed(new Set<SubjectId>())
           : Effect.map(
             keysOf(tenant, subjects),
@@ -971,9 +1010,12 @@ export const make = (options: VaultOptions = {}) =>
       reapplyErasures: (erasures) =>
         Effect.suspend(() => {
           // Every entry checked before any key is destroyed.
+          if (typeof (erasures as Partial<Iterable<Erasure>> | null)?.[Symbol.iterator] !== "function") {
+            return refuseInput("reapplyErasures", "the erasures given are not a list")
+          }
           const all = Array.from(erasures)
           return Effect.zipRight(
-            Effect.forEach(all, (erasure) => checkIds("reapplyErasures", erasure.tenantId, [erasure.subjectId]), { discard: true }),
+            Effect.forEach(all, (erasure) => checkIds("reapplyErasures", erasure?.tenantId, [erasure?.subjectId]), { discard: true }),
             Effect.flatMap(inTransaction, (joined) =>
               Effect.reduce(all, 0, (count, erasure) =>
                 store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
