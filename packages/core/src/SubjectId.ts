@@ -31,3 +31,23 @@ export type SubjectId = typeof SubjectId.Type
  * @category constructors
  */
 export const make: Effect.Effect<SubjectId> = Effect.map(uuidV7, (id) => SubjectId.make(id))
+
+/**
+ * Whether a value is a subject id (a lower-case UUID): the check every operation makes of an id it
+ * is given before a store is reached, so that every backend answers alike (PostgreSQL would read
+ * an upper-case UUID as the lower-case one) and nothing quotes a value that is not one (an address
+ * put in the wrong place). A regular expression, cheap on hot paths: no Schema parse.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const is = (value: unknown): value is SubjectId => typeof value === "string" && uuidPattern.test(value)
+
+/**
+ * A value as a span attribute or an error field may name it: the id when it is one, otherwise
+ * `"(not a subject id)"`, never the value given.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const describe = (value: unknown): string => is(value) ? value : "(not a subject id)"

@@ -31,3 +31,23 @@ export type TenantId = typeof TenantId.Type
  * @category constructors
  */
 export const make: Effect.Effect<TenantId> = Effect.map(uuidV7, (id) => TenantId.make(id))
+
+/**
+ * Whether a value is a tenant id (a lower-case UUID): the check every operation makes of an id it
+ * is given before a store is reached, so that every backend answers alike (PostgreSQL would read
+ * an upper-case UUID as the lower-case one) and nothing quotes a value that is not one (an address
+ * put in the wrong place). A regular expression, cheap on hot paths: no Schema parse.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const is = (value: unknown): value is TenantId => typeof value === "string" && uuidPattern.test(value)
+
+/**
+ * A value as a span attribute or an error field may name it: the id when it is one, otherwise
+ * `"(not a tenant id)"`, never the value given.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const describe = (value: unknown): string => is(value) ? value : "(not a tenant id)"
