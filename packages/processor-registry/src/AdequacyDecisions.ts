@@ -263,7 +263,8 @@ export class DecisionListInvalid extends Schema.TaggedError<DecisionListInvalid>
 }
 
 // Each decision checked by its fields, so a plain object that TypeScript takes for one is checked as
-// its constructor checks one (valid dates included), then made one.
+// its constructor checks one (valid dates included), then made one from the checked copy without
+// checking it again.
 const validateList = Schema.validate(Schema.Array(Schema.Struct(AdequacyDecision.fields)))
 
 /**
@@ -279,7 +280,7 @@ export const layer = (decisions: ReadonlyArray<AdequacyDecision>): Layer.Layer<A
   Layer.effect(
     AdequacyDecisions,
     validateList(decisions).pipe(
-      Effect.map((valid) => valid.map((decision) => decision instanceof AdequacyDecision ? decision : new AdequacyDecision(decision))),
+      Effect.map((valid) => valid.map((decision) => new AdequacyDecision(decision, true))),
       Effect.mapError((error) => new DecisionListInvalid({ issues: describeIssues(error) }))
     )
   )

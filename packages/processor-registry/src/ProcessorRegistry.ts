@@ -662,15 +662,17 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
     Effect.mapError((error) => new InvalidInput({ what, issues: describeIssues(error) }))
   )
 
-const isActor = Schema.is(Actor)
+// The actors the audit log names by their id (the system, an API key, staff): the subject, the
+// other member of `Actor`, never acts here (no entry of the registry names a subject).
+const NamedActor = Actor.members[0]
+const isNamedActor = Schema.is(NamedActor)
 
 // The actor of a change, checked before anything is read or written: the audit log names it in
-// clear. The subject never acts here (no entry of the registry names a subject). Refused with what
-// is expected, never quoted (a mistaken id may be a name or an address); taken as its kind and id
-// only, so a member the actor does not have never reaches the log.
-const actorOf = (raw: unknown): Effect.Effect<Extract<Actor, { readonly id: string }>, InvalidInput> =>
-  isActor(raw) && raw.kind !== "subject"
-    ? Effect.succeed({ kind: raw.kind, id: raw.id })
+// clear. Refused with what is expected, never quoted (a mistaken id may be a name or an address).
+// The audit event takes its kind and id only: a member the actor does not have never reaches the log.
+const actorOf = (raw: unknown): Effect.Effect<typeof NamedActor.Type, InvalidInput> =>
+  isNamedActor(raw)
+    ? Effect.succeed(raw)
     : Effect.fail(
       new InvalidInput({
         what: "actor",
@@ -707,6 +709,20 @@ const noticeContent = (notice: ChangeNotice.ChangeNotice) => [
   notice.replaces ?? null,
   notice.description
 ]
+
+// Whether a change touches what the tenants are told of: the processor's countries, its purposes,
+// whether it serves them.
+const changesAnnounced = (before: Processor.Processor, after: Processor.Processor) => {
+  const countries = (processor: Processor.Processor) => processor.locations.map((location) => location.country)
+  return before.servesTenants !== after.servesTenants || !sameItems(countries(before), countries(after)) ||
+    !sameItems(before.purposes, after.purposes)
+}
+
+const sameItems = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  const inA = new Set(a)
+  const inB = new Set(b)
+  return inA.size === inB.size && [...inA].every((item) => inB.has(item))
+}
 
 const requirementKey = (requirement: Approval.Requirement) => {
   switch (requirement._tag) {
@@ -865,9 +881,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     // The records a change to an engaged processor is judged on (`keepsApproval`), read once: none
     // for a processor not engaged (approved or suspended), whose changes add no requirement to
     // keep. A suspended processor still holds the tenants' data: a country or purpose it takes on
-    // is a change of their sub-processing as much as an approved one's (Art. 28(2)).
+    // is a change of their sub-processing as much as an approved one's (Art. 28(2)). Held to the
+    // notices only, it is judged only on a change that may need one: of its countries, purposes or
+    // whether it serves tenants (not a DPA, nor a change of anything else).
     const approvalRecordsOf = (before: Processor.Processor, after: Processor.Processor) =>
-      Processor.isEngaged(before)
+      before.status._tag === "Approved" || (before.status._tag === "Suspended" && changesAnnounced(before, after))
         ? Effect.map(recordsOf(before.id, before.servesTenants || after.servesTenants), Option.some)
         : Effect.succeed(Option.none())
 

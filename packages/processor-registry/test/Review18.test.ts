@@ -139,20 +139,30 @@ contractSuite("Review 18", layers, (it, backend) => {
         const recorder = yield* AuditRecorder.AuditRecorder
         const tenant = yield* TenantId.make
         const { notice, processor } = yield* announcedAndDue(tenant)
-        let objecting = Option.none<Fiber.RuntimeFiber<ChangeNotice.Objection, unknown>>()
-        yield* recorder.beforeNextAppend(Effect.gen(function*() {
-          const fiber = yield* Effect.fork(
-            registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
-              Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
-            )
+        // The approval is held between its check and its commit until the test releases it.
+        const held = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        yield* recorder.beforeNextAppend(Effect.zipRight(Deferred.succeed(held, undefined), Deferred.await(release)))
+        const approving = yield* Effect.fork(registry.approve(staff, processor.id))
+        yield* Deferred.await(held)
+        const objecting = yield* Effect.fork(
+          registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+            Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
           )
-          objecting = Option.some(fiber)
-          yield* Effect.yieldNow()
-          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "the objection waits for the approval")
-        }))
-        assert.strictEqual((yield* registry.approve(staff, processor.id)).status._tag, "Approved")
-        assert.isTrue(Option.isSome(objecting))
-        if (Option.isSome(objecting)) yield* Fiber.join(objecting.value)
+        )
+        // Time enough for the objection to be recorded, were it not waiting: each store round trip
+        // in memory yields once, and recording one takes a handful.
+        yield* Effect.repeatN(Effect.yieldNow(), 100)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(objecting)), "the objection waits for the approval")
+        yield* Deferred.succeed(release, undefined)
+        assert.strictEqual((yield* Fiber.join(approving)).status._tag, "Approved")
+        yield* Fiber.join(objecting)
+        // Logged in that order: the approval, then the objection.
+        const logged = (yield* recorder.all)
+          .filter((r) => r.tenant === ProcessorRegistryModule.platformTenant)
+          .filter((r) => r.event.resource?.id === processor.id || r.event.resource?.id === notice.id)
+          .map((r) => r.event.action)
+        assert.deepStrictEqual(logged.slice(-2), ["processor-registry.processor.approved", "processor-registry.objection.recorded"])
         const findings = (yield* registry.findings).filter((f) => f.processorId === processor.id)
         assert.deepStrictEqual(findings.map((f) => f._tag), ["ObjectionUnresolved"])
       }))
