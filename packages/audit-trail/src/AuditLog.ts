@@ -61,10 +61,12 @@
  */
 import * as Batcher from "@lawful/core/Batcher"
 import { inTransaction } from "@lawful/core/Database"
-import { SubjectId } from "@lawful/core/SubjectId"
+import * as SubjectIds from "@lawful/core/SubjectId"
+import type { SubjectId } from "@lawful/core/SubjectId"
 import * as Issues from "@lawful/core/Issues"
 import * as CoreText from "@lawful/core/Text"
-import { TenantId } from "@lawful/core/TenantId"
+import * as TenantIds from "@lawful/core/TenantId"
+import type { TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -413,9 +415,7 @@ const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
 
 const isValidDate = (date: unknown): date is Date => date instanceof Date && !Number.isNaN(date.getTime())
 const isStorableText = (text: unknown): text is string => typeof text === "string" && CoreText.isStorable(text)
-const isSubjectId = Schema.is(SubjectId)
 const isActor = Schema.is(Actor)
-const isTenantId = Schema.is(TenantId)
 const isIndex = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 // A number as a message may quote it: a whole number of 0 or more; anything else (text given where
 // a number belongs, an address among it) is told by its kind, never quoted.
@@ -448,7 +448,7 @@ const checkRedaction = (
     ? Effect.fail(new AuditEventInvalid({ reason: "the time before which details are redacted is a valid date" }))
     : actionPrefix !== undefined && !isStorableText(actionPrefix)
     ? Effect.fail(new AuditEventInvalid({ reason: "the action prefix of a redaction is text without NUL characters or unpaired surrogates" }))
-    : excludeSubjects !== undefined && ![...excludeSubjects].every(isSubjectId)
+    : excludeSubjects !== undefined && ![...excludeSubjects].every(SubjectIds.is)
     ? Effect.fail(new AuditEventInvalid({ reason: "the subjects a redaction excludes are lower-case UUIDs" }))
     : Effect.void
 
@@ -472,7 +472,7 @@ const checkQuery = (query: Query): string | undefined =>
     ? "the action prefix is text without NUL characters or unpaired surrogates"
     : query.actor !== undefined && !isActor(query.actor)
     ? "the actor is the system, an API key or staff with an opaque id of 1 to 200 characters, or the subject"
-    : query.subject !== undefined && !isSubjectId(query.subject)
+    : query.subject !== undefined && !SubjectIds.is(query.subject)
     ? "the subject is a lower-case UUID"
     : undefined
 
@@ -630,7 +630,7 @@ export const make = (options: AuditLogOptions = {}) =>
       given: ReadonlyArray<AuditEvent>
     ): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<Appended>, AuditEventInvalid | AuditStoreError> => {
-        if (!isTenantId(tenant)) return Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
+        if (!TenantIds.is(tenant)) return Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
         const checked = checkEvents(given)
         if (Either.isLeft(checked)) return Effect.fail(new AuditEventInvalid({ reason: checked.left }))
         const events = checked.right
@@ -1052,7 +1052,7 @@ export const make = (options: AuditLogOptions = {}) =>
 
     // A read of the tenant's log, refused as one that cannot be read if the id is not a tenant's.
     const reading = <A, E>(tenant: TenantId, operation: string, read: () => Effect.Effect<A, E>) =>
-      isTenantId(tenant) ? Effect.suspend(read) : Effect.fail(tenantUnreadable(operation))
+      TenantIds.is(tenant) ? Effect.suspend(read) : Effect.fail(tenantUnreadable(operation))
 
     const service: Context.Tag.Service<typeof AuditLog> = {
       append: (tenant, event) => Effect.map(appendAll(tenant, [event]), (appended) => appended[0]!),
@@ -1071,7 +1071,7 @@ export const make = (options: AuditLogOptions = {}) =>
           }))),
       query: (tenant, query) =>
         Effect.suspend((): Effect.Effect<EntryPage, QueryInvalid | AuditStoreError> => {
-          const invalid = !isTenantId(tenant) ? tenantForm : checkQuery(query)
+          const invalid = !TenantIds.is(tenant) ? tenantForm : checkQuery(query)
           if (invalid !== undefined) return Effect.fail(new QueryInvalid({ reason: invalid }))
           // A whole number of entries: a fractional page is refused by SQL, and in memory ends the pages early.
           const requested = query.limit === undefined || Number.isNaN(query.limit) ? 100 : query.limit
@@ -1111,7 +1111,7 @@ export const make = (options: AuditLogOptions = {}) =>
       proofBundle: (tenant, index) => reading(tenant, "proofBundle", () => proofBundle(tenant, index)),
       redactDetails: (tenant, options) =>
         Effect.zipRight(
-          !isTenantId(tenant)
+          !TenantIds.is(tenant)
             ? Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
             : !isObject(options)
             ? Effect.fail(new AuditEventInvalid({ reason: "the options of a redaction are an object ({ before, limit, actor, ... })" }))
@@ -1120,9 +1120,9 @@ export const make = (options: AuditLogOptions = {}) =>
         ).pipe(Effect.withSpan("AuditLog.redactDetails")),
       delinkSubject: (tenant, subject, actor) =>
         Effect.zipRight(
-          !isTenantId(tenant)
+          !TenantIds.is(tenant)
             ? Effect.fail(new AuditEventInvalid({ reason: tenantForm }))
-            : isSubjectId(subject)
+            : SubjectIds.is(subject)
             ? checkActor(actor)
             : Effect.fail(new AuditEventInvalid({ reason: "the subject to de-link is a lower-case UUID" })),
           Effect.suspend(() =>

@@ -17,7 +17,8 @@
  *
  * @since 0.1.0
  */
-import { TenantId } from "@lawful/core/TenantId"
+import * as TenantIds from "@lawful/core/TenantId"
+import type { TenantId } from "@lawful/core/TenantId"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -83,13 +84,11 @@ const sizeOfNote = (note: string): number => {
   return /^(0|[1-9][0-9]*)$/.test(line) ? Number(line) : Number.NaN
 }
 
-const isTenantId = Schema.is(TenantId)
-
 // Why a publication is refused before anything is written, if it is: a tenant id that is not a
 // lower-case UUID (a path could leave the directory, or reach another tenant's), or a size that is
 // not the one its note states (`latest` would move back, and the size's file would hold another note).
 const refusal = (tenant: TenantId, checkpoint: { readonly size: number; readonly note: string }): Error | undefined =>
-  !isTenantId(tenant)
+  !TenantIds.is(tenant)
     ? new Error("the tenant id is not a lower-case UUID")
     : typeof checkpoint.note !== "string" || !Number.isSafeInteger(checkpoint.size) || checkpoint.size < 0 ||
         sizeOfNote(checkpoint.note) !== checkpoint.size
@@ -129,7 +128,7 @@ export const layerMemory: Layer.Layer<CheckpointPublisher> = Layer.sync(Checkpoi
       }),
     latest: (tenant) =>
       Effect.suspend(() => {
-        if (!isTenantId(tenant)) return refuse("read", new Error("the tenant id is not a lower-case UUID"))
+        if (!TenantIds.is(tenant)) return refuse("read", new Error("the tenant id is not a lower-case UUID"))
         const log = published.get(tenant)
         return Effect.succeed(log === undefined ? Option.none() : Option.fromNullable(log.bySize.get(log.latest)))
       }),
@@ -191,7 +190,7 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
   })
   const tenants: Array<TenantId> = []
   for (const entry of entries) {
-    if (!isTenantId(entry.name)) continue
+    if (!TenantIds.is(entry.name)) continue
     const isDirectory = entry.isDirectory() ||
       (entry.isSymbolicLink() && await stat(join(directory, entry.name)).then((target) => target.isDirectory(), () => false))
     if (isDirectory) tenants.push(entry.name)
@@ -349,7 +348,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
         }).pipe(withLock(JSON.stringify([resolve(directory), tenant])))
       }).pipe(Effect.withSpan("CheckpointPublisher.publish")),
     latest: (tenant) =>
-      isTenantId(tenant)
+      TenantIds.is(tenant)
         ? Effect.tryPromise({
           try: () => readIfExists(join(directory, tenant, "latest")).then(Option.fromNullable),
           catch: (cause) => new CheckpointPublishError({ operation: "read", cause })

@@ -54,7 +54,12 @@ export class Erasure extends Schema.Class<Erasure>("@lawful/core/KeyStore/Erasur
 }) {}
 
 /**
- * The key store failed (the database is unreachable, a statement failed).
+ * The key store failed (the database is unreachable, a statement failed), or the Vault refused
+ * what a caller without types gave it, before reading or writing any key: a tenant or subject id
+ * that is not a lower-case UUID, a list that is not an array (`sealAll`, `openAll`,
+ * `shreddedAmong`) or not iterable (`reapplyErasures`), a plaintext to seal that is neither text
+ * nor bytes (`seal`, `sealAll`). Such a refusal names the Vault's operation, and its `cause` says
+ * what was wrong, never quoting what was given.
  *
  * @since 0.1.0
  * @category errors

@@ -83,9 +83,10 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Issues from "./Issues.js"
 import * as Json from "./Json.js"
+import * as SubjectIds from "./SubjectId.js"
 import type { SubjectId } from "./SubjectId.js"
+import * as TenantIds from "./TenantId.js"
 import type { TenantId } from "./TenantId.js"
-import { pattern as uuidPattern } from "./Uuid.js"
 
 /**
  * What a source was asked to do.
@@ -560,15 +561,13 @@ export interface Options {
   readonly sourceTimeout?: Duration.DurationInput | undefined
 }
 
-const isId = (id: unknown): boolean => typeof id === "string" && uuidPattern.test(id)
-
 // The ids of a request, checked before any source runs: every source would answer differently
 // (a memory store "nothing there", SQL an error, or the lower-case id's data for an upper-case
 // one), and a span or an error quoting them could quote an address put in their place.
 const checkIds = (tenant: TenantId, subject: SubjectId): Effect.Effect<void, IdInvalid> =>
-  !isId(tenant)
+  !TenantIds.is(tenant)
     ? Effect.fail(new IdInvalid({ id: "tenant" }))
-    : !isId(subject)
+    : !SubjectIds.is(subject)
     ? Effect.fail(new IdInvalid({ id: "subject" }))
     : Effect.void
 
@@ -607,7 +606,7 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
       ).pipe(
         Effect.withSpan(`PersonalDataRegistry.${operation}All`, {
           captureStackTrace: false,
-          attributes: isId(tenant) && isId(subject) ? { tenant, subject } : undefined
+          attributes: { tenant: TenantIds.describe(tenant), subject: SubjectIds.describe(subject) }
         })
       )
 

@@ -34,8 +34,8 @@ import * as Email from "./Email.js"
 import * as Migrations from "./Migrations.js"
 import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
 import * as SubjectId from "./SubjectId.js"
+import * as TenantIds from "./TenantId.js"
 import { TenantId } from "./TenantId.js"
-import { pattern as uuidPattern } from "./Uuid.js"
 import * as Vault from "./Vault.js"
 
 /**
@@ -303,16 +303,18 @@ const make = (store: DirectoryStore) =>
 
     // Ids are checked before anything is read: every backend answers alike, and neither an error
     // nor a span quotes an id that is not one (an address put in the wrong place).
-    const isId = (id: unknown): boolean => typeof id === "string" && uuidPattern.test(id)
-    const idsOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
-      isId(tenant) && isId(subject) ? { tenant, subject } : undefined
-    const tenantOf = (tenant: TenantId) => (isId(tenant) ? { tenant } : undefined)
+    const areIds = (tenant: TenantId, subject: SubjectId.SubjectId) => TenantIds.is(tenant) && SubjectId.is(subject)
+    const tenantOf = (tenant: TenantId) => ({ tenant: TenantIds.describe(tenant) })
+    const idsOf = (tenant: TenantId, subject: SubjectId.SubjectId) => ({
+      tenant: TenantIds.describe(tenant),
+      subject: SubjectId.describe(subject)
+    })
     const notFound = (tenant: TenantId, subject: SubjectId.SubjectId) =>
-      new SubjectNotFound(isId(tenant) && isId(subject) ? { tenantId: tenant, subjectId: subject } : {})
+      new SubjectNotFound(areIds(tenant, subject) ? { tenantId: tenant, subjectId: subject } : {})
 
     const entryOf = (tenant: TenantId, subject: SubjectId.SubjectId) =>
       Effect.gen(function*() {
-        if (idsOf(tenant, subject) === undefined) return yield* notFound(tenant, subject)
+        if (!areIds(tenant, subject)) return yield* notFound(tenant, subject)
         const stored = yield* store.entry(tenant, subject)
         if (Option.isNone(stored)) return yield* notFound(tenant, subject)
         const email = yield* vault.openString(tenant, subject, purpose, stored.value.sealed)
@@ -370,13 +372,13 @@ const make = (store: DirectoryStore) =>
         ),
       // A subject id that is not one is a subject unknown: false, nothing changes.
       forget: (tenant, subject) =>
-        (idsOf(tenant, subject) === undefined ? Effect.succeed(false) : store.remove(tenant, subject)).pipe(
+        (areIds(tenant, subject) ? store.remove(tenant, subject) : Effect.succeed(false)).pipe(
           Effect.withSpan("SubjectDirectory.forget", { captureStackTrace: false, attributes: idsOf(tenant, subject) })
         ),
       changeEmail: (tenant, subject, input) =>
         Effect.gen(function*() {
           const email = yield* Email.normalize(input)
-          if (idsOf(tenant, subject) === undefined) return yield* notFound(tenant, subject)
+          if (!areIds(tenant, subject)) return yield* notFound(tenant, subject)
           // Read before the address is indexed or sealed, so that an unknown subject creates
           // no key (of its own, or of a tenant never used).
           const stored = yield* store.entry(tenant, subject)

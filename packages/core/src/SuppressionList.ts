@@ -23,8 +23,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Email from "./Email.js"
 import * as Migrations from "./Migrations.js"
+import * as TenantIds from "./TenantId.js"
 import type { TenantId } from "./TenantId.js"
-import { pattern as uuidPattern } from "./Uuid.js"
 import * as Vault from "./Vault.js"
 
 /**
@@ -119,7 +119,7 @@ const reasons: ReadonlySet<unknown> = new Set(Reason.literals)
 const refuse = (operation: string, what: string) =>
   Effect.fail(new SuppressionListError({ operation, cause: new Error(what) }))
 const checkTenant = (operation: string, tenant: unknown): Effect.Effect<void, SuppressionListError> =>
-  typeof tenant === "string" && uuidPattern.test(tenant)
+  TenantIds.is(tenant)
     ? Effect.void
     : refuse(operation, "the tenant id given is not a lower-case UUID")
 

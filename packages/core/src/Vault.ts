@@ -75,8 +75,8 @@ import { MasterKeys } from "./MasterKey.js"
 import type { MasterKey } from "./MasterKey.js"
 import * as SubjectIds from "./SubjectId.js"
 import type { SubjectId } from "./SubjectId.js"
+import * as TenantIds from "./TenantId.js"
 import type { TenantId } from "./TenantId.js"
-import { pattern as uuidPattern } from "./Uuid.js"
 
 /**
  * Bytes sealed by the Vault.
@@ -444,16 +444,16 @@ interface TenantKeys {
 // An id given where a tenant's or a subject's goes is checked before any key is read or written:
 // every key store answers alike (memory would take it, SQL refuse it, or take an upper-case id
 // as the lower-case one), and the refusal never quotes it, which may be an address put there.
+const refuseId = (operation: string, which: "tenant" | "subject") =>
+  Effect.fail(new KeyStoreError({ operation, cause: new Error(`a ${which} id given is not a lower-case UUID`) }))
 const checkIds = (
   operation: string,
   tenant: unknown,
   subjects: Iterable<unknown> = []
 ): Effect.Effect<void, KeyStoreError> => {
-  const refuse = (what: string) =>
-    Effect.fail(new KeyStoreError({ operation, cause: new Error(`a ${what} id given is not a lower-case UUID`) }))
-  if (typeof tenant !== "string" || !uuidPattern.test(tenant)) return refuse("tenant")
+  if (!TenantIds.is(tenant)) return refuseId(operation, "tenant")
   for (const subject of subjects) {
-    if (typeof subject !== "string" || !uuidPattern.test(subject)) return refuse("subject")
+    if (!SubjectIds.is(subject)) return refuseId(operation, "subject")
   }
   return Effect.void
 }
@@ -465,9 +465,27 @@ const refuseInput = (operation: string, what: string) =>
 const notAnArray = (operation: string) => refuseInput(operation, "the list given is not an array")
 const isPlaintext = (plaintext: unknown): boolean => typeof plaintext === "string" || plaintext instanceof Uint8Array
 const notPlaintext = (operation: string) => refuseInput(operation, "a plaintext given is neither text nor bytes")
-// The subject of each item of `sealAll` or `openAll`; an item that is not an object has none (refused as an id).
-const subjectsOf = (items: ReadonlyArray<unknown>): Array<unknown> =>
-  items.map((item) => (typeof item === "object" && item !== null ? (item as { readonly subject?: unknown }).subject : undefined))
+// The tenant and the items of `sealAll` or `openAll` in one pass, on the path of every batched
+// write and export: each item's subject (an item that is not an object has none, refused as an
+// id) and, with `plaintexts`, its plaintext. An id that is not one is refused before a plaintext
+// of the wrong kind, wherever each is in the list.
+const checkItems = (
+  operation: string,
+  tenant: unknown,
+  items: ReadonlyArray<unknown>,
+  plaintexts: boolean
+): Effect.Effect<void, KeyStoreError> => {
+  if (!TenantIds.is(tenant)) return refuseId(operation, "tenant")
+  let plaintextsOk = true
+  for (const item of items) {
+    const fields = typeof item === "object" && item !== null
+      ? item as { readonly subject?: unknown; readonly plaintext?: unknown }
+      : undefined
+    if (!SubjectIds.is(fields?.subject)) return refuseId(operation, "subject")
+    if (plaintexts && plaintextsOk) plaintextsOk = isPlaintext(fields?.plaintext)
+  }
+  return plaintextsOk ? Effect.void : notPlaintext(operation)
+}
 
 const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
   const derive = (info: string) =>
@@ -839,10 +857,20 @@ export const make = (options: VaultOptions = {}) =>
         return joined ? made : refilling.withPermits(1)(made)
       })
     const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
+    // A count that is not one, as a defect may name it: by its kind, never its value (a caller
+    // without types may put an address there).
+    const kindOf = (value: unknown) =>
+      typeof value === "number"
+        ? "a number that is not one"
+        : value === null
+        ? "null"
+        : Array.isArray(value)
+        ? "an array"
+        : `a value of type ${typeof value}`
     const newSubjects = (tenant: TenantId, count: number): Effect.Effect<ReadonlyArray<SubjectId>, VaultError> =>
       Effect.suspend(() => {
         // NaN never fills the pool: it would refill for ever.
-        if (!isCount(count)) return Effect.dieMessage(`Vault.newSubjects: count must be a non-negative integer, got ${count}`)
+        if (!isCount(count)) return Effect.dieMessage(`Vault.newSubjects: count must be a non-negative integer, got ${kindOf(count)}`)
         const pool = poolOf(tenant)
         if (pool.keys.length >= count) {
           const taken = pool.keys.splice(0, count)
@@ -858,11 +886,15 @@ export const make = (options: VaultOptions = {}) =>
     const prepare = (tenant: TenantId, subjects?: number) =>
       Effect.suspend(() => {
         if (subjects !== undefined && !isCount(subjects)) {
-          return Effect.dieMessage(`Vault.prepare: subjects must be a non-negative integer, got ${subjects}`)
+          return Effect.dieMessage(`Vault.prepare: subjects must be a non-negative integer, got ${kindOf(subjects)}`)
         }
         // The tenant's keys too, when no subject key is wanted.
         return refillNow(tenant, subjects ?? poolSize, tenantKeys(tenant))
-      }).pipe(Effect.withSpan("Vault.prepare", { captureStackTrace: false, attributes: { tenant, subjects } }))
+      }).pipe(Effect.withSpan("Vault.prepare", {
+        captureStackTrace: false,
+        // Only a count: anything else given there (an address, from a caller without types) is not traced.
+        attributes: { tenant: TenantIds.describe(tenant), subjects: subjects !== undefined && isCount(subjects) ? subjects : undefined }
+      }))
     // Something that is not an array gives nothing back: its subjects, if any, simply stay unused.
     const releaseSubjects = (tenant: TenantId, subjects: Iterable<SubjectId>) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -928,17 +960,15 @@ export const make = (options: VaultOptions = {}) =>
           Effect.map((key) => sealWith(key, tenant, subject, purpose, plaintext))
         ),
       sealAll: (tenant, items) =>
-        Effect.suspend(() => {
-          if (!Array.isArray(items)) return notAnArray("sealAll")
-          return Effect.zipRight(
-            checkIds("sealAll", tenant, subjectsOf(items)),
-            items.every((item) => isPlaintext(item?.plaintext)) ? sealAll(tenant, items) : notPlaintext("sealAll")
-          )
-        }),
+        Effect.suspend(() =>
+          Array.isArray(items)
+            ? Effect.zipRight(checkItems("sealAll", tenant, items, true), sealAll(tenant, items))
+            : notAnArray("sealAll")
+        ),
       openAll: (tenant, items) =>
         Effect.suspend(() =>
           Array.isArray(items)
-            ? Effect.zipRight(checkIds("openAll", tenant, subjectsOf(items)), openAll(tenant, items))
+            ? Effect.zipRight(checkItems("openAll", tenant, items, false), openAll(tenant, items))
             : notAnArray("openAll")
         ),
       newSubject: (tenant) =>
@@ -1014,15 +1044,16 @@ export const make = (options: VaultOptions = {}) =>
             return refuseInput("reapplyErasures", "the erasures given are not a list")
           }
           const all = Array.from(erasures)
-          return Effect.zipRight(
-            Effect.forEach(all, (erasure) => checkIds("reapplyErasures", erasure?.tenantId, [erasure?.subjectId]), { discard: true }),
-            Effect.flatMap(inTransaction, (joined) =>
-              Effect.reduce(all, 0, (count, erasure) =>
-                store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
-                  Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId, joined))),
-                  Effect.map((changed) => (changed ? count + 1 : count))
-                )))
-          )
+          for (const erasure of all) {
+            if (!TenantIds.is(erasure?.tenantId)) return refuseId("reapplyErasures", "tenant")
+            if (!SubjectIds.is(erasure?.subjectId)) return refuseId("reapplyErasures", "subject")
+          }
+          return Effect.flatMap(inTransaction, (joined) =>
+            Effect.reduce(all, 0, (count, erasure) =>
+              store.shred(erasure.tenantId, erasure.subjectId, erasure.shreddedAt).pipe(
+                Effect.ensuring(Effect.sync(() => evict(erasure.tenantId, erasure.subjectId, joined))),
+                Effect.map((changed) => (changed ? count + 1 : count))
+              )))
         }).pipe(Effect.withSpan("Vault.reapplyErasures", { captureStackTrace: false }))
     })
   })

@@ -13,6 +13,7 @@ import * as SuppressionList from "../src/SuppressionList.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { address, leaks, tagOf } from "./RefusalFixture.js"
 import { withVault } from "./SubjectDirectoryLayers.js"
 
 // Values an untyped caller may send where an address is expected.
@@ -29,13 +30,6 @@ describe("Review18c: Email", () => {
     }
   })
 })
-
-const address = "ann.private@example.com"
-const leaks = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) &&
-  (Cause.pretty(exit.cause).includes(address) || JSON.stringify(Cause.squash(exit.cause)).includes(address))
-const tagOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? (exit.cause.error as { _tag?: string })._tag : Exit.isSuccess(exit) ? "success" : "defect"
 
 contractSuite("Review18c: SubjectDirectory and SuppressionList", {
   memory: SuppressionList.layerMemory.pipe(Layer.provideMerge(withVault(SubjectDirectory.layerMemory, KeyStore.layerMemory))),

@@ -1,5 +1,6 @@
 import { assert } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -14,23 +15,9 @@ import * as SuppressionList from "../src/SuppressionList.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite } from "../src/testing.js"
 import * as Vault from "../src/Vault.js"
+import { address, describeExit, exitOf, leaks, notArrays, notIds, recordingTracer, seenIn, tagOf } from "./RefusalFixture.js"
+import type { RecordedSpan } from "./RefusalFixture.js"
 import { withVault } from "./SubjectDirectoryLayers.js"
-
-const address = "ann.private@example.com"
-const leaks = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) &&
-  (Cause.pretty(exit.cause).includes(address) || JSON.stringify(Cause.squash(exit.cause)).includes(address))
-const tagOf = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? (exit.cause.error as { _tag?: string })._tag : Exit.isSuccess(exit) ? "success" : "defect"
-const describeExit = (exit: Exit.Exit<unknown, unknown>) => Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "succeeded"
-
-// The call made inside the Effect: a call that throws instead of returning an Effect shows as a defect.
-const exitOf = <A, E>(call: () => Effect.Effect<A, E>) => Effect.exit(Effect.suspend(call))
-
-// Values an untyped caller may send where an array goes.
-const notArrays: ReadonlyArray<unknown> = [null, undefined, 42, {}, address]
-// Values where a tenant's or a subject's id goes that are not one.
-const notIds = (id: string): ReadonlyArray<unknown> => [address, id.toUpperCase(), "", `${id}\0`, null, 42]
 
 contractSuite("Review18d: SuppressionList, SubjectDirectory and the Vault", {
   memory: SuppressionList.layerMemory.pipe(Layer.provideMerge(withVault(SubjectDirectory.layerMemory, KeyStore.layerMemory))),
@@ -118,6 +105,28 @@ contractSuite("Review18d: SuppressionList, SubjectDirectory and the Vault", {
       assert.deepStrictEqual(yield* vault.newSubjects(tenant, 1), [subject!])
     }))
 
+  it.effect("newSubjects and prepare given a count that is not one die naming its kind, never quoting it, in no span either", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const spans: Array<RecordedSpan> = []
+      for (const given of [address, -1, Number.NaN, 2.5, null, {}, [address]]) {
+        const count = given as number
+        const calls: ReadonlyArray<() => Effect.Effect<unknown, unknown>> = [
+          () => vault.newSubjects(tenant, count),
+          () => vault.prepare(tenant, count)
+        ]
+        for (const [i, call] of calls.entries()) {
+          const exit = yield* exitOf(call).pipe(Effect.withTracer(recordingTracer(spans)))
+          assert.strictEqual(tagOf(exit), "defect", `call ${i} with ${JSON.stringify(given)}: ${describeExit(exit)}`)
+          assert.isFalse(leaks(exit), `call ${i}: ${describeExit(exit)}`)
+        }
+      }
+      assert.include(spans.map((span) => span.name), "Vault.prepare")
+      for (const span of spans) assert.notInclude(seenIn(span), address, span.name)
+      assert.strictEqual((yield* vault.newSubjects(tenant, 1)).length, 1)
+    }))
+
   it.effect("seal refuses a plaintext that is neither text nor bytes with KeyStoreError, making no key", () =>
     Effect.gen(function*() {
       const vault = yield* Vault.Vault
@@ -184,25 +193,27 @@ const spySource = (calls: Array<string>): PersonalDataRegistry.PersonalDataSourc
   rectify: () => Effect.sync(() => void calls.push("rectify")).pipe(Effect.as({ rectified: 0 }))
 })
 
-const registryWith = (calls: Array<string>) =>
-  <E1, R1, E2, R2>(
-    directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, R1 | Vault.Vault>,
-    store: Layer.Layer<KeyStore.KeyStore, E2, R2>
-  ) =>
-    Layer.mergeAll(SubjectDirectory.personalDataSource, PersonalDataRegistry.register(spySource(calls))).pipe(
-      Layer.provideMerge(PersonalDataRegistry.layer),
-      Layer.provideMerge(withVault(directory, store))
-    )
+// What reached the spy source: a list of each build of the layer, as the suites of the backends may run at once.
+class SpyCalls extends Context.Tag("Review18d/SpyCalls")<SpyCalls, Array<string>>() {}
 
-const registryCalls: Array<string> = []
+const registryWith = <E1, R1, E2, R2>(
+  directory: Layer.Layer<SubjectDirectory.SubjectDirectory, E1, R1 | Vault.Vault>,
+  store: Layer.Layer<KeyStore.KeyStore, E2, R2>
+) =>
+  Layer.mergeAll(SubjectDirectory.personalDataSource, PersonalDataRegistry.register(Effect.map(SpyCalls, spySource))).pipe(
+    Layer.provideMerge(PersonalDataRegistry.layer),
+    Layer.provideMerge(Layer.sync(SpyCalls, (): Array<string> => [])),
+    Layer.provideMerge(withVault(directory, store))
+  )
 
 contractSuite("Review18d: PersonalDataRegistry", {
-  memory: registryWith(registryCalls)(SubjectDirectory.layerMemory, KeyStore.layerMemory),
-  sql: registryWith(registryCalls)(SubjectDirectory.layerSql, KeyStore.layerSql)
+  memory: registryWith(SubjectDirectory.layerMemory, KeyStore.layerMemory),
+  sql: registryWith(SubjectDirectory.layerSql, KeyStore.layerSql)
 }, (it) => {
   it.effect("exportAll, eraseAll and rectifyAll refuse a tenant or subject id that is not one with IdInvalid before any source runs, never quoting it", () =>
     Effect.gen(function*() {
       const registry = yield* PersonalDataRegistry.PersonalDataRegistry
+      const registryCalls = yield* SpyCalls
       const directory = yield* SubjectDirectory.SubjectDirectory
       const tenant = yield* TenantId.make
       const subject = yield* directory.resolve(tenant, "kept@example.com")

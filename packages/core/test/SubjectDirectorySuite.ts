@@ -6,13 +6,14 @@ import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Tracer from "effect/Tracer"
 import * as Email from "../src/Email.js"
 import * as SubjectId from "../src/SubjectId.js"
 import { SubjectDirectory } from "../src/SubjectDirectory.js"
 import * as TenantId from "../src/TenantId.js"
 import type { Backend } from "../src/testing.js"
 import { Vault } from "../src/Vault.js"
+import { recordingTracer } from "./RefusalFixture.js"
+import type { RecordedSpan } from "./RefusalFixture.js"
 
 const isValid = (input: string) => Option.isSome(Schema.decodeOption(Email.EmailFromString)(input))
 
@@ -39,45 +40,6 @@ const variant: FastCheck.Arbitrary<Variant> = FastCheck.record({
 
 const typed = (address: string, { after, before, upper }: Variant) =>
   before + [...address].map((char, i) => (upper[i % upper.length] ? char.toUpperCase() : char)).join("") + after
-
-interface RecordedSpan {
-  readonly name: string
-  readonly attributes: Map<string, unknown>
-  exit?: Exit.Exit<unknown, unknown>
-}
-
-// A tracer that keeps every span, to check what a trace exporter would see.
-const recordingTracer = (spans: Array<RecordedSpan>) =>
-  Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const recorded: RecordedSpan = { name, attributes: new Map() }
-      spans.push(recorded)
-      let status: Tracer.SpanStatus = { _tag: "Started", startTime }
-      return {
-        _tag: "Span",
-        name,
-        spanId: `${spans.length}`,
-        traceId: "test",
-        parent,
-        context,
-        get status() {
-          return status
-        },
-        attributes: recorded.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: (endTime, exit) => {
-          status = { _tag: "Ended", startTime, endTime, exit }
-          recorded.exit = exit
-        },
-        attribute: (key, value) => recorded.attributes.set(key, value),
-        event: (event, _time, attributes) => recorded.attributes.set(`event:${event}`, attributes),
-        addLinks: () => {}
-      }
-    },
-    context: (f) => f()
-  })
 
 /** The subject directory's guarantees, on whatever store backs it. */
 export const suite = (it: Vitest.MethodsNonLive<SubjectDirectory | Vault>, backend: Backend) => {
