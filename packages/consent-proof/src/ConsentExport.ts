@@ -65,14 +65,13 @@
 import type { Actor, Json } from "@lawful/audit-trail/AuditEvent"
 import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import * as Csv from "@lawful/core/Csv"
-import { SubjectId } from "@lawful/core/SubjectId"
+import { is as isSubjectId, type SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import type { VaultError } from "@lawful/core/Vault"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ConsentEvent } from "./ConsentEvent.js"
 import { ConsentLedger, ConsentRequestInvalid } from "./ConsentLedger.js"
@@ -167,8 +166,6 @@ const noFields = (): Disclosed => ({})
  * @category errors
  */
 export type ExportError = ConsentRequestInvalid | AuditStoreError | ConsentStoreError | VaultError
-
-const isSubjectId = Schema.is(SubjectId)
 
 const isPageSize = (value: unknown): value is number =>
   typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= maxPageSize

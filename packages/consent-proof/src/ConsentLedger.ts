@@ -124,9 +124,9 @@ import type * as Migrations from "@lawful/core/Migrations"
 import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as SubjectDirectory from "@lawful/core/SubjectDirectory"
-import { SubjectId } from "@lawful/core/SubjectId"
+import { describe as describeSubject, is as isSubjectId, SubjectId } from "@lawful/core/SubjectId"
 import * as SuppressionList from "@lawful/core/SuppressionList"
-import type { TenantId } from "@lawful/core/TenantId"
+import { describe as describeTenant, is as isTenantId, type TenantId } from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -145,7 +145,7 @@ import * as ConsentEvent from "./ConsentEvent.js"
 import * as ConsentImport from "./ConsentImport.js"
 import * as ConsentLists from "./ConsentLists.js"
 import { describeIssues } from "./internal/issues.js"
-import { isTenantId, tenantAttribute, tenantIdOf } from "./internal/tenant.js"
+import { checkingTenant } from "./internal/tenantChecked.js"
 import { NoticeHashes } from "./ConsentNotice.js"
 import * as ConsentProof from "./ConsentProof.js"
 import * as ConsentState from "./ConsentState.js"
@@ -309,7 +309,7 @@ export class ConsentEventNotFound extends Schema.TaggedError<ConsentEventNotFoun
   eventId: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    const tenant = this.tenantId === "" ? "the tenant given (not a tenant id)" : `tenant ${this.tenantId}`
+    const tenant = `tenant ${describeTenant(this.tenantId)}`
     return this.eventId === undefined
       ? `No consent event for ${tenant}: the id asked for is not a well-formed event id`
       : `No consent event ${this.eventId} for ${tenant}`
@@ -739,7 +739,6 @@ const isContacts = (contacts: unknown): boolean =>
   typeof contacts === "object" && contacts !== null &&
   (Stream.StreamTypeId in contacts || typeof (contacts as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function")
 
-const isSubjectId = Schema.is(SubjectId)
 const isEventId = Schema.is(ConsentEvent.EventId)
 const isEvent = Schema.is(ConsentEvent.ConsentEvent)
 const isSealed = (value: unknown) => value === undefined || value instanceof Uint8Array
@@ -805,7 +804,10 @@ const allEvents = <E>(
  * @category constructors
  */
 export const make = Effect.gen(function*() {
-  const store = yield* ConsentStore.ConsentStore
+  // The store behind its tenant check, the one place a tenant id that is not one is answered for
+  // on reads (none, 0) and refused on writes: a store of one's own gets it too, a shipped layer's
+  // has it already and is not wrapped again.
+  const store = checkingTenant(yield* ConsentStore.ConsentStore, ConsentStore.ConsentStoreError)
   const lists = yield* ConsentLists.ConsentLists
   const directory = yield* SubjectDirectory.SubjectDirectory
   const suppression = yield* SuppressionList.SuppressionList
@@ -836,7 +838,7 @@ export const make = Effect.gen(function*() {
         Effect.catchTags({ ConfirmationRefused: Effect.die, GrantRefused: Effect.die })
       )
       return recorded
-    }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), count: drafts.length } }))
+    }).pipe(Effect.withSpan("ConsentLedger.commit", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), count: drafts.length } }))
 
   // Drafts audited, then stored with the checks of `options` (see `ConsentStore`). A refused append
   // stores nothing: it is made again without the events `ruledOut` takes from the refusal, until
@@ -888,7 +890,7 @@ export const make = Effect.gen(function*() {
       (refused: ConsentStore.GrantRefused) => refused.eventIds
     ).pipe(
       Effect.map(({ refused }) => refused),
-      Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), count: drafts.length } })
+      Effect.withSpan("ConsentLedger.commitImported", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), count: drafts.length } })
     )
 
   // Confirmations of one tenant, checked (see `ConsentStore`), so that a grant read pending by two
@@ -925,7 +927,7 @@ export const make = Effect.gen(function*() {
       ),
       Effect.withSpan("ConsentLedger.commitConfirmations", {
         captureStackTrace: false,
-        attributes: { tenant: tenantAttribute(tenant), count: drafts.length }
+        attributes: { tenant: describeTenant(tenant), count: drafts.length }
       })
     )
 
@@ -1135,7 +1137,7 @@ export const make = Effect.gen(function*() {
       if (request.kind === "confirmed") return yield* recordConfirmation(prepared)
       const recorded = yield* recordInBatch(prepared)
       return yield* recorded
-    }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
+    }).pipe(Effect.withSpan("ConsentLedger.record", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } }))
 
   // ---- imports ---------------------------------------------------------------
 
@@ -1307,7 +1309,7 @@ export const make = Effect.gen(function*() {
       totals.recorded = drafts.length - withdrawnMeanwhile.size
       return inRowOrder()
     }).pipe(
-      Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), rows: totals.received } })
+      Effect.withSpan("ConsentLedger.importBatch", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), rows: totals.received } })
     )
 
   const noTotals = (): Totals => ({
@@ -1502,17 +1504,17 @@ export const make = Effect.gen(function*() {
         // Failed or interrupted: the key is free at once for a retry, which continues the import.
         Effect.onError(() => Effect.ignore(store.releaseImportClaim(tenant, importId, token)))
       )
-    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
+    }).pipe(Effect.withSpan("ConsentLedger.importContacts", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } }))
 
   // ---- reading -----------------------------------------------------------------
 
   const eventOf = (tenant: TenantId, id: string) =>
     Effect.flatMap(
-      isEventId(id) && isTenantId(tenant) ? store.event(tenant, id) : Effect.succeed(Option.none()),
+      isEventId(id) ? store.event(tenant, id) : Effect.succeed(Option.none()),
       Option.match({
         onNone: () =>
           Effect.fail(
-            new ConsentEventNotFound({ tenantId: tenantIdOf(tenant), ...(isEventId(id) ? { eventId: id } : {}) })
+            new ConsentEventNotFound({ tenantId: isTenantId(tenant) ? tenant : "", ...(isEventId(id) ? { eventId: id } : {}) })
           ),
         onSome: Effect.succeed
       })
@@ -1623,39 +1625,39 @@ export const make = Effect.gen(function*() {
         audit: bundle,
         ...(disclosures !== undefined ? { disclosures } : {})
       })
-    }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
+    }).pipe(Effect.withSpan("ConsentLedger.proof", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } }))
 
-  // A tenant or subject id is caller input: one that is not a lower-case UUID has no events on any store
-  // (PostgreSQL would refuse some spellings and read an upper-case one as the subject's id).
+  // A subject id is caller input: one that is not a lower-case UUID has no events on any store
+  // (PostgreSQL would refuse some spellings and read an upper-case one as the subject's id). A
+  // tenant id that is not one the store's check answers for (`checkingTenant`).
   const statesOf = (tenant: TenantId, subject: SubjectId) =>
-    isTenantId(tenant) && isSubjectId(subject) ? store.states(tenant, subject) : Effect.succeed([])
+    isSubjectId(subject) ? store.states(tenant, subject) : Effect.succeed([])
 
   // A list argument in a span's attributes, which tracing exports: a list id, or nothing of the
   // text given (an address passed by mistake must not leave the process).
   const listAttribute = (list: string) => Schema.is(ConsentLists.ListId)(list) ? list : "(not a list id)"
-  const subjectAttribute = (subject: string) => isSubjectId(subject) ? subject : "(not a subject id)"
 
   return ConsentLedger.of({
     record,
     importContacts,
     stateOf: (tenant, subject) =>
-      statesOf(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })),
+      statesOf(tenant, subject).pipe(Effect.withSpan("ConsentLedger.stateOf", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), subject: describeSubject(subject) } })),
     stateAt: (tenant, subject, at) =>
       Effect.suspend((): Effect.Effect<ReadonlyArray<ConsentState.ListState>, ConsentRequestInvalid | ConsentStore.ConsentStoreError> =>
         // An Invalid Date is no time: before every event, it would answer "no consent".
         !isTime(at)
           ? Effect.fail(requestInvalid("at: invalid (a Date that is a valid time)"))
           : Effect.map(
-            isTenantId(tenant) && isSubjectId(subject) ? subjectEvents(tenant, subject) : Effect.succeed([]),
+            isSubjectId(subject) ? subjectEvents(tenant, subject) : Effect.succeed([]),
             (events) => ConsentState.replay(events.map((s) => s.event), at)
           )
       ).pipe(
-        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })
+        Effect.withSpan("ConsentLedger.stateAt", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), subject: describeSubject(subject) } })
       ),
     mayReceiveMarketing: (tenant, subject, list) =>
       Effect.map(statesOf(tenant, subject), (states) =>
         ConsentState.mayReceiveMarketing(states.find((state) => state.list === list))).pipe(
-          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject), list: listAttribute(list) } })
+          Effect.withSpan("ConsentLedger.mayReceiveMarketing", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), subject: describeSubject(subject), list: listAttribute(list) } })
         ),
     recipients: (tenant, list) =>
       Stream.unwrap(
@@ -1665,7 +1667,7 @@ export const make = Effect.gen(function*() {
               Chunk.unsafeFromArray(subjects as Array<SubjectId>),
               subjects.length < page ? Option.none() : Option.some<SubjectId | undefined>(subjects[subjects.length - 1])
             ])))
-      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), list: listAttribute(list) } })),
+      ).pipe(Stream.withSpan("ConsentLedger.recipients", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), list: listAttribute(list) } })),
     events: (tenant, query) =>
       Effect.suspend(() =>
         // The stores read a bad limit or cursor differently (a page of one, none, every event, or a
@@ -1674,22 +1676,22 @@ export const make = Effect.gen(function*() {
           ? Effect.dieMessage("ConsentLedger.events: limit must be a positive integer")
           : !isCursor(query.after)
           ? Effect.dieMessage("ConsentLedger.events: after must be a whole number (the seq of an event) or undefined")
-          : !isTenantId(tenant) || (query.subject !== undefined && !isSubjectId(query.subject))
+          : query.subject !== undefined && !isSubjectId(query.subject)
           ? Effect.succeed([])
           : store.events(tenant, query)
-      ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
-    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
+      ).pipe(Effect.withSpan("ConsentLedger.events", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })),
+    event: (tenant, id) => eventOf(tenant, id).pipe(Effect.withSpan("ConsentLedger.event", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })),
     disclose: (recorded, request) =>
       disclose(recorded, request).pipe(Effect.withSpan("ConsentLedger.disclose", { captureStackTrace: false })),
     exportDisclosure: (tenant, request) =>
       exportDisclosure(tenant, request).pipe(
-        Effect.withSpan("ConsentLedger.exportDisclosure", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })
+        Effect.withSpan("ConsentLedger.exportDisclosure", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })
       ),
     proof,
     rebuildProjection: (tenant) =>
-      (isTenantId(tenant) ? store.rebuildProjection(tenant) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
+      store.rebuildProjection(tenant).pipe(Effect.withSpan("ConsentLedger.rebuildProjection", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })),
     erase: (tenant, subject) =>
-      (isTenantId(tenant) && isSubjectId(subject) ? store.eraseSubject(tenant, subject) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant), subject: subjectAttribute(subject) } })),
+      (isSubjectId(subject) ? store.eraseSubject(tenant, subject) : Effect.succeed(0)).pipe(Effect.withSpan("ConsentLedger.erase", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant), subject: describeSubject(subject) } })),
     verifierKey: log.verifierKey
   })
 })

@@ -22,7 +22,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import type * as Migrations from "@lawful/core/Migrations"
-import type { TenantId } from "@lawful/core/TenantId"
+import { describe as describeTenant, is as isTenantId, type TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -31,7 +31,6 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 import { describeIssues } from "./internal/issues.js"
 import { migrate } from "./internal/migrations.js"
-import { isTenantId, tenantAttribute, tenantIdOf, tenantNamed } from "./internal/tenant.js"
 
 /**
  * A list id: lower-case letters, digits, `.`, `_` and `-`, 1 to 64
@@ -95,7 +94,7 @@ export class UnknownList extends Schema.TaggedError<UnknownList>()("UnknownList"
     const malformed = this.malformed === 0
       ? []
       : [`${this.malformed} list id(s) that are not well-formed (1 to 64 lower-case letters, digits, '.', '_' or '-')`]
-    return `${tenantNamed(this.tenantId)} has not declared ${[...named, ...malformed].join(", nor ")}`
+    return `Tenant ${describeTenant(this.tenantId)} has not declared ${[...named, ...malformed].join(", nor ")}`
   }
 }
 
@@ -114,7 +113,7 @@ export class ConsentListInvalid extends Schema.TaggedError<ConsentListInvalid>()
   issues: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `${tenantNamed(this.tenantId)} cannot declare this list: ${this.issues.join("; ")}`
+    return `Tenant ${describeTenant(this.tenantId)} cannot declare this list: ${this.issues.join("; ")}`
   }
 }
 
@@ -189,10 +188,10 @@ const make = (store: ListsStore) => {
         Effect.withSpan("ConsentLists.declare", {
           captureStackTrace: false,
           // The id is caller input: named only when it is a list id (an address must not leave the process).
-          attributes: { tenant: tenantAttribute(tenant), list: isListId(input?.id) ? input.id : "(not a list id)" }
+          attributes: { tenant: describeTenant(tenant), list: isListId(input?.id) ? input.id : "(not a list id)" }
         })
       ),
-    all: (tenant) => (isTenantId(tenant) ? store.all(tenant) : Effect.succeed([])).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } })),
+    all: (tenant) => (isTenantId(tenant) ? store.all(tenant) : Effect.succeed([])).pipe(Effect.withSpan("ConsentLists.all", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })),
     require: (tenant, ids) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
@@ -209,10 +208,10 @@ const make = (store: ListsStore) => {
         const missing = [...new Set(ids)].filter((id) => !found.has(id))
         if (missing.length > 0) {
           const named = missing.filter(isListId)
-          return yield* new UnknownList({ tenantId: tenantIdOf(tenant), lists: named, malformed: missing.length - named.length })
+          return yield* new UnknownList({ tenantId: isTenantId(tenant) ? tenant : "", lists: named, malformed: missing.length - named.length })
         }
         return ids.map((id) => found.get(id)!)
-      }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant: tenantAttribute(tenant) } }))
+      }).pipe(Effect.withSpan("ConsentLists.require", { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } }))
   })
 }
 

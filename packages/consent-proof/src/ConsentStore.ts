@@ -104,7 +104,7 @@ import type { ListId } from "./ConsentLists.js"
 import * as ConsentState from "./ConsentState.js"
 import { toBuffer } from "./internal/bytes.js"
 import { migrate } from "./internal/migrations.js"
-import { isTenantId } from "./internal/tenant.js"
+import { checkingTenant } from "./internal/tenantChecked.js"
 
 /**
  * An event as stored, with its sequence number in the tenant's events.
@@ -402,56 +402,6 @@ export class ConsentStore extends Context.Tag("@lawful/consent-proof/ConsentStor
 }>() {}
 
 type Service = Context.Tag.Service<typeof ConsentStore>
-
-const tenantRefused = (operation: string) =>
-  new ConsentStoreError({ operation, cause: new Error("the tenant id is not a lower-case UUID") })
-
-/**
- * A layer's store behind the check of its tenant argument, which is caller input: an id that is
- * not a lower-case UUID names no tenant, alike on every store (memory kept a tenant of its own
- * under it; SQL failed with a cause quoting it, or read an upper-case id as the tenant's own).
- * Reads, erasures and purges answer as for a tenant with nothing; writes fail
- * `ConsentStoreError`, whose cause does not quote it, and write nothing.
- */
-const checkingTenant = (store: Service): Service => {
-  const reading = <Args extends ReadonlyArray<unknown>, A>(
-    f: (tenant: TenantId, ...args: Args) => Effect.Effect<A, ConsentStoreError>,
-    none: () => A
-  ) =>
-  (tenant: TenantId, ...args: Args): Effect.Effect<A, ConsentStoreError> =>
-    isTenantId(tenant) ? f(tenant, ...args) : Effect.sync(none)
-  const writing = <Args extends ReadonlyArray<unknown>, A, E>(
-    operation: string,
-    f: (tenant: TenantId, ...args: Args) => Effect.Effect<A, E>
-  ) =>
-  (tenant: TenantId, ...args: Args): Effect.Effect<A, E | ConsentStoreError> =>
-    isTenantId(tenant) ? f(tenant, ...args) : Effect.fail(tenantRefused(operation))
-  return {
-    ...store,
-    append: writing("append", store.append),
-    events: reading(store.events, () => []),
-    event: reading(store.event, Option.none),
-    states: reading(store.states, () => []),
-    statesOfSubjects: reading(store.statesOfSubjects, () => []),
-    recipients: reading(store.recipients, () => []),
-    projection: reading(store.projection, () => []),
-    rebuildProjection: reading(store.rebuildProjection, () => 0),
-    eraseSubject: reading(store.eraseSubject, () => 0),
-    saveImport: writing("saveImport", store.saveImport),
-    completeImport: (tenant, importId, report, token, record) =>
-      isTenantId(tenant)
-        ? store.completeImport(tenant, importId, report, token, record)
-        : Effect.fail(tenantRefused("completeImport")),
-    importOf: reading(store.importOf, Option.none),
-    claimImport: writing("claimImport", store.claimImport),
-    renewImportClaim: reading(store.renewImportClaim, () => false),
-    releaseImportClaim: reading(store.releaseImportClaim, () => undefined),
-    importedSubjects: reading(store.importedSubjects, () => new Set<SubjectId>()),
-    purgeWithdrawn: reading(store.purgeWithdrawn, () => 0),
-    countWithdrawn: reading(store.countWithdrawn, () => 0),
-    oldestWithdrawn: reading(store.oldestWithdrawn, Option.none)
-  }
-}
 
 /** The combined effect of a batch on each (subject, list) it touches. */
 const outcomesOf = (events: ReadonlyArray<Recorded>) => {
@@ -812,13 +762,16 @@ const makeMemory = (): Service => {
 /**
  * The store in memory, for tests and for users who bring no database. A
  * tenant id that is not a lower-case UUID names no tenant, as on SQL: reads,
- * erasures and purges answer as for a tenant with nothing, writes fail
- * `ConsentStoreError` (not quoting it) and write nothing.
+ * erasures, purges and the renewal or release of an import's claim answer as
+ * for a tenant with nothing (none, 0, `false`, nothing done); writes
+ * (`append`, `saveImport`, `completeImport`, `claimImport`) fail
+ * `ConsentStoreError` (not quoting it) and write nothing. The ledger puts a
+ * store of your own behind the same check.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<ConsentStore> = Layer.sync(ConsentStore, () => checkingTenant(makeMemory()))
+export const layerMemory: Layer.Layer<ConsentStore> = Layer.sync(ConsentStore, () => checkingTenant(makeMemory(), ConsentStoreError))
 
 // ---- SQL ---------------------------------------------------------------------
 
@@ -1296,5 +1249,5 @@ const makeSql = Effect.gen(function*() {
  */
 export const layerSql: Layer.Layer<ConsentStore, Migrations.MigrationFailed, SqlClient.SqlClient> = Layer.effect(
   ConsentStore,
-  Effect.map(makeSql, checkingTenant)
+  Effect.map(makeSql, (store) => checkingTenant(store, ConsentStoreError))
 )

@@ -15,19 +15,10 @@ import type * as ConsentEvent from "../src/ConsentEvent.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
 import { ConsentStore } from "../src/ConsentStore.js"
-import { attestation, auditor, failureTag, grant, importActor, lists, recordedEvent, tenantWithLists } from "./fixtures.js"
+import { attestation, auditor, failureOf, failureTag, grant, importActor, lists, recordedEvent, tenantWithLists } from "./fixtures.js"
 import { memory, sql } from "./layers.js"
 
 const personal = "ada.private@example.com"
-
-/** The typed failure of `effect`; a success or a defect fails the test. */
-const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>, label: string) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    assert.isTrue(Exit.isFailure(exit), `${label}: succeeded`)
-    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-    assert.isTrue(Option.isSome(failure), `${label}: not a typed failure: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
-    return Option.getOrThrow(failure) as E & { readonly _tag: string; readonly message: string }
-  })
 
 /** The message of the defect `effect` dies with; a success or a typed failure fails the test. */
 const defectOf = <A, E, R>(effect: Effect.Effect<A, E, R>, label: string) =>

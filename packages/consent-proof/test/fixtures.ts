@@ -2,6 +2,7 @@ import type { SubjectId } from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 import { assert } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -18,15 +19,21 @@ export const notice = ConsentNotice.hash({
   privacyPolicyUrl: "https://brand.example/privacy"
 })
 
-/** The tag of the failure of `effect`; a success or a defect fails the test. */
-export const failureTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>, label: string) =>
+/**
+ * The typed failure of `effect`, wherever it is in the cause (a `Fail` in a sequential or parallel
+ * cause too); a success, or a cause with no typed failure (a defect), fails the test.
+ */
+export const failureOf = <A, E, R>(effect: Effect.Effect<A, E, R>, label: string) =>
   Effect.map(Effect.exit(effect), (exit) => {
     assert.isTrue(Exit.isFailure(exit), `${label}: succeeded`)
-    if (Exit.isSuccess(exit)) return "succeeded"
-    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-    assert.isDefined(failure, `${label}: not a typed failure: ${String(exit.cause)}`)
-    return failure!._tag
+    const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+    assert.isTrue(Option.isSome(failure), `${label}: not a typed failure: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
+    return Option.getOrThrow(failure) as E & { readonly _tag: string; readonly message: string }
   })
+
+/** The tag of the typed failure of `effect` (see `failureOf`). */
+export const failureTag = <A, E, R>(effect: Effect.Effect<A, E, R>, label: string) =>
+  Effect.map(failureOf(effect, label), (error) => error._tag)
 
 /** Lists of a test tenant: one single opt-in, two double opt-in. */
 export const lists = [

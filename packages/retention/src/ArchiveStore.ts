@@ -23,8 +23,8 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Database from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
-import { SubjectId } from "@lawful/core/SubjectId"
-import { TenantId } from "@lawful/core/TenantId"
+import { is as isSubjectId, SubjectId } from "@lawful/core/SubjectId"
+import { describe as describeTenant, is as isTenantId, TenantId } from "@lawful/core/TenantId"
 import * as Text from "@lawful/core/Text"
 import { Sealed } from "@lawful/core/Vault"
 import * as Clock from "effect/Clock"
@@ -40,7 +40,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
-import { spanTenant } from "./internal/encoding.js"
 
 /**
  * The id of the archive's retention category.
@@ -105,12 +104,15 @@ export class ArchiveStoreError extends Schema.TaggedError<ArchiveStoreError>()("
  */
 export class ArchiveStore extends Context.Tag("@lawful/retention/ArchiveStore")<ArchiveStore, {
   readonly put: (tenant: TenantId, request: ArchiveRequest) => Effect.Effect<ArchivedRecord, ArchiveStoreError>
-  /** The record with this id (a UUID, in either case); none for an id that is not one. */
+  /**
+   * The record with this id (a UUID, in either case); none for an id that is not one, or a tenant
+   * that is not a `TenantId`, on every store.
+   */
   readonly get: (tenant: TenantId, archiveId: string) => Effect.Effect<Option.Option<ArchivedRecord>, ArchiveStoreError>
   /**
    * A tenant's archived records, oldest first, optionally of one subject (a `SubjectId`); at most
    * `limit` (a whole number, 0 or more; default 1000). Any other limit or subject is refused with
-   * `ArchiveStoreError`, on every store.
+   * `ArchiveStoreError`, on every store; a tenant that is not a `TenantId` has none.
    */
   readonly list: (
     tenant: TenantId,
@@ -206,9 +208,36 @@ const listOptions = (
   if (typeof options !== "object" || options === null) return refuse("the options are not an object")
   const { limit, subject } = options
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) return refuse("the limit is a whole number, 0 or more")
-  if (subject !== undefined && !Schema.is(SubjectId)(subject)) return refuse("the subject is not a subject id (a lower-case UUID)")
+  if (subject !== undefined && !isSubjectId(subject)) return refuse("the subject is not a subject id (a lower-case UUID)")
   return Effect.succeed({ subject, limit: limit ?? 1000 })
 }
+
+type Service = Context.Tag.Service<typeof ArchiveStore>
+
+/** A store as a layer makes it: `list` takes its options checked (`listOptions`). */
+interface Backend extends Omit<Service, "list"> {
+  readonly list: (
+    tenant: TenantId,
+    options: { readonly subject: SubjectId | undefined; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<ArchivedRecord>, ArchiveStoreError>
+}
+
+/**
+ * A layer's store behind the checks of what callers give, in one place for every store: a tenant
+ * that is not a `TenantId` finds nothing (on SQL an address failed the uuid cast, its error quoting
+ * it, and an upper-case UUID read the tenant's records; memory found nothing), list options are
+ * refused alike, and a span names a tenant only when it is one. `put` refuses such a tenant
+ * (`makeRecord`).
+ */
+const checked = (store: Backend): Service =>
+  ArchiveStore.of({
+    ...store,
+    put: (tenant, request) =>
+      store.put(tenant, request).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant: describeTenant(tenant) } })),
+    get: (tenant, archiveId) => isTenantId(tenant) ? store.get(tenant, archiveId) : Effect.succeed(Option.none()),
+    list: (tenant, options) =>
+      Effect.flatMap(listOptions(options), (checked) => isTenantId(tenant) ? store.list(tenant, checked) : Effect.succeed([]))
+  })
 
 /**
  * An archive in memory, for tests.
@@ -230,21 +259,20 @@ export const layerMemory: Layer.Layer<ArchiveStore> = Layer.sync(ArchiveStore, (
       (selection.cutoff === undefined || record.archivedAt.getTime() < selection.cutoff.getTime()) &&
       (record.subjectId === undefined || !selection.excludeSubjects.has(record.subjectId))
     )
-  return ArchiveStore.of({
+  return checked({
     put: (tenant, request) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.map(makeRecord(tenant, request, now), (record) => {
           records.set(key(tenant, record.archiveId), record)
           return record
-        })).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant: spanTenant(tenant) } })),
+        })),
     get: (tenant, archiveId) => Effect.sync(() => Option.fromNullable(records.get(key(tenant, archiveId)))),
-    list: (tenant, options) =>
-      Effect.flatMap(listOptions(options), ({ limit, subject }) =>
-        Effect.sync(() =>
-          of(tenant)
-            .filter((record) => subject === undefined || record.subjectId === subject)
-            .slice(0, limit)
-        )),
+    list: (tenant, { limit, subject }) =>
+      Effect.sync(() =>
+        of(tenant)
+          .filter((record) => subject === undefined || record.subjectId === subject)
+          .slice(0, limit)
+      ),
     storage: {
       tenants: Effect.sync(() => [...new Set([...records.values()].map((record) => record.tenantId))]),
       purgeBatch: (tenant, batch) =>
@@ -356,7 +384,7 @@ export const makeSql = (
       subject: "subject_id"
     }).pipe(Effect.provideService(SqlClient.SqlClient, client))
 
-    return ArchiveStore.of({
+    return checked({
       put: (tenant, request) =>
         Effect.gen(function*() {
           const record = yield* makeRecord(tenant, request, yield* Clock.currentTimeMillis)
@@ -364,7 +392,7 @@ export const makeSql = (
             VALUES (${tenant}, ${record.archiveId}, ${record.subjectId ?? null}, ${record.kind}, ${bytes(record.sealed)},
               ${record.archivedAt})`.pipe(Effect.mapError(fail("put")))
           return record
-        }).pipe(Effect.withSpan("ArchiveStore.put", { attributes: { tenant: spanTenant(tenant) } })),
+        }),
       get: (tenant, archiveId) =>
         Schema.is(Schema.UUID)(archiveId)
           ? rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant} AND archive_id = ${archiveId}`).pipe(
@@ -372,11 +400,10 @@ export const makeSql = (
             Effect.mapError(fail("get"))
           )
           : Effect.succeed(Option.none()),
-      list: (tenant, options) =>
-        Effect.flatMap(listOptions(options), ({ limit, subject }) =>
-          rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
-            ${subject !== undefined ? sql`AND subject_id = ${subject}` : sql``}
-            ORDER BY archived_at, archive_id LIMIT ${limit}`).pipe(Effect.mapError(fail("list")))),
+      list: (tenant, { limit, subject }) =>
+        rows(sql`SELECT ${columns} FROM ${sql(table)} WHERE tenant_id = ${tenant}
+          ${subject !== undefined ? sql`AND subject_id = ${subject}` : sql``}
+          ORDER BY archived_at, archive_id LIMIT ${limit}`).pipe(Effect.mapError(fail("list"))),
       storage
     })
   })

@@ -80,8 +80,8 @@ import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { RetentionTargets } from "@lawful/core/RetentionTarget"
 import type { RetentionTarget } from "@lawful/core/RetentionTarget"
-import { SubjectId } from "@lawful/core/SubjectId"
-import { TenantId } from "@lawful/core/TenantId"
+import { is as isSubjectId, SubjectId } from "@lawful/core/SubjectId"
+import { describe as describeTenant, is as isTenantId, TenantId } from "@lawful/core/TenantId"
 import * as Text from "@lawful/core/Text"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -95,10 +95,8 @@ import {
   checkActor,
   decodeActor,
   encodeActor,
-  isTenantId,
   quotedCategory,
   quotedHoldId,
-  spanTenant,
   tenantsGiven
 } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
@@ -177,7 +175,7 @@ export class LegalHoldNotFound extends Schema.TaggedError<LegalHoldNotFound>()("
 }) {
   override get message(): string {
     const holdId = quotedHoldId(this.holdId)
-    const tenant = this.tenantId === "" ? "the tenant given (not a tenant id)" : `tenant ${this.tenantId}`
+    const tenant = `tenant ${describeTenant(this.tenantId)}`
     return holdId === ""
       ? `No legal hold for ${tenant} with the id given: it is not a hold id (a UUID)`
       : `No legal hold ${holdId} for ${tenant}`
@@ -502,7 +500,7 @@ const make = (store: HoldStore) =>
           if (typeof request !== "object" || request === null || Array.isArray(request)) {
             return yield* new LegalHoldInvalid({ reason: "a hold request is an object with a reason" })
           }
-          if (request.subject !== undefined && !Schema.is(SubjectId)(request.subject)) {
+          if (request.subject !== undefined && !isSubjectId(request.subject)) {
             return yield* new LegalHoldInvalid({ reason: "a subject id is a lower-case UUID" })
           }
           if (typeof request.reason !== "string") {
@@ -544,7 +542,7 @@ const make = (store: HoldStore) =>
               })
             )
           )
-        }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant: spanTenant(tenant) } })),
+        }).pipe(Effect.withSpan("LegalHolds.place", { attributes: { tenant: describeTenant(tenant) } })),
       // Appended before the hold is released, never undone after: a release made first and undone
       // when its entry failed let a sweep in between purge what the hold, still in force, keeps.
       // Releases of one hold take turns in the store (two at once both found it active and both
@@ -584,7 +582,7 @@ const make = (store: HoldStore) =>
             )
           )
           return yield* found(tenant, holdId)(released)
-        }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant: spanTenant(tenant) } })),
+        }).pipe(Effect.withSpan("LegalHolds.release", { attributes: { tenant: describeTenant(tenant) } })),
       get,
       active,
       activeOf,

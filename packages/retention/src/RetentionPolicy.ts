@@ -86,7 +86,7 @@ import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { RetentionTargets, minPeriodOf } from "@lawful/core/RetentionTarget"
 import type { RetentionTarget } from "@lawful/core/RetentionTarget"
-import { TenantId } from "@lawful/core/TenantId"
+import { describe as describeTenant, is as isTenantId, TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -99,11 +99,9 @@ import {
   decodeActor,
   describePeriod,
   encodeActor,
-  isTenantId,
   periodFromMillis,
   periodToMillis,
   quotedCategory,
-  spanTenant,
   tenantsGiven
 } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
@@ -581,7 +579,7 @@ const make = (store: PolicyStore) =>
         const targets = yield* registry.targets
         const resolved = resolve(tenant, targets, yield* store.overrides(tenant))
         return targets.map((target) => resolved.get(target.id)!)
-      }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant: spanTenant(tenant) } }))
+      }).pipe(Effect.withSpan("RetentionPolicies.all", { attributes: { tenant: describeTenant(tenant) } }))
 
     // The change's entry is appended before any sweep can read the change (`PolicyStore.update`), so
     // no sweep ever purges under a policy whose entry is not, or will not be, in the log. Saved
@@ -676,15 +674,17 @@ const make = (store: PolicyStore) =>
             })
           )
         )
-      }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant: spanTenant(tenant) } }))
+      }).pipe(Effect.withSpan("RetentionPolicies.set", { attributes: { tenant: describeTenant(tenant) } }))
 
+    // `ids`: those of the tenants given that are `TenantId`s (`tenantsGiven`), tested once.
     const inForceOf = (
       tenants: ReadonlyArray<TenantId>,
+      ids: ReadonlySet<TenantId>,
       targets: ReadonlyArray<RetentionTarget>,
       overrides: ReadonlyMap<TenantId, ReadonlyMap<string, Override>>
     ): ReadonlyMap<TenantId, ReadonlyArray<Policy>> =>
       new Map<TenantId, ReadonlyArray<Policy>>(tenants.map((tenant) => {
-        if (!isTenantId(tenant)) return [tenant, []]
+        if (!ids.has(tenant)) return [tenant, []]
         const resolved = resolve(tenant, targets, overrides.get(tenant) ?? new Map())
         return [tenant, targets.map((target) => resolved.get(target.id)!)]
       }))
@@ -694,7 +694,7 @@ const make = (store: PolicyStore) =>
       const { given, ids } = tenantsGiven(tenants)
       return Effect.gen(function*() {
         const targets = yield* registry.targets
-        return inForceOf(given, targets, ids.length === 0 ? new Map() : yield* store.overridesOf(ids))
+        return inForceOf(given, new Set(ids), targets, ids.length === 0 ? new Map() : yield* store.overridesOf(ids))
       }).pipe(Effect.withSpan("RetentionPolicies.allOf", { captureStackTrace: false, attributes: { tenants: given.length } }))
     }
 
@@ -705,7 +705,7 @@ const make = (store: PolicyStore) =>
       const { given, ids } = tenantsGiven(tenants)
       return Effect.flatMap(
         registry.targets,
-        (targets) => store.withOverridesOf(ids, (overrides) => use(inForceOf(given, targets, overrides)))
+        (targets) => store.withOverridesOf(ids, (overrides) => use(inForceOf(given, new Set(ids), targets, overrides)))
       ).pipe(Effect.withSpan("RetentionPolicies.withAllOf", { captureStackTrace: false, attributes: { tenants: given.length } }))
     }
 

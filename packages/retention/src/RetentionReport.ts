@@ -14,7 +14,7 @@
 import { Action, RetentionTargets, minPeriodOf } from "@lawful/core/RetentionTarget"
 import type { RetentionTargetError } from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
-import type { TenantId } from "@lawful/core/TenantId"
+import { describe as describeTenant, is as isTenantId, type TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { cutoffAt, isTenantId, spanTenant } from "./internal/encoding.js"
+import { cutoffAt } from "./internal/encoding.js"
 import { LegalHolds, scopeOf } from "./LegalHold.js"
 import { Policy, RetentionPolicies } from "./RetentionPolicy.js"
 import type { RetentionStoreError } from "./RetentionPolicy.js"
@@ -137,7 +137,7 @@ export const make = Effect.gen(function*() {
               lastPurge: yield* journal.last(tenant, target.id)
             })
           }))
-      }).pipe(Effect.withSpan("RetentionReport.report", { attributes: { tenant: spanTenant(tenant) } }))
+      }).pipe(Effect.withSpan("RetentionReport.report", { attributes: { tenant: describeTenant(tenant) } }))
   })
 })
 

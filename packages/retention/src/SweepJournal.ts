@@ -60,7 +60,7 @@ import type * as SqlConnection from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
-import { TenantId } from "@lawful/core/TenantId"
+import { is as isTenantId, TenantId } from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -68,7 +68,6 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { isTenantId } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -206,6 +205,19 @@ const localLock = (flag: Ref.Ref<boolean>) =>
     (taken) => taken ? Ref.set(flag, false) : Effect.void
   )
 
+type Service = Context.Tag.Service<typeof SweepJournal>
+
+/**
+ * A layer's journal behind the check of `last`'s tenant, in one place for every store: a tenant
+ * that is not a `TenantId` has no entry, and reaches no store (on SQL it failed the statement, its
+ * error quoting it, and an upper-case UUID read the tenant's entries).
+ */
+const checked = (journal: Service): Service =>
+  SweepJournal.of({
+    ...journal,
+    last: (tenant, category) => isTenantId(tenant) ? journal.last(tenant, category) : Effect.succeed(Option.none())
+  })
+
 const entryKey = (key: EntryKey) => `${key.tenant}/${key.category}/${key.runId}`
 
 /**
@@ -248,7 +260,7 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
         }
       })
 
-    return SweepJournal.of({
+    return checked({
       lock: (runId) =>
         Effect.tap(localLock(flag), (taken) =>
           taken
@@ -278,16 +290,14 @@ export const layerMemory: Layer.Layer<SweepJournal> = Layer.effect(
       unfinished: Effect.sync(() => [...entries.values()].filter((e) => e.finishedAt === undefined)),
       last: (tenant, category) =>
         Effect.sync(() =>
-          isTenantId(tenant)
-            ? Option.fromNullable(
-              ofCategory(tenant, category)
-                .filter((e) => e.finishedAt !== undefined)
-                .reduce<SweepEntry | undefined>(
-                  (latest, e) => latest === undefined || e.startedAt >= latest.startedAt ? e : latest,
-                  undefined
-                )
-            )
-            : Option.none()
+          Option.fromNullable(
+            ofCategory(tenant, category)
+              .filter((e) => e.finishedAt !== undefined)
+              .reduce<SweepEntry | undefined>(
+                (latest, e) => latest === undefined || e.startedAt >= latest.startedAt ? e : latest,
+                undefined
+              )
+          )
         )
     })
   })
@@ -408,7 +418,7 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
         Effect.catchIf((error): error is SqlError => error instanceof SqlError, (error) => Effect.fail(fail("transaction")(error)))
       )
 
-    return SweepJournal.of({
+    return checked({
       lock: (runId) =>
         Effect.gen(function*() {
           if (!(yield* localLock(flag))) return false
@@ -453,16 +463,13 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
       // Across tenants, through the small partial index of open entries: recovery is platform work.
       unfinished: rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
         WHERE finished_at IS NULL ORDER BY started_at`).pipe(Effect.mapError(fail("unfinished"))),
-      // A tenant that is not a `TenantId` failed the statement, its error quoting it.
       last: (tenant, category) =>
-        isTenantId(tenant)
-          ? rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
-            WHERE tenant_id = ${tenant} AND category = ${category} AND finished_at IS NOT NULL
-            ORDER BY started_at DESC LIMIT 1`).pipe(
-            Effect.map((found) => Option.fromNullable(found[0])),
-            Effect.mapError(fail("last"))
-          )
-          : Effect.succeed(Option.none())
+        rows(sql`SELECT ${sql.literal(entryColumns)} FROM lawful_retention_sweeps
+          WHERE tenant_id = ${tenant} AND category = ${category} AND finished_at IS NOT NULL
+          ORDER BY started_at DESC LIMIT 1`).pipe(
+          Effect.map((found) => Option.fromNullable(found[0])),
+          Effect.mapError(fail("last"))
+        )
     })
   })
 )

@@ -23,6 +23,13 @@ import { address, memoryStack, spanAttributes, sqlStack, untyped } from "./fixtu
 
 const staff: Actor = { kind: "staff", id: "staff-1" }
 
+/** Asserts that `exit` is an `ArchiveStoreError` whose error and cause quote no `address`. */
+const assertRefused = (exit: Exit.Exit<unknown, unknown>, what: string) => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
+  assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
+}
+
 const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
 
 // On PostgreSQL, the archive's schema is the test run's own, dropped after it.
@@ -134,10 +141,7 @@ contractSuite("ArchiveStore", {
         ["no request", archive.put(tenant, null as unknown as ArchiveStore.ArchiveRequest)]
       ]
       for (const [what, attempt] of attempts) {
-        const exit = yield* Effect.exit(attempt)
-        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
-        assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
+        assertRefused(yield* Effect.exit(attempt), what)
       }
       // The earliest time every store keeps is taken.
       const earliest = yield* archive.put(tenant, { kind: "invoice", sealed, archivedAt: new Date(Date.UTC(-4712, 0, 1)) })
@@ -174,12 +178,31 @@ contractSuite("ArchiveStore", {
         ["options that are a string", () => archive.list(tenant, address as unknown as {})]
       ]
       for (const [what, list] of refused) {
-        const exit = yield* Effect.exit(Effect.suspend(list))
-        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
-        assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
+        assertRefused(yield* Effect.exit(Effect.suspend(list)), what)
       }
       assert.deepStrictEqual((yield* archive.list(tenant, { subject })).map((r) => r.archiveId), [record.archiveId])
+    }))
+
+  // Review 18e: get and list passed a tenant that is not one to the store: on SQL an address failed
+  // the uuid cast (the error's SqlError quoting it) and an upper-case UUID read the tenant's records;
+  // in memory both found nothing.
+  it.effect("get and list of a tenant that is not one find nothing, alike on every store", () =>
+    Effect.gen(function*() {
+      const archive = yield* ArchiveStore.ArchiveStore
+      const seal = yield* Vault.Vault
+      const tenant = yield* TenantId.make
+      const subject = yield* SubjectId.make
+      const record = yield* archive.put(tenant, { kind: "invoice", subject, sealed: yield* seal.seal(tenant, subject, "archive.invoice", "x") })
+      for (const [what, other] of [["an address", address], ["an upper-case UUID", tenant.toUpperCase()], ["null", null]] as const) {
+        const given = untyped<TenantId.TenantId>(other)
+        const found = yield* Effect.exit(archive.get(given, record.archiveId))
+        assert.deepStrictEqual(found, Exit.succeed(Option.none()), what)
+        assert.deepStrictEqual(yield* Effect.exit(archive.list(given)), Exit.succeed([]), what)
+        assert.deepStrictEqual(yield* Effect.exit(archive.list(given, { subject, limit: 10 })), Exit.succeed([]), what)
+      }
+      // The tenant's own record is found as before.
+      assert.isTrue(Option.isSome(yield* archive.get(tenant, record.archiveId)))
+      assert.deepStrictEqual((yield* archive.list(tenant)).map((r) => r.archiveId), [record.archiveId])
     }))
 
   it.effect("archives are deleted when their legal period ends, not before, and held ones stay", () =>

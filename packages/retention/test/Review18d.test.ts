@@ -8,25 +8,16 @@ import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditLog } from "@lawful/audit-trail/AuditLog"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { RetentionReport } from "../src/RetentionReport.js"
 import { Sweeper } from "../src/Sweeper.js"
 import { SweepJournal } from "../src/SweepJournal.js"
-import { address, liveIds, LOG, memoryStack, refusal, spanAttributes, sqlStack, untyped, write } from "./fixtures.js"
+import { address, answer, liveIds, LOG, memoryStack, refusal, spanAttributes, sqlStack, untyped, write } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-18d" }
-
-/** What `attempt` succeeds with (built inside, so a throw is a defect); a failure fails the test. */
-const answer = <A>(what: string, attempt: () => Effect.Effect<A, unknown>) =>
-  Effect.map(Effect.exit(Effect.suspend(attempt)), (exit) => {
-    assert.isTrue(Exit.isSuccess(exit), `${what}: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
-    return (exit as Exit.Success<A, unknown>).value
-  })
 
 contractSuite("Review18d tenants", { memory: memoryStack, sql: sqlStack }, (it) => {
   // In memory the change was stored under whatever was given; on SQL an address failed the

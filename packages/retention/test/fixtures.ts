@@ -536,17 +536,27 @@ export const address = "ann.example@example.com"
 /** A value as an untyped caller passes it. */
 export const untyped = <A>(value: unknown): A => value as A
 
+/** How `attempt` ends, built inside the effect: a throw is a defect, not a test that stops. */
+const exitOf = <A>(attempt: () => Effect.Effect<A, unknown>) => Effect.exit(Effect.suspend(attempt))
+
 /**
  * The error `attempt` fails with (built inside, so a throw is a defect), asserting it is a failure,
  * not a success nor a defect, and that it quotes no `address`.
  */
 export const refusal = (what: string, attempt: () => Effect.Effect<unknown, unknown>) =>
-  Effect.map(Effect.exit(Effect.suspend(attempt)), (exit) => {
+  Effect.map(exitOf(attempt), (exit) => {
     const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
     assert.isTrue(Option.isSome(failure), `${what}: ${Exit.isSuccess(exit) ? "accepted" : Cause.pretty(exit.cause)}`)
     const error = Option.getOrThrow(failure) as { readonly _tag: string; readonly message: string }
     assert.notInclude(JSON.stringify(error) + error.message, address, what)
     return error
+  })
+
+/** What `attempt` succeeds with (built inside, so a throw is a defect); a failure fails the test. */
+export const answer = <A>(what: string, attempt: () => Effect.Effect<A, unknown>) =>
+  Effect.map(exitOf(attempt), (exit) => {
+    assert.isTrue(Exit.isSuccess(exit), `${what}: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
+    return (exit as Exit.Success<A, unknown>).value
   })
 
 /** The names and attributes of the spans `effect` opens (whatever it ends with), as JSON. */

@@ -1,7 +1,7 @@
 import { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import { TargetId } from "@lawful/core/RetentionTarget"
-import { TenantId } from "@lawful/core/TenantId"
+import { is as isTenantId, type TenantId } from "@lawful/core/TenantId"
 import * as Uuid from "@lawful/core/Uuid"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -37,12 +37,6 @@ export const quotedHoldId = (holdId: string): string => {
   const id = holdId.toLowerCase()
   return Uuid.pattern.test(id) ? id : ""
 }
-
-/** Whether what was given as a tenant is a `TenantId` (a lower-case UUID), checked before any store reads it. */
-export const isTenantId: (tenant: unknown) => tenant is TenantId = Schema.is(TenantId)
-
-/** A tenant as a span names it: the tenant id, or nothing (`""`) for anything else, which may be an address. */
-export const spanTenant = (tenant: TenantId): string => isTenantId(tenant) ? tenant : ""
 
 /**
  * The tenants given, as an array (none when what was given is no array), and those of them that
