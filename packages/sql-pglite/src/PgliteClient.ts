@@ -101,7 +101,17 @@ interface PgUtils {
 }
 const prepareValue = (pg as unknown as PgUtils).utils.prepareValue
 const bytea = 17
-const asText = (value: unknown): string => typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : String(value)
+// A Buffer bound to a text type must hold UTF-8, as PostgreSQL requires of what pg sends: decoded
+// leniently, its invalid bytes became U+FFFD and were stored so. The error quotes no byte.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+const decodeUtf8 = (value: Buffer): string => {
+  try {
+    return utf8.decode(value)
+  } catch {
+    throw new Error("invalid byte sequence for encoding \"UTF8\"")
+  }
+}
+const asText = (value: unknown): string => typeof value === "string" ? value : Buffer.isBuffer(value) ? decodeUtf8(value) : String(value)
 const asBytea = (value: unknown): string => Buffer.isBuffer(value) ? `\\x${value.toString("hex")}` : String(value)
 
 // One parser for every type: PGlite passes the type's OID with each value.
@@ -195,8 +205,23 @@ const makeSession = () => {
   return { take, release, withSession }
 }
 
+// Options from a caller the types did not check, refused before anything opens: a string given
+// for the options (or null) would open a database in memory whose writes end with the layer, and
+// a dataDir that is not a string died. The reason quotes no value given.
+const invalidOptions = (options: unknown): string | undefined => {
+  if (typeof options !== "object" || options === null) return "options must be an object"
+  const { dataDir } = options as PgliteClientConfig
+  if (dataDir === undefined) return undefined
+  if (typeof dataDir !== "string") return "dataDir must be a string"
+  if (localDirectory(dataDir) === "") return "dataDir names no directory"
+  return undefined
+}
+
 /**
  * Builds a client over a new PGlite instance, closed with the scope.
+ *
+ * Fails with a `SqlError`, opening nothing, when `options` is not an object
+ * or `dataDir` is not a string naming a directory (an empty one, `file://`).
  *
  * @since 0.1.0
  * @category constructors
@@ -205,6 +230,10 @@ export const make = (
   options: PgliteClientConfig = {}
 ): Effect.Effect<PgliteClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
+    const invalid = invalidOptions(options)
+    if (invalid !== undefined) {
+      return yield* new SqlError({ cause: new Error(invalid), message: `PgliteClient: invalid options: ${invalid}` })
+    }
     const dir = options.dataDir !== undefined ? localDirectory(options.dataDir) : undefined
     if (dir !== undefined) yield* lockDirectory(dir)
     const db = yield* Effect.acquireRelease(
@@ -316,12 +345,20 @@ export const fromPglite = (
     const holdSession = Effect.acquireRelease(
       Effect.zipRight(
         session.take(Effect.interruptible),
-        Effect.sync(() => {
+        Effect.suspend(() => {
+          // As pg's pool once ended: a closed instance gives no connection. (A transaction begun
+          // on it failed its BEGIN, then its ROLLBACK, which @effect/sql turns into a defect.)
+          if (db.closed) {
+            return Effect.zipRight(
+              session.release,
+              Effect.fail(new SqlError({ cause: new Error("PGlite is closed"), message: "Failed to acquire connection for transaction" }))
+            )
+          }
           const connection: Connection = makeConnection((effect) =>
             Effect.suspend(() => holding.has(connection) ? effect : session.withSession(effect))
           )
           holding.add(connection)
-          return connection
+          return Effect.succeed(connection)
         })
       ),
       (connection) => Effect.zipRight(Effect.sync(() => holding.delete(connection)), session.release)
@@ -409,6 +446,7 @@ const pgJson = Statement.custom<PgClient.PgCustom>("PgJson")
 
 /**
  * A layer providing `PgliteClient`, `PgClient.PgClient` and `SqlClient.SqlClient`.
+ * It fails with a `SqlError` when the options are of the wrong kind (see `make`).
  *
  * @since 0.1.0
  * @category layers
