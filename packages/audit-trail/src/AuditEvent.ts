@@ -24,9 +24,30 @@ const ActorId = Text(200).pipe(
 )
 
 /**
+ * An actor named by its id: the platform itself (`system`), a tenant's API key,
+ * or a member of the platform's staff. The member of `Actor` that is not the
+ * subject (`Actor.members[0]`): the actor of an entry that names no subject,
+ * such as a redaction's or a de-link's. Its id is an opaque identifier, as
+ * `Actor` says: an id holding `@` is refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const NamedActor = Schema.Struct({
+  kind: Schema.Literal("system", "api-key", "staff"),
+  id: ActorId
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type NamedActor = typeof NamedActor.Type
+
+/**
  * Who acted: the platform itself, a tenant's API key, a member of the
- * platform's staff (with their staff id), or the subject (named by the
- * event's `subject`).
+ * platform's staff (with their staff id), all three a `NamedActor`, or the
+ * subject (named by the event's `subject`).
  *
  * An actor's id is written to the log in clear and no erasure reaches it,
  * so it is an opaque identifier (`staff-42`, an API key's id), never
@@ -36,13 +57,7 @@ const ActorId = Text(200).pipe(
  * @since 0.1.0
  * @category models
  */
-export const Actor = Schema.Union(
-  Schema.Struct({
-    kind: Schema.Literal("system", "api-key", "staff"),
-    id: ActorId
-  }),
-  Schema.Struct({ kind: Schema.Literal("subject") })
-)
+export const Actor = Schema.Union(NamedActor, Schema.Struct({ kind: Schema.Literal("subject") }))
 
 /**
  * @since 0.1.0

@@ -77,7 +77,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as AuditEntry from "./AuditEntry.js"
-import { Actor, AuditEvent } from "./AuditEvent.js"
+import { Actor, AuditEvent, NamedActor } from "./AuditEvent.js"
 import * as AuditStore from "./AuditStore.js"
 import { AuditEventInvalid, AuditStoreError, AuditTrail } from "./AuditTrail.js"
 import type { Appended } from "./AuditTrail.js"
@@ -403,8 +403,9 @@ interface Pending {
 
 // The actor of the entry a redaction or de-link records, checked before anything is removed: that
 // entry names no subject, so the subject cannot be its actor.
+const isNamedActor = Schema.is(NamedActor)
 const checkActor = (actor: Actor): Effect.Effect<void, AuditEventInvalid> =>
-  Schema.is(Actor)(actor) && actor.kind !== "subject"
+  isNamedActor(actor)
     ? Effect.void
     : Effect.fail(
       new AuditEventInvalid({

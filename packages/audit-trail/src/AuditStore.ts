@@ -33,6 +33,7 @@ import type { AuditEntry } from "./AuditEntry.js"
 import { decodeLeaf } from "./AuditEntry.js"
 import type { Actor, Json } from "./AuditEvent.js"
 import { AuditStoreError } from "./AuditTrail.js"
+import { checkingTenant } from "./internal/tenantChecked.js"
 import * as MerkleTree from "./MerkleTree.js"
 
 /**
@@ -304,13 +305,7 @@ const removeRecorded = <A, E>(
       ))
   )
 
-/**
- * Audit logs in memory, for tests and programs without a database.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () => {
+const makeMemory = (): Context.Tag.Service<typeof AuditStore> => {
   interface Log {
     state: LogState
     entries: Array<AuditEntry>
@@ -478,7 +473,17 @@ export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () =>
       ).sort()
     )
   })
-})
+}
+
+/**
+ * Audit logs in memory, for tests and programs without a database. A tenant id that is not a
+ * lower-case UUID names no log, as on SQL: reads answer as for an empty log, writes (appends,
+ * checkpoints, redactions, de-links) fail `AuditStoreError`, not quoting it, and write nothing.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<AuditStore> = Layer.sync(AuditStore, () => checkingTenant(makeMemory()))
 
 const migrations: Record<string, Migrations.Migration> = {
   "0001_audit_logs": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -859,7 +864,10 @@ const entryArrays = (entries: ReadonlyArray<AuditEntry>) => {
 }
 
 /**
- * Audit logs on SQL (PostgreSQL or PGlite), migrated on start-up.
+ * Audit logs on SQL (PostgreSQL or PGlite), migrated on start-up. A tenant id that is not a
+ * lower-case UUID (an upper-case one included, which PostgreSQL would read as the tenant's own)
+ * names no log, as in memory: reads answer as for an empty log, writes fail `AuditStoreError`,
+ * whose cause does not quote it, and nothing reaches the database.
  *
  * @since 0.1.0
  * @category layers
@@ -1051,7 +1059,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
       )
     }
 
-    return AuditStore.of({
+    return checkingTenant(AuditStore.of({
       append: <A>(tenant: TenantId, build: (state: LogState) => AppendBatch<A>) => {
         // Optimistic: build on the last known state and write everything in one statement that
         // applies only if the state row still has that size (the row lock serialises writers);
@@ -1436,6 +1444,6 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         Effect.map((rows) => rows.map((row) => row.tenant_id)),
         Effect.mapError(fail("tenants"))
       )
-    })
+    }))
   })
 )

@@ -2,58 +2,19 @@ import { assert, describe, it as plain } from "@effect/vitest"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import type { AuditEvent } from "../src/AuditEvent.js"
 import * as Checkpoint from "../src/Checkpoint.js"
-import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as ProofBundle from "../src/ProofBundle.js"
 import { event } from "./AuditLogSuite.js"
+import { marker, refused } from "./fixtures/refusals.js"
+import { logOver, snapshot } from "./fixtures/stores.js"
 
-// The store stays in the output: the tests read it.
-const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),
-    Layer.provideMerge(store)
-  )
-
-// What a caller without types may put where an id, a number or an object belongs: an address among them.
-const marker = "zoe.marker@example.org"
 const system = { kind: "system", id: "retention" } as const
-
-// The effect fails (never dies, never throws) with `tag`, and nothing it carries quotes the marker.
-const refused = (what: string, tag: string, effect: () => Effect.Effect<unknown, unknown>) =>
-  Effect.map(Effect.exit(Effect.suspend(effect)), (exit) => {
-    assert.isTrue(Exit.isFailure(exit), `${what}: accepted`)
-    if (Exit.isSuccess(exit)) return
-    const failure = Cause.failureOption(exit.cause)
-    assert.isTrue(failure._tag === "Some", `${what}: not a failure but ${Cause.pretty(exit.cause).slice(0, 300)}`)
-    if (failure._tag === "None") return
-    const error = failure.value as { readonly _tag: string; readonly message: string }
-    assert.strictEqual(error._tag, tag, `${what}: ${error.message}`)
-    for (const text of [error.message, JSON.stringify(error), Cause.pretty(exit.cause)]) {
-      assert.notInclude(text, marker, `${what}: quotes what was given`)
-    }
-  })
-
-// Everything a tenant's log holds, and the tenants the store lists: compared before and after.
-const snapshot = (tenant: TenantId.TenantId) =>
-  Effect.gen(function*() {
-    const log = yield* AuditLog.AuditLog
-    const store = yield* AuditStore.AuditStore
-    const entries = (yield* log.query(tenant, { limit: 1000 })).entries.map((e) => ({
-      ...e,
-      leaf: Buffer.from(e.leaf).toString("hex"),
-      leafHash: Buffer.from(e.leafHash).toString("hex")
-    }))
-    return { entries, tenants: [...(yield* store.tenants)].sort(), size: yield* log.size(tenant) }
-  })
 
 contractSuite("audit-trail review 18c", { memory: logOver(AuditStore.layerMemory), sql: logOver(AuditStore.layerSql) }, (it) => {
   it.effect("a tenant id that is not a lower-case UUID is refused by every operation before the store is reached, alike on every store, unquoted, and nothing is written", () =>
