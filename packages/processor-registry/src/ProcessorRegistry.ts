@@ -49,7 +49,7 @@
  * @since 0.1.0
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Actor, AuditEvent } from "@lawful/audit-trail/AuditEvent"
+import { Actor, AuditEvent, NamedActor } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail, type AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
@@ -664,7 +664,6 @@ const decode = <A, I>(what: string, schema: Schema.Schema<A, I>) => (input: unkn
 
 // The actors the audit log names by their id (the system, an API key, staff): the subject, the
 // other member of `Actor`, never acts here (no entry of the registry names a subject).
-const NamedActor = Actor.members[0]
 const isNamedActor = Schema.is(NamedActor)
 
 // The actor of a change, checked before anything is read or written: the audit log names it in
