@@ -57,8 +57,9 @@
  * `exportAll`, `eraseAll` and `rectifyAll` first check the tenant id and the
  * subject id: one that is not a lower-case UUID (an address put in the wrong
  * place, an upper-case UUID) fails the call with `IdInvalid`, naming which id
- * and never quoting it, before any source runs. Otherwise they run every
- * source concurrently and never fail: each returns a `Report` with one outcome per source, in the
+ * and never quoting it, before any source runs. So do `changes` given to
+ * `rectifyAll` that are no object (`null`, a string, an array), with
+ * `id: "changes"`. Otherwise they run every source concurrently and never fail: each returns a `Report` with one outcome per source, in the
  * order of source names (the same however the registering layers were
  * built), succeeded with its result or failed with its error. A source that
  * fails, dies, is interrupted (from within: an interruption of the caller
@@ -239,16 +240,19 @@ export class SourceResultInvalid extends Schema.TaggedError<SourceResultInvalid>
  * `exportAll`, `eraseAll` or `rectifyAll` was given a tenant id or a subject id (`id` says which)
  * that is not one: not a lower-case UUID, such as an address put in the wrong place or an
  * upper-case UUID (which PostgreSQL would read as the lower-case id and a memory store would
- * not). No source was asked; what was given is not quoted.
+ * not); or `rectifyAll` was given `changes` that are no object of fields (`null`, a string, an
+ * array): `id` is `"changes"`. No source was asked; what was given is not quoted.
  *
  * @since 0.1.0
  * @category errors
  */
 export class IdInvalid extends Schema.TaggedError<IdInvalid>()("IdInvalid", {
-  id: Schema.Literal("tenant", "subject")
+  id: Schema.Literal("tenant", "subject", "changes")
 }) {
   override get message(): string {
-    return `The ${this.id} id given is not a lower-case UUID`
+    return this.id === "changes"
+      ? "The changes given are not an object of new values by field name"
+      : `The ${this.id} id given is not a lower-case UUID`
   }
 }
 
@@ -456,7 +460,8 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
   readonly register: (source: PersonalDataSource) => Effect.Effect<void, SourceAlreadyRegistered, Scope.Scope>
   /**
    * Every source's export of the subject. Like `eraseAll` and `rectifyAll`, it fails only with
-   * `IdInvalid`, before any source runs, when the tenant id or the subject id is not one.
+   * `IdInvalid`, before any source runs, when the tenant id or the subject id is not one (and
+   * `rectifyAll` when its `changes` are no object of fields).
    */
   readonly exportAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<SourceExport>, IdInvalid>
   readonly eraseAll: (tenant: TenantId, subject: SubjectId) => Effect.Effect<Report<Erased>, IdInvalid>
@@ -571,6 +576,9 @@ const checkIds = (tenant: TenantId, subject: SubjectId): Effect.Effect<void, IdI
     ? Effect.fail(new IdInvalid({ id: "subject" }))
     : Effect.void
 
+const isChanges = (changes: unknown): changes is Changes =>
+  typeof changes === "object" && changes !== null && !Array.isArray(changes)
+
 // Source names in the order of their UTF-16 code units: the same on every machine and locale.
 const byName = (a: PersonalDataSource, b: PersonalDataSource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
@@ -627,9 +635,17 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
       eraseAll: (tenant, subject) =>
         fanOut("erase", tenant, subject, (source) =>
           Effect.flatMap(source.erase(tenant, subject), (result) => checked(Erased, result))),
+      // Changes that are no object would reach every source, each reading them its own way.
       rectifyAll: (tenant, subject, changes) =>
-        fanOut("rectify", tenant, subject, (source) =>
-          Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result)))
+        isChanges(changes)
+          ? fanOut("rectify", tenant, subject, (source) =>
+            Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result)))
+          : Effect.zipRight(checkIds(tenant, subject), Effect.fail(new IdInvalid({ id: "changes" }))).pipe(
+            Effect.withSpan("PersonalDataRegistry.rectifyAll", {
+              captureStackTrace: false,
+              attributes: { tenant: TenantIds.describe(tenant), subject: SubjectIds.describe(subject) }
+            })
+          )
     })
   })
 

@@ -31,6 +31,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Batcher from "./Batcher.js"
 import * as Email from "./Email.js"
+import { KeyStoreError } from "./KeyStore.js"
 import * as Migrations from "./Migrations.js"
 import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
 import * as SubjectId from "./SubjectId.js"
@@ -130,6 +131,8 @@ export class SubjectDirectory extends Context.Tag("@lawful/core/SubjectDirectory
    * ones: one statement per thousand addresses, the path of imports. Fails
    * with `InvalidEmail` (naming no address) before writing anything when
    * one address is invalid, and with `SubjectDirectoryError` when `emails` is not an array.
+   * A tenant that is not a lower-case UUID is refused first, whatever the list (an empty one
+   * too), with the Vault's `KeyStoreError`, as `resolve` refuses it, never quoting it.
    */
   readonly resolveAll: (
     tenant: TenantId,
@@ -329,6 +332,11 @@ const make = (store: DirectoryStore) =>
         }).pipe(Effect.withSpan("SubjectDirectory.resolve", { captureStackTrace: false, attributes: tenantOf(tenant) })),
       resolveAll: (tenant, inputs) =>
         Effect.gen(function*() {
+          // The tenant first, whatever the list (an empty one too), refused as `resolve` and the
+          // Vault refuse it.
+          if (!TenantIds.is(tenant)) {
+            return yield* new KeyStoreError({ operation: "resolveAll", cause: new Error("the tenant id given is not a lower-case UUID") })
+          }
           if (!Array.isArray(inputs)) {
             return yield* new SubjectDirectoryError({ operation: "resolveAll", cause: new Error("the addresses given are not an array") })
           }

@@ -10,7 +10,12 @@
  *
  * Every method checks the tenant id first: one that is not a lower-case UUID fails with
  * `SuppressionListError`, alike on every backend, before anything is read or written; so does a
- * reason outside `Reason` given to `add`, and a list given to `suppressed` that is not an array.
+ * reason outside `Reason` given to `add`, and a list given to `suppressed` that is not an array
+ * or holds a value that is not a string.
+ *
+ * A row stored on SQL with a reason outside `Reason` (which `add` took before it checked reasons)
+ * reads as `"manual"`: as every method already treats it, a suppression that `remove` lifts and
+ * an erasure replaces.
  *
  * @since 0.1.0
  */
@@ -52,7 +57,7 @@ export const domain = "suppression"
 /**
  * The suppression list could not be read or written: its storage failed, or it was given what
  * it does not take (a tenant id that is not a lower-case UUID, a reason outside `Reason`, a list
- * of addresses that is not an array), which is refused before anything is read or written, alike
+ * of addresses that is not an array or holds a value that is not a string), which is refused before anything is read or written, alike
  * on every backend, and never quoted (`cause` says what was wrong, not what was given).
  *
  * @since 0.1.0
@@ -91,7 +96,11 @@ export class SuppressionList extends Context.Tag("@lawful/core/SuppressionList")
     tenant: TenantId,
     email: string
   ) => Effect.Effect<Option.Option<Reason>, Email.InvalidEmail | SuppressionListError | Vault.VaultError>
-  /** Which of the (already normalised) addresses are suppressed: one query for a whole batch. */
+  /**
+   * Which of the (already normalised) addresses are suppressed: one query for a whole batch. A
+   * list holding a value that is not a string (from a caller without types) fails with
+   * `SuppressionListError`, never quoting it, before any is looked up.
+   */
   readonly suppressed: (
     tenant: TenantId,
     emails: ReadonlyArray<Email.Email>
@@ -112,6 +121,7 @@ interface Store {
 }
 
 const reasons: ReadonlySet<unknown> = new Set(Reason.literals)
+const isReason = (value: unknown): value is Reason => reasons.has(value)
 
 // What a caller without types may pass that the list does not take, refused before anything is
 // read or written on every backend (memory would take an upper-case tenant id as another tenant,
@@ -157,6 +167,11 @@ const make = (store: Store) =>
         Effect.gen(function*() {
           yield* checkTenant("suppressed", tenant)
           if (!Array.isArray(emails)) return yield* refuse("suppressed", "the addresses given are not an array")
+          // Checked whole before any is hashed: a value would be hashed as its text (an object by
+          // its `toString`), or throw (a symbol).
+          if (emails.some((email: unknown) => typeof email !== "string")) {
+            return yield* refuse("suppressed", "an address given is not a string")
+          }
           const hashes: Array<readonly [Email.Email, string]> = []
           for (const email of emails) {
             // The first answers for all: the tenant has a key (cached from then on) or none.
@@ -253,10 +268,14 @@ export const layerSql: Layer.Layer<
           Effect.mapError(fail("add"))
         ),
       reasons: (tenant, hashes) =>
-        sql<{ address_hash: string; reason: Reason }>`
+        sql<{ address_hash: string; reason: string }>`
           SELECT address_hash, reason FROM lawful_suppression_list
           WHERE tenant_id = ${tenant} AND address_hash = ANY(${hashes}::text[])`.pipe(
-          Effect.map((rows) => new Map(rows.map((row) => [row.address_hash, row.reason]))),
+          // A reason outside `Reason`, stored before `add` checked them, is what every statement
+          // here treats it as: not an erasure, so a manual suppression.
+          Effect.map((rows) =>
+            new Map(rows.map((row) => [row.address_hash, isReason(row.reason) ? row.reason : "manual" as const]))
+          ),
           Effect.mapError(fail("lookup"))
         ),
       removeUnlessErased: (tenant, hash) =>

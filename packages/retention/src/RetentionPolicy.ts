@@ -183,16 +183,22 @@ export class RetentionPolicyInvalid extends Schema.TaggedError<RetentionPolicyIn
  * No retention category with this id is registered. `category` is the id
  * asked for when it is a category id (`RetentionTarget.TargetId`); otherwise
  * it is empty, and neither it nor the message quotes what was given (it may
- * be any text, an address included).
+ * be any text, an address included). `tenantId` is set, empty, when
+ * `RetentionPolicies.get` was given a tenant that is not a `TenantId` (a
+ * lower-case UUID), which has no policy of any category: the message then
+ * says so, and quotes neither.
  *
  * @since 0.1.0
  * @category errors
  */
 export class RetentionCategoryNotFound extends Schema.TaggedError<RetentionCategoryNotFound>()(
   "RetentionCategoryNotFound",
-  { category: Schema.String }
+  { category: Schema.String, tenantId: Schema.optional(Schema.String) }
 ) {
   override get message(): string {
+    if (this.tenantId === "") {
+      return "No retention policy is kept for the tenant given: it is not a tenant id (a lower-case UUID)"
+    }
     const category = quotedCategory(this.category)
     return category === ""
       ? "No retention category is registered under the id given: it is not a category id"
@@ -256,7 +262,8 @@ export interface Override {
 export class RetentionPolicies extends Context.Tag("@lawful/retention/RetentionPolicies")<RetentionPolicies, {
   /**
    * The policy in force for the tenant and category. A tenant that is not a `TenantId` (a
-   * lower-case UUID) has none, alike on every store: `RetentionCategoryNotFound`, quoting neither.
+   * lower-case UUID) has none, alike on every store: `RetentionCategoryNotFound` with `tenantId`
+   * empty, whose message says the tenant is not one, quoting neither.
    */
   readonly get: (tenant: TenantId, category: string) => Effect.Effect<Policy, RetentionCategoryNotFound | RetentionStoreError>
   /**
@@ -715,7 +722,14 @@ const make = (store: PolicyStore) =>
       get: (tenant, category) =>
         Effect.flatMap(all(tenant), (policies) => {
           const policy = policies.find((p) => p.category === category)
-          return policy ? Effect.succeed(policy) : Effect.fail(new RetentionCategoryNotFound({ category: quotedCategory(category) }))
+          return policy
+            ? Effect.succeed(policy)
+            : Effect.fail(
+              new RetentionCategoryNotFound({
+                category: quotedCategory(category),
+                ...(isTenantId(tenant) ? {} : { tenantId: "" })
+              })
+            )
         }),
       all,
       set

@@ -177,7 +177,9 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
   ) => <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | SweepLockLost | RetentionStoreError>
   /**
    * Adds committed work to open entries, opening those that are new: one statement. An entry
-   * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back).
+   * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back). Work of
+   * a tenant that is not a `TenantId` (a lower-case UUID) fails the call with
+   * `RetentionStoreError`, never quoting it, and nothing is recorded; so does `close`.
    */
   readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
   /**
@@ -188,7 +190,10 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
    * and for the journal in memory: the purge then commits on its own, and its record follows it.
    */
   readonly joins: (client: SqlClient.SqlClient | undefined) => boolean
-  /** Closes a run's entries of one category: one statement. */
+  /**
+   * Closes a run's entries of one category: one statement. A tenant among `outcomes` that is not a
+   * `TenantId` fails the call with `RetentionStoreError`, never quoting it, and nothing closes.
+   */
   readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
   /** Entries left open by sweeps that were cut short, in every tenant. */
   readonly unfinished: Effect.Effect<ReadonlyArray<SweepEntry>, RetentionStoreError>
@@ -207,14 +212,24 @@ const localLock = (flag: Ref.Ref<boolean>) =>
 
 type Service = Context.Tag.Service<typeof SweepJournal>
 
+// A tenant of a write that is not a `TenantId`, refused before any store, never quoted.
+const notATenant = (operation: string) =>
+  Effect.fail(new RetentionStoreError({ operation, cause: new Error("a tenant id given is not a lower-case UUID") }))
+
 /**
- * A layer's journal behind the check of `last`'s tenant, in one place for every store: a tenant
- * that is not a `TenantId` has no entry, and reaches no store (on SQL it failed the statement, its
- * error quoting it, and an upper-case UUID read the tenant's entries).
+ * A layer's journal behind the checks of the tenants it is given, in one place for every store: a
+ * tenant that is not a `TenantId` has no entry for `last`, and is refused by `record` and `close`
+ * (`RetentionStoreError`, the whole call: nothing recorded, nothing closed); it reaches no store
+ * (on SQL it failed the statement, its error quoting it, and an upper-case UUID read, recorded or
+ * closed the tenant's entries; in memory an entry made of it died).
  */
 const checked = (journal: Service): Service =>
   SweepJournal.of({
     ...journal,
+    record: (work) =>
+      work.every((w) => isTenantId(w?.key?.tenant)) ? journal.record(work) : notATenant("record"),
+    close: (closing) =>
+      closing.outcomes.every((o) => isTenantId(o?.tenant)) ? journal.close(closing) : notATenant("close"),
     last: (tenant, category) => isTenantId(tenant) ? journal.last(tenant, category) : Effect.succeed(Option.none())
   })
 
