@@ -139,6 +139,9 @@ const toSqlError = (message: string) => (cause: unknown) => {
   return new SqlError({ cause, message })
 }
 
+// What @effect/sql sends to end a transaction, or a savepoint, without keeping its writes.
+const rollback = /^ROLLBACK(?: TO SAVEPOINT \w+)?$/
+
 const localDirectory = (dataDir: string): string | undefined =>
   dataDir.startsWith("file://") ? dataDir.slice("file://".length) : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir) ? undefined : dataDir
 
@@ -218,7 +221,9 @@ const invalidOptions = (options: unknown): string | undefined => {
 }
 
 /**
- * Builds a client over a new PGlite instance, closed with the scope.
+ * Builds a client over a new PGlite instance, closed with the scope once the
+ * transaction or reserved connection in use, if any, has finished (what it
+ * commits is kept); those waiting behind the close then fail with a `SqlError`.
  *
  * Fails with a `SqlError`, opening nothing, when `options` is not an object
  * or `dataDir` is not a string naming a directory (an empty one, `file://`).
@@ -236,7 +241,7 @@ export const make = (
     }
     const dir = options.dataDir !== undefined ? localDirectory(options.dataDir) : undefined
     if (dir !== undefined) yield* lockDirectory(dir)
-    const db = yield* Effect.acquireRelease(
+    return yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
           PGlite.create({
@@ -244,17 +249,29 @@ export const make = (
             ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {})
           }),
         catch: toSqlError("PgliteClient: failed to open the database")
-      }),
-      (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
+      }).pipe(Effect.flatMap((db) => fromPglite(db, options))),
+      closeWhenIdle
     )
-    return yield* fromPglite(db, options)
   })
+
+// The close takes the session as a transaction does, in its turn: a transaction or reserved
+// connection in use finishes first (and what it commits is kept), as @effect/sql-pg's pool lets an
+// in-use connection finish. Fibres still waiting behind the close then find the instance closed
+// and fail with a SqlError.
+const closeWhenIdle = (client: PgliteClient): Effect.Effect<void> =>
+  Effect.scoped(Effect.zipRight(
+    client.reserve,
+    Effect.tryPromise(() => client.pglite.close())
+  )).pipe(Effect.ignore)
 
 /**
  * Builds a client over an existing PGlite instance. The caller owns the
- * instance and closes it. All access to it must go through this client, which
- * sets the instance's parsers and serializers to pg's (do not call its
- * `refreshArrayTypes`, which would set PGlite's own array ones again).
+ * instance and closes it; a transaction open when it closes fails with a
+ * `SqlError` and keeps nothing (close it between transactions: a `COMMIT`
+ * the close turns down is a defect of `@effect/sql`). All access to it must go
+ * through this client, which sets the instance's parsers and serializers to
+ * pg's (do not call its `refreshArrayTypes`, which would set PGlite's own array
+ * ones again).
  *
  * @since 0.1.0
  * @category constructors
@@ -309,6 +326,14 @@ export const fromPglite = (
         Effect.map((result) => Array.isArray(result) && result.length === 1 ? result[0]! : result)
       )
 
+    // A closed PGlite holds no transaction: its close ended the one open (as PostgreSQL's shutdown
+    // aborts it), and nothing written since BEGIN was persisted. So a ROLLBACK (or ROLLBACK TO
+    // SAVEPOINT) the close turned down is done, and the transaction fails with the SqlError of the
+    // statement that met the close, where @effect/sql made the failed rollback a defect. A COMMIT
+    // the close turned down still fails: its writes are lost, and @effect/sql makes that a defect.
+    const closedUnder = (error: SqlError) =>
+      db.closed || (error.cause instanceof Error && error.cause.message === "PGlite is closing")
+
     // `guard` takes the session per statement, or not while the connection holds it.
     const makeConnection = (guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
       const run = (
@@ -321,7 +346,8 @@ export const fromPglite = (
         executeRaw: (sql, params) => guard(queryRaw(sql, params)),
         executeWithoutTransform: (sql: string, params: ReadonlyArray<unknown>) => guard(query(sql, params)),
         executeValues: (sql, params) => guard(queryValues(sql, params)),
-        executeUnprepared: run,
+        executeUnprepared: (sql, params, transform) =>
+          rollback.test(sql) ? Effect.catchIf(run(sql, params, transform), closedUnder, () => Effect.succeed([])) : run(sql, params, transform),
         executeStream: (sql, params, transform) =>
           // PGlite has no cursors: the result is read whole, then streamed in chunks.
           Stream.fromIterableEffect(run(sql, params, transform)).pipe(
