@@ -177,9 +177,11 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
   ) => <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E | SweepLockLost | RetentionStoreError>
   /**
    * Adds committed work to open entries, opening those that are new: one statement. An entry
-   * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back). Work of
-   * a tenant that is not a `TenantId` (a lower-case UUID) fails the call with
-   * `RetentionStoreError`, never quoting it, and nothing is recorded; so does `close`.
+   * keeps the earliest cut-off of its work (a policy lengthened mid-sweep moves it back). Work
+   * that is no array, or holds an entry of a tenant that is not a `TenantId` (a lower-case UUID) or
+   * of another shape than `Work` (an invalid time or one before 4713 BC, a count that is no
+   * non-negative integer), fails the call with `RetentionStoreError`, never quoting it, and nothing
+   * is recorded, on every store; so does `close`.
    */
   readonly record: (work: ReadonlyArray<Work>) => Effect.Effect<void, RetentionStoreError>
   /**
@@ -191,8 +193,10 @@ export class SweepJournal extends Context.Tag("@lawful/retention/SweepJournal")<
    */
   readonly joins: (client: SqlClient.SqlClient | undefined) => boolean
   /**
-   * Closes a run's entries of one category: one statement. A tenant among `outcomes` that is not a
-   * `TenantId` fails the call with `RetentionStoreError`, never quoting it, and nothing closes.
+   * Closes a run's entries of one category: one statement. A closing of another shape than
+   * `Closing` (outcomes that are no array, a tenant among them that is not a `TenantId`, a
+   * `complete` that is no boolean, an invalid time or one before 4713 BC) fails the call with
+   * `RetentionStoreError`, never quoting it, and nothing closes nor is forgotten.
    */
   readonly close: (closing: Closing) => Effect.Effect<void, RetentionStoreError>
   /** Entries left open by sweeps that were cut short, in every tenant. */
@@ -216,20 +220,66 @@ type Service = Context.Tag.Service<typeof SweepJournal>
 const notATenant = (operation: string) =>
   Effect.fail(new RetentionStoreError({ operation, cause: new Error("a tenant id given is not a lower-case UUID") }))
 
+// Work or a closing of another shape, refused before any store, never quoted.
+const notOfShape = (operation: string, shape: string) =>
+  Effect.fail(new RetentionStoreError({ operation, cause: new Error(shape) }))
+const workShape =
+  "the work given is not an array of Work: keys of strings, times a store keeps, counts that are non-negative integers"
+const closingShape =
+  "the closing given is not a Closing: strings, times a store keeps, outcomes an array of a tenant and a boolean each"
+
+// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
+const earliestTime = Date.UTC(-4712, 0, 1)
+// An invalid Date's time is NaN, never at or after the earliest.
+const isTime = (value: unknown): value is Date => value instanceof Date && value.getTime() >= earliestTime
+const isCount = (value: unknown, most: number): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= most
+// SQL keeps a batch's count as a bigint, its partitions as an integer.
+const mostPartitions = 2 ** 31 - 1
+
+// Typeof tests only: the sweeper records every batch through this.
+const isWork = (w: Work): boolean =>
+  typeof w.key.category === "string" && typeof w.key.runId === "string" && isTime(w.cutoff) &&
+  isTime(w.startedAt) && isCount(w.purged, Number.MAX_SAFE_INTEGER) && isCount(w.partitions, mostPartitions)
+
+const checkRecord = (journal: Service, given: ReadonlyArray<Work>) => {
+  if (!Array.isArray(given)) return notOfShape("record", workShape)
+  for (const w of given) {
+    if (!isTenantId(w?.key?.tenant)) return notATenant("record")
+    if (!isWork(w)) return notOfShape("record", workShape)
+  }
+  return journal.record(given)
+}
+
+const checkClose = (journal: Service, given: Closing) => {
+  if (
+    typeof given !== "object" || given === null || !Array.isArray(given.outcomes) ||
+    typeof given.runId !== "string" || typeof given.category !== "string" || !isTime(given.at) ||
+    !isTime(given.forgetBefore)
+  ) return notOfShape("close", closingShape)
+  for (const o of given.outcomes) {
+    if (!isTenantId(o?.tenant)) return notATenant("close")
+    if (typeof o.complete !== "boolean") return notOfShape("close", closingShape)
+  }
+  return journal.close(given)
+}
+
 /**
- * A layer's journal behind the checks of the tenants it is given, in one place for every store: a
- * tenant that is not a `TenantId` has no entry for `last`, and is refused by `record` and `close`
- * (`RetentionStoreError`, the whole call: nothing recorded, nothing closed); it reaches no store
- * (on SQL it failed the statement, its error quoting it, and an upper-case UUID read, recorded or
- * closed the tenant's entries; in memory an entry made of it died).
+ * A layer's journal behind the checks of what it is given, in one place for every store: a
+ * tenant that is not a `TenantId` has no entry for `last`; `record` and `close` refuse work or a
+ * closing of another shape than their types' (no array, an entry with a tenant that is not a
+ * `TenantId`, a field of another type, an invalid time or one before 4713 BC, a count that is no
+ * non-negative integer) with `RetentionStoreError`, the whole call: nothing recorded, nothing
+ * closed or forgotten. What they refuse reaches no store (on SQL an address for a tenant failed the
+ * statement, its error quoting it, an upper-case UUID read, recorded or closed the tenant's entries,
+ * and work or a closing of another shape threw, or was written: a negative count, `"yes"` as
+ * complete; in memory it threw or died after writing the entries before it).
  */
 const checked = (journal: Service): Service =>
   SweepJournal.of({
     ...journal,
-    record: (work) =>
-      work.every((w) => isTenantId(w?.key?.tenant)) ? journal.record(work) : notATenant("record"),
-    close: (closing) =>
-      closing.outcomes.every((o) => isTenantId(o?.tenant)) ? journal.close(closing) : notATenant("close"),
+    record: (work) => checkRecord(journal, work),
+    close: (closing) => checkClose(journal, closing),
     last: (tenant, category) => isTenantId(tenant) ? journal.last(tenant, category) : Effect.succeed(Option.none())
   })
 
