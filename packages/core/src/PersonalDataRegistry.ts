@@ -594,15 +594,17 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
     const registered = new Map<string, PersonalDataSource>()
     const sources = () => [...registered.values()].sort(byName)
 
-    // `run` asks a source and checks its result, inside the source's timeout.
+    // `run` asks a source and checks its result, inside the source's timeout; `check`, run after
+    // the ids are checked, refuses the rest of a request before any source runs.
     const fanOut = <A>(
       operation: Operation,
       tenant: TenantId,
       subject: SubjectId,
-      run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError | SourceResultInvalid>
+      run: (source: PersonalDataSource) => Effect.Effect<A, PersonalDataSourceError | SourceResultInvalid>,
+      check: Effect.Effect<void, IdInvalid> = Effect.void
     ): Effect.Effect<Report<A>, IdInvalid> =>
       Effect.zipRight(
-        checkIds(tenant, subject),
+        Effect.zipRight(checkIds(tenant, subject), check),
         Effect.suspend(() =>
           // Suspended, so that a source that throws instead of returning an Effect is reported too.
           Effect.forEach(
@@ -637,15 +639,14 @@ export const makeWith = (options: Options): Effect.Effect<Context.Tag.Service<ty
           Effect.flatMap(source.erase(tenant, subject), (result) => checked(Erased, result))),
       // Changes that are no object would reach every source, each reading them its own way.
       rectifyAll: (tenant, subject, changes) =>
-        isChanges(changes)
-          ? fanOut("rectify", tenant, subject, (source) =>
-            Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result)))
-          : Effect.zipRight(checkIds(tenant, subject), Effect.fail(new IdInvalid({ id: "changes" }))).pipe(
-            Effect.withSpan("PersonalDataRegistry.rectifyAll", {
-              captureStackTrace: false,
-              attributes: { tenant: TenantIds.describe(tenant), subject: SubjectIds.describe(subject) }
-            })
-          )
+        fanOut(
+          "rectify",
+          tenant,
+          subject,
+          (source) =>
+            Effect.flatMap(source.rectify(tenant, subject, changes), (result) => checked(Rectified, result)),
+          isChanges(changes) ? Effect.void : Effect.fail(new IdInvalid({ id: "changes" }))
+        )
     })
   })
 

@@ -31,6 +31,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Batcher from "./Batcher.js"
 import * as Email from "./Email.js"
+import { notAnId } from "./internal/refusal.js"
 import { KeyStoreError } from "./KeyStore.js"
 import * as Migrations from "./Migrations.js"
 import * as PersonalDataRegistry from "./PersonalDataRegistry.js"
@@ -335,7 +336,7 @@ const make = (store: DirectoryStore) =>
           // The tenant first, whatever the list (an empty one too), refused as `resolve` and the
           // Vault refuse it.
           if (!TenantIds.is(tenant)) {
-            return yield* new KeyStoreError({ operation: "resolveAll", cause: new Error("the tenant id given is not a lower-case UUID") })
+            return yield* new KeyStoreError({ operation: "resolveAll", cause: new Error(notAnId("tenant")) })
           }
           if (!Array.isArray(inputs)) {
             return yield* new SubjectDirectoryError({ operation: "resolveAll", cause: new Error("the addresses given are not an array") })

@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Email from "./Email.js"
+import { notAnId } from "./internal/refusal.js"
 import * as Migrations from "./Migrations.js"
 import * as TenantIds from "./TenantId.js"
 import type { TenantId } from "./TenantId.js"
@@ -131,7 +132,7 @@ const refuse = (operation: string, what: string) =>
 const checkTenant = (operation: string, tenant: unknown): Effect.Effect<void, SuppressionListError> =>
   TenantIds.is(tenant)
     ? Effect.void
-    : refuse(operation, "the tenant id given is not a lower-case UUID")
+    : refuse(operation, notAnId("tenant"))
 
 const make = (store: Store) =>
   Effect.gen(function*() {

@@ -68,6 +68,7 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync
 import type { KeyObject } from "node:crypto"
 import { inTransaction, outsideTransaction } from "./Database.js"
 import * as BoundedCache from "./internal/boundedCache.js"
+import { notAnId } from "./internal/refusal.js"
 import { randomBytes } from "./Random.js"
 import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
 import type { SubjectKeyState, WrappedKey } from "./KeyStore.js"
@@ -441,11 +442,14 @@ interface TenantKeys {
   readonly blindIndex: KeyObject
 }
 
-// An id given where a tenant's or a subject's goes is checked before any key is read or written:
-// every key store answers alike (memory would take it, SQL refuse it, or take an upper-case id
-// as the lower-case one), and the refusal never quotes it, which may be an address put there.
-const refuseId = (operation: string, which: "tenant" | "subject") =>
-  Effect.fail(new KeyStoreError({ operation, cause: new Error(`a ${which} id given is not a lower-case UUID`) }))
+// What a caller without types may pass that the Vault does not take is refused before any key is
+// read or written, never quoted.
+const refuseInput = (operation: string, what: string) =>
+  Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
+// An id given where a tenant's or a subject's goes is checked so: every key store answers alike
+// (memory would take it, SQL refuse it, or take an upper-case id as the lower-case one), and the
+// refusal never quotes it, which may be an address put there.
+const refuseId = (operation: string, which: "tenant" | "subject") => refuseInput(operation, notAnId(which))
 const checkIds = (
   operation: string,
   tenant: unknown,
@@ -458,10 +462,8 @@ const checkIds = (
   return Effect.void
 }
 
-// A list given where an array goes, or a plaintext that is neither text nor bytes (from a caller
-// without types), is refused as an id is: before any key is read or written, never quoting it.
-const refuseInput = (operation: string, what: string) =>
-  Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
+// A list given where an array goes, or a plaintext that is neither text nor bytes, is refused as
+// an id is.
 const notAnArray = (operation: string) => refuseInput(operation, "the list given is not an array")
 const isPlaintext = (plaintext: unknown): boolean => typeof plaintext === "string" || plaintext instanceof Uint8Array
 const notPlaintext = (operation: string) => refuseInput(operation, "a plaintext given is neither text nor bytes")
