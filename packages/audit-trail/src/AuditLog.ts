@@ -84,6 +84,7 @@ import type { Appended } from "./AuditTrail.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as CheckpointPublisher from "./CheckpointPublisher.js"
 import { equals } from "./internal/bytes.js"
+import { isObject } from "./internal/guards.js"
 import * as MerkleProof from "./MerkleProof.js"
 import * as MerkleTree from "./MerkleTree.js"
 import { ProofBundle } from "./ProofBundle.js"
@@ -422,7 +423,6 @@ const isIndex = (value: unknown): value is number => Number.isSafeInteger(value)
 // a number belongs, an address among it) is told by its kind, never quoted.
 const quoted = (value: unknown): string => isIndex(value) ? String(value) : "given, not a whole number of 0 or more,"
 const numberOrNaN = (value: unknown): number => typeof value === "number" ? value : Number.NaN
-const isObject = (value: unknown): value is object => typeof value === "object" && value !== null && !Array.isArray(value)
 
 // A tenant id not of a tenant id's form (a lower-case UUID) is refused before the store is reached:
 // in memory it was a log of its own, in clear in every entry; on SQL it failed as a store error

@@ -154,7 +154,10 @@ const syncDirectory = async (path: string) => {
 }
 
 // A file system without hard links (some network and FAT volumes) refuses `link` with one of these.
+// EPERM says so on some (FAT on Linux) but also means other things (a security module, a file held
+// by another program), so only the others mark a directory as one without hard links for good.
 const noHardLinks = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
+const noHardLinksForGood = new Set(["ENOTSUP", "EOPNOTSUPP", "ENOSYS"])
 
 // How many times `latest` is written again after another process moved it back meanwhile.
 const latestAttempts = 8
@@ -221,7 +224,9 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
  * Where the file system has no hard links (some network and FAT volumes), a
  * checkpoint's file is instead created under its own name, exclusively, then
  * written and synced, and the directory after (once a link has been refused in
- * a tenant's directory, the layer tries no more there): of processes publishing
+ * a tenant's directory as not supported, `ENOTSUP`, `EOPNOTSUPP` or `ENOSYS`, the
+ * layer tries no more there; after an `EPERM`, which may have other causes, the
+ * next publication tries a link again): of processes publishing
  * one size at once, one creates it and the others are refused unless their note
  * is the one it holds. There, a crash while that file is written can leave it
  * short (a publication of its size is then refused until an operator removes
@@ -249,7 +254,8 @@ const listTenants = async (directory: string): Promise<ReadonlyArray<TenantId>> 
  * @category layers
  */
 export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublisher> => {
-  // The tenants' directories (each may be a link to another volume) where a link has failed.
+  // The tenants' directories (each may be a link to another volume) where a link was refused as
+  // on a volume without hard links (not by EPERM alone).
   const unlinkable = new Set<string>()
   return Layer.succeed(CheckpointPublisher, {
     publish: (tenant, { note, size }) =>
@@ -292,8 +298,8 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
               return path
             }
 
-            // Linked in whole where it is absent, never replaced; false where the directory has no
-            // hard links.
+            // Linked in whole where it is absent, never replaced; false where the link was refused
+            // as on a volume without hard links (the directory remembered, but for EPERM).
             const linkNew = async (path: string): Promise<boolean> => {
               const written = await partial()
               try {
@@ -302,6 +308,7 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
               } catch (error) {
                 const code = (error as NodeJS.ErrnoException).code ?? ""
                 if (code === "EEXIST") return true
+                if (noHardLinksForGood.has(code)) unlinkable.add(dir)
                 if (noHardLinks.has(code)) return false
                 throw error
               } finally {
@@ -317,13 +324,10 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
                 if (error.code !== "EEXIST") throw error
               })
 
-            // The checkpoint's own file. Once a link has failed in the directory, the next ones are
-            // not tried.
+            // The checkpoint's own file. Once the directory is known to have no hard links, no link
+            // is tried there; after an EPERM, the next publication tries again.
             const file = join(dir, `${String(size).padStart(16, "0")}.checkpoint`)
-            if (unlinkable.has(dir) || !await linkNew(file)) {
-              unlinkable.add(dir)
-              await createNew(file)
-            }
+            if (unlinkable.has(dir) || !await linkNew(file)) await createNew(file)
             if (await readFile(file, "utf8") !== note) {
               throw new Error(`another checkpoint of size ${size} is already published`)
             }

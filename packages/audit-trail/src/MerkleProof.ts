@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Bits from "./internal/bits.js"
 import { equals } from "./internal/bytes.js"
+import { isObject } from "./internal/guards.js"
 import * as MerkleTree from "./MerkleTree.js"
 
 /**
@@ -110,8 +111,6 @@ const checkSize = (name: string, value: number): string | undefined =>
   Bits.isIndex(value)
     ? undefined
     : `${name} must be a non-negative safe integer, got ${typeof value === "number" ? String(value) : value === null ? "null" : typeof value}`
-
-const isClaim = (claim: unknown): boolean => typeof claim === "object" && claim !== null && !Array.isArray(claim)
 
 const checkLength = (proof: ReadonlyArray<Uint8Array>, expected: number): string | undefined =>
   proof.length === expected
@@ -216,7 +215,7 @@ const checkConsistency = (claim: ConsistencyClaim): string | undefined => {
  */
 export const verifyInclusion = (claim: InclusionClaim): Effect.Effect<void, InvalidProof> =>
   Effect.suspend(() => {
-    const reason = isClaim(claim) ? checkInclusion(claim) : "the claim is an object ({ leafIndex, treeSize, leafHash, proof, root })"
+    const reason = isObject(claim) ? checkInclusion(claim) : "the claim is an object ({ leafIndex, treeSize, leafHash, proof, root })"
     return reason === undefined ? Effect.void : Effect.fail(new InvalidProof({ reason }))
   })
 
@@ -231,7 +230,7 @@ export const verifyInclusion = (claim: InclusionClaim): Effect.Effect<void, Inva
  */
 export const verifyConsistency = (claim: ConsistencyClaim): Effect.Effect<void, InvalidProof> =>
   Effect.suspend(() => {
-    const reason = isClaim(claim) ? checkConsistency(claim) : "the claim is an object ({ size1, size2, root1, root2, proof })"
+    const reason = isObject(claim) ? checkConsistency(claim) : "the claim is an object ({ size1, size2, root1, root2, proof })"
     return reason === undefined ? Effect.void : Effect.fail(new InvalidProof({ reason }))
   })
 

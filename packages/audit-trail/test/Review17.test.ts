@@ -43,8 +43,8 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 const realFs = await vi.importActual<typeof import("node:fs/promises")>("node:fs/promises")
 
 const noHardLink = (existing: string, target: string) =>
-  Promise.reject(Object.assign(new Error(`EPERM: operation not permitted, link '${existing}' -> '${target}'`), {
-    code: "EPERM"
+  Promise.reject(Object.assign(new Error(`ENOTSUP: operation not supported, link '${existing}' -> '${target}'`), {
+    code: "ENOTSUP"
   }))
 
 const publisherIn = (dir: string) =>

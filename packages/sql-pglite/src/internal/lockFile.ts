@@ -26,15 +26,20 @@
 // the holder's entry, so it never exists without the process id in it. A file naming another
 // running process, or empty and new (an earlier client between creating it and writing its id),
 // refuses the directory; a file naming a process that is gone, or empty and old, is stale and
-// replaced. Only the holder of the directory writes or removes it. One race is left, as it was
-// between two clients of an earlier version: over a stale file, an earlier client removes the
-// file it judged stale unconditionally, which may by then be this client's (see the README's
-// rule for upgrades). (It stays a file: PGlite's `dumpDataDir` takes it with the data, and
-// loading a dump made by an earlier version writes it back as a file.)
+// replaced. Only the holder of the directory writes or removes it. Over a stale file, races with
+// earlier clients are left, both ways, as they were between two clients of an earlier version: an
+// earlier client removes the file it judged stale unconditionally, which may by then be this
+// client's; and this client does the same to them (`takeFile` reads the stale id, then unlinks the
+// file by name without reading it again, which may by then be an earlier client's new one). Either
+// way both clients may open the directory (see the README's rule for upgrades). (It stays a file:
+// PGlite's `dumpDataDir` takes it with the data, and loading a dump made by an earlier version
+// writes it back as a file.)
 //
 // Releasing removes the file, the holder's entry (and any copied in with the data, see the
-// release), then the lock if it is still empty. Sound on a local Linux or macOS file system; not
-// on Windows, where rename does not replace a directory, nor on network file systems.
+// release), then the lock if it is still empty. The file is removed by name, without checking that
+// it is still this holder's: after one of those races (or a removal by hand) it may be an earlier
+// client's, whose lock is then gone. Sound on a local Linux or macOS file system; not on Windows,
+// where rename does not replace a directory, nor on network file systems.
 import * as fs from "node:fs"
 import { randomUUID } from "node:crypto"
 import { join, resolve } from "node:path"
