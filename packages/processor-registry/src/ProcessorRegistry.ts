@@ -1500,20 +1500,18 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       return DpaAnnex.make({ owner, processors, at })
     })
 
-    // The objections count for the engaged processors of tenants' data, whose approval rests on them.
+    // Every objection, in one read: `Finding.compute` groups them by notice and counts those to the
+    // notices of the engaged processors of tenants' data, whose approval rests on them.
     const findings = Effect.gen(function*() {
-      const [processors, dpas, assessments, notices, at] = yield* Effect.all([
+      const [processors, dpas, assessments, notices, objections, at] = yield* Effect.all([
         store.processors,
         store.dpas(),
         store.assessments(),
         store.announcements(),
+        store.objectionsOf(),
         now
       ])
-      const objections = yield* Effect.forEach(
-        processors.filter((processor) => processor.servesTenants && Processor.isEngaged(processor)),
-        (processor) => store.objectionsOf(processor.id)
-      )
-      return Finding.compute({ processors, dpas, assessments, notices, objections: objections.flat(), decisions, at })
+      return Finding.compute({ processors, dpas, assessments, notices, objections, decisions, at })
     }).pipe(Effect.withSpan("ProcessorRegistry.findings"))
 
     return ProcessorRegistry.of({

@@ -40,6 +40,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
+import { earliestTime } from "./internal/encoding.js"
 
 /**
  * The id of the archive's retention category.
@@ -156,9 +157,6 @@ export const target = (
  */
 export const registerTarget = (options: Parameters<typeof target>[0] = {}) =>
   RetentionTarget.register(target(options))
-
-// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
-const earliestTime = Date.UTC(-4712, 0, 1)
 
 // What a refusal says of the request: the fields that are wrong, never what they hold (a kind, a
 // subject or a tenant given by mistake may be any text, an address included).

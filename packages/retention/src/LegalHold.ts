@@ -95,6 +95,7 @@ import {
   checkActor,
   decodeActor,
   encodeActor,
+  isStorableTime,
   quotedCategory,
   quotedHoldId,
   tenantsGiven
@@ -213,8 +214,6 @@ export class LegalHoldPageInvalid extends Schema.TaggedError<LegalHoldPageInvali
 }
 
 const maxPageLimit = 1000
-// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
-const earliestTime = Date.UTC(-4712, 0, 1)
 
 /** The page, its hold id in lower case as stores keep it, or why it is refused. */
 const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid> => {
@@ -229,8 +228,7 @@ const checkPage = (page: HoldPage): Effect.Effect<HoldPage, LegalHoldPageInvalid
   if (typeof after !== "object" || after === null) {
     return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold: its placement time and id" }))
   }
-  const time = after.placedAt instanceof Date ? after.placedAt.getTime() : Number.NaN
-  if (!(time >= earliestTime)) {
+  if (!isStorableTime(after.placedAt)) {
     return Effect.fail(new LegalHoldPageInvalid({ reason: "a page starts after a hold's placement time" }))
   }
   if (typeof after.holdId !== "string" || !Schema.is(Schema.UUID)(after.holdId)) {

@@ -68,6 +68,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { isStorableTime } from "./internal/encoding.js"
 import { migrate } from "./internal/migrations.js"
 import { RetentionStoreError } from "./RetentionPolicy.js"
 
@@ -228,10 +229,6 @@ const workShape =
 const closingShape =
   "the closing given is not a Closing: strings, times a store keeps, outcomes an array of a tenant and a boolean each"
 
-// The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has.
-const earliestTime = Date.UTC(-4712, 0, 1)
-// An invalid Date's time is NaN, never at or after the earliest.
-const isTime = (value: unknown): value is Date => value instanceof Date && value.getTime() >= earliestTime
 const isCount = (value: unknown, most: number): value is number =>
   Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= most
 // SQL keeps a batch's count as a bigint, its partitions as an integer.
@@ -239,8 +236,8 @@ const mostPartitions = 2 ** 31 - 1
 
 // Typeof tests only: the sweeper records every batch through this.
 const isWork = (w: Work): boolean =>
-  typeof w.key.category === "string" && typeof w.key.runId === "string" && isTime(w.cutoff) &&
-  isTime(w.startedAt) && isCount(w.purged, Number.MAX_SAFE_INTEGER) && isCount(w.partitions, mostPartitions)
+  typeof w.key.category === "string" && typeof w.key.runId === "string" && isStorableTime(w.cutoff) &&
+  isStorableTime(w.startedAt) && isCount(w.purged, Number.MAX_SAFE_INTEGER) && isCount(w.partitions, mostPartitions)
 
 const checkRecord = (journal: Service, given: ReadonlyArray<Work>) => {
   if (!Array.isArray(given)) return notOfShape("record", workShape)
@@ -254,8 +251,8 @@ const checkRecord = (journal: Service, given: ReadonlyArray<Work>) => {
 const checkClose = (journal: Service, given: Closing) => {
   if (
     typeof given !== "object" || given === null || !Array.isArray(given.outcomes) ||
-    typeof given.runId !== "string" || typeof given.category !== "string" || !isTime(given.at) ||
-    !isTime(given.forgetBefore)
+    typeof given.runId !== "string" || typeof given.category !== "string" || !isStorableTime(given.at) ||
+    !isStorableTime(given.forgetBefore)
   ) return notOfShape("close", closingShape)
   for (const o of given.outcomes) {
     if (!isTenantId(o?.tenant)) return notATenant("close")

@@ -320,7 +320,7 @@ export const sqlStore = <E>(
         all(ObjectionRow, "objectionsOf", () =>
           sql`SELECT o.tenant_id, o.notice_id, o.objected_at, o.reason FROM lawful_processor_objections o
               JOIN lawful_processor_notices n ON n.notice_id = o.notice_id
-              WHERE n.processor_id = ${processor}
+              ${processor === undefined ? sql`` : sql`WHERE n.processor_id = ${processor}`}
               ORDER BY o.objected_at, o.tenant_id, o.notice_id`).pipe(Effect.map((rows) => rows.map(toObjection))),
       // Only the transaction's own statements (begin, commit) fail with a raw SqlError here:
       // everything run inside maps its own.

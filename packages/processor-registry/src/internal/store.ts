@@ -57,8 +57,11 @@ export interface RegistryStore<E> {
   readonly announcements: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly objection: (tenant: TenantId, notice: NoticeId) => Effect.Effect<Option.Option<Objection>, E>
   readonly objections: (notice: NoticeId) => Effect.Effect<ReadonlyArray<Objection>, E>
-  /** The objections to every notice of a processor, in one read. */
-  readonly objectionsOf: (processor: ProcessorId) => Effect.Effect<ReadonlyArray<Objection>, E>
+  /**
+   * The objections to every notice of a processor, or to every notice of any processor when none
+   * is given, in one read, by time.
+   */
+  readonly objectionsOf: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Objection>, E>
   /** Applies every change or none; fails when a precondition no longer holds (a concurrent writer). */
   readonly commit: (changes: ReadonlyArray<Change>) => Effect.Effect<void, E>
   /**
@@ -236,7 +239,10 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       read(() => [...objections.values()].filter((o) => o.noticeId === notice).sort(sortObjections)),
     objectionsOf: (processor) =>
       read(() =>
-        [...objections.values()].filter((o) => notices.get(o.noticeId)?.processorId === processor).sort(sortObjections)
+        [...objections.values()].filter((o) => {
+          const of = notices.get(o.noticeId)?.processorId
+          return of !== undefined && (processor === undefined || of === processor)
+        }).sort(sortObjections)
       ),
     transaction: (effect) => effect,
     commit: (changes) =>

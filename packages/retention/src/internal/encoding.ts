@@ -51,6 +51,13 @@ export const tenantsGiven = (tenants: ReadonlyArray<TenantId>): {
   return { given, ids: given.filter(isTenantId) }
 }
 
+/** The earliest time PostgreSQL's timestamptz keeps (4713 BC); it keeps every later time a Date has. */
+export const earliestTime = Date.UTC(-4712, 0, 1)
+
+/** A Date a store keeps: valid (an invalid Date's time is NaN) and not before `earliestTime`. */
+export const isStorableTime = (value: unknown): value is Date =>
+  value instanceof Date && value.getTime() >= earliestTime
+
 // Before any time a store holds (PostgreSQL's times begin in 4713 BC), and one it can compare with.
 const earliestCutoff = Date.UTC(-4000, 0, 1)
 
