@@ -66,7 +66,7 @@ import type { Actor, Json } from "@lawful/audit-trail/AuditEvent"
 import type { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
 import * as Csv from "@lawful/core/Csv"
 import { is as isSubjectId, type SubjectId } from "@lawful/core/SubjectId"
-import type { TenantId } from "@lawful/core/TenantId"
+import { describe as describeTenant, type TenantId } from "@lawful/core/TenantId"
 import type { VaultError } from "@lawful/core/Vault"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -218,8 +218,9 @@ const prepareExport = (
       ))
   })
 
+// A tenant argument that is not an id (an address in the wrong place) is not quoted.
 const traced = (format: string, tenant: TenantId) =>
-  Stream.withSpan(`ConsentExport.${format}`, { captureStackTrace: false, attributes: { tenant } })
+  Stream.withSpan(`ConsentExport.${format}`, { captureStackTrace: false, attributes: { tenant: describeTenant(tenant) } })
 
 /**
  * A tenant's events (or one subject's) in recording order, with their

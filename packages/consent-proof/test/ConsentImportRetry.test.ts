@@ -195,6 +195,17 @@ contractSuite("ConsentImport retries", { memory, sql }, (it) => {
       assert.strictEqual((yield* ledger.importContacts(tenant, request("k".repeat(200), contactsOf(2)))).recorded, 2)
     }))
 
+  it.effect("a refused member inside a list is named by its index, as the audit log names it: lists[1]", () =>
+    Effect.gen(function*() {
+      const ledger = yield* ConsentLedger
+      const tenant = yield* tenantWithLists
+      const error = yield* Effect.flip(
+        ledger.importContacts(tenant, request("key", contactsOf(2), { lists: ["news", 7 as unknown as string] }))
+      )
+      assert.deepStrictEqual(error._tag === "ConsentRequestInvalid" ? error.issues : error, ["lists[1]: invalid"])
+      assert.deepStrictEqual(yield* importedEvents(tenant), [])
+    }))
+
   it.effect("two calls with the same key at once: one records, the other fails ImportInProgress", () =>
     Effect.gen(function*() {
       const ledger = yield* ConsentLedger

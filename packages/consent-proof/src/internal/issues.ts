@@ -6,10 +6,11 @@ import type * as ParseResult from "effect/ParseResult"
  * proof may carry an address, an IP address or a user agent, and a reason must not (in whatever
  * member it was misplaced). A member not allowed is named by its object, not by itself: its name
  * is the caller's text too. `root` names the whole value. A value nested too deeply to be
- * described (`@lawful/core/Issues`) is said to be so.
+ * described (`@lawful/core/Issues`) is said to be so. A path reads as core's `Issues.where` writes
+ * it, as the audit log's do: `contacts[2].email`.
  */
 export const describeIssues = (error: ParseResult.ParseError, root: string): ReadonlyArray<string> => {
-  const where = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? root : path.join(".")
+  const where = (path: ReadonlyArray<PropertyKey>) => path.length === 0 ? root : Issues.where(path)
   return [
     ...new Set(Issues.describe(error).map((issue) =>
       issue._tag === "NestedTooDeeply"
