@@ -5,9 +5,11 @@
  * (`openssl rand -base64 32`). During a rotation, `LAWFUL_MASTER_KEY_PREVIOUS`
  * holds the keys being retired (comma-separated, same form) until
  * `Vault.rotateMasterKey` has re-wrapped every tenant key; that completed
- * rotation retires them (by id). `rotateMasterKey` refuses to run with a retired
- * key as current (`MasterKeyRetired`); start-up does not check: a process on a
- * retired key still serves (see docs/operations.md).
+ * rotation retires them (by id). A retired key wraps nothing new: the Vault's
+ * layer does not build with it as current (start-up stops with one line naming
+ * `LAWFUL_MASTER_KEY`), a Vault already running when its key is retired makes
+ * no new tenant key, and `rotateMasterKey` refuses to run on it, each failing
+ * with `Vault.MasterKeyRetired` (see docs/operations.md).
  * Set to nothing, or only blanks, it holds no key, as when it is not set.
  *
  * @since 0.1.0

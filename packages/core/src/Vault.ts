@@ -36,7 +36,11 @@
  * subject shredded from the store, it caches no key of the subject it reads.
  *
  * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
- * `prepare`, `blindIndex`). Reads (`open`, `openAll`, `findBlindIndex`,
+ * `prepare`, `blindIndex`). A write that makes a tenant's key first reads
+ * whether the current master key was retired by a completed rotation, and
+ * fails with `MasterKeyRetired`, writing nothing, when it was; a tenant that
+ * has its key pays no such read. Building the layer checks the current key
+ * once too. Reads (`open`, `openAll`, `findBlindIndex`,
  * `isShredded`, `shreddedAmong`) create none: on a tenant that never had a key they answer
  * that nothing was sealed or indexed, and write nothing, so they behave the
  * same inside a SQL transaction as outside. No key is created in the
@@ -150,11 +154,14 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
 }
 
 /**
- * The current master key (`LAWFUL_MASTER_KEY`) is one that a completed rotation retired:
- * rotating to it would re-wrap every tenant key back under a key taken out of service (perhaps
- * because it leaked). Names the key by its id, a fingerprint that reveals nothing of the key.
- * A run whose key was retired before it started re-wraps nothing; a run under way when another
- * process retires its key stops at its next page, having re-wrapped its earlier pages. Set
+ * The current master key (`LAWFUL_MASTER_KEY`) is one that a completed rotation retired, and a
+ * retired key wraps nothing new: it may be destroyed once retired (perhaps it leaked), and what
+ * it wraps with it. So a Vault on it makes no new tenant key (`seal`, `sealAll`, `newSubject(s)`,
+ * `prepare`, `blindIndex` of a tenant without a key fail with it, writing nothing), its layer
+ * does not build (start-up stops with this error's one line), and `rotateMasterKey` to it, which
+ * would re-wrap every tenant key back under it, fails before it re-wraps anything (a run under
+ * way when another process retires its key stops at its next page, its earlier pages
+ * re-wrapped). Names the key by its id, a fingerprint that reveals nothing of the key. Set
  * `LAWFUL_MASTER_KEY` to the key in service.
  *
  * @since 0.1.0
@@ -164,8 +171,8 @@ export class MasterKeyRetired extends Schema.TaggedError<MasterKeyRetired>()("Ma
   keyId: Schema.String
 }) {
   override get message(): string {
-    return `Master key ${this.keyId} was retired by a completed rotation and cannot be current again: ` +
-      "set LAWFUL_MASTER_KEY to the key in service"
+    return `LAWFUL_MASTER_KEY is master key ${this.keyId}, which a completed rotation retired: ` +
+      "set LAWFUL_MASTER_KEY to the key in service, the one that rotation made current"
   }
 }
 
@@ -198,12 +205,13 @@ export interface RotationResult {
 }
 
 /**
- * Errors of the Vault's storage and key hierarchy.
+ * Errors of the Vault's storage and key hierarchy. `MasterKeyRetired` comes only from an operation
+ * that makes a tenant's key (a write on a tenant that has none); reads never fail with it.
  *
  * @since 0.1.0
  * @category errors
  */
-export type VaultError = KeyStoreError | KeyUnavailable
+export type VaultError = KeyStoreError | KeyUnavailable | MasterKeyRetired
 
 /**
  * What a field is sealed for, bound into its associated data (for example
@@ -497,7 +505,8 @@ const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
 
 /**
  * The Vault over the `KeyStore` and `MasterKeys` in context. Its background work (keys
- * made ahead for new subjects) lives in the scope.
+ * made ahead for new subjects) lives in the scope. Unlike `layer`, it does not check the current
+ * master key when made; it still makes no tenant key under a retired one.
  *
  * @since 0.1.0
  * @category constructors
@@ -538,6 +547,24 @@ export const make = (options: VaultOptions = {}) =>
         return keys
       })
 
+    const refuseRetiredCurrent = Effect.flatMap(
+      store.isMasterKeyRetired(masters.current.id),
+      (retired) => retired ? Effect.fail(new MasterKeyRetired({ keyId: masters.current.id })) : Effect.void
+    )
+    // A new tenant key is wrapped by the current master key only while the key store does not
+    // list it as retired: a key that a completed rotation retired may be destroyed, and a tenant
+    // key it wraps with it. Read each time, right before the wrap, never cached: a cached "not
+    // retired" would miss a retirement by another process for as long as it was kept. New tenants
+    // are rare, and only they pay this read; existing tenants' keys are read as before. The read
+    // and the insert are two statements: a rotation whose last pass reads the tenant keys before
+    // the insert and retires the key after the read leaves this one key wrapped by it, which is
+    // why docs/operations.md runs the rotation once more before a retired key is destroyed.
+    const createTenantKey = (tenant: TenantId) =>
+      Effect.zipRight(
+        refuseRetiredCurrent,
+        Effect.suspend(() => store.createTenantKey(tenant, wrapTenantRoot(tenant, randomBytes(32))))
+      )
+
     // The tenant's keys, created when it has none: for writes.
     const tenantKeys = (tenant: TenantId): Effect.Effect<TenantKeys, VaultError> => {
       const cached = tenantCache.get(tenant)
@@ -545,7 +572,7 @@ export const make = (options: VaultOptions = {}) =>
       return store.tenantKey(tenant).pipe(
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,
-          onNone: () => store.createTenantKey(tenant, wrapTenantRoot(tenant, randomBytes(32)))
+          onNone: () => createTenantKey(tenant)
         })),
         Effect.flatMap((wrapped) => rememberTenantKeys(tenant, wrapped))
       )
@@ -705,10 +732,6 @@ export const make = (options: VaultOptions = {}) =>
     // the last tenant read: a key that cannot be unwrapped is passed over, not read again, and so
     // is a key an earlier pass of the run re-wrapped or tried to (`attempted`): found again, it was
     // re-wrapped since under another master key, by a process with another current key.
-    const refuseRetiredCurrent = Effect.flatMap(
-      store.isMasterKeyRetired(masters.current.id),
-      (retired) => retired ? Effect.fail(new MasterKeyRetired({ keyId: masters.current.id })) : Effect.void
-    )
     const rotationPass = (attempted: Set<TenantId>) => Effect.gen(function*() {
       let rewrapped = 0
       let raced = 0
@@ -1060,14 +1083,26 @@ export const make = (options: VaultOptions = {}) =>
     })
   })
 
+// Once, when the layer is built: a process started on a retired key stops with one line, instead
+// of serving until its first new tenant is refused.
+const currentKeyInService = Effect.gen(function*() {
+  const { current } = yield* MasterKeys
+  if (yield* (yield* KeyStore).isMasterKeyRetired(current.id)) return yield* new MasterKeyRetired({ keyId: current.id })
+})
+
 /**
- * The Vault over the `KeyStore` and `MasterKeys` layers provided to it.
+ * The Vault over the `KeyStore` and `MasterKeys` layers provided to it. Building it reads once
+ * whether the current master key is retired, and fails with `MasterKeyRetired` when it is
+ * (`Startup.describeFailure` makes it one line naming `LAWFUL_MASTER_KEY`, never the key), or
+ * with `KeyStoreError` when the key store cannot answer.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: VaultOptions = {}): Layer.Layer<Vault, never, KeyStore | MasterKeys> =>
-  Layer.scoped(Vault, make(options))
+export const layerWith = (
+  options: VaultOptions = {}
+): Layer.Layer<Vault, MasterKeyRetired | KeyStoreError, KeyStore | MasterKeys> =>
+  Layer.scoped(Vault, Effect.zipRight(currentKeyInService, make(options)))
 
 /**
  * The Vault with default options.
@@ -1075,4 +1110,4 @@ export const layerWith = (options: VaultOptions = {}): Layer.Layer<Vault, never,
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Vault, never, KeyStore | MasterKeys> = layerWith()
+export const layer: Layer.Layer<Vault, MasterKeyRetired | KeyStoreError, KeyStore | MasterKeys> = layerWith()

@@ -19,7 +19,8 @@ import * as AuditRecorder from "./AuditRecorder.js"
 
 /** The Vault whose platform key makes the audit log's reason digests, its keys in memory. */
 export const vaultMemory: Layer.Layer<Vault.Vault> = Vault.layer.pipe(
-  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
+  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom)),
+  Layer.orDie
 )
 
 /** The Vault with its keys on the test's database, as `Database.layer` gives every package. */
