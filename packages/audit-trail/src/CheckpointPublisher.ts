@@ -17,11 +17,14 @@
  *
  * @since 0.1.0
  */
+import * as Database from "@lawful/core/Database"
 import * as TenantIds from "@lawful/core/TenantId"
 import type { TenantId } from "@lawful/core/TenantId"
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -366,18 +369,45 @@ export const layerDirectory = (directory: string): Layer.Layer<CheckpointPublish
 }
 
 /**
- * `LAWFUL_CHECKPOINT_DIR`, default `./.lawful/checkpoints`. Put it on
- * storage the database's operators cannot rewrite.
+ * `LAWFUL_CHECKPOINT_DIR`; when it is not set, `checkpoints` in the database's
+ * directory, `LAWFUL_DATA_DIR` as `Database.dataDir` of `@lawful/core` reads it
+ * (so `./.lawful/checkpoints` when neither is set, and a `LAWFUL_DATA_DIR` set but
+ * blank is refused as the database refuses it). `LAWFUL_CHECKPOINT_DIR` set but
+ * blank is refused too: the tenants' directories would be made in the working
+ * directory. A `LAWFUL_DATA_DIR` given as a `file://` URL leads to its directory;
+ * one of another scheme (`memory://`, `idb://`) names none here, and is refused
+ * unless `LAWFUL_CHECKPOINT_DIR` is set. Put it on storage the database's operators cannot rewrite.
  *
  * @since 0.1.0
  * @category config
  */
 export const directoryConfig: Config.Config<string> = Config.string("LAWFUL_CHECKPOINT_DIR").pipe(
-  Config.withDefault("./.lawful/checkpoints")
+  Config.validate({
+    message: "LAWFUL_CHECKPOINT_DIR must be the path of a directory, such as /var/lib/lawful/checkpoints " +
+      "(when it is not set, checkpoints in LAWFUL_DATA_DIR)",
+    validation: (directory) => directory.trim().length > 0
+  }),
+  Config.orElseIf({
+    if: ConfigError.isMissingDataOnly,
+    orElse: () =>
+      Config.mapOrFail(Database.dataDir, (dataDir) =>
+        // The database takes a `file://` URL for its directory (sql-pglite's rule), and other
+        // schemes (`memory://`, `idb://`) for no directory on this machine.
+        dataDir.startsWith("file://")
+          ? Either.right(join(dataDir.slice("file://".length), "checkpoints"))
+          : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir)
+          ? Either.left(ConfigError.InvalidData(
+            [],
+            "LAWFUL_DATA_DIR names no directory on this machine, so checkpoints cannot go in it: " +
+              "set LAWFUL_CHECKPOINT_DIR to the path of a directory"
+          ))
+          : Either.right(join(dataDir, "checkpoints")))
+  })
 )
 
 /**
- * Publishes into the directory from `LAWFUL_CHECKPOINT_DIR`.
+ * Publishes into the directory from {@link directoryConfig}: `LAWFUL_CHECKPOINT_DIR`, else
+ * `checkpoints` in `LAWFUL_DATA_DIR`.
  *
  * @since 0.1.0
  * @category layers
