@@ -30,12 +30,16 @@
  * its commit leaves no entry either. Changes are made one at a time (a
  * semaphore), and on SQL a change made meanwhile by another replica (to the
  * processor, its status or its DPAs) makes the commit fail rather than be
- * overwritten or approved on evidence it did not see; an objection recorded
- * meanwhile makes an approval, or a change checked against the objections,
- * check again and be refused as it would have been. That check is made up to
- * four times in all: with the audit log on another database than the
- * registry's, each attempt that failed at its commit leaves its entry in the
- * log (up to four for one change); on the same database they roll back.
+ * overwritten or approved on evidence it did not see. A change of a
+ * processor of tenants' data locks the processor's row first, in its
+ * transaction, and reads what it is checked on after: a change of it made
+ * meanwhile by another replica waits, and so does an objection to its
+ * notices, which locks the row shared before anything is written. An
+ * approval, or a change checked against the objections, thus sees every
+ * objection committed or under way when it is checked, and one begun after
+ * comes after its commit (a finding): it is checked once and logged once,
+ * and with the audit log on another database than the registry's it leaves
+ * no entry for a change that was not made.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
@@ -72,7 +76,7 @@ import * as Finding from "./Finding.js"
 import { addDays, dayHasPassed, startOfDay } from "./internal/dates.js"
 import { describeIssues } from "./internal/issues.js"
 import { sqlStore } from "./internal/sqlStore.js"
-import { type Change, CommitConflict, memoryStore, ObjectionsChanged, type RegistryStore } from "./internal/store.js"
+import { type Change, CommitConflict, memoryStore, type RegistryStore } from "./internal/store.js"
 import * as ProcessingActivity from "./ProcessingActivity.js"
 import * as ProcessingRecord from "./ProcessingRecord.js"
 import * as Processor from "./Processor.js"
@@ -514,8 +518,9 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   /**
    * Under review -> approved, or suspended -> approved (reinstated), when every requirement is met
    * (`Approval`): for a processor of tenants' data, notices whose periods have ended, to which no
-   * tenant objected. An objection recorded meanwhile by another server, after the check, is
-   * seen by the commit, and the approval is refused so. A notice an earlier version stored for no
+   * tenant objected. The objections are read after the processor's row is locked: one another
+   * server has under way is waited for and refuses the approval, one begun after the check waits
+   * for the approval to commit and is then a finding. A notice an earlier version stored for no
    * tenant after tenants had been told of a change does not count.
    */
   readonly approve: (
@@ -816,17 +821,33 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         }))
       )
 
-    const existing = (id: Processor.ProcessorId) =>
-      Effect.flatMap(store.processor(id), Option.match({
+    const orNotFound = (id: Processor.ProcessorId) =>
+      Option.match({
         onNone: () => Effect.fail(new ProcessorNotFound({ processorId: id })),
-        onSome: Effect.succeed
-      }))
+        onSome: (processor: Processor.Processor) => Effect.succeed(processor)
+      })
 
-    const live = (id: Processor.ProcessorId) =>
-      Effect.flatMap(existing(id), (processor) =>
-        processor.status._tag === "Terminated"
-          ? Effect.fail(new ProcessorTerminated({ processorId: id }))
-          : Effect.succeed(processor))
+    const existing = (id: Processor.ProcessorId) => Effect.flatMap(store.processor(id), orNotFound(id))
+
+    const notTerminated = (processor: Processor.Processor) =>
+      processor.status._tag === "Terminated"
+        ? Effect.fail(new ProcessorTerminated({ processorId: processor.id }))
+        : Effect.succeed(processor)
+
+    const live = (id: Processor.ProcessorId) => Effect.flatMap(existing(id), notTerminated)
+
+    // A change judged on the objections to a processor's notices (one of a processor of tenants'
+    // data) reads the processor again with its row locked, in the change's transaction, and
+    // everything it is judged on after: an objection committed before is seen, one being recorded
+    // (which holds the row shared from before its audit entries) is waited for and seen, and one
+    // begun after waits for the change to commit, then counts as any later objection does (a
+    // finding). The change is checked once, against what it commits with, and logged once. Every
+    // other change of such a processor takes the lock first too, before its entries, so two
+    // changes of it never wait for each other's locks the other way round (the row, then the log).
+    const forChange = (processor: Processor.Processor, judgedOnObjections = processor.servesTenants) =>
+      judgedOnObjections
+        ? Effect.flatMap(store.processorForChange(processor.id), orNotFound(processor.id))
+        : Effect.succeed(processor)
 
     // What a processor's approval rests on, read once: its DPAs, assessments and notices, and the
     // objections to those notices when they count (the processor serves tenants; else unread).
@@ -857,25 +878,6 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const evidence = (processor: Processor.Processor, at: Date) =>
       Effect.map(recordsOf(processor.id, processor.servesTenants), (records) => evidenceOf(processor, records, at))
-
-    // A change checked against the processor's objections commits only while they are the ones it
-    // saw: an objection another server records between the check and the commit fails the commit
-    // (the store locks the processor's row, which recording an objection holds until it commits).
-    // A change checked without them (the processor serves no tenant) is held to nothing.
-    const objectionsSeen = (id: Processor.ProcessorId, records: ApprovalRecords): ReadonlyArray<Change> =>
-      records.objections === undefined
-        ? []
-        : [{ _tag: "ObjectionsUnchanged", processorId: id, seen: records.objections.length }]
-
-    // ...and is then checked again, on the records that hold the objection: refused as any change
-    // checked against it would be, or committed when the objection changes nothing. Each attempt
-    // appends its entries: with the audit log on another database, one that failed at its commit
-    // leaves them there (up to four attempts); on the registry's database they roll back with it.
-    const recheckedOnObjection = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.retry(effect, {
-        times: 3,
-        while: (error) => error instanceof RegistryStoreError && error.cause instanceof ObjectionsChanged
-      })
 
     // The records a change to an engaged processor is judged on (`keepsApproval`), read once: none
     // for a processor not engaged (approved or suspended), whose changes add no requirement to
@@ -991,8 +993,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const by = yield* actorOf(rawBy)
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
-        return yield* recheckedOnObjection(run(Effect.gen(function*() {
-          const before = yield* live(id)
+        return yield* run(Effect.gen(function*() {
+          const current = yield* live(id)
+          const before = yield* forChange(current, current.servesTenants || input.servesTenants).pipe(
+            Effect.flatMap(notTerminated)
+          )
           const at = yield* now
           yield* checkLocations(input, at)
           yield* checkRole(id, input.role)
@@ -1001,17 +1006,14 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           yield* keepsApproval(before, after, approvalRecords, at)
           return {
             result: after,
-            changes: [
-              ...(Option.isSome(approvalRecords) ? objectionsSeen(id, approvalRecords.value) : []),
-              { _tag: "UpdateProcessor", processor: after }
-            ],
+            changes: [{ _tag: "UpdateProcessor", processor: after }],
             audit: onPlatform(event(by, "processor.updated", resource(after), {
               servesTenants: after.servesTenants,
               countries: after.locations.map((location) => location.country),
               revision: after.revision
             }))
           } satisfies Plan<Processor.Processor>
-        })))
+        }))
       }
     )
 
@@ -1024,7 +1026,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
-        const processor = yield* existing(id)
+        const processor = yield* Effect.flatMap(existing(id), forChange)
         yield* transition(processor, "UnderReview")
         const at = yield* now
         const after = withStatus(processor, { _tag: "UnderReview", since: at }, at)
@@ -1039,8 +1041,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const approve = Effect.fn("ProcessorRegistry.approve")(function*(rawBy: Actor, rawId: Processor.ProcessorId) {
       const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
-      return yield* recheckedOnObjection(run(Effect.gen(function*() {
-        const processor = yield* existing(id)
+      return yield* run(Effect.gen(function*() {
+        const processor = yield* Effect.flatMap(existing(id), forChange)
         yield* transition(processor, "Approved")
         const at = yield* now
         const records = yield* recordsOf(processor.id, processor.servesTenants)
@@ -1052,13 +1054,10 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const action = processor.status._tag === "Suspended" ? "processor.reinstated" : "processor.approved"
         return {
           result: after,
-          changes: [
-            ...objectionsSeen(id, records),
-            { _tag: "UpdateProcessor", processor: after }
-          ],
+          changes: [{ _tag: "UpdateProcessor", processor: after }],
           audit: onPlatform(event(by, action, resource(after), { from: processor.status._tag }))
         } satisfies Plan<Processor.Processor>
-      })))
+      }))
     })
 
     const suspend = Effect.fn("ProcessorRegistry.suspend")(function*(rawBy: Actor, rawId: Processor.ProcessorId, rawReason: string) {
@@ -1067,7 +1066,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
       const stated = yield* statedReason("suspend", reason)
       return yield* run(Effect.gen(function*() {
-        const processor = yield* existing(id)
+        const processor = yield* Effect.flatMap(existing(id), forChange)
         yield* transition(processor, "Suspended")
         const at = yield* now
         const after = withStatus(processor, { _tag: "Suspended", since: at, reason }, at)
@@ -1086,7 +1085,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const input = yield* decode("termination", TerminationInput)(raw)
         const stated = yield* statedReason("terminate", input.reason)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* existing(id)
+          const processor = yield* Effect.flatMap(existing(id), forChange)
           yield* transition(processor, "Terminated")
           const at = yield* now
           const after = terminated(processor, input.reason, input.dataDisposition, at)
@@ -1109,7 +1108,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const disposition = yield* decode("data disposition", Schema.Literal("returned", "deleted"))(rawDisposition)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* existing(id)
+          const processor = yield* Effect.flatMap(existing(id), forChange)
           const status = processor.status
           if (status._tag !== "Terminated" || status.dataDisposition !== "pending") {
             return yield* new DataDispositionNotPending({ processorId: id })
@@ -1131,7 +1130,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("DPA", Dpa.DpaInput)(raw)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* live(id)
+          const processor = yield* live(id).pipe(Effect.flatMap((p) => forChange(p)), Effect.flatMap(notTerminated))
           const at = yield* now
           if (input.signedOn.getTime() > at.getTime()) {
             return yield* new InvalidInput({ what: "DPA", issues: ["signedOn: the signature date is in the future"] })
@@ -1279,7 +1278,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             }
           })
           // An assessment always belongs to a registered processor.
-          const processor = yield* existing(assessment.processorId).pipe(Effect.catchTag("ProcessorNotFound", Effect.die))
+          const processor = yield* Effect.flatMap(existing(assessment.processorId), (p) => forChange(p)).pipe(
+            Effect.catchTag("ProcessorNotFound", Effect.die)
+          )
           const ends = input.outcome === "unsatisfactory" && processor.status._tag !== "Terminated"
           const after = ends ? terminated(processor, `assessment ${id} was decided unsatisfactory`, undefined, at) : processor
           const decisionEvent = event(by, "assessment.decided", { type: "assessment", id }, {
@@ -1416,7 +1417,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const noticeId = yield* noticeIdOf(rawNoticeId)
         const input = yield* decode("objection", ChangeNotice.ObjectionInput)(raw)
         return yield* run(Effect.gen(function*() {
-          const found = yield* store.notice(noticeId)
+          // Locks the processor shared first, before the entries: a change judged on its objections
+          // waits for this one to commit and sees it, or has committed before (see `forChange`).
+          const found = yield* store.noticeForObjection(noticeId)
           if (Option.isNone(found) || !(yield* store.isRecipient(tenant, noticeId))) {
             return yield* new NoticeNotFound({ noticeId })
           }

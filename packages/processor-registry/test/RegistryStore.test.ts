@@ -1,19 +1,22 @@
 // The registry's store, read where the registry's operations cannot reach: the objections to
-// every notice of a processor come in one read (`objectionsOf`), a commit checked against them
-// fails once another is recorded (`ObjectionsUnchanged`), and the notices that told no tenant
+// every notice of a processor come in one read (`objectionsOf`), an objection being recorded
+// waits for a transaction that holds the processor for a change (`processorForChange`), which
+// reads those recorded before, and the notices that told no tenant
 // when there were tenants to tell are left out of the announcements (`announcements`), on every
 // backend alike.
 import { assert } from "@effect/vitest"
+import * as Database from "@lawful/core/Database"
 import { contractSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as ChangeNotice from "../src/ChangeNotice.js"
 import { sqlStore } from "../src/internal/sqlStore.js"
-import { memoryStore, ObjectionsChanged, type RegistryStore } from "../src/internal/store.js"
+import { memoryStore, type RegistryStore } from "../src/internal/store.js"
 import * as Processor from "../src/Processor.js"
 import { processorInput, start } from "./fixtures.js"
 
@@ -99,29 +102,36 @@ contractSuite("RegistryStore", {
       )
     }))
 
-  it.effect("a commit checked against a processor's objections fails once another is recorded, and writes nothing", () =>
+  it.effect("an objection waits for a transaction that holds its processor for a change, which reads those before", () =>
     Effect.gen(function*() {
       const store = yield* Store
-      const tenant = yield* TenantId.make
+      const [early, late] = [yield* TenantId.make, yield* TenantId.make]
       const objected = yield* processor
       const first = yield* notice(objected, 1)
       yield* store.commit([
         { _tag: "InsertProcessor", processor: objected },
-        { _tag: "InsertNotice", notice: first, audience: [tenant] }
+        { _tag: "InsertNotice", notice: first, audience: [early, late] }
       ])
+      const record = (tenant: TenantId.TenantId, minutes: number) =>
+        store.transaction(Effect.gen(function*() {
+          assert.isTrue(Option.isSome(yield* store.noticeForObjection(first.id)))
+          yield* store.commit([{ _tag: "InsertObjection", objection: objection(tenant, first, minutes) }])
+        }))
+      yield* record(early, 2)
       const approved = new Processor.Processor({ ...objected, status: { _tag: "Approved", since: at(5) }, revision: 2 })
-      yield* store.commit([{ _tag: "InsertObjection", objection: objection(tenant, first, 2) }])
-      const failed = yield* Effect.flip(store.commit([
-        { _tag: "ObjectionsUnchanged", processorId: objected.id, seen: 0 },
-        { _tag: "UpdateProcessor", processor: approved }
-      ]))
-      assert.instanceOf((failed as { cause: unknown }).cause, ObjectionsChanged)
-      assert.strictEqual(Option.map(yield* store.processor(objected.id), (p) => p.revision).pipe(Option.getOrThrow), 1)
-      yield* store.commit([
-        { _tag: "ObjectionsUnchanged", processorId: objected.id, seen: 1 },
-        { _tag: "UpdateProcessor", processor: approved }
-      ])
-      assert.strictEqual(Option.map(yield* store.processor(objected.id), (p) => p.revision).pipe(Option.getOrThrow), 2)
+      const later = yield* store.transaction(Effect.gen(function*() {
+        assert.strictEqual(Option.getOrThrow(yield* store.processorForChange(objected.id)).revision, 1)
+        assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early])
+        // Another writer's objection, in a transaction of its own, waits for this one.
+        const fiber = yield* Effect.fork(Database.outsideTransaction(record(late, 3)))
+        yield* Effect.repeatN(Effect.yieldNow(), 100)
+        assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early])
+        yield* store.commit([{ _tag: "UpdateProcessor", processor: approved }])
+        return fiber
+      }))
+      yield* Fiber.join(later)
+      assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early, late])
+      assert.strictEqual(Option.getOrThrow(yield* store.processor(objected.id)).revision, 2)
     }))
 
   it.effect("announcements: every notice but those that reached no tenant after one had reached tenants", () =>

@@ -1,5 +1,6 @@
-// Review 18: an objection recorded by another server between an approval's check and its commit,
-// or under way while it commits (the commit waits for it), stops the approval; a suspended
+// Review 18: an objection another server has under way when an approval is checked stops the
+// approval (the approval waits for it), and one begun after the check waits for the approval and
+// is a finding; a suspended
 // processor of tenants' data takes on a country or purpose only as an approved one does; a
 // `__proto__` key among a questionnaire's answers is refused, not dropped;
 // a notice stored for no tenant while there were tenants to tell (by an earlier version)
@@ -24,8 +25,10 @@ import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
+  announcedAndDue,
   approvedProcessor,
   atStart,
+  clockAt,
   completeReview,
   layers,
   layerSqlWithLog,
@@ -34,29 +37,9 @@ import {
   processorInput,
   publishQuestionnaire,
   staff,
-  tenantKey
+  tenantKey,
+  waitsFor
 } from "./fixtures.js"
-
-// Another server's clock, `millis` since the epoch: it may run behind this one's.
-const clockAt = (millis: number): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => millis,
-  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
-  currentTimeMillis: Effect.succeed(millis),
-  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
-  sleep: () => Effect.void
-})
-
-// A processor of tenants' data, reviewed, announced to `tenant`, its notice's period ended.
-const announcedAndDue = (tenant: TenantId.TenantId) =>
-  Effect.gen(function*() {
-    const registry = yield* ProcessorRegistry
-    const processor = yield* registry.register(staff, processorInput({ servesTenants: true }))
-    yield* completeReview(processor.id)
-    const { notice } = yield* registry.announce(staff, { processorId: processor.id, audience: [tenant] })
-    yield* TestClock.adjust("30 days")
-    return { processor, notice }
-  })
 
 contractSuite("Review 18", layers, (it, backend) => {
   it.effect("a suspended processor of tenants' data takes on no country or purpose its tenants were not told of", () =>
@@ -128,9 +111,8 @@ contractSuite("Review 18", layers, (it, backend) => {
       assert.deepStrictEqual(yield* registry.assessments(processor.id), [])
     }))
 
-  // Guards the serialisation already there, not the commit's re-check: one registry in memory
-  // makes its changes one at a time (its lock), so an objection comes before an approval's check
-  // or after its commit, never in between, and the re-check never has an objection to find.
+  // In memory changes are made one at a time (the registry's lock, and the store's transactions),
+  // so an objection comes before an approval's check or after its commit, never in between.
   if (backend === "memory") {
     it.effect("in memory the registry's lock has an objection wait for an approval under way, and it is a finding once recorded", () =>
       Effect.gen(function*() {
@@ -209,31 +191,41 @@ sqlSuite("Review 18 on SQL", layerSqlWithLog, (it, backend) => {
 
   // Two servers need two sessions: PGlite is one, and runs one transaction at a time.
   if (backend !== "postgres") return
-  it.scoped("an objection another server records between an approval's check and its commit refuses the approval", () =>
+  // The approval holds the processor's row from its check to its commit: the objection, which
+  // locks that row before its own entries, waits for it, and neither waits for the other's lock
+  // on the log.
+  it.scoped("an objection another server begins between an approval's check and its commit waits for it, then is a finding", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
+      const sql = yield* SqlClient.SqlClient
       const other = yield* otherServer
       const tenant = yield* TenantId.make
       const { notice, processor } = yield* announcedAndDue(tenant)
       // Once the approval has found no objection, the other server, its clock a minute behind the
-      // deadline, records one, on a connection of its own.
-      yield* recorder.beforeNextAppend(
-        other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
-          Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000)),
-          Effect.asVoid,
-          Database.outsideTransaction
-        )
+      // deadline, starts recording one, on a connection of its own.
+      const go = yield* Deferred.make<void>()
+      const objecting = yield* Deferred.await(go).pipe(
+        Effect.zipRight(other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" })),
+        Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000)),
+        Effect.fork
       )
-      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(refused._tag, "ApprovalRefused")
-      assert.deepStrictEqual(
-        refused._tag === "ApprovalRefused" ? refused.missing : [],
-        [{ _tag: "ObjectionUnresolved", noticeId: notice.id, objections: 1 }]
-      )
-      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
+      const waited = yield* Deferred.make<boolean>()
+      yield* recorder.beforeNextAppend(Effect.gen(function*() {
+        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+        yield* Deferred.succeed(go, undefined)
+        yield* Deferred.succeed(waited, yield* waitsFor(sql, objecting, row!.pid))
+      }))
+      const approved = yield* registry.approve(staff, processor.id)
+      yield* Fiber.join(objecting)
+      assert.isTrue(yield* Deferred.await(waited), "the objection waits for the approval")
+      assert.strictEqual(approved.status._tag, "Approved")
       assert.strictEqual((yield* registry.objections(notice.id)).length, 1)
+      const findings = (yield* registry.findings).filter((f) => f.processorId === processor.id)
+      assert.deepStrictEqual(findings.map((f) => f._tag), ["ObjectionUnresolved"])
+      const logged = (yield* recorder.about(ProcessorRegistryModule.platformTenant, processor.id)).map((e) => e.action)
+      assert.strictEqual(logged.filter((action) => action === "processor-registry.processor.approved").length, 1)
     }))
 
   it.scoped("an approval committing while another server's objection is under way waits for it, and is refused", () =>

@@ -1,11 +1,16 @@
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Database from "@lawful/core/Database"
 import * as KeyStore from "@lawful/core/KeyStore"
 import * as TenantId from "@lawful/core/TenantId"
 import * as MasterKey from "@lawful/core/MasterKey"
 import * as Vault from "@lawful/core/Vault"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { randomUUID } from "node:crypto"
 import * as Dpa from "../src/Dpa.js"
@@ -188,4 +193,44 @@ export const approvedProcessor = (
     const registry = yield* ProcessorRegistry
     const processor = yield* registry.register(staff, processorInput(overrides))
     return yield* approveFully(processor.id, options)
+  })
+
+/** Another server's clock, `millis` since the epoch: it may run behind this one's. */
+export const clockAt = (millis: number): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => millis,
+  unsafeCurrentTimeNanos: () => BigInt(millis) * 1_000_000n,
+  currentTimeMillis: Effect.succeed(millis),
+  currentTimeNanos: Effect.succeed(BigInt(millis) * 1_000_000n),
+  sleep: () => Effect.void
+})
+
+/** A processor of tenants' data, reviewed, announced to `tenant`, its notice's period ended. */
+export const announcedAndDue = (tenant: TenantId.TenantId) =>
+  Effect.gen(function*() {
+    const registry = yield* ProcessorRegistry
+    const processor = yield* registry.register(staff, processorInput({ servesTenants: true }))
+    yield* completeReview(processor.id)
+    const { notice } = yield* registry.announce(staff, { processorId: processor.id, audience: [tenant] })
+    yield* TestClock.adjust("30 days")
+    return { processor, notice }
+  })
+
+// Whether the session `pid` holds a lock another session waits for. Asked on a connection of the
+// pool: a transaction keeps one view of `pg_stat_activity` until it ends.
+const isBlocking = (sql: SqlClient.SqlClient, pid: number) =>
+  Effect.gen(function*() {
+    const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE ${pid}::int = ANY (pg_blocking_pids(pid))`
+    return row!.n > 0
+  }).pipe(Database.outsideTransaction)
+
+/** Polls until `fiber` is done or waits for a lock of PostgreSQL session `pid`: whether it waited. */
+export const waitsFor = <A, E>(sql: SqlClient.SqlClient, fiber: Fiber.Fiber<A, E>, pid: number) =>
+  Effect.gen(function*() {
+    for (let poll = 0; poll < 5000; poll++) {
+      if (Option.isSome(yield* Fiber.poll(fiber))) return false
+      if (yield* isBlocking(sql, pid)) return true
+    }
+    return false
   })

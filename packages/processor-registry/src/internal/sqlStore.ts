@@ -13,7 +13,7 @@ import { Dpa } from "../Dpa.js"
 import { ProcessingActivity } from "../ProcessingActivity.js"
 import { Processor, ProcessorId } from "../Processor.js"
 import { Questionnaire } from "../Questionnaire.js"
-import { type Change, CommitConflict, ObjectionsChanged, type RegistryStore } from "./store.js"
+import { type Change, CommitConflict, type RegistryStore } from "./store.js"
 
 // The registry is the platform's own: its tables are platform-wide reference data
 // (small, read whole, Citus reference tables). What concerns one tenant, the
@@ -194,31 +194,11 @@ export const sqlStore = <E>(
                 }`, { discard: true }))
             )
         }
-        // The processor's row is share-locked first: a change checked against the processor's
-        // objections (`ObjectionsUnchanged`) waits for this one to commit, and sees it.
         case "InsertObjection": {
           const o = change.objection
-          return sql`SELECT p.processor_id FROM lawful_processors p
-              JOIN lawful_processor_notices n ON n.processor_id = p.processor_id
-              WHERE n.notice_id = ${o.noticeId}
-              FOR SHARE OF p`.pipe(
-              Effect.zipRight(sql`INSERT INTO lawful_processor_objections (tenant_id, notice_id, objected_at, reason)
-                  VALUES (${o.tenantId}, ${o.noticeId}, ${o.objectedAt}, ${o.reason})`)
-            )
+          return sql`INSERT INTO lawful_processor_objections (tenant_id, notice_id, objected_at, reason)
+              VALUES (${o.tenantId}, ${o.noticeId}, ${o.objectedAt}, ${o.reason})`
         }
-        // Locks the processor's row (an objection being recorded holds it shared until it commits),
-        // then counts, in a statement of its own: under READ COMMITTED it sees every objection
-        // committed before the lock was granted.
-        case "ObjectionsUnchanged":
-          return sql`SELECT processor_id FROM lawful_processors WHERE processor_id = ${change.processorId}
-              FOR NO KEY UPDATE`.pipe(
-              Effect.zipRight(sql<{ n: number }>`SELECT count(*)::int AS n FROM lawful_processor_objections o
-                  JOIN lawful_processor_notices n ON n.notice_id = o.notice_id
-                  WHERE n.processor_id = ${change.processorId}`),
-              Effect.flatMap((rows) =>
-                (rows[0]?.n ?? 0) === change.seen ? Effect.void : Effect.fail(new ObjectionsChanged(change.processorId))
-              )
-            )
       }
     }
 
@@ -226,6 +206,13 @@ export const sqlStore = <E>(
       processor: (id) =>
         one(ProcessorRow, "processor", () =>
           sql`SELECT document FROM lawful_processors WHERE processor_id = ${id}`).pipe(
+            Effect.map(Option.map((row) => row.document))
+          ),
+      // Under READ COMMITTED each statement after this one sees every objection committed before
+      // the lock was granted; one being recorded holds the row shared (`noticeForObjection`).
+      processorForChange: (id) =>
+        one(ProcessorRow, "processorForChange", () =>
+          sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} FOR NO KEY UPDATE`).pipe(
             Effect.map(Option.map((row) => row.document))
           ),
       processors: Effect.suspend(() =>
@@ -268,6 +255,12 @@ export const sqlStore = <E>(
           sql`SELECT document FROM lawful_processor_notices WHERE notice_id = ${id}`).pipe(
             Effect.map(Option.map((row) => row.document))
           ),
+      noticeForObjection: (id) =>
+        one(NoticeRow, "noticeForObjection", () =>
+          sql`SELECT n.document FROM lawful_processor_notices n
+              JOIN lawful_processors p ON p.processor_id = n.processor_id
+              WHERE n.notice_id = ${id}
+              FOR SHARE OF p`).pipe(Effect.map(Option.map((row) => row.document))),
       notices: (processor?: ProcessorId) =>
         all(NoticeRow, "notices", () =>
           processor === undefined

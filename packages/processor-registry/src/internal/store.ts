@@ -21,13 +21,8 @@ export type Change =
   | { readonly _tag: "DecideAssessment"; readonly assessment: Assessment }
   | { readonly _tag: "PutActivity"; readonly activity: ProcessingActivity }
   | { readonly _tag: "InsertNotice"; readonly notice: ChangeNotice; readonly audience: ReadonlyArray<TenantId> }
+  /** Committed in the transaction that read its notice with `noticeForObjection`. */
   | { readonly _tag: "InsertObjection"; readonly objection: Objection }
-  /**
-   * Writes nothing: applies only while the processor's notices have exactly `seen` objections, those
-   * the change was checked against. On SQL it locks the processor's row first, as recording an
-   * objection does, so an objection committed meanwhile is seen and one under way waits.
-   */
-  | { readonly _tag: "ObjectionsUnchanged"; readonly processorId: ProcessorId; readonly seen: number }
 
 /**
  * @internal What a backend keeps. Lists come in a stable order: processors by
@@ -36,6 +31,13 @@ export type Change =
  */
 export interface RegistryStore<E> {
   readonly processor: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
+  /**
+   * The processor, for a change made in a transaction (`transaction`): its row is locked until the
+   * transaction ends, so an objection to its notices being recorded (`noticeForObjection`) waits
+   * for the change to commit, and every read after this one sees the objections committed before.
+   * On SQL `FOR NO KEY UPDATE`; in memory, transactions run one at a time.
+   */
+  readonly processorForChange: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
   readonly processors: Effect.Effect<ReadonlyArray<Processor>, E>
   readonly dpas: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Dpa>, E>
   readonly questionnaire: (id: string, version: number) => Effect.Effect<Option.Option<Questionnaire>, E>
@@ -44,6 +46,13 @@ export interface RegistryStore<E> {
   readonly assessments: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Assessment>, E>
   readonly activities: Effect.Effect<ReadonlyArray<ProcessingActivity>, E>
   readonly notice: (id: NoticeId) => Effect.Effect<Option.Option<ChangeNotice>, E>
+  /**
+   * The notice, for an objection to it recorded in a transaction: its processor's row is locked
+   * shared until the transaction ends (on SQL `FOR SHARE`), so a change that locked the processor
+   * (`processorForChange`) is waited for, and one that locks it after waits for the objection and
+   * sees it. Taken before anything is written, the audit entries too, as a change's lock is.
+   */
+  readonly noticeForObjection: (id: NoticeId) => Effect.Effect<Option.Option<ChangeNotice>, E>
   readonly notices: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly noticesFor: (tenant: TenantId) => Effect.Effect<ReadonlyArray<ChangeNotice>, E>
   readonly isRecipient: (tenant: TenantId, notice: NoticeId) => Effect.Effect<boolean, E>
@@ -67,7 +76,7 @@ export interface RegistryStore<E> {
   /**
    * Runs `effect` in one transaction of the store's database (SQL): what it writes there,
    * audit entries of a log on the same database included, commits or rolls back as one. In
-   * memory, `effect` as it is.
+   * memory, `effect` once no other transaction runs (they run one at a time); not nested.
    */
   readonly transaction: <A, E2, R>(effect: Effect.Effect<A, E2, R>) => Effect.Effect<A, E | E2, R>
 }
@@ -95,13 +104,6 @@ export class CommitConflict {
   }
 }
 
-/** @internal An objection was recorded after the change was checked (`ObjectionsUnchanged`): check it again. */
-export class ObjectionsChanged extends CommitConflict {
-  constructor(processorId: string) {
-    super(`an objection to a notice of processor ${processorId} was recorded concurrently`)
-  }
-}
-
 /** @internal The store in memory. Each read and commit yields first, as a database round trip would. */
 export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => E): RegistryStore<E> => {
   const processors = new Map<string, Processor>()
@@ -114,6 +116,8 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
   const objections = new Map<string, Objection>()
   const pair = (tenant: string, notice: string) => `${tenant}/${notice}`
   const read = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
+  // The memory store's row locks: one transaction at a time.
+  const serial = Effect.unsafeMakeSemaphore(1)
 
   // Checks every precondition before the first write, so a failed commit writes nothing.
   const conflictOf = (changes: ReadonlyArray<Change>): CommitConflict | undefined => {
@@ -157,11 +161,6 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
             return new CommitConflict("the objection exists")
           }
           break
-        case "ObjectionsUnchanged": {
-          const recorded = [...objections.values()].filter((o) => notices.get(o.noticeId)?.processorId === change.processorId)
-          if (recorded.length !== change.seen) return new ObjectionsChanged(change.processorId)
-          break
-        }
       }
     }
     return undefined
@@ -193,13 +192,12 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       case "InsertObjection":
         objections.set(pair(change.objection.tenantId, change.objection.noticeId), change.objection)
         break
-      case "ObjectionsUnchanged":
-        break
     }
   }
 
   return {
     processor: (id) => read(() => Option.fromNullable(processors.get(id))),
+    processorForChange: (id) => read(() => Option.fromNullable(processors.get(id))),
     processors: read(() => [...processors.values()].sort(sortProcessors)),
     dpas: (processor) =>
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
@@ -216,6 +214,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
       ),
     activities: read(() => [...activities.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))),
     notice: (id) => read(() => Option.fromNullable(notices.get(id))),
+    noticeForObjection: (id) => read(() => Option.fromNullable(notices.get(id))),
     notices: (processor) =>
       read(() =>
         [...notices.values()].filter((n) => processor === undefined || n.processorId === processor).sort(sortNotices)
@@ -244,7 +243,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
           return of !== undefined && (processor === undefined || of === processor)
         }).sort(sortObjections)
       ),
-    transaction: (effect) => effect,
+    transaction: (effect) => serial.withPermits(1)(effect),
     commit: (changes) =>
       Effect.zipRight(
         Effect.yieldNow(),
