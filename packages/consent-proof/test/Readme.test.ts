@@ -35,7 +35,7 @@ import * as ConsentNotice from "../src/ConsentNotice.js"
 import * as ConsentProof from "../src/ConsentProof.js"
 
 const readme = new URL("../README.md", import.meta.url)
-const regions = ["setting-up", "recording", "importing", "exporting", "proving"]
+const regions = ["setting-up", "memory", "recording", "importing", "exporting", "proving"]
 
 // readme:start setting-up
 const core = Layer.mergeAll(SubjectDirectory.layerSql, SuppressionList.layerSql).pipe(
@@ -53,6 +53,20 @@ export const ConsentLive = Layer.mergeAll(ConsentLedger.personalDataSource, Cons
   Layer.provide(Database.layer)
 )
 // readme:end setting-up
+
+// readme:start memory
+// A random master key here, a random signing key in AuditLog.layerMemory: nothing outlives the process.
+const coreMemory = Layer.mergeAll(SubjectDirectory.layerMemory, SuppressionList.layerMemory).pipe(
+  Layer.provideMerge(Vault.layer),
+  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom))
+)
+
+export const ConsentMemory = Layer.mergeAll(ConsentLedger.personalDataSource, ConsentLedger.withdrawnProofRetention).pipe(
+  Layer.provideMerge(ConsentLedger.layerMemory), // ConsentLedger, ConsentStore, ConsentLists
+  Layer.provideMerge(Layer.merge(coreMemory, AuditLog.layerMemory)), // AuditLog and AuditTrail too
+  Layer.provideMerge(Layer.merge(PersonalDataRegistry.layer, RetentionTarget.layer))
+)
+// readme:end memory
 
 const temporaryDirectory = Effect.acquireRelease(
   Effect.promise(() => mkdtemp(join(tmpdir(), "lawful-consent-readme-"))),
@@ -243,6 +257,26 @@ it.scoped("the README's examples record, import, export and prove consent on the
     const altered = yield* Effect.flip(ConsentProof.verifyJson(json.replace("\"203.0.113.7\"", "\"203.0.113.8\""), key))
     assert.strictEqual(altered._tag, "ConsentProofInvalid")
   }).pipe(Effect.provide(ConsentFromConfig)), { timeout: 120_000 })
+
+it.effect("the README's memory stack records a consent and lists the ledger's source, with no setting", () =>
+  Effect.gen(function*() {
+    const tenant = yield* TenantId.make
+    const lists = yield* ConsentLists.ConsentLists
+    yield* lists.declare(tenant, new ConsentLists.ConsentList({
+      id: ConsentLists.ListId.make("weekly"), name: "Weekly digest", purpose: "A weekly email", doubleOptIn: false
+    }))
+    const ledger = yield* ConsentLedger.ConsentLedger
+    const granted = yield* ledger.record(tenant, {
+      kind: "granted", email: "ada@example.com", lists: ["weekly"], source: { type: "api" }, actor: { kind: "subject" }
+    })
+    assert.isTrue(yield* ledger.mayReceiveMarketing(tenant, granted.event.subject, "weekly"))
+    // Its audit entry is in the in-memory log, and the ledger is a personal-data source.
+    const entries = yield* Effect.flatMap(AuditLog.AuditLog, (log) => log.query(tenant, { actionPrefix: "consent." }))
+    assert.deepStrictEqual(entries.entries.map((entry) => entry.action), ["consent.granted"])
+    const sources = (yield* Effect.flatMap(PersonalDataRegistry.PersonalDataRegistry, (registry) => registry.sources))
+      .map((source) => source.name)
+    assert.include(sources, ConsentLedger.sourceName)
+  }).pipe(Effect.provide(ConsentMemory)))
 
 it("the README shows the examples as the tests run them", () => {
   for (const name of regions) {

@@ -4,7 +4,7 @@
 import { assert, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { AuditLog, AuditStore, CheckpointPublisher } from "@lawful/audit-trail"
-import { Database, TenantId } from "@lawful/core"
+import { Database, Migrations, TenantId } from "@lawful/core"
 import { pgliteLayer, readmeShows } from "@lawful/core/testing"
 import { Retention, RetentionPolicy, Sweeper } from "@lawful/retention"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -20,9 +20,29 @@ import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-// readme:start register
 import { RetentionTarget } from "@lawful/core"
 import { Duration, Effect } from "effect"
+
+// readme:start table
+// The mailer's table: one row per message sent. Recorded in lawful_mailer_migrations.
+export const migrate = Migrations.run("mailer", {
+  "0001_messages": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`
+      CREATE TABLE lawful_mailer_messages (
+        tenant_id uuid NOT NULL,
+        id integer NOT NULL,
+        subject_id uuid,
+        sent_at timestamptz NOT NULL,
+        preview_sealed bytea,
+        PRIMARY KEY (tenant_id, id)
+      );
+      CREATE INDEX lawful_mailer_messages_tenant_time ON lawful_mailer_messages (tenant_id, sent_at);
+      CREATE INDEX lawful_mailer_messages_time ON lawful_mailer_messages (sent_at);
+    `)
+})
+// readme:end table
+
+// readme:start register
 
 // In the mailer: its transactional log, one row per message sent, deleted after a year
 // by default, never after two.
@@ -111,15 +131,11 @@ const server = Sweeper.layerScheduled(Schedule.spaced("1 hour")).pipe(Layer.prov
 const day = 24 * 60 * 60 * 1000
 const now = Date.UTC(2026, 10, 30, 9)
 
-// The mailer's table, as the README describes it, and one message per (tenant, id, days ago).
+// The mailer's table, made by the README's migration, and one message per (tenant, id, days ago).
 const mailerTable = (messages: ReadonlyArray<readonly [TenantId.TenantId, number, number]>) =>
   Effect.gen(function*() {
+    yield* migrate
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
-    yield* sql`CREATE TABLE IF NOT EXISTS lawful_mailer_messages (
-      tenant_id uuid NOT NULL, id int NOT NULL, subject_id uuid, sent_at timestamptz NOT NULL, preview_sealed bytea,
-      PRIMARY KEY (tenant_id, id))`
-    yield* sql`CREATE INDEX IF NOT EXISTS lawful_mailer_messages_tenant_time ON lawful_mailer_messages (tenant_id, sent_at)`
-    yield* sql`CREATE INDEX IF NOT EXISTS lawful_mailer_messages_time ON lawful_mailer_messages (sent_at)`
     for (const [tenant, id, daysAgo] of messages) {
       yield* sql`INSERT INTO lawful_mailer_messages (tenant_id, id, sent_at, preview_sealed)
         VALUES (${tenant}, ${id}, ${new Date(now - daysAgo * day)}, ${new Uint8Array([1])})`
@@ -237,7 +253,7 @@ it.effect("a server sweeps at once and then every hour", () =>
   }).pipe(Effect.scoped), 120_000)
 
 it("the README shows the examples as the tests run them", () => {
-  for (const name of ["register", "sweep"]) {
+  for (const name of ["table", "register", "sweep"]) {
     assert.deepStrictEqual(readmeShows(new URL("../README.md", import.meta.url), new URL(import.meta.url), name), {
       ok: true
     })
