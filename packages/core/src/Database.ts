@@ -12,12 +12,13 @@
  * A store opens its transactions with `withTransaction(sql)`, not
  * `sql.withTransaction`: `@effect/sql` makes a failed `COMMIT` a defect, and
  * `withTransaction` makes it a failure with its `SqlError`, which the store
- * maps into its own error as any other.
+ * maps into its own error as any other, through `safeSqlError`: a store's
+ * error never carries what the database's diagnostics quote of the data.
  *
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { SqlError } from "@effect/sql/SqlError"
+import { SqlError, SqlErrorTypeId } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { PgliteClient } from "@lawful/sql-pglite"
 import * as Cause from "effect/Cause"
@@ -27,6 +28,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
@@ -176,7 +178,7 @@ export const layerPostgres = (
   url: Redacted.Redacted<string>
 ): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, DatabaseUnavailable> =>
   PgClient.layer({ url, applicationName: "lawful" }).pipe(
-    Layer.mapError((cause) => new DatabaseUnavailable({ target: describeTarget(Redacted.value(url)), cause }))
+    Layer.mapError((cause) => new DatabaseUnavailable({ target: describeTarget(Redacted.value(url)), cause: safeSqlError(cause) }))
   )
 
 /**
@@ -189,7 +191,7 @@ export const layerEmbedded = (
   directory?: string
 ): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, DatabaseUnavailable> =>
   PgliteClient.layer({ dataDir: directory }).pipe(
-    Layer.mapError((cause) => new DatabaseUnavailable({ target: directory ?? "memory", cause }))
+    Layer.mapError((cause) => new DatabaseUnavailable({ target: directory ?? "memory", cause: safeSqlError(cause) }))
   )
 
 /**
@@ -237,7 +239,7 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
  * const erase = (tenant: TenantId) =>
  *   sql`DELETE FROM my_rows WHERE tenant_id = ${tenant}`.pipe(
  *     Database.withTransaction(sql),
- *     Effect.mapError((cause) => new MyStoreError({ operation: "erase", cause }))
+ *     Effect.mapError((cause) => new MyStoreError({ operation: "erase", cause: Database.safeSqlError(cause) }))
  *   )
  * ```
  *
@@ -255,6 +257,81 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
       )
     )
   })
+
+// What `safeSqlError` keeps of a driver's error: what failed, named, never the data.
+const diagnosticFields = ["code", "severity", "schema", "table", "column", "constraint", "dataType", "routine"] as const
+
+// A driver's error reduced to `diagnosticFields` and its message, each an own enumerable property,
+// so that JSON shows the message too; the stack is that one line, the driver's frames telling
+// nothing more.
+class DatabaseError extends Error {
+  constructor(fields: Partial<Record<(typeof diagnosticFields)[number] | "message", string>>) {
+    super()
+    this.name = "DatabaseError"
+    Object.assign(this, fields)
+    Object.defineProperty(this, "message", { value: fields.message ?? "", enumerable: true, writable: true, configurable: true })
+    this.stack = `${this.name}: ${this.message}`
+  }
+}
+
+const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
+  if (typeof cause !== "object" || cause === null) return undefined
+  const fields: Partial<Record<(typeof diagnosticFields)[number] | "message", string>> = {}
+  for (const field of diagnosticFields) {
+    const value = (cause as Record<string, unknown>)[field]
+    if (typeof value === "string") fields[field] = value
+  }
+  const message = (cause as { readonly message?: unknown }).message
+  // A data exception's message may quote the value refused (`invalid input syntax for type uuid: "..."`).
+  if (fields.code?.startsWith("22")) {
+    fields.message = `data exception (SQLSTATE ${fields.code}), its message left out: it may quote a value`
+  } else if (typeof message === "string") fields.message = message
+  return new DatabaseError(fields)
+}
+
+/**
+ * A `SqlError` of `@effect/sql-pg` (over `pg`) or `@lawful/sql-pglite` that
+ * is safe to keep in a store's error: the same message, its `cause` (the
+ * driver's error) reduced to what diagnoses the failure without the data.
+ * Anything else is returned as it is, so a store's error mapping can take
+ * any cause.
+ *
+ * PostgreSQL's diagnostics quote the data: `detail` holds the failing row of
+ * a `NOT NULL` or `CHECK` violation (`Failing row contains (...)`) or the key
+ * of a unique violation, `where` a parameter's value, and the message of a
+ * data exception (SQLSTATE class 22) the value refused
+ * (`invalid input syntax for type uuid: "..."`). A logger that writes an
+ * error as JSON, or with `util.inspect`, writes its `cause` too. The `cause`
+ * kept is an `Error` named `DatabaseError` with, when the driver gave them,
+ * the SQLSTATE `code`, the `severity`, the names of the `schema`, `table`,
+ * `column`, `constraint`, `dataType` and `routine` involved, and the driver's
+ * `message`, replaced for class 22 by a fixed text naming the code. The rest
+ * (`detail`, `where`, `hint`, `query`, `position`, `internalQuery`,
+ * `params`, the stack) is dropped; a cause that is not an object leaves
+ * none. Code that tells failures apart by `cause.code` (a unique violation,
+ * `23505`) reads it as before.
+ *
+ * ```ts
+ * const erase = (tenant: TenantId) =>
+ *   sql`DELETE FROM my_rows WHERE tenant_id = ${tenant}`.pipe(
+ *     Effect.mapError((cause) => new MyStoreError({ operation: "erase", cause: Database.safeSqlError(cause) }))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const safeSqlError = <E>(error: E): E => {
+  if (!(Predicate.hasProperty(error, SqlErrorTypeId) && Predicate.hasProperty(error, "_tag") && error._tag === "SqlError")) {
+    return error
+  }
+  const { cause, message, stack } = error as unknown as SqlError
+  const diagnostics = diagnosticsOf(cause)
+  const safe = new SqlError(diagnostics === undefined ? { message } : { message, cause: diagnostics })
+  // Where the statement failed; its first line is the message kept.
+  if (stack !== undefined) safe.stack = stack
+  return safe as unknown as E
+}
 
 /**
  * Runs `effect` (a store operation, needing nothing from the context)

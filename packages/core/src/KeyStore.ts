@@ -15,9 +15,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { inTransaction, outsideTransactionAll, withTransaction } from "./Database.js"
+import { inTransaction, outsideTransactionAll, safeSqlError, withTransaction } from "./Database.js"
+import { notAnArray, notAnId } from "./internal/refusal.js"
 import * as Migrations from "./Migrations.js"
+import * as SubjectIds from "./SubjectId.js"
 import { SubjectId } from "./SubjectId.js"
+import * as TenantIds from "./TenantId.js"
 import { TenantId } from "./TenantId.js"
 
 /**
@@ -54,12 +57,14 @@ export class Erasure extends Schema.Class<Erasure>("@lawful/core/KeyStore/Erasur
 }) {}
 
 /**
- * The key store failed (the database is unreachable, a statement failed), or the Vault refused
- * what a caller without types gave it, before reading or writing any key: a tenant or subject id
- * that is not a lower-case UUID, a list that is not an array (`sealAll`, `openAll`,
- * `shreddedAmong`) or not iterable (`reapplyErasures`), a plaintext to seal that is neither text
- * nor bytes (`seal`, `sealAll`). Such a refusal names the Vault's operation, and its `cause` says
- * what was wrong, never quoting what was given.
+ * The key store failed (the database is unreachable, a statement failed: its `cause` is the
+ * `SqlError` as `Database.safeSqlError` keeps it), or the Vault refused what a caller without
+ * types gave it, before reading or writing any key: a tenant or subject id that is not a
+ * lower-case UUID, a list that is not an array (`sealAll`, `openAll`, `shreddedAmong`) or not
+ * iterable (`reapplyErasures`), a plaintext to seal that is neither text nor bytes (`seal`,
+ * `sealAll`). Such a refusal names the Vault's operation, and its `cause` says what was wrong,
+ * never quoting what was given. The memory and SQL key stores refuse alike, naming their own
+ * operation (`subjectKeys`), an id that is not one or a list of subjects that is not an array.
  *
  * @since 0.1.0
  * @category errors
@@ -142,6 +147,52 @@ const compareErasures = (a: Erasure, b: Erasure) =>
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
 
+// An id given where a tenant's or a subject's goes that is not one (not a lower-case UUID) is
+// refused before anything is read or written, never quoted, by every store of this module alike:
+// PostgreSQL would quote it in its refusal (an address put there) or read an upper-case id as the
+// lower-case one, where the memory store would keep it apart. So is a list that is not an array.
+const refuse = (operation: string, what: string) => Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
+const checked = <A>(
+  operation: string,
+  tenant: unknown,
+  subjects: unknown,
+  effect: () => Effect.Effect<A, KeyStoreError>
+): Effect.Effect<A, KeyStoreError> => {
+  if (!TenantIds.is(tenant)) return refuse(operation, notAnId("tenant"))
+  if (!Array.isArray(subjects)) return refuse(operation, notAnArray)
+  for (const subject of subjects) {
+    if (!SubjectIds.is(subject)) return refuse(operation, notAnId("subject"))
+  }
+  return effect()
+}
+const subjectOf = (entry: unknown): unknown => Array.isArray(entry) ? entry[0] : undefined
+const withIdsChecked = (store: KeyStore["Type"]): KeyStore["Type"] =>
+  KeyStore.of({
+    ...store,
+    tenantKey: (tenant) => checked("tenantKey", tenant, [], () => store.tenantKey(tenant)),
+    createTenantKey: (tenant, key) => checked("createTenantKey", tenant, [], () => store.createTenantKey(tenant, key)),
+    tenantKeysNotWrappedBy: (keyId, limit, after) =>
+      after === undefined
+        ? store.tenantKeysNotWrappedBy(keyId, limit)
+        : checked("tenantKeysNotWrappedBy", after, [], () => store.tenantKeysNotWrappedBy(keyId, limit, after)),
+    replaceTenantKey: (tenant, previous, next) =>
+      checked("replaceTenantKey", tenant, [], () => store.replaceTenantKey(tenant, previous, next)),
+    subjectKey: (tenant, subject) => checked("subjectKey", tenant, [subject], () => store.subjectKey(tenant, subject)),
+    subjectKeys: (tenant, subjects) => checked("subjectKeys", tenant, subjects, () => store.subjectKeys(tenant, subjects)),
+    createSubjectKey: (tenant, subject, key) =>
+      checked("createSubjectKey", tenant, [subject], () => store.createSubjectKey(tenant, subject, key)),
+    createSubjectKeys: (tenant, keys) =>
+      checked("createSubjectKeys", tenant, Array.isArray(keys) ? keys.map(subjectOf) : keys, () => store.createSubjectKeys(tenant, keys)),
+    shred: (tenant, subject, at) => checked("shred", tenant, [subject], () => store.shred(tenant, subject, at)),
+    erasures: (tenant, options) =>
+      checked(
+        "erasures",
+        tenant,
+        options.after === undefined ? [] : [(options.after as Partial<Erasure> | null)?.subjectId],
+        () => store.erasures(tenant, options)
+      )
+  })
+
 /**
  * A key store in memory, for tests and for users who bring no database.
  * Its keys end with the process, and so does everything sealed with them.
@@ -149,7 +200,9 @@ const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
+export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => withIdsChecked(memoryStore()))
+
+const memoryStore = (): KeyStore["Type"] => {
   const tenants = new Map<TenantId, WrappedKey>()
   const subjects = new Map<string, SubjectKeyState>()
   const ledger: Array<Erasure> = []
@@ -233,7 +286,7 @@ export const layerMemory: Layer.Layer<KeyStore> = Layer.sync(KeyStore, () => {
           .slice(0, limit)
       )
   }
-})
+}
 
 const migrations: Record<string, Migrations.Migration> = {
   "0001_vault_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -311,7 +364,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* Migrations.run("vault", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
-    const fail = (operation: string) => (cause: unknown) => new KeyStoreError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) => new KeyStoreError({ operation, cause: safeSqlError(cause) })
     const bytes = (value: Uint8Array) => Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 
     const findTenantKey = SqlSchema.findOne({
@@ -409,7 +462,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           }))
           : create)
 
-    return KeyStore.of({
+    return withIdsChecked({
       tenantKey: readTenantKey,
       createTenantKey: (tenant, key) =>
         outsideOnly("createTenantKey", readTenantKey(tenant), sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)

@@ -7,13 +7,18 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Database from "./Database.js"
 
 /**
  * A package's migrations did not apply, their transaction's `COMMIT`
  * included (a deferred constraint, the connection lost). Start-up stops;
- * nothing half-applied stays, because each run is one transaction.
+ * nothing half-applied stays, because each run is one transaction. A
+ * migration whose own statement fails is a defect of `@effect/sql`'s
+ * Migrator (`MigrationError`) instead. Either keeps of the database's error
+ * only what `Database.safeSqlError` keeps: never a row the migration was
+ * refused by.
  *
  * @since 0.1.0
  * @category errors
@@ -61,6 +66,19 @@ export const run = (
       Migrator.make({})({ loader: Migrator.fromRecord(migrations), table })
     ], { discard: true }).pipe(Database.withTransaction(sql), Effect.provideService(SqlClient.SqlClient, sql))
   }).pipe(
-    Effect.mapError((cause) => new MigrationFailed({ packageName, cause })),
+    // The Migrator makes a migration's failure a defect, its `MigrationError` holding the database's
+    // error: a row the migration was refused by would be in it whole.
+    Effect.catchSomeDefect((defect) =>
+      defect instanceof Migrator.MigrationError && defect.cause !== undefined
+        ? Option.some(Effect.die(
+          new Migrator.MigrationError({
+            reason: defect.reason,
+            message: defect.message,
+            cause: Database.safeSqlError(defect.cause)
+          })
+        ))
+        : Option.none()
+    ),
+    Effect.mapError((cause) => new MigrationFailed({ packageName, cause: Database.safeSqlError(cause) })),
     Effect.withSpan("Migrations.run", { captureStackTrace: false, attributes: { package: packageName } })
   )

@@ -84,7 +84,8 @@
  *   out of that transaction; a target that names none must leave a caller's
  *   transaction out itself (`Database.outsideTransaction`).
  * - Failures are `RetentionTargetError`s (`targetError` builds them), never
- *   with personal data in a message. The Effects need nothing from the
+ *   with personal data in a message or a cause (`targetError` keeps of a
+ *   `SqlError` what `Database.safeSqlError` keeps). The Effects need nothing from the
  *   context: a target captures its services when built (`register` accepts
  *   an Effect that builds it).
  *
@@ -104,7 +105,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { withTransaction } from "./Database.js"
+import { safeSqlError, withTransaction } from "./Database.js"
 import type { SubjectId } from "./SubjectId.js"
 import type { TenantId } from "./TenantId.js"
 
@@ -361,13 +362,15 @@ export const minPeriodOf = (target: RetentionTarget): Duration.Duration => targe
 
 /**
  * A function for `Effect.mapError` in a target: wraps any cause into a
- * `RetentionTargetError` of that target and operation.
+ * `RetentionTargetError` of that target and operation, a `SqlError` through
+ * `Database.safeSqlError` (its code and names kept, never the data the
+ * database's diagnostics quote, such as the row a redaction was refused by).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const targetError = (target: string, operation: string) => (cause: unknown): RetentionTargetError =>
-  new RetentionTargetError({ target, operation, cause })
+  new RetentionTargetError({ target, operation, cause: safeSqlError(cause) })
 
 /**
  * @since 0.1.0

@@ -30,6 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Batcher from "./Batcher.js"
+import { safeSqlError } from "./Database.js"
 import * as Email from "./Email.js"
 import { notAnId } from "./internal/refusal.js"
 import { KeyStoreError } from "./KeyStore.js"
@@ -96,7 +97,8 @@ export class EmailAlreadyInUse extends Schema.TaggedError<EmailAlreadyInUse>()("
 }
 
 /**
- * The directory's storage failed (the database is unreachable, a statement failed), or
+ * The directory's storage failed (the database is unreachable, a statement failed: its `cause`
+ * is the `SqlError` as `Database.safeSqlError` keeps it, never a row or a value quoted), or
  * `resolveAll` was given a list of addresses that is not an array (refused before anything is
  * read or written).
  *
@@ -618,7 +620,7 @@ const sqlStore: Effect.Effect<DirectoryStore, Migrations.MigrationFailed, SqlCli
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* Migrations.run("subjects", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
-    const fail = (operation: string) => (cause: unknown) => new SubjectDirectoryError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) => new SubjectDirectoryError({ operation, cause: safeSqlError(cause) })
 
     const findByIndexes = SqlSchema.findAll({
       Request: Schema.Struct({ tenant: TenantId, indexes: Schema.Array(Schema.String) }),

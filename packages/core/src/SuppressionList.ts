@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { safeSqlError } from "./Database.js"
 import * as Email from "./Email.js"
 import { notAnId } from "./internal/refusal.js"
 import * as Migrations from "./Migrations.js"
@@ -56,7 +57,8 @@ export type Reason = typeof Reason.Type
 export const domain = "suppression"
 
 /**
- * The suppression list could not be read or written: its storage failed, or it was given what
+ * The suppression list could not be read or written: its storage failed (`cause` is the
+ * `SqlError` as `Database.safeSqlError` keeps it, never a row or a value quoted), or it was given what
  * it does not take (a tenant id that is not a lower-case UUID, a reason outside `Reason`, a list
  * of addresses that is not an array or holds a value that is not a string), which is refused before anything is read or written, alike
  * on every backend, and never quoted (`cause` says what was wrong, not what was given).
@@ -258,7 +260,7 @@ export const layerSql: Layer.Layer<
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* Migrations.run("suppression", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
-    const fail = (operation: string) => (cause: unknown) => new SuppressionListError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) => new SuppressionListError({ operation, cause: safeSqlError(cause) })
     return yield* make({
       insert: (tenant, hash, reason, at) =>
         sql`INSERT INTO lawful_suppression_list (tenant_id, address_hash, reason, created_at)

@@ -6,3 +6,10 @@
  * @internal
  */
 export const notAnId = (which: "tenant" | "subject"): string => `a ${which} id given is not a lower-case UUID`
+
+/**
+ * The text of the cause with which a list that is not an array is refused.
+ *
+ * @internal
+ */
+export const notAnArray = "the list given is not an array"
