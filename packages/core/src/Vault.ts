@@ -139,7 +139,13 @@ export class SealedValueInvalid extends Schema.TaggedError<SealedValueInvalid>()
 /**
  * A stored key is wrapped by a master key that is not configured, or its
  * wrapping does not authenticate. This is a configuration or integrity
- * problem, never the caller's input.
+ * problem, never the caller's input. Its message names the tenant (never a
+ * key) and says what to do: for `"unknown-master-key"` (as when
+ * `LAWFUL_MASTER_KEY` was changed without a rotation), set `LAWFUL_MASTER_KEY`
+ * to the key in service, or put the key that wrapped the tenant's key in
+ * `LAWFUL_MASTER_KEY_PREVIOUS` and rotate; for `"unwrap-failed"` (a stored key
+ * damaged, or a key store restored in part), which no master key setting
+ * mends, restore the key store from a backup.
  *
  * @since 0.1.0
  * @category errors
@@ -149,7 +155,13 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
   reason: Schema.Literal("unknown-master-key", "unwrap-failed")
 }) {
   override get message(): string {
-    return `Key of tenant ${this.tenantId} is unavailable: ${this.reason}`
+    return this.reason === "unknown-master-key"
+      ? `Key of tenant ${this.tenantId} is wrapped by a master key that is not configured (unknown-master-key): ` +
+        "set LAWFUL_MASTER_KEY to the key in service, or put the key that wrapped it in LAWFUL_MASTER_KEY_PREVIOUS " +
+        "and rotate (docs/operations.md, \"Rotating it\")"
+      : `Key of tenant ${this.tenantId} is unavailable: a stored key does not authenticate (unwrap-failed), ` +
+        "damaged or from a key store restored in part, which no master key setting mends: " +
+        "restore the key store from a backup (docs/operations.md, \"Backups and erasure\")"
   }
 }
 
@@ -172,7 +184,7 @@ export class MasterKeyRetired extends Schema.TaggedError<MasterKeyRetired>()("Ma
 }) {
   override get message(): string {
     return `LAWFUL_MASTER_KEY is master key ${this.keyId}, which a completed rotation retired: ` +
-      "set LAWFUL_MASTER_KEY to the key in service, the one that rotation made current"
+      "set LAWFUL_MASTER_KEY to the key in service, the one that rotation made current (docs/operations.md, \"Rotating it\")"
   }
 }
 
