@@ -390,18 +390,17 @@ export const directoryConfig: Config.Config<string> = Config.string("LAWFUL_CHEC
   Config.orElseIf({
     if: ConfigError.isMissingDataOnly,
     orElse: () =>
-      Config.mapOrFail(Database.dataDir, (dataDir) =>
-        // The database takes a `file://` URL for its directory (sql-pglite's rule), and other
-        // schemes (`memory://`, `idb://`) for no directory on this machine.
-        dataDir.startsWith("file://")
-          ? Either.right(join(dataDir.slice("file://".length), "checkpoints"))
-          : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir)
+      Config.mapOrFail(Database.dataDir, (dataDir) => {
+        // A `file://` URL leads to its directory; another scheme (`memory://`) names none here.
+        const directory = Database.localDirectory(dataDir)
+        return directory === undefined
           ? Either.left(ConfigError.InvalidData(
             [],
             "LAWFUL_DATA_DIR names no directory on this machine, so checkpoints cannot go in it: " +
               "set LAWFUL_CHECKPOINT_DIR to the path of a directory"
           ))
-          : Either.right(join(dataDir, "checkpoints")))
+          : Either.right(join(directory, "checkpoints"))
+      })
   })
 )
 

@@ -106,6 +106,19 @@ export const dataDir: Config.Config<string> = Config.string("LAWFUL_DATA_DIR").p
   })
 )
 
+/**
+ * The directory on this machine that the embedded database stores into for a
+ * `LAWFUL_DATA_DIR` (`dataDir`): the path of a `file://` URL, the value itself
+ * without a scheme, and `undefined` for another scheme (`memory://`,
+ * `idb://`), which stores into none. For files kept beside the database, as
+ * `@lawful/audit-trail`'s checkpoints are by default. The rule is
+ * `@lawful/sql-pglite`'s own.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const localDirectory: (dataDir: string) => string | undefined = PgliteClient.localDirectory
+
 // Where a URL leads, read as `pg` reads it (its `pg-connection-string`): the `host` and `port`
 // parameters win over the URL's own, a host starting with a slash is a socket directory, and a
 // URL with credentials but no host (`postgres://user@/db`), which `URL` refuses, is read with

@@ -142,7 +142,22 @@ const toSqlError = (message: string) => (cause: unknown) => {
 // What @effect/sql sends to end a transaction, or a savepoint, without keeping its writes.
 const rollback = /^ROLLBACK(?: TO SAVEPOINT \w+)?$/
 
-const localDirectory = (dataDir: string): string | undefined =>
+/**
+ * The directory on this machine that a `dataDir` stores into: the path of a
+ * `file://` URL, the `dataDir` itself when it has no scheme, and `undefined`
+ * for a URL of another scheme (`memory://`, `idb://`), which stores into none.
+ * For what keeps files beside the database (a lock, checkpoints).
+ *
+ * ```ts
+ * localDirectory("file:///var/lib/lawful") // "/var/lib/lawful"
+ * localDirectory("./.lawful") // "./.lawful"
+ * localDirectory("memory://") // undefined
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const localDirectory = (dataDir: string): string | undefined =>
   dataDir.startsWith("file://") ? dataDir.slice("file://".length) : /^[a-z][a-z0-9+.-]*:\/\//i.test(dataDir) ? undefined : dataDir
 
 // PGlite takes no lock on its directory: two instances over one directory each run their own
