@@ -16,7 +16,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { inTransaction, withTransaction } from "@lawful/core/Database"
+import { inTransaction, safeSqlError, withTransaction } from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
@@ -877,7 +877,9 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* Migrations.run("audit-trail", migrations).pipe(Effect.provideService(SqlClient.SqlClient, sql))
-    const fail = (operation: string) => (cause: unknown) => new AuditStoreError({ operation, cause })
+    // A driver's error keeps its SQLSTATE code and the names of what failed, never the data its
+    // diagnostics quote (a failing row, a key).
+    const fail = (operation: string) => (cause: unknown) => new AuditStoreError({ operation, cause: safeSqlError(cause) })
 
     // A state row as stored. One whose size does not fit its frontier or whose hashes are not 32
     // bytes each (a row rewritten behind the log's back) fails the read (`StoredRowUnreadable`), so
@@ -1085,7 +1087,7 @@ export const layerSql: Layer.Layer<AuditStore, Migrations.MigrationFailed, SqlCl
         }).pipe(
           Effect.catchAll((cause) => {
             knownStates.delete(tenant)
-            return Effect.fail(new AuditStoreError({ operation: "append", cause }))
+            return Effect.fail(fail("append")(cause))
           })
         )
       },

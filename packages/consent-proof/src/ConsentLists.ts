@@ -21,6 +21,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { describe as describeTenant, is as isTenantId, type TenantId } from "@lawful/core/TenantId"
 import * as Clock from "effect/Clock"
@@ -258,7 +259,9 @@ export const layerSql: Layer.Layer<ConsentLists, Migrations.MigrationFailed, Sql
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* migrate(sql)
-    const fail = (operation: string) => (cause: unknown) => new ConsentListsError({ operation, cause })
+    // A driver's error keeps its SQLSTATE code and the names of what failed, never the data its
+    // diagnostics quote (a failing row, a key).
+    const fail = (operation: string) => (cause: unknown) => new ConsentListsError({ operation, cause: Database.safeSqlError(cause) })
     const all = SqlSchema.findAll({
       Request: Schema.String,
       Result: ListRow,

@@ -862,7 +862,9 @@ const makeSql = Effect.gen(function*() {
   const client = yield* SqlClient.SqlClient
   const sql = client.withoutTransforms()
   yield* migrate(sql)
-  const fail = (operation: string) => (cause: unknown) => new ConsentStoreError({ operation, cause })
+  // A driver's error keeps its SQLSTATE code and the names of what failed, never the data its
+  // diagnostics quote (a failing row, a key). `retryRaces` reads the whole error, before this.
+  const fail = (operation: string) => (cause: unknown) => new ConsentStoreError({ operation, cause: Database.safeSqlError(cause) })
 
   const appendStatement = (tenant: TenantId, batch: ReadonlyArray<Recorded>, options: AppendOptions | undefined) => {
     const events = JSON.stringify(batch.map((recorded, o) => ({
