@@ -55,6 +55,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Actor, AuditEvent, NamedActor } from "@lawful/audit-trail/AuditEvent"
 import { AuditTrail, type AuditStoreError } from "@lawful/audit-trail/AuditTrail"
+import * as Database from "@lawful/core/Database"
 import type * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
@@ -414,7 +415,9 @@ export class DataDispositionNotPending extends Schema.TaggedError<DataDispositio
 
 /**
  * The registry's storage failed (the database is unreachable, a statement
- * failed, or another replica changed the same record meanwhile).
+ * failed, or another replica changed the same record meanwhile). A failed
+ * statement's `cause` is its `SqlError` as `Database.safeSqlError` keeps it:
+ * the SQLSTATE code and the names of what failed, never the data.
  *
  * @since 0.1.0
  * @category errors
@@ -794,7 +797,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     const statedReason = (operation: string, reason: string) =>
       vault.blindIndex(platformTenant, reasonDomain, reason).pipe(
         Effect.map((reasonHmac) => ({ reason: "stated", reasonHmac })),
-        Effect.mapError((cause) => new RegistryStoreError({ operation, cause }))
+        Effect.mapError(fail(operation))
       )
 
     // Audit first, then store, in one transaction of the registry's database: a stored change
@@ -1568,7 +1571,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     })
   })
 
-const fail = (operation: string) => (cause: unknown) => new RegistryStoreError({ operation, cause })
+// A driver's error as `Database.safeSqlError` keeps it: never the data its diagnostics quote.
+const fail = (operation: string) => (cause: unknown) =>
+  new RegistryStoreError({ operation, cause: Database.safeSqlError(cause) })
 
 /**
  * The registry in memory, for tests and for apps without a database.

@@ -85,7 +85,9 @@ export interface ArchiveRequest {
 }
 
 /**
- * The archive could not be read or written.
+ * The archive could not be read or written. A failed statement's `cause` is
+ * its `SqlError` as `Database.safeSqlError` keeps it: the SQLSTATE code and
+ * the names of what failed, never the data.
  *
  * @since 0.1.0
  * @category errors
@@ -366,7 +368,8 @@ export const makeSql = (
             WHERE subject_id IS NOT NULL`
         ], { discard: true }))
     }).pipe(Effect.provideService(SqlClient.SqlClient, sql))
-    const fail = (operation: string) => (cause: unknown) => new ArchiveStoreError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) =>
+      new ArchiveStoreError({ operation, cause: Database.safeSqlError(cause) })
     const columns = sql.literal("archive_id, tenant_id, subject_id, kind, sealed, archived_at")
     const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       Effect.map(Effect.flatMap(statement, decodeRows), (decoded) => decoded.map(toRecord))
@@ -470,7 +473,7 @@ export const layerConfig: Layer.Layer<
     onSome: (url) =>
       layerClient(
         PgClient.layer({ url, applicationName: "lawful-archive" }).pipe(
-          Layer.mapError((cause) => new ArchiveStoreError({ operation: "connect", cause }))
+          Layer.mapError((cause) => new ArchiveStoreError({ operation: "connect", cause: Database.safeSqlError(cause) }))
         )
       )
   }))

@@ -726,7 +726,8 @@ export const layerSql: Layer.Layer<
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* migrate(sql)
-    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) =>
+      new RetentionStoreError({ operation, cause: Database.safeSqlError(cause) })
     const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       Effect.map(Effect.flatMap(statement, decodeHoldRows), (decoded) => decoded.map(toHold))
     // The end of a read of holds: after `after`, in order, at most `limit`.

@@ -207,7 +207,9 @@ export class RetentionCategoryNotFound extends Schema.TaggedError<RetentionCateg
 }
 
 /**
- * A retention store (policies, holds, the sweep journal) failed.
+ * A retention store (policies, holds, the sweep journal) failed. A failed
+ * statement's `cause` is its `SqlError` as `Database.safeSqlError` keeps it:
+ * the SQLSTATE code and the names of what failed, never the data.
  *
  * @since 0.1.0
  * @category errors
@@ -818,7 +820,8 @@ export const layerSql: Layer.Layer<
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     yield* migrate(sql)
-    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) =>
+      new RetentionStoreError({ operation, cause: Database.safeSqlError(cause) })
     const decodeRows = Schema.decodeUnknown(Schema.Array(OverrideRow))
 
     const toOverride = (row: typeof OverrideRow.Type): Override => ({

@@ -412,7 +412,8 @@ export const layerSql: Layer.Layer<SweepJournal, Migrations.MigrationFailed, Sql
     // process: the in-process lock is the whole lock, and a reserved connection would hold its only session.
     const embedded = typeof (client as { readonly pglite?: unknown }).pglite === "object"
     const flag = yield* Ref.make(false)
-    const fail = (operation: string) => (cause: unknown) => new RetentionStoreError({ operation, cause })
+    const fail = (operation: string) => (cause: unknown) =>
+      new RetentionStoreError({ operation, cause: Database.safeSqlError(cause) })
     const rows = (statement: Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
       Effect.map(Effect.flatMap(statement, decodeEntryRows), (decoded) => decoded.map(toEntry))
     const lockKey = "hashtext('lawful_retention_sweep/' || current_schema())"
