@@ -16,11 +16,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { inTransaction, outsideTransactionAll, safeSqlError, withTransaction } from "./Database.js"
-import { notAnArray, notAnId } from "./internal/refusal.js"
+import { noSubjects, refusalOfIds } from "./internal/refusal.js"
 import * as Migrations from "./Migrations.js"
-import * as SubjectIds from "./SubjectId.js"
 import { SubjectId } from "./SubjectId.js"
-import * as TenantIds from "./TenantId.js"
 import { TenantId } from "./TenantId.js"
 
 /**
@@ -79,13 +77,45 @@ export class KeyStoreError extends Schema.TaggedError<KeyStoreError>()("KeyStore
 }
 
 /**
+ * The master key of `keyId` is one that a completed rotation retired, and a retired key wraps
+ * nothing new: it may be destroyed once retired (perhaps it leaked), and what it wraps with it.
+ * The key store refuses with it a new tenant key wrapped by a retired master key
+ * (`createTenantKey`, nothing written), in one step with the insert, so that no retirement can
+ * come between the check and the write. For the Vault (which re-exports it as
+ * `Vault.MasterKeyRetired`) that key is its current one, `LAWFUL_MASTER_KEY`: a Vault on it makes
+ * no new tenant key (`seal`, `sealAll`, `newSubject(s)`, `prepare`, `blindIndex` of a tenant
+ * without a key fail with it, writing nothing), its layer does not build (start-up stops with
+ * this error's one line), and `rotateMasterKey` to it, which would re-wrap every tenant key back
+ * under it, fails before it re-wraps anything (a run under way when another process retires its
+ * key stops at its next page, its earlier pages re-wrapped). Names the key by its id, a
+ * fingerprint that reveals nothing of the key. Set `LAWFUL_MASTER_KEY` to the key in service.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MasterKeyRetired extends Schema.TaggedError<MasterKeyRetired>()("MasterKeyRetired", {
+  keyId: Schema.String
+}) {
+  override get message(): string {
+    return `LAWFUL_MASTER_KEY is master key ${this.keyId}, which a completed rotation retired: ` +
+      "set LAWFUL_MASTER_KEY to the key in service, the one that rotation made current (docs/operations.md, \"Rotating it\")"
+  }
+}
+
+/**
  * @since 0.1.0
  * @category services
  */
 export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
   readonly tenantKey: (tenant: TenantId) => Effect.Effect<Option.Option<WrappedKey>, KeyStoreError>
-  /** Stores the tenant's key unless one exists; returns the key that is stored. */
-  readonly createTenantKey: (tenant: TenantId, key: WrappedKey) => Effect.Effect<WrappedKey, KeyStoreError>
+  /**
+   * Stores the tenant's key unless one exists; returns the key that is stored. In one step with
+   * the check that the master key wrapping `key` (`key.wrappedBy`) is not retired: when it is,
+   * fails with `MasterKeyRetired` and writes nothing. A store must serialise this step with
+   * `retireMasterKeys` (the SQL store locks the table of retired keys, in a mode in which
+   * creations do not wait for each other), so that no key lands under a key retired meanwhile.
+   */
+  readonly createTenantKey: (tenant: TenantId, key: WrappedKey) => Effect.Effect<WrappedKey, KeyStoreError | MasterKeyRetired>
   /**
    * Tenant keys not wrapped by `keyId`, for re-wrapping: at most `limit`, in tenant id order
    * (the order of the ids' lower-case text, as PostgreSQL orders uuids), only those after the
@@ -106,10 +136,13 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
   /** Whether a completed rotation retired the master key of this id (`retireMasterKeys`). */
   readonly isMasterKeyRetired: (keyId: string) => Effect.Effect<boolean, KeyStoreError>
   /**
-   * Records master keys as retired, by id (never the key), in one step with the check that the
-   * master key `current` is not retired itself: false, and nothing recorded, when it is.
-   * Idempotent. Of two calls at once, each retiring the other's current key, one records and
-   * the other answers false: a store must serialise them (the SQL store locks its table).
+   * Records master keys as retired, by id (never the key), in one step with two checks: that the
+   * master key `current` is not retired itself, and that no tenant key is still wrapped by one of
+   * `keyIds` (a retired key may be destroyed, and a key it wraps with it). False, and nothing
+   * recorded, when either fails. Idempotent. A store must serialise it with every other call and
+   * with `createTenantKey`: of two calls at once, each retiring the other's current key, one
+   * records and the other answers false, and a tenant key's creation under way when it is called
+   * is either refused or seen by it (the SQL store locks its table).
    */
   readonly retireMasterKeys: (
     keyIds: ReadonlyArray<string>,
@@ -147,48 +180,42 @@ const compareErasures = (a: Erasure, b: Erasure) =>
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
 
-// An id given where a tenant's or a subject's goes that is not one (not a lower-case UUID) is
-// refused before anything is read or written, never quoted, by every store of this module alike:
-// PostgreSQL would quote it in its refusal (an address put there) or read an upper-case id as the
-// lower-case one, where the memory store would keep it apart. So is a list that is not an array.
-const refuse = (operation: string, what: string) => Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
-const checked = <A>(
+// Ids that are not ids, and a list that is not an array, are refused before anything is read or
+// written, never quoted, by every store of this module alike (`refusalOfIds`).
+const checked = <A, E>(
   operation: string,
   tenant: unknown,
   subjects: unknown,
-  effect: () => Effect.Effect<A, KeyStoreError>
-): Effect.Effect<A, KeyStoreError> => {
-  if (!TenantIds.is(tenant)) return refuse(operation, notAnId("tenant"))
-  if (!Array.isArray(subjects)) return refuse(operation, notAnArray)
-  for (const subject of subjects) {
-    if (!SubjectIds.is(subject)) return refuse(operation, notAnId("subject"))
-  }
-  return effect()
+  effect: () => Effect.Effect<A, E>,
+  subjectOf?: (entry: unknown) => unknown
+): Effect.Effect<A, E | KeyStoreError> => {
+  const refused = refusalOfIds(tenant, subjects, subjectOf)
+  return refused === undefined ? effect() : Effect.fail(new KeyStoreError({ operation, cause: new Error(refused) }))
 }
 const subjectOf = (entry: unknown): unknown => Array.isArray(entry) ? entry[0] : undefined
 const withIdsChecked = (store: KeyStore["Type"]): KeyStore["Type"] =>
   KeyStore.of({
     ...store,
-    tenantKey: (tenant) => checked("tenantKey", tenant, [], () => store.tenantKey(tenant)),
-    createTenantKey: (tenant, key) => checked("createTenantKey", tenant, [], () => store.createTenantKey(tenant, key)),
+    tenantKey: (tenant) => checked("tenantKey", tenant, noSubjects, () => store.tenantKey(tenant)),
+    createTenantKey: (tenant, key) => checked("createTenantKey", tenant, noSubjects, () => store.createTenantKey(tenant, key)),
     tenantKeysNotWrappedBy: (keyId, limit, after) =>
       after === undefined
         ? store.tenantKeysNotWrappedBy(keyId, limit)
-        : checked("tenantKeysNotWrappedBy", after, [], () => store.tenantKeysNotWrappedBy(keyId, limit, after)),
+        : checked("tenantKeysNotWrappedBy", after, noSubjects, () => store.tenantKeysNotWrappedBy(keyId, limit, after)),
     replaceTenantKey: (tenant, previous, next) =>
-      checked("replaceTenantKey", tenant, [], () => store.replaceTenantKey(tenant, previous, next)),
+      checked("replaceTenantKey", tenant, noSubjects, () => store.replaceTenantKey(tenant, previous, next)),
     subjectKey: (tenant, subject) => checked("subjectKey", tenant, [subject], () => store.subjectKey(tenant, subject)),
     subjectKeys: (tenant, subjects) => checked("subjectKeys", tenant, subjects, () => store.subjectKeys(tenant, subjects)),
     createSubjectKey: (tenant, subject, key) =>
       checked("createSubjectKey", tenant, [subject], () => store.createSubjectKey(tenant, subject, key)),
     createSubjectKeys: (tenant, keys) =>
-      checked("createSubjectKeys", tenant, Array.isArray(keys) ? keys.map(subjectOf) : keys, () => store.createSubjectKeys(tenant, keys)),
+      checked("createSubjectKeys", tenant, keys, () => store.createSubjectKeys(tenant, keys), subjectOf),
     shred: (tenant, subject, at) => checked("shred", tenant, [subject], () => store.shred(tenant, subject, at)),
     erasures: (tenant, options) =>
       checked(
         "erasures",
         tenant,
-        options.after === undefined ? [] : [(options.after as Partial<Erasure> | null)?.subjectId],
+        options.after === undefined ? noSubjects : [(options.after as Partial<Erasure> | null)?.subjectId],
         () => store.erasures(tenant, options)
       )
   })
@@ -211,11 +238,12 @@ const memoryStore = (): KeyStore["Type"] => {
   return {
     tenantKey: (tenant) => Effect.sync(() => Option.fromNullable(tenants.get(tenant))),
     createTenantKey: (tenant, key) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        if (retired.has(key.wrappedBy)) return Effect.fail(new MasterKeyRetired({ keyId: key.wrappedBy }))
         const existing = tenants.get(tenant)
-        if (existing) return existing
+        if (existing) return Effect.succeed(existing)
         tenants.set(tenant, key)
-        return key
+        return Effect.succeed(key)
       }),
     tenantKeysNotWrappedBy: (keyId, limit, after) =>
       Effect.sync(() =>
@@ -237,7 +265,9 @@ const memoryStore = (): KeyStore["Type"] => {
     retireMasterKeys: (keyIds, current, at) =>
       Effect.sync(() => {
         if (retired.has(current)) return false
-        for (const keyId of keyIds) if (!retired.has(keyId)) retired.set(keyId, at)
+        const retiring = new Set(keyIds)
+        for (const key of tenants.values()) if (retiring.has(key.wrappedBy)) return false
+        for (const keyId of retiring) if (!retired.has(keyId)) retired.set(keyId, at)
         return true
       }),
     subjectKey: (tenant, subject) => Effect.sync(() => Option.fromNullable(subjects.get(subjectKeyOf(tenant, subject)))),
@@ -439,12 +469,12 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
         subjects.every((subject) => states.has(subject)) ? Option.some(states) : Option.none())
 
     // Inside a transaction, keys that exist already are returned; only a creation is refused.
-    const outsideOnly = <A>(
+    const outsideOnly = <A, E>(
       operation: string,
       existing: Effect.Effect<Option.Option<A>, KeyStoreError>,
-      create: Effect.Effect<A, KeyStoreError>
-    ) =>
-      Effect.flatMap(inTransaction, (joined) =>
+      create: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | KeyStoreError> =>
+      Effect.flatMap(inTransaction, (joined): Effect.Effect<A, E | KeyStoreError> =>
         joined
           ? Effect.flatMap(existing, Option.match({
             onSome: Effect.succeed,
@@ -462,19 +492,30 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           }))
           : create)
 
+    // The check that the wrapping master key is not retired and the insert, in one transaction
+    // under a lock of the retired keys' table: ROW EXCLUSIVE, which creations take together, but
+    // which waits for a retirement under way (SHARE ROW EXCLUSIVE) and holds the next back until
+    // it commits. So a retirement either comes first, and the check sees it, or sees the key.
+    const insertTenantKey = (tenant: TenantId, key: WrappedKey) =>
+      Effect.gen(function*() {
+        yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN ROW EXCLUSIVE MODE`
+        const retired = yield* sql`SELECT 1 FROM lawful_vault_retired_master_keys WHERE key_id = ${key.wrappedBy}`
+        if (retired.length > 0) return yield* new MasterKeyRetired({ keyId: key.wrappedBy })
+        yield* sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
+          VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
+          ON CONFLICT (tenant_id) DO NOTHING`
+        const stored = yield* findTenantKey(tenant)
+        if (Option.isNone(stored)) return yield* Effect.dieMessage("tenant key vanished after insert")
+        return toWrappedKey(stored.value)
+      }).pipe(
+        withTransaction(sql),
+        Effect.mapError((error) => error instanceof MasterKeyRetired ? error : fail("createTenantKey")(error))
+      )
+
     return withIdsChecked({
       tenantKey: readTenantKey,
       createTenantKey: (tenant, key) =>
-        outsideOnly("createTenantKey", readTenantKey(tenant), sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
-            VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
-            ON CONFLICT (tenant_id) DO NOTHING`.pipe(
-          Effect.zipRight(findTenantKey(tenant)),
-          Effect.flatMap(Option.match({
-            onNone: () => Effect.dieMessage("tenant key vanished after insert"),
-            onSome: (row) => Effect.succeed(toWrappedKey(row))
-          })),
-          Effect.mapError(fail("createTenantKey"))
-        )),
+        outsideOnly("createTenantKey", readTenantKey(tenant), insertTenantKey(tenant, key)),
       tenantKeysNotWrappedBy: (keyId, limit, after) =>
         SqlSchema.findAll({
           Request: Schema.Void,
@@ -504,12 +545,17 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
         ),
       // The lock (which plain reads do not wait for) makes calls take turns: each checks `current`
       // after the one before committed, so two rotations cannot retire each other's current key.
+      // It waits too for the tenant keys' creations under way (`insertTenantKey`), and holds new
+      // ones back, so the tenant keys read after it are every key its retirement could strand.
       retireMasterKeys: (keyIds, current, at) =>
         Effect.gen(function*() {
           yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN SHARE ROW EXCLUSIVE MODE`
           const refused = yield* sql`SELECT 1 FROM lawful_vault_retired_master_keys WHERE key_id = ${current}`
           if (refused.length > 0) return false
           if (keyIds.length > 0) {
+            const stillWrapped = yield* sql`SELECT 1 FROM lawful_vault_tenant_keys
+              WHERE wrapped_by = ANY(${[...keyIds]}::text[]) LIMIT 1`
+            if (stillWrapped.length > 0) return false
             yield* sql`INSERT INTO lawful_vault_retired_master_keys (key_id, retired_at)
               SELECT DISTINCT unnest(${[...keyIds]}::text[]), ${at}::timestamptz
               ON CONFLICT (key_id) DO NOTHING`

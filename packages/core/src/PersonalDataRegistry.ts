@@ -43,7 +43,9 @@
  *   `cause` shows only that error's tag (`SourceErrorCause`), and that is all
  *   a log, `Cause.pretty`, `String`, `JSON.stringify` or the Schema of a
  *   failure or a report carries of it; `causeOf` gives the source's error
- *   itself to code that handles it. So a source's error never reaches a log
+ *   itself to code that handles it (a `SqlError` as `Database.safeSqlError`
+ *   keeps it: code and names, never the row the database quoted in its
+ *   `detail`). So a source's error never reaches a log
  *   through the registry, even with personal data in its message or fields;
  *   still, keep it out of them, for the source's own logs and spans. The
  *   registry also reports a source that dies, as a failure whose cause is the
@@ -82,6 +84,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { safeSqlError } from "./Database.js"
 import * as Issues from "./Issues.js"
 import * as Json from "./Json.js"
 import * as SubjectIds from "./SubjectId.js"
@@ -163,7 +166,8 @@ export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSour
     const cause = props.cause instanceof SourceErrorCause ? props.cause : new SourceErrorCause(tagOf(props.cause))
     super({ ...props, cause }, options)
     if (cause !== props.cause) {
-      const original = props.cause
+      // A `SqlError` as `safeSqlError` keeps it: code and names, never the row the database quoted.
+      const original = safeSqlError(props.cause)
       Object.defineProperty(this, originalCause, { value: () => original, enumerable: false })
     }
   }
@@ -175,9 +179,13 @@ export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSour
 
 /**
  * The error a source failed with (or the defect it died with), as the source
- * gave it to `sourceError`. Handle it in code; do not log it: it may hold
- * personal data, which is why the `PersonalDataSourceError` itself shows only
- * its tag. An error decoded from its encoded form has only that tag.
+ * gave it to `sourceError`, except a `SqlError`, which it gives as
+ * `Database.safeSqlError` keeps it: its code (`23502`, `23514`...) and the
+ * names of the table, column and constraint, never the failing row, the
+ * duplicated key or the statement the database quoted. Handle it in code; do
+ * not log it: a source's own error may hold personal data, which is why the
+ * `PersonalDataSourceError` itself shows only its tag. An error decoded from
+ * its encoded form has only that tag.
  *
  * @since 0.1.0
  * @category errors
@@ -475,7 +483,8 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
 /**
  * A function for `Effect.mapError` in a source: wraps any cause into a
  * `PersonalDataSourceError` of that source and operation, which shows only
- * the cause's tag and keeps the cause for `causeOf`.
+ * the cause's tag and keeps the cause for `causeOf` (a `SqlError` as
+ * `Database.safeSqlError` keeps it, without the data the database quoted).
  *
  * @since 0.1.0
  * @category constructors

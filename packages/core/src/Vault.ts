@@ -36,11 +36,12 @@
  * subject shredded from the store, it caches no key of the subject it reads.
  *
  * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
- * `prepare`, `blindIndex`). A write that makes a tenant's key first reads
- * whether the current master key was retired by a completed rotation, and
- * fails with `MasterKeyRetired`, writing nothing, when it was; a tenant that
- * has its key pays no such read. Building the layer checks the current key
- * once too. Reads (`open`, `openAll`, `findBlindIndex`,
+ * `prepare`, `blindIndex`). A write that makes a tenant's key fails with
+ * `MasterKeyRetired`, writing nothing, when a completed rotation retired the
+ * current master key: the key store checks it in one step with the insert
+ * (`KeyStore.createTenantKey`), so no retirement comes between the check and
+ * the write, and no read is added; a tenant that has its key pays nothing.
+ * Building the layer checks the current key once too. Reads (`open`, `openAll`, `findBlindIndex`,
  * `isShredded`, `shreddedAmong`) create none: on a tenant that never had a key they answer
  * that nothing was sealed or indexed, and write nothing, so they behave the
  * same inside a SQL transaction as outside. No key is created in the
@@ -72,9 +73,9 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync
 import type { KeyObject } from "node:crypto"
 import { inTransaction, outsideTransaction } from "./Database.js"
 import * as BoundedCache from "./internal/boundedCache.js"
-import { notAnId } from "./internal/refusal.js"
+import { notAnArray, notAnId, noSubjects, refusalOfIds } from "./internal/refusal.js"
 import { randomBytes } from "./Random.js"
-import { Erasure, KeyStore, KeyStoreError } from "./KeyStore.js"
+import { Erasure, KeyStore, KeyStoreError, MasterKeyRetired } from "./KeyStore.js"
 import type { SubjectKeyState, WrappedKey } from "./KeyStore.js"
 import { MasterKeys } from "./MasterKey.js"
 import type { MasterKey } from "./MasterKey.js"
@@ -167,26 +168,14 @@ export class KeyUnavailable extends Schema.TaggedError<KeyUnavailable>()("KeyUna
 
 /**
  * The current master key (`LAWFUL_MASTER_KEY`) is one that a completed rotation retired, and a
- * retired key wraps nothing new: it may be destroyed once retired (perhaps it leaked), and what
- * it wraps with it. So a Vault on it makes no new tenant key (`seal`, `sealAll`, `newSubject(s)`,
- * `prepare`, `blindIndex` of a tenant without a key fail with it, writing nothing), its layer
- * does not build (start-up stops with this error's one line), and `rotateMasterKey` to it, which
- * would re-wrap every tenant key back under it, fails before it re-wraps anything (a run under
- * way when another process retires its key stops at its next page, its earlier pages
- * re-wrapped). Names the key by its id, a fingerprint that reveals nothing of the key. Set
- * `LAWFUL_MASTER_KEY` to the key in service.
+ * retired key wraps nothing new (see `KeyStore.MasterKeyRetired`, the same class: the key store
+ * refuses a new tenant key under a retired master key with it). Names the key by its id, never
+ * the key. Set `LAWFUL_MASTER_KEY` to the key in service.
  *
  * @since 0.1.0
  * @category errors
  */
-export class MasterKeyRetired extends Schema.TaggedError<MasterKeyRetired>()("MasterKeyRetired", {
-  keyId: Schema.String
-}) {
-  override get message(): string {
-    return `LAWFUL_MASTER_KEY is master key ${this.keyId}, which a completed rotation retired: ` +
-      "set LAWFUL_MASTER_KEY to the key in service, the one that rotation made current (docs/operations.md, \"Rotating it\")"
-  }
-}
+export { MasterKeyRetired }
 
 /**
  * A tenant key that master-key rotation left as it was, and why: wrapped by a
@@ -374,7 +363,11 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * the same `LAWFUL_MASTER_KEY`, then run again.
    *
    * A run that completes (nothing left to re-wrap, `skipped` empty) retires the previous master
-   * keys: the key store records their ids (`KeyStore.retireMasterKeys`), never the keys. A run
+   * keys: the key store records their ids (`KeyStore.retireMasterKeys`), never the keys, once it
+   * finds no tenant key wrapped by one of them. A tenant key made under a previous key after the
+   * run's last pass read (by a process still on it) holds the retirement back: the run takes
+   * another pass, which re-wraps it, and retires then; so a run that returns with `skipped` empty
+   * leaves no tenant key wrapped by a retired key, and none can be made under one after. A run
    * whose current master key was retired fails with `MasterKeyRetired`, naming its id, before
    * it reads a page of tenant keys, so it re-wraps nothing (a key retired by another process
    * while a run is under way stops it at its next page). A run that did not complete retires
@@ -466,25 +459,21 @@ interface TenantKeys {
 // read or written, never quoted.
 const refuseInput = (operation: string, what: string) =>
   Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
-// An id given where a tenant's or a subject's goes is checked so: every key store answers alike
-// (memory would take it, SQL refuse it, or take an upper-case id as the lower-case one), and the
-// refusal never quotes it, which may be an address put there.
+// An id given where a tenant's or a subject's goes is checked as every key store checks it
+// (`refusalOfIds`), so that they answer alike, and the refusal never quotes it.
 const refuseId = (operation: string, which: "tenant" | "subject") => refuseInput(operation, notAnId(which))
 const checkIds = (
   operation: string,
   tenant: unknown,
-  subjects: Iterable<unknown> = []
+  subjects: ReadonlyArray<unknown> = noSubjects
 ): Effect.Effect<void, KeyStoreError> => {
-  if (!TenantIds.is(tenant)) return refuseId(operation, "tenant")
-  for (const subject of subjects) {
-    if (!SubjectIds.is(subject)) return refuseId(operation, "subject")
-  }
-  return Effect.void
+  const refused = refusalOfIds(tenant, subjects)
+  return refused === undefined ? Effect.void : refuseInput(operation, refused)
 }
 
 // A list given where an array goes, or a plaintext that is neither text nor bytes, is refused as
 // an id is.
-const notAnArray = (operation: string) => refuseInput(operation, "the list given is not an array")
+const refuseNotAnArray = (operation: string) => refuseInput(operation, notAnArray)
 const isPlaintext = (plaintext: unknown): boolean => typeof plaintext === "string" || plaintext instanceof Uint8Array
 const notPlaintext = (operation: string) => refuseInput(operation, "a plaintext given is neither text nor bytes")
 // The tenant and the items of `sealAll` or `openAll` in one pass, on the path of every batched
@@ -508,6 +497,11 @@ const checkItems = (
   }
   return plaintextsOk ? Effect.void : notPlaintext(operation)
 }
+
+// Fails with `MasterKeyRetired` when a completed rotation retired the master key of `keyId`: read
+// each time, never cached, so that a retirement by another process is never missed.
+const refuseRetired = (store: KeyStore["Type"], keyId: string): Effect.Effect<void, KeyStoreError | MasterKeyRetired> =>
+  Effect.flatMap(store.isMasterKeyRetired(keyId), (retired) => retired ? Effect.fail(new MasterKeyRetired({ keyId })) : Effect.void)
 
 const deriveTenantKeys = (root: Uint8Array): TenantKeys => {
   const derive = (info: string) =>
@@ -559,23 +553,14 @@ export const make = (options: VaultOptions = {}) =>
         return keys
       })
 
-    const refuseRetiredCurrent = Effect.flatMap(
-      store.isMasterKeyRetired(masters.current.id),
-      (retired) => retired ? Effect.fail(new MasterKeyRetired({ keyId: masters.current.id })) : Effect.void
-    )
-    // A new tenant key is wrapped by the current master key only while the key store does not
-    // list it as retired: a key that a completed rotation retired may be destroyed, and a tenant
-    // key it wraps with it. Read each time, right before the wrap, never cached: a cached "not
-    // retired" would miss a retirement by another process for as long as it was kept. New tenants
-    // are rare, and only they pay this read; existing tenants' keys are read as before. The read
-    // and the insert are two statements: a rotation whose last pass reads the tenant keys before
-    // the insert and retires the key after the read leaves this one key wrapped by it, which is
-    // why docs/operations.md runs the rotation once more before a retired key is destroyed.
+    const refuseRetiredCurrent = refuseRetired(store, masters.current.id)
+    // A new tenant key is wrapped by the current master key, and the key store refuses it with
+    // `MasterKeyRetired`, writing nothing, when a completed rotation retired that key (which may
+    // then be destroyed, and a tenant key it wraps with it): in one step with the insert, so that
+    // no retirement comes between the check and the write. Nothing is cached: a cached "not
+    // retired" would miss a retirement by another process for as long as it was kept.
     const createTenantKey = (tenant: TenantId) =>
-      Effect.zipRight(
-        refuseRetiredCurrent,
-        Effect.suspend(() => store.createTenantKey(tenant, wrapTenantRoot(tenant, randomBytes(32))))
-      )
+      Effect.suspend(() => store.createTenantKey(tenant, wrapTenantRoot(tenant, randomBytes(32))))
 
     // The tenant's keys, created when it has none: for writes.
     const tenantKeys = (tenant: TenantId): Effect.Effect<TenantKeys, VaultError> => {
@@ -780,6 +765,8 @@ export const make = (options: VaultOptions = {}) =>
         if (page.length < rotationPageSize) return { rewrapped, raced, skipped }
       }
     })
+    // How many refused retirements a run takes another pass after (see `rotateMasterKey`).
+    const maxRetirementsRefused = 8
     // Passes until one finds nothing but keys it passes over: a tenant made by a process still on
     // an old key behind the cursor, or a key changed while it was re-wrapped, is taken by the next.
     // Each pass that does not end the run tried a key no pass had tried, so the run ends. The last
@@ -787,6 +774,7 @@ export const make = (options: VaultOptions = {}) =>
     const rotateMasterKey = Effect.gen(function*() {
       const attempted = new Set<TenantId>()
       let rewrapped = 0
+      let retirementsRefused = 0
       while (true) {
         const pass = yield* rotationPass(attempted)
         rewrapped += pass.rewrapped
@@ -800,12 +788,25 @@ export const make = (options: VaultOptions = {}) =>
             ).pipe(Effect.annotateLogs({ tenantId, reason })), { discard: true })
           // Complete: no tenant key is wrapped by a previous key any more, which retires them. In
           // one step with the check of the current key, so that two runs with swapped keys that
-          // both complete cannot retire each other's.
+          // both complete cannot retire each other's, and with the check that no tenant key is
+          // still wrapped by one of them: a key made under one, by a process still on it, after
+          // this pass read. Refused, another pass re-wraps that key, or fails with
+          // `MasterKeyRetired` first when the refusal was of the current key.
           const retiring = [...new Set(masters.previous.map((key) => key.id))].filter((id) => id !== masters.current.id)
           if (pass.skipped.length === 0 && retiring.length > 0) {
             const now = yield* Clock.currentTimeMillis
             if (!(yield* store.retireMasterKeys(retiring, masters.current.id, new Date(now)))) {
-              return yield* new MasterKeyRetired({ keyId: masters.current.id })
+              // A process still on a previous key that makes a tenant's key after every pass (or a
+              // key store that always refuses) would hold the run for ever: it ends, retiring nothing.
+              if (++retirementsRefused < maxRetirementsRefused) continue
+              return yield* new KeyStoreError({
+                operation: "rotateMasterKey",
+                cause: new Error(
+                  `the previous master keys were not retired: ${maxRetirementsRefused} times, a tenant key was still ` +
+                    "wrapped by one of them (a process still on a previous LAWFUL_MASTER_KEY keeps making tenant keys): " +
+                    "give every process the key in service, then run again"
+                )
+              })
             }
           }
           return { rewrapped, skipped: pass.skipped }
@@ -1000,13 +1001,13 @@ export const make = (options: VaultOptions = {}) =>
         Effect.suspend(() =>
           Array.isArray(items)
             ? Effect.zipRight(checkItems("sealAll", tenant, items, true), sealAll(tenant, items))
-            : notAnArray("sealAll")
+            : refuseNotAnArray("sealAll")
         ),
       openAll: (tenant, items) =>
         Effect.suspend(() =>
           Array.isArray(items)
             ? Effect.zipRight(checkItems("openAll", tenant, items, false), openAll(tenant, items))
-            : notAnArray("openAll")
+            : refuseNotAnArray("openAll")
         ),
       newSubject: (tenant) =>
         checkIds("newSubject", tenant).pipe(
@@ -1040,7 +1041,7 @@ export const make = (options: VaultOptions = {}) =>
           Effect.map((state) => Option.isSome(state) && state.value._tag === "Shredded")
         ),
       shreddedAmong: (tenant, subjects) =>
-        !Array.isArray(subjects) ? notAnArray("shreddedAmong") : Effect.zipRight(checkIds("shreddedAmong", tenant, subjects), subjects.length === 0
+        !Array.isArray(subjects) ? refuseNotAnArray("shreddedAmong") : Effect.zipRight(checkIds("shreddedAmong", tenant, subjects), subjects.length === 0
           ? Effect.succeed(new Set<SubjectId>())
           : Effect.map(
             keysOf(tenant, subjects),
@@ -1097,10 +1098,10 @@ export const make = (options: VaultOptions = {}) =>
 
 // Once, when the layer is built: a process started on a retired key stops with one line, instead
 // of serving until its first new tenant is refused.
-const currentKeyInService = Effect.gen(function*() {
-  const { current } = yield* MasterKeys
-  if (yield* (yield* KeyStore).isMasterKeyRetired(current.id)) return yield* new MasterKeyRetired({ keyId: current.id })
-})
+const currentKeyInService = Effect.flatMap(
+  Effect.all([KeyStore, MasterKeys]),
+  ([store, { current }]) => refuseRetired(store, current.id)
+)
 
 /**
  * The Vault over the `KeyStore` and `MasterKeys` layers provided to it. Building it reads once

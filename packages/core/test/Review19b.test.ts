@@ -220,7 +220,7 @@ contractSuite("Review19b: the key store and ids that are not ids", stores, (it) 
       const at = new Date("2030-01-01T00:00:00Z")
       for (const value of [...notIds(tenant), ...notIds(subject)]) {
         const bad = value as TenantId.TenantId & SubjectId.SubjectId
-        const calls: ReadonlyArray<readonly [string, () => Effect.Effect<unknown, KeyStore.KeyStoreError>]> = [
+        const calls: ReadonlyArray<readonly [string, () => Effect.Effect<unknown, KeyStore.KeyStoreError | KeyStore.MasterKeyRetired>]> = [
           ["tenantKey", () => store.tenantKey(bad)],
           ["createTenantKey", () => store.createTenantKey(bad, key("k1"))],
           ["tenantKeysNotWrappedBy", () => store.tenantKeysNotWrappedBy("k1", 10, bad)],
