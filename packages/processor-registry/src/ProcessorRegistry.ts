@@ -28,13 +28,16 @@
  * the change are one transaction: with the audit log on the registry's
  * database (as `Database.layer` gives every package), a change that fails at
  * its commit leaves no entry either. Changes are made one at a time (a
- * semaphore), and on SQL a change made meanwhile by another replica (to the
- * processor, its status or its DPAs) makes the commit fail rather than be
- * overwritten or approved on evidence it did not see. A change of a
- * processor of tenants' data locks the processor's row first, in its
- * transaction, and reads what it is checked on after: a change of it made
- * meanwhile by another replica waits, and so does an objection to its
- * notices, which locks the row shared before anything is written. An
+ * semaphore). Every change of a processor (its status, details, DPAs,
+ * assessments, notices) locks the processor's row first, in its transaction,
+ * whatever the processor serves, and reads what it is checked on after: a
+ * change of it made meanwhile by another replica waits for it, then is
+ * checked on what it committed, and so does an objection to its notices,
+ * which locks the row shared before anything is written. Each takes the row
+ * before the audit log, whose append holds the log until commit with the log
+ * on the registry's database, so two of them never wait for each other's
+ * locks the other way round. A write to the processor's row made meanwhile
+ * without that lock makes the commit fail rather than be overwritten. An
  * approval, or a change checked against the objections, thus sees every
  * objection committed or under way when it is checked, and one begun after
  * comes after its commit (a finding): it is checked once and logged once,
@@ -802,10 +805,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     // Audit first, then store, in one transaction of the registry's database: a stored change
     // always has its entry, and with the log on the same database (as the server keeps it) an
-    // entry never outlives a change that failed at its commit (another server changed the
-    // processor meanwhile). Tenants' logs are appended one after another in a fixed order, so
-    // two transactions never wait for each other's logs. An invalid event is a bug of this
-    // module, hence a defect.
+    // entry never outlives a change that failed at its commit (its processor's row written
+    // meanwhile without the lock `held` takes). A plan of a change of a processor locks its row
+    // first (`held`), before the entries; tenants' logs are appended one after another in a fixed
+    // order, so two transactions never wait for each other's locks the other way round. An invalid
+    // event is a bug of this module, hence a defect.
     const run = <A, E, R>(plan: Effect.Effect<Plan<A>, E, R>): Effect.Effect<A, E | Failures, R> =>
       lock.withPermits(1)(
         store.transaction(Effect.gen(function*() {
@@ -837,20 +841,21 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         ? Effect.fail(new ProcessorTerminated({ processorId: processor.id }))
         : Effect.succeed(processor)
 
-    const live = (id: Processor.ProcessorId) => Effect.flatMap(existing(id), notTerminated)
+    // Every change of a processor starts with this one read of it (a decision of an assessment,
+    // once the assessment has named it), its row locked until the change's transaction ends (on
+    // SQL `FOR NO KEY UPDATE`), whatever the processor serves, and reads everything it is checked
+    // on after. Every such change thus takes the processor's row before the platform's audit log
+    // (whose append locks the log until commit, with the log on the registry's database), and so
+    // does an objection, which locks the row shared before its entries (`noticeForObjection`): two
+    // of them never wait for each other's locks the other way round; a change of the processor
+    // made meanwhile by another replica, or an objection to its notices under way, is waited for
+    // and seen. An approval, or a change judged on the objections, sees every objection committed
+    // or under way when it is checked, and one begun after waits for it to commit, then counts as
+    // any later objection does (a finding): it is checked once, against what it commits with, and
+    // logged once.
+    const held = (id: Processor.ProcessorId) => Effect.flatMap(store.processorForChange(id), orNotFound(id))
 
-    // A change judged on the objections to a processor's notices (one of a processor of tenants'
-    // data) reads the processor again with its row locked, in the change's transaction, and
-    // everything it is judged on after: an objection committed before is seen, one being recorded
-    // (which holds the row shared from before its audit entries) is waited for and seen, and one
-    // begun after waits for the change to commit, then counts as any later objection does (a
-    // finding). The change is checked once, against what it commits with, and logged once. Every
-    // other change of such a processor takes the lock first too, before its entries, so two
-    // changes of it never wait for each other's locks the other way round (the row, then the log).
-    const forChange = (processor: Processor.Processor, judgedOnObjections = processor.servesTenants) =>
-      judgedOnObjections
-        ? Effect.flatMap(store.processorForChange(processor.id), orNotFound(processor.id))
-        : Effect.succeed(processor)
+    const heldLive = (id: Processor.ProcessorId) => Effect.flatMap(held(id), notTerminated)
 
     // What a processor's approval rests on, read once: its DPAs, assessments and notices, and the
     // objections to those notices when they count (the processor serves tenants; else unread).
@@ -997,10 +1002,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("processor", Processor.ProcessorInput)(raw)
         return yield* run(Effect.gen(function*() {
-          const current = yield* live(id)
-          const before = yield* forChange(current, current.servesTenants || input.servesTenants).pipe(
-            Effect.flatMap(notTerminated)
-          )
+          const before = yield* heldLive(id)
           const at = yield* now
           yield* checkLocations(input, at)
           yield* checkRole(id, input.role)
@@ -1029,7 +1031,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
-        const processor = yield* Effect.flatMap(existing(id), forChange)
+        const processor = yield* held(id)
         yield* transition(processor, "UnderReview")
         const at = yield* now
         const after = withStatus(processor, { _tag: "UnderReview", since: at }, at)
@@ -1045,7 +1047,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       const by = yield* actorOf(rawBy)
       const id = yield* registeredIdOf(rawId)
       return yield* run(Effect.gen(function*() {
-        const processor = yield* Effect.flatMap(existing(id), forChange)
+        const processor = yield* held(id)
         yield* transition(processor, "Approved")
         const at = yield* now
         const records = yield* recordsOf(processor.id, processor.servesTenants)
@@ -1069,7 +1071,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
       const { reason } = yield* decode("suspension", TerminationInput.pick("reason"))({ reason: rawReason })
       const stated = yield* statedReason("suspend", reason)
       return yield* run(Effect.gen(function*() {
-        const processor = yield* Effect.flatMap(existing(id), forChange)
+        const processor = yield* held(id)
         yield* transition(processor, "Suspended")
         const at = yield* now
         const after = withStatus(processor, { _tag: "Suspended", since: at, reason }, at)
@@ -1088,7 +1090,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const input = yield* decode("termination", TerminationInput)(raw)
         const stated = yield* statedReason("terminate", input.reason)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* Effect.flatMap(existing(id), forChange)
+          const processor = yield* held(id)
           yield* transition(processor, "Terminated")
           const at = yield* now
           const after = terminated(processor, input.reason, input.dataDisposition, at)
@@ -1111,7 +1113,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const disposition = yield* decode("data disposition", Schema.Literal("returned", "deleted"))(rawDisposition)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* Effect.flatMap(existing(id), forChange)
+          const processor = yield* held(id)
           const status = processor.status
           if (status._tag !== "Terminated" || status.dataDisposition !== "pending") {
             return yield* new DataDispositionNotPending({ processorId: id })
@@ -1133,7 +1135,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("DPA", Dpa.DpaInput)(raw)
         return yield* run(Effect.gen(function*() {
-          const processor = yield* live(id).pipe(Effect.flatMap((p) => forChange(p)), Effect.flatMap(notTerminated))
+          const processor = yield* heldLive(id)
           const at = yield* now
           if (input.signedOn.getTime() > at.getTime()) {
             return yield* new InvalidInput({ what: "DPA", issues: ["signedOn: the signature date is in the future"] })
@@ -1146,9 +1148,10 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           }
           const dpa = new Dpa.Dpa({ id: yield* Dpa.makeId, processorId: id, ...input, recordedAt: at })
           yield* keepsApproval(processor, processor, approvalRecords, at, { dpa })
-          // A DPA changes what an approval rests on: the processor's revision moves with it, so an
-          // approval (or a change) checked against the DPAs before it, by another server
-          // meanwhile, fails at its commit instead of approving on evidence no longer current.
+          // A DPA changes what an approval rests on: an approval (or a change) by another server
+          // waits for the processor's row this one holds and reads the DPA after. The processor's
+          // revision moves with it too, so a change checked against the DPAs before it without
+          // that lock fails at its commit instead of approving on evidence no longer current.
           return {
             result: dpa,
             changes: [
@@ -1213,7 +1216,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* processorIdOf(rawId)
         const input = yield* decode("assessment", Assessment.SubmissionInput)(raw)
         return yield* run(Effect.gen(function*() {
-          yield* live(id)
+          yield* heldLive(id)
           const found = yield* store.questionnaire(input.questionnaireId, input.questionnaireVersion)
           if (Option.isNone(found)) {
             return yield* new QuestionnaireNotFound({
@@ -1280,8 +1283,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
               nextReviewDue
             }
           })
-          // An assessment always belongs to a registered processor.
-          const processor = yield* Effect.flatMap(existing(assessment.processorId), (p) => forChange(p)).pipe(
+          // An assessment always belongs to a registered processor. Read before this lock, the
+          // assessment is decided only if still undecided at the commit (`DecideAssessment`).
+          const processor = yield* held(assessment.processorId).pipe(
             Effect.catchTag("ProcessorNotFound", Effect.die)
           )
           const ends = input.outcome === "unsatisfactory" && processor.status._tag !== "Terminated"
@@ -1316,7 +1320,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const by = yield* actorOf(rawBy)
         const input = yield* decode("announcement", ChangeNotice.AnnouncementInput)(raw)
         const announced = yield* run(Effect.gen(function*() {
-          const processor = yield* live(input.processorId)
+          const processor = yield* heldLive(input.processorId)
           if (!processor.servesTenants) {
             return yield* new InvalidInput({
               what: "announcement",
@@ -1420,8 +1424,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const noticeId = yield* noticeIdOf(rawNoticeId)
         const input = yield* decode("objection", ChangeNotice.ObjectionInput)(raw)
         return yield* run(Effect.gen(function*() {
-          // Locks the processor shared first, before the entries: a change judged on its objections
-          // waits for this one to commit and sees it, or has committed before (see `forChange`).
+          // Locks the processor shared first, before the entries, as every change of it locks it
+          // first: a change of it waits for this one to commit and sees it, or has committed before
+          // (see `held`).
           const found = yield* store.noticeForObjection(noticeId)
           if (Option.isNone(found) || !(yield* store.isRecipient(tenant, noticeId))) {
             return yield* new NoticeNotFound({ noticeId })

@@ -1,10 +1,11 @@
 import { assert, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Database from "@lawful/core/Database"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { createHash } from "node:crypto"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
@@ -24,7 +25,8 @@ import {
   publishQuestionnaire,
   staff,
   tenantKey,
-  vaultMemory
+  vaultMemory,
+  waitsFor
 } from "./fixtures.js"
 import { suite } from "./ProcessorRegistrySuite.js"
 
@@ -146,34 +148,49 @@ sqlSuite(
 
   // Two servers need two sessions: PGlite is one.
   if (backend !== "postgres") return
-  it.scoped("a DPA recorded by another server between an approval's check and its commit fails the approval", () =>
+  // The approval holds the processor's row from before its check to its commit, whatever the
+  // processor serves: a DPA another server records meanwhile waits for it, then is judged as a
+  // change of the approved processor, on the DPAs the approval committed with.
+  it.scoped("a DPA another server records between an approval's check and its commit waits for it, then is judged on it", () =>
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
-      // Another server: a registry of its own (its own lock) over the same database and log.
+      const sql = yield* SqlClient.SqlClient
       const other = yield* otherServer
       const processor = yield* registry.register(staff, processorInput())
       yield* completeReview(processor.id, { dpa: { version: "2026-01", signedOn: dayOf(-5) } })
-      // Once the approval has found every requirement met, the other server records a newer DPA,
-      // already expired: it becomes the current one.
-      // It runs on a connection of its own, not in the approval's transaction.
-      yield* recorder.beforeNextAppend(Database.outsideTransaction(Effect.asVoid(
-        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
-      )))
-      const error = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(error._tag, "RegistryStoreError")
-      assert.include(String(error._tag === "RegistryStoreError" && error.cause), "changed concurrently")
-      assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
-      assert.deepStrictEqual((yield* registry.requirements(processor.id)).map((r) => r._tag), ["SignedDpa"])
-      // The approval's entry rolled back with it: the log tells what was stored.
-      assert.deepStrictEqual(
-        (yield* recorder.about(platformTenant, processor.id)).map((e) => e.action),
-        ["processor-registry.processor.registered", "processor-registry.processor.review-started"]
+      // Once the approval has found every requirement met, the other server starts recording a
+      // newer DPA, already expired (it would be the current one), on a connection of its own.
+      const go = yield* Deferred.make<void>()
+      const recording = yield* Deferred.await(go).pipe(
+        Effect.zipRight(
+          other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
+        ),
+        Effect.fork
       )
-      // Tried again, the approval sees the expired DPA.
-      const refused = yield* Effect.flip(registry.approve(staff, processor.id))
-      assert.strictEqual(refused._tag, "ApprovalRefused")
+      const waited = yield* Deferred.make<boolean>()
+      yield* recorder.beforeNextAppend(Effect.gen(function*() {
+        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+        yield* Deferred.succeed(go, undefined)
+        yield* Deferred.succeed(waited, yield* waitsFor(sql, recording, row!.pid))
+      }))
+      const approved = yield* registry.approve(staff, processor.id)
+      const refused = yield* Effect.flip(Fiber.join(recording))
+      assert.isTrue(yield* Deferred.await(waited), "the DPA waits for the approval")
+      assert.strictEqual(approved.status._tag, "Approved")
+      // The DPA would leave the approved processor without one in force: refused, not stored.
+      assert.strictEqual(refused._tag, "ChangeRefused")
+      assert.deepStrictEqual(refused._tag === "ChangeRefused" ? refused.missing.map((r) => r._tag) : [], ["SignedDpa"])
+      assert.deepStrictEqual((yield* registry.dpas(processor.id)).map((d) => d.version), ["2026-01"])
+      assert.deepStrictEqual(yield* registry.requirements(processor.id), [])
+      // The log tells what was stored: one approval, one DPA.
+      const logged = (yield* recorder.all).filter((r) =>
+        r.tenant === platformTenant &&
+        (r.event.resource?.id === processor.id || r.event.details?.processorId === processor.id)
+      ).map((r) => r.event.action)
+      assert.strictEqual(logged.filter((action) => action === "processor-registry.processor.approved").length, 1)
+      assert.strictEqual(logged.filter((action) => action === "processor-registry.dpa.recorded").length, 1)
     }))
   }
 )

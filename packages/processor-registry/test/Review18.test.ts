@@ -1,6 +1,6 @@
 // Review 18: an objection another server has under way when an approval is checked stops the
 // approval (the approval waits for it), and one begun after the check waits for the approval and
-// is a finding; a suspended
+// is a finding (on SQL in Review19.test.ts); a suspended
 // processor of tenants' data takes on a country or purpose only as an approved one does; a
 // `__proto__` key among a questionnaire's answers is refused, not dropped;
 // a notice stored for no tenant while there were tenants to tell (by an earlier version)
@@ -32,13 +32,11 @@ import {
   completeReview,
   layers,
   layerSqlWithLog,
-  otherServer,
   passingAnswers,
   processorInput,
   publishQuestionnaire,
   staff,
-  tenantKey,
-  waitsFor
+  tenantKey
 } from "./fixtures.js"
 
 contractSuite("Review 18", layers, (it, backend) => {
@@ -191,43 +189,6 @@ sqlSuite("Review 18 on SQL", layerSqlWithLog, (it, backend) => {
 
   // Two servers need two sessions: PGlite is one, and runs one transaction at a time.
   if (backend !== "postgres") return
-  // The approval holds the processor's row from its check to its commit: the objection, which
-  // locks that row before its own entries, waits for it, and neither waits for the other's lock
-  // on the log.
-  it.scoped("an objection another server begins between an approval's check and its commit waits for it, then is a finding", () =>
-    Effect.gen(function*() {
-      yield* atStart
-      const registry = yield* ProcessorRegistry
-      const recorder = yield* AuditRecorder.AuditRecorder
-      const sql = yield* SqlClient.SqlClient
-      const other = yield* otherServer
-      const tenant = yield* TenantId.make
-      const { notice, processor } = yield* announcedAndDue(tenant)
-      // Once the approval has found no objection, the other server, its clock a minute behind the
-      // deadline, starts recording one, on a connection of its own.
-      const go = yield* Deferred.make<void>()
-      const objecting = yield* Deferred.await(go).pipe(
-        Effect.zipRight(other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" })),
-        Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000)),
-        Effect.fork
-      )
-      const waited = yield* Deferred.make<boolean>()
-      yield* recorder.beforeNextAppend(Effect.gen(function*() {
-        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-        yield* Deferred.succeed(go, undefined)
-        yield* Deferred.succeed(waited, yield* waitsFor(sql, objecting, row!.pid))
-      }))
-      const approved = yield* registry.approve(staff, processor.id)
-      yield* Fiber.join(objecting)
-      assert.isTrue(yield* Deferred.await(waited), "the objection waits for the approval")
-      assert.strictEqual(approved.status._tag, "Approved")
-      assert.strictEqual((yield* registry.objections(notice.id)).length, 1)
-      const findings = (yield* registry.findings).filter((f) => f.processorId === processor.id)
-      assert.deepStrictEqual(findings.map((f) => f._tag), ["ObjectionUnresolved"])
-      const logged = (yield* recorder.about(ProcessorRegistryModule.platformTenant, processor.id)).map((e) => e.action)
-      assert.strictEqual(logged.filter((action) => action === "processor-registry.processor.approved").length, 1)
-    }))
-
   it.scoped("an approval committing while another server's objection is under way waits for it, and is refused", () =>
     Effect.gen(function*() {
       yield* atStart

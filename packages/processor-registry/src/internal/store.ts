@@ -32,9 +32,11 @@ export type Change =
 export interface RegistryStore<E> {
   readonly processor: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
   /**
-   * The processor, for a change made in a transaction (`transaction`): its row is locked until the
-   * transaction ends, so an objection to its notices being recorded (`noticeForObjection`) waits
-   * for the change to commit, and every read after this one sees the objections committed before.
+   * The processor, for a change of it made in a transaction (`transaction`): its row is locked
+   * until the transaction ends, so another change of it (which takes this lock first too) and an
+   * objection to its notices being recorded (`noticeForObjection`) wait for the change to commit,
+   * and every read after this one sees what they committed before. The registry reads a processor
+   * so first in every change of it, before anything else is locked (its audit entries included).
    * On SQL `FOR NO KEY UPDATE`; in memory, transactions run one at a time.
    */
   readonly processorForChange: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
@@ -116,7 +118,11 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
   const objections = new Map<string, Objection>()
   const pair = (tenant: string, notice: string) => `${tenant}/${notice}`
   const read = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
-  // The memory store's row locks: one transaction at a time.
+  // The memory store's row locks: one transaction at a time. The registry makes its changes one
+  // at a time already (its own semaphore); this keeps the store's contract
+  // (`processorForChange`, `noticeForObjection`) on its own, as the store's contract suite checks
+  // ("an objection waits for a transaction that holds its processor for a change",
+  // test/RegistryStore.test.ts), which fails without it.
   const serial = Effect.unsafeMakeSemaphore(1)
 
   // Checks every precondition before the first write, so a failed commit writes nothing.
