@@ -79,15 +79,15 @@ export class KeyStoreError extends Schema.TaggedError<KeyStoreError>()("KeyStore
 /**
  * The master key of `keyId` is one that a completed rotation retired, and a retired key wraps
  * nothing new: it may be destroyed once retired (perhaps it leaked), and what it wraps with it.
- * The key store refuses with it a new tenant key wrapped by a retired master key
- * (`createTenantKey`, nothing written), in one step with the insert, so that no retirement can
- * come between the check and the write. For the Vault (which re-exports it as
+ * The key store refuses with it a new tenant key, or a tenant key re-wrapped, under a retired
+ * master key (`createTenantKey`, `replaceTenantKey`, nothing written), in one step with the write,
+ * so that no retirement can come between the check and the write. For the Vault (which re-exports it as
  * `Vault.MasterKeyRetired`) that key is its current one, `LAWFUL_MASTER_KEY`: a Vault on it makes
  * no new tenant key (`seal`, `sealAll`, `newSubject(s)`, `prepare`, `blindIndex` of a tenant
  * without a key fail with it, writing nothing), its layer does not build (start-up stops with
  * this error's one line), and `rotateMasterKey` to it, which would re-wrap every tenant key back
  * under it, fails before it re-wraps anything (a run under way when another process retires its
- * key stops at its next page, its earlier pages re-wrapped). Names the key by its id, a
+ * key stops at its next page or re-wrap, and leaves no tenant key wrapped by it). Names the key by its id, a
  * fingerprint that reveals nothing of the key. Set `LAWFUL_MASTER_KEY` to the key in service.
  *
  * @since 0.1.0
@@ -127,12 +127,19 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
     limit: number,
     after?: TenantId | undefined
   ) => Effect.Effect<ReadonlyArray<readonly [TenantId, WrappedKey]>, KeyStoreError>
-  /** Replaces a tenant key if it is still `previous`; false when it changed meanwhile. */
+  /**
+   * Replaces a tenant key if it is still `previous`; false when it changed meanwhile. In one step
+   * with the check that the master key wrapping `next` (`next.wrappedBy`) is not retired, as
+   * `createTenantKey`: when it is, fails with `MasterKeyRetired` and writes nothing (a rotation
+   * whose current key another process retired fails with it). A store must serialise this step
+   * with `retireMasterKeys` as it does `createTenantKey` (the SQL store takes the same lock), so
+   * that no key is re-wrapped under a key retired meanwhile.
+   */
   readonly replaceTenantKey: (
     tenant: TenantId,
     previous: WrappedKey,
     next: WrappedKey
-  ) => Effect.Effect<boolean, KeyStoreError>
+  ) => Effect.Effect<boolean, KeyStoreError | MasterKeyRetired>
   /** Whether a completed rotation retired the master key of this id (`retireMasterKeys`). */
   readonly isMasterKeyRetired: (keyId: string) => Effect.Effect<boolean, KeyStoreError>
   /**
@@ -140,9 +147,9 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
    * master key `current` is not retired itself, and that no tenant key is still wrapped by one of
    * `keyIds` (a retired key may be destroyed, and a key it wraps with it). False, and nothing
    * recorded, when either fails. Idempotent. A store must serialise it with every other call and
-   * with `createTenantKey`: of two calls at once, each retiring the other's current key, one
-   * records and the other answers false, and a tenant key's creation under way when it is called
-   * is either refused or seen by it (the SQL store locks its table).
+   * with `createTenantKey` and `replaceTenantKey`: of two calls at once, each retiring the other's
+   * current key, one records and the other answers false, and a tenant key's creation or re-wrap
+   * under way when it is called is either refused or seen by it (the SQL store locks its table).
    */
   readonly retireMasterKeys: (
     keyIds: ReadonlyArray<string>,
@@ -253,13 +260,14 @@ const memoryStore = (): KeyStore["Type"] => {
           .slice(0, limit)
       ),
     replaceTenantKey: (tenant, previous, next) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
+        if (retired.has(next.wrappedBy)) return Effect.fail(new MasterKeyRetired({ keyId: next.wrappedBy }))
         const current = tenants.get(tenant)
         if (!current || current.wrappedBy !== previous.wrappedBy || !bytesEqual(current.ciphertext, previous.ciphertext)) {
-          return false
+          return Effect.succeed(false)
         }
         tenants.set(tenant, next)
-        return true
+        return Effect.succeed(true)
       }),
     isMasterKeyRetired: (keyId) => Effect.sync(() => retired.has(keyId)),
     retireMasterKeys: (keyIds, current, at) =>
@@ -492,15 +500,20 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           }))
           : create)
 
-    // The check that the wrapping master key is not retired and the insert, in one transaction
-    // under a lock of the retired keys' table: ROW EXCLUSIVE, which creations take together, but
-    // which waits for a retirement under way (SHARE ROW EXCLUSIVE) and holds the next back until
-    // it commits. So a retirement either comes first, and the check sees it, or sees the key.
-    const insertTenantKey = (tenant: TenantId, key: WrappedKey) =>
+    // The check that the wrapping master key is not retired, before the insert or the re-wrap in
+    // the same transaction, under a lock of the retired keys' table: ROW EXCLUSIVE, which creations
+    // and re-wraps take together, but which waits for a retirement under way (SHARE ROW
+    // EXCLUSIVE) and holds the next back until it commits. So a retirement either comes first,
+    // and the check sees it, or sees the key.
+    const refuseRetiredUnderLock = (key: WrappedKey) =>
       Effect.gen(function*() {
         yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN ROW EXCLUSIVE MODE`
         const retired = yield* sql`SELECT 1 FROM lawful_vault_retired_master_keys WHERE key_id = ${key.wrappedBy}`
         if (retired.length > 0) return yield* new MasterKeyRetired({ keyId: key.wrappedBy })
+      })
+    const insertTenantKey = (tenant: TenantId, key: WrappedKey) =>
+      Effect.gen(function*() {
+        yield* refuseRetiredUnderLock(key)
         yield* sql`INSERT INTO lawful_vault_tenant_keys (tenant_id, wrapped_by, ciphertext)
           VALUES (${tenant}, ${key.wrappedBy}, ${bytes(key.ciphertext)})
           ON CONFLICT (tenant_id) DO NOTHING`
@@ -530,13 +543,19 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           ),
           Effect.mapError(fail("tenantKeysNotWrappedBy"))
         ),
+      // Under the same lock as `insertTenantKey`: a retirement either comes first, and the check
+      // sees it, or sees the key re-wrapped.
       replaceTenantKey: (tenant, previous, next) =>
-        sql<{ tenant_id: string }>`UPDATE lawful_vault_tenant_keys
+        Effect.gen(function*() {
+          yield* refuseRetiredUnderLock(next)
+          const rows = yield* sql<{ tenant_id: string }>`UPDATE lawful_vault_tenant_keys
             SET wrapped_by = ${next.wrappedBy}, ciphertext = ${bytes(next.ciphertext)}
             WHERE tenant_id = ${tenant} AND wrapped_by = ${previous.wrappedBy} AND ciphertext = ${bytes(previous.ciphertext)}
-            RETURNING tenant_id`.pipe(
-          Effect.map((rows) => rows.length === 1),
-          Effect.mapError(fail("replaceTenantKey"))
+            RETURNING tenant_id`
+          return rows.length === 1
+        }).pipe(
+          withTransaction(sql),
+          Effect.mapError((error) => error instanceof MasterKeyRetired ? error : fail("replaceTenantKey")(error))
         ),
       isMasterKeyRetired: (keyId) =>
         sql<{ key_id: string }>`SELECT key_id FROM lawful_vault_retired_master_keys WHERE key_id = ${keyId}`.pipe(
@@ -545,8 +564,9 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
         ),
       // The lock (which plain reads do not wait for) makes calls take turns: each checks `current`
       // after the one before committed, so two rotations cannot retire each other's current key.
-      // It waits too for the tenant keys' creations under way (`insertTenantKey`), and holds new
-      // ones back, so the tenant keys read after it are every key its retirement could strand.
+      // It waits too for the tenant keys' creations and re-wraps under way (`refuseRetiredUnderLock`),
+      // and holds new ones back, so the tenant keys read after it are every key its retirement could
+      // strand.
       retireMasterKeys: (keyIds, current, at) =>
         Effect.gen(function*() {
           yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN SHARE ROW EXCLUSIVE MODE`

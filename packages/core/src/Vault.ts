@@ -38,9 +38,11 @@
  * Keys are created by writes only (`seal`, `sealAll`, `newSubject(s)`,
  * `prepare`, `blindIndex`). A write that makes a tenant's key fails with
  * `MasterKeyRetired`, writing nothing, when a completed rotation retired the
- * current master key: the key store checks it in one step with the insert
- * (`KeyStore.createTenantKey`), so no retirement comes between the check and
- * the write, and no read is added; a tenant that has its key pays nothing.
+ * current master key: the key store checks it in the transaction of the insert
+ * (`KeyStore.createTenantKey`; on SQL a new tenant key is one transaction of a
+ * few statements: the lock, the check, the insert, the read of the key stored),
+ * so no retirement comes between the check and the write; a tenant that has its
+ * key pays nothing.
  * Building the layer checks the current key once too. Reads (`open`, `openAll`, `findBlindIndex`,
  * `isShredded`, `shreddedAmong`) create none: on a tenant that never had a key they answer
  * that nothing was sealed or indexed, and write nothing, so they behave the
@@ -370,8 +372,16 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * leaves no tenant key wrapped by a retired key, and none can be made under one after. A run
    * whose current master key was retired fails with `MasterKeyRetired`, naming its id, before
    * it reads a page of tenant keys, so it re-wraps nothing (a key retired by another process
-   * while a run is under way stops it at its next page). A run that did not complete retires
-   * nothing: going back to the old key stays possible until then.
+   * while a run is under way stops it at its next page, or at its next re-wrap, which the key
+   * store refuses: `KeyStore.replaceTenantKey`). A run that did not complete retires
+   * nothing: going back to the old key stays possible until then. A run whose retirement is
+   * refused 8 times (a process still on a previous key keeps making tenant keys under it) fails
+   * with `KeyStoreError`, retiring nothing, or with `MasterKeyRetired` when the refusal was
+   * because another process retired its current key.
+   *
+   * Run it outside any transaction: inside an outer `sql.withTransaction` on PostgreSQL its
+   * retirement's lock of the retired keys' table is held until the outer transaction commits,
+   * and every new tenant key, in every process, waits for it until then.
    */
   readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError | MasterKeyRetired>
   /** The tenant's erasure ledger, oldest first. */
@@ -476,26 +486,24 @@ const checkIds = (
 const refuseNotAnArray = (operation: string) => refuseInput(operation, notAnArray)
 const isPlaintext = (plaintext: unknown): boolean => typeof plaintext === "string" || plaintext instanceof Uint8Array
 const notPlaintext = (operation: string) => refuseInput(operation, "a plaintext given is neither text nor bytes")
-// The tenant and the items of `sealAll` or `openAll` in one pass, on the path of every batched
-// write and export: each item's subject (an item that is not an object has none, refused as an
-// id) and, with `plaintexts`, its plaintext. An id that is not one is refused before a plaintext
-// of the wrong kind, wherever each is in the list.
+// The tenant and the items of `sealAll` or `openAll`, on the path of every batched write and
+// export: the ids as every key store checks them (`refusalOfIds`; an item that is not an object
+// has no subject, refused as an id), then, with `plaintexts`, each plaintext. An id that is not
+// one is refused before a plaintext of the wrong kind, wherever each is in the list.
 const checkItems = (
   operation: string,
   tenant: unknown,
   items: ReadonlyArray<unknown>,
   plaintexts: boolean
 ): Effect.Effect<void, KeyStoreError> => {
-  if (!TenantIds.is(tenant)) return refuseId(operation, "tenant")
-  let plaintextsOk = true
-  for (const item of items) {
-    const fields = typeof item === "object" && item !== null
-      ? item as { readonly subject?: unknown; readonly plaintext?: unknown }
-      : undefined
-    if (!SubjectIds.is(fields?.subject)) return refuseId(operation, "subject")
-    if (plaintexts && plaintextsOk) plaintextsOk = isPlaintext(fields?.plaintext)
+  const refused = refusalOfIds(tenant, items, (item) => (item as { readonly subject?: unknown } | null)?.subject)
+  if (refused !== undefined) return refuseInput(operation, refused)
+  if (plaintexts) {
+    for (const item of items) {
+      if (!isPlaintext((item as { readonly plaintext?: unknown })?.plaintext)) return notPlaintext(operation)
+    }
   }
-  return plaintextsOk ? Effect.void : notPlaintext(operation)
+  return Effect.void
 }
 
 // Fails with `MasterKeyRetired` when a completed rotation retired the master key of `keyId`: read
@@ -799,6 +807,8 @@ export const make = (options: VaultOptions = {}) =>
               // A process still on a previous key that makes a tenant's key after every pass (or a
               // key store that always refuses) would hold the run for ever: it ends, retiring nothing.
               if (++retirementsRefused < maxRetirementsRefused) continue
+              // Refused because another process retired the current key: that is the error.
+              yield* refuseRetiredCurrent
               return yield* new KeyStoreError({
                 operation: "rotateMasterKey",
                 cause: new Error(
