@@ -37,12 +37,13 @@
  * before the audit log, whose append holds the log until commit with the log
  * on the registry's database, so two of them never wait for each other's
  * locks the other way round. A write to the processor's row made meanwhile
- * without that lock makes the commit fail rather than be overwritten. An
- * approval, or a change checked against the objections, thus sees every
- * objection committed or under way when it is checked, and one begun after
- * comes after its commit (a finding): it is checked once and logged once,
- * and with the audit log on another database than the registry's it leaves
- * no entry for a change that was not made.
+ * without that lock makes the commit fail rather than be overwritten. The
+ * chain of a new role's parents is the exception, read without their locks
+ * (see `update`). An approval, or a change checked against the objections,
+ * thus sees every objection committed or under way when it is checked, and
+ * one begun after comes after its commit (a finding): it is checked once and
+ * logged once, and with the audit log on another database than the
+ * registry's it leaves no entry for a change that was not made.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
@@ -420,7 +421,11 @@ export class DataDispositionNotPending extends Schema.TaggedError<DataDispositio
  * The registry's storage failed (the database is unreachable, a statement
  * failed, or another replica changed the same record meanwhile). A failed
  * statement's `cause` is its `SqlError` as `Database.safeSqlError` keeps it:
- * the SQLSTATE code and the names of what failed, never the data.
+ * the SQLSTATE code and the names of what failed, never the data. A commit
+ * that meets a record another writer stored meanwhile (a unique violation, or
+ * the processor's row written without its lock) has a conflict as its
+ * `cause`, naming the ids and the constraint, never the row nor the driver's
+ * message.
  *
  * @since 0.1.0
  * @category errors
@@ -499,7 +504,9 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
    * Replaces a processor's description, checked as on registration; an approved processor must
    * keep meeting its requirements (a processor of tenants' data takes on a new country or
    * purpose only once a notice naming it has run its objection period, with no objection), and
-   * a suspended processor of tenants' data takes on a country or purpose only so too.
+   * a suspended processor of tenants' data takes on a country or purpose only so too. A role whose
+   * chain of parents leads back to the processor is refused, on the chain as read without locking
+   * the other processors: a concurrent change of another's role can still close a cycle.
    */
   readonly update: (
     by: Actor,
@@ -588,7 +595,11 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
     Assessment.Assessment,
     InvalidInput | ProcessorNotFound | ProcessorTerminated | QuestionnaireNotFound | Failures
   >
-  /** The reviewer's decision; an unsatisfactory one terminates the processor. */
+  /**
+   * The reviewer's decision; an unsatisfactory one terminates the processor. An assessment is
+   * decided once: a decision another server made meanwhile, committed or under way (it holds the
+   * processor's row), is waited for, and this one fails `AssessmentAlreadyDecided`, nothing logged.
+   */
   readonly decideAssessment: (
     by: Actor,
     id: Assessment.AssessmentId,
@@ -923,7 +934,9 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const announcement = new Set<Approval.Requirement["_tag"]>(["ChangeAnnounced", "ObjectionPeriodEnded", "ObjectionUnresolved"])
 
-    // The new parent must exist and must not lead back to the processor itself.
+    // The new parent must exist and must not lead back to the processor itself. The chain is read
+    // without locking the other processors: two replicas making A a sub-processor of B and B one
+    // of A at the same moment can both commit a cycle (a limit the README states).
     const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
       Effect.gen(function*() {
         if (role._tag !== "SubProcessor") return
@@ -1150,8 +1163,11 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           yield* keepsApproval(processor, processor, approvalRecords, at, { dpa })
           // A DPA changes what an approval rests on: an approval (or a change) by another server
           // waits for the processor's row this one holds and reads the DPA after. The processor's
-          // revision moves with it too, so a change checked against the DPAs before it without
-          // that lock fails at its commit instead of approving on evidence no longer current.
+          // revision moves with it only for a deployment of mixed versions during a rolling
+          // upgrade: a replica still on a version from before every change took that lock checked
+          // a change of a processor serving no tenant without it, and held it to the revision it
+          // read at its commit; such an approval checked against the DPAs before this one fails
+          // there instead of approving on evidence no longer current.
           return {
             result: dpa,
             changes: [
@@ -1255,6 +1271,13 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const id = yield* assessmentIdOf(rawId)
         const input = yield* decode("decision", Assessment.DecisionInput)(raw)
         return yield* run(Effect.gen(function*() {
+          // The assessment names its processor; the decision is a change of it, so it takes the
+          // processor's row first (`held`) and reads the assessment again after: a decision of it
+          // another server committed meanwhile is seen, and this one refused before anything is
+          // logged. An assessment always belongs to a registered processor.
+          const named = yield* store.assessment(id)
+          if (Option.isNone(named)) return yield* new AssessmentNotFound({ assessmentId: id })
+          const processor = yield* held(named.value.processorId).pipe(Effect.catchTag("ProcessorNotFound", Effect.die))
           const found = yield* store.assessment(id)
           if (Option.isNone(found)) return yield* new AssessmentNotFound({ assessmentId: id })
           const assessment = found.value
@@ -1283,11 +1306,6 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
               nextReviewDue
             }
           })
-          // An assessment always belongs to a registered processor. Read before this lock, the
-          // assessment is decided only if still undecided at the commit (`DecideAssessment`).
-          const processor = yield* held(assessment.processorId).pipe(
-            Effect.catchTag("ProcessorNotFound", Effect.die)
-          )
           const ends = input.outcome === "unsatisfactory" && processor.status._tag !== "Terminated"
           const after = ends ? terminated(processor, `assessment ${id} was decided unsatisfactory`, undefined, at) : processor
           const decisionEvent = event(by, "assessment.decided", { type: "assessment", id }, {

@@ -3,7 +3,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Vault from "@lawful/core/Vault"
 import { contractSuite, sqlSuite } from "@lawful/core/testing"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -20,13 +19,13 @@ import {
   failingAnswers,
   layers,
   layerSqlWithLog,
+  otherAtNextAppend,
   otherServer,
   processorInput,
   publishQuestionnaire,
   staff,
   tenantKey,
-  vaultMemory,
-  waitsFor
+  vaultMemory
 } from "./fixtures.js"
 import { suite } from "./ProcessorRegistrySuite.js"
 
@@ -156,28 +155,17 @@ sqlSuite(
       yield* atStart
       const registry = yield* ProcessorRegistry
       const recorder = yield* AuditRecorder.AuditRecorder
-      const sql = yield* SqlClient.SqlClient
       const other = yield* otherServer
       const processor = yield* registry.register(staff, processorInput())
       yield* completeReview(processor.id, { dpa: { version: "2026-01", signedOn: dayOf(-5) } })
       // Once the approval has found every requirement met, the other server starts recording a
       // newer DPA, already expired (it would be the current one), on a connection of its own.
-      const go = yield* Deferred.make<void>()
-      const recording = yield* Deferred.await(go).pipe(
-        Effect.zipRight(
-          other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
-        ),
-        Effect.fork
+      const recording = yield* otherAtNextAppend(
+        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
       )
-      const waited = yield* Deferred.make<boolean>()
-      yield* recorder.beforeNextAppend(Effect.gen(function*() {
-        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-        yield* Deferred.succeed(go, undefined)
-        yield* Deferred.succeed(waited, yield* waitsFor(sql, recording, row!.pid))
-      }))
       const approved = yield* registry.approve(staff, processor.id)
-      const refused = yield* Effect.flip(Fiber.join(recording))
-      assert.isTrue(yield* Deferred.await(waited), "the DPA waits for the approval")
+      const refused = yield* Effect.flip(Fiber.join(recording.fiber))
+      assert.isTrue(yield* recording.waited, "the DPA waits for the approval")
       assert.strictEqual(approved.status._tag, "Approved")
       // The DPA would leave the approved processor without one in force: refused, not stored.
       assert.strictEqual(refused._tag, "ChangeRefused")

@@ -24,6 +24,7 @@ import {
   clockAt,
   layers,
   layerSqlWithLog,
+  otherAtNextAppend,
   otherServer,
   processorInput,
   staff,
@@ -47,32 +48,25 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
         yield* atStart
         const registry = yield* ProcessorRegistry
         const recorder = yield* AuditRecorder.AuditRecorder
-        const sql = yield* SqlClient.SqlClient
         const other = yield* otherServer
         const tenant = yield* TenantId.make
         const { notice, processor } = yield* announcedAndDue(tenant)
-        // The other server's objection, forked outside the approval's transaction, starts when told.
-        const go = yield* Deferred.make<void>()
-        const objecting = yield* Deferred.await(go).pipe(
-          Effect.zipRight(other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" })),
-          Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000)),
-          Effect.fork
-        )
+        // The other server's objection, forked outside the approval's transaction, on a connection of
+        // its own.
         // Once the approval has been checked, before its entry is appended, the objection starts.
         // On PostgreSQL the approval goes on once the objection waits for its session's lock of the
         // processor's row (or is done, which fails the test). PGlite is one session, which the
         // approval's transaction holds: the objection waits for it whatever the registry locks, so
         // there only the outcome below is checked.
-        const waited = yield* Deferred.make<boolean>()
-        yield* recorder.beforeNextAppend(Effect.gen(function*() {
-          yield* Deferred.succeed(go, undefined)
-          if (backend !== "postgres") return
-          const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-          yield* Deferred.succeed(waited, yield* waitsFor(sql, objecting, row!.pid))
-        }))
+        const objecting = yield* otherAtNextAppend(
+          other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+            Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
+          ),
+          { watch: backend === "postgres" }
+        )
         const approved = yield* Effect.exit(registry.approve(staff, processor.id))
-        const objected = yield* Effect.exit(Fiber.join(objecting))
-        if (backend === "postgres") assert.isTrue(yield* Deferred.await(waited), "the objection waits for the approval")
+        const objected = yield* Effect.exit(Fiber.join(objecting.fiber))
+        if (backend === "postgres") assert.isTrue(yield* objecting.waited, "the objection waits for the approval")
         assert.isTrue(Exit.isSuccess(approved) && approved.value.status._tag === "Approved", String(approved))
         assert.isTrue(Exit.isSuccess(objected), String(objected))
         assert.strictEqual((yield* registry.objections(notice.id)).length, 1)

@@ -2,11 +2,9 @@
 // serves, before it appends to the platform's audit log (whose state row an append locks until
 // commit, with the log on the registry's database): two changes, or a change and an objection,
 // take the row and the log in the same order and wait for each other instead of deadlocking.
-import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, layer } from "@effect/vitest"
 import { postgresLayer, postgresUrl } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -18,11 +16,11 @@ import {
   atStart,
   clockAt,
   layerSqlWithLog,
+  otherAtNextAppend,
   otherServer,
   processorInput,
   staff,
-  tenantKey,
-  waitsFor
+  tenantKey
 } from "./fixtures.js"
 
 const actionsAbout = (id: string) =>
@@ -39,8 +37,6 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
-      const recorder = yield* AuditRecorder.AuditRecorder
-      const sql = yield* SqlClient.SqlClient
       const other = yield* otherServer
       // Approved while serving tenants (announced, no objection), then serving none: it may serve
       // them again without a new notice.
@@ -49,22 +45,12 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
       assert.isFalse(processor.servesTenants)
       // This server makes it serve tenants again; once checked, before its entry, the other
       // server suspends it (having read that it serves none), on a connection of its own.
-      const go = yield* Deferred.make<void>()
-      const suspending = yield* Deferred.await(go).pipe(
-        Effect.zipRight(other.suspend(staff, processor.id, "security incident under investigation")),
-        Effect.fork
-      )
-      const waited = yield* Deferred.make<boolean>()
-      yield* recorder.beforeNextAppend(Effect.gen(function*() {
-        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-        yield* Deferred.succeed(go, undefined)
-        yield* Deferred.succeed(waited, yield* waitsFor(sql, suspending, row!.pid))
-      }))
+      const suspending = yield* otherAtNextAppend(other.suspend(staff, processor.id, "security incident under investigation"))
       const updated = yield* Effect.exit(registry.update(staff, processor.id, processorInput({ servesTenants: true })))
-      const suspended = yield* Effect.exit(Fiber.join(suspending))
+      const suspended = yield* Effect.exit(Fiber.join(suspending.fiber))
       assert.isTrue(Exit.isSuccess(updated), String(updated))
       assert.isTrue(Exit.isSuccess(suspended), String(suspended))
-      assert.isTrue(yield* Deferred.await(waited), "the suspension waits for the change")
+      assert.isTrue(yield* suspending.waited, "the suspension waits for the change")
       // The suspension was made on the changed processor, after it.
       const now = yield* registry.processor(processor.id)
       assert.strictEqual(now.status._tag, "Suspended")
@@ -79,8 +65,6 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
     Effect.gen(function*() {
       yield* atStart
       const registry = yield* ProcessorRegistry
-      const recorder = yield* AuditRecorder.AuditRecorder
-      const sql = yield* SqlClient.SqlClient
       const other = yield* otherServer
       const tenant = yield* TenantId.make
       // A notice still open, of a processor that has since stopped serving tenants.
@@ -90,26 +74,16 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
       const processor = yield* registry.update(staff, served.id, processorInput({ servesTenants: false }))
       // The tenant objects on this server; once checked, before its entries, the other server
       // suspends the processor (having read that it serves none), on a connection of its own.
-      const go = yield* Deferred.make<void>()
-      const suspending = yield* Deferred.await(go).pipe(
-        Effect.zipRight(other.suspend(staff, processor.id, "security incident under investigation")),
-        Effect.fork
-      )
-      const waited = yield* Deferred.make<boolean>()
-      yield* recorder.beforeNextAppend(Effect.gen(function*() {
-        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-        yield* Deferred.succeed(go, undefined)
-        yield* Deferred.succeed(waited, yield* waitsFor(sql, suspending, row!.pid))
-      }))
+      const suspending = yield* otherAtNextAppend(other.suspend(staff, processor.id, "security incident under investigation"))
       const objected = yield* Effect.exit(
         registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
           Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
         )
       )
-      const suspended = yield* Effect.exit(Fiber.join(suspending))
+      const suspended = yield* Effect.exit(Fiber.join(suspending.fiber))
       assert.isTrue(Exit.isSuccess(objected), String(objected))
       assert.isTrue(Exit.isSuccess(suspended), String(suspended))
-      assert.isTrue(yield* Deferred.await(waited), "the suspension waits for the objection")
+      assert.isTrue(yield* suspending.waited, "the suspension waits for the objection")
       assert.strictEqual((yield* registry.objections(notice.id)).length, 1)
       assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "Suspended")
     }))

@@ -1,5 +1,5 @@
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@lawful/core/Database"
 import * as KeyStore from "@lawful/core/KeyStore"
 import * as TenantId from "@lawful/core/TenantId"
@@ -7,6 +7,7 @@ import * as MasterKey from "@lawful/core/MasterKey"
 import * as Vault from "@lawful/core/Vault"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -233,4 +234,32 @@ export const waitsFor = <A, E>(sql: SqlClient.SqlClient, fiber: Fiber.Fiber<A, E
       if (yield* isBlocking(sql, pid)) return true
     }
     return false
+  })
+
+/**
+ * Forks `other` (another server's operation, on a connection of its own) to start just before
+ * this server's next audit append: between a change's check and its commit, while the change's
+ * transaction holds its locks. With `watch` (the default; PostgreSQL, two sessions), the append
+ * goes on once `other` waits for a lock of the transaction's session, or is done, and `waited`
+ * tells whether it waited. Without (PGlite, one session, which the transaction holds), the append
+ * goes on at once and `waited` is false.
+ */
+export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, options: { readonly watch?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const recorder = yield* AuditRecorder.AuditRecorder
+    const sql = yield* SqlClient.SqlClient
+    const go = yield* Deferred.make<void>()
+    const fiber = yield* Effect.fork(Effect.zipRight(Deferred.await(go), other))
+    const waited = yield* Deferred.make<boolean>()
+    yield* recorder.beforeNextAppend(Effect.gen(function*() {
+      if (options.watch === false) {
+        yield* Deferred.succeed(go, undefined)
+        yield* Deferred.succeed(waited, false)
+        return
+      }
+      const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+      yield* Deferred.succeed(go, undefined)
+      yield* Deferred.succeed(waited, yield* waitsFor(sql, fiber, row!.pid))
+    }))
+    return { fiber, waited: Deferred.await(waited) }
   })

@@ -111,6 +111,18 @@ const json = <A, I>(schema: Schema.Schema<A, I>, value: A) => JSON.stringify(Sch
 const uniqueViolation = (error: SqlError): boolean =>
   typeof error.cause === "object" && error.cause !== null && "code" in error.cause && error.cause.code === "23505"
 
+// A commit that met a record another writer inserted: named by its constraint, as
+// `Database.safeSqlError` keeps it, never by the driver's message, which may quote the row.
+const duplicateOf = (error: SqlError): CommitConflict => {
+  const safe = Database.safeSqlError(error).cause
+  const constraint = typeof safe === "object" && safe !== null && "constraint" in safe && typeof safe.constraint === "string"
+    ? safe.constraint
+    : undefined
+  return new CommitConflict(
+    `a concurrent writer inserted the same record (${constraint === undefined ? "a unique key" : `constraint ${constraint}`})`
+  )
+}
+
 // Rows per statement when many tenants receive a notice (two parameters a row).
 const recipientBatch = 1000
 
@@ -329,7 +341,7 @@ export const sqlStore = <E>(
           Database.withTransaction(sql),
           Effect.catchIf(
             (error): error is SqlError => error._tag === "SqlError" && uniqueViolation(error),
-            (error) => Effect.fail(new CommitConflict(`a concurrent writer inserted the same record: ${String(error.cause)}`))
+            (error) => Effect.fail(duplicateOf(error))
           ),
           Effect.mapError(fail("commit"))
         )

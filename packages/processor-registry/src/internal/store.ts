@@ -97,7 +97,10 @@ export const sortNotices = byTimeThenId<ChangeNotice>((n) => n.publishedAt, (n) 
 /** @internal */
 export const sortObjections = byTimeThenId<Objection>((o) => o.objectedAt, (o) => `${o.tenantId}/${o.noticeId}`)
 
-/** @internal A conflict found while committing: a concurrent writer got there first. */
+/**
+ * @internal A conflict found while committing: a concurrent writer got there first. Its detail
+ * names ids and constraints only, never a value the caller gave nor the driver's message.
+ */
 export class CommitConflict {
   readonly _tag = "CommitConflict"
   constructor(readonly detail: string) {}
@@ -141,7 +144,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
         }
         case "InsertDpa":
           if ([...dpas.values()].some((d) => d.processorId === change.dpa.processorId && d.version === change.dpa.version)) {
-            return new CommitConflict(`DPA version ${change.dpa.version} exists`)
+            return new CommitConflict(`a DPA of processor ${change.dpa.processorId} of the same version exists`)
           }
           break
         case "InsertQuestionnaire":
