@@ -15,7 +15,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { layer as vitestLayer } from "@effect/vitest"
+import { assert, layer as vitestLayer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import { PgliteClient } from "@lawful/sql-pglite"
 import { PGlite } from "@electric-sql/pglite"
@@ -28,6 +28,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { createRequire } from "node:module"
 import { join } from "node:path"
+import { inspect } from "node:util"
 
 /**
  * Where a suite runs.
@@ -285,15 +286,98 @@ export const failCommitsOn = (options: {
     const sql = client.withoutTransforms()
     const { column, table } = options
     const name = `lawful_fail_commit_${randomUUID().replaceAll("-", "")}`
-    const value = `'${options.value.replaceAll("'", "''")}'`
     return Effect.acquireRelease(
       sql.unsafe(`
         CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
         CREATE CONSTRAINT TRIGGER ${name} AFTER ${options.on ?? "INSERT"} ON ${table} DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW WHEN (NEW.${column} = ${value}) EXECUTE FUNCTION ${name}()`),
+        FOR EACH ROW WHEN (NEW.${column} = ${literal(options.value)}) EXECUTE FUNCTION ${name}()`),
       () => Effect.orDie(sql.unsafe(`DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}()`))
     ).pipe(Effect.asVoid, Effect.orDie)
   })
+
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`
+
+/**
+ * Makes every statement that writes a row of `table` whose `column`, read as
+ * text, holds `value` (and, with `when`, for which that SQL condition holds
+ * too) fail, for the scope: a `CHECK` constraint added `NOT VALID`, so the
+ * rows already there stay, and an insert or update refused fails with a check
+ * violation (SQLSTATE `23514`) whose diagnostics quote the row, as a real
+ * refusal's do. A test picks a value of its own (a tenant id, a random name)
+ * so tests running concurrently on the same table are unaffected.
+ *
+ * For tests on PGlite and PostgreSQL, on the `SqlClient` in context; the
+ * table must exist. The constraint is dropped when the scope closes. `table`,
+ * `column` and `when` are written into the statement as they are; `value` is
+ * quoted as a literal and looked for in the column's text. Dies if the
+ * constraint cannot be added.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const refuseRowsHolding = (options: {
+  readonly table: string
+  readonly column: string
+  readonly value: string
+  readonly when?: string
+}): Effect.Effect<void, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.flatMap(SqlClient.SqlClient, (client) => {
+    const sql = client.withoutTransforms()
+    const { table } = options
+    const name = `lawful_refuse_${randomUUID().replaceAll("-", "")}`
+    const holds = `strpos(${options.column}::text, ${literal(options.value)}) > 0`
+    const refused = options.when === undefined ? holds : `${holds} AND (${options.when})`
+    return Effect.acquireRelease(
+      sql.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (NOT (${refused})) NOT VALID`),
+      () => Effect.orDie(sql.unsafe(`ALTER TABLE ${table} DROP CONSTRAINT ${name}`))
+    ).pipe(Effect.asVoid, Effect.orDie)
+  })
+
+const loggedForms = (error: unknown) =>
+  [
+    ["JSON", String(JSON.stringify(error))],
+    ["inspection", inspect(error, { depth: Infinity })]
+  ] as const
+
+/**
+ * Everything a logger may write of an error: its JSON and its inspection
+ * (`util.inspect`, every level deep), one after the other.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const asLogged = (error: unknown): string => loggedForms(error).map(([, text]) => text).join("\n")
+
+/**
+ * Asserts that neither the JSON nor the inspection of `error` (see
+ * `asLogged`) holds any of `values`, nor PostgreSQL's `Failing row`: what a
+ * store error may keep of the database's diagnostics, which quote the data
+ * written. Throws vitest's `AssertionError` naming the form that quotes it.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const assertQuotesNothing = (error: unknown, values: ReadonlyArray<string>): void => {
+  for (const [form, text] of loggedForms(error)) {
+    for (const value of [...values, "Failing row"]) assert.notInclude(text, value, `the ${form} of the error`)
+  }
+}
+
+/**
+ * The SQLSTATE codes along the chain of causes of `error`, the error's own
+ * first: every `code` that is a string, of it and of each `cause` in turn.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const sqlStatesOf = (error: unknown): ReadonlyArray<string> => {
+  const codes: Array<string> = []
+  for (let at = error; typeof at === "object" && at !== null; at = (at as { readonly cause?: unknown }).cause) {
+    const code = (at as { readonly code?: unknown }).code
+    if (typeof code === "string") codes.push(code)
+  }
+  return codes
+}
 
 /**
  * The text of a test between the lines `// readme:start <name>` and

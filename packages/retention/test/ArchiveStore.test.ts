@@ -1,8 +1,6 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
-import * as KeyStore from "@lawful/core/KeyStore"
-import * as MasterKey from "@lawful/core/MasterKey"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, pgliteLayer } from "@lawful/core/testing"
@@ -19,7 +17,7 @@ import * as ArchiveStore from "../src/ArchiveStore.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
-import { address, memoryStack, spanAttributes, sqlStack, untyped } from "./fixtures.js"
+import { address, archiveInTestSchema, memoryStack, spanAttributes, sqlStack, untyped, withArchive } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-1" }
 
@@ -29,19 +27,6 @@ const assertRefused = (exit: Exit.Exit<unknown, unknown>, what: string) => {
   assert.isTrue(Option.isSome(failure) && (failure.value as { _tag: string })._tag === "ArchiveStoreError", `${what}: ${exit}`)
   assert.notInclude(JSON.stringify(failure) + Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty), address, what)
 }
-
-const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
-
-// On PostgreSQL, the archive's schema is the test run's own, dropped after it.
-const archiveInTestSchema = Layer.unwrapEffect(
-  Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
-    ([row]) => ArchiveStore.layerSql({ schema: row!.schema })
-  )
-).pipe(Layer.orDie)
-
-const withArchive = <E, R>(stack: Layer.Layer<any, E, R>, archive: Layer.Layer<ArchiveStore.ArchiveStore, never, any>) =>
-  ArchiveStore.registerTarget().pipe(Layer.orDie, Layer.provideMerge(archive), Layer.provideMerge(stack), Layer.merge(vault))
 
 contractSuite("ArchiveStore", {
   memory: withArchive(memoryStack, ArchiveStore.layerMemory),

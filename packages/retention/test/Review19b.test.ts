@@ -6,53 +6,27 @@
  * error printed the driver's `detail`, holding the value written.
  */
 import { assert } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
-import * as KeyStore from "@lawful/core/KeyStore"
-import * as MasterKey from "@lawful/core/MasterKey"
 import * as SubjectId from "@lawful/core/SubjectId"
 import * as TenantId from "@lawful/core/TenantId"
-import { sqlSuite } from "@lawful/core/testing"
+import { assertQuotesNothing, refuseRowsHolding, sqlStatesOf, sqlSuite } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
-import { inspect } from "node:util"
 import * as ArchiveStore from "../src/ArchiveStore.js"
 import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { SweepJournal } from "../src/SweepJournal.js"
-import { LOG, sqlStack } from "./fixtures.js"
+import { archiveInTestSchema, LOG, sqlStack, withArchive } from "./fixtures.js"
 
 const staff: Actor = { kind: "staff", id: "staff-1" }
 
 // A value of the test's own, to look for in the error.
 const valueOfTest = () => `v${randomUUID().replaceAll("-", "")}`
-
-// A CHECK refusing, from now on, the rows whose `column` holds `value`; dropped when the scope closes
-// (the tests of a backend share its database).
-const refuseRowsHolding = (table: string, column: string, value: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (client) => {
-    const sql = client.withoutTransforms()
-    const name = `lawful_refuse_${randomUUID().replaceAll("-", "")}`
-    return Effect.acquireRelease(
-      sql.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT ${name} CHECK (${column} NOT LIKE '%${value}%') NOT VALID`),
-      () => Effect.orDie(sql.unsafe(`ALTER TABLE ${table} DROP CONSTRAINT ${name}`))
-    ).pipe(Effect.asVoid, Effect.orDie)
-  })
-
-// The SQLSTATE codes along the error's chain of causes.
-const codesOf = (error: unknown): ReadonlyArray<unknown> => {
-  const codes: Array<unknown> = []
-  for (let at = error; typeof at === "object" && at !== null; at = (at as { readonly cause?: unknown }).cause) {
-    codes.push((at as { readonly code?: unknown }).code)
-  }
-  return codes
-}
 
 /**
  * The error `attempt` fails with, asserting it is the store's error, that neither its JSON nor
@@ -65,37 +39,17 @@ const refusedQuotingNothing = (tag: string, value: string, attempt: Effect.Effec
     assert.isTrue(Option.isSome(failure), `a failure: ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "accepted"}`)
     const error = Option.getOrThrow(failure)
     assert.strictEqual((error as { readonly _tag?: unknown })._tag, tag)
-    for (const [how, text] of [["JSON", JSON.stringify(error)], ["inspect", inspect(error, { depth: 10 })]] as const) {
-      assert.notInclude(text, value, how)
-      assert.notInclude(text, "Failing row", how)
-    }
-    assert.include(codesOf(error), "23514", "the check violation's SQLSTATE")
+    assertQuotesNothing(error, [value])
+    assert.include(sqlStatesOf(error), "23514", "the check violation's SQLSTATE")
   })
 
-const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
-
-// On PostgreSQL, the archive's schema is the test run's own, dropped after it.
-const archiveInTestSchema = Layer.unwrapEffect(
-  Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
-    ([row]) => ArchiveStore.layerSql({ schema: row!.schema })
-  )
-).pipe(Layer.orDie)
-
-const stack = ArchiveStore.registerTarget().pipe(
-  Layer.orDie,
-  Layer.provideMerge(archiveInTestSchema),
-  Layer.provideMerge(sqlStack),
-  Layer.merge(vault)
-)
-
-sqlSuite("Review19b store errors quote no data", stack, (it) => {
+sqlSuite("Review19b store errors quote no data", withArchive(sqlStack, archiveInTestSchema), (it) => {
   it.scoped("a hold the database refuses fails with RetentionStoreError quoting neither its reason nor the row", () =>
     Effect.gen(function*() {
       const holds = yield* LegalHolds
       const tenant = yield* TenantId.make
       const reason = valueOfTest()
-      yield* refuseRowsHolding("lawful_retention_holds", "reason", reason)
+      yield* refuseRowsHolding({ table: "lawful_retention_holds", column: "reason", value: reason })
       yield* refusedQuotingNothing("RetentionStoreError", reason, holds.place(tenant, { reason }, staff))
     }))
 
@@ -104,7 +58,7 @@ sqlSuite("Review19b store errors quote no data", stack, (it) => {
       const policies = yield* RetentionPolicies
       const tenant = yield* TenantId.make
       const by = `staff-${valueOfTest()}`
-      yield* refuseRowsHolding("lawful_retention_policies", "set_by", by)
+      yield* refuseRowsHolding({ table: "lawful_retention_policies", column: "set_by", value: by })
       yield* refusedQuotingNothing(
         "RetentionStoreError",
         by,
@@ -118,7 +72,7 @@ sqlSuite("Review19b store errors quote no data", stack, (it) => {
       const tenant = yield* TenantId.make
       const category = valueOfTest()
       const at = new Date("2026-01-01T00:00:00Z")
-      yield* refuseRowsHolding("lawful_retention_sweeps", "category", category)
+      yield* refuseRowsHolding({ table: "lawful_retention_sweeps", column: "category", value: category })
       yield* refusedQuotingNothing(
         "RetentionStoreError",
         category,
@@ -134,7 +88,7 @@ sqlSuite("Review19b store errors quote no data", stack, (it) => {
       const subject = yield* SubjectId.make
       const kind = valueOfTest()
       const sealed = yield* seal.seal(tenant, subject, "archive.invoice", "Invoice 1")
-      yield* refuseRowsHolding("archives", "kind", kind)
+      yield* refuseRowsHolding({ table: "archives", column: "kind", value: kind })
       yield* refusedQuotingNothing("ArchiveStoreError", kind, archive.put(tenant, { kind, subject, sealed }))
     }))
 })

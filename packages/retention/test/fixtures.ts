@@ -16,11 +16,14 @@ import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
 import * as Database from "@lawful/core/Database"
+import * as KeyStore from "@lawful/core/KeyStore"
+import * as MasterKey from "@lawful/core/MasterKey"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
 import { databaseLayer, failCommitsOn } from "@lawful/core/testing"
 import type { Database as TestDatabase } from "@lawful/core/testing"
+import * as Vault from "@lawful/core/Vault"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -34,6 +37,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
+import * as ArchiveStore from "../src/ArchiveStore.js"
 import * as Retention from "../src/Retention.js"
 
 export const LOG = "test.log"
@@ -272,6 +276,20 @@ export const sqlStack = Layer.mergeAll(Retention.layerSql({ batchSize }), record
   Layer.provideMerge(RetentionTarget.layer),
   Layer.provideMerge(auditOver(AuditStore.layerSql))
 )
+
+/** On PostgreSQL, the archive's schema is the test run's own, dropped after it. */
+export const archiveInTestSchema = Layer.unwrapEffect(
+  Effect.map(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
+    ([row]) => ArchiveStore.layerSql({ schema: row!.schema })
+  )
+).pipe(Layer.orDie)
+
+const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
+
+/** `stack` with `archive` registered as a retention target, and a Vault (keys in memory) to seal records. */
+export const withArchive = <E, R>(stack: Layer.Layer<any, E, R>, archive: Layer.Layer<ArchiveStore.ArchiveStore, never, any>) =>
+  ArchiveStore.registerTarget().pipe(Layer.orDie, Layer.provideMerge(archive), Layer.provideMerge(stack), Layer.merge(vault))
 
 /**
  * `memoryStack` and `sqlStack` whose retention services append through `gatedAudit(action)`, with
