@@ -133,7 +133,9 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
    * `createTenantKey`: when it is, fails with `MasterKeyRetired` and writes nothing (a rotation
    * whose current key another process retired fails with it). A store must serialise this step
    * with `retireMasterKeys` as it does `createTenantKey` (the SQL store takes the same lock), so
-   * that no key is re-wrapped under a key retired meanwhile.
+   * that no key is re-wrapped under a key retired meanwhile. The SQL store refuses it inside a
+   * transaction, with `KeyStoreError` and before any statement: the lock and the tenant's row would
+   * be held until the outer commit (`Vault.rotateMasterKey`).
    */
   readonly replaceTenantKey: (
     tenant: TenantId,
@@ -150,6 +152,7 @@ export class KeyStore extends Context.Tag("@lawful/core/KeyStore")<KeyStore, {
    * with `createTenantKey` and `replaceTenantKey`: of two calls at once, each retiring the other's
    * current key, one records and the other answers false, and a tenant key's creation or re-wrap
    * under way when it is called is either refused or seen by it (the SQL store locks its table).
+   * The SQL store refuses it inside a transaction, as `replaceTenantKey`.
    */
   readonly retireMasterKeys: (
     keyIds: ReadonlyArray<string>,
@@ -500,6 +503,31 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           }))
           : create)
 
+    // A re-wrap or a retirement inside a caller's transaction (a savepoint) would hold its lock of
+    // the retired keys' table, and a re-wrap its tenant's row, until the outer commit: every new
+    // tenant key would wait for it, and a rotation of another process, waiting for that row while
+    // holding the lock in the creations' mode, would deadlock with this one's retirement. Refused
+    // before any statement, so the caller's transaction goes on. (`layerClient` takes its calls
+    // out of the caller's transaction: they are never refused.)
+    const outsideTransactionOnly = <A, E>(
+      operation: string,
+      effect: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | KeyStoreError> =>
+      Effect.flatMap(inTransaction, (joined): Effect.Effect<A, E | KeyStoreError> =>
+        joined
+          ? Effect.fail(
+            new KeyStoreError({
+              operation,
+              cause: new Error(
+                "tenant keys are re-wrapped, and master keys retired, not inside a transaction, which would hold " +
+                  "their lock until it commits, holding up every new tenant key, and could deadlock with a rotation " +
+                  "of another process: run Vault.rotateMasterKey outside any transaction, " +
+                  "or keep the keys in a database of their own (KeyStore.layerClient)"
+              )
+            })
+          )
+          : effect)
+
     // The check that the wrapping master key is not retired, before the insert or the re-wrap in
     // the same transaction, under a lock of the retired keys' table: ROW EXCLUSIVE, which creations
     // and re-wraps take together, but which waits for a retirement under way (SHARE ROW
@@ -546,16 +574,19 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
       // Under the same lock as `insertTenantKey`: a retirement either comes first, and the check
       // sees it, or sees the key re-wrapped.
       replaceTenantKey: (tenant, previous, next) =>
-        Effect.gen(function*() {
-          yield* refuseRetiredUnderLock(next)
-          const rows = yield* sql<{ tenant_id: string }>`UPDATE lawful_vault_tenant_keys
-            SET wrapped_by = ${next.wrappedBy}, ciphertext = ${bytes(next.ciphertext)}
-            WHERE tenant_id = ${tenant} AND wrapped_by = ${previous.wrappedBy} AND ciphertext = ${bytes(previous.ciphertext)}
-            RETURNING tenant_id`
-          return rows.length === 1
-        }).pipe(
-          withTransaction(sql),
-          Effect.mapError((error) => error instanceof MasterKeyRetired ? error : fail("replaceTenantKey")(error))
+        outsideTransactionOnly(
+          "replaceTenantKey",
+          Effect.gen(function*() {
+            yield* refuseRetiredUnderLock(next)
+            const rows = yield* sql<{ tenant_id: string }>`UPDATE lawful_vault_tenant_keys
+              SET wrapped_by = ${next.wrappedBy}, ciphertext = ${bytes(next.ciphertext)}
+              WHERE tenant_id = ${tenant} AND wrapped_by = ${previous.wrappedBy} AND ciphertext = ${bytes(previous.ciphertext)}
+              RETURNING tenant_id`
+            return rows.length === 1
+          }).pipe(
+            withTransaction(sql),
+            Effect.mapError((error) => error instanceof MasterKeyRetired ? error : fail("replaceTenantKey")(error))
+          )
         ),
       isMasterKeyRetired: (keyId) =>
         sql<{ key_id: string }>`SELECT key_id FROM lawful_vault_retired_master_keys WHERE key_id = ${keyId}`.pipe(
@@ -568,7 +599,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
       // and holds new ones back, so the tenant keys read after it are every key its retirement could
       // strand.
       retireMasterKeys: (keyIds, current, at) =>
-        Effect.gen(function*() {
+        outsideTransactionOnly("retireMasterKeys", Effect.gen(function*() {
           yield* sql`LOCK TABLE lawful_vault_retired_master_keys IN SHARE ROW EXCLUSIVE MODE`
           const refused = yield* sql`SELECT 1 FROM lawful_vault_retired_master_keys WHERE key_id = ${current}`
           if (refused.length > 0) return false
@@ -581,7 +612,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
               ON CONFLICT (key_id) DO NOTHING`
           }
           return true
-        }).pipe(withTransaction(sql), Effect.mapError(fail("retireMasterKeys"))),
+        }).pipe(withTransaction(sql), Effect.mapError(fail("retireMasterKeys")))),
       subjectKey: readSubjectKey,
       subjectKeys: subjectKeysOf,
       createSubjectKey: (tenant, subject, key) =>

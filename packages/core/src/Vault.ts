@@ -379,9 +379,15 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
    * with `KeyStoreError`, retiring nothing, or with `MasterKeyRetired` when the refusal was
    * because another process retired its current key.
    *
-   * Run it outside any transaction: inside an outer `sql.withTransaction` on PostgreSQL its
-   * retirement's lock of the retired keys' table is held until the outer transaction commits,
-   * and every new tenant key, in every process, waits for it until then.
+   * Run it outside any transaction of the key store's database: the SQL key store refuses a
+   * re-wrap and a retirement inside one (`KeyStoreError`, operation `replaceTenantKey` or
+   * `retireMasterKeys`, before any statement), so a run inside `sql.withTransaction` fails at its
+   * first re-wrap, or at its retirement when nothing is left to re-wrap, having written nothing.
+   * Inside, each re-wrap's lock of the retired keys' table and its tenant's row would be held until
+   * the outer commit: every new tenant key, in every process, would wait for it, and a rotation of
+   * another process, waiting for such a row, would deadlock with this run's retirement. On
+   * `KeyStore.layerClient` (whose statements leave the caller's transaction out) and in memory it
+   * runs inside a transaction as outside.
    */
   readonly rotateMasterKey: Effect.Effect<RotationResult, KeyStoreError | MasterKeyRetired>
   /** The tenant's erasure ledger, oldest first. */

@@ -5,10 +5,8 @@
  * current key had been retired; each with the test that failed before its fix.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyStore from "../src/KeyStore.js"
@@ -16,7 +14,7 @@ import * as MasterKey from "../src/MasterKey.js"
 import * as TenantId from "../src/TenantId.js"
 import { contractSuite, postgresLayer, postgresUrl } from "../src/testing.js"
 import { describeExit, tagOf } from "./RefusalFixture.js"
-import { idOf, type Key, opens, sealFor, vaultOn, wrappedBy } from "./RotationFixture.js"
+import { idOf, type Key, opens, retirementDuringHeldCall, sealFor, vaultOn, wrappedBy } from "./RotationFixture.js"
 
 const stores = { memory: KeyStore.layerMemory, sql: KeyStore.layerSql }
 const keyWrappedBy = (key: Key, fill = 3): KeyStore.WrappedKey => ({
@@ -127,13 +125,6 @@ describe("Review19e: a rotation whose retirement is refused because its current 
     }))
 })
 
-// Whether a backend of this database waits for a lock `pid` holds; its pid when it does.
-const waitingFor = (sql: SqlClient.SqlClient, pid: number) =>
-  Effect.map(
-    sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE ${pid}::int = ANY(pg_blocking_pids(pid))`,
-    (rows) => Option.fromNullable(rows[0]?.pid)
-  )
-
 // Several connections at once: PostgreSQL only (PGlite runs one statement at a time).
 if (postgresUrl) {
   layer(KeyStore.layerSql.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_000 })(
@@ -141,37 +132,23 @@ if (postgresUrl) {
     (it) => {
       it.scoped("a retirement waits for a re-wrap under way, then refuses to retire the key that wraps it now", () =>
         Effect.gen(function*() {
-          const sql = (yield* SqlClient.SqlClient).withoutTransforms()
           const store = yield* KeyStore.KeyStore
           const [old, next, other] = [MasterKey.generate(), MasterKey.generate(), MasterKey.generate()]
           const tenant = yield* TenantId.make
           const stored = yield* store.createTenantKey(tenant, keyWrappedBy(old))
 
           // A transaction of another connection holds the tenant's row: the re-wrap's update waits
-          // for it, inside the re-wrap's own transaction.
-          const holder = yield* sql.reserve
-          const holderPid = Number((yield* holder.executeValues("SELECT pg_backend_pid()", []))[0]![0])
-          yield* holder.executeRaw("BEGIN", [])
-          yield* holder.executeRaw("SELECT 1 FROM lawful_vault_tenant_keys WHERE tenant_id = $1 FOR UPDATE", [tenant])
-          const replacing = yield* Effect.fork(store.replaceTenantKey(tenant, stored, keyWrappedBy(next, 7)))
-          const replacer = yield* waitingFor(sql, holderPid).pipe(
-            Effect.repeat({ until: Option.isSome, times: 10_000 }),
-            Effect.flatMap((pid) => Option.isSome(pid) ? Effect.succeed(pid.value) : Effect.dieMessage("the re-wrap never waited"))
-          )
-
-          // The retirement of the key the re-wrap wraps with, started while it is under way, waits
-          // for it, or answers at once without it.
-          const retiring = yield* Effect.fork(store.retireMasterKeys([idOf(next)], idOf(other), now))
-          let waited = false
-          for (let poll = 0; poll < 10_000 && !waited; poll++) {
-            if (Option.isSome(yield* Fiber.poll(retiring))) break
-            waited = Option.isSome(yield* waitingFor(sql, replacer))
-          }
+          // for it, inside the re-wrap's own transaction. The retirement of the key the re-wrap
+          // wraps with, started while it is under way, waits for it, or answers at once without it.
+          const { called, retired, waited } = yield* retirementDuringHeldCall({
+            hold: "SELECT 1 FROM lawful_vault_tenant_keys WHERE tenant_id = $1 FOR UPDATE",
+            tenant,
+            call: store.replaceTenantKey(tenant, stored, keyWrappedBy(next, 7)),
+            retire: store.retireMasterKeys([idOf(next)], idOf(other), now)
+          })
           assert.isTrue(waited, "the retirement waited for the re-wrap under way")
-
-          yield* holder.executeRaw("ROLLBACK", [])
-          assert.isTrue(yield* Fiber.join(replacing))
-          assert.isFalse(yield* Fiber.join(retiring), "the retirement refuses: a tenant key is wrapped by the key it retires")
+          assert.isTrue(called)
+          assert.isFalse(retired, "the retirement refuses: a tenant key is wrapped by the key it retires")
           assert.isFalse(yield* store.isMasterKeyRetired(idOf(next)))
           assert.strictEqual(yield* wrappedBy(store, tenant), idOf(next))
         }))

@@ -6,8 +6,6 @@ import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import { AuditLog } from "@lawful/audit-trail/AuditLog"
-import * as KeyStore from "@lawful/core/KeyStore"
-import * as MasterKey from "@lawful/core/MasterKey"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import * as TenantId from "@lawful/core/TenantId"
 import * as SubjectId from "@lawful/core/SubjectId"
@@ -26,6 +24,7 @@ import { LegalHolds } from "../src/LegalHold.js"
 import { RetentionPolicies } from "../src/RetentionPolicy.js"
 import { Sweeper } from "../src/Sweeper.js"
 import {
+  archiveInTestSchema,
   EVENTS,
   LOG,
   liveIds,
@@ -37,6 +36,7 @@ import {
   remoteRecords,
   sqlStack,
   TestRecords,
+  withArchive,
   write
 } from "./fixtures.js"
 
@@ -113,16 +113,6 @@ contractSuite("Review16b sweeps", { memory: memoryStack, sql: sqlStack }, (it) =
       )
     }))
 })
-
-const vault = Vault.layer.pipe(Layer.provide(KeyStore.layerMemory), Layer.provide(MasterKey.layerRandom))
-const withArchive = <E, R>(stack: Layer.Layer<any, E, R>, archive: Layer.Layer<ArchiveStore.ArchiveStore, never, any>) =>
-  ArchiveStore.registerTarget().pipe(Layer.orDie, Layer.provideMerge(archive), Layer.provideMerge(stack), Layer.merge(vault))
-const archiveInTestSchema = Layer.unwrapEffect(
-  Effect.map(
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ schema: string }>`SELECT current_schema() AS schema`),
-    ([row]) => ArchiveStore.layerSql({ schema: row!.schema })
-  )
-).pipe(Layer.orDie)
 
 contractSuite("Review16b archives", {
   memory: withArchive(memoryStack, ArchiveStore.layerMemory),
