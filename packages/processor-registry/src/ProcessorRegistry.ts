@@ -419,13 +419,17 @@ export class DataDispositionNotPending extends Schema.TaggedError<DataDispositio
 
 /**
  * The registry's storage failed (the database is unreachable, a statement
- * failed, or another replica changed the same record meanwhile). A failed
- * statement's `cause` is its `SqlError` as `Database.safeSqlError` keeps it:
- * the SQLSTATE code and the names of what failed, never the data. A commit
- * that meets a record another writer stored meanwhile (a unique violation, or
- * the processor's row written without its lock) has a conflict as its
- * `cause`, naming the ids and the constraint, never the row nor the driver's
- * message.
+ * failed, another replica changed the same record meanwhile, or two changes
+ * waited for each other's rows and the database ended one, SQLSTATE `40P01`:
+ * a call that may be retried). A failed statement's `cause` is its `SqlError`
+ * as `Database.safeSqlError` keeps it: the SQLSTATE code and the names of
+ * what failed, never the data. A commit that meets a record another writer
+ * stored meanwhile (a unique violation, or the processor's row written
+ * without its lock) has a conflict as its `cause`, naming what it met by id
+ * (the processor, the assessment, the notice) or, on SQL, a duplicate by its
+ * constraint, never the row nor the driver's message; a duplicate's conflict
+ * has the unique violation as `Database.safeSqlError` keeps it as its own
+ * `cause` (SQLSTATE `23505` and the constraint, its message left out).
  *
  * @since 0.1.0
  * @category errors
@@ -505,8 +509,10 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
    * keep meeting its requirements (a processor of tenants' data takes on a new country or
    * purpose only once a notice naming it has run its objection period, with no objection), and
    * a suspended processor of tenants' data takes on a country or purpose only so too. A role whose
-   * chain of parents leads back to the processor is refused, on the chain as read without locking
-   * the other processors: a concurrent change of another's role can still close a cycle.
+   * chain of parents leads back to the processor is refused (`InvalidInput`); each parent is read
+   * with its row locked shared, so a change of its role another server has under way is waited
+   * for and seen, or, when each waits for the other's row, one of the two fails with
+   * `RegistryStoreError` (a deadlock the database ends; retry it): no cycle is committed.
    */
   readonly update: (
     by: Actor,
@@ -934,13 +940,22 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
 
     const announcement = new Set<Approval.Requirement["_tag"]>(["ChangeAnnounced", "ObjectionPeriodEnded", "ObjectionUnresolved"])
 
-    // The new parent must exist and must not lead back to the processor itself. The chain is read
-    // without locking the other processors: two replicas making A a sub-processor of B and B one
-    // of A at the same moment can both commit a cycle (a limit the README states).
+    // A parent of a new role, read in the change's transaction with its row locked shared
+    // (`processorForCheck`): a change of its role under way on another server is waited for and
+    // seen, and one begun after waits for this change to commit.
+    const parentOf = (id: Processor.ProcessorId) => Effect.flatMap(store.processorForCheck(id), orNotFound(id))
+
+    // The new parent must exist and, for a change of a registered processor (`id`; a new one is
+    // no one's parent yet), must not lead back to the processor itself. Each parent of the chain is
+    // read locked shared, after the processor's own row (`held`): of two servers making A a
+    // sub-processor of B and B one of A at the same moment, the second waits for the first and sees
+    // its role (a cycle, refused), or each waits for the other's row and PostgreSQL fails one of
+    // them (`RegistryStoreError`); they never both commit.
     const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
       Effect.gen(function*() {
         if (role._tag !== "SubProcessor") return
-        let parent = yield* existing(role.of)
+        if (id === undefined) return yield* Effect.asVoid(existing(role.of))
+        let parent = yield* parentOf(role.of)
         const seen = new Set<string>()
         while (true) {
           if (parent.id === id) {
@@ -948,7 +963,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           }
           if (parent.role._tag !== "SubProcessor" || seen.has(parent.id)) return
           seen.add(parent.id)
-          parent = yield* existing(parent.role.of)
+          parent = yield* parentOf(parent.role.of)
         }
       })
 
@@ -1274,12 +1289,13 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           // The assessment names its processor; the decision is a change of it, so it takes the
           // processor's row first (`held`) and reads the assessment again after: a decision of it
           // another server committed meanwhile is seen, and this one refused before anything is
-          // logged. An assessment always belongs to a registered processor.
+          // logged. An assessment always belongs to a registered processor, and is never deleted:
+          // either missing on the second read is a bug, hence a defect.
           const named = yield* store.assessment(id)
           if (Option.isNone(named)) return yield* new AssessmentNotFound({ assessmentId: id })
           const processor = yield* held(named.value.processorId).pipe(Effect.catchTag("ProcessorNotFound", Effect.die))
           const found = yield* store.assessment(id)
-          if (Option.isNone(found)) return yield* new AssessmentNotFound({ assessmentId: id })
+          if (Option.isNone(found)) return yield* Effect.dieMessage("an assessment read before was not found again")
           const assessment = found.value
           if (assessment.decision !== undefined) return yield* new AssessmentAlreadyDecided({ assessmentId: id })
           if (input.outcome === "satisfactory" && !assessment.score.passes) {

@@ -161,7 +161,8 @@ sqlSuite(
       // Once the approval has found every requirement met, the other server starts recording a
       // newer DPA, already expired (it would be the current one), on a connection of its own.
       const recording = yield* otherAtNextAppend(
-        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) }))
+        other.recordDpa(staff, processor.id, dpaInput({ version: "2026-02", signedOn: dayOf(-3), expiresOn: dayOf(-2) })),
+        { watch: true }
       )
       const approved = yield* registry.approve(staff, processor.id)
       const refused = yield* Effect.flip(Fiber.join(recording.fiber))

@@ -19,6 +19,7 @@ import * as ProcessorRegistryModule from "../src/ProcessorRegistry.js"
 import { Outbox, type TenantNotifier } from "../src/TenantNotifier.js"
 import { AuditRecorder } from "./AuditRecorder.js"
 import {
+  actionsAbout,
   approvedProcessor,
   approveFully,
   atStart,
@@ -36,9 +37,6 @@ import {
 } from "./fixtures.js"
 
 export type Services = ProcessorRegistry | AuditTrail | AuditRecorder | TenantNotifier | Outbox | Vault.Vault
-
-const actionsAbout = (tenant: TenantId.TenantId, id: string) =>
-  Effect.map(Effect.flatMap(AuditRecorder, (r) => r.about(tenant, id)), (events) => events.map((e) => e.action))
 
 const findingsOf = (id: Processor.ProcessorId) =>
   Effect.map(
@@ -209,7 +207,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       }
       assert.deepStrictEqual(tags(yield* registry.requirements(processor.id)), tags(refused.missing))
       assert.strictEqual((yield* registry.processor(processor.id)).status._tag, "UnderReview")
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, processor.id), [
+      assert.deepStrictEqual(yield* actionsAbout(processor.id), [
         "processor-registry.processor.registered",
         "processor-registry.processor.review-started"
       ])
@@ -237,15 +235,15 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.strictEqual(approved.revision, 4)
       assert.deepStrictEqual(yield* registry.requirements(processor.id), [])
       assert.deepStrictEqual(yield* findingsOf(processor.id), [])
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, processor.id), [
+      assert.deepStrictEqual(yield* actionsAbout(processor.id), [
         "processor-registry.processor.registered",
         "processor-registry.processor.review-started",
         "processor-registry.processor.approved"
       ])
       const dpas = yield* registry.dpas(processor.id)
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, dpas[0]!.id), ["processor-registry.dpa.recorded"])
+      assert.deepStrictEqual(yield* actionsAbout(dpas[0]!.id), ["processor-registry.dpa.recorded"])
       const [assessment] = yield* registry.assessments(processor.id)
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, assessment!.id), [
+      assert.deepStrictEqual(yield* actionsAbout(assessment!.id), [
         "processor-registry.assessment.submitted",
         "processor-registry.assessment.decided"
       ])
@@ -542,7 +540,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.strictEqual(confirmed.status._tag === "Terminated" && confirmed.status.dataDisposition, "deleted")
       assert.deepStrictEqual(yield* findingsOf(approved.id), [])
       assert.strictEqual((yield* Effect.flip(registry.confirmDataDisposition(staff, approved.id, "returned")))._tag, "DataDispositionNotPending")
-      assert.deepStrictEqual((yield* actionsAbout(platformTenant, approved.id)).slice(3), [
+      assert.deepStrictEqual((yield* actionsAbout(approved.id)).slice(3), [
         "processor-registry.processor.suspended",
         "processor-registry.processor.reinstated",
         "processor-registry.processor.terminated",
@@ -581,7 +579,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.strictEqual(processor.status._tag, "Terminated")
       assert.strictEqual(processor.status._tag === "Terminated" && processor.status.dataDisposition, "pending")
       assert.deepStrictEqual(yield* registry.processor(approved.id), processor)
-      assert.deepStrictEqual((yield* actionsAbout(platformTenant, approved.id)).at(-1), "processor-registry.processor.terminated")
+      assert.deepStrictEqual((yield* actionsAbout(approved.id)).at(-1), "processor-registry.processor.terminated")
     }))
 
   it.effect("a satisfactory decision on failing answers is refused; a decision is given once", () =>
@@ -916,8 +914,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.deepStrictEqual(yield* registry.noticesFor(a), [notice])
       assert.deepStrictEqual(yield* registry.noticesFor(c), [])
       assert.deepStrictEqual(yield* registry.notices(processor.id), [notice])
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, notice.id), ["processor-registry.notice.published"])
-      assert.deepStrictEqual(yield* actionsAbout(a, notice.id), ["processor-registry.notice.received"])
+      assert.deepStrictEqual(yield* actionsAbout(notice.id), ["processor-registry.notice.published"])
+      assert.deepStrictEqual(yield* actionsAbout(notice.id, a), ["processor-registry.notice.received"])
 
       const open = yield* Effect.flip(registry.approve(staff, processor.id))
       assert.deepStrictEqual(open._tag === "ApprovalRefused" && tags(open.missing), ["ObjectionPeriodEnded"])
@@ -925,11 +923,11 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       yield* TestClock.adjust("10 days")
       const objection = yield* registry.object(tenantKey, a, notice.id, { reason: "Our customers require EU-only support" })
       assert.strictEqual(objection.objectedAt.toISOString(), "2026-01-25T09:00:00.000Z")
-      assert.deepStrictEqual(yield* actionsAbout(a, notice.id), [
+      assert.deepStrictEqual(yield* actionsAbout(notice.id, a), [
         "processor-registry.notice.received",
         "processor-registry.objection.recorded"
       ])
-      assert.deepStrictEqual((yield* actionsAbout(platformTenant, notice.id)).at(-1), "processor-registry.objection.recorded")
+      assert.deepStrictEqual((yield* actionsAbout(notice.id)).at(-1), "processor-registry.objection.recorded")
       assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, a, notice.id, { reason: "again" })))._tag, "ObjectionAlreadyRecorded")
       assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, c, notice.id, { reason: "not mine" })))._tag, "NoticeNotFound")
       assert.strictEqual((yield* Effect.flip(registry.object(tenantKey, b, notice.id, { reason: " " })))._tag, "InvalidInput")
@@ -1030,7 +1028,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       assert.deepStrictEqual(record.owner.name, "Lawful Platform Ltd")
       assert.strictEqual(record.securityMeasures.length, 2)
       assert.include(ProcessingRecord.toCsv(record), "Newsletter delivery")
-      assert.deepStrictEqual(yield* actionsAbout(platformTenant, activityId), ["processor-registry.activity.recorded"])
+      assert.deepStrictEqual(yield* actionsAbout(activityId), ["processor-registry.activity.recorded"])
 
       const annex = yield* registry.annex(owner)
       const listed = annex.subProcessors.filter((s) => s.name.startsWith(name)).map((s) => s.name)
@@ -1053,7 +1051,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       )
       const after = yield* registry.processor(processor.id)
       assert.strictEqual(after.revision, 13)
-      assert.strictEqual((yield* actionsAbout(platformTenant, processor.id)).length, 13)
+      assert.strictEqual((yield* actionsAbout(processor.id)).length, 13)
     }))
 
   it.effect("when the audit log cannot be written, nothing is stored", () =>

@@ -18,6 +18,7 @@ import type * as ChangeNotice from "../src/ChangeNotice.js"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
+  actionsAbout,
   announcedAndDue,
   approvedProcessor,
   atStart,
@@ -33,10 +34,6 @@ import {
 } from "./fixtures.js"
 
 const purposes = ["delivering email", "engagement analytics"] as const
-
-const actionsAbout = (id: string) =>
-  Effect.flatMap(AuditRecorder.AuditRecorder, (recorder) =>
-    Effect.map(recorder.about(platformTenant, id), (events) => events.map((e) => e.action)))
 
 // The registry on SQL with its audit log apart (in memory: an entry appended is kept whatever
 // becomes of the registry's transaction), and on the registry's database (entries commit with the

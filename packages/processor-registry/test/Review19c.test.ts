@@ -9,9 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
-import * as AuditRecorder from "./AuditRecorder.js"
+import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import {
+  actionsAbout,
   approvedProcessor,
   atStart,
   clockAt,
@@ -22,10 +22,6 @@ import {
   staff,
   tenantKey
 } from "./fixtures.js"
-
-const actionsAbout = (id: string) =>
-  Effect.flatMap(AuditRecorder.AuditRecorder, (recorder) =>
-    Effect.map(recorder.about(platformTenant, id), (events) => events.map((e) => e.action)))
 
 // Two servers need two sessions at once, hence PostgreSQL (PGlite is one session, and runs one
 // transaction at a time): skipped when TEST_DATABASE_URL is not set, as every suite's PostgreSQL
@@ -45,7 +41,10 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
       assert.isFalse(processor.servesTenants)
       // This server makes it serve tenants again; once checked, before its entry, the other
       // server suspends it (having read that it serves none), on a connection of its own.
-      const suspending = yield* otherAtNextAppend(other.suspend(staff, processor.id, "security incident under investigation"))
+      const suspending = yield* otherAtNextAppend(
+        other.suspend(staff, processor.id, "security incident under investigation"),
+        { watch: true }
+      )
       const updated = yield* Effect.exit(registry.update(staff, processor.id, processorInput({ servesTenants: true })))
       const suspended = yield* Effect.exit(Fiber.join(suspending.fiber))
       assert.isTrue(Exit.isSuccess(updated), String(updated))
@@ -74,7 +73,10 @@ layer(layerSqlWithLog.pipe(Layer.provideMerge(postgresLayer)), { timeout: 120_00
       const processor = yield* registry.update(staff, served.id, processorInput({ servesTenants: false }))
       // The tenant objects on this server; once checked, before its entries, the other server
       // suspends the processor (having read that it serves none), on a connection of its own.
-      const suspending = yield* otherAtNextAppend(other.suspend(staff, processor.id, "security incident under investigation"))
+      const suspending = yield* otherAtNextAppend(
+        other.suspend(staff, processor.id, "security incident under investigation"),
+        { watch: true }
+      )
       const objected = yield* Effect.exit(
         registry.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
           Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))

@@ -5,15 +5,15 @@
 // what the driver's message quotes.
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
-import { sqlSuite } from "@lawful/core/testing"
+import { sqlStatesOf, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { randomUUID } from "node:crypto"
 import { inspect } from "node:util"
-import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
-import * as AuditRecorder from "./AuditRecorder.js"
+import { ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import {
+  actionsAbout,
   atStart,
   dpaInput,
   layers,
@@ -25,10 +25,6 @@ import {
   publishQuestionnaire,
   staff
 } from "./fixtures.js"
-
-const actionsAbout = (id: string) =>
-  Effect.flatMap(AuditRecorder.AuditRecorder, (recorder) =>
-    Effect.map(recorder.about(platformTenant, id), (events) => events.map((e) => e.action)))
 
 // The registry on SQL with its audit log apart (in memory: an entry appended is kept whatever
 // becomes of the registry's transaction), and on the registry's database, as the server keeps it.
@@ -109,6 +105,10 @@ sqlSuite("Review 19d, a commit meeting a duplicate", layers.sql, (it) => {
         assert.notInclude(text, version)
       }
       assert.include(String(cause), "lawful_processor_dpas_processor_id_version_key")
+      // Its cause is the unique violation as `Database.safeSqlError` keeps it: SQLSTATE and constraint.
+      assert.deepStrictEqual(sqlStatesOf(error), ["23505"])
+      const violation = (cause as { readonly cause?: { readonly cause?: { readonly constraint?: unknown } } }).cause
+      assert.strictEqual(violation?.cause?.constraint, "lawful_processor_dpas_processor_id_version_key")
       assert.deepStrictEqual(yield* registry.dpas(processor.id), [])
     }))
 })

@@ -239,12 +239,12 @@ export const waitsFor = <A, E>(sql: SqlClient.SqlClient, fiber: Fiber.Fiber<A, E
 /**
  * Forks `other` (another server's operation, on a connection of its own) to start just before
  * this server's next audit append: between a change's check and its commit, while the change's
- * transaction holds its locks. With `watch` (the default; PostgreSQL, two sessions), the append
- * goes on once `other` waits for a lock of the transaction's session, or is done, and `waited`
- * tells whether it waited. Without (PGlite, one session, which the transaction holds), the append
- * goes on at once and `waited` is false.
+ * transaction holds its locks. With `watch: true` (PostgreSQL, two sessions), the append goes on
+ * once `other` waits for a lock of the transaction's session, or is done, and `waited` tells
+ * whether it waited. With `watch: false` (PGlite, one session, which the transaction holds), the
+ * append goes on at once and `waited` is false.
  */
-export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, options: { readonly watch?: boolean } = {}) =>
+export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, options: { readonly watch: boolean }) =>
   Effect.gen(function*() {
     const recorder = yield* AuditRecorder.AuditRecorder
     const sql = yield* SqlClient.SqlClient
@@ -252,7 +252,7 @@ export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, option
     const fiber = yield* Effect.fork(Effect.zipRight(Deferred.await(go), other))
     const waited = yield* Deferred.make<boolean>()
     yield* recorder.beforeNextAppend(Effect.gen(function*() {
-      if (options.watch === false) {
+      if (!options.watch) {
         yield* Deferred.succeed(go, undefined)
         yield* Deferred.succeed(waited, false)
         return
@@ -263,3 +263,8 @@ export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, option
     }))
     return { fiber, waited: Deferred.await(waited) }
   })
+
+/** The actions of the entries of `tenant`'s log (the platform's by default) about `id`, in order. */
+export const actionsAbout = (id: string, tenant: TenantId.TenantId = ProcessorRegistryModule.platformTenant) =>
+  Effect.flatMap(AuditRecorder.AuditRecorder, (recorder) =>
+    Effect.map(recorder.about(tenant, id), (events) => events.map((e) => e.action)))

@@ -111,15 +111,25 @@ const json = <A, I>(schema: Schema.Schema<A, I>, value: A) => JSON.stringify(Sch
 const uniqueViolation = (error: SqlError): boolean =>
   typeof error.cause === "object" && error.cause !== null && "code" in error.cause && error.cause.code === "23505"
 
-// A commit that met a record another writer inserted: named by its constraint, as
-// `Database.safeSqlError` keeps it, never by the driver's message, which may quote the row.
+// A commit that met a record another writer inserted: named by its constraint, never by the
+// driver's message. Its cause is the violation as `Database.safeSqlError` keeps it (SQLSTATE
+// 23505, the constraint), with a fixed message: PostgreSQL's own names the constraint only, but
+// one a trigger raises may quote the row.
 const duplicateOf = (error: SqlError): CommitConflict => {
-  const safe = Database.safeSqlError(error).cause
-  const constraint = typeof safe === "object" && safe !== null && "constraint" in safe && typeof safe.constraint === "string"
-    ? safe.constraint
-    : undefined
+  const driver = error.cause
+  const unquoted = typeof driver === "object" && driver !== null
+    ? { ...driver, message: "unique violation (SQLSTATE 23505), its message left out: it may quote a value" }
+    : driver
+  const safe = Database.safeSqlError(new SqlError({ message: error.message, cause: unquoted }))
+  const diagnostics = safe.cause
+  const constraint =
+    typeof diagnostics === "object" && diagnostics !== null && "constraint" in diagnostics &&
+      typeof diagnostics.constraint === "string"
+      ? diagnostics.constraint
+      : undefined
   return new CommitConflict(
-    `a concurrent writer inserted the same record (${constraint === undefined ? "a unique key" : `constraint ${constraint}`})`
+    `a concurrent writer inserted the same record (${constraint === undefined ? "a unique key" : `constraint ${constraint}`})`,
+    safe
   )
 }
 
@@ -225,6 +235,11 @@ export const sqlStore = <E>(
       processorForChange: (id) =>
         one(ProcessorRow, "processorForChange", () =>
           sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} FOR NO KEY UPDATE`).pipe(
+            Effect.map(Option.map((row) => row.document))
+          ),
+      processorForCheck: (id) =>
+        one(ProcessorRow, "processorForCheck", () =>
+          sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} FOR SHARE`).pipe(
             Effect.map(Option.map((row) => row.document))
           ),
       processors: Effect.suspend(() =>

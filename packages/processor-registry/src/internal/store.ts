@@ -40,6 +40,16 @@ export interface RegistryStore<E> {
    * On SQL `FOR NO KEY UPDATE`; in memory, transactions run one at a time.
    */
   readonly processorForChange: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
+  /**
+   * Another processor, read in a transaction to check a change on it (a parent in the chain of a
+   * new role): its row is locked shared until the transaction ends, so a change of it under way
+   * (`processorForChange`) is waited for and seen, and one that locks it after waits for this
+   * transaction to commit. Two changes that each hold their own processor and read the other's
+   * wait for each other: PostgreSQL fails one of them (a deadlock), never commits both.
+   * On SQL `FOR SHARE` (`FOR KEY SHARE` would not wait for `FOR NO KEY UPDATE`); in memory,
+   * transactions run one at a time.
+   */
+  readonly processorForCheck: (id: ProcessorId) => Effect.Effect<Option.Option<Processor>, E>
   readonly processors: Effect.Effect<ReadonlyArray<Processor>, E>
   readonly dpas: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Dpa>, E>
   readonly questionnaire: (id: string, version: number) => Effect.Effect<Option.Option<Questionnaire>, E>
@@ -99,11 +109,13 @@ export const sortObjections = byTimeThenId<Objection>((o) => o.objectedAt, (o) =
 
 /**
  * @internal A conflict found while committing: a concurrent writer got there first. Its detail
- * names ids and constraints only, never a value the caller gave nor the driver's message.
+ * names ids and constraints only, never a value the caller gave nor the driver's message; its
+ * `cause`, on SQL for a unique violation, the `SqlError` as `Database.safeSqlError` keeps it
+ * (SQLSTATE 23505 and the constraint).
  */
 export class CommitConflict {
   readonly _tag = "CommitConflict"
-  constructor(readonly detail: string) {}
+  constructor(readonly detail: string, readonly cause?: unknown) {}
   toString() {
     return `Commit conflict: ${this.detail}`
   }
@@ -123,7 +135,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
   const read = <A>(f: () => A): Effect.Effect<A> => Effect.zipRight(Effect.yieldNow(), Effect.sync(f))
   // The memory store's row locks: one transaction at a time. The registry makes its changes one
   // at a time already (its own semaphore); this keeps the store's contract
-  // (`processorForChange`, `noticeForObjection`) on its own, as the store's contract suite checks
+  // (`processorForChange`, `processorForCheck`, `noticeForObjection`) on its own, as the store's contract suite checks
   // ("an objection waits for a transaction that holds its processor for a change",
   // test/RegistryStore.test.ts), which fails without it.
   const serial = Effect.unsafeMakeSemaphore(1)
@@ -149,7 +161,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
           break
         case "InsertQuestionnaire":
           if (questionnaires.has(`${change.questionnaire.id}@${change.questionnaire.version}`)) {
-            return new CommitConflict(`questionnaire ${change.questionnaire.id} version ${change.questionnaire.version} exists`)
+            return new CommitConflict(`a questionnaire ${change.questionnaire.id} of the same version exists`)
           }
           break
         case "InsertAssessment":
@@ -207,6 +219,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
   return {
     processor: (id) => read(() => Option.fromNullable(processors.get(id))),
     processorForChange: (id) => read(() => Option.fromNullable(processors.get(id))),
+    processorForCheck: (id) => read(() => Option.fromNullable(processors.get(id))),
     processors: read(() => [...processors.values()].sort(sortProcessors)),
     dpas: (processor) =>
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
