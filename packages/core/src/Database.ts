@@ -295,9 +295,12 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
     if (typeof value === "string") fields[field] = value
   }
   const message = (cause as { readonly message?: unknown }).message
-  // A data exception's message may quote the value refused (`invalid input syntax for type uuid: "..."`).
+  // A data exception's message may quote the value refused (`invalid input syntax for type uuid: "..."`),
+  // and one a trigger or function raised (class P0) is its own text, which may quote the row.
   if (fields.code?.startsWith("22")) {
     fields.message = `data exception (SQLSTATE ${fields.code}), its message left out: it may quote a value`
+  } else if (fields.code?.startsWith("P0")) {
+    fields.message = `raised by a trigger or function (SQLSTATE ${fields.code}), its message left out: it may quote a value`
   } else if (typeof message === "string") fields.message = message
   return new DatabaseError(fields)
 }
@@ -318,7 +321,8 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
  * kept is an `Error` named `DatabaseError` with, when the driver gave them,
  * the SQLSTATE `code`, the `severity`, the names of the `schema`, `table`,
  * `column`, `constraint`, `dataType` and `routine` involved, and the driver's
- * `message`, replaced for class 22 by a fixed text naming the code. The rest
+ * `message`, replaced for class 22 (a data exception) and class P0 (raised by
+ * a trigger or function, in its own words) by a fixed text naming the code. The rest
  * (`detail`, `where`, `hint`, `query`, `position`, `internalQuery`,
  * `params`, the stack) is dropped; a cause that is not an object leaves
  * none. Code that tells failures apart by `cause.code` (a unique violation,

@@ -96,6 +96,17 @@ it("Database.safeSqlError replaces the message of a data exception (SQLSTATE cla
   assert.notInclude(asLogged(safe), "invalid input syntax")
 })
 
+it("Database.safeSqlError leaves out the message a trigger or function raised (SQLSTATE class P0): its text is the raiser's own", () => {
+  for (const code of ["P0001", "P0002"]) {
+    const raised = driverError(code, `cannot archive ${address}`)
+    const safe = Database.safeSqlError(new SqlError({ cause: raised, message: "Failed to execute statement" }))
+    const cause = causeOf(safe)
+    assert.strictEqual(cause.code, code)
+    assert.include(String(cause.message), code)
+    assert.notInclude(asLogged(safe), address)
+  }
+})
+
 it("Database.safeSqlError passes anything but a SqlError unchanged, and a safe SqlError stays as safe", () => {
   const others: ReadonlyArray<unknown> = [new Error(address), address, undefined, null, { _tag: "ParseError", message: address }]
   for (const other of others) assert.strictEqual(Database.safeSqlError(other), other)
