@@ -296,10 +296,11 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
   }
   const message = (cause as { readonly message?: unknown }).message
   // A data exception's message may quote the value refused (`invalid input syntax for type uuid: "..."`),
-  // and one a trigger or function raised (class P0) is its own text, which may quote the row.
+  // and one a trigger or function raised is its own text, which may quote the row: class P0, or
+  // any code a PL/pgSQL `RAISE ... USING ERRCODE` gave (its routine is PL/pgSQL's `exec_stmt_raise`).
   if (fields.code?.startsWith("22")) {
     fields.message = `data exception (SQLSTATE ${fields.code}), its message left out: it may quote a value`
-  } else if (fields.code?.startsWith("P0")) {
+  } else if (fields.code?.startsWith("P0") || fields.routine === "exec_stmt_raise") {
     fields.message = `raised by a trigger or function (SQLSTATE ${fields.code}), its message left out: it may quote a value`
   } else if (typeof message === "string") fields.message = message
   return new DatabaseError(fields)
@@ -321,8 +322,9 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
  * kept is an `Error` named `DatabaseError` with, when the driver gave them,
  * the SQLSTATE `code`, the `severity`, the names of the `schema`, `table`,
  * `column`, `constraint`, `dataType` and `routine` involved, and the driver's
- * `message`, replaced for class 22 (a data exception) and class P0 (raised by
- * a trigger or function, in its own words) by a fixed text naming the code. The rest
+ * `message`, replaced for class 22 (a data exception) and for an error a
+ * trigger or function raised in its own words (class P0, or any code a
+ * PL/pgSQL `RAISE` gave) by a fixed text naming the code. The rest
  * (`detail`, `where`, `hint`, `query`, `position`, `internalQuery`,
  * `params`, the stack) is dropped; a cause that is not an object leaves
  * none. Code that tells failures apart by `cause.code` (a unique violation,

@@ -479,6 +479,12 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
       Effect.map(subjectKeysOf(tenant, subjects), (states) =>
         subjects.every((subject) => states.has(subject)) ? Option.some(states) : Option.none())
 
+    // A write the key store refuses inside a caller's transaction, before any statement, so that
+    // the caller's transaction goes on. (`layerClient` takes its calls out of the caller's
+    // transaction: they are never refused.)
+    const refusedInTransaction = (operation: string, why: string) =>
+      Effect.fail(new KeyStoreError({ operation, cause: new Error(why) }))
+
     // Inside a transaction, keys that exist already are returned; only a creation is refused.
     const outsideOnly = <A, E>(
       operation: string,
@@ -490,15 +496,11 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           ? Effect.flatMap(existing, Option.match({
             onSome: Effect.succeed,
             onNone: () =>
-              Effect.fail(
-                new KeyStoreError({
-                  operation,
-                  cause: new Error(
-                    "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
-                      "make them before it (Vault.prepare for the tenant and its new subjects), " +
-                      "or keep the keys in a database of their own (KeyStore.layerClient)"
-                  )
-                })
+              refusedInTransaction(
+                operation,
+                "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
+                  "make them before it (Vault.prepare for the tenant and its new subjects), " +
+                  "or keep the keys in a database of their own (KeyStore.layerClient)"
               )
           }))
           : create)
@@ -506,25 +508,19 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     // A re-wrap or a retirement inside a caller's transaction (a savepoint) would hold its lock of
     // the retired keys' table, and a re-wrap its tenant's row, until the outer commit: every new
     // tenant key would wait for it, and a rotation of another process, waiting for that row while
-    // holding the lock in the creations' mode, would deadlock with this one's retirement. Refused
-    // before any statement, so the caller's transaction goes on. (`layerClient` takes its calls
-    // out of the caller's transaction: they are never refused.)
+    // holding the lock in the creations' mode, would deadlock with this one's retirement.
     const outsideTransactionOnly = <A, E>(
       operation: string,
       effect: Effect.Effect<A, E>
     ): Effect.Effect<A, E | KeyStoreError> =>
       Effect.flatMap(inTransaction, (joined): Effect.Effect<A, E | KeyStoreError> =>
         joined
-          ? Effect.fail(
-            new KeyStoreError({
-              operation,
-              cause: new Error(
-                "tenant keys are re-wrapped, and master keys retired, not inside a transaction, which would hold " +
-                  "their lock until it commits, holding up every new tenant key, and could deadlock with a rotation " +
-                  "of another process: run Vault.rotateMasterKey outside any transaction, " +
-                  "or keep the keys in a database of their own (KeyStore.layerClient)"
-              )
-            })
+          ? refusedInTransaction(
+            operation,
+            "tenant keys are re-wrapped, and master keys retired, not inside a transaction, which would hold " +
+              "their lock until it commits, holding up every new tenant key, and could deadlock with a rotation " +
+              "of another process: run Vault.rotateMasterKey outside any transaction, " +
+              "or keep the keys in a database of their own (KeyStore.layerClient)"
           )
           : effect)
 

@@ -105,6 +105,14 @@ it("Database.safeSqlError leaves out the message a trigger or function raised (S
     assert.include(String(cause.message), code)
     assert.notInclude(asLogged(safe), address)
   }
+  // Any code a PL/pgSQL RAISE gave, a unique violation's too: its routine says who wrote the text.
+  const raisedUnique = Object.assign(driverError("23505", `duplicate ${address}`), { routine: "exec_stmt_raise" })
+  const safe = Database.safeSqlError(new SqlError({ cause: raisedUnique, message: "Failed to execute statement" }))
+  assert.strictEqual(causeOf(safe).code, "23505")
+  assert.notInclude(asLogged(safe), address)
+  // PostgreSQL's own unique violation keeps its message, which names the constraint only.
+  const own = Object.assign(driverError("23505", "duplicate key value violates unique constraint \"k\""), { routine: "_bt_check_unique" })
+  assert.include(asLogged(Database.safeSqlError(new SqlError({ cause: own, message: "m" }))), "violates unique constraint")
 })
 
 it("Database.safeSqlError passes anything but a SqlError unchanged, and a safe SqlError stays as safe", () => {
