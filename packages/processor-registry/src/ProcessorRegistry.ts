@@ -38,8 +38,8 @@
  * on the registry's database, so two of them never wait for each other's
  * locks the other way round. A write to the processor's row made meanwhile
  * without that lock makes the commit fail rather than be overwritten. The
- * chain of a new role's parents is the exception, read without their locks
- * (see `update`). An approval, or a change checked against the objections,
+ * chain of a new role's parents is the exception, read locked shared, not
+ * taken, and only when the role changes (see `update`). An approval, or a change checked against the objections,
  * thus sees every objection committed or under way when it is checked, and
  * one begun after comes after its commit (a finding): it is checked once and
  * logged once, and with the audit log on another database than the
@@ -508,11 +508,13 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
    * Replaces a processor's description, checked as on registration; an approved processor must
    * keep meeting its requirements (a processor of tenants' data takes on a new country or
    * purpose only once a notice naming it has run its objection period, with no objection), and
-   * a suspended processor of tenants' data takes on a country or purpose only so too. A role whose
-   * chain of parents leads back to the processor is refused (`InvalidInput`); each parent is read
-   * with its row locked shared, so a change of its role another server has under way is waited
-   * for and seen, or, when each waits for the other's row, one of the two fails with
-   * `RegistryStoreError` (a deadlock the database ends; retry it): no cycle is committed.
+   * a suspended processor of tenants' data takes on a country or purpose only so too. A new role
+   * (a sub-processor of another parent than before) whose chain of parents leads back to the
+   * processor is refused (`InvalidInput`); each parent is read with its row locked shared, so a
+   * change of its role another server has under way is waited for and seen, or, when each waits
+   * for the other's row, one of the two fails with `RegistryStoreError` (a deadlock the database
+   * ends; retry it): no cycle is committed. A role left as it was is not checked again and locks
+   * no parent: a change of a parent meanwhile does not wait for this one.
    */
   readonly update: (
     by: Actor,
@@ -945,12 +947,12 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     // seen, and one begun after waits for this change to commit.
     const parentOf = (id: Processor.ProcessorId) => Effect.flatMap(store.processorForCheck(id), orNotFound(id))
 
-    // The new parent must exist and, for a change of a registered processor (`id`; a new one is
-    // no one's parent yet), must not lead back to the processor itself. Each parent of the chain is
-    // read locked shared, after the processor's own row (`held`): of two servers making A a
-    // sub-processor of B and B one of A at the same moment, the second waits for the first and sees
-    // its role (a cycle, refused), or each waits for the other's row and PostgreSQL fails one of
-    // them (`RegistryStoreError`); they never both commit.
+    // The new parent must exist and, for a change of role of a registered processor (`id`; a new
+    // one is no one's parent yet), must not lead back to the processor itself. Each parent of the
+    // chain is read locked shared, after the processor's own row (`held`): of two servers making A
+    // a sub-processor of B and B one of A at the same moment, the second waits for the first and
+    // sees its role (a cycle, refused), or each waits for the other's row and PostgreSQL fails one
+    // of them (`RegistryStoreError`); they never both commit.
     const checkRole = (id: Processor.ProcessorId | undefined, role: Processor.Role) =>
       Effect.gen(function*() {
         if (role._tag !== "SubProcessor") return
@@ -966,6 +968,14 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           parent = yield* parentOf(parent.role.of)
         }
       })
+
+    // An unchanged role is not checked again: its parent chain is committed already, and a change
+    // adding an edge to it walks through it. Walking it would hold each parent shared until this
+    // change commits, for nothing: another server's change of a parent would wait for it, and a
+    // change making a parent a sub-processor of this processor, walking the other way, would
+    // deadlock with it rather than be refused as a cycle.
+    const sameRole = (before: Processor.Role, after: Processor.Role) =>
+      before._tag === "SubProcessor" ? after._tag === "SubProcessor" && after.of === before.of : after._tag === before._tag
 
     const withStatus = (processor: Processor.Processor, status: Processor.Status, at: Date) =>
       new Processor.Processor({ ...processor, status, updatedAt: at, revision: processor.revision + 1 })
@@ -1033,7 +1043,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
           const before = yield* heldLive(id)
           const at = yield* now
           yield* checkLocations(input, at)
-          yield* checkRole(id, input.role)
+          if (!sameRole(before.role, input.role)) yield* checkRole(id, input.role)
           const after = new Processor.Processor({ ...before, ...input, updatedAt: at, revision: before.revision + 1 })
           const approvalRecords = yield* approvalRecordsOf(before, after)
           yield* keepsApproval(before, after, approvalRecords, at)

@@ -240,9 +240,10 @@ export const waitsFor = <A, E>(sql: SqlClient.SqlClient, fiber: Fiber.Fiber<A, E
  * Forks `other` (another server's operation, on a connection of its own) to start just before
  * this server's next audit append: between a change's check and its commit, while the change's
  * transaction holds its locks. With `watch: true` (PostgreSQL, two sessions), the append goes on
- * once `other` waits for a lock of the transaction's session, or is done, and `waited` tells
- * whether it waited. With `watch: false` (PGlite, one session, which the transaction holds), the
- * append goes on at once and `waited` is false.
+ * once `other` waits for a lock of the transaction's session, or is done, `waited` tells
+ * whether it waited and `ended` whether it was done before the append went on, the transaction
+ * still holding its locks. With `watch: false` (PGlite, one session, which the transaction holds),
+ * the append goes on at once and `waited` and `ended` are false.
  */
 export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, options: { readonly watch: boolean }) =>
   Effect.gen(function*() {
@@ -251,17 +252,20 @@ export const otherAtNextAppend = <A, E, R>(other: Effect.Effect<A, E, R>, option
     const go = yield* Deferred.make<void>()
     const fiber = yield* Effect.fork(Effect.zipRight(Deferred.await(go), other))
     const waited = yield* Deferred.make<boolean>()
+    const ended = yield* Deferred.make<boolean>()
     yield* recorder.beforeNextAppend(Effect.gen(function*() {
       if (!options.watch) {
         yield* Deferred.succeed(go, undefined)
         yield* Deferred.succeed(waited, false)
+        yield* Deferred.succeed(ended, false)
         return
       }
       const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
       yield* Deferred.succeed(go, undefined)
       yield* Deferred.succeed(waited, yield* waitsFor(sql, fiber, row!.pid))
+      yield* Deferred.succeed(ended, Option.isSome(yield* Fiber.poll(fiber)))
     }))
-    return { fiber, waited: Deferred.await(waited) }
+    return { fiber, waited: Deferred.await(waited), ended: Deferred.await(ended) }
   })
 
 /** The actions of the entries of `tenant`'s log (the platform's by default) about `id`, in order. */

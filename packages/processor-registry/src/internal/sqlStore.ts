@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as SqlSchema from "@effect/sql/SqlSchema"
+import type * as Statement from "@effect/sql/Statement"
 import * as Database from "@lawful/core/Database"
 import * as Migrations from "@lawful/core/Migrations"
 import { TenantId } from "@lawful/core/TenantId"
@@ -113,14 +114,10 @@ const uniqueViolation = (error: SqlError): boolean =>
 
 // A commit that met a record another writer inserted: named by its constraint, never by the
 // driver's message. Its cause is the violation as `Database.safeSqlError` keeps it (SQLSTATE
-// 23505, the constraint), with a fixed message: PostgreSQL's own names the constraint only, but
-// one a trigger raises may quote the row.
+// 23505, the constraint, PostgreSQL's message, which names the constraint only; one a trigger
+// raised, which may quote the row, left out).
 const duplicateOf = (error: SqlError): CommitConflict => {
-  const driver = error.cause
-  const unquoted = typeof driver === "object" && driver !== null
-    ? { ...driver, message: "unique violation (SQLSTATE 23505), its message left out: it may quote a value" }
-    : driver
-  const safe = Database.safeSqlError(new SqlError({ message: error.message, cause: unquoted }))
+  const safe = Database.safeSqlError(error)
   const diagnostics = safe.cause
   const constraint =
     typeof diagnostics === "object" && diagnostics !== null && "constraint" in diagnostics &&
@@ -155,6 +152,12 @@ export const sqlStore = <E>(
     const conflict = (detail: string) => Effect.fail(new CommitConflict(detail))
     const expectOne = (detail: string) => (rows: ReadonlyArray<unknown>) =>
       rows.length === 1 ? Effect.void : conflict(detail)
+    // A processor read with its row locked (`lock`, a fixed clause) until the transaction ends.
+    const processorLocked = (operation: string, lock: Statement.Fragment) => (id: ProcessorId) =>
+      one(ProcessorRow, operation, () =>
+        sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} ${lock}`).pipe(
+          Effect.map(Option.map((row) => row.document))
+        )
 
     const apply = (change: Change): Effect.Effect<void, SqlError | CommitConflict> => {
       switch (change._tag) {
@@ -232,16 +235,8 @@ export const sqlStore = <E>(
           ),
       // Under READ COMMITTED each statement after this one sees every objection committed before
       // the lock was granted; one being recorded holds the row shared (`noticeForObjection`).
-      processorForChange: (id) =>
-        one(ProcessorRow, "processorForChange", () =>
-          sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} FOR NO KEY UPDATE`).pipe(
-            Effect.map(Option.map((row) => row.document))
-          ),
-      processorForCheck: (id) =>
-        one(ProcessorRow, "processorForCheck", () =>
-          sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} FOR SHARE`).pipe(
-            Effect.map(Option.map((row) => row.document))
-          ),
+      processorForChange: processorLocked("processorForChange", sql`FOR NO KEY UPDATE`),
+      processorForCheck: processorLocked("processorForCheck", sql`FOR SHARE`),
       processors: Effect.suspend(() =>
         all(ProcessorRow, "processors", () =>
           sql`SELECT document FROM lawful_processors ORDER BY registered_at, processor_id`)
