@@ -4,14 +4,13 @@
 import { assert } from "@effect/vitest"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
-import { contractSuite } from "@lawful/core/testing"
+import { contractSuite, spansOf } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import type * as ConsentState from "../src/ConsentState.js"
 import { attestation, grant, importActor, tenantWithLists, withdraw } from "./fixtures.js"
@@ -165,23 +164,12 @@ contractSuite("Review 16d", { memory, sql }, (it) => {
       const tenant = yield* tenantWithLists
       const recorded = yield* ledger.record(tenant, grant("grace@example.com", ["news"]))
       // Every span made, through the tracer in place.
-      const inner = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = inner.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => inner.context(f, fiber)
-      })
-      yield* Effect.withTracer(
+      const spans = yield* spansOf(
         Effect.gen(function*() {
           yield* ledger.mayReceiveMarketing(tenant, recorded.event.subject, personal)
           yield* Effect.either(Stream.runDrain(ledger.recipients(tenant, personal)))
           yield* ledger.mayReceiveMarketing(tenant, recorded.event.subject, "news")
-        }),
-        tracer
+        })
       )
       const attributes = spans.flatMap((span) => [...span.attributes.values()].map(String))
       assert.isAbove(spans.length, 2)

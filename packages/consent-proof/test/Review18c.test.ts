@@ -3,9 +3,8 @@
 import { assert } from "@effect/vitest"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import type { SubjectId } from "@lawful/core/SubjectId"
-import { contractSuite } from "@lawful/core/testing"
+import { contractSuite, spansOf } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
-import * as Tracer from "effect/Tracer"
 import * as ConsentImport from "../src/ConsentImport.js"
 import { ConsentLedger } from "../src/ConsentLedger.js"
 import * as ConsentLists from "../src/ConsentLists.js"
@@ -117,17 +116,7 @@ contractSuite("Review18c", { memory, sql }, (it) => {
       const lists = yield* ConsentLists.ConsentLists
       const tenant = yield* tenantWithLists
       const personal = "grace.private@example.com"
-      const inner = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = inner.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => inner.context(f, fiber)
-      })
-      yield* Effect.withTracer(
+      const spans = yield* spansOf(
         Effect.gen(function*() {
           const subject = personal as SubjectId
           yield* ledger.stateOf(tenant, subject)
@@ -135,8 +124,7 @@ contractSuite("Review18c", { memory, sql }, (it) => {
           yield* ledger.mayReceiveMarketing(tenant, subject, "news")
           yield* ledger.erase(tenant, subject)
           yield* Effect.either(lists.declare(tenant, { id: personal, name: "n", purpose: "p", doubleOptIn: false } as never))
-        }),
-        tracer
+        })
       )
       const attributes = spans.flatMap((span) => [...span.attributes.values()].map(String))
       assert.isAbove(spans.length, 4)

@@ -2,10 +2,9 @@
 // PGlite and PostgreSQL.
 import { assert } from "@effect/vitest"
 import type { TenantId } from "@lawful/core/TenantId"
-import { contractSuite } from "@lawful/core/testing"
+import { contractSuite, spansOf } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import * as ConsentExport from "../src/ConsentExport.js"
 import { memory, sql } from "./layers.js"
 
@@ -13,24 +12,13 @@ contractSuite("Review19", { memory, sql }, (it) => {
   it.effect("a tenant argument that is not an id never reaches an export's span attributes", () =>
     Effect.gen(function*() {
       const personal = "grace.private@example.com"
-      const inner = yield* Effect.tracer
-      const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = inner.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => inner.context(f, fiber)
-      })
       const tenant = personal as TenantId
-      yield* Effect.withTracer(
+      const spans = yield* spansOf(
         Effect.gen(function*() {
           yield* Effect.either(Stream.runDrain(ConsentExport.events(tenant, { disclose: false })))
           yield* Effect.either(Stream.runDrain(ConsentExport.csv(tenant, { disclose: false })))
           yield* Effect.either(Stream.runDrain(ConsentExport.json(tenant, { disclose: false })))
-        }),
-        tracer
+        })
       )
       const exports = spans.filter((span) => span.name.startsWith("ConsentExport."))
       assert.deepStrictEqual(exports.map((span) => span.name).sort(), [

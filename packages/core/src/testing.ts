@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { createHash, randomBytes, randomUUID } from "node:crypto"
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -347,6 +348,35 @@ const loggedForms = (error: unknown) =>
  * @category utils
  */
 export const asLogged = (error: unknown): string => loggedForms(error).map(([, text]) => text).join("\n")
+
+/**
+ * The spans `effect` opens, through the tracer in place, whatever it ends
+ * with: to check what a trace exporter would see (no address, no id that is
+ * not one, among their attributes).
+ *
+ * ```ts
+ * const spans = yield* spansOf(ledger.stateOf(tenant, "ann@example.com" as SubjectId))
+ * assert.notInclude(spans.flatMap((span) => [...span.attributes.values()]).join(" "), "ann@example.com")
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const spansOf = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<ReadonlyArray<Tracer.Span>, never, R> =>
+  Effect.gen(function*() {
+    const inner = yield* Effect.tracer
+    const spans: Array<Tracer.Span> = []
+    const recording = Tracer.make({
+      span: (...args) => {
+        const span = inner.span(...args)
+        spans.push(span)
+        return span
+      },
+      context: (f, fiber) => inner.context(f, fiber)
+    })
+    yield* Effect.exit(Effect.withTracer(effect, recording))
+    return spans
+  })
 
 /**
  * Asserts that neither the JSON nor the inspection of `error` (see

@@ -18,7 +18,7 @@ import * as Migrations from "../src/Migrations.js"
 import { sqlTable } from "../src/RetentionTarget.js"
 import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
-import { asLogged, assertQuotesNothing, contractSuite, refuseRowsHolding, sqlStatesOf, sqlSuite } from "../src/testing.js"
+import { asLogged, assertQuotesNothing, contractSuite, refuseRowsHolding, spansOf, sqlStatesOf, sqlSuite } from "../src/testing.js"
 import { address, describeExit, exitOf, leaks, notArrays, notIds, tagOf } from "./RefusalFixture.js"
 
 const exposes = (exit: Exit.Exit<unknown, unknown>) =>
@@ -345,3 +345,15 @@ sqlSuite("Review19b: refuseRowsHolding", Layer.empty, (it) => {
       assert.deepStrictEqual([yield* insert(tenant, value), yield* insert(tenant, null)], ["written", "written"])
     }))
 })
+
+it.effect("spansOf gives the spans an effect opens, nested ones too, whether it succeeds or fails", () =>
+  Effect.gen(function*() {
+    const failing = Effect.fail("refused").pipe(
+      Effect.withSpan("inner", { attributes: { kind: "check" } }),
+      Effect.withSpan("outer")
+    )
+    const spans = yield* spansOf(failing)
+    assert.deepStrictEqual(spans.map((span) => span.name).sort(), ["inner", "outer"])
+    assert.strictEqual(spans.find((span) => span.name === "inner")?.attributes.get("kind"), "check")
+    assert.deepStrictEqual(yield* spansOf(Effect.void), [])
+  }))

@@ -21,7 +21,7 @@ import * as MasterKey from "@lawful/core/MasterKey"
 import * as RetentionTarget from "@lawful/core/RetentionTarget"
 import type { SubjectId } from "@lawful/core/SubjectId"
 import type { TenantId } from "@lawful/core/TenantId"
-import { databaseLayer, failCommitsOn } from "@lawful/core/testing"
+import { databaseLayer, failCommitsOn, spansOf } from "@lawful/core/testing"
 import type { Database as TestDatabase } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Cause from "effect/Cause"
@@ -36,7 +36,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as ArchiveStore from "../src/ArchiveStore.js"
 import * as Retention from "../src/Retention.js"
 
@@ -579,18 +578,7 @@ export const answer = <A>(what: string, attempt: () => Effect.Effect<A, unknown>
 
 /** The names and attributes of the spans `effect` opens (whatever it ends with), as JSON. */
 export const spanAttributes = (effect: Effect.Effect<unknown, unknown>) =>
-  Effect.gen(function*() {
-    const tracer = yield* Effect.tracer
-    const spans: Array<Tracer.Span> = []
-    const recording = Tracer.make({
-      span: (...args) => {
-        const span = tracer.span(...args)
-        spans.push(span)
-        return span
-      },
-      context: tracer.context
-    })
-    yield* Effect.exit(Effect.withTracer(effect, recording))
+  Effect.map(spansOf(effect), (spans) => {
     assert.isAbove(spans.length, 0)
     return JSON.stringify(spans.map((span) => [span.name, [...span.attributes]]))
   })
