@@ -43,7 +43,11 @@
  * thus sees every objection committed or under way when it is checked, and
  * one begun after comes after its commit (a finding): it is checked once and
  * logged once, and with the audit log on another database than the
- * registry's it leaves no entry for a change that was not made.
+ * registry's it leaves no entry for a change that was not made. A
+ * questionnaire has no processor row: a publication takes a lock of its
+ * questionnaire id instead (on SQL a transaction-scoped advisory lock), before
+ * it checks the version and before its entry, so the same version published
+ * at the same moment elsewhere fails `QuestionnaireVersionExists`, unlogged.
  *
  * Backends: `layerMemory`, and `layerSql` (migrated in
  * `lawful_processor_registry_migrations`). Both need an `AuditTrail`, a
@@ -580,7 +584,13 @@ export class ProcessorRegistry extends Context.Tag("@lawful/processor-registry/P
   >
   /** A processor's DPAs; an id not of a processor id's form is refused with `InvalidInput`. */
   readonly dpas: (id: Processor.ProcessorId) => Effect.Effect<ReadonlyArray<Dpa.Dpa>, InvalidInput | RegistryStoreError>
-  /** Publishes a questionnaire version. */
+  /**
+   * Publishes a questionnaire version. A version published already, even by another server at the
+   * same moment, is refused with `QuestionnaireVersionExists`, nothing logged: publications of one
+   * questionnaire id take turns (on SQL a transaction-scoped advisory lock keyed on the id, taken
+   * in the publication's transaction before the version is checked and before its audit entry; it
+   * locks no processor's row), so one under way elsewhere is waited for and seen.
+   */
   readonly publishQuestionnaire: (
     by: Actor,
     input: typeof Questionnaire.QuestionnaireInput.Encoded
@@ -826,7 +836,8 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     // always has its entry, and with the log on the same database (as the server keeps it) an
     // entry never outlives a change that failed at its commit (its processor's row written
     // meanwhile without the lock `held` takes). A plan of a change of a processor locks its row
-    // first (`held`), before the entries; tenants' logs are appended one after another in a fixed
+    // first (`held`), before the entries, and a publication its questionnaire id
+    // (`questionnaireForPublication`); tenants' logs are appended one after another in a fixed
     // order, so two transactions never wait for each other's locks the other way round. An invalid
     // event is a bug of this module, hence a defect.
     const run = <A, E, R>(plan: Effect.Effect<Plan<A>, E, R>): Effect.Effect<A, E | Failures, R> =>
@@ -1214,7 +1225,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
         const by = yield* actorOf(rawBy)
         const input = yield* decode("questionnaire", Questionnaire.QuestionnaireInput)(raw)
         return yield* run(Effect.gen(function*() {
-          if (Option.isSome(yield* store.questionnaire(input.id, input.version))) {
+          if (Option.isSome(yield* store.questionnaireForPublication(input.id, input.version))) {
             return yield* new QuestionnaireVersionExists({ questionnaireId: input.id, version: input.version })
           }
           const questionnaire = new Questionnaire.Questionnaire({ ...input, publishedAt: yield* now })

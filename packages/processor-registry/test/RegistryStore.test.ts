@@ -1,9 +1,11 @@
 // The registry's store, read where the registry's operations cannot reach: the objections to
 // every notice of a processor come in one read (`objectionsOf`), an objection being recorded
 // waits for a transaction that holds the processor for a change (`processorForChange`), which
-// reads those recorded before, and the notices that told no tenant
+// reads those recorded before, a publication's read of its questionnaire waits for another
+// publication of the same id under way and sees it (`questionnaireForPublication`), and the notices that told no tenant
 // when there were tenants to tell are left out of the announcements (`announcements`), on every
 // backend alike.
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import * as Database from "@lawful/core/Database"
 import { contractSuite } from "@lawful/core/testing"
@@ -18,9 +20,13 @@ import * as ChangeNotice from "../src/ChangeNotice.js"
 import { sqlStore } from "../src/internal/sqlStore.js"
 import { memoryStore, type RegistryStore } from "../src/internal/store.js"
 import * as Processor from "../src/Processor.js"
-import { processorInput, start } from "./fixtures.js"
+import * as Questionnaire from "../src/Questionnaire.js"
+import { processorInput, questionnaireInput, start, uniqueId, waitsFor } from "./fixtures.js"
 
 class Store extends Context.Tag("test/RegistryStore")<Store, RegistryStore<unknown>>() {}
+
+/** The store's database client, on SQL: to see a transaction wait for another's lock. */
+class Sql extends Context.Tag("test/RegistryStore/Sql")<Sql, Option.Option<SqlClient.SqlClient>>() {}
 
 const fail = (operation: string) => (cause: unknown) => ({ operation, cause })
 
@@ -61,9 +67,9 @@ const objection = (tenantId: TenantId.TenantId, to: ChangeNotice.ChangeNotice, m
   })
 
 contractSuite("RegistryStore", {
-  memory: Layer.sync(Store, () => memoryStore(fail)),
-  sql: Layer.effect(Store, sqlStore(fail))
-}, (it) => {
+  memory: Layer.merge(Layer.sync(Store, () => memoryStore(fail)), Layer.succeed(Sql, Option.none())),
+  sql: Layer.merge(Layer.effect(Store, sqlStore(fail)), Layer.effect(Sql, Effect.map(SqlClient.SqlClient, Option.some)))
+}, (it, backend) => {
   it.effect("objectionsOf reads the objections to every notice of the processor, and only those, by time", () =>
     Effect.gen(function*() {
       const store = yield* Store
@@ -132,6 +138,42 @@ contractSuite("RegistryStore", {
       yield* Fiber.join(later)
       assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early, late])
       assert.strictEqual(Option.getOrThrow(yield* store.processor(objected.id)).revision, 2)
+    }))
+
+  it.effect("a publication's read of its questionnaire waits for a publication of the same id under way, and sees it", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const published = new Questionnaire.Questionnaire({
+        ...Schema.decodeUnknownSync(Questionnaire.QuestionnaireInput)(questionnaireInput(uniqueId("security"))),
+        publishedAt: at(0)
+      })
+      // Another writer's publication of the same version, in a transaction of its own: it reads
+      // the version once this transaction has committed it.
+      const publish = store.transaction(Effect.gen(function*() {
+        const found = yield* store.questionnaireForPublication(published.id, published.version)
+        if (Option.isNone(found)) yield* store.commit([{ _tag: "InsertQuestionnaire", questionnaire: published }])
+        return Option.isSome(found)
+      }))
+      const other = yield* store.transaction(Effect.gen(function*() {
+        assert.isTrue(Option.isNone(yield* store.questionnaireForPublication(published.id, published.version)))
+        const fiber = yield* Effect.fork(Database.outsideTransaction(publish))
+        const sql = yield* Sql
+        if (backend === "postgres" && Option.isSome(sql)) {
+          // On a connection of its own, it waits for this transaction's session. (PGlite is one
+          // session, which this transaction holds; in memory transactions run one at a time.)
+          const [row] = yield* Effect.orDie(sql.value<{ pid: number }>`SELECT pg_backend_pid() AS pid`)
+          assert.isTrue(yield* waitsFor(sql.value, fiber, row!.pid), "the other publication waits for this one")
+        } else {
+          yield* Effect.repeatN(Effect.yieldNow(), 100)
+        }
+        yield* store.commit([{ _tag: "InsertQuestionnaire", questionnaire: published }])
+        return fiber
+      }))
+      assert.isTrue(yield* Fiber.join(other), "the other publication finds the version published")
+      assert.deepStrictEqual(
+        (yield* store.questionnaires).filter((q) => q.id === published.id).map((q) => q.version),
+        [published.version]
+      )
     }))
 
   it.effect("announcements: every notice but those that reached no tenant after one had reached tenants", () =>

@@ -253,6 +253,19 @@ export const sqlStore = <E>(
               WHERE questionnaire_id = ${id} AND version = ${version}`).pipe(
             Effect.map(Option.map((row) => row.document))
           ),
+      // Keyed on the id in a space of the registry's own (the pair form of the lock, as the
+      // audit log's redactions key theirs), held until the transaction ends. Under READ COMMITTED
+      // the read after it sees a publication of the id committed while it waited.
+      questionnaireForPublication: (id, version) =>
+        sql`SELECT pg_advisory_xact_lock(hashtext('lawful_processor_questionnaires'), hashtext(${id}::text))`.pipe(
+          Effect.mapError(fail("questionnaireForPublication")),
+          Effect.zipRight(
+            one(QuestionnaireRow, "questionnaireForPublication", () =>
+              sql`SELECT document FROM lawful_processor_questionnaires
+                  WHERE questionnaire_id = ${id} AND version = ${version}`)
+          ),
+          Effect.map(Option.map((row) => row.document))
+        ),
       questionnaires: Effect.suspend(() =>
         all(QuestionnaireRow, "questionnaires", () =>
           sql`SELECT document FROM lawful_processor_questionnaires ORDER BY questionnaire_id COLLATE "C", version`)

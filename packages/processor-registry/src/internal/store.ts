@@ -53,6 +53,16 @@ export interface RegistryStore<E> {
   readonly processors: Effect.Effect<ReadonlyArray<Processor>, E>
   readonly dpas: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Dpa>, E>
   readonly questionnaire: (id: string, version: number) => Effect.Effect<Option.Option<Questionnaire>, E>
+  /**
+   * The questionnaire version, for its publication in a transaction (`transaction`): publications
+   * of the same questionnaire id take turns until the transaction ends, so one under way on
+   * another server is waited for and this read sees what it committed. A questionnaire has no
+   * row to lock before it is published: on SQL a transaction-scoped advisory lock keyed on the
+   * id (`pg_advisory_xact_lock`), taken before the read; in memory, transactions run one at a
+   * time. The registry reads so first in a publication, before its audit entry; it locks no
+   * processor's row.
+   */
+  readonly questionnaireForPublication: (id: string, version: number) => Effect.Effect<Option.Option<Questionnaire>, E>
   readonly questionnaires: Effect.Effect<ReadonlyArray<Questionnaire>, E>
   readonly assessment: (id: AssessmentId) => Effect.Effect<Option.Option<Assessment>, E>
   readonly assessments: (processor?: ProcessorId) => Effect.Effect<ReadonlyArray<Assessment>, E>
@@ -224,6 +234,7 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
     dpas: (processor) =>
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
     questionnaire: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
+    questionnaireForPublication: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
     questionnaires: read(() =>
       [...questionnaires.values()].sort((a, b) => Order.string(a.id, b.id) || a.version - b.version)
     ),
