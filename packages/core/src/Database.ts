@@ -13,7 +13,8 @@
  * `sql.withTransaction`: `@effect/sql` makes a failed `COMMIT` a defect, and
  * `withTransaction` makes it a failure with its `SqlError`, which the store
  * maps into its own error as any other, through `safeSqlError`: a store's
- * error never carries what the database's diagnostics quote of the data.
+ * error never carries what the database's diagnostics quote of the data,
+ * nor a value of a row read back that its Schema refuses.
  *
  * @since 0.1.0
  */
@@ -28,9 +29,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Issues from "./Issues.js"
 
 /**
  * The database could not be opened or reached. The message names the host
@@ -306,14 +309,60 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
   return new DatabaseError(fields)
 }
 
+// A `ParseError` reduced to what `Issues.describe` tells of it, in its message, an own enumerable
+// property as `DatabaseError`'s; the stack is that one line.
+class RowInvalid extends Error {
+  constructor(error: ParseResult.ParseError) {
+    super()
+    this.name = "RowInvalid"
+    const issues = Issues.describe(error).map((issue) => {
+      const at = Issues.where(issue.path)
+      return at === "" ? issue.message : `${at}: ${issue.message}`
+    })
+    Object.defineProperty(this, "message", {
+      value: `a row read, or a request written, does not match its Schema (${issues.join("; ")})`,
+      enumerable: true,
+      writable: true,
+      configurable: true
+    })
+    this.stack = `${this.name}: ${this.message}`
+  }
+}
+
+// What `safeSqlError` gives, untyped.
+const safeCause = (error: unknown): unknown => {
+  if (ParseResult.isParseError(error)) return new RowInvalid(error)
+  if (!(Predicate.hasProperty(error, SqlErrorTypeId) && Predicate.hasProperty(error, "_tag") && error._tag === "SqlError")) {
+    return error
+  }
+  const { cause, message, stack } = error as unknown as SqlError
+  const diagnostics = diagnosticsOf(cause)
+  const safe = new SqlError(diagnostics === undefined ? { message } : { message, cause: diagnostics })
+  // Where the statement failed; its first line is the message kept.
+  if (stack !== undefined) safe.stack = stack
+  return safe
+}
+
 /**
- * A `SqlError` of `@effect/sql-pg` (over `pg`) or `@lawful/sql-pglite` that
- * is safe to keep in a store's error: the same message, its `cause` (the
- * driver's error) reduced to what diagnoses the failure without the data.
+ * What a statement gives, made safe to keep in a store's error (the name
+ * stays `safeSqlError`: a statement's failure includes the decoding of its
+ * rows):
+ *
+ * - a `SqlError` of `@effect/sql-pg` (over `pg`) or `@lawful/sql-pglite`:
+ *   the same message, its `cause` (the driver's error) reduced to what
+ *   diagnoses the failure without the data;
+ * - a `ParseError` (a row `SqlSchema.findAll`, `findOne` or `single` read
+ *   back that its `Result` Schema refuses, or a request its `Request` Schema
+ *   does not encode): an `Error` named `RowInvalid` whose message lists what
+ *   `Issues.describe` tells, each issue at its path (`Issues.where`) with the
+ *   form expected (`"email: expected text"`), and nothing else of the
+ *   original: Effect's message quotes the value refused ("Expected string,
+ *   actual ..."), which may be a person's address or name.
+ *
  * Anything else is returned as it is, so a store's error mapping can take
  * any cause.
  *
- * PostgreSQL's diagnostics quote the data: `detail` holds the failing row of
+ * Of a `SqlError`: PostgreSQL's diagnostics quote the data: `detail` holds the failing row of
  * a `NOT NULL` or `CHECK` violation (`Failing row contains (...)`) or the key
  * of a unique violation, `where` a parameter's value, and the message of a
  * data exception (SQLSTATE class 22) the value refused
@@ -340,17 +389,8 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
  * @since 0.1.0
  * @category errors
  */
-export const safeSqlError = <E>(error: E): E => {
-  if (!(Predicate.hasProperty(error, SqlErrorTypeId) && Predicate.hasProperty(error, "_tag") && error._tag === "SqlError")) {
-    return error
-  }
-  const { cause, message, stack } = error as unknown as SqlError
-  const diagnostics = diagnosticsOf(cause)
-  const safe = new SqlError(diagnostics === undefined ? { message } : { message, cause: diagnostics })
-  // Where the statement failed; its first line is the message kept.
-  if (stack !== undefined) safe.stack = stack
-  return safe as unknown as E
-}
+export const safeSqlError = <E>(error: E): E extends ParseResult.ParseError ? Error : E =>
+  safeCause(error) as E extends ParseResult.ParseError ? Error : E
 
 /**
  * Runs `effect` (a store operation, needing nothing from the context)

@@ -56,7 +56,8 @@ export class Erasure extends Schema.Class<Erasure>("@lawful/core/KeyStore/Erasur
 
 /**
  * The key store failed (the database is unreachable, a statement failed: its `cause` is the
- * `SqlError` as `Database.safeSqlError` keeps it), or the Vault refused what a caller without
+ * `SqlError` as `Database.safeSqlError` keeps it, or for a row read back that its Schema refuses
+ * the `RowInvalid` error it makes of the `ParseError`), or the Vault refused what a caller without
  * types gave it, before reading or writing any key: a tenant or subject id that is not a
  * lower-case UUID, a list that is not an array (`sealAll`, `openAll`, `shreddedAmong`) or not
  * iterable (`reapplyErasures`), a plaintext to seal that is neither text nor bytes (`seal`,

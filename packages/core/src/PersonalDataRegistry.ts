@@ -45,7 +45,7 @@
  *   failure or a report carries of it; `causeOf` gives the source's error
  *   itself to code that handles it (a `SqlError` as `Database.safeSqlError`
  *   keeps it: code and names, never the row the database quoted in its
- *   `detail`). So a source's error never reaches a log
+ *   `detail`; a `ParseError` as a `RowInvalid` error without the value). So a source's error never reaches a log
  *   through the registry, even with personal data in its message or fields;
  *   still, keep it out of them, for the source's own logs and spans. The
  *   registry also reports a source that dies, as a failure whose cause is the
@@ -166,7 +166,7 @@ export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSour
     const cause = props.cause instanceof SourceErrorCause ? props.cause : new SourceErrorCause(tagOf(props.cause))
     super({ ...props, cause }, options)
     if (cause !== props.cause) {
-      // A `SqlError` as `safeSqlError` keeps it: code and names, never the row the database quoted.
+      // A `SqlError` or a `ParseError` as `safeSqlError` keeps it: never the row the database quoted or a value read back.
       const original = safeSqlError(props.cause)
       Object.defineProperty(this, originalCause, { value: () => original, enumerable: false })
     }
@@ -179,10 +179,13 @@ export class PersonalDataSourceError extends Schema.TaggedError<PersonalDataSour
 
 /**
  * The error a source failed with (or the defect it died with), as the source
- * gave it to `sourceError`, except a `SqlError`, which it gives as
- * `Database.safeSqlError` keeps it: its code (`23502`, `23514`...) and the
- * names of the table, column and constraint, never the failing row, the
- * duplicated key or the statement the database quoted. Handle it in code; do
+ * gave it to `sourceError`, except a `SqlError` or a `ParseError`, which it
+ * gives as `Database.safeSqlError` keeps them: of a `SqlError` its code
+ * (`23502`, `23514`...) and the names of the table, column and constraint,
+ * never the failing row, the duplicated key or the statement the database
+ * quoted; of a `ParseError` (a row read back that its Schema refuses) an
+ * `Error` named `RowInvalid` telling where and the form expected, never the
+ * value. Handle it in code; do
  * not log it: a source's own error may hold personal data, which is why the
  * `PersonalDataSourceError` itself shows only its tag. An error decoded from
  * its encoded form has only that tag.
@@ -483,8 +486,9 @@ export class PersonalDataRegistry extends Context.Tag("@lawful/core/PersonalData
 /**
  * A function for `Effect.mapError` in a source: wraps any cause into a
  * `PersonalDataSourceError` of that source and operation, which shows only
- * the cause's tag and keeps the cause for `causeOf` (a `SqlError` as
- * `Database.safeSqlError` keeps it, without the data the database quoted).
+ * the cause's tag and keeps the cause for `causeOf` (a `SqlError` or a
+ * `ParseError` as `Database.safeSqlError` keeps it, without the data the
+ * database quoted or the value a Schema refused).
  *
  * @since 0.1.0
  * @category constructors

@@ -98,7 +98,8 @@ export class EmailAlreadyInUse extends Schema.TaggedError<EmailAlreadyInUse>()("
 
 /**
  * The directory's storage failed (the database is unreachable, a statement failed: its `cause`
- * is the `SqlError` as `Database.safeSqlError` keeps it, never a row or a value quoted), or
+ * is the `SqlError` as `Database.safeSqlError` keeps it, never a row or a value quoted; a row read
+ * back that its Schema refuses, the `RowInvalid` error it makes of the `ParseError`), or
  * `resolveAll` was given a list of addresses that is not an array (refused before anything is
  * read or written).
  *
