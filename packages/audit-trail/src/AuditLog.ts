@@ -506,8 +506,7 @@ const checkEvent = (event: unknown): Either.Either<AuditEvent, string> => {
   }
   if (!isObject(event)) return Either.left("an event is an AuditEvent (new AuditEvent({ actor, action, ... }))")
   return Either.flatMap(
-    Either.mapLeft(eventFields(event), (error) =>
-      Issues.describe(error).map((issue) => `${Issues.where(issue.path) || "the event"}: ${issue.message}`).join("; ")),
+    Either.mapLeft(eventFields(event), (error) => Issues.lines(error, { root: "the event" }).join("; ")),
     (fields) => checkEvent(new AuditEvent(fields, true))
   )
 }

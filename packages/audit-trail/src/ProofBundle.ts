@@ -156,11 +156,7 @@ export const decode = (json: unknown): Effect.Effect<ProofBundle, ProofBundleInv
   Schema.decodeUnknown(ProofBundle)(json, { onExcessProperty: "error" }).pipe(
     // Told without the values refused (Effect's formatter quotes them, and a member's name).
     Effect.mapError((error) =>
-      invalid(
-        `malformed bundle: ${
-          Issues.describe(error).map((issue) => `${Issues.where(issue.path) || "the bundle"}: ${issue.message}`).join("; ")
-        }`
-      )
+      invalid(`malformed bundle: ${Issues.lines(error, { root: "the bundle" }).join("; ")}`)
     )
   )
 

@@ -277,16 +277,23 @@ export const withTransaction = (sql: SqlClient.SqlClient) =>
 // What `safeSqlError` keeps of a driver's error: what failed, named, never the data.
 const diagnosticFields = ["code", "severity", "schema", "table", "column", "constraint", "dataType", "routine"] as const
 
-// A driver's error reduced to `diagnosticFields` and its message, each an own enumerable property,
-// so that JSON shows the message too; the stack is that one line, the driver's frames telling
+// An error `safeSqlError` makes: its fields and message own enumerable properties, so that JSON
+// shows the message too; its stack that one line, the frames of the error it replaces telling
 // nothing more.
-class DatabaseError extends Error {
-  constructor(fields: Partial<Record<(typeof diagnosticFields)[number] | "message", string>>) {
+class SafeError extends Error {
+  constructor(name: string, message: string, fields: object = {}) {
     super()
-    this.name = "DatabaseError"
+    this.name = name
     Object.assign(this, fields)
-    Object.defineProperty(this, "message", { value: fields.message ?? "", enumerable: true, writable: true, configurable: true })
-    this.stack = `${this.name}: ${this.message}`
+    Object.defineProperty(this, "message", { value: message, enumerable: true, writable: true, configurable: true })
+    this.stack = `${name}: ${message}`
+  }
+}
+
+// A driver's error reduced to `diagnosticFields` and its message.
+class DatabaseError extends SafeError {
+  constructor(fields: Partial<Record<(typeof diagnosticFields)[number] | "message", string>>) {
+    super("DatabaseError", fields.message ?? "", fields)
   }
 }
 
@@ -309,23 +316,10 @@ const diagnosticsOf = (cause: unknown): DatabaseError | undefined => {
   return new DatabaseError(fields)
 }
 
-// A `ParseError` reduced to what `Issues.describe` tells of it, in its message, an own enumerable
-// property as `DatabaseError`'s; the stack is that one line.
-class RowInvalid extends Error {
+// A `ParseError` reduced to what `Issues.lines` tells of it, in its message.
+class RowInvalid extends SafeError {
   constructor(error: ParseResult.ParseError) {
-    super()
-    this.name = "RowInvalid"
-    const issues = Issues.describe(error).map((issue) => {
-      const at = Issues.where(issue.path)
-      return at === "" ? issue.message : `${at}: ${issue.message}`
-    })
-    Object.defineProperty(this, "message", {
-      value: `a row read, or a request written, does not match its Schema (${issues.join("; ")})`,
-      enumerable: true,
-      writable: true,
-      configurable: true
-    })
-    this.stack = `${this.name}: ${this.message}`
+    super("RowInvalid", `a row read, or a request written, does not match its Schema (${Issues.lines(error).join("; ")})`)
   }
 }
 
@@ -354,8 +348,8 @@ const safeCause = (error: unknown): unknown => {
  * - a `ParseError` (a row `SqlSchema.findAll`, `findOne` or `single` read
  *   back that its `Result` Schema refuses, or a request its `Request` Schema
  *   does not encode): an `Error` named `RowInvalid` whose message lists what
- *   `Issues.describe` tells, each issue at its path (`Issues.where`) with the
- *   form expected (`"email: expected text"`), and nothing else of the
+ *   `Issues.describe` tells, each issue at its path with the form expected
+ *   as `Issues.lines` writes it (`"email: expected text"`), and nothing else of the
  *   original: Effect's message quotes the value refused ("Expected string,
  *   actual ..."), which may be a person's address or name.
  *

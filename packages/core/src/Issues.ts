@@ -4,13 +4,16 @@
  * a caller put in the wrong field may be a person's name or address; a
  * package that reports why its input or a result is malformed describes the
  * refusal with `describe` instead: where (the path) and the form expected,
- * in words made from the Schema alone.
+ * in words made from the Schema alone; `lines` writes those issues as text
+ * for an error's message.
  *
  * ```ts
  * const decoded = ParseResult.decodeUnknownEither(Contact)({ name: ["Ann"], email: 7 }, { errors: "all" })
  * if (Either.isLeft(decoded)) Issues.describe(decoded.left)
  * // [{ _tag: "Type", path: ["name"], message: "expected text" },
  * //  { _tag: "Type", path: ["email"], message: "expected text" }]
+ * if (Either.isLeft(decoded)) Issues.lines(decoded.left)
+ * // ["name: expected text", "email: expected text"]
  * ```
  *
  * @since 0.1.0
@@ -50,6 +53,22 @@ export interface Options {
    * refinement's description). Default: `` (form) => `expected ${form}` ``.
    */
   readonly refused?: ((form: string) => string) | undefined
+}
+
+/**
+ * How `lines` writes its lines: as `describe` words the messages, and the
+ * name of the value itself.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LinesOptions extends Options {
+  /**
+   * What leads an issue at the value itself (an empty path): `"the event"`
+   * makes `"the event: expected an object"`. Default: none, the line is the
+   * message alone.
+   */
+  readonly root?: string | undefined
 }
 
 const join = (parts: ReadonlyArray<string>) =>
@@ -261,3 +280,27 @@ export const describe = (
     return [{ _tag: "NestedTooDeeply", path: [], message: "is nested too deeply to be described" }]
   }
 }
+
+/**
+ * The issues of a failed decoding as `describe` tells them, one line each:
+ * where (`where`), then what is wrong, `"records[0].recordedAt: expected
+ * text"`; an issue at the value itself is its message alone, or led by
+ * `LinesOptions.root` when given (`"the event: expected an object"`). Never
+ * the value refused; a caller joins them as its message needs.
+ *
+ * ```ts
+ * Issues.lines(error, { root: "the bundle" }).join("; ")
+ * // "the bundle: has a member that is not allowed (its members are ...); entries[2].hash: expected text"
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const lines = (
+  error: ParseResult.ParseError | ParseResult.ParseIssue,
+  options?: LinesOptions
+): ReadonlyArray<string> =>
+  describe(error, options).map((issue) => {
+    const at = where(issue.path) || options?.root
+    return at === undefined || at === "" ? issue.message : `${at}: ${issue.message}`
+  })

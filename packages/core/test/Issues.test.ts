@@ -143,6 +143,37 @@ describe("Issues.where", () => {
   })
 })
 
+describe("Issues.lines", () => {
+  it("writes each issue as its path, as code would reach it, then what is wrong, never the value", () => {
+    const error = refusal({ ...valid, name: [personal], tags: ["ok", personal, 7], address: { city: 7 } })
+    assert.deepStrictEqual(Issues.lines(error), [
+      "name: expected text",
+      "address.city: expected text",
+      "tags[2]: expected text"
+    ])
+    assert.notInclude(JSON.stringify(Issues.lines(error)), "Zoe")
+  })
+
+  it("writes an issue at the value itself as its message alone, or led by the name given for the value", () => {
+    const error = refusal({ ...valid, name: 7, [personal]: true })
+    assert.deepStrictEqual(Issues.lines(error), [
+      "has a member that is not allowed (its members are name, age, role, address, tags, note)",
+      "name: expected text"
+    ])
+    assert.deepStrictEqual(Issues.lines(error, { root: "the contact" }), [
+      "the contact: has a member that is not allowed (its members are name, age, role, address, tags, note)",
+      "name: expected text"
+    ])
+    assert.deepStrictEqual(Issues.lines(refusal(personal), { root: "the contact" }), ["the contact: expected an object"])
+  })
+
+  it("takes the issue as well as the error, and words a refusal as describe does", () => {
+    const error = refusal({ ...valid, name: 7 })
+    assert.deepStrictEqual(Issues.lines(error.issue), Issues.lines(error))
+    assert.deepStrictEqual(Issues.lines(error, { refused: (form) => `is not ${form}` }), ["name: is not text"])
+  })
+})
+
 describe("Issues.expected", () => {
   it("words a Schema's form from the Schema alone", () => {
     const cases: ReadonlyArray<readonly [Schema.Schema.Any, string]> = [

@@ -1016,7 +1016,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
     // mechanisms on locations that are no transfer.
     const checkLocations = (input: Processor.ProcessorInput, at: Date) => {
       const issues = input.locations.flatMap((location, i) =>
-        TransferMechanism.entryIssues(location.country, location.mechanism, at).map((issue) => `locations.${i}.${issue}`)
+        TransferMechanism.entryIssues(location.country, location.mechanism, at).map((issue) => `locations[${i}].${issue}`)
       )
       return issues.length === 0 ? Effect.void : Effect.fail(new InvalidInput({ what: "processor", issues }))
     }

@@ -105,7 +105,7 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         assert.isAbove(error._tag === "InvalidInput" ? error.issues.length : 0, 0)
       }
       const unknownCountry = yield* Effect.flip(registry.register(staff, cases[0]!))
-      assert.include(unknownCountry.message, "locations.0.country: an upper-case ISO 3166-1 alpha-2 country code")
+      assert.include(unknownCountry.message, "locations[0].country: an upper-case ISO 3166-1 alpha-2 country code")
       assert.notInclude(unknownCountry.message, "XX")
       const twice = yield* Effect.flip(registry.register(staff, cases[2]!))
       assert.include(twice.message, "US is listed twice")
@@ -278,21 +278,21 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       const cases: ReadonlyArray<readonly [typeof Processor.Location.Encoded, string]> = [
         [
           { country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(1), recertificationDue: dayOf(300) } },
-          "locations.1.mechanism.certifiedOn: the certification date is in the future"
+          "locations[1].mechanism.certifiedOn: the certification date is in the future"
         ],
         [
           { country: "US", mechanism: { _tag: "DpfCertification", status: "active", certifiedOn: dayOf(-10), recertificationDue: dayOf(-11) } },
-          "locations.1.mechanism.recertificationDue: the recertification date is before the certification date"
+          "locations[1].mechanism.recertificationDue: the recertification date is before the certification date"
         ],
         [
           { country: "IN", mechanism: { _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(1), transferImpactAssessment: "TIA-1" } },
-          "locations.1.mechanism.signedOn: the signature date is in the future"
+          "locations[1].mechanism.signedOn: the signature date is in the future"
         ],
         [
           { country: "BR", mechanism: { _tag: "BindingCorporateRules", approvedBy: "CNIL", reference: "BCR-1", approvedOn: dayOf(2) } },
-          "locations.1.mechanism.approvedOn: the approval date is in the future"
+          "locations[1].mechanism.approvedOn: the approval date is in the future"
         ],
-        [{ country: "US", mechanism: { _tag: "PrivacyShield", certifiedOn: dayOf(1) } }, "locations.1.mechanism.certifiedOn: the certification date is in the future"]
+        [{ country: "US", mechanism: { _tag: "PrivacyShield", certifiedOn: dayOf(1) } }, "locations[1].mechanism.certifiedOn: the certification date is in the future"]
       ]
       for (const [location, issue] of cases) {
         const input = processorInput({ locations: [{ country: "DE" }, location] })
@@ -372,8 +372,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
       for (const error of [yield* Effect.flip(registry.register(staff, input)), yield* Effect.flip(registry.update(staff, existing.id, input))]) {
         assert.strictEqual(error._tag, "InvalidInput")
         assert.deepStrictEqual(error._tag === "InvalidInput" && error.issues, [
-          "locations.1.mechanism: IS is in the EEA: a location there is no transfer and takes no transfer mechanism",
-          "locations.2.mechanism: FR is in the EEA: a location there is no transfer and takes no transfer mechanism"
+          "locations[1].mechanism: IS is in the EEA: a location there is no transfer and takes no transfer mechanism",
+          "locations[2].mechanism: FR is in the EEA: a location there is no transfer and takes no transfer mechanism"
         ])
       }
       assert.deepStrictEqual([(yield* registry.processors).length, (yield* recorder.all).length], before)
@@ -675,8 +675,8 @@ export const suite = (it: Vitest.MethodsNonLive<Services>, _backend: Backend) =>
         ]
       }))
       assert.strictEqual(weights._tag, "InvalidInput")
-      assert.include(weights.message, "questions.0.weight")
-      assert.include(weights.message, "questions.1.options.0.points")
+      assert.include(weights.message, "questions[0].weight")
+      assert.include(weights.message, "questions[1].options[0].points")
       const lookup = yield* Effect.flip(registry.questionnaire(questionnaire.id, 2 ** 31))
       assert.strictEqual(lookup._tag, "QuestionnaireNotFound")
       const submitted = yield* Effect.flip(registry.submitAssessment(staff, processor.id, {

@@ -112,25 +112,25 @@ contractSuite("Review 16c", layers, (it) => {
       }
       const questionnaire = questionnaireInput(uniqueId("security"))
       const cases: ReadonlyArray<readonly [string, Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>]> = [
-        ["services.0", registry.register(staff, processorInput({ services: [naming] }))],
-        ["purposes.0", registry.update(staff, processor.id, processorInput({ purposes: [naming] }))],
-        ["locations.0.description", registry.register(staff, processorInput({ locations: [{ country: "DE", description: naming }] }))],
+        ["services[0]", registry.register(staff, processorInput({ services: [naming] }))],
+        ["purposes[0]", registry.update(staff, processor.id, processorInput({ purposes: [naming] }))],
+        ["locations[0].description", registry.register(staff, processorInput({ locations: [{ country: "DE", description: naming }] }))],
         [
-          "locations.1.mechanism.transferImpactAssessment",
+          "locations[1].mechanism.transferImpactAssessment",
           registry.register(staff, us({ _tag: "StandardContractualClauses", module: 2, signedOn: dayOf(-1), transferImpactAssessment: ` ${naming}` }))
         ],
         [
-          "locations.1.mechanism.justification",
+          "locations[1].mechanism.justification",
           registry.register(staff, us({ _tag: "Derogation", ground: "explicit-consent", justification: `${naming} ` }))
         ],
         ["name", registry.recordActivity(staff, { ...activity, name: naming })],
-        ["otherRecipients.0", registry.recordActivity(staff, { ...activity, otherRecipients: [naming] })],
+        ["otherRecipients[0]", registry.recordActivity(staff, { ...activity, otherRecipients: [naming] })],
         ["retention", registry.recordActivity(staff, { ...activity, retention: naming })],
         ["dataProtectionOfficer", registry.record({ ...owner, dataProtectionOfficer: naming.repeat(10) })],
-        ["measures.0.description", registry.annex({ ...owner, measures: [{ area: "Access", description: naming.repeat(10) }] })],
+        ["measures[0].description", registry.annex({ ...owner, measures: [{ area: "Access", description: naming.repeat(10) }] })],
         ["title", registry.publishQuestionnaire(staff, { ...questionnaire, title: naming.repeat(10) })],
         ["version", registry.recordDpa(staff, processor.id, dpaInput({ version: naming }))],
-        ["purposes.0", registry.announce(staff, { processorId: processor.id, purposes: [naming], audience: [] })]
+        ["purposes[0]", registry.announce(staff, { processorId: processor.id, purposes: [naming], audience: [] })]
       ]
       for (const [field, operation] of cases) {
         const error = yield* Effect.flip(operation)

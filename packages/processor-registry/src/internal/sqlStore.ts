@@ -158,6 +158,13 @@ export const sqlStore = <E>(
         sql`SELECT document FROM lawful_processors WHERE processor_id = ${id} ${lock}`).pipe(
           Effect.map(Option.map((row) => row.document))
         )
+    // A questionnaire version, read as `operation` (which names it in a failure).
+    const questionnaireRead = (operation: string, id: string, version: number) =>
+      one(QuestionnaireRow, operation, () =>
+        sql`SELECT document FROM lawful_processor_questionnaires
+            WHERE questionnaire_id = ${id} AND version = ${version}`).pipe(
+          Effect.map(Option.map((row) => row.document))
+        )
 
     const apply = (change: Change): Effect.Effect<void, SqlError | CommitConflict> => {
       switch (change._tag) {
@@ -247,24 +254,14 @@ export const sqlStore = <E>(
             ? sql`SELECT document FROM lawful_processor_dpas ORDER BY signed_on, recorded_at, dpa_id`
             : sql`SELECT document FROM lawful_processor_dpas WHERE processor_id = ${processor}
                   ORDER BY signed_on, recorded_at, dpa_id`).pipe(Effect.map((rows) => rows.map((row) => row.document))),
-      questionnaire: (id, version) =>
-        one(QuestionnaireRow, "questionnaire", () =>
-          sql`SELECT document FROM lawful_processor_questionnaires
-              WHERE questionnaire_id = ${id} AND version = ${version}`).pipe(
-            Effect.map(Option.map((row) => row.document))
-          ),
+      questionnaire: (id, version) => questionnaireRead("questionnaire", id, version),
       // Keyed on the id in a space of the registry's own (the pair form of the lock, as the
       // audit log's redactions key theirs), held until the transaction ends. Under READ COMMITTED
       // the read after it sees a publication of the id committed while it waited.
       questionnaireForPublication: (id, version) =>
         sql`SELECT pg_advisory_xact_lock(hashtext('lawful_processor_questionnaires'), hashtext(${id}::text))`.pipe(
           Effect.mapError(fail("questionnaireForPublication")),
-          Effect.zipRight(
-            one(QuestionnaireRow, "questionnaireForPublication", () =>
-              sql`SELECT document FROM lawful_processor_questionnaires
-                  WHERE questionnaire_id = ${id} AND version = ${version}`)
-          ),
-          Effect.map(Option.map((row) => row.document))
+          Effect.zipRight(questionnaireRead("questionnaireForPublication", id, version))
         ),
       questionnaires: Effect.suspend(() =>
         all(QuestionnaireRow, "questionnaires", () =>
