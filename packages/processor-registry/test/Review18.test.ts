@@ -32,11 +32,13 @@ import {
   completeReview,
   layers,
   layerSqlWithLog,
+  objectionHeldOpen,
   passingAnswers,
   processorInput,
   publishQuestionnaire,
   staff,
-  tenantKey
+  tenantKey,
+  waitsFor
 } from "./fixtures.js"
 
 contractSuite("Review 18", layers, (it, backend) => {
@@ -203,28 +205,11 @@ sqlSuite("Review 18 on SQL", layerSqlWithLog, (it, backend) => {
       const { notice, processor } = yield* announcedAndDue(tenant)
       // The other server records the objection in a transaction the test holds open: the row is
       // written, not committed, and the processor's row share-locked.
-      const recorded = yield* Deferred.make<number>()
-      const release = yield* Deferred.make<void>()
-      const objecting = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
-        yield* other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
-          Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
-        )
-        const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-        yield* Deferred.succeed(recorded, row!.pid)
-        yield* Deferred.await(release)
-      })))
-      const holder = yield* Deferred.await(recorded)
+      const objection = yield* objectionHeldOpen(other, tenant, notice)
       // The approval finds no objection (none is committed), and commits.
       const approving = yield* Effect.fork(registry.approve(staff, processor.id))
-      let waited = false
-      for (let poll = 0; poll < 5000 && !waited; poll++) {
-        if (Option.isSome(yield* Fiber.poll(approving))) break
-        const [row] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE ${holder}::int = ANY (pg_blocking_pids(pid))`
-        waited = row!.n > 0
-      }
-      yield* Deferred.succeed(release, undefined)
-      yield* Fiber.join(objecting)
+      const waited = yield* waitsFor(sql, approving, objection.holder)
+      yield* objection.commit
       const outcome = yield* Effect.either(Fiber.join(approving))
       assert.isTrue(waited, "the approval's commit waits for the objection's transaction")
       assert.isTrue(Either.isLeft(outcome), "the approval is refused")

@@ -8,13 +8,11 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { assert } from "@effect/vitest"
 import { sqlSuite } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
-import type * as ChangeNotice from "../src/ChangeNotice.js"
 import { platformTenant, ProcessorRegistry } from "../src/ProcessorRegistry.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 import {
@@ -25,6 +23,7 @@ import {
   clockAt,
   layers,
   layerSqlWithLog,
+  objectionHeldOpen,
   otherAtNextAppend,
   otherServer,
   processorInput,
@@ -81,26 +80,6 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
     // Two servers need two sessions at once: PGlite is one, and runs one transaction at a time.
     if (backend !== "postgres") return
 
-    // Another server records `tenant`'s objection to `notice` in a transaction the test holds open
-    // (written, not committed); returns its session's id and the release.
-    const objectionHeldOpen = (tenant: TenantId.TenantId, notice: ChangeNotice.ChangeNotice) =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const other = yield* otherServer
-        const recorded = yield* Deferred.make<number>()
-        const release = yield* Deferred.make<void>()
-        const objecting = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
-          yield* other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
-            Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
-          )
-          const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
-          yield* Deferred.succeed(recorded, row!.pid)
-          yield* Deferred.await(release)
-        })))
-        const holder = yield* Deferred.await(recorded)
-        return { holder, commit: Effect.zipRight(Deferred.succeed(release, undefined), Fiber.join(objecting)) }
-      })
-
     it.scoped("an approval meeting an objection under way is refused on it, and leaves no entry in the log", () =>
       Effect.gen(function*() {
         yield* atStart
@@ -108,7 +87,7 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
         const sql = yield* SqlClient.SqlClient
         const tenant = yield* TenantId.make
         const { notice, processor } = yield* announcedAndDue(tenant)
-        const objection = yield* objectionHeldOpen(tenant, notice)
+        const objection = yield* objectionHeldOpen(yield* otherServer, tenant, notice)
         const approving = yield* Effect.fork(registry.approve(staff, processor.id))
         const waited = yield* waitsFor(sql, approving, objection.holder)
         yield* objection.commit
@@ -131,7 +110,7 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
         const processor = yield* approvedProcessor({ servesTenants: true })
         const { notice } = yield* registry.announce(staff, { processorId: processor.id, purposes, audience: [tenant] })
         yield* TestClock.adjust("30 days")
-        const objection = yield* objectionHeldOpen(tenant, notice)
+        const objection = yield* objectionHeldOpen(yield* otherServer, tenant, notice)
         const updating = yield* Effect.fork(registry.update(staff, processor.id, processorInput({ servesTenants: true, purposes })))
         const waited = yield* waitsFor(sql, updating, objection.holder)
         yield* objection.commit

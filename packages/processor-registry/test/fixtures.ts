@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { randomUUID } from "node:crypto"
+import type * as ChangeNotice from "../src/ChangeNotice.js"
 import * as Dpa from "../src/Dpa.js"
 import type * as Processor from "../src/Processor.js"
 import type * as ProcessingRecord from "../src/ProcessingRecord.js"
@@ -234,6 +235,32 @@ export const waitsFor = <A, E>(sql: SqlClient.SqlClient, fiber: Fiber.Fiber<A, E
       if (yield* isBlocking(sql, pid)) return true
     }
     return false
+  })
+
+/**
+ * Another server (`other`) records `tenant`'s objection to `notice` in a transaction the test
+ * holds open on a connection of its own: written, not committed, its processor's row held shared.
+ * Returns that session's id (`holder`, for `waitsFor`) and `commit`, which releases it.
+ */
+export const objectionHeldOpen = (
+  other: ProcessorRegistry["Type"],
+  tenant: TenantId.TenantId,
+  notice: ChangeNotice.ChangeNotice
+) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const recorded = yield* Deferred.make<number>()
+    const release = yield* Deferred.make<void>()
+    const objecting = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+      yield* other.object(tenantKey, tenant, notice.id, { reason: "not for our contacts" }).pipe(
+        Effect.withClock(clockAt(notice.objectionDeadline.getTime() - 60_000))
+      )
+      const [row] = yield* sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`
+      yield* Deferred.succeed(recorded, row!.pid)
+      yield* Deferred.await(release)
+    })))
+    const holder = yield* Deferred.await(recorded)
+    return { holder, commit: Effect.zipRight(Deferred.succeed(release, undefined), Fiber.join(objecting)) }
   })
 
 /**
