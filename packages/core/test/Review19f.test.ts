@@ -11,23 +11,31 @@ import * as KeyStore from "../src/KeyStore.js"
 import * as MasterKey from "../src/MasterKey.js"
 import * as TenantId from "../src/TenantId.js"
 import { pgliteLayer, sqlSuite } from "../src/testing.js"
+import type * as Vault from "../src/Vault.js"
 import { idOf, opens, sealFor, vaultOn, wrappedBy } from "./RotationFixture.js"
+
+// The rotation run inside a transaction of the key store's database fails with `KeyStoreError` at
+// `operation`, saying why.
+const refusedInTransaction = (rotating: Vault.Vault["Type"], operation: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const refused = yield* Effect.flip(sql.withTransaction(rotating.rotateMasterKey))
+    assert.strictEqual(refused._tag, "KeyStoreError")
+    assert.strictEqual(refused._tag === "KeyStoreError" ? refused.operation : undefined, operation)
+    assert.include(String(refused.cause), "not inside a transaction")
+  })
 
 // A rotation reads every tenant key of the store and retires keys for the whole store: each case
 // has a suite, so a store, of its own.
 sqlSuite("Review19f: a rotation inside a transaction, with tenant keys to re-wrap", KeyStore.layerSql, (it) => {
   it.scoped("fails with KeyStoreError at its first re-wrap, changing nothing; outside any transaction it rotates", () =>
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
       const store = yield* KeyStore.KeyStore
       const [keyA, keyB] = [MasterKey.generate(), MasterKey.generate()]
       const written = yield* sealFor(yield* vaultOn(store, {}, keyA), yield* TenantId.make)
       const rotating = yield* vaultOn(store, {}, keyB, keyA)
 
-      const refused = yield* Effect.flip(sql.withTransaction(rotating.rotateMasterKey))
-      assert.strictEqual(refused._tag, "KeyStoreError")
-      assert.strictEqual(refused._tag === "KeyStoreError" ? refused.operation : undefined, "replaceTenantKey")
-      assert.include(String(refused.cause), "not inside a transaction")
+      yield* refusedInTransaction(rotating, "replaceTenantKey")
       assert.strictEqual(yield* wrappedBy(store, written.tenant), idOf(keyA), "the tenant key is not re-wrapped")
       assert.isFalse(yield* store.isMasterKeyRetired(idOf(keyA)), "the previous key is not retired")
 
@@ -41,17 +49,13 @@ sqlSuite("Review19f: a rotation inside a transaction, with tenant keys to re-wra
 sqlSuite("Review19f: a rotation inside a transaction, with only the retirement left", KeyStore.layerSql, (it) => {
   it.scoped("fails with KeyStoreError at its retirement, retiring nothing; outside any transaction it retires", () =>
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
       const store = yield* KeyStore.KeyStore
       const [keyA, keyB] = [MasterKey.generate(), MasterKey.generate()]
       // Every tenant key is wrapped by the current key already: nothing to re-wrap, keyA to retire.
       const rotating = yield* vaultOn(store, {}, keyB, keyA)
       const written = yield* sealFor(rotating, yield* TenantId.make)
 
-      const refused = yield* Effect.flip(sql.withTransaction(rotating.rotateMasterKey))
-      assert.strictEqual(refused._tag, "KeyStoreError")
-      assert.strictEqual(refused._tag === "KeyStoreError" ? refused.operation : undefined, "retireMasterKeys")
-      assert.include(String(refused.cause), "not inside a transaction")
+      yield* refusedInTransaction(rotating, "retireMasterKeys")
       assert.isFalse(yield* store.isMasterKeyRetired(idOf(keyA)), "the previous key is not retired")
 
       assert.deepStrictEqual(yield* rotating.rotateMasterKey, { rewrapped: 0, skipped: [] })
