@@ -130,7 +130,15 @@ contractSuite("RegistryStore", {
         assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early])
         // Another writer's objection, in a transaction of its own, waits for this one.
         const fiber = yield* Effect.fork(Database.outsideTransaction(record(late, 3)))
-        yield* Effect.repeatN(Effect.yieldNow(), 100)
+        const sql = yield* Sql
+        if (backend === "postgres" && Option.isSome(sql)) {
+          // On a connection of its own, it waits for this transaction's session. (PGlite is one
+          // session, which this transaction holds; in memory transactions run one at a time.)
+          const [row] = yield* Effect.orDie(sql.value<{ pid: number }>`SELECT pg_backend_pid() AS pid`)
+          assert.isTrue(yield* waitsFor(sql.value, fiber, row!.pid), "the other objection waits for this change")
+        } else {
+          yield* Effect.repeatN(Effect.yieldNow(), 100)
+        }
         assert.deepStrictEqual((yield* store.objectionsOf(objected.id)).map((o) => o.tenantId), [early])
         yield* store.commit([{ _tag: "UpdateProcessor", processor: approved }])
         return fiber
