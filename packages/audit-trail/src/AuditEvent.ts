@@ -15,13 +15,19 @@ import * as Schema from "effect/Schema"
 // store keeps what the memory store keeps, and an append never fails at the database on it.
 const Text = CoreText.nonEmpty
 
-// An actor's id stays in the log in clear for as long as the log is kept, and no erasure
-// reaches it: it must be an opaque id, never a person's address.
-const ActorId = Text(200).pipe(
-  Schema.filter((id) => !id.includes("@"), {
-    message: () => "an actor id is an opaque id (a staff number, an API key id), never an email address: it holds \"@\""
-  })
-)
+// Text of up to 200 characters that stays in the log in clear for as long as the log is kept, and
+// that no erasure reaches: never a person's address. `what` says what the text is instead; the
+// refusal does not quote it.
+const withoutAddress = (what: string) =>
+  Text(200).pipe(
+    Schema.filter((text) => !text.includes("@"), {
+      message: () => `${what}, never an email address: it holds "@"`
+    })
+  )
+
+const ActorId = withoutAddress("an actor id is an opaque id (a staff number, an API key id)")
+
+const Purpose = withoutAddress("a purpose is a name (newsletter, consent-management)")
 
 /**
  * An actor named by its id: the platform itself (`system`), a tenant's API key,
@@ -187,13 +193,17 @@ const optional = <S extends Schema.Schema.Any>(schema: S) =>
 /**
  * An operation to record.
  *
+ * Its `purpose` is a name (`newsletter`, `consent-management`), written to the
+ * log in clear as the actor's id is, out of reach of any erasure: a purpose
+ * holding `@` (an email address) is refused, without quoting it.
+ *
  * @since 0.1.0
  * @category models
  */
 export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/AuditEvent")({
   actor: Actor,
   action: Action,
-  purpose: optional(Text(200)),
+  purpose: optional(Purpose),
   legalBasis: optional(LegalBasis),
   subject: optional(SubjectId),
   resource: optional(Resource),

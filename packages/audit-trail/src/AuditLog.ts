@@ -293,7 +293,9 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    * transaction a new one is refused (`CheckpointRefused`): it could cover entries the
    * transaction then rolls back. The latest stored and the published checkpoint are taken from
    * their verified notes; one that does not verify, is another tenant's, or (stored) disagrees
-   * with its row is refused.
+   * with its row is refused. Both are read before the log's state, so checkpoints signed at once
+   * while others append (in one process or several) are all issued; one may be smaller than
+   * another signed meanwhile, and the latest stored and published stays the largest.
    */
   readonly checkpoint: (
     tenant: TenantId
@@ -477,22 +479,30 @@ const checkQuery = (query: Query): string | undefined =>
     ? "the subject is a lower-case UUID"
     : undefined
 
+// A purpose holding an address, refused without quoting it (as the field's schema refuses it): a
+// check as cheap as the actor id's, on every append.
+const validatePurpose = (event: AuditEvent): Option.Option<string> =>
+  event.purpose === undefined || (typeof event.purpose === "string" && !event.purpose.includes("@"))
+    ? Option.none()
+    : Option.some("a purpose is a name (newsletter, consent-management), never an email address")
+
 // What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
-// surrogates) is refused by `AuditEvent` itself when the event is made. The actor id is checked
-// again for an address: an event made with `disableValidation` (a caller's fast path) skipped the
-// schema, and an id stays in the log in clear, out of reach of any erasure. For the same reason a
-// subject actor carrying an id is refused: the schema drops it, but unchecked it was stored in
-// clear beside the entry (SQL's `actor_id`), the subject's name or address out of erasure's reach.
+// surrogates) is refused by `AuditEvent` itself when the event is made. The actor id and the
+// purpose are checked again for an address: an event made with `disableValidation` (a caller's
+// fast path) skipped the schema, and both stay in the log in clear, out of reach of any erasure.
+// For the same reason a subject actor carrying an id is refused: the schema drops it, but unchecked
+// it was stored in clear beside the entry (SQL's `actor_id`), the subject's name or address out of
+// erasure's reach.
 const validate = (event: AuditEvent): Option.Option<string> =>
   event.actor.kind === "subject"
     ? event.subject === undefined
       ? Option.some("an event whose actor is the subject names the subject")
       : "id" in event.actor
       ? Option.some("a subject acting has no actor id: the event's subject names it")
-      : Option.none()
+      : validatePurpose(event)
     : typeof event.actor.id !== "string" || event.actor.id.includes("@")
     ? Option.some("an actor id is an opaque id (a staff number, an API key id), never an email address")
-    : Option.none()
+    : validatePurpose(event)
 
 // An event that is not an `AuditEvent` (a plain object of its fields, which TypeScript takes for
 // one; or anything from a caller without types) is checked as `new AuditEvent` checks it, then as
@@ -766,12 +776,19 @@ export const make = (options: AuditLogOptions = {}) =>
         }))
 
     // The latest checkpoint, and whether it was signed now.
+    // The stored and the published checkpoints are read before the state: an honest log only grows,
+    // so the state read after them extends them even when others append and sign meanwhile (read
+    // the other way round, a larger checkpoint signed in between would look like a rewritten log).
+    // What is signed then may be smaller than a checkpoint signed meanwhile: stored and published
+    // alike, it takes its place below it, and the latest stays the largest.
     const issue = (tenant: TenantId) =>
       Effect.gen(function*() {
+        const latest = yield* store.latestCheckpoint(tenant)
+        const outside = yield* publisher.latest(tenant)
         const state = yield* store.state(tenant)
         const size = state.frontier.size
         const root = state.root
-        const last = yield* trusted(tenant, yield* store.latestCheckpoint(tenant))
+        const last = yield* trusted(tenant, latest)
         if (last && last.size === size && equals(last.root, root)) return { checkpoint: last, signed: false }
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
         if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
@@ -779,7 +796,6 @@ export const make = (options: AuditLogOptions = {}) =>
         if (last && !(yield* isConsistent(tenant, last, size, root))) {
           return yield* refuse(`the log does not extend the checkpoint of size ${last.size}`)
         }
-        const outside = yield* publisher.latest(tenant)
         if (Option.isSome(outside)) {
           const published = yield* signedFor(tenant, outside.value, "the published checkpoint")
           if (Either.isLeft(published)) return yield* refuse(published.left)

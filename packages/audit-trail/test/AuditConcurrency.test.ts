@@ -13,8 +13,10 @@ import * as Runtime from "effect/Runtime"
 import * as fc from "fast-check"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
+import type * as AuditTrail from "../src/AuditTrail.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
+import * as MerkleTree from "../src/MerkleTree.js"
 import { event, heldSubjectHistory } from "./AuditLogSuite.js"
 import { blockedBy, waitFor } from "./fixtures/blocking.js"
 
@@ -24,7 +26,8 @@ class SecondLog extends Context.Tag("test/SecondLog")<SecondLog, Log>() {}
 
 interface Model {
   count: number
-  readonly acknowledged: Set<number>
+  // The leaf hash of each acknowledged append, by index: a checkpoint covers an append by its content.
+  readonly acknowledged: Map<number, Uint8Array>
   last: { size: number; root: Uint8Array } | undefined
 }
 
@@ -33,6 +36,48 @@ interface Real {
   readonly clients: ReadonlyArray<Log>
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Promise<A>
 }
+
+const acknowledge = (model: Model, appended: ReadonlyArray<AuditTrail.Appended>) => {
+  for (const { index, leafHash } of appended) {
+    assert.isFalse(model.acknowledged.has(index), `index ${index} acknowledged twice`)
+    model.acknowledged.set(index, leafHash)
+  }
+  model.count += appended.length
+}
+
+// Up to `count` indices spread evenly over [from, to), both ends included.
+const spread = (from: number, to: number, count: number) =>
+  to <= from ? [] : [...new Set(Array.from({ length: count }, (_, i) => from + Math.round(i * (to - 1 - from) / Math.max(1, count - 1))))]
+
+// The checkpoint holds every acknowledged append by its content: its tree's leaves are those the
+// appends were acknowledged with (every index below its size is acknowledged by the end of a step),
+// and inclusion proofs from the log, of the appends acknowledged since the last checkpoint and of
+// older ones, verify against its root. It extends the model's last checkpoint.
+// (A proof of every append against every checkpoint is what the root recomputed from them implies;
+// proving each from the log would read thousands of proofs per run.)
+const covers = (model: Model, real: Real, log: Log, checkpoint: { readonly size: number; readonly root: Uint8Array }) =>
+  Effect.gen(function*() {
+    const leaves = Array.from({ length: checkpoint.size }, (_, index) => model.acknowledged.get(index))
+    const missing = leaves.findIndex((leaf) => leaf === undefined)
+    assert.strictEqual(missing, -1, `entry ${missing} of the checkpoint of size ${checkpoint.size} was never acknowledged`)
+    assert.deepStrictEqual(checkpoint.root, MerkleTree.rootOf(leaves as Array<Uint8Array>))
+    const since = Math.min(model.last?.size ?? 0, checkpoint.size)
+    yield* Effect.forEach([...spread(since, checkpoint.size, 8), ...spread(0, since, 4)], (leafIndex) =>
+      Effect.flatMap(log.inclusionProof(real.tenant, leafIndex, checkpoint.size), (proof) =>
+        MerkleProof.verifyInclusion({
+          leafIndex,
+          treeSize: checkpoint.size,
+          leafHash: leaves[leafIndex]!,
+          proof,
+          root: checkpoint.root
+        })), { discard: true })
+    if (model.last) {
+      const { root: root1, size: size1 } = model.last
+      assert.isAtLeast(checkpoint.size, size1)
+      const proof = yield* log.consistencyProof(real.tenant, size1, checkpoint.size)
+      yield* MerkleProof.verifyConsistency({ size1, size2: checkpoint.size, root1, root2: checkpoint.root, proof })
+    }
+  })
 
 class Append implements fc.AsyncCommand<Model, Real> {
   constructor(readonly client: number, readonly count: number) {}
@@ -44,11 +89,7 @@ class Append implements fc.AsyncCommand<Model, Real> {
         concurrency: "unbounded"
       })
     )
-    for (const { index } of appended) {
-      assert.isFalse(model.acknowledged.has(index), `index ${index} acknowledged twice`)
-      model.acknowledged.add(index)
-    }
-    model.count += this.count
+    acknowledge(model, appended)
   }
   toString = () => `append(${this.count} concurrently, client ${this.client})`
 }
@@ -68,11 +109,9 @@ class AppendBatches implements fc.AsyncCommand<Model, Real> {
     for (const batch of batches) {
       for (const [i, { index }] of batch.entries()) {
         assert.strictEqual(index, batch[0]!.index + i, "a batch's indices are contiguous")
-        assert.isFalse(model.acknowledged.has(index), `index ${index} acknowledged twice`)
-        model.acknowledged.add(index)
       }
+      acknowledge(model, batch)
     }
-    model.count += this.sizes.reduce((sum, size) => sum + size, 0)
   }
   toString = () => `appendAll(${this.sizes.join(", ")} at once)`
 }
@@ -85,14 +124,39 @@ class TakeCheckpoint implements fc.AsyncCommand<Model, Real> {
     const checkpoint = await real.run(log.checkpoint(real.tenant))
     // Every acknowledged append is covered.
     assert.isAtLeast(checkpoint.size, model.count)
-    if (model.last) {
-      const { root: root1, size: size1 } = model.last
-      const proof = await real.run(log.consistencyProof(real.tenant, size1, checkpoint.size))
-      await real.run(MerkleProof.verifyConsistency({ size1, size2: checkpoint.size, root1, root2: checkpoint.root, proof }))
-    }
+    await real.run(covers(model, real, log, checkpoint))
     model.last = { size: checkpoint.size, root: checkpoint.root }
   }
   toString = () => `checkpoint(client ${this.client})`
+}
+
+// Appends and checkpoints at once, from every client: each client appends `appends` events one by
+// one while each signs `checkpoints` checkpoints. None is refused (the log only grows); each covers
+// the appends acknowledged before the step began and every acknowledged append its tree holds.
+class AppendWhileCheckpointing implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly appends: number, readonly checkpoints: number) {}
+  check = () => true
+  async run(model: Model, real: Real) {
+    const before = model.count
+    const [appended, checkpoints] = await real.run(Effect.all([
+      Effect.forEach(real.clients, (log) =>
+        Effect.forEach(Array.from({ length: this.appends }, (_, i) => i), (i) => log.append(real.tenant, event(i))), {
+        concurrency: "unbounded"
+      }),
+      Effect.forEach(real.clients, (log) =>
+        Effect.forEach(Array.from({ length: this.checkpoints }), () =>
+          Effect.map(log.checkpoint(real.tenant), (checkpoint) => ({ log, checkpoint })), { concurrency: "unbounded" }), {
+        concurrency: "unbounded"
+      })
+    ], { concurrency: "unbounded" }))
+    acknowledge(model, appended.flat())
+    for (const { checkpoint, log } of checkpoints.flat().sort((a, b) => a.checkpoint.size - b.checkpoint.size)) {
+      assert.isAtLeast(checkpoint.size, before)
+      await real.run(covers(model, real, log, checkpoint))
+      model.last = { size: checkpoint.size, root: checkpoint.root }
+    }
+  }
+  toString = () => `append(${this.appends} each) while checkpointing(${this.checkpoints} each)`
 }
 
 class CheckIndices implements fc.AsyncCommand<Model, Real> {
@@ -100,7 +164,7 @@ class CheckIndices implements fc.AsyncCommand<Model, Real> {
   async run(model: Model, real: Real) {
     const size = await real.run(real.clients[0]!.size(real.tenant))
     assert.strictEqual(size, model.count)
-    assert.deepStrictEqual([...model.acknowledged].sort((a, b) => a - b), Array.from({ length: model.count }, (_, i) => i))
+    assert.deepStrictEqual([...model.acknowledged.keys()].sort((a, b) => a - b), Array.from({ length: model.count }, (_, i) => i))
   }
   toString = () => "check indices are 0..n-1"
 }
@@ -109,6 +173,7 @@ const commands = (clients: number) => [
   fc.tuple(fc.nat({ max: clients - 1 }), fc.integer({ min: 1, max: 25 })).map(([c, n]) => new Append(c, n)),
   fc.array(fc.integer({ min: 1, max: 600 }), { minLength: 1, maxLength: 2 }).map((sizes) => new AppendBatches(sizes)),
   fc.nat({ max: clients - 1 }).map((c) => new TakeCheckpoint(c)),
+  fc.tuple(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 8 })).map(([a, c]) => new AppendWhileCheckpointing(a, c)),
   fc.constant(new CheckIndices())
 ]
 
@@ -120,7 +185,7 @@ const modelRun = (clients: ReadonlyArray<Log>, runs: number) =>
         fc.asyncProperty(fc.commands(commands(clients.length), { maxCommands: 30 }), async (cmds) => {
           const tenant = await run(TenantId.make)
           await fc.asyncModelRun(
-            () => ({ model: { count: 0, acknowledged: new Set<number>(), last: undefined }, real: { tenant, clients, run } }),
+            () => ({ model: { count: 0, acknowledged: new Map(), last: undefined }, real: { tenant, clients, run } }),
             cmds
           )
         }),
@@ -134,11 +199,31 @@ const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
     Layer.provide(Layer.mergeAll(store, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
   )
 
+// The store's reads of a log's state and of its latest checkpoint answer after a varying number of
+// turns, as a database's replies do: in memory too, a checkpoint then overlaps appends and others.
+const unevenReads = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
+  Layer.effect(
+    AuditStore.AuditStore,
+    Effect.map(AuditStore.AuditStore, (inner) => {
+      let reads = 0
+      const later = <A, E>(read: Effect.Effect<A, E>) =>
+        Effect.suspend(() => {
+          const turns = (reads++ * 7) % 23
+          return Effect.zipRight(Effect.forEach(Array.from({ length: turns }), () => Effect.yieldNow(), { discard: true }), read)
+        })
+      return AuditStore.AuditStore.of({
+        ...inner,
+        state: (tenant) => later(inner.state(tenant)),
+        latestCheckpoint: (tenant) => later(inner.latestCheckpoint(tenant))
+      })
+    })
+  ).pipe(Layer.provide(store))
+
 contractSuite("AuditLog appends from concurrent fibers (model-based)", {
-  memory: logOver(AuditStore.layerMemory),
-  sql: logOver(AuditStore.layerSql)
+  memory: logOver(unevenReads(AuditStore.layerMemory)),
+  sql: logOver(unevenReads(AuditStore.layerSql))
 }, (it) => {
-  it.effect("indices are exactly 0..n-1, checkpoints cover every acknowledged append and are consistent", () =>
+  it.effect("indices are exactly 0..n-1; checkpoints, alone or amid appends, prove every acknowledged append and are consistent", () =>
     Effect.flatMap(AuditLog.AuditLog, (log) => modelRun([log], 20)), { timeout: 300_000 })
 })
 
@@ -153,17 +238,19 @@ if (postgresUrl) {
       url.searchParams.set("options", `-c search_path=${row!.search_path}`)
       const shared = Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)
       const second = Layer.scoped(SecondLog, AuditLog.make()).pipe(
-        Layer.provide(AuditStore.layerSql),
+        Layer.provide(unevenReads(AuditStore.layerSql)),
         Layer.provide(PgClient.layer({ url: Redacted.make(url.toString()) })),
         Layer.orDie
       )
-      return Layer.merge(AuditLog.layer.pipe(Layer.provide(AuditStore.layerSql)), second).pipe(Layer.provide(shared))
+      return Layer.merge(AuditLog.layer.pipe(Layer.provide(unevenReads(AuditStore.layerSql))), second).pipe(
+        Layer.provide(shared)
+      )
     })
   ).pipe(Layer.provideMerge(postgresLayer))
 
   describe("AuditLog appends from two PostgreSQL clients (model-based)", () => {
     layer(twoClients, { timeout: 120_000 })((it) => {
-      it.effect("indices are exactly 0..n-1 across both clients, checkpoints are consistent", () =>
+      it.effect("indices are exactly 0..n-1 across both clients; checkpoints amid appends prove every acknowledged append and are consistent", () =>
         Effect.gen(function*() {
           const first = yield* AuditLog.AuditLog
           const second = yield* SecondLog

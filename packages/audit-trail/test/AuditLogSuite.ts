@@ -258,6 +258,62 @@ export const suite = (it: Vitest.MethodsNonLive<AuditLog | AuditStore>) => {
       assert.include(warnings[0], forged)
     }))
 
+  it.effect("a checkpoint overlapping a later, larger one is issued, whichever read it waits after; the latest never goes back", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* AuditStore
+      // Its own key, as the tests below: its tenants' checkpoints are not the shared log's, and the
+      // tests of checkpointAll above have run.
+      const signer = yield* Effect.orDie(Checkpoint.makeSigner("lawful/audit", new Uint8Array(32).fill(11)))
+      for (const read of ["state", "latestCheckpoint", "published"] as const) {
+        // The next call of `read` returns its answer only once `gate` opens: a stale answer.
+        let held: { readonly reached: Deferred.Deferred<void>; readonly gate: Deferred.Deferred<void> } | undefined
+        const hold = <A, E>(name: typeof read, answer: Effect.Effect<A, E>) =>
+          Effect.tap(answer, () => {
+            const pending = held
+            if (name !== read || pending === undefined) return Effect.void
+            held = undefined
+            return Effect.zipRight(Deferred.succeed(pending.reached, void 0), Deferred.await(pending.gate))
+          })
+        const publisher = yield* Effect.provide(CheckpointPublisher.CheckpointPublisher, CheckpointPublisher.layerMemory)
+        const log = yield* makeLog().pipe(
+          Effect.provideService(AuditSigner, signer),
+          Effect.provideService(AuditStore, AuditStore.of({
+            ...store,
+            state: (tenant) => hold("state", store.state(tenant)),
+            latestCheckpoint: (tenant) => hold("latestCheckpoint", store.latestCheckpoint(tenant))
+          })),
+          Effect.provideService(CheckpointPublisher.CheckpointPublisher, {
+            ...publisher,
+            latest: (tenant) => hold("published", publisher.latest(tenant))
+          })
+        )
+        const tenant = yield* TenantId.make
+        yield* log.appendAll(tenant, Array.from({ length: 6 }, (_, i) => event(i)))
+        yield* log.checkpoint(tenant)
+        yield* log.appendAll(tenant, Array.from({ length: 4 }, (_, i) => event(6 + i)))
+        const reached = yield* Deferred.make<void>()
+        const gate = yield* Deferred.make<void>()
+        held = { reached, gate }
+        const overlapping = yield* Effect.fork(Effect.either(log.checkpoint(tenant)))
+        yield* Deferred.await(reached)
+        // Meanwhile the log grows and a larger checkpoint is issued, stored and published.
+        yield* log.appendAll(tenant, [event(10), event(11)])
+        const larger = yield* log.checkpoint(tenant)
+        assert.strictEqual(larger.size, 12)
+        yield* Deferred.succeed(gate, void 0)
+        const issued = yield* Fiber.join(overlapping)
+        assert.isTrue(Either.isRight(issued), `${read}: ${Either.isLeft(issued) ? issued.left.message : ""}`)
+        const checkpoint = Either.getOrThrow(issued)
+        assert.isAtLeast(checkpoint.size, 10, read)
+        assert.deepStrictEqual(checkpoint.root, yield* log.root(tenant, checkpoint.size), read)
+        // Whatever was signed last, the latest stored and published checkpoint stays the larger one.
+        assert.strictEqual(Option.getOrThrow(yield* store.latestCheckpoint(tenant)).note, larger.note, read)
+        assert.strictEqual(Option.getOrThrow(yield* publisher.latest(tenant)), larger.note, read)
+        assert.strictEqual((yield* log.checkpoint(tenant)).note, larger.note, read)
+        assert.isTrue((yield* log.verify(tenant)).ok, read)
+      }
+    })))
+
   it.effect("verification reads the checkpoints a page at a time and checks every one", () =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* AuditStore

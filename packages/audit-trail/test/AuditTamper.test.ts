@@ -53,8 +53,18 @@ const tamperArbitrary: fc.Arbitrary<Tamper> = fc.oneof(
   fc.record({ kind: fc.constant("rewrite-checkpoint-root" as const), byte: fc.nat({ max: 31 }) })
 )
 
-// Applies the tampering through raw SQL; returns the indices whose proofs must now fail
-// (or be refused), or undefined when the tampering cannot be applied to a log this small.
+// What verification must find after a tampering: the first bad index it reports (none for a
+// checkpoint rewritten, which no entry is to blame for: only a problem), and the indices whose
+// proofs must now fail (or be refused).
+interface Found {
+  readonly firstBad: number | undefined
+  readonly proofsFail: ReadonlyArray<number>
+}
+
+const found = (firstBad: number | undefined, proofsFail: ReadonlyArray<number>): Found | undefined => ({ firstBad, proofsFail })
+
+// Applies the tampering through raw SQL; returns what verification must find, or undefined when the
+// tampering cannot be applied to a log this small.
 const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArray<Uint8Array>, tamper: Tamper) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -64,14 +74,14 @@ const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArr
         yield* sql`UPDATE lawful_audit_entries
           SET leaf = set_byte(leaf, ${tamper.byte} % length(leaf), get_byte(leaf, ${tamper.byte} % length(leaf)) # 1)
           WHERE tenant_id = ${tenant} AND idx = ${i}`
-        return [i]
+        return found(i, [i])
       }
       case "flip-leaf-hash": {
         yield* sql`UPDATE lawful_audit_entries
           SET leaf_hash = set_byte(leaf_hash, ${tamper.byte}, get_byte(leaf_hash, ${tamper.byte}) # 1)
           WHERE tenant_id = ${tenant} AND idx = ${i}`
         // The sibling's proof holds this leaf hash; otherwise leaf 0's holds the right border built from it.
-        return size > 1 ? [(i ^ 1) < size ? i ^ 1 : 0] : []
+        return found(i, size > 1 ? [(i ^ 1) < size ? i ^ 1 : 0] : [])
       }
       case "flip-node-hash": {
         const nodes = yield* sql<{ level: number; idx: string }>`SELECT level, idx FROM lawful_audit_nodes
@@ -83,22 +93,23 @@ const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArr
         // A leaf under the sibling subtree uses this node in its proof, when that sibling is complete.
         const width = 2 ** node.level
         const sibling = Number(node.idx) ^ 1
-        return (sibling + 1) * width <= size ? [sibling * width] : []
+        // The first entry under it is the first whose subtree hash disagrees.
+        return found(Number(node.idx) * width, (sibling + 1) * width <= size ? [sibling * width] : [])
       }
       case "edit-details": {
         yield* sql`UPDATE lawful_audit_entries SET details = jsonb_set(details, '{n}', '-1')
           WHERE tenant_id = ${tenant} AND idx = ${i}`
-        return []
+        return found(i, [])
       }
       case "relink-subject": {
         const other = yield* SubjectId.make
         yield* sql`UPDATE lawful_audit_entries SET subject_id = ${other}
           WHERE tenant_id = ${tenant} AND idx = ${i}`
-        return []
+        return found(i, [])
       }
       case "delete-entry": {
         yield* sql`DELETE FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx = ${i}`
-        return [i]
+        return found(i, [i])
       }
       case "swap-entries": {
         const j = tamper.other % size
@@ -106,14 +117,15 @@ const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArr
         yield* sql`UPDATE lawful_audit_entries SET idx = -1 WHERE tenant_id = ${tenant} AND idx = ${i}`
         yield* sql`UPDATE lawful_audit_entries SET idx = ${i} WHERE tenant_id = ${tenant} AND idx = ${j}`
         yield* sql`UPDATE lawful_audit_entries SET idx = ${j} WHERE tenant_id = ${tenant} AND idx = -1`
-        return [i, j]
+        return found(Math.min(i, j), [i, j])
       }
       case "insert-entry": {
         yield* sql`INSERT INTO lawful_audit_entries
           SELECT tenant_id, ${size}, time, actor_kind, actor_id, action, subject_id, subject_salt, details, details_salt,
             leaf, leaf_hash
           FROM lawful_audit_entries WHERE tenant_id = ${tenant} AND idx = ${i}`
-        return []
+        // Stored at the log's size, beyond it.
+        return found(size, [])
       }
       case "cut-tail": {
         // A thorough rewrite: entries, subtree hashes, state and stored checkpoints all agree on a shorter log.
@@ -126,18 +138,19 @@ const tamperWith = (tenant: TenantId.TenantId, size: number, leaves: ReadonlyArr
             frontier = ${Buffer.concat(frontier.hashes.map((h) => Buffer.from(h)))},
             root = ${Buffer.from(MerkleTree.frontierRoot(frontier))}
           WHERE tenant_id = ${tenant}`
-        return [size - 1]
+        // The published checkpoint still pins the whole log: it stops short at `keep`.
+        return found(keep, [size - 1])
       }
       case "rewrite-checkpoint": {
         yield* sql`UPDATE lawful_audit_checkpoints
           SET note = overlay(note placing chr(ascii(substr(note, ${1 + (tamper.byte % 60)}, 1)) # 1) from ${1 + (tamper.byte % 60)} for 1)
           WHERE tenant_id = ${tenant}`
-        return [0]
+        return found(undefined, [0])
       }
       case "rewrite-checkpoint-root": {
         yield* sql`UPDATE lawful_audit_checkpoints SET root = set_byte(root, ${tamper.byte}, get_byte(root, ${tamper.byte}) # 1)
           WHERE tenant_id = ${tenant}`
-        return []
+        return found(undefined, [])
       }
     }
   })
@@ -264,7 +277,7 @@ sqlSuite("AuditLog tampering", layer, (it) => {
       assert.include(unsigned.reason, "the stored checkpoint of size 5 does not verify")
     }))
 
-  it.effect("full verification and proof checks detect every tampering of a log of 1 to 2,000 entries", () =>
+  it.effect("full verification reports every tampering of a log of 1 to 2,000 entries at its first bad index, and its proofs fail", () =>
     Effect.gen(function*() {
       const run = Runtime.runPromise(yield* Effect.runtime<AuditLog.AuditLog | SqlClient.SqlClient>())
       const subject = yield* SubjectId.make
@@ -276,12 +289,17 @@ sqlSuite("AuditLog tampering", layer, (it) => {
           yield* log.checkpoint(tenant)
           const clean = yield* log.verify(tenant)
           assert.isTrue(clean.ok, clean.problems.join("; "))
-          const mustFail = yield* tamperWith(tenant, size, appended.map((a) => a.leafHash), tamper)
-          if (mustFail === undefined) return
+          const expected = yield* tamperWith(tenant, size, appended.map((a) => a.leafHash), tamper)
+          if (expected === undefined) return
           const report = yield* log.verify(tenant)
           assert.isFalse(report.ok, `${tamper.kind} on a log of ${size} went unnoticed`)
-          assert.isTrue(report.problems.length > 0 || Option.isSome(report.firstBadIndex))
-          for (const index of mustFail) {
+          assert.strictEqual(
+            Option.getOrUndefined(report.firstBadIndex),
+            expected.firstBad,
+            `${tamper.kind} on a log of ${size}: ${report.problems.join("; ")}`
+          )
+          assert.isAbove(report.problems.length, 0)
+          for (const index of expected.proofsFail) {
             assert.isTrue(yield* proofFails(tenant, index), `${tamper.kind}: the proof of ${index} still verifies`)
           }
         })
