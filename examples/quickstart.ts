@@ -5,36 +5,51 @@
  * Data lives in LAWFUL_DATA_DIR (default ./.lawful). Without LAWFUL_MASTER_KEY a
  * development key is made once and kept beside the data: never do that in production.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Database, MasterKey, PersonalDataRegistry, Startup, SubjectDirectory, TenantId, Vault, KeyStore } from "@lawful/core"
 import { Config, Console, Effect, Either, Layer, Option, Redacted } from "effect"
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 
-const developmentMasterKey = Layer.unwrapEffect(
+// The development key in `file`, made on the first run. It needs the database, so that it is
+// written only once the database has opened: a database that cannot be reached leaves no key.
+const developmentMasterKey = (file: string) =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      yield* SqlClient.SqlClient
+      if (!existsSync(file)) {
+        mkdirSync(dirname(file), { recursive: true })
+        writeFileSync(file, Redacted.value(MasterKey.generate()), { mode: 0o600 })
+        chmodSync(file, 0o600)
+      }
+      yield* Console.log(`LAWFUL_MASTER_KEY is not set: using the development key in ${file}`)
+      return MasterKey.layer(Redacted.make(readFileSync(file, "utf8")))
+    })
+  )
+
+// Every setting is read first: a malformed one (LAWFUL_MASTER_KEY, DATABASE_URL, LAWFUL_DATA_DIR)
+// stops start-up in one line before the database is opened (or the embedded one created) and
+// before a development key is made, so that nothing is written.
+const platform = Layer.unwrapEffect(
   Effect.gen(function*() {
     const configured = yield* Config.option(Config.redacted("LAWFUL_MASTER_KEY"))
-    if (Option.isSome(configured)) return MasterKey.layerConfig
-    const dir = yield* Database.dataDir
-    const file = join(dir, "dev-master-key")
-    if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true })
-      writeFileSync(file, Redacted.value(MasterKey.generate()), { mode: 0o600 })
-      chmodSync(file, 0o600)
-    }
-    yield* Console.log(`LAWFUL_MASTER_KEY is not set: using the development key in ${file}`)
-    return MasterKey.layer(Redacted.make(readFileSync(file, "utf8")))
+    const keyring = Option.isSome(configured) ? Option.some(yield* MasterKey.config) : Option.none()
+    const url = yield* Database.databaseUrl
+    // Where the embedded database, or else only the development key, is kept.
+    const dataDir = Option.isNone(url) || Option.isNone(keyring) ? yield* Database.dataDir : ""
+    const masterKey = Option.match(keyring, {
+      onSome: (keyring) => Layer.succeed(MasterKey.MasterKeys, keyring),
+      onNone: () => developmentMasterKey(join(dataDir, "dev-master-key"))
+    })
+    return SubjectDirectory.personalDataSource.pipe(
+      Layer.provideMerge(SubjectDirectory.layerSql),
+      Layer.provideMerge(PersonalDataRegistry.layer),
+      Layer.provideMerge(Vault.layer),
+      Layer.provide(KeyStore.layerSql),
+      Layer.provide(masterKey),
+      Layer.provide(Database.layer)
+    )
   })
-)
-
-const platform = SubjectDirectory.personalDataSource.pipe(
-  Layer.provideMerge(SubjectDirectory.layerSql),
-  Layer.provideMerge(PersonalDataRegistry.layer),
-  Layer.provideMerge(Vault.layer),
-  Layer.provide(KeyStore.layerSql),
-  Layer.provide(Database.layer),
-  // Built first: a malformed LAWFUL_MASTER_KEY stops start-up before the database is opened
-  // (or the embedded one created), so that nothing is written.
-  Layer.provide(developmentMasterKey)
 )
 
 // One demo tenant, the same on every run.

@@ -30,7 +30,14 @@
  * - `rectify(tenant, subject, changes)`: `changes` maps field names, as they
  *   appear in the source's exported `fields`, to their new values. The same
  *   changes go to every source: a source applies the fields it holds, ignores
- *   the others, and returns how many records it changed.
+ *   the others, and returns how many records it changed. A change names a
+ *   field, never a record: it is for the whole subject, every record of the
+ *   source holding that field. A source holding several free-text records of
+ *   one subject (notes, messages) cannot apply a change to one of them:
+ *   rather than overwrite them all, it changes none and answers
+ *   `{ rectified: 0 }` (as a source whose records are evidence, which no
+ *   rectification changes, does), documenting that its records are corrected
+ *   through its own operations, or erased.
  * - All three are idempotent: running one twice gives the same state, and a
  *   second `erase` reports `{ erased: 0 }`.
  * - The registry checks every result against its Schema (`SourceExport`,
@@ -53,6 +60,22 @@
  * - The Effects of a source need nothing from the context: a source captures
  *   its services when it is built (`register` accepts an Effect that builds
  *   it).
+ *
+ * ## Who records the audit entry
+ *
+ * `export`, `erase` and `rectify` carry no actor and no request id: a source
+ * cannot say who asked, nor for which request. The audit entry of an access,
+ * an erasure or a rectification is recorded by the caller that fans out (the
+ * subject-rights request, with its actor and request id): one receipt for the
+ * request, naming the outcome of each source from the `Report`. Sources do not
+ * record one. A source that does record entries of its own (consent-proof's
+ * export appends `consent.exported`, under an actor of its own) must append
+ * them before the audit log's de-link of the subject, which an erasure runs
+ * once every source is erased: the audit trail de-links only entries before
+ * the de-link's own, and "an entry appended after the de-link's names the
+ * subject if its event does, and the subject's queries find it (de-link again
+ * for those)". So a source's `erase` appends, if at all, within the call,
+ * never afterwards (a retry, a queue).
  *
  * ## Reports
  *

@@ -85,6 +85,7 @@ import * as SubjectIds from "./SubjectId.js"
 import type { SubjectId } from "./SubjectId.js"
 import * as TenantIds from "./TenantId.js"
 import type { TenantId } from "./TenantId.js"
+import * as Text from "./Text.js"
 
 /**
  * Bytes sealed by the Vault.
@@ -334,15 +335,19 @@ export class Vault extends Context.Tag("@lawful/core/Vault")<Vault, {
   /**
    * HMAC-SHA-256 of `domain \0 value` under the tenant's blind-index key, hex: equal values give
    * equal indexes within one tenant and domain only, so two tables indexing the same address
-   * (the directory, a suppression list) cannot be joined on it. Creates the tenant's key when
-   * it has none, as a write does (so, like `seal`, only outside a transaction unless the keys
-   * were made before it): the index of a value to store. To look a value up, `findBlindIndex`.
+   * (the directory, a suppression list) cannot be joined on it. A domain holding a NUL character
+   * or an unpaired surrogate (which could give another domain's indexes), or that is not text,
+   * is refused with `KeyStoreError` before any key is read or made, never quoted. Creates the
+   * tenant's key when it has none, as a write does (so, like `seal`, only outside a transaction
+   * unless the keys were made before it): the index of a value to store. To look a value up,
+   * `findBlindIndex`.
    */
   readonly blindIndex: (tenant: TenantId, domain: string, value: string) => Effect.Effect<string, VaultError>
   /**
    * `blindIndex` for a lookup: `None` when the tenant has no key, and so has indexed nothing;
-   * it never creates the key. A read built on it writes nothing, on a tenant never used either,
-   * and answers the same inside a transaction as outside.
+   * it never creates the key, and refuses the domains `blindIndex` refuses. A read built on it
+   * writes nothing, on a tenant never used either, and answers the same inside a transaction as
+   * outside.
    */
   readonly findBlindIndex: (
     tenant: TenantId,
@@ -486,6 +491,15 @@ const checkIds = (
   const refused = refusalOfIds(tenant, subjects)
   return refused === undefined ? Effect.void : refuseInput(operation, refused)
 }
+
+// A blind index is of `domain \0 value` in UTF-8: a domain holding a NUL would give another
+// domain's indexes (`"a\0b", "c"` those of `"a", "b\0c"`), and one holding an unpaired surrogate,
+// encoded as U+FFFD, those of the domain holding U+FFFD. Such a domain, or one that is not text,
+// is refused as an id is; every other domain hashes as it always did.
+const checkDomain = (operation: string, domain: unknown): Effect.Effect<void, KeyStoreError> =>
+  typeof domain === "string" && Text.isStorable(domain)
+    ? Effect.void
+    : refuseInput(operation, "a blind-index domain given is not text free of NUL characters and unpaired surrogates")
 
 // A list given where an array goes, or a plaintext that is neither text nor bytes, is refused as
 // an id is.
@@ -1070,11 +1084,13 @@ export const make = (options: VaultOptions = {}) =>
           ).pipe(Effect.withSpan("Vault.shreddedAmong", { captureStackTrace: false, attributes: { count: subjects.length } }))),
       blindIndex: (tenant, domain, value) =>
         checkIds("blindIndex", tenant).pipe(
+          Effect.zipRight(checkDomain("blindIndex", domain)),
           Effect.zipRight(tenantKeys(tenant)),
           Effect.map((keys) => blindIndexWith(keys, domain, value))
         ),
       findBlindIndex: (tenant, domain, value) =>
         checkIds("findBlindIndex", tenant).pipe(
+          Effect.zipRight(checkDomain("findBlindIndex", domain)),
           Effect.zipRight(existingTenantKeys(tenant)),
           Effect.map(Option.map((keys) => blindIndexWith(keys, domain, value)))
         ),

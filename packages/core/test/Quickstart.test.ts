@@ -45,4 +45,21 @@ describe("the quickstart (pnpm start)", () => {
     assert.match(result.stderr, /^Configuration error: DATABASE_URL[^\n]*\n$/)
     assert.isFalse(result.wrote, "the data directory was created")
   })
+
+  // Without LAWFUL_MASTER_KEY, the development key was written into LAWFUL_DATA_DIR before
+  // DATABASE_URL was read.
+  it("without LAWFUL_MASTER_KEY, a malformed DATABASE_URL stops it in one line, writing no development key", () => {
+    const result = start({ DATABASE_URL: "localhost:5432" })
+    assert.strictEqual(result.status, 1)
+    assert.match(result.stderr, /^Configuration error: DATABASE_URL[^\n]*\n$/)
+    assert.isFalse(result.wrote, "the data directory was created")
+  })
+
+  it("without LAWFUL_MASTER_KEY, a database that cannot be reached stops it in one line, writing no development key", () => {
+    // Port 1 of this machine: nothing listens there, the connection is refused at once.
+    const result = start({ DATABASE_URL: "postgres://lawful@127.0.0.1:1/lawful" })
+    assert.strictEqual(result.status, 1)
+    assert.match(result.stderr, /^[^\n]*127\.0\.0\.1:1\/lawful[^\n]*\n$/)
+    assert.isFalse(result.wrote, "the data directory was created")
+  })
 })

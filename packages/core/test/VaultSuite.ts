@@ -3,6 +3,7 @@ import type { Vitest } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as SubjectId from "../src/SubjectId.js"
 import * as TenantId from "../src/TenantId.js"
 import { Vault } from "../src/Vault.js"
@@ -148,6 +149,27 @@ export const suite = (it: Vitest.MethodsNonLive<Vault>) => {
       assert.notStrictEqual(yield* vault.blindIndex(tenant, "test", "bob@example.com"), a)
       assert.notStrictEqual(yield* vault.blindIndex(other, "test", "ann@example.com"), a)
       assert.notStrictEqual(yield* vault.blindIndex(tenant, "suppression", "ann@example.com"), a)
+    }))
+
+  // The index is of `domain \0 value`: a domain holding a NUL gave another domain's index
+  // (`"subject.email\0x", "y"` that of `"subject.email", "x\0y"`), and one holding an unpaired
+  // surrogate, encoded as U+FFFD, that of the domain holding U+FFFD.
+  it.effect("a blind-index domain that is not NUL-free well-formed text is refused, before any key is read or made", () =>
+    Effect.gen(function*() {
+      const vault = yield* Vault
+      const [tenant] = yield* ids
+      for (const domain of ["subject.email\0x", "\0", "a\uD800", "a\uDC00b", null, 42]) {
+        const made = yield* Effect.either(Effect.suspend(() => vault.blindIndex(tenant, domain as string, "y")))
+        assert.isTrue(Either.isLeft(made) && made.left._tag === "KeyStoreError", `blindIndex, domain ${JSON.stringify(domain)}`)
+        const found = yield* Effect.either(Effect.suspend(() => vault.findBlindIndex(tenant, domain as string, "y")))
+        assert.isTrue(Either.isLeft(found) && found.left._tag === "KeyStoreError", `findBlindIndex, domain ${JSON.stringify(domain)}`)
+      }
+      // No key was made for the tenant: a lookup finds that it has indexed nothing.
+      assert.deepStrictEqual(yield* vault.findBlindIndex(tenant, "subject.email", "x\0y"), Option.none())
+      assert.notStrictEqual(
+        yield* vault.blindIndex(tenant, "subject.email", "x\0y"),
+        yield* vault.blindIndex(tenant, "subject.email\uFFFD", "y")
+      )
     }))
 
   it.effect("concurrent first seals of one subject agree on one key", () =>
