@@ -3,7 +3,7 @@
 import { assert } from "@effect/vitest"
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import { AuditStoreError } from "@lawful/audit-trail/AuditTrail"
-import { contractSuite } from "@lawful/core/testing"
+import { contractSuite, coreMemory as memoryCore, coreSql as sqlCore } from "@lawful/core/testing"
 import * as TenantId from "@lawful/core/TenantId"
 import { makeAt as uuidV7At } from "@lawful/core/Uuid"
 import * as Deferred from "effect/Deferred"
@@ -15,7 +15,7 @@ import type * as ConsentImport from "../src/ConsentImport.js"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentStore from "../src/ConsentStore.js"
 import { attestation, importActor as actor, importClaim, importRecord, tenantWithLists } from "./fixtures.js"
-import { memoryCore, registrations, sqlAudit, sqlCore } from "./layers.js"
+import { registrations, sqlAudit } from "./layers.js"
 
 
 /** Tenants whose next `consent.import.completed` entry fails to be appended. */

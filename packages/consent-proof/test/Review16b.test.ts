@@ -8,7 +8,7 @@ import * as MerkleTree from "@lawful/audit-trail/MerkleTree"
 import * as ProofBundle from "@lawful/audit-trail/ProofBundle"
 import * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
 import type { SubjectId } from "@lawful/core/SubjectId"
-import { contractSuite } from "@lawful/core/testing"
+import { contractSuite, coreMemory as memoryCore } from "@lawful/core/testing"
 import * as Vault from "@lawful/core/Vault"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -22,7 +22,7 @@ import { randomBytes } from "node:crypto"
 import * as ConsentLedger from "../src/ConsentLedger.js"
 import * as ConsentProof from "../src/ConsentProof.js"
 import { auditor, grant, tenantWithLists, withdraw } from "./fixtures.js"
-import { memory, memoryCore, registrations, sql } from "./layers.js"
+import { memory, registrations, sql } from "./layers.js"
 
 /** The memory setup with the audit log's signer in context: the tests sign with the log's own key. */
 const withSigner = registrations.pipe(

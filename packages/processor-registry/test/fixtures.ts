@@ -1,10 +1,9 @@
 import type { Actor } from "@lawful/audit-trail/AuditEvent"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Database from "@lawful/core/Database"
-import * as KeyStore from "@lawful/core/KeyStore"
 import * as TenantId from "@lawful/core/TenantId"
-import * as MasterKey from "@lawful/core/MasterKey"
-import * as Vault from "@lawful/core/Vault"
+import { coreMemory, coreSql } from "@lawful/core/testing"
+import type * as Vault from "@lawful/core/Vault"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -24,14 +23,11 @@ import type * as Questionnaire from "../src/Questionnaire.js"
 import * as TenantNotifier from "../src/TenantNotifier.js"
 import * as AuditRecorder from "./AuditRecorder.js"
 
-/** The Vault whose platform key makes the audit log's reason digests, its keys in memory. */
-export const vaultMemory: Layer.Layer<Vault.Vault> = Vault.layer.pipe(
-  Layer.provide(Layer.merge(KeyStore.layerMemory, MasterKey.layerRandom)),
-  Layer.orDie
-)
+/** The Vault whose platform key makes the audit log's reason digests, its keys in memory (core's test services). */
+export const vaultMemory: Layer.Layer<Vault.Vault> = coreMemory.pipe(Layer.orDie)
 
-/** The Vault with its keys on the test's database, as `Database.layer` gives every package. */
-export const vaultSql = Vault.layer.pipe(Layer.provide(Layer.merge(KeyStore.layerSql, MasterKey.layerRandom)))
+/** The Vault with its keys on the test's database, as `Database.layer` gives every package (core's test services). */
+export const vaultSql: Layer.Layer<Vault.Vault, Layer.Layer.Error<typeof coreSql>, SqlClient.SqlClient> = coreSql
 
 // The audit log is the test double until the real AuditLog layers are wired in.
 const support = Layer.mergeAll(AuditRecorder.layer, TenantNotifier.layerMemory)
