@@ -9,7 +9,10 @@ import * as Issues from "@lawful/core/Issues"
 import * as CoreJson from "@lawful/core/Json"
 import { SubjectId } from "@lawful/core/SubjectId"
 import * as CoreText from "@lawful/core/Text"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import { AuditEventInvalid } from "./AuditTrail.js"
 
 // Text a database cannot store is refused when the event is made (`@lawful/core/Text`), so every
 // store keeps what the memory store keeps, and an append never fails at the database on it.
@@ -24,6 +27,13 @@ const withoutAddress = (what: string) =>
       message: () => `${what}, never an email address: it holds "@"`
     })
   )
+
+// A schema whose refusal says what it expects, as `@lawful/core/Issues` words it, whatever was given
+// instead: Effect's own quotes the value (`Expected "staff", actual "Ann Smith"`).
+const refusedAsExpected = <S extends Schema.Schema.Any>(schema: S): S =>
+  schema.annotations({
+    message: () => ({ message: `expected ${Issues.expected(schema.ast)}`, override: true })
+  }) as S
 
 const ActorId = withoutAddress("an actor id is an opaque id (a staff number, an API key id)")
 
@@ -40,7 +50,7 @@ const Purpose = withoutAddress("a purpose is a name (newsletter, consent-managem
  * @category models
  */
 export const NamedActor = Schema.Struct({
-  kind: Schema.Literal("system", "api-key", "staff"),
+  kind: refusedAsExpected(Schema.Literal("system", "api-key", "staff")),
   id: ActorId
 })
 
@@ -63,7 +73,7 @@ export type NamedActor = typeof NamedActor.Type
  * @since 0.1.0
  * @category models
  */
-export const Actor = Schema.Union(NamedActor, Schema.Struct({ kind: Schema.Literal("subject") }))
+export const Actor = Schema.Union(NamedActor, Schema.Struct({ kind: refusedAsExpected(Schema.Literal("subject")) }))
 
 /**
  * @since 0.1.0
@@ -78,11 +88,14 @@ export type Actor = typeof Actor.Type
  * @since 0.1.0
  * @category models
  */
-export const Action = Schema.String.pipe(
+export const Action = Schema.String.annotations({ message: () => "expected text" }).pipe(
   Schema.pattern(/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/, {
     message: () => "an action is a dotted lower-case name such as consent.recorded"
   }),
-  Schema.maxLength(120)
+  Schema.maxLength(120, {
+    description: "a dotted name of at most 120 characters",
+    message: () => "an action is a dotted name of at most 120 characters"
+  })
 )
 
 /**
@@ -98,10 +111,7 @@ export const LegalBasis = Schema.Literal(
   "vital-interests",
   "public-task",
   "legitimate-interests"
-).pipe((bases) =>
-  // One refusal naming them all, as `@lawful/core/Issues` words it: Effect's own quotes the value.
-  bases.annotations({ message: () => ({ message: `expected ${Issues.expected(bases.ast)}`, override: true }) })
-)
+).pipe(refusedAsExpected)
 
 /**
  * @since 0.1.0
@@ -190,12 +200,26 @@ const Absent = Schema.Undefined.annotations({ message: () => "expected undefined
 const optional = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.Union(schema, Absent), { exact: true })
 
+// A subject id, refused (a name or an address given as the subject) without being quoted.
+const Subject = SubjectId.annotations({
+  message: () => ({ message: "a subject id is a lower-case UUID", override: true })
+})
+
 /**
  * An operation to record.
  *
  * Its `purpose` is a name (`newsletter`, `consent-management`), written to the
  * log in clear as the actor's id is, out of reach of any erasure: a purpose
  * holding `@` (an email address) is refused, without quoting it.
+ *
+ * `new AuditEvent(fields)` throws a `ParseError` on an invalid field (text
+ * too long or empty, an action that is not a dotted name, an address as the
+ * actor id or purpose): inside `Effect.gen` that is a defect, not a failure.
+ * Its message says which field and what is expected, never the value. For a
+ * typed failure, make the event with `make`, which fails `AuditEventInvalid`,
+ * or give `append` / `appendAll` a plain object of the fields: an invalid one
+ * fails `AuditEventInvalid` there, quoting nothing. (`Schema.decodeUnknown(AuditEvent)`
+ * fails with a `ParseError`, which quotes nothing either.)
  *
  * @since 0.1.0
  * @category models
@@ -205,7 +229,34 @@ export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/Au
   action: Action,
   purpose: optional(Purpose),
   legalBasis: optional(LegalBasis),
-  subject: optional(SubjectId),
+  subject: optional(Subject),
   resource: optional(Resource),
   details: optional(Details)
 }) {}
+
+const validateFields = Schema.validateEither(Schema.Struct(AuditEvent.fields))
+
+/**
+ * An event made from its fields, checked as `new AuditEvent` checks them, or
+ * `AuditEventInvalid` saying what is wrong without quoting it (as `append`
+ * refuses a plain object): where `new AuditEvent` throws, which inside
+ * `Effect.gen` is a defect.
+ *
+ * ```ts
+ * const event = yield* AuditEvent.make({ actor: { kind: "staff", id: staffId }, action: "notes.note.added", purpose: "notes" })
+ * yield* trail.append(tenant, event)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  fields: ConstructorParameters<typeof AuditEvent>[0]
+): Effect.Effect<AuditEvent, AuditEventInvalid> =>
+  Effect.suspend(() =>
+    Either.match(validateFields(fields), {
+      onLeft: (error) =>
+        Effect.fail(new AuditEventInvalid({ reason: Issues.lines(error, { root: "the event" }).join("; ") })),
+      onRight: (checked) => Effect.succeed(new AuditEvent(checked, true))
+    })
+  )

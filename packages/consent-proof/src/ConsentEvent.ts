@@ -118,7 +118,9 @@ export const Source = Schema.Union(
   }),
   Schema.Struct({
     type: Schema.Literal("import"),
-    importId: Schema.String.pipe(Schema.pattern(uuidPattern)),
+    importId: Schema.String.pipe(
+      Schema.pattern(uuidPattern, { message: () => ({ message: "an import id is a lower-case UUID", override: true }) })
+    ),
     attestation: Sha256Hex
   }),
   Schema.Struct({ type: Schema.Literal("api", "preference-centre", "unsubscribe-link") })
@@ -150,9 +152,9 @@ export type WithdrawalReason = typeof WithdrawalReason.Type
  * @since 0.1.0
  * @category models
  */
-export const Language = Schema.String.pipe(
+export const Language = Schema.String.annotations({ message: () => "expected text" }).pipe(
   Schema.pattern(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, { message: () => "a language is a BCP 47 tag such as en or fr-BE" }),
-  Schema.maxLength(35)
+  Schema.maxLength(35, { message: () => "a language is a BCP 47 tag of at most 35 characters" })
 )
 
 /**

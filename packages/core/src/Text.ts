@@ -16,8 +16,15 @@
  * const Note = Text.storable(MyNoteSchema) // any string schema of your own
  * ```
  *
+ * A refusal says what is expected, never the text refused (a name or an
+ * address put in the wrong field): `"expected text of 1 to 200 characters"`,
+ * `"expected text without leading or trailing whitespace"`, `"expected
+ * text"`, or `message`; so does the `ParseError` a Schema class with such a
+ * field throws from `new`, where Schema's own messages would quote the value.
+ *
  * @since 0.1.0
  */
+import { identity } from "effect/Function"
 import * as Schema from "effect/Schema"
 
 const unstorable = /[\0\p{Cs}]/u
@@ -53,7 +60,27 @@ export const storable = <A extends string, I, R>(self: Schema.Schema<A, I, R>): 
  * @since 0.1.0
  * @category schemas
  */
-export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.String)
+export const Storable: Schema.filter<Schema.Schema<string>> = storable(
+  Schema.String.annotations({ message: () => "expected text" })
+)
+
+// Bounds a length with a refusal that says what is expected: Schema's own (`Expected a string at
+// most 200 character(s) long, actual "..."`) quotes the text.
+const bounded = (maxLength: number) => {
+  const form = `text of 1 to ${maxLength} characters`
+  const annotations = { description: form, message: () => `expected ${form}` }
+  return <A extends string, I, R>(self: Schema.Schema<A, I, R>) =>
+    self.pipe(Schema.minLength(1, annotations), Schema.maxLength(maxLength, annotations))
+}
+
+// As `Schema.Trim`, refusing untrimmed text (given to a class's constructor, which checks the
+// decoded side) without quoting it.
+const withoutEdgeSpace = "text without leading or trailing whitespace"
+const Trim = Schema.transform(
+  Storable,
+  Storable.pipe(Schema.trimmed({ description: withoutEdgeSpace, message: () => `expected ${withoutEdgeSpace}` })),
+  { strict: true, decode: (text) => text.trim(), encode: identity }
+)
 
 /**
  * Storable text of 1 to `maxLength` UTF-16 code units, taken as given.
@@ -61,7 +88,7 @@ export const Storable: Schema.filter<Schema.Schema<string>> = storable(Schema.St
  * @since 0.1.0
  * @category schemas
  */
-export const nonEmpty = (maxLength: number) => Storable.pipe(Schema.minLength(1), Schema.maxLength(maxLength))
+export const nonEmpty = (maxLength: number) => Storable.pipe(bounded(maxLength))
 
 /**
  * Storable text, trimmed when decoded, of 1 to `maxLength` UTF-16 code units after trimming.
@@ -69,5 +96,4 @@ export const nonEmpty = (maxLength: number) => Storable.pipe(Schema.minLength(1)
  * @since 0.1.0
  * @category schemas
  */
-export const trimmed = (maxLength: number) =>
-  storable(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))
+export const trimmed = (maxLength: number) => Trim.pipe(bounded(maxLength))

@@ -24,9 +24,9 @@ const Names = freeTexts(200, true)
  * @since 0.1.0
  * @category models
  */
-export const ActivityId = Schema.String.pipe(
+export const ActivityId = Schema.String.annotations({ message: () => "expected text" }).pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an activity id is lower-case letters, digits, dots, dashes and underscores" }),
-  Schema.maxLength(64)
+  Schema.maxLength(64, { message: () => "an activity id is at most 64 characters" })
 )
 
 /**

@@ -41,9 +41,9 @@ export const Version = Schema.Int.pipe(
   Schema.between(1, 2_147_483_647, { message: () => "a questionnaire version is a whole number from 1 to 2147483647" })
 )
 
-const Slug = Schema.String.pipe(
+const Slug = Schema.String.annotations({ message: () => "expected text" }).pipe(
   Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
-  Schema.maxLength(64)
+  Schema.maxLength(64, { message: () => "an id is at most 64 characters" })
 )
 // Free text: a refusal names the field and what is expected, never the text.
 const Text = freeText(2000)
