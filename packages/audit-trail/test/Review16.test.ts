@@ -5,22 +5,13 @@ import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite, rowsReadBy, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
-import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
 import { withWarnings } from "./fixtures/logs.js"
-
-// The store stays in the output: the tests read it and tamper with it.
-const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),
-    Layer.provideMerge(store)
-  )
-
 
 // Every tenant's report, by tenant; a failure of verifyAll fails the test, naming it.
 const verifyAll = Effect.gen(function*() {
@@ -30,7 +21,7 @@ const verifyAll = Effect.gen(function*() {
   return new Map(exit.value.map((report) => [report.tenant, report]))
 })
 
-sqlSuite("audit-trail review 16", logOver(AuditStore.layerSql), (it) => {
+sqlSuite("audit-trail review 16", auditSql, (it) => {
   it.effect("an entry or state row that cannot be read is a verification finding, and verifyAll reports every tenant", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -142,7 +133,7 @@ sqlSuite("audit-trail review 16 plans", AuditStore.layerSql, (it) => {
     }))
 })
 
-contractSuite("audit-trail review 16", { memory: logOver(AuditStore.layerMemory), sql: logOver(AuditStore.layerSql) }, (it) => {
+contractSuite("audit-trail review 16", { memory: auditMemory, sql: auditSql }, (it) => {
   it.effect("a tenant with a stored checkpoint of a non-empty tree but no entries is listed, and verifyAll reports it", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog.AuditLog

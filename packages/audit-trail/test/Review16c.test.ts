@@ -4,24 +4,16 @@ import * as TenantId from "@lawful/core/TenantId"
 import { contractSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import type * as AuditEntry from "../src/AuditEntry.js"
 import type { AuditEvent } from "../src/AuditEvent.js"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
-import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as ProofBundle from "../src/ProofBundle.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
-
-// The store stays in the output: the tests read it.
-const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),
-    Layer.provideMerge(store)
-  )
 
 const day = (d: number, hour = 0) => new Date(Date.UTC(2026, 0, d, hour))
 const retention = { kind: "system", id: "retention" } as const
@@ -62,7 +54,7 @@ const refusedAs = <A>(result: Either.Either<A, { readonly _tag: string }>, tag: 
   if (Either.isLeft(result)) assert.strictEqual(result.left._tag, tag, `${what}: ${String(result.left)}`)
 }
 
-contractSuite("audit-trail review 16c", { memory: logOver(AuditStore.layerMemory), sql: logOver(AuditStore.layerSql) }, (it) => {
+contractSuite("audit-trail review 16c", { memory: auditMemory, sql: auditSql }, (it) => {
   // ---- pagination ---------------------------------------------------------------------------
 
   it.effect("paging with the returned cursor gives every matching entry once, in order, at every page size, with appends between pages and filters combined", () =>

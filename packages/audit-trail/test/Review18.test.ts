@@ -11,17 +11,11 @@ import * as Option from "effect/Option"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
 import { blockedBy, waitFor } from "./fixtures/blocking.js"
 
 const erasure = { kind: "system", id: "erasure" } as const
-
-// The store stays in the output, and on SQL the database too: the tests wrap the one and watch the other.
-const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),
-    Layer.provideMerge(store)
-  )
 
 // The backend's id of the connection the calling fibre's statements run on (on PostgreSQL only).
 const backendPid = Effect.flatMap(Effect.serviceOption(SqlClient.SqlClient), (sql) =>
@@ -41,8 +35,9 @@ const doneOrBlockedBy = <A, E>(fiber: Fiber.Fiber<A, E>, pid: number) =>
 
 // On SQL only PostgreSQL (CI sets TEST_DATABASE_URL) can catch a regression: PGlite, one session, passes without the fix.
 contractSuite("AuditLog.delinkSubject racing appends", {
-  memory: logOver(AuditStore.layerMemory),
-  sql: logOver(AuditStore.layerSql).pipe(Layer.provideMerge(Layer.context<SqlClient.SqlClient>()))
+  memory: auditMemory,
+  // The database stays in the output too: the tests watch its connections.
+  sql: auditSql.pipe(Layer.provideMerge(Layer.context<SqlClient.SqlClient>()))
 }, (it, backend) => {
   it.effect("an append made while a de-link is being recorded comes after the de-link's entry: no entry before it names the subject", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -110,7 +105,7 @@ contractSuite("AuditLog.delinkSubject racing appends", {
 })
 
 // Only PostgreSQL (CI sets TEST_DATABASE_URL) can catch a regression: PGlite, one session, passes without the fix.
-sqlSuite("AuditLog.delinkSubject racing an append's open transaction", logOver(AuditStore.layerSql), (it, backend) => {
+sqlSuite("AuditLog.delinkSubject racing an append's open transaction", auditSql, (it, backend) => {
   for (const history of [true, false]) {
     it.effect(
       `an append whose transaction is open when the de-link runs commits before it and is de-linked (${

@@ -12,6 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as CheckpointPublisher from "../src/CheckpointPublisher.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
 import { blockedBy, waitFor } from "./fixtures/blocking.js"
 
@@ -19,13 +20,6 @@ type Store = AuditStore.AuditStore["Type"]
 
 const erasure = { kind: "system", id: "erasure" } as const
 const retention = { kind: "system", id: "retention" } as const
-
-// The store stays in the output: the tests wrap it.
-const logOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory)),
-    Layer.provideMerge(store)
-  )
 
 // A log over the store with some of its operations replaced.
 const logWith = (store: Store, overrides: Partial<Store>) =>
@@ -66,7 +60,7 @@ const probe = (store: Store, tenant: TenantId.TenantId, order: Array<string>, na
 
 // Only PostgreSQL (CI sets TEST_DATABASE_URL) can catch a regression here: PGlite is one session,
 // where the de-link waits for the redaction's transaction to end whatever it locks.
-sqlSuite("AuditLog redaction with an action prefix racing a de-link", logOver(AuditStore.layerSql), (it, backend) => {
+sqlSuite("AuditLog redaction with an action prefix racing a de-link", auditSql, (it, backend) => {
   it.effect("a redaction with a prefix and a de-link of a subject it redacts both complete, one after the other", () =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* AuditStore.AuditStore
@@ -102,7 +96,7 @@ sqlSuite("AuditLog redaction with an action prefix racing a de-link", logOver(Au
     })))
 })
 
-layer(logOver(AuditStore.layerMemory))("AuditStore.layerMemory: the log's lock", (it) => {
+layer(auditMemory)("AuditStore.layerMemory: the log's lock", (it) => {
   it.effect("an append made while a redaction is being recorded comes after the redaction's entry", () =>
     Effect.scoped(Effect.gen(function*() {
       const store = yield* AuditStore.AuditStore

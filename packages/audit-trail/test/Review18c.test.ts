@@ -5,18 +5,18 @@ import { contractSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import * as AuditLog from "../src/AuditLog.js"
-import * as AuditStore from "../src/AuditStore.js"
 import type { AuditEvent } from "../src/AuditEvent.js"
 import * as Checkpoint from "../src/Checkpoint.js"
 import * as MerkleProof from "../src/MerkleProof.js"
 import * as ProofBundle from "../src/ProofBundle.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
 import { marker, refused } from "./fixtures/refusals.js"
-import { logOver, snapshot } from "./fixtures/stores.js"
+import { snapshot } from "./fixtures/stores.js"
 
 const system = { kind: "system", id: "retention" } as const
 
-contractSuite("audit-trail review 18c", { memory: logOver(AuditStore.layerMemory), sql: logOver(AuditStore.layerSql) }, (it) => {
+contractSuite("audit-trail review 18c", { memory: auditMemory, sql: auditSql }, (it) => {
   it.effect("a tenant id that is not a lower-case UUID is refused by every operation before the store is reached, alike on every store, unquoted, and nothing is written", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog.AuditLog

@@ -13,9 +13,10 @@ import * as AuditEvent from "../src/AuditEvent.js"
 import * as AuditLog from "../src/AuditLog.js"
 import * as AuditStore from "../src/AuditStore.js"
 import * as MerkleTree from "../src/MerkleTree.js"
+import { auditMemory, auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
 import { marker, refused } from "./fixtures/refusals.js"
-import { logOver, snapshot } from "./fixtures/stores.js"
+import { snapshot } from "./fixtures/stores.js"
 
 describe("audit-trail review 18f: NamedActor", () => {
   plain("NamedActor is the named member of Actor: the system, an API key or staff, with an opaque id; never the subject", () => {
@@ -33,7 +34,7 @@ describe("audit-trail review 18f: NamedActor", () => {
   })
 })
 
-contractSuite("audit-trail review 18f", { memory: logOver(AuditStore.layerMemory), sql: logOver(AuditStore.layerSql) }, (it) => {
+contractSuite("audit-trail review 18f", { memory: auditMemory, sql: auditSql }, (it) => {
   it.effect("a store used without AuditLog names no log by a tenant id that is not a lower-case UUID: reads find an empty log, writes fail AuditStoreError unquoted and write nothing", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog.AuditLog

@@ -9,10 +9,9 @@ import * as TenantId from "@lawful/core/TenantId"
 import { asLogged, assertQuotesNothing, refuseRowsHolding, sqlStatesOf, sqlSuite } from "@lawful/core/testing"
 import * as Effect from "effect/Effect"
 import * as AuditLog from "../src/AuditLog.js"
-import * as AuditStore from "../src/AuditStore.js"
 import type { AuditStoreError } from "../src/AuditTrail.js"
+import { auditSql } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
-import { logOver } from "./fixtures/stores.js"
 
 const personal = "grace.private@example.com"
 const staffId = "staff-hopper-7731"
@@ -25,7 +24,7 @@ const assertSafe = (error: AuditStoreError, quoted: ReadonlyArray<string>) => {
   assert.include(asLogged(error), checkViolation)
 }
 
-sqlSuite("Review19b", logOver(AuditStore.layerSql), (it) => {
+sqlSuite("Review19b", auditSql, (it) => {
   it.scoped("an append the database refuses fails with an error that quotes none of the entry", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog.AuditLog

@@ -4,11 +4,10 @@ import { assert, it } from "@effect/vitest"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
 import { AuditLog } from "../src/AuditLog.js"
-import * as AuditStore from "../src/AuditStore.js"
 import * as ProofBundle from "../src/ProofBundle.js"
-import { logOver } from "./fixtures/stores.js"
+import { auditMemory } from "../src/testing.js"
 
-it.layer(logOver(AuditStore.layerMemory))((it) => {
+it.layer(auditMemory)((it) => {
   it.effect("an event that is not an AuditEvent is refused by where and what is wrong, never the value", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

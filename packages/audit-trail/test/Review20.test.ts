@@ -6,11 +6,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { AuditLog } from "../src/AuditLog.js"
 import { AuditEvent } from "../src/AuditEvent.js"
-import * as AuditStore from "../src/AuditStore.js"
+import { auditMemory } from "../src/testing.js"
 import { event } from "./AuditLogSuite.js"
-import { logOver } from "./fixtures/stores.js"
 
-it.layer(logOver(AuditStore.layerMemory))((it) => {
+it.layer(auditMemory)((it) => {
   it.effect("a purpose holding an email address is refused when the event is made or appended, the address nowhere", () =>
     Effect.gen(function*() {
       const log = yield* AuditLog

@@ -1,7 +1,6 @@
 import * as AuditLog from "@lawful/audit-trail/AuditLog"
-import * as AuditStore from "@lawful/audit-trail/AuditStore"
 import type { AuditTrail } from "@lawful/audit-trail/AuditTrail"
-import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
+import { auditSql } from "@lawful/audit-trail/testing"
 import type * as Migrations from "@lawful/core/Migrations"
 import type * as PersonalDataRegistry from "@lawful/core/PersonalDataRegistry"
 import type * as RetentionTarget from "@lawful/core/RetentionTarget"
@@ -31,10 +30,8 @@ export type Services =
 /** The ledger's registrations, into the registries of `coreMemory` / `coreSql` provided under them. */
 export const registrations = Layer.mergeAll(ConsentLedger.personalDataSource, ConsentLedger.withdrawnProofRetention)
 
-/** The audit log on the database provided. */
-export const sqlAudit = AuditLog.layer.pipe(
-  Layer.provide(Layer.mergeAll(AuditStore.layerSql, AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
-)
+/** The audit log on the database provided, its store too (`auditSql`). */
+export const sqlAudit = auditSql
 
 /** The ledger and everything under it, in memory. */
 export const memory: Layer.Layer<Services, unknown> = registrations.pipe(

@@ -10,11 +10,10 @@
  */
 import { assert } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as AuditLog from "@lawful/audit-trail/AuditLog"
 import * as AuditStore from "@lawful/audit-trail/AuditStore"
-import * as CheckpointPublisher from "@lawful/audit-trail/CheckpointPublisher"
 import { AuditStoreError, AuditTrail } from "@lawful/audit-trail/AuditTrail"
 import type { AuditEventInvalid } from "@lawful/audit-trail/AuditTrail"
+import { auditMemory, auditOver, auditSql } from "@lawful/audit-trail/testing"
 import * as Database from "@lawful/core/Database"
 import * as KeyStore from "@lawful/core/KeyStore"
 import * as MasterKey from "@lawful/core/MasterKey"
@@ -256,24 +255,20 @@ export const recordsSql: Layer.Layer<TestRecords, never, RetentionTarget.Retenti
 )
 
 /** A full audit log (with its store exposed, for `AuditEntryDetails`) over the store given. */
-export const auditOver = <E, R>(store: Layer.Layer<AuditStore.AuditStore, E, R>) =>
-  AuditLog.layer.pipe(
-    Layer.provideMerge(store),
-    Layer.provide(Layer.mergeAll(AuditLog.AuditSigner.layerRandom, CheckpointPublisher.layerMemory))
-  )
+export { auditOver }
 
 export const batchSize = 3
 
 /** Retention, the test categories and an audit log, in memory. */
 export const memoryStack = Layer.mergeAll(Retention.layerMemory({ batchSize }), recordsMemory).pipe(
   Layer.provideMerge(RetentionTarget.layer),
-  Layer.provideMerge(auditOver(AuditStore.layerMemory))
+  Layer.provideMerge(auditMemory)
 )
 
 /** Retention, the test categories and an audit log, on the SQL database provided. */
 export const sqlStack = Layer.mergeAll(Retention.layerSql({ batchSize }), recordsSql).pipe(
   Layer.provideMerge(RetentionTarget.layer),
-  Layer.provideMerge(auditOver(AuditStore.layerSql))
+  Layer.provideMerge(auditSql)
 )
 
 /** On PostgreSQL, the archive's schema is the test run's own, dropped after it. */
@@ -300,12 +295,12 @@ export const gatedStacks = (action: string) => {
     memory: Layer.mergeAll(Retention.layerMemory({ batchSize }).pipe(Layer.provide(gatedAudit(action))), recordsMemory).pipe(
       Layer.provideMerge(gate),
       Layer.provideMerge(RetentionTarget.layer),
-      Layer.provideMerge(auditOver(AuditStore.layerMemory))
+      Layer.provideMerge(auditMemory)
     ),
     sql: Layer.mergeAll(Retention.layerSql({ batchSize }).pipe(Layer.provide(gatedAudit(action))), recordsSql).pipe(
       Layer.provideMerge(gate),
       Layer.provideMerge(RetentionTarget.layer),
-      Layer.provideMerge(auditOver(AuditStore.layerSql))
+      Layer.provideMerge(auditSql)
     )
   }
 }
