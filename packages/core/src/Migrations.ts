@@ -47,7 +47,9 @@ export class MigrationFailed extends Schema.TaggedError<MigrationFailed>()("Migr
 export type Migration = Effect.Effect<unknown, unknown, SqlClient.SqlClient>
 
 const packageNamePattern = /^[a-z][a-z0-9_-]*$/
-const keyPattern = /^(\d+)_(.+)$/s
+// Exactly the Migrator's reading of a key (`Migrator.fromRecord`): a key it does not read, a name
+// with a line break among them, it drops without a word.
+const keyPattern = /^(\d+)_(.+)$/
 // The migrations table's `migration_id` is a PostgreSQL `integer`.
 const maxId = 2 ** 31 - 1
 
@@ -111,17 +113,18 @@ const mismatch = (
  * `lawful_<packageName>_migrations`, each `-` as `_` (so `my-store` and
  * `my_store` share one), and must be no other package's. Each key is
  * `<number>_<name>`, the number from 1 to 2147483647 and one key's only
- * (`"0001"` and `"1"` are one number). Each migration recorded as run must be
- * given under the same number and name, and a migration given that is not
- * recorded must come after every one that is.
+ * (`"0001"` and `"1"` are one number), the name on one line. Each migration
+ * recorded as run must be given under the same number and name, and a
+ * migration given that is not recorded must come after every one that is.
  *
  * Fails with `MigrationFailed`, its message saying which and why, before
  * anything is written: for a package name or a key that is not one (the
- * Migrator would have taken no migration from a key such as `"0001-notes"` or
- * `"notes_v2"`, and reported success), and for migrations that do not go with
- * those recorded (a number recorded under another name, by another package of
- * the same name or before a rename; a migration numbered below one recorded),
- * which the Migrator would have skipped as run.
+ * Migrator would have taken no migration from a key such as `"0001-notes"`,
+ * `"notes_v2"` or `"0002_notes\nv2"`, and reported success), and for
+ * migrations that do not go with those recorded (a number recorded under
+ * another name, by another package of the same name or before a rename; a
+ * migration numbered below one recorded), which the Migrator would have
+ * skipped as run.
  *
  * @since 0.1.0
  * @category constructors

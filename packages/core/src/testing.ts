@@ -19,8 +19,8 @@
  * ```
  *
  * Needs `vitest` and `@effect/vitest` (optional peer dependencies of core).
- * Importing it installs `@lawful/core/testing/setup`, which makes chai's deep
- * equality tell `Option.some(x)` from `Option.none()`; put that entry in
+ * Importing it does what `@lawful/core/testing/setup` does: it makes chai's
+ * deep equality tell `Option.some(x)` from `Option.none()`; put that entry in
  * vitest's `setupFiles` so that test files that do not import this one have
  * it too. The databases and core's layers, which need no vitest, are in
  * `@lawful/core/testing/database` (re-exported here), for scripts and
@@ -35,11 +35,14 @@ import * as Layer from "effect/Layer"
 import * as Tracer from "effect/Tracer"
 import { readFileSync } from "node:fs"
 import { inspect } from "node:util"
+import { install } from "./internal/optionEquality.js"
 import type { Backend, Database, SqlBackend } from "./testing/database.js"
 import { databaseLayer, sqlBackends } from "./testing/database.js"
-import "./testing/setup.js"
 
 export * from "./testing/database.js"
+
+// What `./testing/setup` does, done here too, so a test file that imports this one has it.
+install()
 
 /**
  * The layers of a store under test: the in-memory one, and the SQL one that

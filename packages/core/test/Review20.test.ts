@@ -11,8 +11,34 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join, sep } from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Migrations from "../src/Migrations.js"
 import { sqlSuite } from "../src/testing.js"
+
+// Every call of Migrations.run in the packages' sources: its file and its first argument, as written.
+const migrationCallers = (): ReadonlyArray<{ readonly file: string; readonly argument: string }> => {
+  const packages = fileURLToPath(new URL("../../", import.meta.url))
+  return readdirSync(packages).flatMap((pkg) => {
+    const src = join(packages, pkg, "src")
+    if (!existsSync(src)) return []
+    return readdirSync(src, { recursive: true, encoding: "utf8" })
+      .filter((file) => file.endsWith(".ts"))
+      .flatMap((file) =>
+        [...readFileSync(join(src, file), "utf8").matchAll(/\bMigrations\.run\(\s*([^,]+?)\s*,/g)].map((match) => ({
+          file: `${pkg}/src/${file.split(sep).join("/")}`,
+          argument: match[1]!
+        }))
+      )
+  })
+}
+
+// The names a caller builds rather than writes, by `<file>: <argument>`: each form its code gives.
+const builtNames: Record<string, ReadonlyArray<string>> = {
+  // The archive's schema, lower-cased, each character but [a-z0-9_] as `_`.
+  "retention/src/ArchiveStore.ts: record": ["retention-archive", "retention-archive-tenant_archive_2024", "retention-archive-2024"]
+}
 
 const unique = () => randomUUID().replaceAll("-", "").slice(0, 12)
 
@@ -40,7 +66,9 @@ sqlSuite("Review20: Migrations.run", Layer.empty, (it) => {
     Effect.gen(function*() {
       const id = unique()
       const packageName = `keys-${id}`
-      for (const key of ["0001-notes", "notes_v2", "0001_", "0000_zero", "_0001_x", "99999999999_huge"]) {
+      // The Migrator reads no name across a line break: "0002_notes\nv2" it would drop, silently.
+      const keys = ["0001-notes", "notes_v2", "0001_", "0000_zero", "_0001_x", "99999999999_huge", "0002_notes\nv2", "0002_notes\u2028v2"]
+      for (const key of keys) {
         const exit = yield* Effect.exit(Migrations.run(packageName, {
           "0001_first": createTable(`keys_a_${id}`),
           [key]: createTable(`keys_b_${id}`)
@@ -113,10 +141,24 @@ sqlSuite("Review20: Migrations.run", Layer.empty, (it) => {
       }
     }))
 
-  it.effect("every package's name passes", () =>
+  it.effect("the name each package's sources pass to Migrations.run passes", () =>
     Effect.gen(function*() {
-      const id = unique()
-      yield* Migrations.run(`retention-archive-lawful_archive_${id}`, { "0001_x": createTable(`names_${id}`) })
-      assert.deepStrictEqual(yield* tablesNamed(`names_${id}`), [`names_${id}`])
+      const callers = migrationCallers()
+      const names = callers.flatMap((caller) => {
+        const literal = /^"([^"\\]*)"$/.exec(caller.argument)
+        if (literal !== null) return [literal[1]!]
+        const built = builtNames[`${caller.file}: ${caller.argument}`]
+        assert.isDefined(built, `${caller.file} passes ${caller.argument}: list the names it builds in builtNames`)
+        return built ?? []
+      })
+      assert.includeMembers(names, ["subjects", "vault", "suppression", "audit-trail", "consent-proof", "retention"])
+      assert.includeMembers(callers.map((caller) => `${caller.file}: ${caller.argument}`), Object.keys(builtNames), "a caller listed is gone")
+      for (const name of names) {
+        const id = unique()
+        yield* Migrations.run(name, { "0001_x": createTable(`names_${id}`) }).pipe(
+          Effect.catchAll((error) => Effect.sync(() => assert.fail(`${name}: ${error.message}`)))
+        )
+        assert.deepStrictEqual(yield* tablesNamed(`names_${id}`), [`names_${id}`], name)
+      }
     }))
 })

@@ -1,9 +1,9 @@
 // Review 20b: core's `testing` entry as a package written from the docs uses it.
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Option from "effect/Option"
 import * as Database from "../src/testing/database.js"
@@ -89,15 +89,52 @@ describe("the test database outside vitest", () => {
   })
 })
 
+// The files of a build, relative to its folder, whose top level calls a function (esbuild's
+// `__export`, which only defines a namespace's getters, aside): what importing them does beyond
+// defining things.
+const withTopLevelCalls = (dir: string): ReadonlyArray<string> =>
+  readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".js"))
+    .filter((file) => readFileSync(join(dir, file), "utf8").split("\n").some((line) => /^(?!__export\()[A-Za-z_$][\w$.]*\(/.test(line)))
+    .map((file) => file.split(sep).join("/"))
+    .sort()
+
 describe("the package's entries", () => {
-  it("`./testing/setup` and `./testing/database` are exported from the sources and from dist", () => {
-    const exports = JSON.parse(readFileSync(join(core, "package.json"), "utf8")).exports
-    for (const entry of ["setup", "database"]) {
-      assert.deepStrictEqual(exports[`./testing/${entry}`], {
-        "@lawful/source": `./src/testing/${entry}.ts`,
-        types: `./dist/testing/${entry}.d.ts`,
-        import: `./dist/testing/${entry}.js`
-      })
+  const manifest = JSON.parse(readFileSync(join(core, "package.json"), "utf8")) as {
+    readonly sideEffects: ReadonlyArray<string>
+    readonly exports: Record<string, { readonly "@lawful/source": string; readonly types: string; readonly import: string }>
+  }
+  // The package built as it is published (without its declarations), in a folder of the test's own.
+  let built = ""
+  beforeAll(() => {
+    built = mkdtempSync(join(tmpdir(), "lawful-core-build-"))
+    const run = spawnSync(bin("tsup"), ["--out-dir", built, "--no-dts", "--no-sourcemap"], {
+      cwd: core,
+      env: userEnv(),
+      encoding: "utf8",
+      timeout: 120_000
+    })
+    assert.strictEqual(run.status, 0, run.stderr)
+  })
+  afterAll(() => rmSync(built, { recursive: true, force: true }))
+
+  it("each entry's source exists, and its build is the dist path exported", () => {
+    assert.isAbove(Object.keys(manifest.exports).length, 20)
+    for (const [entry, paths] of Object.entries(manifest.exports)) {
+      const source = paths["@lawful/source"]
+      assert.match(source, /^\.\/src\/.+\.ts$/, entry)
+      assert.isTrue(existsSync(join(core, source)), `${entry}: ${source} does not exist`)
+      const dist = source.replace(/^\.\/src\//, "./dist/").replace(/\.ts$/, "")
+      assert.deepStrictEqual({ types: paths.types, import: paths.import }, { types: `${dist}.d.ts`, import: `${dist}.js` }, entry)
+      assert.isTrue(existsSync(join(built, paths.import.replace(/^\.\/dist\//, ""))), `${entry}: the build has no ${paths.import}`)
     }
+  })
+
+  it("`sideEffects` lists exactly the entries whose build runs code on import, and no shared chunk", () => {
+    const listed = manifest.sideEffects.filter((path) => path.startsWith("./dist/")).sort()
+    assert.deepStrictEqual(listed, withTopLevelCalls(built).map((file) => `./dist/${file}`))
+    assert.deepStrictEqual(listed, ["./dist/testing.js", "./dist/testing/setup.js"])
+    const sources = Object.values(manifest.exports).filter((paths) => listed.includes(paths.import)).map((paths) => paths["@lawful/source"])
+    assert.deepStrictEqual(manifest.sideEffects.filter((path) => !path.startsWith("./dist/")).sort(), sources.sort())
   })
 })
