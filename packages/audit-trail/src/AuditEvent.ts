@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { AuditEventInvalid } from "./AuditTrail.js"
+import { check } from "./internal/eventCheck.js"
 
 // Text a database cannot store is refused when the event is made (`@lawful/core/Text`), so every
 // store keeps what the memory store keeps, and an append never fails at the database on it.
@@ -27,13 +28,6 @@ const withoutAddress = (what: string) =>
       message: () => `${what}, never an email address: it holds "@"`
     })
   )
-
-// A schema whose refusal says what it expects, as `@lawful/core/Issues` words it, whatever was given
-// instead: Effect's own quotes the value (`Expected "staff", actual "Ann Smith"`).
-const refusedAsExpected = <S extends Schema.Schema.Any>(schema: S): S =>
-  schema.annotations({
-    message: () => ({ message: `expected ${Issues.expected(schema.ast)}`, override: true })
-  }) as S
 
 const ActorId = withoutAddress("an actor id is an opaque id (a staff number, an API key id)")
 
@@ -50,7 +44,7 @@ const Purpose = withoutAddress("a purpose is a name (newsletter, consent-managem
  * @category models
  */
 export const NamedActor = Schema.Struct({
-  kind: refusedAsExpected(Schema.Literal("system", "api-key", "staff")),
+  kind: Issues.refusedAsExpected(Schema.Literal("system", "api-key", "staff")),
   id: ActorId
 })
 
@@ -73,7 +67,7 @@ export type NamedActor = typeof NamedActor.Type
  * @since 0.1.0
  * @category models
  */
-export const Actor = Schema.Union(NamedActor, Schema.Struct({ kind: refusedAsExpected(Schema.Literal("subject")) }))
+export const Actor = Schema.Union(NamedActor, Schema.Struct({ kind: Issues.refusedAsExpected(Schema.Literal("subject")) }))
 
 /**
  * @since 0.1.0
@@ -88,7 +82,7 @@ export type Actor = typeof Actor.Type
  * @since 0.1.0
  * @category models
  */
-export const Action = Schema.String.annotations({ message: () => "expected text" }).pipe(
+export const Action = CoreText.Storable.pipe(
   Schema.pattern(/^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+$/, {
     message: () => "an action is a dotted lower-case name such as consent.recorded"
   }),
@@ -111,7 +105,7 @@ export const LegalBasis = Schema.Literal(
   "vital-interests",
   "public-task",
   "legitimate-interests"
-).pipe(refusedAsExpected)
+).pipe(Issues.refusedAsExpected)
 
 /**
  * @since 0.1.0
@@ -200,11 +194,6 @@ const Absent = Schema.Undefined.annotations({ message: () => "expected undefined
 const optional = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.Union(schema, Absent), { exact: true })
 
-// A subject id, refused (a name or an address given as the subject) without being quoted.
-const Subject = SubjectId.annotations({
-  message: () => ({ message: "a subject id is a lower-case UUID", override: true })
-})
-
 /**
  * An operation to record.
  *
@@ -229,18 +218,18 @@ export class AuditEvent extends Schema.Class<AuditEvent>("@lawful/audit-trail/Au
   action: Action,
   purpose: optional(Purpose),
   legalBasis: optional(LegalBasis),
-  subject: optional(Subject),
+  subject: optional(SubjectId),
   resource: optional(Resource),
   details: optional(Details)
 }) {}
 
-const validateFields = Schema.validateEither(Schema.Struct(AuditEvent.fields))
-
 /**
- * An event made from its fields, checked as `new AuditEvent` checks them, or
- * `AuditEventInvalid` saying what is wrong without quoting it (as `append`
- * refuses a plain object): where `new AuditEvent` throws, which inside
- * `Effect.gen` is a defect.
+ * An event made from its fields, checked as `append` checks an event (the
+ * fields as `new AuditEvent` checks them, and what no single field says: an
+ * event whose actor is the subject names its `subject`), or
+ * `AuditEventInvalid` saying what is wrong without quoting it, the reason
+ * `append` gives: an event `make` makes, `append` takes. Where `new AuditEvent`
+ * throws, which inside `Effect.gen` is a defect.
  *
  * ```ts
  * const event = yield* AuditEvent.make({ actor: { kind: "staff", id: staffId }, action: "notes.note.added", purpose: "notes" })
@@ -254,9 +243,8 @@ export const make = (
   fields: ConstructorParameters<typeof AuditEvent>[0]
 ): Effect.Effect<AuditEvent, AuditEventInvalid> =>
   Effect.suspend(() =>
-    Either.match(validateFields(fields), {
-      onLeft: (error) =>
-        Effect.fail(new AuditEventInvalid({ reason: Issues.lines(error, { root: "the event" }).join("; ") })),
-      onRight: (checked) => Effect.succeed(new AuditEvent(checked, true))
+    Either.match(check(fields), {
+      onLeft: (reason) => Effect.fail(new AuditEventInvalid({ reason })),
+      onRight: Effect.succeed
     })
   )

@@ -84,6 +84,7 @@ import type { Appended } from "./AuditTrail.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as CheckpointPublisher from "./CheckpointPublisher.js"
 import { equals } from "./internal/bytes.js"
+import { check } from "./internal/eventCheck.js"
 import { isObject } from "./internal/guards.js"
 import * as MerkleProof from "./MerkleProof.js"
 import * as MerkleTree from "./MerkleTree.js"
@@ -293,9 +294,11 @@ export class AuditLog extends Context.Tag("@lawful/audit-trail/AuditLog")<AuditL
    * transaction a new one is refused (`CheckpointRefused`): it could cover entries the
    * transaction then rolls back. The latest stored and the published checkpoint are taken from
    * their verified notes; one that does not verify, is another tenant's, or (stored) disagrees
-   * with its row is refused. Both are read before the log's state, so checkpoints signed at once
-   * while others append (in one process or several) are all issued; one may be smaller than
-   * another signed meanwhile, and the latest stored and published stays the largest.
+   * with its row is refused. The stored one is read before the log's state; the published one
+   * only when a checkpoint is to be signed (the latest stored returned as it is reads no publisher),
+   * the state read again if it is larger, so checkpoints signed at once while others append (in
+   * one process or several) are all issued; one may be smaller than another signed meanwhile, and
+   * the latest stored and published stays the largest.
    */
   readonly checkpoint: (
     tenant: TenantId
@@ -479,54 +482,12 @@ const checkQuery = (query: Query): string | undefined =>
     ? "the subject is a lower-case UUID"
     : undefined
 
-// A purpose holding an address, refused without quoting it (as the field's schema refuses it): a
-// check as cheap as the actor id's, on every append.
-const validatePurpose = (event: AuditEvent): Option.Option<string> =>
-  event.purpose === undefined || (typeof event.purpose === "string" && !event.purpose.includes("@"))
-    ? Option.none()
-    : Option.some("a purpose is a name (newsletter, consent-management), never an email address")
-
-// What a single field's schema cannot say. Text a database cannot store (NUL, unpaired
-// surrogates) is refused by `AuditEvent` itself when the event is made. The actor id and the
-// purpose are checked again for an address: an event made with `disableValidation` (a caller's
-// fast path) skipped the schema, and both stay in the log in clear, out of reach of any erasure.
-// For the same reason a subject actor carrying an id is refused: the schema drops it, but unchecked
-// it was stored in clear beside the entry (SQL's `actor_id`), the subject's name or address out of
-// erasure's reach.
-const validate = (event: AuditEvent): Option.Option<string> =>
-  event.actor.kind === "subject"
-    ? event.subject === undefined
-      ? Option.some("an event whose actor is the subject names the subject")
-      : "id" in event.actor
-      ? Option.some("a subject acting has no actor id: the event's subject names it")
-      : validatePurpose(event)
-    : typeof event.actor.id !== "string" || event.actor.id.includes("@")
-    ? Option.some("an actor id is an opaque id (a staff number, an API key id), never an email address")
-    : validatePurpose(event)
-
-// An event that is not an `AuditEvent` (a plain object of its fields, which TypeScript takes for
-// one; or anything from a caller without types) is checked as `new AuditEvent` checks it, then as
-// an event. Unchecked, an action or detail holding an address went into the log in clear, and text
-// PostgreSQL cannot store failed there as a store error where memory took it.
-const eventFields = Schema.validateEither(Schema.Struct(AuditEvent.fields))
-// The event, checked.
-const checkEvent = (event: unknown): Either.Either<AuditEvent, string> => {
-  if (event instanceof AuditEvent) {
-    return Option.match(validate(event), { onNone: () => Either.right(event), onSome: Either.left })
-  }
-  if (!isObject(event)) return Either.left("an event is an AuditEvent (new AuditEvent({ actor, action, ... }))")
-  return Either.flatMap(
-    Either.mapLeft(eventFields(event), (error) => Issues.lines(error, { root: "the event" }).join("; ")),
-    (fields) => checkEvent(new AuditEvent(fields, true))
-  )
-}
-
 // The events as `AuditEvent`s, or why they are not.
 const checkEvents = (events: unknown): Either.Either<ReadonlyArray<AuditEvent>, string> => {
   if (!Array.isArray(events)) return Either.left("the events are an array of AuditEvent")
   const checked: Array<AuditEvent> = []
   for (const [i, event] of events.entries()) {
-    const result = checkEvent(event)
+    const result = check(event)
     if (Either.isLeft(result)) return Either.left(events.length === 1 ? result.left : `event ${i}: ${result.left}`)
     checked.push(result.right)
   }
@@ -776,33 +737,39 @@ export const make = (options: AuditLogOptions = {}) =>
         }))
 
     // The latest checkpoint, and whether it was signed now.
-    // The stored and the published checkpoints are read before the state: an honest log only grows,
-    // so the state read after them extends them even when others append and sign meanwhile (read
-    // the other way round, a larger checkpoint signed in between would look like a rewritten log).
-    // What is signed then may be smaller than a checkpoint signed meanwhile: stored and published
-    // alike, it takes its place below it, and the latest stays the largest.
+    // The stored checkpoint is read before the state, and the published one (read only to sign) is
+    // read after it: an honest log only grows, so a state read after a checkpoint extends it even
+    // when others append and sign meanwhile (read the other way round, a larger checkpoint signed in
+    // between would look like a rewritten log). A published checkpoint larger than the state read
+    // was signed meanwhile, from a state at least its size: the state is read again, and then
+    // extends it. What is signed may be smaller than a checkpoint signed meanwhile: stored and
+    // published alike, it takes its place below it, and the latest stays the largest.
     const issue = (tenant: TenantId) =>
       Effect.gen(function*() {
         const latest = yield* store.latestCheckpoint(tenant)
-        const outside = yield* publisher.latest(tenant)
-        const state = yield* store.state(tenant)
-        const size = state.frontier.size
-        const root = state.root
+        const first = yield* store.state(tenant)
         const last = yield* trusted(tenant, latest)
-        if (last && last.size === size && equals(last.root, root)) return { checkpoint: last, signed: false }
+        if (last && last.size === first.frontier.size && equals(last.root, first.root)) {
+          return { checkpoint: last, signed: false }
+        }
         const refuse = (reason: string) => new CheckpointRefused({ tenantId: tenant, reason })
         if (yield* inTransaction) return yield* refuse("inside a transaction, which may yet roll back what it would cover")
+        const outside = yield* publisher.latest(tenant)
+        let published: Checkpoint.Checkpoint | undefined
+        if (Option.isSome(outside)) {
+          const signed = yield* signedFor(tenant, outside.value, "the published checkpoint")
+          if (Either.isLeft(signed)) return yield* refuse(signed.left)
+          published = signed.right
+        }
+        const state = published && published.treeSize > first.frontier.size ? yield* store.state(tenant) : first
+        const size = state.frontier.size
+        const root = state.root
         if (!equals(MerkleTree.frontierRoot(state.frontier), root)) return yield* refuse("the stored root does not match the frontier")
         if (last && !(yield* isConsistent(tenant, last, size, root))) {
           return yield* refuse(`the log does not extend the checkpoint of size ${last.size}`)
         }
-        if (Option.isSome(outside)) {
-          const published = yield* signedFor(tenant, outside.value, "the published checkpoint")
-          if (Either.isLeft(published)) return yield* refuse(published.left)
-          const { rootHash, treeSize } = published.right
-          if (!(yield* isConsistent(tenant, { size: treeSize, root: rootHash }, size, root))) {
-            return yield* refuse(`the log does not extend the published checkpoint of size ${treeSize}`)
-          }
+        if (published && !(yield* isConsistent(tenant, { size: published.treeSize, root: published.rootHash }, size, root))) {
+          return yield* refuse(`the log does not extend the published checkpoint of size ${published.treeSize}`)
         }
         // An entry stored at the log's size belongs to no log the state knows: an entry added behind
         // its back, or a state row rewritten or deleted (read as an empty log). Unless the log has

@@ -152,7 +152,7 @@ export type WithdrawalReason = typeof WithdrawalReason.Type
  * @since 0.1.0
  * @category models
  */
-export const Language = Schema.String.annotations({ message: () => "expected text" }).pipe(
+export const Language = CoreText.Storable.pipe(
   Schema.pattern(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, { message: () => "a language is a BCP 47 tag such as en or fr-BE" }),
   Schema.maxLength(35, { message: () => "a language is a BCP 47 tag of at most 35 characters" })
 )

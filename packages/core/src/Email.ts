@@ -49,12 +49,15 @@ import * as Schema from "effect/Schema"
 import { domainToASCII, domainToUnicode } from "node:url"
 
 /**
- * A normalised, valid email address.
+ * A normalised, valid email address. A value that is not text is refused with `"expected text"`,
+ * never quoting it.
  *
  * @since 0.1.0
  * @category models
  */
-export const Email = Schema.String.pipe(Schema.brand("@lawful/core/Email"))
+export const Email = Schema.String.annotations({ message: () => "expected text" }).pipe(
+  Schema.brand("@lawful/core/Email")
+)
 
 /**
  * @since 0.1.0

@@ -21,6 +21,7 @@
 import * as Arr from "effect/Array"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 
 /**
@@ -116,6 +117,26 @@ export const expected = (ast: AST.AST): string => {
     default:
       return String(ast)
   }
+}
+
+/**
+ * `schema`, its every refusal (of a value of the wrong form, or one its own checks refuse) one
+ * message that never quotes the value: `message` when given, else the form `expected` words for
+ * it (`"expected one of \"staff\" or \"system\""`). Effect's own quotes the value (`Expected
+ * "staff", actual "Ann Smith"`), in the `ParseError` a Schema class's `new` throws as in a
+ * decoding's; `describe` keeps this message, at the field's path.
+ *
+ * ```ts
+ * const Kind = Issues.refusedAsExpected(Schema.Literal("staff", "system"))
+ * const Slug = Issues.refusedAsExpected(Text.nonEmpty(64).pipe(Schema.pattern(/^[a-z-]+$/)), "a slug of 1 to 64 characters")
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const refusedAsExpected = <S extends Schema.Schema.Any>(schema: S, message?: string): S => {
+  const refusal = message ?? `expected ${expected(schema.ast)}`
+  return schema.annotations({ message: () => ({ message: refusal, override: true }) }) as S
 }
 
 // The members an object may have, as its schema names them: by name, and by the form of the names

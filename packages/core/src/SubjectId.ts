@@ -7,14 +7,18 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { make as uuidV7, pattern as uuidPattern } from "./Uuid.js"
 
+// The refusal of anything that is not an id: Schema's own for a value that is not text quotes it.
+const form = "a subject id is a lower-case UUID"
+
 /**
- * A subject id: a lower-case UUID, time-ordered (version 7) when Lawful makes it.
+ * A subject id: a lower-case UUID, time-ordered (version 7) when Lawful makes it. Anything else
+ * (text or not) is refused with `"a subject id is a lower-case UUID"`, never quoting it.
  *
  * @since 0.1.0
  * @category models
  */
-export const SubjectId = Schema.String.pipe(
-  Schema.pattern(uuidPattern, { message: () => "a subject id is a lower-case UUID" }),
+export const SubjectId = Schema.String.annotations({ message: () => form }).pipe(
+  Schema.pattern(uuidPattern, { message: () => form }),
   Schema.brand("@lawful/core/SubjectId")
 )
 

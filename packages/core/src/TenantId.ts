@@ -7,14 +7,18 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { make as uuidV7, pattern as uuidPattern } from "./Uuid.js"
 
+// The refusal of anything that is not an id: Schema's own for a value that is not text quotes it.
+const form = "a tenant id is a lower-case UUID"
+
 /**
- * A tenant id: a lower-case UUID, time-ordered (version 7) when Lawful makes it.
+ * A tenant id: a lower-case UUID, time-ordered (version 7) when Lawful makes it. Anything else
+ * (text or not) is refused with `"a tenant id is a lower-case UUID"`, never quoting it.
  *
  * @since 0.1.0
  * @category models
  */
-export const TenantId = Schema.String.pipe(
-  Schema.pattern(uuidPattern, { message: () => "a tenant id is a lower-case UUID" }),
+export const TenantId = Schema.String.annotations({ message: () => form }).pipe(
+  Schema.pattern(uuidPattern, { message: () => form }),
   Schema.brand("@lawful/core/TenantId")
 )
 

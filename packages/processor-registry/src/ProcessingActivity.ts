@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
-import { freeText, freeTexts, optionalFreeText } from "./internal/text.js"
+import { freeText, freeTexts, optionalFreeText, Slug } from "./internal/text.js"
 import * as Schema from "effect/Schema"
 import { ProcessorId } from "./Processor.js"
 
@@ -19,15 +19,14 @@ const Text = freeText(500)
 const Names = freeTexts(200, true)
 
 /**
- * The id of an activity, chosen by whoever records it (`"newsletter-delivery"`).
+ * The id of an activity, chosen by whoever records it (`"newsletter-delivery"`): lower-case
+ * letters, digits, dots, dashes and underscores, at most 64 characters, as a questionnaire's ids
+ * are. A refusal (`"an id is at most 64 characters"`) never quotes the id given.
  *
  * @since 0.1.0
  * @category models
  */
-export const ActivityId = Schema.String.annotations({ message: () => "expected text" }).pipe(
-  Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an activity id is lower-case letters, digits, dots, dashes and underscores" }),
-  Schema.maxLength(64, { message: () => "an activity id is at most 64 characters" })
-)
+export const ActivityId = Slug
 
 /**
  * Whether the platform acts as controller or as processor in the activity.

@@ -19,7 +19,7 @@
 import * as Either from "effect/Either"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
-import { freeText } from "./internal/text.js"
+import { freeText, Slug } from "./internal/text.js"
 
 /**
  * The most points one question may award (a yes/no question's `weight`, a
@@ -41,10 +41,6 @@ export const Version = Schema.Int.pipe(
   Schema.between(1, 2_147_483_647, { message: () => "a questionnaire version is a whole number from 1 to 2147483647" })
 )
 
-const Slug = Schema.String.annotations({ message: () => "expected text" }).pipe(
-  Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
-  Schema.maxLength(64, { message: () => "an id is at most 64 characters" })
-)
 // Free text: a refusal names the field and what is expected, never the text.
 const Text = freeText(2000)
 const Points = Schema.Int.pipe(Schema.nonNegative())

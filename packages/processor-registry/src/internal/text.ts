@@ -1,13 +1,23 @@
+import { refusedAsExpected } from "@lawful/core/Issues"
 import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
 /**
- * @internal A string schema whose every refusal is `expected`, never the value given, which
- * `InvalidInput` would otherwise quote to callers and their logs. The refusal's path names the
- * field.
+ * @internal A schema whose every refusal is the message given, never the value, which
+ * `InvalidInput` would otherwise quote to callers and their logs (`@lawful/core/Issues`'
+ * `refusedAsExpected`). The refusal's path names the field.
  */
-export const refusedWithoutEcho = <A, I, R>(schema: Schema.Schema<A, I, R>, expected: string) =>
-  schema.annotations({ message: () => ({ message: expected, override: true }) })
+export const refusedWithoutEcho = refusedAsExpected
+
+/**
+ * @internal An id chosen by whoever records it (an activity's, a question's, an option's):
+ * lower-case letters, digits, dots, dashes and underscores, at most 64 characters, storable text
+ * (`@lawful/core/Text`'s `Storable`). A refusal says what is expected, never the id given.
+ */
+export const Slug = CoreText.Storable.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9._-]*$/, { message: () => "an id is lower-case letters, digits, dots, dashes and underscores" }),
+  Schema.maxLength(64, { message: () => "an id is at most 64 characters" })
+)
 
 /** @internal What storable text is, as a refusal says it. */
 export const storableText = "without NUL characters or unpaired surrogates"
