@@ -54,11 +54,12 @@
  */
 import * as Option from "effect/Option"
 import * as CoreText from "@lawful/core/Text"
+import { refusedAsExpected } from "@lawful/core/Issues"
 import * as Schema from "effect/Schema"
 import * as AdequacyDecisions from "./AdequacyDecisions.js"
 import * as Country from "./Country.js"
 import { Day, dayHasPassed, isoDate } from "./internal/dates.js"
-import { refusedWithoutEcho, storableText } from "./internal/text.js"
+import { storableText } from "./internal/text.js"
 
 /**
  * The day Commission Implementing Decision (EU) 2021/914 was adopted. The
@@ -81,7 +82,7 @@ export const sccDecisionInForceOn: Date = new Date("2021-06-27T00:00:00Z")
 
 // Free text of a mechanism: trimmed, not empty, storable (`@lawful/core/Text`); a refusal names
 // the field and what is expected, never the text.
-const StorableTrimmed = refusedWithoutEcho(
+const StorableTrimmed = refusedAsExpected(
   CoreText.storable(Schema.NonEmptyTrimmedString),
   `non-empty text without leading or trailing spaces, ${storableText}`
 )

@@ -3,13 +3,6 @@ import * as CoreText from "@lawful/core/Text"
 import * as Schema from "effect/Schema"
 
 /**
- * @internal A schema whose every refusal is the message given, never the value, which
- * `InvalidInput` would otherwise quote to callers and their logs (`@lawful/core/Issues`'
- * `refusedAsExpected`). The refusal's path names the field.
- */
-export const refusedWithoutEcho = refusedAsExpected
-
-/**
  * @internal An id chosen by whoever records it (an activity's, a question's, an option's):
  * lower-case letters, digits, dots, dashes and underscores, at most 64 characters, storable text
  * (`@lawful/core/Text`'s `Storable`). A refusal says what is expected, never the id given.
@@ -28,7 +21,7 @@ export const storableText = "without NUL characters or unpaired surrogates"
  * (`@lawful/core/Text`'s `trimmed`) whose refusal says what is expected, never the text.
  */
 export const freeText = (maxLength: number) =>
-  refusedWithoutEcho(CoreText.trimmed(maxLength), `1 to ${maxLength} characters of text, ${storableText}`)
+  refusedAsExpected(CoreText.trimmed(maxLength), `1 to ${maxLength} characters of text, ${storableText}`)
 
 /**
  * @internal An optional field of free text (`freeText`): given, it is refused as a whole with what
@@ -36,7 +29,7 @@ export const freeText = (maxLength: number) =>
  */
 export const optionalFreeText = (maxLength: number) =>
   Schema.optionalWith(
-    refusedWithoutEcho(
+    refusedAsExpected(
       Schema.UndefinedOr(freeText(maxLength)),
       `1 to ${maxLength} characters of text, ${storableText}, when given`
     ),
