@@ -115,13 +115,16 @@ export type LegalBasis = typeof LegalBasis.Type
 
 /**
  * The record an operation touched, by type and id (never by personal data).
+ * The id stays in the log in clear as the actor's id does, out of reach of
+ * any erasure: an id holding `@` (an email address) is refused, without
+ * quoting it.
  *
  * @since 0.1.0
  * @category models
  */
 export const Resource = Schema.Struct({
   type: Text(100),
-  id: Text(200)
+  id: withoutAddress("a resource id is an opaque id (a record's id, a category's name)")
 })
 
 /**

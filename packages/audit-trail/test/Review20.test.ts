@@ -1,5 +1,5 @@
-// Review 20: an event's purpose stays in the log in clear, out of reach of any erasure, as its
-// actor's id does: a purpose holding an address is refused as an actor id holding one is.
+// Review 20: an event's purpose and its resource's id stay in the log in clear, out of reach of any
+// erasure, as its actor's id does: one holding an address is refused as an actor id holding one is.
 import { assert, it } from "@effect/vitest"
 import * as TenantId from "@lawful/core/TenantId"
 import * as Effect from "effect/Effect"
@@ -35,6 +35,37 @@ it.layer(auditMemory)((it) => {
       // The purposes the platform's packages record are names, and are made as before.
       for (const name of ["newsletter", "consent-management", "processor-oversight", "legal-hold", "customer-support"]) {
         assert.strictEqual(event(3, { purpose: name }).purpose, name)
+      }
+    }))
+})
+
+// A resource's id stays in the log in clear as the purpose does: one holding an address is refused
+// the same three ways, without quoting it.
+it.layer(auditMemory)((it) => {
+  it.effect("a resource id holding an email address is refused when the event is made or appended, the address nowhere", () =>
+    Effect.gen(function*() {
+      const log = yield* AuditLog
+      const tenant = yield* TenantId.make
+      yield* log.append(tenant, event(0))
+      const resource = { type: "contact", id: "ada.lovelace@example.org" }
+      const made = Either.try(() => event(1, { resource }))
+      assert.isTrue(Either.isLeft(made), "an event with an address as its resource id was made")
+      assert.notInclude(String(Either.isLeft(made) && made.left), "ada.lovelace")
+      const unchecked = new AuditEvent({ ...event(1), resource }, { disableValidation: true })
+      const plain = { ...event(1), resource } as AuditEvent
+      for (const given of [unchecked, plain]) {
+        const refused = yield* Effect.flip(log.appendAll(tenant, [event(2), given]))
+        assert.strictEqual(refused._tag, "AuditEventInvalid")
+        const reason = refused._tag === "AuditEventInvalid" ? refused.reason : ""
+        assert.include(reason, "resource")
+        assert.include(reason, "never an email address")
+        assert.notInclude(reason, "ada.lovelace")
+        assert.notInclude(refused.message, "ada.lovelace")
+      }
+      assert.strictEqual(yield* log.size(tenant), 1)
+      // The resource ids the platform's packages record are ids and names, made as before.
+      for (const id of ["0192f3c4-7b1a-7c3e-9d2f-4a5b6c7d8e9f", "contacts.inactive", "security-questionnaire/2", "csv"]) {
+        assert.strictEqual(event(3, { resource: { type: "record", id } }).resource?.id, id)
       }
     }))
 })

@@ -1234,7 +1234,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             changes: [{ _tag: "InsertQuestionnaire", questionnaire }],
             audit: onPlatform(event(by, "questionnaire.published", {
               type: "questionnaire",
-              id: `${questionnaire.id}@${questionnaire.version}`
+              id: `${questionnaire.id}/${questionnaire.version}`
             }, { questions: questionnaire.questions.length, passMark: questionnaire.passMark }))
           } satisfies Plan<Questionnaire.Questionnaire>
         }))
@@ -1292,7 +1292,7 @@ const make = (store: RegistryStore<RegistryStoreError>) =>
             changes: [{ _tag: "InsertAssessment", assessment }],
             audit: onPlatform(event(by, "assessment.submitted", { type: "assessment", id: assessment.id }, {
               processorId: id,
-              questionnaire: `${assessment.questionnaireId}@${assessment.questionnaireVersion}`,
+              questionnaire: `${assessment.questionnaireId}/${assessment.questionnaireVersion}`,
               ratio: assessment.score.ratio,
               passes: assessment.score.passes
             }))

@@ -51,7 +51,7 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
         if (backend === "postgres") assert.isTrue(yield* publishing.waited, "the other publication waits for this one")
         assert.strictEqual((yield* registry.questionnaire(input.id, input.version)).title, input.title)
         // One publication made, one logged.
-        assert.deepStrictEqual(yield* actionsAbout(`${input.id}@${input.version}`), [
+        assert.deepStrictEqual(yield* actionsAbout(`${input.id}/${input.version}`), [
           "processor-registry.questionnaire.published"
         ])
       }))
@@ -72,7 +72,7 @@ for (const [where, layer] of [["apart", layers.sql], ["on the registry's databas
           [(yield* registry.questionnaire(id, 1)).version, (yield* registry.questionnaire(id)).version],
           [1, 2]
         )
-        assert.deepStrictEqual(yield* actionsAbout(`${id}@2`), ["processor-registry.questionnaire.published"])
+        assert.deepStrictEqual(yield* actionsAbout(`${id}/2`), ["processor-registry.questionnaire.published"])
       }))
   })
 }

@@ -49,6 +49,11 @@ const problem = (event: AuditEvent): string | undefined => {
   if (purpose !== undefined && (typeof purpose !== "string" || purpose.includes("@"))) {
     return schemaSays(event) ?? "a purpose is a name (newsletter, consent-management), never an email address"
   }
+  const resource: unknown = event.resource
+  const resourceId: unknown = isObject(resource) ? (resource as { readonly id?: unknown }).id : undefined
+  if (resource !== undefined && (typeof resourceId !== "string" || resourceId.includes("@"))) {
+    return schemaSays(event) ?? "a resource id is an opaque id (a record's id, a category's name), never an email address"
+  }
   return undefined
 }
 
