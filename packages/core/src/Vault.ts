@@ -75,7 +75,7 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync
 import type { KeyObject } from "node:crypto"
 import { inTransaction, outsideTransaction } from "./Database.js"
 import * as BoundedCache from "./internal/boundedCache.js"
-import { notAnArray, notAnId, noSubjects, refusalOfIds } from "./internal/refusal.js"
+import { notAnArray, noSubjects, refusalOfIds } from "./internal/refusal.js"
 import { randomBytes } from "./Random.js"
 import { Erasure, KeyStore, KeyStoreError, MasterKeyRetired } from "./KeyStore.js"
 import type { SubjectKeyState, WrappedKey } from "./KeyStore.js"
@@ -482,7 +482,6 @@ const refuseInput = (operation: string, what: string) =>
   Effect.fail(new KeyStoreError({ operation, cause: new Error(what) }))
 // An id given where a tenant's or a subject's goes is checked as every key store checks it
 // (`refusalOfIds`), so that they answer alike, and the refusal never quotes it.
-const refuseId = (operation: string, which: "tenant" | "subject") => refuseInput(operation, notAnId(which))
 const checkIds = (
   operation: string,
   tenant: unknown,
@@ -1115,8 +1114,8 @@ export const make = (options: VaultOptions = {}) =>
           }
           const all = Array.from(erasures)
           for (const erasure of all) {
-            if (!TenantIds.is(erasure?.tenantId)) return refuseId("reapplyErasures", "tenant")
-            if (!SubjectIds.is(erasure?.subjectId)) return refuseId("reapplyErasures", "subject")
+            const refused = refusalOfIds(erasure?.tenantId, [erasure?.subjectId])
+            if (refused !== undefined) return refuseInput("reapplyErasures", refused)
           }
           return Effect.flatMap(inTransaction, (joined) =>
             Effect.reduce(all, 0, (count, erasure) =>
