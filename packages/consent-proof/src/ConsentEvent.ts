@@ -51,6 +51,7 @@
  */
 import { LegalBasis } from "@lawful/audit-trail/AuditEvent"
 import type { Json } from "@lawful/audit-trail/AuditEvent"
+import { refusedAsExpected } from "@lawful/core/Issues"
 import { SubjectId } from "@lawful/core/SubjectId"
 import { TenantId } from "@lawful/core/TenantId"
 import * as Option from "effect/Option"
@@ -118,9 +119,7 @@ export const Source = Schema.Union(
   }),
   Schema.Struct({
     type: Schema.Literal("import"),
-    importId: Schema.String.pipe(
-      Schema.pattern(uuidPattern, { message: () => ({ message: "an import id is a lower-case UUID", override: true }) })
-    ),
+    importId: refusedAsExpected(Schema.String.pipe(Schema.pattern(uuidPattern)), "an import id is a lower-case UUID"),
     attestation: Sha256Hex
   }),
   Schema.Struct({ type: Schema.Literal("api", "preference-centre", "unsubscribe-link") })
