@@ -191,6 +191,9 @@ const compareErasures = (a: Erasure, b: Erasure) =>
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
 
+// A call refused before any statement, saying why (never quoting what was given).
+const refuse = (operation: string, why: string) => Effect.fail(new KeyStoreError({ operation, cause: new Error(why) }))
+
 // Ids that are not ids, and a list that is not an array, are refused before anything is read or
 // written, never quoted, by every store of this module alike (`refusalOfIds`).
 const checked = <A, E>(
@@ -201,7 +204,7 @@ const checked = <A, E>(
   subjectOf?: (entry: unknown) => unknown
 ): Effect.Effect<A, E | KeyStoreError> => {
   const refused = refusalOfIds(tenant, subjects, subjectOf)
-  return refused === undefined ? effect() : Effect.fail(new KeyStoreError({ operation, cause: new Error(refused) }))
+  return refused === undefined ? effect() : refuse(operation, refused)
 }
 const subjectOf = (entry: unknown): unknown => Array.isArray(entry) ? entry[0] : undefined
 const withIdsChecked = (store: KeyStore["Type"]): KeyStore["Type"] =>
@@ -480,11 +483,9 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
       Effect.map(subjectKeysOf(tenant, subjects), (states) =>
         subjects.every((subject) => states.has(subject)) ? Option.some(states) : Option.none())
 
-    // A write the key store refuses inside a caller's transaction, before any statement, so that
-    // the caller's transaction goes on. (`layerClient` takes its calls out of the caller's
-    // transaction: they are never refused.)
-    const refusedInTransaction = (operation: string, why: string) =>
-      Effect.fail(new KeyStoreError({ operation, cause: new Error(why) }))
+    // A write the key store refuses inside a caller's transaction (`refuse`, below) comes before
+    // any statement, so that the caller's transaction goes on. (`layerClient` takes its calls out
+    // of the caller's transaction: they are never refused.)
 
     // Inside a transaction, keys that exist already are returned; only a creation is refused.
     const outsideOnly = <A, E>(
@@ -497,7 +498,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
           ? Effect.flatMap(existing, Option.match({
             onSome: Effect.succeed,
             onNone: () =>
-              refusedInTransaction(
+              refuse(
                 operation,
                 "keys are not created inside a transaction, which could roll them back after the Vault used them: " +
                   "make them before it (Vault.prepare for the tenant and its new subjects), " +
@@ -516,7 +517,7 @@ export const layerSql: Layer.Layer<KeyStore, Migrations.MigrationFailed, SqlClie
     ): Effect.Effect<A, E | KeyStoreError> =>
       Effect.flatMap(inTransaction, (joined): Effect.Effect<A, E | KeyStoreError> =>
         joined
-          ? refusedInTransaction(
+          ? refuse(
             operation,
             "tenant keys are re-wrapped, and master keys retired, not inside a transaction, which would hold " +
               "their lock until it commits, holding up every new tenant key, and could deadlock with a rotation " +
