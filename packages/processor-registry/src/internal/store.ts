@@ -226,15 +226,21 @@ export const memoryStore = <E>(fail: (operation: string) => (cause: unknown) => 
     }
   }
 
+  // In memory, transactions run one at a time: a read for a change or a check locks nothing, and
+  // is the plain read.
+  const processor = (id: string) => read(() => Option.fromNullable(processors.get(id)))
+  const questionnaire = (id: string, version: number) =>
+    read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`)))
+
   return {
-    processor: (id) => read(() => Option.fromNullable(processors.get(id))),
-    processorForChange: (id) => read(() => Option.fromNullable(processors.get(id))),
-    processorForCheck: (id) => read(() => Option.fromNullable(processors.get(id))),
+    processor,
+    processorForChange: processor,
+    processorForCheck: processor,
     processors: read(() => [...processors.values()].sort(sortProcessors)),
     dpas: (processor) =>
       read(() => [...dpas.values()].filter((d) => processor === undefined || d.processorId === processor).sort(sortDpas)),
-    questionnaire: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
-    questionnaireForPublication: (id, version) => read(() => Option.fromNullable(questionnaires.get(`${id}@${version}`))),
+    questionnaire,
+    questionnaireForPublication: questionnaire,
     questionnaires: read(() =>
       [...questionnaires.values()].sort((a, b) => Order.string(a.id, b.id) || a.version - b.version)
     ),
